@@ -1,0 +1,110 @@
+"""harmonia: harmonized international customer segmentation and targeting.
+
+This namespace is the public surface for pack authors: the hook marker, the
+records packs return, the definitions they declare, and the errors they may
+raise. Everything else (the manager, the store, the engine) is internal and
+may change between releases.
+
+    from harmonia import hookimpl, DataSource, RuleSet, load_definitions
+"""
+
+from harmonia.definitions import (
+    AnswerOption,
+    AttributeFeature,
+    Band,
+    ChannelPlan,
+    ConsistencyFeature,
+    CountryProfile,
+    CsvConventions,
+    Dimension,
+    EnableWhen,
+    EngagementStrategy,
+    Group,
+    Item,
+    Matrix,
+    MatrixAxis,
+    MetricFeature,
+    Missing,
+    ProfileDimension,
+    ProfileFeature,
+    PullThrough,
+    QuantileFeature,
+    Questionnaire,
+    RefinementPolicy,
+    Rule,
+    RuleSet,
+    TherapyAreaChoice,
+    VersionLink,
+    load_definitions,
+)
+from harmonia.errors import (
+    ConfigError,
+    DefinitionError,
+    HarmoniaError,
+    InputError,
+    PluginError,
+    Problem,
+)
+from harmonia.hookspecs import hookimpl
+from harmonia.periods import Period
+from harmonia.records import (
+    RECORD_KINDS,
+    Batch,
+    CycleInfo,
+    DataSource,
+    IdentifierScheme,
+    InvalidIdentifier,
+    Option,
+    OutputSink,
+    Provenance,
+    SinkRequest,
+    SourceRequest,
+)
+
+__all__ = [
+    "RECORD_KINDS",
+    "AnswerOption",
+    "AttributeFeature",
+    "Band",
+    "Batch",
+    "ChannelPlan",
+    "ConfigError",
+    "ConsistencyFeature",
+    "CountryProfile",
+    "CsvConventions",
+    "CycleInfo",
+    "DataSource",
+    "DefinitionError",
+    "Dimension",
+    "EnableWhen",
+    "EngagementStrategy",
+    "Group",
+    "HarmoniaError",
+    "IdentifierScheme",
+    "InputError",
+    "InvalidIdentifier",
+    "Item",
+    "Matrix",
+    "MatrixAxis",
+    "MetricFeature",
+    "Missing",
+    "Option",
+    "OutputSink",
+    "Period",
+    "PluginError",
+    "Problem",
+    "ProfileDimension",
+    "ProfileFeature",
+    "Provenance",
+    "PullThrough",
+    "QuantileFeature",
+    "Questionnaire",
+    "RefinementPolicy",
+    "Rule",
+    "RuleSet",
+    "SinkRequest",
+    "SourceRequest",
+    "TherapyAreaChoice",
+    "VersionLink",
+    "hookimpl",
+]

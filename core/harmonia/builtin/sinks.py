@@ -1,0 +1,1 @@
+"""Built-in output sinks: CSV and Parquet files."""

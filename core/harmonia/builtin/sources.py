@@ -1,0 +1,1 @@
+"""Built-in data sources: canonical CSV and Parquet files."""

@@ -1,0 +1,75 @@
+"""Definitions packs declare as data: frozen attrs classes loaded through one converter."""
+
+from harmonia.definitions.common import UNKNOWN, Missing, Translated
+from harmonia.definitions.country import (
+    CountryProfile,
+    CsvConventions,
+    OptionCatalogue,
+    OptionSpec,
+    PullThrough,
+    TherapyAreaChoice,
+)
+from harmonia.definitions.loading import load_definitions, load_file, structure, unstructure
+from harmonia.definitions.policy import RefinementPolicy
+from harmonia.definitions.questionnaire import (
+    AnswerOption,
+    Band,
+    EnableWhen,
+    Group,
+    Item,
+    ProfileDimension,
+    Questionnaire,
+    VersionLink,
+)
+from harmonia.definitions.ruleset import (
+    AttributeFeature,
+    ConsistencyFeature,
+    Dimension,
+    Feature,
+    Matrix,
+    MatrixAxis,
+    MetricFeature,
+    ProfileFeature,
+    QuantileFeature,
+    Rule,
+    RuleSet,
+)
+from harmonia.definitions.strategy import ChannelPlan, EngagementStrategy
+
+__all__ = [
+    "UNKNOWN",
+    "AnswerOption",
+    "AttributeFeature",
+    "Band",
+    "ChannelPlan",
+    "ConsistencyFeature",
+    "CountryProfile",
+    "CsvConventions",
+    "Dimension",
+    "EnableWhen",
+    "EngagementStrategy",
+    "Feature",
+    "Group",
+    "Item",
+    "Matrix",
+    "MatrixAxis",
+    "MetricFeature",
+    "Missing",
+    "OptionCatalogue",
+    "OptionSpec",
+    "ProfileDimension",
+    "ProfileFeature",
+    "PullThrough",
+    "QuantileFeature",
+    "Questionnaire",
+    "RefinementPolicy",
+    "Rule",
+    "RuleSet",
+    "TherapyAreaChoice",
+    "Translated",
+    "VersionLink",
+    "load_definitions",
+    "load_file",
+    "structure",
+    "unstructure",
+]

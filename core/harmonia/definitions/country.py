@@ -1,0 +1,172 @@
+"""Country profiles and the global option catalogue they choose from.
+
+The global team decides *which* choices a market may make; a country pack
+makes them. A profile outside the catalogue is rejected with a message naming
+the option, the value and what is allowed.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import Any
+
+import attrs
+
+from harmonia.definitions.common import Scalar, check_choice
+from harmonia.errors import Problem
+from harmonia.records import Provenance, provenance_field
+
+
+@attrs.frozen
+class CsvConventions:
+    """How the market's files look: delimiter, decimal mark, encoding."""
+
+    delimiter: str = ","
+    decimal: str = "."
+    encoding: str = "utf-8"
+
+
+@attrs.frozen
+class PullThrough:
+    """Carry the previous final segment forward when inputs changed less than ``threshold``."""
+
+    enabled: bool = False
+    threshold: float = 0.1
+
+
+@attrs.frozen
+class TherapyAreaChoice:
+    """A country's choices for one therapy area."""
+
+    rule_set: str | None = None
+    strategy_variant: str = "standard"
+
+
+@attrs.frozen
+class CountryProfile:
+    """A market's choices among the global options."""
+
+    code: str
+    name: str
+    language: str
+    process_mode: str
+    data_sources: tuple[str, ...]
+    field_refinement: str
+    pull_through: PullThrough = PullThrough()
+    refinement_policy: str | None = None
+    identifier_schemes: tuple[str, ...] = ()
+    csv: CsvConventions = CsvConventions()
+    response_max_age_months: int = 24
+    therapy_areas: dict[str, TherapyAreaChoice] = attrs.Factory(dict)
+    parameters: dict[str, float] = attrs.Factory(dict)
+    description: str = ""
+    provenance: Provenance | None = provenance_field()
+
+    def choice(self, therapy_area: str) -> TherapyAreaChoice:
+        return self.therapy_areas.get(therapy_area, TherapyAreaChoice())
+
+    def parameter(self, name: str, catalogue: OptionCatalogue) -> float:
+        """A bounded numeric parameter: the country's value or the catalogue default."""
+        if name in self.parameters:
+            return self.parameters[name]
+        return float(catalogue.option(f"parameters.{name}").default)
+
+    def problems(self) -> Iterator[Problem]:
+        if not re.fullmatch(r"[A-Z]{2}", self.code):
+            yield Problem("code", f"{self.code!r} is not an ISO 3166 alpha-2 code such as FR")
+        if self.process_mode == "data-driven" and self.field_refinement == "opt-in":
+            yield Problem(
+                "field_refinement",
+                "a data-driven process has no field step: set field_refinement = 'opt-out' "
+                "or process_mode = 'field-involved'",
+            )
+        if self.field_refinement == "opt-in" and not self.refinement_policy:
+            yield Problem("refinement_policy", "field refinement is opt-in: name a refinement policy")
+        if len(self.csv.delimiter) != 1:
+            yield Problem("csv.delimiter", f"{self.csv.delimiter!r} is not a single character")
+        yield from check_choice("csv.decimal", self.csv.decimal, [".", ","])
+        if self.csv.delimiter == self.csv.decimal:
+            yield Problem("csv", "the delimiter and the decimal mark must differ")
+
+
+@attrs.frozen
+class OptionSpec:
+    """One option a market may set, with what is allowed."""
+
+    name: str
+    description: str
+    choices: tuple[Scalar, ...] = ()
+    minimum: float | None = None
+    maximum: float | None = None
+    multiple: bool = False
+    default: Any = None
+
+    @property
+    def _low(self) -> float:
+        return self.minimum if self.minimum is not None else float("-inf")
+
+    @property
+    def _high(self) -> float:
+        return self.maximum if self.maximum is not None else float("inf")
+
+    def problems(self, value: Any) -> Iterator[Problem]:
+        if self.multiple and not isinstance(value, list | tuple):
+            yield Problem(self.name, f"expects a list, got {value!r}")
+            return
+        for item in list(value) if self.multiple else [value]:
+            if self.choices and item not in self.choices:
+                yield Problem(
+                    self.name, f"{item!r} is not allowed; the global catalogue allows {list(self.choices)}"
+                )
+            if self.minimum is not None or self.maximum is not None:
+                if isinstance(item, bool) or not isinstance(item, int | float):
+                    yield Problem(self.name, f"expects a number, got {item!r}")
+                elif not self._low <= item <= self._high:
+                    yield Problem(
+                        self.name,
+                        f"{item} is outside the range the global catalogue allows "
+                        f"[{self.minimum}, {self.maximum}]",
+                    )
+
+
+@attrs.frozen
+class OptionCatalogue:
+    """The global option catalogue: every choice a country profile can make."""
+
+    options: tuple[OptionSpec, ...]
+    provenance: Provenance | None = provenance_field()
+
+    def option(self, name: str) -> OptionSpec:
+        for option in self.options:
+            if option.name == name:
+                return option
+        raise KeyError(name)
+
+    def check(self, profile: CountryProfile) -> list[Problem]:
+        """Every way ``profile`` leaves the catalogue (empty when it complies)."""
+        values = _profile_values(profile)
+        problems: list[Problem] = []
+        for option in self.options:
+            if option.name in values:
+                problems.extend(option.problems(values[option.name]))
+        for name in profile.parameters:
+            if f"parameters.{name}" not in {option.name for option in self.options}:
+                known = [o.name.removeprefix("parameters.") for o in self.options if o.name.startswith("parameters.")]
+                problems.append(
+                    Problem(f"parameters.{name}", f"is not a parameter markets may set; known: {known}")
+                )
+        return problems
+
+
+def _profile_values(profile: CountryProfile) -> dict[str, Any]:
+    values: dict[str, Any] = {
+        "process_mode": profile.process_mode,
+        "data_sources": list(profile.data_sources),
+        "field_refinement": profile.field_refinement,
+        "pull_through.enabled": profile.pull_through.enabled,
+        "pull_through.threshold": profile.pull_through.threshold,
+        "response_max_age_months": profile.response_max_age_months,
+    }
+    values.update({f"parameters.{name}": value for name, value in profile.parameters.items()})
+    return values

@@ -1,0 +1,221 @@
+"""The one converter: pack data files (TOML, FHIR JSON) to frozen definitions.
+
+Structuring goes through a single cattrs converter with detailed validation,
+so a malformed file yields *every* error with its path (``segment.rules[2].when``)
+in one :class:`~harmonia.errors.DefinitionError`. After the types are right,
+each definition's own ``problems()`` checks what types cannot say (a fallback
+that is not a declared segment, bands that overlap, a missing translation).
+"""
+
+from __future__ import annotations
+
+import json
+import tomllib
+from collections.abc import Callable, Iterable, Iterator
+from importlib.resources.abc import Traversable
+from pathlib import Path
+from typing import Any, TypeVar, Union
+
+import cattrs
+from cattrs.v import format_exception
+
+from harmonia.definitions.common import Missing
+from harmonia.definitions.country import CountryProfile, OptionCatalogue
+from harmonia.definitions.policy import RefinementPolicy
+from harmonia.definitions.questionnaire import Questionnaire
+from harmonia.definitions.ruleset import FEATURE_CLASSES, RuleSet
+from harmonia.definitions.strategy import EngagementStrategy
+from harmonia.errors import DefinitionError, Problem
+
+T = TypeVar("T")
+
+#: The top-level key under which one file may declare several definitions.
+PLURAL_KEYS: dict[type, str] = {
+    RuleSet: "rule_sets",
+    Questionnaire: "questionnaires",
+    CountryProfile: "countries",
+    RefinementPolicy: "policies",
+    EngagementStrategy: "strategies",
+    OptionCatalogue: "catalogues",
+}
+
+
+class _Invalid(ValueError):
+    """A structure hook's own message, shown as is (not cattrs' generic text)."""
+
+
+def _format_exception(error: BaseException, type_: Any) -> str:
+    if isinstance(error, _Invalid):
+        return str(error)
+    if isinstance(error, KeyError):
+        return "required field missing"
+    return format_exception(error, type_)
+
+
+def _make_converter() -> cattrs.Converter:
+    converter = cattrs.Converter(detailed_validation=True, forbid_extra_keys=True)
+
+    def structure_missing(value: Any, _: type) -> Missing:
+        if value == "unknown":
+            return Missing(unknown=True)
+        if isinstance(value, dict) and set(value) == {"default"}:
+            return Missing(default=value["default"])
+        raise _Invalid(f'write missing = "unknown" or missing = {{ default = ... }}, not {value!r}')
+
+    def structure_scalar(value: Any, _: type) -> Any:
+        if isinstance(value, str | int | float | bool):
+            return value
+        raise _Invalid(f"expected text, a number or true/false, got {value!r}")
+
+    converter.register_structure_hook(Missing, structure_missing)
+    converter.register_structure_hook(str | int | float | bool, structure_scalar)
+    converter.register_structure_hook(Union[str, int, float, bool], structure_scalar)  # noqa: UP007
+    converter.register_structure_hook(str | int | float | bool | None, _optional(structure_scalar))
+    feature_kinds = {cls.__attrs_attrs__.kind.default: cls for cls in FEATURE_CLASSES}
+
+    def structure_feature(value: Any, _: type) -> Any:
+        kind = value.get("kind") if isinstance(value, dict) else None
+        if kind not in feature_kinds:
+            raise _Invalid(f"feature kind {kind!r} is not one of {sorted(feature_kinds)}")
+        return converter.structure(value, feature_kinds[kind])
+
+    def unstructure_missing(value: Missing) -> Any:
+        return "unknown" if value.unknown else {"default": value.default}
+
+    converter.register_structure_hook(Union[FEATURE_CLASSES], structure_feature)  # noqa: UP007
+    converter.register_unstructure_hook(Missing, unstructure_missing)
+    return converter
+
+
+def _optional(hook: Callable[[Any, type], Any]) -> Callable[[Any, type], Any]:
+    return lambda value, cls: None if value is None else hook(value, cls)
+
+
+converter = _make_converter()
+
+
+def structure(data: Any, cls: type[T], *, where: str) -> T:
+    """Build a definition from plain data, or raise one error listing every problem."""
+    try:
+        definition = converter.structure(data, cls)
+    except Exception as error:  # cattrs raises exception groups of every failure
+        problems = [_problem(message) for message in cattrs.transform_error(error, path="$", format_exception=_format_exception)]
+        raise DefinitionError(problems, where=where) from None
+    problems = list(_semantic_problems(definition))
+    if problems:
+        raise DefinitionError(problems, where=where)
+    return definition
+
+
+def _semantic_problems(definition: Any) -> Iterator[Problem]:
+    check = getattr(definition, "problems", None)
+    if callable(check):
+        yield from check()
+
+
+def _problem(message: str) -> Problem:
+    text, _, path = message.rpartition(" @ ")
+    path = path.removeprefix("$").removeprefix(".")
+    return Problem(path, text or message)
+
+
+def unstructure(definition: Any) -> Any:
+    """Plain data (dicts, lists) for a definition, e.g. to snapshot it with a cycle."""
+    data = converter.unstructure(definition)
+    return _drop_provenance(data)
+
+
+def _drop_provenance(data: Any) -> Any:
+    if isinstance(data, dict):
+        return {key: _drop_provenance(value) for key, value in data.items() if key != "provenance"}
+    if isinstance(data, list | tuple):
+        return [_drop_provenance(value) for value in data]
+    return data
+
+
+# --- files --------------------------------------------------------------------
+
+#: Readers by file suffix: text -> plain data. FHIR JSON is registered by
+#: :mod:`harmonia.definitions.fhir` so that questionnaires load from it too.
+READERS: dict[str, Callable[[str, type], Any]] = {
+    ".toml": lambda text, cls: tomllib.loads(text),
+    ".json": lambda text, cls: json.loads(text),
+}
+
+
+def load_definitions(cls: type[T], *sources: Traversable | Path | str) -> list[T]:
+    """Load every definition of type ``cls`` from files or directories.
+
+    Pack authors call this from their hook implementations::
+
+        @hookimpl
+        def harmonia_segmentation_rules():
+            return load_definitions(RuleSet, files(__package__) / "rules")
+
+    A directory contributes each ``*.toml`` (and ``*.json``) file in it. A file
+    holds one definition at its top level, or several as an array of tables
+    under the plural key (``[[strategies]]``, ``[[policies]]``, ...). Every
+    problem in every file is reported at once.
+    """
+    definitions: list[T] = []
+    problems: list[Problem] = []
+    for path in _files(sources):
+        try:
+            definitions.extend(load_file(cls, path))
+        except DefinitionError as error:
+            problems.extend(
+                Problem(f"{error.where} {problem.path}".strip(), problem.message) for problem in error.problems
+            )
+    if problems:
+        locations = ", ".join(sorted({_display(Path(str(source))) for source in sources}))
+        raise DefinitionError(problems, where=locations)
+    return definitions
+
+
+def load_file(cls: type[T], path: Traversable | Path) -> list[T]:
+    """The definitions of type ``cls`` in one file."""
+    where = _display(path)
+    reader = READERS.get(Path(path.name).suffix)
+    if reader is None:
+        raise DefinitionError([Problem("", f"cannot read {path.name}: use {sorted(READERS)}")], where=where)
+    try:
+        data = reader(path.read_text(encoding="utf-8"), cls)
+    except (ValueError, UnicodeDecodeError) as error:
+        raise DefinitionError([Problem("", f"not valid {Path(path.name).suffix[1:]}: {error}")], where=where) from None
+    plural = PLURAL_KEYS.get(cls)
+    if isinstance(data, dict) and plural in data and set(data) == {plural}:
+        entries = data[plural]
+        results, problems = [], []
+        for index, entry in enumerate(entries):
+            try:
+                results.append(structure(entry, cls, where=where))
+            except DefinitionError as error:
+                problems.extend(Problem(_join(f"{plural}[{index}]", p.path), p.message) for p in error.problems)
+        if problems:
+            raise DefinitionError(problems, where=where)
+        return results
+    return [structure(data, cls, where=where)]
+
+
+def _join(prefix: str, path: str) -> str:
+    return f"{prefix}.{path}" if path else prefix
+
+
+def _files(sources: Iterable[Traversable | Path | str]) -> Iterator[Traversable | Path]:
+    for source in sources:
+        path = Path(source) if isinstance(source, str) else source
+        if path.is_dir():
+            yield from sorted(
+                (child for child in path.iterdir() if Path(child.name).suffix in READERS),
+                key=lambda child: child.name,
+            )
+        elif path.is_file():
+            yield path
+        else:
+            raise DefinitionError([Problem("", "no such file or directory")], where=_display(path))
+
+
+def _display(path: Traversable | Path) -> str:
+    """A short location for messages: the last two parts of the path."""
+    parts = Path(str(path)).parts
+    return "/".join(parts[-2:]) if parts else str(path)

@@ -1,0 +1,46 @@
+"""Refinement policies: what reps may change in a proposed segmentation, and who approves."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Literal
+
+import attrs
+
+from harmonia.definitions.common import check_slug, check_unique
+from harmonia.errors import Problem
+from harmonia.records import Provenance, provenance_field
+
+
+@attrs.frozen
+class RefinementPolicy:
+    """The limits of field refinement in a market.
+
+    ``moves`` is ``adjacent`` (one step up or down the dimension's segment
+    order) or ``any``. ``max_share`` caps the share of a rep's customers whose
+    segment may change in one cycle. Every request names one of ``reasons``;
+    when ``requires_approval`` the rep's manager decides.
+    """
+
+    name: str
+    description: str
+    dimensions: tuple[str, ...] = ("segment",)
+    moves: Literal["adjacent", "any"] = "adjacent"
+    max_share: float = 0.2
+    reasons: tuple[str, ...] = ("new information", "access", "relationship", "data error")
+    requires_approval: bool = True
+    window_days: int = 14
+    provenance: Provenance | None = provenance_field()
+
+    def problems(self) -> Iterator[Problem]:
+        yield from check_slug("name", self.name)
+        if not 0 <= self.max_share <= 1:
+            yield Problem("max_share", f"{self.max_share} is not a share between 0 and 1")
+        if not self.reasons:
+            yield Problem("reasons", "declare at least one reason a rep can give")
+        yield from check_unique("reasons", self.reasons, "reason")
+        for index, dimension in enumerate(self.dimensions):
+            if dimension not in ("segment", "needs", "tier"):
+                yield Problem(f"dimensions[{index}]", f"{dimension!r} is not segment, needs or tier")
+        if self.window_days < 1:
+            yield Problem("window_days", "the refinement window must be at least one day")

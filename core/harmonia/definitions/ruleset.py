@@ -1,0 +1,383 @@
+"""Rule sets: a therapy area's standardized segmentation, declared as data.
+
+A rule set declares *features* (what is known about each customer) and up to
+three *dimensions* (``segment``, ``needs``, ``tier``). Each dimension assigns
+exactly one of its declared segments to every customer: ordered first-match
+rules, then the cells of an optional matrix, then the required fallback.
+Rule conditions are restricted SQL over the features; see
+:mod:`harmonia.rules` for the language.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Literal
+
+import attrs
+
+from harmonia.definitions.common import (
+    Missing,
+    Scalar,
+    check_name,
+    check_slug,
+    check_unique,
+)
+from harmonia.errors import Problem
+from harmonia.records import Provenance, provenance_field
+
+#: Customer columns a rule set may use as attributes and peer groups.
+CUSTOMER_ATTRIBUTES = ("country", "type", "specialty", "territory", "postal_code", "city")
+
+#: The value types of features, as the rule checker sees them.
+FEATURE_TYPES = ("text", "integer", "number", "boolean")
+
+Window = Literal["latest", "cycle"]
+Aggregate = Literal["sum", "mean", "max"]
+Granularity = Literal["month", "quarter", "half", "year"]
+
+
+@attrs.frozen
+class AttributeFeature:
+    """A customer attribute, e.g. ``specialty``. Optional ``levels`` lists its known values."""
+
+    name: str
+    column: str
+    levels: tuple[str, ...] = ()
+    missing: Missing | None = None
+    description: str = ""
+    kind: Literal["attribute"] = "attribute"
+
+    @property
+    def type(self) -> str:
+        return "text"
+
+
+@attrs.frozen
+class MetricFeature:
+    """A metric's value: the latest period up to the cycle, or aggregated over the cycle."""
+
+    name: str
+    metric: str
+    window: Window = "latest"
+    aggregate: Aggregate = "sum"
+    missing: Missing | None = None
+    description: str = ""
+    kind: Literal["metric"] = "metric"
+
+    @property
+    def type(self) -> str:
+        return "number"
+
+
+@attrs.frozen
+class QuantileFeature:
+    """The quantile bin of a metric within a peer group (1 = lowest).
+
+    Declare ``bins = 10`` for deciles, or ``cuts = [50, 80, 95]`` for custom
+    percentile cut points (bins 1 to ``len(cuts) + 1``). Tie rule: customers
+    with equal values share the bin of the first of them in ascending order,
+    so a block of zeros lands in the lowest bin it reaches. Customers without
+    the metric are left out of the ranking and take the missing policy.
+    """
+
+    name: str
+    metric: str
+    bins: int | None = None
+    cuts: tuple[float, ...] = ()
+    peer_group: tuple[str, ...] = ()
+    window: Window = "latest"
+    aggregate: Aggregate = "sum"
+    missing: Missing | None = None
+    description: str = ""
+    kind: Literal["quantile"] = "quantile"
+
+    @property
+    def type(self) -> str:
+        return "integer"
+
+    @property
+    def cut_points(self) -> tuple[float, ...]:
+        """Percentile cut points, whichever way they were declared."""
+        if self.cuts:
+            return tuple(self.cuts)
+        bins = self.bins or 10
+        return tuple(100 * step / bins for step in range(1, bins))
+
+    @property
+    def bin_count(self) -> int:
+        return len(self.cut_points) + 1
+
+
+@attrs.frozen
+class ProfileFeature:
+    """A profile dimension scored from a questionnaire: its level, or its score."""
+
+    name: str
+    questionnaire: str
+    dimension: str
+    value: Literal["level", "score"] = "level"
+    missing: Missing | None = None
+    description: str = ""
+    kind: Literal["profile"] = "profile"
+
+    @property
+    def type(self) -> str:
+        return "text" if self.value == "level" else "number"
+
+
+@attrs.frozen
+class ConsistencyFeature:
+    """Engagement consistency: the share of the last ``periods`` periods with activity.
+
+    A period counts as active when the metric's value in it exceeds
+    ``threshold``. The result is between 0 and 1.
+    """
+
+    name: str
+    metric: str
+    periods: int = 4
+    granularity: Granularity = "quarter"
+    threshold: float = 0.0
+    missing: Missing | None = None
+    description: str = ""
+    kind: Literal["consistency"] = "consistency"
+
+    @property
+    def type(self) -> str:
+        return "number"
+
+
+Feature = AttributeFeature | MetricFeature | QuantileFeature | ProfileFeature | ConsistencyFeature
+FEATURE_CLASSES = (AttributeFeature, MetricFeature, QuantileFeature, ProfileFeature, ConsistencyFeature)
+
+
+@attrs.frozen
+class Rule:
+    """``when`` the condition holds (and no earlier rule matched), assign ``segment``."""
+
+    id: str
+    when: str
+    segment: str
+    description: str = ""
+
+
+@attrs.frozen
+class MatrixAxis:
+    """One axis of a segmentation matrix: numeric ``ranges`` or groups of ``levels``."""
+
+    feature: str
+    ranges: tuple[tuple[float, float], ...] = ()
+    levels: tuple[tuple[str, ...], ...] = ()
+    labels: tuple[str, ...] = ()
+
+    @property
+    def size(self) -> int:
+        return len(self.ranges) or len(self.levels)
+
+    def label(self, index: int) -> str:
+        if self.labels:
+            return self.labels[index]
+        if self.ranges:
+            low, high = self.ranges[index]
+            return f"{_number(low)}-{_number(high)}"
+        return "+".join(self.levels[index])
+
+    def condition(self, index: int) -> str:
+        if self.ranges:
+            low, high = self.ranges[index]
+            return f"{self.feature} BETWEEN {_number(low)} AND {_number(high)}"
+        quoted = ", ".join("'" + level.replace("'", "''") + "'" for level in self.levels[index])
+        return f"{self.feature} IN ({quoted})"
+
+
+def _number(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else repr(float(value))
+
+
+@attrs.frozen
+class Matrix:
+    """The shorthand commercial teams draw: rows x columns -> segment.
+
+    Cells are tried row by row after the dimension's rules; an empty cell
+    (``""``) assigns nothing and leaves the customer to the fallback.
+    """
+
+    rows: MatrixAxis
+    columns: MatrixAxis
+    cells: tuple[tuple[str, ...], ...]
+
+
+@attrs.frozen
+class Dimension:
+    """One segmentation dimension: declared segments, ordered rules, a fallback.
+
+    ``segments`` are listed from highest to lowest priority; that order is
+    what "adjacent" means for field refinement and how reports sort.
+    """
+
+    segments: tuple[str, ...]
+    fallback: str
+    rules: tuple[Rule, ...] = ()
+    matrix: Matrix | None = None
+    description: str = ""
+
+    def all_rules(self, prefix: str) -> list[tuple[str, Rule]]:
+        """The dimension's rules in the order they are tried, each with its path.
+
+        Matrix cells become rules with ids like ``matrix[2,3]``; the fallback
+        is not a rule (every engine applies it when nothing matched).
+        """
+        located = [(f"{prefix}.rules[{index}]", rule) for index, rule in enumerate(self.rules)]
+        if self.matrix is not None:
+            rows, columns = self.matrix.rows, self.matrix.columns
+            for i, row in enumerate(self.matrix.cells):
+                for j, segment in enumerate(row):
+                    if not segment:
+                        continue
+                    rule = Rule(
+                        id=f"matrix[{i + 1},{j + 1}]",
+                        when=f"{rows.condition(i)} AND {columns.condition(j)}",
+                        segment=segment,
+                        description=f"{rows.feature} {rows.label(i)} x {columns.feature} "
+                        f"{columns.label(j)}",
+                    )
+                    located.append((f"{prefix}.matrix.cells[{i}][{j}]", rule))
+        return located
+
+    def problems(self, prefix: str) -> Iterator[Problem]:
+        yield from check_unique(f"{prefix}.segments", self.segments, "segment")
+        if self.fallback not in self.segments:
+            yield Problem(
+                f"{prefix}.fallback",
+                f"fallback {self.fallback!r} is not a declared segment {list(self.segments)}",
+            )
+        if not self.rules and self.matrix is None:
+            yield Problem(prefix, "declares neither rules nor a matrix")
+        yield from check_unique(f"{prefix}.rules", (rule.id for rule in self.rules), "rule id")
+        for path, rule in self.all_rules(prefix):
+            if rule.segment not in self.segments:
+                yield Problem(
+                    f"{path}.segment",
+                    f"segment {rule.segment!r} is not declared in {prefix}.segments "
+                    f"{list(self.segments)}",
+                )
+        if self.matrix is not None:
+            yield from _matrix_problems(f"{prefix}.matrix", self.matrix)
+
+
+def _matrix_problems(prefix: str, matrix: Matrix) -> Iterator[Problem]:
+    for name, axis in (("rows", matrix.rows), ("columns", matrix.columns)):
+        if bool(axis.ranges) == bool(axis.levels):
+            yield Problem(f"{prefix}.{name}", "declare exactly one of 'ranges' or 'levels'")
+        if axis.labels and len(axis.labels) != axis.size:
+            yield Problem(
+                f"{prefix}.{name}.labels", f"{len(axis.labels)} labels for {axis.size} entries"
+            )
+        for index, (low, high) in enumerate(axis.ranges):
+            if low > high:
+                yield Problem(f"{prefix}.{name}.ranges[{index}]", f"range {low}..{high} is empty")
+    if len(matrix.cells) != matrix.rows.size:
+        yield Problem(
+            f"{prefix}.cells", f"{len(matrix.cells)} rows of cells for {matrix.rows.size} row entries"
+        )
+    for index, row in enumerate(matrix.cells):
+        if len(row) != matrix.columns.size:
+            yield Problem(
+                f"{prefix}.cells[{index}]",
+                f"{len(row)} cells for {matrix.columns.size} column entries",
+            )
+
+
+DIMENSIONS = ("segment", "needs", "tier")
+
+
+@attrs.frozen
+class RuleSet:
+    """A therapy area's standardized rules, turning profiles into segment membership."""
+
+    name: str
+    therapy_area: str
+    version: str
+    features: tuple[Feature, ...]
+    segment: Dimension
+    needs: Dimension | None = None
+    tier: Dimension | None = None
+    description: str = ""
+    provenance: Provenance | None = provenance_field()
+
+    def feature(self, name: str) -> Feature | None:
+        return next((feature for feature in self.features if feature.name == name), None)
+
+    @property
+    def dimensions(self) -> dict[str, Dimension]:
+        """The declared dimensions by name, ``segment`` first."""
+        return {
+            name: getattr(self, name) for name in DIMENSIONS if getattr(self, name) is not None
+        }
+
+    def problems(self) -> Iterator[Problem]:
+        yield from check_slug("name", self.name)
+        yield from check_slug("therapy_area", self.therapy_area)
+        yield from check_unique("features", (feature.name for feature in self.features), "feature")
+        for index, feature in enumerate(self.features):
+            yield from _feature_problems(f"features[{index}]", feature)
+        for name, dimension in self.dimensions.items():
+            yield from dimension.problems(name)
+
+
+def _feature_problems(path: str, feature: Feature) -> Iterator[Problem]:
+    yield from check_name(f"{path}.name", feature.name)
+    if isinstance(feature, AttributeFeature) and feature.column not in CUSTOMER_ATTRIBUTES:
+        yield Problem(
+            f"{path}.column",
+            f"{feature.column!r} is not a customer attribute; use one of {list(CUSTOMER_ATTRIBUTES)}",
+        )
+    if isinstance(feature, QuantileFeature):
+        if feature.bins is not None and feature.cuts:
+            yield Problem(path, "declare either 'bins' or 'cuts', not both")
+        if feature.bins is not None and not 2 <= feature.bins <= 100:
+            yield Problem(f"{path}.bins", f"{feature.bins} bins; use 2 to 100")
+        cuts = list(feature.cuts)
+        if cuts and (cuts != sorted(set(cuts)) or cuts[0] <= 0 or cuts[-1] >= 100):
+            yield Problem(
+                f"{path}.cuts", "cut points must be strictly increasing percentiles between 0 and 100"
+            )
+        for index, column in enumerate(feature.peer_group):
+            if column not in CUSTOMER_ATTRIBUTES:
+                yield Problem(
+                    f"{path}.peer_group[{index}]",
+                    f"{column!r} is not a customer attribute; use one of {list(CUSTOMER_ATTRIBUTES)}",
+                )
+    if isinstance(feature, ConsistencyFeature) and not 1 <= feature.periods <= 60:
+        yield Problem(f"{path}.periods", f"{feature.periods} periods; use 1 to 60")
+    if feature.missing is not None:
+        yield from _missing_problems(f"{path}.missing", feature, feature.missing)
+
+
+def _missing_problems(path: str, feature: Feature, missing: Missing) -> Iterator[Problem]:
+    if missing.unknown and feature.type != "text":
+        yield Problem(
+            path,
+            f"'unknown' is a level of text features; {feature.name!r} is {feature.type}: "
+            "use { default = ... } or leave missing values NULL",
+        )
+    default = missing.default
+    if default is None:
+        return
+    expected: dict[str, tuple[type, ...]] = {
+        "text": (str,),
+        "integer": (int,),
+        "number": (int, float),
+        "boolean": (bool,),
+    }
+    if isinstance(default, bool) and feature.type != "boolean" or not isinstance(
+        default, expected[feature.type]
+    ):
+        yield Problem(
+            f"{path}.default", f"default {default!r} does not fit {feature.type} feature {feature.name!r}"
+        )
+
+
+def feature_default(feature: Feature) -> Scalar | None:
+    """The value a missing input becomes for this feature (``None``: stays NULL)."""
+    return feature.missing.fill if feature.missing is not None else None

@@ -1,0 +1,262 @@
+"""Hook specifications: everything a pack can provide to harmonia.
+
+This module *is* the reference (``docs/hooks.md`` is generated from it, and a
+test fails when a hook is undocumented or unexercised). Every hook is named
+``harmonia_<plural noun>``, takes no required arguments and is **collect-all**:
+harmonia calls every pack's implementation, one at a time, and each returns an
+iterable of records (or nothing). The plugin manager then
+
+* tags every record with its provenance (pack, distribution, version),
+* refuses two records with the same name from different packs, naming both,
+* chooses a single implementation only by explicit name in configuration,
+  never by registration order.
+
+Implementations receive only the arguments they name, so hooks evolve
+additively: new keyword arguments may appear; removals go through
+:class:`~harmonia.errors.HarmoniaDeprecationWarning` first.
+
+A pack is an installable distribution registering its module under the
+entry-point group ``harmonia``::
+
+    [project.entry-points.harmonia]
+    fr = "harmonia_fr"
+
+and implementing hooks with :data:`harmonia.hookimpl`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
+import pluggy
+
+if TYPE_CHECKING:
+    import click
+
+    from harmonia.definitions import (
+        CountryProfile,
+        EngagementStrategy,
+        Questionnaire,
+        RefinementPolicy,
+        RuleSet,
+    )
+    from harmonia.records import DataSource, IdentifierScheme, OutputSink
+
+PROJECT = "harmonia"
+
+hookspec = pluggy.HookspecMarker(PROJECT)
+hookimpl = pluggy.HookimplMarker(PROJECT)
+
+
+@hookspec
+def harmonia_data_sources() -> Iterable[DataSource]:
+    """Data sources this pack provides.
+
+    **Parameters:** none.
+
+    **Returns:** :class:`~harmonia.records.DataSource` records. Each names
+    the record kinds it yields (``customers``, ``metrics``, ``responses``),
+    its family (``rep``, ``external`` or ``local``, which country profiles
+    allow or refuse) and a ``read(request)`` callable yielding
+    :class:`~harmonia.records.Batch` objects of canonical columns. The core
+    validates every row, stores it or quarantines it with its reasons.
+
+    **Calling convention:** collect-all; names must be unique across packs.
+    Chosen by name: ``harmonia load --source NAME --option key=value``.
+
+    **Example**::
+
+        @hookimpl
+        def harmonia_data_sources():
+            return [DataSource(name="onekey", description="IQVIA OneKey extract",
+                               kinds={"customers"}, family="external", read=read_onekey)]
+    """
+
+
+@hookspec
+def harmonia_questionnaires() -> Iterable[Questionnaire]:
+    """Profiling questionnaires this pack defines, one record per version.
+
+    **Parameters:** none.
+
+    **Returns:** :class:`~harmonia.definitions.Questionnaire` definitions:
+    items (single and multiple choice, integer, decimal, scale, boolean,
+    date, text), options with scores, translations for every declared
+    language, skip logic, and the profile dimensions scored from them.
+    Write them as TOML or FHIR R4 Questionnaire JSON and load them with
+    :func:`harmonia.load_definitions`.
+
+    **Calling convention:** collect-all; ``(id, version)`` must be unique
+    across packs. Rule sets refer to a questionnaire's dimensions by id.
+
+    **Example**::
+
+        @hookimpl
+        def harmonia_questionnaires():
+            return load_definitions(Questionnaire, files(__package__) / "questionnaires")
+    """
+
+
+@hookspec
+def harmonia_segmentation_rules() -> Iterable[RuleSet]:
+    """Segmentation rule sets this pack defines (usually one per therapy area).
+
+    **Parameters:** none.
+
+    **Returns:** :class:`~harmonia.definitions.RuleSet` definitions: the
+    features, then the ``segment`` dimension (and optional ``needs`` and
+    ``tier``) as ordered rules, a matrix and a fallback. Conditions are
+    checked when the pack loads: unknown features, functions, type
+    mismatches and unreachable rules are errors naming the pack, the rule
+    and the position.
+
+    **Calling convention:** collect-all; names must be unique across packs.
+    A country picks a rule set per therapy area by name, or gets the therapy
+    area's only rule set.
+
+    **Example**::
+
+        @hookimpl
+        def harmonia_segmentation_rules():
+            return load_definitions(RuleSet, files(__package__) / "rules")
+    """
+
+
+@hookspec
+def harmonia_refinement_policies() -> Iterable[RefinementPolicy]:
+    """Field refinement policies: what reps may change and who approves.
+
+    **Parameters:** none.
+
+    **Returns:** :class:`~harmonia.definitions.RefinementPolicy` definitions
+    (allowed moves, reasons, the share of a rep's customers that may change,
+    approval). Country profiles that opt in to field refinement name one.
+
+    **Calling convention:** collect-all; names must be unique across packs.
+    The core provides ``standard`` and ``strict``.
+
+    **Example**::
+
+        @hookimpl
+        def harmonia_refinement_policies():
+            return load_definitions(RefinementPolicy, files(__package__) / "policies.toml")
+    """
+
+
+@hookspec
+def harmonia_output_sinks() -> Iterable[OutputSink]:
+    """Output sinks: where cycle results go (files, tables, CRM load files).
+
+    **Parameters:** none.
+
+    **Returns:** :class:`~harmonia.records.OutputSink` records, each naming
+    the outputs it accepts (``target_list``, ``assignments``,
+    ``segment_summary``) and a ``write(request)`` callable that returns the
+    locations it wrote.
+
+    **Calling convention:** collect-all; names must be unique across packs.
+    Chosen by name: ``harmonia cycle run --sink NAME`` or ``[[sinks]]`` in
+    ``harmonia.toml``. The core provides ``csv`` and ``parquet``.
+
+    **Example**::
+
+        @hookimpl
+        def harmonia_output_sinks():
+            return [OutputSink(name="veeva", description="Veeva CRM target load file",
+                               accepts={"target_list"}, write=write_veeva)]
+    """
+
+
+@hookspec
+def harmonia_country_profiles() -> Iterable[CountryProfile]:
+    """Country profiles: a market's choices among the global options.
+
+    **Parameters:** none.
+
+    **Returns:** :class:`~harmonia.definitions.CountryProfile` definitions:
+    process mode, data-source families, field refinement opt-in or opt-out,
+    pull-through and its threshold, identifier schemes, CSV conventions,
+    per-therapy-area choices and bounded parameters. Each is checked against
+    the global option catalogue; a choice outside it is an error.
+
+    **Calling convention:** collect-all; country codes must be unique across
+    packs. Chosen by ``--country``.
+
+    **Example**::
+
+        @hookimpl
+        def harmonia_country_profiles():
+            return load_definitions(CountryProfile, files(__package__) / "country.toml")
+    """
+
+
+@hookspec
+def harmonia_engagement_strategies() -> Iterable[EngagementStrategy]:
+    """Engagement strategies: per therapy area, variant and segment.
+
+    **Parameters:** none.
+
+    **Returns:** :class:`~harmonia.definitions.EngagementStrategy`
+    definitions: channels with yearly frequency and cost, messages, the
+    target experience, and whether the segment is targeted at all. A cycle
+    turns them into the call plan and the target list.
+
+    **Calling convention:** collect-all; ``(therapy_area, variant, segment)``
+    must be unique across packs. A country chooses the variant per therapy
+    area (``strategy_variant``), ``standard`` by default.
+
+    **Example**::
+
+        @hookimpl
+        def harmonia_engagement_strategies():
+            return load_definitions(EngagementStrategy, files(__package__) / "strategies.toml")
+    """
+
+
+@hookspec
+def harmonia_identifier_schemes() -> Iterable[IdentifierScheme]:
+    """National HCP/HCO identifier schemes and their validators.
+
+    **Parameters:** none.
+
+    **Returns:** :class:`~harmonia.records.IdentifierScheme` records: a name
+    (``RPPS``, ``NPI``, ``LANR``), the country, the format as a regular
+    expression and an optional check-digit algorithm, all evaluated
+    vectorized at ingest. Identifiers also drive matching: the same national
+    id from two systems is one customer.
+
+    **Calling convention:** collect-all; names must be unique across packs.
+
+    **Example**::
+
+        @hookimpl
+        def harmonia_identifier_schemes():
+            return [IdentifierScheme(name="RPPS", country="FR", pattern=r"\\d{11}",
+                                     checksum="luhn", description="11 digits, Luhn")]
+    """
+
+
+@hookspec
+def harmonia_register_commands(cli: click.Group) -> None:
+    """Add commands to the ``harmonia`` CLI.
+
+    **Parameters:** ``cli``, the root :class:`click.Group`, after the core's
+    own commands are in place.
+
+    **Returns:** nothing; call ``cli.add_command(...)`` (or add to one of its
+    groups). A command may not shadow a built-in name; a pack whose
+    registration fails gets a stub command that explains the failure instead
+    of breaking the CLI. Keep heavy imports inside the command callback so
+    that ``harmonia --help`` stays fast.
+
+    **Calling convention:** collect-all, called once per CLI start.
+
+    **Example**::
+
+        @hookimpl
+        def harmonia_register_commands(cli):
+            @cli.command(name="fr-export")
+            def fr_export():
+                "Export the French target list in the format of our CRM."
+    """

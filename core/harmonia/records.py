@@ -1,0 +1,321 @@
+"""Records that packs return from hooks: sources, sinks, identifier schemes.
+
+Definitions (rule sets, questionnaires, ...) are data a pack writes in TOML;
+these records carry *behaviour* (a reader, a writer, a validator) and so are
+built in Python. Both are frozen attrs classes and both carry a
+:class:`Provenance` that the plugin manager fills in.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import attrs
+
+if TYPE_CHECKING:
+    import pyarrow
+
+    from harmonia.definitions import CountryProfile, Questionnaire
+
+
+@attrs.frozen
+class Provenance:
+    """Which pack (entry-point name), distribution and version declared a record."""
+
+    pack: str
+    distribution: str
+    version: str
+
+    def __str__(self) -> str:
+        return f"{self.pack} ({self.distribution} {self.version})"
+
+
+def provenance_field() -> Any:
+    """The ``provenance`` attribute every record and definition carries.
+
+    Filled in by the plugin manager, never compared: two otherwise identical
+    records from different packs are a conflict, not two different things.
+    """
+    return attrs.field(default=None, eq=False, kw_only=True, repr=False)
+
+
+# --- canonical record kinds -------------------------------------------------
+
+
+@attrs.frozen
+class Column:
+    name: str
+    required: bool
+    description: str
+
+
+@attrs.frozen
+class RecordKind:
+    """A kind of canonical record a source can yield, with its columns."""
+
+    name: str
+    description: str
+    columns: tuple[Column, ...]
+
+    @property
+    def column_names(self) -> tuple[str, ...]:
+        return tuple(column.name for column in self.columns)
+
+    @property
+    def required(self) -> tuple[str, ...]:
+        return tuple(column.name for column in self.columns if column.required)
+
+
+CUSTOMERS = RecordKind(
+    "customers",
+    "Healthcare professionals (HCP) and organisations (HCO) with their national identifier.",
+    (
+        Column("customer_id", True, "the source system's own id for the customer"),
+        Column("country", True, "ISO 3166 alpha-2 code, e.g. FR"),
+        Column("type", True, "HCP or HCO"),
+        Column("first_name", False, "given name (HCP)"),
+        Column("last_name", False, "family name (HCP) or organisation name (HCO)"),
+        Column("specialty", False, "specialty code or name, e.g. oncology"),
+        Column("postal_code", False, "postal code of the main practice"),
+        Column("city", False, "city of the main practice"),
+        Column("territory", False, "sales territory the customer is aligned to"),
+        Column("id_scheme", False, "national identifier scheme, e.g. RPPS, NPI, LANR"),
+        Column("id_value", False, "national identifier value, validated by its scheme"),
+    ),
+)
+
+METRICS = RecordKind(
+    "metrics",
+    "A number about a customer in a therapy area for a period (potential, sales, calls).",
+    (
+        Column("customer_id", True, "the source system's id for the customer"),
+        Column("therapy_area", True, "therapy-area id, e.g. oncology"),
+        Column("metric", True, "metric name, e.g. potential, trx, calls"),
+        Column("period", True, "2027, 2027-H1, 2027-Q3 or 2027-05"),
+        Column("value", True, "a number; decimal commas accepted where the file uses them"),
+    ),
+)
+
+RESPONSES = RecordKind(
+    "responses",
+    "Answers to a profiling questionnaire, one row per answered question (long format).",
+    (
+        Column("customer_id", True, "the source system's id for the customer"),
+        Column("questionnaire", True, "questionnaire id"),
+        Column("version", True, "questionnaire version the answers were given to"),
+        Column("respondent", False, "who answered: the rep's id, 'self', or a vendor"),
+        Column("answered_at", True, "date (YYYY-MM-DD) or date-time of the response"),
+        Column("question", True, "item id"),
+        Column("answer", True, "option code(s) separated by '|', a number, a date or text"),
+    ),
+)
+
+RECORD_KINDS: Mapping[str, RecordKind] = {kind.name: kind for kind in (CUSTOMERS, METRICS, RESPONSES)}
+
+#: Source families a country chooses among (see the option catalogue).
+SOURCE_FAMILIES = ("rep", "external", "local")
+
+
+# --- data sources -----------------------------------------------------------
+
+
+@attrs.frozen
+class Option:
+    """An option a source or sink accepts (``--option name=value``)."""
+
+    name: str
+    description: str
+    required: bool = False
+    default: str | None = None
+
+
+@attrs.frozen
+class Batch:
+    """A columnar slice of canonical records yielded by a source.
+
+    ``table`` holds the kind's columns (as text, or already typed) plus an
+    optional ``_row`` column: the row number in ``location`` that each record
+    came from, so that quarantined rows can be found again.
+    """
+
+    kind: str
+    table: pyarrow.Table
+    location: str
+
+
+@attrs.frozen
+class SourceRequest:
+    """What a source's reader is asked for, and what it may want to know.
+
+    ``options`` are the user's ``--option key=value`` pairs. ``profile`` is
+    the country's profile when the load names a country (its CSV conventions
+    and choices); ``questionnaires`` and ``identifier_schemes`` are what the
+    installed packs declare, for sources that shape their output by them.
+    """
+
+    options: Mapping[str, str]
+    country: str | None = None
+    profile: CountryProfile | None = None
+    questionnaires: tuple[Questionnaire, ...] = ()
+    identifier_schemes: tuple[IdentifierScheme, ...] = ()
+
+    def option(self, name: str, default: str | None = None) -> str | None:
+        return self.options.get(name, default)
+
+
+@attrs.frozen
+class DataSource:
+    """A data source: a named reader yielding batches of canonical records.
+
+    ``family`` is one of :data:`SOURCE_FAMILIES`; a country profile lists the
+    families it uses, and a load through a source of another family is refused.
+    """
+
+    name: str
+    description: str
+    kinds: frozenset[str] = attrs.field(converter=frozenset)
+    family: str
+    read: Callable[[SourceRequest], Iterable[Batch]] = attrs.field(eq=False, repr=False)
+    options: tuple[Option, ...] = ()
+    provenance: Provenance | None = provenance_field()
+
+    def __attrs_post_init__(self) -> None:
+        unknown = set(self.kinds) - set(RECORD_KINDS)
+        if unknown:
+            raise ValueError(
+                f"data source {self.name!r} yields unknown record kinds {sorted(unknown)}; "
+                f"known kinds: {sorted(RECORD_KINDS)}"
+            )
+        if self.family not in SOURCE_FAMILIES:
+            raise ValueError(
+                f"data source {self.name!r} has family {self.family!r}; "
+                f"choose one of {list(SOURCE_FAMILIES)}"
+            )
+
+
+# --- output sinks -----------------------------------------------------------
+
+#: What a cycle can hand to a sink.
+OUTPUT_KINDS = ("target_list", "assignments", "segment_summary")
+
+
+@attrs.frozen
+class CycleInfo:
+    """The cycle an output belongs to; sinks use it to name what they write."""
+
+    id: int
+    country: str
+    therapy_area: str
+    period: str
+
+    @property
+    def slug(self) -> str:
+        return f"{self.country}-{self.therapy_area}-{self.period}-cycle{self.id}"
+
+
+@attrs.frozen
+class SinkRequest:
+    """One output to write: a table of ``kind`` for ``cycle``."""
+
+    kind: str
+    table: pyarrow.Table
+    cycle: CycleInfo
+    directory: Path
+    options: Mapping[str, str] = attrs.Factory(dict)
+    delimiter: str = ","
+    decimal: str = "."
+    language: str = "en"
+
+
+@attrs.frozen
+class OutputSink:
+    """An output sink: a named writer for cycle outputs.
+
+    ``write`` returns the locations it wrote (paths, table names, URLs).
+    """
+
+    name: str
+    description: str
+    accepts: frozenset[str] = attrs.field(converter=frozenset)
+    write: Callable[[SinkRequest], list[str]] = attrs.field(eq=False, repr=False)
+    options: tuple[Option, ...] = ()
+    provenance: Provenance | None = provenance_field()
+
+    def __attrs_post_init__(self) -> None:
+        unknown = set(self.accepts) - set(OUTPUT_KINDS)
+        if unknown:
+            raise ValueError(
+                f"output sink {self.name!r} accepts unknown outputs {sorted(unknown)}; "
+                f"known outputs: {list(OUTPUT_KINDS)}"
+            )
+
+
+# --- national identifiers ---------------------------------------------------
+
+#: Check-digit algorithms the core evaluates vectorized at ingest (and in
+#: Python, through python-stdnum, to explain a rejection).
+CHECKSUMS = ("luhn",)
+
+
+class InvalidIdentifier(ValueError):
+    """An identifier value fails its scheme's format or check digit."""
+
+
+@attrs.frozen
+class IdentifierScheme:
+    """A national HCP/HCO identifier scheme (NPI, RPPS, LANR, GMC ...).
+
+    Declare the format with ``pattern`` (a full-match regular expression on
+    the compact value: spaces and dashes removed) and, where the scheme has
+    one, a ``checksum`` from :data:`CHECKSUMS` computed over ``prefix`` +
+    value (NPI uses prefix ``80840``). Both run vectorized over a whole load.
+    A scheme with a rule that neither expresses may pass ``validate``: a
+    Python function returning the compact value or raising
+    :class:`InvalidIdentifier`; it is called once per distinct value.
+    """
+
+    name: str
+    country: str
+    description: str
+    pattern: str
+    checksum: str | None = None
+    prefix: str = ""
+    validate: Callable[[str], str] | None = attrs.field(default=None, eq=False, repr=False)
+    provenance: Provenance | None = provenance_field()
+
+    def __attrs_post_init__(self) -> None:
+        re.compile(self.pattern)
+        if self.checksum is not None and self.checksum not in CHECKSUMS:
+            raise ValueError(
+                f"identifier scheme {self.name!r} uses checksum {self.checksum!r}; "
+                f"choose one of {list(CHECKSUMS)} or pass validate="
+            )
+
+    @staticmethod
+    def compact(value: str) -> str:
+        """The value without spaces, dots and dashes: how it is stored."""
+        return re.sub(r"[\s.\-]", "", str(value))
+
+    def check(self, value: str) -> str:
+        """Validate one value; return it compact or raise :class:`InvalidIdentifier`."""
+        from stdnum import luhn
+        from stdnum.exceptions import ValidationError
+
+        compact = self.compact(value)
+        if not re.fullmatch(self.pattern, compact):
+            raise InvalidIdentifier(
+                f"{self.name} {value!r} does not have the expected format ({self.description})"
+            )
+        if self.checksum == "luhn":
+            try:
+                luhn.validate(self.prefix + compact)
+            except ValidationError:
+                raise InvalidIdentifier(
+                    f"{self.name} {value!r} fails its check digit (Luhn)"
+                ) from None
+        if self.validate is not None:
+            compact = self.validate(compact)
+        return compact

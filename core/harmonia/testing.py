@@ -1,0 +1,120 @@
+"""A pytest plugin for pack authors (and harmonia's own tests).
+
+Installed with harmonia (entry point ``pytest11``), it provides:
+
+``harmonia_plugins``
+    A fresh :class:`~harmonia.plugins.Plugins` with the built-ins only: tests
+    never depend on whatever else happens to be installed.
+``register_pack``
+    Register a module (or a :func:`~harmonia.plugins.module_pack`) for one
+    test: ``register_pack(harmonia_fr)``.
+``harmonia_cli``
+    Run the CLI through click's runner against ``harmonia_plugins`` and a
+    fresh SQLite database: ``harmonia_cli("plugins", "list", "--json")``.
+``harmonia_database``
+    The URL of a fresh, migrated SQLite database in a temporary directory.
+``postgres_url``
+    The URL of a fresh PostgreSQL database, dropped after the test. The
+    server defaults to ``postgresql://postgres@127.0.0.1:5432/test``
+    (``HARMONIA_TEST_POSTGRES`` overrides). When it cannot be reached the test
+    is skipped, except when ``CI`` is set: then it fails.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+
+from harmonia.plugins import PackInfo, Plugins
+
+POSTGRES_ENV = "HARMONIA_TEST_POSTGRES"
+DEFAULT_POSTGRES = "postgresql://postgres@127.0.0.1:5432/test"
+
+
+@pytest.fixture
+def harmonia_plugins(monkeypatch: pytest.MonkeyPatch) -> Plugins:
+    """A plugin manager with the built-ins only, not strict."""
+    monkeypatch.delenv("HARMONIA_STRICT_PLUGINS", raising=False)
+    return Plugins.discover(strict=False, entry_points=False)
+
+
+@pytest.fixture
+def register_pack(harmonia_plugins: Plugins) -> Callable[..., PackInfo | None]:
+    """Register a pack module for this test only; returns its :class:`PackInfo`."""
+
+    def register(plugin: Any, *, name: str | None = None, version: str = "0") -> PackInfo | None:
+        return harmonia_plugins.register(
+            plugin, name=name, distribution=f"test-{name or getattr(plugin, '__name__', 'pack')}", version=version
+        )
+
+    return register
+
+
+@pytest.fixture
+def harmonia_database(tmp_path: Any) -> str:
+    """A fresh SQLite database URL, schema migrated to the latest revision."""
+    from harmonia.store import Database
+
+    url = f"sqlite:///{tmp_path / 'harmonia.db'}"
+    Database(url).upgrade()
+    return url
+
+
+@pytest.fixture
+def harmonia_cli(
+    harmonia_plugins: Plugins, harmonia_database: str, monkeypatch: pytest.MonkeyPatch
+) -> Callable[..., Any]:
+    """Invoke the CLI in-process; returns click's ``Result``.
+
+    The CLI sees exactly ``harmonia_plugins`` (what the test registered) and
+    ``harmonia_database``. Pass ``input=`` or ``env=`` as to ``CliRunner.invoke``.
+    """
+    from click.testing import CliRunner
+
+    from harmonia import cli
+
+    monkeypatch.setenv("HARMONIA_DATABASE_URL", harmonia_database)
+    monkeypatch.setattr(cli, "_plugins_for_tests", harmonia_plugins)
+    runner = CliRunner()
+
+    def invoke(*args: str, **kwargs: Any) -> Any:
+        return runner.invoke(cli.main, list(args), catch_exceptions=False, **kwargs)
+
+    return invoke
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> str:
+    """The PostgreSQL server's admin URL, or skip (fail under CI) when unreachable."""
+    url = os.environ.get(POSTGRES_ENV, DEFAULT_POSTGRES)
+    try:
+        import psycopg
+
+        with psycopg.connect(url, connect_timeout=3):
+            pass
+    except Exception as error:  # no driver, no server: both are the same problem here
+        message = f"PostgreSQL is not reachable at {url}: {error}"
+        if os.environ.get("CI"):
+            pytest.fail(message + " (CI is set, so this fails instead of skipping)")
+        pytest.skip(message)
+    return url
+
+
+@pytest.fixture
+def postgres_url(postgres_server: str) -> Iterator[str]:
+    """A fresh PostgreSQL database for one test, as a SQLAlchemy URL."""
+    import psycopg
+
+    name = f"harmonia_test_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(postgres_server, autocommit=True) as connection:
+        connection.execute(f'CREATE DATABASE "{name}"')
+    base = postgres_server.rsplit("/", 1)[0]
+    try:
+        yield f"{base}/{name}".replace("postgresql://", "postgresql+psycopg://", 1)
+    finally:
+        with psycopg.connect(postgres_server, autocommit=True) as connection:
+            connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
