@@ -172,6 +172,9 @@ class DataSource:
 
     ``family`` is one of :data:`SOURCE_FAMILIES`; a country profile lists the
     families it uses, and a load through a source of another family is refused.
+    A source that reads files lists their ``suffixes`` (``.csv``); ``harmonia
+    load PATH`` then picks it by the file's suffix and passes the path as the
+    option ``path``.
     """
 
     name: str
@@ -180,6 +183,7 @@ class DataSource:
     family: str
     read: Callable[[SourceRequest], Iterable[Batch]] = attrs.field(eq=False, repr=False)
     options: tuple[Option, ...] = ()
+    suffixes: frozenset[str] = attrs.field(default=frozenset(), converter=frozenset)
     provenance: Provenance | None = provenance_field()
 
     def __attrs_post_init__(self) -> None:

@@ -1,0 +1,73 @@
+"""Canonical files: writing batches as the CSV files ``harmonia load`` reads.
+
+Sources (the synthetic universe, a vendor connector) and the demo use this to
+hand users files in their market's conventions: ``;`` and decimal commas for
+European Excel, ``,`` and points elsewhere.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from harmonia.records import RECORD_KINDS, Batch
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+
+def write_csv(
+    batches: Iterable[Batch],
+    directory: Path,
+    *,
+    delimiter: str = ",",
+    decimal: str = ".",
+) -> dict[str, Path]:
+    """Write batches as ``<kind>.csv`` files in ``directory``; returns the paths by kind.
+
+    Columns come out in canonical order (see :data:`harmonia.RECORD_KINDS`),
+    UTF-8 with a header. Batches of the same kind are appended to one file.
+    """
+    import duckdb
+    import pyarrow as pa
+
+    directory.mkdir(parents=True, exist_ok=True)
+    tables: dict[str, list[pa.Table]] = {}
+    for batch in batches:
+        tables.setdefault(batch.kind, []).append(batch.table)
+    written: dict[str, Path] = {}
+    connection = duckdb.connect()
+    try:
+        for kind, parts in tables.items():
+            columns = RECORD_KINDS[kind].column_names
+            table = pa.concat_tables(
+                [part.select([name for name in columns if name in part.column_names]) for part in parts],
+                promote_options="permissive",
+            )
+            connection.register("batch", table)
+            path = directory / f"{kind}.csv"
+            select = ", ".join(_formatted(field, decimal) for field in table.schema)
+            connection.execute(
+                f"COPY (SELECT {select} FROM batch) TO '{_quote(path)}' "
+                f"(HEADER, DELIMITER '{delimiter}')"
+            )
+            connection.unregister("batch")
+            written[kind] = path
+    finally:
+        connection.close()
+    return written
+
+
+def _formatted(field: pa.Field, decimal: str) -> str:
+    """A column as written: floating-point numbers with the market's decimal mark."""
+    import pyarrow as pa
+
+    name = '"' + field.name.replace('"', '""') + '"'
+    if decimal != "." and (pa.types.is_floating(field.type) or pa.types.is_decimal(field.type)):
+        return f"replace(CAST({name} AS VARCHAR), '.', '{decimal}') AS {name}"
+    return name
+
+
+def _quote(path: Path) -> str:
+    return str(path).replace("'", "''")

@@ -1,0 +1,204 @@
+"""Opening the harmonized database: URL resolution, engine setup, migrations.
+
+The default is one SQLite file (``./harmonia.db``); PostgreSQL takes the
+same code through the same URL setting. The schema is created and upgraded
+by alembic migrations only: a new database is migrated to the latest
+revision on first use, an older one must be upgraded explicitly
+(``harmonia db upgrade``) so a shared database never changes behind its
+users' backs.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from functools import cached_property
+from pathlib import Path
+
+from sqlalchemy import Engine, create_engine, event, inspect, text
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.pool import NullPool
+from sqlmodel import Session
+
+from harmonia.errors import ConfigError
+
+DATABASE_ENV = "HARMONIA_DATABASE_URL"
+DEFAULT_DATABASE = "sqlite:///harmonia.db"
+SUPPORTED = ("sqlite", "postgresql")
+
+
+def resolve_url(value: str | None = None) -> str:
+    """The database URL from ``--database``, the environment, or the default.
+
+    A bare path (``shared/harmonia.db``) means a SQLite file;
+    ``postgresql://`` URLs use the psycopg driver.
+    """
+    value = value or os.environ.get(DATABASE_ENV) or DEFAULT_DATABASE
+    if "://" not in value:
+        value = f"sqlite:///{Path(value)}"
+    if value.startswith(("postgresql://", "postgres://")):
+        value = "postgresql+psycopg://" + value.split("://", 1)[1]
+    return value
+
+
+class Database:
+    """A harmonized database at a URL: engine, sessions, migrations, dialect."""
+
+    def __init__(self, url: str | None = None):
+        self.url = resolve_url(url)
+        try:
+            self.parsed: URL = make_url(self.url)
+        except Exception as error:
+            raise ConfigError(
+                f"{self.url!r} is not a database URL: {error}",
+                fix="use a path to a SQLite file, or postgresql://user@host:port/database",
+            ) from None
+        if self.dialect not in SUPPORTED:
+            raise ConfigError(
+                f"harmonia stores its data in SQLite or PostgreSQL, not {self.dialect}",
+                where=self.display_url,
+                fix="use a SQLite file or a postgresql:// URL; to run rules inside another "
+                "engine, compile them with `harmonia cycle sql --dialect NAME`",
+            )
+
+    @property
+    def dialect(self) -> str:
+        return self.parsed.get_backend_name()
+
+    @property
+    def display_url(self) -> str:
+        """The URL without its password, for messages."""
+        return self.parsed.render_as_string(hide_password=True)
+
+    @property
+    def sqlite_path(self) -> Path | None:
+        return Path(self.parsed.database or "") if self.dialect == "sqlite" else None
+
+    @cached_property
+    def engine(self) -> Engine:
+        if self.dialect == "sqlite":
+            path = self.sqlite_path
+            if path and path.parent and not path.parent.exists():
+                raise ConfigError(
+                    f"the folder {path.parent} of the database does not exist",
+                    fix="create it, or point --database elsewhere",
+                )
+            # NullPool: a pysqlite connection must be closed, not pooled, while the
+            # bulk path (ADBC, its own copy of SQLite) has the file open; see
+            # SQLITE_HANDLES below.
+            engine = create_engine(self.url, connect_args={"timeout": 60}, poolclass=NullPool)
+            event.listen(engine, "connect", _sqlite_pragmas)
+            event.listen(engine, "connect", lambda *_: SQLITE_HANDLES.opened(path, "pysqlite"))
+            event.listen(engine, "close", lambda *_: SQLITE_HANDLES.closed(path, "pysqlite"))
+            return engine
+        return create_engine(self.url, pool_pre_ping=True)
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        with Session(self.engine, expire_on_commit=False) as session:
+            yield session
+
+    # -- migrations ------------------------------------------------------------
+
+    def _alembic_config(self):  # noqa: ANN202 - alembic is imported lazily
+        from alembic.config import Config
+
+        config = Config()
+        config.set_main_option("script_location", "harmonia.store:migrations")
+        config.set_main_option("sqlalchemy.url", self.url.replace("%", "%%"))
+        return config
+
+    def head_revision(self) -> str:
+        from alembic.script import ScriptDirectory
+
+        return ScriptDirectory.from_config(self._alembic_config()).get_current_head() or ""
+
+    def current_revision(self) -> str | None:
+        with self.engine.connect() as connection:
+            if not inspect(connection).has_table("alembic_version"):
+                return None
+            return connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
+
+    def upgrade(self, revision: str = "head") -> None:
+        """Migrate the schema (creating it in an empty database)."""
+        from alembic import command
+
+        config = self._alembic_config()
+        with self.engine.begin() as connection:
+            config.attributes["connection"] = connection
+            command.upgrade(config, revision)
+
+    def ensure_schema(self) -> None:
+        """Create the schema in a new database; refuse an outdated one.
+
+        Called before any command touches the data.
+        """
+        try:
+            current = self.current_revision()
+        except Exception as error:
+            raise ConfigError(
+                f"cannot open the database: {error.__class__.__name__}: {error}".split("\n")[0],
+                where=self.display_url,
+                fix="check the URL, that the server runs and that you may connect",
+            ) from None
+        if current is None:
+            with self.engine.connect() as connection:
+                tables = inspect(connection).get_table_names()
+            if tables:
+                raise ConfigError(
+                    "this database has tables but no harmonia schema version",
+                    where=self.display_url,
+                    fix="point --database at an empty database or a harmonia database",
+                )
+            self.upgrade()
+            return
+        head = self.head_revision()
+        if current != head:
+            raise ConfigError(
+                f"the database schema is at revision {current}, this harmonia needs {head}",
+                where=self.display_url,
+                fix="run `harmonia db upgrade` (back the database up first)",
+            )
+
+
+class SqliteHandles:
+    """Which copy of SQLite has which database file open in this process.
+
+    Why: the ORM reaches SQLite through Python's ``sqlite3`` and the bulk path
+    through ADBC, which links its own copy of SQLite. POSIX file locks belong
+    to the process, so when one copy closes the file it silently drops the
+    locks the other holds, and a WAL database loses writes ("How To Corrupt
+    An SQLite Database File", section 2.2.1). The two must therefore never
+    have the same file open at the same time; this ledger makes a violation
+    an immediate error instead of silent corruption.
+    """
+
+    def __init__(self) -> None:
+        self._open: dict[tuple[str, str], int] = {}
+
+    def opened(self, path: Path | None, library: str) -> None:
+        key = str(Path(path or "").resolve())
+        for (other_path, other_library), count in self._open.items():
+            if other_path == key and other_library != library and count:
+                raise RuntimeError(
+                    f"internal error: {library} opening {key} while {other_library} has it open "
+                    "(two SQLite libraries on one file corrupt it); close one first"
+                )
+        self._open[(key, library)] = self._open.get((key, library), 0) + 1
+
+    def closed(self, path: Path | None, library: str) -> None:
+        key = (str(Path(path or "").resolve()), library)
+        self._open[key] = max(0, self._open.get(key, 0) - 1)
+
+
+SQLITE_HANDLES = SqliteHandles()
+
+
+def _sqlite_pragmas(connection, _record) -> None:  # noqa: ANN001 - DB-API objects
+    """WAL lets the bulk writer and readers work side by side; FKs keep the ORM honest."""
+    cursor = connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()

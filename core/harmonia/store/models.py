@@ -1,0 +1,223 @@
+"""The harmonized database: sqlmodel tables.
+
+Fact tables that grow with the universe (customers, identifiers, crosswalk,
+metrics, answers, assignments) are written in bulk through
+:mod:`harmonia.store.bulk`; the ORM is for the few rows a person works with
+(load batches, cycles, audit events). Every fact records the load batch it
+came from, and so its source and time. JSON payloads are stored as text so
+that the same bulk path writes them on every engine.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import Column, Index, Text, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+metadata = SQLModel.metadata
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+class LoadBatch(SQLModel, table=True):
+    """One load of one kind of records from one location through one source."""
+
+    __tablename__ = "load_batch"
+
+    id: int | None = Field(default=None, primary_key=True)
+    source: str
+    system: str = Field(description="the system whose ids the records use (crosswalk key)")
+    kind: str
+    location: str
+    country: str | None = None
+    status: str = "running"
+    rows_read: int = 0
+    rows_loaded: int = 0
+    rows_quarantined: int = 0
+    actor: str = ""
+    started_at: dt.datetime = Field(default_factory=_now)
+    finished_at: dt.datetime | None = None
+
+
+class Customer(SQLModel, table=True):
+    """A customer (HCP or HCO) with one stable harmonia id."""
+
+    __tablename__ = "customer"
+    __table_args__ = (Index("ix_customer_country_specialty", "country", "specialty"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    country: str = Field(max_length=2)
+    type: str = Field(max_length=3)
+    first_name: str | None = None
+    last_name: str | None = None
+    specialty: str | None = None
+    postal_code: str | None = None
+    city: str | None = None
+    territory: str | None = Field(default=None, index=True)
+    first_batch_id: int = Field(foreign_key="load_batch.id")
+    batch_id: int = Field(foreign_key="load_batch.id")
+
+
+class Identifier(SQLModel, table=True):
+    """A validated national identifier; one value per scheme and customer."""
+
+    __tablename__ = "identifier"
+    __table_args__ = (
+        UniqueConstraint("scheme", "value", name="uq_identifier_scheme_value"),
+        UniqueConstraint("customer_id", "scheme", name="uq_identifier_customer_scheme"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    customer_id: int = Field(foreign_key="customer.id")
+    scheme: str
+    value: str
+    batch_id: int = Field(foreign_key="load_batch.id")
+
+
+class Crosswalk(SQLModel, table=True):
+    """(system, source id) -> harmonia id: how each source knows a customer."""
+
+    __tablename__ = "crosswalk"
+
+    system: str = Field(primary_key=True)
+    source_id: str = Field(primary_key=True)
+    customer_id: int = Field(foreign_key="customer.id", index=True)
+    batch_id: int = Field(foreign_key="load_batch.id")
+
+
+class Metric(SQLModel, table=True):
+    """A number about a customer in a therapy area for a period.
+
+    ``first_month``/``last_month`` are month ordinals of the period (see
+    :mod:`harmonia.periods`) so every engine filters periods as integers.
+    """
+
+    __tablename__ = "metric"
+    __table_args__ = (Index("ix_metric_area_metric", "therapy_area", "metric"),)
+
+    customer_id: int = Field(foreign_key="customer.id", primary_key=True)
+    therapy_area: str = Field(primary_key=True)
+    metric: str = Field(primary_key=True)
+    period: str = Field(primary_key=True)
+    first_month: int
+    last_month: int
+    value: float
+    batch_id: int = Field(foreign_key="load_batch.id")
+
+
+class Response(SQLModel, table=True):
+    """One questionnaire response: who answered which version, when."""
+
+    __tablename__ = "response"
+    __table_args__ = (
+        UniqueConstraint(
+            "customer_id", "questionnaire", "version", "respondent", "answered_at", name="uq_response"
+        ),
+        Index("ix_response_questionnaire", "questionnaire", "customer_id"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    customer_id: int = Field(foreign_key="customer.id")
+    questionnaire: str
+    version: str
+    respondent: str = ""
+    answered_at: str = Field(description="ISO date or date-time, as given")
+    batch_id: int = Field(foreign_key="load_batch.id")
+
+
+class Answer(SQLModel, table=True):
+    """One answer of a response; a multiple-choice answer is one row per option."""
+
+    __tablename__ = "answer"
+
+    response_id: int = Field(foreign_key="response.id", primary_key=True)
+    question: str = Field(primary_key=True)
+    value: str = Field(primary_key=True)
+
+
+class Quarantine(SQLModel, table=True):
+    """A rejected row, kept whole with every reason it was rejected.
+
+    ``fingerprint`` identifies the row's content, so loading the same bad
+    file twice keeps one entry; ``resolved_batch_id`` is set when a later load
+    of the same row succeeds.
+    """
+
+    __tablename__ = "quarantine"
+
+    id: int | None = Field(default=None, primary_key=True)
+    fingerprint: str = Field(unique=True)
+    batch_id: int = Field(foreign_key="load_batch.id", index=True)
+    kind: str
+    location: str
+    row_number: int | None = None
+    record: str = Field(sa_column=Column(Text, nullable=False))
+    reasons: str = Field(sa_column=Column(Text, nullable=False))
+    resolved_batch_id: int | None = Field(default=None, foreign_key="load_batch.id")
+
+
+class Cycle(SQLModel, table=True):
+    """One segmentation cycle: one country x one therapy area x one period.
+
+    ``snapshot`` holds the configuration the cycle ran with (country profile,
+    rule set, questionnaires, strategies, pack versions) so a cycle can be
+    reproduced and explained after the packs have moved on.
+    """
+
+    __tablename__ = "cycle"
+    __table_args__ = (Index("ix_cycle_scope", "country", "therapy_area", "period"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    country: str
+    therapy_area: str
+    period: str
+    status: str = "running"
+    engine: str
+    rule_set: str
+    rule_set_version: str
+    previous_cycle_id: int | None = Field(default=None, foreign_key="cycle.id")
+    customers: int = 0
+    snapshot: str = Field(default="{}", sa_column=Column(Text, nullable=False))
+    summary: str = Field(default="{}", sa_column=Column(Text, nullable=False))
+    actor: str = ""
+    started_at: dt.datetime = Field(default_factory=_now)
+    finished_at: dt.datetime | None = None
+
+
+class Assignment(SQLModel, table=True):
+    """A customer's segmentation in a cycle, with the rules that fired and their inputs.
+
+    ``segment`` is what the rules assigned; ``final_segment`` is what the
+    cycle kept after pull-through (``origin`` says which).
+    """
+
+    __tablename__ = "assignment"
+    __table_args__ = (Index("ix_assignment_cycle_final", "cycle_id", "final_segment"),)
+
+    cycle_id: int = Field(foreign_key="cycle.id", primary_key=True)
+    customer_id: int = Field(foreign_key="customer.id", primary_key=True)
+    segment: str
+    segment_rule: str
+    needs: str | None = None
+    needs_rule: str | None = None
+    tier: str | None = None
+    tier_rule: str | None = None
+    final_segment: str
+    origin: str = Field(description="rules | pulled-through")
+    inputs: str = Field(sa_column=Column(Text, nullable=False))
+
+
+class AuditEvent(SQLModel, table=True):
+    """Who did what, when: loads, cycles, publications, configuration."""
+
+    __tablename__ = "audit_event"
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: dt.datetime = Field(default_factory=_now, index=True)
+    actor: str
+    action: str
+    subject: str
+    details: str = Field(default="{}", sa_column=Column(Text, nullable=False))
