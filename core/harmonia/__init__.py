@@ -48,6 +48,7 @@ from harmonia.errors import (
 from harmonia.hookspecs import hookimpl
 from harmonia.periods import Period
 from harmonia.records import (
+    OUTPUT_KINDS,
     RECORD_KINDS,
     Batch,
     CycleInfo,
@@ -62,6 +63,7 @@ from harmonia.records import (
 )
 
 __all__ = [
+    "OUTPUT_KINDS",
     "RECORD_KINDS",
     "AnswerOption",
     "AttributeFeature",

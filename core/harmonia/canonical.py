@@ -29,7 +29,6 @@ def write_csv(
     Columns come out in canonical order (see :data:`harmonia.RECORD_KINDS`),
     UTF-8 with a header. Batches of the same kind are appended to one file.
     """
-    import duckdb
     import pyarrow as pa
 
     directory.mkdir(parents=True, exist_ok=True)
@@ -37,26 +36,38 @@ def write_csv(
     for batch in batches:
         tables.setdefault(batch.kind, []).append(batch.table)
     written: dict[str, Path] = {}
+    for kind, parts in tables.items():
+        columns = RECORD_KINDS[kind].column_names
+        table = pa.concat_tables(
+            [
+                part.select([name for name in columns if name in part.column_names])
+                for part in parts
+            ],
+            promote_options="permissive",
+        )
+        path = directory / f"{kind}.csv"
+        write_table_csv(table, path, delimiter=delimiter, decimal=decimal)
+        written[kind] = path
+    return written
+
+
+def write_table_csv(
+    table: pa.Table, path: Path, *, delimiter: str = ",", decimal: str = "."
+) -> Path:
+    """Write any Arrow table as CSV with a header, in the market's conventions."""
+    import duckdb
+
     connection = duckdb.connect()
     try:
-        for kind, parts in tables.items():
-            columns = RECORD_KINDS[kind].column_names
-            table = pa.concat_tables(
-                [part.select([name for name in columns if name in part.column_names]) for part in parts],
-                promote_options="permissive",
-            )
-            connection.register("batch", table)
-            path = directory / f"{kind}.csv"
-            select = ", ".join(_formatted(field, decimal) for field in table.schema)
-            connection.execute(
-                f"COPY (SELECT {select} FROM batch) TO '{_quote(path)}' "
-                f"(HEADER, DELIMITER '{delimiter}')"
-            )
-            connection.unregister("batch")
-            written[kind] = path
+        connection.register("output", table)
+        select = ", ".join(_formatted(field, decimal) for field in table.schema) or "*"
+        connection.execute(
+            f"COPY (SELECT {select} FROM output) TO '{_quote(path)}' "
+            f"(HEADER, DELIMITER '{_quote(delimiter)}')"
+        )
     finally:
         connection.close()
-    return written
+    return path
 
 
 def _formatted(field: pa.Field, decimal: str) -> str:

@@ -15,7 +15,9 @@ import attrs
 
 GRANULARITIES = {"year": 12, "half": 6, "quarter": 3, "month": 1}
 
-_PATTERN = re.compile(r"^(?P<year>\d{4})(?:-(?:(?P<half>H[12])|(?P<quarter>Q[1-4])|(?P<month>\d{2})))?$")
+_PATTERN = re.compile(
+    r"^(?P<year>\d{4})(?:-(?:(?P<half>H[12])|(?P<quarter>Q[1-4])|(?P<month>\d{2})))?$"
+)
 
 
 def month_ordinal(year: int, month: int) -> int:

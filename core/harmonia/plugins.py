@@ -152,7 +152,9 @@ class Plugins:
     """Installed packs and what they provide; one instance per CLI run or test."""
 
     def __init__(self, *, strict: bool | None = None, allow: Iterable[str] | None = None):
-        self.strict = strict if strict is not None else os.environ.get(STRICT_ENV, "") not in ("", "0")
+        self.strict = (
+            strict if strict is not None else os.environ.get(STRICT_ENV, "") not in ("", "0")
+        )
         if allow is None and ALLOW_ENV in os.environ:
             allow = [name.strip() for name in os.environ[ALLOW_ENV].split(",") if name.strip()]
         self.allow = None if allow is None else set(allow)
@@ -177,7 +179,9 @@ class Plugins:
         version = core_version()
         for module_name in BUILTIN_MODULES:
             module = importlib.import_module(module_name)
-            self.register(module, name=module_name, distribution="harmonia", version=version, builtin=True)
+            self.register(
+                module, name=module_name, distribution="harmonia", version=version, builtin=True
+            )
 
     def load_entry_points(self) -> None:
         for entry_point in sorted(
@@ -242,7 +246,9 @@ class Plugins:
                 f"{ALLOW_ENV} to the packs you want"
             )
         if self.strict:
-            raise PluginError(message, fix=f"fix or remove the pack; unset {STRICT_ENV} to continue without it")
+            raise PluginError(
+                message, fix=f"fix or remove the pack; unset {STRICT_ENV} to continue without it"
+            )
         self.packs.append(attrs.evolve(info, error=reason))
         self.warnings.append(message)
 
@@ -281,7 +287,9 @@ class Plugins:
     def _reject(self, pack: PackInfo, hook: str, error: HarmoniaError) -> None:
         message = f"pack {pack.name!r} ({pack.distribution} {pack.version}), hook {hook}: {error}"
         if self.strict:
-            raise PluginError(message, fix=f"fix the pack, or unset {STRICT_ENV} to continue without it")
+            raise PluginError(
+                message, fix=f"fix the pack, or unset {STRICT_ENV} to continue without it"
+            )
         self.warnings.append(message)
 
     def _collect(
@@ -300,7 +308,9 @@ class Plugins:
             for record in result or ():
                 if not isinstance(record, record_type):
                     self._reject(
-                        pack, hook, PluginError(f"returned {type(record).__name__}, expected {what} records")
+                        pack,
+                        hook,
+                        PluginError(f"returned {type(record).__name__}, expected {what} records"),
                     )
                     continue
                 record = attrs.evolve(record, provenance=pack.provenance)
@@ -308,7 +318,9 @@ class Plugins:
                 if check is not None:
                     problems = check(record)
                     if problems:
-                        error = DefinitionError(problems, where=f"{what} {_show(name)}", pack=pack.distribution)
+                        error = DefinitionError(
+                            problems, where=f"{what} {_show(name)}", pack=pack.distribution
+                        )
                         rejected[name] = str(error)
                         self._reject(pack, hook, error)
                         continue
@@ -347,7 +359,9 @@ class Plugins:
 
     @cached_property
     def questionnaires(self) -> Registry[Questionnaire]:
-        return self._collect("harmonia_questionnaires", Questionnaire, lambda r: r.key, "questionnaire")
+        return self._collect(
+            "harmonia_questionnaires", Questionnaire, lambda r: r.key, "questionnaire"
+        )
 
     @cached_property
     def refinement_policies(self) -> Registry[RefinementPolicy]:
@@ -358,13 +372,18 @@ class Plugins:
     @cached_property
     def engagement_strategies(self) -> Registry[EngagementStrategy]:
         return self._collect(
-            "harmonia_engagement_strategies", EngagementStrategy, lambda r: r.key, "engagement strategy"
+            "harmonia_engagement_strategies",
+            EngagementStrategy,
+            lambda r: r.key,
+            "engagement strategy",
         )
 
     @cached_property
     def catalogue(self) -> OptionCatalogue:
         """The global option catalogue, owned by the core."""
-        (catalogue,) = load_file(OptionCatalogue, files("harmonia.builtin") / "data" / "catalogue.toml")
+        (catalogue,) = load_file(
+            OptionCatalogue, files("harmonia.builtin") / "data" / "catalogue.toml"
+        )
         return catalogue
 
     @cached_property
@@ -380,10 +399,14 @@ class Plugins:
     @cached_property
     def rule_sets(self) -> Registry[RuleSet]:
         return self._collect(
-            "harmonia_segmentation_rules", RuleSet, lambda r: r.name, "rule set", check=self._check_rule_set
+            "harmonia_segmentation_rules",
+            RuleSet,
+            lambda r: r.name,
+            "rule set",
+            check=self.check_rule_set,
         )
 
-    def _check_rule_set(self, rule_set: RuleSet) -> list[Problem]:
+    def check_rule_set(self, rule_set: RuleSet) -> list[Problem]:
         from harmonia.rules import check_rule_set
 
         problems, levels = [], {}
@@ -420,7 +443,9 @@ class Plugins:
             try:
                 impl.function(cli=cli)
             except Exception as error:
-                message = f"pack {pack.name!r} ({pack.distribution}) could not add its commands: {error}"
+                message = (
+                    f"pack {pack.name!r} ({pack.distribution}) could not add its commands: {error}"
+                )
                 if self.strict:
                     raise PluginError(message) from error
                 self.warnings.append(message)
@@ -488,7 +513,9 @@ _CACHED = {
 
 
 def _version_key(version: str) -> tuple[Any, ...]:
-    return tuple(int(part) if part.isdigit() else part for part in version.replace("-", ".").split("."))
+    return tuple(
+        int(part) if part.isdigit() else part for part in version.replace("-", ".").split(".")
+    )
 
 
 def _broken_command(pack: PackInfo, error: BaseException) -> Any:

@@ -113,7 +113,9 @@ RESPONSES = RecordKind(
     ),
 )
 
-RECORD_KINDS: Mapping[str, RecordKind] = {kind.name: kind for kind in (CUSTOMERS, METRICS, RESPONSES)}
+RECORD_KINDS: Mapping[str, RecordKind] = {
+    kind.name: kind for kind in (CUSTOMERS, METRICS, RESPONSES)
+}
 
 #: Source families a country chooses among (see the option catalogue).
 SOURCE_FAMILIES = ("rep", "external", "local")

@@ -48,7 +48,10 @@ def register_pack(harmonia_plugins: Plugins) -> Callable[..., PackInfo | None]:
 
     def register(plugin: Any, *, name: str | None = None, version: str = "0") -> PackInfo | None:
         return harmonia_plugins.register(
-            plugin, name=name, distribution=f"test-{name or getattr(plugin, '__name__', 'pack')}", version=version
+            plugin,
+            name=name,
+            distribution=f"test-{name or getattr(plugin, '__name__', 'pack')}",
+            version=version,
         )
 
     return register

@@ -20,7 +20,9 @@ _FILE_OPTIONS = (
 def _path(request: SourceRequest) -> Path:
     path = request.option("path")
     if not path:
-        raise InputError("no file given", fix="pass --option path=FILE, or give the file to `harmonia load`")
+        raise InputError(
+            "no file given", fix="pass --option path=FILE, or give the file to `harmonia load`"
+        )
     return Path(path)
 
 
@@ -30,7 +32,9 @@ def read_csv(request: SourceRequest) -> Iterator[Batch]:
     profile = request.profile
     delimiter = request.option("delimiter") or (profile.csv.delimiter if profile else None)
     encoding = request.option("encoding") or (profile.csv.encoding if profile else "utf-8")
-    yield from read(_path(request), delimiter=delimiter, kind=request.option("kind"), encoding=encoding)
+    yield from read(
+        _path(request), delimiter=delimiter, kind=request.option("kind"), encoding=encoding
+    )
 
 
 def read_parquet(request: SourceRequest) -> Iterator[Batch]:

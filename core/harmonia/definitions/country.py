@@ -82,7 +82,9 @@ class CountryProfile:
                 "or process_mode = 'field-involved'",
             )
         if self.field_refinement == "opt-in" and not self.refinement_policy:
-            yield Problem("refinement_policy", "field refinement is opt-in: name a refinement policy")
+            yield Problem(
+                "refinement_policy", "field refinement is opt-in: name a refinement policy"
+            )
         if len(self.csv.delimiter) != 1:
             yield Problem("csv.delimiter", f"{self.csv.delimiter!r} is not a single character")
         yield from check_choice("csv.decimal", self.csv.decimal, [".", ","])
@@ -117,7 +119,8 @@ class OptionSpec:
         for item in list(value) if self.multiple else [value]:
             if self.choices and item not in self.choices:
                 yield Problem(
-                    self.name, f"{item!r} is not allowed; the global catalogue allows {list(self.choices)}"
+                    self.name,
+                    f"{item!r} is not allowed; the global catalogue allows {list(self.choices)}",
                 )
             if self.minimum is not None or self.maximum is not None:
                 if isinstance(item, bool) or not isinstance(item, int | float):
@@ -152,9 +155,15 @@ class OptionCatalogue:
                 problems.extend(option.problems(values[option.name]))
         for name in profile.parameters:
             if f"parameters.{name}" not in {option.name for option in self.options}:
-                known = [o.name.removeprefix("parameters.") for o in self.options if o.name.startswith("parameters.")]
+                known = [
+                    o.name.removeprefix("parameters.")
+                    for o in self.options
+                    if o.name.startswith("parameters.")
+                ]
                 problems.append(
-                    Problem(f"parameters.{name}", f"is not a parameter markets may set; known: {known}")
+                    Problem(
+                        f"parameters.{name}", f"is not a parameter markets may set; known: {known}"
+                    )
                 )
         return problems
 

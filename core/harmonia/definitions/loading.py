@@ -99,7 +99,12 @@ def structure(data: Any, cls: type[T], *, where: str) -> T:
     try:
         definition = converter.structure(data, cls)
     except Exception as error:  # cattrs raises exception groups of every failure
-        problems = [_problem(message) for message in cattrs.transform_error(error, path="$", format_exception=_format_exception)]
+        problems = [
+            _problem(message)
+            for message in cattrs.transform_error(
+                error, path="$", format_exception=_format_exception
+            )
+        ]
         raise DefinitionError(problems, where=where) from None
     problems = list(_semantic_problems(definition))
     if problems:
@@ -164,7 +169,8 @@ def load_definitions(cls: type[T], *sources: Traversable | Path | str) -> list[T
             definitions.extend(load_file(cls, path))
         except DefinitionError as error:
             problems.extend(
-                Problem(f"{error.where} {problem.path}".strip(), problem.message) for problem in error.problems
+                Problem(f"{error.where} {problem.path}".strip(), problem.message)
+                for problem in error.problems
             )
     if problems:
         locations = ", ".join(sorted({_display(Path(str(source))) for source in sources}))
@@ -177,11 +183,15 @@ def load_file(cls: type[T], path: Traversable | Path) -> list[T]:
     where = _display(path)
     reader = READERS.get(Path(path.name).suffix)
     if reader is None:
-        raise DefinitionError([Problem("", f"cannot read {path.name}: use {sorted(READERS)}")], where=where)
+        raise DefinitionError(
+            [Problem("", f"cannot read {path.name}: use {sorted(READERS)}")], where=where
+        )
     try:
         data = reader(path.read_text(encoding="utf-8"), cls)
     except (ValueError, UnicodeDecodeError) as error:
-        raise DefinitionError([Problem("", f"not valid {Path(path.name).suffix[1:]}: {error}")], where=where) from None
+        raise DefinitionError(
+            [Problem("", f"not valid {Path(path.name).suffix[1:]}: {error}")], where=where
+        ) from None
     plural = PLURAL_KEYS.get(cls)
     if isinstance(data, dict) and plural in data and set(data) == {plural}:
         entries = data[plural]
@@ -190,7 +200,9 @@ def load_file(cls: type[T], path: Traversable | Path) -> list[T]:
             try:
                 results.append(structure(entry, cls, where=where))
             except DefinitionError as error:
-                problems.extend(Problem(_join(f"{plural}[{index}]", p.path), p.message) for p in error.problems)
+                problems.extend(
+                    Problem(_join(f"{plural}[{index}]", p.path), p.message) for p in error.problems
+                )
         if problems:
             raise DefinitionError(problems, where=where)
         return results

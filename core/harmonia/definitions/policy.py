@@ -41,6 +41,8 @@ class RefinementPolicy:
         yield from check_unique("reasons", self.reasons, "reason")
         for index, dimension in enumerate(self.dimensions):
             if dimension not in ("segment", "needs", "tier"):
-                yield Problem(f"dimensions[{index}]", f"{dimension!r} is not segment, needs or tier")
+                yield Problem(
+                    f"dimensions[{index}]", f"{dimension!r} is not segment, needs or tier"
+                )
         if self.window_days < 1:
             yield Problem("window_days", "the refinement window must be at least one day")

@@ -170,7 +170,9 @@ class Questionnaire:
         if self.previous is not None:
             for new_id in self.previous.items:
                 if new_id not in items:
-                    yield Problem(f"previous.items.{new_id}", f"{new_id!r} is not an item of this version")
+                    yield Problem(
+                        f"previous.items.{new_id}", f"{new_id!r} is not an item of this version"
+                    )
 
 
 def _item_problems(
@@ -198,11 +200,15 @@ def _item_problems(
     for index, condition in enumerate(item.enable_when):
         where = f"{path}.enable_when[{index}]"
         if condition.item not in items:
-            yield Problem(f"{where}.item", f"{condition.item!r} is not an item of this questionnaire")
+            yield Problem(
+                f"{where}.item", f"{condition.item!r} is not an item of this questionnaire"
+            )
         elif condition.item == item.id:
             yield Problem(f"{where}.item", "an item cannot depend on itself")
         if condition.operator not in OPERATORS:
-            yield Problem(f"{where}.operator", f"{condition.operator!r} is not one of {list(OPERATORS)}")
+            yield Problem(
+                f"{where}.operator", f"{condition.operator!r} is not one of {list(OPERATORS)}"
+            )
         source = items.get(condition.item)
         if (
             source is not None
@@ -217,14 +223,18 @@ def _item_problems(
             )
 
 
-def _dimension_problems(path: str, dimension: ProfileDimension, items: dict[str, Item]) -> Iterator[Problem]:
+def _dimension_problems(
+    path: str, dimension: ProfileDimension, items: dict[str, Item]
+) -> Iterator[Problem]:
     yield from check_name(f"{path}.name", dimension.name)
     if not dimension.items:
         yield Problem(f"{path}.items", "a dimension needs at least one item")
     for index, item_id in enumerate(dimension.items):
         item = items.get(item_id)
         if item is None:
-            yield Problem(f"{path}.items[{index}]", f"{item_id!r} is not an item of this questionnaire")
+            yield Problem(
+                f"{path}.items[{index}]", f"{item_id!r} is not an item of this questionnaire"
+            )
         elif item.type in ("date", "text"):
             yield Problem(f"{path}.items[{index}]", f"{item.type} item {item_id!r} has no score")
         elif item.type in CHOICE_TYPES and any(option.score is None for option in item.options):
@@ -235,7 +245,9 @@ def _dimension_problems(path: str, dimension: ProfileDimension, items: dict[str,
     ordered = sorted(dimension.bands, key=lambda band: band.min)
     for band in ordered:
         if band.min > band.max:
-            yield Problem(f"{path}.bands", f"band {band.level!r} has min {band.min} above max {band.max}")
+            yield Problem(
+                f"{path}.bands", f"band {band.level!r} has min {band.min} above max {band.max}"
+            )
     for lower, upper in zip(ordered, ordered[1:], strict=False):
         if upper.min <= lower.max:
             yield Problem(f"{path}.bands", f"bands {lower.level!r} and {upper.level!r} overlap")

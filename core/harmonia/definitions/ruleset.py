@@ -148,7 +148,13 @@ class ConsistencyFeature:
 
 
 Feature = AttributeFeature | MetricFeature | QuantileFeature | ProfileFeature | ConsistencyFeature
-FEATURE_CLASSES = (AttributeFeature, MetricFeature, QuantileFeature, ProfileFeature, ConsistencyFeature)
+FEATURE_CLASSES = (
+    AttributeFeature,
+    MetricFeature,
+    QuantileFeature,
+    ProfileFeature,
+    ConsistencyFeature,
+)
 
 
 @attrs.frozen
@@ -278,7 +284,8 @@ def _matrix_problems(prefix: str, matrix: Matrix) -> Iterator[Problem]:
                 yield Problem(f"{prefix}.{name}.ranges[{index}]", f"range {low}..{high} is empty")
     if len(matrix.cells) != matrix.rows.size:
         yield Problem(
-            f"{prefix}.cells", f"{len(matrix.cells)} rows of cells for {matrix.rows.size} row entries"
+            f"{prefix}.cells",
+            f"{len(matrix.cells)} rows of cells for {matrix.rows.size} row entries",
         )
     for index, row in enumerate(matrix.cells):
         if len(row) != matrix.columns.size:
@@ -311,9 +318,7 @@ class RuleSet:
     @property
     def dimensions(self) -> dict[str, Dimension]:
         """The declared dimensions by name, ``segment`` first."""
-        return {
-            name: getattr(self, name) for name in DIMENSIONS if getattr(self, name) is not None
-        }
+        return {name: getattr(self, name) for name in DIMENSIONS if getattr(self, name) is not None}
 
     def problems(self) -> Iterator[Problem]:
         yield from check_slug("name", self.name)
@@ -340,7 +345,8 @@ def _feature_problems(path: str, feature: Feature) -> Iterator[Problem]:
         cuts = list(feature.cuts)
         if cuts and (cuts != sorted(set(cuts)) or cuts[0] <= 0 or cuts[-1] >= 100):
             yield Problem(
-                f"{path}.cuts", "cut points must be strictly increasing percentiles between 0 and 100"
+                f"{path}.cuts",
+                "cut points must be strictly increasing percentiles between 0 and 100",
             )
         for index, column in enumerate(feature.peer_group):
             if column not in CUSTOMER_ATTRIBUTES:
@@ -370,11 +376,12 @@ def _missing_problems(path: str, feature: Feature, missing: Missing) -> Iterator
         "number": (int, float),
         "boolean": (bool,),
     }
-    if isinstance(default, bool) and feature.type != "boolean" or not isinstance(
+    if (isinstance(default, bool) and feature.type != "boolean") or not isinstance(
         default, expected[feature.type]
     ):
         yield Problem(
-            f"{path}.default", f"default {default!r} does not fit {feature.type} feature {feature.name!r}"
+            f"{path}.default",
+            f"default {default!r} does not fit {feature.type} feature {feature.name!r}",
         )
 
 

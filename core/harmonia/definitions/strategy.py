@@ -55,7 +55,9 @@ class EngagementStrategy:
         for index, plan in enumerate(self.channels):
             yield from check_name(f"channels[{index}].channel", plan.channel)
             if plan.channel not in CHANNELS:
-                yield Problem(f"channels[{index}].channel", f"{plan.channel!r} is not one of {list(CHANNELS)}")
+                yield Problem(
+                    f"channels[{index}].channel", f"{plan.channel!r} is not one of {list(CHANNELS)}"
+                )
             if plan.per_year < 0 or plan.cost < 0:
                 yield Problem(f"channels[{index}]", "frequency and cost cannot be negative")
         if self.target and not self.channels:

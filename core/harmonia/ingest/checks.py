@@ -93,7 +93,9 @@ def _q(expression: str) -> str:
 
 def reasons(*conditions: str) -> str:
     """The ``_reasons`` column: the messages of every condition that applies."""
-    return "list_filter([" + ",\n        ".join(conditions) + "], lambda r: r IS NOT NULL) AS _reasons"
+    return (
+        "list_filter([" + ",\n        ".join(conditions) + "], lambda r: r IS NOT NULL) AS _reasons"
+    )
 
 
 @attrs.frozen

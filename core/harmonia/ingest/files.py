@@ -52,7 +52,9 @@ def detect_kind(columns: list[str], location: str, kind: str | None = None) -> s
     if kind is not None:
         if kind not in RECORD_KINDS:
             raise InputError(
-                f"{kind!r} is not a record kind", where=location, fix=f"use one of {sorted(RECORD_KINDS)}"
+                f"{kind!r} is not a record kind",
+                where=location,
+                fix=f"use one of {sorted(RECORD_KINDS)}",
             )
         missing = [name for name in RECORD_KINDS[kind].required if name not in columns]
         if missing:
@@ -65,7 +67,9 @@ def detect_kind(columns: list[str], location: str, kind: str | None = None) -> s
     matches = [name for name, spec in RECORD_KINDS.items() if set(spec.required) <= set(columns)]
     if len(matches) == 1:
         return matches[0]
-    expected = "; ".join(f"{name}: {', '.join(spec.required)}" for name, spec in RECORD_KINDS.items())
+    expected = "; ".join(
+        f"{name}: {', '.join(spec.required)}" for name, spec in RECORD_KINDS.items()
+    )
     raise InputError(
         f"cannot tell what this file holds from its header ({', '.join(columns) or 'empty'})",
         where=location,
@@ -127,7 +131,9 @@ def read_parquet(path: Path, *, kind: str | None = None) -> Iterator[FileBatch]:
         try:
             names = connection.sql(f"SELECT * FROM {source}").columns
         except duckdb.Error as error:
-            raise InputError(f"cannot read this file as Parquet: {_first_line(error)}", where=location) from None
+            raise InputError(
+                f"cannot read this file as Parquet: {_first_line(error)}", where=location
+            ) from None
         table = _fetch(connection, source, names)
     finally:
         connection.close()
@@ -169,7 +175,9 @@ def _batch(
         shifts = sorted(line.line - index for index, line in enumerate(rejected, start=1))
         import bisect
 
-        rows = pa.array([k + 1 + bisect.bisect_right(shifts, k) for k in rows.to_pylist()], pa.int64())
+        rows = pa.array(
+            [k + 1 + bisect.bisect_right(shifts, k) for k in rows.to_pylist()], pa.int64()
+        )
     else:
         rows = pc.add(rows, 1)
     arrays = {
@@ -178,7 +186,9 @@ def _batch(
     }
     arrays["_row"] = rows
     ignored = tuple(name for name in columns if name not in spec.column_names)
-    return FileBatch(kind, pa.table(arrays), location, rejected_lines=rejected, ignored_columns=ignored)
+    return FileBatch(
+        kind, pa.table(arrays), location, rejected_lines=rejected, ignored_columns=ignored
+    )
 
 
 def _escape(text: str) -> str:
@@ -191,3 +201,27 @@ def _ident(name: str) -> str:
 
 def _first_line(error: Exception) -> str:
     return str(error).strip().split("\n")[0]
+
+
+KIND_ORDER = ("customers", "metrics", "responses")
+
+
+def peek_kind(path: Path) -> str | None:
+    """The kind of a canonical file from its header alone (None when unclear)."""
+    import csv
+
+    try:
+        if path.suffix.lower() == ".parquet":
+            import pyarrow.parquet as pq
+
+            columns = [normalize_header(name) for name in pq.read_schema(path).names]
+        else:
+            with path.open(encoding="utf-8-sig", newline="") as handle:
+                header = handle.readline()
+            delimiter = ";" if header.count(";") > header.count(",") else ","
+            columns = [
+                normalize_header(name) for name in next(csv.reader([header], delimiter=delimiter))
+            ]
+        return detect_kind(columns, str(path))
+    except (InputError, OSError, StopIteration, ValueError):
+        return None

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 import attrs
 
 from harmonia.errors import ConfigError
-from harmonia.ingest.checks import MACROS, CHECKS, CheckContext, python_check, python_check_name
+from harmonia.ingest.checks import CHECKS, MACROS, CheckContext, python_check, python_check_name
 from harmonia.ingest.merge import MERGES
 from harmonia.records import RECORD_KINDS, Batch, DataSource, SourceRequest
 from harmonia.store.bulk import BulkConnection, literal
@@ -62,7 +62,9 @@ class Loader:
 
     def __attrs_post_init__(self) -> None:
         if self.decimal not in (None, ".", ","):
-            raise ConfigError(f"decimal mark {self.decimal!r} is not '.' or ','", fix="use --decimal , or .")
+            raise ConfigError(
+                f"decimal mark {self.decimal!r} is not '.' or ','", fix="use --decimal , or ."
+            )
 
     @property
     def profile(self) -> CountryProfile | None:
@@ -279,7 +281,9 @@ def _valid_rows(kind: str) -> str:
 def _fingerprint(kind: str, system: str) -> str:
     """Identifies a raw row's content, for quarantine de-duplication and resolution."""
     fields = ", ".join(f"{name} := {name}" for name in RECORD_KINDS[kind].column_names)
-    return f"md5({literal(kind)} || '|' || {literal(system)} || '|' || to_json(struct_pack({fields})))"
+    return (
+        f"md5({literal(kind)} || '|' || {literal(system)} || '|' || to_json(struct_pack({fields})))"
+    )
 
 
 def _quarantine_rows(
@@ -307,7 +311,9 @@ def _quarantine_rows(
             {
                 "_row": pa.array([line.line for line in rejected_lines], pa.int64()),
                 "text": pa.array([line.text for line in rejected_lines], pa.string()),
-                "reason": pa.array([f"unreadable line: {line.reason}" for line in rejected_lines], pa.string()),
+                "reason": pa.array(
+                    [f"unreadable line: {line.reason}" for line in rejected_lines], pa.string()
+                ),
             }
         ),
     )
@@ -366,7 +372,9 @@ def _without_duplicates(bulk: BulkConnection, rows: pa.Table) -> pa.Table:
     return rows.filter(pc.invert(pc.is_in(rows.column("fingerprint"), known.column(0))))
 
 
-def _top_reasons(connection: duckdb.DuckDBPyConnection, limit: int = 5) -> tuple[tuple[str, int], ...]:
+def _top_reasons(
+    connection: duckdb.DuckDBPyConnection, limit: int = 5
+) -> tuple[tuple[str, int], ...]:
     """The commonest reasons, with the values in them masked so alike reasons count together."""
     rows = connection.sql(
         f"""

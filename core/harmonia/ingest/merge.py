@@ -20,7 +20,9 @@ if TYPE_CHECKING:
 Rejections = list[tuple[int, str]]
 
 
-def merge_customers(bulk: BulkConnection, rows: pa.Table, *, system: str, batch_id: int) -> Rejections:
+def merge_customers(
+    bulk: BulkConnection, rows: pa.Table, *, system: str, batch_id: int
+) -> Rejections:
     import pyarrow as pa
 
     if not rows.num_rows:
@@ -96,7 +98,9 @@ def merge_customers(bulk: BulkConnection, rows: pa.Table, *, system: str, batch_
     return _pairs(rejected)
 
 
-def merge_metrics(bulk: BulkConnection, rows: pa.Table, *, system: str, batch_id: int) -> Rejections:
+def merge_metrics(
+    bulk: BulkConnection, rows: pa.Table, *, system: str, batch_id: int
+) -> Rejections:
     if not rows.num_rows:
         return []
     stage = bulk.stage(rows, "metrics")
@@ -117,7 +121,9 @@ def merge_metrics(bulk: BulkConnection, rows: pa.Table, *, system: str, batch_id
     return rejected
 
 
-def merge_responses(bulk: BulkConnection, rows: pa.Table, *, system: str, batch_id: int) -> Rejections:
+def merge_responses(
+    bulk: BulkConnection, rows: pa.Table, *, system: str, batch_id: int
+) -> Rejections:
     """Upsert responses; a response loaded again has its answers replaced."""
     if not rows.num_rows:
         return []

@@ -49,7 +49,9 @@ class BulkConnection:
         if self.dialect == "sqlite":
             # Infer column types from the whole result, not the first 1024 rows,
             # so a column whose first values are NULL still reads as text.
-            self._cursor.adbc_statement.set_options(**{"adbc.sqlite.query.batch_rows": "1000000000"})
+            self._cursor.adbc_statement.set_options(
+                **{"adbc.sqlite.query.batch_rows": "1000000000"}
+            )
             self._cursor.execute("PRAGMA busy_timeout = 60000")
 
     def _connect(self) -> Any:

@@ -101,7 +101,7 @@ class Database:
 
     # -- migrations ------------------------------------------------------------
 
-    def _alembic_config(self):  # noqa: ANN202 - alembic is imported lazily
+    def _alembic_config(self):
         from alembic.config import Config
 
         config = Config()
@@ -195,7 +195,7 @@ class SqliteHandles:
 SQLITE_HANDLES = SqliteHandles()
 
 
-def _sqlite_pragmas(connection, _record) -> None:  # noqa: ANN001 - DB-API objects
+def _sqlite_pragmas(connection, _record) -> None:
     """WAL lets the bulk writer and readers work side by side; FKs keep the ORM honest."""
     cursor = connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")

@@ -114,7 +114,12 @@ class Response(SQLModel, table=True):
     __tablename__ = "response"
     __table_args__ = (
         UniqueConstraint(
-            "customer_id", "questionnaire", "version", "respondent", "answered_at", name="uq_response"
+            "customer_id",
+            "questionnaire",
+            "version",
+            "respondent",
+            "answered_at",
+            name="uq_response",
         ),
         Index("ix_response_questionnaire", "questionnaire", "customer_id"),
     )

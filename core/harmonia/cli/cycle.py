@@ -1,0 +1,277 @@
+"""``harmonia cycle``: run, list, show, compare segmentation cycles."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from harmonia.cli import app, echo_json
+from harmonia.cli.render import stages, stdout, table
+from harmonia.errors import ConfigError
+
+
+@click.group()
+def cycle() -> None:
+    """Segmentation cycles: one country x one therapy area x one period."""
+
+
+def _sink_choices(sinks: tuple[str, ...], outputs: tuple[str, ...]) -> list:
+    from harmonia.engine.cycle import DEFAULT_OUTPUTS, SinkChoice
+
+    chosen = outputs or DEFAULT_OUTPUTS
+    result = []
+    for spec in sinks or ("csv",):
+        name, _, raw = spec.partition(":")
+        options = {}
+        for pair in filter(None, raw.split(",")):
+            key, sep, value = pair.partition("=")
+            if not sep:
+                raise ConfigError(f"sink option {pair!r} is not KEY=VALUE", where=f"--sink {spec}")
+            options[key] = value
+        result.append(SinkChoice(name, tuple(chosen), options))
+    return result
+
+
+@cycle.command("run")
+@click.option("--country", "-c", required=True, help="Country code, e.g. FR.")
+@click.option("--therapy-area", "-t", required=True, help="Therapy area, e.g. oncology.")
+@click.option(
+    "--period", "-p", help="2027, 2027-H1, 2027-Q3 or 2027-05 (default: the current half-year)."
+)
+@click.option(
+    "--engine",
+    "-e",
+    type=click.Choice(["duckdb", "database"]),
+    help="Where rules run: embedded DuckDB, or inside the database (default: duckdb on "
+    "SQLite, database on PostgreSQL).",
+)
+@click.option(
+    "--sink",
+    "sinks",
+    multiple=True,
+    metavar="NAME[:KEY=VALUE,...]",
+    help="Where outputs go (repeatable; default csv).",
+)
+@click.option(
+    "--output",
+    "outputs",
+    multiple=True,
+    type=click.Choice(["target_list", "segment_summary", "assignments"]),
+    help="What to write (repeatable; default target_list and segment_summary).",
+)
+@click.option(
+    "--out",
+    "directory",
+    type=click.Path(path_type=Path),
+    default=Path("out"),
+    show_default=True,
+    help="Folder for file outputs.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+def run(country, therapy_area, period, engine, sinks, outputs, directory, as_json) -> None:
+    """Run a cycle: score, segment, pull through, plan, publish.
+
+    \b
+    harmonia cycle run --country FR --therapy-area oncology --period 2027-H1
+    """
+    from harmonia.engine.cycle import run_cycle
+    from harmonia.engine.spec import actor
+
+    context = app()
+    with stages(f"cycle {country.upper()} {therapy_area}") as stage:
+        result = run_cycle(
+            context.database,
+            context.plugins,
+            country=country,
+            therapy_area=therapy_area,
+            period=period,
+            engine=engine,
+            sinks=_sink_choices(sinks, outputs),
+            directory=directory,
+            actor=actor(),
+            on_stage=stage,
+        )
+    if as_json:
+        echo_json(
+            {
+                "cycle": result.cycle.model_dump(exclude={"snapshot", "summary"}),
+                "summary": result.summary,
+                "written": [
+                    {"sink": w.sink, "output": w.output, "location": w.location}
+                    for w in result.written
+                ],
+                "seconds": round(result.seconds, 3),
+            }
+        )
+        return
+    _render_cycle_header(result.cycle)
+    _render_summary(result.summary, result.cycle.customers)
+    for written in result.written:
+        stdout.print(f"{written.output} -> {written.location}")
+    stdout.print(f"[dim]{result.cycle.customers:,} customers in {result.seconds:.1f} s[/]")
+
+
+def _render_cycle_header(record) -> None:
+    previous = f", previous cycle {record.previous_cycle_id}" if record.previous_cycle_id else ""
+    stdout.print(
+        f"[bold]cycle {record.id}[/]: {record.country} {record.therapy_area} {record.period}, "
+        f"rule set {record.rule_set} v{record.rule_set_version}, engine {record.engine}{previous}, "
+        f"{record.status}"
+    )
+
+
+def _render_summary(summary: list[dict], total: int) -> None:
+    rows = [
+        (
+            row["segment"],
+            row["strategy"],
+            row["customers"],
+            f"{100 * row['customers'] / total:.1f}%" if total else "-",
+            row["pulled_through"],
+            row["contacts"] if row["target"] else "not targeted",
+            row["cost"],
+        )
+        for row in summary
+    ]
+    stdout.print(
+        table(
+            None,
+            ["segment", "strategy", "customers", "share", "pulled through", "contacts", "cost"],
+            rows,
+        )
+    )
+
+
+@cycle.command("list")
+@click.option("--country", "-c", help="Only this country.")
+@click.option("--therapy-area", "-t", help="Only this therapy area.")
+@click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
+def list_cycles(country: str | None, therapy_area: str | None, as_json: bool) -> None:
+    """List cycles, newest first."""
+    from sqlmodel import select
+
+    from harmonia.store.models import Cycle
+
+    with app().database.session() as session:
+        query = select(Cycle).order_by(Cycle.id.desc())
+        if country:
+            query = query.where(Cycle.country == country.upper())
+        if therapy_area:
+            query = query.where(Cycle.therapy_area == therapy_area)
+        cycles = session.exec(query).all()
+    if as_json:
+        echo_json([c.model_dump(exclude={"snapshot", "summary"}) for c in cycles])
+        return
+    rows = [
+        (
+            c.id,
+            c.country,
+            c.therapy_area,
+            c.period,
+            c.status,
+            c.engine,
+            c.customers,
+            c.started_at.strftime("%Y-%m-%d %H:%M"),
+            c.actor,
+        )
+        for c in cycles
+    ]
+    if not rows:
+        stdout.print("No cycles yet: `harmonia cycle run --country XX --therapy-area NAME`.")
+        return
+    stdout.print(
+        table(
+            None,
+            ["id", "country", "area", "period", "status", "engine", "customers", "started", "by"],
+            rows,
+        )
+    )
+
+
+@cycle.command("show")
+@click.argument("cycle_id", type=int)
+@click.option(
+    "--json", "as_json", is_flag=True, help="Print as JSON, with the configuration snapshot."
+)
+def show(cycle_id: int, as_json: bool) -> None:
+    """Show a cycle: its configuration, packs and segment summary."""
+    from harmonia.engine.cycle import get_cycle
+
+    record = get_cycle(app().database, cycle_id)
+    snapshot = json.loads(record.snapshot)
+    summary = json.loads(record.summary)
+    if as_json:
+        echo_json(
+            {
+                **record.model_dump(exclude={"snapshot", "summary"}),
+                "summary": summary,
+                "snapshot": snapshot,
+            }
+        )
+        return
+    _render_cycle_header(record)
+    country = snapshot.get("country", {})
+    stdout.print(
+        f"process {country.get('process_mode')}, field refinement {country.get('field_refinement')}, "
+        f"pull-through {'on' if country.get('pull_through', {}).get('enabled') else 'off'}"
+        f" (threshold {country.get('pull_through', {}).get('threshold')})"
+    )
+    packs = ", ".join(
+        f"{name} {version}" for name, version in sorted(snapshot.get("packs", {}).items())
+    )
+    stdout.print(f"packs: {packs}")
+    if summary:
+        _render_summary(summary, record.customers)
+
+
+@cycle.command("diff")
+@click.argument("before", type=int)
+@click.argument("after", type=int)
+@click.option("--json", "as_json", is_flag=True, help="Print the matrix as JSON.")
+def diff(before: int, after: int, as_json: bool) -> None:
+    """Migration matrix: how customers moved between the final segments of two cycles."""
+    from harmonia.engine.compare import migration
+
+    matrix = migration(app().database, before, after)
+    if as_json:
+        echo_json(matrix)
+        return
+    segments_after = matrix["after_segments"]
+    rows = [
+        (segment, *[matrix["counts"].get(segment, {}).get(other, 0) for other in segments_after])
+        for segment in matrix["before_segments"]
+    ]
+    stdout.print(
+        table(f"cycle {before} (rows) -> cycle {after} (columns)", ["", *segments_after], rows)
+    )
+    stdout.print(
+        f"{matrix['stayed']:,} stayed, {matrix['moved']:,} moved, "
+        f"{matrix['entered']:,} new in {after}, {matrix['left']:,} gone since {before}"
+    )
+
+
+@cycle.command("sql")
+@click.option("--country", "-c", required=True, help="Country code, e.g. FR.")
+@click.option("--therapy-area", "-t", required=True, help="Therapy area, e.g. oncology.")
+@click.option("--period", "-p", help="The cycle's period (default: the current half-year).")
+@click.option(
+    "--dialect",
+    default="duckdb",
+    show_default=True,
+    help="Any sqlglot dialect: duckdb, sqlite, postgres, trino, spark, snowflake, bigquery ...",
+)
+def sql(country: str, therapy_area: str, period: str | None, dialect: str) -> None:
+    """Print the cycle's segmentation as SQL, to run inside another engine.
+
+    The query reads tables named like the harmonized store's (customer,
+    metric, response, answer) and returns one row per customer with its
+    segments, the rules that fired and their inputs.
+    """
+    from harmonia.engine.dialects import transpile
+    from harmonia.engine.query import CycleQuery
+    from harmonia.engine.spec import resolve
+
+    spec = resolve(app().plugins, country, therapy_area, period)
+    click.echo(transpile(CycleQuery(spec, cycle_id=0).assignments(), dialect, pretty=True) + ";")

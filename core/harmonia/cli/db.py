@@ -1,0 +1,39 @@
+"""``harmonia db``: the harmonized database's schema."""
+
+from __future__ import annotations
+
+import click
+
+from harmonia.cli import app
+from harmonia.cli.render import stdout
+
+
+@click.group()
+def db() -> None:
+    """Create, inspect and upgrade the database schema (alembic migrations)."""
+
+
+@db.command()
+def upgrade() -> None:
+    """Migrate the schema to this harmonia's revision (back the database up first)."""
+    from harmonia.store import Database
+
+    database = Database(app().database_url)
+    before = database.current_revision()
+    database.upgrade()
+    after = database.current_revision()
+    if before == after:
+        stdout.print(f"{database.display_url} is up to date (revision {after}).")
+    else:
+        stdout.print(f"{database.display_url}: {before or 'empty'} -> {after}")
+
+
+@db.command()
+def current() -> None:
+    """Show the database, its schema revision and the revision this harmonia needs."""
+    from harmonia.store import Database
+
+    database = Database(app().database_url)
+    stdout.print(f"database: {database.display_url}")
+    stdout.print(f"revision: {database.current_revision() or 'none (empty database)'}")
+    stdout.print(f"needed:   {database.head_revision()}")

@@ -1,0 +1,66 @@
+"""``harmonia explain``: why a customer got its segment."""
+
+from __future__ import annotations
+
+import click
+
+from harmonia.cli import app, echo_json
+from harmonia.cli.render import format_value, stdout, table
+
+VERDICT = {True: "[green]match[/]", False: "no", None: "[yellow]unknown (NULL)[/]"}
+
+
+@click.command()
+@click.option(
+    "--cycle", "cycle_id", type=int, required=True, help="The cycle id (see `harmonia cycle list`)."
+)
+@click.option("--customer", required=True, help="Harmonia id, or a source system's customer id.")
+@click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
+def explain(cycle_id: int, customer: str, as_json: bool) -> None:
+    """Show the customer's feature values and each rule tried, per dimension."""
+    from harmonia.engine.explain import explain_assignment
+
+    result = explain_assignment(app().database, cycle_id, customer)
+    if as_json:
+        echo_json(result.to_json())
+        return
+    person = result.customer
+    name = " ".join(filter(None, [person.first_name, person.last_name])) or "-"
+    ids = ", ".join(f"{s} {v}" for s, v in result.identifiers + result.source_ids)
+    stdout.print(
+        f"[bold]customer {person.id}[/] {name} ({person.type}, {person.specialty or '-'}, "
+        f"{person.territory or '-'}) {ids}"
+    )
+    stdout.print(table("inputs", ["feature", "value"], [(k, v) for k, v in result.inputs.items()]))
+    for trace in result.traces:
+        rows = [
+            (
+                rule.id,
+                rule.when,
+                rule.segment,
+                VERDICT[rule.result],
+                "\n".join(
+                    f"{leaf.sql} -> {format_value(leaf.result)}  "
+                    f"[dim]({', '.join(f'{k}={v!r}' for k, v in leaf.values.items())})[/]"
+                    for leaf in rule.leaves
+                ),
+            )
+            for rule in trace.rules
+        ]
+        title = f"{trace.dimension}: {trace.segment} ({'fallback' if trace.fallback else 'rule ' + trace.rule_id})"
+        stdout.print(
+            table(title, ["rule", "when", "segment", "verdict", "why"], rows, show_lines=True)
+        )
+    final = result.assignment
+    if final.origin == "pulled-through":
+        stdout.print(
+            f"[bold]final segment {final.final_segment}[/]: pulled through from the previous cycle "
+            f"({result.cycle.previous_cycle_id}) because the inputs did not change significantly; "
+            f"the rules alone give {final.segment}."
+        )
+    else:
+        stdout.print(f"[bold]final segment {final.final_segment}[/] (from the rules)")
+    if not result.agrees:
+        stdout.print(
+            "[red]warning: re-evaluating the rules here disagrees with the stored assignment"
+        )

@@ -1,0 +1,132 @@
+"""``harmonia load``: bring data into the harmonized database."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import attrs
+import click
+
+from harmonia.cli import app, echo_json
+from harmonia.cli.render import counting, stdout, table
+from harmonia.errors import ConfigError
+
+
+def _options(pairs: tuple[str, ...]) -> dict[str, str]:
+    options = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise ConfigError(
+                f"--option {pair!r} is not KEY=VALUE", fix="write e.g. --option customers=1000"
+            )
+        options[key.strip()] = value
+    return options
+
+
+@click.command()
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+@click.option(
+    "--country", "-c", help="The market these records belong to (checks and conventions)."
+)
+@click.option(
+    "--source",
+    "-s",
+    "source_name",
+    help="Load through this installed data source instead of files.",
+)
+@click.option(
+    "--option", "-o", "pairs", multiple=True, metavar="KEY=VALUE", help="An option for the source."
+)
+@click.option("--system", help="The system whose ids the records use (default: the source's name).")
+@click.option(
+    "--kind",
+    type=click.Choice(["customers", "metrics", "responses"]),
+    help="Skip header detection.",
+)
+@click.option(
+    "--decimal", type=click.Choice([".", ","]), help="Decimal mark (default: the country's)."
+)
+@click.option("--delimiter", help="CSV delimiter (default: the country's, else sniffed).")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+def load(
+    paths: tuple[Path, ...],
+    country: str | None,
+    source_name: str | None,
+    pairs: tuple[str, ...],
+    system: str | None,
+    kind: str | None,
+    decimal: str | None,
+    delimiter: str | None,
+    as_json: bool,
+) -> None:
+    """Load canonical files (customers, metrics, responses) or a source's records.
+
+    \b
+    harmonia load data/ --country FR
+    harmonia load customers.csv metrics.csv --system crm
+    harmonia load --source synthetic --option customers=1000 --country FR
+
+    Every row is stored or quarantined with its reasons; loading the same
+    rows again changes nothing. See rejected rows with `harmonia quarantine list`.
+    """
+    from harmonia.engine.spec import actor
+    from harmonia.ingest import Loader, plan_files
+
+    context = app()
+    options = _options(pairs)
+    if kind:
+        options["kind"] = kind
+    if delimiter:
+        options["delimiter"] = delimiter
+    loader = Loader(
+        context.database,
+        context.plugins,
+        country=country.upper() if country else None,
+        system=system,
+        decimal=decimal,
+        actor=actor(),
+    )
+    if source_name:
+        if paths:
+            raise ConfigError("give either files or --source, not both")
+        jobs = [(context.plugins.data_sources.get_or_fail(source_name), options)]
+    elif paths:
+        jobs = [
+            (source, {**options, "path": str(path)})
+            for source, path in plan_files(context.plugins.data_sources.values(), paths)
+        ]
+    else:
+        raise click.UsageError("give files or folders to load, or --source NAME")
+    results = []
+    with counting("loading", len(jobs)) as advance:
+        for source, job_options in jobs:
+            location = job_options.get("path", source.name)
+            loader.on_stage = lambda stage, where=location: advance(
+                0, f"{Path(where).name}: {stage}"
+            )
+            results.extend(loader.run(source, job_options))
+            advance(1, "")
+    if as_json:
+        echo_json([attrs.asdict(result) for result in results])
+        return
+    _render(results)
+
+
+def _render(results: list) -> None:
+    rows = [
+        (r.batch_id, Path(r.location).name, r.kind, r.rows_read, r.rows_loaded, r.rows_quarantined)
+        for r in results
+    ]
+    stdout.print(table(None, ["batch", "file", "kind", "read", "loaded", "quarantined"], rows))
+    for result in results:
+        if result.ignored_columns:
+            stdout.print(
+                f"[yellow]{Path(result.location).name}: ignored columns {', '.join(result.ignored_columns)}"
+            )
+        for reason, count in result.reasons:
+            stdout.print(f"  [red]{count:>7,}[/] x {reason}  [dim](batch {result.batch_id})")
+    if any(result.rows_quarantined for result in results):
+        stdout.print(
+            "See every rejected row: [bold]harmonia quarantine list[/] (fix and load again)."
+        )

@@ -1,0 +1,73 @@
+"""``harmonia plugins``: what is installed and what it provides."""
+
+from __future__ import annotations
+
+import click
+
+from harmonia.cli import app, echo_json
+from harmonia.cli.render import stdout, table
+from harmonia.errors import ConflictError
+
+
+@click.group()
+def plugins() -> None:
+    """Installed packs: countries, therapy areas, sources, sinks, policies."""
+
+
+@plugins.command("list")
+@click.option("--all", "show_all", is_flag=True, help="Include the built-in packs.")
+@click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
+def list_packs(show_all: bool, as_json: bool) -> None:
+    """List packs with their version, the hooks they implement and what they provide."""
+    installed = app().plugins
+    conflicts = []
+    for attribute in (
+        "country_profiles",
+        "rule_sets",
+        "questionnaires",
+        "data_sources",
+        "output_sinks",
+        "refinement_policies",
+        "engagement_strategies",
+        "identifier_schemes",
+    ):
+        try:
+            getattr(installed, attribute)
+        except ConflictError as error:
+            conflicts.append(error.render())
+    packs = [pack for pack in installed.packs if show_all or not pack.builtin]
+    records = [
+        {
+            "name": pack.name,
+            "distribution": pack.distribution,
+            "version": pack.version,
+            "builtin": pack.builtin,
+            "hooks": list(pack.hooks),
+            "provides": installed.describe(pack) if pack.error is None else {},
+            "error": pack.error,
+        }
+        for pack in packs
+    ]
+    if as_json:
+        echo_json({"packs": records, "warnings": installed.warnings, "conflicts": conflicts})
+        return
+    rows = [
+        (
+            record["name"],
+            f"{record['distribution']} {record['version']}",
+            ", ".join(hook.removeprefix("harmonia_") for hook in record["hooks"]) or "-",
+            "\n".join(f"{kind}: {', '.join(names)}" for kind, names in record["provides"].items())
+            or ("[red]" + record["error"] if record["error"] else "-"),
+        )
+        for record in records
+    ]
+    if not rows:
+        stdout.print(
+            "No packs installed" + ("" if show_all else " (--all shows the built-ins)") + "."
+        )
+    else:
+        stdout.print(
+            table(None, ["pack", "distribution", "hooks", "provides"], rows, show_lines=True)
+        )
+    for conflict in conflicts:
+        stdout.print(f"[red]conflict: {conflict}")

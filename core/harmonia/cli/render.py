@@ -1,0 +1,89 @@
+"""Terminal rendering: tables a person can read, progress while work runs.
+
+Progress goes to stderr so that ``--json`` output on stdout stays parseable;
+when stderr is not a terminal, rich prints nothing animated.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+from rich.console import Console
+from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+stdout = Console(highlight=False, soft_wrap=False)
+stderr = Console(stderr=True, highlight=False)
+
+
+def table(
+    title: str | None, columns: Sequence[str], rows: Sequence[Sequence[Any]], **kwargs: Any
+) -> Table:
+    """A rich table; numeric-looking columns align right."""
+    result = Table(title=title, title_justify="left", **kwargs)
+    for index, column in enumerate(columns):
+        numeric = bool(rows) and all(
+            isinstance(row[index], int | float) for row in rows if row[index] is not None
+        )
+        result.add_column(column, justify="right" if numeric else "left")
+    for row in rows:
+        result.add_row(*(format_value(value) for value in row))
+    return result
+
+
+def format_value(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float):
+        return f"{value:,.2f}" if not value.is_integer() or abs(value) >= 1000 else f"{value:,.0f}"
+    if isinstance(value, int):
+        return f"{value:,}"
+    return str(value)
+
+
+@contextmanager
+def stages(title: str) -> Iterator[Callable[[str], None]]:
+    """A spinner that shows which stage of a long job is running, and for how long."""
+    progress = Progress(
+        SpinnerColumn(),
+        TextColumn("[bold]{task.description}"),
+        TextColumn("{task.fields[stage]}"),
+        TimeElapsedColumn(),
+        console=stderr,
+        transient=True,
+    )
+    with progress:
+        task = progress.add_task(title, total=None, stage="")
+        yield lambda stage: progress.update(task, stage=stage)
+
+
+@contextmanager
+def counting(title: str, total: int) -> Iterator[Callable[[int, str], None]]:
+    """A progress bar over ``total`` steps; call the yielded function to advance."""
+    progress = Progress(
+        SpinnerColumn(),
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total}"),
+        TextColumn("{task.fields[stage]}"),
+        TimeElapsedColumn(),
+        console=stderr,
+        transient=True,
+    )
+    with progress:
+        task = progress.add_task(title, total=total, stage="")
+        yield lambda advance, stage: progress.update(task, advance=advance, stage=stage)
+
+
+class Stopwatch:
+    def __init__(self) -> None:
+        self.started = time.perf_counter()
+
+    @property
+    def seconds(self) -> float:
+        return time.perf_counter() - self.started

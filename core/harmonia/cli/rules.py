@@ -1,0 +1,118 @@
+"""``harmonia rules``: the installed rule sets, checked and shown."""
+
+from __future__ import annotations
+
+import click
+
+from harmonia.cli import app, echo_json
+from harmonia.cli.render import stdout, table
+
+
+@click.group()
+def rules() -> None:
+    """Segmentation rule sets of the installed therapy areas."""
+
+
+@rules.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
+def list_rule_sets(as_json: bool) -> None:
+    """List rule sets with their therapy area, version, dimensions and pack."""
+    rule_sets = list(app().plugins.rule_sets.values())
+    records = [
+        {
+            "name": r.name,
+            "therapy_area": r.therapy_area,
+            "version": r.version,
+            "features": [f.name for f in r.features],
+            "dimensions": {name: list(d.segments) for name, d in r.dimensions.items()},
+            "pack": str(r.provenance) if r.provenance else None,
+        }
+        for r in rule_sets
+    ]
+    if as_json:
+        echo_json(records)
+        return
+    rows = [
+        (
+            r["name"],
+            r["therapy_area"],
+            r["version"],
+            "\n".join(f"{name}: {', '.join(s)}" for name, s in r["dimensions"].items()),
+            r["pack"],
+        )
+        for r in records
+    ]
+    stdout.print(
+        table(None, ["rule set", "area", "version", "dimensions", "pack"], rows, show_lines=True)
+    )
+
+
+@rules.command("show")
+@click.argument("name")
+def show(name: str) -> None:
+    """Show a rule set: its features and each dimension's rules in order."""
+    rule_set = app().plugins.rule_sets.get_or_fail(name)
+    stdout.print(
+        f"[bold]{rule_set.name}[/] v{rule_set.version} ({rule_set.therapy_area}) {rule_set.description}"
+    )
+    features = [
+        (
+            f.name,
+            f.kind,
+            f.type,
+            getattr(f, "metric", None)
+            or getattr(f, "column", None)
+            or f"{getattr(f, 'questionnaire', '')}/{getattr(f, 'dimension', '')}",
+            f.description,
+        )
+        for f in rule_set.features
+    ]
+    stdout.print(table("features", ["name", "kind", "type", "from", "description"], features))
+    for dimension_name, dimension in rule_set.dimensions.items():
+        rows = [
+            (rule.id, rule.when, rule.segment) for _, rule in dimension.all_rules(dimension_name)
+        ]
+        rows.append(("fallback", "(nothing above matched)", dimension.fallback))
+        stdout.print(
+            table(
+                f"{dimension_name}: {', '.join(dimension.segments)}",
+                ["rule", "when", "segment"],
+                rows,
+            )
+        )
+
+
+@rules.command("check")
+@click.argument("files", nargs=-1, type=click.Path(exists=True))
+def check(files: tuple[str, ...]) -> None:
+    """Check rule set files (or, without files, every installed rule set).
+
+    Reports every problem with its path, e.g. `segment.rules[2].when`.
+    """
+    from harmonia.definitions import RuleSet, load_definitions
+    from harmonia.errors import DefinitionError
+
+    installed = app().plugins
+    if not files:
+        count = len(installed.rule_sets)
+        rejected = installed.rule_sets.rejected
+        for problem in rejected.values():
+            stdout.print(f"[red]{problem}")
+        stdout.print(f"{count} rule set(s) valid, {len(rejected)} rejected.")
+        if rejected:
+            raise SystemExit(1)
+        return
+    try:
+        rule_sets = load_definitions(RuleSet, *files)
+    except DefinitionError as error:
+        raise click.ClickException(error.render()) from None
+    failed = False
+    for rule_set in rule_sets:
+        problems = installed.check_rule_set(rule_set)
+        for problem in problems:
+            stdout.print(f"[red]{rule_set.name}: {problem}")
+        failed = failed or bool(problems)
+        if not problems:
+            stdout.print(f"{rule_set.name}: valid")
+    if failed:
+        raise SystemExit(1)

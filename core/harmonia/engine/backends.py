@@ -1,0 +1,156 @@
+"""Where a cycle's SQL runs: in embedded DuckDB, or inside the store's own database.
+
+``duckdb``
+    Reads the slices of the store a cycle needs as Arrow (ADBC), runs the
+    cycle in DuckDB (vectorized, all cores), writes the assignments back in
+    bulk. The default on the embedded SQLite store.
+``database``
+    Runs the same SQL, transpiled, inside the store: ``INSERT INTO
+    assignment SELECT ...`` in SQLite or PostgreSQL. Nothing leaves the
+    database but the target list. The default on PostgreSQL.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+import attrs
+
+from harmonia.engine.dialects import transpile
+from harmonia.engine.query import ASSIGNMENT_COLUMNS, CycleQuery
+from harmonia.errors import ConfigError
+from harmonia.store.bulk import BulkConnection
+from harmonia.store.database import Database
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+ENGINES = ("duckdb", "database")
+
+Stage = Callable[[str], None]
+
+
+@attrs.frozen
+class CycleOutputs:
+    """What a backend hands back after persisting the assignments."""
+
+    assignments: int
+    target_list: pa.Table
+    summary: pa.Table
+
+
+def default_engine(database: Database) -> str:
+    return "database" if database.dialect == "postgresql" else "duckdb"
+
+
+def run(engine: str, database: Database, query: CycleQuery, stage: Stage) -> CycleOutputs:
+    if engine == "duckdb":
+        return _run_embedded(database, query, stage)
+    if engine == "database":
+        return _run_in_database(database, query, stage)
+    raise ConfigError(f"unknown engine {engine!r}", fix=f"use one of {', '.join(ENGINES)}")
+
+
+def _run_embedded(database: Database, query: CycleQuery, stage: Stage) -> CycleOutputs:
+    import duckdb
+
+    stage("reading inputs")
+    with BulkConnection(database) as bulk:
+        inputs = {
+            name: _typed(name, bulk.read(transpile(sql, database.dialect)))
+            for name, sql in query.input_queries().items()
+        }
+    connection = duckdb.connect()
+    try:
+        for name, table in inputs.items():
+            connection.register(name, table)
+        if "assignment" not in inputs:
+            connection.register("assignment", _empty("assignment"))
+        stage("segmenting")
+        assignments = connection.sql(query.assignments()).to_arrow_table()
+        stage("writing assignments")
+        with BulkConnection(database) as bulk:
+            bulk.append("assignment", assignments)
+        connection.register("assignment", assignments)
+        stage("planning")
+        target_list = connection.sql(query.target_list()).to_arrow_table()
+        summary = connection.sql(query.summary()).to_arrow_table()
+    finally:
+        connection.close()
+    return CycleOutputs(assignments.num_rows, target_list, summary)
+
+
+def _run_in_database(database: Database, query: CycleQuery, stage: Stage) -> CycleOutputs:
+    columns = ", ".join(ASSIGNMENT_COLUMNS)
+    insert = transpile(
+        f"INSERT INTO assignment ({columns}) {query.assignments()}", database.dialect
+    )
+    with BulkConnection(database) as bulk:
+        stage("segmenting in the database")
+        bulk.execute(insert)
+        count = int(
+            bulk.scalar(f"SELECT COUNT(*) FROM assignment WHERE cycle_id = {query.cycle_id}")
+        )
+        stage("planning")
+        target_list = bulk.read(transpile(query.target_list(), database.dialect))
+        summary = bulk.read(transpile(query.summary(), database.dialect))
+    return CycleOutputs(count, target_list, summary)
+
+
+# Column types of the store tables as the cycle reads them. SQLite is typed by
+# value, so an empty or all-NULL column would otherwise come back as anything.
+_SCHEMAS: dict[str, list[tuple[str, str]]] = {
+    "customer": [
+        ("id", "int64"),
+        ("country", "string"),
+        ("type", "string"),
+        ("first_name", "string"),
+        ("last_name", "string"),
+        ("specialty", "string"),
+        ("postal_code", "string"),
+        ("city", "string"),
+        ("territory", "string"),
+    ],
+    "metric": [
+        ("customer_id", "int64"),
+        ("therapy_area", "string"),
+        ("metric", "string"),
+        ("period", "string"),
+        ("first_month", "int64"),
+        ("last_month", "int64"),
+        ("value", "double"),
+    ],
+    "response": [
+        ("id", "int64"),
+        ("customer_id", "int64"),
+        ("questionnaire", "string"),
+        ("version", "string"),
+        ("respondent", "string"),
+        ("answered_at", "string"),
+    ],
+    "answer": [("response_id", "int64"), ("question", "string"), ("value", "string")],
+    "identifier": [("customer_id", "int64"), ("scheme", "string"), ("value", "string")],
+    "crosswalk": [("system", "string"), ("source_id", "string"), ("customer_id", "int64")],
+    "assignment": [
+        ("cycle_id", "int64"),
+        ("customer_id", "int64"),
+        ("final_segment", "string"),
+        ("inputs", "string"),
+    ],
+}
+
+
+def _schema(name: str) -> pa.Schema:
+    import pyarrow as pa
+
+    return pa.schema([(column, pa.type_for_alias(kind)) for column, kind in _SCHEMAS[name]])
+
+
+def _typed(name: str, table: pa.Table) -> pa.Table:
+    schema = _schema(name)
+    return table.select(schema.names).cast(schema)
+
+
+def _empty(name: str) -> pa.Table:
+    return _schema(name).empty_table()

@@ -1,0 +1,61 @@
+"""Comparing two cycles: the migration matrix of final segments."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from harmonia.engine.cycle import get_cycle
+from harmonia.store.bulk import BulkConnection
+from harmonia.store.database import Database
+
+
+def migration(database: Database, before: int, after: int) -> dict[str, Any]:
+    """Customers counted by (final segment before, final segment after).
+
+    A customer present in only one cycle counts under the segment ``(none)``
+    on the other side.
+    """
+    import json
+
+    cycles = [get_cycle(database, before), get_cycle(database, after)]
+    order: list[str] = []
+    for record in cycles:
+        segments = (
+            json.loads(record.snapshot).get("rule_set", {}).get("segment", {}).get("segments", [])
+        )
+        order.extend(segment for segment in segments if segment not in order)
+    with BulkConnection(database) as bulk:
+        rows = bulk.read(
+            f"""
+            SELECT COALESCE(b.final_segment, '(none)') AS before_segment,
+                   COALESCE(a.final_segment, '(none)') AS after_segment, COUNT(*) AS customers
+            FROM (SELECT customer_id, final_segment FROM assignment WHERE cycle_id = {int(before)}) b
+            FULL OUTER JOIN (SELECT customer_id, final_segment FROM assignment WHERE cycle_id = {int(after)}) a
+              ON a.customer_id = b.customer_id
+            GROUP BY 1, 2
+            """
+        ).to_pylist()
+    counts: dict[str, dict[str, int]] = {}
+    for row in rows:
+        counts.setdefault(row["before_segment"], {})[row["after_segment"]] = int(row["customers"])
+
+    def ordered(names: set[str]) -> list[str]:
+        return [s for s in order if s in names] + sorted(names - set(order))
+
+    before_segments = ordered(set(counts))
+    after_segments = ordered({after for row in counts.values() for after in row})
+    stayed = sum(n for b, row in counts.items() for a, n in row.items() if a == b and b != "(none)")
+    entered = sum(counts.get("(none)", {}).values())
+    left = sum(row.get("(none)", 0) for row in counts.values())
+    total = sum(n for row in counts.values() for n in row.values())
+    return {
+        "before": before,
+        "after": after,
+        "before_segments": before_segments,
+        "after_segments": after_segments,
+        "counts": counts,
+        "stayed": stayed,
+        "moved": total - stayed - entered - left,
+        "entered": entered,
+        "left": left,
+    }

@@ -1,0 +1,258 @@
+"""Running a segmentation cycle end to end.
+
+resolve the definitions -> record the cycle with a snapshot of them -> score,
+derive features, apply the rules and pull-through in one query (on the chosen
+engine) -> persist assignments -> plan contacts per segment -> hand the
+outputs to the sinks -> record the summary and an audit event.
+
+The engine prints nothing: progress goes through ``on_stage`` and the result
+is returned for the CLI (or any caller) to render.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import attrs
+from sqlmodel import select
+
+from harmonia.engine import backends
+from harmonia.engine.query import CycleQuery
+from harmonia.engine.spec import CycleSpec, resolve
+from harmonia.errors import ConfigError, NotFoundError
+from harmonia.periods import Period
+from harmonia.records import OUTPUT_KINDS, CycleInfo, SinkRequest
+from harmonia.store.database import Database
+from harmonia.store.models import AuditEvent, Cycle
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+    from harmonia.plugins import Plugins
+
+DEFAULT_OUTPUTS = ("target_list", "segment_summary")
+
+
+@attrs.frozen
+class SinkChoice:
+    """A sink to write to, the outputs it gets, and its options."""
+
+    name: str
+    outputs: tuple[str, ...] = DEFAULT_OUTPUTS
+    options: dict[str, str] = attrs.Factory(dict)
+
+
+@attrs.frozen
+class Written:
+    sink: str
+    output: str
+    location: str
+
+
+@attrs.frozen
+class CycleResult:
+    cycle: Cycle
+    summary: list[dict[str, Any]]
+    written: tuple[Written, ...]
+    seconds: float
+
+
+def run_cycle(
+    database: Database,
+    plugins: Plugins,
+    *,
+    country: str,
+    therapy_area: str,
+    period: str | None = None,
+    engine: str | None = None,
+    sinks: Sequence[SinkChoice] = (SinkChoice("csv"),),
+    directory: Path = Path("out"),
+    actor: str = "",
+    on_stage: Callable[[str], None] | None = None,
+) -> CycleResult:
+    """Run one cycle; returns its record, segment summary and written outputs."""
+    stage = on_stage or (lambda _: None)
+    started = time.perf_counter()
+    stage("resolving definitions")
+    spec = resolve(plugins, country, therapy_area, period)
+    engine = engine or backends.default_engine(database)
+    if engine not in backends.ENGINES:
+        raise ConfigError(
+            f"unknown engine {engine!r}", fix=f"use one of {', '.join(backends.ENGINES)}"
+        )
+    _check_sinks(plugins, sinks)
+    previous = previous_cycle(database, spec)
+    cycle = _open_cycle(database, spec, engine, previous, actor)
+    assert cycle.id is not None
+    try:
+        query = CycleQuery(spec, cycle.id, previous.id if previous else None)
+        outputs = backends.run(engine, database, query, stage)
+        stage("writing outputs")
+        written = _write_outputs(database, plugins, spec, cycle, outputs, sinks, directory)
+    except BaseException:
+        _close_cycle(database, cycle.id, status="failed")
+        raise
+    summary = outputs.summary.to_pylist()
+    cycle = _close_cycle(
+        database, cycle.id, status="completed", customers=outputs.assignments, summary=summary
+    )
+    _audit(
+        database,
+        actor,
+        "cycle.run",
+        f"cycle:{cycle.id}",
+        {"customers": outputs.assignments, "engine": engine},
+    )
+    return CycleResult(cycle, summary, tuple(written), time.perf_counter() - started)
+
+
+def _check_sinks(plugins: Plugins, sinks: Sequence[SinkChoice]) -> None:
+    for choice in sinks:
+        sink = plugins.output_sinks.get_or_fail(choice.name)
+        unknown = [output for output in choice.outputs if output not in OUTPUT_KINDS]
+        if unknown:
+            raise ConfigError(
+                f"unknown output(s) {', '.join(unknown)}",
+                fix=f"choose among {', '.join(OUTPUT_KINDS)}",
+            )
+        refused = [output for output in choice.outputs if output not in sink.accepts]
+        if refused and len(refused) == len(choice.outputs):
+            raise ConfigError(
+                f"sink {sink.name} accepts {', '.join(sorted(sink.accepts))}, not {', '.join(refused)}",
+                fix="choose other outputs for it, or another sink",
+            )
+
+
+def previous_cycle(database: Database, spec: CycleSpec) -> Cycle | None:
+    """The latest completed cycle of the same country and area for an earlier period."""
+    with database.session() as session:
+        cycles = session.exec(
+            select(Cycle).where(
+                Cycle.country == spec.country.code,
+                Cycle.therapy_area == spec.therapy_area,
+                Cycle.status == "completed",
+            )
+        ).all()
+    earlier = [c for c in cycles if Period.parse(c.period).last_month < spec.period.first_month]
+    return max(earlier, key=lambda c: (Period.parse(c.period).first_month, c.id or 0), default=None)
+
+
+def _open_cycle(
+    database: Database, spec: CycleSpec, engine: str, previous: Cycle | None, actor: str
+) -> Cycle:
+    with database.session() as session:
+        cycle = Cycle(
+            country=spec.country.code,
+            therapy_area=spec.therapy_area,
+            period=str(spec.period),
+            engine=engine,
+            rule_set=spec.rule_set.name,
+            rule_set_version=spec.rule_set.version,
+            previous_cycle_id=previous.id if previous else None,
+            snapshot=json.dumps(spec.snapshot(), sort_keys=True),
+            actor=actor,
+        )
+        session.add(cycle)
+        session.commit()
+        session.refresh(cycle)
+        return cycle
+
+
+def _close_cycle(
+    database: Database,
+    cycle_id: int,
+    *,
+    status: str,
+    customers: int = 0,
+    summary: list[dict[str, Any]] | None = None,
+) -> Cycle:
+    with database.session() as session:
+        cycle = session.get(Cycle, cycle_id)
+        assert cycle is not None
+        cycle.status = status
+        cycle.customers = customers
+        cycle.summary = json.dumps(summary or [], default=str)
+        cycle.finished_at = dt.datetime.now(dt.UTC)
+        session.add(cycle)
+        session.commit()
+        session.refresh(cycle)
+        return cycle
+
+
+def _audit(
+    database: Database, actor: str, action: str, subject: str, details: dict[str, Any]
+) -> None:
+    with database.session() as session:
+        session.add(
+            AuditEvent(actor=actor, action=action, subject=subject, details=json.dumps(details))
+        )
+        session.commit()
+
+
+def _write_outputs(
+    database: Database,
+    plugins: Plugins,
+    spec: CycleSpec,
+    cycle: Cycle,
+    outputs: backends.CycleOutputs,
+    sinks: Sequence[SinkChoice],
+    directory: Path,
+) -> list[Written]:
+    assert cycle.id is not None
+    info = CycleInfo(cycle.id, spec.country.code, spec.therapy_area, str(spec.period))
+    tables: dict[str, Callable[[], pa.Table]] = {
+        "target_list": lambda: outputs.target_list,
+        "segment_summary": lambda: outputs.summary,
+        "assignments": lambda: read_assignments(database, cycle.id or 0),
+    }
+    written = []
+    for choice in sinks:
+        sink = plugins.output_sinks[choice.name]
+        for output in choice.outputs:
+            if output not in sink.accepts:
+                continue
+            request = SinkRequest(
+                kind=output,
+                table=tables[output](),
+                cycle=info,
+                directory=directory,
+                options=choice.options,
+                delimiter=spec.country.csv.delimiter,
+                decimal=spec.country.csv.decimal,
+                language=spec.country.language,
+            )
+            for location in sink.write(request):
+                written.append(Written(sink.name, output, location))
+    _audit(
+        database,
+        cycle.actor,
+        "cycle.publish",
+        f"cycle:{cycle.id}",
+        {"written": [attrs.asdict(w) for w in written]},
+    )
+    return written
+
+
+def read_assignments(database: Database, cycle_id: int) -> pa.Table:
+    """A cycle's assignments as Arrow, one row per customer."""
+    from harmonia.store.bulk import BulkConnection
+
+    with BulkConnection(database) as bulk:
+        return bulk.read(
+            "SELECT customer_id, segment, segment_rule, needs, needs_rule, tier, tier_rule, "
+            f"final_segment, origin, inputs FROM assignment WHERE cycle_id = {int(cycle_id)} "
+            "ORDER BY customer_id"
+        )
+
+
+def get_cycle(database: Database, cycle_id: int) -> Cycle:
+    with database.session() as session:
+        cycle = session.get(Cycle, cycle_id)
+    if cycle is None:
+        raise NotFoundError(f"no cycle {cycle_id}", fix="see `harmonia cycle list`")
+    return cycle

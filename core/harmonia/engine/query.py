@@ -1,0 +1,568 @@
+"""A cycle as SQL: population, profile scoring, features, rules, pull-through, plans.
+
+Everything a cycle computes per customer is one query over the store's own
+tables (``customer``, ``metric``, ``response``, ``answer``, ``assignment``),
+written in DuckDB's dialect and transpiled for the engine that runs it
+(:mod:`harmonia.engine.dialects`). The embedded engine loads slices of those
+tables into DuckDB under the same names; the in-database engine runs the same
+query where the data lives. No customer ever passes through a Python loop.
+
+Conventions the SQL keeps so that every engine gives the same answer:
+
+* quantile bins compare integers (``(rank - 1) * 100 >= cut * n``), never
+  a floating-point quotient;
+* numeric literals are ``CAST(x AS DOUBLE)``, integer features BIGINT;
+* periods are month ordinals (see :mod:`harmonia.periods`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import attrs
+from sqlglot import exp
+
+from harmonia.definitions import (
+    AttributeFeature,
+    ConsistencyFeature,
+    Feature,
+    MetricFeature,
+    ProfileDimension,
+    ProfileFeature,
+    QuantileFeature,
+    Questionnaire,
+)
+from harmonia.definitions.questionnaire import CHOICE_TYPES, NUMERIC_TYPES
+from harmonia.definitions.ruleset import feature_default
+from harmonia.definitions.strategy import CHANNELS
+from harmonia.engine.dialects import number, quote
+from harmonia.engine.spec import CycleSpec
+from harmonia.periods import ordinal_date
+
+SQL_TYPES = {"text": "VARCHAR", "integer": "BIGINT", "number": "DOUBLE", "boolean": "BOOLEAN"}
+
+ASSIGNMENT_COLUMNS = (
+    "cycle_id",
+    "customer_id",
+    "segment",
+    "segment_rule",
+    "needs",
+    "needs_rule",
+    "tier",
+    "tier_rule",
+    "final_segment",
+    "origin",
+    "inputs",
+)
+
+
+def _ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+@attrs.frozen
+class CycleQuery:
+    """The SQL of one cycle."""
+
+    spec: CycleSpec
+    cycle_id: int
+    previous_cycle_id: int | None = None
+
+    # -- the inputs a cycle reads ------------------------------------------------
+
+    @property
+    def metric_names(self) -> list[str]:
+        names = {f.metric for f in self.spec.rule_set.features if hasattr(f, "metric")}
+        return sorted(names)
+
+    @property
+    def response_window(self) -> tuple[str, str]:
+        """Responses count from ``max age`` months before the cycle to its end."""
+        first = self.spec.period.first_month - self.spec.country.response_max_age_months
+        return ordinal_date(first).isoformat(), self.spec.period.end.isoformat()
+
+    def input_queries(self) -> dict[str, str]:
+        """Per store table, the slice of it the cycle reads (store-neutral SQL)."""
+        country = quote(self.spec.country.code)
+        area = quote(self.spec.therapy_area)
+        metrics = ", ".join(quote(name) for name in self.metric_names) or "NULL"
+        questionnaires = ", ".join(quote(q) for q in self.spec.questionnaires) or "NULL"
+        start, end = self.response_window
+        in_window = (
+            f"r.questionnaire IN ({questionnaires}) AND r.answered_at >= {quote(start)} "
+            f"AND r.answered_at < {quote(end)}"
+        )
+        in_country = f"customer_id IN (SELECT id FROM customer WHERE country = {country})"
+        queries = {
+            "customer": "SELECT id, country, type, first_name, last_name, specialty, postal_code, "
+            f"city, territory FROM customer WHERE country = {country}",
+            "metric": "SELECT customer_id, therapy_area, metric, period, first_month, last_month, value "
+            f"FROM metric WHERE therapy_area = {area} AND metric IN ({metrics}) "
+            f"AND last_month <= {self.spec.period.last_month}",
+            "response": "SELECT r.id, r.customer_id, r.questionnaire, r.version, r.respondent, "
+            f"r.answered_at FROM response r WHERE {in_window}",
+            "answer": "SELECT a.response_id, a.question, a.value FROM answer a "
+            f"JOIN response r ON r.id = a.response_id WHERE {in_window}",
+            "identifier": f"SELECT customer_id, scheme, value FROM identifier WHERE {in_country}",
+            "crosswalk": f"SELECT system, source_id, customer_id FROM crosswalk WHERE {in_country}",
+        }
+        if self.previous_cycle_id is not None:
+            queries["assignment"] = (
+                "SELECT cycle_id, customer_id, final_segment, inputs FROM assignment "
+                f"WHERE cycle_id = {self.previous_cycle_id}"
+            )
+        return queries
+
+    # -- assignments ----------------------------------------------------------------
+
+    def assignments(self) -> str:
+        """Every customer of the population with its segments, rules fired and inputs."""
+        ctes = dict(self._feature_ctes())
+        ctes["features"] = self._features()
+        ctes["ruled"] = self._ruled()
+        body = self._final()
+        with_clause = ",\n".join(f"{name} AS (\n{sql}\n)" for name, sql in ctes.items())
+        return f"WITH {with_clause}\n{body}"
+
+    def _feature_ctes(self) -> Iterator[tuple[str, str]]:
+        country = quote(self.spec.country.code)
+        yield (
+            "population",
+            "SELECT id AS customer_id, country, type, specialty, territory, postal_code, city "
+            f"FROM customer WHERE country = {country}",
+        )
+        seen_metrics: set[str] = set()
+        seen_profiles: set[str] = set()
+        for feature in self.spec.rule_set.features:
+            if isinstance(feature, MetricFeature | QuantileFeature):
+                name = _metric_cte(feature)
+                if name not in seen_metrics:
+                    seen_metrics.add(name)
+                    yield name, self._metric_values(feature)
+            if isinstance(feature, QuantileFeature):
+                yield f"q_{feature.name}", self._quantile(feature)
+            if isinstance(feature, ConsistencyFeature):
+                yield f"c_{feature.name}", self._consistency(feature)
+            if isinstance(feature, ProfileFeature):
+                key = _profile_cte(feature)
+                if key not in seen_profiles:
+                    seen_profiles.add(key)
+                    yield from self._profile(feature, key)
+
+    def _metric_values(self, feature: MetricFeature | QuantileFeature) -> str:
+        base = (
+            f"FROM metric WHERE therapy_area = {quote(self.spec.therapy_area)} "
+            f"AND metric = {quote(feature.metric)}"
+        )
+        period = self.spec.period
+        if feature.window == "cycle":
+            function = {"sum": "SUM", "mean": "AVG", "max": "MAX"}[feature.aggregate]
+            return (
+                f"SELECT customer_id, {function}(value) AS value {base} "
+                f"AND first_month >= {period.first_month} AND last_month <= {period.last_month} "
+                "GROUP BY customer_id"
+            )
+        # The latest period ending by the cycle's end; of two ending together, the longer.
+        return (
+            "SELECT customer_id, value FROM (SELECT customer_id, value, ROW_NUMBER() OVER "
+            "(PARTITION BY customer_id ORDER BY last_month DESC, first_month ASC) AS rn "
+            f"{base} AND last_month <= {period.last_month}) ranked WHERE rn = 1"
+        )
+
+    def _quantile(self, feature: QuantileFeature) -> str:
+        peers = ", ".join(f"p.{_ident(column)}" for column in feature.peer_group)
+        partition = f"PARTITION BY {peers} " if peers else ""
+        steps = " + ".join(
+            f"CASE WHEN (rnk - 1) * 100 >= {number(cut)} * n THEN 1 ELSE 0 END"
+            for cut in feature.cut_points
+        )
+        return (
+            f"SELECT customer_id, CAST(1 + {steps} AS BIGINT) AS bin FROM ("
+            f"SELECT p.customer_id, RANK() OVER ({partition}ORDER BY m.value) AS rnk, "
+            f"COUNT(*) OVER ({partition.strip()}) AS n "
+            f"FROM population p JOIN {_metric_cte(feature)} m ON m.customer_id = p.customer_id) ranked"
+        )
+
+    def _consistency(self, feature: ConsistencyFeature) -> str:
+        periods = self.spec.period.trailing(feature.granularity, feature.periods)
+        buckets = " ".join(
+            f"WHEN first_month >= {p.first_month} AND last_month <= {p.last_month} THEN {index}"
+            for index, p in enumerate(periods)
+        )
+        return (
+            f"SELECT customer_id, CAST(COUNT(DISTINCT bucket) AS DOUBLE) / {len(periods)} AS share "
+            f"FROM (SELECT customer_id, CASE {buckets} END AS bucket FROM metric "
+            f"WHERE therapy_area = {quote(self.spec.therapy_area)} AND metric = {quote(feature.metric)} "
+            f"AND value > {number(feature.threshold)} AND first_month >= {periods[0].first_month} "
+            f"AND last_month <= {periods[-1].last_month}) active "
+            "WHERE bucket IS NOT NULL GROUP BY customer_id"
+        )
+
+    def _profile(self, feature: ProfileFeature, key: str) -> Iterator[tuple[str, str]]:
+        """Score the latest comparable response into the dimension's score and level."""
+        versions = scorable_versions(
+            self.spec.questionnaires.get(feature.questionnaire, []), feature.dimension
+        )
+        start, end = self.response_window
+        yield (
+            f"{key}_latest",
+            "SELECT customer_id, response_id, version FROM (SELECT r.customer_id, r.id AS response_id, "
+            "r.version, ROW_NUMBER() OVER (PARTITION BY r.customer_id ORDER BY r.answered_at DESC, "
+            f"r.id DESC) AS rn FROM response r WHERE r.questionnaire = {quote(feature.questionnaire)} "
+            f"AND r.answered_at >= {quote(start)} AND r.answered_at < {quote(end)}) ranked WHERE rn = 1",
+        )
+        yield f"{key}_scores", _union(_score_rows(versions))
+        yield f"{key}_meta", _union(_meta_rows(versions))
+        yield f"{key}_bands", _union(_band_rows(versions))
+        yield (
+            f"{key}_items",
+            "SELECT l.customer_id, s.question, SUM(CASE WHEN s.value IS NULL THEN CAST(a.value AS DOUBLE) "
+            f"ELSE s.score END) AS score FROM {key}_latest l "
+            "JOIN answer a ON a.response_id = l.response_id "
+            f"JOIN {key}_scores s ON s.version = l.version AND s.question = a.question "
+            "AND (s.value IS NULL OR s.value = a.value) GROUP BY l.customer_id, s.question",
+        )
+        yield (
+            f"{key}_totals",
+            "SELECT l.customer_id, l.version, COUNT(i.question) AS answered, SUM(i.score) AS total, "
+            f"MAX(i.score) AS top FROM {key}_latest l LEFT JOIN {key}_items i "
+            "ON i.customer_id = l.customer_id GROUP BY l.customer_id, l.version",
+        )
+        score = (
+            "CASE WHEN t.answered = 0 THEN NULL "
+            "WHEN m.missing = 'unknown' AND t.answered < m.items THEN NULL "
+            "WHEN m.method = 'max' THEN t.top "
+            "WHEN m.method = 'mean' AND m.missing = 'partial' THEN t.total / t.answered "
+            "WHEN m.method = 'mean' THEN t.total / m.items "
+            "ELSE t.total END"
+        )
+        yield (
+            key,
+            "SELECT scored.customer_id, scored.score, b.level FROM ("
+            f"SELECT t.customer_id, t.version, {score} AS score FROM {key}_totals t "
+            f"JOIN {key}_meta m ON m.version = t.version) scored "
+            f"LEFT JOIN {key}_bands b ON b.version = scored.version "
+            "AND scored.score >= b.low AND scored.score <= b.high",
+        )
+
+    def _features(self) -> str:
+        columns, joins = ["p.customer_id"], []
+        seen_joins: set[str] = set()
+
+        def join(cte: str, alias: str) -> None:
+            if alias not in seen_joins:
+                seen_joins.add(alias)
+                joins.append(f"LEFT JOIN {cte} {alias} ON {alias}.customer_id = p.customer_id")
+
+        for feature in self.spec.rule_set.features:
+            value = self._feature_value(feature, join)
+            fill = feature_default(feature)
+            if fill is not None:
+                value = f"COALESCE({value}, {_literal(fill, feature.type)})"
+            columns.append(f"CAST({value} AS {SQL_TYPES[feature.type]}) AS {_ident(feature.name)}")
+        return "SELECT " + ",\n    ".join(columns) + "\nFROM population p\n" + "\n".join(joins)
+
+    def _feature_value(self, feature: Feature, join) -> str:
+        if isinstance(feature, AttributeFeature):
+            return f"p.{_ident(feature.column)}"
+        if isinstance(feature, MetricFeature):
+            alias = _metric_cte(feature)
+            join(alias, alias)
+            return f"{alias}.value"
+        if isinstance(feature, QuantileFeature):
+            join(f"q_{feature.name}", f"q_{feature.name}")
+            return f"q_{feature.name}.bin"
+        if isinstance(feature, ConsistencyFeature):
+            join(f"c_{feature.name}", f"c_{feature.name}")
+            return f"c_{feature.name}.share"
+        if isinstance(feature, ProfileFeature):
+            key = _profile_cte(feature)
+            join(key, key)
+            return f"{key}.{'level' if feature.value == 'level' else 'score'}"
+        raise TypeError(f"unknown feature kind {feature!r}")
+
+    def _ruled(self) -> str:
+        from harmonia.rules import compile_dimension, to_sql
+
+        columns = ["f.*"]
+        for name in ("segment", "needs", "tier"):
+            if name in self.spec.rule_set.dimensions:
+                segment, rule = compile_dimension(
+                    self.spec.rule_set, name, column=lambda n: exp.column(n, table="f", quoted=True)
+                )
+                columns.append(f"{to_sql(segment, 'duckdb')} AS {name}__segment")
+                columns.append(f"{to_sql(rule, 'duckdb')} AS {name}__rule")
+            else:
+                columns.append(f"CAST(NULL AS VARCHAR) AS {name}__segment")
+                columns.append(f"CAST(NULL AS VARCHAR) AS {name}__rule")
+        return "SELECT " + ", ".join(columns) + " FROM features f"
+
+    def _final(self) -> str:
+        features = self.spec.rule_set.features
+        inputs = (
+            "CAST(JSON_OBJECT("
+            + ", ".join(f"{quote(f.name)}, r.{_ident(f.name)}" for f in features)
+            + ") AS VARCHAR)"
+        )
+        pull = self.spec.country.pull_through
+        if pull.enabled and self.previous_cycle_id is not None:
+            declared = ", ".join(quote(s) for s in self.spec.rule_set.segment.segments)
+            unchanged = " AND ".join(_unchanged(f, pull.threshold) for f in features) or "TRUE"
+            carried = f"prev.customer_id IS NOT NULL AND prev.final_segment IN ({declared}) AND {unchanged}"
+            final = f"CASE WHEN {carried} THEN prev.final_segment ELSE r.segment__segment END"
+            origin = f"CASE WHEN {carried} THEN 'pulled-through' ELSE 'rules' END"
+            previous = (
+                "LEFT JOIN (SELECT customer_id, final_segment, inputs FROM assignment "
+                f"WHERE cycle_id = {self.previous_cycle_id}) prev ON prev.customer_id = r.customer_id"
+            )
+        else:
+            final, origin, previous = "r.segment__segment", "'rules'", ""
+        return (
+            f"SELECT CAST({self.cycle_id} AS BIGINT) AS cycle_id, CAST(r.customer_id AS BIGINT) AS customer_id, "
+            "r.segment__segment AS segment, r.segment__rule AS segment_rule, "
+            "r.needs__segment AS needs, r.needs__rule AS needs_rule, "
+            "r.tier__segment AS tier, r.tier__rule AS tier_rule, "
+            f"{final} AS final_segment, {origin} AS origin, {inputs} AS inputs "
+            f"FROM ruled r {previous}"
+        )
+
+    # -- call plan, target list, summary -----------------------------------------------
+
+    def plan_rows(self) -> list[dict[str, object]]:
+        """Per segment: its strategy and the contacts it plans for this cycle's period."""
+        scale = self.spec.parameter("frequency_scale")
+        min_calls = int(self.spec.parameter("min_calls"))
+        share = self.spec.period.months / 12
+        rows = []
+        for rank, segment in enumerate(self.spec.rule_set.segment.segments, start=1):
+            strategy = self.spec.strategies[segment]
+            contacts = {channel: 0 for channel in self.channels}
+            cost = 0.0
+            for plan in strategy.channels:
+                count = round(plan.per_year * share * scale) if strategy.target else 0
+                if plan.channel == "face_to_face" and strategy.target and plan.per_year > 0:
+                    count = max(count, min_calls)
+                contacts[plan.channel] = count
+                cost += count * plan.cost
+            rows.append(
+                {
+                    "segment": segment,
+                    "segment_rank": rank,
+                    "strategy": strategy.name,
+                    "target": strategy.target,
+                    **contacts,
+                    "contacts": sum(contacts.values()),
+                    "cost": round(cost, 2),
+                    "expected_revenue": round(strategy.expected_revenue * share, 2),
+                }
+            )
+        return rows
+
+    @property
+    def channels(self) -> list[str]:
+        used = {plan.channel for s in self.spec.strategies.values() for plan in s.channels}
+        return [channel for channel in CHANNELS if channel in used]
+
+    def _plan(self) -> str:
+        selects = []
+        for row in self.plan_rows():
+            values = [
+                f"{quote(row['segment'])} AS segment",
+                f"CAST({row['segment_rank']} AS BIGINT) AS segment_rank",
+                f"{quote(row['strategy'])} AS strategy",
+                f"{'TRUE' if row['target'] else 'FALSE'} AS target",
+                *(f"CAST({row[c]} AS BIGINT) AS {c}" for c in self.channels),
+                f"CAST({row['contacts']} AS BIGINT) AS contacts",
+                f"{number(row['cost'])} AS cost",
+                f"{number(row['expected_revenue'])} AS expected_revenue",
+            ]
+            selects.append("SELECT " + ", ".join(values))
+        return " UNION ALL ".join(selects)
+
+    def target_list(self) -> str:
+        """Targeted customers with their segment, strategy and call plan, by territory."""
+        channels = "".join(f"plan.{c}, " for c in self.channels)
+        mine = (
+            f"customer_id IN (SELECT customer_id FROM assignment WHERE cycle_id = {self.cycle_id})"
+        )
+        return f"""
+        WITH plan AS ({self._plan()}),
+        ids AS (
+            SELECT customer_id, scheme, value FROM (
+                SELECT customer_id, scheme, value, ROW_NUMBER() OVER (
+                    PARTITION BY customer_id ORDER BY scheme) AS rn
+                FROM identifier WHERE {mine}) x WHERE rn = 1
+        ),
+        sources AS (
+            SELECT customer_id, system, source_id FROM (
+                SELECT customer_id, system, source_id, ROW_NUMBER() OVER (
+                    PARTITION BY customer_id ORDER BY system, source_id) AS rn
+                FROM crosswalk WHERE {mine}) x WHERE rn = 1
+        )
+        SELECT a.customer_id AS harmonia_id, sources.system AS source_system,
+            sources.source_id, ids.scheme AS id_scheme, ids.value AS id_value,
+            c.type, c.first_name, c.last_name, c.specialty, c.postal_code, c.city, c.territory,
+            a.final_segment AS segment, a.origin, a.needs, a.tier, plan.strategy,
+            {channels}plan.contacts, plan.cost
+        FROM assignment a
+        JOIN customer c ON c.id = a.customer_id
+        JOIN plan ON plan.segment = a.final_segment
+        LEFT JOIN ids ON ids.customer_id = a.customer_id
+        LEFT JOIN sources ON sources.customer_id = a.customer_id
+        WHERE a.cycle_id = {self.cycle_id} AND plan.target
+        ORDER BY c.territory, plan.segment_rank, a.customer_id
+        """
+
+    def summary(self) -> str:
+        """Customers, pull-through, contacts, cost and revenue per final segment."""
+        return f"""
+        WITH plan AS ({self._plan()})
+        SELECT plan.segment, plan.strategy, plan.target,
+            COUNT(a.customer_id) AS customers,
+            SUM(CASE WHEN a.origin = 'pulled-through' THEN 1 ELSE 0 END) AS pulled_through,
+            SUM(CASE WHEN a.segment <> a.final_segment THEN 1 ELSE 0 END) AS differs_from_rules,
+            SUM(CASE WHEN plan.target AND a.customer_id IS NOT NULL THEN plan.contacts ELSE 0 END)
+                AS contacts,
+            SUM(CASE WHEN plan.target AND a.customer_id IS NOT NULL THEN plan.cost ELSE 0 END) AS cost,
+            SUM(CASE WHEN a.customer_id IS NOT NULL THEN plan.expected_revenue ELSE 0 END)
+                AS expected_revenue
+        FROM plan LEFT JOIN assignment a
+            ON a.final_segment = plan.segment AND a.cycle_id = {self.cycle_id}
+        GROUP BY plan.segment, plan.strategy, plan.target, plan.segment_rank
+        ORDER BY plan.segment_rank
+        """
+
+
+def _metric_cte(feature: MetricFeature | QuantileFeature) -> str:
+    return f"m_{feature.metric}_{feature.window}_{feature.aggregate}"
+
+
+def _profile_cte(feature: ProfileFeature) -> str:
+    safe = "".join(ch if ch.isalnum() else "_" for ch in feature.questionnaire)
+    return f"s_{safe}_{feature.dimension}"
+
+
+def _literal(value: object, type_: str) -> str:
+    if type_ == "text":
+        return quote(value)
+    if type_ == "boolean":
+        return "TRUE" if value else "FALSE"
+    if type_ == "integer":
+        return f"CAST({int(value)} AS BIGINT)"  # type: ignore[call-overload]
+    return number(float(value))  # type: ignore[arg-type]
+
+
+def _union(rows: list[str]) -> str:
+    return "\nUNION ALL ".join(rows)
+
+
+def _unchanged(feature: Feature, threshold: float) -> str:
+    """SQL: the feature's value is (nearly) what the previous cycle saw."""
+    current = f"r.{_ident(feature.name)}"
+    previous = f"(CAST(prev.inputs AS JSON) ->> {quote('$.' + feature.name)})"
+    if feature.type == "number":
+        now, then = f"CAST({current} AS DOUBLE)", f"CAST({previous} AS DOUBLE)"
+        # A little slack: engines print doubles in JSON with different precision.
+        close = f"ABS({now} - {then}) <= {number(threshold)} * ABS({then}) + 1e-9 * ABS({then})"
+        return f"(({now} IS NULL AND {then} IS NULL) OR {close})"
+    now, then = f"CAST({current} AS VARCHAR)", f"CAST({previous} AS VARCHAR)"
+    return f"(({now} IS NULL AND {then} IS NULL) OR {now} = {then})"
+
+
+# --- profile scoring tables -----------------------------------------------------------
+
+
+def scorable_versions(
+    versions: list[Questionnaire], dimension: str
+) -> dict[str, tuple[Questionnaire, ProfileDimension]]:
+    """The versions whose answers score ``dimension`` comparably, with their definitions.
+
+    The newest version declaring the dimension is the reference. An older
+    version is scored with its own definition of the dimension, but only when
+    every item of the reference dimension maps back to it through the chain of
+    ``previous`` links and its own dimension uses exactly those items;
+    otherwise its answers are not comparable and the dimension stays missing
+    for customers whose latest response used it.
+    """
+    by_version = {q.version: q for q in versions}
+    ordered = sorted(versions, key=lambda q: _version_key(q.version), reverse=True)
+    reference = next((q for q in ordered if q.dimension(dimension) is not None), None)
+    if reference is None:
+        return {}
+    reference_dimension = reference.dimension(dimension)
+    assert reference_dimension is not None
+    scorable = {reference.version: (reference, reference_dimension)}
+    items = {item: item for item in reference_dimension.items}
+    current = reference
+    while current.previous is not None and current.previous.version in by_version:
+        older = by_version[current.previous.version]
+        items = {mine: current.previous.items.get(theirs, theirs) for mine, theirs in items.items()}
+        own = older.dimension(dimension)
+        mapped = set(items.values())
+        if own is not None and all(older.item(old) for old in mapped) and set(own.items) == mapped:
+            scorable[older.version] = (older, own)
+        current = older
+    return scorable
+
+
+def _version_key(version: str) -> tuple[object, ...]:
+    return tuple(int(p) if p.isdigit() else p for p in version.replace("-", ".").split("."))
+
+
+Scorable = dict[str, tuple[Questionnaire, ProfileDimension]]
+
+
+def _score_rows(versions: Scorable) -> list[str]:
+    """(version, question, option or NULL for numbers, score) for every scored item."""
+    rows = [
+        "SELECT CAST(NULL AS VARCHAR) AS version, CAST(NULL AS VARCHAR) AS question, "
+        "CAST(NULL AS VARCHAR) AS value, CAST(NULL AS DOUBLE) AS score"
+    ]
+    for version, (questionnaire, dimension) in versions.items():
+        for item_id in dimension.items:
+            item = questionnaire.item(item_id)
+            if item is None:
+                continue
+            if item.type in CHOICE_TYPES:
+                rows.extend(
+                    _score_row(version, item.id, option.code, option.score or 0.0)
+                    for option in item.options
+                )
+            elif item.type in NUMERIC_TYPES:
+                rows.append(_score_row(version, item.id, None, None))
+            elif item.type == "boolean":
+                rows.append(_score_row(version, item.id, "true", 1.0))
+                rows.append(_score_row(version, item.id, "false", 0.0))
+    return rows
+
+
+def _score_row(version: str, question: str, value: str | None, score: float | None) -> str:
+    value_sql = "CAST(NULL AS VARCHAR)" if value is None else quote(value)
+    score_sql = "CAST(NULL AS DOUBLE)" if score is None else number(score)
+    return f"SELECT {quote(version)}, {quote(question)}, {value_sql}, {score_sql}"
+
+
+def _meta_rows(versions: Scorable) -> list[str]:
+    rows = [
+        "SELECT CAST(NULL AS VARCHAR) AS version, CAST(NULL AS BIGINT) AS items, "
+        "CAST(NULL AS VARCHAR) AS method, CAST(NULL AS VARCHAR) AS missing"
+    ]
+    for version, (_, dimension) in versions.items():
+        rows.append(
+            f"SELECT {quote(version)}, CAST({len(dimension.items)} AS BIGINT), "
+            f"{quote(dimension.method)}, {quote(dimension.missing)}"
+        )
+    return rows
+
+
+def _band_rows(versions: Scorable) -> list[str]:
+    rows = [
+        "SELECT CAST(NULL AS VARCHAR) AS version, CAST(NULL AS VARCHAR) AS level, "
+        "CAST(NULL AS DOUBLE) AS low, CAST(NULL AS DOUBLE) AS high"
+    ]
+    for version, (_, dimension) in versions.items():
+        rows.extend(
+            f"SELECT {quote(version)}, {quote(band.level)}, {number(band.min)}, {number(band.max)}"
+            for band in dimension.bands
+        )
+    return rows

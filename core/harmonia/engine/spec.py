@@ -1,0 +1,176 @@
+"""What a cycle runs with: the definitions resolved for one country, area and period.
+
+Resolving is where a market's choices meet the installed packs: the country's
+profile, the therapy area's rule set (the one the country names, or the only
+one), the questionnaires its profile features score from, the strategy
+variant the country chose, and the bounded parameters. Every gap is an error
+that says what is missing and which pack would provide it. The resolved spec
+is also what a cycle snapshots, so it can be re-run and explained later.
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+from typing import Any
+
+import attrs
+
+from harmonia.definitions import (
+    CountryProfile,
+    EngagementStrategy,
+    OptionCatalogue,
+    ProfileFeature,
+    Questionnaire,
+    RuleSet,
+    unstructure,
+)
+from harmonia.errors import ConfigError, NotFoundError
+from harmonia.periods import Period
+from harmonia.plugins import Plugins
+
+
+@attrs.frozen
+class CycleSpec:
+    """Everything a cycle needs besides the data."""
+
+    country: CountryProfile
+    therapy_area: str
+    period: Period
+    rule_set: RuleSet
+    questionnaires: dict[str, list[Questionnaire]]
+    strategies: dict[str, EngagementStrategy]
+    catalogue: OptionCatalogue
+    packs: dict[str, str] = attrs.Factory(dict)
+
+    @property
+    def variant(self) -> str:
+        return self.country.choice(self.therapy_area).strategy_variant
+
+    def parameter(self, name: str) -> float:
+        return self.country.parameter(name, self.catalogue)
+
+    def snapshot(self) -> dict[str, Any]:
+        """Plain data of the whole configuration, stored with the cycle."""
+        return {
+            "country": unstructure(self.country),
+            "therapy_area": self.therapy_area,
+            "period": str(self.period),
+            "rule_set": unstructure(self.rule_set),
+            "questionnaires": {
+                qid: [unstructure(version) for version in versions]
+                for qid, versions in self.questionnaires.items()
+            },
+            "strategies": {segment: unstructure(s) for segment, s in self.strategies.items()},
+            "parameters": {
+                option.name.removeprefix("parameters."): self.parameter(
+                    option.name.removeprefix("parameters.")
+                )
+                for option in self.catalogue.options
+                if option.name.startswith("parameters.")
+            },
+            "packs": self.packs,
+        }
+
+
+def resolve(plugins: Plugins, country: str, therapy_area: str, period: str | None) -> CycleSpec:
+    """The spec for one cycle, or an error naming what is missing."""
+    from harmonia.periods import current_period
+
+    profile = plugins.country_profiles.get_or_fail(
+        country.upper(), fix="install the country's pack (e.g. pip install harmonia-fr)"
+    )
+    try:
+        cycle_period = Period.parse(period) if period else current_period()
+    except ValueError as error:
+        raise ConfigError(str(error), where="--period") from None
+    rule_set = _rule_set(plugins, profile, therapy_area)
+    questionnaires = _questionnaires(plugins, rule_set)
+    strategies = _strategies(plugins, profile, rule_set)
+    packs = {pack.distribution: pack.version for pack in plugins.packs if pack.error is None}
+    return CycleSpec(
+        country=profile,
+        therapy_area=therapy_area,
+        period=cycle_period,
+        rule_set=rule_set,
+        questionnaires=questionnaires,
+        strategies=strategies,
+        catalogue=plugins.catalogue,
+        packs=packs,
+    )
+
+
+def _rule_set(plugins: Plugins, profile: CountryProfile, therapy_area: str) -> RuleSet:
+    chosen = profile.choice(therapy_area).rule_set
+    if chosen:
+        rule_set = plugins.rule_sets.get_or_fail(chosen)
+        if rule_set.therapy_area != therapy_area:
+            raise ConfigError(
+                f"{profile.code} chooses rule set {chosen!r} for {therapy_area}, "
+                f"but it belongs to {rule_set.therapy_area}",
+                fix="fix therapy_areas in the country profile",
+            )
+        return rule_set
+    candidates = plugins.therapy_areas().get(therapy_area, [])
+    if not candidates:
+        available = ", ".join(sorted(plugins.therapy_areas())) or "none"
+        raise NotFoundError(
+            f"no rule set for therapy area {therapy_area!r} is installed (installed: {available})",
+            fix="install the therapy area's pack (e.g. pip install harmonia-oncology)",
+        )
+    if len(candidates) > 1:
+        names = ", ".join(sorted(rule_set.name for rule_set in candidates))
+        raise ConfigError(
+            f"{therapy_area} has several rule sets ({names}) and {profile.code} does not choose one",
+            fix=f"set therapy_areas.{therapy_area}.rule_set in the {profile.code} country profile",
+        )
+    return candidates[0]
+
+
+def _questionnaires(plugins: Plugins, rule_set: RuleSet) -> dict[str, list[Questionnaire]]:
+    """Every installed version of each questionnaire the rule set scores from."""
+    wanted = {f.questionnaire for f in rule_set.features if isinstance(f, ProfileFeature)}
+    found: dict[str, list[Questionnaire]] = {}
+    for (qid, _), questionnaire in plugins.questionnaires.items():
+        if qid in wanted:
+            found.setdefault(qid, []).append(questionnaire)
+    missing = wanted - set(found)
+    if missing:
+        raise NotFoundError(
+            f"rule set {rule_set.name} scores questionnaire(s) {', '.join(sorted(missing))}, "
+            "which no installed pack provides",
+            fix="install the therapy area's pack that declares them",
+        )
+    return found
+
+
+def _strategies(
+    plugins: Plugins, profile: CountryProfile, rule_set: RuleSet
+) -> dict[str, EngagementStrategy]:
+    variant = profile.choice(rule_set.therapy_area).strategy_variant
+    strategies = {
+        key[2]: strategy
+        for key, strategy in plugins.engagement_strategies.items()
+        if key[0] == rule_set.therapy_area and key[1] == variant
+    }
+    missing = [segment for segment in rule_set.segment.segments if segment not in strategies]
+    if missing:
+        raise NotFoundError(
+            f"no {variant!r} engagement strategy for segment(s) {', '.join(missing)} of "
+            f"{rule_set.therapy_area}",
+            fix=f"choose another strategy_variant for {rule_set.therapy_area} in the {profile.code} "
+            "profile, or add the strategies to the therapy area's pack",
+        )
+    return strategies
+
+
+def actor() -> str:
+    """Who is running harmonia, for the audit trail."""
+    return os.environ.get("HARMONIA_ACTOR") or _login()
+
+
+def _login() -> str:
+    try:
+        return getpass.getuser()
+    except Exception:  # no user database in some containers
+        return "unknown"
