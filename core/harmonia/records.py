@@ -140,12 +140,17 @@ class Batch:
 
     ``table`` holds the kind's columns (as text, or already typed) plus an
     optional ``_row`` column: the row number in ``location`` that each record
-    came from, so that quarantined rows can be found again.
+    came from, so that quarantined rows can be found again. It may also be a
+    ``pyarrow.RecordBatchReader``, for inputs too large to hold at once.
+    ``system`` names the system whose customer ids the records use, when the
+    source knows it (a workbook harmonia wrote, a FHIR bundle); ``--system``
+    overrides it, and the source's name stands in when neither says.
     """
 
     kind: str
-    table: pyarrow.Table
+    table: pyarrow.Table | pyarrow.RecordBatchReader
     location: str
+    system: str | None = attrs.field(default=None, kw_only=True)
 
 
 @attrs.frozen

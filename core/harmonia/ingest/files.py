@@ -77,6 +77,10 @@ def detect_kind(columns: list[str], location: str, kind: str | None = None) -> s
     )
 
 
+#: Files up to this size are read whole; larger ones are streamed in chunks.
+STREAM_ABOVE_BYTES = 200 * 1024 * 1024
+
+
 def read_csv(
     path: Path,
     *,
@@ -84,38 +88,90 @@ def read_csv(
     kind: str | None = None,
     encoding: str = "utf-8",
 ) -> Iterator[FileBatch]:
-    """Read a canonical CSV file as one batch of text columns."""
+    """Read a canonical CSV file as one batch of text columns.
+
+    Large files come as a stream of record batches, so a load of tens of
+    millions of rows stays within a bounded amount of memory.
+    """
     import duckdb
 
     location = str(path)
     if not path.is_file():
         raise InputError("no such file", where=location, fix="check the path")
+    # The header names the delimiter unambiguously (canonical names hold none);
+    # DuckDB's sniffer can be led astray by a malformed line further down.
+    delimiter = delimiter or _header_delimiter(path, encoding)
     connection = duckdb.connect()
     try:
         options = ["all_varchar = true", "header = true", "store_rejects = true"]
-        if delimiter:
-            options.append(f"delim = '{_escape(delimiter)}'")
+        options.append(f"delim = '{_escape(delimiter)}'")
         if encoding.lower().replace("-", "") not in ("utf8",):
             options.append(f"encoding = '{_escape(encoding)}'")
         source = f"read_csv('{_escape(location)}', {', '.join(options)})"
         try:
-            relation = connection.sql(f"SELECT * FROM {source}")
-            columns = [normalize_header(name) for name in relation.columns]
+            names = connection.sql(f"SELECT * FROM {source} LIMIT 0").columns
         except duckdb.Error as error:
             raise InputError(
                 f"cannot read this file as CSV: {_first_line(error)}",
                 where=location,
                 fix="save it as CSV (UTF-8) with a header row",
             ) from None
-        table = _fetch(connection, source, relation.columns)
-        rejected = _rejected_lines(connection)
-        if delimiter is None:
-            delimiter = connection.sql(
-                f"SELECT Delimiter FROM sniff_csv('{_escape(location)}')"
-            ).fetchall()[0][0]
+        columns = [normalize_header(name) for name in names]
+        kind = detect_kind(columns, location, kind)
+        if path.stat().st_size <= STREAM_ABOVE_BYTES:
+            table = _fetch(connection, source, names)
+            rejected = _rejected_lines(connection)
+            batch = _batch(table, columns, location, kind, rejected)
+        else:
+            batch = _streamed(connection, source, names, columns, location, kind)
+        yield attrs.evolve(batch, delimiter=delimiter)
     finally:
         connection.close()
-    yield attrs.evolve(_batch(table, columns, location, kind, rejected), delimiter=delimiter)
+
+
+def _streamed(
+    connection: duckdb.DuckDBPyConnection,
+    source: str,
+    names: list[str],
+    columns: list[str],
+    location: str,
+    kind: str,
+) -> FileBatch:
+    """A batch whose table is a stream; unreadable lines are found by a first, cheap pass."""
+    import numpy as np
+    import pyarrow as pa
+
+    connection.execute(f"SELECT COUNT(*) FROM {source}").fetchall()
+    rejected = _rejected_lines(connection)
+    shifts = np.array(sorted(line.line - index for index, line in enumerate(rejected, start=1)))
+    spec = RECORD_KINDS[kind]
+    select = ", ".join(
+        f'CAST("{_ident(name)}" AS VARCHAR) AS "{normalize_header(name)}"' for name in names
+    )
+    reader = connection.sql(f"SELECT {select} FROM {source}").to_arrow_reader(250_000)
+    kept = _kept(spec.column_names, columns)
+    schema = pa.schema([(name, pa.string()) for name in kept] + [("_row", pa.int64())])
+
+    def numbered() -> Iterator[pa.RecordBatch]:
+        count = 0
+        for record_batch in reader:
+            data = np.arange(count + 1, count + 1 + record_batch.num_rows, dtype=np.int64)
+            # Data row k is on line k + 1, plus one for every unreadable line before it.
+            lines = (
+                data + 1 + np.searchsorted(shifts, data, side="right") if len(shifts) else data + 1
+            )
+            count += record_batch.num_rows
+            arrays = [
+                record_batch.column(record_batch.schema.get_field_index(name))
+                if name in columns
+                else pa.nulls(record_batch.num_rows, pa.string())
+                for name in kept
+            ]
+            yield pa.RecordBatch.from_arrays([*arrays, pa.array(lines)], schema=schema)
+
+    ignored = tuple(name for name in columns if name not in kept)
+    stream = pa.RecordBatchReader.from_batches(schema, numbered())
+    return FileBatch(kind, stream, location, rejected_lines=rejected, ignored_columns=ignored)
 
 
 def read_parquet(path: Path, *, kind: str | None = None) -> Iterator[FileBatch]:
@@ -134,25 +190,55 @@ def read_parquet(path: Path, *, kind: str | None = None) -> Iterator[FileBatch]:
             raise InputError(
                 f"cannot read this file as Parquet: {_first_line(error)}", where=location
             ) from None
-        table = _fetch(connection, source, names)
+        table = _fetch(connection, source, names, as_text=False)
     finally:
         connection.close()
     yield _batch(table, [normalize_header(name) for name in names], location, kind, ())
 
 
-def _fetch(connection: duckdb.DuckDBPyConnection, source: str, names: list[str]) -> pa.Table:
-    """All columns as text, renamed to canonical names, with line numbers."""
+def _fetch(
+    connection: duckdb.DuckDBPyConnection, source: str, names: list[str], *, as_text: bool = True
+) -> pa.Table:
+    """The columns renamed to canonical names (as text, for CSV), with row numbers.
+
+    Typed files keep their types: the loader knows a double is a number
+    already and must not re-read it in the market's decimal convention.
+    """
     select = ", ".join(
-        f'CAST("{_ident(name)}" AS VARCHAR) AS "{normalize_header(name)}"' for name in names
+        (f'CAST("{_ident(name)}" AS VARCHAR)' if as_text else f'"{_ident(name)}"')
+        + f' AS "{normalize_header(name)}"'
+        for name in names
     )
     return connection.sql(
         f"SELECT {select}, CAST(row_number() OVER () AS BIGINT) AS _row FROM {source}"
     ).to_arrow_table()
 
 
+#: Columns kept beside a kind's own: the id of a quarantined row being fixed.
+EXTRA_COLUMNS = ("quarantine_id",)
+
+
+def _kept(canonical: tuple[str, ...], columns: list[str]) -> list[str]:
+    return [*canonical, *(name for name in EXTRA_COLUMNS if name in columns)]
+
+
+def _header_delimiter(path: Path, encoding: str) -> str:
+    """The delimiter the header line uses: ``;``, ``,``, tab or ``|``."""
+    try:
+        with path.open(encoding=encoding.replace("utf-8", "utf-8-sig"), errors="replace") as handle:
+            header = handle.readline()
+    except (OSError, LookupError):
+        return ","
+    counts = {mark: header.count(mark) for mark in (";", ",", "\t", "|")}
+    best = max(counts, key=lambda mark: counts[mark])
+    return best if counts[best] else ","
+
+
 def _rejected_lines(connection: duckdb.DuckDBPyConnection) -> tuple[RejectedLine, ...]:
+    # DuckDB reports a short line once per missing column: one line, one entry.
     rows = connection.sql(
-        "SELECT line, csv_line, error_message FROM reject_errors ORDER BY line"
+        "SELECT line, any_value(csv_line), string_agg(DISTINCT error_message, '; ') "
+        "FROM reject_errors GROUP BY line ORDER BY line"
     ).fetchall()
     return tuple(RejectedLine(int(line), text or "", reason) for line, text, reason in rows)
 
@@ -170,22 +256,20 @@ def _batch(
     kind = detect_kind(columns, location, kind)
     spec = RECORD_KINDS[kind]
     # Data row k is on line k + 1, plus one for every rejected line before it.
-    rows = table.column("_row")
+    rows = pc.add(table.column("_row"), 1)
     if rejected:
-        shifts = sorted(line.line - index for index, line in enumerate(rejected, start=1))
-        import bisect
+        import numpy as np
 
-        rows = pa.array(
-            [k + 1 + bisect.bisect_right(shifts, k) for k in rows.to_pylist()], pa.int64()
-        )
-    else:
-        rows = pc.add(rows, 1)
+        shifts = np.array(sorted(line.line - index for index, line in enumerate(rejected, start=1)))
+        data = table.column("_row").to_numpy()
+        rows = pa.array(data + 1 + np.searchsorted(shifts, data, side="right"), pa.int64())
+    kept = _kept(spec.column_names, columns)
     arrays = {
         name: table.column(name) if name in columns else pa.nulls(table.num_rows, pa.string())
-        for name in spec.column_names
+        for name in kept
     }
     arrays["_row"] = rows
-    ignored = tuple(name for name in columns if name not in spec.column_names)
+    ignored = tuple(name for name in columns if name not in kept)
     return FileBatch(
         kind, pa.table(arrays), location, rejected_lines=rejected, ignored_columns=ignored
     )

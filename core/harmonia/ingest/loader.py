@@ -1,10 +1,12 @@
 """Loading batches into the harmonized database, quarantining what is wrong.
 
-For each batch a source yields: record a load batch, check every row in one
-vectorized pass (:mod:`harmonia.ingest.checks`), merge the good rows into the
-store (:mod:`harmonia.ingest.merge`), and keep every rejected row whole with
-all its reasons in the quarantine. Rows read = rows loaded + rows
-quarantined, always.
+For each batch a source yields: record a load batch, then chunk by chunk
+(a large file never sits in memory whole) check every row in one vectorized
+pass (:mod:`harmonia.ingest.checks`), flag repeats of a key seen earlier in
+the load, merge the good rows (:mod:`harmonia.ingest.merge`) and keep every
+rejected row whole with all its reasons in the quarantine. One store
+transaction covers the batch. Rows read = rows loaded + rows quarantined,
+always.
 """
 
 from __future__ import annotations
@@ -12,13 +14,21 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
+from harmonia.compute import duckdb_connection
 from harmonia.errors import ConfigError
-from harmonia.ingest.checks import CHECKS, MACROS, CheckContext, python_check, python_check_name
-from harmonia.ingest.merge import MERGES
+from harmonia.ingest.checks import (
+    CHECKS,
+    DUPLICATE_KEYS,
+    MACROS,
+    CheckContext,
+    python_check,
+    python_check_name,
+)
+from harmonia.ingest.merge import MERGERS
 from harmonia.records import RECORD_KINDS, Batch, DataSource, SourceRequest
 from harmonia.store.bulk import BulkConnection, literal
 from harmonia.store.database import Database
@@ -30,6 +40,27 @@ if TYPE_CHECKING:
 
     from harmonia.definitions import CountryProfile
     from harmonia.plugins import Plugins
+
+#: Rows checked and merged at a time: large enough to amortize each step,
+#: small enough that a 10M-customer load stays within a few GB.
+CHUNK_ROWS = 1_000_000
+
+#: How a repeated key is reported, per kind and key (see DUPLICATE_KEYS).
+DUPLICATE_MESSAGES = {
+    (
+        "customers",
+        0,
+    ): "'duplicate customer_id ''' || customer_id || ''', first given at row ' || first_row",
+    (
+        "customers",
+        1,
+    ): "'identifier ''' || id_scheme || ' ' || id_value || ''' is also given at row ' || first_row",
+    (
+        "metrics",
+        0,
+    ): "'duplicate of row ' || first_row || ' (same customer, therapy area, metric and period)'",
+    ("responses", 0): "'duplicate of row ' || first_row || ' (same response and question)'",
+}
 
 
 @attrs.frozen
@@ -76,11 +107,10 @@ class Loader:
 
     def request(self, options: dict[str, str]) -> SourceRequest:
         """What a source is told about this load."""
-        profile = self.profile
         return SourceRequest(
             options=options,
             country=self.country,
-            profile=profile,
+            profile=self.profile,
             questionnaires=tuple(self.plugins.questionnaires.values()),
             identifier_schemes=tuple(self.plugins.identifier_schemes.values()),
         )
@@ -101,42 +131,60 @@ class Loader:
     # -- one batch -----------------------------------------------------------------
 
     def load_batch(self, batch: Batch, source: DataSource) -> LoadResult:
-        import duckdb
-
         if batch.kind not in RECORD_KINDS:
             raise ConfigError(f"source {source.name} yielded unknown record kind {batch.kind!r}")
-        system = self.system or source.name
+        system = self.system or batch.system or source.name
         batch_id = self._open_batch(batch, source.name, system)
-        rejected_lines = getattr(batch, "rejected_lines", ())
-        connection = duckdb.connect()
+        duck = duckdb_connection()
         try:
-            self._stage("checking")
-            self._prepare(connection)
-            raw = _canonical(batch.table, batch.kind)
-            connection.register("raw", raw)
-            checked = connection.sql(CHECKS[batch.kind](self._context(batch))).to_arrow_table()
-            connection.register("checked", checked)
-            valid = connection.sql(_valid_rows(batch.kind)).to_arrow_table()
-            self._stage("storing")
+            self._prepare(duck)
+            context = self._context(batch)
+            read = quarantined = 0
             with BulkConnection(self.database) as bulk:
-                store_rejects = MERGES[batch.kind](bulk, valid, system=system, batch_id=batch_id)
-                quarantine = _quarantine_rows(
-                    connection, batch, system, batch_id, store_rejects, rejected_lines
-                )
-                bulk.append("quarantine", _without_duplicates(bulk, quarantine))
-                self._resolve(bulk, connection, batch.kind, system, batch_id, store_rejects)
-            reasons = _top_reasons(connection)
+                merger = MERGERS[batch.kind](bulk, duck, system=system, batch_id=batch_id)
+                duplicates = _Duplicates(duck, batch.kind)
+                # Rows quarantined earlier may load now: only then is it worth
+                # fingerprinting every good row (asked once, not per chunk, so
+                # the background writes keep running).
+                resolvable = self._open_quarantine(bulk, duck, batch.kind, system)
+                for number, chunk in enumerate(_chunks(batch.table, batch.kind), start=1):
+                    self._stage(f"checking rows {read + 1:,} to {read + chunk.num_rows:,}")
+                    raw = _canonical(
+                        chunk, batch.kind, first_row=read + 1, decimal=self._decimal(batch)
+                    )
+                    duck.register("raw", raw)
+                    duck.execute(
+                        f"CREATE OR REPLACE TEMP TABLE checked AS {CHECKS[batch.kind](context)}"
+                    )
+                    duplicates.flag("checked")
+                    duck.execute(f"CREATE OR REPLACE TEMP TABLE valid AS {_valid_rows(batch.kind)}")
+                    self._stage(f"storing chunk {number}")
+                    refused = merger.merge("valid")
+                    quarantined += self._quarantine(
+                        bulk, duck, batch, system, batch_id, refused, ()
+                    )
+                    if resolvable:
+                        self._resolve(bulk, duck, batch.kind, batch_id, refused)
+                    read += raw.num_rows
+                    duck.unregister("raw")
+                rejected_lines = _rejected_lines(batch)
+                if rejected_lines:
+                    quarantined += self._quarantine(
+                        bulk, duck, batch, system, batch_id, [], rejected_lines
+                    )
+                    read += len(rejected_lines)
+                merger.finish()
+            reasons = _top_reasons(duck)
         finally:
-            connection.close()
-        quarantined = quarantine.num_rows
+            duck.close()
         result = LoadResult(
             batch_id=batch_id,
             kind=batch.kind,
             location=batch.location,
             source=source.name,
             system=system,
-            rows_read=raw.num_rows + len(rejected_lines),
-            rows_loaded=raw.num_rows + len(rejected_lines) - quarantined,
+            rows_read=read,
+            rows_loaded=read - quarantined,
             rows_quarantined=quarantined,
             reasons=reasons,
             ignored_columns=tuple(getattr(batch, "ignored_columns", ())),
@@ -148,12 +196,17 @@ class Loader:
         if self.on_stage is not None:
             self.on_stage(name)
 
-    def _prepare(self, connection: duckdb.DuckDBPyConnection) -> None:
-        connection.execute(MACROS)
+    def _prepare(self, duck: duckdb.DuckDBPyConnection) -> None:
+        duck.execute(MACROS)
+        duck.execute("CREATE TEMP TABLE quarantined_reasons (reason VARCHAR)")
         for scheme in self.plugins.identifier_schemes.values():
             if scheme.validate is not None:
-                connection.create_function(
-                    python_check_name(scheme), python_check(scheme), ["VARCHAR"], "VARCHAR"
+                duck.create_function(
+                    python_check_name(scheme),
+                    python_check(scheme),
+                    ["VARCHAR"],
+                    "VARCHAR",
+                    null_handling="special",  # the check returns NULL for a valid value
                 )
 
     def _context(self, batch: Batch) -> CheckContext:
@@ -221,49 +274,230 @@ class Loader:
             )
             session.commit()
 
+    def _quarantine(
+        self,
+        bulk: BulkConnection,
+        duck: duckdb.DuckDBPyConnection,
+        batch: Batch,
+        system: str,
+        batch_id: int,
+        refused: list[tuple[int, str]],
+        rejected_lines: tuple[Any, ...],
+    ) -> int:
+        """Keep this chunk's rejected rows (or unreadable lines); returns how many."""
+        rows = _quarantine_rows(duck, batch, system, batch_id, refused, rejected_lines)
+        if rows.num_rows:
+            bulk.append("quarantine", _without_duplicates(bulk, rows))
+            duck.execute("INSERT INTO quarantined_reasons SELECT unnest(_list) FROM quarantined")
+        return rows.num_rows
+
+    def _open_quarantine(
+        self, bulk: BulkConnection, duck: duckdb.DuckDBPyConnection, kind: str, system: str
+    ) -> bool:
+        """Quarantined rows of this kind and system that a row of this load may fix.
+
+        Asked once per load, not per chunk, so the background writes keep running.
+        """
+        rows = bulk.read(
+            "SELECT id, record FROM quarantine WHERE resolved_batch_id IS NULL "
+            f"AND kind = {literal(kind)} AND system = {literal(system)}"
+        )
+        if not rows.num_rows:
+            return False
+        duck.register("open_rows", rows)
+        key = _key_hash(kind, lambda column: f"json_extract_string(record, '$.{column}')")
+        duck.execute(
+            f"CREATE OR REPLACE TEMP TABLE open_quarantine AS SELECT id, {key} FROM open_rows"
+        )
+        duck.unregister("open_rows")
+        return True
+
     def _resolve(
         self,
         bulk: BulkConnection,
-        connection: duckdb.DuckDBPyConnection,
+        duck: duckdb.DuckDBPyConnection,
         kind: str,
-        system: str,
         batch_id: int,
-        store_rejects: list[tuple[int, str]],
+        refused: list[tuple[int, str]],
     ) -> None:
-        """Mark quarantined rows as resolved when the same row now loads."""
-        open_rows = bulk.scalar(
-            f"SELECT COUNT(*) FROM quarantine WHERE kind = {literal(kind)} AND resolved_batch_id IS NULL"
+        """Mark quarantined rows resolved when a row with the same key now loads.
+
+        The key (the kind's natural key, see DUPLICATE_KEYS) and not the whole
+        content: a row fixed in a spreadsheet and loaded again resolves its entry.
+        """
+        refused_rows = ", ".join(str(row) for row, _ in refused)
+        not_refused = f"AND _row NOT IN ({refused_rows})" if refused_rows else ""
+        key = _key_hash(kind, lambda column: column)
+        loaded = f"_row IN (SELECT _row FROM checked WHERE len(_reasons) = 0) {not_refused}"
+        explicit = (
+            f"UNION SELECT id FROM open_quarantine WHERE id IN "
+            f"(SELECT _quarantine_id FROM raw WHERE {loaded})"
+            if "_quarantine_id" in duck.sql("SELECT * FROM raw LIMIT 0").columns
+            else ""
         )
-        if not open_rows:
-            return
-        refused = ", ".join(str(row) for row, _ in store_rejects) or "NULL"
-        loaded = connection.sql(
-            f"SELECT {_fingerprint(kind, system)} AS fingerprint FROM raw "
-            f"WHERE _row IN (SELECT _row FROM checked WHERE len(_reasons) = 0) "
-            f"AND _row NOT IN ({refused})"
+        fixed = duck.sql(
+            f"""
+            SELECT DISTINCT q.id FROM open_quarantine q JOIN (
+                SELECT {key} FROM raw WHERE {loaded}
+            ) loaded USING (h1, h2)
+            {explicit}
+            """
         ).to_arrow_table()
-        stage = bulk.stage(loaded, "resolved")
+        if not fixed.num_rows:
+            return
+        stage = bulk.stage(fixed, "resolved")
+        # Rows this very load quarantined again are not fixed by it.
         bulk.execute(
             f"UPDATE quarantine SET resolved_batch_id = {batch_id} "
-            f"WHERE resolved_batch_id IS NULL AND fingerprint IN (SELECT fingerprint FROM {stage})"
+            f"WHERE id IN (SELECT id FROM {stage}) AND batch_id <> {batch_id}"
         )
 
 
-def _canonical(table: pa.Table, kind: str) -> pa.Table:
-    """The kind's columns as text, plus ``_row`` (numbered from 1 when absent)."""
+def _key_hash(kind: str, column: Callable[[str], str]) -> str:
+    """Two hashes of a raw row's natural key, trimmed and case-folded."""
+    values = ", ".join(f"lower(trim({column(name)}))" for name in DUPLICATE_KEYS[kind][0])
+    return f"hash({values}) AS h1, hash({values}, 'harmonia') AS h2"
+
+
+class _Duplicates:
+    """Flags rows whose key was already seen earlier in the same load.
+
+    Keys are remembered as two independent 64-bit hashes (so a false repeat
+    would need both to collide) with the row that first carried them, across
+    all the chunks of a batch.
+    """
+
+    def __init__(self, duck: duckdb.DuckDBPyConnection, kind: str):
+        self.duck = duck
+        self.kind = kind
+        self.keys = DUPLICATE_KEYS.get(kind, ())
+        for index in range(len(self.keys)):
+            duck.execute(
+                f"CREATE OR REPLACE TEMP TABLE seen_{index} (h1 UBIGINT, h2 UBIGINT, first_row BIGINT)"
+            )
+
+    def flag(self, table: str) -> None:
+        for index, columns in enumerate(self.keys):
+            values = ", ".join(columns)
+            present = " AND ".join(f"{column} IS NOT NULL" for column in columns)
+            self.duck.execute(
+                f"""
+                CREATE OR REPLACE TEMP TABLE keyed AS
+                SELECT _row, hash({values}) AS h1, hash({values}, 'harmonia') AS h2
+                FROM {table} WHERE {present}
+                """
+            )
+            self.duck.execute(
+                f"""
+                CREATE OR REPLACE TEMP TABLE repeats AS
+                WITH firsts AS (SELECT h1, h2, min(_row) AS first_row FROM keyed GROUP BY h1, h2)
+                SELECT k._row, COALESCE(s.first_row, f.first_row) AS first_row
+                FROM keyed k JOIN firsts f USING (h1, h2)
+                LEFT JOIN seen_{index} s USING (h1, h2)
+                WHERE k._row <> COALESCE(s.first_row, f.first_row)
+                """
+            )
+            self.duck.execute(
+                f"""
+                INSERT INTO seen_{index}
+                SELECT h1, h2, min(_row) FROM keyed k
+                WHERE NOT EXISTS (SELECT 1 FROM seen_{index} s WHERE s.h1 = k.h1 AND s.h2 = k.h2)
+                GROUP BY h1, h2
+                """
+            )
+            if self.duck.sql("SELECT COUNT(*) FROM repeats").fetchall()[0][0]:
+                message = DUPLICATE_MESSAGES[(self.kind, index)]
+                self.duck.execute(
+                    f"""
+                    UPDATE {table} SET _reasons = list_append(_reasons, {message})
+                    FROM repeats WHERE repeats._row = {table}._row
+                    """
+                )
+
+
+#: Rows that must land in the same chunk: a response's answers are checked
+#: together (required items, skip logic), so a chunk never splits a response.
+WHOLE = {"responses": ("customer_id", "questionnaire", "version", "respondent", "answered_at")}
+
+
+def _chunks(table: pa.Table | pa.RecordBatchReader, kind: str) -> Iterator[pa.Table]:
+    """The batch's rows in chunks of about CHUNK_ROWS, never splitting a response."""
     import pyarrow as pa
+
+    pending: list[pa.Table] = []
+    size = 0
+    batches = table.to_batches(max_chunksize=CHUNK_ROWS) if isinstance(table, pa.Table) else table
+    for record_batch in batches:
+        pending.append(pa.Table.from_batches([record_batch]))
+        size += record_batch.num_rows
+        if size >= CHUNK_ROWS:
+            chunk, rest = _split_whole(pa.concat_tables(pending), WHOLE.get(kind, ()))
+            yield chunk
+            pending, size = [rest], rest.num_rows
+    if size or (not isinstance(table, pa.RecordBatchReader) and table.num_rows == 0):
+        yield pa.concat_tables(pending) if pending else table.schema.empty_table()
+
+
+def _split_whole(chunk: pa.Table, key: tuple[str, ...]) -> tuple[pa.Table, pa.Table]:
+    """The chunk without its trailing rows that share the last row's key, and those rows.
+
+    Rows of one response come together in every format harmonia reads; a
+    response interleaved with others across a chunk boundary is checked in parts.
+    """
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if not key or not chunk.num_rows:
+        return chunk, chunk.slice(0, 0)
+    last = chunk.num_rows - 1
+    same = None
+    for column in key:
+        # NULL is a value here (an empty respondent is one respondent).
+        values = pc.fill_null(chunk.column(column).cast(pa.string()), "\x00")
+        equal = pc.equal(values, values[last])
+        same = equal if same is None else pc.and_(same, equal)
+    differing = np.flatnonzero(~same.to_numpy(zero_copy_only=False))
+    cut = int(differing[-1]) + 1 if len(differing) else 0
+    if cut == 0:  # one response fills the whole chunk: keep it whole
+        return chunk, chunk.slice(0, 0)
+    return chunk.slice(0, cut), chunk.slice(cut)
+
+
+def _rejected_lines(batch: Batch) -> tuple[Any, ...]:
+    lines = getattr(batch, "rejected_lines", ())
+    return tuple(lines() if callable(lines) else lines)
+
+
+def _canonical(table: pa.Table, kind: str, *, first_row: int, decimal: str = ".") -> pa.Table:
+    """The kind's columns as text, plus ``_row`` (counted on from ``first_row`` when absent).
+
+    Typed numbers (from Parquet, or a source yielding floats) are written with
+    the decimal mark the text columns are read with, so 1.234 stays 1.234.
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
 
     columns = {}
     for name in RECORD_KINDS[kind].column_names:
         if name in table.column_names:
             column = table.column(name)
-            columns[name] = column if pa.types.is_string(column.type) else column.cast(pa.string())
+            if not pa.types.is_string(column.type):
+                floating = pa.types.is_floating(column.type) or pa.types.is_decimal(column.type)
+                column = column.cast(pa.string())
+                if floating and decimal != ".":
+                    column = pc.replace_substring(column, ".", decimal)
+            columns[name] = column
         else:
             columns[name] = pa.nulls(table.num_rows, pa.string())
+    if "quarantine_id" in table.column_names:  # a fixed `quarantine export` file
+        ids = pc.utf8_trim_whitespace(table.column("quarantine_id").cast(pa.string()))
+        numeric = pc.match_substring_regex(ids, r"^\d+$")
+        columns["_quarantine_id"] = pc.if_else(numeric, ids, None).cast(pa.int64())
     if "_row" in table.column_names:
         columns["_row"] = table.column("_row").cast(pa.int64())
     else:
-        columns["_row"] = pa.array(range(1, table.num_rows + 1), pa.int64())
+        columns["_row"] = pa.array(range(first_row, first_row + table.num_rows), pa.int64())
     return pa.table(columns)
 
 
@@ -278,34 +512,26 @@ def _valid_rows(kind: str) -> str:
     return "SELECT * EXCLUDE (_reasons) FROM checked WHERE len(_reasons) = 0 ORDER BY _row"
 
 
-def _fingerprint(kind: str, system: str) -> str:
-    """Identifies a raw row's content, for quarantine de-duplication and resolution."""
-    fields = ", ".join(f"{name} := {name}" for name in RECORD_KINDS[kind].column_names)
-    return (
-        f"md5({literal(kind)} || '|' || {literal(system)} || '|' || to_json(struct_pack({fields})))"
-    )
-
-
 def _quarantine_rows(
-    connection: duckdb.DuckDBPyConnection,
+    duck: duckdb.DuckDBPyConnection,
     batch: Batch,
     system: str,
     batch_id: int,
-    store_rejects: list[tuple[int, str]],
-    rejected_lines: tuple,
+    refused: list[tuple[int, str]],
+    rejected_lines: tuple[Any, ...],
 ) -> pa.Table:
     import pyarrow as pa
 
-    connection.register(
-        "store_rejects",
+    duck.register(
+        "refused",
         pa.table(
             {
-                "_row": pa.array([row for row, _ in store_rejects], pa.int64()),
-                "reason": pa.array([reason for _, reason in store_rejects], pa.string()),
+                "_row": pa.array([row for row, _ in refused], pa.int64()),
+                "reason": pa.array([reason for _, reason in refused], pa.string()),
             }
         ),
     )
-    connection.register(
+    duck.register(
         "rejected_lines",
         pa.table(
             {
@@ -319,37 +545,37 @@ def _quarantine_rows(
     )
     fields = ", ".join(f"{name} := raw.{name}" for name in RECORD_KINDS[batch.kind].column_names)
     kind, location = literal(batch.kind), literal(batch.location)
-    connection.execute(
-        f"""
-        CREATE OR REPLACE TEMPORARY TABLE quarantined AS
-        WITH extra AS (
-            SELECT _row, list(reason ORDER BY reason) AS reasons FROM store_rejects GROUP BY _row
-        ), bad AS (
-            SELECT c._row, list_concat(c._reasons, COALESCE(e.reasons, [])) AS reasons
-            FROM checked c LEFT JOIN extra e ON e._row = c._row
-            WHERE len(c._reasons) > 0 OR e._row IS NOT NULL
-        ), rows AS (
+    if rejected_lines:
+        rows = "SELECT _row, to_json(struct_pack(line := text)) AS record, [reason] AS reasons FROM rejected_lines"
+    else:
+        rows = f"""
+            WITH extra AS (
+                SELECT _row, list(reason ORDER BY reason) AS reasons FROM refused GROUP BY _row
+            ), bad AS (
+                SELECT c._row, list_concat(c._reasons, COALESCE(e.reasons, [])) AS reasons
+                FROM checked c LEFT JOIN extra e ON e._row = c._row
+                WHERE len(c._reasons) > 0 OR e._row IS NOT NULL
+            )
             SELECT bad._row, to_json(struct_pack({fields})) AS record, bad.reasons
             FROM bad JOIN raw ON raw._row = bad._row
-            UNION ALL
-            SELECT _row, to_json(struct_pack(line := text)), [reason] FROM rejected_lines
-        )
+        """
+    duck.execute(
+        f"""
+        CREATE OR REPLACE TEMPORARY TABLE quarantined AS
         SELECT md5({kind} || '|' || {literal(system)} || '|' || record) AS fingerprint,
-            CAST({batch_id} AS BIGINT) AS batch_id, {kind} AS kind, {location} AS location,
-            _row AS row_number, record, CAST(to_json(reasons) AS VARCHAR) AS reasons, reasons AS _list
-        FROM rows
+            CAST({batch_id} AS BIGINT) AS batch_id, {kind} AS kind, {literal(system)} AS system,
+            {location} AS location,
+            _row AS row_number, CAST(record AS VARCHAR) AS record,
+            CAST(to_json(reasons) AS VARCHAR) AS reasons, reasons AS _list
+        FROM ({rows})
+        QUALIFY row_number() OVER (PARTITION BY fingerprint ORDER BY _row) = 1
         """
     )
-    return connection.sql(
-        "SELECT * EXCLUDE (_list) FROM quarantined "
-        "QUALIFY row_number() OVER (PARTITION BY fingerprint ORDER BY row_number) = 1"
-    ).to_arrow_table()
+    return duck.sql("SELECT * EXCLUDE (_list) FROM quarantined").to_arrow_table()
 
 
 def _without_duplicates(bulk: BulkConnection, rows: pa.Table) -> pa.Table:
     """Rows whose fingerprint is already quarantined are updated, not added again."""
-    if not rows.num_rows:
-        return rows
     stage = bulk.stage(rows, "quarantine")
     bulk.execute(
         f"""
@@ -372,15 +598,13 @@ def _without_duplicates(bulk: BulkConnection, rows: pa.Table) -> pa.Table:
     return rows.filter(pc.invert(pc.is_in(rows.column("fingerprint"), known.column(0))))
 
 
-def _top_reasons(
-    connection: duckdb.DuckDBPyConnection, limit: int = 5
-) -> tuple[tuple[str, int], ...]:
+def _top_reasons(duck: duckdb.DuckDBPyConnection, limit: int = 5) -> tuple[tuple[str, int], ...]:
     """The commonest reasons, with the values in them masked so alike reasons count together."""
-    rows = connection.sql(
+    rows = duck.sql(
         f"""
         SELECT regexp_replace(regexp_replace(reason, '''[^'']*''', '''…''', 'g'),
                               'row [0-9]+', 'row …', 'g') AS reason, COUNT(*) AS n
-        FROM (SELECT unnest(_list) AS reason FROM quarantined)
+        FROM quarantined_reasons
         GROUP BY 1 ORDER BY n DESC, reason LIMIT {limit}
         """
     ).fetchall()

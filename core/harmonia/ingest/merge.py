@@ -1,11 +1,20 @@
-"""Merging checked rows into the store: one SQL statement per table.
+"""Merging checked rows into the store, a chunk at a time.
 
-Each ``merge_*`` function stages the kind's valid rows in a temporary table,
-resolves source ids to harmonia ids through the crosswalk (and, for new
-customers, through their national identifiers) and upserts, so loading the
-same rows twice changes nothing. Rows the store itself must refuse (a metric
-for a customer this system never loaded, an identifier that belongs to
-someone else) come back as ``(_row, reason)`` for quarantine.
+Resolution happens in DuckDB, next to the rows: the loader reads the
+crosswalk (and what else a kind needs) from the store once, resolves source
+ids to harmonia ids, finds which rows are new and which change stored facts,
+and then
+
+* appends new facts to the store directly (ADBC, sorted by key), the fast
+  path every first load takes;
+* stages only the rows that change existing facts and upserts them with one
+  SQL statement, so loading the same rows twice changes nothing.
+
+Rows the store must refuse (a metric for a customer this system never
+loaded, an identifier that belongs to someone else) come back as
+``(_row, reason)`` for the quarantine. A merger lives for one load batch, in
+one store transaction, and keeps what earlier chunks added in DuckDB so that
+later chunks see it.
 """
 
 from __future__ import annotations
@@ -15,169 +24,401 @@ from typing import TYPE_CHECKING
 from harmonia.store.bulk import BulkConnection, literal
 
 if TYPE_CHECKING:
+    import duckdb
     import pyarrow as pa
 
 Rejections = list[tuple[int, str]]
 
 
-def merge_customers(
-    bulk: BulkConnection, rows: pa.Table, *, system: str, batch_id: int
-) -> Rejections:
-    import pyarrow as pa
+class Merger:
+    """Merges the valid rows of one kind; one instance per load batch."""
 
-    if not rows.num_rows:
-        return []
-    rows = rows.append_column("seq", pa.array(range(1, rows.num_rows + 1), pa.int64()))
-    stage = bulk.stage(rows, "customers")
-    bulk.lock("customer", "identifier", "crosswalk")
-    base = bulk.next_id("customer") - 1
-    resolved = f"{stage}_resolved"
-    sys = literal(system)
-    bulk.execute(
-        f"""
-        CREATE TEMPORARY TABLE {resolved} AS
-        SELECT s.*,
-            COALESCE(cw.customer_id, i.customer_id, {base} + s.seq) AS harmonia_id,
-            CASE
-                WHEN cw.customer_id IS NOT NULL AND i.customer_id IS NOT NULL
-                     AND cw.customer_id <> i.customer_id
-                THEN 'identifier ''' || s.id_scheme || ' ' || s.id_value
-                     || ''' belongs to another customer (harmonia id ' || i.customer_id || ')'
-                WHEN cw.customer_id IS NULL AND i.customer_id IS NOT NULL AND EXISTS (
-                    SELECT 1 FROM crosswalk other
-                    WHERE other.system = {sys} AND other.customer_id = i.customer_id)
-                THEN 'identifier ''' || s.id_scheme || ' ' || s.id_value
-                     || ''' already belongs to another customer_id of this system'
-            END AS conflict
-        FROM {stage} s
-        LEFT JOIN crosswalk cw ON cw.system = {sys} AND cw.source_id = s.customer_id
-        LEFT JOIN identifier i ON i.scheme = s.id_scheme AND i.value = s.id_value
-        """
-    )
-    rejected = bulk.read(f"SELECT _row, conflict FROM {resolved} WHERE conflict IS NOT NULL")
-    accepted = f"FROM {resolved} WHERE conflict IS NULL"
-    keep = "COALESCE(excluded.{0}, customer.{0})"
-    bulk.execute(
-        f"""
-        INSERT INTO customer (id, country, type, first_name, last_name, specialty, postal_code,
-                              city, territory, first_batch_id, batch_id)
-        SELECT harmonia_id, country, type, first_name, last_name, specialty, postal_code, city,
-               territory, {batch_id}, {batch_id} {accepted}
-        ON CONFLICT (id) DO UPDATE SET
-            country = excluded.country, type = excluded.type,
-            first_name = {keep.format("first_name")}, last_name = {keep.format("last_name")},
-            specialty = {keep.format("specialty")}, postal_code = {keep.format("postal_code")},
-            city = {keep.format("city")}, territory = {keep.format("territory")},
-            batch_id = excluded.batch_id
-        """
-    )
-    bulk.sync_sequence("customer")
-    bulk.execute(
-        f"""
-        INSERT INTO crosswalk (system, source_id, customer_id, batch_id)
-        SELECT {sys}, customer_id, harmonia_id, {batch_id} {accepted}
-        ON CONFLICT (system, source_id) DO UPDATE SET batch_id = excluded.batch_id
-        """
-    )
-    # A customer's identifier of a scheme may change; the old value goes.
-    bulk.execute(
-        f"""
-        DELETE FROM identifier WHERE id IN (
-            SELECT i.id FROM identifier i JOIN {resolved} r
-              ON i.customer_id = r.harmonia_id AND i.scheme = r.id_scheme AND i.value <> r.id_value
-            WHERE r.conflict IS NULL)
-        """
-    )
-    bulk.execute(
-        f"""
-        INSERT INTO identifier (customer_id, scheme, value, batch_id)
-        SELECT harmonia_id, id_scheme, id_value, {batch_id} {accepted} AND id_value IS NOT NULL
-        ON CONFLICT (scheme, value) DO UPDATE SET batch_id = excluded.batch_id
-        """
-    )
-    return _pairs(rejected)
+    def __init__(
+        self, bulk: BulkConnection, duck: duckdb.DuckDBPyConnection, *, system: str, batch_id: int
+    ):
+        self.bulk = bulk
+        self.duck = duck
+        self.system = system
+        self.batch_id = batch_id
+        self._load_crosswalk()
+
+    def merge(self, valid: str) -> Rejections:
+        """Merge the rows of the DuckDB table ``valid``; returns the store's refusals."""
+        raise NotImplementedError
+
+    def finish(self) -> None:
+        """After the last chunk: let the database catch up (sequences, statistics)."""
+
+    # -- shared steps ----------------------------------------------------------------
+
+    def _load_crosswalk(self) -> None:
+        """This system's (source id -> harmonia id), kept current across chunks."""
+        table = self.bulk.read(
+            f"SELECT source_id, customer_id FROM crosswalk WHERE system = {literal(self.system)}"
+        )
+        self._into_duck("xwalk", table, "source_id VARCHAR, customer_id BIGINT")
+
+    def _into_duck(self, name: str, table: pa.Table, columns: str) -> None:
+        self.duck.execute(f"CREATE OR REPLACE TEMP TABLE {name} ({columns})")
+        if table.num_rows:
+            self.duck.register("incoming", table)
+            self.duck.execute(f"INSERT INTO {name} SELECT * FROM incoming")
+            self.duck.unregister("incoming")
+
+    def _arrow(self, sql: str) -> pa.Table:
+        return self.duck.sql(sql).to_arrow_table()
+
+    def _unknown_customers(self, resolved: str) -> Rejections:
+        rows = self.duck.sql(
+            f"SELECT DISTINCT _row, customer_id FROM {resolved} WHERE harmonia_id IS NULL ORDER BY _row"
+        ).fetchall()
+        return [
+            (
+                row,
+                f"customer_id '{source_id}' is not a customer of system {self.system}: "
+                "load it in a customers file first",
+            )
+            for row, source_id in rows
+        ]
+
+    def _resolve(self, valid: str, into: str) -> None:
+        self.duck.execute(
+            f"CREATE OR REPLACE TEMP TABLE {into} AS SELECT v.*, x.customer_id AS harmonia_id "
+            f"FROM {valid} v LEFT JOIN xwalk x ON x.source_id = v.customer_id"
+        )
 
 
-def merge_metrics(
-    bulk: BulkConnection, rows: pa.Table, *, system: str, batch_id: int
-) -> Rejections:
-    if not rows.num_rows:
-        return []
-    stage = bulk.stage(rows, "metrics")
-    known = f"JOIN crosswalk cw ON cw.system = {literal(system)} AND cw.source_id = s.customer_id"
-    rejected = _unknown_customers(bulk, stage, system)
-    bulk.execute(
-        f"""
-        INSERT INTO metric (customer_id, therapy_area, metric, period, first_month, last_month,
-                            value, batch_id)
-        SELECT cw.customer_id, s.therapy_area, s.metric, s.period, s.first_month, s.last_month,
-               s.value, {batch_id}
-        FROM {stage} s {known} WHERE true
-        ON CONFLICT (customer_id, therapy_area, metric, period) DO UPDATE SET
-            value = excluded.value, first_month = excluded.first_month,
-            last_month = excluded.last_month, batch_id = excluded.batch_id
-        """
-    )
-    return rejected
+class CustomerMerger(Merger):
+    """Customers, their crosswalk entries and national identifiers.
+
+    A row is the customer this system already knows by its id, else the
+    customer another system knows by the same national identifier, else a
+    new customer with the next harmonia id.
+    """
+
+    def __init__(self, *args: object, **kwargs: object):
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self.bulk.lock("customer", "identifier", "crosswalk")
+        self.next_id = self.bulk.next_id("customer")
+        identifiers = self.bulk.read("SELECT scheme, value, customer_id FROM identifier")
+        self._into_duck("ids", identifiers, "scheme VARCHAR, value VARCHAR, customer_id BIGINT")
+
+    def merge(self, valid: str) -> Rejections:
+        self.duck.execute(
+            f"""
+            CREATE OR REPLACE TEMP TABLE resolved AS
+            WITH matched AS (
+                SELECT v.*, x.customer_id AS by_source, i.customer_id AS by_identifier,
+                    i.customer_id IN (SELECT customer_id FROM xwalk) AS identifier_taken
+                FROM {valid} v
+                LEFT JOIN xwalk x ON x.source_id = v.customer_id
+                LEFT JOIN ids i ON i.scheme = v.id_scheme AND i.value = v.id_value
+            )
+            SELECT *,
+                CASE
+                    WHEN by_source IS NOT NULL AND by_identifier IS NOT NULL
+                         AND by_source <> by_identifier
+                    THEN 'identifier ''' || id_scheme || ' ' || id_value
+                         || ''' belongs to another customer (harmonia id ' || by_identifier || ')'
+                    WHEN by_source IS NULL AND identifier_taken
+                    THEN 'identifier ''' || id_scheme || ' ' || id_value
+                         || ''' already belongs to another customer_id of this system'
+                END AS conflict,
+                by_source IS NULL AND by_identifier IS NULL AS is_new
+            FROM matched
+            """
+        )
+        rejected = self.duck.sql(
+            "SELECT _row, conflict FROM resolved WHERE conflict IS NOT NULL ORDER BY _row"
+        ).fetchall()
+        self.duck.execute(
+            f"""
+            CREATE OR REPLACE TEMP TABLE accepted AS
+            SELECT *, COALESCE(by_source, by_identifier,
+                {self.next_id - 1} + row_number() OVER (PARTITION BY is_new ORDER BY _row)
+            ) AS harmonia_id
+            FROM resolved WHERE conflict IS NULL
+            """
+        )
+        self._append_new()
+        self._update_known()
+        self._identifiers()
+        self.duck.execute(
+            "INSERT INTO xwalk SELECT customer_id, harmonia_id FROM accepted WHERE by_source IS NULL"
+        )
+        added = self.duck.sql("SELECT COUNT(*) FROM accepted WHERE is_new").fetchall()[0][0]
+        self.next_id += int(added)
+        return [(row, reason) for row, reason in rejected]
+
+    def _append_new(self) -> None:
+        batch = self.batch_id
+        self.bulk.append(
+            "customer",
+            self._arrow(
+                "SELECT harmonia_id AS id, country, type, first_name, last_name, specialty, "
+                f"postal_code, city, territory, {batch} AS first_batch_id, {batch} AS batch_id "
+                "FROM accepted WHERE is_new ORDER BY harmonia_id"
+            ),
+        )
+        self.bulk.append(
+            "crosswalk",
+            self._arrow(
+                f"SELECT {literal(self.system)} AS system, customer_id AS source_id, "
+                f"harmonia_id AS customer_id, {batch} AS batch_id "
+                "FROM accepted WHERE by_source IS NULL ORDER BY customer_id"
+            ),
+        )
+
+    def _update_known(self) -> None:
+        """Customers the store already has: update what changed, keep what a row leaves empty."""
+        known = self._arrow(
+            "SELECT harmonia_id AS id, country, type, first_name, last_name, specialty, postal_code, "
+            "city, territory FROM accepted WHERE NOT is_new ORDER BY harmonia_id"
+        )
+        if not known.num_rows:
+            return
+        stage = self.bulk.stage(known, "customers")
+        keep = "COALESCE(excluded.{0}, customer.{0})"
+        changed = " OR ".join(
+            f"customer.{column} IS DISTINCT FROM {keep.format(column)}"
+            for column in (
+                "first_name",
+                "last_name",
+                "specialty",
+                "postal_code",
+                "city",
+                "territory",
+            )
+        )
+        self.bulk.execute(
+            f"""
+            INSERT INTO customer (id, country, type, first_name, last_name, specialty, postal_code,
+                                  city, territory, first_batch_id, batch_id)
+            SELECT id, country, type, first_name, last_name, specialty, postal_code, city,
+                   territory, {self.batch_id}, {self.batch_id} FROM {stage} WHERE true
+            ON CONFLICT (id) DO UPDATE SET
+                country = excluded.country, type = excluded.type,
+                first_name = {keep.format("first_name")}, last_name = {keep.format("last_name")},
+                specialty = {keep.format("specialty")}, postal_code = {keep.format("postal_code")},
+                city = {keep.format("city")}, territory = {keep.format("territory")},
+                batch_id = excluded.batch_id
+            WHERE customer.country <> excluded.country OR customer.type <> excluded.type
+                OR {changed}
+            """
+        )
+
+    def _identifiers(self) -> None:
+        """New identifiers: appended; a known customer's changed identifier: replaced."""
+        batch = self.batch_id
+        fresh = self._arrow(
+            "SELECT id_scheme AS scheme, id_value AS value, harmonia_id AS customer_id, "
+            f"{batch} AS batch_id FROM accepted a WHERE is_new AND id_value IS NOT NULL "
+            "ORDER BY id_scheme, id_value"
+        )
+        self.bulk.append("identifier", fresh)
+        changed = self._arrow(
+            "SELECT harmonia_id AS customer_id, id_scheme AS scheme, id_value AS value "
+            "FROM accepted a WHERE NOT is_new AND id_value IS NOT NULL AND NOT EXISTS ("
+            "SELECT 1 FROM ids i WHERE i.scheme = a.id_scheme AND i.value = a.id_value)"
+        )
+        if changed.num_rows:
+            stage = self.bulk.stage(changed, "identifiers")
+            self.bulk.execute(
+                f"""
+                DELETE FROM identifier WHERE EXISTS (
+                    SELECT 1 FROM {stage} s
+                    WHERE s.customer_id = identifier.customer_id AND s.scheme = identifier.scheme)
+                """
+            )
+            self.bulk.execute(
+                f"INSERT INTO identifier (scheme, value, customer_id, batch_id) "
+                f"SELECT scheme, value, customer_id, {batch} FROM {stage}"
+            )
+        self.duck.execute(
+            "INSERT INTO ids SELECT id_scheme, id_value, harmonia_id FROM accepted a "
+            "WHERE id_value IS NOT NULL AND NOT EXISTS ("
+            "SELECT 1 FROM ids i WHERE i.scheme = a.id_scheme AND i.value = a.id_value)"
+        )
+
+    def finish(self) -> None:
+        self.bulk.sync_sequence("customer")
+        self.bulk.analyze("customer", "crosswalk", "identifier")
 
 
-def merge_responses(
-    bulk: BulkConnection, rows: pa.Table, *, system: str, batch_id: int
-) -> Rejections:
-    """Upsert responses; a response loaded again has its answers replaced."""
-    if not rows.num_rows:
-        return []
-    stage = bulk.stage(rows, "answers")
-    known = f"JOIN crosswalk cw ON cw.system = {literal(system)} AND cw.source_id = s.customer_id"
-    rejected = _unknown_customers(bulk, stage, system)
-    same_response = (
-        "r.customer_id = cw.customer_id AND r.questionnaire = s.questionnaire "
-        "AND r.version = s.version AND r.respondent = s.respondent AND r.answered_at = s.answered_at"
-    )
-    bulk.execute(
-        f"""
-        INSERT INTO response (customer_id, questionnaire, version, respondent, answered_at, batch_id)
-        SELECT DISTINCT cw.customer_id, s.questionnaire, s.version, s.respondent, s.answered_at,
-               {batch_id}
-        FROM {stage} s {known} WHERE true
-        ON CONFLICT (customer_id, questionnaire, version, respondent, answered_at)
-        DO UPDATE SET batch_id = excluded.batch_id
-        """
-    )
-    answers = f"{stage}_ids"
-    bulk.execute(
-        f"""
-        CREATE TEMPORARY TABLE {answers} AS
-        SELECT DISTINCT r.id AS response_id, s.question, s.value
-        FROM {stage} s {known} JOIN response r ON {same_response}
-        """
-    )
-    bulk.execute(f"DELETE FROM answer WHERE response_id IN (SELECT response_id FROM {answers})")
-    bulk.execute(
-        f"INSERT INTO answer (response_id, question, value) "
-        f"SELECT response_id, question, value FROM {answers}"
-    )
-    return rejected
+class MetricMerger(Merger):
+    """Metrics: new (customer, area, metric, period) appended, changed values updated."""
+
+    def __init__(self, *args: object, **kwargs: object):
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self.duck.execute(
+            "CREATE OR REPLACE TEMP TABLE stored (customer_id BIGINT, therapy_area VARCHAR, "
+            "metric VARCHAR, period VARCHAR, first_month BIGINT, last_month BIGINT, value DOUBLE)"
+        )
+        self.seen_pairs: set[tuple[str, str]] = set()
+
+    def merge(self, valid: str) -> Rejections:
+        self._resolve(valid, "resolved")
+        rejected = self._unknown_customers("resolved")
+        self._load_stored()
+        batch = self.batch_id
+        columns = "customer_id, therapy_area, metric, period, first_month, last_month, value"
+        self.bulk.append(
+            "metric",
+            self._arrow(
+                "SELECT harmonia_id AS customer_id, therapy_area, metric, period, "
+                f"first_month, last_month, value, {batch} AS batch_id FROM resolved r "
+                "WHERE harmonia_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM stored s "
+                "WHERE s.customer_id = r.harmonia_id AND s.therapy_area = r.therapy_area "
+                "AND s.metric = r.metric AND s.period = r.period) "
+                "ORDER BY therapy_area, metric, harmonia_id, period"
+            ),
+        )
+        changed = self._arrow(
+            "SELECT r.harmonia_id AS customer_id, r.therapy_area, r.metric, r.period, "
+            "r.first_month, r.last_month, r.value FROM resolved r JOIN stored s "
+            "ON s.customer_id = r.harmonia_id AND s.therapy_area = r.therapy_area "
+            "AND s.metric = r.metric AND s.period = r.period "
+            "WHERE s.value IS DISTINCT FROM r.value OR s.first_month <> r.first_month"
+        )
+        if changed.num_rows:
+            stage = self.bulk.stage(changed, "metrics")
+            self.bulk.execute(
+                f"""
+                INSERT INTO metric ({columns}, batch_id)
+                SELECT {columns}, {batch} FROM {stage} WHERE true
+                ON CONFLICT (therapy_area, metric, customer_id, period) DO UPDATE SET
+                    value = excluded.value, first_month = excluded.first_month,
+                    last_month = excluded.last_month, batch_id = excluded.batch_id
+                """
+            )
+        return rejected
+
+    def _load_stored(self) -> None:
+        """The stored metrics of every (area, metric) this load brings, once each."""
+        pairs = self.duck.sql("SELECT DISTINCT therapy_area, metric FROM resolved").fetchall()
+        for area, metric in pairs:
+            if (area, metric) in self.seen_pairs:
+                continue
+            self.seen_pairs.add((area, metric))
+            where = f"therapy_area = {literal(area)} AND metric = {literal(metric)}"
+            if not self.bulk.exists(f"SELECT 1 FROM metric WHERE {where}"):
+                continue
+            stored = self.bulk.read(
+                "SELECT customer_id, therapy_area, metric, period, first_month, last_month, value "
+                f"FROM metric WHERE {where}"
+            )
+            self.duck.register("incoming", stored)
+            self.duck.execute("INSERT INTO stored SELECT * FROM incoming")
+            self.duck.unregister("incoming")
+
+    def finish(self) -> None:
+        self.bulk.analyze("metric")
 
 
-def _unknown_customers(bulk: BulkConnection, stage: str, system: str) -> Rejections:
-    rejected = bulk.read(
-        f"""
-        SELECT DISTINCT s._row, 'customer_id ''' || s.customer_id || ''' is not a customer of '
-               || 'system {system.replace("'", "''")}: load it in a customers file first' AS reason
-        FROM {stage} s
-        LEFT JOIN crosswalk cw ON cw.system = {literal(system)} AND cw.source_id = s.customer_id
-        WHERE cw.customer_id IS NULL
-        """
-    )
-    return _pairs(rejected)
+class ResponseMerger(Merger):
+    """Responses and their answers; a response loaded again has its answers replaced."""
+
+    KEY = ("customer_id", "questionnaire", "version", "respondent", "answered_at")
+
+    def __init__(self, *args: object, **kwargs: object):
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self.bulk.lock("response")
+        self.next_id = self.bulk.next_id("response")
+        self.duck.execute(
+            "CREATE OR REPLACE TEMP TABLE known (id BIGINT, customer_id BIGINT, questionnaire "
+            "VARCHAR, version VARCHAR, respondent VARCHAR, answered_at VARCHAR, reset BOOLEAN)"
+        )
+        self.seen_questionnaires: set[str] = set()
+
+    def merge(self, valid: str) -> Rejections:
+        self._resolve(valid, "resolved")
+        rejected = self._unknown_customers("resolved")
+        self._load_known()
+        key = " AND ".join(
+            f"k.{column} = h.{'harmonia_id' if column == 'customer_id' else column}"
+            for column in self.KEY
+        )
+        self.duck.execute(
+            f"""
+            CREATE OR REPLACE TEMP TABLE heads AS
+            SELECT h.*, k.id AS known_id, k.reset AS known_reset FROM (
+                SELECT DISTINCT harmonia_id, questionnaire, version, respondent, answered_at
+                FROM resolved WHERE harmonia_id IS NOT NULL) h
+            LEFT JOIN known k ON {key}
+            """
+        )
+        self.duck.execute(
+            f"""
+            CREATE OR REPLACE TEMP TABLE heads_ided AS
+            SELECT *, COALESCE(known_id, {self.next_id - 1} + row_number() OVER (
+                PARTITION BY known_id IS NULL ORDER BY harmonia_id, questionnaire, version,
+                respondent, answered_at)) AS response_id
+            FROM heads
+            """
+        )
+        self._write_heads()
+        self.bulk.append(
+            "answer",
+            self._arrow(
+                "SELECT h.response_id, r.question, r.value FROM resolved r JOIN heads_ided h "
+                "ON h.harmonia_id = r.harmonia_id AND h.questionnaire = r.questionnaire "
+                "AND h.version = r.version AND h.respondent = r.respondent "
+                "AND h.answered_at = r.answered_at ORDER BY h.response_id, r.question, r.value"
+            ),
+        )
+        return rejected
+
+    def _write_heads(self) -> None:
+        batch = self.batch_id
+        new = self._arrow(
+            "SELECT response_id AS id, harmonia_id AS customer_id, questionnaire, version, "
+            f"respondent, answered_at, {batch} AS batch_id FROM heads_ided "
+            "WHERE known_id IS NULL ORDER BY response_id"
+        )
+        self.bulk.append("response", new)
+        self.next_id += new.num_rows
+        reloaded = self._arrow(
+            "SELECT known_id AS id FROM heads_ided WHERE known_id IS NOT NULL AND NOT known_reset"
+        )
+        if reloaded.num_rows:
+            stage = self.bulk.stage(reloaded, "responses")
+            self.bulk.execute(f"DELETE FROM answer WHERE response_id IN (SELECT id FROM {stage})")
+            self.bulk.execute(
+                f"UPDATE response SET batch_id = {batch} WHERE id IN (SELECT id FROM {stage})"
+            )
+        self.duck.execute(
+            "UPDATE known SET reset = TRUE WHERE id IN (SELECT known_id FROM heads_ided)"
+        )
+        self.duck.execute(
+            "INSERT INTO known SELECT response_id, harmonia_id, questionnaire, version, respondent, "
+            "answered_at, TRUE FROM heads_ided WHERE known_id IS NULL"
+        )
+
+    def _load_known(self) -> None:
+        names = self.duck.sql("SELECT DISTINCT questionnaire FROM resolved").fetchall()
+        for (name,) in names:
+            if name in self.seen_questionnaires:
+                continue
+            self.seen_questionnaires.add(name)
+            stored = self.bulk.read(
+                "SELECT id, customer_id, questionnaire, version, respondent, answered_at, "
+                f"FALSE AS reset FROM response WHERE questionnaire = {literal(name)}"
+            )
+            if stored.num_rows:
+                self.duck.register("incoming", stored)
+                self.duck.execute(
+                    "INSERT INTO known SELECT id, customer_id, questionnaire, version, respondent, "
+                    "answered_at, CAST(reset AS BOOLEAN) FROM incoming"
+                )
+                self.duck.unregister("incoming")
+
+    def finish(self) -> None:
+        self.bulk.sync_sequence("response")
+        self.bulk.analyze("response", "answer")
 
 
-def _pairs(table: pa.Table) -> Rejections:
-    if not table.num_rows:
-        return []
-    rows, reasons = table.column(0).to_pylist(), table.column(1).to_pylist()
-    return list(zip(rows, reasons, strict=True))
-
-
-MERGES = {"customers": merge_customers, "metrics": merge_metrics, "responses": merge_responses}
+MERGERS: dict[str, type[Merger]] = {
+    "customers": CustomerMerger,
+    "metrics": MetricMerger,
+    "responses": ResponseMerger,
+}

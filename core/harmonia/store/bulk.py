@@ -14,13 +14,13 @@ numbers, text and NULL, all produced by harmonia itself.
 from __future__ import annotations
 
 import uuid
+from concurrent.futures import Future, ThreadPoolExecutor
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import Any
+
+import pyarrow as pa
 
 from harmonia.store.database import SQLITE_HANDLES, Database
-
-if TYPE_CHECKING:
-    import pyarrow as pa
 
 
 def literal(value: Any) -> str:
@@ -41,18 +41,39 @@ class BulkConnection:
     normally and rolls back on error.
     """
 
-    def __init__(self, database: Database):
+    def __init__(self, database: Database, *, write: bool = True):
         self.database = database
         self.dialect = database.dialect
         self._connection = self._connect()
         self._cursor = self._connection.cursor()
+        # Appends run on one background thread, so the caller checks the next
+        # chunk (in DuckDB) while this one is written; every other statement
+        # waits for them first, which keeps the order of writes.
+        self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="harmonia-bulk")
+        self._pending: list[Future[None]] = []
         if self.dialect == "sqlite":
             # Infer column types from the whole result, not the first 1024 rows,
             # so a column whose first values are NULL still reads as text.
             self._cursor.adbc_statement.set_options(
                 **{"adbc.sqlite.query.batch_rows": "1000000000"}
             )
-            self._cursor.execute("PRAGMA busy_timeout = 60000")
+            # A bulk job touches millions of index entries: give it a page cache
+            # that holds them and keep temporary tables in memory. WAL makes
+            # synchronous=NORMAL safe. The write lock is taken up front (BEGIN
+            # IMMEDIATE) so ids allocated from MAX(id) cannot race another writer.
+            for pragma in (
+                "busy_timeout = 60000",
+                "cache_size = -524288",
+                "temp_store = MEMORY",
+                "synchronous = NORMAL",
+            ):
+                self._cursor.execute(f"PRAGMA {pragma}")
+            self._cursor.execute("BEGIN IMMEDIATE" if write else "BEGIN")
+        else:
+            # Why: the cycle is one large query whose cost estimate trips
+            # PostgreSQL's JIT, which then spends seconds compiling a plan
+            # that runs in milliseconds.
+            self._cursor.execute("SET jit = off")
 
     def _connect(self) -> Any:
         if self.dialect == "sqlite":
@@ -60,7 +81,9 @@ class BulkConnection:
 
             SQLITE_HANDLES.opened(self.database.sqlite_path, "adbc")
             try:
-                return adbc.connect(str(self.database.sqlite_path))
+                # autocommit: harmonia issues BEGIN/COMMIT itself, after the
+                # PRAGMAs that SQLite refuses inside a transaction.
+                return adbc.connect(str(self.database.sqlite_path), autocommit=True)
             except Exception:
                 SQLITE_HANDLES.closed(self.database.sqlite_path, "adbc")
                 raise
@@ -86,41 +109,122 @@ class BulkConnection:
         traceback: TracebackType | None,
     ) -> None:
         try:
-            if kind is None:
-                self._connection.commit()
-            else:
-                self._connection.rollback()
+            self._end(commit=kind is None)
         finally:
             self._cursor.close()
             self._connection.close()
             if self.dialect == "sqlite":
                 SQLITE_HANDLES.closed(self.database.sqlite_path, "adbc")
 
+    def _end(self, *, commit: bool) -> None:
+        """Wait for the background appends, then commit, or roll back if anything failed."""
+        try:
+            self.wait()
+        except BaseException:
+            commit = False
+            raise
+        finally:
+            self._writer.shutdown(wait=True)
+            if self.dialect == "sqlite":
+                self._cursor.execute("COMMIT" if commit else "ROLLBACK")
+            elif commit:
+                self._connection.commit()
+            else:
+                self._connection.rollback()
+
+    def wait(self) -> None:
+        """Block until the background appends are written (re-raising their errors)."""
+        pending, self._pending = self._pending, []
+        for future in pending:
+            future.result()
+
     def execute(self, sql: str) -> int:
         """Run a statement; returns the number of rows it changed where known."""
+        self.wait()
         self._cursor.execute(sql)
         return self._cursor.rowcount
 
     def read(self, sql: str) -> pa.Table:
         """A query's result as one Arrow table."""
+        self.wait()
         self._cursor.execute(sql)
         return self._cursor.fetch_arrow_table()
 
+    def stream(self, sql: str) -> pa.RecordBatchReader:
+        """A query's result as a stream of record batches (read before the next statement)."""
+        self.wait()
+        self._cursor.execute(sql)
+        return self._cursor.fetch_record_batch()
+
     def scalar(self, sql: str) -> Any:
+        self.wait()
         self._cursor.execute(sql)
         row = self._cursor.fetchone()
         return row[0] if row else None
 
+    def exists(self, sql: str) -> bool:
+        """Whether a query returns any row."""
+        return self.scalar(f"SELECT EXISTS ({sql})") in (1, True)
+
     def stage(self, data: pa.Table, prefix: str = "stage") -> str:
         """Copy ``data`` into a new temporary table; returns its name."""
         name = f"harmonia_{prefix}_{uuid.uuid4().hex[:8]}"
+        self.wait()
         self._cursor.adbc_ingest(name, data, mode="create", temporary=True)
         return name
 
-    def append(self, table: str, data: pa.Table) -> None:
-        """Append ``data`` (whose columns match ``table``'s) to a store table."""
-        if data.num_rows:
-            self._cursor.adbc_ingest(table, data, mode="append")
+    def append(self, table: str, data: pa.Table | pa.RecordBatchReader) -> None:
+        """Append ``data`` (columns named as ``table``'s) to a store table, in the background.
+
+        A record batch reader is written as it is produced, never held whole.
+        """
+        if isinstance(data, pa.Table) and not data.num_rows:
+            return
+        if self.dialect == "postgresql":
+            data = self._as_stored(table, data)
+        self._pending.append(
+            self._writer.submit(self._cursor.adbc_ingest, table, data, mode="append")
+        )
+
+    def _as_stored(
+        self, table: str, data: pa.Table | pa.RecordBatchReader
+    ) -> pa.Table | pa.RecordBatchReader:
+        """Cast columns to the table's own types: PostgreSQL's binary COPY takes no others."""
+        types = self._column_types(table)
+        schema = pa.schema(
+            [(field.name, types.get(field.name, field.type)) for field in data.schema]
+        )
+        if schema == data.schema:
+            return data
+        if isinstance(data, pa.Table):
+            return data.cast(schema)
+        return pa.RecordBatchReader.from_batches(schema, (batch.cast(schema) for batch in data))
+
+    _POSTGRES_TYPES = {
+        "integer": pa.int32(),
+        "bigint": pa.int64(),
+        "smallint": pa.int16(),
+        "double precision": pa.float64(),
+        "real": pa.float32(),
+        "boolean": pa.bool_(),
+        "text": pa.string(),
+        "character varying": pa.string(),
+    }
+
+    def _column_types(self, table: str) -> dict[str, pa.DataType]:
+        cache = self.__dict__.setdefault("_types", {})
+        if table not in cache:
+            self.wait()
+            self._cursor.execute(
+                "SELECT column_name, data_type FROM information_schema.columns "
+                f"WHERE table_name = {literal(table)} AND table_schema = current_schema()"
+            )
+            cache[table] = {
+                name: self._POSTGRES_TYPES[kind]
+                for name, kind in self._cursor.fetchall()
+                if kind in self._POSTGRES_TYPES
+            }
+        return cache[table]
 
     def lock(self, *tables: str) -> None:
         """Serialize writers that allocate ids in ``tables`` for this transaction."""
@@ -131,6 +235,17 @@ class BulkConnection:
     def next_id(self, table: str) -> int:
         """The first id above every id in ``table`` (call after :meth:`lock`)."""
         return int(self.scalar(f"SELECT COALESCE(MAX(id), 0) + 1 FROM {table}"))
+
+    def analyze(self, *tables: str) -> None:
+        """Refresh the planner's statistics after a bulk change.
+
+        Why: PostgreSQL plans from statistics; right after a bulk load they
+        still describe the empty table, and a join planned for one row runs
+        as a nested loop over millions.
+        """
+        if self.dialect == "postgresql":
+            for table in tables:
+                self.execute(f"ANALYZE {table}")
 
     def sync_sequence(self, table: str) -> None:
         """After inserting explicit ids, move PostgreSQL's sequence past them."""

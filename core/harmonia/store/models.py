@@ -43,37 +43,39 @@ class LoadBatch(SQLModel, table=True):
 
 
 class Customer(SQLModel, table=True):
-    """A customer (HCP or HCO) with one stable harmonia id."""
+    """A customer (HCP or HCO) with one stable harmonia id.
+
+    One secondary index only: every index costs each of the million rows a
+    load appends, and a cycle reads a country's customers as a whole.
+    """
 
     __tablename__ = "customer"
-    __table_args__ = (Index("ix_customer_country_specialty", "country", "specialty"),)
 
     id: int | None = Field(default=None, primary_key=True)
-    country: str = Field(max_length=2)
+    country: str = Field(max_length=2, index=True)
     type: str = Field(max_length=3)
     first_name: str | None = None
     last_name: str | None = None
     specialty: str | None = None
     postal_code: str | None = None
     city: str | None = None
-    territory: str | None = Field(default=None, index=True)
+    territory: str | None = None
     first_batch_id: int = Field(foreign_key="load_batch.id")
     batch_id: int = Field(foreign_key="load_batch.id")
 
 
 class Identifier(SQLModel, table=True):
-    """A validated national identifier; one value per scheme and customer."""
+    """A validated national identifier: (scheme, value) names one customer.
+
+    A customer has at most one value per scheme; the loader replaces a changed one.
+    """
 
     __tablename__ = "identifier"
-    __table_args__ = (
-        UniqueConstraint("scheme", "value", name="uq_identifier_scheme_value"),
-        UniqueConstraint("customer_id", "scheme", name="uq_identifier_customer_scheme"),
-    )
+    __table_args__ = ({"sqlite_with_rowid": False},)
 
-    id: int | None = Field(default=None, primary_key=True)
-    customer_id: int = Field(foreign_key="customer.id")
-    scheme: str
-    value: str
+    scheme: str = Field(primary_key=True)
+    value: str = Field(primary_key=True)
+    customer_id: int = Field(foreign_key="customer.id", index=True)
     batch_id: int = Field(foreign_key="load_batch.id")
 
 
@@ -81,6 +83,7 @@ class Crosswalk(SQLModel, table=True):
     """(system, source id) -> harmonia id: how each source knows a customer."""
 
     __tablename__ = "crosswalk"
+    __table_args__ = ({"sqlite_with_rowid": False},)
 
     system: str = Field(primary_key=True)
     source_id: str = Field(primary_key=True)
@@ -92,15 +95,17 @@ class Metric(SQLModel, table=True):
     """A number about a customer in a therapy area for a period.
 
     ``first_month``/``last_month`` are month ordinals of the period (see
-    :mod:`harmonia.periods`) so every engine filters periods as integers.
+    :mod:`harmonia.periods`) so every engine filters periods as integers. The
+    key leads with (area, metric): a cycle reads one area's metrics, and a
+    load appends them in key order. On SQLite the table is clustered on it.
     """
 
     __tablename__ = "metric"
-    __table_args__ = (Index("ix_metric_area_metric", "therapy_area", "metric"),)
+    __table_args__ = ({"sqlite_with_rowid": False},)
 
-    customer_id: int = Field(foreign_key="customer.id", primary_key=True)
     therapy_area: str = Field(primary_key=True)
     metric: str = Field(primary_key=True)
+    customer_id: int = Field(foreign_key="customer.id", primary_key=True)
     period: str = Field(primary_key=True)
     first_month: int
     last_month: int
@@ -137,6 +142,7 @@ class Answer(SQLModel, table=True):
     """One answer of a response; a multiple-choice answer is one row per option."""
 
     __tablename__ = "answer"
+    __table_args__ = ({"sqlite_with_rowid": False},)
 
     response_id: int = Field(foreign_key="response.id", primary_key=True)
     question: str = Field(primary_key=True)
@@ -157,6 +163,7 @@ class Quarantine(SQLModel, table=True):
     fingerprint: str = Field(unique=True)
     batch_id: int = Field(foreign_key="load_batch.id", index=True)
     kind: str
+    system: str = Field(description="the system whose ids the row used")
     location: str
     row_number: int | None = None
     record: str = Field(sa_column=Column(Text, nullable=False))

@@ -20,7 +20,7 @@ def upgrade() -> None:
     op.create_table(
         "audit_event",
         sa.Column("id", sa.Integer(), nullable=False),
-        sa.Column("at", sa.DateTime(), nullable=False),
+        sa.Column("at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("actor", sa.String(), nullable=False),
         sa.Column("action", sa.String(), nullable=False),
         sa.Column("subject", sa.String(), nullable=False),
@@ -45,8 +45,8 @@ def upgrade() -> None:
         sa.Column("snapshot", sa.Text(), nullable=False),
         sa.Column("summary", sa.Text(), nullable=False),
         sa.Column("actor", sa.String(), nullable=False),
-        sa.Column("started_at", sa.DateTime(), nullable=False),
-        sa.Column("finished_at", sa.DateTime(), nullable=True),
+        sa.Column("started_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("finished_at", sa.DateTime(timezone=True), nullable=True),
         sa.ForeignKeyConstraint(
             ["previous_cycle_id"],
             ["cycle.id"],
@@ -69,8 +69,8 @@ def upgrade() -> None:
         sa.Column("rows_loaded", sa.Integer(), nullable=False),
         sa.Column("rows_quarantined", sa.Integer(), nullable=False),
         sa.Column("actor", sa.String(), nullable=False),
-        sa.Column("started_at", sa.DateTime(), nullable=False),
-        sa.Column("finished_at", sa.DateTime(), nullable=True),
+        sa.Column("started_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("finished_at", sa.DateTime(timezone=True), nullable=True),
         sa.PrimaryKeyConstraint("id"),
     )
     op.create_table(
@@ -97,10 +97,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id"),
     )
     with op.batch_alter_table("customer", schema=None) as batch_op:
-        batch_op.create_index(
-            "ix_customer_country_specialty", ["country", "specialty"], unique=False
-        )
-        batch_op.create_index(batch_op.f("ix_customer_territory"), ["territory"], unique=False)
+        batch_op.create_index(batch_op.f("ix_customer_country"), ["country"], unique=False)
 
     op.create_table(
         "quarantine",
@@ -108,6 +105,7 @@ def upgrade() -> None:
         sa.Column("fingerprint", sa.String(), nullable=False),
         sa.Column("batch_id", sa.Integer(), nullable=False),
         sa.Column("kind", sa.String(), nullable=False),
+        sa.Column("system", sa.String(), nullable=False),
         sa.Column("location", sa.String(), nullable=False),
         sa.Column("row_number", sa.Integer(), nullable=True),
         sa.Column("record", sa.Text(), nullable=False),
@@ -170,16 +168,16 @@ def upgrade() -> None:
             ["customer.id"],
         ),
         sa.PrimaryKeyConstraint("system", "source_id"),
+        sqlite_with_rowid=False,
     )
     with op.batch_alter_table("crosswalk", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_crosswalk_customer_id"), ["customer_id"], unique=False)
 
     op.create_table(
         "identifier",
-        sa.Column("id", sa.Integer(), nullable=False),
-        sa.Column("customer_id", sa.Integer(), nullable=False),
         sa.Column("scheme", sa.String(), nullable=False),
         sa.Column("value", sa.String(), nullable=False),
+        sa.Column("customer_id", sa.Integer(), nullable=False),
         sa.Column("batch_id", sa.Integer(), nullable=False),
         sa.ForeignKeyConstraint(
             ["batch_id"],
@@ -189,15 +187,19 @@ def upgrade() -> None:
             ["customer_id"],
             ["customer.id"],
         ),
-        sa.PrimaryKeyConstraint("id"),
-        sa.UniqueConstraint("customer_id", "scheme", name="uq_identifier_customer_scheme"),
-        sa.UniqueConstraint("scheme", "value", name="uq_identifier_scheme_value"),
+        sa.PrimaryKeyConstraint("scheme", "value"),
+        sqlite_with_rowid=False,
     )
+    with op.batch_alter_table("identifier", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_identifier_customer_id"), ["customer_id"], unique=False
+        )
+
     op.create_table(
         "metric",
-        sa.Column("customer_id", sa.Integer(), nullable=False),
         sa.Column("therapy_area", sa.String(), nullable=False),
         sa.Column("metric", sa.String(), nullable=False),
+        sa.Column("customer_id", sa.Integer(), nullable=False),
         sa.Column("period", sa.String(), nullable=False),
         sa.Column("first_month", sa.Integer(), nullable=False),
         sa.Column("last_month", sa.Integer(), nullable=False),
@@ -211,11 +213,9 @@ def upgrade() -> None:
             ["customer_id"],
             ["customer.id"],
         ),
-        sa.PrimaryKeyConstraint("customer_id", "therapy_area", "metric", "period"),
+        sa.PrimaryKeyConstraint("therapy_area", "metric", "customer_id", "period"),
+        sqlite_with_rowid=False,
     )
-    with op.batch_alter_table("metric", schema=None) as batch_op:
-        batch_op.create_index("ix_metric_area_metric", ["therapy_area", "metric"], unique=False)
-
     op.create_table(
         "response",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -258,6 +258,7 @@ def upgrade() -> None:
             ["response.id"],
         ),
         sa.PrimaryKeyConstraint("response_id", "question", "value"),
+        sqlite_with_rowid=False,
     )
 
 
@@ -267,10 +268,10 @@ def downgrade() -> None:
         batch_op.drop_index("ix_response_questionnaire")
 
     op.drop_table("response")
-    with op.batch_alter_table("metric", schema=None) as batch_op:
-        batch_op.drop_index("ix_metric_area_metric")
-
     op.drop_table("metric")
+    with op.batch_alter_table("identifier", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_identifier_customer_id"))
+
     op.drop_table("identifier")
     with op.batch_alter_table("crosswalk", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_crosswalk_customer_id"))
@@ -285,8 +286,7 @@ def downgrade() -> None:
 
     op.drop_table("quarantine")
     with op.batch_alter_table("customer", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_customer_territory"))
-        batch_op.drop_index("ix_customer_country_specialty")
+        batch_op.drop_index(batch_op.f("ix_customer_country"))
 
     op.drop_table("customer")
     op.drop_table("load_batch")

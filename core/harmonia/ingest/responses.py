@@ -1,0 +1,347 @@
+"""Validating questionnaire responses: one vectorized DuckDB pass over a batch.
+
+The canonical long format has one row per answered question. Each row is
+checked against the questionnaire version it names, in two layers:
+
+answer checks (the row alone)
+    unknown questionnaire or version, unknown question, option not offered
+    (or several for a single choice, none for a multiple choice), not a
+    number, out of range, not a whole number (integer and scale items), not
+    true/false, not a date, empty.
+
+response checks (the row among the other rows of its response)
+    A response is the rows sharing customer, questionnaire, version,
+    respondent and ``answered_at``. Skip logic is evaluated over the
+    response's *accepted* answers (those passing the answer checks): an
+    answer to a disabled item is rejected; a required item that is enabled
+    but has no accepted answer rejects the *whole response*, and every row of
+    it carries the reason (a profile missing a required answer is not stored
+    half; fix the file and load it again). An optional answer rejected alone
+    leaves the rest of its response stored, scored under the dimension's
+    missing-answer policy.
+
+Every rejected row keeps all its reasons for the quarantine. The loader must
+hand each response whole to :func:`responses_sql` (all its rows in one
+chunk); repeats of the same response and question are flagged by the loader
+across chunks (:data:`~harmonia.ingest.checks.DUPLICATE_KEYS`), and only the
+first of them counts here. Skip logic is built by
+:class:`~harmonia.engine.scoring.SkipLogic`, so that validation and scoring
+judge it identically.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import attrs
+
+from harmonia.definitions import Questionnaire
+from harmonia.definitions.questionnaire import (
+    CHOICE_TYPES,
+    NUMERIC_TYPES,
+    WHOLE_TYPES,
+    EnableWhen,
+    Item,
+)
+from harmonia.engine.scoring import SkipLogic
+from harmonia.ingest.checks import CheckContext, _q, quote, reasons, text_list
+
+#: The columns that identify a response within a batch (NULLs made comparable).
+RESPONSE_KEY = ("_c", "_qid", "_ver", "respondent", "_at")
+#: Two independent hashes of the response key: grouping and joining a million
+#: rows on two integers is several times faster than on five texts, and a false
+#: match would need both to collide.
+_HASHES = (
+    f"hash({', '.join(RESPONSE_KEY)}) AS _rk1, hash({', '.join(RESPONSE_KEY)}, 'harmonia') AS _rk2"
+)
+
+
+@attrs.frozen
+class CheckedRows:
+    """Answer rows as :func:`responses_sql` sees them, for skip logic.
+
+    Only the first row of a question counts (the loader rejects the repeats),
+    and only when it passed the answer checks (``_usable``).
+    """
+
+    def of_item(self, questionnaire: Questionnaire, item: Item) -> str:
+        return (
+            f"_qid = {quote(questionnaire.id)} AND _ver = {quote(questionnaire.version)} "
+            f"AND question = {quote(item.id)}"
+        )
+
+    def includes(self, item: Item, literal: str) -> str:
+        if item.type == "multiple":
+            return f"list_contains(codes, {literal})"
+        return f"value = {literal}"
+
+    def number(self, item: Item) -> str:
+        return "number"
+
+    def text(self, item: Item) -> str:
+        return "value"
+
+    def aggregate(self, rows: str, test: str) -> str:
+        return (
+            f"COALESCE(arg_min(CASE WHEN _usable AND {test} THEN 1 ELSE 0 END, _row) "
+            f"FILTER (WHERE {rows}), 0)"
+        )
+
+
+def items_table(questionnaires: Iterable[Questionnaire]) -> str:
+    """The installed questionnaires' items as an inline table (DuckDB only)."""
+    rows = []
+    for questionnaire in questionnaires:
+        for item in questionnaire.items:
+            options = "|" + "|".join(option.code for option in item.options) + "|"
+            values = [
+                quote(questionnaire.id),
+                quote(questionnaire.version),
+                quote(item.id),
+                quote(item.type),
+                "NULL" if item.min is None else repr(float(item.min)),
+                "NULL" if item.max is None else repr(float(item.max)),
+                "NULL" if item.min is None else quote(_plain(item.min)),
+                "NULL" if item.max is None else quote(_plain(item.max)),
+                quote(options),
+            ]
+            rows.append("(" + ", ".join(values) + ")")
+    if not rows:
+        rows.append("(" + ", ".join(["NULL"] * 9) + ")")
+    return (
+        "(VALUES " + ",\n            ".join(rows) + ") AS items(questionnaire, version, question, "
+        "item_type, low, high, low_text, high_text, options)"
+    )
+
+
+def _plain(value: float) -> str:
+    """A bound as a person writes it: 1500, not 1500.0."""
+    return str(int(value)) if float(value).is_integer() else repr(float(value))
+
+
+def responses_sql(context: CheckContext) -> str:
+    """The check of a ``raw`` batch of responses: typed columns plus ``_reasons``.
+
+    Answer checks depend only on (questionnaire, version, question, answer),
+    and a batch repeats few of those (codes, yes/no, small numbers): they run
+    once per distinct answer and are joined back, not once per row.
+    """
+    comma = "TRUE" if context.decimal_comma else "FALSE"
+    questionnaires = list(context.questionnaires.values())
+    logic = SkipLogic(CheckedRows())
+    disabled = _disabled_checks(logic, questionnaires)
+    missing = _missing_checks(logic, questionnaires)
+    flags = "".join(f", {flag}" for flag in logic.flags())
+    same_answer = " AND ".join(
+        f"a.{column} IS NOT DISTINCT FROM clean.{column}"
+        for column in ("questionnaire", "version", "question", "answer")
+    )
+    return f"""
+    WITH clean AS (
+        SELECT _row,
+            harmonia_text(customer_id) AS customer_id,
+            harmonia_text(questionnaire) AS questionnaire,
+            harmonia_text(version) AS version,
+            COALESCE(harmonia_text(respondent), '') AS respondent,
+            harmonia_text(answered_at) AS answered_text,
+            harmonia_text(question) AS question,
+            harmonia_text(answer) AS answer
+        FROM raw
+    ), stamps AS (
+        SELECT answered_text, strftime(harmonia_timestamp(answered_text, {comma}),
+                                       '%Y-%m-%dT%H:%M:%S') AS answered_at
+        FROM (SELECT DISTINCT answered_text FROM clean)
+    ), items AS (
+        SELECT * FROM {items_table(questionnaires)}
+    ), known AS (
+        SELECT DISTINCT questionnaire, version FROM items
+    ), typed AS (
+        SELECT d.*, i.item_type, i.low, i.high, i.low_text, i.high_text, i.options,
+            k.questionnaire IS NOT NULL AS _known,
+            CASE WHEN i.item_type IN ({text_list(NUMERIC_TYPES)})
+                THEN harmonia_number(answer, {comma}) END AS number,
+            CASE WHEN i.item_type IN ({text_list(CHOICE_TYPES)}) THEN list_sort(list_distinct(
+                list_transform(list_filter(string_split(answer, '|'), lambda o: trim(o) <> ''),
+                               lambda o: trim(o)))) END AS codes
+        FROM (SELECT DISTINCT questionnaire, version, question, answer FROM clean) d
+        LEFT JOIN known AS k ON k.questionnaire = d.questionnaire AND k.version = d.version
+        LEFT JOIN items AS i ON i.questionnaire = d.questionnaire
+            AND i.version = d.version AND i.question = d.question
+    ), valued AS (
+        SELECT *, {_normalized_value(comma)} AS value FROM typed
+    ), answers AS (
+        SELECT questionnaire, version, question, answer, item_type, number, codes, value,
+            {_answer_reasons(context)}
+        FROM valued
+    ), keyed AS (
+        SELECT clean._row, clean.customer_id, clean.questionnaire, clean.version,
+            clean.respondent, clean.answered_text, stamps.answered_at, clean.question,
+            a.item_type, a.number, a.codes, a.value, a._reasons AS _answer_reasons,
+            COALESCE(clean.customer_id, '') AS _c, COALESCE(clean.questionnaire, '') AS _qid,
+            COALESCE(clean.version, '') AS _ver,
+            COALESCE(stamps.answered_at, clean.answered_text, '') AS _at
+        FROM clean
+        LEFT JOIN stamps ON stamps.answered_text = clean.answered_text
+        LEFT JOIN answers a ON {same_answer}
+    ), usable AS MATERIALIZED (
+        -- read by the per-response aggregate and by the final rows: computed once
+        SELECT * EXCLUDE (answered_text, _c, _at, _answer_reasons), {_HASHES},
+            CASE WHEN customer_id IS NOT NULL AND answered_at IS NOT NULL
+                 THEN _answer_reasons
+                 ELSE list_concat(list_filter([{_ROW_REASONS}], lambda r: r IS NOT NULL),
+                                  _answer_reasons) END AS _reasons,
+            customer_id IS NOT NULL AND answered_at IS NOT NULL AND len(_answer_reasons) = 0
+                AND item_type IS NOT NULL AS _usable
+        FROM keyed
+    ), judged AS (
+        SELECT * EXCLUDE (_qid, _ver), {_missing_list(missing)} AS _missing
+        FROM (SELECT _rk1, _rk2, any_value(_qid) AS _qid, any_value(_ver) AS _ver{flags}
+              FROM usable GROUP BY _rk1, _rk2)
+    ), verdicts AS (
+        SELECT u.*, {_disabled_reason(disabled)} AS _disabled, {_MISSING_REASON} AS _incomplete
+        FROM usable u LEFT JOIN judged j ON j._rk1 = u._rk1 AND j._rk2 = u._rk2
+    )
+    SELECT _row, customer_id, questionnaire, version, respondent, answered_at, question,
+        value AS answer, item_type = 'multiple' AS multiple,
+        CASE WHEN _disabled IS NULL AND _incomplete IS NULL THEN _reasons
+             ELSE list_concat(_reasons, list_filter([_disabled, _incomplete],
+                                                    lambda r: r IS NOT NULL)) END AS _reasons
+    FROM verdicts
+    """
+
+
+#: What is wrong with a row beyond its answer: who answered, and when.
+_ROW_REASONS = (
+    "CASE WHEN customer_id IS NULL THEN 'customer_id is empty' END, "
+    "CASE WHEN answered_text IS NULL THEN 'answered_at is empty' WHEN answered_at IS NULL "
+    f"THEN 'answered_at ' || {_q('answered_text')} || ' is not a date (write YYYY-MM-DD)' END"
+)
+
+
+def _normalized_value(comma: str) -> str:
+    """The answer as the store keeps it (what scoring and skip logic compare with)."""
+    whole = text_list(WHOLE_TYPES)
+    numeric = text_list(NUMERIC_TYPES)
+    return f"""CASE
+            WHEN item_type = 'multiple' THEN array_to_string(codes, '|')
+            WHEN item_type = 'boolean' THEN CASE WHEN lower(answer) IN ('true', 'yes', '1')
+                THEN 'true' WHEN lower(answer) IN ('false', 'no', '0') THEN 'false' END
+            WHEN item_type IN ({whole}) AND number = floor(number) AND abs(number) < 1e15
+                THEN CAST(CAST(number AS BIGINT) AS VARCHAR)
+            WHEN item_type IN ({numeric}) THEN CAST(number AS VARCHAR)
+            WHEN item_type = 'date' THEN strftime(harmonia_timestamp(answer, {comma}), '%Y-%m-%d')
+            ELSE answer
+        END"""
+
+
+def _answer_reasons(context: CheckContext) -> str:
+    """``_reasons`` of one distinct answer: everything wrong with it, whoever gave it."""
+    installed = sorted(f"{qid} {version}" for qid, version in context.questionnaires)
+    numeric = text_list(NUMERIC_TYPES)
+    return reasons(
+        "CASE WHEN questionnaire IS NULL THEN 'questionnaire is empty' "
+        "WHEN version IS NULL THEN 'version is empty' "
+        f"WHEN NOT _known THEN 'questionnaire ' || {_q('questionnaire')} || ' version ' || "
+        f"{_q('version')} || ' is not installed (installed: {', '.join(installed) or 'none'})' END",
+        "CASE WHEN question IS NULL THEN 'question is empty' WHEN _known AND item_type IS NULL "
+        f"THEN 'question ' || {_q('question')} || ' is not an item of ' || questionnaire || "
+        "' version ' || version END",
+        "CASE WHEN answer IS NULL THEN 'answer is empty' END",
+        f"CASE WHEN codes IS NOT NULL AND len(codes) = 0 THEN 'answer ' || {_q('answer')} || "
+        "' to ' || question || ' selects no option' "
+        "WHEN codes IS NOT NULL AND len(list_filter(codes, "
+        "lambda o: NOT contains(options, '|' || o || '|'))) > 0 THEN 'answer ' || "
+        f"{_q('answer')} || ' is not an option of ' || question || ' (options: ' || "
+        "trim(replace(options, '|', ' ')) || ')' "
+        "WHEN item_type = 'single' AND len(codes) > 1 THEN 'question ' || question || "
+        f"' takes one option, got ' || {_q('answer')} END",
+        f"CASE WHEN item_type IN ({numeric}) AND answer IS NOT NULL AND number IS NULL THEN "
+        f"'answer ' || {_q('answer')} || ' to ' || question || ' is not a number' "
+        f"WHEN item_type IN ({numeric}) AND number < low THEN 'answer ' || {_q('answer')} || "
+        "' to ' || question || ' is below the minimum ' || low_text "
+        f"WHEN item_type IN ({numeric}) AND number > high THEN 'answer ' || {_q('answer')} || "
+        "' to ' || question || ' is above the maximum ' || high_text "
+        f"WHEN item_type IN ({text_list(WHOLE_TYPES)}) AND number <> floor(number) "
+        f"THEN 'answer ' || {_q('answer')} || ' to ' || question || ' is not a whole number' END",
+        "CASE WHEN item_type = 'boolean' AND answer IS NOT NULL AND value IS NULL "
+        f"THEN 'answer ' || {_q('answer')} || ' to ' || question || ' is not true or false' END",
+        "CASE WHEN item_type = 'date' AND answer IS NOT NULL AND value IS NULL "
+        f"THEN 'answer ' || {_q('answer')} || ' to ' || question || ' is not a date' END",
+    )
+
+
+# --- response checks ----------------------------------------------------------------
+
+
+def _disabled_checks(
+    logic: SkipLogic, questionnaires: list[Questionnaire]
+) -> list[tuple[str, str]]:
+    """(row answers a conditional item and the item is disabled, reason) for every such item."""
+    checks = []
+    for questionnaire in questionnaires:
+        for item in questionnaire.items:
+            enabled = logic.enabled(questionnaire, item)
+            if enabled is None:
+                continue
+            row = (
+                f"_qid = {quote(questionnaire.id)} AND _ver = {quote(questionnaire.version)} "
+                f"AND question = {quote(item.id)}"
+            )
+            reason = (
+                f"question '{item.id}' is not asked in this response (skip logic: "
+                f"{describe_conditions(item)}), so it cannot be answered"
+            )
+            checks.append((f"{row} AND NOT {enabled}", quote(reason)))
+    return checks
+
+
+def _missing_checks(logic: SkipLogic, questionnaires: list[Questionnaire]) -> list[tuple[str, str]]:
+    """(response lacks the required item while it is enabled, item id) for every required item."""
+    checks = []
+    for questionnaire in questionnaires:
+        for item in questionnaire.items:
+            if not item.required:
+                continue
+            condition = (
+                f"_qid = {quote(questionnaire.id)} AND _ver = {quote(questionnaire.version)} "
+                f"AND NOT ({logic.answered(questionnaire, item)})"
+            )
+            enabled = logic.enabled(questionnaire, item)
+            if enabled is not None:
+                condition += f" AND {enabled}"
+            checks.append((condition, quote(item.id)))
+    return checks
+
+
+def _disabled_reason(checks: list[tuple[str, str]]) -> str:
+    if not checks:
+        return "CAST(NULL AS VARCHAR)"
+    return "CASE " + " ".join(f"WHEN {when} THEN {reason}" for when, reason in checks) + " END"
+
+
+def _missing_list(checks: list[tuple[str, str]]) -> str:
+    if not checks:
+        return "[]::VARCHAR[]"
+    cases = ", ".join(f"CASE WHEN {when} THEN {item} END" for when, item in checks)
+    return f"list_filter([{cases}], lambda m: m IS NOT NULL)"
+
+
+_MISSING_REASON = (
+    "CASE WHEN len(_missing) > 0 THEN 'required question(s) ' || array_to_string("
+    "list_transform(_missing, lambda m: '''' || m || ''''), ', ') || ' not answered in this "
+    "response (or their answer was rejected): the whole response is quarantined' END"
+)
+
+
+def describe_conditions(item: Item) -> str:
+    """``enable_when`` as a person reads it: ``clinical_trials = true``."""
+    joiner = " and " if item.enable_behavior == "all" else " or "
+    return joiner.join(_describe(condition) for condition in item.enable_when)
+
+
+def _describe(condition: EnableWhen) -> str:
+    if condition.operator == "exists":
+        return f"{condition.item} is {'' if condition.expects_answer else 'not '}answered"
+    answer = condition.answer
+    shown = ("true" if answer else "false") if isinstance(answer, bool) else str(answer)
+    return f"{condition.item} {condition.operator} {shown}"
