@@ -67,7 +67,25 @@ def _make_converter() -> cattrs.Converter:
             return value
         raise _Invalid(f"expected text, a number or true/false, got {value!r}")
 
+    def structure_text_or_translations(value: Any, _: type) -> Any:
+        # A text every language shares, or one per language (a questionnaire item's unit).
+        if isinstance(value, str):
+            return value
+        if isinstance(value, dict) and all(isinstance(text, str) for text in value.values()):
+            return {str(language): text for language, text in value.items()}
+        raise _Invalid(f"expected a text or a table of texts by language, got {value!r}")
+
+    def structure_text(value: Any, _: type) -> str:
+        # TOML tells text from numbers; `version = 1` is a mistake worth naming.
+        if isinstance(value, str):
+            return value
+        raise _Invalid(f"expected text (in quotes), got {value!r}")
+
+    converter.register_structure_hook(str, structure_text)
     converter.register_structure_hook(Missing, structure_missing)
+    converter.register_structure_hook(
+        str | dict[str, str] | None, _optional(structure_text_or_translations)
+    )
     converter.register_structure_hook(str | int | float | bool, structure_scalar)
     converter.register_structure_hook(Union[str, int, float, bool], structure_scalar)  # noqa: UP007
     converter.register_structure_hook(str | int | float | bool | None, _optional(structure_scalar))
@@ -140,11 +158,18 @@ def _drop_provenance(data: Any) -> Any:
 
 # --- files --------------------------------------------------------------------
 
-#: Readers by file suffix: text -> plain data. FHIR JSON is registered by
-#: :mod:`harmonia.definitions.fhir` so that questionnaires load from it too.
+
+def _read_json(text: str, cls: type) -> Any:
+    from harmonia.fhir.questionnaire import read_definitions
+
+    return read_definitions(json.loads(text))
+
+
+#: Readers by file suffix: text -> plain data. JSON holding a FHIR Questionnaire
+#: (or a Bundle of them) is converted by :mod:`harmonia.fhir` on the way.
 READERS: dict[str, Callable[[str, type], Any]] = {
     ".toml": lambda text, cls: tomllib.loads(text),
-    ".json": lambda text, cls: json.loads(text),
+    ".json": _read_json,
 }
 
 

@@ -13,18 +13,17 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import Any
 
 import attrs
+import pyarrow as pa
 
+from harmonia.compute import duckdb_connection
 from harmonia.engine.dialects import transpile
 from harmonia.engine.query import ASSIGNMENT_COLUMNS, CycleQuery
 from harmonia.errors import ConfigError
 from harmonia.store.bulk import BulkConnection
 from harmonia.store.database import Database
-
-if TYPE_CHECKING:
-    import pyarrow as pa
 
 ENGINES = ("duckdb", "database")
 
@@ -53,32 +52,48 @@ def run(engine: str, database: Database, query: CycleQuery, stage: Stage) -> Cyc
 
 
 def _run_embedded(database: Database, query: CycleQuery, stage: Stage) -> CycleOutputs:
-    import duckdb
-
-    stage("reading inputs")
-    with BulkConnection(database) as bulk:
-        inputs = {
-            name: _typed(name, bulk.read(transpile(sql, database.dialect)))
-            for name, sql in query.input_queries().items()
-        }
-    connection = duckdb.connect()
+    connection = duckdb_connection()
     try:
-        for name, table in inputs.items():
-            connection.register(name, table)
-        if "assignment" not in inputs:
-            connection.register("assignment", _empty("assignment"))
+        stage("reading inputs")
+        with BulkConnection(database, write=False) as bulk:
+            for name, sql in query.input_queries().items():
+                _copy_in(connection, name, bulk.stream(transpile(sql, database.dialect)))
+        if "assignment" not in query.input_queries():
+            _copy_in(connection, "assignment", _empty("assignment").to_reader())
         stage("segmenting")
-        assignments = connection.sql(query.assignments()).to_arrow_table()
-        stage("writing assignments")
+        connection.execute(f"CREATE TABLE assignments AS {query.assignments()}")
+        # From here on, `assignment` means this cycle's (the target list reads it).
+        connection.execute("DROP TABLE assignment")
+        connection.execute("CREATE VIEW assignment AS SELECT * FROM assignments")
+        count = connection.sql("SELECT COUNT(*) FROM assignments").fetchall()[0][0]
+        # The assignments stream to the store in the background while DuckDB plans.
         with BulkConnection(database) as bulk:
-            bulk.append("assignment", assignments)
-        connection.register("assignment", assignments)
-        stage("planning")
-        target_list = connection.sql(query.target_list()).to_arrow_table()
-        summary = connection.sql(query.summary()).to_arrow_table()
+            bulk.append(
+                "assignment",
+                connection.cursor()
+                .sql("SELECT * FROM assignments ORDER BY customer_id")
+                .to_arrow_reader(100_000),
+            )
+            stage("planning")
+            target_list = connection.sql(query.target_list()).to_arrow_table()
+            summary = connection.sql(query.summary()).to_arrow_table()
+            stage("writing assignments")
+            bulk.wait()
+            bulk.analyze("assignment")
     finally:
         connection.close()
-    return CycleOutputs(assignments.num_rows, target_list, summary)
+    return CycleOutputs(int(count), target_list, summary)
+
+
+def _copy_in(connection: Any, name: str, reader: pa.RecordBatchReader) -> None:
+    """A store table's slice into DuckDB's own (compressed, spillable) storage, typed."""
+    schema = _schema(name)
+    typed = pa.RecordBatchReader.from_batches(
+        schema, (batch.select(schema.names).cast(schema) for batch in reader)
+    )
+    connection.register("incoming", typed)
+    connection.execute(f"CREATE TABLE {name} AS SELECT * FROM incoming")
+    connection.unregister("incoming")
 
 
 def _run_in_database(database: Database, query: CycleQuery, stage: Stage) -> CycleOutputs:
@@ -89,6 +104,7 @@ def _run_in_database(database: Database, query: CycleQuery, stage: Stage) -> Cyc
     with BulkConnection(database) as bulk:
         stage("segmenting in the database")
         bulk.execute(insert)
+        bulk.analyze("assignment")
         count = int(
             bulk.scalar(f"SELECT COUNT(*) FROM assignment WHERE cycle_id = {query.cycle_id}")
         )
@@ -145,11 +161,6 @@ def _schema(name: str) -> pa.Schema:
     import pyarrow as pa
 
     return pa.schema([(column, pa.type_for_alias(kind)) for column, kind in _SCHEMAS[name]])
-
-
-def _typed(name: str, table: pa.Table) -> pa.Table:
-    schema = _schema(name)
-    return table.select(schema.names).cast(schema)
 
 
 def _empty(name: str) -> pa.Table:

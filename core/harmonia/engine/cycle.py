@@ -23,6 +23,7 @@ from sqlmodel import select
 
 from harmonia.engine import backends
 from harmonia.engine.query import CycleQuery
+from harmonia.engine.scoring import profile_coverage
 from harmonia.engine.spec import CycleSpec, resolve
 from harmonia.errors import ConfigError, NotFoundError
 from harmonia.periods import Period
@@ -60,6 +61,9 @@ class CycleResult:
     summary: list[dict[str, Any]]
     written: tuple[Written, ...]
     seconds: float
+    #: Per profile dimension: customers scored, incomplete, not comparable, stale only,
+    #: unanswered (see :func:`harmonia.engine.scoring.profile_coverage`).
+    coverage: list[dict[str, Any]] = attrs.Factory(list)
 
 
 def run_cycle(
@@ -92,6 +96,8 @@ def run_cycle(
     try:
         query = CycleQuery(spec, cycle.id, previous.id if previous else None)
         outputs = backends.run(engine, database, query, stage)
+        stage("profile coverage")
+        coverage = profile_coverage(database, spec, engine, *query.response_window)
         stage("writing outputs")
         written = _write_outputs(database, plugins, spec, cycle, outputs, sinks, directory)
     except BaseException:
@@ -99,7 +105,11 @@ def run_cycle(
         raise
     summary = outputs.summary.to_pylist()
     cycle = _close_cycle(
-        database, cycle.id, status="completed", customers=outputs.assignments, summary=summary
+        database,
+        cycle.id,
+        status="completed",
+        customers=outputs.assignments,
+        summary={"segments": summary, "profile_coverage": coverage},
     )
     _audit(
         database,
@@ -108,7 +118,7 @@ def run_cycle(
         f"cycle:{cycle.id}",
         {"customers": outputs.assignments, "engine": engine},
     )
-    return CycleResult(cycle, summary, tuple(written), time.perf_counter() - started)
+    return CycleResult(cycle, summary, tuple(written), time.perf_counter() - started, coverage)
 
 
 def _check_sinks(plugins: Plugins, sinks: Sequence[SinkChoice]) -> None:
@@ -169,14 +179,14 @@ def _close_cycle(
     *,
     status: str,
     customers: int = 0,
-    summary: list[dict[str, Any]] | None = None,
+    summary: dict[str, Any] | None = None,
 ) -> Cycle:
     with database.session() as session:
         cycle = session.get(Cycle, cycle_id)
         assert cycle is not None
         cycle.status = status
         cycle.customers = customers
-        cycle.summary = json.dumps(summary or [], default=str)
+        cycle.summary = json.dumps(summary or {}, default=str)
         cycle.finished_at = dt.datetime.now(dt.UTC)
         session.add(cycle)
         session.commit()

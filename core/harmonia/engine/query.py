@@ -27,15 +27,13 @@ from harmonia.definitions import (
     ConsistencyFeature,
     Feature,
     MetricFeature,
-    ProfileDimension,
     ProfileFeature,
     QuantileFeature,
-    Questionnaire,
 )
-from harmonia.definitions.questionnaire import CHOICE_TYPES, NUMERIC_TYPES
 from harmonia.definitions.ruleset import feature_default
 from harmonia.definitions.strategy import CHANNELS
 from harmonia.engine.dialects import number, quote
+from harmonia.engine.scoring import profile_ctes
 from harmonia.engine.spec import CycleSpec
 from harmonia.periods import ordinal_date
 
@@ -72,8 +70,33 @@ class CycleQuery:
 
     @property
     def metric_names(self) -> list[str]:
-        names = {f.metric for f in self.spec.rule_set.features if hasattr(f, "metric")}
-        return sorted(names)
+        return sorted(self.metric_windows)
+
+    @property
+    def metric_windows(self) -> dict[str, int | None]:
+        """Per metric, the first month any feature looks at (None: all history)."""
+        windows: dict[str, int | None] = {}
+        period = self.spec.period
+        for feature in self.spec.rule_set.features:
+            if isinstance(feature, MetricFeature | QuantileFeature):
+                first = period.first_month if feature.window == "cycle" else None
+            elif isinstance(feature, ConsistencyFeature):
+                first = period.trailing(feature.granularity, feature.periods)[0].first_month
+            else:
+                continue
+            known = windows.get(feature.metric, first)
+            windows[feature.metric] = None if known is None or first is None else min(known, first)
+        return windows
+
+    def _metric_filter(self) -> str:
+        return (
+            " OR ".join(
+                f"(metric = {quote(name)}"
+                + (f" AND first_month >= {first})" if first is not None else ")")
+                for name, first in sorted(self.metric_windows.items())
+            )
+            or "FALSE"
+        )
 
     @property
     def response_window(self) -> tuple[str, str]:
@@ -85,7 +108,6 @@ class CycleQuery:
         """Per store table, the slice of it the cycle reads (store-neutral SQL)."""
         country = quote(self.spec.country.code)
         area = quote(self.spec.therapy_area)
-        metrics = ", ".join(quote(name) for name in self.metric_names) or "NULL"
         questionnaires = ", ".join(quote(q) for q in self.spec.questionnaires) or "NULL"
         start, end = self.response_window
         in_window = (
@@ -97,8 +119,8 @@ class CycleQuery:
             "customer": "SELECT id, country, type, first_name, last_name, specialty, postal_code, "
             f"city, territory FROM customer WHERE country = {country}",
             "metric": "SELECT customer_id, therapy_area, metric, period, first_month, last_month, value "
-            f"FROM metric WHERE therapy_area = {area} AND metric IN ({metrics}) "
-            f"AND last_month <= {self.spec.period.last_month}",
+            f"FROM metric WHERE therapy_area = {area} AND last_month <= {self.spec.period.last_month} "
+            f"AND ({self._metric_filter()})",
             "response": "SELECT r.id, r.customer_id, r.questionnaire, r.version, r.respondent, "
             f"r.answered_at FROM response r WHERE {in_window}",
             "answer": "SELECT a.response_id, a.question, a.value FROM answer a "
@@ -199,51 +221,9 @@ class CycleQuery:
         )
 
     def _profile(self, feature: ProfileFeature, key: str) -> Iterator[tuple[str, str]]:
-        """Score the latest comparable response into the dimension's score and level."""
-        versions = scorable_versions(
-            self.spec.questionnaires.get(feature.questionnaire, []), feature.dimension
-        )
         start, end = self.response_window
-        yield (
-            f"{key}_latest",
-            "SELECT customer_id, response_id, version FROM (SELECT r.customer_id, r.id AS response_id, "
-            "r.version, ROW_NUMBER() OVER (PARTITION BY r.customer_id ORDER BY r.answered_at DESC, "
-            f"r.id DESC) AS rn FROM response r WHERE r.questionnaire = {quote(feature.questionnaire)} "
-            f"AND r.answered_at >= {quote(start)} AND r.answered_at < {quote(end)}) ranked WHERE rn = 1",
-        )
-        yield f"{key}_scores", _union(_score_rows(versions))
-        yield f"{key}_meta", _union(_meta_rows(versions))
-        yield f"{key}_bands", _union(_band_rows(versions))
-        yield (
-            f"{key}_items",
-            "SELECT l.customer_id, s.question, SUM(CASE WHEN s.value IS NULL THEN CAST(a.value AS DOUBLE) "
-            f"ELSE s.score END) AS score FROM {key}_latest l "
-            "JOIN answer a ON a.response_id = l.response_id "
-            f"JOIN {key}_scores s ON s.version = l.version AND s.question = a.question "
-            "AND (s.value IS NULL OR s.value = a.value) GROUP BY l.customer_id, s.question",
-        )
-        yield (
-            f"{key}_totals",
-            "SELECT l.customer_id, l.version, COUNT(i.question) AS answered, SUM(i.score) AS total, "
-            f"MAX(i.score) AS top FROM {key}_latest l LEFT JOIN {key}_items i "
-            "ON i.customer_id = l.customer_id GROUP BY l.customer_id, l.version",
-        )
-        score = (
-            "CASE WHEN t.answered = 0 THEN NULL "
-            "WHEN m.missing = 'unknown' AND t.answered < m.items THEN NULL "
-            "WHEN m.method = 'max' THEN t.top "
-            "WHEN m.method = 'mean' AND m.missing = 'partial' THEN t.total / t.answered "
-            "WHEN m.method = 'mean' THEN t.total / m.items "
-            "ELSE t.total END"
-        )
-        yield (
-            key,
-            "SELECT scored.customer_id, scored.score, b.level FROM ("
-            f"SELECT t.customer_id, t.version, {score} AS score FROM {key}_totals t "
-            f"JOIN {key}_meta m ON m.version = t.version) scored "
-            f"LEFT JOIN {key}_bands b ON b.version = scored.version "
-            "AND scored.score >= b.low AND scored.score <= b.high",
-        )
+        versions = self.spec.questionnaires.get(feature.questionnaire, [])
+        yield from profile_ctes(feature, versions, key, start, end)
 
     def _features(self) -> str:
         columns, joins = ["p.customer_id"], []
@@ -418,14 +398,17 @@ class CycleQuery:
         return f"""
         WITH plan AS ({self._plan()})
         SELECT plan.segment, plan.strategy, plan.target,
-            COUNT(a.customer_id) AS customers,
-            SUM(CASE WHEN a.origin = 'pulled-through' THEN 1 ELSE 0 END) AS pulled_through,
-            SUM(CASE WHEN a.segment <> a.final_segment THEN 1 ELSE 0 END) AS differs_from_rules,
-            SUM(CASE WHEN plan.target AND a.customer_id IS NOT NULL THEN plan.contacts ELSE 0 END)
-                AS contacts,
-            SUM(CASE WHEN plan.target AND a.customer_id IS NOT NULL THEN plan.cost ELSE 0 END) AS cost,
-            SUM(CASE WHEN a.customer_id IS NOT NULL THEN plan.expected_revenue ELSE 0 END)
-                AS expected_revenue
+            CAST(COUNT(a.customer_id) AS BIGINT) AS customers,
+            CAST(SUM(CASE WHEN a.origin = 'pulled-through' THEN 1 ELSE 0 END) AS BIGINT)
+                AS pulled_through,
+            CAST(SUM(CASE WHEN a.segment <> a.final_segment THEN 1 ELSE 0 END) AS BIGINT)
+                AS differs_from_rules,
+            CAST(SUM(CASE WHEN plan.target AND a.customer_id IS NOT NULL THEN plan.contacts
+                ELSE 0 END) AS BIGINT) AS contacts,
+            CAST(SUM(CASE WHEN plan.target AND a.customer_id IS NOT NULL THEN plan.cost
+                ELSE 0 END) AS DOUBLE) AS cost,
+            CAST(SUM(CASE WHEN a.customer_id IS NOT NULL THEN plan.expected_revenue ELSE 0 END)
+                AS DOUBLE) AS expected_revenue
         FROM plan LEFT JOIN assignment a
             ON a.final_segment = plan.segment AND a.cycle_id = {self.cycle_id}
         GROUP BY plan.segment, plan.strategy, plan.target, plan.segment_rank
@@ -467,102 +450,3 @@ def _unchanged(feature: Feature, threshold: float) -> str:
         return f"(({now} IS NULL AND {then} IS NULL) OR {close})"
     now, then = f"CAST({current} AS VARCHAR)", f"CAST({previous} AS VARCHAR)"
     return f"(({now} IS NULL AND {then} IS NULL) OR {now} = {then})"
-
-
-# --- profile scoring tables -----------------------------------------------------------
-
-
-def scorable_versions(
-    versions: list[Questionnaire], dimension: str
-) -> dict[str, tuple[Questionnaire, ProfileDimension]]:
-    """The versions whose answers score ``dimension`` comparably, with their definitions.
-
-    The newest version declaring the dimension is the reference. An older
-    version is scored with its own definition of the dimension, but only when
-    every item of the reference dimension maps back to it through the chain of
-    ``previous`` links and its own dimension uses exactly those items;
-    otherwise its answers are not comparable and the dimension stays missing
-    for customers whose latest response used it.
-    """
-    by_version = {q.version: q for q in versions}
-    ordered = sorted(versions, key=lambda q: _version_key(q.version), reverse=True)
-    reference = next((q for q in ordered if q.dimension(dimension) is not None), None)
-    if reference is None:
-        return {}
-    reference_dimension = reference.dimension(dimension)
-    assert reference_dimension is not None
-    scorable = {reference.version: (reference, reference_dimension)}
-    items = {item: item for item in reference_dimension.items}
-    current = reference
-    while current.previous is not None and current.previous.version in by_version:
-        older = by_version[current.previous.version]
-        items = {mine: current.previous.items.get(theirs, theirs) for mine, theirs in items.items()}
-        own = older.dimension(dimension)
-        mapped = set(items.values())
-        if own is not None and all(older.item(old) for old in mapped) and set(own.items) == mapped:
-            scorable[older.version] = (older, own)
-        current = older
-    return scorable
-
-
-def _version_key(version: str) -> tuple[object, ...]:
-    return tuple(int(p) if p.isdigit() else p for p in version.replace("-", ".").split("."))
-
-
-Scorable = dict[str, tuple[Questionnaire, ProfileDimension]]
-
-
-def _score_rows(versions: Scorable) -> list[str]:
-    """(version, question, option or NULL for numbers, score) for every scored item."""
-    rows = [
-        "SELECT CAST(NULL AS VARCHAR) AS version, CAST(NULL AS VARCHAR) AS question, "
-        "CAST(NULL AS VARCHAR) AS value, CAST(NULL AS DOUBLE) AS score"
-    ]
-    for version, (questionnaire, dimension) in versions.items():
-        for item_id in dimension.items:
-            item = questionnaire.item(item_id)
-            if item is None:
-                continue
-            if item.type in CHOICE_TYPES:
-                rows.extend(
-                    _score_row(version, item.id, option.code, option.score or 0.0)
-                    for option in item.options
-                )
-            elif item.type in NUMERIC_TYPES:
-                rows.append(_score_row(version, item.id, None, None))
-            elif item.type == "boolean":
-                rows.append(_score_row(version, item.id, "true", 1.0))
-                rows.append(_score_row(version, item.id, "false", 0.0))
-    return rows
-
-
-def _score_row(version: str, question: str, value: str | None, score: float | None) -> str:
-    value_sql = "CAST(NULL AS VARCHAR)" if value is None else quote(value)
-    score_sql = "CAST(NULL AS DOUBLE)" if score is None else number(score)
-    return f"SELECT {quote(version)}, {quote(question)}, {value_sql}, {score_sql}"
-
-
-def _meta_rows(versions: Scorable) -> list[str]:
-    rows = [
-        "SELECT CAST(NULL AS VARCHAR) AS version, CAST(NULL AS BIGINT) AS items, "
-        "CAST(NULL AS VARCHAR) AS method, CAST(NULL AS VARCHAR) AS missing"
-    ]
-    for version, (_, dimension) in versions.items():
-        rows.append(
-            f"SELECT {quote(version)}, CAST({len(dimension.items)} AS BIGINT), "
-            f"{quote(dimension.method)}, {quote(dimension.missing)}"
-        )
-    return rows
-
-
-def _band_rows(versions: Scorable) -> list[str]:
-    rows = [
-        "SELECT CAST(NULL AS VARCHAR) AS version, CAST(NULL AS VARCHAR) AS level, "
-        "CAST(NULL AS DOUBLE) AS low, CAST(NULL AS DOUBLE) AS high"
-    ]
-    for version, (_, dimension) in versions.items():
-        rows.extend(
-            f"SELECT {quote(version)}, {quote(band.level)}, {number(band.min)}, {number(band.max)}"
-            for band in dimension.bands
-        )
-    return rows

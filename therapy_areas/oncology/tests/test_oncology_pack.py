@@ -11,11 +11,11 @@ from __future__ import annotations
 from importlib.resources import files
 
 import duckdb
-import harmonia_oncology
 import pytest
 import sqlglot
 from sqlglot import exp
 
+import harmonia_oncology
 from harmonia import (
     AttributeFeature,
     EngagementStrategy,
