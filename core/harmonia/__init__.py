@@ -109,4 +109,31 @@ __all__ = [
     "TherapyAreaChoice",
     "VersionLink",
     "hookimpl",
+    "load_definitions",
+    "source_request",
 ]
+
+
+def source_request(options: dict[str, str], country: str | None = None) -> SourceRequest:
+    """The request a load through the installed packs would hand a source.
+
+    For pack commands that drive a source outside ``harmonia load`` (the
+    synthetic universe writer, a vendor export): it carries the country's
+    profile, the installed questionnaires and identifier schemes.
+    """
+    import click
+
+    from harmonia.plugins import Plugins
+
+    context = click.get_current_context(silent=True)
+    app = context.find_root().obj if context is not None else None
+    plugins = getattr(app, "plugins", None) or Plugins.discover()
+    # A market without an installed pack still gets its records, just no conventions.
+    profile = plugins.country_profiles.get(country.upper()) if country else None
+    return SourceRequest(
+        options=dict(options),
+        country=country.upper() if country else None,
+        profile=profile,
+        questionnaires=tuple(plugins.questionnaires.values()),
+        identifier_schemes=tuple(plugins.identifier_schemes.values()),
+    )

@@ -9,6 +9,7 @@ ordinals beside the text so every engine can filter on them.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import re
 
 import attrs
@@ -16,7 +17,8 @@ import attrs
 GRANULARITIES = {"year": 12, "half": 6, "quarter": 3, "month": 1}
 
 _PATTERN = re.compile(
-    r"^(?P<year>\d{4})(?:-(?:(?P<half>H[12])|(?P<quarter>Q[1-4])|(?P<month>\d{2})))?$"
+    r"(?P<year>\d{4})(?:-(?:(?P<half>H[12])|(?P<quarter>Q[1-4])|(?P<month>\d{2})))?",
+    re.ASCII,
 )
 
 
@@ -30,6 +32,7 @@ def ordinal_date(ordinal: int) -> dt.date:
     return dt.date(ordinal // 12, ordinal % 12 + 1, 1)
 
 
+@functools.total_ordering
 @attrs.frozen(order=False)
 class Period:
     """A named run of months: a year, a half, a quarter or a month."""
@@ -43,7 +46,7 @@ class Period:
 
         Raises ``ValueError`` with a message naming the accepted forms.
         """
-        match = _PATTERN.match(str(text).strip().upper())
+        match = _PATTERN.fullmatch(str(text).strip(" ").upper())
         if not match:
             raise ValueError(
                 f"{text!r} is not a period; write a year (2027), a half (2027-H1), "
@@ -107,12 +110,12 @@ class Period:
     def __str__(self) -> str:
         year, month = divmod(self.first_month, 12)
         if self.granularity == "year":
-            return f"{year}"
+            return f"{year:04d}"
         if self.granularity == "half":
-            return f"{year}-H{month // 6 + 1}"
+            return f"{year:04d}-H{month // 6 + 1}"
         if self.granularity == "quarter":
-            return f"{year}-Q{month // 3 + 1}"
-        return f"{year}-{month + 1:02d}"
+            return f"{year:04d}-Q{month // 3 + 1}"
+        return f"{year:04d}-{month + 1:02d}"
 
     def __lt__(self, other: Period) -> bool:
         return (self.first_month, self.months) < (other.first_month, other.months)

@@ -60,6 +60,7 @@ BUILTIN_MODULES = (
     "harmonia.builtin.sources",
     "harmonia.builtin.sinks",
     "harmonia.builtin.policies",
+    "harmonia.fhir.source",
 )
 
 T = TypeVar("T")
@@ -315,15 +316,14 @@ class Plugins:
                     continue
                 record = attrs.evolve(record, provenance=pack.provenance)
                 name = key(record)
-                if check is not None:
-                    problems = check(record)
-                    if problems:
-                        error = DefinitionError(
-                            problems, where=f"{what} {_show(name)}", pack=pack.distribution
-                        )
-                        rejected[name] = str(error)
-                        self._reject(pack, hook, error)
-                        continue
+                problems = list(_own_problems(record)) + (check(record) if check else [])
+                if problems:
+                    error = DefinitionError(
+                        problems, where=f"{what} {_show(name)}", pack=pack.distribution
+                    )
+                    rejected[name] = str(error)
+                    self._reject(pack, hook, error)
+                    continue
                 if name in records:
                     first = providers[name]
                     conflicts.append(
@@ -393,8 +393,30 @@ class Plugins:
             CountryProfile,
             lambda r: r.code,
             "country profile",
-            check=self.catalogue.check,
+            check=self.check_country_profile,
         )
+
+    def check_country_profile(self, profile: CountryProfile) -> list[Problem]:
+        """The catalogue's verdict, and that what the profile names is installed."""
+        problems = self.catalogue.check(profile)
+        policy = profile.refinement_policy
+        if policy and policy not in self.refinement_policies:
+            available = ", ".join(sorted(self.refinement_policies)) or "none"
+            problems.append(
+                Problem(
+                    "refinement_policy",
+                    f"no installed pack provides policy {policy!r} ({available})",
+                )
+            )
+        for index, scheme in enumerate(profile.identifier_schemes):
+            if scheme not in self.identifier_schemes:
+                problems.append(
+                    Problem(
+                        f"identifier_schemes[{index}]",
+                        f"no installed pack provides identifier scheme {scheme!r}",
+                    )
+                )
+        return problems
 
     @cached_property
     def rule_sets(self) -> Registry[RuleSet]:
@@ -436,8 +458,17 @@ class Plugins:
         return None
 
     def register_commands(self, cli: Any) -> None:
-        """Let packs add CLI commands; refuse shadowing, stub out failures."""
+        """Let packs add CLI commands; refuse shadowing, stub out failures.
+
+        Packs may add subcommands to a built-in group (``questionnaire
+        workbook``), but never replace a built-in command or subcommand.
+        """
         builtin = dict(cli.commands)
+        builtin_sub = {
+            (group, name): command
+            for group, parent in builtin.items()
+            for name, command in getattr(parent, "commands", {}).items()
+        }
         for impl in reversed(self.pm.hook.harmonia_register_commands.get_hookimpls()):
             pack = self.pack(impl.plugin_name)
             try:
@@ -457,6 +488,13 @@ class Plugins:
                         f"command {name!r}; kept the built-in"
                     )
                     cli.commands[name] = command
+            for (group, name), command in builtin_sub.items():
+                if cli.commands[group].commands.get(name) is not command:
+                    self.warnings.append(
+                        f"pack {pack.name!r} ({pack.distribution}) tried to replace the built-in "
+                        f"command '{group} {name}'; kept the built-in"
+                    )
+                    cli.commands[group].commands[name] = command
 
     def describe(self, pack: PackInfo) -> dict[str, list[str]]:
         """What a pack provides, by kind (for ``harmonia plugins list``)."""
@@ -467,6 +505,12 @@ class Plugins:
                 for name, record in registry.items()
                 if record.provenance is not None and record.provenance.pack == pack.name
             ]
+            if label == "strategies":  # one line per area and variant, not per segment
+                variants: dict[str, int] = {}
+                for name in names:
+                    area_variant = name.rsplit("/", 1)[0]
+                    variants[area_variant] = variants.get(area_variant, 0) + 1
+                names = [f"{key} ({count} segments)" for key, count in variants.items()]
             if names:
                 provided[label] = sorted(names)
         return provided
@@ -510,6 +554,12 @@ _CACHED = {
     "country_profiles",
     "rule_sets",
 }
+
+
+def _own_problems(record: Any) -> Iterable[Problem]:
+    """A definition's own checks: a record built in Python is held to the TOML standard."""
+    check = getattr(record, "problems", None)
+    return check() if callable(check) else ()
 
 
 def _version_key(version: str) -> tuple[Any, ...]:

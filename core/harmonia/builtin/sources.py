@@ -29,11 +29,15 @@ def _path(request: SourceRequest) -> Path:
 def read_csv(request: SourceRequest) -> Iterator[Batch]:
     from harmonia.ingest.files import read_csv as read
 
+    # The delimiter is read off the header unless given; the market's
+    # conventions decide how numbers and dates are read, not how lines split.
     profile = request.profile
-    delimiter = request.option("delimiter") or (profile.csv.delimiter if profile else None)
     encoding = request.option("encoding") or (profile.csv.encoding if profile else "utf-8")
     yield from read(
-        _path(request), delimiter=delimiter, kind=request.option("kind"), encoding=encoding
+        _path(request),
+        delimiter=request.option("delimiter"),
+        kind=request.option("kind"),
+        encoding=encoding,
     )
 
 
@@ -56,7 +60,7 @@ def harmonia_data_sources():
             suffixes={".csv", ".txt"},
             options=(
                 *_FILE_OPTIONS,
-                Option("delimiter", "the delimiter (default: the country's, else sniffed)"),
+                Option("delimiter", "the delimiter (default: the one the header line uses)"),
                 Option("encoding", "the text encoding (default: the country's, else utf-8)"),
             ),
         ),

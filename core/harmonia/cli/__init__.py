@@ -24,6 +24,7 @@ COMMANDS = {
     "quarantine": "harmonia.cli.quarantine:quarantine",
     "cycle": "harmonia.cli.cycle:cycle",
     "explain": "harmonia.cli.explain:explain",
+    "questionnaire": "harmonia.cli.questionnaire:questionnaire",
     "rules": "harmonia.cli.rules:rules",
     "plugins": "harmonia.cli.plugins:plugins",
     "db": "harmonia.cli.db:db",
@@ -37,29 +38,52 @@ class App:
     """What every command shares: settings, the installed packs, the database."""
 
     def __init__(self, database: str | None, strict: bool):
-        self.database_url = database
+        self._database_option = database
         self.strict = strict
-        self._warned = False
+        self._warned = 0
+        self.packs_registered = False
+
+    @cached_property
+    def workspace(self) -> Any:
+        """The folder's ``harmonia.toml`` settings (empty when there is none)."""
+        from harmonia import workspace
+
+        return workspace.find()
+
+    @cached_property
+    def database_url(self) -> str | None:
+        return self._database_option or self.workspace.database
 
     @cached_property
     def plugins(self) -> Any:
         from harmonia.plugins import Plugins
+        from harmonia.workspace import check_required
 
+        check_required(self.workspace)
         plugins = _plugins_for_tests or Plugins.discover(strict=self.strict or None)
+        self.__dict__["plugins"] = plugins
+        self.warn_plugins()
         return plugins
 
     def warn_plugins(self) -> None:
-        """Print pack warnings once, on stderr, so stdout stays clean for --json."""
-        if self._warned:
+        """Print pack warnings not yet shown, on stderr, so stdout stays clean for --json.
+
+        Called when the packs load and again when a command ends, since some
+        warnings (a rejected rule set) appear only when a registry is first used.
+        """
+        if "plugins" not in self.__dict__:
             return
-        self._warned = True
-        for warning in self.plugins.warnings:
+        warnings = self.plugins.warnings
+        for warning in warnings[self._warned :]:
             click.secho(f"warning: {warning}", fg="yellow", err=True)
+        self._warned = len(warnings)
 
     @cached_property
     def database(self) -> Any:
         from harmonia.store import Database
+        from harmonia.workspace import check_required
 
+        check_required(self.workspace)
         database = Database(self.database_url)
         database.ensure_schema()
         return database
@@ -71,31 +95,46 @@ class HarmoniaGroup(click.Group):
     def __init__(self, *args: Any, lazy: dict[str, str] | None = None, **kwargs: Any):
         super().__init__(*args, **kwargs)
         self.lazy = dict(lazy or {})
-        self._packs_registered = False
+        self._pristine: dict[str, dict[str, click.Command]] | None = None
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         self._register_packs(ctx)
         return sorted({*self.lazy, *self.commands})
 
     def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        self._load(name)
+        # Packs may add commands, or subcommands to a built-in group; loading
+        # them here also shows a broken pack's warning whatever the command.
+        self._register_packs(ctx)
+        return super().get_command(ctx, name)
+
+    def _load(self, name: str) -> None:
         if name in self.lazy and name not in self.commands:
             module, _, attribute = self.lazy[name].partition(":")
             self.commands[name] = getattr(importlib.import_module(module), attribute)
-        command = super().get_command(ctx, name)
-        if command is None:
-            self._register_packs(ctx)
-            command = super().get_command(ctx, name)
-        return command
 
     def _register_packs(self, ctx: click.Context) -> None:
-        if self._packs_registered:
+        """Add the packs' commands once per run, to the built-ins as they shipped.
+
+        Commands live on module-level click objects; restoring them first keeps
+        one run's packs (one test's, in a test session) out of the next.
+        """
+        app = _app_of(ctx)
+        if app.packs_registered:
             return
-        self._packs_registered = True
-        app = ctx.find_object(App)
-        if app is None:
-            return
-        for name in self.lazy:  # pack commands may not shadow built-ins, loaded or not
-            self.get_command(ctx, name)
+        app.packs_registered = True
+        if self._pristine is None:
+            for name in self.lazy:  # pack commands may not shadow built-ins, loaded or not
+                self._load(name)
+            self._pristine = {"": dict(self.commands)} | {
+                name: dict(command.commands)
+                for name, command in self.commands.items()
+                if isinstance(command, click.Group)
+            }
+        self.commands = dict(self._pristine[""])
+        for name, commands in self._pristine.items():
+            if name:
+                self.commands[name].commands = dict(commands)  # type: ignore[attr-defined]
         app.plugins.register_commands(self)
         app.warn_plugins()
 
@@ -104,6 +143,9 @@ class HarmoniaGroup(click.Group):
             return super().invoke(ctx)
         except HarmoniaError as error:
             raise click.ClickException(error.render()) from None
+        finally:
+            if isinstance(ctx.obj, App):
+                ctx.obj.warn_plugins()
 
 
 @click.group(
@@ -133,7 +175,15 @@ def main(ctx: click.Context, database: str | None, strict: bool) -> None:
     pull unchanged customers through, plan engagement and publish target
     lists. Start with `harmonia demo`.
     """
-    ctx.obj = App(database, strict)
+    _app_of(ctx)
+
+
+def _app_of(ctx: click.Context) -> App:
+    """The run's App; commands are resolved before the group's callback runs."""
+    root = ctx.find_root()
+    if not isinstance(root.obj, App):
+        root.obj = App(root.params.get("database"), bool(root.params.get("strict")))
+    return root.obj
 
 
 def echo_json(data: Any) -> None:

@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from harmonia.cli import app, echo_json
+from harmonia.cli.questionnaire import render_coverage
 from harmonia.cli.render import stages, stdout, table
 from harmonia.errors import ConfigError
 
@@ -20,6 +21,12 @@ def cycle() -> None:
 def _sink_choices(sinks: tuple[str, ...], outputs: tuple[str, ...]) -> list:
     from harmonia.engine.cycle import DEFAULT_OUTPUTS, SinkChoice
 
+    configured = app().workspace.sinks
+    if not sinks and configured:
+        return [
+            SinkChoice(sink.name, tuple(outputs or sink.outputs), dict(sink.options))
+            for sink in configured
+        ]
     chosen = outputs or DEFAULT_OUTPUTS
     result = []
     for spec in sinks or ("csv",):
@@ -65,9 +72,7 @@ def _sink_choices(sinks: tuple[str, ...], outputs: tuple[str, ...]) -> list:
     "--out",
     "directory",
     type=click.Path(path_type=Path),
-    default=Path("out"),
-    show_default=True,
-    help="Folder for file outputs.",
+    help="Folder for file outputs [default: the workspace's output, else ./out].",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 def run(country, therapy_area, period, engine, sinks, outputs, directory, as_json) -> None:
@@ -80,6 +85,8 @@ def run(country, therapy_area, period, engine, sinks, outputs, directory, as_jso
     from harmonia.engine.spec import actor
 
     context = app()
+    directory = directory or Path(context.workspace.output or "out")
+    engine = engine or context.workspace.engine
     with stages(f"cycle {country.upper()} {therapy_area}") as stage:
         result = run_cycle(
             context.database,
@@ -98,6 +105,7 @@ def run(country, therapy_area, period, engine, sinks, outputs, directory, as_jso
             {
                 "cycle": result.cycle.model_dump(exclude={"snapshot", "summary"}),
                 "summary": result.summary,
+                "profile_coverage": result.coverage,
                 "written": [
                     {"sink": w.sink, "output": w.output, "location": w.location}
                     for w in result.written
@@ -108,6 +116,7 @@ def run(country, therapy_area, period, engine, sinks, outputs, directory, as_jso
         return
     _render_cycle_header(result.cycle)
     _render_summary(result.summary, result.cycle.customers)
+    render_coverage(result.coverage)
     for written in result.written:
         stdout.print(f"{written.output} -> {written.location}")
     stdout.print(f"[dim]{result.cycle.customers:,} customers in {result.seconds:.1f} s[/]")
@@ -202,6 +211,8 @@ def show(cycle_id: int, as_json: bool) -> None:
     record = get_cycle(app().database, cycle_id)
     snapshot = json.loads(record.snapshot)
     summary = json.loads(record.summary)
+    if isinstance(summary, list):  # cycles recorded before the profile coverage report
+        summary = {"segments": summary}
     if as_json:
         echo_json(
             {
@@ -222,8 +233,9 @@ def show(cycle_id: int, as_json: bool) -> None:
         f"{name} {version}" for name, version in sorted(snapshot.get("packs", {}).items())
     )
     stdout.print(f"packs: {packs}")
-    if summary:
-        _render_summary(summary, record.customers)
+    if summary.get("segments"):
+        _render_summary(summary["segments"], record.customers)
+    render_coverage(summary.get("profile_coverage", []))
 
 
 @cycle.command("diff")

@@ -37,8 +37,21 @@ from harmonia.errors import NotFoundError
 @click.option(
     "--seed", type=int, default=42, show_default=True, help="Seed of the synthetic universe."
 )
+@click.option(
+    "--error-rate",
+    type=click.FloatRange(0, 0.5),
+    default=0.001,
+    show_default=True,
+    help="Share of deliberately bad rows, to show the quarantine at work.",
+)
 def demo(
-    workdir: Path, customers: int, country: str, therapy_area: str, period: str, seed: int
+    workdir: Path,
+    customers: int,
+    country: str,
+    therapy_area: str,
+    period: str,
+    seed: int,
+    error_rate: float,
 ) -> None:
     """Generate a market, load it, run two cycles and write the target list.
 
@@ -74,6 +87,7 @@ def demo(
                 "seed": str(seed),
                 "therapy_area": therapy_area,
                 "period": period,
+                "error_rate": str(error_rate),
             }
         )
         files = write_csv(

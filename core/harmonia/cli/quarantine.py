@@ -116,7 +116,11 @@ def list_rows(
     help="Folder for one CSV per kind.",
 )
 def export(batch: int | None, kind: str | None, include_resolved: bool, directory: Path) -> None:
-    """Write rejected rows as canonical CSV, with a reasons column, to fix and load again."""
+    """Write rejected rows as canonical CSV, to fix and load again.
+
+    Each row keeps its quarantine_id: when the fixed file loads, the rows
+    that now pass mark their quarantine entries resolved.
+    """
     import pyarrow as pa
 
     from harmonia.canonical import write_table_csv
@@ -129,7 +133,8 @@ def export(batch: int | None, kind: str | None, include_resolved: bool, director
     for name, rows in by_kind.items():
         columns = RECORD_KINDS[name].column_names
         records = [json.loads(row.record) for row in rows]
-        data = {column: [record.get(column) for record in records] for column in columns}
+        data = {"quarantine_id": [row.id for row in rows]}
+        data |= {column: [record.get(column) for record in records] for column in columns}
         data["reasons"] = ["; ".join(json.loads(row.reasons)) for row in rows]
         path = write_table_csv(pa.table(data), directory / f"{name}.csv")
         stdout.print(f"{len(rows):,} {name} rows -> {path}")
