@@ -1,0 +1,190 @@
+"""Fixtures of the harmonia-excel tests: a French market with customers, workbooks."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+
+import harmonia_excel
+import harmonia_fr
+import harmonia_oncology
+from harmonia.plugins import Plugins
+
+CUSTOMERS = """customer_id;country;type;first_name;last_name;specialty;postal_code;city;territory
+C3;FR;HCP;Zoé;Martin;medical_oncology;75013;Paris;FR-T001
+C1;FR;HCP;Claire;Leroy;pulmonology;69003;Lyon;FR-T001
+C2;FR;HCO;;Institut Curie;;75005;Paris;FR-T001
+C4;FR;HCP;=Paul;Bernard;haematology;31000;Toulouse;FR-T001
+C9;FR;HCP;Jean;Ailleurs;medical_oncology;33000;Bordeaux;FR-T002
+"""
+
+
+@pytest.fixture(scope="session")
+def database_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A migrated SQLite database, made once: migrating takes longer than copying."""
+    from harmonia.store import Database
+
+    path = tmp_path_factory.mktemp("template") / "harmonia.db"
+    Database(f"sqlite:///{path}").upgrade()
+    return path
+
+
+@pytest.fixture
+def harmonia_database(tmp_path: Path, database_template: Path) -> str:
+    """Overrides harmonia.testing's fixture: the same fresh, migrated database, faster."""
+    path = tmp_path / "harmonia.db"
+    shutil.copyfile(database_template, path)
+    return f"sqlite:///{path}"
+
+
+@pytest.fixture
+def plugins(register_pack: Callable[..., Any], harmonia_plugins: Plugins) -> Plugins:
+    """Built-ins plus the oncology, France and Excel packs."""
+    for module, name in (
+        (harmonia_oncology, "oncology"),
+        (harmonia_fr, "fr"),
+        (harmonia_excel, "excel"),
+    ):
+        assert register_pack(module, name=name) is not None, harmonia_plugins.warnings
+    return harmonia_plugins
+
+
+@pytest.fixture
+def load(plugins: Plugins, harmonia_database: str) -> Callable[..., list[Any]]:
+    """Load files as ``harmonia load`` does (country FR by default); the load results."""
+
+    def run(*paths: Path, country: str | None = "FR", system: str | None = None) -> list[Any]:
+        from harmonia.ingest import Loader, plan_files
+        from harmonia.store import Database
+
+        loader = Loader(Database(harmonia_database), plugins, country=country, system=system)
+        results = []
+        for source, path in plan_files(plugins.data_sources.values(), paths):
+            results.extend(loader.run(source, {"path": str(path)}))
+        return results
+
+    return run
+
+
+@pytest.fixture
+def market(tmp_path: Path, load: Callable[..., list[Any]]) -> Path:
+    """A database with five French customers (four in FR-T001), loaded from CSV."""
+    path = tmp_path / "customers.csv"
+    path.write_text(CUSTOMERS, encoding="utf-8")
+    (result,) = load(path)
+    assert result.rows_quarantined == 0, result.reasons
+    return tmp_path
+
+
+@pytest.fixture
+def workbook_command(
+    plugins: Plugins, harmonia_database: str, monkeypatch: pytest.MonkeyPatch
+) -> Callable[..., Any]:
+    """Run ``harmonia questionnaire workbook`` with the test's packs and database.
+
+    The command runs under a root group of the CLI's kind (so errors print as
+    ``harmonia`` prints them) with the CLI's App as context object, which is
+    what ``harmonia questionnaire workbook`` hands it.
+    """
+    import click
+
+    from harmonia import cli
+    from harmonia_excel.cli import workbook
+
+    monkeypatch.setattr(cli, "_plugins_for_tests", plugins)
+    root = cli.HarmoniaGroup(name="harmonia")
+    root.add_command(click.Group("questionnaire", commands={"workbook": workbook}))
+
+    def run(*args: str) -> Any:
+        return CliRunner().invoke(
+            root,
+            ["questionnaire", "workbook", *args],
+            obj=cli.App(harmonia_database, False),
+            catch_exceptions=False,
+        )
+
+    return run
+
+
+@pytest.fixture
+def territory_workbook(market: Path, workbook_command: Callable[..., Any]) -> Path:
+    """The French rep workbook of FR-T001."""
+    out = market / "FR-T001.xlsx"
+    result = workbook_command(
+        "--therapy-area", "oncology", "--country", "FR", "--territory", "FR-T001",
+        "--out", str(out),
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    return out
+
+
+@pytest.fixture
+def fill() -> Callable[..., Path]:
+    """Fill a rep workbook as a rep would: ``fill(path, {"C1": {item or (item, option): value}})``.
+
+    Columns are found through the hidden sheet (by item id and option code);
+    the values are what the rep types or picks (the French texts).
+    """
+
+    def run(path: Path, answers: dict[str, dict[Any, Any]], out: Path | None = None) -> Path:
+        from openpyxl import load_workbook
+
+        from harmonia_excel.metadata import WorkbookMeta
+
+        workbook = load_workbook(path)
+        meta = WorkbookMeta.read(workbook)
+        assert meta is not None
+        sheet = workbook[meta.sheet]
+        letters = {
+            (c.option and (c.item, c.option)) or c.item or c.role: c.letter for c in meta.columns
+        }
+        rows = {sheet[f"A{row}"].value: row for row in range(meta.first_row, sheet.max_row + 1)}
+        for customer, values in answers.items():
+            for key, value in values.items():
+                sheet[f"{letters[key]}{rows[customer]}"] = value
+        if out is not None:
+            out.parent.mkdir(parents=True, exist_ok=True)
+        workbook.save(out or path)
+        return out or path
+
+    return run
+
+
+@pytest.fixture
+def convert(tmp_path: Path) -> Callable[..., list[Path]]:
+    """``soffice --headless --convert-to FORMAT FILE...``: the converted files.
+
+    One LibreOffice run converts every file given (a start costs seconds).
+    Skips when LibreOffice is not installed (whether CI installs it is the
+    CI's choice); a conversion that fails is a test failure.
+    """
+    executable = shutil.which("soffice") or shutil.which("libreoffice")
+    if executable is None:
+        pytest.skip("LibreOffice (soffice) is not installed")
+    directory = tmp_path / "libreoffice"
+
+    def run(target_format: str, *sources: Path) -> list[Path]:
+        command = [
+            executable,
+            f"-env:UserInstallation=file://{tmp_path / 'lo-profile'}",  # no lock clashes
+            "--headless",
+            "--convert-to",
+            target_format,
+            "--outdir",
+            str(directory),
+            *map(str, sources),
+        ]
+        done = subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
+        suffix = target_format.split(":", 1)[0]
+        converted = [directory / f"{source.stem}.{suffix}" for source in sources]
+        missing = [path.name for path in converted if not path.is_file()]
+        assert done.returncode == 0 and not missing, done.stdout + done.stderr
+        return converted
+
+    return run
