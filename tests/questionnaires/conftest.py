@@ -1,0 +1,79 @@
+"""Fixtures for the questionnaire tests: packs, the real loader, SQL engines to score in."""
+
+from __future__ import annotations
+
+import sqlite3
+import sys
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pytest
+
+import harmonia_fr
+import harmonia_oncology
+from harmonia.plugins import Plugins
+from harmonia.store import Database
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from qhelpers import CUSTOMER_HEADER, RESPONSE_HEADER, Engine
+
+
+@pytest.fixture
+def oncology(harmonia_plugins: Plugins, register_pack: Callable[..., Any]) -> Plugins:
+    """The built-ins plus the oncology and French packs."""
+    register_pack(harmonia_oncology, name="oncology")
+    register_pack(harmonia_fr, name="fr")
+    return harmonia_plugins
+
+
+@pytest.fixture
+def write_csv(tmp_path: Path) -> Callable[[str, Sequence[Sequence[Any]]], Path]:
+    """``write_csv(name, rows)``: a ``;`` CSV whose first row is the header."""
+
+    def write(name: str, rows: Sequence[Sequence[Any]]) -> Path:
+        path = tmp_path / name
+        path.write_text(
+            "\n".join(";".join("" if v is None else str(v) for v in row) for row in rows) + "\n",
+            encoding="utf-8",
+        )
+        return path
+
+    return write
+
+
+@pytest.fixture
+def load(harmonia_database: str, write_csv: Callable[..., Path]) -> Callable[..., list[Any]]:
+    """``load(plugins, kind, rows, country="FR")``: load rows of a kind through the real loader."""
+    from harmonia.ingest import Loader
+
+    database = Database(harmonia_database)
+
+    def run(plugins: Plugins, kind: str, rows: Sequence[Sequence[Any]], country: str | None = "FR"):
+        header = {"responses": RESPONSE_HEADER, "customers": CUSTOMER_HEADER}[kind]
+        path = write_csv(f"{kind}.csv", [header, *rows])
+        loader = Loader(database, plugins, country=country)
+        return list(loader.run(plugins.data_sources["csv"], {"path": str(path)}))
+
+    return run
+
+
+@pytest.fixture(params=["duckdb", "sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def engine(request: pytest.FixtureRequest) -> Iterator[Engine]:
+    """Each engine the cycle runs scoring on (PostgreSQL: a fresh database)."""
+    if request.param == "duckdb":
+        connection = duckdb.connect()
+        yield Engine("duckdb", connection, "duckdb")
+        connection.close()
+    elif request.param == "sqlite":
+        connection = sqlite3.connect(":memory:")
+        yield Engine("sqlite", connection, "sqlite")
+        connection.close()
+    else:
+        import psycopg
+
+        url = request.getfixturevalue("postgres_url").replace("+psycopg", "")
+        with psycopg.connect(url, autocommit=True) as connection:
+            yield Engine("postgresql", connection, "postgresql")

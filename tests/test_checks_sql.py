@@ -1,0 +1,201 @@
+"""The SQL macros of ingest agree with their Python references.
+
+Ingest checks a million rows without a Python loop, so periods, numbers in
+market conventions and Luhn check digits are SQL macros
+(:data:`harmonia.ingest.checks.MACROS`). :mod:`harmonia.periods`,
+python-stdnum and the reference below say what they must answer; hypothesis
+holds them to it.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterator
+
+import duckdb
+import pytest
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
+from stdnum import luhn
+
+from harmonia.ingest.checks import MACROS
+from harmonia.periods import Period
+
+
+@pytest.fixture(scope="module")
+def sql() -> Iterator[duckdb.DuckDBPyConnection]:
+    connection = duckdb.connect()
+    connection.execute(MACROS)
+    yield connection
+    connection.close()
+
+
+# --- periods -----------------------------------------------------------------------------
+
+
+def sql_period(sql: duckdb.DuckDBPyConnection, text: str) -> tuple[int, int] | None:
+    """(first month, months) as ingest computes them (see metrics_sql), or None."""
+    first, months = sql.execute(
+        "SELECT harmonia_period_first(p), harmonia_period_months(p) "
+        "FROM (SELECT upper(harmonia_text(?)) AS p)",
+        [text],
+    ).fetchone()
+    return None if first is None else (first, months)
+
+
+def python_period(text: str) -> tuple[int, int] | None:
+    try:
+        period = Period.parse(text)
+    except ValueError:
+        return None
+    return period.first_month, period.months
+
+
+@st.composite
+def written_periods(draw: st.DrawFn) -> str:
+    """Periods as people type them, valid or nearly: case, spaces, out-of-range parts."""
+    year = draw(st.integers(min_value=0, max_value=9999).map(lambda y: f"{y:04d}"))
+    part = draw(
+        st.sampled_from(["", "-H", "-h", "-Q", "-q", "-", "-W", "/"])
+        | st.integers(min_value=0, max_value=19).map(lambda m: f"-{m:02d}")
+    )
+    number = draw(st.sampled_from(["", "0", "1", "2", "3", "4", "5", "12"])) if part else ""
+    pad = draw(st.sampled_from(["", " ", "  "]))
+    return f"{pad}{year}{part}{number}{draw(st.sampled_from(['', ' ']))}"
+
+
+@settings(max_examples=200, deadline=None)
+@given(written_periods())
+@example("2027-H1")
+@example("2027-13")
+def test_period_macros_agree_with_period_parse_on_written_periods(
+    sql: duckdb.DuckDBPyConnection, text: str
+) -> None:
+    assert sql_period(sql, text) == python_period(text)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(alphabet="0123456789-HQhqW \t٢", max_size=9))
+def test_period_macros_agree_with_period_parse_on_any_text(
+    sql: duckdb.DuckDBPyConnection, text: str
+) -> None:
+    assert sql_period(sql, text) == python_period(text)
+
+
+# --- Luhn ------------------------------------------------------------------------------------
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet="0123456789", min_size=1, max_size=24))
+@example("10000016")  # a TINY number of the test market
+@example("8084012345678903")
+def test_luhn_macro_agrees_with_stdnum(sql: duckdb.DuckDBPyConnection, digits: str) -> None:
+    (valid,) = sql.execute("SELECT harmonia_luhn(?)", [digits]).fetchone()
+    assert valid == luhn.is_valid(digits)
+
+
+@settings(deadline=None)
+@given(st.text(alphabet="0123456789", min_size=1, max_size=15))
+def test_luhn_macro_accepts_every_number_stdnum_completes(
+    sql: duckdb.DuckDBPyConnection, digits: str
+) -> None:
+    number = digits + luhn.calc_check_digit(digits)
+    assert sql.execute("SELECT harmonia_luhn(?)", [number]).fetchone() == (True,)
+
+
+# --- numbers in market conventions ---------------------------------------------------------
+
+#: Grouping marks a market may write inside a number: removed wherever they are.
+_SPACES = re.compile(r"[ \t\n\r\f\u00a0\u202f']")
+#: A plain decimal number once the decimal mark is a point (ASCII digits only).
+_PLAIN = re.compile(r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?")
+
+
+def reference_number(text: str, comma: bool) -> float | None:
+    """What a number cell means in a file read with a decimal comma (or point).
+
+    The rules as documented in ingest/checks.py and the README: spaces,
+    no-break spaces and apostrophes group digits anywhere; the *other* mark
+    groups digits only in groups of three after one to three leading digits
+    (``1.234.567,8`` with a decimal comma, ``1,234,567.8`` with a point);
+    anywhere else it cannot be grouping and is read as the decimal mark, when
+    the file's own mark is absent (``92.9`` in a decimal-comma file). Anything
+    else, and infinities, is not a number.
+    """
+    decimal, other = (",", ".") if comma else (".", ",")
+    compact = _SPACES.sub("", text)
+    grouped = rf"[+-]?[0-9]{{1,3}}(\{other}[0-9]{{3}})+(\{decimal}[0-9]*)?"
+    if re.fullmatch(grouped, compact):
+        compact = compact.replace(other, "").replace(decimal, ".")
+    elif other in compact:
+        if decimal in compact:
+            return None
+        compact = compact.replace(other, ".")
+    else:
+        compact = compact.replace(decimal, ".")
+    if not _PLAIN.fullmatch(compact):
+        return None
+    value = float(compact)
+    return value if math.isfinite(value) else None
+
+
+def sql_number(sql: duckdb.DuckDBPyConnection, text: str, comma: bool) -> float | None:
+    return sql.execute("SELECT harmonia_number(?, ?)", [text, comma]).fetchone()[0]
+
+
+@pytest.mark.parametrize(
+    ("text", "comma", "expected"),
+    [
+        ("1,5", True, 1.5),
+        ("1.234,5", True, 1234.5),
+        ("1 234,5", True, 1234.5),
+        ("1\u00a0234\u202f567,25", True, 1234567.25),
+        ("-0,75", True, -0.75),
+        ("1,234.5", False, 1234.5),
+        ("1'234.5", False, 1234.5),
+        ("12,345,678", False, 12345678.0),
+        ("1.5e3", False, 1500.0),
+        ("1,5", False, 1.5),
+        ("1,23", False, 1.23),
+        ("92.9", True, 92.9),
+        ("1.234", True, 1234.0),
+        ("1,2.3", True, None),
+        ("1.2.3", True, None),
+        ("12,5,3", True, None),
+        ("abc", True, None),
+        ("inf", False, None),
+        ("1" * 400, False, None),
+    ],
+)
+def test_number_macro_examples(
+    sql: duckdb.DuckDBPyConnection, text: str, comma: bool, expected: float | None
+) -> None:
+    assert reference_number(text, comma) == expected
+    assert sql_number(sql, text, comma) == expected
+
+
+@st.composite
+def written_numbers(draw: st.DrawFn) -> str:
+    """Numbers as spreadsheets and people write them, and near misses."""
+    shape = draw(st.sampled_from(["grouped", "plain", "noise"]))
+    if shape == "noise":
+        return draw(st.text(alphabet="0123456789.,+- e'\u00a0", max_size=12))
+    sign = draw(st.sampled_from(["", "-", "+"]))
+    head = str(draw(st.integers(min_value=0, max_value=999 if shape == "grouped" else 10**7)))
+    groups = draw(st.lists(st.integers(0, 999).map(lambda g: f"{g:03d}"), max_size=3))
+    mark = draw(st.sampled_from([".", ",", " ", "'", "\u00a0"]))
+    body = mark.join([head, *groups]) if shape == "grouped" else head
+    decimal = draw(st.sampled_from(["", ",", "."]))
+    digits = draw(st.sampled_from(["", "5", "25", "125", "0625"])) if decimal else ""
+    exponent = draw(st.sampled_from(["", "", "e3", "E-2"]))
+    return f"{sign}{body}{decimal}{digits}{exponent}"
+
+
+@settings(max_examples=500, deadline=None)
+@given(written_numbers(), st.booleans())
+@example("1.5", True)  # a decimal point in a file read with decimal commas
+def test_number_macro_agrees_with_the_reference(
+    sql: duckdb.DuckDBPyConnection, text: str, comma: bool
+) -> None:
+    assert sql_number(sql, text, comma) == reference_number(text, comma)

@@ -1,0 +1,394 @@
+"""The command line through click's runner: help everywhere, JSON, user errors, the demo."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import click
+import pytest
+import tiny_market
+from helpers import count_rows, write
+
+from harmonia import cli
+from harmonia.plugins import BUILTIN_MODULES, Plugins, module_pack
+
+#: The commands DESIGN.md and issue 2 promise, with their subcommands.
+PROMISED = {
+    ("cycle",): {"run", "list", "show", "diff", "sql"},
+    ("db",): {"upgrade", "current"},
+    ("plugins",): {"list"},
+    ("quarantine",): {"list", "export"},
+    ("rules",): {"list", "show", "check"},
+    ("demo",): set(),
+    ("explain",): set(),
+    ("load",): set(),
+}
+
+
+def _greeting_pack(name: str = "greet") -> object:
+    def register(cli: click.Group) -> None:
+        @cli.command(name=name)
+        @click.option("--who", default="world", help="Whom to greet.")
+        def command(who: str) -> None:
+            """Greet someone (a pack's command)."""
+            click.echo(f"hello {who}")
+
+        @cli.group(name=f"{name}-tools")
+        def tools() -> None:
+            """A pack's command group."""
+
+        @tools.command(name="count")
+        def count() -> None:
+            """Count to three."""
+            click.echo("1 2 3")
+
+    return module_pack(f"{name}-pack", harmonia_register_commands=register)
+
+
+def _walk(group: click.Group, path: tuple[str, ...]) -> Iterator[tuple[str, ...]]:
+    context = click.Context(group, info_name=path[-1] if path else "harmonia")
+    for name in group.list_commands(context):
+        command = group.get_command(context, name)
+        assert command is not None, name
+        yield (*path, name)
+        if isinstance(command, click.Group):
+            yield from _walk(command, (*path, name))
+
+
+def test_help_works_on_every_command_and_subcommand_including_packs(
+    harmonia_cli: Callable, register_pack: Callable
+) -> None:
+    import harmonia_synthetic
+
+    register_pack(harmonia_synthetic)
+    register_pack(_greeting_pack())
+    root = harmonia_cli("--help")
+    assert root.exit_code == 0 and "Usage:" in root.output
+    commands = list(_walk(cli.main, ()))
+    for path, subcommands in PROMISED.items():
+        assert path in commands, path
+        assert {c[-1] for c in commands if c[:-1] == path} >= subcommands, path
+    assert {("synthetic", "write"), ("greet",), ("greet-tools", "count")} <= set(commands)
+    for path in commands:
+        result = harmonia_cli(*path, "--help")
+        assert result.exit_code == 0, (path, result.output)
+        assert "Usage:" in result.output and path[-1] in result.output, path
+    assert harmonia_cli("greet", "--who", "Anna").output == "hello Anna\n"
+    assert harmonia_cli("greet-tools", "count").output == "1 2 3\n"
+
+
+@pytest.mark.slow
+def test_the_cli_runner_fixture_gives_each_test_only_its_own_packs(tmp_path: Path) -> None:
+    """Run two tests in a child pytest: the second must not see the first's command."""
+    write(
+        tmp_path / "test_two.py",
+        """
+        import click
+        from harmonia.plugins import module_pack
+
+        def pack(name):
+            def register(cli):
+                cli.add_command(click.Command(name, callback=lambda: click.echo(name)))
+            return module_pack(name + "-pack", harmonia_register_commands=register)
+
+        def test_first(harmonia_cli, register_pack):
+            register_pack(pack("hello"))
+            assert harmonia_cli("hello").output == "hello\\n"
+
+        def test_second(harmonia_cli, register_pack):
+            register_pack(pack("bye"))
+            assert "hello" not in harmonia_cli("--help").output
+            assert harmonia_cli("bye").output == "bye\\n"
+        """,
+    )
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env={k: v for k, v in os.environ.items() if not k.startswith("PYTEST")},
+    )
+    assert "2 passed" in result.stdout, result.stdout[-2000:]
+
+
+def test_a_pack_command_may_not_shadow_a_built_in(
+    harmonia_cli: Callable, register_pack: Callable
+) -> None:
+    def register(cli: click.Group) -> None:
+        @cli.command(name="load")
+        def load() -> None:
+            """An impostor."""
+            click.echo("impostor")
+
+    register_pack(module_pack("shadow", harmonia_register_commands=register))
+    help_text = harmonia_cli("--help")
+    assert "tried to replace the built-in command 'load'" in help_text.stderr
+    assert "Load canonical files" in harmonia_cli("load", "--help").output
+
+
+def test_a_pack_whose_commands_fail_to_register_gets_a_stub_that_explains(
+    harmonia_cli: Callable, register_pack: Callable
+) -> None:
+    def register(cli: click.Group) -> None:
+        raise ImportError("No module named 'crm_sdk'")
+
+    register_pack(module_pack("crm", harmonia_register_commands=register), version="2.1")
+    listing = harmonia_cli("--help")
+    assert listing.exit_code == 0
+    assert "crm" in listing.output and "(unavailable)" in listing.output
+    result = harmonia_cli("crm")
+    assert result.exit_code != 0
+    assert "the commands of pack 'crm' (test-crm 2.1) are unavailable" in result.output
+    assert "crm_sdk" in result.output and "Traceback" not in result.output
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("plugins", "list"),
+        ("cycle", "list"),
+        ("load", "--help"),
+        ("explain", "--help"),
+        ("demo", "--help"),
+    ],
+)
+def test_every_command_warns_about_a_broken_pack_on_stderr(
+    harmonia_cli: Callable, register_pack: Callable, args: tuple[str, ...]
+) -> None:
+    register_pack(module_pack("typo", harmonia_datasources=lambda: []))
+    result = harmonia_cli(*args)
+    assert result.exit_code == 0, result.output
+    assert "warning: pack 'typo'" in result.stderr and "harmonia_datasources" in result.stderr
+
+
+def test_help_does_not_import_the_heavy_libraries() -> None:
+    code = textwrap.dedent(
+        """
+        import sys
+        from click.testing import CliRunner
+        from harmonia.cli import main
+        result = CliRunner().invoke(main, ["--help"])
+        assert result.exit_code == 0, result.output
+        heavy = {"duckdb", "pyarrow", "numpy", "sqlglot", "alembic", "pandas"}
+        print(sorted(heavy & set(sys.modules)))
+        """
+    )
+    environment = {**os.environ, "HARMONIA_LOAD_PLUGINS": "", "HARMONIA_STRICT_PLUGINS": "1"}
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=environment
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"
+
+
+def test_version(harmonia_cli: Callable) -> None:
+    result = harmonia_cli("--version")
+    assert result.exit_code == 0 and result.output.startswith("harmonia ")
+
+
+def test_plugins_list_with_built_ins_only(harmonia_cli: Callable, wide_terminal: None) -> None:
+    assert (
+        "No packs installed (--all shows the built-ins)." in harmonia_cli("plugins", "list").output
+    )
+    listing = harmonia_cli("plugins", "list", "--all").output
+    assert "harmonia.builtin" in listing and "csv" in listing
+
+
+# --- JSON everywhere -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("plugins", "list", "--json"),
+        ("plugins", "list", "--all", "--json"),
+        ("rules", "list", "--json"),
+        ("cycle", "list", "--json"),
+        ("quarantine", "list", "--json"),
+    ],
+)
+def test_json_output_parses(harmonia_cli: Callable, tiny: Plugins, args: tuple[str, ...]) -> None:
+    result = harmonia_cli(*args)
+    assert result.exit_code == 0, result.output
+    json.loads(result.stdout)
+
+
+def test_plugins_list_names_each_pack_with_what_it_provides(
+    harmonia_cli: Callable, tiny: Plugins
+) -> None:
+    document = json.loads(harmonia_cli("plugins", "list", "--json").stdout)
+    (pack,) = document["packs"]  # the built-ins only with --all
+    assert (pack["name"], pack["distribution"], pack["version"]) == ("tiny", "test-tiny", "1.0")
+    assert "harmonia_country_profiles" in pack["hooks"]
+    assert pack["provides"]["countries"] == ["NL"]
+    assert document["warnings"] == [] and document["conflicts"] == []
+    everything = json.loads(harmonia_cli("plugins", "list", "--all", "--json").stdout)
+    builtins = [p for p in everything["packs"] if p["builtin"]]
+    assert {p["distribution"] for p in builtins} == {"harmonia"}
+    assert [p["name"] for p in builtins] == list(BUILTIN_MODULES)
+
+
+def test_plugins_list_reports_conflicts_without_failing(
+    harmonia_cli: Callable, tiny: Plugins, register_pack: Callable
+) -> None:
+    register_pack(module_pack("copy", harmonia_identifier_schemes=lambda: [tiny_market.TINY]))
+    result = harmonia_cli("plugins", "list", "--json")
+    assert result.exit_code == 0
+    conflicts = json.loads(result.stdout)["conflicts"]
+    assert conflicts and all("identifier scheme TINY is provided by both" in c for c in conflicts)
+    assert all("copy (test-copy 0)" in c and "tiny (test-tiny 1.0)" in c for c in conflicts)
+
+
+def test_rules_list_show_and_check(
+    harmonia_cli: Callable, tiny: Plugins, tmp_path: Path, wide_terminal: None
+) -> None:
+    (listed,) = json.loads(harmonia_cli("rules", "list", "--json").stdout)
+    assert listed["name"] == "tiny-core" and listed["pack"] == "tiny (test-tiny 1.0)"
+    assert listed["dimensions"]["tier"] == ["A", "B", "C"]
+    shown = harmonia_cli("rules", "show", "tiny-core").output
+    assert "potential_q = 4 AND adoption = 'high'" in shown
+    assert "1 rule set(s) valid, 0 rejected." in harmonia_cli("rules", "check").output
+    broken = write(
+        tmp_path / "broken.toml",
+        (tiny_market.DATA.parent / "rules" / "tiny-core.toml")
+        .read_text()
+        .replace('when = "trx_q = 2"', 'when = "trx_q = 2 AND bogus"'),
+    )
+    checked = harmonia_cli("rules", "check", str(broken))
+    assert checked.exit_code == 1
+    assert "tier.rules[0].when" in checked.output and "bogus" in checked.output
+
+
+# --- user errors: one clear message, an exit code, never a traceback ------------------------------
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("cycle", "run", "-c", "XX", "-t", "cardiology"), "no country profile XX"),
+        (("cycle", "run", "-c", "NL", "-t", "dermatology"), "no rule set for therapy area"),
+        (("cycle", "run", "-c", "NL", "-t", "cardiology", "-p", "2027-H3"), "is not a period"),
+        (("cycle", "run", "-c", "NL", "-t", "cardiology", "-e", "spark"), "Invalid value"),
+        (("cycle", "run", "-c", "NL", "-t", "cardiology", "--sink", "crm"), "no output sink crm"),
+        (("cycle", "show", "42"), "no cycle 42"),
+        (("cycle", "diff", "1", "x"), "Invalid value"),
+        (("load", "/no/such/file.csv"), "no such file or directory"),
+        (("load", "notes.md"), "no installed source reads .md"),
+        (("load", "--source", "vendor"), "no data source vendor"),
+        (("load", "--source", "csv", "-o", "path"), "is not KEY=VALUE"),
+        (("load",), "give files or folders to load"),
+        (("load", "--decimal", ";", "x.csv"), "Invalid value"),
+        (("explain", "--cycle", "1"), "Missing option '--customer'"),
+        (("rules", "show", "tiny-cor"), "did you mean tiny-core?"),
+        (("plugins", "lst"), "No such command"),
+        (("nonsense",), "No such command"),
+    ],
+)
+def test_user_errors_are_a_short_message_and_a_failing_exit_code(
+    harmonia_cli: Callable,
+    tiny: Plugins,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    args: tuple[str, ...],
+    message: str,
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    write(tmp_path / "notes.md", "# notes\n")
+    result = harmonia_cli(*args)
+    assert result.exit_code != 0
+    assert message in result.output
+    assert "Traceback" not in result.output
+    assert len(result.output.strip().splitlines()) <= 6, result.output
+
+
+def test_load_summary_table(harmonia_cli: Callable, tiny: Plugins, wide_terminal: None) -> None:
+    result = harmonia_cli("load", str(tiny_market.DATA / "h1"), "--country", "NL")
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert any("customers.csv" in line and "10" in line for line in lines)
+    assert any("metrics.csv" in line and "38" in line for line in lines)
+    assert any("responses.csv" in line and "6" in line for line in lines)
+
+
+def test_load_through_a_named_source_with_options(
+    harmonia_cli: Callable, tiny: Plugins, harmonia_database: str
+) -> None:
+    path = tiny_market.DATA / "h1" / "customers.csv"
+    result = harmonia_cli(
+        "load", "--source", "csv", "-o", f"path={path}", "--country", "NL", "--system", "crm",
+        "--json",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    (summary,) = json.loads(result.stdout)
+    assert (summary["source"], summary["system"], summary["rows_loaded"]) == ("csv", "crm", 10)
+    assert count_rows(harmonia_database, ["crosswalk"]) == {"crosswalk": 10}
+
+
+def test_a_source_of_a_family_the_country_does_not_use_is_refused(
+    harmonia_cli: Callable, tiny: Plugins, register_pack: Callable
+) -> None:
+    from harmonia import DataSource
+
+    rep = DataSource(
+        name="rep-sheet", description="", kinds={"customers"}, family="rep", read=lambda r: []
+    )
+    register_pack(module_pack("reps", harmonia_data_sources=lambda: [rep]))
+    result = harmonia_cli("load", "--source", "rep-sheet", "--country", "NL")
+    assert result.exit_code != 0
+    assert "NL does not use rep data sources (its profile allows: external, local)" in result.output
+
+
+# --- the demo, end to end -------------------------------------------------------------------------
+
+
+@pytest.fixture
+def demo_packs(register_pack: Callable) -> None:
+    import harmonia_fr
+    import harmonia_oncology
+    import harmonia_synthetic
+
+    for pack in (harmonia_synthetic, harmonia_fr, harmonia_oncology):
+        assert register_pack(pack) is not None
+
+
+def _demo(harmonia_cli: Callable, workdir: Path, *database: str) -> None:
+    result = harmonia_cli(*database, "demo", "--customers", "300", "--workdir", str(workdir))
+    assert result.exit_code == 0, result.output
+    assert "harmonia demo" in result.output and "FR oncology" in result.output
+    assert {p.name for p in (workdir / "inputs").iterdir()} == {
+        "customers.csv",
+        "metrics.csv",
+        "responses.csv",
+    }
+    outputs = sorted(p.name for p in (workdir / "out").iterdir())
+    assert "FR-oncology-2027-H1-cycle2-target_list.csv" in outputs
+    assert "explain --cycle 2 --customer" in result.output
+
+
+@pytest.mark.slow
+def test_demo_end_to_end_on_sqlite(
+    harmonia_cli: Callable, demo_packs: None, harmonia_database: str, tmp_path: Path
+) -> None:
+    _demo(harmonia_cli, tmp_path / "demo")
+    counts = count_rows(harmonia_database, ["customer", "cycle", "assignment"])
+    assert counts == {"customer": 300, "cycle": 2, "assignment": 600}
+    explained = harmonia_cli("explain", "--cycle", "2", "--customer", "C0000001", "--json")
+    assert json.loads(explained.stdout)["engine_and_python_agree"] is True
+
+
+@pytest.mark.slow
+@pytest.mark.postgres
+def test_demo_end_to_end_on_postgresql(
+    harmonia_cli: Callable, demo_packs: None, postgres_url: str, tmp_path: Path
+) -> None:
+    _demo(harmonia_cli, tmp_path / "demo", "--database", postgres_url)
+    counts = count_rows(postgres_url, ["customer", "cycle", "assignment"])
+    assert counts == {"customer": 300, "cycle": 2, "assignment": 600}
+    listed = harmonia_cli("--database", postgres_url, "cycle", "list", "--json")
+    assert [c["engine"] for c in json.loads(listed.stdout)] == ["database", "database"]

@@ -1,0 +1,578 @@
+"""The cycle engine on a universe small enough to work out by hand.
+
+The universe is ``tests/fixtures/tiny_market/data``: ten Dutch customers,
+their potential, prescriptions (trx) and calls, and answers to a one-item
+questionnaire. The rule set ``tiny-core`` (tiny_market/rules/tiny-core.toml) gives,
+for the cycle 2027-H1:
+
+potential_q: quartiles of potential among cardiologists (C01-C09; C09 has no
+potential and takes the default 1). Sorted: C08 10, C07 20, C06 30, C03 =
+C04 = C05 40, C02 70, C01 80, so RANK is 1, 2, 3, 4, 4, 4, 7, 8 and the bin is
+1 + [(rank-1)*100 >= 25*8] + [.. >= 50*8] + [.. >= 75*8]: 1, 1, 2, 2, 2, 2, 4, 4.
+The tied 40s all share rank 4, so bin 2 (numbered one by one they would
+split into bins 2, 3, 3). C10 is alone among GPs: bin 1.
+
+trx_q: halves of trx summed over 2027-Q1..Q2 among cardiologists with trx
+(C08 1, C02 3, C04 4, C06 8, C01 10, C09 12: bins 1, 1, 1, 2, 2, 2); C03 (trx
+only in 2026-Q4), C05 and C07 have none in the cycle and stay NULL.
+
+consistency: quarters with calls > 0 among 2026-Q3..2027-Q2. C06's only call
+value is 0; C07's calls are before the window or a half-year (no quarter
+holds it); C08's is a month inside 2027-Q2.
+
+adoption: the latest response within 24 months before the cycle; C08's is
+from 2024 (too old): unknown.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import attrs
+import duckdb
+import pytest
+import sqlglot
+import tiny_market
+from helpers import load, query, tiny_plugins
+
+from harmonia import RuleSet
+from harmonia.engine.cycle import run_cycle
+from harmonia.engine.explain import explain_assignment
+from harmonia.errors import ConfigError, NotFoundError
+from harmonia.plugins import Plugins, module_pack
+from harmonia.store import Database
+from harmonia.store.bulk import BulkConnection
+
+FEATURES = ("specialty", "potential", "potential_q", "trx_q", "consistency", "adoption")
+C, G = "cardiology", "general_practice"
+
+#: customer: (segment, rule, tier, tier rule, inputs in FEATURES order), cycle 2027-H1.
+EXPECTED_H1: dict[str, tuple[str, str, str, str, tuple]] = {
+    "C01": ("champion", "champion", "A", "top_half", (C, 80.0, 4, 2, 0.75, "high")),
+    "C02": ("grow", "grow", "B", "fallback", (C, 70.0, 4, 1, 0.25, "mid")),
+    "C03": ("develop", "develop", "C", "no_trx", (C, 40.0, 2, None, 0.5, "unknown")),
+    "C04": ("develop", "develop", "B", "fallback", (C, 40.0, 2, 1, 0.5, "low")),
+    "C05": ("maintain", "fallback", "C", "no_trx", (C, 40.0, 2, None, 0.25, "unknown")),
+    "C06": ("maintain", "fallback", "A", "top_half", (C, 30.0, 2, 2, 0.0, "mid")),
+    "C07": ("maintain", "fallback", "C", "no_trx", (C, 20.0, 1, None, 0.0, "unknown")),
+    "C08": ("maintain", "fallback", "B", "fallback", (C, 10.0, 1, 1, 0.25, "unknown")),
+    "C09": ("maintain", "fallback", "A", "top_half", (C, None, 1, 2, 0.75, "high")),
+    "C10": ("monitor", "gp", "B", "fallback", (G, 100.0, 1, 1, 0.25, "unknown")),
+}
+
+#: Per segment for 2027-H1 (half a year, frequency_scale 1, min_calls 1):
+#: customers, contacts (per customer x customers), cost, targeted.
+#: champion: 6 calls + 12 e-mails = 18 contacts, 6 x 100 + 12 x 1 = 612;
+#: develop: one call a year rounds to 0 in a half-year and min_calls makes it 1.
+EXPECTED_SUMMARY_H1 = [
+    ("champion", 1, 18, 612.0, True),
+    ("grow", 1, 3, 300.0, True),
+    ("develop", 2, 2, 200.0, True),
+    ("maintain", 5, 10, 10.0, True),
+    ("monitor", 1, 0, 0.0, False),
+]
+
+
+def run(url: str, plugins: Plugins, period: str, tmp_path: Path, **options: Any) -> Any:
+    return run_cycle(
+        Database(url),
+        plugins,
+        country="NL",
+        therapy_area="cardiology",
+        period=period,
+        directory=tmp_path / "out",
+        **options,
+    )
+
+
+def assignments(url: str, cycle_id: int) -> dict[str, dict[str, Any]]:
+    """The cycle's assignments by the customers' source ids, inputs decoded."""
+    rows = query(
+        url,
+        "SELECT x.source_id, a.* FROM assignment a JOIN crosswalk x "
+        f"ON x.customer_id = a.customer_id WHERE a.cycle_id = {cycle_id}",
+    )
+    for row in rows:
+        row["inputs"] = json.loads(row["inputs"])
+    return {row.pop("source_id"): row for row in rows}
+
+
+class Cycles(dict):
+    """2027-H1 cycles of the tiny market by engine, each run on first use."""
+
+    def __init__(self, url: str, plugins: Plugins, out: Path):
+        super().__init__()
+        self.url, self.plugins, self.out = url, plugins, out
+
+    def __missing__(self, engine: str) -> Any:
+        self[engine] = run(self.url, self.plugins, "2027-H1", self.out, engine=engine)
+        return self[engine]
+
+
+@pytest.fixture(scope="module")
+def h1_cycles(
+    module_database_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> tuple[str, Plugins, Cycles]:
+    """The tiny market's 2027-H1 data, loaded once, and its cycles, shared by readers."""
+    plugins = tiny_plugins()
+    load(module_database_url, plugins, tiny_market.DATA / "h1", country="NL")
+    out = tmp_path_factory.mktemp("out")
+    return module_database_url, plugins, Cycles(module_database_url, plugins, out)
+
+
+@pytest.fixture
+def cli_universe(
+    harmonia_cli: Callable,
+    tiny: Plugins,
+    harmonia_database: str,
+    sqlite_h1: Path,
+    wide_terminal: None,
+) -> Callable:
+    """``harmonia_cli`` on a SQLite database holding the 2027-H1 data."""
+    shutil.copyfile(sqlite_h1, harmonia_database.removeprefix("sqlite:///"))
+    return harmonia_cli
+
+
+# --- one cycle --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("engine", ["duckdb", "database"])
+def test_each_customer_gets_the_expected_segments_rules_and_inputs(
+    h1_cycles: tuple, engine: str
+) -> None:
+    universe, _, results = h1_cycles
+    result = results[engine]
+    assert (result.cycle.status, result.cycle.engine, result.cycle.customers) == (
+        "completed",
+        engine,
+        10,
+    )
+    found = assignments(universe, result.cycle.id)
+    assert set(found) == set(EXPECTED_H1)
+    for customer, (segment, rule, tier, tier_rule, inputs) in EXPECTED_H1.items():
+        row = found[customer]
+        assert (row["segment"], row["segment_rule"]) == (segment, rule), customer
+        assert (row["tier"], row["tier_rule"]) == (tier, tier_rule), customer
+        assert (row["needs"], row["needs_rule"]) == (None, None)  # the rule set has no needs
+        assert (row["final_segment"], row["origin"]) == (segment, "rules"), customer
+        assert row["inputs"] == dict(zip(FEATURES, inputs, strict=True)), customer
+
+
+@pytest.mark.parametrize("engine", ["duckdb", "database"])
+def test_the_segment_summary_plans_contacts_and_cost_per_segment(
+    h1_cycles: tuple, engine: str
+) -> None:
+    result = h1_cycles[2][engine]
+    summary = [
+        (row["segment"], row["customers"], row["contacts"], row["cost"], row["target"])
+        for row in result.summary
+    ]
+    assert summary == EXPECTED_SUMMARY_H1
+    assert all(row["pulled_through"] == 0 for row in result.summary)
+
+
+@pytest.mark.parametrize("engine", ["duckdb", "database"])
+def test_the_target_list_holds_every_targeted_customer_by_territory_and_priority(
+    h1_cycles: tuple, engine: str
+) -> None:
+    result = h1_cycles[2][engine]
+    written = {w.output: Path(w.location) for w in result.written}
+    assert set(written) == {"target_list", "segment_summary"}
+    lines = written["target_list"].read_text().splitlines()
+    header = lines[0].split(";")  # the Dutch market's conventions
+    rows = [dict(zip(header, line.split(";"), strict=True)) for line in lines[1:]]
+    assert [(r["source_id"], r["territory"], r["segment"]) for r in rows] == [
+        ("C01", "T1", "champion"),
+        ("C02", "T1", "grow"),
+        ("C03", "T1", "develop"),
+        ("C04", "T1", "develop"),
+        ("C05", "T1", "maintain"),
+        ("C06", "T2", "maintain"),
+        ("C07", "T2", "maintain"),
+        ("C08", "T2", "maintain"),
+        ("C09", "T2", "maintain"),
+    ]  # C10 is in the untargeted segment monitor
+    first = rows[0]
+    assert (first["id_scheme"], first["id_value"], first["tier"]) == ("TINY", "10000016", "A")
+    assert (first["face_to_face"], first["email"], first["contacts"]) == ("6", "12", "18")
+    assert first["cost"] in ("612,0", "612,00", "612")  # a decimal comma, never a point
+    assert (
+        written["target_list"].name
+        == f"NL-cardiology-2027-H1-cycle{result.cycle.id}-target_list.csv"
+    )
+
+
+def test_the_same_universe_gives_identical_assignments_on_every_engine(h1_cycles: tuple) -> None:
+    universe, _, results = h1_cycles
+    embedded, in_database = results["duckdb"], results["database"]
+    left, right = (
+        assignments(universe, embedded.cycle.id),
+        assignments(universe, in_database.cycle.id),
+    )
+    for row in [*left.values(), *right.values()]:
+        row.pop("cycle_id")
+    assert left == right
+    tables = [
+        [{k: v for k, v in row.items()} for row in result.summary]
+        for result in (embedded, in_database)
+    ]
+    assert tables[0] == tables[1]
+
+
+def test_the_cycle_records_a_snapshot_to_reproduce_it(h1_cycles: tuple) -> None:
+    universe, tiny, results = h1_cycles
+    result = results["duckdb"]
+    snapshot = json.loads(result.cycle.snapshot)
+    assert snapshot["country"]["code"] == "NL" and snapshot["period"] == "2027-H1"
+    assert snapshot["rule_set"]["name"] == "tiny-core"
+    assert list(snapshot["questionnaires"]) == ["tiny-profile"]
+    assert set(snapshot["strategies"]) == set(tiny.rule_sets["tiny-core"].segment.segments)
+    assert snapshot["parameters"] == {"frequency_scale": 1.0, "min_calls": 1.0}
+    assert snapshot["packs"]["test-tiny"] == "1.0"
+    events = query(
+        universe, f"SELECT action FROM audit_event WHERE subject = 'cycle:{result.cycle.id}'"
+    )
+    assert sorted(event["action"] for event in events) == ["cycle.publish", "cycle.run"]
+
+
+def test_a_cycle_that_fails_is_recorded_as_failed(
+    universe: str, tiny: Plugins, tmp_path: Path, register_pack: Callable
+) -> None:
+    from harmonia import OutputSink
+
+    def broken(request: Any) -> list[str]:
+        raise OSError("disk full")
+
+    register_pack(
+        module_pack(
+            "sinks",
+            harmonia_output_sinks=lambda: [
+                OutputSink(name="broken", description="", accepts={"target_list"}, write=broken)
+            ],
+        )
+    )
+    from harmonia.engine.cycle import SinkChoice
+
+    with pytest.raises(OSError, match="disk full"):
+        run(universe, tiny, "2027-H1", tmp_path, sinks=[SinkChoice("broken", ("target_list",))])
+    assert query(universe, "SELECT status FROM cycle") == [{"status": "failed"}]
+
+
+# --- pull-through ---------------------------------------------------------------------------------
+
+#: 2027-H2 after data/h2 arrived: C01's potential moved 5 % (under the 10 %
+#: threshold), C02's 29 %; C05 got calls in 2027-Q1 and Q3 (consistency 0.75);
+#: C06 answered the questionnaire again (adoption high). Everyone else's inputs
+#: are what the first cycle saw: trx in 2027-Q3 repeats each H1 total, and where
+#: a call in 2026-Q4 leaves the window (2027-Q1..Q4 now) one in 2027-Q3/Q4 replaces it.
+PULLED = {"C01", "C03", "C04", "C07", "C08", "C09", "C10"}
+EXPECTED_H2 = {
+    "C01": "champion",
+    "C02": "grow",
+    "C03": "develop",
+    "C04": "develop",
+    "C05": "develop",  # re-ruled: maintain -> develop
+    "C06": "maintain",
+    "C07": "maintain",
+    "C08": "maintain",
+    "C09": "maintain",
+    "C10": "monitor",
+}
+
+
+def _second_cycle(url: str, plugins: Plugins, tmp_path: Path, **options: Any) -> tuple[Any, Any]:
+    first = run(url, plugins, "2027-H1", tmp_path, **options)
+    load(url, plugins, tiny_market.DATA / "h2", country="NL")
+    second = run(url, plugins, "2027-H2", tmp_path, **options)
+    return first, second
+
+
+@pytest.mark.parametrize("engine", ["duckdb", "database"])
+def test_pull_through_carries_unchanged_customers_and_re_rules_changed_ones(
+    universe: str, tiny: Plugins, tmp_path: Path, engine: str
+) -> None:
+    first, second = _second_cycle(universe, tiny, tmp_path, engine=engine)
+    assert second.cycle.previous_cycle_id == first.cycle.id
+    found = assignments(universe, second.cycle.id)
+    origins = {customer: row["origin"] for customer, row in found.items()}
+    assert {c for c, origin in origins.items() if origin == "pulled-through"} == PULLED
+    assert {c for c, origin in origins.items() if origin == "rules"} == {"C02", "C05", "C06"}
+    assert {c: row["final_segment"] for c, row in found.items()} == EXPECTED_H2
+    assert found["C01"]["inputs"]["potential"] == 84.0  # the new value, within the threshold
+    assert found["C05"]["inputs"]["consistency"] == 0.75
+    pulled = {row["segment"]: row["pulled_through"] for row in second.summary}
+    assert pulled == {"champion": 1, "grow": 0, "develop": 2, "maintain": 3, "monitor": 1}
+
+
+def test_pull_through_keeps_the_previous_final_segment_when_the_rules_now_disagree(
+    universe: str, tiny: Plugins, tmp_path: Path
+) -> None:
+    run(universe, tiny, "2027-H1", tmp_path)
+    load(universe, tiny, tiny_market.DATA / "h2", country="NL")
+    # The global team raises the bar for develop between the two cycles.
+    rule_set = tiny.rule_sets["tiny-core"]
+    rules = tuple(
+        attrs.evolve(rule, when="potential_q = 2 AND consistency >= 0.75")
+        if rule.id == "develop"
+        else rule
+        for rule in rule_set.segment.rules
+    )
+    stricter = attrs.evolve(
+        rule_set, version="2", segment=attrs.evolve(rule_set.segment, rules=rules)
+    )
+    plugins = _plugins_with(tiny_market, harmonia_segmentation_rules=lambda: [stricter])
+    second = run(universe, plugins, "2027-H2", tmp_path)
+    found = assignments(universe, second.cycle.id)
+    for customer in ("C03", "C04"):  # unchanged: the rules say maintain, the cycle keeps develop
+        row = found[customer]
+        assert (row["segment"], row["final_segment"], row["origin"]) == (
+            "maintain",
+            "develop",
+            "pulled-through",
+        )
+    assert (found["C05"]["segment"], found["C05"]["origin"]) == ("develop", "rules")
+    differs = {row["segment"]: row["differs_from_rules"] for row in second.summary}
+    assert differs["develop"] == 2
+    assert second.cycle.rule_set_version == "2"
+
+
+def test_pull_through_disabled_by_the_country_profile_re_rules_everyone(
+    universe: str, tiny: Plugins, tmp_path: Path
+) -> None:
+    from harmonia import PullThrough
+
+    profile = attrs.evolve(tiny.country_profiles["NL"], pull_through=PullThrough(enabled=False))
+    plugins = _plugins_with(tiny_market, harmonia_country_profiles=lambda: [profile])
+    _, second = _second_cycle(universe, plugins, tmp_path)
+    found = assignments(universe, second.cycle.id)
+    assert {row["origin"] for row in found.values()} == {"rules"}
+    assert all(row["final_segment"] == row["segment"] for row in found.values())
+    assert {c: row["final_segment"] for c, row in found.items()} == EXPECTED_H2
+
+
+def _plugins_with(pack: Any, **replaced: Callable) -> Plugins:
+    """Built-ins plus ``pack`` with some of its hooks replaced."""
+    hooks = {
+        name: getattr(pack, name)
+        for name in dir(pack)
+        if name.startswith("harmonia_") and name not in replaced
+    }
+    plugins = Plugins(strict=True)
+    plugins.load_builtins()
+    plugins.register(module_pack("tiny", **hooks, **replaced), distribution="test-tiny")
+    return plugins
+
+
+def test_a_cycle_for_an_earlier_period_has_no_previous_cycle(
+    universe: str, tiny: Plugins, tmp_path: Path
+) -> None:
+    later = run(universe, tiny, "2027-H2", tmp_path)
+    earlier = run(universe, tiny, "2027-H1", tmp_path)
+    assert later.cycle.previous_cycle_id is None
+    assert earlier.cycle.previous_cycle_id is None
+
+
+# --- mistakes a user can make ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("options", "error", "message"),
+    [
+        ({"country": "XX"}, NotFoundError, "no country profile XX"),
+        ({"therapy_area": "oncology"}, NotFoundError, "no rule set for therapy area 'oncology'"),
+        ({"period": "2027-H3"}, ConfigError, "'2027-H3' is not a period"),
+        ({"engine": "spark"}, ConfigError, "unknown engine 'spark'"),
+    ],
+)
+def test_cycle_mistakes_are_clear_errors(
+    harmonia_database: str,
+    tiny: Plugins,
+    tmp_path: Path,
+    options: dict,
+    error: type,
+    message: str,
+) -> None:
+    arguments = {"country": "NL", "therapy_area": "cardiology", "period": "2027-H1", **options}
+    with pytest.raises(error, match=message):
+        run_cycle(Database(harmonia_database), tiny, directory=tmp_path, **arguments)
+
+
+# --- explain --------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("engine", ["duckdb", "database"])
+def test_explain_replays_the_rules_on_the_stored_inputs(h1_cycles: tuple, engine: str) -> None:
+    universe, _, results = h1_cycles
+    result = results[engine]
+    explanation = explain_assignment(Database(universe), result.cycle.id, "C03")
+    assert explanation.agrees
+    assert explanation.identifiers == [("TINY", "10000032")]
+    assert explanation.source_ids == [("csv", "C03")]
+    segment, tier = explanation.traces
+    assert (segment.dimension, segment.segment, segment.rule_id) == (
+        "segment",
+        "develop",
+        "develop",
+    )
+    assert [(rule.id, rule.result) for rule in segment.rules] == [
+        ("gp", False),
+        ("champion", False),
+        ("grow", False),
+        ("develop", True),
+    ]
+    assert (tier.segment, tier.rule_id) == ("C", "no_trx")
+    harmonia_id = str(explanation.customer.id)
+    by_harmonia_id = explain_assignment(Database(universe), result.cycle.id, harmonia_id)
+    assert by_harmonia_id.source_ids == [("csv", "C03")]
+
+
+def test_explain_command_text_and_json(cli_universe: Callable, tmp_path: Path) -> None:
+    run = cli_universe(
+        "cycle", "run", "-c", "NL", "-t", "cardiology", "-p", "2027-H1", "--out", str(tmp_path)
+    )
+    assert run.exit_code == 0, run.output
+    text = cli_universe("explain", "--cycle", "1", "--customer", "C05")
+    assert text.exit_code == 0, text.output
+    assert "Eva Smit (HCP, cardiology, T1)" in text.output
+    assert "segment: maintain (fallback)" in text.output
+    assert "potential_q = 2 AND consistency >= 0.5" in text.output
+    assert "final segment maintain (from the rules)" in text.output
+    document = json.loads(
+        cli_universe("explain", "--cycle", "1", "--customer", "C05", "--json").stdout
+    )
+    assert document["engine_and_python_agree"] is True
+    assert document["final_segment"] == "maintain" and document["origin"] == "rules"
+    assert document["inputs"]["consistency"] == 0.25
+    assert [d["dimension"] for d in document["dimensions"]] == ["segment", "tier"]
+
+
+def test_explain_an_unknown_customer_or_cycle_is_a_clear_error(
+    cli_universe: Callable, tmp_path: Path
+) -> None:
+    out = str(tmp_path / "out")
+    cli_universe("cycle", "run", "-c", "NL", "-t", "cardiology", "-p", "2027-H1", "--out", out)
+    for args, message in (
+        (("--cycle", "1", "--customer", "C99"), "no customer 'C99' in cycle 1"),
+        (("--cycle", "9", "--customer", "C01"), "no cycle 9"),
+    ):
+        result = cli_universe("explain", *args)
+        assert result.exit_code != 0 and message in result.output
+        assert "Traceback" not in result.output
+
+
+# --- cycle list / show / diff / sql ---------------------------------------------------------------
+
+
+def test_cycle_list_show_and_diff(cli_universe: Callable, tmp_path: Path) -> None:
+    out = str(tmp_path / "out")
+    first = cli_universe(
+        "cycle", "run", "-c", "NL", "-t", "cardiology", "-p", "2027-H1", "--out", out
+    )
+    assert first.exit_code == 0, first.output
+    cli_universe("load", str(tiny_market.DATA / "h2"), "--country", "NL")
+    second = cli_universe(
+        "cycle", "run", "-c", "nl", "-t", "cardiology", "-p", "2027-H2", "--out", out, "--json"
+    )
+    document = json.loads(second.stdout)
+    assert document["cycle"]["id"] == 2 and document["cycle"]["previous_cycle_id"] == 1
+    assert {w["output"] for w in document["written"]} == {"target_list", "segment_summary"}
+
+    listed = json.loads(cli_universe("cycle", "list", "--json").stdout)
+    assert [(c["id"], c["period"], c["status"], c["customers"]) for c in listed] == [
+        (2, "2027-H2", "completed", 10),
+        (1, "2027-H1", "completed", 10),
+    ]
+    assert cli_universe("cycle", "list", "--country", "FR", "--json").stdout.strip() == "[]"
+    table = cli_universe("cycle", "list").output
+    assert "2027-H2" in table and "cardiology" in table
+
+    shown = json.loads(cli_universe("cycle", "show", "2", "--json").stdout)
+    assert shown["snapshot"]["rule_set"]["name"] == "tiny-core"
+    segments = shown["summary"]["segments"]
+    assert (segments[0]["segment"], segments[0]["customers"]) == ("champion", 1)
+    # Counts are JSON numbers, whichever engine summed them.
+    assert all(isinstance(row["contacts"], int) for row in segments), segments[0]
+    assert all(isinstance(row["pulled_through"], int) for row in segments), segments[0]
+    text = cli_universe("cycle", "show", "2").output
+    assert "pull-through on (threshold 0.1)" in text and "test-tiny 1.0" in text
+
+    matrix = json.loads(cli_universe("cycle", "diff", "1", "2", "--json").stdout)
+    assert matrix["counts"]["maintain"] == {"maintain": 4, "develop": 1}
+    assert (matrix["stayed"], matrix["moved"], matrix["entered"], matrix["left"]) == (9, 1, 0, 0)
+    assert matrix["before_segments"] == ["champion", "grow", "develop", "maintain", "monitor"]
+    diff = cli_universe("cycle", "diff", "1", "2").output
+    assert "9 stayed, 1 moved, 0 new in 2, 0 gone since 1" in diff
+
+
+@pytest.mark.parametrize("dialect", ["duckdb", "postgres", "trino", "spark", "sqlite"])
+def test_cycle_sql_compiles_for_other_engines_and_parses_back(
+    harmonia_cli: Callable, tiny: Plugins, dialect: str
+) -> None:
+    result = harmonia_cli(
+        "cycle", "sql", "-c", "NL", "-t", "cardiology", "-p", "2027-H1", "--dialect", dialect
+    )
+    assert result.exit_code == 0, result.output
+    statement = result.stdout.strip().removesuffix(";")
+    parsed = sqlglot.parse_one(statement, read=dialect)
+    assert isinstance(parsed, sqlglot.exp.Query)
+    assert "potential_q" in statement and "tiny-profile" in statement
+
+
+def test_cycle_sql_run_in_duckdb_gives_the_cycles_assignments(
+    cli_universe: Callable, harmonia_database: str
+) -> None:
+    result = cli_universe(
+        "cycle", "sql", "-c", "NL", "-t", "cardiology", "-p", "2027-H1", "--dialect", "duckdb"
+    )
+    with BulkConnection(Database(harmonia_database)) as bulk:
+        tables = {
+            name: bulk.read(f"SELECT * FROM {name}")
+            for name in ("customer", "metric", "response", "answer")
+        }
+        crosswalk = bulk.read("SELECT customer_id, source_id FROM crosswalk").to_pylist()
+    source_ids = {row["customer_id"]: row["source_id"] for row in crosswalk}
+    connection = duckdb.connect()
+    for name, table in tables.items():
+        connection.register(name, table)
+    relation = connection.sql(result.stdout.strip().removesuffix(";"))
+    columns, rows = relation.columns, relation.fetchall()
+    found = {
+        source_ids[row[columns.index("customer_id")]]: dict(zip(columns, row, strict=True))
+        for row in rows
+    }
+    assert set(found) == set(EXPECTED_H1)
+    for customer, (segment, rule, tier, tier_rule, inputs) in EXPECTED_H1.items():
+        row = found[customer]
+        assert (row["segment"], row["segment_rule"], row["tier"], row["tier_rule"]) == (
+            segment,
+            rule,
+            tier,
+            tier_rule,
+        ), customer
+        assert json.loads(row["inputs"]) == dict(zip(FEATURES, inputs, strict=True)), customer
+
+
+def test_other_sinks_and_outputs(cli_universe: Callable, tmp_path: Path) -> None:
+    import pyarrow.parquet as pq
+
+    result = cli_universe(
+        "cycle", "run", "-c", "NL", "-t", "cardiology", "-p", "2027-H1", "--out", str(tmp_path),
+        "--sink", "parquet:name=everyone", "--output", "assignments", "--json",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    (written,) = json.loads(result.stdout)["written"]
+    assert written["sink"] == "parquet" and written["location"].endswith("everyone.parquet")
+    table = pq.read_table(written["location"])
+    assert table.num_rows == 10 and "segment_rule" in table.column_names
+
+
+def test_a_rule_set_snapshot_explains_a_cycle_after_the_pack_moved_on(h1_cycles: tuple) -> None:
+    _, tiny, results = h1_cycles
+    snapshot = json.loads(results["duckdb"].cycle.snapshot)["rule_set"]
+    from harmonia.definitions import structure
+
+    assert structure(snapshot, RuleSet, where="snapshot") == tiny.rule_sets["tiny-core"]

@@ -1,0 +1,614 @@
+"""Ingest: real files in every market convention, into real databases, with the quarantine.
+
+Every test here runs on SQLite and on the PostgreSQL test server (the
+``database_url`` fixture). The checks that depend on the file reader run
+twice more: reading a file whole, and streaming it in chunks of three rows,
+so that row numbers and duplicates are right across chunk boundaries.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+import tiny_market
+from helpers import count_rows, load, quarantined, query, write
+
+from harmonia.plugins import Plugins
+
+CUSTOMERS_HEADER = (
+    "customer_id;country;type;first_name;last_name;specialty;postal_code;city;territory;"
+    "id_scheme;id_value"
+)
+
+
+@pytest.fixture(params=["whole", "streamed"])
+def reading(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Read files whole, or stream them and load in chunks of three rows."""
+    if request.param == "streamed":
+        monkeypatch.setattr("harmonia.ingest.files.STREAM_ABOVE_BYTES", 0)
+        monkeypatch.setattr("harmonia.ingest.loader.CHUNK_ROWS", 3)
+    return request.param
+
+
+def metric_values(url: str) -> dict[tuple[str, str, str], float]:
+    rows = query(
+        url,
+        "SELECT x.source_id, m.metric, m.period, m.value FROM metric m "
+        "JOIN crosswalk x ON x.customer_id = m.customer_id",
+    )
+    return {(r["source_id"], r["metric"], r["period"]): r["value"] for r in rows}
+
+
+def customers_file(tmp_path: Path, *rows: str, name: str = "customers.csv") -> Path:
+    return write(tmp_path / name, "\n".join([CUSTOMERS_HEADER, *rows]) + "\n")
+
+
+def good_customers(tmp_path: Path) -> Path:
+    return customers_file(
+        tmp_path,
+        "C01;NL;HCP;Anna;de Vries;cardiology;1011;Amsterdam;T1;TINY;10000016",
+        "C02;NL;HCP;Bram;Jansen;cardiology;1012;Amsterdam;T1;TINY;10000024",
+    )
+
+
+# --- conventions ---------------------------------------------------------------------------
+
+
+def test_semicolons_and_decimal_commas_in_the_markets_convention(
+    database_url: str, tiny: Plugins, tmp_path: Path
+) -> None:
+    load(database_url, tiny, good_customers(tmp_path), country="NL")
+    metrics = write(
+        tmp_path / "metrics.csv",
+        """
+        customer_id;therapy_area;metric;period;value
+        C01;cardiology;potential;2026;1.234,5
+        C01;cardiology;trx;2027-Q1;2,25
+        C02;cardiology;trx;2027-Q1;-0,5
+        C02;cardiology;calls;2027-05;1 000
+        """,
+    )
+    (result,) = load(database_url, tiny, metrics, country="NL")
+    assert (result.rows_read, result.rows_loaded, result.rows_quarantined) == (4, 4, 0)
+    assert metric_values(database_url) == {
+        ("C01", "potential", "2026"): 1234.5,
+        ("C01", "trx", "2027-Q1"): 2.25,
+        ("C02", "trx", "2027-Q1"): -0.5,
+        ("C02", "calls", "2027-05"): 1000.0,
+    }
+
+
+def test_a_semicolon_file_without_a_country_is_read_with_decimal_commas(
+    database_url: str, tiny: Plugins, tmp_path: Path
+) -> None:
+    load(database_url, tiny, good_customers(tmp_path))
+    metrics = write(
+        tmp_path / "metrics.csv",
+        "customer_id;therapy_area;metric;period;value\nC01;cardiology;trx;2027-Q1;2,5\n",
+    )
+    (result,) = load(database_url, tiny, metrics)
+    assert result.rows_quarantined == 0
+    assert metric_values(database_url) == {("C01", "trx", "2027-Q1"): 2.5}
+
+
+def test_a_byte_order_mark_and_spreadsheet_headers_are_understood(
+    database_url: str, tiny: Plugins, tmp_path: Path
+) -> None:
+    load(database_url, tiny, good_customers(tmp_path))
+    metrics = tmp_path / "metrics.csv"
+    metrics.write_bytes(
+        b"\xef\xbb\xbfCustomer ID;Therapy Area;Metric;Period;Value\r\n"
+        b"C01;cardiology;trx;2027-Q1;3,5\r\n"
+    )
+    (result,) = load(database_url, tiny, metrics, country="NL")
+    assert (result.kind, result.rows_loaded, result.rows_quarantined) == ("metrics", 1, 0)
+    assert metric_values(database_url) == {("C01", "trx", "2027-Q1"): 3.5}
+
+
+def test_commas_and_decimal_points_with_thousands_separators(
+    database_url: str, tiny: Plugins, tmp_path: Path
+) -> None:
+    customers = write(
+        tmp_path / "customers.csv",
+        """
+        customer_id,country,type,last_name,specialty
+        C01,nl,hcp,de Vries,cardiology
+        C02,NL,HCO,"Ziekenhuis Oost, locatie Noord",cardiology
+        """,
+    )
+    metrics = write(
+        tmp_path / "metrics.csv",
+        """
+        customer_id,therapy_area,metric,period,value,comment
+        C01,Cardiology,Potential,2026,"1,234.5",from the vendor
+        C02,cardiology,trx,2027-q1,0.25,
+        """,
+    )
+    results = load(database_url, tiny, customers, metrics)
+    assert [(r.kind, r.rows_loaded, r.rows_quarantined) for r in results] == [
+        ("customers", 2, 0),
+        ("metrics", 2, 0),
+    ]
+    assert results[1].ignored_columns == ("comment",)
+    assert metric_values(database_url) == {
+        ("C01", "potential", "2026"): 1234.5,
+        ("C02", "trx", "2027-Q1"): 0.25,
+    }
+    stored = query(database_url, "SELECT country, type, last_name FROM customer ORDER BY id")
+    assert stored == [
+        {"country": "NL", "type": "HCP", "last_name": "de Vries"},
+        {"country": "NL", "type": "HCO", "last_name": "Ziekenhuis Oost, locatie Noord"},
+    ]
+
+
+def test_parquet_files_with_typed_columns(database_url: str, tiny: Plugins, tmp_path: Path) -> None:
+    pq.write_table(
+        pa.table(
+            {
+                "customer_id": ["C01", "C02"],
+                "country": ["NL", "NL"],
+                "type": ["HCP", "HCP"],
+                "specialty": ["cardiology", "cardiology"],
+                "id_scheme": ["TINY", None],
+                "id_value": ["10000016", None],
+            }
+        ),
+        tmp_path / "customers.parquet",
+    )
+    pq.write_table(
+        pa.table(
+            {
+                "customer_id": ["C01", "C02", "C02"],
+                "therapy_area": ["cardiology"] * 3,
+                "metric": ["potential", "trx", "trx"],
+                "period": ["2026", "2027-Q1", "2027-Q2"],
+                "value": pa.array([1.234, 1234.5, 12], pa.float64()),
+            }
+        ),
+        tmp_path / "metrics.parquet",
+    )
+    # A typed double is a number already: the market's decimal comma must not re-read it.
+    results = load(database_url, tiny, tmp_path, country="NL")
+    assert [(r.kind, r.rows_loaded) for r in results] == [("customers", 2), ("metrics", 3)]
+    assert metric_values(database_url) == {
+        ("C01", "potential", "2026"): 1.234,
+        ("C02", "trx", "2027-Q1"): 1234.5,
+        ("C02", "trx", "2027-Q2"): 12.0,
+    }
+
+
+# --- every rejection ends in the quarantine, with its reasons and its row ------------------------
+
+TINY_RULE = "8 digits, the last a Luhn check digit"
+
+
+def test_every_customer_rejection_is_quarantined_with_its_reasons_and_row(
+    database_url: str, tiny: Plugins, tmp_path: Path, reading: str
+) -> None:
+    path = customers_file(
+        tmp_path,
+        "C01;NL;HCP;Anna;de Vries;cardiology;1011;Amsterdam;T1;TINY;10000016",  # row 2
+        ";NL;HCP;No;Id;cardiology;;;;;",  # 3
+        "C03;XX;HCP;Cor;Bakker;cardiology;;;;;",  # 4
+        "C04;BE;HCP;Daan;Visser;cardiology;;;;;",  # 5
+        "C05;NL;DOC;Eva;Smit;cardiology;;;;;",  # 6
+        "C06;NL;HCP;Fenna;Meijer;cardiology;;;;NPI;1234567893",  # 7
+        "C07;NL;HCP;Gijs;de Boer;cardiology;;;;TINY;10000017",  # 8
+        "C08;NL;HCP;Hanna;Mulder;cardiology;;;;TINY;1000008",  # 9
+        "C01;NL;HCP;Anna;de Vries;cardiology;1011;Amsterdam;T1;;",  # 10
+        "C10;NL;HCP;Joost;Bos;cardiology;;;;TINY;1000-0016",  # 11
+        "C11;NL;HCP;Kees;Dekker;cardiology;;;;TINY;",  # 12
+        "C12;nl;hco;;Ziekenhuis;cardiology;;;;tiny;1000 0024",  # 13
+        ";;;;;;;;;;",  # 14
+    )
+    (result,) = load(database_url, tiny, path, country="NL")
+    assert (result.rows_read, result.rows_loaded, result.rows_quarantined) == (13, 2, 11)
+    rows = [(row["row_number"], row["reasons"]) for row in quarantined(database_url)]
+    assert rows == [
+        (3, ["customer_id is empty"]),
+        (
+            4,
+            [
+                "country 'XX' is not an ISO 3166 alpha-2 code such as FR or US",
+                "country 'XX' is not the country of this load (NL)",
+            ],
+        ),
+        (5, ["country 'BE' is not the country of this load (NL)"]),
+        (6, ["type 'DOC' is not HCP or HCO"]),
+        (7, ["identifier scheme 'NPI' is not installed (installed: TINY)"]),
+        (8, [f"TINY '10000017' is not valid ({TINY_RULE})"]),
+        (9, [f"TINY '1000008' is not valid ({TINY_RULE})"]),
+        (10, ["duplicate customer_id 'C01', first given at row 2"]),
+        (11, ["identifier 'TINY 10000016' is also given at row 2"]),
+        (12, ["id_scheme and id_value go together: give both or neither"]),
+        (
+            14,
+            [
+                "customer_id is empty",
+                "country is empty",
+                "type is empty: write HCP or HCO",
+            ],
+        ),
+    ]
+    stored = query(database_url, "SELECT c.country, c.type, i.scheme, i.value FROM customer c "
+                   "LEFT JOIN identifier i ON i.customer_id = c.id ORDER BY c.id")  # fmt: skip
+    assert stored == [
+        {"country": "NL", "type": "HCP", "scheme": "TINY", "value": "10000016"},
+        {"country": "NL", "type": "HCO", "scheme": "TINY", "value": "10000024"},
+    ]
+    record = quarantined(database_url)[5]["record"]
+    assert record["customer_id"] == "C07" and record["id_value"] == "10000017"  # kept whole
+
+
+def test_an_identifier_of_another_country_is_refused(
+    database_url: str, tiny: Plugins, tmp_path: Path
+) -> None:
+    path = customers_file(tmp_path, "B01;BE;HCP;Lotte;Peeters;cardiology;;;;TINY;10000016")
+    (result,) = load(database_url, tiny, path)
+    assert result.rows_quarantined == 1
+    assert quarantined(database_url)[0]["reasons"] == [
+        "TINY is a NL identifier but the customer's country is 'BE'"
+    ]
+
+
+def test_every_metric_rejection_is_quarantined_with_its_reasons_and_row(
+    database_url: str, tiny: Plugins, tmp_path: Path, reading: str
+) -> None:
+    load(database_url, tiny, good_customers(tmp_path), country="NL")
+    path = write(
+        tmp_path / "metrics.csv",
+        """
+        customer_id;therapy_area;metric;period;value
+        C01;cardiology;trx;2027-Q1;1,5
+        C99;cardiology;trx;2027-Q1;1
+        C01;cardiology;trx;2027-13;1
+        C01;cardiology;trx;2027-Q5;1
+        C01;cardiology;calls;2027-Q1;abc
+        C01;cardiology;potential;2026;
+        C01;cardiology;trx;2027-q1;2
+        C01;Cardio Logy;trx;2027-Q1;1
+        C01;cardiology;2x;2027-Q1;1
+        C02;cardiology;trx;2027-Q1;2;extra
+        ;cardiology;trx;;1
+        C02;cardiology;trx;2027-Q2;4,5
+        """,
+    )
+    (result,) = load(database_url, tiny, path, country="NL")
+    assert (result.rows_read, result.rows_loaded, result.rows_quarantined) == (12, 2, 10)
+    rows = [(row["row_number"], row["reasons"]) for row in quarantined(database_url)]
+    unreadable = [(n, r) for n, r in rows if r[0].startswith("unreadable line")]
+    assert unreadable == [(11, ["unreadable line: Expected Number of Columns: 5 Found: 6"])]
+    assert [(n, r) for n, r in rows if n != 11] == [
+        (
+            3,
+            [
+                "customer_id 'C99' is not a customer of system csv: "
+                "load it in a customers file first"
+            ],
+        ),
+        (4, ["period '2027-13' is not a period: write 2027, 2027-H1, 2027-Q3 or 2027-05"]),
+        (5, ["period '2027-Q5' is not a period: write 2027, 2027-H1, 2027-Q3 or 2027-05"]),
+        (6, ["value 'abc' is not a number (this file is read with a decimal comma)"]),
+        (7, ["value is empty"]),
+        (8, ["duplicate of row 2 (same customer, therapy area, metric and period)"]),
+        (9, ["therapy_area 'cardio logy' is not an id (lower case letters, digits, - _ .)"]),
+        (10, ["metric '2x' is not a name (lower case letters, digits and _)"]),
+        (12, ["customer_id is empty", "period is empty"]),
+    ]
+    assert metric_values(database_url) == {
+        ("C01", "trx", "2027-Q1"): 1.5,
+        ("C02", "trx", "2027-Q2"): 4.5,
+    }
+
+
+def test_a_short_line_is_one_quarantined_row_and_the_rows_after_it_keep_their_numbers(
+    database_url: str, tiny: Plugins, tmp_path: Path
+) -> None:
+    load(database_url, tiny, good_customers(tmp_path), country="NL")
+    path = write(
+        tmp_path / "metrics.csv",
+        """
+        customer_id;therapy_area;metric;period;value
+        C01;cardiology;trx;2027-Q1;1
+        C02;cardiology
+        C02;cardiology;trx;2027-Q1;x
+        """,
+    )
+    (result,) = load(database_url, tiny, path, country="NL")
+    assert (result.rows_read, result.rows_loaded, result.rows_quarantined) == (3, 1, 2)
+    assert [(r["row_number"], r["reasons"][0][:16]) for r in quarantined(database_url)] == [
+        (3, "unreadable line:"),
+        (4, "value 'x' is not"),
+    ]
+
+
+def test_a_semicolon_file_with_a_broken_line_is_still_read_with_decimal_commas(
+    database_url: str, tiny: Plugins, tmp_path: Path
+) -> None:
+    load(database_url, tiny, good_customers(tmp_path))
+    path = write(
+        tmp_path / "metrics.csv",
+        """
+        customer_id;therapy_area;metric;period;value
+        C01;cardiology;trx;2027-Q1;1,5
+        C02;cardiology;trx;2027-Q1;2;extra
+        C02;cardiology;trx;2027-Q2;4,5
+        """,
+    )
+    (result,) = load(database_url, tiny, path)
+    assert (result.rows_loaded, result.rows_quarantined) == (2, 1)
+    assert metric_values(database_url) == {
+        ("C01", "trx", "2027-Q1"): 1.5,
+        ("C02", "trx", "2027-Q2"): 4.5,
+    }
+
+
+def test_response_rejections_are_quarantined_with_their_reasons(
+    database_url: str, tiny: Plugins, tmp_path: Path
+) -> None:
+    # Questionnaire validation has its own tests (tests/questionnaires); here
+    # each kind of bad row must reach the quarantine at its row, with its reason.
+    load(database_url, tiny, good_customers(tmp_path), country="NL")
+    path = write(
+        tmp_path / "responses.csv",
+        """
+        customer_id;questionnaire;version;respondent;answered_at;question;answer
+        C01;tiny-profile;1;rep1;2026-05-10;usage;lots
+        C01;tiny-profile;9;rep1;2026-05-10;usage;lots
+        C02;tiny-profile;1;rep1;someday;usage;lots
+        C01;tiny-profile;1;rep1;2026-05-10;colour;blue
+        C02;tiny-profile;1;rep1;2026-05-11;usage;always
+        C02;tiny-profile;1;rep1;2026-05-12;usage;
+        """,
+    )
+    (result,) = load(database_url, tiny, path, country="NL")
+    assert result.rows_read == result.rows_loaded + result.rows_quarantined == 6
+    reasons = {row["row_number"]: row["reasons"] for row in quarantined(database_url)}
+    expected = {
+        3: "questionnaire 'tiny-profile' version '9' is not installed (installed: tiny-profile 1)",
+        4: "answered_at 'someday' is not a date (write YYYY-MM-DD)",
+        5: "question 'colour' is not an item of tiny-profile version 1",
+        6: "answer 'always' is not an option of usage (options: none some lots)",
+        7: "answer is empty",
+    }
+    assert set(reasons) >= set(expected)
+    for row, reason in expected.items():
+        assert reason in reasons[row], row
+    assert 2 not in reasons
+
+
+def test_rows_read_are_rows_loaded_plus_rows_quarantined_in_every_load_batch(
+    database_url: str, tiny: Plugins
+) -> None:
+    results = load(database_url, tiny, tiny_market.DATA / "h1", country="NL")
+    batches = query(
+        database_url, "SELECT rows_read, rows_loaded, rows_quarantined, status FROM load_batch"
+    )
+    assert len(batches) == len(results) == 3
+    for batch in batches:
+        assert batch["rows_read"] == batch["rows_loaded"] + batch["rows_quarantined"] > 0
+        assert batch["status"] == "loaded"
+    assert [r.rows_read for r in results] == [10, 38, 6]
+
+
+# --- loading again ------------------------------------------------------------------------------
+
+
+def test_loading_the_same_files_twice_duplicates_nothing(
+    database_url: str, tiny: Plugins, tmp_path: Path
+) -> None:
+    bad = write(
+        tmp_path / "bad" / "metrics.csv",
+        "customer_id;therapy_area;metric;period;value\nC01;cardiology;trx;2027-13;1\n"
+        "C99;cardiology;trx;2027-Q1;1\n",
+    )
+    load(database_url, tiny, tiny_market.DATA / "h1", bad, country="NL")
+    first = count_rows(database_url)
+    again = load(database_url, tiny, tiny_market.DATA / "h1", bad, country="NL")
+    assert count_rows(database_url) == first
+    assert first["customer"] == 10 and first["metric"] == 38 and first["quarantine"] == 2
+    assert [(r.rows_read, r.rows_loaded, r.rows_quarantined) for r in again] == [
+        (10, 10, 0),
+        (38, 38, 0),
+        (2, 0, 2),
+        (6, 6, 0),
+    ]
+    batches = count_rows(database_url, ["load_batch"])["load_batch"]
+    assert batches == 8  # the loads are recorded; the facts are not repeated
+
+
+def test_a_changed_value_replaces_the_stored_one(
+    database_url: str, tiny: Plugins, tmp_path: Path
+) -> None:
+    load(database_url, tiny, good_customers(tmp_path), country="NL")
+    header = "customer_id;therapy_area;metric;period;value\n"
+    load(database_url, tiny, write(tmp_path / "m.csv", header + "C01;cardiology;trx;2027-Q1;1\n"))
+    load(database_url, tiny, write(tmp_path / "m.csv", header + "C01;cardiology;trx;2027-Q1;7\n"))
+    assert metric_values(database_url) == {("C01", "trx", "2027-Q1"): 7.0}
+
+
+def test_a_quarantined_row_that_later_loads_is_marked_resolved(
+    database_url: str, tiny: Plugins, tmp_path: Path
+) -> None:
+    metrics = write(
+        tmp_path / "metrics.csv",
+        "customer_id;therapy_area;metric;period;value\nC01;cardiology;trx;2027-Q1;1\n",
+    )
+    load(database_url, tiny, metrics, country="NL")
+    assert [row["resolved_batch_id"] for row in quarantined(database_url)] == [None]
+    load(database_url, tiny, good_customers(tmp_path), country="NL")
+    (result,) = load(database_url, tiny, metrics, country="NL")
+    assert result.rows_loaded == 1
+    assert [row["resolved_batch_id"] for row in quarantined(database_url)] == [result.batch_id]
+
+
+def test_a_quarantined_row_fixed_and_loaded_again_is_marked_resolved(
+    database_url: str, tiny: Plugins, tmp_path: Path
+) -> None:
+    """Fixing a key column makes a new row: the exported quarantine_id ties it to the old one."""
+    load(database_url, tiny, good_customers(tmp_path), country="NL")
+    header = "customer_id;therapy_area;metric;period;value\n"
+    load(database_url, tiny, write(tmp_path / "m.csv", header + "C01;cardiology;trx;2027-13;1\n"))
+    (entry,) = quarantined(database_url)
+    fixed_file = write(
+        tmp_path / "fixed.csv",
+        "quarantine_id;" + header + f"{entry['id']};C01;cardiology;trx;2027-12;1\n",
+    )
+    (fixed,) = load(database_url, tiny, fixed_file)
+    assert fixed.rows_loaded == 1
+    assert [row["resolved_batch_id"] for row in quarantined(database_url)] == [fixed.batch_id]
+
+
+def test_reloading_a_file_with_the_same_bad_row_keeps_it_quarantined(
+    database_url: str, tiny: Plugins, tmp_path: Path
+) -> None:
+    load(database_url, tiny, good_customers(tmp_path), country="NL")
+    bad = "customer_id;therapy_area;metric;period;value\nC01;cardiology;trx;2027-13;1\n"
+    load(database_url, tiny, write(tmp_path / "m.csv", bad))
+    load(database_url, tiny, write(tmp_path / "m.csv", bad))
+    assert [row["resolved_batch_id"] for row in quarantined(database_url)] == [None]
+
+
+# --- identity --------------------------------------------------------------------------------
+
+
+def test_the_same_physician_from_two_systems_is_one_customer(
+    database_url: str, tiny: Plugins, tmp_path: Path
+) -> None:
+    crm = good_customers(tmp_path)
+    vendor = customers_file(
+        tmp_path,
+        "V-777;NL;HCP;A.;de Vries;cardiology;1011;Amsterdam;;TINY;1000 0016",
+        "V-888;NL;HCP;Fleur;Kok;cardiology;1013;Amsterdam;;;",
+        name="vendor.csv",
+    )
+    load(database_url, tiny, crm, country="NL", system="crm")
+    load(database_url, tiny, vendor, country="NL", system="vendor")
+    rows = query(database_url, "SELECT system, source_id, customer_id FROM crosswalk")
+    ids = {(row["system"], row["source_id"]): row["customer_id"] for row in rows}
+    assert len(ids) == 4 and count_rows(database_url, ["customer"]) == {"customer": 3}
+    assert ids["vendor", "V-777"] == ids["crm", "C01"]  # matched through TINY 10000016
+    assert ids["vendor", "V-888"] not in (ids["crm", "C01"], ids["crm", "C02"])
+    first = query(
+        database_url, f"SELECT first_name, territory FROM customer WHERE id = {ids['crm', 'C01']}"
+    )
+    assert first == [{"first_name": "A.", "territory": "T1"}]  # updated, blanks kept
+    metrics = write(
+        tmp_path / "vendor-metrics.csv",
+        "customer_id;therapy_area;metric;period;value\nV-777;cardiology;potential;2026;80\n",
+    )
+    (result,) = load(database_url, tiny, metrics, country="NL", system="vendor")
+    assert result.rows_loaded == 1
+    assert query(database_url, "SELECT customer_id, value FROM metric") == [
+        {"customer_id": ids["crm", "C01"], "value": 80.0}
+    ]
+
+
+def test_an_identifier_already_known_under_another_id_of_the_same_system_is_refused(
+    database_url: str, tiny: Plugins, tmp_path: Path
+) -> None:
+    load(database_url, tiny, good_customers(tmp_path), country="NL", system="crm")
+    again = customers_file(
+        tmp_path, "C99;NL;HCP;Anna;de Vries;cardiology;;;;TINY;10000016", name="again.csv"
+    )
+    (result,) = load(database_url, tiny, again, country="NL", system="crm")
+    assert result.rows_quarantined == 1
+    (reason,) = quarantined(database_url)[0]["reasons"]
+    assert "identifier 'TINY 10000016'" in reason and "another customer" in reason
+    assert count_rows(database_url, ["customer"]) == {"customer": 2}
+
+
+# --- the CLI around the quarantine --------------------------------------------------------------
+
+
+@pytest.fixture
+def loaded_with_rejections(harmonia_cli: Callable, tiny: Plugins, tmp_path: Path) -> Path:
+    """Customers with two rejected rows, loaded through ``harmonia load``."""
+    path = customers_file(
+        tmp_path,
+        "C01;NL;HCP;Anna;de Vries;cardiology;1011;Amsterdam;T1;TINY;10000016",
+        "C02;NL;DOC;Bram;Jansen;cardiology;1012;Amsterdam;T1;;",
+        "C03;NL;HCP;Cor;Bakker;cardiology;;;;TINY;10000017",
+    )
+    result = harmonia_cli("load", str(path), "--country", "NL")
+    assert result.exit_code == 0, result.output
+    return path
+
+
+def test_load_prints_a_summary_with_the_commonest_reasons(
+    harmonia_cli: Callable, tiny: Plugins, tmp_path: Path, wide_terminal: None
+) -> None:
+    path = customers_file(
+        tmp_path,
+        "C01;NL;HCP;Anna;de Vries;cardiology;;;;TINY;10000016",
+        "C02;NL;DOC;Bram;Jansen;cardiology;;;;;",
+        "C03;NL;VET;Cor;Bakker;cardiology;;;;;",
+    )
+    result = harmonia_cli("load", str(path), "--country", "NL")
+    assert result.exit_code == 0, result.output
+    assert "customers.csv" in result.output and "customers" in result.output
+    assert "2 x type '…' is not HCP or HCO" in result.output
+    assert "harmonia quarantine list" in result.output
+
+
+def test_load_json_gives_the_counts_per_file(harmonia_cli: Callable, tiny: Plugins) -> None:
+    import json
+
+    result = harmonia_cli("load", str(tiny_market.DATA / "h1"), "--country", "NL", "--json")
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    assert [(s["kind"], s["rows_read"], s["rows_loaded"]) for s in summary] == [
+        ("customers", 10, 10),
+        ("metrics", 38, 38),
+        ("responses", 6, 6),
+    ]
+
+
+def test_quarantine_list_json(harmonia_cli: Callable, loaded_with_rejections: Path) -> None:
+    import json
+
+    result = harmonia_cli("quarantine", "list", "--json")
+    assert result.exit_code == 0
+    rows = json.loads(result.stdout)
+    assert [(r["row"], r["kind"], r["reasons"]) for r in rows] == [
+        (3, "customers", ["type 'DOC' is not HCP or HCO"]),
+        (4, "customers", [f"TINY '10000017' is not valid ({TINY_RULE})"]),
+    ]
+    assert rows[0]["record"]["customer_id"] == "C02"
+    assert rows[0]["location"] == str(loaded_with_rejections)
+    assert rows[0]["resolved_by_batch"] is None
+    assert harmonia_cli("quarantine", "list", "--json", "--kind", "metrics").stdout.strip() == "[]"
+
+
+def test_quarantine_list_shows_where_and_why(
+    harmonia_cli: Callable, loaded_with_rejections: Path, wide_terminal: None
+) -> None:
+    result = harmonia_cli("quarantine", "list")
+    assert "customers.csv:3" in result.output and "type 'DOC' is not HCP or HCO" in result.output
+    assert "customers.csv:4" in result.output
+
+
+def test_quarantine_export_writes_rows_to_fix_and_load_again(
+    harmonia_cli: Callable, loaded_with_rejections: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "fix"
+    result = harmonia_cli("quarantine", "export", "--out", str(out))
+    assert result.exit_code == 0
+    exported = (out / "customers.csv").read_text().splitlines()
+    assert exported[0] == (
+        "quarantine_id,customer_id,country,type,first_name,last_name,specialty,postal_code,city,"
+        "territory,id_scheme,id_value,reasons"
+    )
+    assert exported[1].split(",", 1)[1].startswith("C02,NL,DOC,Bram,Jansen,cardiology")
+    assert exported[1].endswith("type 'DOC' is not HCP or HCO")
+    fixed = (
+        (out / "customers.csv").read_text().replace("DOC", "HCP").replace("10000017", "10000032")
+    )
+    (out / "customers.csv").write_text(fixed)
+    reload = harmonia_cli("load", str(out / "customers.csv"), "--country", "NL", "--json")
+    assert reload.exit_code == 0, reload.output
+    assert harmonia_cli("quarantine", "list", "--json").stdout.strip() == "[]"

@@ -1,0 +1,213 @@
+"""The harmonized store: URLs, migrations, refusing foreign or outdated databases, SQLite guard."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import inspect
+
+from harmonia.errors import ConfigError
+from harmonia.store import Database, resolve_url
+from harmonia.store.bulk import BulkConnection
+from harmonia.store.database import SqliteHandles
+from harmonia.store.models import metadata
+
+TABLES = {
+    "alembic_version",
+    "answer",
+    "assignment",
+    "audit_event",
+    "crosswalk",
+    "customer",
+    "cycle",
+    "identifier",
+    "load_batch",
+    "metric",
+    "quarantine",
+    "response",
+}
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def empty_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """An empty database: a new SQLite file, or a new PostgreSQL database."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'new.db'}"
+    return request.getfixturevalue("postgres_url")
+
+
+# --- URLs ---------------------------------------------------------------------------------
+
+
+def test_resolve_url(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("HARMONIA_DATABASE_URL", raising=False)
+    assert resolve_url() == "sqlite:///harmonia.db"
+    assert resolve_url("shared/h.db") == "sqlite:///shared/h.db"
+    assert resolve_url("postgresql://u@h/db") == "postgresql+psycopg://u@h/db"
+    assert resolve_url("postgres://u@h/db") == "postgresql+psycopg://u@h/db"
+    monkeypatch.setenv("HARMONIA_DATABASE_URL", "postgresql://u@h/env")
+    assert resolve_url() == "postgresql+psycopg://u@h/env"
+    assert resolve_url("explicit.db") == "sqlite:///explicit.db"
+
+
+def test_passwords_never_appear_in_messages() -> None:
+    database = Database("postgresql://alice:s3cret@db.example:5432/harmonia")
+    assert "s3cret" not in database.display_url and "alice" in database.display_url
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        ("mysql://root@localhost/harmonia", "SQLite or PostgreSQL, not mysql"),
+        ("sqlite:///{tmp}/missing/folder/h.db", "the folder"),
+        ("postgresql://postgres@127.0.0.1:1/none", "cannot open the database"),
+    ],
+)
+def test_a_database_that_cannot_be_used_is_a_config_error(
+    tmp_path: Path, url: str, message: str
+) -> None:
+    with pytest.raises(ConfigError, match=message) as raised:
+        Database(url.format(tmp=tmp_path)).ensure_schema()
+    assert raised.value.fix  # every such error says how to fix it
+    assert "\n" not in raised.value.what
+
+
+# --- migrations -------------------------------------------------------------------------------
+
+
+def test_a_new_database_is_migrated_to_the_latest_revision(empty_url: str) -> None:
+    database = Database(empty_url)
+    assert database.current_revision() is None
+    database.ensure_schema()
+    assert database.current_revision() == database.head_revision() != ""
+    with database.engine.connect() as connection:
+        assert set(inspect(connection).get_table_names()) == TABLES
+
+
+def test_the_migrations_build_exactly_the_schema_the_models_declare(empty_url: str) -> None:
+    database = Database(empty_url)
+    database.upgrade()
+    with database.engine.connect() as connection:
+        context = MigrationContext.configure(connection, opts={"compare_type": True})
+        differences = compare_metadata(context, metadata)
+    assert differences == [], "the models changed without a migration"
+
+
+def test_ensure_schema_twice_changes_nothing(empty_url: str) -> None:
+    database = Database(empty_url)
+    database.ensure_schema()
+    database.ensure_schema()
+    assert database.current_revision() == database.head_revision()
+
+
+def test_an_outdated_database_is_refused_until_upgraded(
+    harmonia_database: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    current = Database(harmonia_database).head_revision()
+    monkeypatch.setattr(Database, "head_revision", lambda self: "0099")
+    with pytest.raises(ConfigError) as raised:
+        Database(harmonia_database).ensure_schema()
+    error = raised.value
+    assert f"the database schema is at revision {current}, this harmonia needs 0099" in error.what
+    assert "harmonia db upgrade" in error.fix and "back the database up" in error.fix
+
+
+def test_a_database_of_another_application_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "other.db"
+    with sqlite3.connect(path) as connection:
+        connection.execute("CREATE TABLE invoices (id INTEGER PRIMARY KEY)")
+    with pytest.raises(ConfigError, match="has tables but no harmonia schema version") as raised:
+        Database(str(path)).ensure_schema()
+    assert "empty database or a harmonia database" in raised.value.fix
+    with sqlite3.connect(path) as connection:  # and it was left alone
+        tables = connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+        assert [name for (name,) in tables] == ["invoices"]
+
+
+@pytest.mark.postgres
+def test_a_postgresql_database_of_another_application_is_refused(postgres_url: str) -> None:
+    import psycopg
+
+    with psycopg.connect(postgres_url.replace("+psycopg", ""), autocommit=True) as connection:
+        connection.execute("CREATE TABLE invoices (id serial PRIMARY KEY)")
+    with pytest.raises(ConfigError, match="has tables but no harmonia schema version"):
+        Database(postgres_url).ensure_schema()
+
+
+def test_db_upgrade_and_current_commands(
+    harmonia_cli: Callable, tmp_path: Path, wide_terminal: None
+) -> None:
+    url = f"sqlite:///{tmp_path / 'fresh.db'}"
+    head = Database(url).head_revision()
+    current = harmonia_cli("--database", url, "db", "current")
+    assert current.exit_code == 0
+    assert "revision: none (empty database)" in current.output
+    assert f"needed:   {head}" in current.output
+    upgraded = harmonia_cli("--database", url, "db", "upgrade")
+    assert upgraded.exit_code == 0 and f"empty -> {head}" in upgraded.output
+    again = harmonia_cli("--database", url, "db", "upgrade")
+    assert f"is up to date (revision {head})" in again.output
+    assert f"revision: {head}" in harmonia_cli("--database", url, "db", "current").output
+
+
+def test_commands_refuse_an_outdated_database_with_the_fix(
+    harmonia_cli: Callable, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(Database, "head_revision", lambda self: "0099")
+    result = harmonia_cli("cycle", "list")
+    assert result.exit_code != 0
+    assert "this harmonia needs 0099" in result.output
+    assert "harmonia db upgrade" in result.output and "Traceback" not in result.output
+
+
+# --- two copies of SQLite must never hold one file ------------------------------------------------
+
+
+def test_the_handle_ledger_refuses_a_second_library_on_an_open_file(tmp_path: Path) -> None:
+    handles = SqliteHandles()
+    path = tmp_path / "h.db"
+    handles.opened(path, "pysqlite")
+    handles.opened(path, "pysqlite")  # the same library twice is fine
+    handles.opened(tmp_path / "other.db", "adbc")  # another file is fine
+    with pytest.raises(RuntimeError, match="two SQLite libraries on one file"):
+        handles.opened(path, "adbc")
+    handles.closed(path, "pysqlite")
+    with pytest.raises(RuntimeError):
+        handles.opened(path, "adbc")
+    handles.closed(path, "pysqlite")
+    handles.opened(path, "adbc")  # every pysqlite handle is closed now
+
+
+def test_bulk_access_while_the_orm_holds_the_file_is_an_error(harmonia_database: str) -> None:
+    database = Database(harmonia_database)
+    with database.engine.connect(), pytest.raises(RuntimeError, match="pysqlite has it open"):
+        BulkConnection(database)
+    with BulkConnection(database) as bulk:  # fine once the ORM connection is closed
+        assert bulk.scalar("SELECT COUNT(*) FROM customer") == 0
+
+
+def test_orm_access_while_a_bulk_connection_is_open_is_an_error(harmonia_database: str) -> None:
+    database = Database(harmonia_database)
+    with BulkConnection(database), pytest.raises(RuntimeError, match="adbc has it open"):
+        database.engine.connect()
+    with database.session() as session:  # and works again after the bulk connection closed
+        assert session.connection() is not None
+
+
+def test_a_failed_bulk_transaction_rolls_back_and_releases_the_file(harmonia_database: str) -> None:
+    database = Database(harmonia_database)
+    with pytest.raises(ZeroDivisionError), BulkConnection(database) as bulk:
+        bulk.execute(
+            "INSERT INTO audit_event (at, actor, action, subject, details) "
+            "VALUES ('2027-01-01', 'me', 'test', 'x', '{}')"
+        )
+        1 / 0  # noqa: B018
+    with database.session() as session:
+        assert (
+            session.connection().exec_driver_sql("SELECT COUNT(*) FROM audit_event").scalar() == 0
+        )
