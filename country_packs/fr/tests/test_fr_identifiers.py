@@ -6,9 +6,9 @@ are public; 750712184 is the AP-HP legal entity.
 """
 
 import pytest
-from harmonia_fr.identifiers import FINESS, RPPS
 
 from harmonia import InvalidIdentifier
+from harmonia_fr.identifiers import FINESS, RPPS
 
 
 @pytest.mark.parametrize("value", ["10000000009", "10001234565", "10123456781", "10998877665"])

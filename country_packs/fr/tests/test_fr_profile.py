@@ -1,8 +1,8 @@
 """The French country profile loads, fits the global catalogue, and names what exists."""
 
-import harmonia_fr
 import pytest
 
+import harmonia_fr
 from harmonia.plugins import Plugins
 
 
