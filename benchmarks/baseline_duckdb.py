@@ -20,8 +20,8 @@ questionnaires, ``strategies.toml`` and the FR country profile):
   option scores of the dimension's items, banded; no response -> ``unknown``.
   Each version is scored with its own option scores. Version 1 answers do not
   score ``need`` (version 2 added an item to it, so they are not comparable).
-* call plan: per channel ``round(per_year * months / 12 * 0.9)`` (Python's
-  ``round``, half to even, as harmonia plans), at least one face-to-face call
+* call plan: per channel ``per_year * months / 12 * 0.9`` rounded half up (as
+  harmonia plans), at least one face-to-face call
   for targeted segments; ``monitor`` is not targeted.
 
 Assumptions that hold for the synthetic data: periods are quarters (trx) and
@@ -44,6 +44,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 import time
 from pathlib import Path
@@ -246,7 +247,7 @@ def segmentation_sql(calendar: Calendar) -> str:
     non_prescribing = _texts(NON_PRESCRIBING)
     return f"""
 WITH population AS (
-    SELECT customer_id, country, specialty FROM customers WHERE country = {_text(COUNTRY)}
+    SELECT customer_id, country, type, specialty FROM customers WHERE country = {_text(COUNTRY)}
 ),
 potential AS (
     SELECT customer_id, value FROM metrics
@@ -289,7 +290,7 @@ latest AS (
     ) ranked WHERE recency = 1
 ),
 features AS (
-    SELECT p.customer_id, p.specialty,
+    SELECT p.customer_id, p.type, p.specialty,
         COALESCE(1 + CAST(FLOOR(10.0 * (pr.rnk - 1) / pr.n) AS INTEGER), 1)
             AS potential_decile,
         COALESCE(1 + CAST(FLOOR(10.0 * (tr.rnk - 1) / tr.n) AS INTEGER), 1) AS trx_decile,
@@ -309,8 +310,9 @@ features AS (
     LEFT JOIN activity a ON a.customer_id = p.customer_id
     LEFT JOIN latest l ON l.customer_id = p.customer_id
 )
-SELECT customer_id, specialty, potential_decile, trx_decile, consistency, adoption, need,
-    CASE WHEN specialty IN ({non_prescribing}) THEN 'monitor'
+SELECT customer_id, type, specialty, potential_decile, trx_decile, consistency, adoption, need,
+    CASE WHEN type = 'HCO' THEN 'monitor'
+        WHEN specialty IN ({non_prescribing}) THEN 'monitor'
         WHEN potential_decile >= 8 AND adoption IN ('advocate', 'regular') THEN 'champion'
         WHEN potential_decile >= 8 AND adoption = 'trialist' THEN 'grow'
         WHEN potential_decile >= 8 THEN 'convert'
@@ -323,7 +325,8 @@ SELECT customer_id, specialty, potential_decile, trx_decile, consistency, adopti
         WHEN 'balanced' THEN 'balanced'
         WHEN 'efficiency' THEN 'efficiency_focused'
         ELSE 'unprofiled' END AS needs,
-    CASE WHEN specialty IN ({non_prescribing}) THEN 'C'
+    CASE WHEN type = 'HCO' THEN 'C'
+        WHEN specialty IN ({non_prescribing}) THEN 'C'
         WHEN potential_decile >= 8 AND consistency >= 0.5 THEN 'A'
         WHEN trx_decile >= 9 AND consistency >= 0.75 THEN 'A'
         WHEN potential_decile >= 8 THEN 'B'
@@ -341,8 +344,8 @@ def plan_rows(calendar: Calendar) -> list[dict[str, object]]:
         contacts = {channel: 0 for channel in CHANNELS}
         cost = 0.0
         for channel, (per_year, unit_cost) in channels.items():
-            # round() is half to even, as harmonia plans: 4.5 e-mails are 4.
-            count = round(per_year * share * FREQUENCY_SCALE)
+            # Half up, as harmonia plans: 4.5 e-mails are 5.
+            count = math.floor(per_year * share * FREQUENCY_SCALE + 0.5 + 1e-9)
             if channel == "face_to_face" and per_year > 0:
                 count = max(count, MIN_CALLS)
             contacts[channel] = count

@@ -109,7 +109,7 @@ def test_an_outdated_database_is_refused_until_upgraded(
     harmonia_database: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     current = Database(harmonia_database).head_revision()
-    monkeypatch.setattr(Database, "head_revision", lambda self: "0099")
+    monkeypatch.setattr("harmonia.store.database.SCHEMA_REVISION", "0099")
     with pytest.raises(ConfigError) as raised:
         Database(harmonia_database).ensure_schema()
     error = raised.value
@@ -158,7 +158,7 @@ def test_db_upgrade_and_current_commands(
 def test_commands_refuse_an_outdated_database_with_the_fix(
     harmonia_cli: Callable, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(Database, "head_revision", lambda self: "0099")
+    monkeypatch.setattr("harmonia.store.database.SCHEMA_REVISION", "0099")
     result = harmonia_cli("cycle", "list")
     assert result.exit_code != 0
     assert "this harmonia needs 0099" in result.output
@@ -211,3 +211,10 @@ def test_a_failed_bulk_transaction_rolls_back_and_releases_the_file(harmonia_dat
         assert (
             session.connection().exec_driver_sql("SELECT COUNT(*) FROM audit_event").scalar() == 0
         )
+
+
+def test_the_schema_revision_constant_is_alembic_head(harmonia_database: str) -> None:
+    from harmonia.store import Database
+    from harmonia.store.database import SCHEMA_REVISION
+
+    assert Database(harmonia_database).head_revision() == SCHEMA_REVISION

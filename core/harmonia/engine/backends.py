@@ -37,6 +37,7 @@ class CycleOutputs:
     assignments: int
     target_list: pa.Table
     summary: pa.Table
+    coverage: pa.Table | None = None
 
 
 def default_engine(database: Database) -> str:
@@ -77,12 +78,14 @@ def _run_embedded(database: Database, query: CycleQuery, stage: Stage) -> CycleO
             stage("planning")
             target_list = connection.sql(query.target_list()).to_arrow_table()
             summary = connection.sql(query.summary()).to_arrow_table()
+            coverage_sql = query.coverage()
+            coverage = connection.sql(coverage_sql).to_arrow_table() if coverage_sql else None
             stage("writing assignments")
             bulk.wait()
             bulk.analyze("assignment")
     finally:
         connection.close()
-    return CycleOutputs(int(count), target_list, summary)
+    return CycleOutputs(int(count), target_list, summary, coverage)
 
 
 def _copy_in(connection: Any, name: str, reader: pa.RecordBatchReader) -> None:
@@ -98,20 +101,27 @@ def _copy_in(connection: Any, name: str, reader: pa.RecordBatchReader) -> None:
 
 def _run_in_database(database: Database, query: CycleQuery, stage: Stage) -> CycleOutputs:
     columns = ", ".join(ASSIGNMENT_COLUMNS)
-    insert = transpile(
-        f"INSERT INTO assignment ({columns}) {query.assignments()}", database.dialect
+    computed = f"harmonia_cycle_{query.cycle_id}"
+    # Computed into a temporary table first: PostgreSQL plans CREATE TABLE AS
+    # in parallel, an INSERT ... SELECT never.
+    create = transpile(
+        f"CREATE TEMPORARY TABLE {computed} AS {query.assignments()}", database.dialect
     )
     with BulkConnection(database) as bulk:
         stage("segmenting in the database")
-        bulk.execute(insert)
-        bulk.analyze("assignment")
-        count = int(
-            bulk.scalar(f"SELECT COUNT(*) FROM assignment WHERE cycle_id = {query.cycle_id}")
+        bulk.execute(create)
+        bulk.execute(
+            f"INSERT INTO assignment ({columns}) SELECT {columns} FROM {computed} "
+            "ORDER BY customer_id"
         )
+        bulk.analyze("assignment")
+        count = int(bulk.scalar(f"SELECT COUNT(*) FROM {computed}"))
         stage("planning")
         target_list = bulk.read(transpile(query.target_list(), database.dialect))
         summary = bulk.read(transpile(query.summary(), database.dialect))
-    return CycleOutputs(count, target_list, summary)
+        coverage_sql = query.coverage()
+        coverage = bulk.read(transpile(coverage_sql, database.dialect)) if coverage_sql else None
+    return CycleOutputs(count, target_list, summary, coverage)
 
 
 # Column types of the store tables as the cycle reads them. SQLite is typed by

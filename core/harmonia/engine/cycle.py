@@ -23,7 +23,7 @@ from sqlmodel import select
 
 from harmonia.engine import backends
 from harmonia.engine.query import CycleQuery
-from harmonia.engine.scoring import profile_coverage
+from harmonia.engine.scoring import coverage_rows
 from harmonia.engine.spec import CycleSpec, resolve
 from harmonia.errors import ConfigError, NotFoundError
 from harmonia.periods import Period
@@ -62,7 +62,7 @@ class CycleResult:
     written: tuple[Written, ...]
     seconds: float
     #: Per profile dimension: customers scored, incomplete, not comparable, stale only,
-    #: unanswered (see :func:`harmonia.engine.scoring.profile_coverage`).
+    #: unanswered (see :func:`harmonia.engine.scoring.coverage_sql`).
     coverage: list[dict[str, Any]] = attrs.Factory(list)
 
 
@@ -96,8 +96,7 @@ def run_cycle(
     try:
         query = CycleQuery(spec, cycle.id, previous.id if previous else None)
         outputs = backends.run(engine, database, query, stage)
-        stage("profile coverage")
-        coverage = profile_coverage(database, spec, engine, *query.response_window)
+        coverage = coverage_rows(spec, outputs.coverage)
         stage("writing outputs")
         written = _write_outputs(database, plugins, spec, cycle, outputs, sinks, directory)
     except BaseException:

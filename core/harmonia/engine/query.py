@@ -17,6 +17,7 @@ Conventions the SQL keeps so that every engine gives the same answer:
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 
 import attrs
@@ -33,7 +34,7 @@ from harmonia.definitions import (
 from harmonia.definitions.ruleset import feature_default
 from harmonia.definitions.strategy import CHANNELS
 from harmonia.engine.dialects import number, quote
-from harmonia.engine.scoring import profile_ctes
+from harmonia.engine.scoring import coverage_sql, profile_ctes, questions_read
 from harmonia.engine.spec import CycleSpec
 from harmonia.periods import ordinal_date
 
@@ -114,6 +115,7 @@ class CycleQuery:
             f"r.questionnaire IN ({questionnaires}) AND r.answered_at >= {quote(start)} "
             f"AND r.answered_at < {quote(end)}"
         )
+        questions = ", ".join(quote(q) for q in sorted(questions_read(self.spec))) or "NULL"
         in_country = f"customer_id IN (SELECT id FROM customer WHERE country = {country})"
         queries = {
             "customer": "SELECT id, country, type, first_name, last_name, specialty, postal_code, "
@@ -121,10 +123,15 @@ class CycleQuery:
             "metric": "SELECT customer_id, therapy_area, metric, period, first_month, last_month, value "
             f"FROM metric WHERE therapy_area = {area} AND last_month <= {self.spec.period.last_month} "
             f"AND ({self._metric_filter()})",
+            # Responses up to the cycle's end, stale ones included: the coverage
+            # report counts them. Answers only in the window and to the items
+            # scoring reads.
             "response": "SELECT r.id, r.customer_id, r.questionnaire, r.version, r.respondent, "
-            f"r.answered_at FROM response r WHERE {in_window}",
+            f"r.answered_at FROM response r WHERE r.questionnaire IN ({questionnaires}) "
+            f"AND r.answered_at < {quote(end)}",
             "answer": "SELECT a.response_id, a.question, a.value FROM answer a "
-            f"JOIN response r ON r.id = a.response_id WHERE {in_window}",
+            f"JOIN response r ON r.id = a.response_id WHERE {in_window} "
+            f"AND a.question IN ({questions})",
             "identifier": f"SELECT customer_id, scheme, value FROM identifier WHERE {in_country}",
             "crosswalk": f"SELECT system, source_id, customer_id FROM crosswalk WHERE {in_country}",
         }
@@ -319,7 +326,7 @@ class CycleQuery:
             contacts = {channel: 0 for channel in self.channels}
             cost = 0.0
             for plan in strategy.channels:
-                count = round(plan.per_year * share * scale) if strategy.target else 0
+                count = half_up(plan.per_year * share * scale) if strategy.target else 0
                 if plan.channel == "face_to_face" and strategy.target and plan.per_year > 0:
                     count = max(count, min_calls)
                 contacts[plan.channel] = count
@@ -358,6 +365,10 @@ class CycleQuery:
             ]
             selects.append("SELECT " + ", ".join(values))
         return " UNION ALL ".join(selects)
+
+    def coverage(self) -> str | None:
+        """The profile coverage report's SQL (None when no feature reads a profile)."""
+        return coverage_sql(self.spec, *self.response_window)
 
     def target_list(self) -> str:
         """Targeted customers with their segment, strategy and call plan, by territory."""
@@ -414,6 +425,14 @@ class CycleQuery:
         GROUP BY plan.segment, plan.strategy, plan.target, plan.segment_rank
         ORDER BY plan.segment_rank
         """
+
+
+def half_up(value: float) -> int:
+    """Contacts round half up, as planners and spreadsheets do (4.5 e-mails plan 5).
+
+    A small tolerance keeps 0.9 * 5 = 4.499999... from rounding down.
+    """
+    return math.floor(value + 0.5 + 1e-9)
 
 
 def _metric_cte(feature: MetricFeature | QuantileFeature) -> str:

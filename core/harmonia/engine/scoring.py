@@ -38,13 +38,12 @@ from harmonia.definitions.questionnaire import (
     Item,
     comparable_versions,
 )
-from harmonia.engine.dialects import number, quote, transpile
+from harmonia.engine.dialects import number, quote
 
 if TYPE_CHECKING:
     import pyarrow as pa
 
     from harmonia.engine.spec import CycleSpec
-    from harmonia.store.database import Database
 
 #: The coverage report's statuses, in the order they are shown.
 COVERAGE_STATUSES = ("scored", "incomplete", "not_comparable", "stale_only", "unanswered")
@@ -480,23 +479,13 @@ def _profile_dimensions(spec: CycleSpec) -> list[tuple[str, str]]:
     return list(seen)
 
 
-def profile_coverage(
-    database: Database, spec: CycleSpec, engine: str, start: str, end: str
-) -> list[dict[str, Any]]:
-    """The coverage report of a cycle, computed on its engine (see :func:`coverage_sql`).
-
-    Each row also names the ``features`` that read the dimension.
+def coverage_rows(spec: CycleSpec, table: pa.Table | None) -> list[dict[str, Any]]:
+    """The coverage report's rows (see :func:`coverage_sql`), each naming the
+    ``features`` that read the dimension. The engine runs the SQL next to the
+    cycle's own query, on the inputs it already holds.
     """
-    sql = coverage_sql(spec, start, end)
-    if sql is None:
+    if table is None:
         return []
-    if engine == "duckdb":
-        table = _run_embedded(database, spec, sql, start, end)
-    else:
-        from harmonia.store.bulk import BulkConnection
-
-        with BulkConnection(database) as bulk:
-            table = bulk.read(transpile(sql, database.dialect))
     features = _feature_names(spec)
     rows = []
     for row in table.to_pylist():
@@ -516,60 +505,9 @@ def _feature_names(spec: CycleSpec) -> dict[tuple[str, str], list[str]]:
     return names
 
 
-#: Column types of the slices the embedded engine reads (SQLite is typed by value).
-_COVERAGE_INPUTS: dict[str, list[tuple[str, str]]] = {
-    "customer": [("id", "int64"), ("country", "string")],
-    "response": [
-        ("id", "int64"),
-        ("customer_id", "int64"),
-        ("questionnaire", "string"),
-        ("version", "string"),
-        ("answered_at", "string"),
-    ],
-    "answer": [("response_id", "int64"), ("question", "string"), ("value", "string")],
-}
-
-
-def _run_embedded(database: Database, spec: CycleSpec, sql: str, start: str, end: str) -> pa.Table:
-    """Read only what coverage needs from the store, and run the report in DuckDB."""
-    import duckdb
-
-    from harmonia.store.bulk import BulkConnection
-
-    inputs = _coverage_inputs(spec, start, end)
-    with BulkConnection(database) as bulk:
-        tables = {
-            name: _typed(bulk.read(transpile(query, database.dialect)), _COVERAGE_INPUTS[name])
-            for name, query in inputs.items()
-        }
-    connection = duckdb.connect()
-    try:
-        for name, table in tables.items():
-            connection.register(name, table)
-        return connection.sql(sql).to_arrow_table()
-    finally:
-        connection.close()
-
-
-def _coverage_inputs(spec: CycleSpec, start: str, end: str) -> dict[str, str]:
-    dimensions = _profile_dimensions(spec)
-    questionnaires = ", ".join(quote(q) for q in sorted({q for q, _ in dimensions}))
-    questions = ", ".join(quote(q) for q in sorted(_questions_read(spec, dimensions))) or "NULL"
-    answered = f"r.questionnaire IN ({questionnaires}) AND r.answered_at < {quote(end)}"
-    return {
-        "customer": f"SELECT id, country FROM customer WHERE country = {quote(spec.country.code)}",
-        "response": "SELECT r.id, r.customer_id, r.questionnaire, r.version, r.answered_at "
-        f"FROM response r WHERE {answered}",
-        # Only in-window answers to the items scoring reads: the report must not
-        # cost the cycle a second read of every answer.
-        "answer": "SELECT a.response_id, a.question, a.value FROM answer a "
-        f"JOIN response r ON r.id = a.response_id WHERE {answered} "
-        f"AND r.answered_at >= {quote(start)} AND a.question IN ({questions})",
-    }
-
-
-def _questions_read(spec: CycleSpec, dimensions: list[tuple[str, str]]) -> set[str]:
+def questions_read(spec: CycleSpec, dimensions: list[tuple[str, str]] | None = None) -> set[str]:
     """Every item a dimension's score or skip logic looks at, in any installed version."""
+    dimensions = _profile_dimensions(spec) if dimensions is None else dimensions
     questions: set[str] = set()
     for questionnaire, dimension in dimensions:
         for version in spec.questionnaires.get(questionnaire, []):
@@ -582,10 +520,3 @@ def _questions_read(spec: CycleSpec, dimensions: list[tuple[str, str]]) -> set[s
                     pending.extend(condition.item for condition in item.enable_when)
             questions |= seen
     return questions
-
-
-def _typed(table: pa.Table, columns: list[tuple[str, str]]) -> pa.Table:
-    import pyarrow as pa
-
-    schema = pa.schema([(name, pa.type_for_alias(kind)) for name, kind in columns])
-    return table.select(schema.names).cast(schema)

@@ -25,6 +25,11 @@ from harmonia.errors import ConfigError
 
 DATABASE_ENV = "HARMONIA_DATABASE_URL"
 DEFAULT_DATABASE = "sqlite:///harmonia.db"
+
+#: The newest migration's revision. Kept here so that opening a database does
+#: not import alembic and read every migration script (a test holds it equal
+#: to alembic's head).
+SCHEMA_REVISION = "0001"
 SUPPORTED = ("sqlite", "postgresql")
 
 
@@ -153,7 +158,7 @@ class Database:
                 )
             self.upgrade()
             return
-        head = self.head_revision()
+        head = SCHEMA_REVISION
         if current != head:
             raise ConfigError(
                 f"the database schema is at revision {current}, this harmonia needs {head}",

@@ -3,7 +3,10 @@
 Fact tables that grow with the universe (customers, identifiers, crosswalk,
 metrics, answers, assignments) are written in bulk through
 :mod:`harmonia.store.bulk`; the ORM is for the few rows a person works with
-(load batches, cycles, audit events). Every fact records the load batch it
+(load batches, cycles, audit events). The fact tables declare no foreign
+keys: the loader and the cycle engine are their only writers and resolve
+every reference before writing, and on PostgreSQL each foreign key costs a
+trigger call per row of a million-row load. Every fact records the load batch it
 came from, and so its source and time. JSON payloads are stored as text so
 that the same bulk path writes them on every engine.
 """
@@ -60,8 +63,8 @@ class Customer(SQLModel, table=True):
     postal_code: str | None = None
     city: str | None = None
     territory: str | None = None
-    first_batch_id: int = Field(foreign_key="load_batch.id")
-    batch_id: int = Field(foreign_key="load_batch.id")
+    first_batch_id: int
+    batch_id: int
 
 
 class Identifier(SQLModel, table=True):
@@ -75,8 +78,8 @@ class Identifier(SQLModel, table=True):
 
     scheme: str = Field(primary_key=True)
     value: str = Field(primary_key=True)
-    customer_id: int = Field(foreign_key="customer.id", index=True)
-    batch_id: int = Field(foreign_key="load_batch.id")
+    customer_id: int = Field(index=True)
+    batch_id: int
 
 
 class Crosswalk(SQLModel, table=True):
@@ -87,8 +90,8 @@ class Crosswalk(SQLModel, table=True):
 
     system: str = Field(primary_key=True)
     source_id: str = Field(primary_key=True)
-    customer_id: int = Field(foreign_key="customer.id", index=True)
-    batch_id: int = Field(foreign_key="load_batch.id")
+    customer_id: int = Field(index=True)
+    batch_id: int
 
 
 class Metric(SQLModel, table=True):
@@ -105,12 +108,12 @@ class Metric(SQLModel, table=True):
 
     therapy_area: str = Field(primary_key=True)
     metric: str = Field(primary_key=True)
-    customer_id: int = Field(foreign_key="customer.id", primary_key=True)
+    customer_id: int = Field(primary_key=True)
     period: str = Field(primary_key=True)
     first_month: int
     last_month: int
     value: float
-    batch_id: int = Field(foreign_key="load_batch.id")
+    batch_id: int
 
 
 class Response(SQLModel, table=True):
@@ -130,12 +133,12 @@ class Response(SQLModel, table=True):
     )
 
     id: int | None = Field(default=None, primary_key=True)
-    customer_id: int = Field(foreign_key="customer.id")
+    customer_id: int
     questionnaire: str
     version: str
     respondent: str = ""
     answered_at: str = Field(description="ISO date or date-time, as given")
-    batch_id: int = Field(foreign_key="load_batch.id")
+    batch_id: int
 
 
 class Answer(SQLModel, table=True):
@@ -144,7 +147,7 @@ class Answer(SQLModel, table=True):
     __tablename__ = "answer"
     __table_args__ = ({"sqlite_with_rowid": False},)
 
-    response_id: int = Field(foreign_key="response.id", primary_key=True)
+    response_id: int = Field(primary_key=True)
     question: str = Field(primary_key=True)
     value: str = Field(primary_key=True)
 
@@ -161,14 +164,14 @@ class Quarantine(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     fingerprint: str = Field(unique=True)
-    batch_id: int = Field(foreign_key="load_batch.id", index=True)
+    batch_id: int = Field(index=True)
     kind: str
     system: str = Field(description="the system whose ids the row used")
     location: str
     row_number: int | None = None
     record: str = Field(sa_column=Column(Text, nullable=False))
     reasons: str = Field(sa_column=Column(Text, nullable=False))
-    resolved_batch_id: int | None = Field(default=None, foreign_key="load_batch.id")
+    resolved_batch_id: int | None = Field(default=None)
 
 
 class Cycle(SQLModel, table=True):
@@ -209,8 +212,8 @@ class Assignment(SQLModel, table=True):
     __tablename__ = "assignment"
     __table_args__ = (Index("ix_assignment_cycle_final", "cycle_id", "final_segment"),)
 
-    cycle_id: int = Field(foreign_key="cycle.id", primary_key=True)
-    customer_id: int = Field(foreign_key="customer.id", primary_key=True)
+    cycle_id: int = Field(primary_key=True)
+    customer_id: int = Field(primary_key=True)
     segment: str
     segment_rule: str
     needs: str | None = None

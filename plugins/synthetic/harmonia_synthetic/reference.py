@@ -174,7 +174,7 @@ THERAPY_AREAS: dict[str, TherapyAreaMix] = {
             Specialty("medical_oncology", 0.22, 2_500, 2.0),
             Specialty("haematology", 0.12, 2_000, 1.5),
             Specialty("radiation_oncology", 0.08, 900, 0.0),
-            Specialty("gynaecological_oncology", 0.05, 1_100, 1.0),
+            Specialty("gynaecology", 0.05, 1_100, 1.0),
             Specialty("pulmonology", 0.13, 500, 0.0),
             Specialty("urology", 0.12, 450, 0.0),
             Specialty("general_practice", 0.28, 40, -2.5),

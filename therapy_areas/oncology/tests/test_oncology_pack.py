@@ -189,6 +189,7 @@ def test_every_segment_and_every_rule_is_reached(rule_set, questionnaires):
     """
     newest = questionnaires["2"]
     values = {
+        "customer_type": list(rule_set.feature("customer_type").levels),
         "specialty": [*rule_set.feature("specialty").levels, None],
         "potential_decile": list(range(1, 11)),
         "trx_decile": list(range(1, 11)),
