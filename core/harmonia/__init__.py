@@ -35,7 +35,6 @@ from harmonia.definitions import (
     RuleSet,
     TherapyAreaChoice,
     VersionLink,
-    load_definitions,
 )
 from harmonia.errors import (
     ConfigError,
@@ -112,6 +111,17 @@ __all__ = [
     "load_definitions",
     "source_request",
 ]
+
+
+def load_definitions(cls, *sources):
+    """Load every definition of type ``cls`` from TOML/FHIR files or directories.
+
+    See :func:`harmonia.definitions.loading.load_definitions`; imported on
+    first use so that packs load fast.
+    """
+    from harmonia.definitions.loading import load_definitions as load
+
+    return load(cls, *sources)
 
 
 def source_request(options: dict[str, str], country: str | None = None) -> SourceRequest:

@@ -39,7 +39,6 @@ from harmonia.definitions import (
     Questionnaire,
     RefinementPolicy,
     RuleSet,
-    load_file,
 )
 from harmonia.errors import (
     ConflictError,
@@ -381,6 +380,8 @@ class Plugins:
     @cached_property
     def catalogue(self) -> OptionCatalogue:
         """The global option catalogue, owned by the core."""
+        from harmonia.definitions.loading import load_file
+
         (catalogue,) = load_file(
             OptionCatalogue, files("harmonia.builtin") / "data" / "catalogue.toml"
         )

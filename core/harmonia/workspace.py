@@ -27,7 +27,6 @@ from pathlib import Path
 
 import attrs
 
-from harmonia.definitions.loading import load_file
 from harmonia.errors import ConfigError
 
 FILENAME = "harmonia.toml"
@@ -58,6 +57,8 @@ def find(start: Path | None = None) -> Workspace:
     for candidate in (folder, *folder.parents):
         path = candidate / FILENAME
         if path.is_file():
+            from harmonia.definitions.loading import load_file
+
             (workspace,) = load_file(Workspace, path)
             return attrs.evolve(workspace, path=str(path))
     return Workspace()
@@ -65,6 +66,8 @@ def find(start: Path | None = None) -> Workspace:
 
 def check_required(workspace: Workspace) -> None:
     """Refuse to run without the packs the workspace requires, at the versions it names."""
+    if not workspace.required_packs:
+        return
     from packaging.requirements import InvalidRequirement, Requirement
 
     problems = []

@@ -8,7 +8,6 @@ from pathlib import Path
 import click
 
 from harmonia.cli import app, echo_json
-from harmonia.cli.questionnaire import render_coverage
 from harmonia.cli.render import stages, stdout, table
 from harmonia.errors import ConfigError
 
@@ -116,6 +115,8 @@ def run(country, therapy_area, period, engine, sinks, outputs, directory, as_jso
         return
     _render_cycle_header(result.cycle)
     _render_summary(result.summary, result.cycle.customers)
+    from harmonia.cli.questionnaire import render_coverage
+
     render_coverage(result.coverage)
     for written in result.written:
         stdout.print(f"{written.output} -> {written.location}")
@@ -235,6 +236,8 @@ def show(cycle_id: int, as_json: bool) -> None:
     stdout.print(f"packs: {packs}")
     if summary.get("segments"):
         _render_summary(summary["segments"], record.customers)
+    from harmonia.cli.questionnaire import render_coverage
+
     render_coverage(summary.get("profile_coverage", []))
 
 

@@ -13,10 +13,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
-from rich.markup import escape
 
 from harmonia.cli import app, echo_json
-from harmonia.cli.render import stdout, table
+from harmonia.cli.render import escape, stdout, table
 from harmonia.errors import ConfigError, NotFoundError
 
 if TYPE_CHECKING:

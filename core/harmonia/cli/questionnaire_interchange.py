@@ -16,13 +16,11 @@ from pathlib import Path
 from typing import Any
 
 import click
-from rich.markup import escape
 
 from harmonia.cli import app, echo_json
 from harmonia.cli.questionnaire import questionnaire, resolve_version
-from harmonia.cli.render import stdout
+from harmonia.cli.render import escape, stdout
 from harmonia.errors import ConfigError, InputError
-from harmonia.fhir.extensions import QUESTIONNAIRE_BASE
 
 _OUT = click.Path(dir_okay=False, path_type=Path)
 
@@ -44,7 +42,7 @@ _OUT = click.Path(dir_okay=False, path_type=Path)
 @click.option("--out", "-o", type=_OUT, help="The file to write (default: standard output).")
 @click.option(
     "--base-url",
-    default=QUESTIONNAIRE_BASE,
+    default="https://harmonia.dev/fhir/Questionnaire/",  # harmonia.fhir.extensions.QUESTIONNAIRE_BASE
     show_default=True,
     help="Canonical URL base: the questionnaire's url is this + its id.",
 )

@@ -9,20 +9,51 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from rich.console import Console
-from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
-from rich.table import Table
+if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.table import Table
 
-stdout = Console(highlight=False, soft_wrap=False)
-stderr = Console(stderr=True, highlight=False)
+
+class _Console:
+    """A rich console made on first use: importing rich costs ``harmonia --help`` a tenth
+    of a second it does not need."""
+
+    def __init__(self, **options: Any):
+        self._options = options
+        self._console: Console | None = None
+
+    def _console_now(self) -> Console:
+        self.__getattr__("print")
+        assert self._console is not None
+        return self._console
+
+    def __getattr__(self, name: str) -> Any:
+        if self._console is None:
+            from rich.console import Console
+
+            self._console = Console(**self._options)
+        return getattr(self._console, name)
+
+
+stdout = _Console(highlight=False, soft_wrap=False)
+stderr = _Console(stderr=True, highlight=False)
+
+
+def escape(text: str) -> str:
+    """Text shown as is, even where it holds rich markup such as ``[bold]``."""
+    from rich.markup import escape as rich_escape
+
+    return rich_escape(text)
 
 
 def table(
     title: str | None, columns: Sequence[str], rows: Sequence[Sequence[Any]], **kwargs: Any
 ) -> Table:
     """A rich table; numeric-looking columns align right."""
+    from rich.table import Table
+
     result = Table(title=title, title_justify="left", **kwargs)
     for index, column in enumerate(columns):
         numeric = bool(rows) and all(
@@ -49,12 +80,14 @@ def format_value(value: Any) -> str:
 @contextmanager
 def stages(title: str) -> Iterator[Callable[[str], None]]:
     """A spinner that shows which stage of a long job is running, and for how long."""
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
     progress = Progress(
         SpinnerColumn(),
         TextColumn("[bold]{task.description}"),
         TextColumn("{task.fields[stage]}"),
         TimeElapsedColumn(),
-        console=stderr,
+        console=stderr._console_now(),
         transient=True,
     )
     with progress:
@@ -65,6 +98,8 @@ def stages(title: str) -> Iterator[Callable[[str], None]]:
 @contextmanager
 def counting(title: str, total: int) -> Iterator[Callable[[int, str], None]]:
     """A progress bar over ``total`` steps; call the yielded function to advance."""
+    from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
     progress = Progress(
         SpinnerColumn(),
         TextColumn("[bold]{task.description}"),
@@ -72,7 +107,7 @@ def counting(title: str, total: int) -> Iterator[Callable[[int, str], None]]:
         TextColumn("{task.completed}/{task.total}"),
         TextColumn("{task.fields[stage]}"),
         TimeElapsedColumn(),
-        console=stderr,
+        console=stderr._console_now(),
         transient=True,
     )
     with progress:

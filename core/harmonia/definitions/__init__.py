@@ -9,7 +9,6 @@ from harmonia.definitions.country import (
     PullThrough,
     TherapyAreaChoice,
 )
-from harmonia.definitions.loading import load_definitions, load_file, structure, unstructure
 from harmonia.definitions.policy import RefinementPolicy
 from harmonia.definitions.questionnaire import (
     AnswerOption,
@@ -73,3 +72,15 @@ __all__ = [
     "structure",
     "unstructure",
 ]
+
+#: The converter's functions, imported on first use: cattrs and tomllib cost
+#: every command (``harmonia --help`` too) a tenth of a second otherwise.
+_LOADING = {"load_definitions", "load_file", "structure", "unstructure"}
+
+
+def __getattr__(name: str):
+    if name in _LOADING:
+        from harmonia.definitions import loading
+
+        return getattr(loading, name)
+    raise AttributeError(f"module 'harmonia.definitions' has no attribute {name!r}")

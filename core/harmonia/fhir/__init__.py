@@ -59,8 +59,27 @@ ends the identifier system (``https://harmonia.dev/fhir/sid/crm``);
 the customer answered: respondent ``self``); ``authored`` is ``answered_at``.
 """
 
-from harmonia.fhir.questionnaire import Imported, ImportSpec, from_fhir, resources, to_fhir
-from harmonia.fhir.responses import bundle_rows, read_responses, responses_bundle
+#: Where each public name lives; imported on first use, since the built-in
+#: ``fhir`` source registers with every command and most never read FHIR.
+_LAZY = {
+    "ImportSpec": "questionnaire",
+    "Imported": "questionnaire",
+    "from_fhir": "questionnaire",
+    "resources": "questionnaire",
+    "to_fhir": "questionnaire",
+    "bundle_rows": "responses",
+    "read_responses": "responses",
+    "responses_bundle": "responses",
+}
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(f"harmonia.fhir.{_LAZY[name]}"), name)
+    raise AttributeError(f"module 'harmonia.fhir' has no attribute {name!r}")
+
 
 __all__ = [
     "ImportSpec",
