@@ -146,12 +146,20 @@ class CycleQuery:
 
     def assignments(self) -> str:
         """Every customer of the population with its segments, rules fired and inputs."""
-        ctes = dict(self._feature_ctes())
-        ctes["features"] = self._features()
-        ctes["ruled"] = self._ruled()
-        body = self._final()
-        with_clause = ",\n".join(f"{name} AS (\n{sql}\n)" for name, sql in ctes.items())
+        steps, body = self.assignment_steps()
+        with_clause = ",\n".join(f"{name} AS (\n{sql}\n)" for name, sql in steps.items())
         return f"WITH {with_clause}\n{body}"
+
+    def assignment_steps(self) -> tuple[dict[str, str], str]:
+        """The same query as named steps (each a SELECT over the ones before) and a body.
+
+        An engine whose planner joins common table expressions poorly (SQLite
+        scans them without an index) runs the steps as indexed temporary tables.
+        """
+        steps = dict(self._feature_ctes())
+        steps["features"] = self._features()
+        steps["ruled"] = self._ruled()
+        return steps, self._final()
 
     def _feature_ctes(self) -> Iterator[tuple[str, str]]:
         country = quote(self.spec.country.code)

@@ -203,6 +203,8 @@ SQLITE_HANDLES = SqliteHandles()
 def _sqlite_pragmas(connection, _record) -> None:
     """WAL lets the bulk writer and readers work side by side; FKs keep the ORM honest."""
     cursor = connection.cursor()
+    # Larger pages write bulk loads faster; it only takes on a new, empty file.
+    cursor.execute("PRAGMA page_size=16384")
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
