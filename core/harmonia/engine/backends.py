@@ -56,9 +56,7 @@ def _run_embedded(database: Database, query: CycleQuery, stage: Stage) -> CycleO
     connection = duckdb_connection()
     try:
         stage("reading inputs")
-        with BulkConnection(database, write=False) as bulk:
-            for name, sql in query.input_queries().items():
-                _copy_in(connection, name, bulk.stream(transpile(sql, database.dialect)))
+        _read_inputs(database, query, connection)
         if "assignment" not in query.input_queries():
             _copy_in(connection, "assignment", _empty("assignment").to_reader())
         stage("segmenting")
@@ -86,6 +84,32 @@ def _run_embedded(database: Database, query: CycleQuery, stage: Stage) -> CycleO
     finally:
         connection.close()
     return CycleOutputs(int(count), target_list, summary, coverage)
+
+
+#: Store tables whose slices have no NULL column: safe to stream in bounded batches.
+_NOT_NULL = {"metric", "response", "answer", "identifier", "crosswalk", "assignment"}
+
+
+def _read_inputs(database: Database, query: CycleQuery, connection: Any) -> None:
+    """Copy the store's slices into DuckDB, two at a time (one reader per core).
+
+    Each reader has its own store connection and DuckDB cursor; SQLite in WAL
+    mode serves concurrent readers, and ADBC releases the GIL while it reads.
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    queries = query.input_queries()
+
+    def copy(name: str) -> None:
+        with BulkConnection(database, write=False) as bulk:
+            sql = transpile(queries[name], database.dialect)
+            batch = 500_000 if name in _NOT_NULL else None
+            _copy_in(connection.cursor(), name, bulk.stream(sql, batch_rows=batch))
+
+    largest_first = sorted(queries, key=lambda name: name != "metric")
+    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="harmonia-read") as pool:
+        for future in [pool.submit(copy, name) for name in largest_first]:
+            future.result()
 
 
 def _copy_in(connection: Any, name: str, reader: pa.RecordBatchReader) -> None:

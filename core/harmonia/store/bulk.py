@@ -150,10 +150,25 @@ class BulkConnection:
         self._cursor.execute(sql)
         return self._cursor.fetch_arrow_table()
 
-    def stream(self, sql: str) -> pa.RecordBatchReader:
-        """A query's result as a stream of record batches (read before the next statement)."""
+    def stream(self, sql: str, *, batch_rows: int | None = None) -> pa.RecordBatchReader:
+        """A query's result as a stream of record batches (read before the next statement).
+
+        ``batch_rows`` bounds the memory a large result takes on SQLite, where
+        the driver infers types from a batch's values: give it only for
+        queries whose columns are never NULL.
+        """
         self.wait()
-        self._cursor.execute(sql)
+        if self.dialect == "sqlite" and batch_rows:
+            self._cursor.adbc_statement.set_options(
+                **{"adbc.sqlite.query.batch_rows": str(batch_rows)}
+            )
+        try:
+            self._cursor.execute(sql)
+        finally:
+            if self.dialect == "sqlite" and batch_rows:
+                self._cursor.adbc_statement.set_options(
+                    **{"adbc.sqlite.query.batch_rows": "1000000000"}
+                )
         return self._cursor.fetch_record_batch()
 
     def scalar(self, sql: str) -> Any:
