@@ -8,6 +8,7 @@ from typing import Any
 from harmonia import hookimpl
 from harmonia.definitions import Questionnaire, structure
 from harmonia.engine.dialects import transpile
+from harmonia.records import RESPONSES
 
 
 def option(code: str, score: float | None = None) -> dict[str, Any]:
@@ -53,15 +54,7 @@ class QuestionnairePack:
         return list(self.questionnaires)
 
 
-RESPONSE_HEADER = (
-    "customer_id",
-    "questionnaire",
-    "version",
-    "respondent",
-    "answered_at",
-    "question",
-    "answer",
-)
+RESPONSE_HEADER = RESPONSES.column_names
 CUSTOMER_HEADER = ("customer_id", "country", "type", "last_name", "specialty", "territory")
 
 

@@ -30,6 +30,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from harmonia import EnableWhen, Item, Period
+from harmonia.records import RESPONSES
 from harmonia_synthetic import reference
 from harmonia_synthetic.columns import constant, dates, numbers, pick, sigmoid
 from harmonia_synthetic.customers import CustomerBlock
@@ -43,16 +44,9 @@ REPS_PER_TERRITORY = 2
 #: Dates asked about (a first prescription, a last congress) lie this many days before answering.
 DATE_ANSWER_DAYS = 3 * 365
 
-_TEXT_COLUMNS = (
-    "customer_id",
-    "questionnaire",
-    "version",
-    "respondent",
-    "answered_at",
-    "question",
-    "answer",
+SCHEMA = pa.schema(
+    [(name, pa.string()) for name in RESPONSES.column_names] + [("_customer", pa.int64())]
 )
-SCHEMA = pa.schema([(name, pa.string()) for name in _TEXT_COLUMNS] + [("_customer", pa.int64())])
 
 _COMPARISONS: dict[str, Callable[[Any, Any], Any]] = {
     "=": operator.eq,
