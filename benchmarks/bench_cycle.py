@@ -804,12 +804,15 @@ def postgres_segmentation_steps(url: str, repeat: int) -> dict[str, dict[str, fl
     """harmonia's cycle query (transpiled) and the hand-written SQL, inside PostgreSQL."""
     import psycopg
 
+    from harmonia.engine.backends import POSTGRES_SETTINGS
     from harmonia.engine.dialects import transpile
 
     harmonia_sql = transpile(_cycle_query().assignments(), "postgresql")
     baseline_sql = baseline.segmentation_sql(baseline.Calendar(PERIOD))
     with psycopg.connect(url) as connection:
-        connection.execute("SET jit = off")  # as both harmonia and the baseline run it
+        # The session harmonia's cycle runs in; the baseline sets the same.
+        for setting in ("SET jit = off", *POSTGRES_SETTINGS):
+            connection.execute(setting)
         for name, sql in baseline.POSTGRES_VIEWS.items():
             connection.execute(f"CREATE TEMPORARY VIEW {name} AS {sql}")
 

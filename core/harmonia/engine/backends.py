@@ -29,6 +29,13 @@ ENGINES = ("duckdb", "database")
 
 Stage = Callable[[str], None]
 
+#: Session settings of a cycle run inside PostgreSQL. Why: PostgreSQL estimates
+#: a window filter such as "the latest response" (rn = 1) at half a percent of
+#: its rows, then joins what are tens of thousands of rows by nested loops.
+#: Every query of a cycle reads a whole universe, for which hash and merge
+#: joins are right (100k customers: the cycle run went from 12.2 s to 9.9 s).
+POSTGRES_SETTINGS = ("SET enable_nestloop = off",)
+
 
 @attrs.frozen
 class CycleOutputs:
@@ -128,6 +135,9 @@ def _run_in_database(database: Database, query: CycleQuery, stage: Stage) -> Cyc
     computed = f"harmonia_cycle_{query.cycle_id}"
     with BulkConnection(database) as bulk:
         stage("segmenting in the database")
+        if database.dialect == "postgresql":
+            for setting in POSTGRES_SETTINGS:
+                bulk.execute(setting)
         if database.dialect == "sqlite":
             _compute_in_steps(bulk, query, computed)
         else:
