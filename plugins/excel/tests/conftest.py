@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 from collections.abc import Callable
@@ -161,12 +162,15 @@ def convert(tmp_path: Path) -> Callable[..., list[Path]]:
     """``soffice --headless --convert-to FORMAT FILE...``: the converted files.
 
     One LibreOffice run converts every file given (a start costs seconds).
-    Skips when LibreOffice is not installed (whether CI installs it is the
-    CI's choice); a conversion that fails is a test failure.
+    Skips when LibreOffice is not installed, except under CI (``.ci/run``
+    installs it): then it fails. A conversion that fails is a test failure.
     """
     executable = shutil.which("soffice") or shutil.which("libreoffice")
     if executable is None:
-        pytest.skip("LibreOffice (soffice) is not installed")
+        message = "LibreOffice (soffice) is not installed: apt-get install libreoffice-calc-nogui"
+        if os.environ.get("CI"):
+            pytest.fail(message + " (CI is set, so this fails instead of skipping)")
+        pytest.skip(message)
     directory = tmp_path / "libreoffice"
 
     def run(target_format: str, *sources: Path) -> list[Path]:
