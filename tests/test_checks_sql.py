@@ -117,7 +117,7 @@ def reference_number(text: str, comma: bool) -> float | None:
 
     The rules as documented in ingest/checks.py and the README: spaces,
     no-break spaces and apostrophes group digits anywhere; the *other* mark
-    groups digits only in groups of three after one to three leading digits
+    groups digits only in groups of three after a leading 1 to 999
     (``1.234.567,8`` with a decimal comma, ``1,234,567.8`` with a point);
     anywhere else it cannot be grouping and is read as the decimal mark, when
     the file's own mark is absent (``92.9`` in a decimal-comma file). Anything
@@ -125,7 +125,7 @@ def reference_number(text: str, comma: bool) -> float | None:
     """
     decimal, other = (",", ".") if comma else (".", ",")
     compact = _SPACES.sub("", text)
-    grouped = rf"[+-]?[0-9]{{1,3}}(\{other}[0-9]{{3}})+(\{decimal}[0-9]*)?"
+    grouped = rf"[+-]?[1-9][0-9]{{0,2}}(\{other}[0-9]{{3}})+(\{decimal}[0-9]*)?"
     if re.fullmatch(grouped, compact):
         compact = compact.replace(other, "").replace(decimal, ".")
     elif other in compact:
@@ -160,6 +160,9 @@ def sql_number(sql: duckdb.DuckDBPyConnection, text: str, comma: bool) -> float 
         ("1,23", False, 1.23),
         ("92.9", True, 92.9),
         ("1.234", True, 1234.0),
+        ("0.125", True, 0.125),
+        ("-0.500", True, -0.5),
+        ("0,125", False, 0.125),
         ("1,2.3", True, None),
         ("1.2.3", True, None),
         ("12,5,3", True, None),

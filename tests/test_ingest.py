@@ -82,6 +82,52 @@ def test_semicolons_and_decimal_commas_in_the_markets_convention(
     }
 
 
+def test_a_column_written_with_decimal_points_in_a_decimal_comma_market(
+    database_url: str, tiny: Plugins, tmp_path: Path
+) -> None:
+    """2.55 shows the column writes points as decimals, so its 2.500 is 2.5, not 2500."""
+    load(database_url, tiny, good_customers(tmp_path), country="NL")
+    metrics = write(
+        tmp_path / "metrics.csv",
+        """
+        customer_id;therapy_area;metric;period;value
+        C01;cardiology;potential;2026;2.55
+        C01;cardiology;trx;2027-Q1;2.500
+        C02;cardiology;trx;2027-Q1;0.125
+        C02;cardiology;calls;2027-05;1,5
+        """,
+    )
+    (result,) = load(database_url, tiny, metrics, country="NL")
+    assert result.rows_quarantined == 0
+    assert metric_values(database_url) == {
+        ("C01", "potential", "2026"): 2.55,
+        ("C01", "trx", "2027-Q1"): 2.5,
+        ("C02", "trx", "2027-Q1"): 0.125,
+        ("C02", "calls", "2027-05"): 1.5,
+    }
+
+
+def test_rows_read_are_rows_loaded_plus_rows_quarantined_even_for_repeated_rejects(
+    database_url: str, tiny: Plugins, tmp_path: Path
+) -> None:
+    """Identical rejected rows share a quarantine entry but each is counted; a row
+    rejected for its own reasons does not make the valid row after it a duplicate."""
+    load(database_url, tiny, good_customers(tmp_path), country="NL")
+    metrics = write(
+        tmp_path / "metrics.csv",
+        """
+        customer_id;therapy_area;metric;period;value
+        GHOST;cardiology;trx;2027-Q1;12
+        GHOST;cardiology;trx;2027-Q1;12
+        C01;cardiology;trx;2027-Q1;abc
+        C01;cardiology;trx;2027-Q1;7
+        """,
+    )
+    (result,) = load(database_url, tiny, metrics, country="NL")
+    assert (result.rows_read, result.rows_loaded, result.rows_quarantined) == (4, 1, 3)
+    assert metric_values(database_url) == {("C01", "trx", "2027-Q1"): 7.0}
+
+
 def test_a_semicolon_file_without_a_country_is_read_with_decimal_commas(
     database_url: str, tiny: Plugins, tmp_path: Path
 ) -> None:

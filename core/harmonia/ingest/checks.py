@@ -27,12 +27,12 @@ CREATE OR REPLACE MACRO harmonia_text(s) AS NULLIF(trim(CAST(s AS VARCHAR)), '')
 CREATE OR REPLACE MACRO harmonia_finite(x) AS CASE WHEN isfinite(x) THEN x END;
 
 CREATE OR REPLACE MACRO harmonia_number_written(v, comma) AS CASE
-    WHEN comma AND regexp_full_match(v, '[+-]?\d{1,3}(\.\d{3})+(,\d*)?')
+    WHEN comma AND regexp_full_match(v, '[+-]?[1-9]\d{0,2}(\.\d{3})+(,\d*)?')
         THEN TRY_CAST(replace(replace(v, '.', ''), ',', '.') AS DOUBLE)
     WHEN comma AND NOT contains(v, '.') THEN TRY_CAST(replace(v, ',', '.') AS DOUBLE)
     WHEN comma AND NOT contains(v, ',') THEN TRY_CAST(v AS DOUBLE)
     WHEN comma THEN NULL
-    WHEN regexp_full_match(v, '[+-]?\d{1,3}(,\d{3})+(\.\d*)?')
+    WHEN regexp_full_match(v, '[+-]?[1-9]\d{0,2}(,\d{3})+(\.\d*)?')
         THEN TRY_CAST(replace(v, ',', '') AS DOUBLE)
     WHEN NOT contains(v, ',') THEN TRY_CAST(v AS DOUBLE)
     WHEN NOT contains(v, '.') THEN TRY_CAST(replace(v, ',', '.') AS DOUBLE)
@@ -40,9 +40,10 @@ CREATE OR REPLACE MACRO harmonia_number_written(v, comma) AS CASE
 END;
 
 -- A plain number takes the fast path; grouping marks (spaces, no-break spaces,
--- apostrophes, the other mark in groups of three) take the written one. The
--- other mark anywhere else cannot be grouping, so it is read as the decimal
--- mark: 92.9 in a decimal-comma file is 92.9, but 1.234 is 1234.
+-- apostrophes, the other mark in groups of three after a leading 1-999) take
+-- the written one. The other mark anywhere else cannot be grouping, so it is
+-- read as the decimal mark: 92.9 and 0.125 in a decimal-comma file are 92.9 and
+-- 0.125, but 1.234 is 1234 (unless the column shows otherwise, see below).
 CREATE OR REPLACE MACRO harmonia_number(s, comma) AS CASE
     -- DuckDB's cast takes '+-0'; a number has one sign at most.
     WHEN contains(s, '+-') OR contains(s, '-+') OR contains(s, '--') OR contains(s, '++')
@@ -53,6 +54,16 @@ CREATE OR REPLACE MACRO harmonia_number(s, comma) AS CASE
              ELSE TRY_CAST(s AS DOUBLE) END,
         harmonia_number_written(regexp_replace(s, '[\s\x{00A0}\x{202F}'']', '', 'g'), comma)
     ))
+END;
+
+-- A value with the file's other mark where it cannot be grouping (92.9 in a
+-- decimal-comma file): evidence that its column writes that mark as decimal,
+-- so that its 2.500 is read as 2.5, not 2500.
+CREATE OR REPLACE MACRO harmonia_other_mark_decimal(s, comma) AS CASE
+    WHEN comma THEN contains(s, '.') AND NOT contains(s, ',') AND NOT regexp_full_match(
+        regexp_replace(s, '[\s\x{00A0}\x{202F}'']', '', 'g'), '[+-]?[1-9]\d{0,2}(\.\d{3})+')
+    ELSE contains(s, ',') AND NOT contains(s, '.') AND NOT regexp_full_match(
+        regexp_replace(s, '[\s\x{00A0}\x{202F}'']', '', 'g'), '[+-]?[1-9]\d{0,2}(,\d{3})+')
 END;
 
 CREATE OR REPLACE MACRO harmonia_period_valid(p) AS
@@ -245,6 +256,7 @@ def python_check(scheme: IdentifierScheme) -> Callable[[str], str | None]:
 def metrics_sql(context: CheckContext) -> str:
     comma = "TRUE" if context.decimal_comma else "FALSE"
     mark = "decimal comma" if context.decimal_comma else "decimal point"
+    own = "," if context.decimal_comma else "."
     # Periods, areas and metric names repeat across millions of rows: they are
     # parsed and checked once per distinct value and joined back.
     return f"""
@@ -254,9 +266,18 @@ def metrics_sql(context: CheckContext) -> str:
             lower(harmonia_text(therapy_area)) AS therapy_area,
             lower(harmonia_text(metric)) AS metric,
             upper(harmonia_text(period)) AS period,
-            harmonia_text(value) AS value_text,
-            harmonia_number(harmonia_text(value), {comma}) AS value
+            harmonia_text(value) AS value_text
         FROM raw
+    ), marks AS (
+        -- The chunk's values decide what its other mark means (see the macro).
+        SELECT COALESCE(bool_or(harmonia_other_mark_decimal(value_text, {comma})), FALSE)
+            AS other_is_decimal
+        FROM clean
+    ), valued AS (
+        SELECT clean.*, harmonia_number(value_text, CASE
+            WHEN other_is_decimal AND NOT contains(value_text, {quote(own)}) THEN NOT {comma}
+            ELSE {comma} END) AS value
+        FROM clean, marks
     ), periods AS (
         SELECT period, harmonia_period_first(period) AS first_month,
             harmonia_period_first(period) + harmonia_period_months(period) - 1 AS last_month
@@ -267,11 +288,11 @@ def metrics_sql(context: CheckContext) -> str:
             regexp_full_match(metric, '[a-z][a-z0-9_]*') AS _metric_ok
         FROM (SELECT DISTINCT therapy_area, metric FROM clean)
     ), joined AS (
-        SELECT clean.*, periods.first_month, periods.last_month, names._area_ok, names._metric_ok
-        FROM clean
-        LEFT JOIN periods ON periods.period IS NOT DISTINCT FROM clean.period
-        LEFT JOIN names ON names.therapy_area IS NOT DISTINCT FROM clean.therapy_area
-            AND names.metric IS NOT DISTINCT FROM clean.metric
+        SELECT valued.*, periods.first_month, periods.last_month, names._area_ok, names._metric_ok
+        FROM valued
+        LEFT JOIN periods ON periods.period IS NOT DISTINCT FROM valued.period
+        LEFT JOIN names ON names.therapy_area IS NOT DISTINCT FROM valued.therapy_area
+            AND names.metric IS NOT DISTINCT FROM valued.metric
     )
     SELECT * EXCLUDE (value_text, _area_ok, _metric_ok),
         {

@@ -285,11 +285,11 @@ class Loader:
         rejected_lines: tuple[Any, ...],
     ) -> int:
         """Keep this chunk's rejected rows (or unreadable lines); returns how many."""
-        rows = _quarantine_rows(duck, batch, system, batch_id, refused, rejected_lines)
+        rows, count = _quarantine_rows(duck, batch, system, batch_id, refused, rejected_lines)
         if rows.num_rows:
             bulk.append("quarantine", _without_duplicates(bulk, rows))
             duck.execute("INSERT INTO quarantined_reasons SELECT unnest(_list) FROM quarantined")
-        return rows.num_rows
+        return count
 
     def _open_quarantine(
         self, bulk: BulkConnection, duck: duckdb.DuckDBPyConnection, kind: str, system: str
@@ -360,7 +360,10 @@ def _key_hash(kind: str, column: Callable[[str], str]) -> str:
 
 
 class _Duplicates:
-    """Flags rows whose key was already seen earlier in the same load.
+    """Flags valid rows whose key was already seen on a valid row earlier in the same load.
+
+    A row rejected for its own reasons does not count: the valid row after it
+    with the same key loads.
 
     Keys are remembered as two independent 64-bit hashes (so a false repeat
     would need both to collide) with the row that first carried them, across
@@ -384,7 +387,7 @@ class _Duplicates:
                 f"""
                 CREATE OR REPLACE TEMP TABLE keyed AS
                 SELECT _row, hash({values}) AS h1, hash({values}, 'harmonia') AS h2
-                FROM {table} WHERE {present}
+                FROM {table} WHERE {present} AND len(_reasons) = 0
                 """
             )
             self.duck.execute(
@@ -519,7 +522,12 @@ def _quarantine_rows(
     batch_id: int,
     refused: list[tuple[int, str]],
     rejected_lines: tuple[Any, ...],
-) -> pa.Table:
+) -> tuple[pa.Table, int]:
+    """This chunk's rejected rows as quarantine entries, and how many rows were rejected.
+
+    Rows with the same content are one entry (their fingerprint is the
+    quarantine's key), so there can be fewer entries than rejected rows.
+    """
     import pyarrow as pa
 
     duck.register(
@@ -561,17 +569,21 @@ def _quarantine_rows(
         """
     duck.execute(
         f"""
-        CREATE OR REPLACE TEMPORARY TABLE quarantined AS
+        CREATE OR REPLACE TEMPORARY TABLE rejected AS
         SELECT md5({kind} || '|' || {literal(system)} || '|' || record) AS fingerprint,
             CAST({batch_id} AS BIGINT) AS batch_id, {kind} AS kind, {literal(system)} AS system,
             {location} AS location,
             _row AS row_number, CAST(record AS VARCHAR) AS record,
             CAST(to_json(reasons) AS VARCHAR) AS reasons, reasons AS _list
         FROM ({rows})
-        QUALIFY row_number() OVER (PARTITION BY fingerprint ORDER BY _row) = 1
         """
     )
-    return duck.sql("SELECT * EXCLUDE (_list) FROM quarantined").to_arrow_table()
+    count = duck.sql("SELECT COUNT(*) FROM rejected").fetchall()[0][0]
+    duck.execute(
+        "CREATE OR REPLACE TEMPORARY TABLE quarantined AS SELECT * FROM rejected "
+        "QUALIFY row_number() OVER (PARTITION BY fingerprint ORDER BY row_number) = 1"
+    )
+    return duck.sql("SELECT * EXCLUDE (_list) FROM quarantined").to_arrow_table(), int(count)
 
 
 def _without_duplicates(bulk: BulkConnection, rows: pa.Table) -> pa.Table:
