@@ -522,6 +522,28 @@ def test_cycle_sql_compiles_for_other_engines_and_parses_back(
     assert "potential_q" in statement and "tiny-profile" in statement
 
 
+def test_an_unknown_dialect_is_an_error_listing_the_known_ones(
+    harmonia_cli: Callable, tiny: Plugins
+) -> None:
+    result = harmonia_cli(
+        "cycle", "sql", "-c", "NL", "-t", "cardiology", "-p", "2027-H1", "--dialect", "nosuch"
+    )
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert "unknown SQL dialect 'nosuch'" in result.output and "trino" in result.output
+
+
+def test_an_output_folder_that_is_a_file_is_an_error_not_a_traceback(
+    cli_universe: Callable, tmp_path: Path
+) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    result = cli_universe(
+        "cycle", "run", "-c", "NL", "-t", "cardiology", "-p", "2027-H1", "--out", str(blocker)
+    )
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert "cannot use this path" in result.output and "a-file" in result.output
+
+
 def test_cycle_sql_run_in_duckdb_gives_the_cycles_assignments(
     cli_universe: Callable, harmonia_database: str
 ) -> None:
@@ -565,9 +587,23 @@ def test_other_sinks_and_outputs(cli_universe: Callable, tmp_path: Path) -> None
     )  # fmt: skip
     assert result.exit_code == 0, result.output
     (written,) = json.loads(result.stdout)["written"]
-    assert written["sink"] == "parquet" and written["location"].endswith("everyone.parquet")
+    assert written["sink"] == "parquet" and written["location"].endswith(
+        "everyone-assignments.parquet"
+    )
     table = pq.read_table(written["location"])
     assert table.num_rows == 10 and "segment_rule" in table.column_names
+
+
+def test_a_named_sink_writes_each_output_to_its_own_file(
+    cli_universe: Callable, tmp_path: Path
+) -> None:
+    result = cli_universe(
+        "cycle", "run", "-c", "NL", "-t", "cardiology", "-p", "2027-H1", "--out", str(tmp_path),
+        "--sink", "csv:name=mylist", "--json",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    locations = sorted(Path(w["location"]).name for w in json.loads(result.stdout)["written"])
+    assert locations == ["mylist-segment_summary.csv", "mylist-target_list.csv"]
 
 
 def test_a_rule_set_snapshot_explains_a_cycle_after_the_pack_moved_on(h1_cycles: tuple) -> None:

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import inspect
+from sqlalchemy import inspect, text
 
 from harmonia.errors import ConfigError
 from harmonia.store import Database, resolve_url
@@ -139,6 +139,20 @@ def test_a_postgresql_database_of_another_application_is_refused(postgres_url: s
         Database(postgres_url).ensure_schema()
 
 
+def test_a_database_from_a_newer_harmonia_is_refused_with_the_right_advice(
+    harmonia_cli: Callable, tmp_path: Path
+) -> None:
+    url = f"sqlite:///{tmp_path / 'newer.db'}"
+    Database(url).ensure_schema()
+    with Database(url).engine.begin() as connection:
+        connection.execute(text("UPDATE alembic_version SET version_num = '0099'"))
+    for command in (("db", "upgrade"), ("db", "current"), ("cycle", "list")):
+        result = harmonia_cli("--database", url, *command)
+        assert result.exit_code == 1, result.output
+        assert "newer than this harmonia knows" in result.output
+        assert "upgrade harmonia" in result.output and "Traceback" not in result.output
+
+
 def test_db_upgrade_and_current_commands(
     harmonia_cli: Callable, tmp_path: Path, wide_terminal: None
 ) -> None:
@@ -146,7 +160,7 @@ def test_db_upgrade_and_current_commands(
     head = Database(url).head_revision()
     current = harmonia_cli("--database", url, "db", "current")
     assert current.exit_code == 0
-    assert "revision: none (empty database)" in current.output
+    assert "revision: none (no harmonia schema yet)" in current.output
     assert f"needed:   {head}" in current.output
     upgraded = harmonia_cli("--database", url, "db", "upgrade")
     assert upgraded.exit_code == 0 and f"empty -> {head}" in upgraded.output

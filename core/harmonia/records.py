@@ -134,6 +134,10 @@ class Option:
     default: str | None = None
 
 
+#: The ``name`` option of sinks that write files (see :meth:`SinkRequest.path`).
+FILE_NAME_OPTION = Option("name", "files are named <name>-<output> (default: <cycle>-<output>)")
+
+
 @attrs.frozen
 class Batch:
     """A columnar slice of canonical records yielded by a source.
@@ -239,6 +243,14 @@ class SinkRequest:
     delimiter: str = ","
     decimal: str = "."
     language: str = "en"
+
+    def path(self, suffix: str) -> Path:
+        """Where a file sink writes this output: ``<name>-<kind><suffix>`` in the
+        directory, ``name`` being the ``name`` option or the cycle's slug, so two
+        outputs never share a file. Creates the directory."""
+        self.directory.mkdir(parents=True, exist_ok=True)
+        stem = self.options.get("name") or self.cycle.slug
+        return Path(self.directory) / f"{stem}-{self.kind}{suffix}"
 
 
 @attrs.frozen

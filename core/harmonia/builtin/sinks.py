@@ -6,12 +6,7 @@ They go through the same hook as any installed sink.
 from __future__ import annotations
 
 from harmonia import OUTPUT_KINDS, Option, OutputSink, SinkRequest, hookimpl
-
-
-def _path(request: SinkRequest, suffix: str):
-    request.directory.mkdir(parents=True, exist_ok=True)
-    name = request.options.get("name") or f"{request.cycle.slug}-{request.kind}"
-    return request.directory / f"{name}{suffix}"
+from harmonia.records import FILE_NAME_OPTION
 
 
 def write_csv(request: SinkRequest) -> list[str]:
@@ -20,7 +15,7 @@ def write_csv(request: SinkRequest) -> list[str]:
     delimiter = request.options.get("delimiter", request.delimiter)
     decimal = request.options.get("decimal", request.decimal)
     path = write_table_csv(
-        request.table, _path(request, ".csv"), delimiter=delimiter, decimal=decimal
+        request.table, request.path(".csv"), delimiter=delimiter, decimal=decimal
     )
     return [str(path)]
 
@@ -28,7 +23,7 @@ def write_csv(request: SinkRequest) -> list[str]:
 def write_parquet(request: SinkRequest) -> list[str]:
     import pyarrow.parquet as pq
 
-    path = _path(request, ".parquet")
+    path = request.path(".parquet")
     pq.write_table(request.table, path)
     return [str(path)]
 
@@ -44,7 +39,7 @@ def harmonia_output_sinks():
             options=(
                 Option("delimiter", "the delimiter (default: the country's)"),
                 Option("decimal", "the decimal mark (default: the country's)"),
-                Option("name", "the file name without suffix (default: <cycle>-<output>)"),
+                FILE_NAME_OPTION,
             ),
         ),
         OutputSink(
@@ -52,6 +47,6 @@ def harmonia_output_sinks():
             description="Parquet files, for analytics tools and data lakes.",
             accepts=set(OUTPUT_KINDS),
             write=write_parquet,
-            options=(Option("name", "the file name without suffix (default: <cycle>-<output>)"),),
+            options=(FILE_NAME_OPTION,),
         ),
     ]

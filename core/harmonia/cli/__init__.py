@@ -15,7 +15,7 @@ from typing import Any
 
 import click
 
-from harmonia.errors import HarmoniaError
+from harmonia.errors import HarmoniaError, PathError
 
 #: Built-in commands: name -> "module:attribute", imported on first use.
 COMMANDS = {
@@ -143,6 +143,10 @@ class HarmoniaGroup(click.Group):
             return super().invoke(ctx)
         except HarmoniaError as error:
             raise click.ClickException(error.render()) from None
+        except OSError as error:
+            # Paths come from the user: an output folder that is a file, a
+            # read-only place, a full disk. Not a bug, so no traceback.
+            raise click.ClickException(PathError.from_os_error(error).render()) from None
         finally:
             if isinstance(ctx.obj, App):
                 ctx.obj.warn_plugins()

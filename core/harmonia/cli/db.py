@@ -19,9 +19,9 @@ def upgrade() -> None:
     from harmonia.store import Database
 
     database = Database(app().database_url)
-    before = database.current_revision()
+    before = database.checked_revision()
     database.upgrade()
-    after = database.current_revision()
+    after = database.checked_revision()
     if before == after:
         stdout.print(f"{database.display_url} is up to date (revision {after}).")
     else:
@@ -34,6 +34,7 @@ def current() -> None:
     from harmonia.store import Database
 
     database = Database(app().database_url)
+    revision = database.checked_revision()
     stdout.print(f"database: {database.display_url}")
-    stdout.print(f"revision: {database.current_revision() or 'none (empty database)'}")
+    stdout.print(f"revision: {revision or 'none (no harmonia schema yet)'}")
     stdout.print(f"needed:   {database.head_revision()}")

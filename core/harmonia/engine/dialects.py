@@ -54,9 +54,23 @@ STORE_DIALECTS: dict[str, type[sqlglot.Dialect] | str] = {
 def transpile(sql: str, dialect: str, *, pretty: bool = False) -> str:
     """``sql`` (DuckDB dialect) for ``dialect``: a store backend or any sqlglot dialect."""
     target = STORE_DIALECTS.get(dialect, dialect)
+    if isinstance(target, str):
+        _check_dialect(target)
     if target == SOURCE_DIALECT:
         return sql if not pretty else sqlglot.transpile(sql, read=SOURCE_DIALECT, pretty=True)[0]
     return sqlglot.transpile(sql, read=SOURCE_DIALECT, write=target, pretty=pretty)[0]
+
+
+def _check_dialect(name: str) -> None:
+    from harmonia.errors import ConfigError
+
+    try:
+        sqlglot.Dialect.get_or_raise(name)
+    except ValueError:
+        known = sorted(d.value for d in sqlglot.dialects.Dialects if d.value)
+        raise ConfigError(
+            f"unknown SQL dialect {name!r}", fix=f"use one of: {', '.join(known)}"
+        ) from None
 
 
 def quote(value: object) -> str:

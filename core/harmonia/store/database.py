@@ -139,14 +139,7 @@ class Database:
 
         Called before any command touches the data.
         """
-        try:
-            current = self.current_revision()
-        except Exception as error:
-            raise ConfigError(
-                f"cannot open the database: {error.__class__.__name__}: {error}".split("\n")[0],
-                where=self.display_url,
-                fix="check the URL, that the server runs and that you may connect",
-            ) from None
+        current = self.checked_revision()
         if current is None:
             with self.engine.connect() as connection:
                 tables = inspect(connection).get_table_names()
@@ -158,13 +151,42 @@ class Database:
                 )
             self.upgrade()
             return
-        head = SCHEMA_REVISION
-        if current != head:
+        if current != SCHEMA_REVISION:
             raise ConfigError(
-                f"the database schema is at revision {current}, this harmonia needs {head}",
+                f"the database schema is at revision {current}, this harmonia needs "
+                f"{SCHEMA_REVISION}",
                 where=self.display_url,
                 fix="run `harmonia db upgrade` (back the database up first)",
             )
+
+    def checked_revision(self) -> str | None:
+        """The schema revision, as :meth:`current_revision`, with user-facing errors.
+
+        A database that cannot be opened, or whose schema a newer harmonia wrote,
+        is a :class:`ConfigError` naming it and what to do.
+        """
+        try:
+            current = self.current_revision()
+        except Exception as error:
+            raise ConfigError(
+                f"cannot open the database: {error.__class__.__name__}: {error}".split("\n")[0],
+                where=self.display_url,
+                fix="check the URL or path (a SQLite file, or a PostgreSQL database that "
+                "exists: CREATE DATABASE), that the server runs and that you may connect",
+            ) from None
+        if current is not None and _newer(current, SCHEMA_REVISION):
+            raise ConfigError(
+                f"the database schema is at revision {current}, newer than this harmonia "
+                f"knows ({SCHEMA_REVISION})",
+                where=self.display_url,
+                fix="upgrade harmonia (pip install -U harmonia) to the version that wrote it",
+            )
+        return current
+
+
+def _newer(revision: str, head: str) -> bool:
+    """Revisions are numbered (0001, 0002, ...): a higher number is a later harmonia's."""
+    return revision.isdigit() and head.isdigit() and int(revision) > int(head)
 
 
 class SqliteHandles:

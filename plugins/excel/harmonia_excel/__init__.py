@@ -26,6 +26,7 @@ from harmonia import (
     SourceRequest,
     hookimpl,
 )
+from harmonia.records import FILE_NAME_OPTION
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -76,7 +77,7 @@ def harmonia_output_sinks() -> list[OutputSink]:
             description="Formatted Excel workbooks: styled frozen header, filters, number formats.",
             accepts=set(OUTPUT_KINDS),
             write=_write,
-            options=(Option("name", "the file name without suffix (default: <cycle>-<output>)"),),
+            options=(FILE_NAME_OPTION,),
         )
     ]
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 from harmonia import SinkRequest
@@ -25,12 +24,10 @@ ID_FORMAT, COUNT_FORMAT, AMOUNT_FORMAT, DATE_FORMAT = "0", "#,##0", "#,##0.00", 
 
 
 def write_xlsx(request: SinkRequest) -> list[str]:
-    """Write ``request.table`` as ``<name>.xlsx`` in the output directory."""
+    """Write ``request.table`` as ``<name>-<output>.xlsx`` in the output directory."""
     from openpyxl import Workbook
 
-    request.directory.mkdir(parents=True, exist_ok=True)
-    name = request.options.get("name") or f"{request.cycle.slug}-{request.kind}"
-    path = Path(request.directory) / f"{name}.xlsx"
+    path = request.path(".xlsx")
     workbook = Workbook(write_only=True)
     formats = [_format(field) for field in request.table.schema]
     widths = _widths(request.table)

@@ -43,7 +43,7 @@ def test_a_target_list_is_a_formatted_workbook(tmp_path):
 
 def test_the_file_name_and_an_empty_output(tmp_path):
     (path,) = write_xlsx(request(tmp_path, TARGETS.slice(0, 0), name="targets"))
-    assert path.endswith("targets.xlsx")
+    assert path.endswith("targets-target_list.xlsx")
     sheet = load_workbook(path)["target_list"]
     assert sheet.max_row == 1
 
@@ -70,6 +70,6 @@ def test_a_cycle_writes_its_outputs_through_the_sink(market, plugins, harmonia_c
         "--sink", "xlsx:name=cycle", "--output", "assignments", "--out", str(market / "out"),
     )  # fmt: skip
     assert result.exit_code == 0, result.output
-    sheet = load_workbook(market / "out" / "cycle.xlsx")["assignments"]
+    sheet = load_workbook(market / "out" / "cycle-assignments.xlsx")["assignments"]
     assert sheet.max_row == 1 + 5  # every customer of the market has an assignment
     assert "segment" in [cell.value for cell in sheet[1]]
