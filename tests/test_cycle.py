@@ -522,6 +522,33 @@ def test_cycle_sql_compiles_for_other_engines_and_parses_back(
     assert "potential_q" in statement and "tiny-profile" in statement
 
 
+@pytest.mark.parametrize(
+    ("sink", "message"),
+    [
+        ("csv:foo=bar", "sink csv has no option foo"),
+        ("csv:delimiter=abc", "delimiter='abc' is not allowed"),
+        ("csv:decimal=x", "decimal='x' is not allowed"),
+        ("parquet:compression=zstd", "sink parquet has no option compression"),
+    ],
+)
+def test_sink_options_are_checked_before_the_cycle_runs(
+    cli_universe: Callable, tmp_path: Path, sink: str, message: str
+) -> None:
+    result = cli_universe(
+        "cycle", "run", "-c", "NL", "-t", "cardiology", "-p", "2027-H1", "--out", str(tmp_path),
+        "--sink", sink,
+    )  # fmt: skip
+    assert result.exit_code == 1 and message in result.output
+    assert "no cycles" in cli_universe("cycle", "list").output.lower()
+
+
+def test_a_cycle_of_a_market_without_customers_is_refused(
+    harmonia_cli: Callable, tiny: Plugins, tmp_path: Path
+) -> None:
+    result = harmonia_cli("cycle", "run", "-c", "NL", "-t", "cardiology", "-p", "2027-H1")
+    assert result.exit_code == 1 and "no customers of NL in the database" in result.output
+
+
 def test_an_unknown_dialect_is_an_error_listing_the_known_ones(
     harmonia_cli: Callable, tiny: Plugins
 ) -> None:

@@ -126,12 +126,17 @@ SOURCE_FAMILIES = ("rep", "external", "local")
 
 @attrs.frozen
 class Option:
-    """An option a source or sink accepts (``--option name=value``)."""
+    """An option a source or sink accepts (``--option name=value``).
+
+    ``choices``, when given, are the only values allowed; harmonia refuses any
+    other before the source or sink runs.
+    """
 
     name: str
     description: str
     required: bool = False
     default: str | None = None
+    choices: tuple[str, ...] = ()
 
 
 #: The ``name`` option of sinks that write files (see :meth:`SinkRequest.path`).

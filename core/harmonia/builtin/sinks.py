@@ -8,11 +8,14 @@ from __future__ import annotations
 from harmonia import OUTPUT_KINDS, Option, OutputSink, SinkRequest, hookimpl
 from harmonia.records import FILE_NAME_OPTION
 
+#: Delimiters a CSV output may use (``tab`` for a tab).
+DELIMITERS = (",", ";", "|", "tab")
+
 
 def write_csv(request: SinkRequest) -> list[str]:
     from harmonia.canonical import write_table_csv
 
-    delimiter = request.options.get("delimiter", request.delimiter)
+    delimiter = request.options.get("delimiter", request.delimiter).replace("tab", "\t")
     decimal = request.options.get("decimal", request.decimal)
     path = write_table_csv(
         request.table, request.path(".csv"), delimiter=delimiter, decimal=decimal
@@ -37,8 +40,8 @@ def harmonia_output_sinks():
             accepts=set(OUTPUT_KINDS),
             write=write_csv,
             options=(
-                Option("delimiter", "the delimiter (default: the country's)"),
-                Option("decimal", "the decimal mark (default: the country's)"),
+                Option("delimiter", "the delimiter (default: the country's)", choices=DELIMITERS),
+                Option("decimal", "the decimal mark (default: the country's)", choices=(".", ",")),
                 FILE_NAME_OPTION,
             ),
         ),

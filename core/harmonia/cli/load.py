@@ -78,6 +78,12 @@ def load(
     if kind:
         options["kind"] = kind
     if delimiter:
+        delimiter = "\t" if delimiter in ("tab", "\\t") else delimiter
+        if len(delimiter) != 1:
+            raise click.BadParameter(
+                f"{delimiter!r} is not a single character (write tab for a tab)",
+                param_hint="--delimiter",
+            )
         options["delimiter"] = delimiter
     loader = Loader(
         context.database,

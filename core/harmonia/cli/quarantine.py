@@ -55,15 +55,15 @@ def _with_filters(function):
     "--limit",
     "-n",
     type=int,
-    default=50,
-    show_default=True,
-    help="At most this many rows (0: all).",
+    help="At most this many rows (default: 50 in the table, all with --json; 0: all).",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the rows as JSON.")
 def list_rows(
-    batch: int | None, kind: str | None, include_resolved: bool, limit: int, as_json: bool
+    batch: int | None, kind: str | None, include_resolved: bool, limit: int | None, as_json: bool
 ) -> None:
     """List rejected rows: where they came from, what they held, why they were rejected."""
+    if limit is None:
+        limit = 0 if as_json else 50  # scripts get everything unless they ask for less
     rows = _rows(batch, kind, include_resolved, limit or None)
     if as_json:
         echo_json(

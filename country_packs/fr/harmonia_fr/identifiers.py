@@ -42,7 +42,7 @@ RPPS = IdentifierScheme(
     pattern=r"1\d{10}",
     checksum="luhn",
     description="RPPS number of a health professional: 11 digits starting with 1, "
-    "the last a Luhn check digit (without the '8' prefix of the national health identifier)",
+    "the last a Luhn check digit (the national health identifier without its leading 8)",
 )
 
 FINESS = IdentifierScheme(
