@@ -8,6 +8,7 @@ so that row numbers and duplicates are right across chunk boundaries.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from pathlib import Path
 
@@ -569,6 +570,25 @@ def test_an_identifier_already_known_under_another_id_of_the_same_system_is_refu
 
 
 # --- the CLI around the quarantine --------------------------------------------------------------
+
+
+@pytest.mark.parametrize("encoding", ["cp1252", "latin-1"])
+def test_a_file_in_a_legacy_encoding_is_refused_whole_or_read_in_its_encoding(
+    harmonia_cli: Callable, harmonia_database: str, tiny: Plugins, tmp_path: Path, encoding: str
+) -> None:
+    path = tmp_path / "customers.csv"
+    row = "C01;NL;HCP;Zoë;Lefèvre-Cœur;cardiology;1011;Amsterdam;T1;;"
+    if encoding == "latin-1":
+        row = row.replace("Cœur", "Coeur")  # Latin-1 has no œ; cp1252 does
+    path.write_bytes(f"{CUSTOMERS_HEADER}\n{row}\n".encode(encoding))
+    refused = harmonia_cli("load", str(path), "--country", "NL")
+    assert refused.exit_code == 1 and "is not UTF-8 (line 2" in refused.output
+    assert "--encoding cp1252" in refused.output
+    loaded = harmonia_cli("load", str(path), "--country", "NL", "--encoding", encoding, "--json")
+    assert loaded.exit_code == 0, loaded.output
+    assert json.loads(loaded.stdout)[0]["rows_loaded"] == 1
+    (stored,) = query(harmonia_database, "SELECT first_name, last_name FROM customer")
+    assert (stored["first_name"], stored["last_name"]) == ("Zoë", row.split(";")[4])
 
 
 @pytest.fixture

@@ -48,6 +48,10 @@ def _options(pairs: tuple[str, ...]) -> dict[str, str]:
     "--decimal", type=click.Choice([".", ","]), help="Decimal mark (default: the country's)."
 )
 @click.option("--delimiter", help="CSV delimiter (default: the country's, else sniffed).")
+@click.option(
+    "--encoding",
+    help="CSV text encoding: utf-8, utf-16 or latin-1 (default: the country's, else utf-8).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 def load(
     paths: tuple[Path, ...],
@@ -58,6 +62,7 @@ def load(
     kind: str | None,
     decimal: str | None,
     delimiter: str | None,
+    encoding: str | None,
     as_json: bool,
 ) -> None:
     """Load canonical files (customers, metrics, responses) or a source's records.
@@ -77,6 +82,8 @@ def load(
     options = _options(pairs)
     if kind:
         options["kind"] = kind
+    if encoding:
+        options["encoding"] = encoding
     if delimiter:
         delimiter = "\t" if delimiter in ("tab", "\\t") else delimiter
         if len(delimiter) != 1:

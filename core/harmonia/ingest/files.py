@@ -91,13 +91,67 @@ def read_csv(
     """Read a canonical CSV file as one batch of text columns.
 
     Large files come as a stream of record batches, so a load of tens of
-    millions of rows stays within a bounded amount of memory.
+    millions of rows stays within a bounded amount of memory. DuckDB reads
+    UTF-8, UTF-16 and Latin-1 itself; a file in any other encoding Python
+    knows (cp1252, Excel's plain 'CSV' in Western Europe) is first transcoded
+    to a temporary UTF-8 copy.
     """
-    import duckdb
-
     location = str(path)
     if not path.is_file():
         raise InputError("no such file", where=location, fix="check the path")
+    codec = _codec(encoding, location)
+    if codec == "utf-8":
+        _check_utf8(path)
+    if codec in DUCKDB_ENCODINGS:
+        yield from _read_csv(path, location, delimiter, kind, DUCKDB_ENCODINGS[codec])
+        return
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="harmonia-") as folder:
+        copy = Path(folder) / path.name
+        _transcode(path, codec, copy)
+        yield from _read_csv(copy, location, delimiter, kind, "utf-8")
+
+
+#: Python's codec names -> DuckDB's, for the encodings DuckDB reads itself.
+DUCKDB_ENCODINGS = {"utf-8": "utf-8", "utf-16": "utf-16", "iso8859-1": "latin-1"}
+
+
+def _codec(encoding: str, location: str) -> str:
+    import codecs
+
+    try:
+        return codecs.lookup(encoding).name
+    except LookupError:
+        raise InputError(
+            f"unknown text encoding {encoding!r}",
+            where=location,
+            fix="use utf-8, latin-1, cp1252 or another Python codec name",
+        ) from None
+
+
+def _transcode(source: Path, codec: str, target: Path) -> None:
+    """``source`` in ``codec`` as UTF-8 at ``target``, block by block."""
+    with (
+        source.open(encoding=codec, newline="") as reader,
+        target.open("w", encoding="utf-8", newline="") as writer,
+    ):
+        try:
+            while block := reader.read(1 << 22):
+                writer.write(block)
+        except UnicodeDecodeError as error:
+            raise InputError(
+                f"this file is not {codec}: {error.reason}",
+                where=str(source),
+                fix="give its real encoding with --encoding",
+            ) from None
+
+
+def _read_csv(
+    path: Path, location: str, delimiter: str | None, kind: str | None, encoding: str
+) -> Iterator[FileBatch]:
+    import duckdb
+
     # The header names the delimiter unambiguously (canonical names hold none);
     # DuckDB's sniffer can be led astray by a malformed line further down.
     delimiter = delimiter or _header_delimiter(path, encoding)
@@ -107,7 +161,7 @@ def read_csv(
         options.append(f"delim = '{_escape(delimiter)}'")
         if encoding.lower().replace("-", "") not in ("utf8",):
             options.append(f"encoding = '{_escape(encoding)}'")
-        source = f"read_csv('{_escape(location)}', {', '.join(options)})"
+        source = f"read_csv('{_escape(str(path))}', {', '.join(options)})"
         try:
             names = connection.sql(f"SELECT * FROM {source} LIMIT 0").columns
         except duckdb.Error as error:
@@ -220,6 +274,29 @@ EXTRA_COLUMNS = ("quarantine_id",)
 
 def _kept(canonical: tuple[str, ...], columns: list[str]) -> list[str]:
     return [*canonical, *(name for name in EXTRA_COLUMNS if name in columns)]
+
+
+#: How much of a file is checked for UTF-8 before reading (a spreadsheet saved
+#: in a legacy encoding shows it in its first names and cities).
+UTF8_CHECK_BYTES = 8 << 20
+
+
+def _check_utf8(path: Path) -> None:
+    """Refuse a file that is not UTF-8 up front, rather than quarantine most of its lines."""
+    import codecs
+
+    with path.open("rb") as handle:
+        head = handle.read(UTF8_CHECK_BYTES)
+    try:
+        codecs.getincrementaldecoder("utf-8")().decode(head, final=False)
+    except UnicodeDecodeError as error:
+        line = head.count(b"\n", 0, error.start) + 1
+        raise InputError(
+            f"this file is not UTF-8 (line {line} holds byte 0x{head[error.start]:02x})",
+            where=str(path),
+            fix="save it as 'CSV UTF-8', or give its encoding: --encoding cp1252 for "
+            "Excel's plain 'CSV' in Western Europe",
+        ) from None
 
 
 def _header_delimiter(path: Path, encoding: str) -> str:
