@@ -277,6 +277,8 @@ def test_rules_list_show_and_check(
         (("cycle", "run", "-c", "NL", "-t", "cardiology", "-e", "spark"), "Invalid value"),
         (("cycle", "run", "-c", "NL", "-t", "cardiology", "--sink", "crm"), "no output sink crm"),
         (("cycle", "show", "42"), "no cycle 42"),
+        (("--database", "typo.db", "cycle", "list"), "no database at typo.db"),
+        (("--database", "typo.db", "quarantine", "list"), "no database at typo.db"),
         (("cycle", "diff", "1", "x"), "Invalid value"),
         (("load", "/no/such/file.csv"), "no such file or directory"),
         (("load", "notes.md"), "no installed source reads .md"),

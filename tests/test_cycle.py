@@ -260,6 +260,7 @@ def test_a_cycle_that_fails_is_recorded_as_failed(
     with pytest.raises(OSError, match="disk full"):
         run(universe, tiny, "2027-H1", tmp_path, sinks=[SinkChoice("broken", ("target_list",))])
     assert query(universe, "SELECT status FROM cycle") == [{"status": "failed"}]
+    assert query(universe, "SELECT COUNT(*) AS n FROM assignment") == [{"n": 0}]
 
 
 # --- pull-through ---------------------------------------------------------------------------------

@@ -147,6 +147,7 @@ def test_allow_list_loads_only_the_named_packs_by_entry_point_or_distribution(
         plugins = Plugins.discover(strict=True)  # strict: the broken pack is never touched
         external = [pack.name for pack in plugins.packs if not pack.builtin]
         assert external == ["good"], allowed
+    assert [w for w in plugins.warnings if "'other'" in w and "no installed pack" in w]
 
 
 def test_empty_allow_list_means_built_ins_only(

@@ -184,11 +184,13 @@ class Plugins:
             )
 
     def load_entry_points(self) -> None:
+        installed: set[str] = set()
         for entry_point in sorted(
             importlib.metadata.entry_points(group=ENTRY_POINT_GROUP), key=lambda ep: ep.name
         ):
             distribution = entry_point.dist.name if entry_point.dist else "unknown"
             version = entry_point.dist.version if entry_point.dist else "unknown"
+            installed |= {entry_point.name, distribution}
             if self.allow is not None and not ({entry_point.name, distribution} & self.allow):
                 continue
             try:
@@ -200,6 +202,11 @@ class Plugins:
                 )
                 continue
             self.register(module, name=entry_point.name, distribution=distribution, version=version)
+        for name in sorted((self.allow or set()) - installed):
+            self.warnings.append(
+                f"{ALLOW_ENV} names {name!r}, but no installed pack is called so "
+                f"(installed: {', '.join(sorted(installed)) or 'none'})"
+            )
 
     def register(
         self,

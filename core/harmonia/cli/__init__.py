@@ -15,7 +15,7 @@ from typing import Any
 
 import click
 
-from harmonia.errors import HarmoniaError, PathError
+from harmonia.errors import HarmoniaError, NotFoundError, PathError
 
 #: Built-in commands: name -> "module:attribute", imported on first use.
 COMMANDS = {
@@ -87,6 +87,24 @@ class App:
         database = Database(self.database_url)
         database.ensure_schema()
         return database
+
+    @property
+    def existing_database(self) -> Any:
+        """The database, for commands that only read it.
+
+        A SQLite file that does not exist is then a mistyped path, not a new
+        empty store to report "no cycles yet" from.
+        """
+        from harmonia.store import Database
+
+        path = Database(self.database_url).sqlite_path
+        if path is not None and not path.exists():
+            raise NotFoundError(
+                f"no database at {path}",
+                fix="check --database (or HARMONIA_DATABASE_URL, harmonia.toml); "
+                "`harmonia load` and `harmonia demo` create one",
+            )
+        return self.database
 
 
 class HarmoniaGroup(click.Group):

@@ -164,7 +164,7 @@ def list_cycles(country: str | None, therapy_area: str | None, as_json: bool) ->
 
     from harmonia.store.models import Cycle
 
-    with app().database.session() as session:
+    with app().existing_database.session() as session:
         query = select(Cycle).order_by(Cycle.id.desc())
         if country:
             query = query.where(Cycle.country == country.upper())
@@ -209,7 +209,7 @@ def show(cycle_id: int, as_json: bool) -> None:
     """Show a cycle: its configuration, packs and segment summary."""
     from harmonia.engine.cycle import get_cycle
 
-    record = get_cycle(app().database, cycle_id)
+    record = get_cycle(app().existing_database, cycle_id)
     snapshot = json.loads(record.snapshot)
     summary = json.loads(record.summary)
     if isinstance(summary, list):  # cycles recorded before the profile coverage report
@@ -249,7 +249,7 @@ def diff(before: int, after: int, as_json: bool) -> None:
     """Migration matrix: how customers moved between the final segments of two cycles."""
     from harmonia.engine.compare import migration
 
-    matrix = migration(app().database, before, after)
+    matrix = migration(app().existing_database, before, after)
     if as_json:
         echo_json(matrix)
         return

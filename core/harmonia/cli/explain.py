@@ -20,7 +20,7 @@ def explain(cycle_id: int, customer: str, as_json: bool) -> None:
     """Show the customer's feature values and each rule tried, per dimension."""
     from harmonia.engine.explain import explain_assignment
 
-    result = explain_assignment(app().database, cycle_id, customer)
+    result = explain_assignment(app().existing_database, cycle_id, customer)
     if as_json:
         echo_json(result.to_json())
         return

@@ -21,7 +21,7 @@ def _rows(batch: int | None, kind: str | None, include_resolved: bool, limit: in
 
     from harmonia.store.models import Quarantine
 
-    with app().database.session() as session:
+    with app().existing_database.session() as session:
         query = select(Quarantine).order_by(Quarantine.batch_id, Quarantine.row_number)
         if batch is not None:
             query = query.where(Quarantine.batch_id == batch)

@@ -123,7 +123,7 @@ def _export_responses(
     context = app()
     country = filters["country"].upper() if filters["country"] else None
     stored = read_responses(
-        context.database,
+        context.existing_database,
         questionnaire_id,
         customers=customers,
         system=filters["system"],
@@ -132,6 +132,17 @@ def _export_responses(
     )
     if version is not None:
         stored = [response for response in stored if response.version == version]
+    if not stored:
+        asked = ", ".join(f"{k} {v}" for k, v in filters.items() if v)
+        if customers:
+            asked = ", ".join(filter(None, [f"customer {', '.join(customers)}", asked]))
+        click.secho(
+            f"warning: no stored responses to {questionnaire_id}"
+            + (f" for {asked}" if asked else "")
+            + " (check the ids: source ids of --system, or harmonia ids)",
+            fg="yellow",
+            err=True,
+        )
     installed = dict(context.plugins.questionnaires)
     _write(out, _json(responses_bundle(stored, installed, base=base_url)))
     _done(out, f"{len(stored)} responses to {questionnaire_id}")

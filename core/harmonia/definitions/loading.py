@@ -217,8 +217,13 @@ def load_file(cls: type[T], path: Traversable | Path) -> list[T]:
         raise DefinitionError(
             [Problem("", f"not valid {Path(path.name).suffix[1:]}: {error}")], where=where
         ) from None
+    if not isinstance(data, dict):
+        raise DefinitionError(
+            [Problem("", f"expected a table of fields (a JSON object), got {type(data).__name__}")],
+            where=where,
+        )
     plural = PLURAL_KEYS.get(cls)
-    if isinstance(data, dict) and plural in data and set(data) == {plural}:
+    if plural in data and set(data) == {plural}:
         entries = data[plural]
         results, problems = [], []
         for index, entry in enumerate(entries):

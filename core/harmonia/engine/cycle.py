@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import attrs
-from sqlmodel import select
+from sqlmodel import delete, select
 
 from harmonia.engine import backends
 from harmonia.engine.query import CycleQuery
@@ -29,7 +29,7 @@ from harmonia.errors import ConfigError, NotFoundError
 from harmonia.periods import Period
 from harmonia.records import OUTPUT_KINDS, CycleInfo, Option, SinkRequest
 from harmonia.store.database import Database
-from harmonia.store.models import AuditEvent, Customer, Cycle
+from harmonia.store.models import Assignment, AuditEvent, Customer, Cycle
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -217,6 +217,10 @@ def _close_cycle(
     with database.session() as session:
         cycle = session.get(Cycle, cycle_id)
         assert cycle is not None
+        if status == "failed":
+            # A failed cycle keeps its record (and audit trail), not half its
+            # results: diff, explain and the next pull-through must not use them.
+            session.exec(delete(Assignment).where(Assignment.cycle_id == cycle_id))
         cycle.status = status
         cycle.customers = customers
         cycle.summary = json.dumps(summary or {}, default=str)

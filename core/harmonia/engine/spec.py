@@ -80,6 +80,7 @@ def resolve(plugins: Plugins, country: str, therapy_area: str, period: str | Non
     profile = plugins.country_profiles.get_or_fail(
         country.upper(), fix="install the country's pack (e.g. pip install harmonia-fr)"
     )
+    therapy_area = therapy_area.strip().lower()  # ids are lower case; people type Oncology
     try:
         cycle_period = Period.parse(period) if period else current_period()
     except ValueError as error:

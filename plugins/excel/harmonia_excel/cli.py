@@ -73,8 +73,14 @@ def workbook(
     from harmonia_excel.territory import territory_customers
     from harmonia_excel.workbook import Target, build
 
+    if out.suffix.lower() != ".xlsx":
+        raise click.BadParameter(
+            f"{out.name} would be a workbook under another name: end it with .xlsx",
+            param_hint="--out",
+        )
     app = _app()
     country = country.upper()
+    therapy_area = therapy_area.strip().lower()
     profile = app.plugins.country_profiles.get_or_fail(country)
     questionnaire = _questionnaire(app.plugins, therapy_area, questionnaire_id, version)
     language = _language(language or profile.language, questionnaire.languages)
