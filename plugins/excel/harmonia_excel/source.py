@@ -10,6 +10,7 @@ loader validates every row and quarantines what is wrong, as for CSV.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -154,17 +155,22 @@ def _sheet_batch(
     columns = RECORD_KINDS[kind].column_names
     position = {name: index for index, name in enumerate(header) if name}
     records = [
-        {name: _cell(row, position.get(name)) for name in columns} | {"_row": number}
+        {name: _cell(row, position.get(name), name) for name in columns} | {"_row": number}
         for number, row in rows
     ]
     ignored = tuple(name for name in header if name and name not in columns)
     return FileBatch(kind, _table(records, kind), location, ignored_columns=ignored)
 
 
-def _cell(row: tuple, index: int | None) -> str | None:
+def _cell(row: tuple, index: int | None, column: str) -> str | None:
     if index is None or index >= len(row):
         return None
-    return canonical_value(row[index])
+    value = row[index]
+    if column == "period" and isinstance(value, dt.date) and value.day == 1:
+        # Excel turns a typed 2026-05 into the date 1 May 2026: the month was meant.
+        if not isinstance(value, dt.datetime) or value.time() == dt.time(0, 0):
+            return f"{value.year:04d}-{value.month:02d}"
+    return canonical_value(value)
 
 
 def _table(records: list[dict[str, Any]], kind: str) -> Any:

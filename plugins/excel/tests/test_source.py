@@ -87,6 +87,13 @@ def test_a_single_sheet_is_recognized_by_its_header(tmp_path):
     assert batch.table.column("_row").to_pylist() == [2, 3, 4]
 
 
+def test_a_month_that_excel_turned_into_a_date_is_read_as_the_month(tmp_path):
+    metrics = [METRICS[0], ["X1", "oncology", "trx", dt.datetime(2026, 5, 1), 3]]
+    path = workbook(tmp_path / "export.xlsx", Sheet1=metrics)
+    (batch,) = read_xlsx(SourceRequest({"path": str(path)}))
+    assert batch.table.column("period").to_pylist() == ["2026-05"]
+
+
 def test_what_cannot_be_read_is_an_input_error(tmp_path):
     not_xlsx = tmp_path / "data.xlsx"
     not_xlsx.write_text("customer_id,country\n")
