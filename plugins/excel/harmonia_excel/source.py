@@ -166,10 +166,10 @@ def _cell(row: tuple, index: int | None, column: str) -> str | None:
     if index is None or index >= len(row):
         return None
     value = row[index]
-    if column == "period" and isinstance(value, dt.date) and value.day == 1:
-        # Excel turns a typed 2026-05 into the date 1 May 2026: the month was meant.
-        if not isinstance(value, dt.datetime) or value.time() == dt.time(0, 0):
-            return f"{value.year:04d}-{value.month:02d}"
+    # Excel turns a typed 2026-05 into the date 1 May 2026: the month was meant.
+    midnight = not isinstance(value, dt.datetime) or value.time() == dt.time(0, 0)
+    if column == "period" and isinstance(value, dt.date) and value.day == 1 and midnight:
+        return f"{value.year:04d}-{value.month:02d}"
     return canonical_value(value)
 
 
