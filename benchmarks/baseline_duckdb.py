@@ -20,7 +20,8 @@ questionnaires, ``strategies.toml`` and the FR country profile):
   option scores of the dimension's items, banded; no response -> ``unknown``.
   Each version is scored with its own option scores. Version 1 answers do not
   score ``need`` (version 2 added an item to it, so they are not comparable).
-* call plan: per channel ``per_year * months / 12 * 0.9`` rounded half up (as
+* call plan: per channel, of ``per_year * 0.9`` a year, what the year reaches by
+  the period's end less what it reached before, each rounded half up (as
   harmonia plans), at least one face-to-face call
   for targeted segments; ``monitor`` is not targeted.
 
@@ -338,14 +339,18 @@ FROM features
 
 def plan_rows(calendar: Calendar) -> list[dict[str, object]]:
     """The call plan of each targeted segment for the cycle, highest priority first."""
-    share = calendar.months / 12
+    n, k = 12 // calendar.months, (calendar.first_month - 1) // calendar.months + 1
     rows = []
     for rank, (segment, (strategy, channels)) in enumerate(STRATEGIES.items(), start=1):
         contacts = {channel: 0 for channel in CHANNELS}
         cost = 0.0
         for channel, (per_year, unit_cost) in channels.items():
-            # Half up, as harmonia plans: 4.5 e-mails are 5.
-            count = math.floor(per_year * share * FREQUENCY_SCALE + 0.5 + 1e-9)
+            # As harmonia plans: the year's contacts reached by the period's end
+            # less those reached before it, each rounded half up (4.5 are 5).
+            yearly = per_year * FREQUENCY_SCALE
+            count = math.floor(yearly * k / n + 0.5 + 1e-9) - math.floor(
+                yearly * (k - 1) / n + 0.5 + 1e-9
+            )
             if channel == "face_to_face" and per_year > 0:
                 count = max(count, MIN_CALLS)
             contacts[channel] = count

@@ -38,10 +38,13 @@ import pytest
 import sqlglot
 import tiny_market
 from helpers import load, query, tiny_plugins
+from hypothesis import given
+from hypothesis import strategies as st
 
 from harmonia import RuleSet
 from harmonia.engine.cycle import run_cycle
 from harmonia.engine.explain import explain_assignment
+from harmonia.engine.query import half_up, in_period
 from harmonia.errors import ConfigError, NotFoundError
 from harmonia.plugins import Plugins, module_pack
 from harmonia.store import Database
@@ -173,6 +176,13 @@ def test_the_segment_summary_plans_contacts_and_cost_per_segment(
     ]
     assert summary == EXPECTED_SUMMARY_H1
     assert all(row["pulled_through"] == 0 for row in result.summary)
+
+
+@given(st.floats(0, 500), st.sampled_from([1, 2, 4, 12]))
+def test_the_periods_of_a_year_plan_the_years_contacts(per_year: float, n: int) -> None:
+    planned = [in_period(per_year, k, n) for k in range(1, n + 1)]
+    assert sum(planned) == half_up(per_year) and min(planned) >= 0
+    assert max(planned) - min(planned) <= half_up(per_year / n) + 1  # spread evenly
 
 
 @pytest.mark.parametrize("engine", ["duckdb", "database"])

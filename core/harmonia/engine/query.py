@@ -327,14 +327,18 @@ class CycleQuery:
         """Per segment: its strategy and the contacts it plans for this cycle's period."""
         scale = self.spec.parameter("frequency_scale")
         min_calls = int(self.spec.parameter("min_calls"))
-        share = self.spec.period.months / 12
+        period = self.spec.period
+        share = period.months / 12
+        # The k-th of the year's n periods (H2 of a year: 2 of 2).
+        n = 12 // period.months
+        k = (period.first_month % 12) // period.months + 1
         rows = []
         for rank, segment in enumerate(self.spec.rule_set.segment.segments, start=1):
             strategy = self.spec.strategies[segment]
             contacts = {channel: 0 for channel in self.channels}
             cost = 0.0
             for plan in strategy.channels:
-                count = half_up(plan.per_year * share * scale) if strategy.target else 0
+                count = in_period(plan.per_year * scale, k, n) if strategy.target else 0
                 if plan.channel == "face_to_face" and strategy.target and plan.per_year > 0:
                     count = max(count, min_calls)
                 contacts[plan.channel] = count
@@ -441,6 +445,16 @@ def half_up(value: float) -> int:
     A small tolerance keeps 0.9 * 5 = 4.499999... from rounding down.
     """
     return math.floor(value + 0.5 + 1e-9)
+
+
+def in_period(per_year: float, k: int, n: int) -> int:
+    """Contacts of the k-th of a year's n periods, so that the periods add up to the year.
+
+    Rounding each period alone would not: 2 a year would be 1 every quarter (4)
+    and 0 every month. Instead each period plans what the year has reached by its
+    end less what it had reached before: 2 a year is 1, 0, 1, 0 by quarter.
+    """
+    return half_up(per_year * k / n) - half_up(per_year * (k - 1) / n)
 
 
 def _metric_cte(feature: MetricFeature | QuantileFeature) -> str:
