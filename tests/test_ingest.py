@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -56,56 +57,47 @@ def good_customers(tmp_path: Path) -> Path:
     )
 
 
+def load_nl_metrics(url: str, tiny: Plugins, tmp_path: Path, *rows: str) -> Any:
+    """Load the good customers, then these metrics rows (``;`` file) in the Dutch market."""
+    load(url, tiny, good_customers(tmp_path), country="NL")
+    header = "customer_id;therapy_area;metric;period;value"
+    metrics = write(tmp_path / "metrics.csv", "\n".join([header, *rows]) + "\n")
+    (result,) = load(url, tiny, metrics, country="NL")
+    return result
+
+
 # --- conventions ---------------------------------------------------------------------------
 
 
-def test_semicolons_and_decimal_commas_in_the_markets_convention(
-    database_url: str, tiny: Plugins, tmp_path: Path
+@pytest.mark.parametrize(
+    "cells",
+    [
+        pytest.param(
+            [("C01", "potential", "2026", "1.234,5", 1234.5),
+             ("C01", "trx", "2027-Q1", "2,25", 2.25),
+             ("C02", "trx", "2027-Q1", "-0,5", -0.5),
+             ("C02", "calls", "2027-05", "1 000", 1000.0)],
+            id="the market's convention",
+        ),
+        pytest.param(  # 2.55 shows the column writes points as decimals: 2.500 is 2.5
+            [("C01", "potential", "2026", "2.55", 2.55),
+             ("C01", "trx", "2027-Q1", "2.500", 2.5),
+             ("C02", "trx", "2027-Q1", "0.125", 0.125),
+             ("C02", "calls", "2027-05", "1,5", 1.5)],
+            id="a column written with decimal points",
+        ),
+    ],
+)  # fmt: skip
+def test_numbers_in_a_decimal_comma_market(
+    database_url: str, tiny: Plugins, tmp_path: Path, cells: list[tuple]
 ) -> None:
-    load(database_url, tiny, good_customers(tmp_path), country="NL")
-    metrics = write(
-        tmp_path / "metrics.csv",
-        """
-        customer_id;therapy_area;metric;period;value
-        C01;cardiology;potential;2026;1.234,5
-        C01;cardiology;trx;2027-Q1;2,25
-        C02;cardiology;trx;2027-Q1;-0,5
-        C02;cardiology;calls;2027-05;1 000
-        """,
-    )
-    (result,) = load(database_url, tiny, metrics, country="NL")
+    rows = [
+        f"{customer};cardiology;{metric};{period};{text}"
+        for customer, metric, period, text, _ in cells
+    ]
+    result = load_nl_metrics(database_url, tiny, tmp_path, *rows)
     assert (result.rows_read, result.rows_loaded, result.rows_quarantined) == (4, 4, 0)
-    assert metric_values(database_url) == {
-        ("C01", "potential", "2026"): 1234.5,
-        ("C01", "trx", "2027-Q1"): 2.25,
-        ("C02", "trx", "2027-Q1"): -0.5,
-        ("C02", "calls", "2027-05"): 1000.0,
-    }
-
-
-def test_a_column_written_with_decimal_points_in_a_decimal_comma_market(
-    database_url: str, tiny: Plugins, tmp_path: Path
-) -> None:
-    """2.55 shows the column writes points as decimals, so its 2.500 is 2.5, not 2500."""
-    load(database_url, tiny, good_customers(tmp_path), country="NL")
-    metrics = write(
-        tmp_path / "metrics.csv",
-        """
-        customer_id;therapy_area;metric;period;value
-        C01;cardiology;potential;2026;2.55
-        C01;cardiology;trx;2027-Q1;2.500
-        C02;cardiology;trx;2027-Q1;0.125
-        C02;cardiology;calls;2027-05;1,5
-        """,
-    )
-    (result,) = load(database_url, tiny, metrics, country="NL")
-    assert result.rows_quarantined == 0
-    assert metric_values(database_url) == {
-        ("C01", "potential", "2026"): 2.55,
-        ("C01", "trx", "2027-Q1"): 2.5,
-        ("C02", "trx", "2027-Q1"): 0.125,
-        ("C02", "calls", "2027-05"): 1.5,
-    }
+    assert metric_values(database_url) == {cell[:3]: cell[4] for cell in cells}
 
 
 def test_rows_read_are_rows_loaded_plus_rows_quarantined_even_for_repeated_rejects(
@@ -113,18 +105,15 @@ def test_rows_read_are_rows_loaded_plus_rows_quarantined_even_for_repeated_rejec
 ) -> None:
     """Identical rejected rows share a quarantine entry but each is counted; a row
     rejected for its own reasons does not make the valid row after it a duplicate."""
-    load(database_url, tiny, good_customers(tmp_path), country="NL")
-    metrics = write(
-        tmp_path / "metrics.csv",
-        """
-        customer_id;therapy_area;metric;period;value
-        GHOST;cardiology;trx;2027-Q1;12
-        GHOST;cardiology;trx;2027-Q1;12
-        C01;cardiology;trx;2027-Q1;abc
-        C01;cardiology;trx;2027-Q1;7
-        """,
+    result = load_nl_metrics(
+        database_url,
+        tiny,
+        tmp_path,
+        "GHOST;cardiology;trx;2027-Q1;12",
+        "GHOST;cardiology;trx;2027-Q1;12",
+        "C01;cardiology;trx;2027-Q1;abc",
+        "C01;cardiology;trx;2027-Q1;7",
     )
-    (result,) = load(database_url, tiny, metrics, country="NL")
     assert (result.rows_read, result.rows_loaded, result.rows_quarantined) == (4, 1, 3)
     assert metric_values(database_url) == {("C01", "trx", "2027-Q1"): 7.0}
 
