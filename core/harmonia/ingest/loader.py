@@ -497,6 +497,8 @@ def _canonical(table: pa.Table, kind: str, *, first_row: int, decimal: str = "."
         ids = pc.utf8_trim_whitespace(table.column("quarantine_id").cast(pa.string()))
         numeric = pc.match_substring_regex(ids, r"^\d+$")
         columns["_quarantine_id"] = pc.if_else(numeric, ids, None).cast(pa.int64())
+    if "_line" in table.column_names:  # where to report a row, when not at `_row`
+        columns["_line"] = table.column("_line").cast(pa.int64())
     if "_row" in table.column_names:
         columns["_row"] = table.column("_row").cast(pa.int64())
     else:
@@ -554,8 +556,14 @@ def _quarantine_rows(
     fields = ", ".join(f"{name} := raw.{name}" for name in RECORD_KINDS[batch.kind].column_names)
     kind, location = literal(batch.kind), literal(batch.location)
     if rejected_lines:
-        rows = "SELECT _row, to_json(struct_pack(line := text)) AS record, [reason] AS reasons FROM rejected_lines"
+        rows = (
+            "SELECT _row, _row AS _line, to_json(struct_pack(line := text)) AS record, "
+            "[reason] AS reasons FROM rejected_lines"
+        )
     else:
+        # A source may report rows at a line of its own (a sheet row for many answers).
+        raw_columns = duck.sql("SELECT * FROM raw LIMIT 0").columns
+        line = "raw._line" if "_line" in raw_columns else "bad._row"
         rows = f"""
             WITH extra AS (
                 SELECT _row, list(reason ORDER BY reason) AS reasons FROM refused GROUP BY _row
@@ -564,7 +572,7 @@ def _quarantine_rows(
                 FROM checked c LEFT JOIN extra e ON e._row = c._row
                 WHERE len(c._reasons) > 0 OR e._row IS NOT NULL
             )
-            SELECT bad._row, to_json(struct_pack({fields})) AS record, bad.reasons
+            SELECT bad._row, {line} AS _line, to_json(struct_pack({fields})) AS record, bad.reasons
             FROM bad JOIN raw ON raw._row = bad._row
         """
     duck.execute(
@@ -573,7 +581,7 @@ def _quarantine_rows(
         SELECT md5({kind} || '|' || {literal(system)} || '|' || record) AS fingerprint,
             CAST({batch_id} AS BIGINT) AS batch_id, {kind} AS kind, {literal(system)} AS system,
             {location} AS location,
-            _row AS row_number, CAST(record AS VARCHAR) AS record,
+            _line AS row_number, CAST(record AS VARCHAR) AS record,
             CAST(to_json(reasons) AS VARCHAR) AS reasons, reasons AS _list
         FROM ({rows})
         """

@@ -52,8 +52,9 @@ def read_filled(workbook: Any, meta: WorkbookMeta, location: str) -> FilledRows:
             )
     reader = _RowReader(meta, positions)
     found = []
-    for values in rows[meta.first_row - meta.header_row :]:
-        found.extend(reader.answers(values))
+    for line, values in enumerate(rows[meta.first_row - meta.header_row :], meta.first_row):
+        # `_line`: the sheet row a rejected answer is reported at (a rep finds it there).
+        found.extend(answer | {"_line": line} for answer in reader.answers(values))
     return FilledRows(found, ignored)
 
 

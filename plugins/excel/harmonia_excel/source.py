@@ -78,7 +78,8 @@ def _filled_batch(
     _check_market(meta, path, request)
     filled = read_filled(workbook, meta, str(path))
     table = _table(filled.rows, "responses")
-    return FileBatch("responses", table, str(path), ignored_columns=filled.ignored_columns)
+    location = f"{path} [{meta.sheet}]"
+    return FileBatch("responses", table, location, ignored_columns=filled.ignored_columns)
 
 
 def _check_market(meta: WorkbookMeta, path: Path, request: SourceRequest) -> None:
@@ -174,11 +175,14 @@ def _cell(row: tuple, index: int | None, column: str) -> str | None:
 
 
 def _table(records: list[dict[str, Any]], kind: str) -> Any:
-    """Canonical text columns plus ``_row`` (numbered from 1 when the records have none)."""
+    """Canonical text columns plus ``_row`` (numbered from 1 when the records have none),
+    and ``_line``, the sheet row to report a rejected row at, where the records say."""
     import pyarrow as pa
 
     columns = RECORD_KINDS[kind].column_names
     arrays = {name: pa.array([r.get(name) for r in records], pa.string()) for name in columns}
     rows = [r.get("_row", index) for index, r in enumerate(records, start=1)]
     arrays["_row"] = pa.array(rows, pa.int64())
+    if any("_line" in r for r in records):
+        arrays["_line"] = pa.array([r.get("_line") for r in records], pa.int64())
     return pa.table(arrays)

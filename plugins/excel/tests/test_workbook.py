@@ -232,6 +232,20 @@ def test_wrong_answers_are_quarantined_with_their_reasons(
     assert "'5000' to patients_per_month" in reasons
     assert "'Parfois' is not an option of novel_therapy_adoption" in reasons
     assert "answered_at is empty" in reasons
+    # Each rejected answer is reported at its customer's row of the answer sheet.
+    sheet = load_workbook(territory_workbook)["Profilage"]
+    rows = {row[0].value: row[0].row for row in sheet.iter_rows(min_row=4) if row[0].value}
+    connection = sqlite3.connect(harmonia_database.removeprefix("sqlite:///"))
+    try:
+        where = connection.execute(
+            "SELECT location, row_number, json_extract(record, '$.customer_id') FROM quarantine"
+        ).fetchall()
+    finally:
+        connection.close()
+    assert {(row, customer) for _, row, customer in where} == {
+        (rows[c], c) for c in ("C1", "C2", "C3")
+    }
+    assert all(location.endswith(".xlsx [Profilage]") for location, _, _ in where)
 
 
 def test_moved_columns_and_untouched_rows_do_no_harm(
