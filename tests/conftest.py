@@ -57,22 +57,8 @@ def wide_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
 # --- databases ----------------------------------------------------------------------
 #
 # Migrating a new database takes a second or two; the tests need hundreds. A
-# migrated template is made once per session and each test gets a copy.
-
-
-@pytest.fixture(scope="session")
-def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("template") / "harmonia.db"
-    Database(f"sqlite:///{path}").upgrade()
-    return path
-
-
-@pytest.fixture
-def harmonia_database(tmp_path: Path, sqlite_template: Path) -> str:
-    """Overrides harmonia.testing's fixture: the same fresh, migrated SQLite database, faster."""
-    path = tmp_path / "harmonia.db"
-    shutil.copyfile(sqlite_template, path)
-    return f"sqlite:///{path}"
+# migrated template is made once per session and each test gets a copy (for
+# SQLite, harmonia.testing's ``sqlite_template`` and ``harmonia_database``).
 
 
 @pytest.fixture(scope="session")

@@ -284,6 +284,7 @@ def test_rules_list_show_and_check(
         (("load", "notes.md"), "no installed source reads .md"),
         (("load", "--source", "vendor"), "no data source vendor"),
         (("load", "--source", "csv", "-o", "path"), "is not KEY=VALUE"),
+        (("load", "--source", "csv", "-o", "colour=red"), "source csv has no option colour"),
         (("load",), "give files or folders to load"),
         (("load", "--decimal", ";", "x.csv"), "Invalid value"),
         (("explain", "--cycle", "1"), "Missing option '--customer'"),

@@ -118,11 +118,10 @@ class PathError(HarmoniaError):
     def from_os_error(cls, error: OSError) -> PathError:
         """The user's view of an ``OSError`` on a path they gave (a file where a
         folder is expected, no permission, a full disk)."""
-        where = error.filename if error.filename is not None else None
         reason = (error.strerror or str(error)).lower()
         return cls(
             f"cannot use this path: {reason}",
-            where=str(where) if where is not None else None,
+            where=None if error.filename is None else str(error.filename),
             fix="give a path whose folders exist (or can be created), that is not an "
             "existing file where a folder is needed, and that you may write to",
         )

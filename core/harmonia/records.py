@@ -139,6 +139,29 @@ class Option:
     choices: tuple[str, ...] = ()
 
 
+def check_options(owner: str, declared: Iterable[Option], given: Mapping[str, str]) -> None:
+    """Refuse options a source or sink does not declare, and values outside its choices.
+
+    ``owner`` names it in the message (``sink csv``).
+    """
+    from harmonia.errors import ConfigError
+
+    by_name = {option.name: option for option in declared}
+    unknown = sorted(set(given) - set(by_name))
+    if unknown:
+        raise ConfigError(
+            f"{owner} has no option {', '.join(unknown)}",
+            fix=f"its options: {', '.join(sorted(by_name)) or 'none'}",
+        )
+    for name, value in given.items():
+        choices = by_name[name].choices
+        if choices and value not in choices:
+            shown = ", ".join(repr(choice) for choice in choices)
+            raise ConfigError(
+                f"{owner}: {name}={value!r} is not allowed", fix=f"use one of {shown}"
+            )
+
+
 #: The ``name`` option of sinks that write files (see :meth:`SinkRequest.path`).
 FILE_NAME_OPTION = Option("name", "files are named <name>-<output> (default: <cycle>-<output>)")
 

@@ -12,7 +12,8 @@ Installed with harmonia (entry point ``pytest11``), it provides:
     Run the CLI through click's runner against ``harmonia_plugins`` and a
     fresh SQLite database: ``harmonia_cli("plugins", "list", "--json")``.
 ``harmonia_database``
-    The URL of a fresh, migrated SQLite database in a temporary directory.
+    The URL of a fresh, migrated SQLite database in a temporary directory
+    (a copy of ``sqlite_template``, migrated once per session).
 ``postgres_url``
     The URL of a fresh PostgreSQL database, dropped after the test. The
     server defaults to ``postgresql://postgres@127.0.0.1:5432/test``
@@ -57,14 +58,27 @@ def register_pack(harmonia_plugins: Plugins) -> Callable[..., PackInfo | None]:
     return register
 
 
-@pytest.fixture
-def harmonia_database(tmp_path: Any) -> str:
-    """A fresh SQLite database URL, schema migrated to the latest revision."""
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """A migrated SQLite database file, made once per session to be copied.
+
+    Why: migrating a new database takes a second or two; a test suite needs hundreds.
+    """
     from harmonia.store import Database
 
-    url = f"sqlite:///{tmp_path / 'harmonia.db'}"
-    Database(url).upgrade()
-    return url
+    path = tmp_path_factory.mktemp("template") / "harmonia.db"
+    Database(f"sqlite:///{path}").upgrade()
+    return path
+
+
+@pytest.fixture
+def harmonia_database(tmp_path: Any, sqlite_template: Any) -> str:
+    """A fresh SQLite database URL, schema migrated to the latest revision (a copy)."""
+    import shutil
+
+    path = tmp_path / "harmonia.db"
+    shutil.copyfile(sqlite_template, path)
+    return f"sqlite:///{path}"
 
 
 @pytest.fixture

@@ -15,7 +15,8 @@ DELIMITERS = (",", ";", "|", "tab")
 def write_csv(request: SinkRequest) -> list[str]:
     from harmonia.canonical import write_table_csv
 
-    delimiter = request.options.get("delimiter", request.delimiter).replace("tab", "\t")
+    delimiter = request.options.get("delimiter", request.delimiter)
+    delimiter = "\t" if delimiter == "tab" else delimiter
     decimal = request.options.get("decimal", request.decimal)
     path = write_table_csv(
         request.table, request.path(".csv"), delimiter=delimiter, decimal=decimal

@@ -50,7 +50,8 @@ def _options(pairs: tuple[str, ...]) -> dict[str, str]:
 @click.option("--delimiter", help="CSV delimiter (default: the country's, else sniffed).")
 @click.option(
     "--encoding",
-    help="CSV text encoding: utf-8, utf-16 or latin-1 (default: the country's, else utf-8).",
+    help="CSV text encoding, e.g. cp1252 for Excel's plain CSV (default: the country's, "
+    "else utf-8).",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 def load(
@@ -77,9 +78,11 @@ def load(
     """
     from harmonia.engine.spec import actor
     from harmonia.ingest import Loader, plan_files
+    from harmonia.records import check_options
 
     context = app()
-    options = _options(pairs)
+    given = _options(pairs)  # what the user set; the command fills in more below
+    options = dict(given)
     if kind:
         options["kind"] = kind
     if encoding:
@@ -111,6 +114,8 @@ def load(
         ]
     else:
         raise click.UsageError("give files or folders to load, or --source NAME")
+    for source, _ in jobs:
+        check_options(f"source {source.name}", source.options, given)
     results = []
     with counting("loading", len(jobs)) as advance:
         for source, job_options in jobs:

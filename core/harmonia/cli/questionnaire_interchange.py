@@ -217,9 +217,9 @@ def import_(
     therapy area and the profile dimensions. Every problem is listed at once;
     what could not be carried over is reported as a note.
     """
-    from harmonia.fhir import ImportSpec, from_fhir, resources
+    from harmonia.fhir import ImportSpec, from_fhir, read_document, resources
 
-    found = resources(_read_json(file))
+    found = resources(read_document(file))
     if not found:
         raise InputError(
             "no FHIR Questionnaire in this file",
@@ -243,16 +243,6 @@ def import_(
         return
     for result in results:
         _render_import(result)
-
-
-def _read_json(file: Path) -> dict[str, Any]:
-    try:
-        document = json.loads(file.read_text(encoding="utf-8-sig"))
-    except (ValueError, UnicodeDecodeError) as error:
-        raise InputError(f"not valid JSON: {error}", where=str(file)) from None
-    if not isinstance(document, dict):
-        raise InputError("not a FHIR resource (expected a JSON object)", where=str(file))
-    return document
 
 
 def _write_definition(definition: Any, directory: Path, source: Path) -> Path:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -27,7 +27,7 @@ from harmonia.engine.scoring import coverage_rows
 from harmonia.engine.spec import CycleSpec, resolve
 from harmonia.errors import ConfigError, NotFoundError
 from harmonia.periods import Period
-from harmonia.records import OUTPUT_KINDS, CycleInfo, Option, SinkRequest
+from harmonia.records import OUTPUT_KINDS, CycleInfo, SinkRequest, check_options
 from harmonia.store.database import Database
 from harmonia.store.models import Assignment, AuditEvent, Customer, Cycle
 
@@ -130,30 +130,12 @@ def _check_sinks(plugins: Plugins, sinks: Sequence[SinkChoice]) -> None:
                 f"unknown output(s) {', '.join(unknown)}",
                 fix=f"choose among {', '.join(OUTPUT_KINDS)}",
             )
-        _check_options(f"sink {sink.name}", sink.options, choice.options)
+        check_options(f"sink {sink.name}", sink.options, choice.options)
         refused = [output for output in choice.outputs if output not in sink.accepts]
         if refused and len(refused) == len(choice.outputs):
             raise ConfigError(
                 f"sink {sink.name} accepts {', '.join(sorted(sink.accepts))}, not {', '.join(refused)}",
                 fix="choose other outputs for it, or another sink",
-            )
-
-
-def _check_options(owner: str, options: Sequence[Option], given: Mapping[str, str]) -> None:
-    """Options a source or sink does not declare, or values outside its choices, are refused."""
-    declared = {option.name: option for option in options}
-    unknown = sorted(set(given) - set(declared))
-    if unknown:
-        accepted = ", ".join(sorted(declared)) or "none"
-        raise ConfigError(
-            f"{owner} has no option {', '.join(unknown)}", fix=f"its options: {accepted}"
-        )
-    for name, value in given.items():
-        choices = declared[name].choices
-        if choices and value not in choices:
-            shown = ", ".join(repr(choice) for choice in choices)
-            raise ConfigError(
-                f"{owner}: {name}={value!r} is not allowed", fix=f"use one of {shown}"
             )
 
 

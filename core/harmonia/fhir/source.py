@@ -22,7 +22,7 @@ def read_bundle(request: SourceRequest) -> Iterator[Batch]:
     from harmonia.fhir.responses import bundle_rows, response_resources
 
     path = Path(request.option("path") or "")
-    document = _document(path)
+    document = read_document(path)
     if not response_resources(document):
         raise InputError(
             "no QuestionnaireResponse in this file",
@@ -44,7 +44,8 @@ def read_bundle(request: SourceRequest) -> Iterator[Batch]:
     yield Batch("responses", table, str(path))
 
 
-def _document(path: Path) -> dict:
+def read_document(path: Path) -> dict:
+    """A FHIR JSON file as a dict, or an :class:`InputError` saying why not."""
     if not path.is_file():
         raise InputError("no such file", where=str(path), fix="check the path")
     try:

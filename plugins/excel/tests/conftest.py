@@ -26,24 +26,6 @@ C9;FR;HCP;Jean;Ailleurs;medical_oncology;33000;Bordeaux;FR-T002
 """
 
 
-@pytest.fixture(scope="session")
-def database_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A migrated SQLite database, made once: migrating takes longer than copying."""
-    from harmonia.store import Database
-
-    path = tmp_path_factory.mktemp("template") / "harmonia.db"
-    Database(f"sqlite:///{path}").upgrade()
-    return path
-
-
-@pytest.fixture
-def harmonia_database(tmp_path: Path, database_template: Path) -> str:
-    """Overrides harmonia.testing's fixture: the same fresh, migrated database, faster."""
-    path = tmp_path / "harmonia.db"
-    shutil.copyfile(database_template, path)
-    return f"sqlite:///{path}"
-
-
 @pytest.fixture
 def plugins(register_pack: Callable[..., Any], harmonia_plugins: Plugins) -> Plugins:
     """Built-ins plus the oncology, France and Excel packs."""
