@@ -64,26 +64,23 @@ def _run_embedded(database: Database, query: CycleQuery, stage: Stage) -> CycleO
     try:
         stage("reading inputs")
         _read_inputs(database, query, connection)
-        if "assignment" not in query.input_queries():
-            _copy_in(connection, "assignment", _empty("assignment").to_reader())
         stage("segmenting")
         connection.execute(f"CREATE TABLE assignments AS {query.assignments()}")
-        # From here on, `assignment` means this cycle's (the target list reads it).
-        connection.execute("DROP TABLE assignment")
-        connection.execute("CREATE VIEW assignment AS SELECT * FROM assignments")
         count = connection.sql("SELECT COUNT(*) FROM assignments").fetchall()[0][0]
         # The assignments stream to the store in the background while DuckDB plans.
         with BulkConnection(database) as bulk:
             bulk.append(
                 "assignment",
                 connection.cursor()
-                .sql("SELECT * FROM assignments ORDER BY customer_id")
+                .sql(
+                    f"SELECT {', '.join(ASSIGNMENT_COLUMNS)} FROM assignments ORDER BY customer_id"
+                )
                 .to_arrow_reader(100_000),
             )
             stage("planning")
-            target_list = connection.sql(query.target_list()).to_arrow_table()
-            summary = connection.sql(query.summary()).to_arrow_table()
-            coverage_sql = query.coverage()
+            target_list = connection.sql(query.target_list("assignments")).to_arrow_table()
+            summary = connection.sql(query.summary("assignments")).to_arrow_table()
+            coverage_sql = query.coverage("assignments")
             coverage = connection.sql(coverage_sql).to_arrow_table() if coverage_sql else None
             stage("writing assignments")
             bulk.wait()
@@ -156,9 +153,9 @@ def _run_in_database(database: Database, query: CycleQuery, stage: Stage) -> Cyc
         bulk.analyze("assignment")
         count = int(bulk.scalar(f"SELECT COUNT(*) FROM {computed}"))
         stage("planning")
-        target_list = bulk.read(transpile(query.target_list(), database.dialect))
-        summary = bulk.read(transpile(query.summary(), database.dialect))
-        coverage_sql = query.coverage()
+        target_list = bulk.read(transpile(query.target_list(computed), database.dialect))
+        summary = bulk.read(transpile(query.summary(computed), database.dialect))
+        coverage_sql = query.coverage(computed)
         coverage = bulk.read(transpile(coverage_sql, database.dialect)) if coverage_sql else None
     return CycleOutputs(count, target_list, summary, coverage)
 
@@ -228,7 +225,3 @@ def _schema(name: str) -> pa.Schema:
     import pyarrow as pa
 
     return pa.schema([(column, pa.type_for_alias(kind)) for column, kind in _SCHEMAS[name]])
-
-
-def _empty(name: str) -> pa.Table:
-    return _schema(name).empty_table()

@@ -34,7 +34,15 @@ from harmonia.definitions import (
 from harmonia.definitions.ruleset import feature_default
 from harmonia.definitions.strategy import CHANNELS
 from harmonia.engine.dialects import number, quote
-from harmonia.engine.scoring import coverage_sql, profile_ctes, questions_read
+from harmonia.engine.scoring import (
+    coverage_column,
+    coverage_sql,
+    profile_ctes,
+    profile_dimensions,
+    questions_read,
+    stale_sql,
+    status_sql,
+)
 from harmonia.engine.spec import CycleSpec
 from harmonia.periods import ordinal_date
 
@@ -185,6 +193,10 @@ class CycleQuery:
                 if key not in seen_profiles:
                     seen_profiles.add(key)
                     yield from self._profile(feature, key)
+                stale = _stale_cte(feature.questionnaire)
+                if stale not in seen_profiles:
+                    seen_profiles.add(stale)
+                    yield stale, stale_sql(feature.questionnaire, self.response_window[0])
 
     def _metric_values(self, feature: MetricFeature | QuantileFeature) -> str:
         base = (
@@ -255,6 +267,12 @@ class CycleQuery:
             if fill is not None:
                 value = f"COALESCE({value}, {_literal(fill, feature.type)})"
             columns.append(f"CAST({value} AS {SQL_TYPES[feature.type]}) AS {_ident(feature.name)}")
+        # Each profile dimension's coverage status rides along for the report.
+        for index, (questionnaire, dimension) in enumerate(profile_dimensions(self.spec)):
+            stale = _stale_cte(questionnaire)
+            join(stale, stale)
+            scored = _profile_key(questionnaire, dimension)
+            columns.append(f"{status_sql(scored, stale)} AS {coverage_column(index)}")
         return "SELECT " + ",\n    ".join(columns) + "\nFROM population p\n" + "\n".join(joins)
 
     def _feature_value(self, feature: Feature, join) -> str:
@@ -317,8 +335,14 @@ class CycleQuery:
             "r.segment__segment AS segment, r.segment__rule AS segment_rule, "
             "r.needs__segment AS needs, r.needs__rule AS needs_rule, "
             "r.tier__segment AS tier, r.tier__rule AS tier_rule, "
-            f"{final} AS final_segment, {origin} AS origin, {inputs} AS inputs "
+            f"{final} AS final_segment, {origin} AS origin, {inputs} AS inputs{self._coverage_columns('r.')} "
             f"FROM ruled r {previous}"
+        )
+
+    def _coverage_columns(self, prefix: str) -> str:
+        return "".join(
+            f", {prefix}{coverage_column(index)}"
+            for index in range(len(profile_dimensions(self.spec)))
         )
 
     # -- call plan, target list, summary -----------------------------------------------
@@ -378,46 +402,56 @@ class CycleQuery:
             selects.append("SELECT " + ", ".join(values))
         return " UNION ALL ".join(selects)
 
-    def coverage(self) -> str | None:
-        """The profile coverage report's SQL (None when no feature reads a profile)."""
-        return coverage_sql(self.spec, *self.response_window)
+    def coverage(self, assignments: str) -> str | None:
+        """The profile coverage report's SQL over the cycle's computed ``assignments``
+        (None when no feature reads a profile)."""
+        return coverage_sql(self.spec, assignments)
 
-    def target_list(self) -> str:
-        """Targeted customers with their segment, strategy and call plan, by territory."""
-        channels = "".join(f"plan.{c}, " for c in self.channels)
-        mine = (
-            f"customer_id IN (SELECT customer_id FROM assignment WHERE cycle_id = {self.cycle_id})"
-        )
+    def target_list(self, assignments: str) -> str:
+        """Targeted customers with their segment, strategy and call plan, by territory.
+
+        Reads the cycle's computed ``assignments`` (one row per customer). Each
+        customer shows one national identifier and one source id (the first by
+        scheme, by system and id), looked up for the targeted customers only.
+        """
+        channels = "".join(f"{{table}}.{c}, " for c in self.channels)
+        targeted = "customer_id IN (SELECT customer_id FROM targeted)"
         return f"""
         WITH plan AS ({self._plan()}),
+        targeted AS (
+            SELECT a.customer_id, a.final_segment, a.origin, a.needs, a.tier,
+                plan.segment_rank, plan.strategy, {channels.format(table="plan")}plan.contacts,
+                plan.cost
+            FROM {assignments} a JOIN plan ON plan.segment = a.final_segment
+            WHERE plan.target
+        ),
         ids AS (
             SELECT customer_id, scheme, value FROM (
                 SELECT customer_id, scheme, value, ROW_NUMBER() OVER (
                     PARTITION BY customer_id ORDER BY scheme) AS rn
-                FROM identifier WHERE {mine}) x WHERE rn = 1
+                FROM identifier WHERE {targeted}) x WHERE rn = 1
         ),
         sources AS (
             SELECT customer_id, system, source_id FROM (
                 SELECT customer_id, system, source_id, ROW_NUMBER() OVER (
                     PARTITION BY customer_id ORDER BY system, source_id) AS rn
-                FROM crosswalk WHERE {mine}) x WHERE rn = 1
+                FROM crosswalk WHERE {targeted}) x WHERE rn = 1
         )
-        SELECT a.customer_id AS harmonia_id, sources.system AS source_system,
+        SELECT t.customer_id AS harmonia_id, sources.system AS source_system,
             sources.source_id, ids.scheme AS id_scheme, ids.value AS id_value,
             c.type, c.first_name, c.last_name, c.specialty, c.postal_code, c.city, c.territory,
-            a.final_segment AS segment, a.origin, a.needs, a.tier, plan.strategy,
-            {channels}plan.contacts, plan.cost
-        FROM assignment a
-        JOIN customer c ON c.id = a.customer_id
-        JOIN plan ON plan.segment = a.final_segment
-        LEFT JOIN ids ON ids.customer_id = a.customer_id
-        LEFT JOIN sources ON sources.customer_id = a.customer_id
-        WHERE a.cycle_id = {self.cycle_id} AND plan.target
-        ORDER BY c.territory, plan.segment_rank, a.customer_id
+            t.final_segment AS segment, t.origin, t.needs, t.tier, t.strategy,
+            {channels.format(table="t")}t.contacts, t.cost
+        FROM targeted t
+        JOIN customer c ON c.id = t.customer_id
+        LEFT JOIN ids ON ids.customer_id = t.customer_id
+        LEFT JOIN sources ON sources.customer_id = t.customer_id
+        ORDER BY c.territory, t.segment_rank, t.customer_id
         """
 
-    def summary(self) -> str:
-        """Customers, pull-through, contacts, cost and revenue per final segment."""
+    def summary(self, assignments: str) -> str:
+        """Customers, pull-through, contacts, cost and revenue per final segment,
+        from the cycle's computed ``assignments``."""
         return f"""
         WITH plan AS ({self._plan()})
         SELECT plan.segment, plan.strategy, plan.target,
@@ -432,8 +466,7 @@ class CycleQuery:
                 ELSE 0 END) AS DOUBLE) AS cost,
             CAST(SUM(CASE WHEN a.customer_id IS NOT NULL THEN plan.expected_revenue ELSE 0 END)
                 AS DOUBLE) AS expected_revenue
-        FROM plan LEFT JOIN assignment a
-            ON a.final_segment = plan.segment AND a.cycle_id = {self.cycle_id}
+        FROM plan LEFT JOIN {assignments} a ON a.final_segment = plan.segment
         GROUP BY plan.segment, plan.strategy, plan.target, plan.segment_rank
         ORDER BY plan.segment_rank
         """
@@ -462,8 +495,19 @@ def _metric_cte(feature: MetricFeature | QuantileFeature) -> str:
 
 
 def _profile_cte(feature: ProfileFeature) -> str:
-    safe = "".join(ch if ch.isalnum() else "_" for ch in feature.questionnaire)
-    return f"s_{safe}_{feature.dimension}"
+    return _profile_key(feature.questionnaire, feature.dimension)
+
+
+def _profile_key(questionnaire: str, dimension: str) -> str:
+    return f"s_{_safe(questionnaire)}_{dimension}"
+
+
+def _stale_cte(questionnaire: str) -> str:
+    return f"stale_{_safe(questionnaire)}"
+
+
+def _safe(name: str) -> str:
+    return "".join(ch if ch.isalnum() else "_" for ch in name)
 
 
 def _literal(value: object, type_: str) -> str:

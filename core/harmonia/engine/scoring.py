@@ -17,7 +17,7 @@ names of ``VALUES ... AS t(cols)``), and booleans are 0/1 integers.
 rows; ingest validation (:mod:`harmonia.ingest.responses`) uses the same
 builder, so both judge skip logic identically.
 
-:func:`profile_coverage` reports, per dimension, how many customers of the
+:func:`coverage_sql` reports, per dimension, how many customers of the
 cycle's population were scored, incomplete, not comparable, stale only (a
 response older than the maximum age, reported and not used) or unanswered.
 """
@@ -408,69 +408,60 @@ def _band_rows(versions: Scorable) -> list[str]:
 # --- coverage report -----------------------------------------------------------------
 
 
-def coverage_sql(spec: CycleSpec, start: str, end: str) -> str | None:
+def coverage_sql(spec: CycleSpec, relation: str) -> str | None:
     """Per dimension the rule set reads: customers of the population by coverage status.
 
+    Counts the ``coverage__<n>`` columns of the cycle's computed assignments
+    (``relation``; see :func:`status_sql`), so the report costs one pass over
+    a table the cycle already holds instead of scoring every response again.
     One row per (questionnaire, dimension): ``customers`` and a count per
     status of :data:`COVERAGE_STATUSES`. None when the rule set has no
     profile feature.
     """
-    dimensions = _profile_dimensions(spec)
-    if not dimensions:
-        return None
-    ctes: list[tuple[str, str]] = [
-        (
-            "population",
-            f"SELECT id AS customer_id FROM customer WHERE country = {quote(spec.country.code)}",
-        )
-    ]
     selects = []
-    for index, (questionnaire, dimension) in enumerate(dimensions):
-        key = f"cov{index}"
-        versions = spec.questionnaires.get(questionnaire, [])
-        ctes.extend(dimension_ctes(questionnaire, dimension, versions, key, start, end))
-        ctes.append(
-            (
-                f"{key}_stale",
-                "SELECT DISTINCT customer_id FROM response "
-                f"WHERE questionnaire = {quote(questionnaire)} AND answered_at < {quote(start)}",
-            )
+    for index, (questionnaire, dimension) in enumerate(profile_dimensions(spec)):
+        counts = ", ".join(
+            f"SUM(CASE WHEN {coverage_column(index)} = {quote(status)} THEN 1 ELSE 0 END) "
+            f"AS {status}"
+            for status in COVERAGE_STATUSES
         )
-        selects.append(_coverage_select(index, questionnaire, dimension, key))
-    body = ",\n".join(f"{name} AS (\n{sql}\n)" for name, sql in ctes)
-    return f"WITH {body}\n" + "\nUNION ALL\n".join(selects) + "\nORDER BY position"
+        selects.append(
+            f"SELECT CAST({index} AS BIGINT) AS position, {quote(questionnaire)} AS questionnaire, "
+            f"{quote(dimension)} AS dimension, COUNT(*) AS customers, {counts} FROM {relation}"
+        )
+    if not selects:
+        return None
+    return "\nUNION ALL\n".join(selects) + "\nORDER BY position"
 
 
-#: Coverage statuses by precedence: a customer's highest code wins.
-_STATUS_CODES = {
-    "unanswered": 0,
-    "stale_only": 1,
-    "incomplete": 2,
-    "not_comparable": 3,
-    "scored": 4,
-}
+def coverage_column(index: int) -> str:
+    """The column of the cycle's computed assignments with the n-th dimension's status."""
+    return f"coverage__{index}"
 
 
-def _coverage_select(index: int, questionnaire: str, dimension: str, key: str) -> str:
-    # UNION ALL and GROUP BY rather than joins of derived tables, which SQLite
-    # would nest-loop; responses of customers outside the population drop out.
-    codes = " ".join(f"WHEN {quote(status)} THEN {code}" for status, code in _STATUS_CODES.items())
-    counts = ", ".join(
-        f"SUM(CASE WHEN code = {_STATUS_CODES[name]} THEN 1 ELSE 0 END) AS {name}"
-        for name in COVERAGE_STATUSES
-    )
+def status_sql(scored: str, stale: str) -> str:
+    """SQL: a customer's coverage status for one dimension.
+
+    ``scored`` is the dimension's scoring CTE (one row per customer with a
+    response in the window, its ``status`` scored, incomplete or not
+    comparable) and ``stale`` the customers whose only responses are older,
+    both left-joined to the population.
+    """
     return (
-        f"SELECT CAST({index} AS BIGINT) AS position, {quote(questionnaire)} AS questionnaire, "
-        f"{quote(dimension)} AS dimension, COUNT(*) AS customers, {counts} FROM ("
-        "SELECT customer_id, MAX(member) AS member, MAX(code) AS code FROM ("
-        "SELECT customer_id, 1 AS member, 0 AS code FROM population "
-        f"UNION ALL SELECT customer_id, 0, 1 FROM {key}_stale "
-        f"UNION ALL SELECT customer_id, 0, CASE status {codes} END FROM {key}"
-        ") statuses GROUP BY customer_id) customers WHERE member = 1"
+        f"CASE WHEN {scored}.status IS NOT NULL THEN {scored}.status "
+        f"WHEN {stale}.customer_id IS NOT NULL THEN 'stale_only' ELSE 'unanswered' END"
     )
 
 
-def _profile_dimensions(spec: CycleSpec) -> list[tuple[str, str]]:
+def stale_sql(questionnaire: str, start: str) -> str:
+    """The customers with a response to ``questionnaire`` from before the window."""
+    return (
+        "SELECT DISTINCT customer_id FROM response "
+        f"WHERE questionnaire = {quote(questionnaire)} AND answered_at < {quote(start)}"
+    )
+
+
+def profile_dimensions(spec: CycleSpec) -> list[tuple[str, str]]:
     """The (questionnaire, dimension) pairs the rule set's features read, in feature order."""
     seen: dict[tuple[str, str], None] = {}
     for feature in spec.rule_set.features:
@@ -507,7 +498,7 @@ def _feature_names(spec: CycleSpec) -> dict[tuple[str, str], list[str]]:
 
 def questions_read(spec: CycleSpec, dimensions: list[tuple[str, str]] | None = None) -> set[str]:
     """Every item a dimension's score or skip logic looks at, in any installed version."""
-    dimensions = _profile_dimensions(spec) if dimensions is None else dimensions
+    dimensions = profile_dimensions(spec) if dimensions is None else dimensions
     questions: set[str] = set()
     for questionnaire, dimension in dimensions:
         for version in spec.questionnaires.get(questionnaire, []):
