@@ -273,6 +273,33 @@ def test_a_cycle_that_fails_is_recorded_as_failed(
     assert query(universe, "SELECT COUNT(*) AS n FROM assignment") == [{"n": 0}]
 
 
+@pytest.mark.postgres
+@pytest.mark.parametrize("universe", ["postgresql"], indirect=True)
+@pytest.mark.parametrize("fails", [False, True], ids=["completes", "planning-fails"])
+def test_postgresql_leaves_no_work_table_behind(
+    universe: str, tiny: Plugins, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fails: bool
+) -> None:
+    """In PostgreSQL the cycle computes into a work table that two sessions share
+    (one stores the assignments while the other plans); it goes whatever happens."""
+    from harmonia.engine.query import CycleQuery
+
+    if fails:
+        monkeypatch.setattr(CycleQuery, "summary", lambda self, relation: "SELECT nonsense")
+        with pytest.raises(Exception, match="nonsense"):
+            run(universe, tiny, "2027-H1", tmp_path, engine="database")
+        assert query(universe, "SELECT status FROM cycle") == [{"status": "failed"}]
+        assert query(universe, "SELECT COUNT(*) AS n FROM assignment") == [{"n": 0}]
+    else:
+        result = run(universe, tiny, "2027-H1", tmp_path, engine="database")
+        stored = query(universe, "SELECT COUNT(*) AS n FROM assignment")
+        assert stored == [{"n": result.cycle.customers}] and result.cycle.customers > 0
+    work = query(
+        universe,
+        "SELECT table_name FROM information_schema.tables WHERE table_name LIKE 'harmonia_cycle_%'",
+    )
+    assert work == []
+
+
 # --- pull-through ---------------------------------------------------------------------------------
 
 #: 2027-H2 after data/h2 arrived: C01's potential moved 5 % (under the 10 %

@@ -12,7 +12,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import attrs
@@ -128,35 +129,79 @@ def _copy_in(connection: Any, name: str, reader: pa.RecordBatchReader) -> None:
 
 
 def _run_in_database(database: Database, query: CycleQuery, stage: Stage) -> CycleOutputs:
-    columns = ", ".join(ASSIGNMENT_COLUMNS)
+    if database.dialect == "postgresql":
+        return _run_in_postgres(database, query, stage)
     computed = f"harmonia_cycle_{query.cycle_id}"
     with BulkConnection(database) as bulk:
         stage("segmenting in the database")
-        if database.dialect == "postgresql":
-            for setting in POSTGRES_SETTINGS:
-                bulk.execute(setting)
-        if database.dialect == "sqlite":
-            _compute_in_steps(bulk, query, computed)
-        else:
-            # One statement: PostgreSQL plans CREATE TABLE AS in parallel (an
-            # INSERT ... SELECT never) and joins its CTEs by hash.
-            bulk.execute(
-                transpile(
-                    f"CREATE TEMPORARY TABLE {computed} AS {query.assignments()}",
-                    database.dialect,
-                )
-            )
-        bulk.execute(
-            f"INSERT INTO assignment ({columns}) SELECT {columns} FROM {computed} "
-            "ORDER BY customer_id"
-        )
-        bulk.analyze("assignment")
-        count = int(bulk.scalar(f"SELECT COUNT(*) FROM {computed}"))
+        _compute_in_steps(bulk, query, computed)
+        _store_assignments(bulk, computed)
         stage("planning")
-        target_list = bulk.read(transpile(query.target_list(computed), database.dialect))
-        summary = bulk.read(transpile(query.summary(computed), database.dialect))
-        coverage_sql = query.coverage(computed)
-        coverage = bulk.read(transpile(coverage_sql, database.dialect)) if coverage_sql else None
+        return _plan(bulk, query, computed)
+
+
+def _run_in_postgres(database: Database, query: CycleQuery, stage: Stage) -> CycleOutputs:
+    """PostgreSQL: compute once into a work table, then store and plan side by side.
+
+    The work table is an ordinary (unlogged) table, not a temporary one, so a
+    second session can read it: one copies the assignments into the store
+    while the other plans the target list, summary and coverage from it.
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    computed = f"harmonia_cycle_{query.cycle_id}"
+    stage("segmenting in the database")
+    with _postgres_session(database) as bulk:
+        bulk.execute(f"DROP TABLE IF EXISTS {computed}")
+        # One statement: PostgreSQL plans CREATE TABLE AS in parallel (an
+        # INSERT ... SELECT never) and joins its CTEs by hash.
+        bulk.execute(
+            f"CREATE UNLOGGED TABLE {computed} AS "
+            + transpile(query.assignments(), database.dialect)
+        )
+    try:
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="harmonia-store") as pool:
+            stored = pool.submit(_store_in_session, database, computed)
+            stage("planning")
+            with _postgres_session(database) as bulk:
+                outputs = _plan(bulk, query, computed)
+            stage("writing assignments")
+            stored.result()
+    finally:
+        with BulkConnection(database) as bulk:
+            bulk.execute(f"DROP TABLE IF EXISTS {computed}")
+    return outputs
+
+
+@contextmanager
+def _postgres_session(database: Database) -> Iterator[BulkConnection]:
+    with BulkConnection(database) as bulk:
+        for setting in POSTGRES_SETTINGS:
+            bulk.execute(setting)
+        yield bulk
+
+
+def _store_in_session(database: Database, computed: str) -> None:
+    with BulkConnection(database) as bulk:
+        _store_assignments(bulk, computed)
+
+
+def _store_assignments(bulk: BulkConnection, computed: str) -> None:
+    """Copy the computed assignments into the store."""
+    columns = ", ".join(ASSIGNMENT_COLUMNS)
+    bulk.execute(
+        f"INSERT INTO assignment ({columns}) SELECT {columns} FROM {computed} ORDER BY customer_id"
+    )
+    bulk.analyze("assignment")
+
+
+def _plan(bulk: BulkConnection, query: CycleQuery, computed: str) -> CycleOutputs:
+    """The target list, summary and coverage, from the computed assignments."""
+    count = int(bulk.scalar(f"SELECT COUNT(*) FROM {computed}"))
+    target_list = bulk.read(transpile(query.target_list(computed), bulk.dialect))
+    summary = bulk.read(transpile(query.summary(computed), bulk.dialect))
+    coverage_sql = query.coverage(computed)
+    coverage = bulk.read(transpile(coverage_sql, bulk.dialect)) if coverage_sql else None
     return CycleOutputs(count, target_list, summary, coverage)
 
 
