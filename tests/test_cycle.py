@@ -273,31 +273,73 @@ def test_a_cycle_that_fails_is_recorded_as_failed(
     assert query(universe, "SELECT COUNT(*) AS n FROM assignment") == [{"n": 0}]
 
 
+def work_tables(url: str) -> list[str]:
+    """The in-database cycle's work tables left in the store."""
+    rows = query(
+        url,
+        "SELECT table_name FROM information_schema.tables "
+        "WHERE starts_with(table_name, 'harmonia_cycle_') ORDER BY table_name",
+    )
+    return [row["table_name"] for row in rows]
+
+
 @pytest.mark.postgres
 @pytest.mark.parametrize("universe", ["postgresql"], indirect=True)
-@pytest.mark.parametrize("fails", [False, True], ids=["completes", "planning-fails"])
-def test_postgresql_leaves_no_work_table_behind(
-    universe: str, tiny: Plugins, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fails: bool
+@pytest.mark.parametrize("failing", [None, "planning", "copy"])
+def test_postgresql_stores_a_cycle_whole_or_not_at_all_and_drops_its_work_table(
+    universe: str,
+    tiny: Plugins,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    failing: str | None,
 ) -> None:
-    """In PostgreSQL the cycle computes into a work table that two sessions share
-    (one stores the assignments while the other plans); it goes whatever happens."""
+    """In PostgreSQL the cycle computes into a work table that two sessions share:
+    one copies the assignments into the store while the other plans. The copy
+    commits only when planning succeeded, and the work table goes whatever happens."""
+    from harmonia.engine import backends, cycle
     from harmonia.engine.query import CycleQuery
 
-    if fails:
-        monkeypatch.setattr(CycleQuery, "summary", lambda self, relation: "SELECT nonsense")
+    stored_when_closed: list[int] = []
+    close = cycle._close_cycle
+
+    def close_and_count(database: Database, cycle_id: int, **options: Any) -> Any:
+        sql = f"SELECT COUNT(*) AS n FROM assignment WHERE cycle_id = {cycle_id}"
+        stored_when_closed.append(query(universe, sql)[0]["n"])
+        return close(database, cycle_id, **options)
+
+    monkeypatch.setattr(cycle, "_close_cycle", close_and_count)
+    if failing is None:
+        result = run(universe, tiny, "2027-H1", tmp_path, engine="database")
+        assert stored_when_closed == [result.cycle.customers] and result.cycle.customers > 0
+    else:
+        if failing == "planning":
+            monkeypatch.setattr(CycleQuery, "summary", lambda self, relation: "SELECT nonsense")
+        else:
+            copy = backends._store_assignments
+            monkeypatch.setattr(
+                backends,
+                "_store_assignments",
+                lambda bulk, computed: copy(bulk, "nonsense"),
+            )
         with pytest.raises(Exception, match="nonsense"):
             run(universe, tiny, "2027-H1", tmp_path, engine="database")
+        assert stored_when_closed == [0]  # nothing committed, nothing to take back
         assert query(universe, "SELECT status FROM cycle") == [{"status": "failed"}]
-        assert query(universe, "SELECT COUNT(*) AS n FROM assignment") == [{"n": 0}]
-    else:
-        result = run(universe, tiny, "2027-H1", tmp_path, engine="database")
-        stored = query(universe, "SELECT COUNT(*) AS n FROM assignment")
-        assert stored == [{"n": result.cycle.customers}] and result.cycle.customers > 0
-    work = query(
-        universe,
-        "SELECT table_name FROM information_schema.tables WHERE table_name LIKE 'harmonia_cycle_%'",
-    )
-    assert work == []
+    assert work_tables(universe) == []
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("universe", ["postgresql"], indirect=True)
+def test_postgresql_drops_the_work_tables_a_killed_cycle_left_behind(
+    universe: str, tiny: Plugins, tmp_path: Path
+) -> None:
+    first = run(universe, tiny, "2027-H1", tmp_path, engine="database").cycle.id
+    with BulkConnection(Database(universe)) as bulk:
+        bulk.execute(f"UPDATE cycle SET status = 'running' WHERE id = {first}")
+        for cycle_id in (first, 424242):  # one running elsewhere, one long gone
+            bulk.execute(f"CREATE TABLE harmonia_cycle_{cycle_id} (customer_id integer)")
+    run(universe, tiny, "2027-H1", tmp_path, engine="database")
+    assert work_tables(universe) == [f"harmonia_cycle_{first}"]
 
 
 # --- pull-through ---------------------------------------------------------------------------------

@@ -132,6 +132,10 @@ class BulkConnection:
             else:
                 self._connection.rollback()
 
+    def cancel(self) -> None:
+        """Cancel the statement running now, from another thread (it then raises there)."""
+        self._connection.adbc_cancel()
+
     def wait(self) -> None:
         """Block until the background appends are written (re-raising their errors)."""
         pending, self._pending = self._pending, []
