@@ -332,6 +332,10 @@ class RuleSet:
 
 def _feature_problems(path: str, feature: Feature) -> Iterator[Problem]:
     yield from check_name(f"{path}.name", feature.name)
+    if "__" in feature.name:
+        # Why: the cycle's query names its own columns <dimension>__segment,
+        # coverage__<n> and so on; a feature must not shadow them.
+        yield Problem(f"{path}.name", f"{feature.name!r}: '__' is reserved; use a single '_'")
     if isinstance(feature, AttributeFeature) and feature.column not in CUSTOMER_ATTRIBUTES:
         yield Problem(
             f"{path}.column",

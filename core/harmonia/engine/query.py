@@ -5,7 +5,9 @@ tables (``customer``, ``metric``, ``response``, ``answer``, ``assignment``),
 written in DuckDB's dialect and transpiled for the engine that runs it
 (:mod:`harmonia.engine.dialects`). The embedded engine loads slices of those
 tables into DuckDB under the same names; the in-database engine runs the same
-query where the data lives. No customer ever passes through a Python loop.
+query where the data lives. The target list, segment summary and profile
+coverage are queries over that query's result, wherever the engine keeps it.
+No customer ever passes through a Python loop.
 
 Conventions the SQL keeps so that every engine gives the same answer:
 
@@ -153,7 +155,11 @@ class CycleQuery:
     # -- assignments ----------------------------------------------------------------
 
     def assignments(self) -> str:
-        """Every customer of the population with its segments, rules fired and inputs."""
+        """Every customer of the population with its segments, rules fired and inputs.
+
+        Also each profile dimension's coverage status (``coverage__<n>``
+        columns, counted by :meth:`coverage`); they are not stored.
+        """
         steps, body = self.assignment_steps()
         with_clause = ",\n".join(f"{name} AS (\n{sql}\n)" for name, sql in steps.items())
         return f"WITH {with_clause}\n{body}"
@@ -335,14 +341,13 @@ class CycleQuery:
             "r.segment__segment AS segment, r.segment__rule AS segment_rule, "
             "r.needs__segment AS needs, r.needs__rule AS needs_rule, "
             "r.tier__segment AS tier, r.tier__rule AS tier_rule, "
-            f"{final} AS final_segment, {origin} AS origin, {inputs} AS inputs{self._coverage_columns('r.')} "
+            f"{final} AS final_segment, {origin} AS origin, {inputs} AS inputs{self._coverage_columns()} "
             f"FROM ruled r {previous}"
         )
 
-    def _coverage_columns(self, prefix: str) -> str:
+    def _coverage_columns(self) -> str:
         return "".join(
-            f", {prefix}{coverage_column(index)}"
-            for index in range(len(profile_dimensions(self.spec)))
+            f", r.{coverage_column(index)}" for index in range(len(profile_dimensions(self.spec)))
         )
 
     # -- call plan, target list, summary -----------------------------------------------
@@ -414,13 +419,16 @@ class CycleQuery:
         customer shows one national identifier and one source id (the first by
         scheme, by system and id), looked up for the targeted customers only.
         """
-        channels = "".join(f"{{table}}.{c}, " for c in self.channels)
+
+        def channels(table: str) -> str:
+            return "".join(f"{table}.{channel}, " for channel in self.channels)
+
         targeted = "customer_id IN (SELECT customer_id FROM targeted)"
         return f"""
         WITH plan AS ({self._plan()}),
         targeted AS (
             SELECT a.customer_id, a.final_segment, a.origin, a.needs, a.tier,
-                plan.segment_rank, plan.strategy, {channels.format(table="plan")}plan.contacts,
+                plan.segment_rank, plan.strategy, {channels("plan")}plan.contacts,
                 plan.cost
             FROM {assignments} a JOIN plan ON plan.segment = a.final_segment
             WHERE plan.target
@@ -441,7 +449,7 @@ class CycleQuery:
             sources.source_id, ids.scheme AS id_scheme, ids.value AS id_value,
             c.type, c.first_name, c.last_name, c.specialty, c.postal_code, c.city, c.territory,
             t.final_segment AS segment, t.origin, t.needs, t.tier, t.strategy,
-            {channels.format(table="t")}t.contacts, t.cost
+            {channels("t")}t.contacts, t.cost
         FROM targeted t
         JOIN customer c ON c.id = t.customer_id
         LEFT JOIN ids ON ids.customer_id = t.customer_id

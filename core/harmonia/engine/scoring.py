@@ -412,8 +412,9 @@ def coverage_sql(spec: CycleSpec, relation: str) -> str | None:
     """Per dimension the rule set reads: customers of the population by coverage status.
 
     Counts the ``coverage__<n>`` columns of the cycle's computed assignments
-    (``relation``; see :func:`status_sql`), so the report costs one pass over
-    a table the cycle already holds instead of scoring every response again.
+    (``relation``; see :func:`status_sql`), so the report reads a table the
+    cycle already holds (one scan per dimension) instead of scoring every
+    response again.
     One row per (questionnaire, dimension): ``customers`` and a count per
     status of :data:`COVERAGE_STATUSES`. None when the rule set has no
     profile feature.
@@ -444,8 +445,9 @@ def status_sql(scored: str, stale: str) -> str:
 
     ``scored`` is the dimension's scoring CTE (one row per customer with a
     response in the window, its ``status`` scored, incomplete or not
-    comparable) and ``stale`` the customers whose only responses are older,
-    both left-joined to the population.
+    comparable) and ``stale`` the customers with a response from before the
+    window (:func:`stale_sql`), both left-joined to the population: a
+    customer with no response in the window but an older one is ``stale_only``.
     """
     return (
         f"CASE WHEN {scored}.status IS NOT NULL THEN {scored}.status "
@@ -472,8 +474,8 @@ def profile_dimensions(spec: CycleSpec) -> list[tuple[str, str]]:
 
 def coverage_rows(spec: CycleSpec, table: pa.Table | None) -> list[dict[str, Any]]:
     """The coverage report's rows (see :func:`coverage_sql`), each naming the
-    ``features`` that read the dimension. The engine runs the SQL next to the
-    cycle's own query, on the inputs it already holds.
+    ``features`` that read the dimension. The engine runs the SQL on the
+    cycle's computed assignments, where it holds them.
     """
     if table is None:
         return []
