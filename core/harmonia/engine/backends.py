@@ -160,7 +160,6 @@ def _run_in_postgres(database: Database, query: CycleQuery, stage: Stage) -> Cyc
             f"CREATE UNLOGGED TABLE {computed} AS "
             + transpile(query.assignments(), database.dialect)
         )
-        bulk.analyze(computed)
     try:
         copy = _AssignmentCopy(database, computed)
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="harmonia-store") as pool:
