@@ -182,26 +182,25 @@ class CycleQuery:
             "SELECT id AS customer_id, country, type, specialty, territory, postal_code, city "
             f"FROM customer WHERE country = {country}",
         )
-        seen_metrics: set[str] = set()
-        seen_profiles: set[str] = set()
+        named: set[str] = set()  # features may share a metric window or a profile
         for feature in self.spec.rule_set.features:
             if isinstance(feature, MetricFeature | QuantileFeature):
                 name = _metric_cte(feature)
-                if name not in seen_metrics:
-                    seen_metrics.add(name)
+                if name not in named:
+                    named.add(name)
                     yield name, self._metric_values(feature)
             if isinstance(feature, QuantileFeature):
                 yield f"q_{feature.name}", self._quantile(feature)
             if isinstance(feature, ConsistencyFeature):
                 yield f"c_{feature.name}", self._consistency(feature)
             if isinstance(feature, ProfileFeature):
-                key = _profile_cte(feature)
-                if key not in seen_profiles:
-                    seen_profiles.add(key)
+                key = _profile_cte(feature.questionnaire, feature.dimension)
+                if key not in named:
+                    named.add(key)
                     yield from self._profile(feature, key)
                 stale = _stale_cte(feature.questionnaire)
-                if stale not in seen_profiles:
-                    seen_profiles.add(stale)
+                if stale not in named:
+                    named.add(stale)
                     yield stale, stale_sql(feature.questionnaire, self.response_window[0])
 
     def _metric_values(self, feature: MetricFeature | QuantileFeature) -> str:
@@ -277,7 +276,7 @@ class CycleQuery:
         for index, (questionnaire, dimension) in enumerate(profile_dimensions(self.spec)):
             stale = _stale_cte(questionnaire)
             join(stale, stale)
-            scored = _profile_key(questionnaire, dimension)
+            scored = _profile_cte(questionnaire, dimension)
             columns.append(f"{status_sql(scored, stale)} AS {coverage_column(index)}")
         return "SELECT " + ",\n    ".join(columns) + "\nFROM population p\n" + "\n".join(joins)
 
@@ -295,7 +294,7 @@ class CycleQuery:
             join(f"c_{feature.name}", f"c_{feature.name}")
             return f"c_{feature.name}.share"
         if isinstance(feature, ProfileFeature):
-            key = _profile_cte(feature)
+            key = _profile_cte(feature.questionnaire, feature.dimension)
             join(key, key)
             return f"{key}.{'level' if feature.value == 'level' else 'score'}"
         raise TypeError(f"unknown feature kind {feature!r}")
@@ -502,11 +501,7 @@ def _metric_cte(feature: MetricFeature | QuantileFeature) -> str:
     return f"m_{feature.metric}_{feature.window}_{feature.aggregate}"
 
 
-def _profile_cte(feature: ProfileFeature) -> str:
-    return _profile_key(feature.questionnaire, feature.dimension)
-
-
-def _profile_key(questionnaire: str, dimension: str) -> str:
+def _profile_cte(questionnaire: str, dimension: str) -> str:
     return f"s_{_safe(questionnaire)}_{dimension}"
 
 
