@@ -342,6 +342,35 @@ def test_postgresql_drops_the_work_tables_a_killed_cycle_left_behind(
     assert work_tables(universe) == [f"harmonia_cycle_{first}"]
 
 
+@pytest.mark.postgres
+@pytest.mark.parametrize("universe", ["postgresql"], indirect=True)
+def test_a_postgresql_role_that_may_not_create_tables_is_told_what_to_grant(
+    universe: str, tiny: Plugins, tmp_path: Path
+) -> None:
+    """PostgreSQL 15 no longer lets every role create tables in public; the
+    in-database cycle needs to (its work table), the embedded engine does not."""
+    import uuid
+
+    from sqlalchemy.engine import make_url
+
+    role = f"harmonia_reader_{uuid.uuid4().hex[:8]}"
+    with BulkConnection(Database(universe)) as bulk:
+        bulk.execute(f"CREATE ROLE {role} LOGIN")
+        bulk.execute(f"REVOKE CREATE ON SCHEMA public FROM PUBLIC, {role}")
+        bulk.execute(f"GRANT USAGE ON SCHEMA public TO {role}")
+        bulk.execute(f"GRANT ALL ON ALL TABLES IN SCHEMA public TO {role}")
+        bulk.execute(f"GRANT ALL ON ALL SEQUENCES IN SCHEMA public TO {role}")
+    as_role = make_url(universe).set(username=role).render_as_string(hide_password=False)
+    try:
+        with pytest.raises(ConfigError, match=f"GRANT CREATE ON SCHEMA .* TO {role}"):
+            run(as_role, tiny, "2027-H1", tmp_path, engine="database")
+        assert run(as_role, tiny, "2027-H1", tmp_path, engine="duckdb").cycle.customers > 0
+    finally:
+        with BulkConnection(Database(universe)) as bulk:
+            bulk.execute(f"DROP OWNED BY {role}")
+            bulk.execute(f"DROP ROLE {role}")
+
+
 # --- pull-through ---------------------------------------------------------------------------------
 
 #: 2027-H2 after data/h2 arrived: C01's potential moved 5 % (under the 10 %

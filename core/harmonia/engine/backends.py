@@ -152,8 +152,8 @@ def _run_in_postgres(database: Database, query: CycleQuery, stage: Stage) -> Cyc
     """
     computed = f"{WORK_TABLE_PREFIX}{query.cycle_id}"
     stage("segmenting in the database")
-    _drop_abandoned_work_tables(database)
-    with _tuned_session(database) as bulk:
+    with _tuned_session(database) as bulk, _may_create_tables(database):
+        _drop_abandoned_work_tables(bulk)
         # One statement: PostgreSQL plans CREATE TABLE AS in parallel (an
         # INSERT ... SELECT never) and joins its CTEs by hash.
         bulk.execute(
@@ -231,24 +231,38 @@ def _drop_work_table(database: Database, computed: str) -> None:
         bulk.execute(f"DROP TABLE IF EXISTS {computed}")
 
 
-def _drop_abandoned_work_tables(database: Database) -> None:
+def _drop_abandoned_work_tables(bulk: BulkConnection) -> None:
     """Drop the work tables a killed process left behind.
 
     A work table is kept while its cycle is still ``running`` (another
     process may be in the middle of it).
     """
-    with BulkConnection(database) as bulk:
-        names = bulk.read(
-            "SELECT tablename FROM pg_tables WHERE schemaname = current_schema() "
-            f"AND starts_with(tablename, '{WORK_TABLE_PREFIX}')"
-        ).column("tablename")
-        for name in names.to_pylist():
-            cycle_id = name.removeprefix(WORK_TABLE_PREFIX)
-            running = cycle_id.isdigit() and bulk.exists(
-                f"SELECT 1 FROM cycle WHERE id = {int(cycle_id)} AND status = 'running'"
-            )
-            if not running:
-                bulk.execute(f'DROP TABLE IF EXISTS "{name}"')
+    abandoned = bulk.read(
+        "SELECT tablename FROM pg_tables t WHERE schemaname = current_schema() "
+        f"AND starts_with(tablename, '{WORK_TABLE_PREFIX}') AND NOT EXISTS ("
+        f"SELECT 1 FROM cycle c WHERE c.status = 'running' "
+        f"AND t.tablename = '{WORK_TABLE_PREFIX}' || c.id)"
+    )
+    for name in abandoned.column("tablename").to_pylist():
+        bulk.execute(f'DROP TABLE IF EXISTS "{name}"')
+
+
+@contextmanager
+def _may_create_tables(database: Database) -> Iterator[None]:
+    """A role refused CREATE on the store's schema gets a message, not a traceback."""
+    try:
+        yield
+    except Exception as error:
+        if getattr(error, "sqlstate", None) != "42501":  # insufficient_privilege
+            raise
+        user = database.parsed.username or "the role in --database"
+        raise ConfigError(
+            "an in-database cycle computes into a work table, and this role may not create one",
+            where=database.display_url,
+            fix=f"GRANT CREATE ON SCHEMA <the store's schema> TO {user} "
+            "(PostgreSQL 15 no longer grants it on public by default), "
+            "or run the cycle with --engine duckdb",
+        ) from None
 
 
 @contextmanager
