@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -285,7 +286,7 @@ def work_tables(url: str) -> list[str]:
 
 @pytest.mark.postgres
 @pytest.mark.parametrize("universe", ["postgresql"], indirect=True)
-@pytest.mark.parametrize("failing", [None, "planning", "copy"])
+@pytest.mark.parametrize("failing", [None, "planning", "planning, cancel refused", "copy"])
 def test_postgresql_stores_a_cycle_whole_or_not_at_all_and_drops_its_work_table(
     universe: str,
     tiny: Plugins,
@@ -312,9 +313,24 @@ def test_postgresql_stores_a_cycle_whole_or_not_at_all_and_drops_its_work_table(
         result = run(universe, tiny, "2027-H1", tmp_path, engine="database")
         assert stored_when_closed == [result.cycle.customers] and result.cycle.customers > 0
     else:
-        if failing == "planning":
+        if failing.startswith("planning"):
             monkeypatch.setattr(CycleQuery, "summary", lambda self, relation: "SELECT nonsense")
-        else:
+        if failing == "planning, cancel refused":
+            # Planning fails while the copy is still in flight, and the driver
+            # refuses to cancel it: the copy still rolls back, and the error
+            # the user sees is planning's.
+            copy = backends._store_assignments
+
+            def slow_copy(bulk: BulkConnection, computed: str) -> None:
+                time.sleep(0.5)
+                copy(bulk, computed)
+
+            def refuse(self: BulkConnection) -> None:
+                raise RuntimeError("INVALID_STATE: AdbcConnectionCancel refused")
+
+            monkeypatch.setattr(backends, "_store_assignments", slow_copy)
+            monkeypatch.setattr(BulkConnection, "cancel", refuse)
+        elif failing == "copy":
             copy = backends._store_assignments
             monkeypatch.setattr(
                 backends,

@@ -17,7 +17,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from typing import Any
 
 import attrs
@@ -194,14 +194,23 @@ class _AssignmentCopy:
         self.database = database
         self.computed = computed
         self._verdict = threading.Event()
+        # Guards the two below: abandon() may cancel only a connection that is
+        # open and copying (a closed one refuses the cancel).
+        self._lock = threading.Lock()
         self._abandoned = False
-        self._bulk: BulkConnection | None = None
+        self._copying: BulkConnection | None = None
 
     def run(self) -> None:
         with BulkConnection(self.database) as bulk:
-            self._bulk = bulk  # before the check below, so abandon() cannot miss both
-            if not self._abandoned:
+            with self._lock:
+                if self._abandoned:
+                    raise _Abandoned
+                self._copying = bulk
+            try:
                 _store_assignments(bulk, self.computed)
+            finally:
+                with self._lock:
+                    self._copying = None
             self._verdict.wait()
             if self._abandoned:
                 raise _Abandoned
@@ -210,10 +219,14 @@ class _AssignmentCopy:
         self._verdict.set()
 
     def abandon(self) -> None:
-        self._abandoned = True
+        with self._lock:
+            self._abandoned = True
+            if self._copying is not None:
+                # Only a shortcut: an uncancelled copy still rolls back at the
+                # verdict, so a refused cancel must not hide why planning failed.
+                with suppress(Exception):
+                    self._copying.cancel()
         self._verdict.set()
-        if self._bulk is not None:
-            self._bulk.cancel()
 
     @staticmethod
     def failure(copied: Future[None]) -> BaseException | None:
