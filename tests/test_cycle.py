@@ -589,6 +589,37 @@ def test_explain_an_unknown_customer_or_cycle_is_a_clear_error(
         assert "Traceback" not in result.output
 
 
+def test_explain_asks_which_customer_an_id_of_two_meanings_names(
+    cli_universe: Callable, harmonia_database: str, tmp_path: Path
+) -> None:
+    """A CRM that numbers its customers 1, 2, 3 ... gives source ids that are also
+    harmonia ids: explain refuses to guess and --system says which is meant."""
+    cli_universe(
+        "cycle", "run", "-c", "NL", "-t", "cardiology", "-p", "2027-H1", "--out", str(tmp_path)
+    )
+    eva = query(harmonia_database, "SELECT customer_id FROM crosswalk WHERE source_id = 'C05'")
+    eva_id = eva[0]["customer_id"]
+    other_id = 1 if eva_id != 1 else 2
+    with BulkConnection(Database(harmonia_database)) as bulk:
+        bulk.execute(
+            "INSERT INTO crosswalk (system, source_id, customer_id, batch_id) "
+            f"VALUES ('crm', '{other_id}', {eva_id}, 1)"
+        )
+    both = cli_universe("explain", "--cycle", "1", "--customer", str(other_id))
+    assert both.exit_code != 0 and "Traceback" not in both.output
+    assert f"'{other_id}' names several customers of cycle 1" in both.output
+    assert f"crm customer_id {other_id} is customer {eva_id}" in both.output
+    assert "--system (crm or harmonia)" in both.output
+    for system, expected in (("crm", eva_id), ("harmonia", other_id)):
+        chosen = cli_universe(
+            "explain", "--cycle", "1", "--customer", str(other_id), "--system", system, "--json"
+        )
+        assert chosen.exit_code == 0, chosen.output
+        assert json.loads(chosen.stdout)["customer"]["id"] == expected
+    wrong = cli_universe("explain", "--cycle", "1", "--customer", "C05", "--system", "crm")
+    assert "no customer 'C05' (--system crm) in cycle 1" in wrong.output
+
+
 # --- cycle list / show / diff / sql ---------------------------------------------------------------
 
 

@@ -15,12 +15,21 @@ VERDICT = {True: "[green]match[/]", False: "no", None: "[yellow]unknown (NULL)[/
     "--cycle", "cycle_id", type=int, required=True, help="The cycle id (see `harmonia cycle list`)."
 )
 @click.option("--customer", required=True, help="Harmonia id, or a source system's customer id.")
+@click.option(
+    "--system",
+    metavar="NAME",
+    help="Whose id --customer is: a source system (e.g. csv) or 'harmonia'. "
+    "Needed only when the id names two customers.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
-def explain(cycle_id: int, customer: str, as_json: bool) -> None:
-    """Show the customer's feature values and each rule tried, per dimension."""
+def explain(cycle_id: int, customer: str, system: str | None, as_json: bool) -> None:
+    """Show the customer's feature values and each rule tried, per dimension.
+
+    Example: harmonia explain --cycle 3 --customer C00042
+    """
     from harmonia.engine.explain import explain_assignment
 
-    result = explain_assignment(app().existing_database, cycle_id, customer)
+    result = explain_assignment(app().existing_database, cycle_id, customer, system=system)
     if as_json:
         echo_json(result.to_json())
         return

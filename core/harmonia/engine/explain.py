@@ -19,6 +19,9 @@ from harmonia.errors import NotFoundError
 from harmonia.store.database import Database
 from harmonia.store.models import Assignment, Crosswalk, Customer, Cycle, Identifier
 
+HARMONIA = "harmonia"
+"""What ``--system`` says for a harmonia id rather than a source system's id."""
+
 
 @attrs.frozen
 class Explanation:
@@ -56,14 +59,16 @@ class Explanation:
         }
 
 
-def explain_assignment(database: Database, cycle_id: int, customer: str) -> Explanation:
+def explain_assignment(
+    database: Database, cycle_id: int, customer: str, *, system: str | None = None
+) -> Explanation:
     from harmonia.rules import explain
 
     cycle = get_cycle(database, cycle_id)
     snapshot = json.loads(cycle.snapshot)
     rule_set = structure(snapshot["rule_set"], RuleSet, where=f"cycle {cycle_id} snapshot")
     with database.session() as session:
-        customer_id = _customer_id(session, cycle_id, customer)
+        customer_id = _customer_id(session, cycle_id, customer, system)
         assignment = session.get(Assignment, (cycle_id, customer_id))
         record = session.get(Customer, customer_id)
         sources = session.exec(select(Crosswalk).where(Crosswalk.customer_id == customer_id)).all()
@@ -87,21 +92,40 @@ def explain_assignment(database: Database, cycle_id: int, customer: str) -> Expl
     )
 
 
-def _customer_id(session: Any, cycle_id: int, customer: str) -> int:
-    """A harmonia id, or a source system's id for the customer."""
-    if customer.isdigit() and session.get(Assignment, (cycle_id, int(customer))) is not None:
-        return int(customer)
-    matches = session.exec(select(Crosswalk).where(Crosswalk.source_id == customer)).all()
-    ids = {match.customer_id for match in matches}
-    if len(ids) == 1:
-        return ids.pop()
-    if len(ids) > 1:
-        systems = ", ".join(sorted(f"{m.system} -> {m.customer_id}" for m in matches))
-        raise NotFoundError(
-            f"source id {customer!r} names several customers ({systems})",
-            fix="give the harmonia id instead",
+def _customer_id(session: Any, cycle_id: int, customer: str, system: str | None) -> int:
+    """The customer of the cycle that ``customer`` names.
+
+    ``customer`` is a harmonia id or a source system's customer id; ``system``
+    says which (a source system's name, or ``harmonia``). Without it a name
+    that fits two customers is refused rather than guessed.
+    """
+    named: dict[str, int] = {}  # system (or "harmonia") -> harmonia id
+    if system in (None, HARMONIA) and customer.isdigit():
+        named[HARMONIA] = int(customer)
+    if system != HARMONIA:
+        matches = select(Crosswalk).where(Crosswalk.source_id == customer)
+        if system is not None:
+            matches = matches.where(Crosswalk.system == system)
+        named |= {match.system: match.customer_id for match in session.exec(matches)}
+    in_cycle = {
+        name: id
+        for name, id in named.items()
+        if session.get(Assignment, (cycle_id, id)) is not None
+    }
+    if len(set(in_cycle.values())) == 1:
+        return next(iter(in_cycle.values()))
+    if in_cycle:
+        meanings = "; ".join(
+            f"{'harmonia id' if name == HARMONIA else name + ' customer_id'} {customer} "
+            f"is customer {id}"
+            for name, id in sorted(in_cycle.items())
         )
+        raise NotFoundError(
+            f"{customer!r} names several customers of cycle {cycle_id}: {meanings}",
+            fix="say which with --system (" + " or ".join(sorted(in_cycle)) + ")",
+        )
+    among = "" if system is None else f" (--system {system})"
     raise NotFoundError(
-        f"no customer {customer!r} in cycle {cycle_id}",
+        f"no customer {customer!r}{among} in cycle {cycle_id}",
         fix="give a harmonia id (see the target list) or a source system's customer_id",
     )
