@@ -157,7 +157,8 @@ class Loader:
                         f"CREATE OR REPLACE TEMP TABLE checked AS {CHECKS[batch.kind](context)}"
                     )
                     duplicates.flag("checked")
-                    duck.execute(f"CREATE OR REPLACE TEMP TABLE valid AS {_valid_rows(batch.kind)}")
+                    # A view: the merger reads it once, into its own resolved table.
+                    duck.execute(f"CREATE OR REPLACE TEMP VIEW valid AS {_valid_rows(batch.kind)}")
                     self._stage(f"storing chunk {number}")
                     refused = merger.merge("valid")
                     quarantined += self._quarantine(
@@ -383,39 +384,50 @@ class _Duplicates:
         for index, columns in enumerate(self.keys):
             values = ", ".join(columns)
             present = " AND ".join(f"{column} IS NOT NULL" for column in columns)
-            self.duck.execute(
-                f"""
-                CREATE OR REPLACE TEMP TABLE keyed AS
-                SELECT _row, hash({values}) AS h1, hash({values}, 'harmonia') AS h2
-                FROM {table} WHERE {present} AND len(_reasons) = 0
-                """
+            keyed = (
+                f"SELECT _row, hash({values}) AS h1, hash({values}, 'harmonia') AS h2 "
+                f"FROM {table} WHERE {present} AND len(_reasons) = 0"
             )
+            seen = f"seen_{index}"
             self.duck.execute(
-                f"""
-                CREATE OR REPLACE TEMP TABLE repeats AS
-                WITH firsts AS (SELECT h1, h2, min(_row) AS first_row FROM keyed GROUP BY h1, h2)
-                SELECT k._row, COALESCE(s.first_row, f.first_row) AS first_row
-                FROM keyed k JOIN firsts f USING (h1, h2)
-                LEFT JOIN seen_{index} s USING (h1, h2)
-                WHERE k._row <> COALESCE(s.first_row, f.first_row)
-                """
+                "CREATE OR REPLACE TEMP TABLE firsts AS SELECT h1, h2, min(_row) AS first_row, "
+                f"count(*) AS n FROM ({keyed}) GROUP BY h1, h2"
             )
+            # Most loads repeat nothing: one aggregate and one probe of what
+            # earlier chunks saw prove it, and only a load that does repeat
+            # pays for finding which rows.
+            repeated = self.duck.sql(
+                "SELECT COALESCE((SELECT max(n) > 1 FROM firsts), FALSE) "
+                f"OR EXISTS (SELECT 1 FROM firsts JOIN {seen} USING (h1, h2))"
+            ).fetchall()[0][0]
+            if repeated:
+                self._flag_repeats(table, keyed, seen, DUPLICATE_MESSAGES[(self.kind, index)])
             self.duck.execute(
-                f"""
-                INSERT INTO seen_{index}
-                SELECT h1, h2, min(_row) FROM keyed k
-                WHERE NOT EXISTS (SELECT 1 FROM seen_{index} s WHERE s.h1 = k.h1 AND s.h2 = k.h2)
-                GROUP BY h1, h2
-                """
-            )
-            if self.duck.sql("SELECT COUNT(*) FROM repeats").fetchall()[0][0]:
-                message = DUPLICATE_MESSAGES[(self.kind, index)]
-                self.duck.execute(
-                    f"""
-                    UPDATE {table} SET _reasons = list_append(_reasons, {message})
-                    FROM repeats WHERE repeats._row = {table}._row
-                    """
+                f"INSERT INTO {seen} SELECT h1, h2, first_row FROM firsts f"
+                + (
+                    f" WHERE NOT EXISTS (SELECT 1 FROM {seen} s WHERE s.h1 = f.h1 AND s.h2 = f.h2)"
+                    if repeated
+                    else ""
                 )
+            )
+
+    def _flag_repeats(self, table: str, keyed: str, seen: str, message: str) -> None:
+        """Give every row after the first with its key the reason naming that first row."""
+        self.duck.execute(
+            f"""
+            CREATE OR REPLACE TEMP TABLE repeats AS
+            SELECT k._row, COALESCE(s.first_row, f.first_row) AS first_row
+            FROM ({keyed}) k JOIN firsts f USING (h1, h2)
+            LEFT JOIN {seen} s USING (h1, h2)
+            WHERE k._row <> COALESCE(s.first_row, f.first_row)
+            """
+        )
+        self.duck.execute(
+            f"""
+            UPDATE {table} SET _reasons = list_append(_reasons, {message})
+            FROM repeats WHERE repeats._row = {table}._row
+            """
+        )
 
 
 #: Rows that must land in the same chunk: a response's answers are checked
@@ -512,9 +524,9 @@ def _valid_rows(kind: str) -> str:
         return """
             SELECT * EXCLUDE (_reasons, answer, multiple),
                 unnest(CASE WHEN multiple THEN string_split(answer, '|') ELSE [answer] END) AS value
-            FROM checked WHERE len(_reasons) = 0 ORDER BY _row
+            FROM checked WHERE len(_reasons) = 0
         """
-    return "SELECT * EXCLUDE (_reasons) FROM checked WHERE len(_reasons) = 0 ORDER BY _row"
+    return "SELECT * EXCLUDE (_reasons) FROM checked WHERE len(_reasons) = 0"
 
 
 def _quarantine_rows(
