@@ -286,7 +286,9 @@ def work_tables(url: str) -> list[str]:
 
 @pytest.mark.postgres
 @pytest.mark.parametrize("universe", ["postgresql"], indirect=True)
-@pytest.mark.parametrize("failing", [None, "planning", "planning, cancel refused", "copy"])
+@pytest.mark.parametrize(
+    "failing", [None, "planning", "planning while copying", "planning, cancel refused", "copy"]
+)
 def test_postgresql_stores_a_cycle_whole_or_not_at_all_and_drops_its_work_table(
     universe: str,
     tiny: Plugins,
@@ -313,32 +315,51 @@ def test_postgresql_stores_a_cycle_whole_or_not_at_all_and_drops_its_work_table(
         result = run(universe, tiny, "2027-H1", tmp_path, engine="database")
         assert stored_when_closed == [result.cycle.customers] and result.cycle.customers > 0
     else:
+        copy = backends._store_assignments
+        cancels: list[str] = []
         if failing.startswith("planning"):
             monkeypatch.setattr(CycleQuery, "summary", lambda self, relation: "SELECT nonsense")
-        if failing == "planning, cancel refused":
-            # Planning fails while the copy is still in flight, and the driver
-            # refuses to cancel it: the copy still rolls back, and the error
-            # the user sees is planning's.
-            copy = backends._store_assignments
+        if failing == "planning while copying":
+            # Planning fails while the copy's statement runs: the copy is
+            # cancelled, at once, and is no failure of its own.
+            def slow_copy(bulk: BulkConnection, computed: str) -> None:
+                bulk.execute("SELECT pg_sleep(60)")
+                copy(bulk, computed)
 
+            def fail_while_copying(self: CycleQuery, relation: str) -> str:
+                sleeping = "SELECT COUNT(*) AS n FROM pg_stat_activity WHERE wait_event = 'PgSleep'"
+                deadline = time.monotonic() + 20
+                while not query(universe, sleeping)[0]["n"] and time.monotonic() < deadline:
+                    time.sleep(0.05)
+                return "SELECT nonsense"
+
+            monkeypatch.setattr(backends, "_store_assignments", slow_copy)
+            monkeypatch.setattr(CycleQuery, "summary", fail_while_copying)
+        elif failing == "planning, cancel refused":
+            # ... and the driver refuses the cancel: the copy still rolls back,
+            # and the error the user sees is planning's.
             def slow_copy(bulk: BulkConnection, computed: str) -> None:
                 time.sleep(0.5)
                 copy(bulk, computed)
 
             def refuse(self: BulkConnection) -> None:
+                cancels.append("refused")
                 raise RuntimeError("INVALID_STATE: AdbcConnectionCancel refused")
 
             monkeypatch.setattr(backends, "_store_assignments", slow_copy)
             monkeypatch.setattr(BulkConnection, "cancel", refuse)
         elif failing == "copy":
-            copy = backends._store_assignments
             monkeypatch.setattr(
                 backends,
                 "_store_assignments",
                 lambda bulk, computed: copy(bulk, "nonsense"),
             )
-        with pytest.raises(Exception, match="nonsense"):
+        started = time.monotonic()
+        with pytest.raises(Exception, match="nonsense") as raised:
             run(universe, tiny, "2027-H1", tmp_path, engine="database")
+        assert time.monotonic() - started < 30  # a cancelled pg_sleep(60) did not run out
+        assert getattr(raised.value, "__notes__", []) == []  # abandoning is no second failure
+        assert cancels == (["refused"] if failing == "planning, cancel refused" else [])
         assert stored_when_closed == [0]  # nothing committed, nothing to take back
         assert query(universe, "SELECT status FROM cycle") == [{"status": "failed"}]
     assert work_tables(universe) == []

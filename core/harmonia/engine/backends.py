@@ -208,6 +208,10 @@ class _AssignmentCopy:
                 self._copying = bulk
             try:
                 _store_assignments(bulk, self.computed)
+            except Exception as error:
+                if self._abandoned:  # cancelled by abandon(): not a failure of its own
+                    raise _Abandoned from error
+                raise
             finally:
                 with self._lock:
                     self._copying = None
