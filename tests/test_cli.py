@@ -287,6 +287,10 @@ def test_rules_list_show_and_check(
         (("load", "--source", "csv", "-o", "colour=red"), "source csv has no option colour"),
         (("load",), "give files or folders to load"),
         (("load", "--decimal", ";", "x.csv"), "Invalid value"),
+        (
+            ("load", str(tiny_market.DATA / "h1" / "customers.csv"), "--system", "harmonia"),
+            "'harmonia' names harmonia's own customer ids, not a source system",
+        ),
         (("explain", "--cycle", "1"), "Missing option '--customer'"),
         (("rules", "show", "tiny-cor"), "did you mean tiny-core?"),
         (("plugins", "lst"), "No such command"),

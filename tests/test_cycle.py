@@ -637,8 +637,19 @@ def test_explain_asks_which_customer_an_id_of_two_meanings_names(
         )
         assert chosen.exit_code == 0, chosen.output
         assert json.loads(chosen.stdout)["customer"]["id"] == expected
-    wrong = cli_universe("explain", "--cycle", "1", "--customer", "C05", "--system", "crm")
-    assert "no customer 'C05' (--system crm) in cycle 1" in wrong.output
+    for args, message in (
+        (("C05", "--system", "crm"), "no customer 'C05' (--system crm) in cycle 1"),
+        (
+            ("C05", "--system", "CSV"),
+            "no source system is called 'CSV' (known: crm, csv; or harmonia)",
+        ),
+        (("C05", "--system", "harmonia"), "a harmonia id is a number"),
+        (("²",), "no customer '²' in cycle 1"),
+        (("9" * 30,), f"no customer '{'9' * 30}' in cycle 1"),
+    ):
+        wrong = cli_universe("explain", "--cycle", "1", "--customer", *args)
+        assert wrong.exit_code != 0 and "Traceback" not in wrong.output
+        assert message in wrong.output
 
 
 # --- cycle list / show / diff / sql ---------------------------------------------------------------

@@ -8,6 +8,7 @@ assignment, and checks that it lands where the engine did.
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import attrs
@@ -15,12 +16,9 @@ from sqlmodel import select
 
 from harmonia.definitions import RuleSet, structure
 from harmonia.engine.cycle import get_cycle
-from harmonia.errors import NotFoundError
+from harmonia.errors import ConfigError, NotFoundError
 from harmonia.store.database import Database
-from harmonia.store.models import Assignment, Crosswalk, Customer, Cycle, Identifier
-
-HARMONIA = "harmonia"
-"""What ``--system`` says for a harmonia id rather than a source system's id."""
+from harmonia.store.models import HARMONIA_IDS, Assignment, Crosswalk, Customer, Cycle, Identifier
 
 
 @attrs.frozen
@@ -92,6 +90,10 @@ def explain_assignment(
     )
 
 
+#: What can be a harmonia id: digits, within a 64-bit integer.
+_NUMBER = re.compile(r"[0-9]{1,18}")
+
+
 def _customer_id(session: Any, cycle_id: int, customer: str, system: str | None) -> int:
     """The customer of the cycle that ``customer`` names.
 
@@ -99,10 +101,10 @@ def _customer_id(session: Any, cycle_id: int, customer: str, system: str | None)
     says which (a source system's name, or ``harmonia``). Without it a name
     that fits two customers is refused rather than guessed.
     """
-    named: dict[str, int] = {}  # system (or "harmonia") -> harmonia id
-    if system in (None, HARMONIA) and customer.isdigit():
-        named[HARMONIA] = int(customer)
-    if system != HARMONIA:
+    named: dict[str, int] = {}  # system -> harmonia id
+    if system in (None, HARMONIA_IDS) and _NUMBER.fullmatch(customer):
+        named[HARMONIA_IDS] = int(customer)
+    if system != HARMONIA_IDS:
         matches = select(Crosswalk).where(Crosswalk.source_id == customer)
         if system is not None:
             matches = matches.where(Crosswalk.system == system)
@@ -116,16 +118,27 @@ def _customer_id(session: Any, cycle_id: int, customer: str, system: str | None)
         return next(iter(in_cycle.values()))
     if in_cycle:
         meanings = "; ".join(
-            f"{'harmonia id' if name == HARMONIA else name + ' customer_id'} {customer} "
+            f"{'harmonia id' if name == HARMONIA_IDS else name + ' customer_id'} {customer} "
             f"is customer {id}"
             for name, id in sorted(in_cycle.items())
         )
-        raise NotFoundError(
+        raise ConfigError(
             f"{customer!r} names several customers of cycle {cycle_id}: {meanings}",
             fix="say which with --system (" + " or ".join(sorted(in_cycle)) + ")",
         )
-    among = "" if system is None else f" (--system {system})"
     raise NotFoundError(
-        f"no customer {customer!r}{among} in cycle {cycle_id}",
-        fix="give a harmonia id (see the target list) or a source system's customer_id",
+        f"no customer {customer!r}"
+        + ("" if system is None else f" (--system {system})")
+        + f" in cycle {cycle_id}",
+        fix=_how_to_name_a_customer(session, customer, system),
     )
+
+
+def _how_to_name_a_customer(session: Any, customer: str, system: str | None) -> str:
+    if system == HARMONIA_IDS and not _NUMBER.fullmatch(customer):
+        return "a harmonia id is a number (see the target list); drop --system for a source id"
+    systems = session.exec(select(Crosswalk.system).distinct()).all()
+    if system not in (None, HARMONIA_IDS, *systems):
+        known = ", ".join(sorted(systems)) or "none loaded yet"
+        return f"no source system is called {system!r} (known: {known}; or {HARMONIA_IDS})"
+    return "give a harmonia id (see the target list) or a source system's customer_id"

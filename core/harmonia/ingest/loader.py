@@ -32,7 +32,7 @@ from harmonia.ingest.merge import MERGERS
 from harmonia.records import RECORD_KINDS, Batch, DataSource, SourceRequest
 from harmonia.store.bulk import BulkConnection, literal
 from harmonia.store.database import Database
-from harmonia.store.models import AuditEvent, LoadBatch
+from harmonia.store.models import HARMONIA_IDS, AuditEvent, LoadBatch
 
 if TYPE_CHECKING:
     import duckdb
@@ -134,6 +134,12 @@ class Loader:
         if batch.kind not in RECORD_KINDS:
             raise ConfigError(f"source {source.name} yielded unknown record kind {batch.kind!r}")
         system = self.system or batch.system or source.name
+        if system == HARMONIA_IDS:
+            raise ConfigError(
+                f"{HARMONIA_IDS!r} names harmonia's own customer ids, not a source system",
+                where=f"source {source.name}, {batch.location}",
+                fix="give the source system another name with --system",
+            )
         batch_id = self._open_batch(batch, source.name, system)
         duck = duckdb_connection()
         try:

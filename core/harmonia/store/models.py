@@ -82,6 +82,10 @@ class Identifier(SQLModel, table=True):
     batch_id: int
 
 
+HARMONIA_IDS = "harmonia"
+"""The system name of harmonia's own customer ids, which no source system may take."""
+
+
 class Crosswalk(SQLModel, table=True):
     """(system, source id) -> harmonia id: how each source knows a customer."""
 
