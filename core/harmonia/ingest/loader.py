@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
 import attrs
@@ -362,8 +362,13 @@ class Loader:
 
 def _key_hash(kind: str, column: Callable[[str], str]) -> str:
     """Two hashes of a raw row's natural key, trimmed and case-folded."""
-    values = ", ".join(f"lower(trim({column(name)}))" for name in DUPLICATE_KEYS[kind][0])
-    return f"hash({values}) AS h1, hash({values}, 'harmonia') AS h2"
+    return _two_hashes([f"lower(trim({column(name)}))" for name in DUPLICATE_KEYS[kind][0]])
+
+
+def _two_hashes(values: Iterable[str]) -> str:
+    """``h1, h2``: two independent 64-bit hashes of a key, so a false match needs both to collide."""
+    key = ", ".join(values)
+    return f"hash({key}) AS h1, hash({key}, 'harmonia') AS h2"
 
 
 class _Duplicates:
@@ -388,10 +393,9 @@ class _Duplicates:
 
     def flag(self, table: str) -> None:
         for index, columns in enumerate(self.keys):
-            values = ", ".join(columns)
             present = " AND ".join(f"{column} IS NOT NULL" for column in columns)
             keyed = (
-                f"SELECT _row, hash({values}) AS h1, hash({values}, 'harmonia') AS h2 "
+                f"SELECT _row, {_two_hashes(columns)} "
                 f"FROM {table} WHERE {present} AND len(_reasons) = 0"
             )
             seen = f"seen_{index}"
