@@ -453,8 +453,72 @@ def test_loading_the_same_files_twice_duplicates_nothing(
         (2, 0, 2),
         (6, 6, 0),
     ]
+    assert [(r.rows_new, r.rows_updated, r.rows_unchanged) for r in again] == [
+        (0, 0, 10),
+        (0, 0, 38),
+        (0, 0, 0),
+        (0, 0, 6),
+    ]
     batches = count_rows(database_url, ["load_batch"])["load_batch"]
     assert batches == 8  # the loads are recorded; the facts are not repeated
+
+
+def test_a_load_counts_rows_new_updated_and_unchanged_and_rewrites_only_what_changed(
+    database_url: str, tiny: Plugins, tmp_path: Path, reading: str
+) -> None:
+    """The monthly extract loaded again: a data steward sees what moved, and a
+    response whose answers are the stored ones is left as it was."""
+    h1 = tiny_market.DATA / "h1"
+    first = load(database_url, tiny, h1, country="NL")
+    assert [(r.rows_new, r.rows_updated, r.rows_unchanged) for r in first] == [
+        (10, 0, 0),
+        (38, 0, 0),
+        (6, 0, 0),
+    ]
+    edits = {
+        "customers.csv": {
+            "C01;NL;HCP;Anna;de Vries;cardiology;1011;Amsterdam;": "C01;NL;HCP;Anna;de Vries;cardiology;2011;Haarlem;",
+            "C02;NL;HCP;Bram;Jansen;cardiology;1012;Amsterdam;T1;TINY;10000024": "C02;NL;HCP;Bram;Jansen;cardiology;1012;Amsterdam;T1;TINY;20000014",
+            "C03;NL;HCP;Cor;Bakker;cardiology;3011;Rotterdam;T1;TINY;10000032": "C03;NL;HCP;Cor;Bakker;cardiology;3011;Delft;T1;TINY;20000022",
+        },
+        "metrics.csv": {"C01;cardiology;potential;2026;80": "C01;cardiology;potential;2026;85"},
+        "responses.csv": {
+            "C02;tiny-profile;1;rep1;2026-06-01;usage;some": "C02;tiny-profile;1;rep1;2026-06-01;usage;lots"
+        },
+    }
+    added = {
+        "customers.csv": "C11;NL;HCP;Karel;Smit;cardiology;1013;Amsterdam;T1;TINY;20000030\n",
+        "metrics.csv": "C11;cardiology;potential;2026;10\n",
+        "responses.csv": "",
+    }
+    for name, replacements in edits.items():
+        text = (h1 / name).read_text()
+        for old, new in replacements.items():
+            assert old in text
+            text = text.replace(old, new)
+        write(tmp_path / "next" / name, text + added[name])
+    stored_before = query(database_url, "SELECT id, batch_id FROM response ORDER BY id")
+    second = load(database_url, tiny, tmp_path / "next", country="NL")
+    assert [(r.kind, r.rows_new, r.rows_updated, r.rows_unchanged) for r in second] == [
+        ("customers", 1, 3, 7),  # C03's new city and identifier are one update
+        ("metrics", 1, 1, 37),
+        ("responses", 0, 1, 5),
+    ]
+    responses_batch = second[-1].batch_id
+    rewritten = {
+        row["id"]
+        for row in query(
+            database_url, f"SELECT id FROM response WHERE batch_id = {responses_batch}"
+        )
+    }
+    assert len(rewritten) == 1 and len(stored_before) == 6
+    answers = query(
+        database_url,
+        "SELECT x.source_id, a.value FROM answer a JOIN response r ON r.id = a.response_id "
+        "JOIN crosswalk x ON x.customer_id = r.customer_id ORDER BY x.source_id",
+    )
+    assert {row["source_id"]: row["value"] for row in answers}["C02"] == "lots"
+    assert len(answers) == 6
 
 
 def test_a_changed_value_replaces_the_stored_one(

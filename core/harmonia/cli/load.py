@@ -131,12 +131,28 @@ def load(
     _render(results)
 
 
+def _file_and_kind(location: str, kind: str) -> str:
+    """The file's name, and what it held unless the name says (customers.csv)."""
+    path = Path(location)
+    return path.name if path.stem.lower() == kind else f"{path.name} ({kind})"
+
+
 def _render(results: list) -> None:
+    # A file loaded again shows as unchanged: nothing in the store moved.
+    columns = ["batch", "file", "read", "new", "updated", "unchanged", "quarantined"]
     rows = [
-        (r.batch_id, Path(r.location).name, r.kind, r.rows_read, r.rows_loaded, r.rows_quarantined)
+        (
+            r.batch_id,
+            _file_and_kind(r.location, r.kind),
+            r.rows_read,
+            r.rows_new,
+            r.rows_updated,
+            r.rows_unchanged,
+            r.rows_quarantined,
+        )
         for r in results
     ]
-    stdout.print(table(None, ["batch", "file", "kind", "read", "loaded", "quarantined"], rows))
+    stdout.print(table(None, columns, rows))
     for result in results:
         if result.ignored_columns:
             stdout.print(

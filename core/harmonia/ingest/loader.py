@@ -65,7 +65,12 @@ DUPLICATE_MESSAGES = {
 
 @attrs.frozen
 class LoadResult:
-    """What happened to one batch: counts, and the commonest reasons for rejection."""
+    """What happened to one batch: counts, and the commonest reasons for rejection.
+
+    Rows read = rows loaded + rows quarantined, and the loaded rows are new to
+    the store, changed what it held (updated), or changed nothing (unchanged:
+    a file loaded again).
+    """
 
     batch_id: int
     kind: str
@@ -75,6 +80,9 @@ class LoadResult:
     rows_read: int
     rows_loaded: int
     rows_quarantined: int
+    rows_new: int
+    rows_updated: int
+    rows_unchanged: int
     reasons: tuple[tuple[str, int], ...] = ()
     ignored_columns: tuple[str, ...] = ()
 
@@ -193,6 +201,9 @@ class Loader:
             rows_read=read,
             rows_loaded=read - quarantined,
             rows_quarantined=quarantined,
+            rows_new=merger.new,
+            rows_updated=merger.updated,
+            rows_unchanged=read - quarantined - merger.new - merger.updated,
             reasons=reasons,
             ignored_columns=tuple(getattr(batch, "ignored_columns", ())),
         )
@@ -274,6 +285,8 @@ class Loader:
                             "system": result.system,
                             "read": result.rows_read,
                             "loaded": result.rows_loaded,
+                            "new": result.rows_new,
+                            "updated": result.rows_updated,
                             "quarantined": result.rows_quarantined,
                         }
                     ),

@@ -10,7 +10,9 @@ and then
 * stages only the rows that change existing facts and upserts them with one
   SQL statement, so loading the same rows twice changes nothing.
 
-Rows the store must refuse (a metric for a customer this system never
+Each merger counts the rows it merged that were new to the store and
+those that changed what it held; the rest of the loaded rows changed
+nothing. Rows the store must refuse (a metric for a customer this system never
 loaded, an identifier that belongs to someone else) come back as
 ``(_row, reason)`` for the quarantine. A merger lives for one load batch, in
 one store transaction, and keeps what earlier chunks added in DuckDB so that
@@ -21,13 +23,17 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+import pyarrow as pa
+import pyarrow.compute as pc
+
 from harmonia.store.bulk import BulkConnection, literal
 
 if TYPE_CHECKING:
     import duckdb
-    import pyarrow as pa
 
 Rejections = list[tuple[int, str]]
+
+_NO_IDS = pa.array([], pa.int64())
 
 
 class Merger:
@@ -40,6 +46,8 @@ class Merger:
         self.duck = duck
         self.system = system
         self.batch_id = batch_id
+        self.new = 0  # rows that added facts to the store
+        self.updated = 0  # rows that changed facts it held
         self._load_crosswalk()
 
     def merge(self, valid: str) -> Rejections:
@@ -67,6 +75,10 @@ class Merger:
 
     def _arrow(self, sql: str) -> pa.Table:
         return self.duck.sql(sql).to_arrow_table()
+
+    def _ids(self, returning: str) -> pa.Array:
+        """The ids a store statement ``RETURNING id`` gave back."""
+        return self.bulk.read(returning).column("id").combine_chunks().cast(pa.int64())
 
     def _unknown_customers(self, resolved: str) -> Rejections:
         rows = self.duck.sql(
@@ -141,13 +153,14 @@ class CustomerMerger(Merger):
             """
         )
         self._append_new()
-        self._update_known()
-        self._identifiers()
+        changed = pa.concat_arrays([self._update_known(), self._identifiers()])
         self.duck.execute(
             "INSERT INTO xwalk SELECT customer_id, harmonia_id FROM accepted WHERE by_source IS NULL"
         )
         added = self.duck.sql("SELECT COUNT(*) FROM accepted WHERE is_new").fetchall()[0][0]
         self.next_id += int(added)
+        self.new += int(added)
+        self.updated += len(pc.unique(changed))  # one row per customer: duplicates are refused
         return [(row, reason) for row, reason in rejected]
 
     def _append_new(self) -> None:
@@ -169,14 +182,17 @@ class CustomerMerger(Merger):
             ),
         )
 
-    def _update_known(self) -> None:
-        """Customers the store already has: update what changed, keep what a row leaves empty."""
+    def _update_known(self) -> pa.Array:
+        """Customers the store already has: update what changed, keep what a row leaves empty.
+
+        Returns the ids of the customers that changed.
+        """
         known = self._arrow(
             "SELECT harmonia_id AS id, country, type, first_name, last_name, specialty, postal_code, "
             "city, territory FROM accepted WHERE NOT is_new ORDER BY harmonia_id"
         )
         if not known.num_rows:
-            return
+            return _NO_IDS
         stage = self.bulk.stage(known, "customers")
         keep = "COALESCE(excluded.{0}, customer.{0})"
         changed = " OR ".join(
@@ -190,7 +206,7 @@ class CustomerMerger(Merger):
                 "territory",
             )
         )
-        self.bulk.execute(
+        return self._ids(
             f"""
             INSERT INTO customer (id, country, type, first_name, last_name, specialty, postal_code,
                                   city, territory, first_batch_id, batch_id)
@@ -204,11 +220,15 @@ class CustomerMerger(Merger):
                 batch_id = excluded.batch_id
             WHERE customer.country <> excluded.country OR customer.type <> excluded.type
                 OR {changed}
+            RETURNING id
             """
         )
 
-    def _identifiers(self) -> None:
-        """New identifiers: appended; a known customer's changed identifier: replaced."""
+    def _identifiers(self) -> pa.Array:
+        """New identifiers: appended; a known customer's changed identifier: replaced.
+
+        Returns the ids of the known customers whose identifier changed.
+        """
         batch = self.batch_id
         fresh = self._arrow(
             "SELECT id_scheme AS scheme, id_value AS value, harmonia_id AS customer_id, "
@@ -239,6 +259,7 @@ class CustomerMerger(Merger):
             "WHERE id_value IS NOT NULL AND NOT EXISTS ("
             "SELECT 1 FROM ids i WHERE i.scheme = a.id_scheme AND i.value = a.id_value)"
         )
+        return changed.column("customer_id").combine_chunks().cast(pa.int64())
 
     def finish(self) -> None:
         self.bulk.sync_sequence("customer")
@@ -262,17 +283,15 @@ class MetricMerger(Merger):
         self._load_stored()
         batch = self.batch_id
         columns = "customer_id, therapy_area, metric, period, first_month, last_month, value"
-        self.bulk.append(
-            "metric",
-            self._arrow(
-                "SELECT harmonia_id AS customer_id, therapy_area, metric, period, "
-                f"first_month, last_month, value, {batch} AS batch_id FROM resolved r "
-                "WHERE harmonia_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM stored s "
-                "WHERE s.customer_id = r.harmonia_id AND s.therapy_area = r.therapy_area "
-                "AND s.metric = r.metric AND s.period = r.period) "
-                "ORDER BY therapy_area, metric, harmonia_id, period"
-            ),
+        appended = self._arrow(
+            "SELECT harmonia_id AS customer_id, therapy_area, metric, period, "
+            f"first_month, last_month, value, {batch} AS batch_id FROM resolved r "
+            "WHERE harmonia_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM stored s "
+            "WHERE s.customer_id = r.harmonia_id AND s.therapy_area = r.therapy_area "
+            "AND s.metric = r.metric AND s.period = r.period) "
+            "ORDER BY therapy_area, metric, harmonia_id, period"
         )
+        self.bulk.append("metric", appended)
         changed = self._arrow(
             "SELECT r.harmonia_id AS customer_id, r.therapy_area, r.metric, r.period, "
             "r.first_month, r.last_month, r.value FROM resolved r JOIN stored s "
@@ -280,6 +299,8 @@ class MetricMerger(Merger):
             "AND s.metric = r.metric AND s.period = r.period "
             "WHERE s.value IS DISTINCT FROM r.value OR s.first_month <> r.first_month"
         )
+        self.new += appended.num_rows
+        self.updated += changed.num_rows
         if changed.num_rows:
             stage = self.bulk.stage(changed, "metrics")
             self.bulk.execute(
@@ -316,16 +337,21 @@ class MetricMerger(Merger):
 
 
 class ResponseMerger(Merger):
-    """Responses and their answers; a response loaded again has its answers replaced."""
+    """Responses and their answers.
 
-    KEY = ("customer_id", "questionnaire", "version", "respondent", "answered_at")
+    A response loaded again has its answers replaced, unless they are the
+    ones stored: then it is left as it was.
+    """
+
+    #: What makes a response one: who, which questionnaire, by whom, when.
+    KEY = ("harmonia_id", "questionnaire", "version", "respondent", "answered_at")
 
     def __init__(self, *args: object, **kwargs: object):
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
         self.bulk.lock("response")
         self.next_id = self.bulk.next_id("response")
         self.duck.execute(
-            "CREATE OR REPLACE TEMP TABLE known (id BIGINT, customer_id BIGINT, questionnaire "
+            "CREATE OR REPLACE TEMP TABLE known (id BIGINT, harmonia_id BIGINT, questionnaire "
             "VARCHAR, version VARCHAR, respondent VARCHAR, answered_at VARCHAR, reset BOOLEAN)"
         )
         self.seen_questionnaires: set[str] = set()
@@ -334,64 +360,112 @@ class ResponseMerger(Merger):
         self._resolve(valid, "resolved")
         rejected = self._unknown_customers("resolved")
         self._load_known()
-        key = " AND ".join(
-            f"k.{column} = h.{'harmonia_id' if column == 'customer_id' else column}"
-            for column in self.KEY
-        )
         self.duck.execute(
             f"""
             CREATE OR REPLACE TEMP TABLE heads AS
             SELECT h.*, k.id AS known_id, k.reset AS known_reset FROM (
-                SELECT DISTINCT harmonia_id, questionnaire, version, respondent, answered_at
-                FROM resolved WHERE harmonia_id IS NOT NULL) h
-            LEFT JOIN known k ON {key}
+                SELECT harmonia_id, questionnaire, version, respondent, answered_at,
+                    COUNT(DISTINCT _row) AS rows
+                FROM resolved WHERE harmonia_id IS NOT NULL
+                GROUP BY harmonia_id, questionnaire, version, respondent, answered_at) h
+            LEFT JOIN known k ON {self._same_response("k", "h")}
             """
         )
+        # 'reloaded': a response stored before this load, loaded again; 'again':
+        # one this load already wrote, given more answers in a later chunk.
         self.duck.execute(
             f"""
             CREATE OR REPLACE TEMP TABLE heads_ided AS
             SELECT *, COALESCE(known_id, {self.next_id - 1} + row_number() OVER (
                 PARTITION BY known_id IS NULL ORDER BY harmonia_id, questionnaire, version,
-                respondent, answered_at)) AS response_id
+                respondent, answered_at)) AS response_id,
+                CASE WHEN known_id IS NULL THEN 'new' WHEN known_reset THEN 'again'
+                     ELSE 'reloaded' END AS state
             FROM heads
             """
         )
+        self.duck.execute("CREATE OR REPLACE TEMP TABLE unchanged (response_id BIGINT)")
         self._write_heads()
+        changed = "response_id NOT IN (SELECT response_id FROM unchanged)"
         self.bulk.append(
             "answer",
             self._arrow(
-                "SELECT h.response_id, r.question, r.value FROM resolved r JOIN heads_ided h "
-                "ON h.harmonia_id = r.harmonia_id AND h.questionnaire = r.questionnaire "
-                "AND h.version = r.version AND h.respondent = r.respondent "
-                "AND h.answered_at = r.answered_at ORDER BY h.response_id, r.question, r.value"
+                f"SELECT response_id, question, value FROM ({self._answers()}) WHERE {changed} "
+                "ORDER BY response_id, question, value"
             ),
         )
+        new, updated = self.duck.sql(
+            "SELECT COALESCE(SUM(rows) FILTER (state = 'new'), 0), "
+            f"COALESCE(SUM(rows) FILTER (state <> 'new' AND {changed}), 0) FROM heads_ided"
+        ).fetchall()[0]
+        self.new += int(new)
+        self.updated += int(updated)
         return rejected
+
+    def _answers(self) -> str:
+        """This chunk's answers, each with its response's id and state."""
+        return (
+            "SELECT h.response_id, h.state, r.question, r.value "
+            f"FROM resolved r JOIN heads_ided h ON {self._same_response('h', 'r')}"
+        )
+
+    def _same_response(self, left: str, right: str) -> str:
+        return " AND ".join(f"{left}.{column} = {right}.{column}" for column in self.KEY)
 
     def _write_heads(self) -> None:
         batch = self.batch_id
         new = self._arrow(
             "SELECT response_id AS id, harmonia_id AS customer_id, questionnaire, version, "
             f"respondent, answered_at, {batch} AS batch_id FROM heads_ided "
-            "WHERE known_id IS NULL ORDER BY response_id"
+            "WHERE state = 'new' ORDER BY response_id"
         )
         self.bulk.append("response", new)
         self.next_id += new.num_rows
-        reloaded = self._arrow(
-            "SELECT known_id AS id FROM heads_ided WHERE known_id IS NOT NULL AND NOT known_reset"
-        )
+        reloaded = self._arrow("SELECT response_id AS id FROM heads_ided WHERE state = 'reloaded'")
         if reloaded.num_rows:
-            stage = self.bulk.stage(reloaded, "responses")
-            self.bulk.execute(f"DELETE FROM answer WHERE response_id IN (SELECT id FROM {stage})")
-            self.bulk.execute(
-                f"UPDATE response SET batch_id = {batch} WHERE id IN (SELECT id FROM {stage})"
+            self._find_unchanged(reloaded)
+            changed = self._arrow(
+                "SELECT response_id AS id FROM heads_ided WHERE state = 'reloaded' "
+                "AND response_id NOT IN (SELECT response_id FROM unchanged)"
             )
+            if changed.num_rows:
+                stage = self.bulk.stage(changed, "responses")
+                self.bulk.execute(
+                    f"DELETE FROM answer WHERE response_id IN (SELECT id FROM {stage})"
+                )
+                self.bulk.execute(
+                    f"UPDATE response SET batch_id = {batch} WHERE id IN (SELECT id FROM {stage})"
+                )
         self.duck.execute(
             "UPDATE known SET reset = TRUE WHERE id IN (SELECT known_id FROM heads_ided)"
         )
         self.duck.execute(
             "INSERT INTO known SELECT response_id, harmonia_id, questionnaire, version, respondent, "
-            "answered_at, TRUE FROM heads_ided WHERE known_id IS NULL"
+            "answered_at, TRUE FROM heads_ided WHERE state = 'new'"
+        )
+
+    def _find_unchanged(self, reloaded: pa.Table) -> None:
+        """Fill ``unchanged``: the reloaded responses whose answers are the stored ones."""
+        stage = self.bulk.stage(reloaded, "responses")
+        stored = self.bulk.read(
+            "SELECT response_id, question, value FROM answer "
+            f"WHERE response_id IN (SELECT id FROM {stage})"
+        )
+        self._into_duck(
+            "stored_answers", stored, "response_id BIGINT, question VARCHAR, value VARCHAR"
+        )
+        answers = "list_sort(list(question || chr(31) || value)) AS answers"
+        self.duck.execute(
+            f"""
+            INSERT INTO unchanged
+            SELECT response_id FROM (
+                SELECT response_id, {answers} FROM ({self._answers()})
+                WHERE state = 'reloaded' GROUP BY response_id
+            ) incoming JOIN (
+                SELECT response_id, {answers} FROM stored_answers GROUP BY response_id
+            ) stored USING (response_id)
+            WHERE incoming.answers = stored.answers
+            """
         )
 
     def _load_known(self) -> None:
