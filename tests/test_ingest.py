@@ -587,7 +587,11 @@ def test_the_same_physician_from_two_systems_is_one_customer(
         name="vendor.csv",
     )
     load(database_url, tiny, crm, country="NL", system="crm")
-    load(database_url, tiny, vendor, country="NL", system="vendor")
+    (linked,) = load(database_url, tiny, vendor, country="NL", system="vendor")
+    (again,) = load(database_url, tiny, vendor, country="NL", system="vendor")
+    # V-777 is C01, linked and renamed: one update; V-888 is new.
+    assert (linked.rows_new, linked.rows_updated, linked.rows_unchanged) == (1, 1, 0)
+    assert (again.rows_new, again.rows_updated, again.rows_unchanged) == (0, 0, 2)
     rows = query(database_url, "SELECT system, source_id, customer_id FROM crosswalk")
     ids = {(row["system"], row["source_id"]): row["customer_id"] for row in rows}
     assert len(ids) == 4 and count_rows(database_url, ["customer"]) == {"customer": 3}

@@ -153,7 +153,14 @@ class CustomerMerger(Merger):
             """
         )
         self._append_new()
-        changed = pa.concat_arrays([self._update_known(), self._identifiers()])
+        # A known customer is updated by a change of record or identifier, or
+        # by being linked to this system (matched by its national identifier).
+        linked = self._arrow(
+            "SELECT harmonia_id FROM accepted WHERE by_source IS NULL AND NOT is_new"
+        ).column(0)
+        changed = pa.concat_arrays(
+            [self._update_known(), self._identifiers(), linked.combine_chunks().cast(pa.int64())]
+        )
         self.duck.execute(
             "INSERT INTO xwalk SELECT customer_id, harmonia_id FROM accepted WHERE by_source IS NULL"
         )
