@@ -51,11 +51,7 @@ def escape(text: str) -> str:
 def table(
     title: str | None, columns: Sequence[str], rows: Sequence[Sequence[Any]], **kwargs: Any
 ) -> Table:
-    """A rich table; numeric-looking columns align right and never wrap.
-
-    In a narrow terminal the text columns give way (wrapped, then elided):
-    a count cut short would be read as another number.
-    """
+    """A rich table; numeric-looking columns align right."""
     from rich.table import Table
 
     result = Table(title=title, title_justify="left", **kwargs)
@@ -63,7 +59,7 @@ def table(
         numeric = bool(rows) and all(
             isinstance(row[index], int | float) for row in rows if row[index] is not None
         )
-        result.add_column(column, justify="right" if numeric else "left", no_wrap=numeric)
+        result.add_column(column, justify="right" if numeric else "left")
     for row in rows:
         result.add_row(*(format_value(value) for value in row))
     return result
