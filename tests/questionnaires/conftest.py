@@ -18,6 +18,7 @@ from harmonia.store import Database
 
 sys.path.insert(0, str(Path(__file__).parent))
 
+from helpers import accounted
 from qhelpers import CUSTOMER_HEADER, RESPONSE_HEADER, Engine
 
 
@@ -55,7 +56,7 @@ def load(harmonia_database: str, write_csv: Callable[..., Path]) -> Callable[...
         header = {"responses": RESPONSE_HEADER, "customers": CUSTOMER_HEADER}[kind]
         path = write_csv(f"{kind}.csv", [header, *rows])
         loader = Loader(database, plugins, country=country)
-        return list(loader.run(plugins.data_sources["csv"], {"path": str(path)}))
+        return accounted(list(loader.run(plugins.data_sources["csv"], {"path": str(path)})))
 
     return run
 

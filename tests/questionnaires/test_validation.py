@@ -274,3 +274,23 @@ def test_the_oncology_questionnaire_is_validated(plugins, load, harmonia_databas
     found = rejected(harmonia_database)
     assert "skip logic: clinical_trials = true" in found[("R1", "trial_role")][0]
     assert result.rows_quarantined == 2 and result.rows_loaded == 7
+
+
+def test_a_response_whose_rows_are_interleaved_across_chunks_is_counted_right(
+    plugins: Any, load: Any, harmonia_database: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Rows of two responses interleaved, read two at a time: a response met
+    again in a later chunk keeps the outcome it had (a first load is all new)."""
+    monkeypatch.setattr("harmonia.ingest.loader.CHUNK_ROWS", 2)
+    load(plugins, "customers", customers(3))
+    answers = [("a", "s", "x"), ("b", "s", "y"), ("a", "t", "hello"), ("b", "t", "bye")]
+    rows = [("C0001", "checks", "1", case, AT, q, answer) for case, q, answer in answers]
+    (first,) = load(plugins, "responses", rows)
+    assert (first.rows_new, first.rows_updated, first.rows_unchanged) == (4, 0, 0)
+    stored = "SELECT r.respondent, a.question, a.value FROM answer a JOIN response r ON r.id = a.response_id ORDER BY 1, 2"
+    with BulkConnection(Database(harmonia_database)) as bulk:
+        before = bulk.read(stored).to_pylist()
+    (again,) = load(plugins, "responses", rows)
+    assert again.rows_new == 0 and again.rows_quarantined == 0
+    with BulkConnection(Database(harmonia_database)) as bulk:
+        assert bulk.read(stored).to_pylist() == before

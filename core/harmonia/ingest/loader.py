@@ -203,7 +203,7 @@ class Loader:
             rows_quarantined=quarantined,
             rows_new=merger.new,
             rows_updated=merger.updated,
-            rows_unchanged=read - quarantined - merger.new - merger.updated,
+            rows_unchanged=merger.unchanged,
             reasons=reasons,
             ignored_columns=tuple(getattr(batch, "ignored_columns", ())),
         )
@@ -287,6 +287,7 @@ class Loader:
                             "loaded": result.rows_loaded,
                             "new": result.rows_new,
                             "updated": result.rows_updated,
+                            "unchanged": result.rows_unchanged,
                             "quarantined": result.rows_quarantined,
                         }
                     ),

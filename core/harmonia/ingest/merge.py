@@ -10,9 +10,8 @@ and then
 * stages only the rows that change existing facts and upserts them with one
   SQL statement, so loading the same rows twice changes nothing.
 
-Each merger counts the rows it merged that were new to the store and
-those that changed what it held; the rest of the loaded rows changed
-nothing. Rows the store must refuse (a metric for a customer this system never
+Each merger counts the rows it merged: new to the store, changing what it
+held (updated), or changing nothing (unchanged: the same file loaded again). Rows the store must refuse (a metric for a customer this system never
 loaded, an identifier that belongs to someone else) come back as
 ``(_row, reason)`` for the quarantine. A merger lives for one load batch, in
 one store transaction, and keeps what earlier chunks added in DuckDB so that
@@ -48,6 +47,7 @@ class Merger:
         self.batch_id = batch_id
         self.new = 0  # rows that added facts to the store
         self.updated = 0  # rows that changed facts it held
+        self.unchanged = 0  # rows whose facts it held already
         self._load_crosswalk()
 
     def merge(self, valid: str) -> Rejections:
@@ -164,10 +164,14 @@ class CustomerMerger(Merger):
         self.duck.execute(
             "INSERT INTO xwalk SELECT customer_id, harmonia_id FROM accepted WHERE by_source IS NULL"
         )
-        added = self.duck.sql("SELECT COUNT(*) FROM accepted WHERE is_new").fetchall()[0][0]
-        self.next_id += int(added)
-        self.new += int(added)
-        self.updated += len(pc.unique(changed))  # one row per customer: duplicates are refused
+        added, known = self.duck.sql(
+            "SELECT COUNT(*) FILTER (is_new), COUNT(*) FILTER (NOT is_new) FROM accepted"
+        ).fetchall()[0]
+        self.next_id += added
+        updated = len(pc.unique(changed))  # one row per customer: duplicates are refused
+        self.new += added
+        self.updated += updated
+        self.unchanged += known - updated
         return [(row, reason) for row, reason in rejected]
 
     def _append_new(self) -> None:
@@ -306,8 +310,12 @@ class MetricMerger(Merger):
             "AND s.metric = r.metric AND s.period = r.period "
             "WHERE s.value IS DISTINCT FROM r.value OR s.first_month <> r.first_month"
         )
+        merged = self.duck.sql(
+            "SELECT COUNT(*) FROM resolved WHERE harmonia_id IS NOT NULL"
+        ).fetchall()[0][0]
         self.new += appended.num_rows
         self.updated += changed.num_rows
+        self.unchanged += merged - appended.num_rows - changed.num_rows
         if changed.num_rows:
             stage = self.bulk.stage(changed, "metrics")
             self.bulk.execute(
@@ -361,6 +369,11 @@ class ResponseMerger(Merger):
             "CREATE OR REPLACE TEMP TABLE known (id BIGINT, harmonia_id BIGINT, questionnaire "
             "VARCHAR, version VARCHAR, respondent VARCHAR, answered_at VARCHAR, reset BOOLEAN)"
         )
+        # What became of each response this load met ('new', 'updated' or
+        # 'unchanged'), and how many of its rows it has read so far.
+        self.duck.execute(
+            "CREATE OR REPLACE TEMP TABLE outcome (response_id BIGINT, outcome VARCHAR, rows BIGINT)"
+        )
         self.seen_questionnaires: set[str] = set()
 
     def merge(self, valid: str) -> Rejections:
@@ -401,13 +414,45 @@ class ResponseMerger(Merger):
                 "ORDER BY response_id, question, value"
             ),
         )
-        new, updated = self.duck.sql(
-            "SELECT COALESCE(SUM(rows) FILTER (state = 'new'), 0), "
-            f"COALESCE(SUM(rows) FILTER (state <> 'new' AND {changed}), 0) FROM heads_ided"
-        ).fetchall()[0]
-        self.new += int(new)
-        self.updated += int(updated)
+        self._record_outcomes()
         return rejected
+
+    def _record_outcomes(self) -> None:
+        """Add this chunk's rows to what became of their responses.
+
+        A response met again in a later chunk (its rows interleaved with
+        others') keeps its outcome, except that one left unchanged so far is
+        updated by the answers it gains.
+        """
+        gained = self._arrow(
+            "SELECT response_id AS id FROM heads_ided h JOIN outcome o USING (response_id) "
+            "WHERE h.state = 'again' AND o.outcome = 'unchanged'"
+        )
+        if gained.num_rows:
+            stage = self.bulk.stage(gained, "responses")
+            self.bulk.execute(
+                f"UPDATE response SET batch_id = {self.batch_id} "
+                f"WHERE id IN (SELECT id FROM {stage})"
+            )
+        self.duck.execute(
+            """
+            UPDATE outcome SET rows = outcome.rows + h.rows,
+                outcome = CASE WHEN outcome.outcome = 'unchanged' THEN 'updated'
+                               ELSE outcome.outcome END
+            FROM heads_ided h WHERE h.state = 'again' AND h.response_id = outcome.response_id
+            """
+        )
+        self.duck.execute(
+            """
+            INSERT INTO outcome
+            SELECT response_id, CASE
+                    WHEN state = 'new' THEN 'new'
+                    WHEN response_id IN (SELECT response_id FROM unchanged) THEN 'unchanged'
+                    ELSE 'updated' END,
+                rows
+            FROM heads_ided WHERE state <> 'again'
+            """
+        )
 
     def _answers(self) -> str:
         """This chunk's answers, each with its response's id and state."""
@@ -461,7 +506,7 @@ class ResponseMerger(Merger):
         self._into_duck(
             "stored_answers", stored, "response_id BIGINT, question VARCHAR, value VARCHAR"
         )
-        answers = "list_sort(list(question || chr(31) || value)) AS answers"
+        answers = "list_sort(list({'question': question, 'value': value})) AS answers"
         self.duck.execute(
             f"""
             INSERT INTO unchanged
@@ -494,6 +539,12 @@ class ResponseMerger(Merger):
                 self.duck.unregister("incoming")
 
     def finish(self) -> None:
+        counts = dict(
+            self.duck.sql("SELECT outcome, SUM(rows) FROM outcome GROUP BY outcome").fetchall()
+        )
+        self.new, self.updated, self.unchanged = (
+            int(counts.get(outcome, 0)) for outcome in ("new", "updated", "unchanged")
+        )
         self.bulk.sync_sequence("response")
         self.bulk.analyze("response", "answer")
 
