@@ -428,12 +428,7 @@ class ResponseMerger(Merger):
             "SELECT response_id AS id FROM heads_ided h JOIN outcome o USING (response_id) "
             "WHERE h.state = 'again' AND o.outcome = 'unchanged'"
         )
-        if gained.num_rows:
-            stage = self.bulk.stage(gained, "responses")
-            self.bulk.execute(
-                f"UPDATE response SET batch_id = {self.batch_id} "
-                f"WHERE id IN (SELECT id FROM {stage})"
-            )
+        self._take_into_batch(gained, replacing_answers=False)
         self.duck.execute(
             """
             UPDATE outcome SET rows = outcome.rows + h.rows,
@@ -480,20 +475,24 @@ class ResponseMerger(Merger):
                 "SELECT response_id AS id FROM heads_ided WHERE state = 'reloaded' "
                 "AND response_id NOT IN (SELECT response_id FROM unchanged)"
             )
-            if changed.num_rows:
-                stage = self.bulk.stage(changed, "responses")
-                self.bulk.execute(
-                    f"DELETE FROM answer WHERE response_id IN (SELECT id FROM {stage})"
-                )
-                self.bulk.execute(
-                    f"UPDATE response SET batch_id = {batch} WHERE id IN (SELECT id FROM {stage})"
-                )
+            self._take_into_batch(changed, replacing_answers=True)
         self.duck.execute(
             "UPDATE known SET reset = TRUE WHERE id IN (SELECT known_id FROM heads_ided)"
         )
         self.duck.execute(
             "INSERT INTO known SELECT response_id, harmonia_id, questionnaire, version, respondent, "
             "answered_at, TRUE FROM heads_ided WHERE state = 'new'"
+        )
+
+    def _take_into_batch(self, responses: pa.Table, *, replacing_answers: bool) -> None:
+        """Stored responses (``id``) this batch writes: their answers go first if it replaces them."""
+        if not responses.num_rows:
+            return
+        stage = self.bulk.stage(responses, "responses")
+        if replacing_answers:
+            self.bulk.execute(f"DELETE FROM answer WHERE response_id IN (SELECT id FROM {stage})")
+        self.bulk.execute(
+            f"UPDATE response SET batch_id = {self.batch_id} WHERE id IN (SELECT id FROM {stage})"
         )
 
     def _find_unchanged(self, reloaded: pa.Table) -> None:
