@@ -11,7 +11,8 @@ and then
   SQL statement, so loading the same rows twice changes nothing.
 
 Each merger counts the rows it merged: new to the store, changing what it
-held (updated), or changing nothing (unchanged: the same file loaded again). Rows the store must refuse (a metric for a customer this system never
+held (updated), or changing nothing (unchanged: the same file loaded again).
+Rows the store must refuse (a metric for a customer this system never
 loaded, an identifier that belongs to someone else) come back as
 ``(_row, reason)`` for the quarantine. A merger lives for one load batch, in
 one store transaction, and keeps what earlier chunks added in DuckDB so that
@@ -33,6 +34,11 @@ if TYPE_CHECKING:
 Rejections = list[tuple[int, str]]
 
 _NO_IDS = pa.array([], pa.int64())
+
+
+def _ids(column: pa.ChunkedArray) -> pa.Array:
+    """Customer or response ids, from whichever engine, as one int64 array."""
+    return column.combine_chunks().cast(pa.int64())
 
 
 class Merger:
@@ -75,10 +81,6 @@ class Merger:
 
     def _arrow(self, sql: str) -> pa.Table:
         return self.duck.sql(sql).to_arrow_table()
-
-    def _ids(self, returning: str) -> pa.Array:
-        """The ids a store statement ``RETURNING id`` gave back."""
-        return self.bulk.read(returning).column("id").combine_chunks().cast(pa.int64())
 
     def _unknown_customers(self, resolved: str) -> Rejections:
         rows = self.duck.sql(
@@ -158,9 +160,7 @@ class CustomerMerger(Merger):
         linked = self._arrow(
             "SELECT harmonia_id FROM accepted WHERE by_source IS NULL AND NOT is_new"
         ).column(0)
-        changed = pa.concat_arrays(
-            [self._update_known(), self._identifiers(), linked.combine_chunks().cast(pa.int64())]
-        )
+        changed = pa.concat_arrays([self._update_known(), self._identifiers(), _ids(linked)])
         self.duck.execute(
             "INSERT INTO xwalk SELECT customer_id, harmonia_id FROM accepted WHERE by_source IS NULL"
         )
@@ -217,7 +217,7 @@ class CustomerMerger(Merger):
                 "territory",
             )
         )
-        return self._ids(
+        updated = self.bulk.read(
             f"""
             INSERT INTO customer (id, country, type, first_name, last_name, specialty, postal_code,
                                   city, territory, first_batch_id, batch_id)
@@ -234,6 +234,7 @@ class CustomerMerger(Merger):
             RETURNING id
             """
         )
+        return _ids(updated.column("id"))
 
     def _identifiers(self) -> pa.Array:
         """New identifiers: appended; a known customer's changed identifier: replaced.
@@ -270,7 +271,7 @@ class CustomerMerger(Merger):
             "WHERE id_value IS NOT NULL AND NOT EXISTS ("
             "SELECT 1 FROM ids i WHERE i.scheme = a.id_scheme AND i.value = a.id_value)"
         )
-        return changed.column("customer_id").combine_chunks().cast(pa.int64())
+        return _ids(changed.column("customer_id"))
 
     def finish(self) -> None:
         self.bulk.sync_sequence("customer")
