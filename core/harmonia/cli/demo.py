@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from harmonia.cli import app
+from harmonia.cli.load import summary_table
 from harmonia.cli.render import stages, stdout, table
 from harmonia.errors import NotFoundError
 
@@ -118,16 +119,7 @@ def demo(
         f"[bold]harmonia demo[/]: {country.upper()} {therapy_area}, database "
         f"{context.database.display_url}"
     )
-    stdout.print(
-        table(
-            "loaded",
-            ["file", "read", "loaded", "quarantined"],
-            [
-                (Path(r.location).name, r.rows_read, r.rows_loaded, r.rows_quarantined)
-                for r in loaded
-            ],
-        )
-    )
+    stdout.print(summary_table(loaded, "loaded"))
     last = cycles[-1]
     rows = [
         (

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import attrs
 import click
@@ -10,6 +11,9 @@ import click
 from harmonia.cli import app, echo_json
 from harmonia.cli.render import counting, stdout, table
 from harmonia.errors import ConfigError
+
+if TYPE_CHECKING:
+    from rich.table import Table
 
 
 def _options(pairs: tuple[str, ...]) -> dict[str, str]:
@@ -137,8 +141,11 @@ def _file_and_kind(location: str, kind: str) -> str:
     return path.name if path.stem.lower() == kind else f"{path.name} ({kind})"
 
 
-def _render(results: list) -> None:
-    # A file loaded again shows as unchanged: nothing in the store moved.
+def summary_table(results: list, title: str | None = None) -> Table:
+    """One row per loaded file: what became of its rows.
+
+    A file loaded again shows as unchanged: nothing in the store moved.
+    """
     columns = ["batch", "file", "read", "new", "updated", "unchanged", "quarantined"]
     rows = [
         (
@@ -152,7 +159,11 @@ def _render(results: list) -> None:
         )
         for r in results
     ]
-    stdout.print(table(None, columns, rows))
+    return table(title, columns, rows, pad_edge=False)  # fits 80 columns
+
+
+def _render(results: list) -> None:
+    stdout.print(summary_table(results))
     for result in results:
         if result.ignored_columns:
             stdout.print(
