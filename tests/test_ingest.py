@@ -648,6 +648,24 @@ def test_a_file_in_a_legacy_encoding_is_refused_whole_or_read_in_its_encoding(
     assert (stored["first_name"], stored["last_name"]) == ("Zoë", row.split(";")[4])
 
 
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"", "the file is empty: not even a header row"),
+        (b"\n\n", "the file is empty: not even a header row"),
+        (b"customer_id;country\n", "cannot tell what this file holds from its header"),
+    ],
+)
+def test_a_file_without_a_usable_header_is_refused_with_a_message(
+    harmonia_cli: Callable, tiny: Plugins, tmp_path: Path, content: bytes, message: str
+) -> None:
+    path = tmp_path / "extract.csv"
+    path.write_bytes(content)
+    refused = harmonia_cli("load", str(path), "--country", "NL")
+    assert refused.exit_code == 1 and message in refused.output
+    assert "Traceback" not in refused.output
+
+
 @pytest.fixture
 def loaded_with_rejections(harmonia_cli: Callable, tiny: Plugins, tmp_path: Path) -> Path:
     """Customers with two rejected rows, loaded through ``harmonia load``."""

@@ -152,6 +152,14 @@ def _read_csv(
 ) -> Iterator[FileBatch]:
     import duckdb
 
+    with path.open("rb") as file:
+        empty = not file.read(4096).strip()
+    if empty:
+        raise InputError(
+            "the file is empty: not even a header row",
+            where=location,
+            fix="export it again, with its header row",
+        )
     # The header names the delimiter unambiguously (canonical names hold none);
     # DuckDB's sniffer can be led astray by a malformed line further down.
     delimiter = delimiter or _header_delimiter(path, encoding)
