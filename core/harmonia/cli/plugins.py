@@ -9,9 +9,16 @@ from harmonia.cli.render import stdout, table
 from harmonia.errors import ConflictError
 
 
-@click.group()
-def plugins() -> None:
-    """Installed packs: countries, therapy areas, sources, sinks, policies."""
+@click.group(invoke_without_command=True)
+@click.pass_context
+def plugins(ctx: click.Context) -> None:
+    """Installed packs: countries, therapy areas, sources, sinks, policies.
+
+    Alone, it lists them (as `harmonia plugins list`).
+    """
+    # A newcomer types `harmonia plugins` first: show the list, not a usage error.
+    if ctx.invoked_subcommand is None:
+        ctx.invoke(list_packs)
 
 
 @plugins.command("list")
