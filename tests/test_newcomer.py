@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 from collections.abc import Callable
@@ -56,3 +57,33 @@ def test_the_readme_example_harmonia_toml_is_what_the_workspace_reads(
     refused = harmonia_cli("plugins")
     assert refused.exit_code != 0 and "Traceback" not in refused.output
     assert "harmonia.toml" in refused.output and "harmonia-oncology>=99" in refused.output
+
+
+def test_explain_labels_each_dimension_and_marks_missing_value_defaults(
+    cli_universe: Callable, tmp_path: Path
+) -> None:
+    """C09 has no potential: its potential quartile 1 is the rule set's default, not data."""
+    run = cli_universe(
+        "cycle", "run", "-c", "NL", "-t", "cardiology", "-p", "2027-H1", "--out", str(tmp_path)
+    )
+    assert run.exit_code == 0, run.output
+    text = cli_universe("explain", "--cycle", "1", "--customer", "C09")
+    assert text.exit_code == 0, text.output
+    assert re.search(r"potential_q\s*│\s*1 \(missing: default\)", text.output), text.output
+    assert re.search(r"trx_q\s*│\s*2\s*│", text.output)  # data, unmarked
+    assert "tier: A (rule top_half)" in text.output
+    assert re.search(r"rule\s*┃\s*when\s*┃\s*tier\s*┃", text.output)  # not "segment"
+    assert "segment: maintain (fallback)" in text.output
+    document = json.loads(
+        cli_universe("explain", "--cycle", "1", "--customer", "C09", "--json").stdout
+    )
+    assert document["inputs"]["potential_q"] == 1 and "(missing)" not in document["inputs"]
+    assert document["inputs_from_missing_policy"] == ["potential_q"]
+    assert [(d["dimension"], d["label"]) for d in document["dimensions"]] == [
+        ("segment", "segment"),
+        ("tier", "tier"),
+    ]
+    assert document["engine_and_python_agree"] is True
+    # A customer with a potential of its own has nothing marked.
+    c01 = json.loads(cli_universe("explain", "--cycle", "1", "--customer", "C01", "--json").stdout)
+    assert c01["inputs_from_missing_policy"] == []

@@ -27,7 +27,7 @@ def explain(cycle_id: int, customer: str, system: str | None, as_json: bool) -> 
 
     Example: harmonia explain --cycle 3 --customer C00042
     """
-    from harmonia.engine.explain import explain_assignment
+    from harmonia.engine.explain import DIMENSION_LABELS, explain_assignment
 
     result = explain_assignment(app().existing_database, cycle_id, customer, system=system)
     if as_json:
@@ -40,8 +40,19 @@ def explain(cycle_id: int, customer: str, system: str | None, as_json: bool) -> 
         f"[bold]customer {person.id}[/] {name} ({person.type}, {person.specialty or '-'}, "
         f"{person.territory or '-'}) {ids}"
     )
-    stdout.print(table("inputs", ["feature", "value"], [(k, v) for k, v in result.inputs.items()]))
+    inputs = [
+        # A default stands in for a value the customer does not have: say so.
+        (
+            name,
+            f"{format_value(value)} [yellow](missing: default)[/]"
+            if name in result.defaulted
+            else value,
+        )
+        for name, value in result.inputs.items()
+    ]
+    stdout.print(table("inputs", ["feature", "value"], inputs))
     for trace in result.traces:
+        label = DIMENSION_LABELS.get(trace.dimension, trace.dimension)
         rows = [
             (
                 rule.id,
@@ -56,10 +67,8 @@ def explain(cycle_id: int, customer: str, system: str | None, as_json: bool) -> 
             )
             for rule in trace.rules
         ]
-        title = f"{trace.dimension}: {trace.segment} ({'fallback' if trace.fallback else 'rule ' + trace.rule_id})"
-        stdout.print(
-            table(title, ["rule", "when", "segment", "verdict", "why"], rows, show_lines=True)
-        )
+        title = f"{label}: {trace.segment} ({'fallback' if trace.fallback else 'rule ' + trace.rule_id})"
+        stdout.print(table(title, ["rule", "when", label, "verdict", "why"], rows, show_lines=True))
     final = result.assignment
     if final.origin == "pulled-through":
         stdout.print(

@@ -16,9 +16,13 @@ from sqlmodel import select
 
 from harmonia.definitions import RuleSet, structure
 from harmonia.engine.cycle import get_cycle
+from harmonia.engine.query import filled_inputs
 from harmonia.errors import ConfigError, NotFoundError
 from harmonia.store.database import Database
 from harmonia.store.models import HARMONIA_IDS, Assignment, Crosswalk, Customer, Cycle, Identifier
+
+#: What each dimension's result is called where a user reads it.
+DIMENSION_LABELS = {"segment": "segment", "needs": "needs segment", "tier": "tier"}
 
 
 @attrs.frozen
@@ -30,6 +34,8 @@ class Explanation:
     assignment: Assignment
     inputs: dict[str, Any]
     traces: list[Any]
+    #: The features whose value came from their missing-value policy, not from data.
+    defaulted: list[str] = attrs.Factory(list)
 
     @property
     def agrees(self) -> bool:
@@ -50,9 +56,14 @@ class Explanation:
             "source_ids": [{"system": s, "id": i} for s, i in self.source_ids],
             "identifiers": [{"scheme": s, "value": v} for s, v in self.identifiers],
             "inputs": self.inputs,
+            "inputs_from_missing_policy": self.defaulted,
             "final_segment": self.assignment.final_segment,
             "origin": self.assignment.origin,
-            "dimensions": [attrs.asdict(trace) for trace in self.traces],
+            "dimensions": [
+                {"label": DIMENSION_LABELS.get(trace.dimension, trace.dimension)}
+                | attrs.asdict(trace)
+                for trace in self.traces
+            ],
             "engine_and_python_agree": self.agrees,
         }
 
@@ -78,7 +89,7 @@ def explain_assignment(
             f"customer {customer} is not in cycle {cycle_id} ({cycle.country}, {cycle.therapy_area})",
             fix="check the cycle and the customer's country",
         )
-    inputs = json.loads(assignment.inputs)
+    inputs, defaulted = filled_inputs(json.loads(assignment.inputs))
     return Explanation(
         cycle=cycle,
         customer=record,
@@ -87,6 +98,7 @@ def explain_assignment(
         assignment=assignment,
         inputs=inputs,
         traces=explain(rule_set, inputs),
+        defaulted=defaulted,
     )
 
 

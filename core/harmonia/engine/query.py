@@ -65,6 +65,17 @@ ASSIGNMENT_COLUMNS = (
 )
 
 
+#: The key of an assignment's inputs that lists the features whose value came from
+#: their missing-value policy, space-separated; no feature can be named so.
+FILLED = "(missing)"
+
+
+def filled_inputs(inputs: dict[str, object]) -> tuple[dict[str, object], list[str]]:
+    """An assignment's stored inputs: the feature values, and the features defaulted."""
+    values = dict(inputs)
+    return values, str(values.pop(FILLED, None) or "").split()
+
+
 def _ident(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
@@ -266,12 +277,19 @@ class CycleQuery:
                 seen_joins.add(alias)
                 joins.append(f"LEFT JOIN {cte} {alias} ON {alias}.customer_id = p.customer_id")
 
+        filled = []
         for feature in self.spec.rule_set.features:
             value = self._feature_value(feature, join)
             fill = feature_default(feature)
             if fill is not None:
+                filled.append(
+                    f"CASE WHEN {value} IS NULL THEN {quote(' ' + feature.name)} ELSE '' END"
+                )
                 value = f"COALESCE({value}, {_literal(fill, feature.type)})"
             columns.append(f"CAST({value} AS {SQL_TYPES[feature.type]}) AS {_ident(feature.name)}")
+        # Which values the missing-value policy gave (" a b"), so that explain
+        # shows a default as a default, not as data.
+        columns.append(f"CAST({' || '.join(filled) or quote('')} AS VARCHAR) AS {_ident(FILLED)}")
         # Each profile dimension's coverage status rides along for the report.
         for index, (questionnaire, dimension) in enumerate(profile_dimensions(self.spec)):
             stale = _stale_cte(questionnaire)
@@ -320,7 +338,7 @@ class CycleQuery:
         inputs = (
             "CAST(JSON_OBJECT("
             + ", ".join(f"{quote(f.name)}, r.{_ident(f.name)}" for f in features)
-            + ") AS VARCHAR)"
+            + f", {quote(FILLED)}, r.{_ident(FILLED)}) AS VARCHAR)"
         )
         pull = self.spec.country.pull_through
         if pull.enabled and self.previous_cycle_id is not None:
