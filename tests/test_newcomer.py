@@ -9,6 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+import tiny_market
 
 from harmonia.plugins import Plugins
 
@@ -87,3 +88,28 @@ def test_explain_labels_each_dimension_and_marks_missing_value_defaults(
     # A customer with a potential of its own has nothing marked.
     c01 = json.loads(cli_universe("explain", "--cycle", "1", "--customer", "C01", "--json").stdout)
     assert c01["inputs_from_missing_policy"] == []
+
+
+def test_cycle_diff_compares_tiers_too(cli_universe: Callable, tmp_path: Path) -> None:
+    out = str(tmp_path / "out")
+    for period in ("2027-H1", "2027-H2"):
+        if period == "2027-H2":
+            cli_universe("load", str(tiny_market.DATA / "h2"), "--country", "NL")
+        ran = cli_universe(
+            "cycle", "run", "-c", "NL", "-t", "cardiology", "-p", period, "--out", out
+        )
+        assert ran.exit_code == 0, ran.output
+    tiers = cli_universe("cycle", "diff", "1", "2", "--dimension", "tier")
+    assert tiers.exit_code == 0, tiers.output
+    assert "tiers: cycle 1 (rows) -> cycle 2 (columns)" in " ".join(tiers.output.split())
+    document = json.loads(cli_universe("cycle", "diff", "1", "2", "--json").stdout)
+    assert document["dimension"] == "segment"  # the default, as before
+    assert set(document["dimensions"]) == {"segment", "tier"}  # tiny-core has no needs
+    tier = document["dimensions"]["tier"]
+    assert set(tier["before_segments"]) | set(tier["after_segments"]) <= {"A", "B", "C"}
+    assert sum(n for row in tier["counts"].values() for n in row.values()) == 10
+    assert tier["stayed"] + tier["moved"] == 10
+    assert "also: --dimension tier" in cli_universe("cycle", "diff", "1", "2").output
+    needs = cli_universe("cycle", "diff", "1", "2", "-d", "needs")
+    assert needs.exit_code != 0 and "Traceback" not in needs.output
+    assert "do not both assign a needs" in needs.output

@@ -244,27 +244,62 @@ def show(cycle_id: int, as_json: bool) -> None:
 @cycle.command("diff")
 @click.argument("before", type=int)
 @click.argument("after", type=int)
-@click.option("--json", "as_json", is_flag=True, help="Print the matrix as JSON.")
-def diff(before: int, after: int, as_json: bool) -> None:
-    """Migration matrix: how customers moved between the final segments of two cycles."""
-    from harmonia.engine.compare import migration
+@click.option(
+    "--dimension",
+    "-d",
+    type=click.Choice(["segment", "needs", "tier"]),
+    default="segment",
+    show_default=True,
+    help="Which result to compare: the final segment, the needs segment or the tier.",
+)
+@click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    help="Print as JSON: the chosen matrix, and every dimension's under 'dimensions'.",
+)
+def diff(before: int, after: int, dimension: str, as_json: bool) -> None:
+    """Migration matrix: how customers moved between the segments of two cycles.
 
-    matrix = migration(app().existing_database, before, after)
+    \b
+    harmonia cycle diff 1 2               # final segments
+    harmonia cycle diff 1 2 -d tier       # priority tiers
+    """
+    from harmonia.engine.compare import dimensions, migration
+
+    database = app().existing_database
+    matrix = migration(database, before, after, dimension)
     if as_json:
-        echo_json(matrix)
+        echo_json(
+            matrix
+            | {
+                "dimensions": {
+                    name: matrix if name == dimension else migration(database, before, after, name)
+                    for name in dimensions(database, before, after)
+                }
+            }
+        )
         return
     segments_after = matrix["after_segments"]
     rows = [
         (segment, *[matrix["counts"].get(segment, {}).get(other, 0) for other in segments_after])
         for segment in matrix["before_segments"]
     ]
+    label = {"segment": "segments", "needs": "needs segments", "tier": "tiers"}[dimension]
     stdout.print(
-        table(f"cycle {before} (rows) -> cycle {after} (columns)", ["", *segments_after], rows)
+        table(
+            f"{label}: cycle {before} (rows) -> cycle {after} (columns)",
+            ["", *segments_after],
+            rows,
+        )
     )
     stdout.print(
         f"{matrix['stayed']:,} stayed, {matrix['moved']:,} moved, "
         f"{matrix['entered']:,} new in {after}, {matrix['left']:,} gone since {before}"
     )
+    others = [name for name in dimensions(database, before, after) if name != dimension]
+    if others:
+        stdout.print(f"[dim]also: --dimension {' or '.join(others)}[/]")
 
 
 @cycle.command("sql")

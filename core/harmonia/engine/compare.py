@@ -1,16 +1,35 @@
-"""Comparing two cycles: the migration matrix of final segments."""
+"""Comparing two cycles: the migration matrix of final segments, needs segments or tiers."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from harmonia.engine.cycle import get_cycle
+from harmonia.errors import ConfigError
 from harmonia.store.bulk import BulkConnection
 from harmonia.store.database import Database
 
+#: The assignment column each dimension's result is compared by: the segment
+#: after field refinement and pull-through, the needs segment and tier as assigned.
+COLUMNS = {"segment": "final_segment", "needs": "needs", "tier": "tier"}
 
-def migration(database: Database, before: int, after: int) -> dict[str, Any]:
-    """Customers counted by (final segment before, final segment after).
+
+def dimensions(database: Database, before: int, after: int) -> list[str]:
+    """The dimensions the rule sets of both cycles declare, in COLUMNS order."""
+    import json
+
+    rule_sets = [
+        json.loads(get_cycle(database, cycle).snapshot).get("rule_set", {})
+        for cycle in (before, after)
+    ]
+    # An undeclared dimension is absent or null in the snapshot.
+    return [name for name in COLUMNS if all(rule_set.get(name) for rule_set in rule_sets)]
+
+
+def migration(
+    database: Database, before: int, after: int, dimension: str = "segment"
+) -> dict[str, Any]:
+    """Customers counted by (``dimension``'s result before, after).
 
     A customer present in only one cycle counts under the segment ``(none)``
     on the other side.
@@ -18,19 +37,25 @@ def migration(database: Database, before: int, after: int) -> dict[str, Any]:
     import json
 
     cycles = [get_cycle(database, before), get_cycle(database, after)]
+    if dimension not in dimensions(database, before, after):
+        raise ConfigError(
+            f"the rule sets of cycles {before} and {after} do not both assign a {dimension}",
+            fix="compare one of: " + ", ".join(dimensions(database, before, after)),
+        )
+    column = COLUMNS[dimension]
     order: list[str] = []
     for record in cycles:
         segments = (
-            json.loads(record.snapshot).get("rule_set", {}).get("segment", {}).get("segments", [])
+            json.loads(record.snapshot).get("rule_set", {}).get(dimension, {}).get("segments", [])
         )
         order.extend(segment for segment in segments if segment not in order)
     with BulkConnection(database) as bulk:
         rows = bulk.read(
             f"""
-            SELECT COALESCE(b.final_segment, '(none)') AS before_segment,
-                   COALESCE(a.final_segment, '(none)') AS after_segment, COUNT(*) AS customers
-            FROM (SELECT customer_id, final_segment FROM assignment WHERE cycle_id = {int(before)}) b
-            FULL OUTER JOIN (SELECT customer_id, final_segment FROM assignment WHERE cycle_id = {int(after)}) a
+            SELECT COALESCE(b.result, '(none)') AS before_segment,
+                   COALESCE(a.result, '(none)') AS after_segment, COUNT(*) AS customers
+            FROM (SELECT customer_id, {column} AS result FROM assignment WHERE cycle_id = {int(before)}) b
+            FULL OUTER JOIN (SELECT customer_id, {column} AS result FROM assignment WHERE cycle_id = {int(after)}) a
               ON a.customer_id = b.customer_id
             GROUP BY 1, 2
             """
@@ -51,6 +76,7 @@ def migration(database: Database, before: int, after: int) -> dict[str, Any]:
     return {
         "before": before,
         "after": after,
+        "dimension": dimension,
         "before_segments": before_segments,
         "after_segments": after_segments,
         "counts": counts,
