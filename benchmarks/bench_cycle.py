@@ -452,7 +452,7 @@ def cycle_stages(url: str, out: Path, engine: str | None = None) -> dict[str, fl
     the previous cycle of the measured one.
     """
     from harmonia.engine.cycle import run_cycle
-    from harmonia.plugins import Plugins
+    from harmonia.plugin.manager import PluginManager
     from harmonia.store.database import Database
 
     marks: list[tuple[str, float]] = []
@@ -460,7 +460,7 @@ def cycle_stages(url: str, out: Path, engine: str | None = None) -> dict[str, fl
     started = time.perf_counter()
     run_cycle(
         database,
-        Plugins.discover(),
+        PluginManager.discover().catalog(),
         country=COUNTRY,
         therapy_area=THERAPY_AREA,
         period=PERIOD,
@@ -491,9 +491,9 @@ def _duckdb() -> Iterator[Any]:
 def _cycle_query(cycle_id: int = 0):
     from harmonia.engine.query import CycleQuery
     from harmonia.engine.spec import resolve
-    from harmonia.plugins import Plugins
+    from harmonia.plugin.manager import PluginManager
 
-    spec = resolve(Plugins.discover(), COUNTRY, THERAPY_AREA, PERIOD)
+    spec = resolve(PluginManager.discover().catalog(), COUNTRY, THERAPY_AREA, PERIOD)
     return CycleQuery(spec, cycle_id)
 
 

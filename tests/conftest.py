@@ -29,16 +29,19 @@ sys.path.insert(0, str(FIXTURES))
 import tiny_market  # noqa: E402
 from helpers import write  # noqa: E402
 
-from harmonia.plugins import Plugins  # noqa: E402
+from harmonia.plugin.catalog import Catalog  # noqa: E402
+from harmonia.plugin.manager import PluginManager  # noqa: E402
 from harmonia.store import Database  # noqa: E402
 
 
 @pytest.fixture
-def tiny(register_pack: Callable[..., Any], harmonia_plugins: Plugins) -> Plugins:
-    """``harmonia_plugins`` with the ``tiny_market`` pack (country NL, area cardiology)."""
-    info = register_pack(tiny_market, name="tiny", version="1.0")
-    assert info is not None, harmonia_plugins.warnings
-    return harmonia_plugins
+def tiny(register_pack: Callable[..., Any], harmonia_plugins: PluginManager) -> Catalog:
+    """The catalog of the built-ins and the ``tiny_market`` pack (country NL, area cardiology).
+
+    A test that registers more packs builds its own: ``harmonia_plugins.catalog()``.
+    """
+    register_pack(tiny_market, name="tiny", version="1.0")
+    return harmonia_plugins.catalog()
 
 
 @pytest.fixture
@@ -95,9 +98,9 @@ def _postgres_url(server: str, name: str) -> str:
 
 
 def _load_h1(url: str) -> None:
-    from helpers import load, tiny_plugins
+    from helpers import load, tiny_catalog
 
-    results = load(url, tiny_plugins(), tiny_market.DATA / "h1", country="NL")
+    results = load(url, tiny_catalog(), tiny_market.DATA / "h1", country="NL")
     assert all(result.rows_quarantined == 0 for result in results)
 
 

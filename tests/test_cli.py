@@ -9,14 +9,19 @@ import sys
 import textwrap
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import click
+import greeting_pack
 import pytest
 import tiny_market
 from helpers import count_rows, write
 
-from harmonia import cli
-from harmonia.plugins import BUILTIN_MODULES, Plugins, module_pack
+from harmonia import Command, cli
+from harmonia.errors import HarmoniaDeprecationWarning
+from harmonia.plugin.catalog import Catalog
+from harmonia.plugin.manager import BUILTIN_MODULES
+from harmonia.testing import module_pack
 
 #: The commands DESIGN.md and issue 2 promise, with their subcommands.
 PROMISED = {
@@ -29,26 +34,6 @@ PROMISED = {
     ("explain",): set(),
     ("load",): set(),
 }
-
-
-def _greeting_pack(name: str = "greet") -> object:
-    def register(cli: click.Group) -> None:
-        @cli.command(name=name)
-        @click.option("--who", default="world", help="Whom to greet.")
-        def command(who: str) -> None:
-            """Greet someone (a pack's command)."""
-            click.echo(f"hello {who}")
-
-        @cli.group(name=f"{name}-tools")
-        def tools() -> None:
-            """A pack's command group."""
-
-        @tools.command(name="count")
-        def count() -> None:
-            """Count to three."""
-            click.echo("1 2 3")
-
-    return module_pack(f"{name}-pack", harmonia_register_commands=register)
 
 
 def _walk(group: click.Group, path: tuple[str, ...]) -> Iterator[tuple[str, ...]]:
@@ -67,7 +52,7 @@ def test_help_works_on_every_command_and_subcommand_including_packs(
     import harmonia_synthetic
 
     register_pack(harmonia_synthetic)
-    register_pack(_greeting_pack())
+    register_pack(greeting_pack)
     root = harmonia_cli("--help")
     assert root.exit_code == 0 and "Usage:" in root.output
     commands = list(_walk(cli.main, ()))
@@ -75,12 +60,37 @@ def test_help_works_on_every_command_and_subcommand_including_packs(
         assert path in commands, path
         assert {c[-1] for c in commands if c[:-1] == path} >= subcommands, path
     assert {("synthetic", "write"), ("greet",), ("greet-tools", "count")} <= set(commands)
-    for path in commands:
+    for path in [*commands, ("questionnaire", "recite")]:
         result = harmonia_cli(*path, "--help")
         assert result.exit_code == 0, (path, result.output)
         assert "Usage:" in result.output and path[-1] in result.output, path
     assert harmonia_cli("greet", "--who", "Anna").output == "hello Anna\n"
     assert harmonia_cli("greet-tools", "count").output == "1 2 3\n"
+    assert harmonia_cli("questionnaire", "recite").output == "how often do you prescribe?\n"
+
+
+def test_help_lists_pack_commands_without_importing_them(
+    harmonia_cli: Callable, register_pack: Callable
+) -> None:
+    sys.modules.pop(greeting_pack.COMMANDS, None)
+    register_pack(greeting_pack)
+    listing = harmonia_cli("--help").output
+    assert "greet-tools" in listing and "Greet someone (a pack's command)." in listing
+    assert "recite" in harmonia_cli("questionnaire", "--help").output
+    assert greeting_pack.COMMANDS not in sys.modules
+    assert harmonia_cli("greet").output == "hello world\n"
+    assert greeting_pack.COMMANDS in sys.modules
+
+
+def test_pack_commands_are_attached_per_run_never_to_the_shared_groups(
+    harmonia_cli: Callable, register_pack: Callable
+) -> None:
+    from harmonia.cli.questionnaire import questionnaire
+
+    register_pack(greeting_pack)
+    assert harmonia_cli("greet").exit_code == 0
+    assert harmonia_cli("questionnaire", "recite").exit_code == 0
+    assert "greet" not in cli.main.commands and "recite" not in questionnaire.commands
 
 
 @pytest.mark.slow
@@ -90,12 +100,15 @@ def test_the_cli_runner_fixture_gives_each_test_only_its_own_packs(tmp_path: Pat
         tmp_path / "test_two.py",
         """
         import click
-        from harmonia.plugins import module_pack
+        from harmonia import Command
+        from harmonia.testing import module_pack
+
+        hello = click.Command("hello", callback=lambda: click.echo("hello"))
+        bye = click.Command("bye", callback=lambda: click.echo("bye"))
 
         def pack(name):
-            def register(cli):
-                cli.add_command(click.Command(name, callback=lambda: click.echo(name)))
-            return module_pack(name + "-pack", harmonia_register_commands=register)
+            record = Command(name=name, path=f"{__name__}:{name}", help=name)
+            return module_pack(name + "-pack", harmonia_commands=lambda: [record])
 
         def test_first(harmonia_cli, register_pack):
             register_pack(pack("hello"))
@@ -117,28 +130,90 @@ def test_the_cli_runner_fixture_gives_each_test_only_its_own_packs(tmp_path: Pat
     assert "2 passed" in result.stdout, result.stdout[-2000:]
 
 
+@pytest.mark.parametrize(("group", "name"), [(None, "load"), ("cycle", "run")])
 def test_a_pack_command_may_not_shadow_a_built_in(
-    harmonia_cli: Callable, register_pack: Callable
+    harmonia_cli: Callable, register_pack: Callable, group: str | None, name: str
 ) -> None:
+    impostor = Command(name=name, group=group, path="greeting_commands:greet", help="An impostor.")
+    register_pack(module_pack("shadow", harmonia_commands=lambda: [impostor]))
+    help_text = harmonia_cli("--help")
+    shown = f"{group} {name}" if group else name
+    assert f"tried to replace the built-in command '{shown}'" in help_text.stderr
+    assert "An impostor" not in harmonia_cli(*filter(None, [group, name]), "--help").output
+
+
+@pytest.mark.parametrize(
+    ("path", "reason"),
+    [
+        ("crm_sdk_cli:export", "No module named 'crm_sdk_cli'"),
+        ("greeting_commands:missing", "has no attribute 'missing'"),
+        ("greeting_commands:not_a_command", "is a str, not a click command"),
+    ],
+)
+def test_a_pack_command_that_fails_to_import_becomes_a_stub_that_explains(
+    harmonia_cli: Callable, register_pack: Callable, path: str, reason: str
+) -> None:
+    broken = Command(name="crm", path=path, help="Export to our CRM.")
+    register_pack(module_pack("crm", harmonia_commands=lambda: [broken]), version="2.1")
+    listing = harmonia_cli("--help")
+    assert listing.exit_code == 0 and "Export to our CRM." in listing.output
+    result = harmonia_cli("crm")
+    assert result.exit_code != 0
+    assert "the commands of pack 'crm' (test-crm 2.1) are unavailable" in result.output
+    assert reason in result.output and "Traceback" not in result.output
+    assert "(unavailable)" in harmonia_cli("crm", "--help").output
+
+
+def test_a_pack_command_that_fails_to_import_is_fatal_in_strict_mode(
+    harmonia_cli: Callable, register_pack: Callable, harmonia_plugins: Any
+) -> None:
+    broken = Command(name="crm", path="crm_sdk_cli:export", help="Export to our CRM.")
+    register_pack(module_pack("crm", harmonia_commands=lambda: [broken]))
+    harmonia_plugins.strict = True
+    result = harmonia_cli("crm")
+    assert result.exit_code != 0 and "crm_sdk_cli" in result.output
+    assert "(unavailable)" not in result.output
+
+
+def _deprecated_pack(name: str = "old") -> object:
     def register(cli: click.Group) -> None:
+        @cli.command(name=name)
+        def command() -> None:
+            """A command added the deprecated way."""
+            click.echo(f"{name} here")
+
+        @cli.commands["questionnaire"].command(name=f"{name}-sub")
+        def sub() -> None:
+            """A subcommand added the deprecated way."""
+            click.echo("sub here")
+
         @cli.command(name="load")
         def load() -> None:
             """An impostor."""
-            click.echo("impostor")
 
-    register_pack(module_pack("shadow", harmonia_register_commands=register))
-    help_text = harmonia_cli("--help")
-    assert "tried to replace the built-in command 'load'" in help_text.stderr
+    return module_pack(f"{name}-pack", harmonia_register_commands=register)
+
+
+def test_the_deprecated_command_hook_still_works_and_warns(
+    harmonia_cli: Callable, register_pack: Callable
+) -> None:
+    with pytest.warns(HarmoniaDeprecationWarning, match="use|harmonia_commands"):
+        register_pack(_deprecated_pack())
+    assert harmonia_cli("old").stdout == "old here\n"
+    assert harmonia_cli("questionnaire", "old-sub").stdout == "sub here\n"
+    listing = harmonia_cli("--help")
+    assert "tried to replace the built-in command 'load'" in listing.stderr
     assert "Load canonical files" in harmonia_cli("load", "--help").output
 
 
-def test_a_pack_whose_commands_fail_to_register_gets_a_stub_that_explains(
+def test_a_deprecated_registration_that_fails_gets_a_stub_that_explains(
     harmonia_cli: Callable, register_pack: Callable
 ) -> None:
     def register(cli: click.Group) -> None:
         raise ImportError("No module named 'crm_sdk'")
 
-    register_pack(module_pack("crm", harmonia_register_commands=register), version="2.1")
+    with pytest.warns(HarmoniaDeprecationWarning):
+        register_pack(module_pack("crm", harmonia_register_commands=register), version="2.1")
     listing = harmonia_cli("--help")
     assert listing.exit_code == 0
     assert "crm" in listing.output and "(unavailable)" in listing.output
@@ -161,7 +236,7 @@ def test_a_pack_whose_commands_fail_to_register_gets_a_stub_that_explains(
 def test_every_command_warns_about_a_broken_pack_on_stderr(
     harmonia_cli: Callable, register_pack: Callable, args: tuple[str, ...]
 ) -> None:
-    register_pack(module_pack("typo", harmonia_datasources=lambda: []))
+    register_pack(module_pack("typo", harmonia_datasources=lambda: []), refused=True)
     result = harmonia_cli(*args)
     assert result.exit_code == 0, result.output
     assert "warning: pack 'typo'" in result.stderr and "harmonia_datasources" in result.stderr
@@ -213,14 +288,14 @@ def test_plugins_list_with_built_ins_only(harmonia_cli: Callable, wide_terminal:
         ("quarantine", "list", "--json"),
     ],
 )
-def test_json_output_parses(harmonia_cli: Callable, tiny: Plugins, args: tuple[str, ...]) -> None:
+def test_json_output_parses(harmonia_cli: Callable, tiny: Catalog, args: tuple[str, ...]) -> None:
     result = harmonia_cli(*args)
     assert result.exit_code == 0, result.output
     json.loads(result.stdout)
 
 
 def test_plugins_list_names_each_pack_with_what_it_provides(
-    harmonia_cli: Callable, tiny: Plugins
+    harmonia_cli: Callable, tiny: Catalog
 ) -> None:
     document = json.loads(harmonia_cli("plugins", "list", "--json").stdout)
     (pack,) = document["packs"]  # the built-ins only with --all
@@ -235,7 +310,7 @@ def test_plugins_list_names_each_pack_with_what_it_provides(
 
 
 def test_plugins_list_reports_conflicts_without_failing(
-    harmonia_cli: Callable, tiny: Plugins, register_pack: Callable
+    harmonia_cli: Callable, tiny: Catalog, register_pack: Callable
 ) -> None:
     register_pack(module_pack("copy", harmonia_identifier_schemes=lambda: [tiny_market.TINY]))
     result = harmonia_cli("plugins", "list", "--json")
@@ -246,7 +321,7 @@ def test_plugins_list_reports_conflicts_without_failing(
 
 
 def test_rules_list_show_and_check(
-    harmonia_cli: Callable, tiny: Plugins, tmp_path: Path, wide_terminal: None
+    harmonia_cli: Callable, tiny: Catalog, tmp_path: Path, wide_terminal: None
 ) -> None:
     (listed,) = json.loads(harmonia_cli("rules", "list", "--json").stdout)
     assert listed["name"] == "tiny-core" and listed["pack"] == "tiny (test-tiny 1.0)"
@@ -299,7 +374,7 @@ def test_rules_list_show_and_check(
 )
 def test_user_errors_are_a_short_message_and_a_failing_exit_code(
     harmonia_cli: Callable,
-    tiny: Plugins,
+    tiny: Catalog,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
     args: tuple[str, ...],
@@ -314,7 +389,7 @@ def test_user_errors_are_a_short_message_and_a_failing_exit_code(
     assert len(result.output.strip().splitlines()) <= 6, result.output
 
 
-def test_load_summary_table(harmonia_cli: Callable, tiny: Plugins, wide_terminal: None) -> None:
+def test_load_summary_table(harmonia_cli: Callable, tiny: Catalog, wide_terminal: None) -> None:
     """Read, then new, updated, unchanged and quarantined: loading again moves nothing."""
 
     def summary() -> list[list[str]]:
@@ -339,7 +414,7 @@ def test_load_summary_table(harmonia_cli: Callable, tiny: Plugins, wide_terminal
 
 
 def test_load_through_a_named_source_with_options(
-    harmonia_cli: Callable, tiny: Plugins, harmonia_database: str
+    harmonia_cli: Callable, tiny: Catalog, harmonia_database: str
 ) -> None:
     path = tiny_market.DATA / "h1" / "customers.csv"
     result = harmonia_cli(
@@ -353,7 +428,7 @@ def test_load_through_a_named_source_with_options(
 
 
 def test_a_source_of_a_family_the_country_does_not_use_is_refused(
-    harmonia_cli: Callable, tiny: Plugins, register_pack: Callable
+    harmonia_cli: Callable, tiny: Catalog, register_pack: Callable
 ) -> None:
     from harmonia import DataSource
 
@@ -376,7 +451,7 @@ def demo_packs(register_pack: Callable) -> None:
     import harmonia_synthetic
 
     for pack in (harmonia_synthetic, harmonia_fr, harmonia_oncology):
-        assert register_pack(pack) is not None
+        register_pack(pack)
 
 
 def _demo(harmonia_cli: Callable, workdir: Path, *database: str) -> None:

@@ -38,7 +38,7 @@ import duckdb
 import pytest
 import sqlglot
 import tiny_market
-from helpers import load, query, tiny_plugins
+from helpers import load, query, tiny_catalog
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -47,9 +47,11 @@ from harmonia.engine.cycle import run_cycle
 from harmonia.engine.explain import explain_assignment
 from harmonia.engine.query import filled_inputs, half_up, in_period
 from harmonia.errors import ConfigError, NotFoundError
-from harmonia.plugins import Plugins, module_pack
+from harmonia.plugin.catalog import Catalog
+from harmonia.plugin.manager import PluginManager
 from harmonia.store import Database
 from harmonia.store.bulk import BulkConnection
+from harmonia.testing import module_pack
 
 FEATURES = ("specialty", "potential", "potential_q", "trx_q", "consistency", "adoption")
 C, G = "cardiology", "general_practice"
@@ -81,7 +83,7 @@ EXPECTED_SUMMARY_H1 = [
 ]
 
 
-def run(url: str, plugins: Plugins, period: str, tmp_path: Path, **options: Any) -> Any:
+def run(url: str, plugins: Catalog, period: str, tmp_path: Path, **options: Any) -> Any:
     return run_cycle(
         Database(url),
         plugins,
@@ -108,7 +110,7 @@ def assignments(url: str, cycle_id: int) -> dict[str, dict[str, Any]]:
 class Cycles(dict):
     """2027-H1 cycles of the tiny market by engine, each run on first use."""
 
-    def __init__(self, url: str, plugins: Plugins, out: Path):
+    def __init__(self, url: str, plugins: Catalog, out: Path):
         super().__init__()
         self.url, self.plugins, self.out = url, plugins, out
 
@@ -120,9 +122,9 @@ class Cycles(dict):
 @pytest.fixture(scope="module")
 def h1_cycles(
     module_database_url: str, tmp_path_factory: pytest.TempPathFactory
-) -> tuple[str, Plugins, Cycles]:
+) -> tuple[str, Catalog, Cycles]:
     """The tiny market's 2027-H1 data, loaded once, and its cycles, shared by readers."""
-    plugins = tiny_plugins()
+    plugins = tiny_catalog()
     load(module_database_url, plugins, tiny_market.DATA / "h1", country="NL")
     out = tmp_path_factory.mktemp("out")
     return module_database_url, plugins, Cycles(module_database_url, plugins, out)
@@ -131,7 +133,7 @@ def h1_cycles(
 @pytest.fixture
 def cli_universe(
     harmonia_cli: Callable,
-    tiny: Plugins,
+    tiny: Catalog,
     harmonia_database: str,
     sqlite_h1: Path,
     wide_terminal: None,
@@ -251,7 +253,11 @@ def test_the_cycle_records_a_snapshot_to_reproduce_it(h1_cycles: tuple) -> None:
 
 
 def test_a_cycle_that_fails_is_recorded_as_failed(
-    universe: str, tiny: Plugins, tmp_path: Path, register_pack: Callable
+    universe: str,
+    tiny: Catalog,
+    tmp_path: Path,
+    register_pack: Callable,
+    harmonia_plugins: PluginManager,
 ) -> None:
     from harmonia import OutputSink
 
@@ -269,7 +275,13 @@ def test_a_cycle_that_fails_is_recorded_as_failed(
     from harmonia.engine.cycle import SinkChoice
 
     with pytest.raises(OSError, match="disk full"):
-        run(universe, tiny, "2027-H1", tmp_path, sinks=[SinkChoice("broken", ("target_list",))])
+        run(
+            universe,
+            harmonia_plugins.catalog(),
+            "2027-H1",
+            tmp_path,
+            sinks=[SinkChoice("broken", ("target_list",))],
+        )
     assert query(universe, "SELECT status FROM cycle") == [{"status": "failed"}]
     assert query(universe, "SELECT COUNT(*) AS n FROM assignment") == [{"n": 0}]
 
@@ -291,7 +303,7 @@ def work_tables(url: str) -> list[str]:
 )
 def test_postgresql_stores_a_cycle_whole_or_not_at_all_and_drops_its_work_table(
     universe: str,
-    tiny: Plugins,
+    tiny: Catalog,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
     failing: str | None,
@@ -368,7 +380,7 @@ def test_postgresql_stores_a_cycle_whole_or_not_at_all_and_drops_its_work_table(
 @pytest.mark.postgres
 @pytest.mark.parametrize("universe", ["postgresql"], indirect=True)
 def test_postgresql_drops_the_work_tables_a_killed_cycle_left_behind(
-    universe: str, tiny: Plugins, tmp_path: Path
+    universe: str, tiny: Catalog, tmp_path: Path
 ) -> None:
     first = run(universe, tiny, "2027-H1", tmp_path, engine="database").cycle.id
     with BulkConnection(Database(universe)) as bulk:
@@ -382,7 +394,7 @@ def test_postgresql_drops_the_work_tables_a_killed_cycle_left_behind(
 @pytest.mark.postgres
 @pytest.mark.parametrize("universe", ["postgresql"], indirect=True)
 def test_a_postgresql_role_that_may_not_create_tables_is_told_what_to_grant(
-    universe: str, tiny: Plugins, tmp_path: Path
+    universe: str, tiny: Catalog, tmp_path: Path
 ) -> None:
     """PostgreSQL 15 no longer lets every role create tables in public; the
     in-database cycle needs to (its work table), the embedded engine does not."""
@@ -430,7 +442,7 @@ EXPECTED_H2 = {
 }
 
 
-def _second_cycle(url: str, plugins: Plugins, tmp_path: Path, **options: Any) -> tuple[Any, Any]:
+def _second_cycle(url: str, plugins: Catalog, tmp_path: Path, **options: Any) -> tuple[Any, Any]:
     first = run(url, plugins, "2027-H1", tmp_path, **options)
     load(url, plugins, tiny_market.DATA / "h2", country="NL")
     second = run(url, plugins, "2027-H2", tmp_path, **options)
@@ -439,7 +451,7 @@ def _second_cycle(url: str, plugins: Plugins, tmp_path: Path, **options: Any) ->
 
 @pytest.mark.parametrize("engine", ["duckdb", "database"])
 def test_pull_through_carries_unchanged_customers_and_re_rules_changed_ones(
-    universe: str, tiny: Plugins, tmp_path: Path, engine: str
+    universe: str, tiny: Catalog, tmp_path: Path, engine: str
 ) -> None:
     first, second = _second_cycle(universe, tiny, tmp_path, engine=engine)
     assert second.cycle.previous_cycle_id == first.cycle.id
@@ -455,7 +467,7 @@ def test_pull_through_carries_unchanged_customers_and_re_rules_changed_ones(
 
 
 def test_pull_through_keeps_the_previous_final_segment_when_the_rules_now_disagree(
-    universe: str, tiny: Plugins, tmp_path: Path
+    universe: str, tiny: Catalog, tmp_path: Path
 ) -> None:
     run(universe, tiny, "2027-H1", tmp_path)
     load(universe, tiny, tiny_market.DATA / "h2", country="NL")
@@ -487,7 +499,7 @@ def test_pull_through_keeps_the_previous_final_segment_when_the_rules_now_disagr
 
 
 def test_pull_through_disabled_by_the_country_profile_re_rules_everyone(
-    universe: str, tiny: Plugins, tmp_path: Path
+    universe: str, tiny: Catalog, tmp_path: Path
 ) -> None:
     from harmonia import PullThrough
 
@@ -500,21 +512,21 @@ def test_pull_through_disabled_by_the_country_profile_re_rules_everyone(
     assert {c: row["final_segment"] for c, row in found.items()} == EXPECTED_H2
 
 
-def _plugins_with(pack: Any, **replaced: Callable) -> Plugins:
+def _plugins_with(pack: Any, **replaced: Callable) -> Catalog:
     """Built-ins plus ``pack`` with some of its hooks replaced."""
     hooks = {
         name: getattr(pack, name)
         for name in dir(pack)
         if name.startswith("harmonia_") and name not in replaced
     }
-    plugins = Plugins(strict=True)
-    plugins.load_builtins()
-    plugins.register(module_pack("tiny", **hooks, **replaced), distribution="test-tiny")
-    return plugins
+    manager = PluginManager(strict=True)
+    manager.load_builtins()
+    manager.register(module_pack("tiny", **hooks, **replaced), distribution="test-tiny")
+    return manager.catalog()
 
 
 def test_a_cycle_for_an_earlier_period_has_no_previous_cycle(
-    universe: str, tiny: Plugins, tmp_path: Path
+    universe: str, tiny: Catalog, tmp_path: Path
 ) -> None:
     later = run(universe, tiny, "2027-H2", tmp_path)
     earlier = run(universe, tiny, "2027-H1", tmp_path)
@@ -536,7 +548,7 @@ def test_a_cycle_for_an_earlier_period_has_no_previous_cycle(
 )
 def test_cycle_mistakes_are_clear_errors(
     harmonia_database: str,
-    tiny: Plugins,
+    tiny: Catalog,
     tmp_path: Path,
     options: dict,
     error: type,
@@ -698,7 +710,7 @@ def test_cycle_list_show_and_diff(cli_universe: Callable, tmp_path: Path) -> Non
 
 @pytest.mark.parametrize("dialect", ["duckdb", "postgres", "trino", "spark", "sqlite"])
 def test_cycle_sql_compiles_for_other_engines_and_parses_back(
-    harmonia_cli: Callable, tiny: Plugins, dialect: str
+    harmonia_cli: Callable, tiny: Catalog, dialect: str
 ) -> None:
     result = harmonia_cli(
         "cycle", "sql", "-c", "NL", "-t", "cardiology", "-p", "2027-H1", "--dialect", dialect
@@ -731,14 +743,14 @@ def test_sink_options_are_checked_before_the_cycle_runs(
 
 
 def test_a_cycle_of_a_market_without_customers_is_refused(
-    harmonia_cli: Callable, tiny: Plugins, tmp_path: Path
+    harmonia_cli: Callable, tiny: Catalog, tmp_path: Path
 ) -> None:
     result = harmonia_cli("cycle", "run", "-c", "NL", "-t", "cardiology", "-p", "2027-H1")
     assert result.exit_code == 1 and "no customers of NL in the database" in result.output
 
 
 def test_an_unknown_dialect_is_an_error_listing_the_known_ones(
-    harmonia_cli: Callable, tiny: Plugins
+    harmonia_cli: Callable, tiny: Catalog
 ) -> None:
     result = harmonia_cli(
         "cycle", "sql", "-c", "NL", "-t", "cardiology", "-p", "2027-H1", "--dialect", "nosuch"

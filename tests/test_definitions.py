@@ -26,7 +26,9 @@ from harmonia import (
 from harmonia.definitions import OptionCatalogue, structure, unstructure
 from harmonia.definitions.loading import PLURAL_KEYS, load_file
 from harmonia.errors import DefinitionError
-from harmonia.plugins import Plugins, module_pack
+from harmonia.plugin.catalog import Catalog
+from harmonia.plugin.manager import PluginManager
+from harmonia.testing import module_pack
 
 ROOT = Path(__file__).resolve().parent.parent
 PACK_FOLDERS = ("therapy_areas", "country_packs", "plugins", "contrib")
@@ -154,15 +156,16 @@ def test_every_file_is_checked_and_all_their_problems_reported_together(tmp_path
 
 
 def test_a_malformed_file_in_a_pack_is_reported_with_the_packs_name(
-    tmp_path: Path, harmonia_plugins: Plugins, register_pack: Callable
+    tmp_path: Path, harmonia_plugins: PluginManager, register_pack: Callable
 ) -> None:
     path = write(tmp_path / "rules" / "broken.toml", MALFORMED_RULE_SET)
     pack = module_pack(
         "cardio", harmonia_segmentation_rules=lambda: load_definitions(RuleSet, path)
     )
     register_pack(pack, version="3.1")
-    assert len(harmonia_plugins.rule_sets) == 0
-    (warning,) = harmonia_plugins.warnings
+    catalog = harmonia_plugins.catalog()
+    assert len(catalog.rule_sets) == 0
+    (warning,) = catalog.warnings
     assert warning.startswith("pack 'cardio' (test-cardio 3.1), hook harmonia_segmentation_rules:")
     assert "pack 'test-cardio', rules/broken.toml: 5 problems" in warning
     assert "features[0].bins" in warning and "segment.segments" in warning
@@ -317,23 +320,14 @@ def test_every_pack_in_the_repository_registers_strictly_and_all_its_records_pas
     """The pack from its source folder, with everything in the repository it may need."""
     for other, _ in _pack_modules():
         monkeypatch.syspath_prepend(str(other))
-    plugins = Plugins(strict=True)
-    plugins.load_builtins()
+    manager = PluginManager(strict=True)
+    manager.load_builtins()
     for _, name in _pack_modules():
-        plugins.register(__import__(name, fromlist=["_"]), name=name)
-    for attribute in (
-        "data_sources",
-        "output_sinks",
-        "refinement_policies",
-        "identifier_schemes",
-        "country_profiles",
-        "questionnaires",
-        "rule_sets",
-        "engagement_strategies",
-    ):
-        getattr(plugins, attribute)
-    assert plugins.warnings == []
-    assert plugins.pack(module).error is None
+        manager.register(__import__(name, fromlist=["_"]), name=name)
+    catalog = manager.catalog()  # strict: any rejected record raises here
+    assert catalog.warnings == ()
+    assert catalog.pack(module).error is None
+    assert any(catalog.describe(catalog.pack(module)).values())
     assert sys.modules[module].__file__.startswith(str(folder))
 
 
@@ -352,7 +346,7 @@ def test_structure_and_unstructure_round_trip(file: str, definition: Any) -> Non
     assert structure(data, type(definition), where=file) == definition
 
 
-def test_unstructure_drops_provenance_filled_in_by_the_manager(tiny: Plugins) -> None:
+def test_unstructure_drops_provenance_filled_in_by_the_manager(tiny: Catalog) -> None:
     rule_set = tiny.rule_sets["tiny-core"]
     assert rule_set.provenance is not None
     assert unstructure(rule_set) == unstructure(attrs.evolve(rule_set, provenance=None))

@@ -17,7 +17,8 @@ import pytest
 
 from harmonia.engine.cycle import read_assignments, run_cycle
 from harmonia.ingest import Loader
-from harmonia.plugins import Plugins
+from harmonia.plugin.catalog import Catalog
+from harmonia.plugin.manager import PluginManager
 from harmonia.store import Database
 from harmonia.store.bulk import BulkConnection
 
@@ -32,31 +33,31 @@ COMPARED = ("segment", "segment_rule", "needs", "needs_rule", "tier", "tier_rule
 
 
 @pytest.fixture
-def market(register_pack: Callable[..., Any], harmonia_plugins: Plugins) -> Plugins:
+def market(register_pack: Callable[..., Any], harmonia_plugins: PluginManager) -> Catalog:
     for module, name in (
         (harmonia_fr, "fr"),
         (harmonia_oncology, "oncology"),
         (harmonia_synthetic, "synthetic"),
     ):
-        assert register_pack(module, name=name) is not None, harmonia_plugins.warnings
-    return harmonia_plugins
+        register_pack(module, name=name)
+    return harmonia_plugins.catalog()
 
 
-def _segment(url: str, plugins: Plugins, engine: str, tmp: Path) -> dict[str, tuple]:
+def _segment(url: str, catalog: Catalog, engine: str, tmp: Path) -> dict[str, tuple]:
     """Load the universe into ``url`` (once) and run both periods on ``engine``."""
     database = Database(url)
     database.ensure_schema()
     with BulkConnection(database) as bulk:
         loaded = bulk.scalar("SELECT COUNT(*) FROM customer")
     if not loaded:
-        loader = Loader(database, plugins, country="FR")
+        loader = Loader(database, catalog, country="FR")
         options = {"customers": str(CUSTOMERS), "seed": "7", "period": PERIODS[-1]}
-        results = list(loader.run(plugins.data_sources["synthetic"], options))
+        results = list(loader.run(catalog.data_sources["synthetic"], options))
         assert sum(r.rows_quarantined for r in results) == 0
     cycles = [
         run_cycle(
             database,
-            plugins,
+            catalog,
             country="FR",
             therapy_area="oncology",
             period=period,
@@ -86,7 +87,7 @@ def _by_source_id(database: Database, cycle_id: int) -> dict[str, tuple]:
 @pytest.mark.slow
 @pytest.mark.postgres
 def test_duckdb_sqlite_and_postgresql_give_identical_assignments(
-    market: Plugins, harmonia_database: str, postgres_url: str, tmp_path: Path
+    market: Catalog, harmonia_database: str, postgres_url: str, tmp_path: Path
 ) -> None:
     embedded = _segment(harmonia_database, market, "duckdb", tmp_path)
     in_sqlite = _segment(harmonia_database, market, "database", tmp_path)

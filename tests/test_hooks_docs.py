@@ -15,7 +15,7 @@ from types import ModuleType
 
 import pytest
 
-from harmonia import hookspecs
+from harmonia.plugin import hookspecs
 
 ROOT = Path(__file__).resolve().parent.parent
 TESTS = Path(__file__).resolve().parent
@@ -31,6 +31,7 @@ DESIGNED = {
     "harmonia_engagement_strategies",
     "harmonia_identifier_schemes",
     "harmonia_register_commands",
+    "harmonia_commands",
 }
 
 SECTIONS = ("Parameters", "Returns", "Calling convention", "Example")

@@ -19,7 +19,7 @@ import pytest
 import tiny_market
 from helpers import count_rows, load, quarantined, query, write
 
-from harmonia.plugins import Plugins
+from harmonia.plugin.catalog import Catalog
 
 CUSTOMERS_HEADER = (
     "customer_id;country;type;first_name;last_name;specialty;postal_code;city;territory;"
@@ -57,7 +57,7 @@ def good_customers(tmp_path: Path) -> Path:
     )
 
 
-def load_nl_metrics(url: str, tiny: Plugins, tmp_path: Path, *rows: str) -> Any:
+def load_nl_metrics(url: str, tiny: Catalog, tmp_path: Path, *rows: str) -> Any:
     """Load the good customers, then these metrics rows (``;`` file) in the Dutch market."""
     load(url, tiny, good_customers(tmp_path), country="NL")
     header = "customer_id;therapy_area;metric;period;value"
@@ -89,7 +89,7 @@ def load_nl_metrics(url: str, tiny: Plugins, tmp_path: Path, *rows: str) -> Any:
     ],
 )  # fmt: skip
 def test_numbers_in_a_decimal_comma_market(
-    database_url: str, tiny: Plugins, tmp_path: Path, cells: list[tuple]
+    database_url: str, tiny: Catalog, tmp_path: Path, cells: list[tuple]
 ) -> None:
     rows = [
         f"{customer};cardiology;{metric};{period};{text}"
@@ -101,7 +101,7 @@ def test_numbers_in_a_decimal_comma_market(
 
 
 def test_rows_read_are_rows_loaded_plus_rows_quarantined_even_for_repeated_rejects(
-    database_url: str, tiny: Plugins, tmp_path: Path
+    database_url: str, tiny: Catalog, tmp_path: Path
 ) -> None:
     """Identical rejected rows share a quarantine entry but each is counted; a row
     rejected for its own reasons does not make the valid row after it a duplicate."""
@@ -119,7 +119,7 @@ def test_rows_read_are_rows_loaded_plus_rows_quarantined_even_for_repeated_rejec
 
 
 def test_a_semicolon_file_without_a_country_is_read_with_decimal_commas(
-    database_url: str, tiny: Plugins, tmp_path: Path
+    database_url: str, tiny: Catalog, tmp_path: Path
 ) -> None:
     load(database_url, tiny, good_customers(tmp_path))
     metrics = write(
@@ -132,7 +132,7 @@ def test_a_semicolon_file_without_a_country_is_read_with_decimal_commas(
 
 
 def test_a_byte_order_mark_and_spreadsheet_headers_are_understood(
-    database_url: str, tiny: Plugins, tmp_path: Path
+    database_url: str, tiny: Catalog, tmp_path: Path
 ) -> None:
     load(database_url, tiny, good_customers(tmp_path))
     metrics = tmp_path / "metrics.csv"
@@ -146,7 +146,7 @@ def test_a_byte_order_mark_and_spreadsheet_headers_are_understood(
 
 
 def test_commas_and_decimal_points_with_thousands_separators(
-    database_url: str, tiny: Plugins, tmp_path: Path
+    database_url: str, tiny: Catalog, tmp_path: Path
 ) -> None:
     customers = write(
         tmp_path / "customers.csv",
@@ -181,7 +181,7 @@ def test_commas_and_decimal_points_with_thousands_separators(
     ]
 
 
-def test_parquet_files_with_typed_columns(database_url: str, tiny: Plugins, tmp_path: Path) -> None:
+def test_parquet_files_with_typed_columns(database_url: str, tiny: Catalog, tmp_path: Path) -> None:
     pq.write_table(
         pa.table(
             {
@@ -223,7 +223,7 @@ TINY_RULE = "8 digits, the last a Luhn check digit"
 
 
 def test_every_customer_rejection_is_quarantined_with_its_reasons_and_row(
-    database_url: str, tiny: Plugins, tmp_path: Path, reading: str
+    database_url: str, tiny: Catalog, tmp_path: Path, reading: str
 ) -> None:
     path = customers_file(
         tmp_path,
@@ -281,7 +281,7 @@ def test_every_customer_rejection_is_quarantined_with_its_reasons_and_row(
 
 
 def test_an_identifier_of_another_country_is_refused(
-    database_url: str, tiny: Plugins, tmp_path: Path
+    database_url: str, tiny: Catalog, tmp_path: Path
 ) -> None:
     path = customers_file(tmp_path, "B01;BE;HCP;Lotte;Peeters;cardiology;;;;TINY;10000016")
     (result,) = load(database_url, tiny, path)
@@ -292,7 +292,7 @@ def test_an_identifier_of_another_country_is_refused(
 
 
 def test_every_metric_rejection_is_quarantined_with_its_reasons_and_row(
-    database_url: str, tiny: Plugins, tmp_path: Path, reading: str
+    database_url: str, tiny: Catalog, tmp_path: Path, reading: str
 ) -> None:
     load(database_url, tiny, good_customers(tmp_path), country="NL")
     path = write(
@@ -342,7 +342,7 @@ def test_every_metric_rejection_is_quarantined_with_its_reasons_and_row(
 
 
 def test_a_short_line_is_one_quarantined_row_and_the_rows_after_it_keep_their_numbers(
-    database_url: str, tiny: Plugins, tmp_path: Path
+    database_url: str, tiny: Catalog, tmp_path: Path
 ) -> None:
     load(database_url, tiny, good_customers(tmp_path), country="NL")
     path = write(
@@ -363,7 +363,7 @@ def test_a_short_line_is_one_quarantined_row_and_the_rows_after_it_keep_their_nu
 
 
 def test_a_semicolon_file_with_a_broken_line_is_still_read_with_decimal_commas(
-    database_url: str, tiny: Plugins, tmp_path: Path
+    database_url: str, tiny: Catalog, tmp_path: Path
 ) -> None:
     load(database_url, tiny, good_customers(tmp_path))
     path = write(
@@ -384,7 +384,7 @@ def test_a_semicolon_file_with_a_broken_line_is_still_read_with_decimal_commas(
 
 
 def test_response_rejections_are_quarantined_with_their_reasons(
-    database_url: str, tiny: Plugins, tmp_path: Path
+    database_url: str, tiny: Catalog, tmp_path: Path
 ) -> None:
     # Questionnaire validation has its own tests (tests/questionnaires); here
     # each kind of bad row must reach the quarantine at its row, with its reason.
@@ -418,7 +418,7 @@ def test_response_rejections_are_quarantined_with_their_reasons(
 
 
 def test_rows_read_are_rows_loaded_plus_rows_quarantined_in_every_load_batch(
-    database_url: str, tiny: Plugins
+    database_url: str, tiny: Catalog
 ) -> None:
     results = load(database_url, tiny, tiny_market.DATA / "h1", country="NL")
     batches = query(
@@ -435,7 +435,7 @@ def test_rows_read_are_rows_loaded_plus_rows_quarantined_in_every_load_batch(
 
 
 def test_loading_the_same_files_twice_duplicates_nothing(
-    database_url: str, tiny: Plugins, tmp_path: Path
+    database_url: str, tiny: Catalog, tmp_path: Path
 ) -> None:
     bad = write(
         tmp_path / "bad" / "metrics.csv",
@@ -464,7 +464,7 @@ def test_loading_the_same_files_twice_duplicates_nothing(
 
 
 def test_a_load_counts_rows_new_updated_and_unchanged_and_rewrites_only_what_changed(
-    database_url: str, tiny: Plugins, tmp_path: Path, reading: str
+    database_url: str, tiny: Catalog, tmp_path: Path, reading: str
 ) -> None:
     """The monthly extract loaded again: a data steward sees what moved, and a
     response whose answers are the stored ones is left as it was."""
@@ -522,7 +522,7 @@ def test_a_load_counts_rows_new_updated_and_unchanged_and_rewrites_only_what_cha
 
 
 def test_a_changed_value_replaces_the_stored_one(
-    database_url: str, tiny: Plugins, tmp_path: Path
+    database_url: str, tiny: Catalog, tmp_path: Path
 ) -> None:
     load(database_url, tiny, good_customers(tmp_path), country="NL")
     header = "customer_id;therapy_area;metric;period;value\n"
@@ -532,7 +532,7 @@ def test_a_changed_value_replaces_the_stored_one(
 
 
 def test_a_quarantined_row_that_later_loads_is_marked_resolved(
-    database_url: str, tiny: Plugins, tmp_path: Path
+    database_url: str, tiny: Catalog, tmp_path: Path
 ) -> None:
     metrics = write(
         tmp_path / "metrics.csv",
@@ -547,7 +547,7 @@ def test_a_quarantined_row_that_later_loads_is_marked_resolved(
 
 
 def test_a_quarantined_row_fixed_and_loaded_again_is_marked_resolved(
-    database_url: str, tiny: Plugins, tmp_path: Path
+    database_url: str, tiny: Catalog, tmp_path: Path
 ) -> None:
     """Fixing a key column makes a new row: the exported quarantine_id ties it to the old one."""
     load(database_url, tiny, good_customers(tmp_path), country="NL")
@@ -564,7 +564,7 @@ def test_a_quarantined_row_fixed_and_loaded_again_is_marked_resolved(
 
 
 def test_reloading_a_file_with_the_same_bad_row_keeps_it_quarantined(
-    database_url: str, tiny: Plugins, tmp_path: Path
+    database_url: str, tiny: Catalog, tmp_path: Path
 ) -> None:
     load(database_url, tiny, good_customers(tmp_path), country="NL")
     bad = "customer_id;therapy_area;metric;period;value\nC01;cardiology;trx;2027-13;1\n"
@@ -577,7 +577,7 @@ def test_reloading_a_file_with_the_same_bad_row_keeps_it_quarantined(
 
 
 def test_the_same_physician_from_two_systems_is_one_customer(
-    database_url: str, tiny: Plugins, tmp_path: Path
+    database_url: str, tiny: Catalog, tmp_path: Path
 ) -> None:
     crm = good_customers(tmp_path)
     vendor = customers_file(
@@ -613,7 +613,7 @@ def test_the_same_physician_from_two_systems_is_one_customer(
 
 
 def test_an_identifier_already_known_under_another_id_of_the_same_system_is_refused(
-    database_url: str, tiny: Plugins, tmp_path: Path
+    database_url: str, tiny: Catalog, tmp_path: Path
 ) -> None:
     load(database_url, tiny, good_customers(tmp_path), country="NL", system="crm")
     again = customers_file(
@@ -631,7 +631,7 @@ def test_an_identifier_already_known_under_another_id_of_the_same_system_is_refu
 
 @pytest.mark.parametrize("encoding", ["cp1252", "latin-1"])
 def test_a_file_in_a_legacy_encoding_is_refused_whole_or_read_in_its_encoding(
-    harmonia_cli: Callable, harmonia_database: str, tiny: Plugins, tmp_path: Path, encoding: str
+    harmonia_cli: Callable, harmonia_database: str, tiny: Catalog, tmp_path: Path, encoding: str
 ) -> None:
     path = tmp_path / "customers.csv"
     row = "C01;NL;HCP;Zoë;Lefèvre-Cœur;cardiology;1011;Amsterdam;T1;;"
@@ -657,7 +657,7 @@ def test_a_file_in_a_legacy_encoding_is_refused_whole_or_read_in_its_encoding(
     ],
 )
 def test_a_file_without_a_usable_header_is_refused_with_a_message(
-    harmonia_cli: Callable, tiny: Plugins, tmp_path: Path, content: bytes, message: str
+    harmonia_cli: Callable, tiny: Catalog, tmp_path: Path, content: bytes, message: str
 ) -> None:
     path = tmp_path / "extract.csv"
     path.write_bytes(content)
@@ -667,7 +667,7 @@ def test_a_file_without_a_usable_header_is_refused_with_a_message(
 
 
 @pytest.fixture
-def loaded_with_rejections(harmonia_cli: Callable, tiny: Plugins, tmp_path: Path) -> Path:
+def loaded_with_rejections(harmonia_cli: Callable, tiny: Catalog, tmp_path: Path) -> Path:
     """Customers with two rejected rows, loaded through ``harmonia load``."""
     path = customers_file(
         tmp_path,
@@ -681,7 +681,7 @@ def loaded_with_rejections(harmonia_cli: Callable, tiny: Plugins, tmp_path: Path
 
 
 def test_load_prints_a_summary_with_the_commonest_reasons(
-    harmonia_cli: Callable, tiny: Plugins, tmp_path: Path, wide_terminal: None
+    harmonia_cli: Callable, tiny: Catalog, tmp_path: Path, wide_terminal: None
 ) -> None:
     path = customers_file(
         tmp_path,
@@ -696,7 +696,7 @@ def test_load_prints_a_summary_with_the_commonest_reasons(
     assert "harmonia quarantine list" in result.output
 
 
-def test_load_json_gives_the_counts_per_file(harmonia_cli: Callable, tiny: Plugins) -> None:
+def test_load_json_gives_the_counts_per_file(harmonia_cli: Callable, tiny: Catalog) -> None:
     import json
 
     result = harmonia_cli("load", str(tiny_market.DATA / "h1"), "--country", "NL", "--json")

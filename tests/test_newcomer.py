@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import tiny_market
 
-from harmonia.plugins import Plugins
+from harmonia.plugin.catalog import Catalog
 
 README = Path(__file__).parents[1] / "README.md"
 
@@ -19,7 +19,7 @@ README = Path(__file__).parents[1] / "README.md"
 @pytest.fixture
 def cli_universe(
     harmonia_cli: Callable,
-    tiny: Plugins,
+    tiny: Catalog,
     harmonia_database: str,
     sqlite_h1: Path,
     wide_terminal: None,
@@ -29,7 +29,7 @@ def cli_universe(
     return harmonia_cli
 
 
-def test_plugins_alone_lists_the_packs(harmonia_cli: Callable, tiny: Plugins) -> None:
+def test_plugins_alone_lists_the_packs(harmonia_cli: Callable, tiny: Catalog) -> None:
     alone = harmonia_cli("plugins")
     assert alone.exit_code == 0, alone.output
     assert alone.output == harmonia_cli("plugins", "list").output
@@ -37,7 +37,7 @@ def test_plugins_alone_lists_the_packs(harmonia_cli: Callable, tiny: Plugins) ->
 
 
 def test_the_readme_example_harmonia_toml_is_what_the_workspace_reads(
-    harmonia_cli: Callable, tiny: Plugins, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    harmonia_cli: Callable, tiny: Catalog, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     section = README.read_text().split("### harmonia.toml", 1)[1]
     example = re.search(r"```toml\n(.*?)```", section, re.S)

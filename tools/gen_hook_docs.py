@@ -21,7 +21,7 @@ OUTPUT = ROOT / "docs" / "hooks.md"
 
 def hook_functions() -> list:
     """The ``harmonia_*`` hook specifications, in the order of the module."""
-    from harmonia import hookspecs
+    from harmonia.plugin import hookspecs
 
     functions = [
         function
@@ -70,7 +70,7 @@ def markdown(text: str) -> str:
 
 def render() -> str:
     """The whole page."""
-    from harmonia import hookspecs
+    from harmonia.plugin import hookspecs
 
     functions = hook_functions()
     parts = [

@@ -44,12 +44,13 @@ from harmonia.errors import (
     PluginError,
     Problem,
 )
-from harmonia.hookspecs import hookimpl
 from harmonia.periods import Period
-from harmonia.records import (
+from harmonia.plugin.hookspecs import hookimpl
+from harmonia.plugin.types import (
     OUTPUT_KINDS,
     RECORD_KINDS,
     Batch,
+    Command,
     CycleInfo,
     DataSource,
     IdentifierScheme,
@@ -69,6 +70,7 @@ __all__ = [
     "Band",
     "Batch",
     "ChannelPlan",
+    "Command",
     "ConfigError",
     "ConsistencyFeature",
     "CountryProfile",
@@ -133,17 +135,17 @@ def source_request(options: dict[str, str], country: str | None = None) -> Sourc
     """
     import click
 
-    from harmonia.plugins import Plugins
+    from harmonia.plugin.manager import PluginManager
 
     context = click.get_current_context(silent=True)
     app = context.find_root().obj if context is not None else None
-    plugins = getattr(app, "plugins", None) or Plugins.discover()
+    catalog = getattr(app, "catalog", None) or PluginManager.discover().catalog()
     # A market without an installed pack still gets its records, just no conventions.
-    profile = plugins.country_profiles.get(country.upper()) if country else None
+    profile = catalog.country_profiles.get(country.upper()) if country else None
     return SourceRequest(
         options=dict(options),
         country=country.upper() if country else None,
         profile=profile,
-        questionnaires=tuple(plugins.questionnaires.values()),
-        identifier_schemes=tuple(plugins.identifier_schemes.values()),
+        questionnaires=tuple(catalog.questionnaires.values()),
+        identifier_schemes=tuple(catalog.identifier_schemes.values()),
     )

@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from harmonia.records import RECORD_KINDS, Batch
+from harmonia.plugin.types import RECORD_KINDS, Batch
 
 if TYPE_CHECKING:
     import pyarrow as pa

@@ -3,10 +3,12 @@
 Installed with harmonia (entry point ``pytest11``), it provides:
 
 ``harmonia_plugins``
-    A fresh :class:`~harmonia.plugins.Plugins` with the built-ins only: tests
-    never depend on whatever else happens to be installed.
+    A fresh :class:`~harmonia.plugin.manager.PluginManager` with the
+    built-ins only: tests never depend on whatever else happens to be
+    installed. ``harmonia_plugins.catalog()`` is what the packs provide,
+    checked (build it after registering the test's packs).
 ``register_pack``
-    Register a module (or a :func:`~harmonia.plugins.module_pack`) for one
+    Register a module (or a :func:`harmonia.module_pack`) for one
     test: ``register_pack(harmonia_fr)``.
 ``harmonia_cli``
     Run the CLI through click's runner against ``harmonia_plugins`` and a
@@ -30,30 +32,46 @@ from typing import Any
 
 import pytest
 
-from harmonia.plugins import PackInfo, Plugins
+from harmonia.plugin.manager import PackInfo, PluginManager, module_pack
+
+__all__ = [
+    "module_pack",
+]
 
 POSTGRES_ENV = "HARMONIA_TEST_POSTGRES"
 DEFAULT_POSTGRES = "postgresql://postgres@127.0.0.1:5432/test"
 
 
 @pytest.fixture
-def harmonia_plugins(monkeypatch: pytest.MonkeyPatch) -> Plugins:
+def harmonia_plugins(monkeypatch: pytest.MonkeyPatch) -> PluginManager:
     """A plugin manager with the built-ins only, not strict."""
     monkeypatch.delenv("HARMONIA_STRICT_PLUGINS", raising=False)
-    return Plugins.discover(strict=False, entry_points=False)
+    return PluginManager.discover(strict=False, entry_points=False)
 
 
 @pytest.fixture
-def register_pack(harmonia_plugins: Plugins) -> Callable[..., PackInfo | None]:
-    """Register a pack module for this test only; returns its :class:`PackInfo`."""
+def register_pack(harmonia_plugins: PluginManager) -> Callable[..., PackInfo]:
+    """Register a pack module for this test only; returns its :class:`PackInfo`.
 
-    def register(plugin: Any, *, name: str | None = None, version: str = "0") -> PackInfo | None:
-        return harmonia_plugins.register(
+    A pack the manager refuses fails the test with the manager's reason,
+    unless the test expects it (``refused=True``: then ``info.error`` says why).
+    """
+
+    def register(
+        plugin: Any, *, name: str | None = None, version: str = "0", refused: bool = False
+    ) -> PackInfo:
+        info = harmonia_plugins.register(
             plugin,
             name=name,
             distribution=f"test-{name or getattr(plugin, '__name__', 'pack')}",
             version=version,
         )
+        if (info.error is not None) != refused:
+            pytest.fail(
+                f"pack {info.name!r} was {'registered' if refused else 'refused'}: "
+                f"{info.error or 'no error'}"
+            )
+        return info
 
     return register
 
@@ -83,7 +101,7 @@ def harmonia_database(tmp_path: Any, sqlite_template: Any) -> str:
 
 @pytest.fixture
 def harmonia_cli(
-    harmonia_plugins: Plugins, harmonia_database: str, monkeypatch: pytest.MonkeyPatch
+    harmonia_plugins: PluginManager, harmonia_database: str, monkeypatch: pytest.MonkeyPatch
 ) -> Callable[..., Any]:
     """Invoke the CLI in-process; returns click's ``Result``.
 
@@ -95,7 +113,7 @@ def harmonia_cli(
     from harmonia import cli
 
     monkeypatch.setenv("HARMONIA_DATABASE_URL", harmonia_database)
-    monkeypatch.setattr(cli, "_plugins_for_tests", harmonia_plugins)
+    monkeypatch.setattr(cli, "_manager_for_tests", harmonia_plugins)
     runner = CliRunner()
 
     def invoke(*args: str, **kwargs: Any) -> Any:

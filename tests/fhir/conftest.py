@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
-import harmonia.fhir.source
 from harmonia import Questionnaire, load_definitions
-from harmonia.plugins import Plugins
+from harmonia.plugin.catalog import Catalog
+from harmonia.plugin.manager import PluginManager
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -36,10 +36,9 @@ def phq9_spec_file() -> Path:
 
 
 @pytest.fixture
-def with_fhir_source(register_pack: Callable[..., Any], harmonia_plugins: Plugins) -> Plugins:
-    """The plugins with the ``fhir`` data source (a built-in once the core registers it)."""
-    if "fhir" not in harmonia_plugins.data_sources:
-        assert register_pack(harmonia.fhir.source, name="fhir-source") is not None
+def with_fhir_source(harmonia_plugins: PluginManager) -> PluginManager:
+    """The plugin manager, whose built-ins include the ``fhir`` data source."""
+    assert "harmonia.fhir.source" in {pack.name for pack in harmonia_plugins.packs}
     return harmonia_plugins
 
 
@@ -49,7 +48,7 @@ def load() -> Callable[..., list[Any]]:
 
     def run(
         url: str,
-        plugins: Plugins,
+        catalog: Catalog,
         *paths: Path,
         country: str | None = None,
         system: str | None = None,
@@ -58,9 +57,9 @@ def load() -> Callable[..., list[Any]]:
         from harmonia.ingest import Loader, plan_files
         from harmonia.store import Database
 
-        loader = Loader(Database(url), plugins, country=country, system=system)
+        loader = Loader(Database(url), catalog, country=country, system=system)
         results = []
-        for source, path in plan_files(plugins.data_sources.values(), paths):
+        for source, path in plan_files(catalog.data_sources.values(), paths):
             results.extend(loader.run(source, {**options, "path": str(path)}))
         return results
 

@@ -15,7 +15,7 @@ from harmonia.fhir import from_fhir
 
 @pytest.fixture
 def cli(harmonia_cli, register_pack):
-    assert register_pack(harmonia_oncology, name="oncology") is not None
+    register_pack(harmonia_oncology, name="oncology")
     return harmonia_cli
 
 

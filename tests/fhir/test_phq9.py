@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from harmonia import CountryProfile, EngagementStrategy, Questionnaire, RuleSet, load_definitions
-from harmonia.plugins import module_pack
+from harmonia.testing import module_pack
 
 FIXTURES = Path(__file__).parent / "fixtures"
 LOINC = "http://loinc.org"
@@ -83,7 +83,7 @@ def market(tmp_path, harmonia_cli, register_pack, with_fhir_source, phq9, phq9_s
             EngagementStrategy, data / "strategies.toml"
         ),
     )
-    assert register_pack(pack, name="psychiatry") is not None
+    register_pack(pack, name="psychiatry")
     customers = ["customer_id,country,type,first_name,last_name"]
     customers += [f"{c},GB,HCP,Alex,Case{c}" for c in [*CASES, "P9"]]
     (tmp_path / "customers.csv").write_text("\n".join(customers) + "\n")

@@ -59,8 +59,8 @@ STORED = """
 
 @pytest.fixture
 def oncology(register_pack, with_fhir_source):
-    assert register_pack(harmonia_oncology, name="oncology") is not None
-    return with_fhir_source
+    register_pack(harmonia_oncology, name="oncology")
+    return with_fhir_source.catalog()
 
 
 def load_market(url: str, plugins, directory: Path, load, query) -> str:

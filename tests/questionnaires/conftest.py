@@ -13,7 +13,8 @@ import pytest
 
 import harmonia_fr
 import harmonia_oncology
-from harmonia.plugins import Plugins
+from harmonia.plugin.catalog import Catalog
+from harmonia.plugin.manager import PluginManager
 from harmonia.store import Database
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -23,11 +24,11 @@ from qhelpers import CUSTOMER_HEADER, RESPONSE_HEADER, Engine
 
 
 @pytest.fixture
-def oncology(harmonia_plugins: Plugins, register_pack: Callable[..., Any]) -> Plugins:
+def oncology(harmonia_plugins: PluginManager, register_pack: Callable[..., Any]) -> Catalog:
     """The built-ins plus the oncology and French packs."""
     register_pack(harmonia_oncology, name="oncology")
     register_pack(harmonia_fr, name="fr")
-    return harmonia_plugins
+    return harmonia_plugins.catalog()
 
 
 @pytest.fixture
@@ -47,16 +48,16 @@ def write_csv(tmp_path: Path) -> Callable[[str, Sequence[Sequence[Any]]], Path]:
 
 @pytest.fixture
 def load(harmonia_database: str, write_csv: Callable[..., Path]) -> Callable[..., list[Any]]:
-    """``load(plugins, kind, rows, country="FR")``: load rows of a kind through the real loader."""
+    """``load(catalog, kind, rows, country="FR")``: load rows of a kind through the real loader."""
     from harmonia.ingest import Loader
 
     database = Database(harmonia_database)
 
-    def run(plugins: Plugins, kind: str, rows: Sequence[Sequence[Any]], country: str | None = "FR"):
+    def run(catalog: Catalog, kind: str, rows: Sequence[Sequence[Any]], country: str | None = "FR"):
         header = {"responses": RESPONSE_HEADER, "customers": CUSTOMER_HEADER}[kind]
         path = write_csv(f"{kind}.csv", [header, *rows])
-        loader = Loader(database, plugins, country=country)
-        return accounted(list(loader.run(plugins.data_sources["csv"], {"path": str(path)})))
+        loader = Loader(database, catalog, country=country)
+        return accounted(list(loader.run(catalog.data_sources["csv"], {"path": str(path)})))
 
     return run
 

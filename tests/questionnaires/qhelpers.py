@@ -8,7 +8,7 @@ from typing import Any
 from harmonia import hookimpl
 from harmonia.definitions import Questionnaire, structure
 from harmonia.engine.dialects import transpile
-from harmonia.records import RESPONSES
+from harmonia.plugin.types import RESPONSES
 
 
 def option(code: str, score: float | None = None) -> dict[str, Any]:

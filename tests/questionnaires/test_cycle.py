@@ -186,12 +186,13 @@ def test_postgresql_agrees(store, oncology, postgres_url, engine, tmp_path):
 
 @pytest.mark.postgres
 def test_engines_agree_on_a_synthetic_universe(
-    oncology, register_pack, harmonia_database, postgres_url, tmp_path
+    oncology, register_pack, harmonia_plugins, harmonia_database, postgres_url, tmp_path
 ):
     """Thousands of generated profiles: the same levels on every engine and store."""
     from harmonia.ingest import Loader
 
     register_pack(harmonia_synthetic, name="synthetic")
+    oncology = harmonia_plugins.catalog()
     # The generator writes decimal points, whatever the market.
     loader = Loader(Database(harmonia_database), oncology, country="FR", decimal=".")
     options = {"customers": "2000", "seed": "11", "period": PERIOD, "coverage": "0.6"}

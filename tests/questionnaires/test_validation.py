@@ -57,9 +57,9 @@ CHECKS = build(
 
 
 @pytest.fixture
-def plugins(oncology, register_pack):
+def plugins(oncology, register_pack, harmonia_plugins):
     register_pack(QuestionnairePack(CHECKS), name="checks")
-    return oncology
+    return harmonia_plugins.catalog()
 
 
 @pytest.fixture

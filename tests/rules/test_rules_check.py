@@ -502,8 +502,9 @@ def test_the_plugin_manager_rejects_rule_sets_with_problems(
     )
     register_pack(_Pack(attrs.evolve(good, features=features)), name="good")
     register_pack(_Pack(attrs.evolve(bad, features=features)), name="bad")
-    assert list(harmonia_plugins.rule_sets) == ["onc-test"]
-    rejected = harmonia_plugins.rule_sets.rejected["onc-bad"]
+    catalog = harmonia_plugins.catalog()
+    assert list(catalog.rule_sets) == ["onc-test"]
+    rejected = catalog.rule_sets.rejected["onc-bad"]
     assert (
         "segment.rules[1].when: rule 'm', column 8: cannot compare integer feature 'decile' "
         "with the text 'x'" in rejected

@@ -1,13 +1,13 @@
 """The ``harmonia`` command line.
 
 Subcommands are imported only when used (so ``harmonia --help`` stays fast);
-packs add theirs through ``harmonia_register_commands``. Errors a user can
-cause are printed as one clear message, never a traceback.
+packs declare theirs as command records (``harmonia_commands``), attached
+lazily per run (:mod:`harmonia.cli.lazy`). Errors a user can cause are
+printed as one clear message, never a traceback.
 """
 
 from __future__ import annotations
 
-import importlib
 import json
 import sys
 from functools import cached_property
@@ -15,6 +15,7 @@ from typing import Any
 
 import click
 
+from harmonia.cli.lazy import LazyGroup
 from harmonia.errors import HarmoniaError, NotFoundError, PathError
 
 #: Built-in commands: name -> "module:attribute", imported on first use.
@@ -30,18 +31,20 @@ COMMANDS = {
     "db": "harmonia.cli.db:db",
 }
 
+#: The core's groups that packs may add commands to.
+GROUPS = ("cycle", "db", "plugins", "quarantine", "questionnaire", "rules")
+
 #: Set by :mod:`harmonia.testing` so the CLI sees exactly a test's packs.
-_plugins_for_tests: Any = None
+_manager_for_tests: Any = None
 
 
 class App:
-    """What every command shares: settings, the installed packs, the database."""
+    """What every command of one run shares: settings, the installed packs, the database."""
 
     def __init__(self, database: str | None, strict: bool):
         self._database_option = database
         self.strict = strict
-        self._warned = 0
-        self.packs_registered = False
+        self._shown: set[str] = set()
 
     @cached_property
     def workspace(self) -> Any:
@@ -55,28 +58,39 @@ class App:
         return self._database_option or self.workspace.database
 
     @cached_property
-    def plugins(self) -> Any:
-        from harmonia.plugins import Plugins
+    def manager(self) -> Any:
+        from harmonia.plugin.manager import PluginManager
         from harmonia.workspace import check_required
 
         check_required(self.workspace)
-        plugins = _plugins_for_tests or Plugins.discover(strict=self.strict or None)
-        self.__dict__["plugins"] = plugins
-        self.warn_plugins()
-        return plugins
+        return _manager_for_tests or PluginManager.discover(strict=self.strict or None)
 
-    def warn_plugins(self) -> None:
-        """Print pack warnings not yet shown, on stderr, so stdout stays clean for --json.
+    @cached_property
+    def catalog(self) -> Any:
+        """Everything the installed packs provide, built once for the run."""
+        catalog = self.manager.catalog()
+        self.warn(catalog.warnings)
+        return catalog
 
-        Called when the packs load and again when a command ends, since some
-        warnings (a rejected rule set) appear only when a registry is first used.
-        """
-        if "plugins" not in self.__dict__:
-            return
-        warnings = self.plugins.warnings
-        for warning in warnings[self._warned :]:
-            click.secho(f"warning: {warning}", fg="yellow", err=True)
-        self._warned = len(warnings)
+    @cached_property
+    def _pack_commands(self) -> Any:
+        from harmonia.cli.lazy import PackCommands
+
+        # The whole catalog is not needed to list or run a command: only the commands.
+        catalog = self.__dict__.get("catalog") or self.manager.catalog(only=["commands"])
+        commands = PackCommands(catalog, _is_builtin, GROUPS)
+        self.warn([*catalog.warnings, *commands.warnings])
+        return commands
+
+    def pack_commands(self) -> Any:
+        return self._pack_commands
+
+    def warn(self, warnings: Any) -> None:
+        """Print warnings not yet shown, on stderr, so stdout stays clean for --json."""
+        for warning in warnings:
+            if warning not in self._shown:
+                self._shown.add(warning)
+                click.secho(f"warning: {warning}", fg="yellow", err=True)
 
     @cached_property
     def database(self) -> Any:
@@ -107,54 +121,25 @@ class App:
         return self.database
 
 
-class HarmoniaGroup(click.Group):
-    """Lazily imported built-ins, pack commands, and friendly errors."""
+def _is_builtin(key: tuple[str, str]) -> bool:
+    """Whether the core owns a command: packs may not replace it."""
+    group, name = key
+    if not group:
+        return name in COMMANDS
+    if group not in COMMANDS:
+        return False
+    command = main.builtin(group)
+    return isinstance(command, click.Group) and name in command.commands
 
-    def __init__(self, *args: Any, lazy: dict[str, str] | None = None, **kwargs: Any):
-        super().__init__(*args, **kwargs)
-        self.lazy = dict(lazy or {})
-        self._pristine: dict[str, dict[str, click.Command]] | None = None
 
-    def list_commands(self, ctx: click.Context) -> list[str]:
-        self._register_packs(ctx)
-        return sorted({*self.lazy, *self.commands})
+class HarmoniaGroup(LazyGroup):
+    """The root: lazily imported built-ins, pack commands, and friendly errors."""
 
-    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
-        self._load(name)
-        # Packs may add commands, or subcommands to a built-in group; loading
-        # them here also shows a broken pack's warning whatever the command.
-        self._register_packs(ctx)
-        return super().get_command(ctx, name)
+    def _path(self, ctx: click.Context) -> str:
+        return ""
 
-    def _load(self, name: str) -> None:
-        if name in self.lazy and name not in self.commands:
-            module, _, attribute = self.lazy[name].partition(":")
-            self.commands[name] = getattr(importlib.import_module(module), attribute)
-
-    def _register_packs(self, ctx: click.Context) -> None:
-        """Add the packs' commands once per run, to the built-ins as they shipped.
-
-        Commands live on module-level click objects; restoring them first keeps
-        one run's packs (one test's, in a test session) out of the next.
-        """
-        app = _app_of(ctx)
-        if app.packs_registered:
-            return
-        app.packs_registered = True
-        if self._pristine is None:
-            for name in self.lazy:  # pack commands may not shadow built-ins, loaded or not
-                self._load(name)
-            self._pristine = {"": dict(self.commands)} | {
-                name: dict(command.commands)
-                for name, command in self.commands.items()
-                if isinstance(command, click.Group)
-            }
-        self.commands = dict(self._pristine[""])
-        for name, commands in self._pristine.items():
-            if name:
-                self.commands[name].commands = dict(commands)  # type: ignore[attr-defined]
-        app.plugins.register_commands(self)
-        app.warn_plugins()
+    def _pack_commands(self, ctx: click.Context) -> Any:
+        return _app_of(ctx).pack_commands()
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -165,9 +150,6 @@ class HarmoniaGroup(click.Group):
             # Paths come from the user: an output folder that is a file, a
             # read-only place, a full disk. Not a bug, so no traceback.
             raise click.ClickException(PathError.from_os_error(error).render()) from None
-        finally:
-            if isinstance(ctx.obj, App):
-                ctx.obj.warn_plugins()
 
 
 @click.group(

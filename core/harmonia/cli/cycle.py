@@ -8,11 +8,12 @@ from pathlib import Path
 import click
 
 from harmonia.cli import app, echo_json
+from harmonia.cli.lazy import LazyGroup
 from harmonia.cli.render import stages, stdout, table
 from harmonia.errors import ConfigError
 
 
-@click.group()
+@click.group(cls=LazyGroup)
 def cycle() -> None:
     """Segmentation cycles: one country x one therapy area x one period."""
 
@@ -89,7 +90,7 @@ def run(country, therapy_area, period, engine, sinks, outputs, directory, as_jso
     with stages(f"cycle {country.upper()} {therapy_area}") as stage:
         result = run_cycle(
             context.database,
-            context.plugins,
+            context.catalog,
             country=country,
             therapy_area=therapy_area,
             period=period,
@@ -323,5 +324,5 @@ def sql(country: str, therapy_area: str, period: str | None, dialect: str) -> No
     from harmonia.engine.query import CycleQuery
     from harmonia.engine.spec import resolve
 
-    spec = resolve(app().plugins, country, therapy_area, period)
+    spec = resolve(app().catalog, country, therapy_area, period)
     click.echo(transpile(CycleQuery(spec, cycle_id=0).assignments(), dialect, pretty=True) + ";")

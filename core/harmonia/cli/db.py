@@ -5,10 +5,11 @@ from __future__ import annotations
 import click
 
 from harmonia.cli import app
+from harmonia.cli.lazy import LazyGroup
 from harmonia.cli.render import stdout
 
 
-@click.group()
+@click.group(cls=LazyGroup)
 def db() -> None:
     """Create, inspect and upgrade the database schema (alembic migrations)."""
 

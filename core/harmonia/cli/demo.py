@@ -73,7 +73,7 @@ def demo(
     if context.database_url is None and "HARMONIA_DATABASE_URL" not in os.environ:
         workdir.mkdir(parents=True, exist_ok=True)
         chose_database = context.database_url = str(workdir / "harmonia.db")
-    installed = context.plugins
+    installed = context.catalog
     source = installed.data_sources.get("synthetic") or _missing(
         "the synthetic data source", "harmonia-synthetic"
     )

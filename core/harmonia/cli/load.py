@@ -82,7 +82,7 @@ def load(
     """
     from harmonia.engine.spec import actor
     from harmonia.ingest import Loader, plan_files
-    from harmonia.records import check_options
+    from harmonia.plugin.types import check_options
 
     context = app()
     given = _options(pairs)  # what the user set; the command fills in more below
@@ -101,7 +101,7 @@ def load(
         options["delimiter"] = delimiter
     loader = Loader(
         context.database,
-        context.plugins,
+        context.catalog,
         country=country.upper() if country else None,
         system=system,
         decimal=decimal,
@@ -110,11 +110,11 @@ def load(
     if source_name:
         if paths:
             raise ConfigError("give either files or --source, not both")
-        jobs = [(context.plugins.data_sources.get_or_fail(source_name), options)]
+        jobs = [(context.catalog.data_sources.get_or_fail(source_name), options)]
     elif paths:
         jobs = [
             (source, {**options, "path": str(path)})
-            for source, path in plan_files(context.plugins.data_sources.values(), paths)
+            for source, path in plan_files(context.catalog.data_sources.values(), paths)
         ]
     else:
         raise click.UsageError("give files or folders to load, or --source NAME")

@@ -5,11 +5,11 @@ from __future__ import annotations
 import click
 
 from harmonia.cli import app, echo_json
+from harmonia.cli.lazy import LazyGroup
 from harmonia.cli.render import stdout, table
-from harmonia.errors import ConflictError
 
 
-@click.group(invoke_without_command=True)
+@click.group(cls=LazyGroup, invoke_without_command=True)
 @click.pass_context
 def plugins(ctx: click.Context) -> None:
     """Installed packs: countries, therapy areas, sources, sinks, policies.
@@ -26,22 +26,10 @@ def plugins(ctx: click.Context) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
 def list_packs(show_all: bool, as_json: bool) -> None:
     """List packs with their version, the hooks they implement and what they provide."""
-    installed = app().plugins
-    conflicts = []
-    for attribute in (
-        "country_profiles",
-        "rule_sets",
-        "questionnaires",
-        "data_sources",
-        "output_sinks",
-        "refinement_policies",
-        "engagement_strategies",
-        "identifier_schemes",
-    ):
-        try:
-            getattr(installed, attribute)
-        except ConflictError as error:
-            conflicts.append(error.render())
+    context = app()
+    installed = context.manager.catalog(conflicts="report")
+    context.warn(installed.warnings)
+    conflicts = [f"{conflict}" for conflict in installed.conflicts]
     packs = [pack for pack in installed.packs if show_all or not pack.builtin]
     records = [
         {
@@ -56,7 +44,7 @@ def list_packs(show_all: bool, as_json: bool) -> None:
         for pack in packs
     ]
     if as_json:
-        echo_json({"packs": records, "warnings": installed.warnings, "conflicts": conflicts})
+        echo_json({"packs": records, "warnings": list(installed.warnings), "conflicts": conflicts})
         return
     rows = [
         (

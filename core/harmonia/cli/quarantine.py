@@ -8,10 +8,11 @@ from pathlib import Path
 import click
 
 from harmonia.cli import app, echo_json
+from harmonia.cli.lazy import LazyGroup
 from harmonia.cli.render import stdout, table
 
 
-@click.group()
+@click.group(cls=LazyGroup)
 def quarantine() -> None:
     """Rows rejected at load, kept whole with every reason."""
 
@@ -124,7 +125,7 @@ def export(batch: int | None, kind: str | None, include_resolved: bool, director
     import pyarrow as pa
 
     from harmonia.canonical import write_table_csv
-    from harmonia.records import RECORD_KINDS
+    from harmonia.plugin.types import RECORD_KINDS
 
     by_kind: dict[str, list] = {}
     for row in _rows(batch, kind, include_resolved, None):

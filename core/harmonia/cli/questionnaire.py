@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from harmonia.cli import app, echo_json
+from harmonia.cli.lazy import LazyGroup
 from harmonia.cli.render import escape, stdout, table
 from harmonia.errors import ConfigError, NotFoundError
 
@@ -22,7 +23,7 @@ if TYPE_CHECKING:
     from harmonia.definitions import Item, ProfileDimension, Questionnaire
 
 
-@click.group()
+@click.group(cls=LazyGroup)
 def questionnaire() -> None:
     """Profiling questionnaires: their definitions, scoring and interchange."""
 
@@ -36,7 +37,7 @@ def installed_versions(questionnaire_id: str | None = None) -> list[Questionnair
 
     found = [
         q
-        for q in app().plugins.questionnaires.values()
+        for q in app().catalog.questionnaires.values()
         if questionnaire_id is None or q.id == questionnaire_id
     ]
     return sorted(found, key=lambda q: (q.id, version_key(q.version)))

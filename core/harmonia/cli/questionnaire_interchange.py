@@ -143,7 +143,7 @@ def _export_responses(
             fg="yellow",
             err=True,
         )
-    installed = dict(context.plugins.questionnaires)
+    installed = dict(context.catalog.questionnaires)
     _write(out, _json(responses_bundle(stored, installed, base=base_url)))
     _done(out, f"{len(stored)} responses to {questionnaire_id}")
 

@@ -5,10 +5,11 @@ from __future__ import annotations
 import click
 
 from harmonia.cli import app, echo_json
+from harmonia.cli.lazy import LazyGroup
 from harmonia.cli.render import stdout, table
 
 
-@click.group()
+@click.group(cls=LazyGroup)
 def rules() -> None:
     """Segmentation rule sets of the installed therapy areas."""
 
@@ -17,7 +18,7 @@ def rules() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
 def list_rule_sets(as_json: bool) -> None:
     """List rule sets with their therapy area, version, dimensions and pack."""
-    rule_sets = list(app().plugins.rule_sets.values())
+    rule_sets = list(app().catalog.rule_sets.values())
     records = [
         {
             "name": r.name,
@@ -51,7 +52,7 @@ def list_rule_sets(as_json: bool) -> None:
 @click.argument("name")
 def show(name: str) -> None:
     """Show a rule set: its features and each dimension's rules in order."""
-    rule_set = app().plugins.rule_sets.get_or_fail(name)
+    rule_set = app().catalog.rule_sets.get_or_fail(name)
     stdout.print(
         f"[bold]{rule_set.name}[/] v{rule_set.version} ({rule_set.therapy_area}) {rule_set.description}"
     )
@@ -92,7 +93,7 @@ def check(files: tuple[str, ...]) -> None:
     from harmonia.definitions import RuleSet, load_definitions
     from harmonia.errors import DefinitionError
 
-    installed = app().plugins
+    installed = app().catalog
     if not files:
         count = len(installed.rule_sets)
         rejected = installed.rule_sets.rejected

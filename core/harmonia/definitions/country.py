@@ -15,7 +15,7 @@ import attrs
 
 from harmonia.definitions.common import Scalar, check_choice
 from harmonia.errors import Problem
-from harmonia.records import Provenance, provenance_field
+from harmonia.provenance import Provenance, provenance_field
 
 
 @attrs.frozen

@@ -9,7 +9,7 @@ import attrs
 
 from harmonia.definitions.common import check_slug, check_unique
 from harmonia.errors import Problem
-from harmonia.records import Provenance, provenance_field
+from harmonia.provenance import Provenance, provenance_field
 
 
 @attrs.frozen

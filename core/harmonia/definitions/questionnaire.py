@@ -88,7 +88,7 @@ from harmonia.definitions.common import (
     check_unique,
 )
 from harmonia.errors import Problem
-from harmonia.records import Provenance, provenance_field
+from harmonia.provenance import Provenance, provenance_field
 
 ITEM_TYPES = ("single", "multiple", "integer", "decimal", "scale", "boolean", "date", "text")
 #: Item types whose answers are option codes.

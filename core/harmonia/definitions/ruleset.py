@@ -23,7 +23,7 @@ from harmonia.definitions.common import (
     check_unique,
 )
 from harmonia.errors import Problem
-from harmonia.records import Provenance, provenance_field
+from harmonia.provenance import Provenance, provenance_field
 
 #: Customer columns a rule set may use as attributes and peer groups.
 CUSTOMER_ATTRIBUTES = ("country", "type", "specialty", "territory", "postal_code", "city")

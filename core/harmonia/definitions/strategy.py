@@ -8,7 +8,7 @@ import attrs
 
 from harmonia.definitions.common import check_name, check_slug, check_unique
 from harmonia.errors import Problem
-from harmonia.records import Provenance, provenance_field
+from harmonia.provenance import Provenance, provenance_field
 
 CHANNELS = ("face_to_face", "remote", "phone", "email", "event", "web", "sample")
 

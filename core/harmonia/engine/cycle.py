@@ -27,14 +27,14 @@ from harmonia.engine.scoring import coverage_rows
 from harmonia.engine.spec import CycleSpec, resolve
 from harmonia.errors import ConfigError, NotFoundError
 from harmonia.periods import Period
-from harmonia.records import OUTPUT_KINDS, CycleInfo, SinkRequest, check_options
+from harmonia.plugin.types import OUTPUT_KINDS, CycleInfo, SinkRequest, check_options
 from harmonia.store.database import Database
 from harmonia.store.models import Assignment, AuditEvent, Customer, Cycle
 
 if TYPE_CHECKING:
     import pyarrow as pa
 
-    from harmonia.plugins import Plugins
+    from harmonia.plugin.catalog import Catalog
 
 DEFAULT_OUTPUTS = ("target_list", "segment_summary")
 
@@ -68,7 +68,7 @@ class CycleResult:
 
 def run_cycle(
     database: Database,
-    plugins: Plugins,
+    catalog: Catalog,
     *,
     country: str,
     therapy_area: str,
@@ -83,13 +83,13 @@ def run_cycle(
     stage = on_stage or (lambda _: None)
     started = time.perf_counter()
     stage("resolving definitions")
-    spec = resolve(plugins, country, therapy_area, period)
+    spec = resolve(catalog, country, therapy_area, period)
     engine = engine or backends.default_engine(database)
     if engine not in backends.ENGINES:
         raise ConfigError(
             f"unknown engine {engine!r}", fix=f"use one of {', '.join(backends.ENGINES)}"
         )
-    _check_sinks(plugins, sinks)
+    _check_sinks(catalog, sinks)
     _check_population(database, spec)
     previous = previous_cycle(database, spec)
     cycle = _open_cycle(database, spec, engine, previous, actor)
@@ -99,7 +99,7 @@ def run_cycle(
         outputs = backends.run(engine, database, query, stage)
         coverage = coverage_rows(spec, outputs.coverage)
         stage("writing outputs")
-        written = _write_outputs(database, plugins, spec, cycle, outputs, sinks, directory)
+        written = _write_outputs(database, catalog, spec, cycle, outputs, sinks, directory)
     except BaseException:
         _close_cycle(database, cycle.id, status="failed")
         raise
@@ -121,9 +121,9 @@ def run_cycle(
     return CycleResult(cycle, summary, tuple(written), time.perf_counter() - started, coverage)
 
 
-def _check_sinks(plugins: Plugins, sinks: Sequence[SinkChoice]) -> None:
+def _check_sinks(catalog: Catalog, sinks: Sequence[SinkChoice]) -> None:
     for choice in sinks:
-        sink = plugins.output_sinks.get_or_fail(choice.name)
+        sink = catalog.output_sinks.get_or_fail(choice.name)
         unknown = [output for output in choice.outputs if output not in OUTPUT_KINDS]
         if unknown:
             raise ConfigError(
@@ -225,7 +225,7 @@ def _audit(
 
 def _write_outputs(
     database: Database,
-    plugins: Plugins,
+    catalog: Catalog,
     spec: CycleSpec,
     cycle: Cycle,
     outputs: backends.CycleOutputs,
@@ -241,7 +241,7 @@ def _write_outputs(
     }
     written = []
     for choice in sinks:
-        sink = plugins.output_sinks[choice.name]
+        sink = catalog.output_sinks[choice.name]
         for output in choice.outputs:
             if output not in sink.accepts:
                 continue

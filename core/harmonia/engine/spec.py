@@ -27,7 +27,7 @@ from harmonia.definitions import (
 )
 from harmonia.errors import ConfigError, NotFoundError
 from harmonia.periods import Period
-from harmonia.plugins import Plugins
+from harmonia.plugin.catalog import Catalog
 
 
 @attrs.frozen
@@ -73,11 +73,11 @@ class CycleSpec:
         }
 
 
-def resolve(plugins: Plugins, country: str, therapy_area: str, period: str | None) -> CycleSpec:
+def resolve(catalog: Catalog, country: str, therapy_area: str, period: str | None) -> CycleSpec:
     """The spec for one cycle, or an error naming what is missing."""
     from harmonia.periods import current_period
 
-    profile = plugins.country_profiles.get_or_fail(
+    profile = catalog.country_profiles.get_or_fail(
         country.upper(), fix="install the country's pack (e.g. pip install harmonia-fr)"
     )
     therapy_area = therapy_area.strip().lower()  # ids are lower case; people type Oncology
@@ -85,10 +85,9 @@ def resolve(plugins: Plugins, country: str, therapy_area: str, period: str | Non
         cycle_period = Period.parse(period) if period else current_period()
     except ValueError as error:
         raise ConfigError(str(error), where="--period") from None
-    rule_set = _rule_set(plugins, profile, therapy_area)
-    questionnaires = _questionnaires(plugins, rule_set)
-    strategies = _strategies(plugins, profile, rule_set)
-    packs = {pack.distribution: pack.version for pack in plugins.packs if pack.error is None}
+    rule_set = _rule_set(catalog, profile, therapy_area)
+    questionnaires = _questionnaires(catalog, rule_set)
+    strategies = _strategies(catalog, profile, rule_set)
     return CycleSpec(
         country=profile,
         therapy_area=therapy_area,
@@ -96,15 +95,15 @@ def resolve(plugins: Plugins, country: str, therapy_area: str, period: str | Non
         rule_set=rule_set,
         questionnaires=questionnaires,
         strategies=strategies,
-        catalogue=plugins.catalogue,
-        packs=packs,
+        catalogue=catalog.option_catalogue,
+        packs=catalog.packs_by_distribution,
     )
 
 
-def _rule_set(plugins: Plugins, profile: CountryProfile, therapy_area: str) -> RuleSet:
+def _rule_set(catalog: Catalog, profile: CountryProfile, therapy_area: str) -> RuleSet:
     chosen = profile.choice(therapy_area).rule_set
     if chosen:
-        rule_set = plugins.rule_sets.get_or_fail(chosen)
+        rule_set = catalog.rule_sets.get_or_fail(chosen)
         if rule_set.therapy_area != therapy_area:
             raise ConfigError(
                 f"{profile.code} chooses rule set {chosen!r} for {therapy_area}, "
@@ -112,9 +111,9 @@ def _rule_set(plugins: Plugins, profile: CountryProfile, therapy_area: str) -> R
                 fix="fix therapy_areas in the country profile",
             )
         return rule_set
-    candidates = plugins.therapy_areas().get(therapy_area, [])
+    candidates = catalog.therapy_areas().get(therapy_area, [])
     if not candidates:
-        available = ", ".join(sorted(plugins.therapy_areas())) or "none"
+        available = ", ".join(sorted(catalog.therapy_areas())) or "none"
         raise NotFoundError(
             f"no rule set for therapy area {therapy_area!r} is installed (installed: {available})",
             fix="install the therapy area's pack (e.g. pip install harmonia-oncology)",
@@ -128,11 +127,11 @@ def _rule_set(plugins: Plugins, profile: CountryProfile, therapy_area: str) -> R
     return candidates[0]
 
 
-def _questionnaires(plugins: Plugins, rule_set: RuleSet) -> dict[str, list[Questionnaire]]:
+def _questionnaires(catalog: Catalog, rule_set: RuleSet) -> dict[str, list[Questionnaire]]:
     """Every installed version of each questionnaire the rule set scores from."""
     wanted = {f.questionnaire for f in rule_set.features if isinstance(f, ProfileFeature)}
     found: dict[str, list[Questionnaire]] = {}
-    for (qid, _), questionnaire in plugins.questionnaires.items():
+    for (qid, _), questionnaire in catalog.questionnaires.items():
         if qid in wanted:
             found.setdefault(qid, []).append(questionnaire)
     missing = wanted - set(found)
@@ -146,12 +145,12 @@ def _questionnaires(plugins: Plugins, rule_set: RuleSet) -> dict[str, list[Quest
 
 
 def _strategies(
-    plugins: Plugins, profile: CountryProfile, rule_set: RuleSet
+    catalog: Catalog, profile: CountryProfile, rule_set: RuleSet
 ) -> dict[str, EngagementStrategy]:
     variant = profile.choice(rule_set.therapy_area).strategy_variant
     strategies = {
         key[2]: strategy
-        for key, strategy in plugins.engagement_strategies.items()
+        for key, strategy in catalog.engagement_strategies.items()
         if key[0] == rule_set.therapy_area and key[1] == variant
     }
     missing = [segment for segment in rule_set.segment.segments if segment not in strategies]

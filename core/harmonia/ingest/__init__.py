@@ -8,7 +8,7 @@ from pathlib import Path
 from harmonia.errors import InputError
 from harmonia.ingest.files import KIND_ORDER, peek_kind
 from harmonia.ingest.loader import Loader, LoadResult
-from harmonia.records import DataSource
+from harmonia.plugin.types import DataSource
 
 __all__ = ["LoadResult", "Loader", "plan_files"]
 

@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterable, Mapping
 import attrs
 
 from harmonia.definitions import Questionnaire
-from harmonia.records import IdentifierScheme, InvalidIdentifier
+from harmonia.plugin.types import IdentifierScheme, InvalidIdentifier
 
 MACROS = r"""
 CREATE OR REPLACE MACRO harmonia_text(s) AS NULLIF(trim(CAST(s AS VARCHAR)), '');

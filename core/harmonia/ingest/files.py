@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 import attrs
 
 from harmonia.errors import InputError
-from harmonia.records import RECORD_KINDS, Batch
+from harmonia.plugin.types import RECORD_KINDS, Batch
 
 if TYPE_CHECKING:
     import duckdb

@@ -29,7 +29,7 @@ from harmonia.ingest.checks import (
     python_check_name,
 )
 from harmonia.ingest.merge import MERGERS
-from harmonia.records import RECORD_KINDS, Batch, DataSource, SourceRequest
+from harmonia.plugin.types import RECORD_KINDS, Batch, DataSource, SourceRequest
 from harmonia.store.bulk import BulkConnection, literal
 from harmonia.store.database import Database
 from harmonia.store.models import HARMONIA_IDS, AuditEvent, LoadBatch
@@ -39,7 +39,7 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
     from harmonia.definitions import CountryProfile
-    from harmonia.plugins import Plugins
+    from harmonia.plugin.catalog import Catalog
 
 #: Rows checked and merged at a time: large enough to amortize each step,
 #: small enough that a 10M-customer load stays within a few GB.
@@ -92,7 +92,7 @@ class Loader:
     """Loads batches for one market (or none) and one source system."""
 
     database: Database
-    plugins: Plugins
+    catalog: Catalog
     country: str | None = None
     system: str | None = None
     decimal: str | None = None
@@ -109,7 +109,7 @@ class Loader:
     def profile(self) -> CountryProfile | None:
         if self.country is None:
             return None
-        return self.plugins.country_profiles.get_or_fail(
+        return self.catalog.country_profiles.get_or_fail(
             self.country, fix="install the country's pack, or load without --country"
         )
 
@@ -119,8 +119,8 @@ class Loader:
             options=options,
             country=self.country,
             profile=self.profile,
-            questionnaires=tuple(self.plugins.questionnaires.values()),
-            identifier_schemes=tuple(self.plugins.identifier_schemes.values()),
+            questionnaires=tuple(self.catalog.questionnaires.values()),
+            identifier_schemes=tuple(self.catalog.identifier_schemes.values()),
         )
 
     def run(self, source: DataSource, options: dict[str, str]) -> Iterator[LoadResult]:
@@ -217,7 +217,7 @@ class Loader:
     def _prepare(self, duck: duckdb.DuckDBPyConnection) -> None:
         duck.execute(MACROS)
         duck.execute("CREATE TEMP TABLE quarantined_reasons (reason VARCHAR)")
-        for scheme in self.plugins.identifier_schemes.values():
+        for scheme in self.catalog.identifier_schemes.values():
             if scheme.validate is not None:
                 duck.create_function(
                     python_check_name(scheme),
@@ -234,8 +234,8 @@ class Loader:
             countries=frozenset(country.alpha_2 for country in pycountry.countries),
             country=self.country,
             decimal_comma=self._decimal(batch) == ",",
-            identifier_schemes=dict(self.plugins.identifier_schemes),
-            questionnaires=dict(self.plugins.questionnaires),
+            identifier_schemes=dict(self.catalog.identifier_schemes),
+            questionnaires=dict(self.catalog.questionnaires),
         )
 
     def _decimal(self, batch: Batch) -> str:

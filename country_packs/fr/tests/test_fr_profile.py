@@ -3,22 +3,23 @@
 import pytest
 
 import harmonia_fr
-from harmonia.plugins import Plugins
+from harmonia.plugin.catalog import Catalog
+from harmonia.plugin.manager import PluginManager
 
 
 @pytest.fixture
-def plugins(monkeypatch) -> Plugins:
+def plugins(monkeypatch) -> Catalog:
     """Built-ins plus this pack only: nothing else installed may interfere."""
     monkeypatch.delenv("HARMONIA_STRICT_PLUGINS", raising=False)
-    plugins = Plugins.discover(entry_points=False)
-    assert plugins.register(harmonia_fr, name="fr", distribution="harmonia-fr") is not None
-    return plugins
+    manager = PluginManager.discover(entry_points=False)
+    assert manager.register(harmonia_fr, name="fr", distribution="harmonia-fr").error is None
+    return manager.catalog()
 
 
 def test_profile_loads_and_fits_the_catalogue(plugins):
     profile = plugins.country_profiles["FR"]
-    assert plugins.warnings == []
-    assert plugins.catalogue.check(profile) == []
+    assert plugins.warnings == ()
+    assert plugins.option_catalogue.check(profile) == []
     assert profile.provenance.distribution == "harmonia-fr"
 
 
@@ -32,7 +33,7 @@ def test_profile_makes_the_french_choices(plugins):
     assert (profile.csv.delimiter, profile.csv.decimal, profile.csv.encoding) == (";", ",", "utf-8")
     assert profile.response_max_age_months == 24
     assert profile.choice("oncology").strategy_variant == "standard"
-    assert profile.parameter("frequency_scale", plugins.catalogue) == 0.9
+    assert profile.parameter("frequency_scale", plugins.option_catalogue) == 0.9
 
 
 def test_refinement_policy_is_declared_by_the_pack(plugins):
@@ -41,7 +42,7 @@ def test_refinement_policy_is_declared_by_the_pack(plugins):
     assert policy.name == "fr-standard"
     assert policy.requires_approval
     assert policy.provenance.distribution == "harmonia-fr"
-    assert plugins.warnings == []
+    assert plugins.warnings == ()
 
 
 def test_identifier_schemes_are_declared_by_the_pack(plugins):
@@ -51,4 +52,4 @@ def test_identifier_schemes_are_declared_by_the_pack(plugins):
     for name in profile.identifier_schemes:
         assert schemes[name].country == "FR"
         assert schemes[name].provenance.distribution == "harmonia-fr"
-    assert plugins.warnings == []
+    assert plugins.warnings == ()

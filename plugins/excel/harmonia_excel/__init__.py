@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 
 from harmonia import (
     OUTPUT_KINDS,
+    Command,
     DataSource,
     Option,
     OutputSink,
@@ -26,12 +27,10 @@ from harmonia import (
     SourceRequest,
     hookimpl,
 )
-from harmonia.records import FILE_NAME_OPTION
+from harmonia.plugin.types import FILE_NAME_OPTION
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
-
-    import click
 
     from harmonia import Batch
 
@@ -83,16 +82,13 @@ def harmonia_output_sinks() -> list[OutputSink]:
 
 
 @hookimpl
-def harmonia_register_commands(cli: click.Group) -> None:
-    """Add ``workbook`` to the core's ``harmonia questionnaire`` group."""
-    import click
-
-    group = cli.commands.get("questionnaire")
-    if not isinstance(group, click.Group):
-        raise RuntimeError(
-            "this harmonia has no `questionnaire` command group to add `workbook` to; "
-            "upgrade harmonia"
+def harmonia_commands() -> list[Command]:
+    """``workbook`` in the core's ``harmonia questionnaire`` group, imported only when it runs."""
+    return [
+        Command(
+            name="workbook",
+            group="questionnaire",
+            path="harmonia_excel.cli:workbook",
+            help="Write a rep profiling workbook (XLSX) for one territory.",
         )
-    from harmonia_excel.cli import workbook
-
-    group.add_command(workbook)
+    ]

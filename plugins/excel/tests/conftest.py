@@ -10,12 +10,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from click.testing import CliRunner
 
 import harmonia_excel
 import harmonia_fr
 import harmonia_oncology
-from harmonia.plugins import Plugins
+from harmonia.plugin.catalog import Catalog
+from harmonia.plugin.manager import PluginManager
 
 CUSTOMERS = """customer_id;country;type;first_name;last_name;specialty;postal_code;city;territory
 C3;FR;HCP;Zoé;Martin;medical_oncology;75013;Paris;FR-T001
@@ -27,28 +27,28 @@ C9;FR;HCP;Jean;Ailleurs;medical_oncology;33000;Bordeaux;FR-T002
 
 
 @pytest.fixture
-def plugins(register_pack: Callable[..., Any], harmonia_plugins: Plugins) -> Plugins:
+def catalog(register_pack: Callable[..., Any], harmonia_plugins: PluginManager) -> Catalog:
     """Built-ins plus the oncology, France and Excel packs."""
     for module, name in (
         (harmonia_oncology, "oncology"),
         (harmonia_fr, "fr"),
         (harmonia_excel, "excel"),
     ):
-        assert register_pack(module, name=name) is not None, harmonia_plugins.warnings
-    return harmonia_plugins
+        register_pack(module, name=name)
+    return harmonia_plugins.catalog()
 
 
 @pytest.fixture
-def load(plugins: Plugins, harmonia_database: str) -> Callable[..., list[Any]]:
+def load(catalog: Catalog, harmonia_database: str) -> Callable[..., list[Any]]:
     """Load files as ``harmonia load`` does (country FR by default); the load results."""
 
     def run(*paths: Path, country: str | None = "FR", system: str | None = None) -> list[Any]:
         from harmonia.ingest import Loader, plan_files
         from harmonia.store import Database
 
-        loader = Loader(Database(harmonia_database), plugins, country=country, system=system)
+        loader = Loader(Database(harmonia_database), catalog, country=country, system=system)
         results = []
-        for source, path in plan_files(plugins.data_sources.values(), paths):
+        for source, path in plan_files(catalog.data_sources.values(), paths):
             results.extend(loader.run(source, {"path": str(path)}))
         return results
 
@@ -66,31 +66,11 @@ def market(tmp_path: Path, load: Callable[..., list[Any]]) -> Path:
 
 
 @pytest.fixture
-def workbook_command(
-    plugins: Plugins, harmonia_database: str, monkeypatch: pytest.MonkeyPatch
-) -> Callable[..., Any]:
-    """Run ``harmonia questionnaire workbook`` with the test's packs and database.
-
-    The command runs under a root group of the CLI's kind (so errors print as
-    ``harmonia`` prints them) with the CLI's App as context object, which is
-    what ``harmonia questionnaire workbook`` hands it.
-    """
-    import click
-
-    from harmonia import cli
-    from harmonia_excel.cli import workbook
-
-    monkeypatch.setattr(cli, "_plugins_for_tests", plugins)
-    root = cli.HarmoniaGroup(name="harmonia")
-    root.add_command(click.Group("questionnaire", commands={"workbook": workbook}))
+def workbook_command(catalog: Catalog, harmonia_cli: Callable[..., Any]) -> Callable[..., Any]:
+    """Run ``harmonia questionnaire workbook`` with the test's packs and database."""
 
     def run(*args: str) -> Any:
-        return CliRunner().invoke(
-            root,
-            ["questionnaire", "workbook", *args],
-            obj=cli.App(harmonia_database, False),
-            catch_exceptions=False,
-        )
+        return harmonia_cli("questionnaire", "workbook", *args)
 
     return run
 

@@ -64,7 +64,7 @@ def test_every_output_kind_is_accepted(kind):
     assert kind in sink.accepts
 
 
-def test_a_cycle_writes_its_outputs_through_the_sink(market, plugins, harmonia_cli):
+def test_a_cycle_writes_its_outputs_through_the_sink(market, catalog, harmonia_cli):
     result = harmonia_cli(
         "cycle", "run", "--country", "FR", "--therapy-area", "oncology", "--period", "2027-H1",
         "--sink", "xlsx:name=cycle", "--output", "assignments", "--out", str(market / "out"),

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+import importlib
 import sqlite3
 
-import click
 import pytest
 from click.testing import CliRunner
 from openpyxl import load_workbook
@@ -61,14 +61,13 @@ def test_help_explains_the_command():
 
 
 def test_it_joins_the_questionnaire_group():
-    cli = click.Group("harmonia", commands={"questionnaire": click.Group("questionnaire")})
-    harmonia_excel.harmonia_register_commands(cli=cli)
-    assert "workbook" in cli.commands["questionnaire"].commands
-    with pytest.raises(RuntimeError, match="no `questionnaire` command group"):
-        harmonia_excel.harmonia_register_commands(cli=click.Group("harmonia"))
+    (record,) = harmonia_excel.harmonia_commands()
+    assert (record.group, record.name) == ("questionnaire", "workbook")
+    module, _, attribute = record.path.partition(":")
+    assert getattr(importlib.import_module(module), attribute) is workbook
 
 
-def test_it_runs_through_the_harmonia_cli(harmonia_cli, plugins):
+def test_it_runs_through_the_harmonia_cli(harmonia_cli, catalog):
     result = harmonia_cli("questionnaire", "workbook", "--help")
     assert result.exit_code == 0, result.output
 
@@ -281,7 +280,7 @@ def test_a_lost_customer_column_is_an_error_not_a_quarantine(territory_workbook,
         load(territory_workbook, system="csv")
 
 
-def test_a_workbook_for_another_country_or_without_rep_data_is_refused(territory_workbook, plugins):
+def test_a_workbook_for_another_country_or_without_rep_data_is_refused(territory_workbook, catalog):
     import attrs
 
     from harmonia import ConfigError, SourceRequest
@@ -290,6 +289,6 @@ def test_a_workbook_for_another_country_or_without_rep_data_is_refused(territory
     options = {"path": str(territory_workbook)}
     with pytest.raises(ConfigError, match="written for FR, not DE"):
         list(read_xlsx(SourceRequest(options, country="DE")))
-    no_rep = attrs.evolve(plugins.country_profiles["FR"], data_sources=("external", "local"))
+    no_rep = attrs.evolve(catalog.country_profiles["FR"], data_sources=("external", "local"))
     with pytest.raises(ConfigError, match="a rep profiling workbook is rep data"):
         list(read_xlsx(SourceRequest(options, country="FR", profile=no_rep)))

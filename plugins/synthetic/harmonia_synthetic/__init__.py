@@ -19,11 +19,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from harmonia import DataSource, hookimpl
+from harmonia import Command, DataSource, hookimpl
 
 if TYPE_CHECKING:
-    import click
-
     from harmonia_synthetic.generator import generate
 
 __all__ = ["generate"]
@@ -46,7 +44,12 @@ def harmonia_data_sources() -> list[DataSource]:
 
 
 @hookimpl
-def harmonia_register_commands(cli: click.Group) -> None:
-    from harmonia_synthetic.cli import synthetic
-
-    cli.add_command(synthetic)
+def harmonia_commands() -> list[Command]:
+    """``harmonia synthetic``, imported only when it runs."""
+    return [
+        Command(
+            name="synthetic",
+            path="harmonia_synthetic.cli:synthetic",
+            help="Synthetic customer universes for demos, tests and benchmarks.",
+        )
+    ]

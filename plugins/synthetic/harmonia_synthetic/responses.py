@@ -30,7 +30,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from harmonia import EnableWhen, Item, Period
-from harmonia.records import RESPONSES
+from harmonia.plugin.types import RESPONSES
 from harmonia_synthetic import reference
 from harmonia_synthetic.columns import constant, dates, numbers, pick, sigmoid
 from harmonia_synthetic.customers import CustomerBlock

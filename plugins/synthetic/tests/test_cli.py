@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import importlib
 
 import click
 import pytest
@@ -15,9 +16,10 @@ from harmonia import RECORD_KINDS, SourceRequest
 
 @pytest.fixture
 def cli() -> click.Group:
-    group = click.Group(name="harmonia")
-    harmonia_synthetic.harmonia_register_commands(cli=group)
-    return group
+    (record,) = harmonia_synthetic.harmonia_commands()
+    module, _, attribute = record.path.partition(":")
+    command = getattr(importlib.import_module(module), attribute)
+    return click.Group(name="harmonia", commands={record.name: command})
 
 
 def run(cli: click.Group, *args: str) -> click.testing.Result:

@@ -13,8 +13,8 @@ from harmonia_synthetic.source import read
 
 def test_the_pack_registers_the_source(register_pack, harmonia_plugins):
     info = register_pack(harmonia_synthetic, name="synthetic")
-    assert info is not None and "harmonia_data_sources" in info.hooks
-    source = harmonia_plugins.data_sources["synthetic"]
+    assert "harmonia_data_sources" in info.hooks
+    source = harmonia_plugins.catalog().data_sources["synthetic"]
     assert source.family == "local"
     assert source.kinds == {"customers", "metrics", "responses"}
     assert {option.name for option in source.options} >= {"customers", "seed", "error_rate"}

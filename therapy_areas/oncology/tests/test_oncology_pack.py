@@ -90,18 +90,19 @@ def test_pack_registers_without_warnings(harmonia_plugins):
     info = harmonia_plugins.register(
         harmonia_oncology, name="oncology", distribution="harmonia-oncology"
     )
-    assert info is not None
+    assert info.error is None
     assert set(info.hooks) == {
         "harmonia_questionnaires",
         "harmonia_segmentation_rules",
         "harmonia_engagement_strategies",
     }
-    assert set(harmonia_plugins.questionnaires) == {
+    catalog = harmonia_plugins.catalog()
+    assert set(catalog.questionnaires) == {
         ("oncology-profile", "1"),
         ("oncology-profile", "2"),
     }
-    assert ("oncology", "digital-first", "champion") in harmonia_plugins.engagement_strategies
-    assert harmonia_plugins.warnings == []
+    assert ("oncology", "digital-first", "champion") in catalog.engagement_strategies
+    assert catalog.warnings == ()
 
 
 # --- questionnaire versions -------------------------------------------------
@@ -236,8 +237,9 @@ def test_rule_checker_finds_no_problems(rule_set, questionnaires, harmonia_plugi
     assert check_rule_set(rule_set, levels=levels) == []
     # The same check as a pack load: the plugin manager finds the dimensions itself.
     harmonia_plugins.register(harmonia_oncology, name="oncology", distribution="harmonia-oncology")
-    assert "oncology-core" in harmonia_plugins.rule_sets
-    assert harmonia_plugins.warnings == []
+    catalog = harmonia_plugins.catalog()
+    assert "oncology-core" in catalog.rule_sets
+    assert catalog.warnings == ()
 
 
 # --- strategies x rule set --------------------------------------------------

@@ -1,9 +1,12 @@
-"""Records that packs return from hooks: sources, sinks, identifier schemes.
+"""Records that packs return from hooks: sources, sinks, identifier schemes, commands.
 
 Definitions (rule sets, questionnaires, ...) are data a pack writes in TOML;
-these records carry *behaviour* (a reader, a writer, a validator) and so are
-built in Python. Both are frozen attrs classes and both carry a
-:class:`Provenance` that the plugin manager fills in.
+these records carry *behaviour* (a reader, a writer, a validator, a command)
+and so are built in Python. Both are frozen attrs classes and both carry a
+:class:`~harmonia.provenance.Provenance` that the plugin manager fills in.
+
+Part of the contract layer: it imports nothing of harmonia beyond the other
+contract modules (errors, provenance; definitions for type hints only).
 """
 
 from __future__ import annotations
@@ -11,35 +14,17 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import attrs
+
+from harmonia.errors import ConfigError
+from harmonia.provenance import Provenance, provenance_field
 
 if TYPE_CHECKING:
     import pyarrow
 
     from harmonia.definitions import CountryProfile, Questionnaire
-
-
-@attrs.frozen
-class Provenance:
-    """Which pack (entry-point name), distribution and version declared a record."""
-
-    pack: str
-    distribution: str
-    version: str
-
-    def __str__(self) -> str:
-        return f"{self.pack} ({self.distribution} {self.version})"
-
-
-def provenance_field() -> Any:
-    """The ``provenance`` attribute every record and definition carries.
-
-    Filled in by the plugin manager, never compared: two otherwise identical
-    records from different packs are a conflict, not two different things.
-    """
-    return attrs.field(default=None, eq=False, kw_only=True, repr=False)
 
 
 # --- canonical record kinds -------------------------------------------------
@@ -144,8 +129,6 @@ def check_options(owner: str, declared: Iterable[Option], given: Mapping[str, st
 
     ``owner`` names it in the message (``sink csv``).
     """
-    from harmonia.errors import ConfigError
-
     by_name = {option.name: option for option in declared}
     unknown = sorted(set(given) - set(by_name))
     if unknown:
@@ -370,3 +353,39 @@ class IdentifierScheme:
         if self.validate is not None:
             compact = self.validate(compact)
         return compact
+
+
+# --- CLI commands -----------------------------------------------------------
+
+#: What a command may be called: what a person types after ``harmonia``.
+_COMMAND_NAME = re.compile(r"^[a-z][a-z0-9-]*$")
+
+
+@attrs.frozen
+class Command:
+    """A CLI command a pack declares, attached lazily by ``harmonia``.
+
+    ``path`` is ``"module:attribute"`` naming a :class:`click.Command` (or
+    group); it is imported only when the command runs or its own help is
+    shown, never for ``harmonia --help``. ``group`` is the built-in group the
+    command joins (``questionnaire``), or None for a top-level command.
+    ``help`` is the one line ``harmonia --help`` shows for it.
+    """
+
+    name: str
+    path: str
+    help: str
+    group: str | None = None
+    provenance: Provenance | None = provenance_field()
+
+    def __attrs_post_init__(self) -> None:
+        if not _COMMAND_NAME.match(self.name):
+            raise ValueError(f"command name {self.name!r}: use lower case letters, digits and '-'")
+        module, sep, attribute = self.path.partition(":")
+        if not (module and sep and attribute):
+            raise ValueError(f"command {self.name!r}: path {self.path!r} is not 'module:attribute'")
+
+    @property
+    def key(self) -> tuple[str, str]:
+        """``(group, name)``: where the command sits (group ``""`` for the top level)."""
+        return (self.group or "", self.name)

@@ -31,6 +31,8 @@ from typing import TYPE_CHECKING
 
 import pluggy
 
+from harmonia.errors import HarmoniaDeprecationWarning
+
 if TYPE_CHECKING:
     import click
 
@@ -41,7 +43,7 @@ if TYPE_CHECKING:
         RefinementPolicy,
         RuleSet,
     )
-    from harmonia.records import DataSource, IdentifierScheme, OutputSink
+    from harmonia.plugin.types import Command, DataSource, IdentifierScheme, OutputSink
 
 PROJECT = "harmonia"
 
@@ -55,11 +57,11 @@ def harmonia_data_sources() -> Iterable[DataSource]:
 
     **Parameters:** none.
 
-    **Returns:** :class:`~harmonia.records.DataSource` records. Each names
+    **Returns:** :class:`~harmonia.plugin.types.DataSource` records. Each names
     the record kinds it yields (``customers``, ``metrics``, ``responses``),
     its family (``rep``, ``external`` or ``local``, which country profiles
     allow or refuse) and a ``read(request)`` callable yielding
-    :class:`~harmonia.records.Batch` objects of canonical columns. The core
+    :class:`~harmonia.plugin.types.Batch` objects of canonical columns. The core
     validates every row, stores it or quarantines it with its reasons.
 
     **Calling convention:** collect-all; names must be unique across packs.
@@ -150,7 +152,7 @@ def harmonia_output_sinks() -> Iterable[OutputSink]:
 
     **Parameters:** none.
 
-    **Returns:** :class:`~harmonia.records.OutputSink` records, each naming
+    **Returns:** :class:`~harmonia.plugin.types.OutputSink` records, each naming
     the outputs it accepts (``target_list``, ``assignments``,
     ``segment_summary``) and a ``write(request)`` callable that returns the
     locations it wrote.
@@ -220,7 +222,7 @@ def harmonia_identifier_schemes() -> Iterable[IdentifierScheme]:
 
     **Parameters:** none.
 
-    **Returns:** :class:`~harmonia.records.IdentifierScheme` records: a name
+    **Returns:** :class:`~harmonia.plugin.types.IdentifierScheme` records: a name
     (``RPPS``, ``NPI``, ``LANR``), the country, the format as a regular
     expression and an optional check-digit algorithm, all evaluated
     vectorized at ingest. Identifiers also drive matching: the same national
@@ -238,17 +240,49 @@ def harmonia_identifier_schemes() -> Iterable[IdentifierScheme]:
 
 
 @hookspec
-def harmonia_register_commands(cli: click.Group) -> None:
-    """Add commands to the ``harmonia`` CLI.
+def harmonia_commands() -> Iterable[Command]:
+    """CLI commands this pack adds to ``harmonia``, declared, not wired.
 
-    **Parameters:** ``cli``, the root :class:`click.Group`, after the core's
-    own commands are in place.
+    **Parameters:** none.
+
+    **Returns:** :class:`~harmonia.plugin.types.Command` records: a ``name``,
+    the ``path`` of the click command as ``"module:attribute"``, a one-line
+    ``help``, and the built-in ``group`` it joins (``questionnaire``), or
+    none for a top-level command. The CLI imports the command only when it
+    runs or its help is shown, so ``harmonia --help`` imports no pack
+    command. A command may not shadow a built-in one (it is refused with a
+    warning); one that fails to import becomes a stub that says why.
+
+    **Calling convention:** collect-all; ``(group, name)`` must be unique
+    across packs.
+
+    **Example**::
+
+        @hookimpl
+        def harmonia_commands():
+            return [Command(name="fr-export", path="harmonia_fr.cli:fr_export",
+                            help="Export the French target list for our CRM.")]
+    """
+
+
+@hookspec(
+    warn_on_impl=HarmoniaDeprecationWarning(
+        "harmonia_register_commands is deprecated: return Command records from "
+        "harmonia_commands instead (see docs/hooks.md)"
+    )
+)
+def harmonia_register_commands(cli: click.Group) -> None:
+    """Deprecated: add commands to the ``harmonia`` CLI (use ``harmonia_commands``).
+
+    **Parameters:** ``cli``, a root :class:`click.Group` of this run only;
+    its built-in groups are stand-ins that collect what is added to them.
 
     **Returns:** nothing; call ``cli.add_command(...)`` (or add to one of its
     groups). A command may not shadow a built-in name; a pack whose
-    registration fails gets a stub command that explains the failure instead
-    of breaking the CLI. Keep heavy imports inside the command callback so
-    that ``harmonia --help`` stays fast.
+    registration fails gets a stub command that explains the failure.
+    Implementing it raises :class:`~harmonia.errors.HarmoniaDeprecationWarning`:
+    the commands are imported at every start, which ``harmonia_commands``
+    avoids. It will be removed in a later release (see CHANGELOG.md).
 
     **Calling convention:** collect-all, called once per CLI start.
 
