@@ -24,11 +24,22 @@ from harmonia import (
     load_definitions,
 )
 from harmonia.definitions import OptionCatalogue, structure, unstructure
-from harmonia.definitions.loading import PLURAL_KEYS, load_file
+from harmonia.definitions.loading import load_file
 from harmonia.errors import DefinitionError
+from harmonia.fhir import definition_readers
 from harmonia.plugin.catalog import Catalog
 from harmonia.plugin.manager import PluginManager
 from harmonia.testing import module_pack
+
+#: Every definition kind a pack declares as data, with its plural key.
+PLURAL_KEYS = {
+    RuleSet: "rule_sets",
+    Questionnaire: "questionnaires",
+    CountryProfile: "countries",
+    RefinementPolicy: "policies",
+    EngagementStrategy: "strategies",
+    OptionCatalogue: "catalogues",
+}
 
 ROOT = Path(__file__).resolve().parent.parent
 PACK_FOLDERS = ("therapy_areas", "country_packs", "plugins", "contrib")
@@ -179,7 +190,7 @@ def test_a_missing_path_is_a_definition_error(tmp_path: Path) -> None:
 def test_a_file_of_an_unknown_format_is_refused(tmp_path: Path) -> None:
     path = write(tmp_path / "rules.yaml", "name: x\n")
     with pytest.raises(DefinitionError, match=r"cannot read rules.yaml: use \['.json', '.toml'\]"):
-        load_file(RuleSet, path)
+        load_file(RuleSet, path, readers=definition_readers())
 
 
 # --- loading ---------------------------------------------------------------------
@@ -201,15 +212,8 @@ def test_a_directory_contributes_each_definition_file_in_name_order(tmp_path: Pa
     assert loaded[3].max_share == 0.5 and loaded[0].max_share == 0.2
 
 
-def test_plural_keys_cover_every_definition_kind() -> None:
-    assert dict(PLURAL_KEYS) == {
-        RuleSet: "rule_sets",
-        Questionnaire: "questionnaires",
-        CountryProfile: "countries",
-        RefinementPolicy: "policies",
-        EngagementStrategy: "strategies",
-        OptionCatalogue: "catalogues",
-    }
+def test_every_definition_kind_declares_its_plural_key() -> None:
+    assert {cls: cls.PLURAL for cls in PLURAL_KEYS} == PLURAL_KEYS
 
 
 def test_a_plural_key_beside_other_keys_is_read_as_one_definition(tmp_path: Path) -> None:
@@ -291,7 +295,10 @@ def _every_data_file() -> list[tuple[Path, Any, type]]:
             else json.loads(path.read_text())
         )
         cls = _definition_class(path, data)
-        loaded += [(path, definition, cls) for definition in load_file(cls, path)]
+        loaded += [
+            (path, definition, cls)
+            for definition in load_file(cls, path, readers=definition_readers())
+        ]
     return loaded
 
 
@@ -308,7 +315,7 @@ def test_every_data_file_in_every_pack_loads(path: Path) -> None:
     data = (
         tomllib.loads(path.read_text()) if path.suffix == ".toml" else json.loads(path.read_text())
     )
-    assert load_file(_definition_class(path, data), path)
+    assert load_file(_definition_class(path, data), path, readers=definition_readers())
 
 
 @pytest.mark.parametrize(

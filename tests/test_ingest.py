@@ -31,7 +31,7 @@ CUSTOMERS_HEADER = (
 def reading(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
     """Read files whole, or stream them and load in chunks of three rows."""
     if request.param == "streamed":
-        monkeypatch.setattr("harmonia.ingest.files.STREAM_ABOVE_BYTES", 0)
+        monkeypatch.setattr("harmonia.files.reading.STREAM_ABOVE_BYTES", 0)
         monkeypatch.setattr("harmonia.ingest.loader.CHUNK_ROWS", 3)
     return request.param
 

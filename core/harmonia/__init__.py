@@ -9,32 +9,24 @@ may change between releases.
 """
 
 from harmonia.definitions import (
-    AnswerOption,
     AttributeFeature,
-    Band,
     ChannelPlan,
     ConsistencyFeature,
     CountryProfile,
     CsvConventions,
     Dimension,
-    EnableWhen,
     EngagementStrategy,
-    Group,
-    Item,
     Matrix,
     MatrixAxis,
     MetricFeature,
     Missing,
-    ProfileDimension,
     ProfileFeature,
     PullThrough,
     QuantileFeature,
-    Questionnaire,
     RefinementPolicy,
     Rule,
     RuleSet,
     TherapyAreaChoice,
-    VersionLink,
 )
 from harmonia.errors import (
     ConfigError,
@@ -60,6 +52,16 @@ from harmonia.plugin.types import (
     Provenance,
     SinkRequest,
     SourceRequest,
+)
+from harmonia.questionnaires import (
+    AnswerOption,
+    Band,
+    EnableWhen,
+    Group,
+    Item,
+    ProfileDimension,
+    Questionnaire,
+    VersionLink,
 )
 
 __all__ = [
@@ -118,12 +120,14 @@ __all__ = [
 def load_definitions(cls, *sources):
     """Load every definition of type ``cls`` from TOML/FHIR files or directories.
 
-    See :func:`harmonia.definitions.loading.load_definitions`; imported on
-    first use so that packs load fast.
+    See :func:`harmonia.definitions.loading.load_definitions`; FHIR JSON
+    questionnaires are read by the FHIR adapter. Imported on first use so that
+    packs load fast.
     """
     from harmonia.definitions.loading import load_definitions as load
+    from harmonia.fhir import definition_readers
 
-    return load(cls, *sources)
+    return load(cls, *sources, readers=definition_readers())
 
 
 def source_request(options: dict[str, str], country: str | None = None) -> SourceRequest:

@@ -6,9 +6,10 @@ from __future__ import annotations
 from typing import Any
 
 from harmonia import hookimpl
-from harmonia.definitions import Questionnaire, structure
+from harmonia.definitions import structure
 from harmonia.engine.dialects import transpile
 from harmonia.plugin.types import RESPONSES
+from harmonia.questionnaires import Questionnaire
 
 
 def option(code: str, score: float | None = None) -> dict[str, Any]:

@@ -9,9 +9,8 @@ import pytest
 from qhelpers import build, option, questionnaire_data
 
 import harmonia_oncology
-from harmonia.definitions import Band, ProfileDimension, Questionnaire
-from harmonia.definitions.questionnaire import reachable_scores, text_in
 from harmonia.errors import DefinitionError
+from harmonia.questionnaires import Band, ProfileDimension, Questionnaire, reachable_scores, text_in
 
 
 def problems_of(data: dict[str, Any]) -> list[tuple[str, str]]:

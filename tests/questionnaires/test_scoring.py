@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 from qhelpers import build, option, questionnaire_data
 
-from harmonia.definitions import Questionnaire
-from harmonia.engine.scoring import dimension_ctes
+from harmonia.questionnaires import Questionnaire
+from harmonia.questionnaires.scoring import dimension_ctes
 
 START, END = "2025-01-01", "2027-01-01"
 MAIN_BANDS = [

@@ -8,9 +8,13 @@ import pytest
 from qhelpers import build, option, questionnaire_data
 
 import harmonia_oncology
-from harmonia.definitions import Questionnaire
-from harmonia.definitions.questionnaire import comparable_versions, version_key, version_problems
-from harmonia.engine.scoring import scorable_versions
+from harmonia.questionnaires import (
+    Questionnaire,
+    comparable_versions,
+    version_key,
+    version_problems,
+)
+from harmonia.questionnaires.scoring import scorable_versions
 
 BANDS = [{"level": "low", "min": 0}, {"level": "high", "min": 1}]
 

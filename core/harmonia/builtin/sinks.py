@@ -13,7 +13,7 @@ DELIMITERS = (",", ";", "|", "tab")
 
 
 def write_csv(request: SinkRequest) -> list[str]:
-    from harmonia.canonical import write_table_csv
+    from harmonia.files import write_table_csv
 
     delimiter = request.options.get("delimiter", request.delimiter)
     delimiter = "\t" if delimiter == "tab" else delimiter

@@ -27,7 +27,7 @@ def _path(request: SourceRequest) -> Path:
 
 
 def read_csv(request: SourceRequest) -> Iterator[Batch]:
-    from harmonia.ingest.files import read_csv as read
+    from harmonia.files import read_csv as read
 
     # The delimiter is read off the header unless given; the market's
     # conventions decide how numbers and dates are read, not how lines split.
@@ -42,7 +42,7 @@ def read_csv(request: SourceRequest) -> Iterator[Batch]:
 
 
 def read_parquet(request: SourceRequest) -> Iterator[Batch]:
-    from harmonia.ingest.files import read_parquet as read
+    from harmonia.files import read_parquet as read
 
     yield from read(_path(request), kind=request.option("kind"))
 

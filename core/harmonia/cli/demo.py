@@ -62,9 +62,9 @@ def demo(
     The previous half-year's cycle runs first, so the second shows customers
     pulled through where nothing changed.
     """
-    from harmonia.canonical import write_csv
     from harmonia.engine.cycle import run_cycle
     from harmonia.engine.spec import actor
+    from harmonia.files import write_csv
     from harmonia.ingest import Loader, plan_files
     from harmonia.periods import Period
 

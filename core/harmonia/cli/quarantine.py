@@ -124,7 +124,7 @@ def export(batch: int | None, kind: str | None, include_resolved: bool, director
     """
     import pyarrow as pa
 
-    from harmonia.canonical import write_table_csv
+    from harmonia.files import write_table_csv
     from harmonia.plugin.types import RECORD_KINDS
 
     by_kind: dict[str, list] = {}

@@ -20,7 +20,7 @@ from harmonia.cli.render import escape, stdout, table
 from harmonia.errors import ConfigError, NotFoundError
 
 if TYPE_CHECKING:
-    from harmonia.definitions import Item, ProfileDimension, Questionnaire
+    from harmonia.questionnaires import Item, ProfileDimension, Questionnaire
 
 
 @click.group(cls=LazyGroup)
@@ -33,7 +33,7 @@ def questionnaire() -> None:
 
 def installed_versions(questionnaire_id: str | None = None) -> list[Questionnaire]:
     """Installed questionnaire versions (of one id), by id then oldest version first."""
-    from harmonia.definitions.questionnaire import version_key
+    from harmonia.questionnaires import version_key
 
     found = [
         q
@@ -162,7 +162,7 @@ def _language(q: Questionnaire, language: str | None) -> str:
 
 def _comparability(q: Questionnaire) -> dict[str, dict[str, dict[str, Any]]]:
     """Per dimension of ``q``, per installed version: comparable or not, and why."""
-    from harmonia.definitions.questionnaire import comparable_versions
+    from harmonia.questionnaires import comparable_versions
 
     versions = installed_versions(q.id) or [q]
     return {
@@ -175,7 +175,7 @@ def _comparability(q: Questionnaire) -> dict[str, dict[str, dict[str, Any]]]:
 
 
 def _render_header(q: Questionnaire, language: str) -> None:
-    from harmonia.definitions.questionnaire import text_in
+    from harmonia.questionnaires import text_in
 
     pack = f", pack {q.provenance}" if q.provenance else ""
     previous = f", follows version {q.previous.version}" if q.previous else ""
@@ -189,7 +189,7 @@ def _render_header(q: Questionnaire, language: str) -> None:
 
 
 def _render_items(q: Questionnaire, language: str) -> None:
-    from harmonia.definitions.questionnaire import text_in
+    from harmonia.questionnaires import text_in
 
     titles = {group.id: text_in(group.title, language) for group in q.groups}
     rows = []
@@ -213,7 +213,7 @@ def _render_items(q: Questionnaire, language: str) -> None:
 
 
 def _answers(item: Item, language: str) -> str:
-    from harmonia.definitions.questionnaire import NUMERIC_TYPES, text_in
+    from harmonia.questionnaires import NUMERIC_TYPES, text_in
 
     if item.options:
         return "\n".join(
@@ -234,7 +234,7 @@ def _answers(item: Item, language: str) -> str:
 
 
 def _skip_logic(item: Item) -> str:
-    from harmonia.ingest.responses import describe_conditions
+    from harmonia.questionnaires import describe_conditions
 
     return describe_conditions(item) if item.enable_when else "always"
 
@@ -294,14 +294,16 @@ def validate(ctx: click.Context, files: tuple[Path, ...], as_json: bool) -> None
 
 
 def _validate(files: tuple[Path, ...]) -> list[dict[str, Any]]:
-    from harmonia.definitions import Questionnaire, load_file
+    from harmonia.definitions import load_file
     from harmonia.errors import DefinitionError
+    from harmonia.fhir import definition_readers
+    from harmonia.questionnaires import Questionnaire
 
     verdicts: list[dict[str, Any]] = []
     loaded: dict[Path, list[Questionnaire]] = {}
     for path in files:
         try:
-            loaded[path] = load_file(Questionnaire, path)
+            loaded[path] = load_file(Questionnaire, path, readers=definition_readers())
             problems: list[dict[str, str]] = []
         except DefinitionError as error:
             loaded[path] = []
@@ -320,7 +322,7 @@ def _validate(files: tuple[Path, ...]) -> list[dict[str, Any]]:
 
 def _link_problems(q: Questionnaire, known: dict[tuple[str, str], Questionnaire]) -> list[dict]:
     """How ``q`` maps to its previous version, if that version is given or installed."""
-    from harmonia.definitions.questionnaire import version_problems
+    from harmonia.questionnaires import version_problems
 
     if q.previous is None:
         return []
@@ -356,7 +358,7 @@ def _render_verdict(verdict: dict[str, Any]) -> None:
 
 
 def render_coverage(rows: list[dict[str, Any]]) -> None:
-    """A cycle's profile coverage (see :func:`harmonia.engine.scoring.profile_coverage`)."""
+    """A cycle's profile coverage (see :func:`harmonia.questionnaires.coverage.coverage_rows`)."""
     if not rows:
         return
     names = sorted({row["questionnaire"] for row in rows})

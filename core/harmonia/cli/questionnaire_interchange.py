@@ -249,8 +249,9 @@ def _write_definition(definition: Any, directory: Path, source: Path) -> Path:
     """Write the TOML a pack ships, and check that it loads back as the same definition."""
     import tomllib
 
-    from harmonia.definitions import Questionnaire, structure
+    from harmonia.definitions import structure
     from harmonia.fhir.tomlwrite import dumps, plain
+    from harmonia.questionnaires import Questionnaire
 
     header = (
         f"{definition.id} version {definition.version}, imported from {source.name} by "

@@ -1,4 +1,11 @@
-"""Definitions packs declare as data: frozen attrs classes loaded through one converter."""
+"""Definitions packs declare as data: frozen attrs classes loaded through one converter.
+
+Rule sets, country profiles and the option catalogue, refinement policies and
+engagement strategies live here; questionnaires, which carry more behaviour
+(skip logic, scoring, versions), have their own package,
+:mod:`harmonia.questionnaires`, built on :mod:`harmonia.definitions.common`.
+The converter (:mod:`harmonia.definitions.loading`) structures any of them.
+"""
 
 from harmonia.definitions.common import UNKNOWN, Missing, Translated
 from harmonia.definitions.country import (
@@ -10,16 +17,6 @@ from harmonia.definitions.country import (
     TherapyAreaChoice,
 )
 from harmonia.definitions.policy import RefinementPolicy
-from harmonia.definitions.questionnaire import (
-    AnswerOption,
-    Band,
-    EnableWhen,
-    Group,
-    Item,
-    ProfileDimension,
-    Questionnaire,
-    VersionLink,
-)
 from harmonia.definitions.ruleset import (
     AttributeFeature,
     ConsistencyFeature,
@@ -37,36 +34,28 @@ from harmonia.definitions.strategy import ChannelPlan, EngagementStrategy
 
 __all__ = [
     "UNKNOWN",
-    "AnswerOption",
     "AttributeFeature",
-    "Band",
     "ChannelPlan",
     "ConsistencyFeature",
     "CountryProfile",
     "CsvConventions",
     "Dimension",
-    "EnableWhen",
     "EngagementStrategy",
     "Feature",
-    "Group",
-    "Item",
     "Matrix",
     "MatrixAxis",
     "MetricFeature",
     "Missing",
     "OptionCatalogue",
     "OptionSpec",
-    "ProfileDimension",
     "ProfileFeature",
     "PullThrough",
     "QuantileFeature",
-    "Questionnaire",
     "RefinementPolicy",
     "Rule",
     "RuleSet",
     "TherapyAreaChoice",
     "Translated",
-    "VersionLink",
     "load_definitions",
     "load_file",
     "structure",

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, ClassVar
 
 import attrs
 
@@ -46,6 +46,9 @@ class TherapyAreaChoice:
 @attrs.frozen
 class CountryProfile:
     """A market's choices among the global options."""
+
+    #: The key of an array of them in one file (``[[countries]]``).
+    PLURAL: ClassVar[str] = "countries"
 
     code: str
     name: str
@@ -136,6 +139,9 @@ class OptionSpec:
 @attrs.frozen
 class OptionCatalogue:
     """The global option catalogue: every choice a country profile can make."""
+
+    #: The key of an array of them in one file (``[[catalogues]]``).
+    PLURAL: ClassVar[str] = "catalogues"
 
     options: tuple[OptionSpec, ...]
     provenance: Provenance | None = provenance_field()

@@ -1,4 +1,4 @@
-"""The one converter: pack data files (TOML, FHIR JSON) to frozen definitions.
+"""The one converter: pack data files (TOML, and FHIR JSON through a reader) to frozen definitions.
 
 Structuring goes through a single cattrs converter with detailed validation,
 so a malformed file yields *every* error with its path (``segment.rules[2].when``)
@@ -9,9 +9,8 @@ that is not a declared segment, bands that overlap, a missing translation).
 
 from __future__ import annotations
 
-import json
 import tomllib
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import Any, TypeVar, Union
@@ -20,24 +19,10 @@ import cattrs
 from cattrs.v import format_exception
 
 from harmonia.definitions.common import Missing
-from harmonia.definitions.country import CountryProfile, OptionCatalogue
-from harmonia.definitions.policy import RefinementPolicy
-from harmonia.definitions.questionnaire import Questionnaire
-from harmonia.definitions.ruleset import FEATURE_CLASSES, RuleSet
-from harmonia.definitions.strategy import EngagementStrategy
+from harmonia.definitions.ruleset import FEATURE_CLASSES
 from harmonia.errors import DefinitionError, Problem
 
 T = TypeVar("T")
-
-#: The top-level key under which one file may declare several definitions.
-PLURAL_KEYS: dict[type, str] = {
-    RuleSet: "rule_sets",
-    Questionnaire: "questionnaires",
-    CountryProfile: "countries",
-    RefinementPolicy: "policies",
-    EngagementStrategy: "strategies",
-    OptionCatalogue: "catalogues",
-}
 
 
 class _Invalid(ValueError):
@@ -159,21 +144,18 @@ def _drop_provenance(data: Any) -> Any:
 # --- files --------------------------------------------------------------------
 
 
-def _read_json(text: str, cls: type) -> Any:
-    from harmonia.fhir.questionnaire import read_definitions
+#: How a file's text becomes plain data, by suffix.
+Reader = Callable[[str, type], Any]
 
-    return read_definitions(json.loads(text))
-
-
-#: Readers by file suffix: text -> plain data. JSON holding a FHIR Questionnaire
-#: (or a Bundle of them) is converted by :mod:`harmonia.fhir` on the way.
-READERS: dict[str, Callable[[str, type], Any]] = {
-    ".toml": lambda text, cls: tomllib.loads(text),
-    ".json": _read_json,
-}
+#: The readers of the contract itself: TOML. The FHIR adapter adds ``.json``
+#: (see :func:`harmonia.fhir.definition_readers`); :func:`harmonia.load_definitions`
+#: reads with both.
+READERS: dict[str, Reader] = {".toml": lambda text, cls: tomllib.loads(text)}
 
 
-def load_definitions(cls: type[T], *sources: Traversable | Path | str) -> list[T]:
+def load_definitions(
+    cls: type[T], *sources: Traversable | Path | str, readers: Mapping[str, Reader] = READERS
+) -> list[T]:
     """Load every definition of type ``cls`` from files or directories.
 
     Pack authors call this from their hook implementations::
@@ -182,16 +164,17 @@ def load_definitions(cls: type[T], *sources: Traversable | Path | str) -> list[T
         def harmonia_segmentation_rules():
             return load_definitions(RuleSet, files(__package__) / "rules")
 
-    A directory contributes each ``*.toml`` (and ``*.json``) file in it. A file
-    holds one definition at its top level, or several as an array of tables
-    under the plural key (``[[strategies]]``, ``[[policies]]``, ...). Every
-    problem in every file is reported at once.
+    A directory contributes each file in it that ``readers`` read (``*.toml``;
+    ``*.json`` too through :func:`harmonia.load_definitions`). A file holds one
+    definition at its top level, or several as an array of tables under the
+    class's plural key (``PLURAL``: ``[[strategies]]``, ``[[policies]]``, ...).
+    Every problem in every file is reported at once.
     """
     definitions: list[T] = []
     problems: list[Problem] = []
-    for path in _files(sources):
+    for path in _files(sources, readers):
         try:
-            definitions.extend(load_file(cls, path))
+            definitions.extend(load_file(cls, path, readers=readers))
         except DefinitionError as error:
             problems.extend(
                 Problem(f"{error.where} {problem.path}".strip(), problem.message)
@@ -203,13 +186,15 @@ def load_definitions(cls: type[T], *sources: Traversable | Path | str) -> list[T
     return definitions
 
 
-def load_file(cls: type[T], path: Traversable | Path) -> list[T]:
+def load_file(
+    cls: type[T], path: Traversable | Path, *, readers: Mapping[str, Reader] = READERS
+) -> list[T]:
     """The definitions of type ``cls`` in one file."""
     where = _display(path)
-    reader = READERS.get(Path(path.name).suffix)
+    reader = readers.get(Path(path.name).suffix)
     if reader is None:
         raise DefinitionError(
-            [Problem("", f"cannot read {path.name}: use {sorted(READERS)}")], where=where
+            [Problem("", f"cannot read {path.name}: use {sorted(readers)}")], where=where
         )
     try:
         data = reader(path.read_text(encoding="utf-8"), cls)
@@ -222,7 +207,7 @@ def load_file(cls: type[T], path: Traversable | Path) -> list[T]:
             [Problem("", f"expected a table of fields (a JSON object), got {type(data).__name__}")],
             where=where,
         )
-    plural = PLURAL_KEYS.get(cls)
+    plural = getattr(cls, "PLURAL", None)
     if plural in data and set(data) == {plural}:
         entries = data[plural]
         results, problems = [], []
@@ -243,12 +228,14 @@ def _join(prefix: str, path: str) -> str:
     return f"{prefix}.{path}" if path else prefix
 
 
-def _files(sources: Iterable[Traversable | Path | str]) -> Iterator[Traversable | Path]:
+def _files(
+    sources: Iterable[Traversable | Path | str], readers: Mapping[str, Reader]
+) -> Iterator[Traversable | Path]:
     for source in sources:
         path = Path(source) if isinstance(source, str) else source
         if path.is_dir():
             yield from sorted(
-                (child for child in path.iterdir() if Path(child.name).suffix in READERS),
+                (child for child in path.iterdir() if Path(child.name).suffix in readers),
                 key=lambda child: child.name,
             )
         elif path.is_file():

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Literal
+from typing import ClassVar, Literal
 
 import attrs
 
@@ -21,6 +21,9 @@ class RefinementPolicy:
     segment may change in one cycle. Every request names one of ``reasons``;
     when ``requires_approval`` the rep's manager decides.
     """
+
+    #: The key of an array of them in one file (``[[policies]]``).
+    PLURAL: ClassVar[str] = "policies"
 
     name: str
     description: str

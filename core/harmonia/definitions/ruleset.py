@@ -11,7 +11,7 @@ Rule conditions are restricted SQL over the features; see
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Literal
+from typing import ClassVar, Literal
 
 import attrs
 
@@ -24,6 +24,7 @@ from harmonia.definitions.common import (
 )
 from harmonia.errors import Problem
 from harmonia.provenance import Provenance, provenance_field
+from harmonia.sql import text_list
 
 #: Customer columns a rule set may use as attributes and peer groups.
 CUSTOMER_ATTRIBUTES = ("country", "type", "specialty", "territory", "postal_code", "city")
@@ -192,8 +193,7 @@ class MatrixAxis:
         if self.ranges:
             low, high = self.ranges[index]
             return f"{self.feature} BETWEEN {_number(low)} AND {_number(high)}"
-        quoted = ", ".join("'" + level.replace("'", "''") + "'" for level in self.levels[index])
-        return f"{self.feature} IN ({quoted})"
+        return f"{self.feature} IN ({text_list(self.levels[index])})"
 
 
 def _number(value: float) -> str:
@@ -301,6 +301,9 @@ DIMENSIONS = ("segment", "needs", "tier")
 @attrs.frozen
 class RuleSet:
     """A therapy area's standardized rules, turning profiles into segment membership."""
+
+    #: The key of an array of them in one file (``[[rule_sets]]``).
+    PLURAL: ClassVar[str] = "rule_sets"
 
     name: str
     therapy_area: str

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import ClassVar
 
 import attrs
 
@@ -32,6 +33,9 @@ class EngagementStrategy:
     list. Frequencies are per year; a cycle's call plan scales them to the
     cycle's period and the country's ``frequency_scale`` parameter.
     """
+
+    #: The key of an array of them in one file (``[[strategies]]``).
+    PLURAL: ClassVar[str] = "strategies"
 
     therapy_area: str
     segment: str

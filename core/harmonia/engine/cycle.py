@@ -23,11 +23,11 @@ from sqlmodel import delete, select
 
 from harmonia.engine import backends
 from harmonia.engine.query import CycleQuery
-from harmonia.engine.scoring import coverage_rows
 from harmonia.engine.spec import CycleSpec, resolve
 from harmonia.errors import ConfigError, NotFoundError
 from harmonia.periods import Period
 from harmonia.plugin.types import OUTPUT_KINDS, CycleInfo, SinkRequest, check_options
+from harmonia.questionnaires.coverage import coverage_rows
 from harmonia.store.database import Database
 from harmonia.store.models import Assignment, AuditEvent, Customer, Cycle
 
@@ -62,7 +62,7 @@ class CycleResult:
     written: tuple[Written, ...]
     seconds: float
     #: Per profile dimension: customers scored, incomplete, not comparable, stale only,
-    #: unanswered (see :func:`harmonia.engine.scoring.coverage_sql`).
+    #: unanswered (see :func:`harmonia.questionnaires.coverage.coverage_sql`).
     coverage: list[dict[str, Any]] = attrs.Factory(list)
 
 
@@ -97,7 +97,7 @@ def run_cycle(
     try:
         query = CycleQuery(spec, cycle.id, previous.id if previous else None)
         outputs = backends.run(engine, database, query, stage)
-        coverage = coverage_rows(spec, outputs.coverage)
+        coverage = coverage_rows(spec.rule_set, outputs.coverage)
         stage("writing outputs")
         written = _write_outputs(database, catalog, spec, cycle, outputs, sinks, directory)
     except BaseException:

@@ -71,13 +71,3 @@ def _check_dialect(name: str) -> None:
         raise ConfigError(
             f"unknown SQL dialect {name!r}", fix=f"use one of: {', '.join(known)}"
         ) from None
-
-
-def quote(value: object) -> str:
-    """A SQL text literal."""
-    return "'" + str(value).replace("'", "''") + "'"
-
-
-def number(value: float) -> str:
-    """A numeric literal that every engine reads as a double."""
-    return f"CAST({float(value)!r} AS DOUBLE)"

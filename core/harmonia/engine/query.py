@@ -35,18 +35,18 @@ from harmonia.definitions import (
 )
 from harmonia.definitions.ruleset import feature_default
 from harmonia.definitions.strategy import CHANNELS
-from harmonia.engine.dialects import number, quote
-from harmonia.engine.scoring import (
+from harmonia.engine.spec import CycleSpec
+from harmonia.periods import ordinal_date
+from harmonia.questionnaires.coverage import (
     coverage_column,
     coverage_sql,
-    profile_ctes,
     profile_dimensions,
     questions_read,
     stale_sql,
     status_sql,
 )
-from harmonia.engine.spec import CycleSpec
-from harmonia.periods import ordinal_date
+from harmonia.questionnaires.scoring import profile_ctes
+from harmonia.sql import double, identifier, quote
 
 SQL_TYPES = {"text": "VARCHAR", "integer": "BIGINT", "number": "DOUBLE", "boolean": "BOOLEAN"}
 
@@ -74,10 +74,6 @@ def filled_inputs(inputs: dict[str, object]) -> tuple[dict[str, object], list[st
     """An assignment's stored inputs: the feature values, and the features defaulted."""
     values = dict(inputs)
     return values, str(values.pop(FILLED, None) or "").split()
-
-
-def _ident(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
 
 
 @attrs.frozen
@@ -136,7 +132,13 @@ class CycleQuery:
             f"r.questionnaire IN ({questionnaires}) AND r.answered_at >= {quote(start)} "
             f"AND r.answered_at < {quote(end)}"
         )
-        questions = ", ".join(quote(q) for q in sorted(questions_read(self.spec))) or "NULL"
+        questions = (
+            ", ".join(
+                quote(q)
+                for q in sorted(questions_read(self.spec.rule_set, self.spec.questionnaires))
+            )
+            or "NULL"
+        )
         in_country = f"customer_id IN (SELECT id FROM customer WHERE country = {country})"
         queries = {
             "customer": "SELECT id, country, type, first_name, last_name, specialty, postal_code, "
@@ -235,10 +237,10 @@ class CycleQuery:
         )
 
     def _quantile(self, feature: QuantileFeature) -> str:
-        peers = ", ".join(f"p.{_ident(column)}" for column in feature.peer_group)
+        peers = ", ".join(f"p.{identifier(column)}" for column in feature.peer_group)
         partition = f"PARTITION BY {peers} " if peers else ""
         steps = " + ".join(
-            f"CASE WHEN (rnk - 1) * 100 >= {number(cut)} * n THEN 1 ELSE 0 END"
+            f"CASE WHEN (rnk - 1) * 100 >= {double(cut)} * n THEN 1 ELSE 0 END"
             for cut in feature.cut_points
         )
         return (
@@ -258,7 +260,7 @@ class CycleQuery:
             f"SELECT customer_id, CAST(COUNT(DISTINCT bucket) AS DOUBLE) / {len(periods)} AS share "
             f"FROM (SELECT customer_id, CASE {buckets} END AS bucket FROM metric "
             f"WHERE therapy_area = {quote(self.spec.therapy_area)} AND metric = {quote(feature.metric)} "
-            f"AND value > {number(feature.threshold)} AND first_month >= {periods[0].first_month} "
+            f"AND value > {double(feature.threshold)} AND first_month >= {periods[0].first_month} "
             f"AND last_month <= {periods[-1].last_month}) active "
             "WHERE bucket IS NOT NULL GROUP BY customer_id"
         )
@@ -286,12 +288,16 @@ class CycleQuery:
                     f"CASE WHEN {value} IS NULL THEN {quote(' ' + feature.name)} ELSE '' END"
                 )
                 value = f"COALESCE({value}, {_literal(fill, feature.type)})"
-            columns.append(f"CAST({value} AS {SQL_TYPES[feature.type]}) AS {_ident(feature.name)}")
+            columns.append(
+                f"CAST({value} AS {SQL_TYPES[feature.type]}) AS {identifier(feature.name)}"
+            )
         # Which values the missing-value policy gave (" a b"), so that explain
         # shows a default as a default, not as data.
-        columns.append(f"CAST({' || '.join(filled) or quote('')} AS VARCHAR) AS {_ident(FILLED)}")
+        columns.append(
+            f"CAST({' || '.join(filled) or quote('')} AS VARCHAR) AS {identifier(FILLED)}"
+        )
         # Each profile dimension's coverage status rides along for the report.
-        for index, (questionnaire, dimension) in enumerate(profile_dimensions(self.spec)):
+        for index, (questionnaire, dimension) in enumerate(profile_dimensions(self.spec.rule_set)):
             stale = _stale_cte(questionnaire)
             join(stale, stale)
             scored = _profile_cte(questionnaire, dimension)
@@ -300,7 +306,7 @@ class CycleQuery:
 
     def _feature_value(self, feature: Feature, join) -> str:
         if isinstance(feature, AttributeFeature):
-            return f"p.{_ident(feature.column)}"
+            return f"p.{identifier(feature.column)}"
         if isinstance(feature, MetricFeature):
             alias = _metric_cte(feature)
             join(alias, alias)
@@ -337,8 +343,8 @@ class CycleQuery:
         features = self.spec.rule_set.features
         inputs = (
             "CAST(JSON_OBJECT("
-            + ", ".join(f"{quote(f.name)}, r.{_ident(f.name)}" for f in features)
-            + f", {quote(FILLED)}, r.{_ident(FILLED)}) AS VARCHAR)"
+            + ", ".join(f"{quote(f.name)}, r.{identifier(f.name)}" for f in features)
+            + f", {quote(FILLED)}, r.{identifier(FILLED)}) AS VARCHAR)"
         )
         pull = self.spec.country.pull_through
         if pull.enabled and self.previous_cycle_id is not None:
@@ -364,7 +370,8 @@ class CycleQuery:
 
     def _coverage_columns(self) -> str:
         return "".join(
-            f", r.{coverage_column(index)}" for index in range(len(profile_dimensions(self.spec)))
+            f", r.{coverage_column(index)}"
+            for index in range(len(profile_dimensions(self.spec.rule_set)))
         )
 
     # -- call plan, target list, summary -----------------------------------------------
@@ -418,8 +425,8 @@ class CycleQuery:
                 f"{'TRUE' if row['target'] else 'FALSE'} AS target",
                 *(f"CAST({row[c]} AS BIGINT) AS {c}" for c in self.channels),
                 f"CAST({row['contacts']} AS BIGINT) AS contacts",
-                f"{number(row['cost'])} AS cost",
-                f"{number(row['expected_revenue'])} AS expected_revenue",
+                f"{double(row['cost'])} AS cost",
+                f"{double(row['expected_revenue'])} AS expected_revenue",
             ]
             selects.append("SELECT " + ", ".join(values))
         return " UNION ALL ".join(selects)
@@ -427,7 +434,7 @@ class CycleQuery:
     def coverage(self, assignments: str) -> str | None:
         """The profile coverage report's SQL over the cycle's computed ``assignments``
         (None when no feature reads a profile)."""
-        return coverage_sql(self.spec, assignments)
+        return coverage_sql(self.spec.rule_set, assignments)
 
     def target_list(self, assignments: str) -> str:
         """Targeted customers with their segment, strategy and call plan, by territory.
@@ -538,7 +545,7 @@ def _literal(value: object, type_: str) -> str:
         return "TRUE" if value else "FALSE"
     if type_ == "integer":
         return f"CAST({int(value)} AS BIGINT)"  # type: ignore[call-overload]
-    return number(float(value))  # type: ignore[arg-type]
+    return double(float(value))  # type: ignore[arg-type]
 
 
 def _union(rows: list[str]) -> str:
@@ -547,12 +554,12 @@ def _union(rows: list[str]) -> str:
 
 def _unchanged(feature: Feature, threshold: float) -> str:
     """SQL: the feature's value is (nearly) what the previous cycle saw."""
-    current = f"r.{_ident(feature.name)}"
+    current = f"r.{identifier(feature.name)}"
     previous = f"(CAST(prev.inputs AS JSON) ->> {quote('$.' + feature.name)})"
     if feature.type == "number":
         now, then = f"CAST({current} AS DOUBLE)", f"CAST({previous} AS DOUBLE)"
         # A little slack: engines print doubles in JSON with different precision.
-        close = f"ABS({now} - {then}) <= {number(threshold)} * ABS({then}) + 1e-9 * ABS({then})"
+        close = f"ABS({now} - {then}) <= {double(threshold)} * ABS({then}) + 1e-9 * ABS({then})"
         return f"(({now} IS NULL AND {then} IS NULL) OR {close})"
     now, then = f"CAST({current} AS VARCHAR)", f"CAST({previous} AS VARCHAR)"
     return f"(({now} IS NULL AND {then} IS NULL) OR {now} = {then})"

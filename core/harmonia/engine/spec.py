@@ -21,13 +21,13 @@ from harmonia.definitions import (
     EngagementStrategy,
     OptionCatalogue,
     ProfileFeature,
-    Questionnaire,
     RuleSet,
     unstructure,
 )
 from harmonia.errors import ConfigError, NotFoundError
 from harmonia.periods import Period
 from harmonia.plugin.catalog import Catalog
+from harmonia.questionnaires import Questionnaire
 
 
 @attrs.frozen

@@ -74,6 +74,26 @@ _LAZY = {
 }
 
 
+def definition_readers() -> dict:
+    """Readers of definition files by suffix: the contract's TOML, and FHIR JSON.
+
+    JSON holding a FHIR Questionnaire (or a Bundle of them) becomes the plain
+    data of a harmonia questionnaire on the way; :func:`harmonia.load_definitions`
+    reads with these, the contract layer itself knows no FHIR.
+    """
+    from harmonia.definitions.loading import READERS
+
+    return {**READERS, ".json": _read_json}
+
+
+def _read_json(text: str, cls: type):
+    import json
+
+    from harmonia.fhir.questionnaire import read_definitions
+
+    return read_definitions(json.loads(text))
+
+
 def __getattr__(name: str):
     if name in _LAZY:
         import importlib
@@ -86,6 +106,7 @@ __all__ = [
     "ImportSpec",
     "Imported",
     "bundle_rows",
+    "definition_readers",
     "from_fhir",
     "read_document",
     "read_responses",

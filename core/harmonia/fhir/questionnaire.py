@@ -17,18 +17,19 @@ from typing import Any
 
 import attrs
 
-from harmonia.definitions import Questionnaire, structure
+from harmonia.definitions import structure
 from harmonia.definitions.common import Translated
-from harmonia.definitions.questionnaire import (
+from harmonia.errors import DefinitionError, Problem
+from harmonia.fhir import extensions as ext
+from harmonia.fhir.values import item_name, questionnaire_slug
+from harmonia.questionnaires import (
     CHOICE_TYPES,
     EnableWhen,
     Group,
     Item,
     ProfileDimension,
+    Questionnaire,
 )
-from harmonia.errors import DefinitionError, Problem
-from harmonia.fhir import extensions as ext
-from harmonia.fhir.values import item_name, questionnaire_slug
 
 Json = dict[str, Any]
 

@@ -14,8 +14,6 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from harmonia.definitions import Questionnaire
-from harmonia.definitions.questionnaire import Item, version_key
 from harmonia.fhir import extensions as ext
 from harmonia.fhir.questionnaire import fhir_type, nest
 from harmonia.fhir.values import (
@@ -26,6 +24,7 @@ from harmonia.fhir.values import (
     item_name,
     questionnaire_slug,
 )
+from harmonia.questionnaires import Item, Questionnaire, version_key
 
 if TYPE_CHECKING:
     from harmonia.store import Database

@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from harmonia.errors import InputError
-from harmonia.ingest.files import KIND_ORDER, peek_kind
+from harmonia.files import KIND_ORDER, peek_kind
 from harmonia.ingest.loader import Loader, LoadResult
 from harmonia.plugin.types import DataSource
 

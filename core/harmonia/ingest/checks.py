@@ -14,12 +14,13 @@ tests hold the two to the same answers.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 
 import attrs
 
-from harmonia.definitions import Questionnaire
 from harmonia.plugin.types import IdentifierScheme, InvalidIdentifier
+from harmonia.questionnaires import Questionnaire
+from harmonia.sql import quote, quoted_in_message, reasons, text_list
 
 MACROS = r"""
 CREATE OR REPLACE MACRO harmonia_text(s) AS NULLIF(trim(CAST(s AS VARCHAR)), '');
@@ -114,34 +115,6 @@ DUPLICATE_KEYS: Mapping[str, tuple[tuple[str, ...], ...]] = {
 }
 
 
-def quote(value: object) -> str:
-    return "'" + str(value).replace("'", "''") + "'"
-
-
-def text_list(values: Iterable[str]) -> str:
-    """A SQL list of text literals (``'a', 'b'``), never empty."""
-    quoted = [quote(value) for value in values]
-    return ", ".join(quoted) if quoted else "NULL"
-
-
-def _q(expression: str) -> str:
-    """A value inside a reason, quoted so that alike reasons can be counted together."""
-    return "'''' || " + expression + " || ''''"
-
-
-def reasons(*conditions: str) -> str:
-    """The ``_reasons`` column: the messages of every condition that applies.
-
-    Most rows are fine, so the list is only built when some condition holds
-    (DuckDB evaluates each condition once and shares it between both uses).
-    """
-    listed = ",\n        ".join(conditions)
-    return (
-        f"CASE WHEN COALESCE({listed}) IS NULL THEN []::VARCHAR[] "
-        f"ELSE list_filter([{listed}], lambda r: r IS NOT NULL) END AS _reasons"
-    )
-
-
 @attrs.frozen
 class CheckContext:
     """What row checks need to know beyond the rows themselves."""
@@ -161,11 +134,13 @@ def customers_sql(context: CheckContext) -> str:
     scheme_checks = [_scheme_check(scheme) for scheme in schemes.values()]
     country_check = (
         f"CASE WHEN country IS NOT NULL AND country <> {quote(context.country)} THEN "
-        f"'country ''' || country || ''' is not the country of this load ({context.country})' END"
+        f"'country ' || {quoted_in_message('country')} || "
+        f"{quote(f' is not the country of this load ({context.country})')} END"
         if context.country
         else "NULL"
     )
     iso = ", ".join(f"({quote(code)})" for code in sorted(context.countries))
+    installed = ", ".join(sorted(schemes)) or "none"
     return f"""
     WITH clean AS (
         SELECT _row,
@@ -199,8 +174,8 @@ def customers_sql(context: CheckContext) -> str:
             "CASE WHEN (id_scheme IS NULL) <> (id_value IS NULL) THEN "
             "'id_scheme and id_value go together: give both or neither' END",
             "CASE WHEN id_scheme IS NOT NULL AND id_value IS NOT NULL AND id_scheme NOT IN "
-            f"({text_list(schemes)}) THEN 'identifier scheme ''' || id_scheme || ''' is not "
-            f"installed (installed: {', '.join(sorted(schemes)) or 'none'})' END",
+            f"({text_list(schemes)}) THEN 'identifier scheme ' || {quoted_in_message('id_scheme')} "
+            f"|| {quote(f' is not installed (installed: {installed})')} END",
             *scheme_checks,
         )
     }
@@ -212,13 +187,15 @@ def _scheme_check(scheme: IdentifierScheme) -> str:
     name = quote(scheme.name)
     pattern = quote(scheme.pattern)
     valid = f"regexp_full_match(id_value, {pattern})"
+    elsewhere = f"{scheme.name} is a {scheme.country} identifier but the customer's country is "
     if scheme.checksum == "luhn":
         valid += f" AND harmonia_luhn({quote(scheme.prefix)} || id_value)"
     return (
         f"CASE WHEN id_scheme = {name} AND id_value IS NOT NULL AND NOT ({valid}) THEN "
-        f"'{scheme.name} ''' || id_value || ''' is not valid ({_sql_text(scheme.description)})' "
+        f"{quote(scheme.name + ' ')} || {quoted_in_message('id_value')} || "
+        f"{quote(f' is not valid ({scheme.description})')} "
         f"WHEN id_scheme = {name} AND id_value IS NOT NULL AND country <> {quote(scheme.country)} "
-        f"THEN '{scheme.name} is a {scheme.country} identifier but the customer''s country is ''' || country || '''' "
+        f"THEN {quote(elsewhere)} || {quoted_in_message('country')} "
         + (
             f"WHEN id_scheme = {name} AND id_value IS NOT NULL "
             f"THEN {python_check_name(scheme)}(id_value) "
@@ -227,10 +204,6 @@ def _scheme_check(scheme: IdentifierScheme) -> str:
         )
         + "END"
     )
-
-
-def _sql_text(text: str) -> str:
-    return text.replace("'", "''")
 
 
 def python_check_name(scheme: IdentifierScheme) -> str:
@@ -318,10 +291,11 @@ def metrics_sql(context: CheckContext) -> str:
 
 
 def responses_sql(context: CheckContext) -> str:
-    """Responses are checked against their questionnaire: see :mod:`harmonia.ingest.responses`."""
-    from harmonia.ingest import responses  # it builds on this module's helpers
+    """Responses are checked against their questionnaire: see
+    :mod:`harmonia.questionnaires.validation`."""
+    from harmonia.questionnaires.validation import responses_sql as check
 
-    return responses.responses_sql(context)
+    return check(context.questionnaires.values(), decimal_comma=context.decimal_comma)
 
 
 CHECKS: Mapping[str, Callable[[CheckContext], str]] = {

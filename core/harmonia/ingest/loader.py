@@ -30,7 +30,8 @@ from harmonia.ingest.checks import (
 )
 from harmonia.ingest.merge import MERGERS
 from harmonia.plugin.types import RECORD_KINDS, Batch, DataSource, SourceRequest
-from harmonia.store.bulk import BulkConnection, literal
+from harmonia.sql import literal
+from harmonia.store.bulk import BulkConnection
 from harmonia.store.database import Database
 from harmonia.store.models import HARMONIA_IDS, AuditEvent, LoadBatch
 

@@ -26,7 +26,8 @@ from typing import TYPE_CHECKING
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from harmonia.store.bulk import BulkConnection, literal
+from harmonia.sql import literal
+from harmonia.store.bulk import BulkConnection
 
 if TYPE_CHECKING:
     import duckdb

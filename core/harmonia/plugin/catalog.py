@@ -29,14 +29,7 @@ from typing import Any, Generic, TypeVar
 
 import attrs
 
-from harmonia.definitions import (
-    CountryProfile,
-    OptionCatalogue,
-    ProfileDimension,
-    ProfileFeature,
-    Questionnaire,
-    RuleSet,
-)
+from harmonia.definitions import CountryProfile, OptionCatalogue, ProfileFeature, RuleSet
 from harmonia.errors import (
     ConflictError,
     DefinitionError,
@@ -48,6 +41,7 @@ from harmonia.errors import (
 from harmonia.plugin.kinds import HOOK_KINDS, LEGACY_HOOKS, HookKind, build_order, show_key
 from harmonia.plugin.manager import ALLOW_ENV, STRICT_ENV, PackInfo, PluginManager
 from harmonia.plugin.types import Command, DataSource, IdentifierScheme, OutputSink
+from harmonia.questionnaires import ProfileDimension, Questionnaire
 
 T = TypeVar("T")
 
@@ -198,7 +192,7 @@ class Catalog:
 
     def questionnaire_versions(self, questionnaire_id: str | None = None) -> list[Questionnaire]:
         """Installed questionnaire versions (of one id), by id then oldest version first."""
-        from harmonia.definitions.questionnaire import version_key
+        from harmonia.questionnaires import version_key
 
         found = [
             q
@@ -302,7 +296,7 @@ class _Builder:
 
     def _linked_versions(self, kind: HookKind, registry: Registry[Any]) -> Registry[Any]:
         """Questionnaire versions checked against the version each follows, when installed."""
-        from harmonia.definitions.questionnaire import version_problems
+        from harmonia.questionnaires import version_problems
 
         records, rejected = dict(registry), dict(registry.rejected)
         for key, questionnaire in registry.items():
@@ -360,7 +354,7 @@ def _country_problems(
 def _profile_dimension(
     questionnaires: Mapping[Hashable, Questionnaire], questionnaire: str, dimension: str
 ) -> ProfileDimension | None:
-    from harmonia.definitions.questionnaire import version_key
+    from harmonia.questionnaires import version_key
 
     versions = [q for q in questionnaires.values() if q.id == questionnaire]
     for candidate in sorted(versions, key=lambda q: version_key(q.version), reverse=True):

@@ -36,14 +36,9 @@ from harmonia.errors import HarmoniaDeprecationWarning
 if TYPE_CHECKING:
     import click
 
-    from harmonia.definitions import (
-        CountryProfile,
-        EngagementStrategy,
-        Questionnaire,
-        RefinementPolicy,
-        RuleSet,
-    )
+    from harmonia.definitions import CountryProfile, EngagementStrategy, RefinementPolicy, RuleSet
     from harmonia.plugin.types import Command, DataSource, IdentifierScheme, OutputSink
+    from harmonia.questionnaires import Questionnaire
 
 PROJECT = "harmonia"
 

@@ -14,14 +14,9 @@ from typing import Any
 
 import attrs
 
-from harmonia.definitions import (
-    CountryProfile,
-    EngagementStrategy,
-    Questionnaire,
-    RefinementPolicy,
-    RuleSet,
-)
+from harmonia.definitions import CountryProfile, EngagementStrategy, RefinementPolicy, RuleSet
 from harmonia.plugin.types import Command, DataSource, IdentifierScheme, OutputSink
+from harmonia.questionnaires import Questionnaire
 
 
 def show_key(key: Hashable) -> str:

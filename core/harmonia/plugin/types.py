@@ -24,7 +24,8 @@ from harmonia.provenance import Provenance, provenance_field
 if TYPE_CHECKING:
     import pyarrow
 
-    from harmonia.definitions import CountryProfile, Questionnaire
+    from harmonia.definitions import CountryProfile
+    from harmonia.questionnaires import Questionnaire
 
 
 # --- canonical record kinds -------------------------------------------------

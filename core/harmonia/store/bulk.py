@@ -7,7 +7,7 @@ way. ADBC (Arrow Database Connectivity) moves the columns natively, for SQLite
 through its C API and for PostgreSQL through COPY.
 
 Statements here are plain SQL that both engines accept (``INSERT ... SELECT
-... ON CONFLICT``); values are inlined with :func:`literal`, which only takes
+... ON CONFLICT``); values are inlined with :func:`harmonia.sql.literal`, which only takes
 numbers, text and NULL, all produced by harmonia itself.
 """
 
@@ -20,18 +20,8 @@ from typing import Any
 
 import pyarrow as pa
 
+from harmonia.sql import literal
 from harmonia.store.database import SQLITE_HANDLES, Database
-
-
-def literal(value: Any) -> str:
-    """A SQL literal for a number, a text or None."""
-    if value is None:
-        return "NULL"
-    if isinstance(value, bool):
-        return "TRUE" if value else "FALSE"
-    if isinstance(value, int | float):
-        return repr(value)
-    return "'" + str(value).replace("'", "''") + "'"
 
 
 class BulkConnection:

@@ -115,8 +115,8 @@ def _app() -> Any:
 
 
 def _questionnaire(plugins: Any, therapy_area: str, wanted: str | None, version: str | None) -> Any:
-    from harmonia.definitions.questionnaire import version_key
     from harmonia.errors import NotFoundError
+    from harmonia.questionnaires import version_key
 
     candidates = [
         q

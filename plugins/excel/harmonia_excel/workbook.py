@@ -22,7 +22,7 @@ from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.datavalidation import DataValidation
 
 from harmonia import Item, Questionnaire
-from harmonia.definitions.questionnaire import EnableWhen, text_in
+from harmonia.questionnaires import EnableWhen, text_in
 from harmonia_excel.cells import (
     BORDER,
     CENTER_WRAP,

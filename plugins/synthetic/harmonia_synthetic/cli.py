@@ -1,6 +1,6 @@
 """``harmonia synthetic write``: a synthetic universe as canonical CSV files.
 
-Files are written chunk by chunk through :func:`harmonia.canonical.write_csv`
+Files are written chunk by chunk through :func:`harmonia.files.write_csv`
 into a scratch directory and appended to the final files, so memory stays
 bounded by one chunk even for 10M customers. numpy and pyarrow load inside
 the command, never at CLI start.
@@ -170,7 +170,7 @@ def write_files(
     ``decimal_items`` are the questionnaire's decimal items, whose answers take
     the market's decimal mark like metric values do.
     """
-    from harmonia.canonical import write_csv
+    from harmonia.files import write_csv
 
     directory.mkdir(parents=True, exist_ok=True)
     written: dict[str, tuple[Path, int]] = {}

@@ -1,5 +1,8 @@
 """Validating questionnaire responses: one vectorized DuckDB pass over a batch.
 
+The loader checks each batch of responses with :func:`responses_sql` (through
+:mod:`harmonia.ingest.checks`), over the installed questionnaires.
+
 The canonical long format has one row per answered question. Each row is
 checked against the questionnaire version it names, in two layers:
 
@@ -25,8 +28,8 @@ hand each response whole to :func:`responses_sql` (all its rows in one
 chunk); repeats of the same response and question are flagged by the loader
 across chunks (:data:`~harmonia.ingest.checks.DUPLICATE_KEYS`), and only the
 first of them counts here. Skip logic is built by
-:class:`~harmonia.engine.scoring.SkipLogic`, so that validation and scoring
-judge it identically.
+:class:`~harmonia.questionnaires.skiplogic.SkipLogic`, so that validation and
+scoring judge it identically.
 """
 
 from __future__ import annotations
@@ -35,16 +38,16 @@ from collections.abc import Iterable
 
 import attrs
 
-from harmonia.definitions import Questionnaire
-from harmonia.definitions.questionnaire import (
+from harmonia.questionnaires.model import (
     CHOICE_TYPES,
     NUMERIC_TYPES,
     WHOLE_TYPES,
-    EnableWhen,
     Item,
+    Questionnaire,
+    describe_conditions,
 )
-from harmonia.engine.scoring import SkipLogic
-from harmonia.ingest.checks import CheckContext, _q, quote, reasons, text_list
+from harmonia.questionnaires.skiplogic import SkipLogic
+from harmonia.sql import quote, quoted_in_message, reasons, text_list
 
 #: The columns that identify a response within a batch (NULLs made comparable).
 RESPONSE_KEY = ("_c", "_qid", "_ver", "respondent", "_at")
@@ -119,15 +122,15 @@ def _plain(value: float) -> str:
     return str(int(value)) if float(value).is_integer() else repr(float(value))
 
 
-def responses_sql(context: CheckContext) -> str:
+def responses_sql(questionnaires: Iterable[Questionnaire], *, decimal_comma: bool) -> str:
     """The check of a ``raw`` batch of responses: typed columns plus ``_reasons``.
 
     Answer checks depend only on (questionnaire, version, question, answer),
     and a batch repeats few of those (codes, yes/no, small numbers): they run
     once per distinct answer and are joined back, not once per row.
     """
-    comma = "TRUE" if context.decimal_comma else "FALSE"
-    questionnaires = list(context.questionnaires.values())
+    comma = "TRUE" if decimal_comma else "FALSE"
+    questionnaires = list(questionnaires)
     logic = SkipLogic(CheckedRows())
     disabled = _disabled_checks(logic, questionnaires)
     missing = _missing_checks(logic, questionnaires)
@@ -171,7 +174,7 @@ def responses_sql(context: CheckContext) -> str:
         SELECT *, {_normalized_value(comma)} AS value FROM typed
     ), answers AS (
         SELECT questionnaire, version, question, answer, item_type, number, codes, value,
-            {_answer_reasons(context)}
+            {_answer_reasons(questionnaires)}
         FROM valued
     ), keyed AS (
         SELECT clean._row, clean.customer_id, clean.questionnaire, clean.version,
@@ -214,7 +217,7 @@ def responses_sql(context: CheckContext) -> str:
 _ROW_REASONS = (
     "CASE WHEN customer_id IS NULL THEN 'customer_id is empty' END, "
     "CASE WHEN answered_text IS NULL THEN 'answered_at is empty' WHEN answered_at IS NULL "
-    f"THEN 'answered_at ' || {_q('answered_text')} || ' is not a date (write YYYY-MM-DD)' END"
+    f"THEN 'answered_at ' || {quoted_in_message('answered_text')} || ' is not a date (write YYYY-MM-DD)' END"
 )
 
 
@@ -234,39 +237,39 @@ def _normalized_value(comma: str) -> str:
         END"""
 
 
-def _answer_reasons(context: CheckContext) -> str:
+def _answer_reasons(questionnaires: list[Questionnaire]) -> str:
     """``_reasons`` of one distinct answer: everything wrong with it, whoever gave it."""
-    installed = sorted(f"{qid} {version}" for qid, version in context.questionnaires)
+    installed = sorted(f"{q.id} {q.version}" for q in questionnaires)
     numeric = text_list(NUMERIC_TYPES)
     return reasons(
         "CASE WHEN questionnaire IS NULL THEN 'questionnaire is empty' "
         "WHEN version IS NULL THEN 'version is empty' "
-        f"WHEN NOT _known THEN 'questionnaire ' || {_q('questionnaire')} || ' version ' || "
-        f"{_q('version')} || ' is not installed (installed: {', '.join(installed) or 'none'})' END",
+        f"WHEN NOT _known THEN 'questionnaire ' || {quoted_in_message('questionnaire')} || ' version ' || "
+        f"{quoted_in_message('version')} || ' is not installed (installed: {', '.join(installed) or 'none'})' END",
         "CASE WHEN question IS NULL THEN 'question is empty' WHEN _known AND item_type IS NULL "
-        f"THEN 'question ' || {_q('question')} || ' is not an item of ' || questionnaire || "
+        f"THEN 'question ' || {quoted_in_message('question')} || ' is not an item of ' || questionnaire || "
         "' version ' || version END",
         "CASE WHEN answer IS NULL THEN 'answer is empty' END",
-        f"CASE WHEN codes IS NOT NULL AND len(codes) = 0 THEN 'answer ' || {_q('answer')} || "
+        f"CASE WHEN codes IS NOT NULL AND len(codes) = 0 THEN 'answer ' || {quoted_in_message('answer')} || "
         "' to ' || question || ' selects no option' "
         "WHEN codes IS NOT NULL AND len(list_filter(codes, "
         "lambda o: NOT contains(options, '|' || o || '|'))) > 0 THEN 'answer ' || "
-        f"{_q('answer')} || ' is not an option of ' || question || ' (options: ' || "
+        f"{quoted_in_message('answer')} || ' is not an option of ' || question || ' (options: ' || "
         "trim(replace(options, '|', ' ')) || ')' "
         "WHEN item_type = 'single' AND len(codes) > 1 THEN 'question ' || question || "
-        f"' takes one option, got ' || {_q('answer')} END",
+        f"' takes one option, got ' || {quoted_in_message('answer')} END",
         f"CASE WHEN item_type IN ({numeric}) AND answer IS NOT NULL AND number IS NULL THEN "
-        f"'answer ' || {_q('answer')} || ' to ' || question || ' is not a number' "
-        f"WHEN item_type IN ({numeric}) AND number < low THEN 'answer ' || {_q('answer')} || "
+        f"'answer ' || {quoted_in_message('answer')} || ' to ' || question || ' is not a number' "
+        f"WHEN item_type IN ({numeric}) AND number < low THEN 'answer ' || {quoted_in_message('answer')} || "
         "' to ' || question || ' is below the minimum ' || low_text "
-        f"WHEN item_type IN ({numeric}) AND number > high THEN 'answer ' || {_q('answer')} || "
+        f"WHEN item_type IN ({numeric}) AND number > high THEN 'answer ' || {quoted_in_message('answer')} || "
         "' to ' || question || ' is above the maximum ' || high_text "
         f"WHEN item_type IN ({text_list(WHOLE_TYPES)}) AND number <> floor(number) "
-        f"THEN 'answer ' || {_q('answer')} || ' to ' || question || ' is not a whole number' END",
+        f"THEN 'answer ' || {quoted_in_message('answer')} || ' to ' || question || ' is not a whole number' END",
         "CASE WHEN item_type = 'boolean' AND answer IS NOT NULL AND value IS NULL "
-        f"THEN 'answer ' || {_q('answer')} || ' to ' || question || ' is not true or false' END",
+        f"THEN 'answer ' || {quoted_in_message('answer')} || ' to ' || question || ' is not true or false' END",
         "CASE WHEN item_type = 'date' AND answer IS NOT NULL AND value IS NULL "
-        f"THEN 'answer ' || {_q('answer')} || ' to ' || question || ' is not a date' END",
+        f"THEN 'answer ' || {quoted_in_message('answer')} || ' to ' || question || ' is not a date' END",
     )
 
 
@@ -331,17 +334,3 @@ _MISSING_REASON = (
     "list_transform(_missing, lambda m: '''' || m || ''''), ', ') || ' not answered in this "
     "response (or their answer was rejected): the whole response is quarantined' END"
 )
-
-
-def describe_conditions(item: Item) -> str:
-    """``enable_when`` as a person reads it: ``clinical_trials = true``."""
-    joiner = " and " if item.enable_behavior == "all" else " or "
-    return joiner.join(_describe(condition) for condition in item.enable_when)
-
-
-def _describe(condition: EnableWhen) -> str:
-    if condition.operator == "exists":
-        return f"{condition.item} is {'' if condition.expects_answer else 'not '}answered"
-    answer = condition.answer
-    shown = ("true" if answer else "false") if isinstance(answer, bool) else str(answer)
-    return f"{condition.item} {condition.operator} {shown}"

@@ -17,8 +17,10 @@ from typing import TYPE_CHECKING
 
 import attrs
 
+from harmonia.compute import duckdb_connection
 from harmonia.errors import InputError
 from harmonia.plugin.types import RECORD_KINDS, Batch
+from harmonia.sql import identifier, quote
 
 if TYPE_CHECKING:
     import duckdb
@@ -163,13 +165,13 @@ def _read_csv(
     # The header names the delimiter unambiguously (canonical names hold none);
     # DuckDB's sniffer can be led astray by a malformed line further down.
     delimiter = delimiter or _header_delimiter(path, encoding)
-    connection = duckdb.connect()
+    connection = duckdb_connection()
     try:
         options = ["all_varchar = true", "header = true", "store_rejects = true"]
-        options.append(f"delim = '{_escape(delimiter)}'")
+        options.append(f"delim = {quote(delimiter)}")
         if encoding.lower().replace("-", "") not in ("utf8",):
-            options.append(f"encoding = '{_escape(encoding)}'")
-        source = f"read_csv('{_escape(str(path))}', {', '.join(options)})"
+            options.append(f"encoding = {quote(encoding)}")
+        source = f"read_csv({quote(str(path))}, {', '.join(options)})"
         try:
             names = connection.sql(f"SELECT * FROM {source} LIMIT 0").columns
         except duckdb.Error as error:
@@ -208,7 +210,8 @@ def _streamed(
     shifts = np.array(sorted(line.line - index for index, line in enumerate(rejected, start=1)))
     spec = RECORD_KINDS[kind]
     select = ", ".join(
-        f'CAST("{_ident(name)}" AS VARCHAR) AS "{normalize_header(name)}"' for name in names
+        f"CAST({identifier(name)} AS VARCHAR) AS {identifier(normalize_header(name))}"
+        for name in names
     )
     reader = connection.sql(f"SELECT {select} FROM {source}").to_arrow_reader(250_000)
     kept = _kept(spec.column_names, columns)
@@ -243,9 +246,9 @@ def read_parquet(path: Path, *, kind: str | None = None) -> Iterator[FileBatch]:
     location = str(path)
     if not path.is_file():
         raise InputError("no such file", where=location, fix="check the path")
-    connection = duckdb.connect()
+    connection = duckdb_connection()
     try:
-        source = f"read_parquet('{_escape(location)}')"
+        source = f"read_parquet({quote(location)})"
         try:
             names = connection.sql(f"SELECT * FROM {source}").columns
         except duckdb.Error as error:
@@ -267,8 +270,8 @@ def _fetch(
     already and must not re-read it in the market's decimal convention.
     """
     select = ", ".join(
-        (f'CAST("{_ident(name)}" AS VARCHAR)' if as_text else f'"{_ident(name)}"')
-        + f' AS "{normalize_header(name)}"'
+        (f"CAST({identifier(name)} AS VARCHAR)" if as_text else identifier(name))
+        + f" AS {identifier(normalize_header(name))}"
         for name in names
     )
     return connection.sql(
@@ -358,14 +361,6 @@ def _batch(
     return FileBatch(
         kind, pa.table(arrays), location, rejected_lines=rejected, ignored_columns=ignored
     )
-
-
-def _escape(text: str) -> str:
-    return text.replace("'", "''")
-
-
-def _ident(name: str) -> str:
-    return name.replace('"', '""')
 
 
 def _first_line(error: Exception) -> str:

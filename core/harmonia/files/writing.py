@@ -1,4 +1,5 @@
-"""Canonical files: writing batches as the CSV files ``harmonia load`` reads.
+"""Writing canonical files: batches as the CSV files ``harmonia load`` reads, and any
+Arrow table as CSV in a market's conventions.
 
 Sources (the synthetic universe, a vendor connector) and the demo use this to
 hand users files in their market's conventions: ``;`` and decimal commas for
@@ -11,7 +12,9 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from harmonia.compute import duckdb_connection
 from harmonia.plugin.types import RECORD_KINDS, Batch
+from harmonia.sql import identifier, quote
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -55,15 +58,13 @@ def write_table_csv(
     table: pa.Table, path: Path, *, delimiter: str = ",", decimal: str = "."
 ) -> Path:
     """Write any Arrow table as CSV with a header, in the market's conventions."""
-    import duckdb
-
-    connection = duckdb.connect()
+    connection = duckdb_connection()
     try:
         connection.register("output", table)
         select = ", ".join(_formatted(field, decimal) for field in table.schema) or "*"
         connection.execute(
-            f"COPY (SELECT {select} FROM output) TO '{_quote(path)}' "
-            f"(HEADER, DELIMITER '{_quote(delimiter)}')"
+            f"COPY (SELECT {select} FROM output) TO {quote(str(path))} "
+            f"(HEADER, DELIMITER {quote(delimiter)})"
         )
     finally:
         connection.close()
@@ -74,11 +75,7 @@ def _formatted(field: pa.Field, decimal: str) -> str:
     """A column as written: floating-point numbers with the market's decimal mark."""
     import pyarrow as pa
 
-    name = '"' + field.name.replace('"', '""') + '"'
+    name = identifier(field.name)
     if decimal != "." and (pa.types.is_floating(field.type) or pa.types.is_decimal(field.type)):
-        return f"replace(CAST({name} AS VARCHAR), '.', '{decimal}') AS {name}"
+        return f"replace(CAST({name} AS VARCHAR), '.', {quote(decimal)}) AS {name}"
     return name
-
-
-def _quote(path: Path) -> str:
-    return str(path).replace("'", "''")

@@ -1,0 +1,44 @@
+"""Canonical files, both ways: reading what ``harmonia load`` takes, writing what it reads.
+
+A public module: packs (sources and sinks that read or write canonical
+files) use it as the built-ins do.
+
+Reading (:mod:`harmonia.files.reading`)
+    :func:`read_csv` and :func:`read_parquet` yield :class:`FileBatch` objects
+    of a kind's canonical columns, as text, with the line each row came
+    from; lines that cannot be read come back as :class:`RejectedLine` for
+    the quarantine. :func:`detect_kind` and :func:`peek_kind` tell a file's
+    kind from its header, :func:`normalize_header` how a header names a
+    column, and :data:`KIND_ORDER` the order kinds load in.
+Writing (:mod:`harmonia.files.writing`)
+    :func:`write_csv` writes batches as ``<kind>.csv`` files in a market's
+    conventions (``;`` and decimal commas, or ``,`` and points), and
+    :func:`write_table_csv` any Arrow table.
+
+Both go through :func:`harmonia.compute.duckdb_connection`.
+"""
+
+from harmonia.files.reading import (
+    KIND_ORDER,
+    FileBatch,
+    RejectedLine,
+    detect_kind,
+    normalize_header,
+    peek_kind,
+    read_csv,
+    read_parquet,
+)
+from harmonia.files.writing import write_csv, write_table_csv
+
+__all__ = [
+    "KIND_ORDER",
+    "FileBatch",
+    "RejectedLine",
+    "detect_kind",
+    "normalize_header",
+    "peek_kind",
+    "read_csv",
+    "read_parquet",
+    "write_csv",
+    "write_table_csv",
+]

@@ -1,0 +1,71 @@
+"""SQL text: the one place where values and names become literals and identifiers.
+
+harmonia writes SQL as text for DuckDB, SQLite and PostgreSQL (and any sqlglot
+dialect). Every value that is inlined goes through :func:`literal` (or
+:func:`quote` for text), every name through :func:`identifier`, so a quote in
+a file name, a questionnaire's text or an option code can never end a string
+early. Values come from harmonia and its packs (definitions, paths the user
+named), never from a data row: rows travel as Arrow tables.
+
+A leaf of the core: it imports nothing of harmonia.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+
+def quote(value: object) -> str:
+    """A SQL text literal: ``it's`` -> ``'it''s'``."""
+    return "'" + str(value).replace("'", "''") + "'"
+
+
+def literal(value: Any) -> str:
+    """A SQL literal for None, a flag, a number or a text."""
+    if value is None:
+        return "NULL"
+    if isinstance(value, bool):
+        return "TRUE" if value else "FALSE"
+    if isinstance(value, int | float):
+        return repr(value)
+    return quote(value)
+
+
+def identifier(name: str) -> str:
+    """A quoted SQL identifier: ``Customer ID`` -> ``"Customer ID"``."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+def text_list(values: Iterable[object]) -> str:
+    """A SQL list of text literals (``'a', 'b'``), never empty (``NULL`` matches nothing)."""
+    quoted = [quote(value) for value in values]
+    return ", ".join(quoted) if quoted else "NULL"
+
+
+def double(value: float) -> str:
+    """A numeric literal that every engine reads as a double."""
+    return f"CAST({float(value)!r} AS DOUBLE)"
+
+
+# --- row checks (DuckDB) ---------------------------------------------------------------
+
+
+def quoted_in_message(expression: str) -> str:
+    """SQL: a value shown inside a message, in quotes (``'x'``), so that alike
+    messages can be counted together once their values are masked."""
+    return "'''' || " + expression + " || ''''"
+
+
+def reasons(*conditions: str) -> str:
+    """The ``_reasons`` column of a row check: the messages of every condition that applies.
+
+    Each condition is SQL giving a message or NULL. Most rows are fine, so the
+    list is only built when some condition holds (DuckDB evaluates each
+    condition once and shares it between both uses).
+    """
+    listed = ",\n        ".join(conditions)
+    return (
+        f"CASE WHEN COALESCE({listed}) IS NULL THEN []::VARCHAR[] "
+        f"ELSE list_filter([{listed}], lambda r: r IS NOT NULL) END AS _reasons"
+    )
