@@ -8,6 +8,8 @@ may change between releases.
     from harmonia import hookimpl, DataSource, RuleSet, load_definitions
 """
 
+from typing import Any
+
 from harmonia.definitions import (
     AttributeFeature,
     ChannelPlan,
@@ -135,21 +137,18 @@ def source_request(options: dict[str, str], country: str | None = None) -> Sourc
 
     For pack commands that drive a source outside ``harmonia load`` (the
     synthetic universe writer, a vendor export): it carries the country's
-    profile, the installed questionnaires and identifier schemes.
+    profile, the installed questionnaires and identifier schemes. The same as
+    ``current_app().source_request(options, country)``.
     """
-    import click
+    from harmonia.app import current_app
 
-    from harmonia.plugin.manager import PluginManager
+    return current_app().source_request(options, country)
 
-    context = click.get_current_context(silent=True)
-    app = context.find_root().obj if context is not None else None
-    catalog = getattr(app, "catalog", None) or PluginManager.discover().catalog()
-    # A market without an installed pack still gets its records, just no conventions.
-    profile = catalog.country_profiles.get(country.upper()) if country else None
-    return SourceRequest(
-        options=dict(options),
-        country=country.upper() if country else None,
-        profile=profile,
-        questionnaires=tuple(catalog.questionnaires.values()),
-        identifier_schemes=tuple(catalog.identifier_schemes.values()),
-    )
+
+def __getattr__(name: str) -> Any:
+    # The application layer loads on first use: packs import harmonia at every start.
+    if name in ("Harmonia", "current_app"):
+        import harmonia.app
+
+        return getattr(harmonia.app, name)
+    raise AttributeError(f"module 'harmonia' has no attribute {name!r}")

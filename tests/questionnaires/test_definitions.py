@@ -160,7 +160,7 @@ def test_conditions_compare_like_with_like(source, condition, path, fragment):
 
 
 def test_valid_conditions_of_every_kind_load():
-    build(
+    built = build(
         with_items(
             item("b", "boolean"),
             item("n", "integer", min=0, max=10),
@@ -173,6 +173,15 @@ def test_valid_conditions_of_every_kind_load():
             item("x", enable_when=[{"item": "t", "operator": "exists", "answer": False}]),
         )
     )
+    conditions = {i.id: i.enable_when[0] for i in built.items if i.enable_when}
+    assert {key: (c.item, c.operator) for key, c in conditions.items()} == {
+        "t": ("b", "="),
+        "u": ("n", ">="),
+        "v": ("d", "<"),
+        "w": ("m", "!="),
+        "x": ("t", "exists"),
+    }
+    assert conditions["t"].answer is True and conditions["x"].expects_answer is False
 
 
 def test_skip_logic_may_not_depend_on_itself():
@@ -193,9 +202,12 @@ def test_skip_logic_may_not_depend_on_itself():
 
 def test_required_items_may_have_skip_logic():
     """Required applies only while the item is enabled (as in FHIR)."""
-    build(
+    built = build(
         with_items(item("a"), item("b", required=True, enable_when=[{"item": "a", "answer": "y"}]))
     )
+    required = built.item("b")
+    assert required is not None and required.required
+    assert [(c.item, c.answer) for c in required.enable_when] == [("a", "y")]
 
 
 # --- dimensions and bands --------------------------------------------------------------------

@@ -41,7 +41,10 @@ def test_parses_the_documented_example() -> None:
     ],
 )
 def test_accepts_the_language(text: str) -> None:
-    parse_condition(text)
+    tree = parse_condition(text)
+    assert isinstance(tree, exp.Expression)
+    again = parse_condition(text)  # from the cache, as a copy callers may change
+    assert again == tree and again is not tree
 
 
 @pytest.mark.parametrize(

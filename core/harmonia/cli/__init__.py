@@ -11,12 +11,15 @@ from __future__ import annotations
 import json
 import sys
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from harmonia.cli.lazy import LazyGroup
-from harmonia.errors import HarmoniaError, NotFoundError, PathError
+from harmonia.errors import HarmoniaError, PathError
+
+if TYPE_CHECKING:
+    from harmonia.app import Harmonia
 
 #: Built-in commands: name -> "module:attribute", imported on first use.
 COMMANDS = {
@@ -39,45 +42,20 @@ _manager_for_tests: Any = None
 
 
 class App:
-    """What every command of one run shares: settings, the installed packs, the database."""
+    """What one run of the CLI shares: the application, and the warnings already shown."""
 
     def __init__(self, database: str | None, strict: bool):
-        self._database_option = database
-        self.strict = strict
+        from harmonia.app import Harmonia
+
+        self.harmonia = Harmonia.open(database, strict=strict or None, manager=_manager_for_tests)
         self._shown: set[str] = set()
-
-    @cached_property
-    def workspace(self) -> Any:
-        """The folder's ``harmonia.toml`` settings (empty when there is none)."""
-        from harmonia import workspace
-
-        return workspace.find()
-
-    @cached_property
-    def database_url(self) -> str | None:
-        return self._database_option or self.workspace.database
-
-    @cached_property
-    def manager(self) -> Any:
-        from harmonia.plugin.manager import PluginManager
-        from harmonia.workspace import check_required
-
-        check_required(self.workspace)
-        return _manager_for_tests or PluginManager.discover(strict=self.strict or None)
-
-    @cached_property
-    def catalog(self) -> Any:
-        """Everything the installed packs provide, built once for the run."""
-        catalog = self.manager.catalog()
-        self.warn(catalog.warnings)
-        return catalog
 
     @cached_property
     def _pack_commands(self) -> Any:
         from harmonia.cli.lazy import PackCommands
 
-        # The whole catalog is not needed to list or run a command: only the commands.
-        catalog = self.__dict__.get("catalog") or self.manager.catalog(only=["commands"])
+        # Listing or running a command needs the packs' commands, not every definition.
+        catalog = self.harmonia.commands_catalog()
         commands = PackCommands(catalog, _is_builtin, GROUPS)
         self.warn([*catalog.warnings, *commands.warnings])
         return commands
@@ -92,33 +70,10 @@ class App:
                 self._shown.add(warning)
                 click.secho(f"warning: {warning}", fg="yellow", err=True)
 
-    @cached_property
-    def database(self) -> Any:
-        from harmonia.store import Database
-        from harmonia.workspace import check_required
-
-        check_required(self.workspace)
-        database = Database(self.database_url)
-        database.ensure_schema()
-        return database
-
-    @property
-    def existing_database(self) -> Any:
-        """The database, for commands that only read it.
-
-        A SQLite file that does not exist is then a mistyped path, not a new
-        empty store to report "no cycles yet" from.
-        """
-        from harmonia.store import Database
-
-        path = Database(self.database_url).sqlite_path
-        if path is not None and not path.exists():
-            raise NotFoundError(
-                f"no database at {path}",
-                fix="check --database (or HARMONIA_DATABASE_URL, harmonia.toml); "
-                "`harmonia load` and `harmonia demo` create one",
-            )
-        return self.database
+    def warn_catalog(self) -> None:
+        """The catalog's warnings (a rejected rule set ...), once it is built."""
+        if "catalog" in self.harmonia.__dict__:
+            self.warn(self.harmonia.catalog.warnings)
 
 
 def _is_builtin(key: tuple[str, str]) -> bool:
@@ -142,14 +97,18 @@ class HarmoniaGroup(LazyGroup):
         return _app_of(ctx).pack_commands()
 
     def invoke(self, ctx: click.Context) -> Any:
+        app = _app_of(ctx)
         try:
-            return super().invoke(ctx)
+            with app.harmonia.current():
+                return super().invoke(ctx)
         except HarmoniaError as error:
             raise click.ClickException(error.render()) from None
         except OSError as error:
             # Paths come from the user: an output folder that is a file, a
             # read-only place, a full disk. Not a bug, so no traceback.
             raise click.ClickException(PathError.from_os_error(error).render()) from None
+        finally:
+            app.warn_catalog()
 
 
 @click.group(
@@ -195,9 +154,9 @@ def echo_json(data: Any) -> None:
     click.echo(json.dumps(data, indent=2, default=str, ensure_ascii=False))
 
 
-def app() -> App:
-    """The current command's :class:`App`."""
-    return click.get_current_context().find_object(App)
+def app() -> Harmonia:
+    """The current command's application (:class:`harmonia.app.Harmonia`)."""
+    return click.get_current_context().find_object(App).harmonia
 
 
 if __name__ == "__main__":  # pragma: no cover

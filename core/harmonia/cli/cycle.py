@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import click
@@ -18,18 +17,12 @@ def cycle() -> None:
     """Segmentation cycles: one country x one therapy area x one period."""
 
 
-def _sink_choices(sinks: tuple[str, ...], outputs: tuple[str, ...]) -> list:
-    from harmonia.engine.cycle import DEFAULT_OUTPUTS, SinkChoice
+def _sinks(specs: tuple[str, ...]) -> list | None:
+    """``--sink NAME[:KEY=VALUE,...]`` as sink choices (None: the default ones)."""
+    from harmonia.engine.cycle import SinkChoice
 
-    configured = app().workspace.sinks
-    if not sinks and configured:
-        return [
-            SinkChoice(sink.name, tuple(outputs or sink.outputs), dict(sink.options))
-            for sink in configured
-        ]
-    chosen = outputs or DEFAULT_OUTPUTS
-    result = []
-    for spec in sinks or ("csv",):
+    choices = []
+    for spec in specs:
         name, _, raw = spec.partition(":")
         options = {}
         for pair in filter(None, raw.split(",")):
@@ -37,8 +30,8 @@ def _sink_choices(sinks: tuple[str, ...], outputs: tuple[str, ...]) -> list:
             if not sep:
                 raise ConfigError(f"sink option {pair!r} is not KEY=VALUE", where=f"--sink {spec}")
             options[key] = value
-        result.append(SinkChoice(name, tuple(chosen), options))
-    return result
+        choices.append(SinkChoice(name, options=options))
+    return choices or None
 
 
 @cycle.command("run")
@@ -81,23 +74,15 @@ def run(country, therapy_area, period, engine, sinks, outputs, directory, as_jso
     \b
     harmonia cycle run --country FR --therapy-area oncology --period 2027-H1
     """
-    from harmonia.engine.cycle import run_cycle
-    from harmonia.engine.spec import actor
-
-    context = app()
-    directory = directory or Path(context.workspace.output or "out")
-    engine = engine or context.workspace.engine
     with stages(f"cycle {country.upper()} {therapy_area}") as stage:
-        result = run_cycle(
-            context.database,
-            context.catalog,
+        result = app().cycles.run(
             country=country,
             therapy_area=therapy_area,
             period=period,
             engine=engine,
-            sinks=_sink_choices(sinks, outputs),
+            sinks=_sinks(sinks),
+            outputs=outputs,
             directory=directory,
-            actor=actor(),
             on_stage=stage,
         )
     if as_json:
@@ -161,17 +146,7 @@ def _render_summary(summary: list[dict], total: int) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
 def list_cycles(country: str | None, therapy_area: str | None, as_json: bool) -> None:
     """List cycles, newest first."""
-    from sqlmodel import select
-
-    from harmonia.store.models import Cycle
-
-    with app().existing_database.session() as session:
-        query = select(Cycle).order_by(Cycle.id.desc())
-        if country:
-            query = query.where(Cycle.country == country.upper())
-        if therapy_area:
-            query = query.where(Cycle.therapy_area == therapy_area)
-        cycles = session.exec(query).all()
+    cycles = app().cycles.list(country=country, therapy_area=therapy_area)
     if as_json:
         echo_json([c.model_dump(exclude={"snapshot", "summary"}) for c in cycles])
         return
@@ -208,22 +183,11 @@ def list_cycles(country: str | None, therapy_area: str | None, as_json: bool) ->
 )
 def show(cycle_id: int, as_json: bool) -> None:
     """Show a cycle: its configuration, packs and segment summary."""
-    from harmonia.engine.cycle import get_cycle
-
-    record = get_cycle(app().existing_database, cycle_id)
-    snapshot = json.loads(record.snapshot)
-    summary = json.loads(record.summary)
-    if isinstance(summary, list):  # cycles recorded before the profile coverage report
-        summary = {"segments": summary}
+    details = app().cycles.show(cycle_id)
     if as_json:
-        echo_json(
-            {
-                **record.model_dump(exclude={"snapshot", "summary"}),
-                "summary": summary,
-                "snapshot": snapshot,
-            }
-        )
+        echo_json(details.to_json())
         return
+    record, snapshot = details.cycle, details.snapshot
     _render_cycle_header(record)
     country = snapshot.get("country", {})
     stdout.print(
@@ -235,11 +199,11 @@ def show(cycle_id: int, as_json: bool) -> None:
         f"{name} {version}" for name, version in sorted(snapshot.get("packs", {}).items())
     )
     stdout.print(f"packs: {packs}")
-    if summary.get("segments"):
-        _render_summary(summary["segments"], record.customers)
+    if details.segments:
+        _render_summary(details.segments, record.customers)
     from harmonia.cli.questionnaire import render_coverage
 
-    render_coverage(summary.get("profile_coverage", []))
+    render_coverage(details.coverage)
 
 
 @cycle.command("diff")
@@ -266,17 +230,16 @@ def diff(before: int, after: int, dimension: str, as_json: bool) -> None:
     harmonia cycle diff 1 2               # final segments
     harmonia cycle diff 1 2 -d tier       # priority tiers
     """
-    from harmonia.engine.compare import dimensions, migration
-
-    database = app().existing_database
-    matrix = migration(database, before, after, dimension)
+    cycles = app().cycles
+    matrix = cycles.diff(before, after, dimension)
+    declared = cycles.dimensions(before, after)
     if as_json:
         echo_json(
             matrix
             | {
                 "dimensions": {
-                    name: matrix if name == dimension else migration(database, before, after, name)
-                    for name in dimensions(database, before, after)
+                    name: matrix if name == dimension else cycles.diff(before, after, name)
+                    for name in declared
                 }
             }
         )
@@ -298,7 +261,7 @@ def diff(before: int, after: int, dimension: str, as_json: bool) -> None:
         f"{matrix['stayed']:,} stayed, {matrix['moved']:,} moved, "
         f"{matrix['entered']:,} new in {after}, {matrix['left']:,} gone since {before}"
     )
-    others = [name for name in dimensions(database, before, after) if name != dimension]
+    others = [name for name in declared if name != dimension]
     if others:
         stdout.print(f"[dim]also: --dimension {' or '.join(others)}[/]")
 
@@ -320,9 +283,6 @@ def sql(country: str, therapy_area: str, period: str | None, dialect: str) -> No
     metric, response, answer) and returns one row per customer with its
     segments, the rules that fired and their inputs.
     """
-    from harmonia.engine.dialects import transpile
-    from harmonia.engine.query import CycleQuery
-    from harmonia.engine.spec import resolve
-
-    spec = resolve(app().catalog, country, therapy_area, period)
-    click.echo(transpile(CycleQuery(spec, cycle_id=0).assignments(), dialect, pretty=True) + ";")
+    click.echo(
+        app().cycles.sql(country=country, therapy_area=therapy_area, period=period, dialect=dialect)
+    )

@@ -17,25 +17,17 @@ def db() -> None:
 @db.command()
 def upgrade() -> None:
     """Migrate the schema to this harmonia's revision (back the database up first)."""
-    from harmonia.store import Database
-
-    database = Database(app().database_url)
-    before = database.checked_revision()
-    database.upgrade()
-    after = database.checked_revision()
-    if before == after:
-        stdout.print(f"{database.display_url} is up to date (revision {after}).")
+    before, after = app().schema.upgrade()
+    if before.revision == after.revision:
+        stdout.print(f"{after.database} is up to date (revision {after.revision}).")
     else:
-        stdout.print(f"{database.display_url}: {before or 'empty'} -> {after}")
+        stdout.print(f"{after.database}: {before.revision or 'empty'} -> {after.revision}")
 
 
 @db.command()
 def current() -> None:
     """Show the database, its schema revision and the revision this harmonia needs."""
-    from harmonia.store import Database
-
-    database = Database(app().database_url)
-    revision = database.checked_revision()
-    stdout.print(f"database: {database.display_url}")
-    stdout.print(f"revision: {revision or 'none (no harmonia schema yet)'}")
-    stdout.print(f"needed:   {database.head_revision()}")
+    state = app().schema.current()
+    stdout.print(f"database: {state.database}")
+    stdout.print(f"revision: {state.revision or 'none (no harmonia schema yet)'}")
+    stdout.print(f"needed:   {state.needed}")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import click
@@ -10,7 +9,6 @@ import click
 from harmonia.cli import app
 from harmonia.cli.load import summary_table
 from harmonia.cli.render import stages, stdout, table
-from harmonia.errors import NotFoundError
 
 
 @click.command()
@@ -62,65 +60,23 @@ def demo(
     The previous half-year's cycle runs first, so the second shows customers
     pulled through where nothing changed.
     """
-    from harmonia.engine.cycle import run_cycle
-    from harmonia.engine.spec import actor
-    from harmonia.files import write_csv
-    from harmonia.ingest import Loader, plan_files
-    from harmonia.periods import Period
-
-    context = app()
-    chose_database = None
-    if context.database_url is None and "HARMONIA_DATABASE_URL" not in os.environ:
-        workdir.mkdir(parents=True, exist_ok=True)
-        chose_database = context.database_url = str(workdir / "harmonia.db")
-    installed = context.catalog
-    source = installed.data_sources.get("synthetic") or _missing(
-        "the synthetic data source", "harmonia-synthetic"
-    )
-    loader = Loader(context.database, installed, country=country.upper(), actor=actor())
-    profile = loader.profile
-    inputs, outputs = workdir / "inputs", workdir / "out"
     with stages("demo") as stage:
-        stage(f"generating {customers:,} customers")
-        request = loader.request(
-            {
-                "customers": str(customers),
-                "seed": str(seed),
-                "therapy_area": therapy_area,
-                "period": period,
-                "error_rate": str(error_rate),
-            }
+        result = app().demo(
+            workdir,
+            customers=customers,
+            country=country,
+            therapy_area=therapy_area,
+            period=period,
+            seed=seed,
+            error_rate=error_rate,
+            on_stage=stage,
         )
-        files = write_csv(
-            source.read(request),
-            inputs,
-            delimiter=profile.csv.delimiter,
-            decimal=profile.csv.decimal,
-        )
-        loaded = []
-        for file_source, path in plan_files(installed.data_sources.values(), files.values()):
-            loader.on_stage = lambda step, name=path.name: stage(f"loading {name}: {step}")
-            loaded.extend(loader.run(file_source, {"path": str(path)}))
-        cycles = []
-        for cycle_period in (str(Period.parse(period).shifted(-1)), period):
-            cycles.append(
-                run_cycle(
-                    context.database,
-                    installed,
-                    country=country,
-                    therapy_area=therapy_area,
-                    period=cycle_period,
-                    directory=outputs,
-                    actor=actor(),
-                    on_stage=lambda step, p=cycle_period: stage(f"cycle {p}: {step}"),
-                )
-            )
+    first, last = result.cycles
     stdout.print(
         f"[bold]harmonia demo[/]: {country.upper()} {therapy_area}, database "
-        f"{context.database.display_url}"
+        f"{result.app.database.display_url}"
     )
-    stdout.print(summary_table(loaded, "loaded"))
-    last = cycles[-1]
+    stdout.print(summary_table(result.loaded, "loaded"))
     rows = [
         (
             r["segment"],
@@ -134,24 +90,20 @@ def demo(
     ]
     stdout.print(
         table(
-            f"cycle {last.cycle.id} ({last.cycle.period}, previous cycle {cycles[0].cycle.id})",
+            f"cycle {last.cycle.id} ({last.cycle.period}, previous cycle {first.cycle.id})",
             ["segment", "strategy", "customers", "pulled through", "contacts", "cost"],
             rows,
         )
     )
     for written in last.written:
         stdout.print(f"{written.output} -> {written.location}")
-    prefix = "harmonia" if chose_database is None else f"harmonia --database {chose_database}"
+    prefix = (
+        f"harmonia --database {result.app.database_url}" if result.chose_database else "harmonia"
+    )
     stdout.print(
-        f"[dim]{sum(c.seconds for c in cycles):.1f} s for two cycles of {last.cycle.customers:,} "
+        f"[dim]{result.seconds:.1f} s for two cycles of {last.cycle.customers:,} "
         "customers.[/]\nNext:\n"
         f"  {prefix} explain --cycle {last.cycle.id} --customer C0000001\n"
-        f"  {prefix} cycle diff {cycles[0].cycle.id} {last.cycle.id}\n"
+        f"  {prefix} cycle diff {first.cycle.id} {last.cycle.id}\n"
         f"  {prefix} quarantine list"
-    )
-
-
-def _missing(what: str, distribution: str):
-    raise NotFoundError(
-        f"the demo needs {what}", fix=f"pip install {distribution} (see the README)"
     )

@@ -27,9 +27,9 @@ def explain(cycle_id: int, customer: str, system: str | None, as_json: bool) -> 
 
     Example: harmonia explain --cycle 3 --customer C00042
     """
-    from harmonia.engine.explain import DIMENSION_LABELS, explain_assignment
+    from harmonia.engine.explain import DIMENSION_LABELS
 
-    result = explain_assignment(app().existing_database, cycle_id, customer, system=system)
+    result = app().cycles.explain(cycle_id, customer, system=system)
     if as_json:
         echo_json(result.to_json())
         return

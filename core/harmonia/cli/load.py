@@ -80,11 +80,6 @@ def load(
     Every row is stored or quarantined with its reasons; loading the same
     rows again changes nothing. See rejected rows with `harmonia quarantine list`.
     """
-    from harmonia.engine.spec import actor
-    from harmonia.ingest import Loader, plan_files
-    from harmonia.plugin.types import check_options
-
-    context = app()
     given = _options(pairs)  # what the user set; the command fills in more below
     options = dict(given)
     if kind:
@@ -99,36 +94,12 @@ def load(
                 param_hint="--delimiter",
             )
         options["delimiter"] = delimiter
-    loader = Loader(
-        context.database,
-        context.catalog,
-        country=country.upper() if country else None,
-        system=system,
-        decimal=decimal,
-        actor=actor(),
-    )
-    if source_name:
-        if paths:
-            raise ConfigError("give either files or --source, not both")
-        jobs = [(context.catalog.data_sources.get_or_fail(source_name), options)]
-    elif paths:
-        jobs = [
-            (source, {**options, "path": str(path)})
-            for source, path in plan_files(context.catalog.data_sources.values(), paths)
-        ]
-    else:
+    if not paths and not source_name:
         raise click.UsageError("give files or folders to load, or --source NAME")
-    for source, _ in jobs:
-        check_options(f"source {source.name}", source.options, given)
-    results = []
+    loads = app().loads
+    jobs = loads.plan(paths, source=source_name, options=options, given=given)
     with counting("loading", len(jobs)) as advance:
-        for source, job_options in jobs:
-            location = job_options.get("path", source.name)
-            loader.on_stage = lambda stage, where=location: advance(
-                0, f"{Path(where).name}: {stage}"
-            )
-            results.extend(loader.run(source, job_options))
-            advance(1, "")
+        results = loads.run(jobs, country=country, system=system, decimal=decimal, progress=advance)
     if as_json:
         echo_json([attrs.asdict(result) for result in results])
         return

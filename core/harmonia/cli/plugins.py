@@ -26,26 +26,11 @@ def plugins(ctx: click.Context) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
 def list_packs(show_all: bool, as_json: bool) -> None:
     """List packs with their version, the hooks they implement and what they provide."""
-    context = app()
-    installed = context.manager.catalog(conflicts="report")
-    context.warn(installed.warnings)
-    conflicts = [f"{conflict}" for conflict in installed.conflicts]
-    packs = [pack for pack in installed.packs if show_all or not pack.builtin]
-    records = [
-        {
-            "name": pack.name,
-            "distribution": pack.distribution,
-            "version": pack.version,
-            "builtin": pack.builtin,
-            "hooks": list(pack.hooks),
-            "provides": installed.describe(pack) if pack.error is None else {},
-            "error": pack.error,
-        }
-        for pack in packs
-    ]
+    report = app().packs.report(builtin=show_all)
     if as_json:
-        echo_json({"packs": records, "warnings": list(installed.warnings), "conflicts": conflicts})
+        echo_json(report.to_json())
         return
+    records, conflicts = report.packs, report.conflicts
     rows = [
         (
             record["name"],

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
+import attrs
 import click
 
 from harmonia.cli import app, echo_json
@@ -15,24 +15,6 @@ from harmonia.cli.render import stdout, table
 @click.group(cls=LazyGroup)
 def quarantine() -> None:
     """Rows rejected at load, kept whole with every reason."""
-
-
-def _rows(batch: int | None, kind: str | None, include_resolved: bool, limit: int | None) -> list:
-    from sqlmodel import select
-
-    from harmonia.store.models import Quarantine
-
-    with app().existing_database.session() as session:
-        query = select(Quarantine).order_by(Quarantine.batch_id, Quarantine.row_number)
-        if batch is not None:
-            query = query.where(Quarantine.batch_id == batch)
-        if kind:
-            query = query.where(Quarantine.kind == kind)
-        if not include_resolved:
-            query = query.where(Quarantine.resolved_batch_id.is_(None))
-        if limit:
-            query = query.limit(limit)
-        return list(session.exec(query).all())
 
 
 _filters = [
@@ -65,34 +47,22 @@ def list_rows(
     """List rejected rows: where they came from, what they held, why they were rejected."""
     if limit is None:
         limit = 0 if as_json else 50  # scripts get everything unless they ask for less
-    rows = _rows(batch, kind, include_resolved, limit or None)
+    rows = app().loads.quarantined(
+        batch=batch, kind=kind, include_resolved=include_resolved, limit=limit or None
+    )
     if as_json:
-        echo_json(
-            [
-                {
-                    "id": row.id,
-                    "batch": row.batch_id,
-                    "kind": row.kind,
-                    "location": row.location,
-                    "row": row.row_number,
-                    "record": json.loads(row.record),
-                    "reasons": json.loads(row.reasons),
-                    "resolved_by_batch": row.resolved_batch_id,
-                }
-                for row in rows
-            ]
-        )
+        echo_json([attrs.asdict(row) for row in rows])
         return
     if not rows:
         stdout.print("No rejected rows." if not include_resolved else "No quarantined rows.")
         return
     shown = [
         (
-            row.batch_id,
-            f"{Path(row.location).name}:{row.row_number}",
+            row.batch,
+            f"{Path(row.location).name}:{row.row}",
             row.kind,
-            "\n".join(json.loads(row.reasons)),
-            _compact(json.loads(row.record)),
+            "\n".join(row.reasons),
+            _compact(row.record),
         )
         for row in rows
     ]
@@ -122,24 +92,12 @@ def export(batch: int | None, kind: str | None, include_resolved: bool, director
     Each row keeps its quarantine_id: when the fixed file loads, the rows
     that now pass mark their quarantine entries resolved.
     """
-    import pyarrow as pa
-
-    from harmonia.files import write_table_csv
-    from harmonia.plugin.types import RECORD_KINDS
-
-    by_kind: dict[str, list] = {}
-    for row in _rows(batch, kind, include_resolved, None):
-        by_kind.setdefault(row.kind, []).append(row)
-    directory.mkdir(parents=True, exist_ok=True)
-    for name, rows in by_kind.items():
-        columns = RECORD_KINDS[name].column_names
-        records = [json.loads(row.record) for row in rows]
-        data = {"quarantine_id": [row.id for row in rows]}
-        data |= {column: [record.get(column) for record in records] for column in columns}
-        data["reasons"] = ["; ".join(json.loads(row.reasons)) for row in rows]
-        path = write_table_csv(pa.table(data), directory / f"{name}.csv")
-        stdout.print(f"{len(rows):,} {name} rows -> {path}")
-    if not by_kind:
+    exported = app().loads.export_quarantine(
+        directory, batch=batch, kind=kind, include_resolved=include_resolved
+    )
+    for written in exported:
+        stdout.print(f"{written.rows:,} {written.kind} rows -> {written.path}")
+    if not exported:
         stdout.print("No rejected rows.")
 
 

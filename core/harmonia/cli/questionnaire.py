@@ -1,10 +1,8 @@
 """``harmonia questionnaire``: the profiling questionnaires packs provide.
 
-``list``, ``show`` and ``validate`` live here. Other commands join the same
-group from their own module: decorate them with ``@questionnaire.command(...)``,
-use :func:`installed_versions` / :func:`resolve_version` to find what the user
-named, and import the module at the end of this one (as the FHIR interchange
-commands of :mod:`harmonia.cli.questionnaire_interchange` are).
+``list``, ``show`` and ``validate`` live here; the FHIR interchange commands
+join the group from :mod:`harmonia.cli.questionnaire_interchange` (imported at
+the end of this module). The operations are ``app().questionnaires``'s.
 """
 
 from __future__ import annotations
@@ -17,7 +15,7 @@ import click
 from harmonia.cli import app, echo_json
 from harmonia.cli.lazy import LazyGroup
 from harmonia.cli.render import escape, stdout, table
-from harmonia.errors import ConfigError, NotFoundError
+from harmonia.errors import ConfigError
 
 if TYPE_CHECKING:
     from harmonia.questionnaires import Item, ProfileDimension, Questionnaire
@@ -26,42 +24,6 @@ if TYPE_CHECKING:
 @click.group(cls=LazyGroup)
 def questionnaire() -> None:
     """Profiling questionnaires: their definitions, scoring and interchange."""
-
-
-# --- finding questionnaires ------------------------------------------------------------
-
-
-def installed_versions(questionnaire_id: str | None = None) -> list[Questionnaire]:
-    """Installed questionnaire versions (of one id), by id then oldest version first."""
-    from harmonia.questionnaires import version_key
-
-    found = [
-        q
-        for q in app().catalog.questionnaires.values()
-        if questionnaire_id is None or q.id == questionnaire_id
-    ]
-    return sorted(found, key=lambda q: (q.id, version_key(q.version)))
-
-
-def resolve_version(questionnaire_id: str, version: str | None) -> Questionnaire:
-    """The named version of a questionnaire, or its newest; an error lists what exists."""
-    versions = installed_versions(questionnaire_id)
-    if not versions:
-        known = sorted({q.id for q in installed_versions()}) or ["none"]
-        raise NotFoundError(
-            f"no questionnaire {questionnaire_id!r} is installed (installed: {', '.join(known)})",
-            fix="see `harmonia questionnaire list`, or install the therapy area's pack",
-        )
-    if version is None:
-        return versions[-1]
-    for candidate in versions:
-        if candidate.version == version:
-            return candidate
-    raise NotFoundError(
-        f"{questionnaire_id} has no version {version!r} "
-        f"(installed: {', '.join(q.version for q in versions)})",
-        fix="leave out --version for the newest",
-    )
 
 
 # --- list ----------------------------------------------------------------------------
@@ -74,7 +36,7 @@ def list_questionnaires(therapy_area: str | None, as_json: bool) -> None:
     """List installed questionnaire versions: languages, items, dimensions and pack."""
     records = [
         _summary(q)
-        for q in installed_versions()
+        for q in app().questionnaires.versions()
         if therapy_area is None or q.therapy_area == therapy_area
     ]
     if as_json:
@@ -136,9 +98,10 @@ def show(questionnaire_id: str, version: str | None, language: str | None, as_js
     """
     from harmonia.definitions import unstructure
 
-    chosen = resolve_version(questionnaire_id, version)
+    questionnaires = app().questionnaires
+    chosen = questionnaires.resolve(questionnaire_id, version)
     language = _language(chosen, language)
-    verdicts = _comparability(chosen)
+    verdicts = questionnaires.comparability(chosen)
     if as_json:
         echo_json({**unstructure(chosen), "comparability": verdicts})
         return
@@ -158,20 +121,6 @@ def _language(q: Questionnaire, language: str | None) -> str:
             where="--language",
         )
     return language
-
-
-def _comparability(q: Questionnaire) -> dict[str, dict[str, dict[str, Any]]]:
-    """Per dimension of ``q``, per installed version: comparable or not, and why."""
-    from harmonia.questionnaires import comparable_versions
-
-    versions = installed_versions(q.id) or [q]
-    return {
-        dimension.name: {
-            version: {"comparable": verdict.comparable, "reason": verdict.reason}
-            for version, verdict in comparable_versions(versions, dimension.name).items()
-        }
-        for dimension in q.dimensions
-    }
 
 
 def _render_header(q: Questionnaire, language: str) -> None:
@@ -283,7 +232,7 @@ def validate(ctx: click.Context, files: tuple[Path, ...], as_json: bool) -> None
     \b
     harmonia questionnaire validate questionnaires/*.toml
     """
-    verdicts = _validate(files)
+    verdicts = app().questionnaires.validate(files)
     if as_json:
         echo_json({"ok": all(v["ok"] for v in verdicts), "files": verdicts})
     else:
@@ -291,52 +240,6 @@ def validate(ctx: click.Context, files: tuple[Path, ...], as_json: bool) -> None
             _render_verdict(verdict)
     if not all(verdict["ok"] for verdict in verdicts):
         ctx.exit(1)
-
-
-def _validate(files: tuple[Path, ...]) -> list[dict[str, Any]]:
-    from harmonia.definitions import load_file
-    from harmonia.errors import DefinitionError
-    from harmonia.fhir import definition_readers
-    from harmonia.questionnaires import Questionnaire
-
-    verdicts: list[dict[str, Any]] = []
-    loaded: dict[Path, list[Questionnaire]] = {}
-    for path in files:
-        try:
-            loaded[path] = load_file(Questionnaire, path, readers=definition_readers())
-            problems: list[dict[str, str]] = []
-        except DefinitionError as error:
-            loaded[path] = []
-            problems = [{"path": p.path, "message": p.message} for p in error.problems]
-        verdicts.append({"file": str(path), "problems": problems})
-    known = {q.key: q for found in loaded.values() for q in found}
-    for verdict, path in zip(verdicts, files, strict=True):
-        for q in loaded[path]:
-            verdict["problems"].extend(_link_problems(q, known))
-        verdict["questionnaires"] = [
-            {"id": q.id, "version": q.version, "items": len(q.items)} for q in loaded[path]
-        ]
-        verdict["ok"] = not verdict["problems"]
-    return verdicts
-
-
-def _link_problems(q: Questionnaire, known: dict[tuple[str, str], Questionnaire]) -> list[dict]:
-    """How ``q`` maps to its previous version, if that version is given or installed."""
-    from harmonia.questionnaires import version_problems
-
-    if q.previous is None:
-        return []
-    older = known.get((q.id, q.previous.version)) or _installed(q.id, q.previous.version)
-    if older is None:
-        return []
-    return [{"path": p.path, "message": p.message} for p in version_problems(q, older)]
-
-
-def _installed(questionnaire_id: str, version: str) -> Questionnaire | None:
-    try:
-        return next((q for q in installed_versions(questionnaire_id) if q.version == version), None)
-    except Exception:  # a broken installation must not hide the file's own verdict
-        return None
 
 
 def _render_verdict(verdict: dict[str, Any]) -> None:

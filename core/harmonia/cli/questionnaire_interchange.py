@@ -10,17 +10,16 @@ only validates it. Both join the ``questionnaire`` group of
 
 from __future__ import annotations
 
-import datetime as dt
-import json
 from pathlib import Path
 from typing import Any
 
+import attrs
 import click
 
 from harmonia.cli import app, echo_json
-from harmonia.cli.questionnaire import questionnaire, resolve_version
+from harmonia.cli.questionnaire import questionnaire
 from harmonia.cli.render import escape, stdout
-from harmonia.errors import ConfigError, InputError
+from harmonia.errors import ConfigError
 
 _OUT = click.Path(dir_okay=False, path_type=Path)
 
@@ -98,15 +97,10 @@ def export(
         return
     if customers or territory or country or system:
         raise click.UsageError("--customer, --territory, --country and --system need --responses")
-    chosen = resolve_version(questionnaire_id, version)
-    if format_ == "toml":
-        from harmonia.fhir.tomlwrite import dumps, plain
-
-        _write(out, dumps(plain(chosen)))
-    else:
-        from harmonia.fhir import to_fhir
-
-        _write(out, _json(to_fhir(chosen, base=base_url)))
+    chosen, text = app().questionnaires.export(
+        questionnaire_id, version, format=format_, base_url=base_url
+    )
+    _write(out, text)
     _done(out, f"{chosen.id} version {chosen.version}")
 
 
@@ -118,21 +112,16 @@ def _export_responses(
     out: Path | None,
     base_url: str,
 ) -> None:
-    from harmonia.fhir import read_responses, responses_bundle
-
-    context = app()
-    country = filters["country"].upper() if filters["country"] else None
-    stored = read_responses(
-        context.existing_database,
+    count, text = app().questionnaires.export_responses(
         questionnaire_id,
+        version,
         customers=customers,
-        system=filters["system"],
         territory=filters["territory"],
-        country=country,
+        country=filters["country"],
+        system=filters["system"],
+        base_url=base_url,
     )
-    if version is not None:
-        stored = [response for response in stored if response.version == version]
-    if not stored:
+    if not count:
         asked = ", ".join(f"{k} {v}" for k, v in filters.items() if v)
         if customers:
             asked = ", ".join(filter(None, [f"customer {', '.join(customers)}", asked]))
@@ -143,13 +132,8 @@ def _export_responses(
             fg="yellow",
             err=True,
         )
-    installed = dict(context.catalog.questionnaires)
-    _write(out, _json(responses_bundle(stored, installed, base=base_url)))
-    _done(out, f"{len(stored)} responses to {questionnaire_id}")
-
-
-def _json(data: Any) -> str:
-    return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+    _write(out, text)
+    _done(out, f"{count} responses to {questionnaire_id}")
 
 
 def _write(out: Path | None, text: str) -> None:
@@ -217,67 +201,20 @@ def import_(
     therapy area and the profile dimensions. Every problem is listed at once;
     what could not be carried over is reported as a note.
     """
-    from harmonia.fhir import ImportSpec, from_fhir, read_document, resources
-
-    found = resources(read_document(file))
-    if not found:
-        raise InputError(
-            "no FHIR Questionnaire in this file",
-            where=str(file),
-            fix="give a Questionnaire resource or a Bundle of them (responses load with "
-            "`harmonia load`)",
-        )
-    if len(found) > 1 and (questionnaire_id or version):
-        raise click.UsageError("--id and --version apply to a file with one questionnaire")
-    spec = ImportSpec.from_file(spec_file) if spec_file else ImportSpec()
-    spec = spec.updated(
-        id=questionnaire_id, therapy_area=therapy_area, version=version, languages=languages
+    results = app().questionnaires.import_fhir(
+        file,
+        spec_file=spec_file,
+        therapy_area=therapy_area,
+        questionnaire_id=questionnaire_id,
+        version=version,
+        languages=languages,
+        out=out,
     )
-    results = []
-    for resource in found:
-        imported = from_fhir(resource, spec)
-        written = _write_definition(imported.questionnaire, out, file) if out else None
-        results.append(_import_summary(imported, written))
     if as_json:
-        echo_json(results)
+        echo_json([attrs.asdict(result) for result in results])
         return
     for result in results:
-        _render_import(result)
-
-
-def _write_definition(definition: Any, directory: Path, source: Path) -> Path:
-    """Write the TOML a pack ships, and check that it loads back as the same definition."""
-    import tomllib
-
-    from harmonia.definitions import structure
-    from harmonia.fhir.tomlwrite import dumps, plain
-    from harmonia.questionnaires import Questionnaire
-
-    header = (
-        f"{definition.id} version {definition.version}, imported from {source.name} by "
-        f"`harmonia questionnaire import` on {dt.date.today().isoformat()}."
-    )
-    text = dumps(plain(definition), header=header)
-    path = directory / f"{definition.id}-v{definition.version}.toml"
-    if structure(tomllib.loads(text), Questionnaire, where=str(path)) != definition:
-        raise RuntimeError(f"internal error: {path} would not load back as imported")
-    directory.mkdir(parents=True, exist_ok=True)
-    path.write_text(text, encoding="utf-8")
-    return path
-
-
-def _import_summary(imported: Any, written: Path | None) -> dict[str, Any]:
-    q = imported.questionnaire
-    return {
-        "id": q.id,
-        "version": q.version,
-        "therapy_area": q.therapy_area,
-        "languages": list(q.languages),
-        "items": len(q.items),
-        "dimensions": [dimension.name for dimension in q.dimensions],
-        "file": str(written) if written else None,
-        "notes": list(imported.notes),
-    }
+        _render_import(attrs.asdict(result))
 
 
 def _render_import(result: dict[str, Any]) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
 
 from harmonia.cli import app, echo_json
@@ -18,7 +20,7 @@ def rules() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
 def list_rule_sets(as_json: bool) -> None:
     """List rule sets with their therapy area, version, dimensions and pack."""
-    rule_sets = list(app().catalog.rule_sets.values())
+    rule_sets = app().packs.rule_sets()
     records = [
         {
             "name": r.name,
@@ -52,7 +54,7 @@ def list_rule_sets(as_json: bool) -> None:
 @click.argument("name")
 def show(name: str) -> None:
     """Show a rule set: its features and each dimension's rules in order."""
-    rule_set = app().catalog.rule_sets.get_or_fail(name)
+    rule_set = app().packs.rule_set(name)
     stdout.print(
         f"[bold]{rule_set.name}[/] v{rule_set.version} ({rule_set.therapy_area}) {rule_set.description}"
     )
@@ -90,30 +92,26 @@ def check(files: tuple[str, ...]) -> None:
 
     Reports every problem with its path, e.g. `segment.rules[2].when`.
     """
-    from harmonia.definitions import RuleSet, load_definitions
     from harmonia.errors import DefinitionError
 
-    installed = app().catalog
+    packs = app().packs
     if not files:
-        count = len(installed.rule_sets)
-        rejected = installed.rule_sets.rejected
-        for problem in rejected.values():
+        count = len(packs.rule_sets())
+        rejected = packs.rejected_rule_sets()
+        for problem in rejected:
             stdout.print(f"[red]{problem}")
         stdout.print(f"{count} rule set(s) valid, {len(rejected)} rejected.")
         if rejected:
             raise SystemExit(1)
         return
     try:
-        rule_sets = load_definitions(RuleSet, *files)
+        checks = packs.check_rule_set_files([Path(file) for file in files])
     except DefinitionError as error:
         raise click.ClickException(error.render()) from None
-    failed = False
-    for rule_set in rule_sets:
-        problems = installed.check_rule_set(rule_set)
-        for problem in problems:
-            stdout.print(f"[red]{rule_set.name}: {problem}")
-        failed = failed or bool(problems)
-        if not problems:
-            stdout.print(f"{rule_set.name}: valid")
-    if failed:
+    for check in checks:
+        for problem in check.problems:
+            stdout.print(f"[red]{check.name}: {problem}")
+        if not check.problems:
+            stdout.print(f"{check.name}: valid")
+    if any(check.problems for check in checks):
         raise SystemExit(1)

@@ -10,8 +10,6 @@ is also what a cycle snapshots, so it can be re-run and explained later.
 
 from __future__ import annotations
 
-import getpass
-import os
 from typing import Any
 
 import attrs
@@ -162,15 +160,3 @@ def _strategies(
             "profile, or add the strategies to the therapy area's pack",
         )
     return strategies
-
-
-def actor() -> str:
-    """Who is running harmonia, for the audit trail."""
-    return os.environ.get("HARMONIA_ACTOR") or _login()
-
-
-def _login() -> str:
-    try:
-        return getpass.getuser()
-    except Exception:  # no user database in some containers
-        return "unknown"

@@ -8,6 +8,8 @@ from typing import Any
 
 import click
 
+from harmonia import current_app
+
 
 @click.command(name="workbook")
 @click.option(
@@ -78,7 +80,7 @@ def workbook(
             f"{out.name} would be a workbook under another name: end it with .xlsx",
             param_hint="--out",
         )
-    app = _app()
+    app = current_app()
     country = country.upper()
     therapy_area = therapy_area.strip().lower()
     profile = app.catalog.country_profiles.get_or_fail(country)
@@ -103,15 +105,6 @@ def workbook(
     if found.without_id:
         click.echo(f"  {found.without_id} customers have no id in system {found.system}: left out")
     click.echo(f"load it back with: {command}")
-
-
-def _app() -> Any:
-    from harmonia.cli import App
-
-    app = click.get_current_context().find_object(App)
-    if app is None:  # only when the command runs outside `harmonia`
-        raise click.UsageError("run this command as `harmonia questionnaire workbook`")
-    return app
 
 
 def _questionnaire(plugins: Any, therapy_area: str, wanted: str | None, version: str | None) -> Any:

@@ -1,0 +1,201 @@
+"""Loading data into the store, and the rows it quarantined (``harmonia load``,
+``harmonia quarantine``)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import attrs
+
+from harmonia.errors import ConfigError
+
+if TYPE_CHECKING:
+    from harmonia.app.core import Harmonia
+    from harmonia.ingest import LoadResult
+    from harmonia.plugin.types import DataSource
+
+#: Called as ``progress(files_done, what_is_happening)`` while a load runs.
+Progress = Callable[[int, str], None]
+
+
+@attrs.frozen
+class LoadJob:
+    """One source to read with its options: a file, or a named source."""
+
+    source: DataSource
+    options: Mapping[str, str]
+
+    @property
+    def location(self) -> str:
+        return self.options.get("path", self.source.name)
+
+
+@attrs.frozen
+class QuarantinedRow:
+    """A rejected row as the quarantine keeps it: where it came from, what it held, why."""
+
+    id: int
+    batch: int
+    kind: str
+    location: str
+    row: int | None
+    record: dict[str, Any]
+    reasons: list[str]
+    resolved_by_batch: int | None
+
+
+@attrs.frozen
+class Exported:
+    """One kind's rejected rows written to a file to fix and load again."""
+
+    kind: str
+    rows: int
+    path: Path
+
+
+class Loads:
+    """``app.loads``: plan and run loads, read and export the quarantine."""
+
+    def __init__(self, app: Harmonia) -> None:
+        self.app = app
+
+    def plan(
+        self,
+        paths: Sequence[Path] = (),
+        *,
+        source: str | None = None,
+        options: Mapping[str, str] | None = None,
+        given: Mapping[str, str] | None = None,
+    ) -> list[LoadJob]:
+        """What a load will read: each file with the source that reads it
+        (customers first), or the named source.
+
+        ``given`` are the options the user set (``options`` may add the ones a
+        command fills in); a source that does not declare one of them, or a
+        value outside its choices, is refused before anything runs.
+        """
+        from harmonia.ingest import plan_files
+        from harmonia.plugin.types import check_options
+
+        options = dict(options or {})
+        sources = self.app.catalog.data_sources
+        if source:
+            if paths:
+                raise ConfigError("give either files or --source, not both")
+            jobs = [LoadJob(sources.get_or_fail(source), options)]
+        elif paths:
+            jobs = [
+                LoadJob(found, {**options, "path": str(path)})
+                for found, path in plan_files(sources.values(), paths)
+            ]
+        else:
+            raise ConfigError(
+                "nothing to load", fix="give files or folders to load, or --source NAME"
+            )
+        for job in jobs:
+            check_options(f"source {job.source.name}", job.source.options, given or {})
+        return jobs
+
+    def run(
+        self,
+        jobs: Sequence[LoadJob],
+        *,
+        country: str | None = None,
+        system: str | None = None,
+        decimal: str | None = None,
+        progress: Progress | None = None,
+    ) -> list[LoadResult]:
+        """Load every job; each batch is stored or quarantined row by row."""
+        from harmonia.ingest import Loader
+
+        report = progress or (lambda done, stage: None)
+        loader = Loader(
+            self.app.database,
+            self.app.catalog,
+            country=country.upper() if country else None,
+            system=system,
+            decimal=decimal,
+            actor=self.app.actor,
+        )
+        results: list[LoadResult] = []
+        for job in jobs:
+            name = Path(job.location).name
+            loader.on_stage = lambda stage, name=name: report(0, f"{name}: {stage}")
+            results.extend(loader.run(job.source, dict(job.options)))
+            report(1, "")
+        return results
+
+    def quarantined(
+        self,
+        *,
+        batch: int | None = None,
+        kind: str | None = None,
+        include_resolved: bool = False,
+        limit: int | None = None,
+    ) -> list[QuarantinedRow]:
+        """Rejected rows in load order (only those no later load fixed, unless asked)."""
+        from sqlmodel import select
+
+        from harmonia.store.models import Quarantine
+
+        with self.app.existing_database.session() as session:
+            query = select(Quarantine).order_by(Quarantine.batch_id, Quarantine.row_number)
+            if batch is not None:
+                query = query.where(Quarantine.batch_id == batch)
+            if kind:
+                query = query.where(Quarantine.kind == kind)
+            if not include_resolved:
+                query = query.where(Quarantine.resolved_batch_id.is_(None))
+            if limit:
+                query = query.limit(limit)
+            rows = list(session.exec(query).all())
+        return [
+            QuarantinedRow(
+                id=row.id or 0,
+                batch=row.batch_id,
+                kind=row.kind,
+                location=row.location,
+                row=row.row_number,
+                record=json.loads(row.record),
+                reasons=json.loads(row.reasons),
+                resolved_by_batch=row.resolved_batch_id,
+            )
+            for row in rows
+        ]
+
+    def export_quarantine(
+        self,
+        directory: Path,
+        *,
+        batch: int | None = None,
+        kind: str | None = None,
+        include_resolved: bool = False,
+    ) -> list[Exported]:
+        """Write rejected rows as canonical CSV, one file per kind, to fix and load again.
+
+        Each row keeps its ``quarantine_id``: when the fixed file loads, the
+        rows that now pass mark their quarantine entries resolved.
+        """
+        import pyarrow as pa
+
+        from harmonia.files import write_table_csv
+        from harmonia.plugin.types import RECORD_KINDS
+
+        by_kind: dict[str, list[QuarantinedRow]] = {}
+        for row in self.quarantined(batch=batch, kind=kind, include_resolved=include_resolved):
+            by_kind.setdefault(row.kind, []).append(row)
+        directory.mkdir(parents=True, exist_ok=True)
+        exported = []
+        for name, rows in by_kind.items():
+            data: dict[str, list[Any]] = {"quarantine_id": [row.id for row in rows]}
+            data |= {
+                column: [row.record.get(column) for row in rows]
+                for column in RECORD_KINDS[name].column_names
+            }
+            data["reasons"] = ["; ".join(row.reasons) for row in rows]
+            path = write_table_csv(pa.table(data), directory / f"{name}.csv")
+            exported.append(Exported(name, len(rows), path))
+        return exported
