@@ -60,9 +60,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-import baseline_duckdb as baseline  # a sibling script, not a package
+# A sibling script: Python puts a script's own folder first on sys.path.
+import baseline_duckdb as baseline
 
 COUNTRY = "FR"
 THERAPY_AREA = "oncology"

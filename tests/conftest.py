@@ -20,18 +20,14 @@ from typing import Any
 
 import pytest
 
-# The repository runs pytest with --import-mode=importlib, which keeps test
-# folders off sys.path: the test modules import the fixture pack
-# ``tiny_market`` and ``helpers`` from fixtures/.
-FIXTURES = Path(__file__).parent / "fixtures"
-sys.path.insert(0, str(FIXTURES))
+# fixtures/ (the fixture pack ``tiny_market``, ``helpers``) is on pytest's
+# ``pythonpath`` (pyproject.toml): --import-mode=importlib keeps test folders off it.
+import tiny_market
+from helpers import write
 
-import tiny_market  # noqa: E402
-from helpers import write  # noqa: E402
-
-from harmonia.plugin.catalog import Catalog  # noqa: E402
-from harmonia.plugin.manager import PluginManager  # noqa: E402
-from harmonia.store import Database  # noqa: E402
+from harmonia.plugin.catalog import Catalog
+from harmonia.plugin.manager import PluginManager
+from harmonia.store import Database
 
 
 @pytest.fixture
@@ -58,6 +54,13 @@ def wide_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 # --- databases ----------------------------------------------------------------------
+
+#: Each test of a store runs on SQLite, then PostgreSQL; both are ``store`` tests
+#: (out of the fast lane), PostgreSQL's also ``postgres``.
+STORES = [
+    pytest.param("sqlite", marks=pytest.mark.store),
+    pytest.param("postgresql", marks=[pytest.mark.store, pytest.mark.postgres]),
+]
 #
 # Migrating a new database takes a second or two; the tests need hundreds. A
 # migrated template is made once per session and each test gets a copy (for
@@ -127,7 +130,7 @@ def postgres_h1(postgres_server: str, postgres_template: str) -> Iterator[str]:
         yield name
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+@pytest.fixture(params=STORES)
 def universe(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """A fresh store holding the tiny market's 2027-H1 data: SQLite, then PostgreSQL."""
     if request.param == "sqlite":
@@ -140,7 +143,7 @@ def universe(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
         yield url
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+@pytest.fixture(params=STORES)
 def database_url(request: pytest.FixtureRequest) -> Iterator[str]:
     """A fresh, migrated database: SQLite, then the PostgreSQL test server."""
     if request.param == "sqlite":
@@ -153,9 +156,7 @@ def database_url(request: pytest.FixtureRequest) -> Iterator[str]:
         yield url
 
 
-@pytest.fixture(
-    scope="module", params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
-)
+@pytest.fixture(scope="module", params=STORES)
 def module_database_url(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[str]:

@@ -1,4 +1,4 @@
-"""Generate docs/hooks.md from core/harmonia/hookspecs.py.
+"""Generate docs/hooks.md from core/harmonia/plugin/hookspecs.py and the hook-kind table.
 
 The hook specifications' docstrings are the reference; this script only
 turns them into Markdown. ``tests/test_hooks_docs.py`` fails when the page
@@ -68,6 +68,22 @@ def markdown(text: str) -> str:
     return "\n".join(output).strip() + "\n"
 
 
+def kinds_table() -> list[str]:
+    """The table of hook kinds (harmonia.plugin.kinds.HOOK_KINDS) as Markdown."""
+    from harmonia.plugin.kinds import HOOK_KINDS
+
+    rows = [
+        "| hook | returns | `plugins list` shows | checked against |",
+        "|---|---|---|---|",
+    ]
+    for kind in HOOK_KINDS:
+        needs = ", ".join(kind.needs) or "-"
+        rows.append(
+            f"| [`{kind.hook}`](#{kind.hook}) | `{kind.record.__name__}` | {kind.label} | {needs} |"
+        )
+    return rows
+
+
 def render() -> str:
     """The whole page."""
     from harmonia.plugin import hookspecs
@@ -76,13 +92,24 @@ def render() -> str:
     parts = [
         "# Hook reference",
         "",
-        "<!-- Generated from core/harmonia/hookspecs.py by tools/gen_hook_docs.py; "
+        "<!-- Generated from core/harmonia/plugin/hookspecs.py by tools/gen_hook_docs.py; "
         "do not edit by hand. -->",
         "",
         markdown(inspect.getdoc(hookspecs) or ""),
         "## Hooks",
         "",
-        *[f"- [`{function.__name__}`](#{function.__name__})" for function in functions],
+        "Every record-returning hook, from the one table the plugin manager, the catalog",
+        "and `harmonia plugins list` read (`harmonia.plugin.kinds.HOOK_KINDS`):",
+        "",
+        *kinds_table(),
+        "",
+        "Deprecated: "
+        + ", ".join(
+            f"[`{function.__name__}`](#{function.__name__})"
+            for function in functions
+            if function.__name__ not in _kind_hooks()
+        )
+        + ".",
         "",
     ]
     for function in functions:
@@ -97,6 +124,12 @@ def render() -> str:
             markdown(inspect.getdoc(function) or ""),
         ]
     return "\n".join(parts).rstrip() + "\n"
+
+
+def _kind_hooks() -> set[str]:
+    from harmonia.plugin.kinds import HOOK_KINDS
+
+    return {kind.hook for kind in HOOK_KINDS}
 
 
 def main() -> int:

@@ -1,9 +1,12 @@
 """harmonia: harmonized international customer segmentation and targeting.
 
-This namespace is the public surface for pack authors: the hook marker, the
-records packs return, the definitions they declare, and the errors they may
-raise. Everything else (the manager, the store, the engine) is internal and
-may change between releases.
+This namespace is the public surface for pack authors (docs/api.md): the hook
+marker, the records packs return, the definitions they declare, the errors
+they may raise, and the application (``Harmonia``, ``current_app``). With
+:mod:`harmonia.files` (canonical files) and :mod:`harmonia.testing` (pack
+tests) it is all a pack may import; everything else (the manager, the
+catalog, the store, the engine, the CLI) is internal and may change between
+releases.
 
     from harmonia import hookimpl, DataSource, RuleSet, load_definitions
 """
@@ -32,15 +35,19 @@ from harmonia.definitions import (
 )
 from harmonia.errors import (
     ConfigError,
+    ConflictError,
     DefinitionError,
+    HarmoniaDeprecationWarning,
     HarmoniaError,
     InputError,
+    NotFoundError,
     PluginError,
     Problem,
 )
 from harmonia.periods import Period
 from harmonia.plugin.hookspecs import hookimpl
 from harmonia.plugin.types import (
+    FILE_NAME_OPTION,
     OUTPUT_KINDS,
     RECORD_KINDS,
     Batch,
@@ -64,9 +71,12 @@ from harmonia.questionnaires import (
     ProfileDimension,
     Questionnaire,
     VersionLink,
+    text_in,
+    version_key,
 )
 
 __all__ = [
+    "FILE_NAME_OPTION",
     "OUTPUT_KINDS",
     "RECORD_KINDS",
     "AnswerOption",
@@ -76,6 +86,7 @@ __all__ = [
     "ChannelPlan",
     "Command",
     "ConfigError",
+    "ConflictError",
     "ConsistencyFeature",
     "CountryProfile",
     "CsvConventions",
@@ -86,6 +97,8 @@ __all__ = [
     "EnableWhen",
     "EngagementStrategy",
     "Group",
+    "Harmonia",
+    "HarmoniaDeprecationWarning",
     "HarmoniaError",
     "IdentifierScheme",
     "InputError",
@@ -95,6 +108,7 @@ __all__ = [
     "MatrixAxis",
     "MetricFeature",
     "Missing",
+    "NotFoundError",
     "Option",
     "OutputSink",
     "Period",
@@ -113,9 +127,12 @@ __all__ = [
     "SourceRequest",
     "TherapyAreaChoice",
     "VersionLink",
+    "current_app",
     "hookimpl",
     "load_definitions",
     "source_request",
+    "text_in",
+    "version_key",
 ]
 
 

@@ -3,24 +3,20 @@
 from __future__ import annotations
 
 import sqlite3
-import sys
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 import duckdb
 import pytest
+from helpers import accounted
+from qhelpers import CUSTOMER_HEADER, RESPONSE_HEADER, Engine
 
 import harmonia_fr
 import harmonia_oncology
 from harmonia.plugin.catalog import Catalog
 from harmonia.plugin.manager import PluginManager
 from harmonia.store import Database
-
-sys.path.insert(0, str(Path(__file__).parent))
-
-from helpers import accounted
-from qhelpers import CUSTOMER_HEADER, RESPONSE_HEADER, Engine
 
 
 @pytest.fixture

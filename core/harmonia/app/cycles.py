@@ -10,11 +10,16 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
+from harmonia.engine.cycle import SinkChoice
+from harmonia.engine.explain import DIMENSION_LABELS
+
 if TYPE_CHECKING:
     from harmonia.app.core import Harmonia
-    from harmonia.engine.cycle import CycleResult, SinkChoice
+    from harmonia.engine.cycle import CycleResult
     from harmonia.engine.explain import Explanation
     from harmonia.store.models import Cycle
+
+__all__ = ["DIMENSION_LABELS", "CycleDetails", "Cycles", "SinkChoice"]
 
 
 @attrs.frozen
@@ -80,7 +85,7 @@ class Cycles:
         self, sinks: Sequence[SinkChoice] | None, outputs: Sequence[str] = ()
     ) -> list[SinkChoice]:
         """The sinks a run writes to: as given, else the workspace's, else CSV."""
-        from harmonia.engine.cycle import DEFAULT_OUTPUTS, SinkChoice
+        from harmonia.engine.cycle import DEFAULT_OUTPUTS
 
         configured = self.app.workspace.sinks
         if not sinks and configured:

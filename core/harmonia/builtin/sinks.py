@@ -5,8 +5,7 @@ They go through the same hook as any installed sink.
 
 from __future__ import annotations
 
-from harmonia import OUTPUT_KINDS, Option, OutputSink, SinkRequest, hookimpl
-from harmonia.plugin.types import FILE_NAME_OPTION
+from harmonia import FILE_NAME_OPTION, OUTPUT_KINDS, Option, OutputSink, SinkRequest, hookimpl
 
 #: Delimiters a CSV output may use (``tab`` for a tab).
 DELIMITERS = (",", ";", "|", "tab")

@@ -19,7 +19,7 @@ def cycle() -> None:
 
 def _sinks(specs: tuple[str, ...]) -> list | None:
     """``--sink NAME[:KEY=VALUE,...]`` as sink choices (None: the default ones)."""
-    from harmonia.engine.cycle import SinkChoice
+    from harmonia.app.cycles import SinkChoice
 
     choices = []
     for spec in specs:

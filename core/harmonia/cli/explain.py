@@ -27,7 +27,7 @@ def explain(cycle_id: int, customer: str, system: str | None, as_json: bool) -> 
 
     Example: harmonia explain --cycle 3 --customer C00042
     """
-    from harmonia.engine.explain import DIMENSION_LABELS
+    from harmonia.app.cycles import DIMENSION_LABELS
 
     result = app().cycles.explain(cycle_id, customer, system=system)
     if as_json:

@@ -3,7 +3,9 @@
 ``harmonia load responses.json --system crm`` reads a Bundle of FHIR R4
 QuestionnaireResponses (or a single one) into canonical response rows; the
 loader validates every answer against its questionnaire and quarantines what
-is wrong, exactly as for CSV. Registered like any pack's source.
+is wrong, exactly as for CSV. Registered like any pack's source; being part
+of the FHIR adapter, it imports the contract's own modules rather than the
+public facade (which sits above every layer).
 """
 
 from __future__ import annotations
@@ -12,7 +14,9 @@ import json
 from collections.abc import Iterator
 from pathlib import Path
 
-from harmonia import RECORD_KINDS, Batch, DataSource, InputError, Option, SourceRequest, hookimpl
+from harmonia.errors import InputError
+from harmonia.plugin.hookspecs import hookimpl
+from harmonia.plugin.types import RECORD_KINDS, Batch, DataSource, Option, SourceRequest
 
 
 def read_bundle(request: SourceRequest) -> Iterator[Batch]:

@@ -10,6 +10,9 @@ Reading (:mod:`harmonia.files.reading`)
     the quarantine. :func:`detect_kind` and :func:`peek_kind` tell a file's
     kind from its header, :func:`normalize_header` how a header names a
     column, and :data:`KIND_ORDER` the order kinds load in.
+Values (:mod:`harmonia.files.values`)
+    :func:`canonical_value` turns a typed value (a spreadsheet cell, JSON)
+    into answer text every market's convention reads back the same.
 Writing (:mod:`harmonia.files.writing`)
     :func:`write_csv` writes batches as ``<kind>.csv`` files in a market's
     conventions (``;`` and decimal commas, or ``,`` and points), and
@@ -28,12 +31,14 @@ from harmonia.files.reading import (
     read_csv,
     read_parquet,
 )
+from harmonia.files.values import canonical_value
 from harmonia.files.writing import write_csv, write_table_csv
 
 __all__ = [
     "KIND_ORDER",
     "FileBatch",
     "RejectedLine",
+    "canonical_value",
     "detect_kind",
     "normalize_header",
     "peek_kind",

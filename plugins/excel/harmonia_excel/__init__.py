@@ -18,6 +18,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from harmonia import (
+    FILE_NAME_OPTION,
     OUTPUT_KINDS,
     Command,
     DataSource,
@@ -27,7 +28,6 @@ from harmonia import (
     SourceRequest,
     hookimpl,
 )
-from harmonia.plugin.types import FILE_NAME_OPTION
 
 if TYPE_CHECKING:
     from collections.abc import Iterator

@@ -108,8 +108,7 @@ def workbook(
 
 
 def _questionnaire(plugins: Any, therapy_area: str, wanted: str | None, version: str | None) -> Any:
-    from harmonia.errors import NotFoundError
-    from harmonia.questionnaires import version_key
+    from harmonia import NotFoundError, version_key
 
     candidates = [
         q

@@ -15,7 +15,7 @@ from typing import Any
 import attrs
 
 from harmonia import InputError
-from harmonia.fhir.values import canonical_value
+from harmonia.files import canonical_value
 from harmonia_excel.labels import NO_WORDS, YES_WORDS
 from harmonia_excel.metadata import BOOLEAN_LIST, Column, WorkbookMeta
 

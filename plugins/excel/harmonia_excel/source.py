@@ -17,8 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from harmonia import RECORD_KINDS, ConfigError, InputError, SourceRequest
-from harmonia.fhir.values import canonical_value
-from harmonia.files import KIND_ORDER, FileBatch, detect_kind, normalize_header
+from harmonia.files import KIND_ORDER, FileBatch, canonical_value, detect_kind, normalize_header
 from harmonia_excel.filled import read_filled
 from harmonia_excel.metadata import WorkbookMeta
 

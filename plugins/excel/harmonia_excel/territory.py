@@ -12,8 +12,7 @@ from typing import Any
 
 import attrs
 
-from harmonia import ConfigError
-from harmonia.errors import NotFoundError
+from harmonia import ConfigError, NotFoundError
 from harmonia_excel.workbook import Customer
 
 

@@ -21,8 +21,7 @@ from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.datavalidation import DataValidation
 
-from harmonia import Item, Questionnaire
-from harmonia.questionnaires import EnableWhen, text_in
+from harmonia import EnableWhen, Item, Questionnaire, text_in
 from harmonia_excel.cells import (
     BORDER,
     CENTER_WRAP,

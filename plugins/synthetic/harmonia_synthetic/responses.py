@@ -29,8 +29,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from harmonia import EnableWhen, Item, Period
-from harmonia.plugin.types import RESPONSES
+from harmonia import RECORD_KINDS, EnableWhen, Item, Period
 from harmonia_synthetic import reference
 from harmonia_synthetic.columns import constant, dates, numbers, pick, sigmoid
 from harmonia_synthetic.customers import CustomerBlock
@@ -45,7 +44,8 @@ REPS_PER_TERRITORY = 2
 DATE_ANSWER_DAYS = 3 * 365
 
 SCHEMA = pa.schema(
-    [(name, pa.string()) for name in RESPONSES.column_names] + [("_customer", pa.int64())]
+    [(name, pa.string()) for name in RECORD_KINDS["responses"].column_names]
+    + [("_customer", pa.int64())]
 )
 
 _COMPARISONS: dict[str, Callable[[Any, Any], Any]] = {

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -11,10 +9,6 @@ from stdnum import luhn
 
 from harmonia import IdentifierScheme, InvalidIdentifier, Questionnaire
 from harmonia.definitions import structure
-
-# The repository runs pytest with --import-mode=importlib, which keeps test
-# directories off sys.path; the test modules share synthetic_checks.py.
-sys.path.insert(0, str(Path(__file__).parent))
 
 #: A small oncology profiling questionnaire covering every item type and skip rule.
 QUESTIONNAIRE: dict[str, Any] = {

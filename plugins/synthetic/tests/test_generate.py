@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -201,15 +199,13 @@ def test_a_scheme_too_small_for_the_universe_is_refused():
         generate(1_000, identifier_schemes=[tiny])
 
 
-def test_two_hundred_thousand_customers_quickly(questionnaire, rpps, finess):
-    start = time.perf_counter()
+def test_a_universe_has_every_kind_in_proportion(questionnaire, rpps, finess):
+    """How fast is measured by benchmarks/bench_synthetic.py, against a hand-made floor."""
     rows = dict.fromkeys(RECORD_KINDS, 0)
-    for batch in generate(200_000, questionnaire=questionnaire, identifier_schemes=[rpps, finess]):
+    for batch in generate(20_000, questionnaire=questionnaire, identifier_schemes=[rpps, finess]):
         rows[batch.kind] += batch.table.num_rows
-    elapsed = time.perf_counter() - start
-    assert rows["customers"] == 200_000
-    assert rows["metrics"] > 1_000_000 and rows["responses"] > 200_000
-    assert elapsed < 10, f"200k customers took {elapsed:.1f}s"
+    assert rows["customers"] == 20_000
+    assert rows["metrics"] > 100_000 and rows["responses"] > 20_000
 
 
 def _rank_correlation(left: pa.ChunkedArray, right: pa.ChunkedArray) -> float:

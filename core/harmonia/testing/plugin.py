@@ -1,6 +1,6 @@
-"""A pytest plugin for pack authors (and harmonia's own tests).
+"""The pytest plugin for pack authors (and harmonia's own tests).
 
-Installed with harmonia (entry point ``pytest11``), it provides:
+Installed with harmonia (entry point ``pytest11``), it provides the fixtures:
 
 ``harmonia_plugins``
     A fresh :class:`~harmonia.plugin.manager.PluginManager` with the
@@ -21,6 +21,15 @@ Installed with harmonia (entry point ``pytest11``), it provides:
     server defaults to ``postgresql://postgres@127.0.0.1:5432/test``
     (``HARMONIA_TEST_POSTGRES`` overrides). When it cannot be reached the test
     is skipped, except when ``CI`` is set: then it fails.
+
+and marks every test by what it needs, for a fast lane of unit tests
+(``pytest -m "not slow and not postgres and not store and not cli"``):
+
+``store``
+    the test uses a database (any fixture built on ``sqlite_template`` or
+    ``postgres_server``);
+``cli``
+    the test runs the command line (``harmonia_cli``).
 """
 
 from __future__ import annotations
@@ -32,14 +41,27 @@ from typing import Any
 
 import pytest
 
-from harmonia.plugin.manager import PackInfo, PluginManager, module_pack
+from harmonia.plugin.manager import PackInfo, PluginManager
+from harmonia.testing import DEFAULT_POSTGRES, POSTGRES_ENV
 
-__all__ = [
-    "module_pack",
-]
+#: Markers applied by the fixtures a test uses (see the module documentation).
+MARKERS = {
+    "store": ("sqlite_template", "postgres_server"),
+    "cli": ("harmonia_cli",),
+}
 
-POSTGRES_ENV = "HARMONIA_TEST_POSTGRES"
-DEFAULT_POSTGRES = "postgresql://postgres@127.0.0.1:5432/test"
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "store: uses a database (set by harmonia.testing)")
+    config.addinivalue_line("markers", "cli: runs the command line (set by harmonia.testing)")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        used = set(getattr(item, "fixturenames", ()))
+        for marker, fixtures in MARKERS.items():
+            if used.intersection(fixtures):
+                item.add_marker(marker)
 
 
 @pytest.fixture
