@@ -104,11 +104,12 @@ class Catalog:
     attribute names), the packs, the option catalogue, and every warning of
     discovery and building. ``registrars`` are the packs' implementations of
     the deprecated ``harmonia_register_commands``, for the CLI to call.
-    ``conflicts`` is empty unless the catalog was built to report them.
+    ``conflicts`` is empty unless the catalog was built to report them;
+    ``option_catalogue`` is None only in a partial build without country profiles.
     """
 
     packs: tuple[PackInfo, ...]
-    option_catalogue: OptionCatalogue
+    option_catalogue: OptionCatalogue | None
     country_profiles: Registry[CountryProfile]
     rule_sets: Registry[RuleSet]
     questionnaires: Registry[Questionnaire]
@@ -148,7 +149,10 @@ class Catalog:
             )
         return cls(
             packs=tuple(manager.packs),
-            option_catalogue=builder.option_catalogue,
+            # The catalogue is read for country profiles; a commands-only build skips it.
+            option_catalogue=builder.option_catalogue
+            if only is None or "country_profiles" in only
+            else None,
             registrars=tuple(manager.implementations(LEGACY_HOOKS[0])),
             warnings=(*manager.warnings, *builder.warnings),
             conflicts=found,

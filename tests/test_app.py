@@ -1,0 +1,116 @@
+"""The application layer without the CLI: what a notebook or a web page does."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import tiny_market
+from helpers import write
+
+from harmonia import Harmonia, current_app
+from harmonia.errors import ConfigError, NotFoundError
+from harmonia.plugin.catalog import Catalog
+
+
+@pytest.fixture
+def app(harmonia_database: str, tiny: Catalog) -> Harmonia:
+    return Harmonia(harmonia_database, tiny, actor="notebook")
+
+
+def test_load_run_explain_and_diff_return_results(app: Harmonia, tmp_path: Path) -> None:
+    jobs = app.loads.plan([tiny_market.DATA / "h1"])
+    assert [Path(job.location).name for job in jobs] == [
+        "customers.csv",
+        "metrics.csv",
+        "responses.csv",
+    ]
+    progress: list[tuple[int, str]] = []
+    loaded = app.loads.run(
+        jobs, country="NL", progress=lambda done, what: progress.append((done, what))
+    )
+    assert [result.rows_quarantined for result in loaded] == [0, 0, 0]
+    assert sum(done for done, _ in progress) == 3
+    first = app.cycles.run(
+        country="NL", therapy_area="cardiology", period="2027-H1", directory=tmp_path
+    )
+    assert first.cycle.actor == "notebook" and first.cycle.customers == 10
+    assert {row["segment"] for row in first.summary} >= {"champion", "maintain"}
+    second = app.cycles.run(
+        country="NL", therapy_area="cardiology", period="2027-H1", directory=tmp_path
+    )
+    assert [c.id for c in app.cycles.list()] == [second.cycle.id, first.cycle.id]
+    matrix = app.cycles.diff(first.cycle.id, second.cycle.id)
+    assert matrix["moved"] == 0 and matrix["stayed"] == 10
+    explanation = app.cycles.explain(first.cycle.id, "C03")
+    assert explanation.agrees and explanation.to_json()["customer"]["id"]
+    assert "tiny-core" in app.cycles.show(first.cycle.id).snapshot["rule_set"]["name"]
+    assert isinstance(app.loads.quarantined(), list)
+
+
+def test_quarantine_is_read_and_exported_as_data(app: Harmonia, tmp_path: Path) -> None:
+    bad = write(tmp_path / "customers.csv", "customer_id,country,type\nC1,NL,HCP\nC2,XX,HCP\n")
+    app.loads.run(app.loads.plan([bad]))
+    (row,) = app.loads.quarantined()
+    assert row.record["customer_id"] == "C2" and "is not an ISO 3166" in row.reasons[0]
+    (exported,) = app.loads.export_quarantine(tmp_path / "fix")
+    assert (exported.kind, exported.rows) == ("customers", 1)
+    assert "quarantine_id" in exported.path.read_text().splitlines()[0]
+
+
+def test_mistakes_are_harmonia_errors_not_click_ones(app: Harmonia) -> None:
+    with pytest.raises(ConfigError, match="nothing to load"):
+        app.loads.plan([])
+    with pytest.raises(NotFoundError, match="no data source vendor"):
+        app.loads.plan(source="vendor")
+    with pytest.raises(NotFoundError, match="no cycle 7"):
+        app.cycles.show(7)
+
+
+def test_packs_and_questionnaires_are_reported_as_data(app: Harmonia) -> None:
+    report = app.packs.report()
+    assert [pack["name"] for pack in report.packs] == ["tiny"]
+    assert report.packs[0]["provides"]["countries"] == ["NL"]
+    assert [q.key for q in app.questionnaires.versions()] == [("tiny-profile", "1")]
+    assert app.questionnaires.resolve("tiny-profile").version == "1"
+
+
+def test_the_source_request_carries_what_the_packs_provide(app: Harmonia) -> None:
+    request = app.source_request({"customers": "5"}, "nl")
+    assert request.country == "NL" and request.profile is not None
+    assert [q.id for q in request.questionnaires] == ["tiny-profile"]
+    assert "TINY" in {scheme.name for scheme in request.identifier_schemes}
+
+
+def test_current_app_is_the_one_made_current(app: Harmonia) -> None:
+    with app.current():
+        assert current_app() is app
+    assert current_app() is not app
+
+
+def test_open_reads_the_workspace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("HARMONIA_DATABASE_URL", raising=False)
+    write(tmp_path / "harmonia.toml", 'database = "sqlite:///from-toml.db"\noutput = "results"\n')
+    opened = Harmonia.open(folder=tmp_path)
+    assert opened.database_url == "sqlite:///from-toml.db"
+    assert Harmonia.open("sqlite:///given.db", folder=tmp_path).database_url == "sqlite:///given.db"
+
+
+def test_the_application_layer_needs_no_click() -> None:
+    code = (
+        "import sys\n"
+        "import harmonia.app, harmonia.app.loads, harmonia.app.cycles, harmonia.app.packs\n"
+        "import harmonia.app.questionnaires, harmonia.app.schema, harmonia.app.demo\n"
+        "print('click' in sys.modules)"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "False"
+
+
+def test_results_are_plain_data_a_web_page_can_serialize(app: Harmonia) -> None:
+    document = json.loads(json.dumps(app.packs.report().to_json()))
+    assert document["conflicts"] == [] and document["packs"][0]["name"] == "tiny"
