@@ -113,10 +113,15 @@ class Harmonia:
             return self._catalog()
         return self.manager.catalog()
 
+    @property
+    def built_catalog(self) -> Catalog | None:
+        """The catalog if it is built already (its warnings are then known), else None."""
+        return self.__dict__.get("catalog")
+
     def commands_catalog(self) -> Catalog:
         """A catalog with the packs' commands, cheap when the full one is not built yet
         (listing commands must not load every definition)."""
-        if "catalog" in self.__dict__ or self._manager is None:
+        if self.built_catalog is not None or self._manager is None:
             return self.catalog
         return self.manager.catalog(only=["commands"])
 
@@ -165,7 +170,7 @@ class Harmonia:
         """The same application over another database."""
         other = Harmonia(
             database,
-            self._catalog if "catalog" not in self.__dict__ else self.catalog,
+            self.built_catalog or self._catalog,
             self.workspace,
             actor=self.actor,
             manager=self._manager,

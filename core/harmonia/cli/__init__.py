@@ -34,9 +34,6 @@ COMMANDS = {
     "db": "harmonia.cli.db:db",
 }
 
-#: The core's groups that packs may add commands to.
-GROUPS = ("cycle", "db", "plugins", "quarantine", "questionnaire", "rules")
-
 #: Set by :mod:`harmonia.testing` so the CLI sees exactly a test's packs.
 _manager_for_tests: Any = None
 
@@ -56,7 +53,7 @@ class App:
 
         # Listing or running a command needs the packs' commands, not every definition.
         catalog = self.harmonia.commands_catalog()
-        commands = PackCommands(catalog, _is_builtin, GROUPS)
+        commands = PackCommands(catalog, _is_builtin, _builtin_groups)
         self.warn([*catalog.warnings, *commands.warnings])
         return commands
 
@@ -72,8 +69,14 @@ class App:
 
     def warn_catalog(self) -> None:
         """The catalog's warnings (a rejected rule set ...), once it is built."""
-        if "catalog" in self.harmonia.__dict__:
-            self.warn(self.harmonia.catalog.warnings)
+        built = self.harmonia.built_catalog
+        if built is not None:
+            self.warn(built.warnings)
+
+
+def _builtin_groups() -> list[str]:
+    """The core's groups, which packs may add commands to."""
+    return [name for name in COMMANDS if isinstance(main.builtin(name), click.Group)]
 
 
 def _is_builtin(key: tuple[str, str]) -> bool:

@@ -41,13 +41,17 @@ class PackCommands:
     """The packs' commands of one run, by where they sit, with the warnings they caused.
 
     ``builtin`` says which keys the core owns; a pack command on one of them
-    is refused with a warning. ``groups`` are the core's groups packs may add to.
+    is refused with a warning. ``groups`` gives the core's groups packs may add to
+    (asked only for the deprecated hook, which needs every group imported).
     """
 
     def __init__(
-        self, catalog: Catalog, builtin: Callable[[Key], bool], groups: Iterable[str]
+        self,
+        catalog: Catalog,
+        builtin: Callable[[Key], bool],
+        groups: Callable[[], Iterable[str]],
     ) -> None:
-        self.groups = tuple(groups)
+        self.groups = groups
         self.strict = catalog.strict
         self.warnings: list[str] = []
         self._declared: dict[Key, Command] = {}
@@ -115,7 +119,7 @@ class PackCommands:
         self, pack: PackInfo, register: Callable[..., Any], builtin: Callable[[Key], bool]
     ) -> None:
         root = _StandIn("harmonia")
-        groups = {name: _StandIn(name) for name in self.groups}
+        groups = {name: _StandIn(name) for name in self.groups()}
         root.commands.update(groups)
         try:
             register(cli=root)
