@@ -29,7 +29,14 @@ from typing import Any, Generic, TypeVar
 
 import attrs
 
-from harmonia.definitions import CountryProfile, OptionCatalogue, ProfileFeature, RuleSet
+from harmonia.definitions import (
+    CountryProfile,
+    EngagementStrategy,
+    OptionCatalogue,
+    ProfileFeature,
+    RefinementPolicy,
+    RuleSet,
+)
 from harmonia.errors import (
     ConflictError,
     DefinitionError,
@@ -115,8 +122,8 @@ class Catalog:
     questionnaires: Registry[Questionnaire]
     data_sources: Registry[DataSource]
     output_sinks: Registry[OutputSink]
-    refinement_policies: Registry[Any]
-    engagement_strategies: Registry[Any]
+    refinement_policies: Registry[RefinementPolicy]
+    engagement_strategies: Registry[EngagementStrategy]
     identifier_schemes: Registry[IdentifierScheme]
     commands: Registry[Command]
     registrars: tuple[tuple[PackInfo, Callable[..., Any]], ...] = ()
