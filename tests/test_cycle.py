@@ -244,7 +244,18 @@ def test_the_cycle_records_a_snapshot_to_reproduce_it(h1_cycles: tuple) -> None:
     assert snapshot["rule_set"]["name"] == "tiny-core"
     assert list(snapshot["questionnaires"]) == ["tiny-profile"]
     assert set(snapshot["strategies"]) == set(tiny.rule_sets["tiny-core"].segment.segments)
-    assert snapshot["parameters"] == {"frequency_scale": 1.0, "min_calls": 1.0}
+    assert snapshot["parameters"] == {
+        "frequency_scale": 1.0,
+        "min_calls": 1.0,
+        # the catalogue's defaults for what the country leaves out
+        "working_days": 220.0,
+        "calls_per_day": 8.0,
+        "reps_per_territory": 1.0,
+        "event_seats_per_rep": 24.0,
+        "response_scale": 1.0,
+        "gross_margin": 0.8,
+        "rep_cost": 0.0,
+    }
     assert snapshot["packs"]["test-tiny"] == "1.0"
     events = query(
         universe, f"SELECT action FROM audit_event WHERE subject = 'cycle:{result.cycle.id}'"

@@ -28,8 +28,10 @@ TABLES = {
     "identifier",
     "load_batch",
     "metric",
+    "plan_goal",
     "quarantine",
     "response",
+    "strategy_plan",
 }
 
 

@@ -36,7 +36,7 @@ from harmonia.definitions import (
 from harmonia.definitions.ruleset import feature_default
 from harmonia.definitions.strategy import CHANNELS
 from harmonia.engine.spec import CycleSpec
-from harmonia.periods import ordinal_date
+from harmonia.periods import Period, ordinal_date
 from harmonia.questionnaires.coverage import (
     coverage_column,
     coverage_sql,
@@ -382,9 +382,7 @@ class CycleQuery:
         min_calls = int(self.spec.parameter("min_calls"))
         period = self.spec.period
         share = period.months / 12
-        # The k-th of the year's n periods (H2 of a year: 2 of 2).
-        n = 12 // period.months
-        k = (period.first_month % 12) // period.months + 1
+        k, n = period_position(period)
         rows = []
         for rank, segment in enumerate(self.spec.rule_set.segment.segments, start=1):
             strategy = self.spec.strategies[segment]
@@ -510,6 +508,12 @@ def half_up(value: float) -> int:
     A small tolerance keeps 0.9 * 5 = 4.499999... from rounding down.
     """
     return math.floor(value + 0.5 + 1e-9)
+
+
+def period_position(period: Period) -> tuple[int, int]:
+    """``(k, n)``: the period is the k-th of the year's n periods (H2: 2 of 2)."""
+    n = 12 // period.months
+    return (period.first_month % 12) // period.months + 1, n
 
 
 def in_period(per_year: float, k: int, n: int) -> int:

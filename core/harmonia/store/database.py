@@ -29,7 +29,7 @@ DEFAULT_DATABASE = "sqlite:///harmonia.db"
 #: The newest migration's revision. Kept here so that opening a database does
 #: not import alembic and read every migration script (a test holds it equal
 #: to alembic's head).
-SCHEMA_REVISION = "0001"
+SCHEMA_REVISION = "strategy1"
 SUPPORTED = ("sqlite", "postgresql")
 
 
@@ -125,6 +125,18 @@ class Database:
                 return None
             return connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
 
+    def _known(self, revision: str) -> bool:
+        """Whether this harmonia has the migration ``revision`` (a newer harmonia's it has not)."""
+        from alembic.script import ScriptDirectory
+
+        try:
+            return (
+                ScriptDirectory.from_config(self._alembic_config()).get_revision(revision)
+                is not None
+            )
+        except Exception:  # alembic raises its own errors for ids it cannot resolve
+            return False
+
     def upgrade(self, revision: str = "head") -> None:
         """Migrate the schema (creating it in an empty database)."""
         from alembic import command
@@ -174,7 +186,7 @@ class Database:
                 fix="check the URL or path (a SQLite file, or a PostgreSQL database that "
                 "exists: CREATE DATABASE), that the server runs and that you may connect",
             ) from None
-        if current is not None and _newer(current, SCHEMA_REVISION):
+        if current is not None and current != SCHEMA_REVISION and not self._known(current):
             raise ConfigError(
                 f"the database schema is at revision {current}, newer than this harmonia "
                 f"knows ({SCHEMA_REVISION})",
@@ -182,11 +194,6 @@ class Database:
                 fix="upgrade harmonia (pip install -U harmonia) to the version that wrote it",
             )
         return current
-
-
-def _newer(revision: str, head: str) -> bool:
-    """Revisions are numbered (0001, 0002, ...): a higher number is a later harmonia's."""
-    return revision.isdigit() and head.isdigit() and int(revision) > int(head)
 
 
 class SqliteHandles:

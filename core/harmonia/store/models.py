@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import Column, Index, Text, UniqueConstraint
+from sqlalchemy import BigInteger, Column, Index, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 metadata = SQLModel.metadata
@@ -227,6 +227,46 @@ class Assignment(SQLModel, table=True):
     final_segment: str
     origin: str = Field(description="rules | pulled-through")
     inputs: str = Field(sa_column=Column(Text, nullable=False))
+
+
+class StrategyPlan(SQLModel, table=True):
+    """A call plan made within capacity over completed cycles (``harmonia strategy plan``).
+
+    ``capacity`` holds the field force and budgets it was planned with, and
+    ``pro_forma`` its pro forma (JSON), so actuals can be compared with it later.
+    """
+
+    __tablename__ = "strategy_plan"
+
+    id: int | None = Field(default=None, primary_key=True)
+    country: str
+    period: str
+    cycle_ids: str = Field(description="the cycles planned together, space-separated")
+    method: str = Field(sa_column=Column(Text, nullable=False))
+    capacity: str = Field(default="{}", sa_column=Column(Text, nullable=False))
+    pro_forma: str = Field(default="{}", sa_column=Column(Text, nullable=False))
+    actor: str = ""
+    created_at: dt.datetime = Field(default_factory=_now)
+
+
+class PlanGoal(SQLModel, table=True):
+    """A customer's goals in a saved plan: contacts per channel, cost and revenue in cents."""
+
+    __tablename__ = "plan_goal"
+    __table_args__ = ({"sqlite_with_rowid": False},)
+
+    plan_id: int = Field(primary_key=True)
+    cycle_id: int = Field(primary_key=True)
+    customer_id: int = Field(primary_key=True)
+    face_to_face: int = 0
+    remote: int = 0
+    phone: int = 0
+    email: int = 0
+    event: int = 0
+    web: int = 0
+    sample: int = 0
+    cost: int = Field(default=0, sa_type=BigInteger)
+    revenue: int = Field(default=0, sa_type=BigInteger)
 
 
 class AuditEvent(SQLModel, table=True):

@@ -1,0 +1,161 @@
+"""The strategy's operations over the store, click-free: what the CLI (and later
+``harmonia.app``) calls.
+
+Each opens a DuckDB connection holding the cycles' universe
+(:func:`~harmonia.strategy.universe.open_universe`), computes, and returns
+results as Arrow tables and records.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import attrs
+import numpy as np
+import pyarrow as pa
+
+from harmonia.definitions.strategy import CHANNELS
+from harmonia.strategy.capacity import Capacity, FieldForce, read_field_force
+from harmonia.strategy.opportunity import opportunity
+from harmonia.strategy.plan import CallPlan, make_plan
+from harmonia.strategy.proforma import ProForma, pro_forma
+from harmonia.strategy.universe import Measures, PlannedCycle, open_universe, planned_cycles
+
+if TYPE_CHECKING:
+    from harmonia.plugins import Plugins
+    from harmonia.store.database import Database
+
+Stage = Callable[[str], None]
+
+
+@attrs.frozen
+class Indices:
+    """Opportunity indices of cycles: per segment and per territory x segment."""
+
+    cycles: list[PlannedCycle]
+    segments: pa.Table
+    territories: pa.Table
+
+
+def opportunity_indices(
+    database: Database,
+    plugins: Plugins,
+    cycle_ids: Sequence[int],
+    measures: Measures = Measures(),
+) -> Indices:
+    cycles = planned_cycles(database, plugins, cycle_ids)
+    connection = open_universe(database, cycles, measures)
+    try:
+        return Indices(
+            cycles,
+            opportunity(connection, cycles, by_territory=False),
+            opportunity(connection, cycles, by_territory=True),
+        )
+    finally:
+        connection.close()
+
+
+@attrs.frozen
+class PlanResult:
+    """A plan, its pro forma, and where it was saved."""
+
+    cycles: list[PlannedCycle]
+    capacity: Capacity
+    plan: CallPlan
+    pro_forma: ProForma
+    seconds: float
+    plan_id: int | None = None
+
+
+def field_force(cycles: Sequence[PlannedCycle], path: Path | None) -> FieldForce:
+    """Reps per territory from ``path``, else the country's ``reps_per_territory``."""
+    default = cycles[0].spec.parameter("reps_per_territory")
+    return read_field_force(path, default) if path is not None else FieldForce({}, default)
+
+
+def plan_cycles(
+    database: Database,
+    plugins: Plugins,
+    cycle_ids: Sequence[int],
+    *,
+    capacity_file: Path | None = None,
+    budgets: dict[str, float] | None = None,
+    save: bool = True,
+    actor: str = "",
+    on_stage: Stage | None = None,
+) -> PlanResult:
+    """Plan the cycles' customers within capacity; save the plan unless ``save`` is false."""
+    stage = on_stage or (lambda _: None)
+    started = time.perf_counter()
+    stage("reading the cycles")
+    cycles = planned_cycles(database, plugins, cycle_ids)
+    capacity = Capacity(field_force(cycles, capacity_file), budgets or {})
+    connection = open_universe(database, cycles)
+    try:
+        stage("allocating contacts")
+        plan = make_plan(connection, cycles, capacity)
+        stage("pro forma")
+        forma = pro_forma(connection, plan)
+    finally:
+        connection.close()
+    plan_id = None
+    if save:
+        stage("saving the plan")
+        plan_id = save_plan(database, cycles, capacity, plan, forma, actor)
+    return PlanResult(cycles, capacity, plan, forma, time.perf_counter() - started, plan_id)
+
+
+def save_plan(
+    database: Database,
+    cycles: Sequence[PlannedCycle],
+    capacity: Capacity,
+    plan: CallPlan,
+    forma: ProForma,
+    actor: str,
+) -> int:
+    """Record the plan and its goals; returns its id."""
+    from harmonia.store.bulk import BulkConnection
+    from harmonia.store.models import StrategyPlan
+
+    spec = cycles[0].spec
+    with database.session() as session:
+        record = StrategyPlan(
+            country=spec.country.code,
+            period=str(spec.period),
+            cycle_ids=" ".join(str(c.id) for c in cycles),
+            method=plan.method,
+            capacity=json.dumps(
+                {
+                    "source": capacity.field_force.source,
+                    "default_reps": capacity.field_force.default,
+                    "reps": dict(capacity.field_force.reps),
+                    "budgets": dict(capacity.budgets),
+                }
+            ),
+            pro_forma=json.dumps(forma.as_json(), default=str),
+            actor=actor,
+        )
+        session.add(record)
+        session.commit()
+        session.refresh(record)
+    assert record.id is not None
+    goals = plan.goals
+    count = goals.num_rows
+    columns: dict[str, Any] = {
+        "plan_id": np.full(count, record.id, dtype=np.int64),
+        "cycle_id": goals["cycle_id"],
+        "customer_id": goals["customer_id"],
+    }
+    for channel in CHANNELS:
+        columns[channel] = (
+            goals[channel] if channel in goals.column_names else np.zeros(count, dtype=np.int64)
+        )
+    columns["cost"] = goals["cost"]
+    columns["revenue"] = goals["revenue"]
+    with BulkConnection(database) as bulk:
+        bulk.append("plan_goal", pa.table(columns))
+    return record.id

@@ -1,0 +1,213 @@
+"""A completed cycle as the strategy sees it: its spec, customers and measures.
+
+The spec comes from the cycle's own snapshot (the rule set, strategies and
+country profile it ran with), so a plan made next month still plans the
+cycle that was run. The data (assignments, territories and the metrics that
+size the opportunity) are read from the store in bulk into DuckDB, where
+every later step works on them as tables.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+import attrs
+
+from harmonia.definitions import (
+    CountryProfile,
+    EngagementStrategy,
+    Questionnaire,
+    RuleSet,
+    structure,
+)
+from harmonia.engine.spec import CycleSpec
+from harmonia.errors import ConfigError, NotFoundError
+from harmonia.periods import Period
+from harmonia.store.bulk import literal
+
+if TYPE_CHECKING:
+    from harmonia.plugins import Plugins
+    from harmonia.store.database import Database
+    from harmonia.store.models import Cycle
+
+
+@attrs.frozen
+class Measures:
+    """Which stored metrics size the opportunity.
+
+    ``potential`` is taken from the latest period ending by the cycle's end;
+    ``sales`` and ``activity`` (calls made) are summed over the cycle's period.
+    """
+
+    potential: str = "potential"
+    sales: str = "trx"
+    activity: str = "calls"
+
+
+@attrs.frozen
+class PlannedCycle:
+    """A completed cycle and the spec it ran with."""
+
+    cycle: Cycle
+    spec: CycleSpec
+
+    @property
+    def id(self) -> int:
+        assert self.cycle.id is not None
+        return self.cycle.id
+
+
+def planned_cycles(
+    database: Database, plugins: Plugins, cycle_ids: Sequence[int]
+) -> list[PlannedCycle]:
+    """The completed cycles to plan together: one market and period, one per therapy area."""
+    from harmonia.engine.cycle import get_cycle
+
+    cycles = [get_cycle(database, cycle_id) for cycle_id in dict.fromkeys(cycle_ids)]
+    for cycle in cycles:
+        if cycle.status != "completed":
+            raise ConfigError(
+                f"cycle {cycle.id} is {cycle.status}: only a completed cycle can be planned",
+                fix="run the cycle again (harmonia cycle run) and plan the new one",
+            )
+    markets = {(c.country, c.period) for c in cycles}
+    areas = [c.therapy_area for c in cycles]
+    if len(markets) > 1 or len(set(areas)) < len(areas):
+        raise ConfigError(
+            "cycles planned together share one field force: they must be of one country "
+            "and period, one per therapy area; got "
+            + ", ".join(f"{c.id} ({c.country} {c.therapy_area} {c.period})" for c in cycles),
+            fix="name one cycle per therapy area of the same country and period",
+        )
+    return [PlannedCycle(cycle, cycle_spec(cycle, plugins)) for cycle in cycles]
+
+
+def cycle_spec(cycle: Cycle, plugins: Plugins) -> CycleSpec:
+    """The spec a cycle ran with, rebuilt from its snapshot.
+
+    Parameters are those the cycle resolved; one it did not know yet (a cycle
+    run before the parameter existed) takes today's catalogue default.
+    """
+    snapshot = json.loads(cycle.snapshot)
+    where = f"cycle {cycle.id} snapshot"
+    if "rule_set" not in snapshot:
+        raise NotFoundError(f"cycle {cycle.id} has no configuration snapshot", where=where)
+    country = structure(snapshot["country"], CountryProfile, where=where)
+    # The parameters the cycle resolved (the catalogue's defaults of its day included).
+    parameters = {**snapshot.get("parameters", {}), **country.parameters}
+    return CycleSpec(
+        country=attrs.evolve(country, parameters=parameters),
+        therapy_area=snapshot["therapy_area"],
+        period=Period.parse(snapshot["period"]),
+        rule_set=structure(snapshot["rule_set"], RuleSet, where=where),
+        questionnaires={
+            qid: [structure(version, Questionnaire, where=where) for version in versions]
+            for qid, versions in snapshot.get("questionnaires", {}).items()
+        },
+        strategies={
+            segment: structure(data, EngagementStrategy, where=where)
+            for segment, data in snapshot.get("strategies", {}).items()
+        },
+        catalogue=plugins.catalogue,
+        packs=snapshot.get("packs", {}),
+    )
+
+
+def read_universe(
+    database: Database,
+    cycles: Sequence[PlannedCycle],
+    connection: Any,
+    measures: Measures = Measures(),
+) -> None:
+    """Create ``plan_units`` in DuckDB: one row per customer and cycle (therapy area).
+
+    Columns: cycle_id, therapy_area, customer_id, territory, segment,
+    potential, sales, activity and ``weight`` (potential relative to the
+    segment's average in its area; 1 without potential).
+    """
+    from harmonia.store.bulk import BulkConnection
+
+    ids = ", ".join(str(c.id) for c in cycles)
+    areas = " ".join(f"WHEN {c.id} THEN {literal(c.spec.therapy_area)}" for c in cycles)
+    with BulkConnection(database, write=False) as bulk:
+        assignments = bulk.read(
+            f"SELECT a.cycle_id, CASE a.cycle_id {areas} END AS therapy_area, a.customer_id, "
+            "c.territory, a.final_segment AS segment "
+            f"FROM assignment a JOIN customer c ON c.id = a.customer_id WHERE a.cycle_id IN ({ids})"
+        )
+        metrics = bulk.read(_metrics_sql(cycles, measures))
+    connection.register("incoming_assignments", assignments)
+    connection.register("incoming_metrics", metrics)
+    try:
+        connection.execute(_units_sql(measures))
+    finally:
+        connection.unregister("incoming_assignments")
+        connection.unregister("incoming_metrics")
+
+
+def _metrics_sql(cycles: Sequence[PlannedCycle], measures: Measures) -> str:
+    names = ", ".join(literal(n) for n in (measures.potential, measures.sales, measures.activity))
+    windows = " OR ".join(
+        f"(therapy_area = {literal(c.spec.therapy_area)} AND last_month <= {c.spec.period.last_month})"
+        for c in cycles
+    )
+    return (
+        "SELECT therapy_area, metric, customer_id, first_month, last_month, value FROM metric "
+        f"WHERE metric IN ({names}) AND ({windows})"
+    )
+
+
+def _units_sql(measures: Measures) -> str:
+    # Sales and activity are summed over each area's own period (plan_windows).
+    return f"""
+    CREATE OR REPLACE TABLE plan_units AS
+    WITH latest AS (
+        SELECT therapy_area, customer_id, value FROM (
+            SELECT therapy_area, customer_id, value, ROW_NUMBER() OVER (
+                PARTITION BY therapy_area, customer_id
+                ORDER BY last_month DESC, first_month ASC) AS rn
+            FROM incoming_metrics WHERE metric = {literal(measures.potential)}) x
+        WHERE rn = 1
+    ),
+    summed AS (
+        SELECT m.therapy_area, m.customer_id,
+            SUM(CASE WHEN m.metric = {literal(measures.sales)} THEN m.value END) AS sales,
+            SUM(CASE WHEN m.metric = {literal(measures.activity)} THEN m.value END) AS activity
+        FROM incoming_metrics m JOIN plan_windows w ON w.therapy_area = m.therapy_area
+        WHERE m.first_month >= w.first_month AND m.last_month <= w.last_month
+        GROUP BY m.therapy_area, m.customer_id
+    )
+    SELECT a.cycle_id, a.therapy_area, CAST(a.customer_id AS BIGINT) AS customer_id,
+        COALESCE(a.territory, '(none)') AS territory, a.segment,
+        l.value AS potential, COALESCE(s.sales, 0) AS sales, COALESCE(s.activity, 0) AS activity,
+        COALESCE(l.value / NULLIF(AVG(l.value) OVER (PARTITION BY a.therapy_area, a.segment), 0), 1.0)
+            AS weight
+    FROM incoming_assignments a
+    LEFT JOIN latest l ON l.therapy_area = a.therapy_area AND l.customer_id = a.customer_id
+    LEFT JOIN summed s ON s.therapy_area = a.therapy_area AND s.customer_id = a.customer_id
+    ORDER BY a.therapy_area, a.customer_id
+    """
+
+
+def register_windows(connection: Any, cycles: Sequence[PlannedCycle]) -> None:
+    """``plan_windows``: each area's period as month ordinals (read_universe needs it)."""
+    rows = " UNION ALL ".join(
+        f"SELECT {literal(c.spec.therapy_area)} AS therapy_area, "
+        f"{c.spec.period.first_month} AS first_month, {c.spec.period.last_month} AS last_month"
+        for c in cycles
+    )
+    connection.execute(f"CREATE OR REPLACE TABLE plan_windows AS {rows}")
+
+
+def open_universe(
+    database: Database, cycles: Sequence[PlannedCycle], measures: Measures = Measures()
+) -> Any:
+    """A DuckDB connection holding ``plan_units`` and ``plan_windows`` for ``cycles``."""
+    from harmonia.compute import duckdb_connection
+
+    connection = duckdb_connection()
+    register_windows(connection, cycles)
+    read_universe(database, cycles, connection, measures)
+    return connection

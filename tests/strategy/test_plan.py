@@ -1,0 +1,168 @@
+"""Call plans within capacity and their pro forma, over the tiny market's 2027-H1 cycle.
+
+T1 holds C01 (champion), C02 (grow), C03 and C04 (develop), C05 (maintain);
+T2 holds C06-C09 (maintain) and C10 (monitor, not targeted).
+"""
+
+from __future__ import annotations
+
+import itertools
+from decimal import Decimal
+from pathlib import Path
+
+import attrs
+import numpy as np
+import pytest
+import tiny_market
+from helpers import query, tiny_plugins, write
+
+from harmonia.engine.cycle import run_cycle
+from harmonia.errors import ConfigError, InputError
+from harmonia.plugins import Plugins, module_pack
+from harmonia.store import Database
+from harmonia.strategy.curves import revenue
+from harmonia.strategy.operations import plan_cycles
+from harmonia.strategy.proforma import IDLE
+
+
+@pytest.fixture
+def planned(universe: str, tmp_path: Path):
+    plugins = tiny_plugins()
+    cycle = run_cycle(
+        Database(universe),
+        plugins,
+        country="NL",
+        therapy_area="cardiology",
+        period="2027-H1",
+        directory=tmp_path / "out",
+    ).cycle
+    return universe, plugins, cycle.id
+
+
+def _capacity(tmp_path: Path, text: str) -> Path:
+    return write(tmp_path / "capacity.csv", text)
+
+
+def test_a_territory_short_of_calls_gives_them_where_they_earn_most(planned, tmp_path):
+    url, plugins, cycle_id = planned
+    # 0.008 reps x 220 days x 8 calls x half a year = 7 calls for T1; T2 keeps 1 rep.
+    capacity = _capacity(tmp_path, "territory;reps\nT1;0,008\n")
+    result = plan_cycles(Database(url), plugins, [cycle_id], capacity_file=capacity)
+    goals = {row["customer_id"]: row for row in result.plan.goals.to_pylist()}
+    ids = {
+        row["source_id"]: row["customer_id"]
+        for row in query(url, "SELECT source_id, customer_id FROM crosswalk")
+    }
+    champion, grow = goals[ids["C01"]], goals[ids["C02"]]
+    # minimums: champion 1 (2 a year), grow 1 (min_calls), develop 1 each (fixed): 4 of 7
+    assert goals[ids["C03"]]["face_to_face"] == goals[ids["C04"]]["face_to_face"] == 1
+    assert champion["face_to_face"] + grow["face_to_face"] == 7 - 2
+    # the best split of the 3 remaining calls, by brute force on the curves themselves
+    strategies = {s.segment: s for s in plugins.engagement_strategies.values()}
+    curve = {seg: strategies[seg].channels[0].response for seg in ("champion", "grow")}
+    weight = {seg: goals[ids[c]]["weight"] for seg, c in (("champion", "C01"), ("grow", "C02"))}
+
+    def profit(segment: str, calls: int) -> float:
+        earned = weight[segment] * revenue(curve[segment], np.array([calls]), 0.5)[0]
+        return 0.8 * earned - 100 * calls
+
+    best = max(
+        itertools.product(range(1, 11), range(1, 7)),
+        key=lambda split: (
+            profit("champion", split[0]) + profit("grow", split[1]) if sum(split) <= 5 else -np.inf
+        ),
+    )
+    assert (champion["face_to_face"], grow["face_to_face"]) == best
+    t1 = next(r for r in result.plan.territories.to_pylist() if r["territory"] == "T1")
+    assert (t1["calls_capacity"], t1["calls_planned"], t1["calls_wanted"]) == (7, 7, 8)
+    assert (t1["calls_unmet"], t1["minimum_calls_short"]) == (1, 0)
+    # e-mails have no curve: the champion keeps the cycle's fixed 12
+    assert champion["email"] == 12
+    assert result.plan_id is not None
+    stored = query(url, f"SELECT * FROM plan_goal WHERE plan_id = {result.plan_id}")
+    assert len(stored) == 10
+    assert sum(r["face_to_face"] for r in stored) == sum(g["face_to_face"] for g in goals.values())
+
+
+def _with_parameters(**parameters: float) -> Plugins:
+    """The tiny market with its country's parameters changed."""
+    profile = tiny_plugins().country_profiles["NL"]
+    changed = attrs.evolve(profile, parameters={**profile.parameters, **parameters})
+    hooks = {n: getattr(tiny_market, n) for n in dir(tiny_market) if n.startswith("harmonia_")}
+    hooks["harmonia_country_profiles"] = lambda: [changed]
+    plugins = Plugins(strict=True)
+    plugins.load_builtins()
+    plugins.register(module_pack("tiny", **hooks), distribution="test-tiny")
+    return plugins
+
+
+def test_pro_forma_rows_add_up_exactly_to_the_portfolio(planned, tmp_path):
+    url, plugins, cycle_id = planned
+    capacity = _capacity(tmp_path, "territory,reps\nT1,0.01\nT2,0.003\n")
+    plugins = _with_parameters(rep_cost=123457.0)  # a cost no segment split divides evenly
+    cycle_id = run_cycle(
+        Database(url),
+        plugins,
+        country="NL",
+        therapy_area="cardiology",
+        period="2027-H1",
+        directory=tmp_path / "out2",
+    ).cycle.id
+    forma = plan_cycles(Database(url), plugins, [cycle_id], capacity_file=capacity).pro_forma
+    portfolio = forma.portfolio.to_pylist()[0]
+    for rows in (forma.segments.to_pylist(), forma.territories.to_pylist()):
+        for column in (
+            "customers",
+            "contacts",
+            "face_to_face",
+            "contact_cost",
+            "fixed_cost",
+            "cost",
+            "revenue",
+            "gross_margin",
+            "profit",
+        ):
+            assert sum(row[column] for row in rows) == portfolio[column], column
+    # 0.013 reps x 123,457 a year, half a year
+    assert portfolio["fixed_cost"] == Decimal("802.47")
+    assert portfolio["customers"] == 10
+    assert portfolio["profit"] == portfolio["gross_margin"] - portfolio["cost"]
+    segments = {row["segment"]: row for row in forma.segments.to_pylist()}
+    assert list(segments) == ["champion", "grow", "develop", "maintain", "monitor", IDLE]
+    # T2 plans no calls (maintain is e-mail only): its reps' cost stays on a row of its own
+    assert segments[IDLE]["fixed_cost"] == Decimal("185.19")  # 0.003 x 123,457 / 2
+
+
+def test_zero_reps_is_a_shortfall_named_with_its_fix(planned, tmp_path):
+    url, plugins, cycle_id = planned
+    capacity = _capacity(tmp_path, "territory;reps\nT1;0\n")
+    result = plan_cycles(Database(url), plugins, [cycle_id], capacity_file=capacity, save=False)
+    assert result.plan_id is None
+    (message,) = result.plan.shortfalls
+    assert message.startswith("territory T1 has no reps: 4 minimum face-to-face calls")
+    assert "capacity file" in message
+
+
+def test_a_budget_below_the_minimum_plans_is_refused(planned):
+    url, plugins, cycle_id = planned
+    with pytest.raises(ConfigError) as caught:
+        plan_cycles(Database(url), plugins, [cycle_id], budgets={"email": 10.0}, save=False)
+    text = caught.value.render()
+    assert "the email budget 10.00 is below what the minimum plans cost" in text
+    assert "raise the budget to at least" in text
+    with pytest.raises(ConfigError, match="no budget can be set for 'face_to_face'"):
+        plan_cycles(Database(url), plugins, [cycle_id], budgets={"face_to_face": 1e6})
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("territory;reps\nT1;-1\n", "row 2: reps '-1' of T1 is not a number of 0 or more"),
+        ("territory;reps\nT1;1\nT1;2\n", "row 3: territory T1 is listed twice"),
+        ("region;reps\nT1;1\n", "needs the columns territory and reps"),
+    ],
+)
+def test_a_bad_capacity_file_says_which_row_and_how_to_fix_it(planned, tmp_path, text, message):
+    url, plugins, cycle_id = planned
+    with pytest.raises(InputError, match=message):
+        plan_cycles(Database(url), plugins, [cycle_id], capacity_file=_capacity(tmp_path, text))
