@@ -32,6 +32,7 @@ COMMANDS = {
     "rules": "harmonia.cli.rules:rules",
     "plugins": "harmonia.cli.plugins:plugins",
     "db": "harmonia.cli.db:db",
+    "strategy": "harmonia.cli.strategy:strategy",
 }
 
 #: Set by :mod:`harmonia.testing` so the CLI sees exactly a test's packs.

@@ -1,0 +1,276 @@
+"""``harmonia strategy``: opportunity indices, call plans within capacity, curve fitting."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+
+from harmonia.cli import app, echo_json
+from harmonia.cli.render import escape, stages, stderr, stdout, table
+
+
+@click.group()
+def strategy() -> None:
+    """Portfolio and segment strategy over completed cycles.
+
+    \b
+    harmonia strategy indices 3                  # opportunity indices per segment
+    harmonia strategy plan 3 --capacity reps.csv # call plans within capacity, pro forma
+    harmonia strategy fit history.csv            # calibrate a response curve
+    """
+
+
+def _measures(potential: str, sales: str, activity: str) -> Any:
+    from harmonia.strategy.universe import Measures
+
+    return Measures(potential=potential, sales=sales, activity=activity)
+
+
+measure_options = [
+    click.option(
+        "--potential", default="potential", show_default=True, help="Metric of potential."
+    ),
+    click.option("--sales", default="trx", show_default=True, help="Metric of current sales."),
+    click.option(
+        "--activity", default="calls", show_default=True, help="Metric of calls customers got."
+    ),
+]
+
+
+def _with_measures(command: Any) -> Any:
+    for option in reversed(measure_options):
+        command = option(command)
+    return command
+
+
+@strategy.command("indices")
+@click.argument("cycle_ids", nargs=-1, required=True, type=int, metavar="CYCLE...")
+@click.option("--by-territory", is_flag=True, help="Per territory and segment.")
+@_with_measures
+@click.option("--json", "as_json", is_flag=True, help="Print both tables as JSON.")
+def indices(cycle_ids, by_territory, potential, sales, activity, as_json) -> None:
+    """Opportunity indices per segment: shares of customers, potential, sales, calls.
+
+    The potential index is the segment's share of potential over its share of
+    customers x 100 (above 100: its customers are worth more than average);
+    the development index its share of sales over its share of potential x 100
+    (below 100: it sells less than its potential would have it).
+    """
+    from harmonia.strategy.operations import opportunity_indices
+
+    context = app()
+    result = opportunity_indices(
+        context.existing_database,
+        context.plugins,
+        cycle_ids,
+        _measures(potential, sales, activity),
+    )
+    if as_json:
+        echo_json(
+            {
+                "cycles": [c.id for c in result.cycles],
+                "segments": result.segments.to_pylist(),
+                "territories": result.territories.to_pylist(),
+            }
+        )
+        return
+    rows = (result.territories if by_territory else result.segments).to_pylist()
+    keys = ["therapy_area", *(["territory"] if by_territory else []), "segment"]
+    columns = [
+        "customers",
+        "share_customers",
+        "share_potential",
+        "share_sales",
+        "potential_index",
+        "sales_index",
+        "development_index",
+        "activity_to_potential",
+    ]
+    headers = [
+        "area",
+        *(["territory"] if by_territory else []),
+        "segment",
+        "customers",
+        "% customers",
+        "% potential",
+        "% sales",
+        "potential idx",
+        "sales idx",
+        "development idx",
+        "calls/potential idx",
+    ]
+    stdout.print(
+        table(
+            "opportunity indices (shares in %, indices: 100 = average)",
+            headers,
+            [
+                (*(escape(str(row[k])) for k in keys), *(_rounded(row[c]) for c in columns))
+                for row in rows
+            ],
+        )
+    )
+
+
+def _rounded(value: Any) -> Any:
+    return round(value, 1) if isinstance(value, float) else value
+
+
+@strategy.command("plan")
+@click.argument("cycle_ids", nargs=-1, required=True, type=int, metavar="CYCLE...")
+@click.option(
+    "--capacity",
+    "capacity_file",
+    type=click.Path(path_type=Path),
+    help="CSV or XLSX with columns territory and reps (default: the country's "
+    "reps_per_territory for every territory).",
+)
+@click.option(
+    "--budget",
+    "budgets",
+    multiple=True,
+    metavar="CHANNEL=AMOUNT",
+    help="A budget for the period on a channel the field force does not limit "
+    "(repeatable), e.g. email=20000.",
+)
+@click.option("--dry-run", is_flag=True, help="Compute and show the plan without saving it.")
+@click.option("--json", "as_json", is_flag=True, help="Print the plan's figures as JSON.")
+def plan(cycle_ids, capacity_file, budgets, dry_run, as_json) -> None:
+    """Call plans within capacity for completed cycles, and their pro forma.
+
+    Give one cycle per therapy area of a market and period: their customers
+    share one field force. Contacts on channels with a response curve are
+    allocated by greedy marginal profit within each territory's calls and
+    each channel's budget; other channels keep the cycle's fixed plan.
+
+    \b
+    harmonia strategy plan 3 --capacity reps.csv --budget email=20000
+    harmonia strategy plan 3 4 --json           # oncology and diabetes together
+    """
+    from harmonia.engine.spec import actor
+    from harmonia.strategy.capacity import parse_budgets
+    from harmonia.strategy.operations import plan_cycles
+
+    context = app()
+    with stages("strategy plan") as stage:
+        result = plan_cycles(
+            context.existing_database,
+            context.plugins,
+            cycle_ids,
+            capacity_file=capacity_file,
+            budgets=parse_budgets(budgets),
+            save=not dry_run,
+            actor=actor(),
+            on_stage=stage,
+        )
+    for message in result.plan.shortfalls[:10]:
+        stderr.print(f"[yellow]warning:[/] {escape(message)}")
+    if len(result.plan.shortfalls) > 10:
+        stderr.print(f"[yellow]warning:[/] and {len(result.plan.shortfalls) - 10} more territories")
+    if as_json:
+        echo_json(plan_json(result))
+        return
+    render_pro_forma(result.pro_forma)
+    render_capacity(result.plan.territories.to_pylist())
+    stdout.print(f"[dim]method: {result.plan.method}[/]")
+    saved = f"plan {result.plan_id} saved" if result.plan_id else "not saved (--dry-run)"
+    stdout.print(f"[dim]{saved}; {result.seconds:.1f} s[/]")
+
+
+def plan_json(result: Any) -> dict[str, Any]:
+    """A plan's figures for scripts."""
+    return {
+        "plan": result.plan_id,
+        "cycles": [c.id for c in result.cycles],
+        "method": result.plan.method,
+        "capacity": {
+            "source": result.capacity.field_force.source,
+            "budgets": dict(result.capacity.budgets),
+        },
+        "pro_forma": result.pro_forma.as_json(),
+        "territories": result.plan.territories.to_pylist(),
+        "budgets": [
+            {k: v / 100 if k != "channel" else v for k, v in row.items()}
+            for row in result.plan.budgets.to_pylist()
+        ],
+        "shortfalls": list(result.plan.shortfalls),
+        "seconds": round(result.seconds, 3),
+    }
+
+
+def render_pro_forma(forma: Any, title: str = "pro forma") -> None:
+    rows = forma.as_json()
+    shown = [
+        (
+            escape(f"{row['therapy_area'] or ''} {row['segment']}".strip()),
+            *_money_row(row, forma.channels),
+        )
+        for row in rows["segments"]
+    ]
+    shown.append(("[bold]portfolio[/]", *_money_row(rows["portfolio"], forma.channels)))
+    calls = "face_to_face" in forma.channels
+    headers = [
+        "segment",
+        "customers",
+        *(["calls"] if calls else []),
+        "contacts",
+        "cost",
+        "revenue",
+        "gross margin",
+        "profit",
+        "ROI",
+        *(["revenue/call"] if calls else []),
+    ]
+    stdout.print(table(title, headers, shown))
+
+
+def _money_row(row: dict[str, Any], channels: tuple[str, ...]) -> tuple[Any, ...]:
+    calls = "face_to_face" in channels
+    roi = row["roi"]
+    return (
+        row["customers"],
+        *([row["face_to_face"]] if calls else []),
+        row["contacts"],
+        round(row["cost"]),
+        round(row["revenue"]),
+        round(row["gross_margin"]),
+        round(row["profit"]),
+        "-" if roi is None else f"{roi:.2f}",
+        *(
+            [None if row["revenue_per_call"] is None else round(row["revenue_per_call"])]
+            if calls
+            else []
+        ),
+    )
+
+
+def render_capacity(territories: list[dict[str, Any]]) -> None:
+    capacity = sum(t["calls_capacity"] for t in territories)
+    planned = sum(t["calls_planned"] for t in territories)
+    unmet = sum(t["calls_unmet"] for t in territories)
+    full = sum(1 for t in territories if t["calls_unmet"] > 0)
+    share = f"{100 * planned / capacity:.0f}%" if capacity else "-"
+    stdout.print(
+        f"calls: {planned:,} planned of {capacity:,} ({share}) in {len(territories):,} "
+        f"territories; {full:,} full, leaving {unmet:,} calls worth making unplanned"
+    )
+    busiest = sorted(territories, key=lambda t: -t["calls_unmet"])[:5]
+    if busiest and busiest[0]["calls_unmet"] > 0:
+        stdout.print(
+            table(
+                "territories with the most unmet demand",
+                ["territory", "reps", "capacity", "planned", "unmet"],
+                [
+                    (
+                        escape(t["territory"]),
+                        t["reps"],
+                        t["calls_capacity"],
+                        t["calls_planned"],
+                        t["calls_unmet"],
+                    )
+                    for t in busiest
+                    if t["calls_unmet"] > 0
+                ],
+            )
+        )
