@@ -33,6 +33,7 @@ COMMANDS = {
     "plugins": "harmonia.cli.plugins:plugins",
     "db": "harmonia.cli.db:db",
     "strategy": "harmonia.cli.strategy:strategy",
+    "scenario": "harmonia.cli.scenario:scenario",
 }
 
 #: Set by :mod:`harmonia.testing` so the CLI sees exactly a test's packs.

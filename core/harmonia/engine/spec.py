@@ -85,7 +85,7 @@ def resolve(catalog: Catalog, country: str, therapy_area: str, period: str | Non
         raise ConfigError(str(error), where="--period") from None
     rule_set = _rule_set(catalog, profile, therapy_area)
     questionnaires = _questionnaires(catalog, rule_set)
-    strategies = _strategies(catalog, profile, rule_set)
+    strategies = engagement_strategies(catalog, profile, rule_set)
     return CycleSpec(
         country=profile,
         therapy_area=therapy_area,
@@ -142,10 +142,11 @@ def _questionnaires(catalog: Catalog, rule_set: RuleSet) -> dict[str, list[Quest
     return found
 
 
-def _strategies(
-    catalog: Catalog, profile: CountryProfile, rule_set: RuleSet
+def engagement_strategies(
+    catalog: Catalog, profile: CountryProfile, rule_set: RuleSet, variant: str | None = None
 ) -> dict[str, EngagementStrategy]:
-    variant = profile.choice(rule_set.therapy_area).strategy_variant
+    """Each segment's strategy in ``variant`` (default: the one the country chose)."""
+    variant = variant or profile.choice(rule_set.therapy_area).strategy_variant
     strategies = {
         key[2]: strategy
         for key, strategy in catalog.engagement_strategies.items()

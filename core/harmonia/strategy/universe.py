@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import attrs
+import pyarrow as pa
 
 from harmonia.definitions import (
     CountryProfile,
@@ -115,29 +116,46 @@ def cycle_spec(cycle: Cycle, plugins: Plugins) -> CycleSpec:
     )
 
 
-def read_universe(
-    database: Database,
-    cycles: Sequence[PlannedCycle],
-    connection: Any,
-    measures: Measures = Measures(),
-) -> None:
-    """Create ``plan_units`` in DuckDB: one row per customer and cycle (therapy area).
-
-    Columns: cycle_id, therapy_area, customer_id, territory, segment,
-    potential, sales, activity and ``weight`` (potential relative to the
-    segment's average in its area; 1 without potential).
-    """
+def stored_assignments(database: Database, cycles: Sequence[PlannedCycle]) -> pa.Table:
+    """The cycles' assignments with each customer's territory: cycle_id, therapy_area,
+    customer_id, territory, segment (the final segment)."""
     from harmonia.store.bulk import BulkConnection
 
     ids = ", ".join(str(c.id) for c in cycles)
     areas = " ".join(f"WHEN {c.id} THEN {literal(c.spec.therapy_area)}" for c in cycles)
     with BulkConnection(database, write=False) as bulk:
-        assignments = bulk.read(
+        return bulk.read(
             f"SELECT a.cycle_id, CASE a.cycle_id {areas} END AS therapy_area, a.customer_id, "
             "c.territory, a.final_segment AS segment "
             f"FROM assignment a JOIN customer c ON c.id = a.customer_id WHERE a.cycle_id IN ({ids})"
         )
-        metrics = bulk.read(_metrics_sql(cycles, measures))
+
+
+def stored_measures(
+    database: Database, cycles: Sequence[PlannedCycle], measures: Measures = Measures()
+) -> pa.Table:
+    """The metric rows the measures read, for the cycles' areas, up to each cycle's end."""
+    from harmonia.store.bulk import BulkConnection
+
+    with BulkConnection(database, write=False) as bulk:
+        return bulk.read(_metrics_sql(cycles, measures))
+
+
+def build_units(
+    connection: Any,
+    cycles: Sequence[PlannedCycle],
+    assignments: pa.Table,
+    metrics: pa.Table,
+    measures: Measures = Measures(),
+) -> None:
+    """Create ``plan_units`` (and ``plan_windows``) in DuckDB: one row per customer and
+    cycle (therapy area).
+
+    Columns: cycle_id, therapy_area, customer_id, territory, segment,
+    potential, sales, activity and ``weight`` (potential relative to the
+    segment's average in its area; 1 without potential).
+    """
+    register_windows(connection, cycles)
     connection.register("incoming_assignments", assignments)
     connection.register("incoming_metrics", metrics)
     try:
@@ -192,7 +210,7 @@ def _units_sql(measures: Measures) -> str:
 
 
 def register_windows(connection: Any, cycles: Sequence[PlannedCycle]) -> None:
-    """``plan_windows``: each area's period as month ordinals (read_universe needs it)."""
+    """``plan_windows``: each area's period as month ordinals."""
     rows = " UNION ALL ".join(
         f"SELECT {literal(c.spec.therapy_area)} AS therapy_area, "
         f"{c.spec.period.first_month} AS first_month, {c.spec.period.last_month} AS last_month"
@@ -204,10 +222,15 @@ def register_windows(connection: Any, cycles: Sequence[PlannedCycle]) -> None:
 def open_universe(
     database: Database, cycles: Sequence[PlannedCycle], measures: Measures = Measures()
 ) -> Any:
-    """A DuckDB connection holding ``plan_units`` and ``plan_windows`` for ``cycles``."""
+    """A DuckDB connection holding ``plan_units`` for ``cycles``, read from the store."""
     from harmonia.compute import duckdb_connection
 
     connection = duckdb_connection()
-    register_windows(connection, cycles)
-    read_universe(database, cycles, connection, measures)
+    build_units(
+        connection,
+        cycles,
+        stored_assignments(database, cycles),
+        stored_measures(database, cycles, measures),
+        measures,
+    )
     return connection
