@@ -34,6 +34,7 @@ COMMANDS = {
     "db": "harmonia.cli.db:db",
     "strategy": "harmonia.cli.strategy:strategy",
     "scenario": "harmonia.cli.scenario:scenario",
+    "report": "harmonia.cli.report:report",
 }
 
 #: Set by :mod:`harmonia.testing` so the CLI sees exactly a test's packs.

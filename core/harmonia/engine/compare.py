@@ -50,14 +50,22 @@ def migration(
         )
         order.extend(segment for segment in segments if segment not in order)
     with BulkConnection(database) as bulk:
+        # Joined through the key (cycle_id, customer_id) on both sides: SQLite joins a
+        # FULL OUTER JOIN of two subqueries by nested loops (minutes at 50k customers).
         rows = bulk.read(
             f"""
-            SELECT COALESCE(b.result, '(none)') AS before_segment,
-                   COALESCE(a.result, '(none)') AS after_segment, COUNT(*) AS customers
-            FROM (SELECT customer_id, {column} AS result FROM assignment WHERE cycle_id = {int(before)}) b
-            FULL OUTER JOIN (SELECT customer_id, {column} AS result FROM assignment WHERE cycle_id = {int(after)}) a
-              ON a.customer_id = b.customer_id
-            GROUP BY 1, 2
+            SELECT before_segment, after_segment, COUNT(*) AS customers FROM (
+                SELECT b.{column} AS before_segment, COALESCE(a.{column}, '(none)') AS after_segment
+                FROM assignment b LEFT JOIN assignment a
+                  ON a.cycle_id = {int(after)} AND a.customer_id = b.customer_id
+                WHERE b.cycle_id = {int(before)}
+                UNION ALL
+                SELECT '(none)', a.{column} FROM assignment a
+                WHERE a.cycle_id = {int(after)} AND NOT EXISTS (
+                    SELECT 1 FROM assignment b
+                    WHERE b.cycle_id = {int(before)} AND b.customer_id = a.customer_id)
+            ) moves
+            GROUP BY before_segment, after_segment
             """
         ).to_pylist()
     counts: dict[str, dict[str, int]] = {}

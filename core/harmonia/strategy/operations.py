@@ -19,6 +19,7 @@ import numpy as np
 import pyarrow as pa
 
 from harmonia.definitions.strategy import CHANNELS
+from harmonia.strategy.actuals import Actuals, compare
 from harmonia.strategy.capacity import Capacity, FieldForce, read_field_force
 from harmonia.strategy.opportunity import opportunity
 from harmonia.strategy.plan import CallPlan, make_plan
@@ -84,16 +85,22 @@ def plan_cycles(
     *,
     capacity_file: Path | None = None,
     budgets: dict[str, float] | None = None,
+    capacity: Capacity | None = None,
     save: bool = True,
     actor: str = "",
     on_stage: Stage | None = None,
 ) -> PlanResult:
-    """Plan the cycles' customers within capacity; save the plan unless ``save`` is false."""
+    """Plan the cycles' customers within capacity; save the plan unless ``save`` is false.
+
+    The capacity is ``capacity``, or the field force of ``capacity_file`` (default:
+    the country's reps per territory) with ``budgets``.
+    """
     stage = on_stage or (lambda _: None)
     started = time.perf_counter()
     stage("reading the cycles")
     cycles = planned_cycles(database, plugins, cycle_ids)
-    capacity = Capacity(field_force(cycles, capacity_file), budgets or {})
+    if capacity is None:
+        capacity = Capacity(field_force(cycles, capacity_file), budgets or {})
     connection = open_universe(database, cycles)
     try:
         stage("allocating contacts")
@@ -159,3 +166,38 @@ def save_plan(
     with BulkConnection(database) as bulk:
         bulk.append("plan_goal", pa.table(columns))
     return record.id
+
+
+def compare_actuals(
+    planned: PlanResult, activity: pa.Table | None, sales: pa.Table | None
+) -> Actuals:
+    """Actual activity and sales (harmonia customer ids) against a plan's goals."""
+    from harmonia.compute import duckdb_connection
+
+    empty_activity = pa.table(
+        {
+            "customer_id": pa.array([], pa.int64()),
+            "channel": pa.array([], pa.string()),
+            "date": pa.array([], pa.string()),
+            "contacts": pa.array([], pa.int64()),
+        }
+    )
+    empty_sales = pa.table(
+        {
+            "customer_id": pa.array([], pa.int64()),
+            "territory": pa.array([], pa.string()),
+            "period": pa.array([], pa.string()),
+            "value": pa.array([], pa.float64()),
+        }
+    )
+    connection = duckdb_connection()
+    try:
+        return compare(
+            connection,
+            planned.plan.goals,
+            planned.cycles[0].spec.period,
+            activity if activity is not None else empty_activity,
+            sales if sales is not None else empty_sales,
+        )
+    finally:
+        connection.close()
