@@ -55,12 +55,14 @@ def read_actuals(database: Database, path: Path, kind: str, system: str) -> pa.T
             )
 
         def text(name: str) -> str:
-            return f'CAST("{names[name]}" AS VARCHAR)' if name in names else "CAST(NULL AS VARCHAR)"
+            if name not in names:
+                return "CAST(NULL AS VARCHAR)"
+            return f"NULLIF(TRIM(CAST(r.\"{names[name]}\" AS VARCHAR)), '')"
 
         def number(name: str, default: str = "NULL") -> str:
             if name not in names:
                 return default
-            return f"TRY_CAST(replace(CAST(\"{names[name]}\" AS VARCHAR), ',', '.') AS DOUBLE)"
+            return f"TRY_CAST(replace(CAST(r.\"{names[name]}\" AS VARCHAR), ',', '.') AS DOUBLE)"
 
         connection.register("relation_in", relation)
         crosswalk = _crosswalk(database, system)
@@ -78,7 +80,7 @@ def read_actuals(database: Database, path: Path, kind: str, system: str) -> pa.T
                 f"{text('territory')} AS territory, {text('period')} AS period, "
                 f"{number('value')} AS value"
             )
-        return connection.sql(f"{select} FROM relation_in {ids}").to_arrow_table()
+        return connection.sql(f"{select} FROM relation_in r {ids}").to_arrow_table()
     finally:
         connection.close()
 

@@ -1,0 +1,182 @@
+"""The strategy commands through click's runner, and the report in a real browser.
+
+The tiny market's 2027-H1 and 2027-H2 cycles (cycle 1 and 2) on SQLite.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+import tiny_market
+from helpers import write
+
+from harmonia.plugins import Plugins
+
+#: Where tests keep what a person may want to look at (the report's screenshot).
+ARTIFACTS = Path(
+    os.environ.get("HARMONIA_TEST_ARTIFACTS", Path(__file__).parents[2] / ".artifacts")
+)
+
+
+@pytest.fixture
+def cli(
+    harmonia_cli: Callable,
+    tiny: Plugins,
+    harmonia_database: str,
+    sqlite_h1: Path,
+    wide_terminal: None,
+) -> Callable:
+    """``harmonia_cli`` on the tiny market with its 2027-H1 (1) and 2027-H2 (2) cycles."""
+    shutil.copyfile(sqlite_h1, harmonia_database.removeprefix("sqlite:///"))
+    for period in ("2027-H1", "2027-H2"):
+        if period == "2027-H2":
+            assert (
+                harmonia_cli("load", str(tiny_market.DATA / "h2"), "--country", "NL").exit_code == 0
+            )
+        result = harmonia_cli(
+            "cycle", "run", "-c", "NL", "-t", "cardiology", "-p", period, "--out", "out"
+        )
+        assert result.exit_code == 0, result.output
+    return harmonia_cli
+
+
+def test_indices_table_and_json(cli: Callable) -> None:
+    table = cli("strategy", "indices", "2")
+    assert table.exit_code == 0, table.output
+    assert "potential idx" in table.output and "champion" in table.output
+    data = json.loads(cli("strategy", "indices", "2", "--json").output)
+    segments = {row["segment"]: row for row in data["segments"]}
+    assert sum(row["customers"] for row in data["segments"]) == 10
+    assert sum(row["share_potential"] for row in data["segments"]) == pytest.approx(100.0)
+    champion = segments["champion"]
+    assert champion["potential_index"] == pytest.approx(
+        100 * champion["share_potential"] / champion["share_customers"]
+    )
+    assert {row["territory"] for row in data["territories"]} == {"T1", "T2"}
+
+
+def test_plan_saves_and_prints_the_pro_forma(cli: Callable, tmp_path: Path) -> None:
+    capacity = write(tmp_path / "reps.csv", "territory;reps\nT1;0,008\nT2;0\n")
+    result = cli("strategy", "plan", "2", "--capacity", str(capacity))
+    assert result.exit_code == 0, result.output
+    assert "pro forma" in result.output and "portfolio" in result.output
+    assert "plan 1 saved" in result.output
+    # T2 has no reps but its customers only need e-mails: no shortfall
+    assert "warning" not in result.output
+    data = json.loads(cli("strategy", "plan", "2", "--dry-run", "--json").output)
+    assert data["plan"] is None and data["cycles"] == [2]
+    assert data["pro_forma"]["portfolio"]["customers"] == 10
+    assert cli("strategy", "plan", "2", "--budget", "email").exit_code != 0
+
+
+def test_scenario_compares_variants(cli: Callable) -> None:
+    result = cli("scenario", "2", "--reps", "+1", "--response-scale", "0.5", "--json")
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    assert [v["name"] for v in data["variants"]] == ["reps +1", "response x0.5"]
+    assert data["variants"][1]["difference"]["revenue"] < 0
+    shown = cli("scenario", "2", "--reps", "+1")
+    assert "difference from the base" in shown.output
+    assert cli("scenario", "2").exit_code == 2  # no variant: a usage error
+
+
+def test_the_report_renders_in_a_real_browser_without_errors(cli: Callable, tmp_path: Path) -> None:
+    activity = write(
+        tmp_path / "activity.csv",
+        "customer_id;channel;date;contacts\nC01;face_to_face;2027-08-03;2\n"
+        "C02;face_to_face;2027-09-01;1\nC99;face_to_face;2027-09-01;1\n",
+    )
+    sales = write(
+        tmp_path / "sales.csv",
+        "customer_id;territory;period;value\nC01;;2027-Q3;1500,5\n;T2;2027-H2;300\n",
+    )
+    what_if = write(
+        tmp_path / "what-if.toml",
+        '[[variants]]\nname = "wider champions"\n'
+        'rules = [{ rule = "champion", when = "potential_q >= 3 AND adoption = \'mid\'" }]\n',
+    )
+    target = tmp_path / "report.html"
+    result = cli(
+        "report",
+        "2",
+        "--out",
+        str(target),
+        "--reps",
+        "+1",
+        "--scenario",
+        str(what_if),
+        "--activity",
+        str(activity),
+        "--sales",
+        str(sales),
+        "--system",
+        "csv",
+    )
+    assert result.exit_code == 0, result.output
+    html = target.read_text(encoding="utf-8")
+    assert "<script src=" not in html  # nothing to fetch: plotly.js is inlined
+    for title in (
+        "Segment sizes",
+        "Migration since the previous cycle",
+        "Opportunity indices",
+        "Pro forma",
+        "Capacity by territory",
+        "Scenarios",
+        "Actuals against plan",
+    ):
+        assert title in html
+    assert "customer C99 is not a known customer" in html
+    errors, plots = _open_in_chromium(target, ARTIFACTS / "report.png")
+    assert errors == []
+    assert plots >= 6
+
+
+def _open_in_chromium(page_path: Path, screenshot: Path) -> tuple[list[str], int]:
+    """Console errors and the number of drawn charts of a page in headless Chromium."""
+    chromium = Path("/usr/bin/chromium")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError as error:
+        _unavailable(f"playwright is not installed: {error}")
+    if not chromium.exists():
+        _unavailable("Chromium is not installed at /usr/bin/chromium (apt-get install chromium)")
+    errors: list[str] = []
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=str(chromium),
+            args=[
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--no-first-run",
+            ],
+        )
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 900})
+            page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+            page.on("pageerror", lambda e: errors.append(str(e)))
+            # Offline: any request leaving the file would be an error
+            page.route(
+                "http*://**", lambda route: (errors.append(route.request.url), route.abort())
+            )
+            page.goto(page_path.as_uri())
+            page.wait_for_selector(".js-plotly-plot .main-svg")
+            plots = page.locator(".js-plotly-plot").count()
+            screenshot.parent.mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=str(screenshot), full_page=True)
+        finally:
+            browser.close()
+    return errors, plots
+
+
+def _unavailable(reason: str) -> None:
+    if os.environ.get("CI"):
+        pytest.fail(reason + " (CI is set, so this fails instead of skipping)")
+    pytest.skip(reason)
