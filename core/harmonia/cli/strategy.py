@@ -274,3 +274,52 @@ def render_capacity(territories: list[dict[str, Any]]) -> None:
                 ],
             )
         )
+
+
+@strategy.command("fit")
+@click.argument("history", type=click.Path(path_type=Path))
+@click.option(
+    "--family", type=click.Choice(["adbudg", "exponential"]), default="adbudg", show_default=True
+)
+@click.option(
+    "--revenue-per-unit", type=float, default=0.0, help="Revenue of one unit of response."
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the fits as JSON.")
+def fit(history: Path, family: str, revenue_per_unit: float, as_json: bool) -> None:
+    """Calibrate a response curve from history (needs scipy: harmonia[fit]).
+
+    HISTORY is a CSV or Parquet file with one row per customer and year:
+    contacts, response (prescriptions, units ...) and optionally segment
+    (one curve per segment). Prints each curve with its fit quality and the
+    line to paste into a strategy's channel.
+    """
+    from harmonia.strategy.fit import fit_segments, read_history
+
+    contacts, observed, segments = read_history(history)
+    fits = fit_segments(
+        contacts, observed, segments, family=family, revenue_per_unit=revenue_per_unit
+    )
+    if as_json:
+        echo_json([f.as_json() for f in fits])
+        return
+    stdout.print(
+        table(
+            f"{family} curves fitted to {history}",
+            ["segment", "points", "minimum", "maximum", "shape", "half-saturation", "R²", "RMSE"],
+            [
+                (
+                    escape(f.segment or "(all)"),
+                    f.points,
+                    f.curve.minimum,
+                    f.curve.maximum,
+                    f.curve.shape,
+                    f.curve.half_saturation,
+                    round(f.r_squared, 3),
+                    f.rmse,
+                )
+                for f in fits
+            ],
+        )
+    )
+    for f in fits:
+        stdout.print(f"{escape(f.segment or '(all)')}: {escape(f.toml())}")
