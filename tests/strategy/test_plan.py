@@ -166,3 +166,84 @@ def test_a_bad_capacity_file_says_which_row_and_how_to_fix_it(planned, tmp_path,
     url, plugins, cycle_id = planned
     with pytest.raises(InputError, match=message):
         plan_cycles(Database(url), plugins, [cycle_id], capacity_file=_capacity(tmp_path, text))
+
+
+def test_two_therapy_areas_share_one_reps_time():
+    """One customer, champion in two areas, in a territory of 6 calls: the calls go
+    where they earn most, and both areas together stay within the territory."""
+    import duckdb
+
+    from harmonia.engine.spec import resolve
+    from harmonia.store.models import Cycle
+    from harmonia.strategy.capacity import Capacity, FieldForce
+    from harmonia.strategy.plan import make_plan
+    from harmonia.strategy.universe import PlannedCycle
+
+    plugins = tiny_plugins()
+    cardiology = resolve(plugins, "NL", "cardiology", "2027-H1")
+    # a second area whose champions respond twice as strongly
+    strong = {
+        segment: attrs.evolve(
+            strategy,
+            channels=tuple(
+                attrs.evolve(c, response=attrs.evolve(c.response, revenue_per_unit=2000))
+                if c.response
+                else c
+                for c in strategy.channels
+            ),
+        )
+        for segment, strategy in cardiology.strategies.items()
+    }
+    renal = attrs.evolve(cardiology, therapy_area="renal", strategies=strong)
+    cycles = [
+        PlannedCycle(
+            Cycle(
+                id=1,
+                country="NL",
+                therapy_area="cardiology",
+                period="2027-H1",
+                engine="duckdb",
+                rule_set="tiny-core",
+                rule_set_version="1",
+                status="completed",
+            ),
+            cardiology,
+        ),
+        PlannedCycle(
+            Cycle(
+                id=2,
+                country="NL",
+                therapy_area="renal",
+                period="2027-H1",
+                engine="duckdb",
+                rule_set="tiny-core",
+                rule_set_version="1",
+                status="completed",
+            ),
+            renal,
+        ),
+    ]
+    connection = duckdb.connect()
+    connection.execute(
+        "CREATE TABLE plan_units AS SELECT * FROM (VALUES "
+        "(1, 'cardiology', 7, 'T1', 'champion', 1.0), (2, 'renal', 7, 'T1', 'champion', 1.0)) "
+        "t(cycle_id, therapy_area, customer_id, territory, segment, weight)"
+    )
+    # 0.0069 reps x 220 days x 8 calls x half a year = 6.07: 6 calls
+    plan = make_plan(connection, cycles, Capacity(FieldForce({"T1": 0.0069}, 0.0)))
+    calls = {row["therapy_area"]: row["face_to_face"] for row in plan.goals.to_pylist()}
+    assert sum(calls.values()) == 6
+    curve = cardiology.strategies["champion"].channels[0].response
+
+    def profit(revenue_per_unit: float, n: int) -> float:
+        earned = revenue(attrs.evolve(curve, revenue_per_unit=revenue_per_unit), np.array([n]), 0.5)
+        return 0.8 * float(earned[0]) - 100 * n
+
+    best = max(
+        ((a, b) for a in range(1, 11) for b in range(1, 11) if a + b <= 6),
+        key=lambda split: profit(1000, split[0]) + profit(2000, split[1]),
+    )
+    assert (calls["cardiology"], calls["renal"]) == best
+    assert calls["renal"] > calls["cardiology"]
+    (territory,) = plan.territories.to_pylist()
+    assert (territory["calls_capacity"], territory["calls_planned"]) == (6, 6)
