@@ -105,7 +105,7 @@ def in_process_planning(store: Path, repeat: int) -> dict[str, Any]:
         started = time.perf_counter()
         forma = pro_forma(connection, plan)
         forma_seconds.append(time.perf_counter() - started)
-    units = connection.sql("SELECT COUNT(*) FROM plan_units").fetchone()[0]
+    units = connection.sql("SELECT COUNT(*) FROM plan_units").fetchall()[0][0]
     connection.close()
     return {
         "reading": reading,

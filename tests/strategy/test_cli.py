@@ -180,3 +180,18 @@ def _unavailable(reason: str) -> None:
     if os.environ.get("CI"):
         pytest.fail(reason + " (CI is set, so this fails instead of skipping)")
     pytest.skip(reason)
+
+
+def test_a_report_of_a_saved_plan_uses_its_capacity(cli: Callable, tmp_path: Path) -> None:
+    capacity = write(tmp_path / "reps.csv", "territory;reps\nT1;0,008\n")
+    assert cli("strategy", "plan", "2", "--capacity", str(capacity)).exit_code == 0
+    target = tmp_path / "report.html"
+    result = cli("report", "2", "--plan", "1", "--out", str(target))
+    assert result.exit_code == 0, result.output
+    html = target.read_text(encoding="utf-8")
+    assert f"Field force: {capacity}" in html
+    assert "No scenarios were run" in html and "No actuals given" in html
+    wrong = cli("report", "1", "--plan", "1", "--out", str(target))
+    assert wrong.exit_code == 1 and "plan 1 plans cycles 2, not cycle 1" in wrong.output
+    both = cli("report", "2", "--plan", "1", "--capacity", str(capacity))
+    assert both.exit_code == 2
