@@ -203,7 +203,9 @@ def run_scenario(
     for variant in variants:
         _check_bounds(plugins, variant)
     stage("reading the cycles")
-    cycles = planned_cycles(database, plugins, cycle_ids)
+    cycles = planned_cycles(
+        database, plugins, cycle_ids, questionnaires=any(v.resegments for v in variants)
+    )
     assignments = stored_assignments(database, cycles)
     metrics = stored_measures(database, cycles)
     connection = duckdb_connection()

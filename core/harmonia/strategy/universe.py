@@ -61,9 +61,17 @@ class PlannedCycle:
 
 
 def planned_cycles(
-    database: Database, plugins: Plugins, cycle_ids: Sequence[int]
+    database: Database,
+    plugins: Plugins,
+    cycle_ids: Sequence[int],
+    *,
+    questionnaires: bool = False,
 ) -> list[PlannedCycle]:
-    """The completed cycles to plan together: one market and period, one per therapy area."""
+    """The completed cycles to plan together: one market and period, one per therapy area.
+
+    Their specs hold the questionnaires only when asked (to segment a cycle
+    again): planning does not score, and structuring them takes time.
+    """
     from harmonia.engine.cycle import get_cycle
 
     cycles = [get_cycle(database, cycle_id) for cycle_id in dict.fromkeys(cycle_ids)]
@@ -82,10 +90,10 @@ def planned_cycles(
             + ", ".join(f"{c.id} ({c.country} {c.therapy_area} {c.period})" for c in cycles),
             fix="name one cycle per therapy area of the same country and period",
         )
-    return [PlannedCycle(cycle, cycle_spec(cycle, plugins)) for cycle in cycles]
+    return [PlannedCycle(cycle, cycle_spec(cycle, plugins, questionnaires)) for cycle in cycles]
 
 
-def cycle_spec(cycle: Cycle, plugins: Plugins) -> CycleSpec:
+def cycle_spec(cycle: Cycle, plugins: Plugins, questionnaires: bool = True) -> CycleSpec:
     """The spec a cycle ran with, rebuilt from its snapshot.
 
     Parameters are those the cycle resolved; one it did not know yet (a cycle
@@ -106,7 +114,9 @@ def cycle_spec(cycle: Cycle, plugins: Plugins) -> CycleSpec:
         questionnaires={
             qid: [structure(version, Questionnaire, where=where) for version in versions]
             for qid, versions in snapshot.get("questionnaires", {}).items()
-        },
+        }
+        if questionnaires
+        else {},
         strategies={
             segment: structure(data, EngagementStrategy, where=where)
             for segment, data in snapshot.get("strategies", {}).items()
@@ -166,14 +176,17 @@ def build_units(
 
 
 def _metrics_sql(cycles: Sequence[PlannedCycle], measures: Measures) -> str:
-    names = ", ".join(literal(n) for n in (measures.potential, measures.sales, measures.activity))
+    """The potential up to each cycle's end, sales and activity within its period only."""
+    summed = ", ".join(literal(n) for n in (measures.sales, measures.activity))
     windows = " OR ".join(
-        f"(therapy_area = {literal(c.spec.therapy_area)} AND last_month <= {c.spec.period.last_month})"
+        f"(therapy_area = {literal(c.spec.therapy_area)} AND last_month <= {c.spec.period.last_month} "
+        f"AND (metric = {literal(measures.potential)} OR (metric IN ({summed}) "
+        f"AND first_month >= {c.spec.period.first_month})))"
         for c in cycles
     )
     return (
         "SELECT therapy_area, metric, customer_id, first_month, last_month, value FROM metric "
-        f"WHERE metric IN ({names}) AND ({windows})"
+        f"WHERE {windows}"
     )
 
 
