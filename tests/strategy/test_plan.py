@@ -247,3 +247,22 @@ def test_two_therapy_areas_share_one_reps_time():
     assert calls["renal"] > calls["cardiology"]
     (territory,) = plan.territories.to_pylist()
     assert (territory["calls_capacity"], territory["calls_planned"]) == (6, 6)
+
+
+def test_cycles_planned_together_must_share_a_market_and_period(planned, tmp_path):
+    url, plugins, cycle_id = planned
+    again = run_cycle(
+        Database(url),
+        plugins,
+        country="NL",
+        therapy_area="cardiology",
+        period="2027-H1",
+        directory=tmp_path / "again",
+    ).cycle.id
+    with pytest.raises(ConfigError, match="one per therapy area") as caught:
+        plan_cycles(Database(url), plugins, [cycle_id, again], save=False)
+    assert f"{cycle_id} (NL cardiology 2027-H1)" in caught.value.what
+    from harmonia.errors import NotFoundError
+
+    with pytest.raises(NotFoundError, match="no cycle 99"):
+        plan_cycles(Database(url), plugins, [99], save=False)

@@ -17,6 +17,8 @@ def cell(value: Any) -> str:
     if isinstance(value, Decimal):
         value = float(value)
     if isinstance(value, float):
+        if value != value:  # NaN
+            return "-"
         return f"{value:,.0f}" if abs(value) >= 100 else f"{value:,.2f}"
     if isinstance(value, int):
         return f"{value:,}"

@@ -16,7 +16,8 @@ Compared per segment and per territory: planned and delivered contacts
 (attainment), planned revenue and actual sales (variance), and the response
 actually observed: across the customers of a segment, the slope of their
 sales on the face-to-face calls they got (revenue per extra call) and how
-much of the variation calls explain (R²), next to the plan's revenue per call.
+much of the variation calls explain (R²), next to the plan's revenue per call;
+empty where the customers with sales all got the same number of calls.
 """
 
 from __future__ import annotations
@@ -222,8 +223,10 @@ def _response_sql(goals: pa.Table) -> str:
     SELECT CAST(therapy_area AS VARCHAR) AS therapy_area, CAST(segment AS VARCHAR) AS segment,
         CAST(COUNT(actual_sales) AS BIGINT) AS customers_with_sales,
         AVG(actual_calls) AS mean_calls,
-        REGR_SLOPE(actual_sales, actual_calls) AS observed_revenue_per_call,
-        REGR_R2(actual_sales, actual_calls) AS r_squared,
+        CASE WHEN REGR_SXX(actual_sales, actual_calls) > 0
+            THEN REGR_SLOPE(actual_sales, actual_calls) END AS observed_revenue_per_call,
+        CASE WHEN REGR_SXX(actual_sales, actual_calls) > 0
+            THEN REGR_R2(actual_sales, actual_calls) END AS r_squared,
         SUM(revenue) / 100.0 / NULLIF(SUM({calls}), 0) AS planned_revenue_per_call
     FROM actual_customers
     GROUP BY therapy_area, segment
