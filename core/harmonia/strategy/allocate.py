@@ -20,9 +20,9 @@ costs it is the classic ratio heuristic, within one contact's value of the
 optimum. ``tests/strategy/test_allocate.py`` holds it to a brute-force
 optimum on small cases.
 
-No loop runs per customer: the ranking is one ``lexsort`` over the contacts
-that compete for a full pool (pools with room take every positive contact
-without being ranked).
+No loop runs per customer: the ranking is one sort over the contacts that
+compete for a full pool (pools with room take every positive contact without
+being ranked).
 """
 
 from __future__ import annotations
@@ -154,8 +154,9 @@ def _ranked(
     step = np.arange(len(unit)) - np.repeat(np.cumsum(counts) - counts, counts)
     table = _gain_table(steps)
     value = weight[unit] * table[unit_steps[unit], step] - cost[unit]
-    # lexsort is stable: a unit's equal gains stay in order, so each unit takes a prefix
-    order = np.lexsort((unit, -value / size[unit], pool[unit]))
+    # The rows come by unit, then by contact, and lexsort is stable: ties keep that
+    # order, so each unit takes a prefix of its contacts and ties go by unit.
+    order = np.lexsort((-value / size[unit], pool[unit]))
     taken_size = size[unit[order]]
     within = _cumulative_within(taken_size, pool[unit[order]])
     keep = within <= room[pool[unit[order]]] + 1e-9
