@@ -251,7 +251,7 @@ def test_the_cycle_records_a_snapshot_to_reproduce_it(h1_cycles: tuple) -> None:
         "working_days": 220.0,
         "calls_per_day": 8.0,
         "reps_per_territory": 1.0,
-        "event_seats_per_rep": 24.0,
+        "event_seats_per_rep": 80.0,
         "response_scale": 1.0,
         "gross_margin": 0.8,
         "rep_cost": 0.0,

@@ -369,6 +369,7 @@ def _territories(
             "seats_capacity": limits["event"].astype(np.int64),
             "seats_planned": seats_used,
             "seats_unmet": np.maximum(seats_demand - seats_used, 0),
+            "minimum_seats_short": column("event", "short_minimum"),
             "fixed_cost": np.round(reps * economics.rep_cost * economics.share * 100).astype(
                 np.int64
             ),
@@ -398,20 +399,32 @@ def _budgets(capacity: Capacity, usage: dict[str, Any]) -> pa.Table:
 
 
 def _shortfalls(territories: pa.Table) -> tuple[str, ...]:
-    """One message per territory whose reps cannot make the minimum calls planned."""
-    short = territories.filter(pc.greater(territories["minimum_calls_short"], 0))
+    """One message per territory whose reps cannot deliver the minimum plans."""
+    short = territories.filter(
+        pc.or_(
+            pc.greater(territories["minimum_calls_short"], 0),
+            pc.greater(territories["minimum_seats_short"], 0),
+        )
+    )
     messages = []
     for row in short.to_pylist():
+        missing = " and ".join(
+            f"{row[column]:,} minimum {what}"
+            for column, what in (
+                ("minimum_calls_short", "face-to-face calls"),
+                ("minimum_seats_short", "event seats"),
+            )
+            if row[column] > 0
+        )
         if row["reps"] <= 0:
             messages.append(
-                f"territory {row['territory']} has no reps: {row['minimum_calls_short']:,} "
-                "minimum face-to-face calls are not planned (give it reps in the capacity "
-                "file, or align its customers to another territory)"
+                f"territory {row['territory']} has no reps: {missing} are not planned (give it "
+                "reps in the capacity file, or align its customers to another territory)"
             )
         else:
             messages.append(
-                f"territory {row['territory']}: {row['reps']:g} reps make "
-                f"{row['calls_capacity']:,} calls, {row['minimum_calls_short']:,} fewer than "
-                "the minimum plans need (add reps, or lower min_per_year)"
+                f"territory {row['territory']}: {row['reps']:g} reps cannot deliver {missing} "
+                "of the plans (add reps, raise event_seats_per_rep, or plan fewer contacts in the "
+                "strategies)"
             )
     return tuple(messages)
