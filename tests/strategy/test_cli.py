@@ -195,3 +195,30 @@ def test_a_report_of_a_saved_plan_uses_its_capacity(cli: Callable, tmp_path: Pat
     assert wrong.exit_code == 1 and "plan 1 plans cycles 2, not cycle 1" in wrong.output
     both = cli("report", "2", "--plan", "1", "--capacity", str(capacity))
     assert both.exit_code == 2
+
+
+def test_actuals_against_a_saved_plan(cli: Callable, tmp_path: Path) -> None:
+    assert cli("strategy", "plan", "2").exit_code == 0
+    activity = write(
+        tmp_path / "activity.csv",
+        "customer_id,channel,date\nC01,face_to_face,2027-08-03\nC01,face_to_face,2027-09-03\n"
+        "C01,face_to_face,2027-01-03\nC99,email,2027-09-01\n",
+    )
+    sales = write(tmp_path / "sales.csv", "customer_id,period,value\nC01,2027-Q3,1500.5\n")
+    result = cli(
+        "strategy", "actuals", "1", "--activity", str(activity), "--sales", str(sales), "--json"
+    )
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    champion = next(r for r in data["segments"] if r["segment"] == "champion")
+    assert champion["actual_calls"] == 2 and champion["actual_sales"] == pytest.approx(1500.5)
+    planned = json.loads(cli("strategy", "plan", "2", "--dry-run", "--json").output)
+    expected = next(r for r in planned["pro_forma"]["segments"] if r["segment"] == "champion")
+    assert champion["planned_revenue"] == pytest.approx(expected["revenue"])
+    assert {(r["row_number"], tuple(r["reasons"])) for r in data["rejected"]} == {
+        (4, ("date 2027-01-03 is outside the plan's period 2027-H2",)),
+        (5, ("customer C99 is not a known customer",)),
+    }
+    shown = cli("strategy", "actuals", "1", "--activity", str(activity))
+    assert "actuals against plan" in shown.output
+    assert cli("strategy", "actuals", "7", "--sales", str(sales)).exit_code == 1

@@ -323,3 +323,92 @@ def fit(history: Path, family: str, revenue_per_unit: float, as_json: bool) -> N
     )
     for f in fits:
         stdout.print(f"{escape(f.segment or '(all)')}: {escape(f.toml())}")
+
+
+@strategy.command("actuals")
+@click.argument("plan_id", type=int, metavar="PLAN")
+@click.option(
+    "--activity",
+    "activity_file",
+    type=click.Path(path_type=Path),
+    help="Actual activity: customer_id, channel, date, contacts.",
+)
+@click.option(
+    "--sales",
+    "sales_file",
+    type=click.Path(path_type=Path),
+    help="Actual sales: customer_id or territory, period, value.",
+)
+@click.option(
+    "--system",
+    default="csv",
+    show_default=True,
+    help="The source system whose customer ids the files use.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print every table as JSON.")
+def actuals(plan_id, activity_file, sales_file, system, as_json) -> None:
+    """Actual activity and sales against a saved plan: attainment, variance, response.
+
+    Rows that cannot be compared (unknown customers, dates or periods outside
+    the plan's period, unknown channels) are listed with their reasons.
+
+    \b
+    harmonia strategy actuals 1 --activity calls.csv --sales sales.csv
+    """
+    from harmonia.strategy.actual_files import read_actuals
+    from harmonia.strategy.operations import compare_actuals, saved_plan
+
+    if activity_file is None and sales_file is None:
+        raise click.UsageError("give --activity, --sales or both")
+    context = app()
+    database = context.existing_database
+    saved = saved_plan(database, context.plugins, plan_id)
+    result = compare_actuals(
+        saved.goals,
+        saved.cycles[0].spec.period,
+        read_actuals(database, activity_file, "activity", system) if activity_file else None,
+        read_actuals(database, sales_file, "sales", system) if sales_file else None,
+    )
+    if as_json:
+        echo_json(
+            {
+                "plan": plan_id,
+                "segments": result.segments.to_pylist(),
+                "territories": result.territories.to_pylist(),
+                "response": result.response.to_pylist(),
+                "rejected": result.rejected.to_pylist(),
+            }
+        )
+        return
+    columns = (
+        "planned_calls",
+        "actual_calls",
+        "call_attainment",
+        "planned_revenue",
+        "actual_sales",
+        "variance",
+    )
+    stdout.print(
+        table(
+            f"plan {plan_id}: actuals against plan",
+            [
+                "segment",
+                "planned calls",
+                "actual calls",
+                "attainment %",
+                "planned revenue",
+                "actual sales",
+                "variance",
+            ],
+            [
+                (escape(f"{r['therapy_area']} {r['segment']}"), *(_rounded(r[c]) for c in columns))
+                for r in result.segments.to_pylist()
+            ],
+        )
+    )
+    for row in result.rejected.to_pylist()[:20]:
+        stderr.print(
+            f"[yellow]rejected:[/] {row['kind']} row {row['row_number']}: {escape('; '.join(row['reasons']))}"
+        )
+    if result.rejected.num_rows > 20:
+        stderr.print(f"[yellow]rejected:[/] and {result.rejected.num_rows - 20} more rows")

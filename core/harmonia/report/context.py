@@ -135,6 +135,12 @@ class ReportContext:
     def actuals(self) -> Any:
         if self.activity is None and self.sales is None:
             return None
-        from harmonia.strategy.operations import compare_actuals
+        from harmonia.strategy.operations import compare_actuals, saved_plan
 
-        return compare_actuals(self.plan, self.activity, self.sales)
+        # A saved plan is compared as it was saved; otherwise the plan shown.
+        goals = (
+            saved_plan(self.database, self.plugins, self.plan_id).goals
+            if self.plan_id is not None
+            else self.plan.plan.goals
+        )
+        return compare_actuals(goals, self.plan.cycles[0].spec.period, self.activity, self.sales)

@@ -168,8 +168,57 @@ def save_plan(
     return record.id
 
 
+@attrs.frozen
+class SavedPlan:
+    """A plan as saved: its record, the cycles it planned and its goals (cents)."""
+
+    record: Any
+    cycles: list[PlannedCycle]
+    goals: pa.Table
+
+
+def saved_plan(database: Database, plugins: Plugins, plan_id: int) -> SavedPlan:
+    """A saved plan's goals, with each customer's segment and territory."""
+    from harmonia.compute import duckdb_connection
+    from harmonia.errors import NotFoundError
+    from harmonia.store.bulk import BulkConnection, literal
+    from harmonia.store.models import StrategyPlan
+    from harmonia.strategy.opportunity import segment_order
+
+    with database.session() as session:
+        record = session.get(StrategyPlan, plan_id)
+    if record is None:
+        raise NotFoundError(
+            f"no plan {plan_id}",
+            fix="plans are saved by `harmonia strategy plan` (without --dry-run)",
+        )
+    cycles = planned_cycles(database, plugins, [int(i) for i in record.cycle_ids.split()])
+    areas = " ".join(f"WHEN {c.id} THEN {literal(c.spec.therapy_area)}" for c in cycles)
+    channels = ", ".join(f"g.{channel}" for channel in CHANNELS)
+    with BulkConnection(database, write=False) as bulk:
+        stored = bulk.read(
+            f"SELECT g.cycle_id, CASE g.cycle_id {areas} END AS therapy_area, g.customer_id, "
+            "COALESCE(c.territory, '(none)') AS territory, a.final_segment AS segment, "
+            f"{channels}, g.cost, g.revenue FROM plan_goal g "
+            "JOIN assignment a ON a.cycle_id = g.cycle_id AND a.customer_id = g.customer_id "
+            f"JOIN customer c ON c.id = g.customer_id WHERE g.plan_id = {int(plan_id)}"
+        )
+    connection = duckdb_connection()
+    try:
+        connection.register("stored_goals", stored)
+        goals = connection.sql(
+            f"WITH ranks AS ({segment_order(cycles)}) "
+            "SELECT s.*, CAST(r.segment_rank AS BIGINT) AS segment_rank, "
+            f"CAST({' + '.join(CHANNELS)} AS BIGINT) AS contacts "
+            "FROM stored_goals s LEFT JOIN ranks r USING (therapy_area, segment)"
+        ).to_arrow_table()
+    finally:
+        connection.close()
+    return SavedPlan(record, cycles, goals)
+
+
 def compare_actuals(
-    planned: PlanResult, activity: pa.Table | None, sales: pa.Table | None
+    goals: pa.Table, period: Any, activity: pa.Table | None, sales: pa.Table | None
 ) -> Actuals:
     """Actual activity and sales (harmonia customer ids) against a plan's goals."""
     from harmonia.compute import duckdb_connection
@@ -194,8 +243,8 @@ def compare_actuals(
     try:
         return compare(
             connection,
-            planned.plan.goals,
-            planned.cycles[0].spec.period,
+            goals,
+            period,
             activity if activity is not None else empty_activity,
             sales if sales is not None else empty_sales,
         )

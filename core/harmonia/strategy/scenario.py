@@ -221,7 +221,7 @@ def run_scenario(
             capacity = _capacity(base_capacity, variant)
             if variant.resegments:
                 resegmented = _resegment(inputs, cycles, changed, assignments)
-                with _units(cycles, resegmented, metrics) as variant_connection:
+                with _Universe(cycles, resegmented, metrics) as variant_connection:
                     outcomes.append(
                         _outcome(variant.name, variant_connection, changed, capacity, variant)
                     )
@@ -233,7 +233,7 @@ def run_scenario(
     return ScenarioResult(base, tuple(outcomes))
 
 
-class _units:
+class _Universe:
     """A DuckDB connection with ``plan_units`` of re-segmented cycles, closed after use."""
 
     def __init__(self, cycles: Sequence[PlannedCycle], assignments: pa.Table, metrics: pa.Table):
