@@ -15,7 +15,7 @@ import pytest
 import tiny_market
 from helpers import write
 
-from harmonia.plugins import Plugins
+from harmonia.plugin.catalog import Catalog as Plugins
 
 #: Where tests keep what a person may want to look at (the report's screenshot).
 ARTIFACTS = Path(

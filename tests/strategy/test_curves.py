@@ -91,8 +91,9 @@ def test_a_pack_with_a_bad_curve_is_reported_with_its_name(harmonia_plugins, tmp
 
     pack.harmonia_engagement_strategies = harmonia_engagement_strategies
     harmonia_plugins.register(pack, name="bad", distribution="harmonia-bad", version="1")
-    assert harmonia_plugins.engagement_strategies == {}
-    warning = "\n".join(harmonia_plugins.warnings)
+    catalog = harmonia_plugins.catalog()
+    assert dict(catalog.engagement_strategies) == {}
+    warning = "\n".join(catalog.warnings)
     assert "harmonia-bad" in warning
     assert "channels[0].response.maximum" in warning
 

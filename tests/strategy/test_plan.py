@@ -14,11 +14,12 @@ import attrs
 import numpy as np
 import pytest
 import tiny_market
-from helpers import query, tiny_plugins, write
+from helpers import query, tiny_catalog, write
 
 from harmonia.engine.cycle import run_cycle
 from harmonia.errors import ConfigError, InputError
-from harmonia.plugins import Plugins, module_pack
+from harmonia.plugin.catalog import Catalog as Plugins
+from harmonia.plugin.manager import PluginManager, module_pack
 from harmonia.store import Database
 from harmonia.strategy.curves import revenue
 from harmonia.strategy.operations import plan_cycles
@@ -27,7 +28,7 @@ from harmonia.strategy.proforma import IDLE
 
 @pytest.fixture
 def planned(universe: str, tmp_path: Path):
-    plugins = tiny_plugins()
+    plugins = tiny_catalog()
     cycle = run_cycle(
         Database(universe),
         plugins,
@@ -86,14 +87,14 @@ def test_a_territory_short_of_calls_gives_them_where_they_earn_most(planned, tmp
 
 def _with_parameters(**parameters: float) -> Plugins:
     """The tiny market with its country's parameters changed."""
-    profile = tiny_plugins().country_profiles["NL"]
+    profile = tiny_catalog().country_profiles["NL"]
     changed = attrs.evolve(profile, parameters={**profile.parameters, **parameters})
     hooks = {n: getattr(tiny_market, n) for n in dir(tiny_market) if n.startswith("harmonia_")}
     hooks["harmonia_country_profiles"] = lambda: [changed]
-    plugins = Plugins(strict=True)
-    plugins.load_builtins()
-    plugins.register(module_pack("tiny", **hooks), distribution="test-tiny")
-    return plugins
+    manager = PluginManager(strict=True)
+    manager.load_builtins()
+    manager.register(module_pack("tiny", **hooks), distribution="test-tiny")
+    return manager.catalog()
 
 
 def test_pro_forma_rows_add_up_exactly_to_the_portfolio(planned, tmp_path):
@@ -179,7 +180,7 @@ def test_two_therapy_areas_share_one_reps_time():
     from harmonia.strategy.plan import make_plan
     from harmonia.strategy.universe import PlannedCycle
 
-    plugins = tiny_plugins()
+    plugins = tiny_catalog()
     cardiology = resolve(plugins, "NL", "cardiology", "2027-H1")
     # a second area whose champions respond twice as strongly
     strong = {

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from helpers import count_rows, tiny_plugins, write
+from helpers import count_rows, tiny_catalog, write
 
 from harmonia.definitions import structure
 from harmonia.engine.cycle import run_cycle
@@ -17,7 +17,7 @@ from harmonia.strategy.scenario import Variant, load_variants, quick_variants, r
 
 @pytest.fixture
 def cycle(universe: str, tmp_path: Path):
-    plugins = tiny_plugins()
+    plugins = tiny_catalog()
     record = run_cycle(
         Database(universe),
         plugins,

@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     from harmonia.app.packs import Packs
     from harmonia.app.questionnaires import Questionnaires
     from harmonia.app.schema import Schema
+    from harmonia.app.strategy import Strategy
     from harmonia.plugin.manager import PluginManager
     from harmonia.store.database import Database
 
@@ -234,6 +235,13 @@ class Harmonia:
         from harmonia.app.schema import Schema
 
         return Schema(self)
+
+    @cached_property
+    def strategy(self) -> Strategy:
+        """Opportunity indices, call plans within capacity, scenarios, actuals, reports."""
+        from harmonia.app.strategy import Strategy
+
+        return Strategy(self)
 
     def demo(self, workdir: Path, **options: Any) -> DemoResult:
         """A whole market's cycle on a synthetic universe (see :func:`harmonia.app.demo.run_demo`)."""

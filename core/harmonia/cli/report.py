@@ -8,7 +8,6 @@ import click
 
 from harmonia.cli import app
 from harmonia.cli.render import stages, stdout
-from harmonia.errors import ConfigError
 
 
 @click.command()
@@ -80,41 +79,23 @@ def report(
     harmonia report 3 --capacity reps.csv --reps +1 --strategy-variant digital-first
     harmonia report 3 --plan 2 --activity calls.csv --sales sales.csv
     """
-    try:
-        from harmonia.report.context import ReportContext
-        from harmonia.report.render import write_report
-    except ImportError:
-        raise ConfigError(
-            "reports need jinja2 and plotly", fix="pip install 'harmonia[report]'"
-        ) from None
-    from harmonia.strategy.actual_files import read_actuals
-    from harmonia.strategy.capacity import parse_budgets
-    from harmonia.strategy.scenario import load_variants, quick_variants
-
     if plan_id is not None and (capacity_file or budgets):
         raise click.UsageError(
             "--plan shows a saved plan with its own capacity: drop --capacity/--budget"
         )
     context = app()
-    database = context.existing_database
-    directory = Path(context.workspace.output or "out")
-    target = path or directory / f"report-cycle-{cycle_id}.html"
-    report_context = ReportContext(
-        database,
-        context.plugins,
-        cycle_id,
-        plan_id=plan_id,
-        capacity_file=capacity_file,
-        budgets=parse_budgets(budgets),
-        variants=[
-            *(load_variants(variants_file) if variants_file else []),
-            *quick_variants(reps, strategy_variants, []),
-        ],
-        activity=read_actuals(database, activity_file, "activity", system)
-        if activity_file
-        else None,
-        sales=read_actuals(database, sales_file, "sales", system) if sales_file else None,
-    )
+    target = path or Path(context.workspace.output or "out") / f"report-cycle-{cycle_id}.html"
+    strategy = context.strategy
     with stages(f"report of cycle {cycle_id}"):
-        written = write_report(report_context, target)
+        written = strategy.report(
+            cycle_id,
+            target,
+            plan_id=plan_id,
+            capacity_file=capacity_file,
+            budgets=budgets,
+            variants=strategy.variants(variants_file, reps, strategy_variants),
+            activity_file=activity_file,
+            sales_file=sales_file,
+            system=system,
+        )
     stdout.print(f"report -> {written}")

@@ -69,26 +69,15 @@ def scenario(
     harmonia scenario 3 --reps +2 --reps -10% --strategy-variant digital-first
     harmonia scenario 3 --file what-if.toml --capacity reps.csv --json
     """
-    from harmonia.strategy.capacity import Capacity, parse_budgets
-    from harmonia.strategy.operations import field_force
-    from harmonia.strategy.scenario import load_variants, quick_variants, run_scenario
-    from harmonia.strategy.universe import planned_cycles
-
-    variants = [
-        *(load_variants(variants_file) if variants_file else []),
-        *quick_variants(reps, strategy_variants, response_scales),
-    ]
+    strategy = app().strategy
+    variants = strategy.variants(variants_file, reps, strategy_variants, response_scales)
     if not variants:
         raise click.UsageError(
             "give variants: --file, --reps, --strategy-variant or --response-scale"
         )
-    context = app()
-    database = context.existing_database
-    cycles = planned_cycles(database, context.plugins, cycle_ids)
-    capacity = Capacity(field_force(cycles, capacity_file), parse_budgets(budgets))
     with stages("scenario") as stage:
-        result = run_scenario(
-            database, context.plugins, cycle_ids, variants, capacity, on_stage=stage
+        result = strategy.scenario(
+            cycle_ids, variants, capacity_file=capacity_file, budgets=budgets, on_stage=stage
         )
     data = result.as_json()
     if as_json:

@@ -58,15 +58,7 @@ def indices(cycle_ids, by_territory, potential, sales, activity, as_json) -> Non
     the development index its share of sales over its share of potential x 100
     (below 100: it sells less than its potential would have it).
     """
-    from harmonia.strategy.operations import opportunity_indices
-
-    context = app()
-    result = opportunity_indices(
-        context.existing_database,
-        context.plugins,
-        cycle_ids,
-        _measures(potential, sales, activity),
-    )
+    result = app().strategy.indices(cycle_ids, _measures(potential, sales, activity))
     if as_json:
         echo_json(
             {
@@ -148,20 +140,12 @@ def plan(cycle_ids, capacity_file, budgets, dry_run, as_json) -> None:
     harmonia strategy plan 3 --capacity reps.csv --budget email=20000
     harmonia strategy plan 3 4 --json           # oncology and diabetes together
     """
-    from harmonia.engine.spec import actor
-    from harmonia.strategy.capacity import parse_budgets
-    from harmonia.strategy.operations import plan_cycles
-
-    context = app()
     with stages("strategy plan") as stage:
-        result = plan_cycles(
-            context.existing_database,
-            context.plugins,
+        result = app().strategy.plan(
             cycle_ids,
             capacity_file=capacity_file,
-            budgets=parse_budgets(budgets),
+            budgets=budgets,
             save=not dry_run,
-            actor=actor(),
             on_stage=stage,
         )
     for message in result.plan.shortfalls[:10]:
@@ -293,12 +277,7 @@ def fit(history: Path, family: str, revenue_per_unit: float, as_json: bool) -> N
     (one curve per segment). Prints each curve with its fit quality and the
     line to paste into a strategy's channel.
     """
-    from harmonia.strategy.fit import fit_segments, read_history
-
-    contacts, observed, segments = read_history(history)
-    fits = fit_segments(
-        contacts, observed, segments, family=family, revenue_per_unit=revenue_per_unit
-    )
+    fits = app().strategy.fit(history, family=family, revenue_per_unit=revenue_per_unit)
     if as_json:
         echo_json([f.as_json() for f in fits])
         return
@@ -355,19 +334,10 @@ def actuals(plan_id, activity_file, sales_file, system, as_json) -> None:
     \b
     harmonia strategy actuals 1 --activity calls.csv --sales sales.csv
     """
-    from harmonia.strategy.actual_files import read_actuals
-    from harmonia.strategy.operations import compare_actuals, saved_plan
-
     if activity_file is None and sales_file is None:
         raise click.UsageError("give --activity, --sales or both")
-    context = app()
-    database = context.existing_database
-    saved = saved_plan(database, context.plugins, plan_id)
-    result = compare_actuals(
-        saved.goals,
-        saved.cycles[0].spec.period,
-        read_actuals(database, activity_file, "activity", system) if activity_file else None,
-        read_actuals(database, sales_file, "sales", system) if sales_file else None,
+    result = app().strategy.actuals(
+        plan_id, activity_file=activity_file, sales_file=sales_file, system=system
     )
     if as_json:
         echo_json(

@@ -15,7 +15,7 @@ from harmonia.errors import NotFoundError
 if TYPE_CHECKING:
     import pyarrow as pa
 
-    from harmonia.plugins import Plugins
+    from harmonia.plugin.catalog import Catalog as Plugins
     from harmonia.store.database import Database
     from harmonia.store.models import Cycle
     from harmonia.strategy.scenario import Variant

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 import pyarrow as pa
 
 from harmonia.errors import InputError
-from harmonia.store.bulk import literal
+from harmonia.sql import literal
 
 if TYPE_CHECKING:
     from harmonia.store.database import Database
@@ -30,7 +30,7 @@ REQUIRED = {"activity": ("customer_id", "channel", "date"), "sales": ("period", 
 def read_actuals(database: Database, path: Path, kind: str, system: str) -> pa.Table:
     """An activity or sales file as the table :func:`~harmonia.strategy.actuals.compare` takes."""
     from harmonia.compute import duckdb_connection
-    from harmonia.ingest.files import normalize_header
+    from harmonia.files import normalize_header
 
     location = str(path)
     if not path.is_file():

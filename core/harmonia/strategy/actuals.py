@@ -29,7 +29,7 @@ import pyarrow as pa
 
 from harmonia.definitions.strategy import CHANNELS
 from harmonia.periods import Period
-from harmonia.store.bulk import literal
+from harmonia.sql import literal
 
 ACTIVITY_COLUMNS = ("customer_id", "channel", "date", "contacts")
 SALES_COLUMNS = ("customer_id", "territory", "period", "value")

@@ -152,7 +152,7 @@ def read_field_force(path: Path, default: float) -> FieldForce:
 
 
 def _normalize(name: str) -> str:
-    from harmonia.ingest.files import normalize_header
+    from harmonia.files import normalize_header
 
     return normalize_header(name)
 

@@ -171,7 +171,7 @@ def read_history(path: object) -> tuple[np.ndarray, np.ndarray, list[str | None]
     from pathlib import Path
 
     from harmonia.compute import duckdb_connection
-    from harmonia.ingest.files import normalize_header
+    from harmonia.files import normalize_header
 
     location = Path(str(path))
     if not location.is_file():

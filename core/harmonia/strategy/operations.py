@@ -27,7 +27,7 @@ from harmonia.strategy.proforma import ProForma, pro_forma
 from harmonia.strategy.universe import Measures, PlannedCycle, open_universe, planned_cycles
 
 if TYPE_CHECKING:
-    from harmonia.plugins import Plugins
+    from harmonia.plugin.catalog import Catalog as Plugins
     from harmonia.store.database import Database
 
 Stage = Callable[[str], None]
@@ -181,7 +181,8 @@ def saved_plan(database: Database, plugins: Plugins, plan_id: int) -> SavedPlan:
     """A saved plan's goals, with each customer's segment and territory."""
     from harmonia.compute import duckdb_connection
     from harmonia.errors import NotFoundError
-    from harmonia.store.bulk import BulkConnection, literal
+    from harmonia.sql import literal
+    from harmonia.store.bulk import BulkConnection
     from harmonia.store.models import StrategyPlan
     from harmonia.strategy.opportunity import segment_order
 

@@ -24,7 +24,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from harmonia.store.bulk import literal
+from harmonia.sql import literal
 from harmonia.strategy.universe import PlannedCycle
 
 INDEX_COLUMNS = (

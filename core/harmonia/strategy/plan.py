@@ -28,7 +28,7 @@ from harmonia.definitions.strategy import CHANNELS, FIELD_CHANNELS, ChannelPlan,
 from harmonia.engine.query import CycleQuery, in_period, period_position
 from harmonia.engine.spec import CycleSpec
 from harmonia.errors import ConfigError
-from harmonia.store.bulk import literal
+from harmonia.sql import literal
 from harmonia.strategy.allocate import Steps, allocate
 from harmonia.strategy.capacity import Capacity, territory_capacity
 from harmonia.strategy.curves import gains, revenue

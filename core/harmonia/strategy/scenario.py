@@ -34,7 +34,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from harmonia.errors import ConfigError, DefinitionError, Problem
-from harmonia.store.bulk import literal
+from harmonia.sql import literal
 from harmonia.strategy.capacity import Capacity, read_field_force
 from harmonia.strategy.opportunity import segment_order
 from harmonia.strategy.plan import make_plan
@@ -48,7 +48,7 @@ from harmonia.strategy.universe import (
 )
 
 if TYPE_CHECKING:
-    from harmonia.plugins import Plugins
+    from harmonia.plugin.catalog import Catalog as Plugins
     from harmonia.store.database import Database
 
 Stage = Callable[[str], None]
@@ -288,7 +288,9 @@ def _check_bounds(plugins: Plugins, variant: Variant) -> None:
     if variant.response_scale is None:
         return
     problems = list(
-        plugins.catalogue.option("parameters.response_scale").problems(variant.response_scale)
+        plugins.option_catalogue.option("parameters.response_scale").problems(
+            variant.response_scale
+        )
     )
     if problems:
         raise ConfigError(

@@ -16,20 +16,15 @@ from typing import TYPE_CHECKING, Any
 import attrs
 import pyarrow as pa
 
-from harmonia.definitions import (
-    CountryProfile,
-    EngagementStrategy,
-    Questionnaire,
-    RuleSet,
-    structure,
-)
+from harmonia.definitions import CountryProfile, EngagementStrategy, RuleSet, structure
 from harmonia.engine.spec import CycleSpec
 from harmonia.errors import ConfigError, NotFoundError
 from harmonia.periods import Period
-from harmonia.store.bulk import literal
+from harmonia.questionnaires import Questionnaire
+from harmonia.sql import literal
 
 if TYPE_CHECKING:
-    from harmonia.plugins import Plugins
+    from harmonia.plugin.catalog import Catalog as Plugins
     from harmonia.store.database import Database
     from harmonia.store.models import Cycle
 
@@ -121,7 +116,7 @@ def cycle_spec(cycle: Cycle, plugins: Plugins, questionnaires: bool = True) -> C
             segment: structure(data, EngagementStrategy, where=where)
             for segment, data in snapshot.get("strategies", {}).items()
         },
-        catalogue=plugins.catalogue,
+        catalogue=plugins.option_catalogue,
         packs=snapshot.get("packs", {}),
     )
 
