@@ -159,7 +159,11 @@ def test_every_file_is_checked_and_all_their_problems_reported_together(tmp_path
     with pytest.raises(DefinitionError) as raised:
         load_definitions(EngagementStrategy, tmp_path)
     located = [(problem.path, problem.message) for problem in raised.value.problems]
-    assert located[0][0].endswith("a.toml") and "not valid toml" in located[0][1]
+    assert located[0] == (
+        "tmp_path/a.toml line 1, column 8".replace("tmp_path", tmp_path.name),
+        "not valid TOML: Invalid value",
+    )
+    assert "correct the TOML syntax" in (raised.value.fix or "")
     assert [path.split(" ", 1)[1] for path, _ in located[1:]] == [
         "strategies[0].channels[0].channel",
         "strategies[1].channels",
@@ -180,6 +184,19 @@ def test_a_malformed_file_in_a_pack_is_reported_with_the_packs_name(
     assert warning.startswith("pack 'cardio' (test-cardio 3.1), hook harmonia_segmentation_rules:")
     assert "pack 'test-cardio', rules/broken.toml: 5 problems" in warning
     assert "features[0].bins" in warning and "segment.segments" in warning
+
+
+def test_a_toml_syntax_error_names_the_file_line_column_and_fix(tmp_path: Path) -> None:
+    path = write(tmp_path / "rules" / "typo.toml", 'name = "x"\nversion = "1\n')
+    with pytest.raises(DefinitionError) as raised:
+        load_file(RuleSet, path)
+    (problem,) = raised.value.problems
+    assert raised.value.where == "rules/typo.toml"
+    assert problem.path == "line 2, column 13"  # the end of the line: the quote is open
+    assert problem.message.startswith("not valid TOML: ")
+    assert "(at line" not in problem.message  # said once, as the location
+    rendered = raised.value.render()
+    assert "rules/typo.toml" in rendered and "fix: correct the TOML syntax" in rendered
 
 
 def test_a_missing_path_is_a_definition_error(tmp_path: Path) -> None:

@@ -60,6 +60,20 @@ def test_the_readme_example_harmonia_toml_is_what_the_workspace_reads(
     assert "harmonia.toml" in refused.output and "harmonia-oncology>=99" in refused.output
 
 
+@pytest.mark.parametrize("args", [("plugins",), ("cycle", "list"), ("load", "--help")])
+def test_a_malformed_harmonia_toml_is_one_clear_error_not_a_traceback(
+    harmonia_cli: Callable, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, args: tuple[str, ...]
+) -> None:
+    (tmp_path / "harmonia.toml").write_text('database = "market.db"\nengine = \n')
+    monkeypatch.chdir(tmp_path)
+    result = harmonia_cli(*args)
+    assert result.exit_code == 1 and result.exception is not None
+    assert isinstance(result.exception, SystemExit), result.exception  # not a traceback
+    assert f"{tmp_path / 'harmonia.toml'}: 1 problem" in result.output
+    assert "line 2, column 10: not valid TOML" in result.output
+    assert "fix: correct the TOML syntax" in result.output
+
+
 def test_explain_labels_each_dimension_and_marks_missing_value_defaults(
     cli_universe: Callable, tmp_path: Path
 ) -> None:

@@ -27,7 +27,7 @@ from pathlib import Path
 
 import attrs
 
-from harmonia.errors import ConfigError
+from harmonia.errors import ConfigError, DefinitionError
 
 FILENAME = "harmonia.toml"
 
@@ -59,7 +59,16 @@ def find(start: Path | None = None) -> Workspace:
         if path.is_file():
             from harmonia.definitions.loading import load_file
 
-            (workspace,) = load_file(Workspace, path)
+            try:
+                (workspace,) = load_file(Workspace, path)
+            except DefinitionError as error:
+                # The whole path: a parent folder's harmonia.toml is easy to forget.
+                raise DefinitionError(
+                    error.problems,
+                    where=str(path),
+                    fix=error.fix
+                    or "correct the setting (README.md, section harmonia.toml, lists them)",
+                ) from None
             return attrs.evolve(workspace, path=str(path))
     return Workspace()
 

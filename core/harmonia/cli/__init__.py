@@ -151,7 +151,11 @@ def _app_of(ctx: click.Context) -> App:
     """The run's App; commands are resolved before the group's callback runs."""
     root = ctx.find_root()
     if not isinstance(root.obj, App):
-        root.obj = App(root.params.get("database"), bool(root.params.get("strict")))
+        try:
+            root.obj = App(root.params.get("database"), bool(root.params.get("strict")))
+        except HarmoniaError as error:
+            # A broken harmonia.toml, a refused requirement: before any command runs.
+            raise click.ClickException(error.render()) from None
     return root.obj
 
 

@@ -58,13 +58,14 @@ __all__ = [
     "Translated",
     "load_definitions",
     "load_file",
+    "read_toml",
     "structure",
     "unstructure",
 ]
 
 #: The converter's functions, imported on first use: cattrs and tomllib cost
 #: every command (``harmonia --help`` too) a tenth of a second otherwise.
-_LOADING = {"load_definitions", "load_file", "structure", "unstructure"}
+_LOADING = {"load_definitions", "load_file", "read_toml", "structure", "unstructure"}
 
 
 def __getattr__(name: str):

@@ -9,6 +9,7 @@ that is not a declared segment, bands that overlap, a missing translation).
 
 from __future__ import annotations
 
+import re
 import tomllib
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from importlib.resources.abc import Traversable
@@ -152,6 +153,37 @@ Reader = Callable[[str, type], Any]
 #: reads with both.
 READERS: dict[str, Reader] = {".toml": lambda text, cls: tomllib.loads(text)}
 
+#: How tomllib places a syntax error in its message: "(at line 3, column 9)".
+_TOML_POSITION = re.compile(r"\s*\(at line (\d+), column (\d+)\)$")
+
+#: What to do about a TOML syntax error, whichever file it is in.
+TOML_FIX = (
+    "correct the TOML syntax at that line and column: text in double quotes, one "
+    "`key = value` per line, [tables] and [[arrays of tables]] on lines of their own "
+    "(https://toml.io/en/v1.0.0)"
+)
+
+
+def toml_problem(error: tomllib.TOMLDecodeError) -> Problem:
+    """A TOML syntax error as a problem located by line and column."""
+    message = str(error)
+    position = _TOML_POSITION.search(message)
+    if position is None:
+        return Problem("", f"not valid TOML: {message}")
+    line, column = position.groups()
+    return Problem(
+        f"line {line}, column {column}", f"not valid TOML: {message[: position.start()]}"
+    )
+
+
+def read_toml(text: str, *, where: str) -> dict[str, Any]:
+    """TOML text as data; a syntax error is a :class:`DefinitionError` naming ``where``,
+    the line and column, and how to fix it (never a traceback)."""
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as error:
+        raise DefinitionError([toml_problem(error)], where=where, fix=TOML_FIX) from None
+
 
 def load_definitions(
     cls: type[T], *sources: Traversable | Path | str, readers: Mapping[str, Reader] = READERS
@@ -172,17 +204,20 @@ def load_definitions(
     """
     definitions: list[T] = []
     problems: list[Problem] = []
+    fixes: list[str] = []
     for path in _files(sources, readers):
         try:
             definitions.extend(load_file(cls, path, readers=readers))
         except DefinitionError as error:
+            if error.fix and error.fix not in fixes:
+                fixes.append(error.fix)
             problems.extend(
                 Problem(f"{error.where} {problem.path}".strip(), problem.message)
                 for problem in error.problems
             )
     if problems:
         locations = ", ".join(sorted({_display(Path(str(source))) for source in sources}))
-        raise DefinitionError(problems, where=locations)
+        raise DefinitionError(problems, where=locations, fix="; ".join(fixes) or None)
     return definitions
 
 
@@ -198,6 +233,8 @@ def load_file(
         )
     try:
         data = reader(path.read_text(encoding="utf-8"), cls)
+    except tomllib.TOMLDecodeError as error:
+        raise DefinitionError([toml_problem(error)], where=where, fix=TOML_FIX) from None
     except (ValueError, UnicodeDecodeError) as error:
         raise DefinitionError(
             [Problem("", f"not valid {Path(path.name).suffix[1:]}: {error}")], where=where

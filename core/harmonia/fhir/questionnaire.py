@@ -10,7 +10,6 @@ documented in :mod:`harmonia.fhir`.
 from __future__ import annotations
 
 import re
-import tomllib
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -289,11 +288,14 @@ class ImportSpec:
     @classmethod
     def from_file(cls, path: Path) -> ImportSpec:
         """Read a sidecar spec; unknown keys are an error listing the known ones."""
+        from harmonia.definitions import read_toml
+
         where = str(path)
         try:
-            data = tomllib.loads(path.read_text(encoding="utf-8"))
+            text = path.read_text(encoding="utf-8")
         except (OSError, ValueError) as error:
             raise DefinitionError([Problem("", f"cannot read it: {error}")], where=where) from None
+        data = read_toml(text, where=where)
         known = {field.name for field in attrs.fields(cls)}
         unknown = sorted(set(data) - known)
         if unknown:

@@ -153,17 +153,14 @@ def _difference(summary: dict[str, Any], base: dict[str, Any]) -> dict[str, Any]
 
 def load_variants(path: Path) -> list[Variant]:
     """The variants of a scenario file (every mistake reported at once)."""
-    import tomllib
-
-    from harmonia.definitions import structure
+    from harmonia.definitions import read_toml, structure
 
     where = str(path)
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ConfigError("no such file", where=where, fix="check the --file path") from None
-    except tomllib.TOMLDecodeError as error:
-        raise DefinitionError([Problem("", f"not valid TOML: {error}")], where=where) from None
+    data = read_toml(text, where=where)
     entries = data.get("variants")
     if not isinstance(entries, list) or not entries or set(data) != {"variants"}:
         raise DefinitionError(
