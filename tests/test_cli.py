@@ -142,6 +142,41 @@ def test_a_pack_command_may_not_shadow_a_built_in(
     assert "An impostor" not in harmonia_cli(*filter(None, [group, name]), "--help").output
 
 
+def _greeter(pack: str, path: str) -> object:
+    record = Command(name="greet", path=path, help=f"Greet, the {pack} way.")
+    return module_pack(pack, harmonia_commands=lambda: [record])
+
+
+def test_two_packs_declaring_one_command_name_keep_the_first_and_the_cli_works(
+    harmonia_cli: Callable, register_pack: Callable
+) -> None:
+    register_pack(_greeter("first", "greeting_commands:greet"), version="1.0")
+    register_pack(_greeter("second", "greeting_commands:recite"), version="2.0")
+    listing = harmonia_cli("--help")
+    assert listing.exit_code == 0, listing.output
+    assert "Greet, the first way." in listing.stdout and "second way" not in listing.stdout
+    assert (
+        "warning: command 'greet' is provided by both first (test-first 1.0) and second "
+        "(test-second 2.0); second's is disabled"
+    ) in listing.stderr
+    assert "HARMONIA_LOAD_PLUGINS" in listing.stderr
+    assert harmonia_cli("greet", "--who", "you").stdout == "hello you\n"
+    assert harmonia_cli("plugins", "list").exit_code == 0  # the rest of the CLI works
+
+
+def test_two_packs_declaring_one_command_name_is_an_error_in_strict_mode(
+    harmonia_cli: Callable, register_pack: Callable, harmonia_plugins: Any
+) -> None:
+    register_pack(_greeter("first", "greeting_commands:greet"))
+    register_pack(_greeter("second", "greeting_commands:recite"))
+    harmonia_plugins.strict = True
+    for args in (("--help",), ("greet",), ("plugins", "list")):
+        result = harmonia_cli(*args)
+        assert result.exit_code == 1 and isinstance(result.exception, SystemExit), args
+        assert "command 'greet' is provided by both first" in result.output
+        assert "fix: uninstall one of the packs" in result.output
+
+
 @pytest.mark.parametrize(
     ("path", "reason"),
     [
@@ -204,6 +239,19 @@ def test_the_deprecated_command_hook_still_works_and_warns(
     listing = harmonia_cli("--help")
     assert "tried to replace the built-in command 'load'" in listing.stderr
     assert "Load canonical files" in harmonia_cli("load", "--help").output
+
+
+def test_a_deprecated_registration_may_not_take_a_declared_command(
+    harmonia_cli: Callable, register_pack: Callable
+) -> None:
+    register_pack(_greeter("first", "greeting_commands:greet"))
+    with pytest.warns(HarmoniaDeprecationWarning):
+        register_pack(_deprecated_pack("greet"))
+    listing = harmonia_cli("--help")
+    assert "command 'greet' of pack 'greet-pack' (test-greet-pack) is provided by pack " in (
+        listing.stderr
+    )
+    assert harmonia_cli("greet").stdout == "hello world\n"
 
 
 def test_a_deprecated_registration_that_fails_gets_a_stub_that_explains(

@@ -61,7 +61,11 @@ class App:
         return commands
 
     def pack_commands(self) -> Any:
-        return self._pack_commands
+        try:
+            return self._pack_commands
+        except HarmoniaError as error:
+            # Strict mode: a broken pack or a clash of command names stops the run, clearly.
+            raise click.ClickException(error.render()) from None
 
     def warn(self, warnings: Any) -> None:
         """Print warnings not yet shown, on stderr, so stdout stays clean for --json."""

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from harmonia.errors import PluginError
+from harmonia.errors import ConflictError, PluginError
 
 if TYPE_CHECKING:
     from harmonia.plugin.catalog import Catalog
@@ -113,6 +113,19 @@ class PackCommands:
             f"command {shown!r}; kept the built-in"
         )
 
+    def _clash(self, pack: PackInfo, key: Key) -> None:
+        """A deprecated registrar adds a command another pack has: the other keeps it."""
+        owner = self._declared.get(key)
+        other = f"pack {owner.provenance.pack!r}" if owner is not None else "another pack"
+        message = (
+            f"command {' '.join(filter(None, key))!r} of pack {pack.name!r} "
+            f"({pack.distribution}) is provided by {other} too; {pack.name}'s is disabled"
+        )
+        fix = "uninstall one of the packs, or keep one out with HARMONIA_LOAD_PLUGINS"
+        if self.strict:
+            raise ConflictError(message, fix=fix)
+        self.warnings.append(f"{message}\n  fix: {fix}")
+
     # -- the deprecated hook ---------------------------------------------------------------
 
     def _register_legacy(
@@ -143,6 +156,8 @@ class PackCommands:
         for key, command in added:
             if builtin(key):
                 self._shadowing(pack.provenance, key)
+            elif key in self._declared or key in self._loaded:
+                self._clash(pack, key)
             else:
                 self._loaded[key] = command
 

@@ -291,6 +291,11 @@ class _Builder:
                     rejected[name] = str(definition_error)
                     self.reject(pack, kind.hook, definition_error)
                     continue
+                if kind.keep_first and name in records:
+                    providers[name] = self._keep_first(
+                        kind, name, (providers[name], pack), records, record
+                    )
+                    continue
                 if name in records or name in conflicted:
                     first = providers[name]
                     self.conflicts.append(
@@ -304,6 +309,34 @@ class _Builder:
                 records[name] = record
                 providers[name] = pack
         return Registry(kind.what, records, rejected)
+
+    def _keep_first(
+        self,
+        kind: HookKind,
+        name: Hashable,
+        packs: tuple[PackInfo, PackInfo],
+        records: dict[Hashable, Any],
+        record: Any,
+    ) -> PackInfo:
+        """Two packs provide ``name``: keep the one registered first (entry points
+        register in name order), disable the other with a warning naming both."""
+        order = [pack.name for pack in self.manager.packs]
+        kept, disabled = sorted(packs, key=lambda pack: order.index(pack.name))
+        if kept.name == record.provenance.pack:
+            records[name] = record
+        message = (
+            f"{kind.what} {show_key(name)!r} is provided by both {kept.name} "
+            f"({kept.distribution} {kept.version}) and {disabled.name} "
+            f"({disabled.distribution} {disabled.version}); {disabled.name}'s is disabled"
+        )
+        fix = (
+            f"uninstall one of the packs, or keep one out with {ALLOW_ENV}"
+            f" (or ask {disabled.distribution} to rename its {kind.what})"
+        )
+        if self.manager.strict:
+            raise ConflictError(message, fix=fix)
+        self.warnings.append(f"{message}\n  fix: {fix}")
+        return kept
 
     def _linked_versions(self, kind: HookKind, registry: Registry[Any]) -> Registry[Any]:
         """Questionnaire versions checked against the version each follows, when installed."""

@@ -248,8 +248,11 @@ def harmonia_commands() -> Iterable[Command]:
     command. A command may not shadow a built-in one (it is refused with a
     warning); one that fails to import becomes a stub that says why.
 
-    **Calling convention:** collect-all; ``(group, name)`` must be unique
-    across packs.
+    **Calling convention:** collect-all; ``(group, name)`` should be unique
+    across packs: when two packs declare the same, the pack registered first
+    (entry points register in name order) keeps it and the other's is disabled
+    with a warning naming both (an error under ``HARMONIA_STRICT_PLUGINS=1``);
+    the rest of the CLI keeps working.
 
     **Example**::
 

@@ -21,7 +21,9 @@ from harmonia.questionnaires import Questionnaire
 
 def show_key(key: Hashable) -> str:
     """A record's key as people read it: ``oncology-profile/2``."""
-    return "/".join(map(str, key)) if isinstance(key, tuple) else str(key)
+    if isinstance(key, tuple):  # a command at the top has no group: ("", "export")
+        return "/".join(str(part) for part in key if part != "")
+    return str(key)
 
 
 def _names(records: Iterable[Any], kind: HookKind) -> list[str]:
@@ -53,6 +55,10 @@ class HookKind:
     message ("rule set"); ``label`` heads its line in ``plugins list``;
     ``needs`` are the registries its records are checked against, so they
     are built first; ``summary`` turns one pack's records into that line.
+    ``keep_first`` settles a name two packs provide by keeping the pack
+    registered first and disabling the other with a warning (an error in strict
+    mode): a clash of CLI command names must not take the whole CLI down.
+    Every other kind refuses the name (:class:`~harmonia.errors.ConflictError`).
     """
 
     hook: str
@@ -63,6 +69,7 @@ class HookKind:
     label: str
     needs: tuple[str, ...] = ()
     summary: Callable[[Iterable[Any], HookKind], list[str]] = _names
+    keep_first: bool = False
 
 
 #: Every record-returning hook, in the order ``harmonia plugins list`` shows them.
@@ -143,6 +150,7 @@ HOOK_KINDS: tuple[HookKind, ...] = (
         "command",
         "commands",
         summary=_commands,
+        keep_first=True,
     ),
 )
 
