@@ -173,29 +173,65 @@ class Loads:
         batch: int | None = None,
         kind: str | None = None,
         include_resolved: bool = False,
+        country: str | None = None,
     ) -> list[Exported]:
         """Write rejected rows as canonical CSV, one file per kind, to fix and load again.
 
-        Each row keeps its ``quarantine_id``: when the fixed file loads, the
-        rows that now pass mark their quarantine entries resolved.
+        The files are in the market's conventions (the delimiter of ``country``'s
+        profile, else of the country the rows were loaded for). Each row keeps
+        its ``quarantine_id``: when the fixed file loads, the rows that now pass
+        mark their quarantine entries resolved. A line that could not be read
+        keeps its text in ``original_line``, its columns filled in from it as
+        far as they go; it loads once a person has checked them and emptied
+        ``original_line``.
         """
         import pyarrow as pa
 
         from harmonia.files import write_table_csv
         from harmonia.plugin.types import RECORD_KINDS
 
+        rows = self.quarantined(batch=batch, kind=kind, include_resolved=include_resolved)
+        delimiter = self._export_delimiter(country, {row.batch for row in rows})
         by_kind: dict[str, list[QuarantinedRow]] = {}
-        for row in self.quarantined(batch=batch, kind=kind, include_resolved=include_resolved):
+        for row in rows:
             by_kind.setdefault(row.kind, []).append(row)
         directory.mkdir(parents=True, exist_ok=True)
         exported = []
-        for name, rows in by_kind.items():
-            data: dict[str, list[Any]] = {"quarantine_id": [row.id for row in rows]}
+        for name, kind_rows in by_kind.items():
+            data: dict[str, list[Any]] = {"quarantine_id": [row.id for row in kind_rows]}
             data |= {
-                column: [row.record.get(column) for row in rows]
+                column: [row.record.get(column) for row in kind_rows]
                 for column in RECORD_KINDS[name].column_names
             }
-            data["reasons"] = ["; ".join(row.reasons) for row in rows]
-            path = write_table_csv(pa.table(data), directory / f"{name}.csv")
-            exported.append(Exported(name, len(rows), path))
+            data["reasons"] = ["; ".join(row.reasons) for row in kind_rows]
+            # Entries kept before the text was called original_line call it line.
+            original = [
+                row.record.get("original_line", row.record.get("line")) for row in kind_rows
+            ]
+            if any(text is not None for text in original):
+                data["original_line"] = original
+            path = directory / f"{name}.csv"
+            write_table_csv(pa.table(data), path, delimiter=delimiter)
+            exported.append(Exported(name, len(kind_rows), path))
         return exported
+
+    def _export_delimiter(self, country: str | None, batches: set[int]) -> str:
+        """The delimiter of the market whose rows these are (``,`` when none or several)."""
+        if country is None and batches:
+            from sqlmodel import select
+
+            from harmonia.store.models import LoadBatch
+
+            with self.app.existing_database.session() as session:
+                countries = set(
+                    session.exec(
+                        select(LoadBatch.country).where(LoadBatch.id.in_(sorted(batches)))  # type: ignore[union-attr]
+                    ).all()
+                )
+            country = countries.pop() if len(countries) == 1 else None
+        if country is None:
+            return ","
+        profile = self.app.catalog.country_profiles.get_or_fail(
+            country.upper(), fix="install the country's pack, or export without --country"
+        )
+        return profile.csv.delimiter

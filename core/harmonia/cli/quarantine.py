@@ -86,14 +86,33 @@ def list_rows(
     show_default=True,
     help="Folder for one CSV per kind.",
 )
-def export(batch: int | None, kind: str | None, include_resolved: bool, directory: Path) -> None:
+@click.option(
+    "--country",
+    "-c",
+    help="Write in this market's CSV conventions (default: the market the rows were loaded for).",
+)
+def export(
+    batch: int | None,
+    kind: str | None,
+    include_resolved: bool,
+    directory: Path,
+    country: str | None,
+) -> None:
     """Write rejected rows as canonical CSV, to fix and load again.
 
+    \b
+    harmonia quarantine export --out fix/
+    (fix the rows in fix/customers.csv ...)
+    harmonia load fix/ --country FR
+
     Each row keeps its quarantine_id: when the fixed file loads, the rows
-    that now pass mark their quarantine entries resolved.
+    that now pass mark their quarantine entries resolved, and rows still
+    wrong stay quarantined once, with their new reasons. A line that could
+    not be read keeps its text in original_line, its columns filled in from
+    it from the left: check them, empty original_line, and load again.
     """
     exported = app().loads.export_quarantine(
-        directory, batch=batch, kind=kind, include_resolved=include_resolved
+        directory, batch=batch, kind=kind, include_resolved=include_resolved, country=country
     )
     for written in exported:
         stdout.print(f"{written.rows:,} {written.kind} rows -> {written.path}")

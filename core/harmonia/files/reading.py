@@ -43,6 +43,23 @@ class FileBatch(Batch):
     rejected_lines: tuple[RejectedLine, ...] = ()
     ignored_columns: tuple[str, ...] = ()
     delimiter: str | None = None
+    #: The file's column names in its own order (normalized): how to read a
+    #: rejected line's fields.
+    header: tuple[str, ...] = ()
+
+    def fields_of(self, line: RejectedLine) -> dict[str, str]:
+        """A rejected line's fields under the header's names, from the left.
+
+        A short line leaves the last columns empty; a long line's extra
+        fields are dropped. Only the kind's own columns are returned.
+        """
+        wanted = set(RECORD_KINDS[self.kind].column_names)
+        fields = split_line(line.text, self.delimiter or ",")
+        return {
+            name: value.strip()
+            for name, value in zip(self.header, fields, strict=False)
+            if name in wanted and value.strip()
+        }
 
 
 def normalize_header(name: str) -> str:
@@ -188,7 +205,12 @@ def _read_csv(
             batch = _batch(table, columns, location, kind, rejected)
         else:
             batch = _streamed(connection, source, names, columns, location, kind)
-        yield attrs.evolve(batch, delimiter=delimiter)
+        yield attrs.evolve(
+            batch,
+            delimiter=delimiter,
+            header=tuple(columns),
+            rejected_lines=_field_counts(batch.rejected_lines, delimiter, len(columns)),
+        )
     finally:
         connection.close()
 
@@ -234,7 +256,7 @@ def _streamed(
             ]
             yield pa.RecordBatch.from_arrays([*arrays, pa.array(lines)], schema=schema)
 
-    ignored = tuple(name for name in columns if name not in kept)
+    ignored = _ignored(kept, columns)
     stream = pa.RecordBatchReader.from_batches(schema, numbered())
     return FileBatch(kind, stream, location, rejected_lines=rejected, ignored_columns=ignored)
 
@@ -279,12 +301,24 @@ def _fetch(
     ).to_arrow_table()
 
 
-#: Columns kept beside a kind's own: the id of a quarantined row being fixed.
-EXTRA_COLUMNS = ("quarantine_id",)
+#: Columns kept beside a kind's own, from a fixed ``quarantine export`` file: the
+#: id of the quarantined row, and the original text of a line that could not be read.
+EXTRA_COLUMNS = ("quarantine_id", "original_line")
+
+#: Columns of a ``quarantine export`` file that are there to be read, not loaded.
+EXPORT_NOTES = ("reasons",)
 
 
 def _kept(canonical: tuple[str, ...], columns: list[str]) -> list[str]:
     return [*canonical, *(name for name in EXTRA_COLUMNS if name in columns)]
+
+
+def _ignored(kept: list[str], columns: list[str]) -> tuple[str, ...]:
+    """Columns no one reads (an exported file's reasons are expected, not ignored)."""
+    exported = "quarantine_id" in columns
+    return tuple(
+        name for name in columns if name not in kept and not (exported and name in EXPORT_NOTES)
+    )
 
 
 #: How much of a file is checked for UTF-8 before reading (a spreadsheet saved
@@ -331,6 +365,41 @@ def _rejected_lines(connection: duckdb.DuckDBPyConnection) -> tuple[RejectedLine
     return tuple(RejectedLine(int(line), text or "", reason) for line, text, reason in rows)
 
 
+def split_line(text: str, delimiter: str) -> list[str]:
+    """The fields of one line of CSV text as Python's csv module reads them."""
+    import csv
+
+    try:
+        return next(csv.reader([text.rstrip("\r\n")], delimiter=delimiter), [])
+    except csv.Error:
+        return text.rstrip("\r\n").split(delimiter)
+
+
+def _field_counts(
+    lines: tuple[RejectedLine, ...], delimiter: str, expected: int
+) -> tuple[RejectedLine, ...]:
+    """Rejected lines whose reason says how many fields they have, where that is the problem.
+
+    DuckDB names a short line once per missing column ("Expected Number of
+    Columns: 11 Found: 5; ... Found: 9"); a person wants "4 fields where the
+    header has 11". Only rejected lines pass here, never a whole file.
+    """
+    counted = []
+    for line in lines:
+        if "Expected Number of Columns" not in line.reason:
+            counted.append(line)
+            continue
+        count = len(split_line(line.text, delimiter))
+        if count < expected:
+            reason = f"{count} fields where the header has {expected} (is the line cut short, or a value broken over two lines?)"
+        elif count > expected:
+            reason = f"{count} fields where the header has {expected} (does a value hold {delimiter!r}? put it in double quotes)"
+        else:  # Python's csv module reads the right count: DuckDB stumbled on a quote
+            reason = f"its fields do not match the header's {expected} columns (is a double quote left open?)"
+        counted.append(attrs.evolve(line, reason=reason))
+    return tuple(counted)
+
+
 def _batch(
     table: pa.Table,
     columns: list[str],
@@ -357,7 +426,7 @@ def _batch(
         for name in kept
     }
     arrays["_row"] = rows
-    ignored = tuple(name for name in columns if name not in kept)
+    ignored = _ignored(kept, columns)
     return FileBatch(
         kind, pa.table(arrays), location, rejected_lines=rejected, ignored_columns=ignored
     )

@@ -171,6 +171,8 @@ class Loader:
                     duck.execute(
                         f"CREATE OR REPLACE TEMP TABLE checked AS {CHECKS[batch.kind](context)}"
                     )
+                    if "_original_line" in raw.column_names:
+                        duck.execute(UNCHECKED_LINES)
                     duplicates.flag("checked")
                     # A view: the merger reads it once, into its own resolved table.
                     duck.execute(f"CREATE OR REPLACE TEMP VIEW valid AS {_valid_rows(batch.kind)}")
@@ -311,7 +313,27 @@ class Loader:
         if rows.num_rows:
             bulk.append("quarantine", _without_duplicates(bulk, rows))
             duck.execute("INSERT INTO quarantined_reasons SELECT unnest(_list) FROM quarantined")
+            if not rejected_lines and "_quarantine_id" in duck.sql("FROM raw LIMIT 0").columns:
+                self._supersede(bulk, duck, batch_id)
         return count
+
+    def _supersede(
+        self, bulk: BulkConnection, duck: duckdb.DuckDBPyConnection, batch_id: int
+    ) -> None:
+        """Entries whose exported row came back changed but still wrong are replaced by
+        the new entry (marked resolved by this load), so each row is open once."""
+        ids = duck.sql(
+            "SELECT DISTINCT raw._quarantine_id AS id FROM rejected JOIN raw USING (_row) "
+            "WHERE raw._quarantine_id IS NOT NULL"
+        ).to_arrow_table()
+        if not ids.num_rows:
+            return
+        stage = bulk.stage(ids, "superseded")
+        bulk.execute(
+            f"UPDATE quarantine SET resolved_batch_id = {batch_id} "
+            f"WHERE id IN (SELECT id FROM {stage}) AND batch_id <> {batch_id} "
+            "AND resolved_batch_id IS NULL"
+        )
 
     def _open_quarantine(
         self, bulk: BulkConnection, duck: duckdb.DuckDBPyConnection, kind: str, system: str
@@ -455,6 +477,17 @@ class _Duplicates:
         )
 
 
+#: A row of a ``quarantine export`` file that still carries the text of a line
+#: that could not be read: its columns were filled in from that text, from the
+#: left, and nothing may load until a person has checked them.
+UNCHECKED_LINES = """
+    UPDATE checked SET _reasons = list_append(_reasons,
+        'original_line holds a line that could not be read, and this row''s columns were '
+        || 'filled in from it: check them against it, then empty original_line')
+    FROM raw WHERE raw._row = checked._row AND raw._original_line IS NOT NULL
+"""
+
+
 #: Rows that must land in the same chunk: a response's answers are checked
 #: together (required items, skip logic), so a chunk never splits a response.
 WHOLE = {"responses": ("customer_id", "questionnaire", "version", "respondent", "answered_at")}
@@ -534,6 +567,9 @@ def _canonical(table: pa.Table, kind: str, *, first_row: int, decimal: str = "."
         ids = pc.utf8_trim_whitespace(table.column("quarantine_id").cast(pa.string()))
         numeric = pc.match_substring_regex(ids, r"^\d+$")
         columns["_quarantine_id"] = pc.if_else(numeric, ids, None).cast(pa.int64())
+    if "original_line" in table.column_names:  # an unreadable line, exported to fix
+        text = pc.utf8_trim_whitespace(table.column("original_line").cast(pa.string()))
+        columns["_original_line"] = pc.if_else(pc.equal(text, ""), None, text)
     if "_line" in table.column_names:  # where to report a row, when not at `_row`
         columns["_line"] = table.column("_line").cast(pa.int64())
     if "_row" in table.column_names:
@@ -583,7 +619,9 @@ def _quarantine_rows(
         pa.table(
             {
                 "_row": pa.array([line.line for line in rejected_lines], pa.int64()),
-                "text": pa.array([line.text for line in rejected_lines], pa.string()),
+                "record": pa.array(
+                    [_unreadable_record(batch, line) for line in rejected_lines], pa.string()
+                ),
                 "reason": pa.array(
                     [f"unreadable line: {line.reason}" for line in rejected_lines], pa.string()
                 ),
@@ -593,14 +631,17 @@ def _quarantine_rows(
     fields = ", ".join(f"{name} := raw.{name}" for name in RECORD_KINDS[batch.kind].column_names)
     kind, location = literal(batch.kind), literal(batch.location)
     if rejected_lines:
-        rows = (
-            "SELECT _row, _row AS _line, to_json(struct_pack(line := text)) AS record, "
-            "[reason] AS reasons FROM rejected_lines"
-        )
+        rows = "SELECT _row, _row AS _line, record, [reason] AS reasons FROM rejected_lines"
     else:
         # A source may report rows at a line of its own (a sheet row for many answers).
         raw_columns = duck.sql("SELECT * FROM raw LIMIT 0").columns
         line = "raw._line" if "_line" in raw_columns else "bad._row"
+        record = f"to_json(struct_pack({fields}))"
+        if "_original_line" in raw_columns:  # the unreadable line's text stays with its row
+            record = (
+                f"CASE WHEN raw._original_line IS NULL THEN {record} ELSE to_json(struct_pack("
+                f"{fields}, original_line := raw._original_line)) END"
+            )
         rows = f"""
             WITH extra AS (
                 SELECT _row, list(reason ORDER BY reason) AS reasons FROM refused GROUP BY _row
@@ -609,7 +650,7 @@ def _quarantine_rows(
                 FROM checked c LEFT JOIN extra e ON e._row = c._row
                 WHERE len(c._reasons) > 0 OR e._row IS NOT NULL
             )
-            SELECT bad._row, {line} AS _line, to_json(struct_pack({fields})) AS record, bad.reasons
+            SELECT bad._row, {line} AS _line, {record} AS record, bad.reasons
             FROM bad JOIN raw ON raw._row = bad._row
         """
     duck.execute(
@@ -619,7 +660,7 @@ def _quarantine_rows(
             CAST({batch_id} AS BIGINT) AS batch_id, {kind} AS kind, {literal(system)} AS system,
             {location} AS location,
             _line AS row_number, CAST(record AS VARCHAR) AS record,
-            CAST(to_json(reasons) AS VARCHAR) AS reasons, reasons AS _list
+            CAST(to_json(reasons) AS VARCHAR) AS reasons, reasons AS _list, _row
         FROM ({rows})
         """
     )
@@ -628,7 +669,19 @@ def _quarantine_rows(
         "CREATE OR REPLACE TEMPORARY TABLE quarantined AS SELECT * FROM rejected "
         "QUALIFY row_number() OVER (PARTITION BY fingerprint ORDER BY row_number) = 1"
     )
-    return duck.sql("SELECT * EXCLUDE (_list) FROM quarantined").to_arrow_table(), int(count)
+    return duck.sql("SELECT * EXCLUDE (_list, _row) FROM quarantined").to_arrow_table(), int(count)
+
+
+def _unreadable_record(batch: Batch, line: Any) -> str:
+    """A line that could not be read, as a quarantine record: its text, and its fields
+    under the header's names as far as they go (to fix in a ``quarantine export``)."""
+    fields_of = getattr(batch, "fields_of", None)
+    fields = fields_of(line) if fields_of is not None else {}
+    record = {
+        name: fields[name] for name in RECORD_KINDS[batch.kind].column_names if name in fields
+    }
+    record["original_line"] = line.text.rstrip("\r\n")
+    return json.dumps(record, ensure_ascii=False)
 
 
 def _without_duplicates(bulk: BulkConnection, rows: pa.Table) -> pa.Table:
