@@ -290,6 +290,30 @@ def test_every_command_warns_about_a_broken_pack_on_stderr(
     assert "warning: pack 'typo'" in result.stderr and "harmonia_datasources" in result.stderr
 
 
+def _failing_rules() -> list:
+    raise ValueError("the rules server is down")
+
+
+def test_catalog_problems_are_one_line_on_the_cli_and_whole_in_plugins_list(
+    harmonia_cli: Callable, register_pack: Callable, wide_terminal: None
+) -> None:
+    register_pack(module_pack("flaky", harmonia_segmentation_rules=_failing_rules), version="3")
+    rules = harmonia_cli("rules", "list")
+    assert rules.exit_code == 0, rules.output
+    (notice,) = [line for line in rules.stderr.splitlines() if line.startswith("warning:")]
+    assert notice.startswith("warning: installed packs have 1 problem (pack 'flaky' (test-flaky 3)")
+    assert notice.endswith("`harmonia plugins list` shows them")
+    listing = harmonia_cli("plugins", "list")
+    assert listing.exit_code == 0, listing.output
+    assert "Problems with installed packs (1):" in listing.stdout
+    assert "hook harmonia_segmentation_rules: ValueError: the rules server is down" in (
+        listing.stdout
+    )
+    assert "warning: installed packs" not in listing.stderr  # shown in full already
+    document = json.loads(harmonia_cli("plugins", "list", "--json").stdout)
+    assert any("the rules server is down" in warning for warning in document["warnings"])
+
+
 def test_help_does_not_import_the_heavy_libraries() -> None:
     code = textwrap.dedent(
         """

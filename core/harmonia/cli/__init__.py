@@ -74,11 +74,26 @@ class App:
                 self._shown.add(warning)
                 click.secho(f"warning: {warning}", fg="yellow", err=True)
 
+    def mark_shown(self, warnings: Any) -> None:
+        """Warnings a command showed itself (``plugins list``): no notice repeats them."""
+        self._shown.update(warnings)
+
     def warn_catalog(self) -> None:
-        """The catalog's warnings (a rejected rule set ...), once it is built."""
+        """One line about the catalog's problems (a rejected rule set, a failing hook),
+        once it is built: ``harmonia plugins list`` shows each in full."""
         built = self.harmonia.built_catalog
-        if built is not None:
-            self.warn(built.warnings)
+        new = [w for w in built.warnings if w not in self._shown] if built is not None else []
+        if not new:
+            return
+        self.mark_shown(new)
+        first = new[0].splitlines()[0]
+        first = first if len(first) <= 120 else first[:117] + "..."
+        count = f"{len(new)} problem{'s' if len(new) != 1 else ''}"
+        click.secho(
+            f"warning: installed packs have {count} ({first}); `harmonia plugins list` shows them",
+            fg="yellow",
+            err=True,
+        )
 
 
 def _builtin_groups() -> list[str]:
@@ -168,9 +183,14 @@ def echo_json(data: Any) -> None:
     click.echo(json.dumps(data, indent=2, default=str, ensure_ascii=False))
 
 
+def app_of_run() -> App:
+    """The running command's :class:`App` (its application and the warnings shown)."""
+    return click.get_current_context().find_object(App)
+
+
 def app() -> Harmonia:
     """The current command's application (:class:`harmonia.app.Harmonia`)."""
-    return click.get_current_context().find_object(App).harmonia
+    return app_of_run().harmonia
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from harmonia.cli import app, echo_json
+from harmonia.cli import app, app_of_run, echo_json
 from harmonia.cli.lazy import LazyGroup
 from harmonia.cli.render import stdout, table
 
@@ -26,9 +26,12 @@ def plugins(ctx: click.Context) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
 def list_packs(show_all: bool, as_json: bool) -> None:
     """List packs with their version, the hooks they implement and what they provide."""
+    from rich.markup import escape
+
     report = app().packs.report(builtin=show_all)
     if as_json:
         echo_json(report.to_json())
+        app_of_run().mark_shown(report.warnings)
         return
     records, conflicts = report.packs, report.conflicts
     rows = [
@@ -50,4 +53,10 @@ def list_packs(show_all: bool, as_json: bool) -> None:
             table(None, ["pack", "distribution", "hooks", "provides"], rows, show_lines=True)
         )
     for conflict in conflicts:
-        stdout.print(f"[red]conflict: {conflict}")
+        stdout.print(f"[red]conflict: {escape(conflict)}")
+    if report.warnings:
+        # The whole of every problem: elsewhere the CLI only points here.
+        stdout.print(f"\n[yellow]Problems with installed packs ({len(report.warnings)}):")
+        for warning in report.warnings:
+            stdout.print(f"[yellow]- {escape(warning)}")
+    app_of_run().mark_shown(report.warnings)
