@@ -15,10 +15,56 @@ itself needs no pytest:
 
 from __future__ import annotations
 
-from harmonia.plugin.manager import module_pack
+from typing import Any
+
+from harmonia.plugin.manager import PluginManager, module_pack
 
 #: Where the PostgreSQL test server is (the default below when unset).
 POSTGRES_ENV = "HARMONIA_TEST_POSTGRES"
 DEFAULT_POSTGRES = "postgresql://postgres@127.0.0.1:5432/test"
 
-__all__ = ["DEFAULT_POSTGRES", "POSTGRES_ENV", "module_pack"]
+__all__ = ["DEFAULT_POSTGRES", "POSTGRES_ENV", "module_pack", "pack_problems"]
+
+
+def pack_problems(pack: Any, *, name: str | None = None) -> list[str]:
+    """Everything wrong with a pack, as the catalog and a cycle would see it; ``[]`` if nothing.
+
+    The pack is registered alone (next to the built-ins) in a fresh plugin
+    manager, so the answer does not depend on what else is installed. The
+    problems are the pack's refusal (a misspelled hook), every definition the
+    catalog rejects (with its file and position), rule sets whose rules cannot
+    be reached or read unknown dimensions, and, per therapy area, a strategy
+    variant that leaves one of the rule set's segments without a strategy or
+    names a segment that does not exist. A pack's own test is then one line::
+
+        def test_pack_is_consistent():
+            assert pack_problems(harmonia_mypack) == []
+    """
+    manager = PluginManager.discover(strict=False, entry_points=False)
+    info = manager.register(pack, name=name, distribution=f"test-{name or 'pack'}")
+    if info.error is not None:
+        return [info.error]
+    catalog = manager.catalog()
+    problems = [*catalog.warnings, *catalog.conflicts]
+    segments = {
+        rule_set.therapy_area: set(rule_set.segment.segments)
+        for rule_set in catalog.rule_sets.values()
+    }
+    variants: dict[tuple[str, str], set[str]] = {}
+    for therapy_area, variant, segment in catalog.engagement_strategies:
+        variants.setdefault((therapy_area, variant), set()).add(segment)
+    for (therapy_area, variant), covered in sorted(variants.items()):
+        declared = segments.get(therapy_area)
+        if declared is None:
+            continue  # strategies for another pack's therapy area: nothing to compare with
+        if missing := sorted(declared - covered):
+            problems.append(
+                f"{therapy_area} strategies, variant {variant!r}: no strategy for the "
+                f"segments {missing}; add one per segment (target = false where nobody is called)"
+            )
+        if unknown := sorted(covered - declared):
+            problems.append(
+                f"{therapy_area} strategies, variant {variant!r}: segments {unknown} are not "
+                f"segments of the rule set {sorted(declared)}"
+            )
+    return problems

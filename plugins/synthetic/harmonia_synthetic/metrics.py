@@ -11,6 +11,10 @@ without sorting.
   prescribe, with gaps where the data is missing; some non-prescribers report
   explicit zeros. The quarterly rate grows with potential and adoption, and
   the share of active quarters with adoption, so engagement consistency varies.
+* ``nrx``: new prescriptions (starts and switches), only in therapy areas
+  whose mix declares them (``nrx_share``, e.g. diabetes): in the quarters a
+  customer prescribed, at a rate that grows with their patients on treatment
+  and their adoption.
 * ``calls``: the customers currently called on (more likely with potential),
   one row per quarter for the last four, zeros included.
 """
@@ -39,13 +43,20 @@ def metric_rows(universe: Universe, block: CustomerBlock, rng: np.random.Generat
     call_values, call_present = _calls(block, rng, len(universe.call_periods))
     values = np.hstack([block.potential[:, None], trx_values, call_values])
     present = np.hstack([np.ones((len(block), 1), dtype=bool), trx_present, call_present])
-    slots = values.shape[1]
-    cells = np.flatnonzero(present.ravel())
-    customer, slot = np.divmod(cells, slots)
     metric_names = (
         ["potential"] + ["trx"] * len(universe.trx_periods) + ["calls"] * len(universe.call_periods)
     )
     periods = [universe.potential_period, *universe.trx_periods, *universe.call_periods]
+    if universe.mix.nrx_share:
+        # Drawn last, so the other metrics of a seed do not change with it.
+        nrx_values = _nrx(block, rng, trx_values, universe.mix.nrx_share)
+        values = np.hstack([values, nrx_values])
+        present = np.hstack([present, trx_present])
+        metric_names += ["nrx"] * len(universe.trx_periods)
+        periods += universe.trx_periods
+    slots = values.shape[1]
+    cells = np.flatnonzero(present.ravel())
+    customer, slot = np.divmod(cells, slots)
     return pa.table(
         {
             "customer_id": block.ids.take(pa.array(customer)),
@@ -77,6 +88,17 @@ def _trx(
     gaps = rng.random((count, quarters)) < TRX_GAP
     present = (prescriber[:, None] & ~gaps) | reports_zeros[:, None]
     return values, present
+
+
+def _nrx(
+    block: CustomerBlock, rng: np.random.Generator, trx: np.ndarray, share: float
+) -> np.ndarray:
+    """New prescriptions a quarter: ``share`` of the patients on treatment, tilted by adoption."""
+    rate = share / 4 * block.potential * np.exp(0.5 * block.adoption - 0.5)
+    values = np.zeros(trx.shape)
+    prescribed = trx > 0
+    values[prescribed] = rng.poisson(np.broadcast_to(rate[:, None], trx.shape)[prescribed])
+    return values
 
 
 def _calls(

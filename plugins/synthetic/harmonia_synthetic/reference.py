@@ -160,6 +160,9 @@ class TherapyAreaMix:
 
     hcp: tuple[Specialty, ...]
     hco: tuple[Specialty, ...]
+    #: Share of prescriptions that are new prescriptions (``nrx``: starts and
+    #: switches); 0 where the therapy area's data has no such metric.
+    nrx_share: float = 0.0
 
 
 _HOSPITALS = (
@@ -184,6 +187,20 @@ THERAPY_AREAS: dict[str, TherapyAreaMix] = {
             Specialty("cancer_centre", 0.20, 60_000, -9.0),
             Specialty("private_clinic", 0.30, 15_000, -9.0),
         ),
+    ),
+    # Primary care: general practitioners are most of the universe and most of
+    # the prescriptions; new prescriptions are about a fifth of the total.
+    "diabetes": TherapyAreaMix(
+        hcp=(
+            Specialty("general_practice", 0.70, 120, 1.0),
+            Specialty("internal_medicine", 0.12, 180, 1.0),
+            Specialty("endocrinology", 0.04, 600, 2.0),
+            Specialty("diabetology", 0.04, 700, 2.0),
+            Specialty("cardiology", 0.06, 80, -0.5),
+            Specialty("nephrology", 0.04, 90, -0.5),
+        ),
+        hco=_HOSPITALS,
+        nrx_share=0.2,
     ),
     "cardiology": TherapyAreaMix(
         hcp=(
