@@ -97,6 +97,37 @@ def test_open_reads_the_workspace(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     opened = Harmonia.open(folder=tmp_path)
     assert opened.database_url == "sqlite:///from-toml.db"
     assert Harmonia.open("sqlite:///given.db", folder=tmp_path).database_url == "sqlite:///given.db"
+    monkeypatch.setenv("HARMONIA_DATABASE_URL", "sqlite:///from-env.db")  # as on the CLI
+    assert Harmonia.open(folder=tmp_path).database_url == "sqlite:///from-env.db"
+
+
+@pytest.mark.parametrize(
+    "form", ["path", "text path", "sqlite url", "with a catalog", "open", "open a path"]
+)
+def test_every_documented_way_to_construct_the_application_works(
+    form: str,
+    harmonia_database: str,
+    tiny: Catalog,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """docs/api.md: ``Harmonia(database)``, ``Harmonia(database, catalog)``, ``Harmonia.open``."""
+    monkeypatch.setenv("HARMONIA_LOAD_PLUGINS", "")  # discovery finds the built-ins only
+    monkeypatch.delenv("HARMONIA_DATABASE_URL", raising=False)
+    path = Path(harmonia_database.removeprefix("sqlite:///"))
+    app = {
+        "path": lambda: Harmonia(path),
+        "text path": lambda: Harmonia(str(path)),
+        "sqlite url": lambda: Harmonia(harmonia_database),
+        "with a catalog": lambda: Harmonia(harmonia_database, tiny),
+        "open": lambda: Harmonia.open(database=harmonia_database, folder=path.parent),
+        "open a path": lambda: Harmonia.open(path, folder=path.parent),
+    }[form]()
+    assert app.database.sqlite_path == path
+    state = app.schema.current()
+    assert state.revision == state.needed
+    expected = {"NL"} if form == "with a catalog" else set()
+    assert set(app.catalog.country_profiles) == expected
+    assert "csv" in app.catalog.data_sources and app.packs.report().conflicts == []
 
 
 def test_the_application_layer_needs_no_click() -> None:

@@ -50,16 +50,24 @@ _CURRENT: contextvars.ContextVar[Harmonia | None] = contextvars.ContextVar(
 class Harmonia:
     """harmonia's operations over one database, one catalog of packs and one workspace.
 
-    ``database`` is a URL (a SQLite file or ``postgresql://``; None for the
-    default ``./harmonia.db``). ``catalog`` is a :class:`Catalog`, or a
-    function that builds it on first use (so operations that need no pack,
-    such as a schema upgrade, never discover any). ``actor`` names who acts
-    in the audit trail (default: ``HARMONIA_ACTOR`` or the login).
+    ``database`` is a SQLite file (a path, as text or a :class:`~pathlib.Path`),
+    a URL (``sqlite:///market.db``, ``postgresql://...``), or None for the
+    workspace's, else ``HARMONIA_DATABASE_URL``, else ``./harmonia.db``.
+    ``catalog`` is a :class:`Catalog`, or a function that builds it on first
+    use; without one (and without a ``manager``) the installed packs are
+    discovered on first use, so operations that need no pack (a schema
+    upgrade) never import any. ``workspace`` is the ``harmonia.toml`` settings
+    (:meth:`open` finds them). ``actor`` names who acts in the audit trail
+    (default: ``HARMONIA_ACTOR`` or the login)::
+
+        Harmonia("market.db")                       # the installed packs
+        Harmonia("postgresql://analyst@db/harmonia", catalog)
+        Harmonia.open()                             # as the CLI: options, env, harmonia.toml
     """
 
     def __init__(
         self,
-        database: str | None = None,
+        database: str | os.PathLike[str] | None = None,
         catalog: Catalog | Callable[[], Catalog] | None = None,
         workspace: Workspace | None = None,
         *,
@@ -67,15 +75,18 @@ class Harmonia:
         manager: PluginManager | None = None,
     ) -> None:
         self.workspace = workspace or Workspace()
-        self.database_url = database or self.workspace.database
+        given = os.fspath(database) if database is not None else None
+        self.database_url = given or self.workspace.database
         self._catalog = catalog
+        if catalog is None and manager is None:
+            manager = _Discovery(self.workspace, strict=None)  # type: ignore[assignment]
         self._manager = manager
         self.actor = actor or default_actor()
 
     @classmethod
     def open(
         cls,
-        database: str | None = None,
+        database: str | os.PathLike[str] | None = None,
         *,
         strict: bool | None = None,
         manager: PluginManager | None = None,
@@ -84,13 +95,17 @@ class Harmonia:
         """The application as a user's environment sets it up.
 
         The workspace is the ``harmonia.toml`` of ``folder`` (default: the
-        current folder) or a parent; ``database`` wins over it; the packs are
+        current folder) or a parent; ``database`` (else ``HARMONIA_DATABASE_URL``)
+        wins over it, as on the command line; the packs are
         the installed ones (``manager`` replaces them, e.g. in tests), checked
         against the workspace's ``required_packs`` before any is used.
         """
         from harmonia import workspace as workspaces
+        from harmonia.store.database import DATABASE_ENV
 
         found = workspaces.find(folder)
+        # As on the command line: the option, then the environment, then harmonia.toml.
+        database = database or os.environ.get(DATABASE_ENV) or None
         return cls(database, workspace=found, manager=manager or _Discovery(found, strict))
 
     # -- what every operation shares -----------------------------------------------------
