@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from harmonia.errors import ConflictError, PluginError
+from harmonia.plugin.switches import ALLOW_ENV
 
 if TYPE_CHECKING:
     from harmonia.plugin.catalog import Catalog
@@ -121,7 +122,7 @@ class PackCommands:
             f"command {' '.join(filter(None, key))!r} of pack {pack.name!r} "
             f"({pack.distribution}) is provided by {other} too; {pack.name}'s is disabled"
         )
-        fix = "uninstall one of the packs, or keep one out with HARMONIA_LOAD_PLUGINS"
+        fix = f"uninstall one of the packs, or keep one out with {ALLOW_ENV}"
         if self.strict:
             raise ConflictError(message, fix=fix)
         self.warnings.append(f"{message}\n  fix: {fix}")

@@ -1,8 +1,8 @@
 """``harmonia questionnaire``: the profiling questionnaires packs provide.
 
 ``list``, ``show`` and ``validate`` live here; the FHIR interchange commands
-join the group from :mod:`harmonia.cli.questionnaire_interchange` (imported at
-the end of this module). The operations are ``app().questionnaires``'s.
+(``export``, ``import``) live in :mod:`harmonia.cli.questionnaire_interchange`,
+imported when one runs. The operations are ``app().questionnaires``'s.
 """
 
 from __future__ import annotations
@@ -21,7 +21,13 @@ if TYPE_CHECKING:
     from harmonia.questionnaires import Item, ProfileDimension, Questionnaire
 
 
-@click.group(cls=LazyGroup)
+@click.group(
+    cls=LazyGroup,
+    lazy={
+        "export": "harmonia.cli.questionnaire_interchange:export",
+        "import": "harmonia.cli.questionnaire_interchange:import_",
+    },
+)
 def questionnaire() -> None:
     """Profiling questionnaires: their definitions, scoring and interchange."""
 
@@ -280,6 +286,3 @@ def render_coverage(rows: list[dict[str, Any]]) -> None:
         for row in rows
     ]
     stdout.print(table(escape(title), columns, shown))
-
-
-from harmonia.cli import questionnaire_interchange  # noqa: E402, F401  (adds export, import)

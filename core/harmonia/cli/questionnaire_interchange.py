@@ -17,7 +17,6 @@ import attrs
 import click
 
 from harmonia.cli import app, echo_json
-from harmonia.cli.questionnaire import questionnaire
 from harmonia.cli.render import escape, stdout
 from harmonia.errors import ConfigError
 
@@ -27,7 +26,7 @@ _OUT = click.Path(dir_okay=False, path_type=Path)
 # --- export ----------------------------------------------------------------------------
 
 
-@questionnaire.command("export")
+@click.command("export")
 @click.argument("questionnaire_id", metavar="ID")
 @click.option("--version", "-v", help="The version to export (default: the newest).")
 @click.option(
@@ -152,7 +151,7 @@ def _done(out: Path | None, what: str) -> None:
 # --- import ----------------------------------------------------------------------------
 
 
-@questionnaire.command("import")
+@click.command("import")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--therapy-area", "-t", help="The therapy area (when the file does not name one).")
 @click.option(

@@ -9,11 +9,15 @@
 ``kinds``
     The one table of hook kinds that the manager, the catalog, ``harmonia
     plugins list`` and the docs all read.
-``manager``
-    Discovery, registration and calling hooks (:class:`PluginManager`).
+``switches``
+    The environment variables of pack loading (strict mode, the allow-list).
 ``catalog``
     What the packs provide, checked once and frozen (:class:`Catalog`):
-    what engine, ingest, the application and the CLI work with.
+    what engine, ingest, the application and the CLI work with. It never
+    imports the manager.
+``manager``
+    Discovery, registration and calling hooks (:class:`PluginManager`);
+    ``manager.catalog()`` builds the Catalog.
 
 Pack authors import from :mod:`harmonia` itself; this package is internal.
 """

@@ -25,7 +25,7 @@ import difflib
 from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping
 from importlib.resources import files
 from types import MappingProxyType
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import attrs
 
@@ -46,9 +46,12 @@ from harmonia.errors import (
     Problem,
 )
 from harmonia.plugin.kinds import HOOK_KINDS, LEGACY_HOOKS, HookKind, build_order, show_key
-from harmonia.plugin.manager import ALLOW_ENV, STRICT_ENV, PackInfo, PluginManager
+from harmonia.plugin.switches import ALLOW_ENV, STRICT_ENV
 from harmonia.plugin.types import Command, DataSource, IdentifierScheme, OutputSink
 from harmonia.questionnaires import ProfileDimension, Questionnaire
+
+if TYPE_CHECKING:  # the manager builds catalogs; a catalog never imports it
+    from harmonia.plugin.manager import PackInfo, PluginManager
 
 T = TypeVar("T")
 

@@ -26,21 +26,18 @@ import importlib.metadata
 import os
 import types
 from collections.abc import Callable, Iterable, Iterator
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import attrs
 import pluggy
 
 from harmonia.errors import DefinitionError, HarmoniaError, PluginError
 from harmonia.plugin import hookspecs
+from harmonia.plugin.catalog import Catalog
+from harmonia.plugin.switches import ALLOW_ENV, STRICT_ENV
 from harmonia.provenance import Provenance
 
-if TYPE_CHECKING:
-    from harmonia.plugin.catalog import Catalog
-
 ENTRY_POINT_GROUP = "harmonia"
-STRICT_ENV = "HARMONIA_STRICT_PLUGINS"
-ALLOW_ENV = "HARMONIA_LOAD_PLUGINS"
 
 #: Modules of the core registered as plugins, exactly like installed packs.
 BUILTIN_MODULES = (
@@ -249,8 +246,6 @@ class PluginManager:
     def catalog(self, **options: Any) -> Catalog:
         """Everything the registered packs provide, checked and frozen (see
         :meth:`Catalog.build <harmonia.plugin.catalog.Catalog.build>`)."""
-        from harmonia.plugin.catalog import Catalog
-
         return Catalog.build(self, **options)
 
 
