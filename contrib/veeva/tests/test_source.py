@@ -1,0 +1,97 @@
+"""The veeva-accounts source: an account extract into customers, identifiers and crosswalk."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+
+from harmonia import InputError
+
+
+def _load(app, path, **options):
+    jobs = app.loads.plan(source="veeva-accounts", options={"path": str(path), **options})
+    return app.loads.run(jobs)
+
+
+def test_accounts_become_customers_with_their_veeva_ids(app, extract):
+    results = _load(app, extract)
+    assert sum(r.rows_quarantined for r in results) == 3
+    customers = {c["source_id"]: c for c in _customers(app)}
+    assert sorted(customers) == [
+        "0010000000000001AAA",
+        "0010000000000002AAA",
+        "0010000000000003AAA",
+    ]
+    hospital, ada, grace = (customers[f"001000000000000{i}AAA"] for i in (1, 2, 3))
+    assert (hospital["type"], hospital["specialty"], hospital["last_name"]) == (
+        "HCO",
+        "hospital",
+        "Mercy General Hospital",
+    )
+    # No address of her own: she practises at her primary parent, the hospital.
+    assert (ada["type"], ada["specialty"], ada["city"], ada["country"]) == (
+        "HCP",
+        "medical_oncology",
+        "Boston",
+        "US",
+    )
+    assert ada["territory"] == "US-T01"
+    assert (ada["id_scheme"], ada["id_value"]) == ("NPI", "1234567893")
+    # The primary address wins over an older one.
+    assert (grace["city"], grace["postal_code"]) == ("Somerville", "02143")
+
+
+def test_missing_parents_and_duplicate_ids_are_quarantined_with_reasons(app, extract):
+    _load(app, extract)
+    rows = app.loads.quarantined()
+    reasons = sorted(reason for row in rows for reason in row.reasons)
+    assert len(rows) == 3
+    assert any("duplicate customer_id '0010000000000003AAA'" in r for r in reasons)
+    assert any(
+        "primary parent 001MISSING00000AAA (Primary_Parent_vod__c) is not in the account extract"
+        in r
+        for r in reasons
+    )
+    assert any(
+        "parent account 001GONE000000000AAA (Parent_Account_vod__c) is not in the account" in r
+        for r in reasons
+    )
+    locations = {row.location.rsplit("/", 1)[-1] for row in rows}
+    assert locations == {"Account.csv", "Child_Account_vod__c.csv"}
+
+
+def test_loading_the_extract_again_changes_nothing(app, extract):
+    _load(app, extract)
+    again = _load(app, extract)
+    assert sum(r.rows_new for r in again) == 0
+
+
+def test_an_extract_without_addresses_or_affiliations_loads_with_the_default_country(
+    app, extract, tmp_path
+):
+    shutil.copy(extract / "Account.csv", tmp_path / "Account.csv")
+    _load(app, tmp_path / "Account.csv", country="US")
+    customers = {c["source_id"]: c for c in _customers(app)}
+    assert customers["0010000000000001AAA"]["country"] == "US"
+    # The parent is still in the extract; only its address is not.
+    assert customers["0010000000000002AAA"]["city"] is None
+
+
+def test_a_folder_without_account_csv_is_a_clear_error(app, tmp_path):
+    with pytest.raises(InputError, match=r"no Account\.csv in"):
+        _load(app, tmp_path)
+
+
+def _customers(app):
+    """The stored customers with their Veeva id and national identifier (read back from the store)."""
+    from harmonia.store.bulk import BulkConnection
+
+    with BulkConnection(app.database, write=False) as bulk:
+        table = bulk.read(
+            "SELECT x.source_id, c.country, c.type, c.first_name, c.last_name, c.specialty, "
+            "c.postal_code, c.city, c.territory, i.scheme AS id_scheme, i.value AS id_value "
+            "FROM customer c JOIN crosswalk x ON x.customer_id = c.id AND x.system = 'veeva' "
+            "LEFT JOIN identifier i ON i.customer_id = c.id"
+        )
+    return table.to_pylist()
