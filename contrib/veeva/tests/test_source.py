@@ -16,7 +16,7 @@ def _load(app, path, **options):
 
 def test_accounts_become_customers_with_their_veeva_ids(app, extract):
     results = _load(app, extract)
-    assert sum(r.rows_quarantined for r in results) == 3
+    assert sum(r.rows_quarantined for r in results) == 4
     customers = {c["source_id"]: c for c in _customers(app)}
     assert sorted(customers) == [
         "0010000000000001AAA",
@@ -46,7 +46,8 @@ def test_missing_parents_and_duplicate_ids_are_quarantined_with_reasons(app, ext
     _load(app, extract)
     rows = app.loads.quarantined()
     reasons = sorted(reason for row in rows for reason in row.reasons)
-    assert len(rows) == 3
+    # An account without an Id is refused too, and does not hide the missing parent.
+    assert len(rows) == 4
     assert any("duplicate customer_id '0010000000000003AAA'" in r for r in reasons)
     assert any(
         "primary parent 001MISSING00000AAA (Primary_Parent_vod__c) is not in the account extract"
