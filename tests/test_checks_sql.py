@@ -104,6 +104,39 @@ def test_luhn_macro_accepts_every_number_stdnum_completes(
     assert sql.execute("SELECT harmonia_luhn(?)", [number]).fetchone() == (True,)
 
 
+# --- weighted mod 10 (Germany's LANR) --------------------------------------------------------
+
+
+def weighted_mod10_reference(digits: str, weights: list[int]) -> bool:
+    """The KBV rule as the LANR directive writes it, digit by digit."""
+    if len(digits) <= len(weights) or not digits[: len(weights) + 1].isdigit():
+        return False
+    total = sum(int(digit) * weight for digit, weight in zip(digits, weights, strict=False))
+    return int(digits[len(weights)]) == (10 - total % 10) % 10
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.text(alphabet="0123456789", min_size=0, max_size=12),
+    st.lists(st.integers(min_value=1, max_value=9), min_size=1, max_size=8),
+)
+@example("123456601", [4, 9, 4, 9, 4, 9])  # 6*4... sum 144: check digit 6
+@example("999999900", [4, 9, 4, 9, 4, 9])  # the KBV's pseudo number
+@example("12a4566", [4, 9, 4, 9, 4, 9])
+def test_weighted_mod10_macro_agrees_with_the_reference(
+    sql: duckdb.DuckDBPyConnection, digits: str, weights: list[int]
+) -> None:
+    (valid,) = sql.execute("SELECT harmonia_weighted_mod10(?, ?)", [digits, weights]).fetchone()
+    assert bool(valid) == weighted_mod10_reference(digits, weights)
+
+
+def test_weighted_mod10_python_agrees_on_the_lanr_examples() -> None:
+    from harmonia.plugin.types import weighted_mod10_digit
+
+    assert weighted_mod10_digit("123456", (4, 9, 4, 9, 4, 9)) == 6
+    assert weighted_mod10_digit("999999", (4, 9, 4, 9, 4, 9)) == 9
+
+
 # --- numbers in market conventions ---------------------------------------------------------
 
 #: Grouping marks a market may write inside a number: removed wherever they are.

@@ -32,12 +32,17 @@ def read_csv(request: SourceRequest) -> Iterator[Batch]:
     # The delimiter is read off the header unless given; the market's
     # conventions decide how numbers and dates are read, not how lines split.
     profile = request.profile
-    encoding = request.option("encoding") or (profile.csv.encoding if profile else "utf-8")
+    # An --encoding given is taken at its word; the country's encoding comes
+    # with its legacy fallback (Excel's plain 'CSV' of the market), if any.
+    given = request.option("encoding")
+    encoding = given or (profile.csv.encoding if profile else "utf-8")
+    fallback = None if given or profile is None else profile.csv.fallback_encoding
     yield from read(
         _path(request),
         delimiter=request.option("delimiter"),
         kind=request.option("kind"),
         encoding=encoding,
+        fallback_encoding=fallback,
     )
 
 

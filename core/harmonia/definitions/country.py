@@ -20,11 +20,17 @@ from harmonia.provenance import Provenance, provenance_field
 
 @attrs.frozen
 class CsvConventions:
-    """How the market's files look: delimiter, decimal mark, encoding."""
+    """How the market's files look: delimiter, decimal mark, encoding.
+
+    ``fallback_encoding`` is the encoding of Excel's plain 'CSV' in the
+    market (``cp1252`` in Germany, ``cp932`` in Japan): a file that is not
+    valid UTF-8 is read in it instead of being refused.
+    """
 
     delimiter: str = ","
     decimal: str = "."
     encoding: str = "utf-8"
+    fallback_encoding: str | None = None
 
 
 @attrs.frozen
@@ -93,6 +99,20 @@ class CountryProfile:
         yield from check_choice("csv.decimal", self.csv.decimal, [".", ","])
         if self.csv.delimiter == self.csv.decimal:
             yield Problem("csv", "the delimiter and the decimal mark must differ")
+        for field in ("encoding", "fallback_encoding"):
+            name = getattr(self.csv, field)
+            if name is not None and not _known_codec(name):
+                yield Problem(f"csv.{field}", f"{name!r} is not a text encoding Python knows")
+
+
+def _known_codec(name: str) -> bool:
+    import codecs
+
+    try:
+        codecs.lookup(name)
+    except LookupError:
+        return False
+    return True
 
 
 @attrs.frozen

@@ -106,21 +106,32 @@ def read_csv(
     delimiter: str | None = None,
     kind: str | None = None,
     encoding: str = "utf-8",
+    fallback_encoding: str | None = None,
 ) -> Iterator[FileBatch]:
     """Read a canonical CSV file as one batch of text columns.
 
     Large files come as a stream of record batches, so a load of tens of
     millions of rows stays within a bounded amount of memory. DuckDB reads
     UTF-8, UTF-16 and Latin-1 itself; a file in any other encoding Python
-    knows (cp1252, Excel's plain 'CSV' in Western Europe) is first transcoded
-    to a temporary UTF-8 copy.
+    knows (cp1252, Excel's plain 'CSV' in Western Europe; cp932, Japanese
+    Excel's) is first transcoded to a temporary UTF-8 copy.
+
+    A file read as UTF-8 that is not UTF-8 is refused whole, unless
+    ``fallback_encoding`` names the market's legacy encoding (Excel's plain
+    'CSV'), which it is then read in. A file read in a legacy encoding that
+    is in fact UTF-8 (valid UTF-8 with non-ASCII text, which legacy text
+    practically never is) is refused too, rather than loaded as mojibake.
     """
     location = str(path)
     if not path.is_file():
         raise InputError("no such file", where=location, fix="check the path")
     codec = _codec(encoding, location)
+    if codec == "utf-8" and fallback_encoding and not _is_utf8(path):
+        codec = _codec(fallback_encoding, location)
     if codec == "utf-8":
         _check_utf8(path)
+    elif codec not in ("utf-16", "utf-32"):
+        _check_not_utf8(path, codec)
     if codec in DUCKDB_ENCODINGS:
         yield from _read_csv(path, location, delimiter, kind, DUCKDB_ENCODINGS[codec])
         return
@@ -342,6 +353,40 @@ def _check_utf8(path: Path) -> None:
             fix="save it as 'CSV UTF-8', or give its encoding: --encoding cp1252 for "
             "Excel's plain 'CSV' in Western Europe",
         ) from None
+
+
+def _is_utf8(path: Path) -> bool:
+    try:
+        _check_utf8(path)
+    except InputError:
+        return False
+    return True
+
+
+def _check_not_utf8(path: Path, codec: str) -> None:
+    """Refuse a UTF-8 file about to be read in a legacy encoding (it would load as mojibake)."""
+    import codecs
+
+    with path.open("rb") as handle:
+        head = handle.read(UTF8_CHECK_BYTES)
+    if head.isascii():
+        return
+    try:
+        codecs.getincrementaldecoder("utf-8")().decode(head, final=False)
+    except UnicodeDecodeError:
+        return  # not UTF-8: the legacy encoding may well be right
+    first = next(index for index, byte in enumerate(head) if byte >= 0x80)
+    line = head.count(b"\n", 0, first) + 1
+    end = first + 1
+    while end < len(head) and 0x80 <= head[end] < 0xC0:
+        end += 1
+    shown = head[first:end].decode("utf-8", errors="replace")
+    raise InputError(
+        f"this file is UTF-8, not {codec} (line {line} holds {shown!r} written in UTF-8)",
+        where=str(path),
+        fix="read it as UTF-8: --encoding utf-8 (or leave --encoding out where the "
+        "country's files are UTF-8)",
+    )
 
 
 def _header_delimiter(path: Path, encoding: str) -> str:

@@ -97,6 +97,13 @@ CREATE OR REPLACE MACRO harmonia_luhn(v) AS (
     )) % 10 = 0
 );
 
+-- The check digit after len(weights) digits is (10 - weighted sum mod 10) mod 10.
+CREATE OR REPLACE MACRO harmonia_weighted_mod10(v, weights) AS (
+    length(v) > len(weights) AND regexp_full_match(v[1:len(weights) + 1], '\d+')
+    AND (10 - list_sum(list_transform(weights, lambda w, i: w * TRY_CAST(v[i] AS INTEGER))) % 10) % 10
+        = TRY_CAST(v[len(weights) + 1] AS INTEGER)
+);
+
 CREATE OR REPLACE MACRO harmonia_timestamp(s, day_first) AS COALESCE(
     TRY_CAST(s AS TIMESTAMP),
     CASE WHEN day_first THEN try_strptime(s, ['%d/%m/%Y', '%d.%m.%Y', '%d/%m/%Y %H:%M'])
@@ -188,14 +195,19 @@ def _scheme_check(scheme: IdentifierScheme) -> str:
     pattern = quote(scheme.pattern)
     valid = f"regexp_full_match(id_value, {pattern})"
     elsewhere = f"{scheme.name} is a {scheme.country} identifier but the customer's country is "
+    digits = f"{quote(scheme.prefix)} || id_value"
     if scheme.checksum == "luhn":
-        valid += f" AND harmonia_luhn({quote(scheme.prefix)} || id_value)"
+        valid += f" AND harmonia_luhn({digits})"
+    elif scheme.checksum == "weighted-mod10":
+        weights = ", ".join(str(int(weight)) for weight in scheme.weights)
+        valid += f" AND harmonia_weighted_mod10({digits}, [{weights}])"
     return (
         f"CASE WHEN id_scheme = {name} AND id_value IS NOT NULL AND NOT ({valid}) THEN "
         f"{quote(scheme.name + ' ')} || {quoted_in_message('id_value')} || "
         f"{quote(f' is not valid ({scheme.description})')} "
         f"WHEN id_scheme = {name} AND id_value IS NOT NULL AND country <> {quote(scheme.country)} "
         f"THEN {quote(elsewhere)} || {quoted_in_message('country')} "
+        + _specialty_check(scheme)
         + (
             f"WHEN id_scheme = {name} AND id_value IS NOT NULL "
             f"THEN {python_check_name(scheme)}(id_value) "
@@ -203,6 +215,35 @@ def _scheme_check(scheme: IdentifierScheme) -> str:
             else ""
         )
         + "END"
+    )
+
+
+def _specialty_check(scheme: IdentifierScheme) -> str:
+    """The WHEN branch refusing a value whose specialty code the customer's specialty lacks."""
+    if scheme.specialty_digits is None:
+        return ""
+    first, last = scheme.specialty_digits
+    code = f"substr(id_value, {first}, {last - first + 1})"
+    pairs = text_list(
+        f"{specialty}/{group}"
+        for specialty, groups in sorted(scheme.specialty_groups.items())
+        for group in groups
+    )
+    allowed = (
+        "CASE specialty "
+        + " ".join(
+            f"WHEN {quote(specialty)} THEN {quote(' or '.join(groups))}"
+            for specialty, groups in sorted(scheme.specialty_groups.items())
+        )
+        + " END"
+    )
+    return (
+        f"WHEN id_scheme = {quote(scheme.name)} AND id_value IS NOT NULL "
+        f"AND specialty IN ({text_list(scheme.specialty_groups)}) "
+        f"AND specialty || '/' || {code} NOT IN ({pairs}) "
+        f"THEN {quote(scheme.name + ' ')} || {quoted_in_message('id_value')} || "
+        f"' carries specialty group ' || {code} || ', but the customer''s specialty ' || "
+        f"specialty || ' has group ' || {allowed} "
     )
 
 

@@ -291,12 +291,34 @@ class OutputSink:
 # --- national identifiers ---------------------------------------------------
 
 #: Check-digit algorithms the core evaluates vectorized at ingest (and in
-#: Python, through python-stdnum, to explain a rejection).
-CHECKSUMS = ("luhn",)
+#: Python, to explain a rejection): ``luhn`` over ``prefix`` + value (RPPS,
+#: NPI with prefix 80840, Japan's medical institution codes), and
+#: ``weighted-mod10``: the digits before the check digit times ``weights``,
+#: summed, and the check digit is ``(10 - sum mod 10) mod 10`` (Germany's LANR:
+#: weights 4 9 4 9 4 9, check digit 7th).
+CHECKSUMS = ("luhn", "weighted-mod10")
 
 
 class InvalidIdentifier(ValueError):
     """An identifier value fails its scheme's format or check digit."""
+
+
+def luhn_valid(digits: str) -> bool:
+    """Whether ``digits`` passes the Luhn check (python-stdnum's, the reference)."""
+    from stdnum import luhn
+    from stdnum.exceptions import ValidationError
+
+    try:
+        luhn.validate(digits)
+    except ValidationError:
+        return False
+    return True
+
+
+def weighted_mod10_digit(digits: str, weights: tuple[int, ...]) -> int:
+    """The check digit of ``digits`` (one per weight): ``(10 - sum(d * w) mod 10) mod 10``."""
+    total = sum(int(digit) * weight for digit, weight in zip(digits, weights, strict=True))
+    return (10 - total % 10) % 10
 
 
 @attrs.frozen
@@ -306,8 +328,13 @@ class IdentifierScheme:
     Declare the format with ``pattern`` (a full-match regular expression on
     the compact value: spaces and dashes removed) and, where the scheme has
     one, a ``checksum`` from :data:`CHECKSUMS` computed over ``prefix`` +
-    value (NPI uses prefix ``80840``). Both run vectorized over a whole load.
-    A scheme with a rule that neither expresses may pass ``validate``: a
+    value (NPI uses prefix ``80840``; ``weighted-mod10`` takes ``weights``).
+    Where the value encodes the holder's specialty (the LANR's last two
+    digits), ``specialty_digits`` gives their 1-based positions ``(first,
+    last)`` and ``specialty_groups`` the codes each customer specialty may
+    carry: a customer whose specialty is listed but whose value carries
+    another code is quarantined. All of this runs vectorized over a whole load.
+    A scheme with a rule that none of it expresses may pass ``validate``: a
     Python function returning the compact value or raising
     :class:`InvalidIdentifier`; it is called once per distinct value.
     """
@@ -318,6 +345,15 @@ class IdentifierScheme:
     pattern: str
     checksum: str | None = None
     prefix: str = ""
+    weights: tuple[int, ...] = attrs.field(default=(), converter=tuple)
+    specialty_digits: tuple[int, int] | None = attrs.field(
+        default=None, converter=attrs.converters.optional(tuple)
+    )
+    specialty_groups: Mapping[str, tuple[str, ...]] = attrs.field(
+        factory=dict,
+        converter=lambda groups: {str(k): tuple(v) for k, v in dict(groups).items()},
+        eq=False,
+    )
     validate: Callable[[str], str] | None = attrs.field(default=None, eq=False, repr=False)
     provenance: Provenance | None = provenance_field()
 
@@ -328,32 +364,81 @@ class IdentifierScheme:
                 f"identifier scheme {self.name!r} uses checksum {self.checksum!r}; "
                 f"choose one of {list(CHECKSUMS)} or pass validate="
             )
+        if self.checksum == "weighted-mod10" and not self.weights:
+            raise ValueError(
+                f"identifier scheme {self.name!r}: checksum 'weighted-mod10' needs weights, "
+                "one per digit before the check digit (LANR: (4, 9, 4, 9, 4, 9))"
+            )
+        if self.prefix and not self.prefix.isdigit():
+            raise ValueError(
+                f"identifier scheme {self.name!r}: prefix {self.prefix!r} is not digits"
+            )
+        if (self.specialty_digits is None) != (not self.specialty_groups):
+            raise ValueError(
+                f"identifier scheme {self.name!r}: specialty_digits and specialty_groups "
+                "go together (the positions of the code, and the codes of each specialty)"
+            )
+        if self.specialty_digits is not None:
+            first, last = self.specialty_digits
+            if not 1 <= first <= last:
+                raise ValueError(
+                    f"identifier scheme {self.name!r}: specialty_digits {self.specialty_digits} "
+                    "are not 1-based positions (first, last)"
+                )
 
     @staticmethod
     def compact(value: str) -> str:
         """The value without spaces, dots and dashes: how it is stored."""
         return re.sub(r"[\s.\-]", "", str(value))
 
-    def check(self, value: str) -> str:
-        """Validate one value; return it compact or raise :class:`InvalidIdentifier`."""
-        from stdnum import luhn
-        from stdnum.exceptions import ValidationError
+    def specialty_code(self, value: str) -> str | None:
+        """The specialty code a compact value carries (None when the scheme has none)."""
+        if self.specialty_digits is None:
+            return None
+        first, last = self.specialty_digits
+        return value[first - 1 : last]
 
+    def check(self, value: str, *, specialty: str | None = None) -> str:
+        """Validate one value; return it compact or raise :class:`InvalidIdentifier`.
+
+        With ``specialty`` (the customer's), a scheme that encodes specialties
+        also checks that the value's code is one that specialty may carry.
+        """
         compact = self.compact(value)
         if not re.fullmatch(self.pattern, compact):
             raise InvalidIdentifier(
                 f"{self.name} {value!r} does not have the expected format ({self.description})"
             )
-        if self.checksum == "luhn":
-            try:
-                luhn.validate(self.prefix + compact)
-            except ValidationError:
+        if self.checksum is not None and not self.checksum_valid(compact):
+            raise InvalidIdentifier(
+                f"{self.name} {value!r} fails its check digit ({self.checksum})"
+            )
+        if specialty is not None and specialty in self.specialty_groups:
+            code = self.specialty_code(compact)
+            allowed = self.specialty_groups[specialty]
+            if code not in allowed:
                 raise InvalidIdentifier(
-                    f"{self.name} {value!r} fails its check digit (Luhn)"
-                ) from None
+                    f"{self.name} {value!r} carries specialty group {code}, but the customer's "
+                    f"specialty {specialty} has group {' or '.join(allowed)}"
+                )
         if self.validate is not None:
             compact = self.validate(compact)
         return compact
+
+    def checksum_valid(self, compact: str) -> bool:
+        """Whether a value of the right format passes the declared check digit."""
+        digits = self.prefix + compact
+        if self.checksum == "luhn":
+            return digits.isdigit() and luhn_valid(digits)
+        if self.checksum == "weighted-mod10":
+            size = len(self.weights)
+            body = digits[: size + 1]
+            return (
+                len(body) == size + 1
+                and body.isdigit()
+                and weighted_mod10_digit(body[:size], self.weights) == int(body[size])
+            )
+        return True
 
 
 # --- CLI commands -----------------------------------------------------------
