@@ -9,7 +9,7 @@ import attrs
 import click
 
 from harmonia.cli import app, echo_json
-from harmonia.cli.render import counting, stdout, table
+from harmonia.cli.render import counting, escape, stdout, table
 from harmonia.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -140,6 +140,8 @@ def _render(results: list) -> None:
             stdout.print(
                 f"[yellow]{Path(result.location).name}: ignored columns {', '.join(result.ignored_columns)}"
             )
+        for warning in result.warnings:
+            stdout.print(f"[yellow]{escape(Path(result.location).name)}: {escape(warning)}")
         for reason, count in result.reasons:
             stdout.print(f"  [red]{count:>7,}[/] x {reason}  [dim](batch {result.batch_id})")
     if any(result.rows_quarantined for result in results):

@@ -148,6 +148,21 @@ class ConsistencyFeature:
         return "number"
 
 
+@attrs.frozen
+class MetricBounds:
+    """What values a metric can take: a row outside ``min``..``max`` is quarantined.
+
+    A rule set's features name the metrics they read; ``[[metrics]]`` adds
+    bounds to any of them (a potential is never negative, a share is at most
+    1), so an implausible value is refused at load instead of ranked.
+    """
+
+    name: str
+    min: float | None = None
+    max: float | None = None
+    description: str = ""
+
+
 Feature = AttributeFeature | MetricFeature | QuantileFeature | ProfileFeature | ConsistencyFeature
 FEATURE_CLASSES = (
     AttributeFeature,
@@ -313,10 +328,17 @@ class RuleSet:
     needs: Dimension | None = None
     tier: Dimension | None = None
     description: str = ""
+    metrics: tuple[MetricBounds, ...] = ()
     provenance: Provenance | None = provenance_field()
 
     def feature(self, name: str) -> Feature | None:
         return next((feature for feature in self.features if feature.name == name), None)
+
+    @property
+    def metric_names(self) -> tuple[str, ...]:
+        """Every metric the rule set reads or bounds, sorted."""
+        read = {feature.metric for feature in self.features if hasattr(feature, "metric")}
+        return tuple(sorted(read | {bounds.name for bounds in self.metrics}))
 
     @property
     def dimensions(self) -> dict[str, Dimension]:
@@ -331,6 +353,11 @@ class RuleSet:
             yield from _feature_problems(f"features[{index}]", feature)
         for name, dimension in self.dimensions.items():
             yield from dimension.problems(name)
+        yield from check_unique("metrics", (bounds.name for bounds in self.metrics), "metric")
+        for index, bounds in enumerate(self.metrics):
+            yield from check_name(f"metrics[{index}].name", bounds.name)
+            if None not in (bounds.min, bounds.max) and bounds.min > bounds.max:  # type: ignore[operator]
+                yield Problem(f"metrics[{index}]", f"min {bounds.min} is above max {bounds.max}")
 
 
 def _feature_problems(path: str, feature: Feature) -> Iterator[Problem]:

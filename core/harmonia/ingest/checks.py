@@ -18,6 +18,7 @@ from collections.abc import Callable, Mapping
 
 import attrs
 
+from harmonia.ingest.plausibility import Expectations, bounds_reason
 from harmonia.plugin.types import IdentifierScheme, InvalidIdentifier
 from harmonia.questionnaires import Questionnaire
 from harmonia.sql import quote, quoted_in_message, reasons, text_list
@@ -131,6 +132,7 @@ class CheckContext:
     decimal_comma: bool = False
     identifier_schemes: Mapping[str, IdentifierScheme] = attrs.Factory(dict)
     questionnaires: Mapping[tuple[str, str], Questionnaire] = attrs.Factory(dict)
+    expectations: Expectations = attrs.Factory(Expectations)
 
 
 # --- customers ------------------------------------------------------------------
@@ -271,6 +273,7 @@ def metrics_sql(context: CheckContext) -> str:
     comma = "TRUE" if context.decimal_comma else "FALSE"
     mark = "decimal comma" if context.decimal_comma else "decimal point"
     own = "," if context.decimal_comma else "."
+    expected = context.expectations
     # Periods, areas and metric names repeat across millions of rows: they are
     # parsed and checked once per distinct value and joined back.
     return f"""
@@ -297,18 +300,22 @@ def metrics_sql(context: CheckContext) -> str:
             harmonia_period_first(period) + harmonia_period_months(period) - 1 AS last_month
         FROM (SELECT DISTINCT period FROM clean)
     ), names AS (
-        SELECT therapy_area, metric,
-            regexp_full_match(therapy_area, '[a-z0-9][a-z0-9_.-]*') AS _area_ok,
-            regexp_full_match(metric, '[a-z][a-z0-9_]*') AS _metric_ok
-        FROM (SELECT DISTINCT therapy_area, metric FROM clean)
+        SELECT d.therapy_area, d.metric,
+            regexp_full_match(d.therapy_area, '[a-z0-9][a-z0-9_.-]*') AS _area_ok,
+            regexp_full_match(d.metric, '[a-z][a-z0-9_]*') AS _metric_ok,
+            bounds.low, bounds.high, bounds.declared_by
+        FROM (SELECT DISTINCT therapy_area, metric FROM clean) d
+        LEFT JOIN {expected.bounds_table()}
+            ON bounds.therapy_area = d.therapy_area AND bounds.metric = d.metric
     ), joined AS (
-        SELECT valued.*, periods.first_month, periods.last_month, names._area_ok, names._metric_ok
+        SELECT valued.*, periods.first_month, periods.last_month, names._area_ok, names._metric_ok,
+            names.low, names.high, names.declared_by
         FROM valued
         LEFT JOIN periods ON periods.period IS NOT DISTINCT FROM valued.period
         LEFT JOIN names ON names.therapy_area IS NOT DISTINCT FROM valued.therapy_area
             AND names.metric IS NOT DISTINCT FROM valued.metric
     )
-    SELECT * EXCLUDE (value_text, _area_ok, _metric_ok),
+    SELECT * EXCLUDE (value_text, _area_ok, _metric_ok, low, high, declared_by),
         {
         reasons(
             "CASE WHEN customer_id IS NULL THEN 'customer_id is empty' END",
@@ -320,8 +327,14 @@ def metrics_sql(context: CheckContext) -> str:
             "''' is not a name (lower case letters, digits and _)' END",
             "CASE WHEN period IS NULL THEN 'period is empty' WHEN first_month IS NULL THEN 'period ''' "
             "|| period || ''' is not a period: write 2027, 2027-H1, 2027-Q3 or 2027-05' END",
-            "CASE WHEN value_text IS NULL THEN 'value is empty' WHEN value IS NULL THEN 'value ''' || "
+            expected.future_period_reason("period", "first_month"),
+            "CASE WHEN value_text IS NULL THEN 'value is empty' "
+            "WHEN value IS NULL AND regexp_matches(value_text, '[0-9]') AND isinf(COALESCE("
+            "TRY_CAST(value_text AS DOUBLE), TRY_CAST(replace(value_text, ',', '.') AS DOUBLE))) "
+            "THEN 'value ''' || value_text || ''' is out of range: no metric is that large' "
+            "WHEN value IS NULL THEN 'value ''' || "
             f"value_text || ''' is not a number (this file is read with a {mark})' END",
+            bounds_reason("value", "value_text", "metric"),
         )
     }
     FROM joined
@@ -336,7 +349,14 @@ def responses_sql(context: CheckContext) -> str:
     :mod:`harmonia.questionnaires.validation`."""
     from harmonia.questionnaires.validation import responses_sql as check
 
-    return check(context.questionnaires.values(), decimal_comma=context.decimal_comma)
+    comma = "TRUE" if context.decimal_comma else "FALSE"
+    return check(
+        context.questionnaires.values(),
+        decimal_comma=context.decimal_comma,
+        future_answer=context.expectations.future_answer_reason(
+            f"harmonia_timestamp(answered_text, {comma})", "answered_text"
+        ),
+    )
 
 
 CHECKS: Mapping[str, Callable[[CheckContext], str]] = {

@@ -29,6 +29,7 @@ from harmonia.ingest.checks import (
     python_check_name,
 )
 from harmonia.ingest.merge import MERGERS
+from harmonia.ingest.plausibility import Expectations
 from harmonia.plugin.types import RECORD_KINDS, Batch, DataSource, SourceRequest
 from harmonia.sql import literal
 from harmonia.store.bulk import BulkConnection
@@ -86,6 +87,9 @@ class LoadResult:
     rows_unchanged: int
     reasons: tuple[tuple[str, int], ...] = ()
     ignored_columns: tuple[str, ...] = ()
+    #: What loaded but looks unexpected: names no installed pack declares,
+    #: answers dated after today (see :mod:`harmonia.ingest.plausibility`).
+    warnings: tuple[str, ...] = ()
 
 
 @attrs.define
@@ -154,6 +158,7 @@ class Loader:
         try:
             self._prepare(duck)
             context = self._context(batch)
+            unexpected = _Unexpected(duck, batch.kind, context.expectations)
             read = quarantined = 0
             with BulkConnection(self.database) as bulk:
                 merger = MERGERS[batch.kind](bulk, duck, system=system, batch_id=batch_id)
@@ -174,6 +179,7 @@ class Loader:
                     if "_original_line" in raw.column_names:
                         duck.execute(UNCHECKED_LINES)
                     duplicates.flag("checked")
+                    unexpected.count("checked")
                     # A view: the merger reads it once, into its own resolved table.
                     duck.execute(f"CREATE OR REPLACE TEMP VIEW valid AS {_valid_rows(batch.kind)}")
                     self._stage(f"storing chunk {number}")
@@ -193,6 +199,7 @@ class Loader:
                     read += len(rejected_lines)
                 merger.finish()
             reasons = _top_reasons(duck)
+            warnings = unexpected.warnings()
         finally:
             duck.close()
         result = LoadResult(
@@ -209,6 +216,7 @@ class Loader:
             rows_unchanged=merger.unchanged,
             reasons=reasons,
             ignored_columns=tuple(getattr(batch, "ignored_columns", ())),
+            warnings=tuple(warnings),
         )
         self._close_batch(result)
         return result
@@ -239,6 +247,7 @@ class Loader:
             decimal_comma=self._decimal(batch) == ",",
             identifier_schemes=dict(self.catalog.identifier_schemes),
             questionnaires=dict(self.catalog.questionnaires),
+            expectations=Expectations.of(self.catalog),
         )
 
     def _decimal(self, batch: Batch) -> str:
@@ -406,6 +415,46 @@ def _two_hashes(values: Iterable[str]) -> str:
     """``h1, h2``: two independent 64-bit hashes of a key, so a false match needs both to collide."""
     key = ", ".join(values)
     return f"hash({key}) AS h1, hash({key}, 'harmonia') AS h2"
+
+
+class _Unexpected:
+    """Counts, chunk by chunk, what loads but no installed pack expects (see
+    :mod:`harmonia.ingest.plausibility`), for the load's warnings."""
+
+    def __init__(self, duck: duckdb.DuckDBPyConnection, kind: str, expected: Expectations):
+        self.duck = duck
+        self.kind = kind
+        self.expected = expected
+        if kind == "metrics":
+            duck.execute("CREATE TEMP TABLE loaded_names (area VARCHAR, metric VARCHAR, n BIGINT)")
+        elif kind == "responses":
+            duck.execute("CREATE TEMP TABLE late_answers (n BIGINT, latest VARCHAR)")
+
+    def count(self, table: str) -> None:
+        if self.kind == "metrics":
+            self.duck.execute(
+                f"INSERT INTO loaded_names SELECT therapy_area, metric, count(*) FROM {table} "
+                "WHERE len(_reasons) = 0 GROUP BY ALL"
+            )
+        elif self.kind == "responses":
+            today = self.expected.today.isoformat()
+            self.duck.execute(
+                f"INSERT INTO late_answers SELECT count(*), max(answered_at)[:10] FROM {table} "
+                f"WHERE len(_reasons) = 0 AND answered_at > '{today}T23:59:59'"
+            )
+
+    def warnings(self) -> list[str]:
+        if self.kind == "metrics":
+            counts = self.duck.sql(
+                "SELECT area, metric, sum(n) FROM loaded_names GROUP BY ALL"
+            ).fetchall()
+            return self.expected.metric_warnings((a, m, int(n)) for a, m, n in counts)
+        if self.kind == "responses":
+            count, latest = self.duck.sql(
+                "SELECT COALESCE(sum(n), 0), max(latest) FROM late_answers"
+            ).fetchall()[0]
+            return self.expected.answer_warning(int(count), latest)
+        return []
 
 
 class _Duplicates:

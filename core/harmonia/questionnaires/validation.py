@@ -122,8 +122,13 @@ def _plain(value: float) -> str:
     return str(int(value)) if float(value).is_integer() else repr(float(value))
 
 
-def responses_sql(questionnaires: Iterable[Questionnaire], *, decimal_comma: bool) -> str:
+def responses_sql(
+    questionnaires: Iterable[Questionnaire], *, decimal_comma: bool, future_answer: str = "NULL"
+) -> str:
     """The check of a ``raw`` batch of responses: typed columns plus ``_reasons``.
+
+    ``future_answer`` is SQL over ``answered_text`` giving why a response's
+    date cannot be data (too far ahead), or NULL (see the loader's plausibility).
 
     Answer checks depend only on (questionnaire, version, question, answer),
     and a batch repeats few of those (codes, yes/no, small numbers): they run
@@ -152,7 +157,8 @@ def responses_sql(questionnaires: Iterable[Questionnaire], *, decimal_comma: boo
         FROM raw
     ), stamps AS (
         SELECT answered_text, strftime(harmonia_timestamp(answered_text, {comma}),
-                                       '%Y-%m-%dT%H:%M:%S') AS answered_at
+                                       '%Y-%m-%dT%H:%M:%S') AS answered_at,
+            {future_answer} AS _future
         FROM (SELECT DISTINCT answered_text FROM clean)
     ), items AS (
         SELECT * FROM {items_table(questionnaires)}
@@ -178,7 +184,8 @@ def responses_sql(questionnaires: Iterable[Questionnaire], *, decimal_comma: boo
         FROM valued
     ), keyed AS (
         SELECT clean._row, clean.customer_id, clean.questionnaire, clean.version,
-            clean.respondent, clean.answered_text, stamps.answered_at, clean.question,
+            clean.respondent, clean.answered_text, stamps.answered_at, stamps._future,
+            clean.question,
             a.item_type, a.number, a.codes, a.value, a._reasons AS _answer_reasons,
             COALESCE(clean.customer_id, '') AS _c, COALESCE(clean.questionnaire, '') AS _qid,
             COALESCE(clean.version, '') AS _ver,
@@ -188,13 +195,13 @@ def responses_sql(questionnaires: Iterable[Questionnaire], *, decimal_comma: boo
         LEFT JOIN answers a ON {same_answer}
     ), usable AS MATERIALIZED (
         -- read by the per-response aggregate and by the final rows: computed once
-        SELECT * EXCLUDE (answered_text, _c, _at, _answer_reasons), {_HASHES},
-            CASE WHEN customer_id IS NOT NULL AND answered_at IS NOT NULL
+        SELECT * EXCLUDE (answered_text, _c, _at, _answer_reasons, _future), {_HASHES},
+            CASE WHEN customer_id IS NOT NULL AND answered_at IS NOT NULL AND _future IS NULL
                  THEN _answer_reasons
-                 ELSE list_concat(list_filter([{_ROW_REASONS}], lambda r: r IS NOT NULL),
+                 ELSE list_concat(list_filter([{_ROW_REASONS}, _future], lambda r: r IS NOT NULL),
                                   _answer_reasons) END AS _reasons,
             customer_id IS NOT NULL AND answered_at IS NOT NULL AND len(_answer_reasons) = 0
-                AND item_type IS NOT NULL AS _usable
+                AND _future IS NULL AND item_type IS NOT NULL AS _usable
         FROM keyed
     ), judged AS (
         SELECT * EXCLUDE (_qid, _ver), {_missing_list(missing)} AS _missing
