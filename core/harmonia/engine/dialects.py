@@ -1,13 +1,24 @@
 """SQL dialects the cycle compiles to, with the few fixes harmonia needs.
 
 The cycle's SQL is written once, in DuckDB's dialect, and transpiled by
-sqlglot to the engine that holds the data. Two spots need help beyond what
-sqlglot does for every dialect:
+sqlglot to the engine that holds the data. Two constructs need help beyond
+what sqlglot does for every dialect, both about the assignment's ``inputs``
+(a JSON object stored as text):
 
-* SQLite has no JSON type: ``CAST(x AS JSON)`` must vanish (its JSON
-  functions take text), or SQLite would cast the text to a number.
-* ``JSON_OBJECT('k': v)`` is PostgreSQL 16 syntax; ``JSON_BUILD_OBJECT``
-  works on every supported PostgreSQL.
+* building it: ``JSON_OBJECT('k': v)`` is DuckDB's and PostgreSQL 16's
+  syntax. Spark has no JSON object function (it is
+  ``TO_JSON(NAMED_STRUCT('k', v))``, keeping NULL fields as DuckDB does);
+  PostgreSQL before 16 needs ``JSON_BUILD_OBJECT``; BigQuery and Snowflake
+  build a JSON value that becomes text through their own function, not a
+  cast.
+* reading it back (pull-through compares each input with the previous
+  cycle's): SQLite, Spark, Trino, BigQuery and Snowflake extract from JSON
+  *text*, so the ``CAST(inputs AS JSON)`` DuckDB needs must vanish (SQLite
+  would make a number of it, Spark refuses it, Trino makes a JSON string).
+
+Which dialects are run here and which are only parsed back is in
+docs/scale.md; ``tests/engine/test_dialects.py`` keeps the cycle's SQL in
+each under golden files.
 """
 
 from __future__ import annotations
@@ -16,25 +27,63 @@ from typing import Any
 
 import sqlglot
 from sqlglot import exp
+from sqlglot.dialects.bigquery import BigQuery
+from sqlglot.dialects.databricks import Databricks
 from sqlglot.dialects.postgres import Postgres
+from sqlglot.dialects.snowflake import Snowflake
+from sqlglot.dialects.spark import Spark
 from sqlglot.dialects.sqlite import SQLite
+from sqlglot.dialects.trino import Trino
 
 SOURCE_DIALECT = "duckdb"
 
 
-class HarmoniaSQLite(SQLite):
-    class Generator(SQLite.Generator):
-        def cast_sql(self, expression: exp.Cast, safe_prefix: str | None = None) -> str:
-            if expression.to.is_type(exp.DataType.Type.JSON):
-                return self.sql(expression, "this")
-            return super().cast_sql(expression, safe_prefix)
+class _JSONAsText:
+    """Generator mixin: JSON is text in this dialect.
+
+    A cast to JSON vanishes (the JSON functions read text), and a JSON object
+    cast to text goes through :attr:`JSON_TEXT`, the dialect's own function
+    for that, where it has one.
+    """
+
+    JSON_TEXT: str | None = None
+
+    def cast_sql(self, expression: exp.Cast, safe_prefix: str | None = None) -> str:
+        generator: Any = self
+        if expression.to.is_type(exp.DataType.Type.JSON):
+            return generator.sql(expression, "this")
+        if (
+            self.JSON_TEXT
+            and isinstance(expression.this, exp.JSONObject)
+            and expression.to.is_type(*exp.DataType.TEXT_TYPES)
+        ):
+            return generator.func(self.JSON_TEXT, expression.this)
+        return super().cast_sql(expression, safe_prefix)  # type: ignore[misc]
 
 
-def _json_build_object(generator: Any, expression: exp.JSONObject) -> str:
+def _pairs(expression: exp.JSONObject) -> list[exp.Expression]:
+    """``'k1', v1, 'k2', v2, ...`` of a JSON object."""
     arguments: list[exp.Expression] = []
     for pair in expression.expressions:
         arguments.extend((pair.this, pair.expression))
-    return generator.func("JSON_BUILD_OBJECT", *arguments)
+    return arguments
+
+
+def _json_build_object(generator: Any, expression: exp.JSONObject) -> str:
+    return generator.func("JSON_BUILD_OBJECT", *_pairs(expression))
+
+
+def _named_struct_json(generator: Any, expression: exp.JSONObject) -> str:
+    # Why the option: Spark leaves NULL fields out of JSON by default, DuckDB
+    # writes them; explain shows an input the cycle saw as NULL, not as absent.
+    struct = generator.func("NAMED_STRUCT", *_pairs(expression))
+    keep_nulls = "MAP('ignoreNullFields', 'false')"
+    return f"TO_JSON({struct}, {keep_nulls})"
+
+
+class HarmoniaSQLite(SQLite):
+    class Generator(_JSONAsText, SQLite.Generator):
+        pass
 
 
 class HarmoniaPostgres(Postgres):
@@ -42,18 +91,49 @@ class HarmoniaPostgres(Postgres):
         TRANSFORMS = {**Postgres.Generator.TRANSFORMS, exp.JSONObject: _json_build_object}
 
 
-#: Store backends -> the dialect their SQL is generated in.
-STORE_DIALECTS: dict[str, type[sqlglot.Dialect] | str] = {
+class HarmoniaSpark(Spark):
+    class Generator(_JSONAsText, Spark.Generator):
+        TRANSFORMS = {**Spark.Generator.TRANSFORMS, exp.JSONObject: _named_struct_json}
+
+
+class HarmoniaDatabricks(Databricks):
+    class Generator(_JSONAsText, Databricks.Generator):
+        TRANSFORMS = {**Databricks.Generator.TRANSFORMS, exp.JSONObject: _named_struct_json}
+
+
+class HarmoniaTrino(Trino):
+    class Generator(_JSONAsText, Trino.Generator):
+        pass
+
+
+class HarmoniaBigQuery(BigQuery):
+    class Generator(_JSONAsText, BigQuery.Generator):
+        JSON_TEXT = "TO_JSON_STRING"
+
+
+class HarmoniaSnowflake(Snowflake):
+    class Generator(_JSONAsText, Snowflake.Generator):
+        JSON_TEXT = "TO_JSON"
+
+
+#: Engines (and store backends) -> the dialect their SQL is generated in.
+#: Any other sqlglot dialect is transpiled as sqlglot does it, unchecked.
+DIALECTS: dict[str, type[sqlglot.Dialect] | str] = {
+    "duckdb": "duckdb",
     "sqlite": HarmoniaSQLite,
     "postgresql": HarmoniaPostgres,
     "postgres": HarmoniaPostgres,
-    "duckdb": "duckdb",
+    "spark": HarmoniaSpark,
+    "databricks": HarmoniaDatabricks,
+    "trino": HarmoniaTrino,
+    "bigquery": HarmoniaBigQuery,
+    "snowflake": HarmoniaSnowflake,
 }
 
 
 def transpile(sql: str, dialect: str, *, pretty: bool = False) -> str:
-    """``sql`` (DuckDB dialect) for ``dialect``: a store backend or any sqlglot dialect."""
-    target = STORE_DIALECTS.get(dialect, dialect)
+    """``sql`` (DuckDB dialect) for ``dialect``: an engine, a store backend or any sqlglot dialect."""
+    target = DIALECTS.get(dialect, dialect)
     if isinstance(target, str):
         _check_dialect(target)
     if target == SOURCE_DIALECT:
