@@ -119,7 +119,7 @@ def _read_inputs(database: Database, query: CycleQuery, connection: Any) -> None
 
 def _copy_in(connection: Any, name: str, reader: pa.RecordBatchReader) -> None:
     """A store table's slice into DuckDB's own (compressed, spillable) storage, typed."""
-    schema = _schema(name)
+    schema = input_schema(name)
     typed = pa.RecordBatchReader.from_batches(
         schema, (batch.select(schema.names).cast(schema) for batch in reader)
     )
@@ -383,7 +383,6 @@ _SCHEMAS: dict[str, list[tuple[str, str]]] = {
 }
 
 
-def _schema(name: str) -> pa.Schema:
-    import pyarrow as pa
-
+def input_schema(name: str) -> pa.Schema:
+    """The Arrow schema of a store table's slice as a cycle reads it (and the lake keeps it)."""
     return pa.schema([(column, pa.type_for_alias(kind)) for column, kind in _SCHEMAS[name]])

@@ -1,0 +1,45 @@
+"""The lake export: the store's tables as Parquet, typed as a cycle reads them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+
+from harmonia.engine.backends import input_schema
+from harmonia.engine.lake import LAKE_TABLES, export
+from harmonia.errors import PathError
+from harmonia.store import Database
+from harmonia.store.bulk import BulkConnection
+
+
+def test_every_table_is_written_whole_and_typed(universe: str, tmp_path: Path) -> None:
+    database = Database(universe)
+    written = export(database, tmp_path / "lake")
+    assert list(written) == list(LAKE_TABLES)
+    with BulkConnection(database, write=False) as bulk:
+        for table in LAKE_TABLES:
+            lake = pq.read_table(tmp_path / "lake" / table)
+            assert lake.schema == input_schema(table), table
+            stored = bulk.scalar(f"SELECT COUNT(*) FROM {table}")
+            assert lake.num_rows == written[table] == stored, table
+    assert written["customer"] > 0 and written["metric"] > 0 and written["answer"] > 0
+    assert not list((tmp_path / "lake").glob(".*")), "no partial folder is left"
+
+
+def test_one_market_only_and_a_second_export_replaces_the_first(
+    universe: str, tmp_path: Path
+) -> None:
+    database = Database(universe)
+    everyone = export(database, tmp_path / "lake")
+    nobody = export(database, tmp_path / "lake", country="de")
+    assert everyone["customer"] > 0 and set(nobody.values()) == {0}
+    assert pq.read_table(tmp_path / "lake" / "customer").num_rows == 0
+    assert export(database, tmp_path / "lake", country="nl") == everyone
+
+
+def test_a_lake_folder_that_is_a_file_is_an_error(universe: str, tmp_path: Path) -> None:
+    (tmp_path / "lake").write_text("not a folder")
+    with pytest.raises(PathError, match="cannot use this path"):
+        export(Database(universe), tmp_path / "lake")
