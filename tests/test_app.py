@@ -51,6 +51,16 @@ def test_load_run_explain_and_diff_return_results(app: Harmonia, tmp_path: Path)
     assert isinstance(app.loads.quarantined(), list)
 
 
+def test_customers_are_read_by_territory_without_touching_the_store(app: Harmonia) -> None:
+    app.loads.run(app.loads.plan([tiny_market.DATA / "h1" / "customers.csv"]), country="NL")
+    assert app.customers.territories("NL") == ["T1", "T2"]
+    found = app.customers.in_territory("NL", "T1")
+    assert [c.source_id for c in found] == ["C03", "C02", "C05", "C04", "C01"]  # by last name
+    assert len({c.system for c in found}) == 1 and found[0].type == "HCP"
+    assert app.customers.in_territory("NL", "nowhere") == []
+    assert app.customers.territories("BE") == []
+
+
 def test_quarantine_is_read_and_exported_as_data(app: Harmonia, tmp_path: Path) -> None:
     bad = write(tmp_path / "customers.csv", "customer_id,country,type\nC1,NL,HCP\nC2,XX,HCP\n")
     app.loads.run(app.loads.plan([bad]))

@@ -31,6 +31,7 @@ from harmonia.plugin.types import SourceRequest
 from harmonia.workspace import Workspace, check_required
 
 if TYPE_CHECKING:
+    from harmonia.app.customers import Customers
     from harmonia.app.cycles import Cycles
     from harmonia.app.demo import DemoResult
     from harmonia.app.loads import Loads
@@ -222,6 +223,13 @@ class Harmonia:
         from harmonia.app.loads import Loads
 
         return Loads(self)
+
+    @cached_property
+    def customers(self) -> Customers:
+        """The harmonized customers as packs read them: a territory's, the territories."""
+        from harmonia.app.customers import Customers
+
+        return Customers(self)
 
     @cached_property
     def cycles(self) -> Cycles:

@@ -86,7 +86,7 @@ def workbook(
     profile = app.catalog.country_profiles.get_or_fail(country)
     questionnaire = _questionnaire(app.catalog, therapy_area, questionnaire_id, version)
     language = _language(language or profile.language, questionnaire.languages)
-    found = territory_customers(app.database, country, territory, system, customer_type)
+    found = territory_customers(app.customers, country, territory, system, customer_type)
     command = _load_command(out, country, found.system, app.database_url)
     target = Target(
         country=country,

@@ -1,8 +1,7 @@
 """The customers of a territory, as the harmonized database knows them.
 
-The one place this pack reads the database, through the engine of the CLI's
-database object, so it moves in one step when the core exposes a public
-reader for customers.
+Read through the application (``current_app().customers``), never from the
+store's tables: they are harmonia's to change.
 """
 
 from __future__ import annotations
@@ -26,13 +25,15 @@ class Territory:
 
 
 def territory_customers(
-    database: Any,
+    customers: Any,
     country: str,
     territory: str,
     system: str | None = None,
     customer_type: str | None = None,
 ) -> Territory:
     """The territory's customers sorted by name; ids from ``system`` (default: the usual one).
+
+    ``customers`` is the application's ``app.customers``.
 
     Without ``system``, the system that knows most of the territory's
     customers is used, so that the workbook's ids are the ones its responses
@@ -41,13 +42,13 @@ def territory_customers(
     """
     rows = [
         row
-        for row in _rows(database, country, territory)
+        for row in customers.in_territory(country, territory)
         if customer_type is None or row.type == customer_type
     ]
     if not rows:
         raise NotFoundError(
             f"no {customer_type or 'customer'} of {country} is in territory {territory!r}",
-            fix=f"choose one of: {', '.join(_territories(database, country)) or 'none loaded'}",
+            fix=f"choose one of: {', '.join(customers.territories(country)) or 'none loaded'}",
         )
     systems = Counter(row.system for row in rows)
     chosen = system or sorted(systems.items(), key=lambda pair: (-pair[1], pair[0]))[0][0]
@@ -66,33 +67,6 @@ def territory_customers(
         for row in ids.values()
     )
     return Territory(chosen, customers, len(everyone) - len(ids))
-
-
-def _rows(database: Any, country: str, territory: str) -> list[Any]:
-    from sqlalchemy import text
-
-    sql = text(
-        """
-        SELECT c.id, c.type, c.first_name, c.last_name, c.specialty, c.city, cw.system,
-               cw.source_id
-        FROM customer c JOIN crosswalk cw ON cw.customer_id = c.id
-        WHERE c.country = :country AND c.territory = :territory
-        ORDER BY c.last_name, c.first_name, c.id, cw.system, cw.source_id
-        """
-    )
-    with database.engine.connect() as connection:
-        return list(connection.execute(sql, {"country": country, "territory": territory}))
-
-
-def _territories(database: Any, country: str) -> list[str]:
-    from sqlalchemy import text
-
-    sql = text(
-        "SELECT DISTINCT territory FROM customer WHERE country = :country "
-        "AND territory IS NOT NULL ORDER BY territory"
-    )
-    with database.engine.connect() as connection:
-        return [row[0] for row in connection.execute(sql, {"country": country})]
 
 
 def _name(row: Any) -> str:
