@@ -1,12 +1,21 @@
 """Testing packs: helpers that import without pytest, and a pytest plugin.
 
 A public module for pack authors. The pytest plugin (:mod:`harmonia.testing.plugin`,
-loaded automatically through the ``pytest11`` entry point) provides the
-fixtures ``harmonia_plugins``, ``register_pack``, ``harmonia_cli``,
+loaded by pytest through the ``pytest11`` entry point, never by this module)
+provides the fixtures ``harmonia_packs``, ``harmonia_catalog``,
+``harmonia_app``, ``harmonia_plugins``, ``register_pack``, ``harmonia_cli``,
 ``harmonia_database``, ``postgres_server`` and ``postgres_url``; this module
 itself needs no pytest:
 
+    import harmonia_fr
     from harmonia.testing import module_pack
+
+    @pytest.fixture
+    def harmonia_packs():          # in the pack's conftest.py
+        return [harmonia_fr]
+
+    def test_the_profile_loads(harmonia_catalog):
+        assert "FR" in harmonia_catalog.country_profiles
 
     def test_my_source(register_pack, harmonia_plugins):
         register_pack(module_pack("demo", harmonia_data_sources=lambda: [my_source]))
@@ -15,15 +24,26 @@ itself needs no pytest:
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVar
 
 from harmonia.plugin.manager import PluginManager, module_pack
+
+T = TypeVar("T")
 
 #: Where the PostgreSQL test server is (the default below when unset).
 POSTGRES_ENV = "HARMONIA_TEST_POSTGRES"
 DEFAULT_POSTGRES = "postgresql://postgres@127.0.0.1:5432/test"
 
-__all__ = ["DEFAULT_POSTGRES", "POSTGRES_ENV", "module_pack", "pack_problems"]
+__all__ = ["DEFAULT_POSTGRES", "POSTGRES_ENV", "definition", "module_pack", "pack_problems"]
+
+
+def definition(cls: type[T], data: dict[str, Any], *, where: str = "test data") -> T:
+    """A definition from plain data, as a TOML file would give it, checked the same way
+    (every problem in one :class:`~harmonia.DefinitionError`):
+    ``definition(Questionnaire, {"id": "onco-profile", ...})``."""
+    from harmonia.definitions import structure
+
+    return structure(data, cls, where=where)
 
 
 def pack_problems(pack: Any, *, name: str | None = None) -> list[str]:

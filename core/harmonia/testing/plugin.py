@@ -10,6 +10,17 @@ Installed with harmonia (entry point ``pytest11``), it provides the fixtures:
 ``register_pack``
     Register a module (or a :func:`harmonia.module_pack`) for one
     test: ``register_pack(harmonia_fr)``.
+``harmonia_packs``
+    The packs ``harmonia_catalog`` registers; override it in a pack's
+    ``conftest.py`` (``return [harmonia_fr]``); the default is every
+    installed pack.
+``harmonia_catalog``
+    The :class:`~harmonia.plugin.catalog.Catalog` of the built-ins and
+    ``harmonia_packs`` (under their installed names and versions), strict:
+    any pack problem fails the test.
+``harmonia_app``
+    A :class:`harmonia.Harmonia` over ``harmonia_catalog`` and a fresh
+    SQLite store (``harmonia_database``), current for the test.
 ``harmonia_cli``
     Run the CLI through click's runner against ``harmonia_plugins`` and a
     fresh SQLite database: ``harmonia_cli("plugins", "list", "--json")``.
@@ -36,13 +47,17 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Callable, Iterator
-from typing import Any
+from collections.abc import Callable, Iterable, Iterator
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from harmonia.plugin.manager import PackInfo, PluginManager
+from harmonia.plugin.manager import ENTRY_POINT_GROUP, PackInfo, PluginManager
 from harmonia.testing import DEFAULT_POSTGRES, POSTGRES_ENV
+
+if TYPE_CHECKING:
+    from harmonia.app import Harmonia
+    from harmonia.plugin.catalog import Catalog
 
 #: Markers applied by the fixtures a test uses (see the module documentation).
 MARKERS = {
@@ -96,6 +111,56 @@ def register_pack(harmonia_plugins: PluginManager) -> Callable[..., PackInfo]:
         return info
 
     return register
+
+
+@pytest.fixture
+def harmonia_packs() -> Iterable[Any] | None:
+    """The packs :func:`harmonia_catalog` registers: override it in a pack's conftest.
+
+    A list of pack modules (``[harmonia_fr]``), each registered under its
+    installed entry point's name, distribution and version (``test-<module>``
+    when it is not installed); None (the default) for every installed pack.
+    """
+    return None
+
+
+@pytest.fixture
+def harmonia_catalog(
+    harmonia_plugins: PluginManager, harmonia_packs: Iterable[Any] | None
+) -> Catalog:
+    """The catalog of the built-ins, ``harmonia_packs`` and any pack the test registered
+    before asking for it: strict, so any problem of any pack fails the test with it."""
+    if harmonia_packs is None:
+        harmonia_plugins.load_entry_points()
+    else:
+        for module in harmonia_packs:
+            name, distribution, version = _installed_as(module)
+            harmonia_plugins.register(module, name=name, distribution=distribution, version=version)
+    catalog = harmonia_plugins.catalog()
+    if catalog.warnings:
+        pytest.fail("the packs have problems:\n" + "\n".join(catalog.warnings))
+    return catalog
+
+
+@pytest.fixture
+def harmonia_app(harmonia_catalog: Catalog, harmonia_database: str) -> Iterator[Harmonia]:
+    """The application over ``harmonia_catalog`` and a fresh SQLite store, current
+    (``harmonia.current_app()``) for the test: ``harmonia_app.loads.run(...)``."""
+    from harmonia.app import Harmonia
+
+    app = Harmonia(harmonia_database, harmonia_catalog, actor="test")
+    with app.current():
+        yield app
+
+
+def _installed_as(module: Any) -> tuple[str, str, str]:
+    """(name, distribution, version) of the installed entry point that loads ``module``."""
+    import importlib.metadata
+
+    for entry_point in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
+        if entry_point.module == module.__name__ and entry_point.dist is not None:
+            return entry_point.name, entry_point.dist.name, entry_point.dist.version
+    return module.__name__, f"test-{module.__name__}", "0"
 
 
 @pytest.fixture(scope="session")

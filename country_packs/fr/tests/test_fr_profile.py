@@ -3,17 +3,18 @@
 import pytest
 
 import harmonia_fr
-from harmonia.plugin.catalog import Catalog
-from harmonia.plugin.manager import PluginManager
 
 
 @pytest.fixture
-def plugins(monkeypatch) -> Catalog:
+def harmonia_packs():
     """Built-ins plus this pack only: nothing else installed may interfere."""
-    monkeypatch.delenv("HARMONIA_STRICT_PLUGINS", raising=False)
-    manager = PluginManager.discover(entry_points=False)
-    assert manager.register(harmonia_fr, name="fr", distribution="harmonia-fr").error is None
-    return manager.catalog()
+    return [harmonia_fr]
+
+
+@pytest.fixture
+def plugins(harmonia_catalog):
+    """The catalog (harmonia.testing's fixture: a pack problem fails the test)."""
+    return harmonia_catalog
 
 
 def test_profile_loads_and_fits_the_catalogue(plugins):

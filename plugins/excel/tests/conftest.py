@@ -14,8 +14,7 @@ import pytest
 import harmonia_excel
 import harmonia_fr
 import harmonia_oncology
-from harmonia.plugin.catalog import Catalog
-from harmonia.plugin.manager import PluginManager
+from harmonia import Harmonia
 
 CUSTOMERS = """customer_id;country;type;first_name;last_name;specialty;postal_code;city;territory
 C3;FR;HCP;Zoé;Martin;medical_oncology;75013;Paris;FR-T001
@@ -27,30 +26,23 @@ C9;FR;HCP;Jean;Ailleurs;medical_oncology;33000;Bordeaux;FR-T002
 
 
 @pytest.fixture
-def catalog(register_pack: Callable[..., Any], harmonia_plugins: PluginManager) -> Catalog:
-    """Built-ins plus the oncology, France and Excel packs."""
-    for module, name in (
-        (harmonia_oncology, "oncology"),
-        (harmonia_fr, "fr"),
-        (harmonia_excel, "excel"),
-    ):
-        register_pack(module, name=name)
-    return harmonia_plugins.catalog()
+def harmonia_packs() -> list[Any]:
+    """Built-ins plus the oncology, France and Excel packs (harmonia.testing's fixtures)."""
+    return [harmonia_oncology, harmonia_fr, harmonia_excel]
 
 
 @pytest.fixture
-def load(catalog: Catalog, harmonia_database: str) -> Callable[..., list[Any]]:
+def catalog(harmonia_catalog: Any) -> Any:
+    return harmonia_catalog
+
+
+@pytest.fixture
+def load(harmonia_app: Harmonia) -> Callable[..., list[Any]]:
     """Load files as ``harmonia load`` does (country FR by default); the load results."""
 
     def run(*paths: Path, country: str | None = "FR", system: str | None = None) -> list[Any]:
-        from harmonia.ingest import Loader, plan_files
-        from harmonia.store import Database
-
-        loader = Loader(Database(harmonia_database), catalog, country=country, system=system)
-        results = []
-        for source, path in plan_files(catalog.data_sources.values(), paths):
-            results.extend(loader.run(source, {"path": str(path)}))
-        return results
+        jobs = harmonia_app.loads.plan(list(paths))
+        return harmonia_app.loads.run(jobs, country=country, system=system)
 
     return run
 
@@ -66,7 +58,7 @@ def market(tmp_path: Path, load: Callable[..., list[Any]]) -> Path:
 
 
 @pytest.fixture
-def workbook_command(catalog: Catalog, harmonia_cli: Callable[..., Any]) -> Callable[..., Any]:
+def workbook_command(catalog: Any, harmonia_cli: Callable[..., Any]) -> Callable[..., Any]:
     """Run ``harmonia questionnaire workbook`` with the test's packs and database."""
 
     def run(*args: str) -> Any:

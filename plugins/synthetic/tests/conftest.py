@@ -8,7 +8,7 @@ import pytest
 from stdnum import luhn
 
 from harmonia import IdentifierScheme, InvalidIdentifier, Questionnaire
-from harmonia.definitions import structure
+from harmonia.testing import definition
 
 #: A small oncology profiling questionnaire covering every item type and skip rule.
 QUESTIONNAIRE: dict[str, Any] = {
@@ -130,7 +130,7 @@ QUESTIONNAIRE: dict[str, Any] = {
 
 @pytest.fixture(scope="session")
 def questionnaire() -> Questionnaire:
-    return structure(QUESTIONNAIRE, Questionnaire, where="test questionnaire")
+    return definition(Questionnaire, QUESTIONNAIRE, where="test questionnaire")
 
 
 def validate_finess(value: str) -> str:
