@@ -80,16 +80,20 @@ def test_docs_api_documents_every_public_name_and_module() -> None:
 # --- no pack imports a private module ---------------------------------------------------
 
 
+def _distributions() -> list[Path]:
+    """Every pack and contrib distribution in the repository: each folder with its own
+    pyproject.toml, wherever it is (the core's is the root's)."""
+    return sorted(
+        path.parent
+        for path in ROOT.rglob("pyproject.toml")
+        if path.parent != ROOT and not {".git", ".tox", "node_modules"} & set(path.parts)
+    )
+
+
 def _pack_sources() -> list[Path]:
-    """The code of every bundled pack and contrib connector (not their tests)."""
-    folders = [ROOT / "plugins", ROOT / "country_packs", ROOT / "therapy_areas", ROOT / "contrib"]
-    found = []
-    for folder in folders:
-        for path in sorted(folder.rglob("*.py")) if folder.is_dir() else ():
-            parts = path.relative_to(folder).parts
-            if "tests" not in parts and not path.name.startswith("test_"):
-                found.append(path)
-    return found
+    """The code of every bundled pack and contrib connector, their tests included: a
+    pack's tests are pack code too and have the public fixtures (harmonia.testing)."""
+    return [path for folder in _distributions() for path in sorted(folder.rglob("*.py"))]
 
 
 def _builtin_sources() -> list[Path]:
@@ -97,8 +101,16 @@ def _builtin_sources() -> list[Path]:
     return sorted((ROOT / "core" / "harmonia" / "builtin").glob("*.py"))
 
 
+def _public_names(module: str) -> set[str]:
+    return set(__import__(module, fromlist=["_"]).__all__)
+
+
 def imported_harmonia_modules(path: Path) -> Iterator[tuple[int, str]]:
-    """(line, module) of every ``harmonia...`` module ``path`` imports, at any depth."""
+    """(line, module) of every ``harmonia...`` module or name ``path`` imports, at any
+    depth: ``import harmonia.x``, ``from harmonia.x import y`` (as ``harmonia.x``),
+    ``from harmonia import y`` (as ``harmonia.y`` when ``y`` is not a public name of
+    ``harmonia``: a submodule or a private name), and ``importlib.import_module`` or
+    ``__import__`` of a literal name."""
     tree = ast.parse(path.read_text(encoding="utf-8"))
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
@@ -110,7 +122,28 @@ def imported_harmonia_modules(path: Path) -> Iterator[tuple[int, str]]:
             and node.level == 0
             and (node.module or "").split(".")[0] == "harmonia"
         ):
-            yield node.lineno, node.module
+            module = node.module or ""
+            if module not in PUBLIC_MODULES:
+                yield node.lineno, module
+                continue
+            public = _public_names(module)
+            names = [alias.name for alias in node.names]
+            if set(names) <= public:
+                yield node.lineno, module
+            else:
+                for name in names:
+                    yield node.lineno, module if name in public else f"{module}.{name}"
+        elif isinstance(node, ast.Call) and _imports_by_name(node.func) and node.args:
+            argument = node.args[0]
+            named = argument.value if isinstance(argument, ast.Constant) else None
+            if isinstance(named, str) and named.split(".")[0] == "harmonia":
+                yield node.lineno, named
+
+
+def _imports_by_name(function: ast.expr) -> bool:
+    """``importlib.import_module(...)``, ``import_module(...)`` or ``__import__(...)``."""
+    name = function.attr if isinstance(function, ast.Attribute) else getattr(function, "id", "")
+    return name in ("import_module", "__import__")
 
 
 def _private_imports(paths: list[Path]) -> list[str]:
@@ -122,9 +155,12 @@ def _private_imports(paths: list[Path]) -> list[str]:
     ]
 
 
-def test_the_packs_checked_are_the_bundled_ones() -> None:
-    names = {path.relative_to(ROOT).parts[1] for path in _pack_sources()}
-    assert {"excel", "synthetic", "fr", "oncology"} <= names
+def test_the_packs_checked_are_every_distribution_in_the_repository() -> None:
+    names = {folder.name for folder in _distributions()}
+    assert {"excel", "synthetic", "fr", "oncology", "diabetes", "immunology"} <= names
+    checked = {path.relative_to(ROOT).parts[:2] for path in _pack_sources()}
+    assert {folder.relative_to(ROOT).parts[:2] for folder in _distributions()} == checked
+    assert any("tests" in path.parts for path in _pack_sources())  # their tests too
 
 
 def test_no_bundled_pack_or_contrib_connector_imports_a_private_module() -> None:
@@ -135,10 +171,34 @@ def test_the_builtins_use_only_the_public_surface() -> None:
     assert _builtin_sources() and _private_imports(_builtin_sources()) == []
 
 
-def test_the_check_sees_a_private_import(tmp_path: Path) -> None:
+def test_the_check_sees_every_way_to_import_a_private_module(tmp_path: Path) -> None:
     pack = tmp_path / "sneaky.py"
-    pack.write_text("from harmonia.store.bulk import BulkConnection\nimport harmonia.files\n")
+    pack.write_text(
+        "import importlib\n"
+        "from harmonia.store.bulk import BulkConnection\n"
+        "import harmonia.files\n"
+        "from harmonia import RuleSet, hookimpl\n"
+        "from harmonia import store, RuleSet\n"
+        "from harmonia.files import read_csv, _private\n"
+        "def later():\n"
+        "    from harmonia.plugin.catalog import Catalog\n"
+        "    importlib.import_module('harmonia.engine')\n"
+        "    __import__('harmonia.ingest')\n"
+    )
     assert [module for _, module in imported_harmonia_modules(pack)] == [
         "harmonia.store.bulk",
         "harmonia.files",
+        "harmonia",
+        "harmonia.store",
+        "harmonia",
+        "harmonia.files",
+        "harmonia.files._private",
+        "harmonia.plugin.catalog",
+        "harmonia.engine",
+        "harmonia.ingest",
     ]
+    assert len(_private_imports_of(pack)) == 6
+
+
+def _private_imports_of(path: Path) -> list[str]:
+    return [module for _, module in imported_harmonia_modules(path) if module not in PUBLIC_MODULES]
