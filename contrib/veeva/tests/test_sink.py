@@ -10,7 +10,6 @@ import pytest
 
 import harmonia_veeva
 from harmonia import ConfigError, CycleInfo, SinkRequest
-from harmonia.plugin.types import check_options
 
 CHANNELS = ("face_to_face", "remote", "email")
 
@@ -33,7 +32,7 @@ TARGETS = _target_list(
 
 def _write(tmp_path: Path, cycle_id: int = 7, table: pa.Table = TARGETS, **options) -> Path:
     (sink,) = harmonia_veeva.harmonia_output_sinks()
-    check_options("sink veeva", sink.options, options)
+    sink.check_options(options)
     request = SinkRequest(
         kind="target_list",
         table=table,
@@ -144,9 +143,7 @@ def test_bad_options_are_refused_with_the_fix(tmp_path):
         _write(tmp_path, external_id_field="External Id")
 
 
-def test_the_pack_is_found_through_its_entry_point():
-    from harmonia.plugin.manager import PluginManager
-
-    catalog = PluginManager.discover(strict=True).catalog()
+def test_the_pack_is_found_through_its_entry_point(harmonia_catalog):
+    catalog = harmonia_catalog  # every installed pack, strict (harmonia.testing)
     assert "veeva" in catalog.output_sinks and "veeva-accounts" in catalog.data_sources
     assert catalog.output_sinks["veeva"].provenance.distribution == "harmonia-veeva"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 
+import attrs
 import pytest
 
 from harmonia import InputError
@@ -85,14 +86,12 @@ def test_a_folder_without_account_csv_is_a_clear_error(app, tmp_path):
 
 
 def _customers(app):
-    """The stored customers with their Veeva id and national identifier (read back from the store)."""
-    from harmonia.store.bulk import BulkConnection
-
-    with BulkConnection(app.database, write=False) as bulk:
-        table = bulk.read(
-            "SELECT x.source_id, c.country, c.type, c.first_name, c.last_name, c.specialty, "
-            "c.postal_code, c.city, c.territory, i.scheme AS id_scheme, i.value AS id_value "
-            "FROM customer c JOIN crosswalk x ON x.customer_id = c.id AND x.system = 'veeva' "
-            "LEFT JOIN identifier i ON i.customer_id = c.id"
-        )
-    return table.to_pylist()
+    """The stored customers with their Veeva id and national identifier (through the app)."""
+    return [
+        {
+            **attrs.asdict(customer, recurse=False),
+            "id_scheme": customer.identifiers[0][0] if customer.identifiers else None,
+            "id_value": customer.identifiers[0][1] if customer.identifiers else None,
+        }
+        for customer in app.customers.known_by("veeva")
+    ]

@@ -26,7 +26,7 @@ from harmonia.engine.query import CycleQuery
 from harmonia.engine.spec import CycleSpec, resolve
 from harmonia.errors import ConfigError, NotFoundError
 from harmonia.periods import Period
-from harmonia.plugin.types import OUTPUT_KINDS, CycleInfo, SinkRequest, check_options
+from harmonia.plugin.types import OUTPUT_KINDS, CycleInfo, SinkRequest
 from harmonia.questionnaires.coverage import coverage_rows
 from harmonia.store.database import Database
 from harmonia.store.models import Assignment, AuditEvent, Customer, Cycle
@@ -130,7 +130,7 @@ def _check_sinks(catalog: Catalog, sinks: Sequence[SinkChoice]) -> None:
                 f"unknown output(s) {', '.join(unknown)}",
                 fix=f"choose among {', '.join(OUTPUT_KINDS)}",
             )
-        check_options(f"sink {sink.name}", sink.options, choice.options)
+        sink.check_options(choice.options)
         refused = [output for output in choice.outputs if output not in sink.accepts]
         if refused and len(refused) == len(choice.outputs):
             raise ConfigError(

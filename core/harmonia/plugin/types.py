@@ -222,6 +222,11 @@ class DataSource:
                 f"choose one of {list(SOURCE_FAMILIES)}"
             )
 
+    def check_options(self, given: Mapping[str, str]) -> None:
+        """Refuse options this source does not declare, and values outside their choices
+        (a :class:`~harmonia.errors.ConfigError`), as a load does before reading."""
+        check_options(f"source {self.name}", self.options, given)
+
 
 # --- output sinks -----------------------------------------------------------
 
@@ -286,6 +291,11 @@ class OutputSink:
                 f"output sink {self.name!r} accepts unknown outputs {sorted(unknown)}; "
                 f"known outputs: {list(OUTPUT_KINDS)}"
             )
+
+    def check_options(self, given: Mapping[str, str]) -> None:
+        """Refuse options this sink does not declare, and values outside their choices
+        (a :class:`~harmonia.errors.ConfigError`), as a cycle does before writing."""
+        check_options(f"sink {self.name}", self.options, given)
 
 
 # --- national identifiers ---------------------------------------------------
