@@ -61,6 +61,24 @@ def test_customers_are_read_by_territory_without_touching_the_store(app: Harmoni
     assert app.customers.territories("BE") == []
 
 
+def test_loads_plan_checks_what_it_is_given(app: Harmonia, tmp_path: Path) -> None:
+    customers = tiny_market.DATA / "h1" / "customers.csv"
+    assert [job.source.name for job in app.loads.plan(str(customers))] == ["csv"]  # one path
+    with pytest.raises(ConfigError, match="source csv has no option colour") as raised:
+        app.loads.plan([customers], options={"colour": "red"})
+    assert "its options:" in raised.value.render()
+    with pytest.raises(NotFoundError, match=r"no data source csvv .*did you mean csv"):
+        app.loads.plan(source="csvv")
+    with pytest.raises(ConfigError, match="options must be a mapping"):
+        app.loads.plan([customers], options=["delimiter=;"])  # type: ignore[arg-type]
+    with pytest.raises(ConfigError, match="give either files or --source"):
+        app.loads.plan([customers], source="csv")
+    with pytest.raises(ConfigError, match="give a path or a list of paths"):
+        app.loads.plan(42)  # type: ignore[arg-type]
+    with pytest.raises(ConfigError, match="takes the list of jobs"):
+        app.loads.run([customers])  # type: ignore[list-item]
+
+
 def test_quarantine_is_read_and_exported_as_data(app: Harmonia, tmp_path: Path) -> None:
     bad = write(tmp_path / "customers.csv", "customer_id,country,type\nC1,NL,HCP\nC2,XX,HCP\n")
     app.loads.run(app.loads.plan([bad]))

@@ -56,6 +56,40 @@ class Exported:
     path: Path
 
 
+def _paths(paths: Any) -> list[Path]:
+    """Files and folders to load: one path, or several (text or ``Path``)."""
+    if isinstance(paths, str | Path):
+        return [Path(paths)]
+    try:
+        return [Path(path) for path in paths]
+    except TypeError:
+        raise ConfigError(
+            f"cannot load {paths!r}: give a path or a list of paths",
+            fix="app.loads.plan([Path('data/customers.csv')])",
+        ) from None
+
+
+def _options(options: Any, name: str) -> dict[str, str]:
+    """Options as the CLI's ``--option name=value`` gives them: names and values as text."""
+    if options is None:
+        return {}
+    if not isinstance(options, Mapping):
+        raise ConfigError(
+            f"{name} must be a mapping of option names to values, not {type(options).__name__}",
+            fix=f'{name}={{"sheet": "Targets"}}',
+        )
+    problems = [key for key in options if not isinstance(key, str) or not key]
+    if problems:
+        raise ConfigError(f"option names must be text: {problems!r}", fix="name each option")
+    bad = {key: value for key, value in options.items() if not isinstance(value, str | int | float)}
+    if bad:
+        raise ConfigError(
+            f"option values must be text or numbers: {bad!r}",
+            fix="give each option one value, as on the command line (--option name=value)",
+        )
+    return {key: str(value) for key, value in options.items()}
+
+
 class Loads:
     """``app.loads``: plan and run loads, read and export the quarantine."""
 
@@ -78,9 +112,11 @@ class Loads:
         value outside its choices, is refused before anything runs.
         """
         from harmonia.ingest import plan_files
-        from harmonia.plugin.types import check_options
 
-        options = dict(options or {})
+        paths = _paths(paths)
+        options = _options(options, "options")
+        # From Python every option is the caller's; the CLI says which the user typed.
+        checked = options if given is None else _options(given, "given")
         sources = self.app.catalog.data_sources
         if source:
             if paths:
@@ -96,7 +132,7 @@ class Loads:
                 "nothing to load", fix="give files or folders to load, or --source NAME"
             )
         for job in jobs:
-            check_options(f"source {job.source.name}", job.source.options, given or {})
+            job.source.check_options(checked)
         return jobs
 
     def run(
@@ -111,6 +147,11 @@ class Loads:
         """Load every job; each batch is stored or quarantined row by row."""
         from harmonia.ingest import Loader
 
+        if isinstance(jobs, LoadJob) or not all(isinstance(job, LoadJob) for job in jobs):
+            raise ConfigError(
+                "app.loads.run takes the list of jobs app.loads.plan returns",
+                fix="app.loads.run(app.loads.plan([Path('data')]), country='FR')",
+            )
         report = progress or (lambda done, stage: None)
         loader = Loader(
             self.app.database,
