@@ -13,6 +13,7 @@ releases.
 
 from typing import Any
 
+from harmonia.datapack import data_pack
 from harmonia.definitions import (
     AttributeFeature,
     ChannelPlan,
@@ -130,6 +131,7 @@ __all__ = [
     "TherapyAreaChoice",
     "VersionLink",
     "current_app",
+    "data_pack",
     "hookimpl",
     "load_definitions",
     "source_request",

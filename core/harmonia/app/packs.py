@@ -13,6 +13,7 @@ if TYPE_CHECKING:
     from harmonia.app.core import Harmonia
     from harmonia.definitions import RuleSet
     from harmonia.errors import Problem
+    from harmonia.packkit import PackProblem
 
 
 @attrs.frozen
@@ -89,3 +90,25 @@ class Packs:
             RuleSetCheck(rule_set.name, catalog.check_rule_set(rule_set))
             for rule_set in load_definitions(RuleSet, *files)
         ]
+
+    # -- the pack kit (docs/packs.md) ------------------------------------------------
+
+    def new_country(
+        self, code: str, directory: Path, *, name: str | None = None, language: str = "en"
+    ) -> list[Path]:
+        """Write a new country pack into ``directory``; returns the files written."""
+        from harmonia.packkit import new_country_pack
+
+        return new_country_pack(code, directory, name=name, language=language)
+
+    def new_therapy_area(self, name: str, directory: Path) -> list[Path]:
+        """Write a new therapy-area pack into ``directory``; returns the files written."""
+        from harmonia.packkit import new_therapy_area_pack
+
+        return new_therapy_area_pack(name, directory)
+
+    def check(self, path: Path) -> list[PackProblem]:
+        """Every problem of the pack at ``path``, found without installing it."""
+        from harmonia.packkit import check_pack
+
+        return check_pack(path)

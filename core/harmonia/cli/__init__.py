@@ -35,6 +35,7 @@ COMMANDS = {
     "strategy": "harmonia.cli.strategy:strategy",
     "scenario": "harmonia.cli.scenario:scenario",
     "report": "harmonia.cli.report:report",
+    "pack": "harmonia.cli.pack:pack",
 }
 
 #: Set by :mod:`harmonia.testing` so the CLI sees exactly a test's packs.

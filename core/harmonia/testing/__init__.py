@@ -60,31 +60,8 @@ def pack_problems(pack: Any, *, name: str | None = None) -> list[str]:
         def test_pack_is_consistent():
             assert pack_problems(harmonia_mypack) == []
     """
+    from harmonia.packkit import registered_problems
+
     manager = PluginManager.discover(strict=False, entry_points=False)
     info = manager.register(pack, name=name, distribution=f"test-{name or 'pack'}")
-    if info.error is not None:
-        return [info.error]
-    catalog = manager.catalog()
-    problems = [*catalog.warnings, *catalog.conflicts]
-    segments = {
-        rule_set.therapy_area: set(rule_set.segment.segments)
-        for rule_set in catalog.rule_sets.values()
-    }
-    variants: dict[tuple[str, str], set[str]] = {}
-    for therapy_area, variant, segment in catalog.engagement_strategies:
-        variants.setdefault((therapy_area, variant), set()).add(segment)
-    for (therapy_area, variant), covered in sorted(variants.items()):
-        declared = segments.get(therapy_area)
-        if declared is None:
-            continue  # strategies for another pack's therapy area: nothing to compare with
-        if missing := sorted(declared - covered):
-            problems.append(
-                f"{therapy_area} strategies, variant {variant!r}: no strategy for the "
-                f"segments {missing}; add one per segment (target = false where nobody is called)"
-            )
-        if unknown := sorted(covered - declared):
-            problems.append(
-                f"{therapy_area} strategies, variant {variant!r}: segments {unknown} are not "
-                f"segments of the rule set {sorted(declared)}"
-            )
-    return problems
+    return registered_problems(manager, info)
