@@ -54,6 +54,19 @@ def _segment(url: str, catalog: Catalog, engine: str, tmp: Path) -> dict[str, tu
         options = {"customers": str(CUSTOMERS), "seed": "7", "period": PERIODS[-1]}
         results = list(loader.run(catalog.data_sources["synthetic"], options))
         assert sum(r.rows_quarantined for r in results) == 0
+        # A new potential estimate for every tenth customer, seen by the second
+        # period only: they are segmented again, the others pulled through.
+        revised = tmp / "revised.csv"
+        revised.write_text(
+            "customer_id,therapy_area,metric,period,value\n"
+            + "".join(
+                f"C{n:07d},oncology,potential,2027-Q1,{1000 + n}\n" for n in range(1, CUSTOMERS, 10)
+            ),
+            encoding="utf-8",
+        )
+        revision = Loader(database, catalog, country="FR", system="synthetic")
+        results = list(revision.run(catalog.data_sources["csv"], {"path": str(revised)}))
+        assert sum(r.rows_quarantined for r in results) == 0
     cycles = [
         run_cycle(
             database,

@@ -69,16 +69,27 @@ def explain(cycle_id: int, customer: str, system: str | None, as_json: bool) -> 
         ]
         title = f"{label}: {trace.segment} ({'fallback' if trace.fallback else 'rule ' + trace.rule_id})"
         stdout.print(table(title, ["rule", "when", label, "verdict", "why"], rows, show_lines=True))
+    check = result.pull_through
+    if check is not None and check.comparisons:
+        rows = [
+            (
+                c.input,
+                format_value(c.before),
+                format_value(c.now),
+                c.test,
+                "[green]unchanged[/]" if c.unchanged else "[yellow]changed[/]",
+            )
+            for c in check.comparisons
+        ]
+        title = f"pull-through: compared with cycle {check.previous_cycle}"
+        stdout.print(table(title, ["input", "before", "now", "test", "result"], rows))
     final = result.assignment
     if final.origin == "pulled-through":
         stdout.print(
-            f"[bold]final segment {final.final_segment}[/]: pulled through from the previous cycle "
-            f"({result.cycle.previous_cycle_id}) because the inputs did not change significantly; "
+            f"[bold]final segment {final.final_segment}[/]: pulled through from cycle "
+            f"{result.cycle.previous_cycle_id}, every input compared above unchanged; "
             f"the rules alone give {final.segment}."
         )
     else:
-        stdout.print(f"[bold]final segment {final.final_segment}[/] (from the rules)")
-    if not result.agrees:
-        stdout.print(
-            "[red]warning: re-evaluating the rules here disagrees with the stored assignment"
-        )
+        reason = f"; {check.outcome}" if check is not None and check.enabled else ""
+        stdout.print(f"[bold]final segment {final.final_segment}[/] (from the rules){reason}")

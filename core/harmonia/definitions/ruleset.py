@@ -41,11 +41,17 @@ Granularity = Literal["month", "quarter", "half", "year"]
 class AttributeFeature:
     """A customer attribute, e.g. ``specialty``. Optional ``levels`` lists its known values."""
 
+    #: The feature's name, as rules write it (lower case, ``_``).
     name: str
+    #: The customer column: country, type, specialty, territory, postal_code or city.
     column: str
+    #: The values it may take; rules comparing it with others are refused.
     levels: tuple[str, ...] = ()
+    #: What the feature is for a customer without the input (see ``Missing``).
     missing: Missing | None = None
+    #: What the feature means, for people reading the rules.
     description: str = ""
+    #: ``kind = "attribute"`` in TOML: which kind of feature this is.
     kind: Literal["attribute"] = "attribute"
 
     @property
@@ -57,12 +63,20 @@ class AttributeFeature:
 class MetricFeature:
     """A metric's value: the latest period up to the cycle, or aggregated over the cycle."""
 
+    #: The feature's name, as rules write it (lower case, ``_``).
     name: str
+    #: The metric's name in the metrics files (``potential``).
     metric: str
+    #: ``latest``: the most recent period ending by the cycle's end; ``cycle``:
+    #: the periods inside the cycle's, aggregated.
     window: Window = "latest"
+    #: With ``window = "cycle"``: ``sum``, ``mean`` or ``max``.
     aggregate: Aggregate = "sum"
+    #: What the feature is for a customer without the input (see ``Missing``).
     missing: Missing | None = None
+    #: What the feature means, for people reading the rules.
     description: str = ""
+    #: ``kind = "metric"`` in TOML: which kind of feature this is.
     kind: Literal["metric"] = "metric"
 
     @property
@@ -81,15 +95,28 @@ class QuantileFeature:
     the metric are left out of the ranking and take the missing policy.
     """
 
+    #: The feature's name, as rules write it (lower case, ``_``).
     name: str
+    #: The metric ranked.
     metric: str
+    #: Equal bins: cut points at ``100 * k / bins`` percent (deciles: 10, 20 ... 90).
     bins: int | None = None
+    #: Or explicit percentile cut points (``[50, 80, 95]``). A customer's bin is 1 +
+    #: the number of cut points ``c`` with ``(rank - 1) * 100 >= c * n`` (rank by
+    #: value ascending within the peer group, ties sharing the first rank; ``n``
+    #: the customers of the group with the metric).
     cuts: tuple[float, ...] = ()
+    #: Customer columns whose values form the groups ranked apart (``["country", "specialty"]``).
     peer_group: tuple[str, ...] = ()
+    #: Which value is ranked: ``latest`` or ``cycle`` (as for a metric feature).
     window: Window = "latest"
+    #: With ``window = "cycle"``: ``sum``, ``mean`` or ``max``.
     aggregate: Aggregate = "sum"
+    #: What the feature is for a customer without the input (see ``Missing``).
     missing: Missing | None = None
+    #: What the feature means, for people reading the rules.
     description: str = ""
+    #: ``kind = "quantile"`` in TOML: which kind of feature this is.
     kind: Literal["quantile"] = "quantile"
 
     @property
@@ -113,12 +140,19 @@ class QuantileFeature:
 class ProfileFeature:
     """A profile dimension scored from a questionnaire: its level, or its score."""
 
+    #: The feature's name, as rules write it (lower case, ``_``).
     name: str
+    #: The questionnaire's id.
     questionnaire: str
+    #: The profile dimension it scores (``adoption``).
     dimension: str
+    #: ``level`` (the band's name, text) or ``score`` (the number).
     value: Literal["level", "score"] = "level"
+    #: What the feature is for a customer without the input (see ``Missing``).
     missing: Missing | None = None
+    #: What the feature means, for people reading the rules.
     description: str = ""
+    #: ``kind = "profile"`` in TOML: which kind of feature this is.
     kind: Literal["profile"] = "profile"
 
     @property
@@ -134,13 +168,21 @@ class ConsistencyFeature:
     ``threshold``. The result is between 0 and 1.
     """
 
+    #: The feature's name, as rules write it (lower case, ``_``).
     name: str
+    #: The activity metric (``trx``, ``calls``).
     metric: str
+    #: How many periods back, ending with the cycle's last month.
     periods: int = 4
+    #: ``month``, ``quarter``, ``half`` or ``year``.
     granularity: Granularity = "quarter"
+    #: A period is active when the metric's value in it exceeds this.
     threshold: float = 0.0
+    #: What the feature is for a customer without the input (see ``Missing``).
     missing: Missing | None = None
+    #: What the feature means, for people reading the rules.
     description: str = ""
+    #: ``kind = "consistency"`` in TOML: which kind of feature this is.
     kind: Literal["consistency"] = "consistency"
 
     @property
@@ -177,9 +219,13 @@ FEATURE_CLASSES = (
 class Rule:
     """``when`` the condition holds (and no earlier rule matched), assign ``segment``."""
 
+    #: The rule's id, recorded with each assignment it decides.
     id: str
+    #: A restricted SQL condition over the rule set's features.
     when: str
+    #: The segment it assigns (one of the dimension's).
     segment: str
+    #: Why the rule exists, for people reading it.
     description: str = ""
 
 
@@ -187,9 +233,13 @@ class Rule:
 class MatrixAxis:
     """One axis of a segmentation matrix: numeric ``ranges`` or groups of ``levels``."""
 
+    #: The feature along the axis.
     feature: str
+    #: Inclusive numeric ranges, one per entry (``[[8, 10], [4, 7], [1, 3]]``).
     ranges: tuple[tuple[float, float], ...] = ()
+    #: Or groups of text levels, one per entry (``[["regular", "advocate"], ["trialist"]]``).
     levels: tuple[tuple[str, ...], ...] = ()
+    #: Names of the entries, for people (``["high", "medium", "low"]``).
     labels: tuple[str, ...] = ()
 
     @property
@@ -223,8 +273,11 @@ class Matrix:
     (``""``) assigns nothing and leaves the customer to the fallback.
     """
 
+    #: The axis down the matrix.
     rows: MatrixAxis
+    #: The axis across the matrix.
     columns: MatrixAxis
+    #: One row of segments per row entry, one per column entry (``""``: none).
     cells: tuple[tuple[str, ...], ...]
 
 
@@ -236,10 +289,15 @@ class Dimension:
     what "adjacent" means for field refinement and how reports sort.
     """
 
+    #: The dimension's segments, highest priority first.
     segments: tuple[str, ...]
+    #: The segment of a customer no rule or cell matched.
     fallback: str
+    #: Rules tried in order; the first that matches decides.
     rules: tuple[Rule, ...] = ()
+    #: A matrix tried after the rules, row by row.
     matrix: Matrix | None = None
+    #: What the dimension decides, for people.
     description: str = ""
 
     def all_rules(self, prefix: str) -> list[tuple[str, Rule]]:
@@ -314,19 +372,84 @@ DIMENSIONS = ("segment", "needs", "tier")
 
 
 @attrs.frozen
+class PullThroughTest:
+    """What pull-through compares between a customer's previous cycle and this one.
+
+    A customer keeps the previous cycle's final segment (where the country
+    enables pull-through) when every comparison below finds it unchanged:
+
+    * ``metrics``: each metric's own value (as the rule set's first feature on
+      it reads it: its window and aggregate) changed by less than the
+      country's ``pull_through.threshold``, relative to the previous value:
+      ``|now - before| < threshold * |before|``. Equal values (both missing
+      included) are unchanged; a value that appears or disappears is a change.
+      Deciles and other ranks are *not* compared: they move when other
+      customers' figures move.
+    * ``profile``: every profile feature (questionnaire dimension) has the
+      level or score it had: the customer's answers, as scoring reads them.
+    * ``attributes``: these customer attributes are what they were (e.g.
+      ``specialty``).
+    * ``identifiers``: the customer's national identifiers are what they were.
+
+    A rule set that declares no test compares every feature's value instead,
+    numeric ones within the threshold.
+    """
+
+    #: Metrics whose own value must have moved less than the country's threshold.
+    metrics: tuple[str, ...] = ()
+    #: Whether every profile feature must have its previous level or score.
+    profile: bool = True
+    #: Customer attributes that must be unchanged (``["specialty"]``).
+    attributes: tuple[str, ...] = ()
+    #: Whether the customer's national identifiers must be unchanged.
+    identifiers: bool = False
+
+    def problems(self, rule_set: RuleSet) -> Iterator[Problem]:
+        read = {
+            feature.metric
+            for feature in rule_set.features
+            if isinstance(feature, MetricFeature | QuantileFeature)
+        }
+        for index, metric in enumerate(self.metrics):
+            if metric not in read:
+                yield Problem(
+                    f"pull_through.metrics[{index}]",
+                    f"{metric!r} is not a metric any metric or quantile feature reads "
+                    f"(they read: {', '.join(sorted(read)) or 'none'})",
+                )
+        for index, column in enumerate(self.attributes):
+            if column not in CUSTOMER_ATTRIBUTES:
+                yield Problem(
+                    f"pull_through.attributes[{index}]",
+                    f"{column!r} is not a customer attribute; choose from {list(CUSTOMER_ATTRIBUTES)}",
+                )
+        yield from check_unique("pull_through.metrics", self.metrics, "metric")
+
+
+@attrs.frozen
 class RuleSet:
     """A therapy area's standardized rules, turning profiles into segment membership."""
 
     #: The key of an array of them in one file (``[[rule_sets]]``).
     PLURAL: ClassVar[str] = "rule_sets"
 
+    #: The rule set's id (``oncology-core``).
     name: str
+    #: The therapy area it segments (``oncology``).
     therapy_area: str
+    #: Its version, recorded with every cycle that runs it.
     version: str
+    #: The per-customer values rules read (``[[features]]``, each with a ``kind``).
     features: tuple[Feature, ...]
+    #: The segment: what strategy and call plan follow from.
     segment: Dimension
+    #: The needs segment (optional).
     needs: Dimension | None = None
+    #: The priority tier (optional).
     tier: Dimension | None = None
+    #: What pull-through compares (none: every feature).
+    pull_through: PullThroughTest | None = None
+    #: What the rule set does, in one line.
     description: str = ""
     metrics: tuple[MetricBounds, ...] = ()
     provenance: Provenance | None = provenance_field()
@@ -358,6 +481,8 @@ class RuleSet:
             yield from check_name(f"metrics[{index}].name", bounds.name)
             if None not in (bounds.min, bounds.max) and bounds.min > bounds.max:  # type: ignore[operator]
                 yield Problem(f"metrics[{index}]", f"min {bounds.min} is above max {bounds.max}")
+        if self.pull_through is not None:
+            yield from self.pull_through.problems(self)
 
 
 def _feature_problems(path: str, feature: Feature) -> Iterator[Problem]:

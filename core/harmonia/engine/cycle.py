@@ -268,14 +268,29 @@ def _write_outputs(
 
 
 def read_assignments(database: Database, cycle_id: int) -> pa.Table:
-    """A cycle's assignments as Arrow, one row per customer."""
+    """A cycle's assignments as Arrow, one row per customer.
+
+    Next to the harmonia id (``customer_id``), each row names the customer as
+    the user's own systems do: one source system and its id, one national
+    identifier (the first by name, as on the target list), so the output
+    joins back to the user's data without an ``explain`` per customer.
+    """
     from harmonia.store.bulk import BulkConnection
 
+    cycle = f"customer_id IN (SELECT customer_id FROM assignment WHERE cycle_id = {int(cycle_id)})"
     with BulkConnection(database) as bulk:
         return bulk.read(
-            "SELECT customer_id, segment, segment_rule, needs, needs_rule, tier, tier_rule, "
-            f"final_segment, origin, inputs FROM assignment WHERE cycle_id = {int(cycle_id)} "
-            "ORDER BY customer_id"
+            "SELECT a.customer_id, s.system AS source_system, s.source_id, "
+            "i.scheme AS id_scheme, i.value AS id_value, a.segment, a.segment_rule, a.needs, "
+            "a.needs_rule, a.tier, a.tier_rule, a.final_segment, a.origin, a.inputs "
+            "FROM assignment a "
+            "LEFT JOIN (SELECT customer_id, system, source_id, ROW_NUMBER() OVER ("
+            "PARTITION BY customer_id ORDER BY system, source_id) AS rn FROM crosswalk "
+            f"WHERE {cycle}) s ON s.customer_id = a.customer_id AND s.rn = 1 "
+            "LEFT JOIN (SELECT customer_id, scheme, value, ROW_NUMBER() OVER ("
+            "PARTITION BY customer_id ORDER BY scheme) AS rn FROM identifier "
+            f"WHERE {cycle}) i ON i.customer_id = a.customer_id AND i.rn = 1 "
+            f"WHERE a.cycle_id = {int(cycle_id)} ORDER BY a.customer_id"
         )
 
 

@@ -14,8 +14,9 @@ from typing import Any
 import attrs
 from sqlmodel import select
 
-from harmonia.definitions import RuleSet, structure
+from harmonia.definitions import CountryProfile, RuleSet, structure
 from harmonia.engine.cycle import get_cycle
+from harmonia.engine.pullthrough import PullThroughCheck, explain_pull_through
 from harmonia.engine.query import filled_inputs
 from harmonia.errors import ConfigError, NotFoundError
 from harmonia.store.database import Database
@@ -36,6 +37,8 @@ class Explanation:
     traces: list[Any]
     #: The features whose value came from their missing-value policy, not from data.
     defaulted: list[str] = attrs.Factory(list)
+    #: What pull-through compared for this customer, and its outcome.
+    pull_through: PullThroughCheck | None = None
 
     @property
     def agrees(self) -> bool:
@@ -45,8 +48,13 @@ class Explanation:
             "needs": (self.assignment.needs, self.assignment.needs_rule),
             "tier": (self.assignment.tier, self.assignment.tier_rule),
         }
+        pulled = self.assignment.origin == "pulled-through"
         return all(
             stored[trace.dimension] == (trace.segment, trace.rule_id) for trace in self.traces
+        ) and (
+            self.pull_through is None
+            or self.assignment.origin not in ("rules", "pulled-through")
+            or self.pull_through.carried == pulled
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -64,6 +72,7 @@ class Explanation:
                 | attrs.asdict(trace)
                 for trace in self.traces
             ],
+            "pull_through": self.pull_through.to_json() if self.pull_through else None,
             "engine_and_python_agree": self.agrees,
         }
 
@@ -76,9 +85,15 @@ def explain_assignment(
     cycle = get_cycle(database, cycle_id)
     snapshot = json.loads(cycle.snapshot)
     rule_set = structure(snapshot["rule_set"], RuleSet, where=f"cycle {cycle_id} snapshot")
+    country = structure(snapshot["country"], CountryProfile, where=f"cycle {cycle_id} snapshot")
     with database.session() as session:
         customer_id = _customer_id(session, cycle_id, customer, system)
         assignment = session.get(Assignment, (cycle_id, customer_id))
+        previous = (
+            session.get(Assignment, (cycle.previous_cycle_id, customer_id))
+            if cycle.previous_cycle_id is not None
+            else None
+        )
         record = session.get(Customer, customer_id)
         sources = session.exec(select(Crosswalk).where(Crosswalk.customer_id == customer_id)).all()
         identifiers = session.exec(
@@ -89,7 +104,17 @@ def explain_assignment(
             f"customer {customer} is not in cycle {cycle_id} ({cycle.country}, {cycle.therapy_area})",
             fix="check the cycle and the customer's country",
         )
-    inputs, defaulted = filled_inputs(json.loads(assignment.inputs))
+    stored = json.loads(assignment.inputs)
+    inputs, defaulted = filled_inputs(stored)
+    pull_through = explain_pull_through(
+        rule_set,
+        country.pull_through.threshold,
+        enabled=country.pull_through.enabled,
+        inputs=stored,
+        previous_cycle=cycle.previous_cycle_id,
+        previous=json.loads(previous.inputs) if previous is not None else None,
+        previous_segment=previous.final_segment if previous is not None else None,
+    )
     return Explanation(
         cycle=cycle,
         customer=record,
@@ -99,6 +124,7 @@ def explain_assignment(
         inputs=inputs,
         traces=explain(rule_set, inputs),
         defaulted=defaulted,
+        pull_through=pull_through,
     )
 
 

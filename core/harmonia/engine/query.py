@@ -35,6 +35,16 @@ from harmonia.definitions import (
 )
 from harmonia.definitions.ruleset import feature_default
 from harmonia.definitions.strategy import CHANNELS
+from harmonia.engine.pullthrough import (
+    IDENTIFIERS,
+    attribute_key,
+    carried_sql,
+    identifiers_sql,
+    is_raw,
+    metric_feature,
+    metric_key,
+    raw_keys,
+)
 from harmonia.engine.spec import CycleSpec
 from harmonia.periods import Period, ordinal_date
 from harmonia.questionnaires.coverage import (
@@ -71,8 +81,11 @@ FILLED = "(missing)"
 
 
 def filled_inputs(inputs: dict[str, object]) -> tuple[dict[str, object], list[str]]:
-    """An assignment's stored inputs: the feature values, and the features defaulted."""
-    values = dict(inputs)
+    """An assignment's stored inputs: the feature values, and the features defaulted.
+
+    The raw inputs stored for pull-through (``metric__potential``) are left out.
+    """
+    values = {key: value for key, value in inputs.items() if not is_raw(key)}
     return values, str(values.pop(FILLED, None) or "").split()
 
 
@@ -196,6 +209,9 @@ class CycleQuery:
             f"FROM customer WHERE country = {country}",
         )
         named: set[str] = set()  # features may share a metric window or a profile
+        test = self.spec.rule_set.pull_through
+        if test is not None and test.identifiers:
+            yield "pull_identifiers", identifiers_sql()
         for feature in self.spec.rule_set.features:
             if isinstance(feature, MetricFeature | QuantileFeature):
                 name = _metric_cte(feature)
@@ -296,6 +312,7 @@ class CycleQuery:
         columns.append(
             f"CAST({' || '.join(filled) or quote('')} AS VARCHAR) AS {identifier(FILLED)}"
         )
+        columns.extend(self._raw_inputs(join))
         # Each profile dimension's coverage status rides along for the report.
         for index, (questionnaire, dimension) in enumerate(profile_dimensions(self.spec.rule_set)):
             stale = _stale_cte(questionnaire)
@@ -303,6 +320,21 @@ class CycleQuery:
             scored = _profile_cte(questionnaire, dimension)
             columns.append(f"{status_sql(scored, stale)} AS {coverage_column(index)}")
         return "SELECT " + ",\n    ".join(columns) + "\nFROM population p\n" + "\n".join(joins)
+
+    def _raw_inputs(self, join) -> Iterator[str]:
+        """The raw inputs pull-through compares, as columns (see :mod:`.pullthrough`)."""
+        test = self.spec.rule_set.pull_through
+        if test is None:
+            return
+        for metric in test.metrics:
+            alias = _metric_cte(metric_feature(self.spec.rule_set, metric))
+            join(alias, alias)
+            yield f"CAST({alias}.value AS DOUBLE) AS {identifier(metric_key(metric))}"
+        for column in test.attributes:
+            yield f"CAST(p.{identifier(column)} AS VARCHAR) AS {identifier(attribute_key(column))}"
+        if test.identifiers:
+            join("pull_identifiers", "pull_identifiers")
+            yield f"CAST(pull_identifiers.value AS VARCHAR) AS {identifier(IDENTIFIERS)}"
 
     def _feature_value(self, feature: Feature, join) -> str:
         if isinstance(feature, AttributeFeature):
@@ -340,16 +372,17 @@ class CycleQuery:
         return "SELECT " + ", ".join(columns) + " FROM features f"
 
     def _final(self) -> str:
-        features = self.spec.rule_set.features
+        names = [f.name for f in self.spec.rule_set.features]
+        names += raw_keys(self.spec.rule_set.pull_through)
         inputs = (
             "CAST(JSON_OBJECT("
-            + ", ".join(f"{quote(f.name)}, r.{identifier(f.name)}" for f in features)
+            + ", ".join(f"{quote(name)}, r.{identifier(name)}" for name in names)
             + f", {quote(FILLED)}, r.{identifier(FILLED)}) AS VARCHAR)"
         )
         pull = self.spec.country.pull_through
         if pull.enabled and self.previous_cycle_id is not None:
             declared = ", ".join(quote(s) for s in self.spec.rule_set.segment.segments)
-            unchanged = " AND ".join(_unchanged(f, pull.threshold) for f in features) or "TRUE"
+            unchanged = carried_sql(self.spec.rule_set, pull.threshold)
             carried = f"prev.customer_id IS NOT NULL AND prev.final_segment IN ({declared}) AND {unchanged}"
             final = f"CASE WHEN {carried} THEN prev.final_segment ELSE r.segment__segment END"
             origin = f"CASE WHEN {carried} THEN 'pulled-through' ELSE 'rules' END"
@@ -554,16 +587,3 @@ def _literal(value: object, type_: str) -> str:
 
 def _union(rows: list[str]) -> str:
     return "\nUNION ALL ".join(rows)
-
-
-def _unchanged(feature: Feature, threshold: float) -> str:
-    """SQL: the feature's value is (nearly) what the previous cycle saw."""
-    current = f"r.{identifier(feature.name)}"
-    previous = f"(CAST(prev.inputs AS JSON) ->> {quote('$.' + feature.name)})"
-    if feature.type == "number":
-        now, then = f"CAST({current} AS DOUBLE)", f"CAST({previous} AS DOUBLE)"
-        # A little slack: engines print doubles in JSON with different precision.
-        close = f"ABS({now} - {then}) <= {double(threshold)} * ABS({then}) + 1e-9 * ABS({then})"
-        return f"(({now} IS NULL AND {then} IS NULL) OR {close})"
-    now, then = f"CAST({current} AS VARCHAR)", f"CAST({previous} AS VARCHAR)"
-    return f"(({now} IS NULL AND {then} IS NULL) OR {now} = {then})"

@@ -1,0 +1,260 @@
+"""Pull-through that says what it tests: a customer's own inputs, not its rank among others.
+
+The scenario of issue 16: a rule set on potential quartiles, where half the
+customers' potential triples between two cycles and the other half's moves
+by less than the country's 10%. Comparing deciles (or every feature) would
+re-segment the second half, whose ranks fell because of the others; the
+rule set's test compares each customer's own potential, answers and
+specialty, so they keep last cycle's segment.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import attrs
+import duckdb
+import pytest
+import tiny_market
+from helpers import load, query
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
+
+from harmonia.definitions.ruleset import PullThroughTest
+from harmonia.engine.cycle import run_cycle
+from harmonia.engine.explain import explain_assignment
+from harmonia.engine.pullthrough import (
+    _number_unchanged,
+    explain_pull_through,
+    number_unchanged,
+)
+from harmonia.plugin.catalog import Catalog
+from harmonia.plugin.manager import PluginManager
+from harmonia.store import Database
+from harmonia.testing import module_pack
+
+#: Customers whose potential moves less than 10% (S...) and triples (B...).
+SMALL, BIG = 60, 60
+
+
+def potentials() -> dict[str, tuple[float, float]]:
+    """Per customer: potential in 2027-H1 and in 2027-H2 (deterministic)."""
+    values = {}
+    for index in range(SMALL):
+        before = 10.0 + 7 * ((index * 37) % SMALL)
+        change = ((index * 13) % 19 - 9) / 100  # -9% .. +9%
+        values[f"S{index:03}"] = (before, round(before * (1 + change), 4))
+    for index in range(BIG):
+        before = 12.0 + 7 * ((index * 23) % BIG)
+        values[f"B{index:03}"] = (before, before * 3)
+    values["EDGE10"] = (100.0, 110.0)  # exactly the threshold: changed (<, not <=)
+    values["EDGE9"] = (100.0, 109.99)  # just under: unchanged
+    return values
+
+
+def write_market(folder: Path) -> tuple[Path, Path, Path]:
+    folder.mkdir(parents=True, exist_ok=True)
+    customers = folder / "customers.csv"
+    customers.write_text(
+        "customer_id;country;type;last_name;specialty\n"
+        + "".join(f"{c};NL;HCP;{c};cardiology\n" for c in potentials()),
+        encoding="utf-8",
+    )
+    metrics = []
+    for period, position in (("2027-H1", 0), ("2027-H2", 1)):
+        path = folder / f"metrics-{period}.csv"
+        path.write_text(
+            "customer_id;therapy_area;metric;period;value\n"
+            + "".join(
+                f"{c};cardiology;potential;{period};{str(v[position]).replace('.', ',')}\n"
+                for c, v in potentials().items()
+            ),
+            encoding="utf-8",
+        )
+        metrics.append(path)
+    return customers, metrics[0], metrics[1]
+
+
+def catalog_with(test: PullThroughTest | None) -> Catalog:
+    """The tiny market, its rule set declaring ``test``."""
+    rule_set = attrs.evolve(tiny_market.harmonia_segmentation_rules()[0], pull_through=test)
+    hooks = {
+        name: getattr(tiny_market, name)
+        for name in dir(tiny_market)
+        if name.startswith("harmonia_") and name != "harmonia_segmentation_rules"
+    }
+    manager = PluginManager(strict=True)
+    manager.load_builtins()
+    manager.register(
+        module_pack("tiny", **hooks, harmonia_segmentation_rules=lambda: [rule_set]),
+        distribution="test-tiny",
+    )
+    return manager.catalog()
+
+
+OWN_INPUTS = PullThroughTest(metrics=("potential",), profile=True, attributes=("specialty",))
+
+
+def two_cycles(url: str, catalog: Catalog, tmp_path: Path, engine: str) -> tuple[Any, Any]:
+    customers, first_metrics, second_metrics = write_market(tmp_path / "data")
+    load(url, catalog, customers, first_metrics, country="NL")
+    options = {"country": "NL", "therapy_area": "cardiology", "directory": tmp_path / "out"}
+    first = run_cycle(Database(url), catalog, period="2027-H1", engine=engine, **options)
+    load(url, catalog, second_metrics, country="NL")
+    second = run_cycle(Database(url), catalog, period="2027-H2", engine=engine, **options)
+    return first, second
+
+
+def assignments(url: str, cycle_id: int) -> dict[str, dict[str, Any]]:
+    rows = query(
+        url,
+        "SELECT x.source_id, a.* FROM assignment a JOIN crosswalk x "
+        f"ON x.customer_id = a.customer_id WHERE a.cycle_id = {cycle_id}",
+    )
+    return {row.pop("source_id"): row for row in rows}
+
+
+@pytest.mark.parametrize("engine", ["duckdb", "database"])
+def test_own_potential_decides_not_the_shifted_quartile(
+    database_url: str, tmp_path: Path, engine: str
+) -> None:
+    catalog = catalog_with(OWN_INPUTS)
+    first, second = two_cycles(database_url, catalog, tmp_path, engine)
+    before = assignments(database_url, first.cycle.id)
+    after = assignments(database_url, second.cycle.id)
+    small = [c for c in after if c.startswith("S")] + ["EDGE9"]
+    moved = [c for c in after if c.startswith("B")] + ["EDGE10"]
+    for customer in small:
+        row = after[customer]
+        assert row["origin"] == "pulled-through", (customer, row)
+        assert row["final_segment"] == before[customer]["final_segment"]
+    for customer in moved:
+        row = after[customer]
+        assert (row["origin"], row["final_segment"]) == ("rules", row["segment"]), customer
+    # The test matters: the rules alone move many of the small movers (their
+    # quartile fell because the others' potential tripled).
+    re_ruled = [c for c in small if after[c]["segment"] != before[c]["final_segment"]]
+    assert len(re_ruled) >= 10
+
+    # Python's reading of the test agrees with the engine, customer by customer.
+    rule_set = catalog.rule_sets["tiny-core"]
+    for customer, row in after.items():
+        check = explain_pull_through(
+            rule_set,
+            0.1,
+            enabled=True,
+            inputs=json.loads(row["inputs"]),
+            previous_cycle=first.cycle.id,
+            previous=json.loads(before[customer]["inputs"]),
+            previous_segment=before[customer]["final_segment"],
+        )
+        assert check.carried == (row["origin"] == "pulled-through"), (customer, check)
+
+
+def test_comparing_every_feature_re_segments_those_whose_rank_fell(
+    harmonia_database: str, tmp_path: Path
+) -> None:
+    """Without a declared test (the old behaviour) quartiles are compared too."""
+    first, second = two_cycles(harmonia_database, catalog_with(None), tmp_path, "duckdb")
+    after = assignments(harmonia_database, second.cycle.id)
+    before = assignments(harmonia_database, first.cycle.id)
+    small = [c for c in after if c.startswith("S")]
+    re_ruled = [c for c in small if after[c]["origin"] == "rules"]
+    assert len(re_ruled) >= 10
+    assert all(after[c]["final_segment"] == after[c]["segment"] for c in re_ruled)
+    assert any(after[c]["segment"] != before[c]["final_segment"] for c in re_ruled)
+
+
+def test_explain_shows_each_comparison_and_the_outcome(
+    harmonia_database: str, tmp_path: Path
+) -> None:
+    first, second = two_cycles(harmonia_database, catalog_with(OWN_INPUTS), tmp_path, "duckdb")
+    database = Database(harmonia_database)
+    kept = explain_assignment(database, second.cycle.id, "EDGE9").to_json()
+    check = kept["pull_through"]
+    assert check["carried"] and kept["origin"] == "pulled-through"
+    assert kept["engine_and_python_agree"]
+    assert [c["input"] for c in check["comparisons"]] == ["potential", "adoption", "specialty"]
+    potential = check["comparisons"][0]
+    assert (potential["before"], potential["now"], potential["unchanged"]) == (100.0, 109.99, True)
+    assert potential["test"] == "change +10.0%, unchanged when |change| < 10%"
+    assert check["outcome"] == (
+        f"pulled through: kept {kept['final_segment']} from cycle {first.cycle.id}"
+    )
+    assert "metric__potential" not in kept["inputs"]  # raw inputs are not features
+
+    moved = explain_assignment(database, second.cycle.id, "EDGE10").to_json()
+    assert not moved["pull_through"]["carried"]
+    assert moved["pull_through"]["outcome"] == "segmented again: changed potential"
+
+    first_check = explain_assignment(database, first.cycle.id, "EDGE9").to_json()["pull_through"]
+    assert first_check["outcome"] == "not pulled through: there is no previous cycle"
+
+
+def test_explain_in_the_terminal_shows_the_pull_through_table(
+    harmonia_database: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from click.testing import CliRunner
+
+    from harmonia import cli
+
+    catalog = catalog_with(OWN_INPUTS)
+    _, second = two_cycles(harmonia_database, catalog, tmp_path, "duckdb")
+    manager = PluginManager(strict=True)
+    manager.load_builtins()
+    monkeypatch.setenv("HARMONIA_DATABASE_URL", harmonia_database)
+    monkeypatch.setenv("COLUMNS", "200")
+    result = CliRunner().invoke(
+        cli.main, ["explain", "--cycle", str(second.cycle.id), "--customer", "EDGE10"]
+    )
+    assert result.exit_code == 0, result.output
+    assert f"pull-through: compared with cycle {second.cycle.previous_cycle_id}" in result.output
+    assert "segmented again: changed potential" in result.output
+
+
+# --- the SQL and Python readings of one number's test agree ----------------------------
+
+
+@pytest.fixture(scope="module")
+def sql() -> duckdb.DuckDBPyConnection:
+    return duckdb.connect()
+
+
+numbers = st.one_of(st.none(), st.floats(min_value=-1e6, max_value=1e6, allow_nan=False))
+
+
+@settings(max_examples=300, deadline=None)
+@given(numbers, numbers, st.sampled_from([0.0, 0.05, 0.1, 0.15, 0.5]), st.booleans())
+@example(100.0, 110.0, 0.1, True)
+@example(100.0, 110.0, 0.1, False)
+@example(0.0, 0.0, 0.1, True)
+@example(0.0, 1.0, 0.5, True)
+@example(None, 1.0, 0.1, True)
+def test_sql_and_python_agree_on_a_number(
+    sql: duckdb.DuckDBPyConnection,
+    before: float | None,
+    now: float | None,
+    threshold: float,
+    strict: bool,
+) -> None:
+    condition = _number_unchanged("now", "before", threshold, strict)
+    (answer,) = sql.execute(
+        f"SELECT {condition} FROM (SELECT CAST(? AS DOUBLE) AS now, CAST(? AS DOUBLE) AS before)",
+        [now, before],
+    ).fetchone()
+    assert bool(answer) == number_unchanged(before, now, threshold, strict)
+
+
+def test_the_assignments_output_names_customers_by_their_source_ids(
+    harmonia_database: str, tmp_path: Path
+) -> None:
+    from harmonia.engine.cycle import read_assignments
+
+    _, second = two_cycles(harmonia_database, catalog_with(OWN_INPUTS), tmp_path, "duckdb")
+    rows = read_assignments(Database(harmonia_database), second.cycle.id).to_pylist()
+    assert len(rows) == len(potentials())
+    assert {row["source_system"] for row in rows} == {"csv"}
+    assert {row["source_id"] for row in rows} == set(potentials())
+    assert rows[0]["customer_id"] < rows[-1]["customer_id"]
