@@ -62,7 +62,9 @@ class Missing:
     the level ``unknown``), or ``missing = { default = 1 }``.
     """
 
+    #: The value a customer without the input gets (``{ default = 1 }``).
     default: Scalar | None = None
+    #: Whether a customer without the input gets the level ``unknown``.
     unknown: bool = False
 
     @property

@@ -27,9 +27,15 @@ class CsvConventions:
     valid UTF-8 is read in it instead of being refused.
     """
 
+    #: The field delimiter of the market's CSV files (``,`` or ``;``); a file's
+    #: own header decides when it is read, this decides what harmonia writes.
     delimiter: str = ","
+    #: The decimal mark of numbers in the market's files: ``.`` or ``,``.
     decimal: str = "."
+    #: The text encoding of the market's files (a Python codec name).
     encoding: str = "utf-8"
+    #: The encoding a file that is not valid UTF-8 is read in (Excel's plain
+    #: 'CSV' of the market: ``cp1252``, ``cp932``); none: such a file is refused.
     fallback_encoding: str | None = None
 
 
@@ -37,7 +43,10 @@ class CsvConventions:
 class PullThrough:
     """Carry the previous final segment forward when inputs changed less than ``threshold``."""
 
+    #: Whether customers whose inputs did not change keep last cycle's final segment.
     enabled: bool = False
+    #: The relative change below which a compared metric counts as unchanged
+    #: (0.1 = 10%; within the global catalogue's bounds).
     threshold: float = 0.1
 
 
@@ -45,7 +54,9 @@ class PullThrough:
 class TherapyAreaChoice:
     """A country's choices for one therapy area."""
 
+    #: The rule set the country runs for the area (needed only when several are installed).
     rule_set: str | None = None
+    #: Which variant of the area's engagement strategies the country uses.
     strategy_variant: str = "standard"
 
 
@@ -56,19 +67,39 @@ class CountryProfile:
     #: The key of an array of them in one file (``[[countries]]``).
     PLURAL: ClassVar[str] = "countries"
 
+    #: ISO 3166 alpha-2 code of the market (``FR``): what ``--country`` names.
     code: str
+    #: The market's name, as its people write it.
     name: str
+    #: The language of the field (ISO 639-1, ``fr``): rep workbooks and
+    #: questionnaires are written in it when the questionnaire has it.
     language: str
+    #: ``data-driven`` or ``field-involved`` (catalogue). A data-driven market
+    #: has no field step, so it cannot opt in to field refinement; the mode is
+    #: recorded with every cycle. It changes nothing else.
     process_mode: str
+    #: The families of sources the market loads (catalogue: ``rep``,
+    #: ``external``, ``local``). A load through a source of another family is
+    #: refused (a rep workbook is ``rep``; CSV, Parquet and XLSX files ``local``).
     data_sources: tuple[str, ...]
+    #: ``opt-in`` (reps refine the proposed segments under
+    #: ``refinement_policy``) or ``opt-out`` (catalogue).
     field_refinement: str
+    #: Whether and how last cycle's segments are carried forward.
     pull_through: PullThrough = PullThrough()
+    #: The refinement policy reps work under (required when refinement is opt-in).
     refinement_policy: str | None = None
+    #: The national identifier schemes the market's customers carry.
     identifier_schemes: tuple[str, ...] = ()
+    #: How the market's files look.
     csv: CsvConventions = CsvConventions()
+    #: How old a questionnaire response may be and still be scored (catalogue: 6-60).
     response_max_age_months: int = 24
+    #: Per therapy area, the country's choices (``oncology = { strategy_variant = "standard" }``).
     therapy_areas: dict[str, TherapyAreaChoice] = attrs.Factory(dict)
+    #: Bounded numeric parameters of the catalogue (``frequency_scale = 0.9``).
     parameters: dict[str, float] = attrs.Factory(dict)
+    #: One line saying what the market chose and why.
     description: str = ""
     provenance: Provenance | None = provenance_field()
 

@@ -25,13 +25,21 @@ class RefinementPolicy:
     #: The key of an array of them in one file (``[[policies]]``).
     PLURAL: ClassVar[str] = "policies"
 
+    #: The policy's id, named by country profiles (``refinement_policy``).
     name: str
+    #: What reps may do, in one sentence a rep understands.
     description: str
+    #: Which results reps may change: ``segment``, ``needs``, ``tier``.
     dimensions: tuple[str, ...] = ("segment",)
+    #: ``adjacent``: one step up or down the dimension's order; ``any``: anywhere.
     moves: Literal["adjacent", "any"] = "adjacent"
+    #: The largest share (0 to 1) of a rep's customers whose result may change in a cycle.
     max_share: float = 0.2
+    #: The reasons a rep picks from, in the field's language.
     reasons: tuple[str, ...] = ("new information", "access", "relationship", "data error")
+    #: Whether the rep's manager approves or rejects each request.
     requires_approval: bool = True
+    #: How many days the field has to refine once a cycle opens for feedback.
     window_days: int = 14
     provenance: Provenance | None = provenance_field()
 

@@ -49,11 +49,17 @@ class ResponseCurve:
     exact; an S-shaped one (``shape > 1``) is planned on its concave envelope.
     """
 
+    #: ``adbudg`` (Hill curve, S-shaped when ``shape > 1``) or ``exponential``.
     family: Literal["adbudg", "exponential"] = "adbudg"
+    #: Response a year without contacts on the channel.
     minimum: float = 0.0
+    #: Response a year with unlimited contacts (saturation).
     maximum: float = 1.0
+    #: Steepness of the ADBUDG curve (``c``); unused by ``exponential``.
     shape: float = 1.0
+    #: Contacts a year that reach half the lift from minimum to maximum.
     half_saturation: float = 1.0
+    #: Revenue of one unit of response, in the pro forma's currency.
     revenue_per_unit: float = 0.0
 
     def problems(self) -> Iterator[Problem]:
@@ -89,11 +95,18 @@ class ChannelPlan:
     every customer of the segment gets ``per_year``.
     """
 
+    #: One of ``face_to_face``, ``remote``, ``phone``, ``email``, ``event``, ``web``, ``sample``.
     channel: str
+    #: Contacts a year per customer (scaled by the country's ``frequency_scale``).
     per_year: float
+    #: Cost of one contact, in the market's currency (harmonia converts nothing:
+    #: a country's pack declares its costs in its own currency).
     cost: float = 0.0
+    #: Fewest contacts a year the planner may give (with a response curve).
     min_per_year: float | None = None
+    #: Most contacts a year the planner may give (with a response curve).
     max_per_year: float | None = None
+    #: How response grows with contacts; the strategy planner uses it.
     response: ResponseCurve | None = None
 
     @property
@@ -125,14 +138,23 @@ class EngagementStrategy:
     #: The key of an array of them in one file (``[[strategies]]``).
     PLURAL: ClassVar[str] = "strategies"
 
+    #: The therapy area whose segment this is.
     therapy_area: str
+    #: The segment of the area's rule set the strategy serves.
     segment: str
+    #: The strategy's name, shown on target lists (``Champion: partner ...``).
     name: str
+    #: The contacts a year on each channel.
     channels: tuple[ChannelPlan, ...] = ()
+    #: The variant it belongs to; a country chooses one per area.
     variant: str = "standard"
+    #: The key messages for the segment.
     messages: tuple[str, ...] = ()
+    #: The experience the customer should have, in one sentence.
     experience: str = ""
+    #: Whether the segment's customers are targeted (false: no call plan, off the target list).
     target: bool = True
+    #: Revenue a customer of the segment is expected to bring in a year (pro forma).
     expected_revenue: float = 0.0
     provenance: Provenance | None = provenance_field()
 

@@ -349,21 +349,32 @@ class IdentifierScheme:
     :class:`InvalidIdentifier`; it is called once per distinct value.
     """
 
+    #: The scheme's name, as ``id_scheme`` columns write it (``NPI``).
     name: str
+    #: The country whose customers carry it (ISO 3166 alpha-2).
     country: str
+    #: What the identifier is and looks like; quarantine reasons quote it.
     description: str
+    #: A regular expression the whole compact value must match (spaces, dots and
+    #: dashes removed; RE2 syntax, no look-arounds).
     pattern: str
+    #: The check-digit algorithm (see below), or none.
     checksum: str | None = None
+    #: Digits written before the value when the check digit is computed (NPI: ``80840``).
     prefix: str = ""
+    #: ``weighted-mod10``: one weight per digit before the check digit.
     weights: tuple[int, ...] = attrs.field(default=(), converter=tuple)
+    #: 1-based ``(first, last)`` positions of a specialty code inside the value.
     specialty_digits: tuple[int, int] | None = attrs.field(
         default=None, converter=attrs.converters.optional(tuple)
     )
+    #: Per customer specialty, the codes its values may carry (unlisted: unchecked).
     specialty_groups: Mapping[str, tuple[str, ...]] = attrs.field(
         factory=dict,
         converter=lambda groups: {str(k): tuple(v) for k, v in dict(groups).items()},
         eq=False,
     )
+    #: A Python check for what declarations cannot say, called once per distinct value.
     validate: Callable[[str], str] | None = attrs.field(default=None, eq=False, repr=False)
     provenance: Provenance | None = provenance_field()
 
