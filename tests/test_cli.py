@@ -529,8 +529,8 @@ def demo_packs(register_pack: Callable) -> None:
 def _demo(harmonia_cli: Callable, workdir: Path, *database: str) -> None:
     result = harmonia_cli(*database, "demo", "--customers", "300", "--workdir", str(workdir))
     assert result.exit_code == 0, result.output
-    assert "harmonia demo" in result.output and "FR oncology" in result.output
-    assert {p.name for p in (workdir / "inputs").iterdir()} == {
+    assert "harmonia demo" in result.output and "FR x oncology" in result.output
+    assert {p.name for p in (workdir / "inputs" / "fr-oncology").iterdir()} == {
         "customers.csv",
         "metrics.csv",
         "responses.csv",
@@ -548,6 +548,37 @@ def test_demo_end_to_end_on_sqlite(
     counts = count_rows(harmonia_database, ["customer", "cycle", "assignment"])
     assert counts == {"customer": 300, "cycle": 2, "assignment": 600}
     explained = harmonia_cli("explain", "--cycle", "2", "--customer", "C0000001", "--json")
+    assert json.loads(explained.stdout)["engine_and_python_agree"] is True
+
+
+@pytest.mark.slow
+def test_the_demo_shows_three_markets_and_two_therapy_areas(
+    harmonia_cli: Callable, register_pack: Callable, harmonia_database: str, tmp_path: Path
+) -> None:
+    import harmonia_de
+    import harmonia_diabetes
+    import harmonia_fr
+    import harmonia_oncology
+    import harmonia_synthetic
+    import harmonia_us
+
+    packs = (harmonia_synthetic, harmonia_fr, harmonia_de, harmonia_us)
+    for pack in (*packs, harmonia_oncology, harmonia_diabetes):
+        register_pack(pack)
+    workdir = tmp_path / "demo"
+    result = harmonia_cli("demo", "--customers", "200", "--workdir", str(workdir))
+    assert result.exit_code == 0, result.output
+    assert "DE, FR, US x diabetes, oncology" in result.output
+    assert len({p.name for p in (workdir / "inputs").iterdir()}) == 6
+    listed = json.loads(harmonia_cli("cycle", "list", "--json").stdout)
+    assert len(listed) == 12
+    assert {(c["country"], c["therapy_area"]) for c in listed} == {
+        (country, area) for country in ("FR", "DE", "US") for area in ("oncology", "diabetes")
+    }
+    explained = harmonia_cli(
+        "explain", "--cycle", "2", "--customer", "C0000001", "--system", "synthetic-fr-oncology",
+        "--json",
+    )  # fmt: skip
     assert json.loads(explained.stdout)["engine_and_python_agree"] is True
 
 

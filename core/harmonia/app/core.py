@@ -267,7 +267,7 @@ class Harmonia:
         return Strategy(self)
 
     def demo(self, workdir: Path, **options: Any) -> DemoResult:
-        """A whole market's cycle on a synthetic universe (see :func:`harmonia.app.demo.run_demo`)."""
+        """Cycles of several markets and areas on synthetic data (:func:`~harmonia.app.demo.run_demo`)."""
         from harmonia.app.demo import run_demo
 
         return run_demo(self, workdir, **options)

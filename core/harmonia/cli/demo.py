@@ -1,4 +1,4 @@
-"""``harmonia demo``: a whole market's cycle on a synthetic universe, in a minute."""
+"""``harmonia demo``: several markets and therapy areas, each a whole cycle, in a minute."""
 
 from __future__ import annotations
 
@@ -24,17 +24,27 @@ from harmonia.cli.render import stages, stdout, table
     "--customers",
     "-n",
     type=click.IntRange(min=10),
-    default=50_000,
+    default=2_000,
     show_default=True,
-    help="How many customers the synthetic market has.",
+    help="How many customers each market has in each therapy area.",
 )
-@click.option("--country", "-c", default="FR", show_default=True, help="The market.")
 @click.option(
-    "--therapy-area", "-t", default="oncology", show_default=True, help="The therapy area."
+    "--country",
+    "-c",
+    "countries",
+    multiple=True,
+    help="A market (repeatable) [default: FR, DE and US, those installed].",
+)
+@click.option(
+    "--therapy-area",
+    "-t",
+    "therapy_areas",
+    multiple=True,
+    help="A therapy area (repeatable) [default: oncology and diabetes, those installed].",
 )
 @click.option("--period", "-p", default="2027-H1", show_default=True, help="The cycle's period.")
 @click.option(
-    "--seed", type=int, default=42, show_default=True, help="Seed of the synthetic universe."
+    "--seed", type=int, default=42, show_default=True, help="Seed of the synthetic universes."
 )
 @click.option(
     "--error-rate",
@@ -46,64 +56,83 @@ from harmonia.cli.render import stages, stdout, table
 def demo(
     workdir: Path,
     customers: int,
-    country: str,
-    therapy_area: str,
+    countries: tuple[str, ...],
+    therapy_areas: tuple[str, ...],
     period: str,
     seed: int,
     error_rate: float,
 ) -> None:
-    """Generate a market, load it, run two cycles and write the target list.
+    """Generate markets, load them, run two cycles in each and write the target lists.
 
-    The files land in WORKDIR/inputs (the canonical CSV formats, in the
-    market's conventions) and WORKDIR/out; the database is WORKDIR/harmonia.db
-    unless --database or HARMONIA_DATABASE_URL names another (PostgreSQL too).
-    The previous half-year's cycle runs first, so the second shows customers
-    pulled through where nothing changed.
+    Each market and therapy area gets its own synthetic universe (source
+    system synthetic-<country>-<area>). The files land in WORKDIR/inputs (the
+    canonical CSV formats, in each market's conventions) and WORKDIR/out; the
+    database is WORKDIR/harmonia.db unless --database or HARMONIA_DATABASE_URL
+    names another (PostgreSQL too). The previous half-year's cycle runs first,
+    so the second shows customers pulled through where nothing changed.
     """
     with stages("demo") as stage:
         result = app().demo(
             workdir,
             customers=customers,
-            country=country,
-            therapy_area=therapy_area,
+            countries=countries,
+            therapy_areas=therapy_areas,
             period=period,
             seed=seed,
             error_rate=error_rate,
             on_stage=stage,
         )
-    first, last = result.cycles
+    markets = sorted({run.country for run in result.runs})
+    areas = sorted({run.therapy_area for run in result.runs})
     stdout.print(
-        f"[bold]harmonia demo[/]: {country.upper()} {therapy_area}, database "
+        f"[bold]harmonia demo[/]: {', '.join(markets)} x {', '.join(areas)}, database "
         f"{result.app.database.display_url}"
     )
     stdout.print(summary_table(result.loaded, "loaded"))
-    rows = [
-        (
-            r["segment"],
-            r["strategy"],
-            r["customers"],
-            r["pulled_through"],
-            r["contacts"] if r["target"] else "not targeted",
-            r["cost"],
+    rows = []
+    for run in result.runs:
+        first, last = run.cycles
+        counts = {r["segment"]: r["customers"] for r in last.summary}
+        top = max(counts, key=lambda segment: counts[segment]) if counts else "-"
+        rows.append(
+            (
+                f"{run.country} {run.therapy_area}",
+                f"{first.cycle.id}, {last.cycle.id}",
+                last.cycle.customers,
+                f"{top} ({counts.get(top, 0):,})",
+                sum(r["pulled_through"] for r in last.summary),
+                sum(r["customers"] for r in last.summary if r["target"]),
+                f"{sum(r['cost'] for r in last.summary):,.0f}",
+            )
         )
-        for r in last.summary
-    ]
     stdout.print(
         table(
-            f"cycle {last.cycle.id} ({last.cycle.period}, previous cycle {first.cycle.id})",
-            ["segment", "strategy", "customers", "pulled through", "contacts", "cost"],
+            f"cycles of {period} (each after its previous half-year)",
+            [
+                "market",
+                "cycles",
+                "customers",
+                "largest segment",
+                "pulled through",
+                "targeted",
+                "cost",
+            ],
             rows,
         )
     )
-    for written in last.written:
-        stdout.print(f"{written.output} -> {written.location}")
+    for run in result.runs:
+        for written in run.cycles[-1].written:
+            stdout.print(f"{written.output} -> {written.location}")
     prefix = (
         f"harmonia --database {result.app.database_url}" if result.chose_database else "harmonia"
     )
+    example = result.runs[0]
+    first, last = example.cycles
     stdout.print(
-        f"[dim]{result.seconds:.1f} s for two cycles of {last.cycle.customers:,} "
-        "customers.[/]\nNext:\n"
-        f"  {prefix} explain --cycle {last.cycle.id} --customer C0000001\n"
+        f"[dim]{result.seconds:.1f} s for {len(result.runs)} markets and areas, "
+        f"{len(result.cycles)} cycles.[/]\nNext:\n"
+        f"  {prefix} explain --cycle {last.cycle.id} --customer C0000001 --system {example.system}\n"
         f"  {prefix} cycle diff {first.cycle.id} {last.cycle.id}\n"
+        f"  {prefix} cycle list\n"
         f"  {prefix} quarantine list"
     )
