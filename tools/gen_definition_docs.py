@@ -51,7 +51,7 @@ def sections() -> list[tuple[str, str, list[type]]]:
         RuleSet,
         TherapyAreaChoice,
     )
-    from harmonia.definitions.ruleset import PullThroughTest
+    from harmonia.definitions.ruleset import MetricBounds, PullThroughTest
     from harmonia.definitions.strategy import ResponseCurve
     from harmonia.plugin.types import IdentifierScheme
 
@@ -75,6 +75,7 @@ def sections() -> list[tuple[str, str, list[type]]]:
                 Matrix,
                 MatrixAxis,
                 PullThroughTest,
+                MetricBounds,
                 MetricFeature,
                 QuantileFeature,
                 ConsistencyFeature,

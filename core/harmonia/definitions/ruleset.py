@@ -199,9 +199,13 @@ class MetricBounds:
     1), so an implausible value is refused at load instead of ranked.
     """
 
+    #: The metric's name in the metrics files.
     name: str
+    #: The smallest plausible value (none: no lower bound).
     min: float | None = None
+    #: The largest plausible value (none: no upper bound).
     max: float | None = None
+    #: What the metric measures, in its unit.
     description: str = ""
 
 
@@ -451,6 +455,7 @@ class RuleSet:
     pull_through: PullThroughTest | None = None
     #: What the rule set does, in one line.
     description: str = ""
+    #: Bounds of the metrics the features read: rows outside them are quarantined at load.
     metrics: tuple[MetricBounds, ...] = ()
     provenance: Provenance | None = provenance_field()
 
