@@ -146,3 +146,28 @@ def test_the_horizon_counts_months_from_today(today: dt.date, last: str) -> None
     expected = Expectations(today=today)
     assert expected.last_month_text == last
     assert expected.latest_moment.startswith(f"TIMESTAMP '{last}-")
+
+
+
+def test_metrics_are_checked_where_no_installed_pack_declares_bounds() -> None:
+    import pyarrow as pa
+
+    from harmonia.compute import duckdb_connection
+    from harmonia.ingest.checks import MACROS, CheckContext, metrics_sql
+
+    raw = pa.table(
+        {
+            "_row": [2, 3],
+            "customer_id": ["C01", "C01"],
+            "therapy_area": ["cardiology", "cardiology"],
+            "metric": ["potential", "potential"],
+            "period": ["2026-H1", "2099"],
+            "value": ["-1", "1"],
+        }
+    )
+    duck = duckdb_connection()
+    duck.execute(MACROS)
+    duck.register("raw", raw)
+    checked = duck.sql(metrics_sql(CheckContext(countries=frozenset({"NL"})))).fetchall()
+    reasons = [row[-1] for row in sorted(checked)]
+    assert reasons[0] == [] and "is in the future" in reasons[1][0]

@@ -118,7 +118,7 @@ class Expectations:
             return (
                 "(SELECT NULL::VARCHAR AS therapy_area, NULL::VARCHAR AS metric, "
                 "NULL::DOUBLE AS low, NULL::DOUBLE AS high, NULL::VARCHAR AS declared_by "
-                "WHERE FALSE)"
+                "WHERE FALSE) AS bounds"
             )
         rows = ", ".join(
             f"({quote(area)}, {quote(metric)}, {literal(b.low)}::DOUBLE, "
