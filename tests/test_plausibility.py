@@ -148,7 +148,6 @@ def test_the_horizon_counts_months_from_today(today: dt.date, last: str) -> None
     assert expected.latest_moment.startswith(f"TIMESTAMP '{last}-")
 
 
-
 def test_metrics_are_checked_where_no_installed_pack_declares_bounds() -> None:
     import pyarrow as pa
 
