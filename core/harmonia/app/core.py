@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from harmonia.app.cycles import Cycles
     from harmonia.app.demo import DemoResult
     from harmonia.app.loads import Loads
+    from harmonia.app.markets import Markets
     from harmonia.app.packs import Packs
     from harmonia.app.questionnaires import Questionnaires
     from harmonia.app.schema import Schema
@@ -237,6 +238,13 @@ class Harmonia:
         from harmonia.app.cycles import Cycles
 
         return Cycles(self)
+
+    @cached_property
+    def markets(self) -> Markets:
+        """One therapy area in every market: run, compare (``harmonia markets``)."""
+        from harmonia.app.markets import Markets
+
+        return Markets(self)
 
     @cached_property
     def packs(self) -> Packs:

@@ -36,6 +36,7 @@ COMMANDS = {
     "scenario": "harmonia.cli.scenario:scenario",
     "report": "harmonia.cli.report:report",
     "pack": "harmonia.cli.pack:pack",
+    "markets": "harmonia.cli.markets:markets",
 }
 
 #: Set by :mod:`harmonia.testing` so the CLI sees exactly a test's packs.

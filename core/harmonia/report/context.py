@@ -68,6 +68,23 @@ class ReportContext:
         )
 
     @cached_property
+    def markets(self) -> Any:
+        """This cycle against the latest cycle of its therapy area and period in every
+        other market (None when no other market has one)."""
+        from harmonia.engine.markets import compare_markets, latest_cycles
+
+        cycle = self.cycle
+        others = [
+            other
+            for other in latest_cycles(self.database, cycle.therapy_area, cycle.period)
+            if other.country != cycle.country
+        ]
+        if not others:
+            return None
+        chosen = sorted([*others, cycle], key=lambda c: c.country)
+        return compare_markets(self.database, cycle.therapy_area, cycle.period, cycles=chosen)
+
+    @cached_property
     def cycle_ids(self) -> list[int]:
         if self.saved_plan is None:
             return [self.cycle_id]

@@ -91,6 +91,49 @@ def migration(context: ReportContext) -> Markup | None:
     )
 
 
+# --- across markets ----------------------------------------------------------------
+
+
+def markets(context: ReportContext) -> Markup | None:
+    comparison = context.markets
+    if comparison is None:
+        return None
+    segments = list(comparison.segments)
+    countries = [row.country for row in comparison.markets]
+    chart = charts.bars(
+        countries,
+        {s: [round(100 * row.shares[s], 1) for row in comparison.markets] for s in segments},
+        title="share of each market's customers by final segment (%)",
+        stacked=True,
+    )
+    rows = [
+        (
+            row.country + (" (this cycle)" if row.cycle_id == context.cycle_id else ""),
+            row.cycle_id,
+            row.customers,
+            *(f"{100 * row.shares[s]:.1f}%" for s in segments),
+            "-" if row.distance is None else f"{row.distance:.3f}",
+            "departs" if row.departs else "",
+        )
+        for row in comparison.markets
+    ]
+    departing = comparison.departing
+    verdict = (
+        f"{', '.join(departing)} depart{'s' if len(departing) == 1 else ''} from the rest"
+        if departing
+        else "No market departs from the rest"
+    )
+    return _join(
+        chart,
+        table(["market", "cycle", "customers", *segments, "distance", ""], rows),
+        _note(
+            f"{verdict}: distance above {comparison.threshold:g}. Distance: "
+            f"{comparison.statistic}. Each market's latest {comparison.therapy_area} cycle "
+            f"of {comparison.period}."
+        ),
+    )
+
+
 # --- opportunity -------------------------------------------------------------------
 
 
@@ -323,6 +366,13 @@ SECTIONS: tuple[Section, ...] = (
         "Migration since the previous cycle",
         migration,
         "This is the first cycle of its market and area: nothing to compare with.",
+    ),
+    Section(
+        "markets",
+        "Across markets",
+        markets,
+        "No other market has a cycle of this therapy area and period: "
+        "`harmonia markets run -t AREA -p PERIOD` runs them all.",
     ),
     Section("opportunity", "Opportunity indices", opportunity),
     Section("pro-forma", "Pro forma", pro_forma),
