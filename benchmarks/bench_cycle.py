@@ -369,9 +369,11 @@ def bench_size(customers: int, folder: Path, args: argparse.Namespace) -> SizeRe
 
 def end_to_end(paths: Paths, run: int, runs: int, keep_copy: bool) -> dict[str, Measured]:
     """One run of (a) load + cycle on a fresh SQLite store, and of (b) the baseline."""
+    from harmonia.store.facts import copy_store
+
     harmonia = harmonia_command()
-    for stale in paths.folder.glob("harmonia.db*"):
-        stale.unlink()
+    for stale in [*paths.folder.glob("harmonia.db*"), *paths.folder.glob("stages.db*")]:
+        shutil.rmtree(stale) if stale.is_dir() else stale.unlink()
     shutil.rmtree(paths.out, ignore_errors=True)
     label = f" (run {run} of {runs})" if runs > 1 else ""
     _progress(f"(a) harmonia load{label}")
@@ -381,7 +383,7 @@ def end_to_end(paths: Paths, run: int, runs: int, keep_copy: bool) -> dict[str, 
         paths.folder,
     )
     if keep_copy:
-        shutil.copyfile(paths.store, paths.folder / "stages.db")
+        copy_store(paths.store, paths.folder / "stages.db")
     _progress(f"(a) harmonia cycle run{label}")
     cycle = measure(
         [
@@ -504,19 +506,13 @@ def duckdb_segmentation_steps(store: Path, data: Path, repeat: int) -> dict[str,
     become native DuckDB tables first, then only the queries are timed, each
     materializing one row per customer.
     """
-    from harmonia.engine.dialects import transpile
-    from harmonia.store.bulk import BulkConnection
+    from harmonia.engine.backends import read_inputs
     from harmonia.store.database import Database
 
     query = _cycle_query()
     calendar = baseline.Calendar(PERIOD)
     with _duckdb() as connection:
-        database = Database(f"sqlite:///{store}")
-        with BulkConnection(database, write=False) as bulk:
-            for name, sql in query.input_queries().items():
-                connection.register("incoming", bulk.read(transpile(sql, database.dialect)))
-                connection.execute(f"CREATE TABLE {name} AS SELECT * FROM incoming")
-                connection.unregister("incoming")
+        read_inputs(Database(f"sqlite:///{store}"), query, connection)
         baseline.load_csv_tables(connection, data)
         harmonia_sql = "CREATE OR REPLACE TABLE h_assignments AS " + query.assignments()
         baseline_sql = "CREATE OR REPLACE TABLE segmented AS " + baseline.segmentation_sql(calendar)
@@ -767,7 +763,9 @@ def copy_store_to_postgres(sqlite_store: Path, url: str) -> None:
 
     from harmonia.store.bulk import BulkConnection
     from harmonia.store.database import Database
+    from harmonia.store.facts import FACT_TABLES, facts_of
 
+    facts = facts_of(Database(f"sqlite:///{sqlite_store}"))
     store = Database(url)
     store.upgrade()
     store.engine.dispose()  # no pooled connection may stay: the database is a template later
@@ -786,7 +784,8 @@ def copy_store_to_postgres(sqlite_store: Path, url: str) -> None:
             schema = pa.schema(
                 [(name, pa.type_for_alias(_ARROW_TYPES[kind])) for name, kind in columns]
             )
-            rows = source.read(f"SELECT {', '.join(schema.names)} FROM {table}")
+            sql = f"SELECT {', '.join(schema.names)} FROM {table}"
+            rows = facts.read(source, sql) if table in FACT_TABLES else source.read(sql)
             cursor.adbc_ingest(table, rows.cast(schema), mode="append")
             if "id" in schema.names:
                 cursor.execute(

@@ -28,6 +28,7 @@ from helpers import write
 from harmonia.plugin.catalog import Catalog
 from harmonia.plugin.manager import PluginManager
 from harmonia.store import Database
+from harmonia.store.facts import copy_store
 
 
 @pytest.fixture
@@ -135,7 +136,7 @@ def universe(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """A fresh store holding the tiny market's 2027-H1 data: SQLite, then PostgreSQL."""
     if request.param == "sqlite":
         path = tmp_path / "harmonia.db"
-        shutil.copyfile(request.getfixturevalue("sqlite_h1"), path)
+        copy_store(request.getfixturevalue("sqlite_h1"), path)
         yield f"sqlite:///{path}"
         return
     server, template = (request.getfixturevalue(n) for n in ("postgres_server", "postgres_h1"))

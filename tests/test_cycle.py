@@ -27,7 +27,6 @@ from 2024 (too old): unknown.
 from __future__ import annotations
 
 import json
-import shutil
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -51,6 +50,7 @@ from harmonia.plugin.catalog import Catalog
 from harmonia.plugin.manager import PluginManager
 from harmonia.store import Database
 from harmonia.store.bulk import BulkConnection
+from harmonia.store.facts import copy_store, facts_of
 from harmonia.testing import module_pack
 
 FEATURES = ("specialty", "potential", "potential_q", "trx_q", "consistency", "adoption")
@@ -139,7 +139,7 @@ def cli_universe(
     wide_terminal: None,
 ) -> Callable:
     """``harmonia_cli`` on a SQLite database holding the 2027-H1 data."""
-    shutil.copyfile(sqlite_h1, harmonia_database.removeprefix("sqlite:///"))
+    copy_store(sqlite_h1, Path(harmonia_database.removeprefix("sqlite:///")))
     return harmonia_cli
 
 
@@ -788,11 +788,12 @@ def test_cycle_sql_run_in_duckdb_gives_the_cycles_assignments(
     result = cli_universe(
         "cycle", "sql", "-c", "NL", "-t", "cardiology", "-p", "2027-H1", "--dialect", "duckdb"
     )
-    with BulkConnection(Database(harmonia_database)) as bulk:
+    database = Database(harmonia_database)
+    with BulkConnection(database) as bulk:
         tables = {
-            name: bulk.read(f"SELECT * FROM {name}")
-            for name in ("customer", "metric", "response", "answer")
+            name: bulk.read(f"SELECT * FROM {name}") for name in ("customer", "response", "answer")
         }
+        tables["metric"] = facts_of(database).read(bulk, "SELECT * FROM metric")
         crosswalk = bulk.read("SELECT customer_id, source_id FROM crosswalk").to_pylist()
     source_ids = {row["customer_id"]: row["source_id"] for row in crosswalk}
     connection = duckdb.connect()

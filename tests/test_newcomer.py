@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 from collections.abc import Callable
 from pathlib import Path
 
@@ -12,6 +11,7 @@ import pytest
 import tiny_market
 
 from harmonia.plugin.catalog import Catalog
+from harmonia.store.facts import copy_store
 
 README = Path(__file__).parents[1] / "README.md"
 
@@ -25,7 +25,7 @@ def cli_universe(
     wide_terminal: None,
 ) -> Callable:
     """``harmonia_cli`` on a SQLite database holding the tiny market's 2027-H1 data."""
-    shutil.copyfile(sqlite_h1, harmonia_database.removeprefix("sqlite:///"))
+    copy_store(sqlite_h1, Path(harmonia_database.removeprefix("sqlite:///")))
     return harmonia_cli
 
 

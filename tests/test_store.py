@@ -25,6 +25,7 @@ TABLES = {
     "crosswalk",
     "customer",
     "cycle",
+    "cycle_input",
     "identifier",
     "load_batch",
     "metric",

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 from collections.abc import Callable
 from pathlib import Path
 
@@ -16,6 +15,7 @@ import tiny_market
 from helpers import write
 
 from harmonia.plugin.catalog import Catalog as Plugins
+from harmonia.store.facts import copy_store
 
 #: Where tests keep what a person may want to look at (the report's screenshot).
 ARTIFACTS = Path(
@@ -32,7 +32,7 @@ def cli(
     wide_terminal: None,
 ) -> Callable:
     """``harmonia_cli`` on the tiny market with its 2027-H1 (1) and 2027-H2 (2) cycles."""
-    shutil.copyfile(sqlite_h1, harmonia_database.removeprefix("sqlite:///"))
+    copy_store(sqlite_h1, Path(harmonia_database.removeprefix("sqlite:///")))
     for period in ("2027-H1", "2027-H2"):
         if period == "2027-H2":
             assert (

@@ -42,6 +42,7 @@ if TYPE_CHECKING:
     from harmonia.app.strategy import Strategy
     from harmonia.plugin.manager import PluginManager
     from harmonia.store.database import Database
+    from harmonia.store.recovery import Recovered
 
 #: The application of the running command (see :func:`current_app`).
 _CURRENT: contextvars.ContextVar[Harmonia | None] = contextvars.ContextVar(
@@ -84,6 +85,9 @@ class Harmonia:
             manager = _Discovery(self.workspace, strict=None)  # type: ignore[assignment]
         self._manager = manager
         self.actor = actor or default_actor()
+        #: What opening the store cleaned up after runs that died (see
+        #: :mod:`harmonia.store.recovery`); set when the database is first used.
+        self.recovered: Recovered | None = None
 
     @classmethod
     def open(
@@ -153,10 +157,12 @@ class Harmonia:
     def database(self) -> Database:
         """The store, its schema created (or checked current) on first use."""
         from harmonia.store.database import Database
+        from harmonia.store.recovery import recover
 
         check_required(self.workspace)
         database = Database(self.database_url)
         database.ensure_schema()
+        self.recovered = recover(database)
         return database
 
     @property

@@ -30,6 +30,8 @@ class CycleDetails:
     segments: list[dict[str, Any]]
     coverage: list[dict[str, Any]]
     snapshot: dict[str, Any]
+    #: The load batches the cycle read (its input snapshot), oldest first.
+    inputs: list[int] = attrs.Factory(list)
 
     def to_json(self) -> dict[str, Any]:
         summary = {"segments": self.segments, "profile_coverage": self.coverage}
@@ -37,6 +39,7 @@ class CycleDetails:
             **self.cycle.model_dump(exclude={"snapshot", "summary"}),
             "summary": summary,
             "snapshot": self.snapshot,
+            "inputs": self.inputs,
         }
 
 
@@ -57,13 +60,15 @@ class Cycles:
         outputs: Sequence[str] = (),
         directory: Path | None = None,
         on_stage: Callable[[str], None] | None = None,
+        as_of: str | None = None,
     ) -> CycleResult:
         """Score, segment, pull through, plan and publish one cycle.
 
         Without ``sinks`` the workspace's (``[[sinks]]`` in harmonia.toml) are
         used, else CSV; ``outputs`` choose what they get. ``directory`` and
         ``engine`` default to the workspace's, else ``./out`` and the store's
-        own engine.
+        own engine. ``as_of`` (``cycle:N`` or ``batch:N``) reads the facts as that
+        cycle read them, or as loaded up to that batch.
         """
         from harmonia.engine.cycle import run_cycle
 
@@ -79,6 +84,7 @@ class Cycles:
             directory=directory or Path(workspace.output or "out"),
             actor=self.app.actor,
             on_stage=on_stage,
+            as_of=as_of,
         )
 
     def sink_choices(
@@ -112,7 +118,7 @@ class Cycles:
 
     def show(self, cycle_id: int) -> CycleDetails:
         """A cycle with its summary and the configuration it ran with."""
-        from harmonia.engine.cycle import get_cycle
+        from harmonia.engine.cycle import get_cycle, input_snapshot
 
         record = get_cycle(self.app.existing_database, cycle_id)
         summary = json.loads(record.summary)
@@ -123,6 +129,7 @@ class Cycles:
             segments=summary.get("segments", []),
             coverage=summary.get("profile_coverage", []),
             snapshot=json.loads(record.snapshot),
+            inputs=input_snapshot(self.app.existing_database, cycle_id),
         )
 
     def diff(self, before: int, after: int, dimension: str = "segment") -> dict[str, Any]:

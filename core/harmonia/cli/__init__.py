@@ -80,6 +80,12 @@ class App:
         """Warnings a command showed itself (``plugins list``): no notice repeats them."""
         self._shown.update(warnings)
 
+    def report_recovery(self) -> None:
+        """What opening the store cleaned up after runs that died, on stderr."""
+        recovered = self.harmonia.recovered
+        for message in recovered.messages() if recovered else ():
+            click.secho(f"cleaned up: {message}", fg="yellow", err=True)
+
     def warn_catalog(self) -> None:
         """One line about the catalog's problems (a rejected rule set, a failing hook),
         once it is built: ``harmonia plugins list`` shows each in full."""
@@ -136,6 +142,7 @@ class HarmoniaGroup(LazyGroup):
             raise click.ClickException(PathError.from_os_error(error).render()) from None
         finally:
             app.warn_catalog()
+            app.report_recovery()
 
 
 @click.group(

@@ -67,12 +67,18 @@ def _sinks(specs: tuple[str, ...]) -> list | None:
     type=click.Path(path_type=Path),
     help="Folder for file outputs [default: the workspace's output, else ./out].",
 )
+@click.option(
+    "--as-of",
+    metavar="cycle:N|batch:N",
+    help="Read the data as cycle N read it (its input snapshot), or as loaded up to batch N.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
-def run(country, therapy_area, period, engine, sinks, outputs, directory, as_json) -> None:
+def run(country, therapy_area, period, engine, sinks, outputs, directory, as_of, as_json) -> None:
     """Run a cycle: score, segment, pull through, plan, publish.
 
     \b
     harmonia cycle run --country FR --therapy-area oncology --period 2027-H1
+    harmonia cycle run -c FR -t oncology -p 2027-H1 --as-of cycle:3
     """
     with stages(f"cycle {country.upper()} {therapy_area}") as stage:
         result = app().cycles.run(
@@ -84,6 +90,7 @@ def run(country, therapy_area, period, engine, sinks, outputs, directory, as_jso
             outputs=outputs,
             directory=directory,
             on_stage=stage,
+            as_of=as_of,
         )
     if as_json:
         echo_json(
@@ -199,11 +206,23 @@ def show(cycle_id: int, as_json: bool) -> None:
         f"{name} {version}" for name, version in sorted(snapshot.get("packs", {}).items())
     )
     stdout.print(f"packs: {packs}")
+    stdout.print(f"input snapshot: load batches {_ranges(details.inputs) or '(none recorded)'}")
     if details.segments:
         _render_summary(details.segments, record.customers)
     from harmonia.cli.questionnaire import render_coverage
 
     render_coverage(details.coverage)
+
+
+def _ranges(numbers: list[int]) -> str:
+    """1, 2, 3, 5 -> "1-3, 5"."""
+    spans: list[list[int]] = []
+    for number in sorted(numbers):
+        if spans and number == spans[-1][1] + 1:
+            spans[-1][1] = number
+        else:
+            spans.append([number, number])
+    return ", ".join(str(a) if a == b else f"{a}-{b}" for a, b in spans)
 
 
 @cycle.command("diff")

@@ -15,7 +15,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager, suppress
 from typing import Any
@@ -29,6 +29,7 @@ from harmonia.engine.query import ASSIGNMENT_COLUMNS, CycleQuery
 from harmonia.errors import ConfigError
 from harmonia.store.bulk import BulkConnection
 from harmonia.store.database import Database
+from harmonia.store.facts import FACT_TABLES, facts_of
 
 ENGINES = ("duckdb", "database")
 
@@ -59,19 +60,28 @@ def default_engine(database: Database) -> str:
     return "database" if database.dialect == "postgresql" else "duckdb"
 
 
-def run(engine: str, database: Database, query: CycleQuery, stage: Stage) -> CycleOutputs:
+def run(
+    engine: str,
+    database: Database,
+    query: CycleQuery,
+    stage: Stage,
+    batches: Sequence[int] | None = None,
+) -> CycleOutputs:
+    """Run the cycle on ``engine``; ``batches`` restricts the facts read to those load batches."""
     if engine == "duckdb":
-        return _run_embedded(database, query, stage)
+        return _run_embedded(database, query, stage, batches)
     if engine == "database":
-        return _run_in_database(database, query, stage)
+        return _run_in_database(database, query, stage, batches)
     raise ConfigError(f"unknown engine {engine!r}", fix=f"use one of {', '.join(ENGINES)}")
 
 
-def _run_embedded(database: Database, query: CycleQuery, stage: Stage) -> CycleOutputs:
+def _run_embedded(
+    database: Database, query: CycleQuery, stage: Stage, batches: Sequence[int] | None
+) -> CycleOutputs:
     connection = duckdb_connection()
     try:
         stage("reading inputs")
-        _read_inputs(database, query, connection)
+        read_inputs(database, query, connection, batches)
         stage("segmenting")
         connection.execute(f"CREATE TABLE assignments AS {query.assignments()}")
         count = connection.sql("SELECT COUNT(*) FROM assignments").fetchall()[0][0]
@@ -97,16 +107,25 @@ def _run_embedded(database: Database, query: CycleQuery, stage: Stage) -> CycleO
 _NOT_NULL = {"metric", "response", "answer", "identifier", "crosswalk", "assignment"}
 
 
-def _read_inputs(database: Database, query: CycleQuery, connection: Any) -> None:
-    """Copy the store's slices into DuckDB, two at a time (one reader per core).
+def read_inputs(
+    database: Database, query: CycleQuery, connection: Any, batches: Sequence[int] | None = None
+) -> None:
+    """The one place a cycle reads its inputs: the store's slices as DuckDB tables.
 
-    Each reader has its own store connection and DuckDB cursor; SQLite in WAL
-    mode serves concurrent readers, and ADBC releases the GIL while it reads.
+    Facts held outside the database (Parquet on the embedded store) are read
+    by DuckDB in place, restricted to ``batches`` when given; the rest is
+    copied from the store, two tables at a time (one reader per core). Each
+    reader has its own store connection and DuckDB cursor; SQLite in WAL mode
+    serves concurrent readers, and ADBC releases the GIL while it reads.
     """
     queries = query.input_queries()
+    facts = facts_of(database)
 
     def copy(name: str) -> None:
         with BulkConnection(database, write=False) as bulk:
+            if facts.external and name in FACT_TABLES:
+                facts.select_into(bulk, connection.cursor(), name, queries[name], batches=batches)
+                return
             sql = transpile(queries[name], database.dialect)
             batch = 500_000 if name in _NOT_NULL else None
             _copy_in(connection.cursor(), name, bulk.stream(sql, batch_rows=batch))
@@ -128,16 +147,32 @@ def _copy_in(connection: Any, name: str, reader: pa.RecordBatchReader) -> None:
     connection.unregister("incoming")
 
 
-def _run_in_database(database: Database, query: CycleQuery, stage: Stage) -> CycleOutputs:
+def _run_in_database(
+    database: Database, query: CycleQuery, stage: Stage, batches: Sequence[int] | None
+) -> CycleOutputs:
     if database.dialect == "postgresql":
         return _run_in_postgres(database, query, stage)
     computed = f"{WORK_TABLE_PREFIX}{query.cycle_id}"
     with BulkConnection(database) as bulk:
+        _stage_external_facts(bulk, query, batches)
         stage("segmenting in the database")
         _compute_in_steps(bulk, query, computed)
         _store_assignments(bulk, computed)
         stage("planning")
         return _plan_in_database(bulk, query, computed)
+
+
+def _stage_external_facts(
+    bulk: BulkConnection, query: CycleQuery, batches: Sequence[int] | None
+) -> None:
+    """Facts kept outside the database, as temporary tables of their names (which SQLite
+    finds before its own tables), so that the query runs inside it unchanged."""
+    facts = facts_of(bulk.database)
+    if not facts.external:
+        return
+    for name, sql in query.input_queries().items():
+        if name in FACT_TABLES:
+            bulk.create_temporary(name, facts.read(bulk, sql, batches=batches))
 
 
 def _run_in_postgres(database: Database, query: CycleQuery, stage: Stage) -> CycleOutputs:

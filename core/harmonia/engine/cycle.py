@@ -29,7 +29,16 @@ from harmonia.periods import Period
 from harmonia.plugin.types import OUTPUT_KINDS, CycleInfo, SinkRequest
 from harmonia.questionnaires.coverage import coverage_rows
 from harmonia.store.database import Database
-from harmonia.store.models import Assignment, AuditEvent, Customer, Cycle
+from harmonia.store.facts import facts_of
+from harmonia.store.models import (
+    Assignment,
+    AuditEvent,
+    Customer,
+    Cycle,
+    CycleInput,
+    LoadBatch,
+)
+from harmonia.store.recovery import this_owner
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -78,8 +87,13 @@ def run_cycle(
     directory: Path = Path("out"),
     actor: str = "",
     on_stage: Callable[[str], None] | None = None,
+    as_of: str | None = None,
 ) -> CycleResult:
-    """Run one cycle; returns its record, segment summary and written outputs."""
+    """Run one cycle; returns its record, segment summary and written outputs.
+
+    ``as_of`` reads the facts as they were: ``cycle:N`` (the batches cycle N
+    read, its input snapshot) or ``batch:N`` (every batch loaded up to N).
+    """
     stage = on_stage or (lambda _: None)
     started = time.perf_counter()
     stage("resolving definitions")
@@ -91,12 +105,14 @@ def run_cycle(
         )
     _check_sinks(catalog, sinks)
     _check_population(database, spec)
+    batches = snapshot_batches(database, as_of)
     previous = previous_cycle(database, spec)
-    cycle = _open_cycle(database, spec, engine, previous, actor)
+    cycle = _open_cycle(database, spec, engine, previous, actor, batches)
     assert cycle.id is not None
     try:
         query = CycleQuery(spec, cycle.id, previous.id if previous else None)
-        outputs = backends.run(engine, database, query, stage)
+        inputs = input_snapshot(database, cycle.id) if facts_of(database).external else None
+        outputs = backends.run(engine, database, query, stage, inputs)
         coverage = coverage_rows(spec.rule_set, outputs.coverage)
         stage("writing outputs")
         written = _write_outputs(database, catalog, spec, cycle, outputs, sinks, directory)
@@ -167,9 +183,66 @@ def previous_cycle(database: Database, spec: CycleSpec) -> Cycle | None:
     return max(earlier, key=lambda c: (Period.parse(c.period).first_month, c.id or 0), default=None)
 
 
+def snapshot_batches(database: Database, as_of: str | None) -> list[int] | None:
+    """The load batches ``as_of`` names (``cycle:N`` or ``batch:N``); None for the current ones."""
+    if as_of is None:
+        return None
+    kind, _, number = as_of.partition(":")
+    if kind not in ("cycle", "batch") or not number.isdigit():
+        raise ConfigError(
+            f"--as-of {as_of!r} names neither a cycle nor a load batch",
+            fix="give cycle:N (the inputs cycle N read) or batch:N (the data as loaded up to "
+            "batch N); see `harmonia cycle list` and `harmonia cycle show N`",
+        )
+    if not facts_of(database).external:
+        raise ConfigError(
+            "this store keeps facts as tables updated in place, so it cannot be read as of "
+            "an earlier load",
+            where=database.display_url,
+            fix="run the cycle without --as-of",
+        )
+    with database.session() as session:
+        if kind == "cycle":
+            get_cycle(database, int(number))
+            rows = session.exec(
+                select(CycleInput.batch_id).where(CycleInput.cycle_id == int(number))
+            ).all()
+            if not rows:
+                raise NotFoundError(
+                    f"cycle {number} has no recorded input snapshot (it ran before harmonia "
+                    "recorded them)",
+                    fix="use --as-of batch:N with the last batch loaded before it",
+                )
+            return sorted(rows)
+        if session.get(LoadBatch, int(number)) is None:
+            raise NotFoundError(f"no load batch {number}", fix="see `harmonia load list`")
+        return sorted(
+            session.exec(
+                select(LoadBatch.id).where(
+                    LoadBatch.status == "loaded", LoadBatch.id <= int(number)
+                )
+            ).all()
+        )
+
+
+def input_snapshot(database: Database, cycle_id: int) -> list[int]:
+    """The load batches cycle ``cycle_id`` read (its input snapshot)."""
+    with database.session() as session:
+        return sorted(
+            session.exec(select(CycleInput.batch_id).where(CycleInput.cycle_id == cycle_id)).all()
+        )
+
+
 def _open_cycle(
-    database: Database, spec: CycleSpec, engine: str, previous: Cycle | None, actor: str
+    database: Database,
+    spec: CycleSpec,
+    engine: str,
+    previous: Cycle | None,
+    actor: str,
+    batches: Sequence[int] | None = None,
 ) -> Cycle:
+    """Record the cycle, with its owner and its input snapshot (``batches``, else every
+    batch loaded now), in one transaction."""
     with database.session() as session:
         cycle = Cycle(
             country=spec.country.code,
@@ -181,8 +254,13 @@ def _open_cycle(
             previous_cycle_id=previous.id if previous else None,
             snapshot=json.dumps(spec.snapshot(), sort_keys=True),
             actor=actor,
+            owner=this_owner(),
         )
         session.add(cycle)
+        session.flush()
+        if batches is None:
+            batches = session.exec(select(LoadBatch.id).where(LoadBatch.status == "loaded")).all()
+        session.add_all(CycleInput(cycle_id=cycle.id, batch_id=batch) for batch in batches)
         session.commit()
         session.refresh(cycle)
         return cycle

@@ -34,7 +34,9 @@ from harmonia.plugin.types import RECORD_KINDS, Batch, DataSource, SourceRequest
 from harmonia.sql import literal
 from harmonia.store.bulk import BulkConnection
 from harmonia.store.database import Database
+from harmonia.store.facts import facts_of
 from harmonia.store.models import HARMONIA_IDS, AuditEvent, LoadBatch
+from harmonia.store.recovery import this_owner
 
 if TYPE_CHECKING:
     import duckdb
@@ -154,6 +156,15 @@ class Loader:
                 fix="give the source system another name with --system",
             )
         batch_id = self._open_batch(batch, source.name, system)
+        try:
+            result = self._load(batch, source, system, batch_id)
+        except BaseException:
+            self._fail_batch(batch_id)
+            raise
+        self._close_batch(result)
+        return result
+
+    def _load(self, batch: Batch, source: DataSource, system: str, batch_id: int) -> LoadResult:
         duck = duckdb_connection()
         try:
             self._prepare(duck)
@@ -198,6 +209,13 @@ class Loader:
                     )
                     read += len(rejected_lines)
                 merger.finish()
+                # The commit: in the same transaction as the batch's records, and
+                # what makes its facts visible to readers.
+                bulk.execute(
+                    f"UPDATE load_batch SET status = 'loaded', rows_read = {read}, "
+                    f"rows_loaded = {read - quarantined}, rows_quarantined = {quarantined} "
+                    f"WHERE id = {batch_id}"
+                )
             reasons = _top_reasons(duck)
             warnings = unexpected.warnings()
         finally:
@@ -218,7 +236,6 @@ class Loader:
             ignored_columns=tuple(getattr(batch, "ignored_columns", ())),
             warnings=tuple(warnings),
         )
-        self._close_batch(result)
         return result
 
     def _stage(self, name: str) -> None:
@@ -268,20 +285,29 @@ class Loader:
                 location=batch.location,
                 country=self.country,
                 actor=self.actor,
+                owner=this_owner(),
             )
             session.add(record)
             session.commit()
             assert record.id is not None
             return record.id
 
+    def _fail_batch(self, batch_id: int) -> None:
+        """A load that failed keeps its record, marked, and nothing of its facts."""
+        with self.database.session() as session:
+            record = session.get(LoadBatch, batch_id)
+            if record is None or record.status != "running":
+                return  # committed before the failure: it stands
+            record.status = "failed"
+            record.finished_at = dt.datetime.now(dt.UTC)
+            session.add(record)
+            session.commit()
+        facts_of(self.database).abandon([batch_id])
+
     def _close_batch(self, result: LoadResult) -> None:
         with self.database.session() as session:
             record = session.get(LoadBatch, result.batch_id)
             assert record is not None
-            record.status = "loaded"
-            record.rows_read = result.rows_read
-            record.rows_loaded = result.rows_loaded
-            record.rows_quarantined = result.rows_quarantined
             record.finished_at = dt.datetime.now(dt.UTC)
             session.add(record)
             session.add(

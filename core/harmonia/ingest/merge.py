@@ -28,6 +28,7 @@ import pyarrow.compute as pc
 
 from harmonia.sql import literal
 from harmonia.store.bulk import BulkConnection
+from harmonia.store.facts import facts_of
 
 if TYPE_CHECKING:
     import duckdb
@@ -280,10 +281,17 @@ class CustomerMerger(Merger):
 
 
 class MetricMerger(Merger):
-    """Metrics: new (customer, area, metric, period) appended, changed values updated."""
+    """Metrics: new (customer, area, metric, period) and changed values go to the facts store.
+
+    Only rows that add or change a fact are written (a file loaded again writes
+    nothing); the facts store keeps the newest value per key.
+    """
+
+    COLUMNS = "customer_id, therapy_area, metric, period, first_month, last_month, value"
 
     def __init__(self, *args: object, **kwargs: object):
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self.facts = facts_of(self.bulk.database)
         self.duck.execute(
             "CREATE OR REPLACE TEMP TABLE stored (customer_id BIGINT, therapy_area VARCHAR, "
             "metric VARCHAR, period VARCHAR, first_month BIGINT, last_month BIGINT, value DOUBLE)"
@@ -295,59 +303,59 @@ class MetricMerger(Merger):
         rejected = self._unknown_customers("resolved")
         self._load_stored()
         batch = self.batch_id
-        columns = "customer_id, therapy_area, metric, period, first_month, last_month, value"
-        appended = self._arrow(
-            "SELECT harmonia_id AS customer_id, therapy_area, metric, period, "
-            f"first_month, last_month, value, {batch} AS batch_id FROM resolved r "
-            "WHERE harmonia_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM stored s "
-            "WHERE s.customer_id = r.harmonia_id AND s.therapy_area = r.therapy_area "
-            "AND s.metric = r.metric AND s.period = r.period) "
-            "ORDER BY therapy_area, metric, harmonia_id, period"
+        same_key = (
+            "s.customer_id = r.harmonia_id AND s.therapy_area = r.therapy_area "
+            "AND s.metric = r.metric AND s.period = r.period"
         )
-        self.bulk.append("metric", appended)
-        changed = self._arrow(
-            "SELECT r.harmonia_id AS customer_id, r.therapy_area, r.metric, r.period, "
-            "r.first_month, r.last_month, r.value FROM resolved r JOIN stored s "
-            "ON s.customer_id = r.harmonia_id AND s.therapy_area = r.therapy_area "
-            "AND s.metric = r.metric AND s.period = r.period "
-            "WHERE s.value IS DISTINCT FROM r.value OR s.first_month <> r.first_month"
+        fields = (
+            "r.harmonia_id AS customer_id, r.therapy_area, r.metric, r.period, "
+            f"r.first_month, r.last_month, r.value, {batch} AS batch_id"
+        )
+        added = self.facts.write(
+            self.bulk,
+            self.duck,
+            "metric",
+            batch,
+            f"SELECT {fields} FROM resolved r WHERE r.harmonia_id IS NOT NULL "
+            f"AND NOT EXISTS (SELECT 1 FROM stored s WHERE {same_key})",
+            new=True,
+        )
+        changed = self.facts.write(
+            self.bulk,
+            self.duck,
+            "metric",
+            batch,
+            f"SELECT {fields} FROM resolved r JOIN stored s ON {same_key} "
+            "WHERE s.value IS DISTINCT FROM r.value OR s.first_month <> r.first_month",
+            new=False,
         )
         merged = self.duck.sql(
             "SELECT COUNT(*) FROM resolved WHERE harmonia_id IS NOT NULL"
         ).fetchall()[0][0]
-        self.new += appended.num_rows
-        self.updated += changed.num_rows
-        self.unchanged += merged - appended.num_rows - changed.num_rows
-        if changed.num_rows:
-            stage = self.bulk.stage(changed, "metrics")
-            self.bulk.execute(
-                f"""
-                INSERT INTO metric ({columns}, batch_id)
-                SELECT {columns}, {batch} FROM {stage} WHERE true
-                ON CONFLICT (therapy_area, metric, customer_id, period) DO UPDATE SET
-                    value = excluded.value, first_month = excluded.first_month,
-                    last_month = excluded.last_month, batch_id = excluded.batch_id
-                """
-            )
+        self.new += added
+        self.updated += changed
+        self.unchanged += merged - added - changed
         return rejected
 
     def _load_stored(self) -> None:
         """The stored metrics of every (area, metric) this load brings, once each."""
         pairs = self.duck.sql("SELECT DISTINCT therapy_area, metric FROM resolved").fetchall()
-        for area, metric in pairs:
-            if (area, metric) in self.seen_pairs:
-                continue
-            self.seen_pairs.add((area, metric))
-            where = f"therapy_area = {literal(area)} AND metric = {literal(metric)}"
-            if not self.bulk.exists(f"SELECT 1 FROM metric WHERE {where}"):
-                continue
-            stored = self.bulk.read(
-                "SELECT customer_id, therapy_area, metric, period, first_month, last_month, value "
-                f"FROM metric WHERE {where}"
-            )
-            self.duck.register("incoming", stored)
-            self.duck.execute("INSERT INTO stored SELECT * FROM incoming")
-            self.duck.unregister("incoming")
+        fresh = sorted(set(pairs) - self.seen_pairs)
+        if not fresh:
+            return
+        self.seen_pairs.update(fresh)
+        where = " OR ".join(
+            f"(therapy_area = {literal(area)} AND metric = {literal(metric)})"
+            for area, metric in fresh
+        )
+        self.facts.select_into(
+            self.bulk,
+            self.duck,
+            "stored_pairs",
+            f"SELECT {self.COLUMNS} FROM metric WHERE {where}",
+        )
+        self.duck.execute(f"INSERT INTO stored SELECT {self.COLUMNS} FROM stored_pairs")
+        self.duck.execute("DROP TABLE stored_pairs")
 
     def finish(self) -> None:
         self.bulk.analyze("metric")

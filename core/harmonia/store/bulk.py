@@ -182,6 +182,12 @@ class BulkConnection:
         self._cursor.adbc_ingest(name, data, mode="create", temporary=True)
         return name
 
+    def create_temporary(self, name: str, data: pa.Table) -> None:
+        """``data`` as the temporary table ``name`` (replacing one of that name)."""
+        self.wait()
+        self._cursor.execute(f"DROP TABLE IF EXISTS temp.{name}")
+        self._cursor.adbc_ingest(name, data, mode="create", temporary=True)
+
     def append(self, table: str, data: pa.Table | pa.RecordBatchReader) -> None:
         """Append ``data`` (columns named as ``table``'s) to a store table, in the background.
 

@@ -43,6 +43,10 @@ class LoadBatch(SQLModel, table=True):
     actor: str = ""
     started_at: dt.datetime = Field(default_factory=_now)
     finished_at: dt.datetime | None = None
+    owner: str | None = Field(
+        default=None, description="host:pid of the process running it, while it runs"
+    )
+    content_hash: str | None = Field(default=None, description="SHA-256 of the file loaded")
 
 
 class Customer(SQLModel, table=True):
@@ -104,7 +108,9 @@ class Metric(SQLModel, table=True):
     ``first_month``/``last_month`` are month ordinals of the period (see
     :mod:`harmonia.periods`) so every engine filters periods as integers. The
     key leads with (area, metric): a cycle reads one area's metrics, and a
-    load appends them in key order. On SQLite the table is clustered on it.
+    load appends them in key order. This table holds them on PostgreSQL; the
+    embedded SQLite store keeps them in Parquet files per load batch and leaves
+    it empty (:mod:`harmonia.store.facts`: read and write them through it).
     """
 
     __tablename__ = "metric"
@@ -204,6 +210,23 @@ class Cycle(SQLModel, table=True):
     actor: str = ""
     started_at: dt.datetime = Field(default_factory=_now)
     finished_at: dt.datetime | None = None
+    owner: str | None = Field(
+        default=None, description="host:pid of the process running it, while it runs"
+    )
+
+
+class CycleInput(SQLModel, table=True):
+    """A load batch a cycle read: together, the cycle's input snapshot.
+
+    Facts are kept per batch and never changed in place (on the embedded
+    store), so reading the same batches again reads the same facts.
+    """
+
+    __tablename__ = "cycle_input"
+    __table_args__ = ({"sqlite_with_rowid": False},)
+
+    cycle_id: int = Field(primary_key=True)
+    batch_id: int = Field(primary_key=True)
 
 
 class Assignment(SQLModel, table=True):

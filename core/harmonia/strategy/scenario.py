@@ -395,11 +395,11 @@ class _Inputs:
 
     def of(self, planned: PlannedCycle, query: Any) -> Any:
         from harmonia.compute import duckdb_connection
-        from harmonia.engine.backends import _read_inputs
+        from harmonia.engine.backends import read_inputs
 
         if planned.id not in self.connections:
             connection = duckdb_connection()
-            _read_inputs(self.database, query, connection)
+            read_inputs(self.database, query, connection)
             self.connections[planned.id] = connection
         return self.connections[planned.id]
 

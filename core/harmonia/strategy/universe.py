@@ -141,9 +141,10 @@ def stored_measures(
 ) -> pa.Table:
     """The metric rows the measures read, for the cycles' areas, up to each cycle's end."""
     from harmonia.store.bulk import BulkConnection
+    from harmonia.store.facts import facts_of
 
     with BulkConnection(database, write=False) as bulk:
-        return bulk.read(_metrics_sql(cycles, measures))
+        return facts_of(database).read(bulk, _metrics_sql(cycles, measures))
 
 
 def build_units(

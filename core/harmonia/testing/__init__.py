@@ -34,7 +34,14 @@ T = TypeVar("T")
 POSTGRES_ENV = "HARMONIA_TEST_POSTGRES"
 DEFAULT_POSTGRES = "postgresql://postgres@127.0.0.1:5432/test"
 
-__all__ = ["DEFAULT_POSTGRES", "POSTGRES_ENV", "definition", "module_pack", "pack_problems"]
+__all__ = [
+    "DEFAULT_POSTGRES",
+    "POSTGRES_ENV",
+    "definition",
+    "module_pack",
+    "pack_problems",
+    "query_store",
+]
 
 
 def definition(cls: type[T], data: dict[str, Any], *, where: str = "test data") -> T:
@@ -65,3 +72,34 @@ def pack_problems(pack: Any, *, name: str | None = None) -> list[str]:
     manager = PluginManager.discover(strict=False, entry_points=False)
     info = manager.register(pack, name=name, distribution=f"test-{name or 'pack'}")
     return registered_problems(manager, info)
+
+
+def query_store(url: str, sql: str) -> list[dict[str, Any]]:
+    """The rows of a SQL query on the store at ``url``, as dicts, facts included.
+
+    The embedded store keeps facts (``metric``) in Parquet files beside the
+    SQLite file: a query naming one runs in DuckDB, over the current facts and
+    a copy of the other tables it names. Other queries run in the database.
+    """
+    import re
+
+    import duckdb
+
+    from harmonia.store import Database
+    from harmonia.store.bulk import BulkConnection
+    from harmonia.store.facts import FACT_TABLES, facts_of
+
+    database = Database(url)
+    facts = facts_of(database)
+    named = set(re.findall(r"\b(?:FROM|JOIN)\s+(\w+)", sql, re.I))
+    with BulkConnection(database) as bulk:
+        if not facts.external or not named & set(FACT_TABLES):
+            return bulk.read(sql).to_pylist()
+        duck = duckdb.connect()
+        try:
+            for table in named - set(FACT_TABLES):
+                duck.register(table, bulk.read(f"SELECT * FROM {table}"))
+            facts.select_into(bulk, duck, "result", sql)
+            return duck.sql("SELECT * FROM main.result").to_arrow_table().to_pylist()
+        finally:
+            duck.close()

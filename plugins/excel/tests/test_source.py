@@ -9,6 +9,7 @@ import pytest
 from openpyxl import Workbook
 
 from harmonia import InputError, SourceRequest
+from harmonia.testing import query_store
 from harmonia_excel.source import read_xlsx
 
 CUSTOMERS = [
@@ -71,9 +72,12 @@ def test_named_sheets_load_like_the_csv_files(tmp_path, load, harmonia_database)
     ]
     assert results[0].ignored_columns == ("notes",)
     assert results[0].location.endswith("data.xlsx [customers]")
-    stored = rows(harmonia_database, "SELECT metric, period, value FROM metric ORDER BY 1, 3")
-    assert stored == [("potential", "2026", 1234.125), ("potential", "2026", 2000.0),
-                      ("trx", "2026-Q1", 12.5)]  # fmt: skip
+    stored = query_store(
+        harmonia_database, "SELECT metric, period, value FROM metric ORDER BY 1, 3"
+    )
+    assert [tuple(row.values()) for row in stored] == [
+        ("potential", "2026", 1234.125), ("potential", "2026", 2000.0), ("trx", "2026-Q1", 12.5)
+    ]  # fmt: skip
     (quarantined,) = rows(harmonia_database, "SELECT row_number, reasons FROM quarantine "
                           "WHERE kind = 'customers'")  # fmt: skip
     assert quarantined[0] == 5 and "not HCP or HCO" in quarantined[1]

@@ -1,0 +1,364 @@
+"""Facts that arrive by the million, behind one interface: ``facts_of(database)``.
+
+The records people work with one at a time stay sqlmodel tables; the facts
+(metrics today) are held where each kind of store reads them fastest:
+
+* **SQLite** (the embedded default): immutable Parquet files per load batch,
+  ``<database>.facts/<table>/batch=<id>/part-<n>.parquet``, written by DuckDB's
+  ``COPY`` and read by DuckDB in place. A batch is visible once its
+  ``load_batch`` row is ``loaded``; that one SQLite transaction is the commit,
+  so a reader sees a batch whole or not at all, and never waits for a writer.
+  A batch holds only the rows it adds or changes; of the batches a reader
+  sees, the newest row per key wins.
+* **PostgreSQL**: the facts are PostgreSQL tables, appended by COPY and
+  upserted, as before.
+
+Callers never name the layout. They write the rows of a DuckDB query
+(:meth:`Facts.write`) and read with a ``SELECT`` written against the table's
+own name (``SELECT ... FROM metric WHERE ...``): :meth:`Facts.read` returns
+Arrow, :meth:`Facts.select_into` creates a DuckDB table. A reader may restrict
+itself to a set of batches, a cycle's input snapshot, and so read the store
+as it was.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import attrs
+
+from harmonia.errors import ConfigError
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+    from harmonia.store.bulk import BulkConnection
+    from harmonia.store.database import Database
+
+
+@attrs.frozen
+class FactTable:
+    """A kind of fact: its table, its key (the newest row per key wins), its columns."""
+
+    name: str
+    load_kind: str  # the load batches' kind that writes it
+    key: tuple[str, ...]
+    columns: tuple[tuple[str, str], ...]  # (name, DuckDB type), the key's first
+
+    @property
+    def column_names(self) -> tuple[str, ...]:
+        return tuple(name for name, _ in self.columns)
+
+
+FACT_TABLES = {
+    "metric": FactTable(
+        name="metric",
+        load_kind="metrics",
+        key=("therapy_area", "metric", "customer_id", "period"),
+        columns=(
+            ("therapy_area", "VARCHAR"),
+            ("metric", "VARCHAR"),
+            ("customer_id", "BIGINT"),
+            ("period", "VARCHAR"),
+            ("first_month", "BIGINT"),
+            ("last_month", "BIGINT"),
+            ("value", "DOUBLE"),
+            ("batch_id", "BIGINT"),
+        ),
+    ),
+}
+
+#: A schema of its own in DuckDB for the views over the files, so that a
+#: caller's ``FROM metric`` reads them while it creates its own ``metric``.
+VIEW_SCHEMA = "harmonia_facts"
+
+
+def facts_of(database: Database) -> Facts:
+    """The facts of ``database``: Parquet files beside a SQLite file, tables elsewhere."""
+    if database.dialect == "sqlite" and database.sqlite_path and str(database.sqlite_path):
+        return ParquetFacts(database)
+    return TableFacts(database)
+
+
+def facts_folder(sqlite_path: Path) -> Path:
+    """Where the facts of the SQLite store at ``sqlite_path`` live."""
+    return sqlite_path.with_name(sqlite_path.name + ".facts")
+
+
+class Facts:
+    """The interface: write a batch's rows, read the committed ones (or a snapshot's)."""
+
+    #: Whether the facts live outside the database (an in-database query cannot see them).
+    external = False
+
+    def __init__(self, database: Database):
+        self.database = database
+
+    def write(
+        self, bulk: BulkConnection, duck: Any, table: str, batch_id: int, sql: str, *, new: bool
+    ) -> int:
+        """Store the rows of the DuckDB query ``sql`` (the table's columns) for ``batch_id``.
+
+        ``new`` rows add keys the store lacks; otherwise they replace stored
+        rows with the same key. Returns the number of rows written.
+        """
+        raise NotImplementedError
+
+    def read(
+        self, bulk: BulkConnection, sql: str, *, batches: Sequence[int] | None = None
+    ) -> pa.Table:
+        """The result of ``sql``, a SELECT over fact tables by their names, as Arrow."""
+        raise NotImplementedError
+
+    def select_into(
+        self,
+        bulk: BulkConnection,
+        duck: Any,
+        target: str,
+        sql: str,
+        *,
+        batches: Sequence[int] | None = None,
+    ) -> None:
+        """``CREATE TABLE target AS sql`` in DuckDB, ``sql`` reading fact tables by name."""
+        duck.register("harmonia_incoming", self.read(bulk, sql, batches=batches))
+        try:
+            duck.execute(f"CREATE OR REPLACE TABLE {target} AS SELECT * FROM harmonia_incoming")
+        finally:
+            duck.unregister("harmonia_incoming")
+
+    def abandon(self, batch_ids: Iterable[int]) -> None:
+        """Remove what these batches (not committed, their writers gone) left behind."""
+
+    def sweep(
+        self, committed: Iterable[int], running: Iterable[int], known_up_to: int
+    ) -> list[int]:
+        """Remove files of batches up to ``known_up_to`` neither committed nor running.
+
+        Returns their ids. A batch above ``known_up_to`` may have opened since
+        the catalogue was read: its files are left alone.
+        """
+        return []
+
+
+class TableFacts(Facts):
+    """Facts as tables of the database (PostgreSQL): COPY appends, upserts for changes."""
+
+    def write(
+        self, bulk: BulkConnection, duck: Any, table: str, batch_id: int, sql: str, *, new: bool
+    ) -> int:
+        rows = duck.sql(sql).to_arrow_table()
+        if not rows.num_rows:
+            return 0
+        fact = FACT_TABLES[table]
+        if new:
+            bulk.append(table, rows)
+            return rows.num_rows
+        stage = bulk.stage(rows, table)
+        columns = ", ".join(fact.column_names)
+        updates = ", ".join(
+            f"{name} = excluded.{name}" for name in fact.column_names if name not in fact.key
+        )
+        bulk.execute(
+            f"INSERT INTO {table} ({columns}) SELECT {columns} FROM {stage} WHERE true "
+            f"ON CONFLICT ({', '.join(fact.key)}) DO UPDATE SET {updates}"
+        )
+        return rows.num_rows
+
+    def read(
+        self, bulk: BulkConnection, sql: str, *, batches: Sequence[int] | None = None
+    ) -> pa.Table:
+        if batches is not None:
+            raise ConfigError(
+                "this store keeps facts as tables, updated in place: it cannot be read as of "
+                "an earlier batch",
+                where=self.database.display_url,
+                fix="run the cycle on the current data (without --as-of)",
+            )
+        return bulk.read(sql)
+
+
+class ParquetFacts(Facts):
+    """Facts as immutable Parquet files per load batch beside the SQLite file."""
+
+    external = True
+
+    def __init__(self, database: Database):
+        super().__init__(database)
+        assert database.sqlite_path is not None
+        self.root = facts_folder(database.sqlite_path)
+
+    # -- writing -------------------------------------------------------------------------
+
+    def batch_folder(self, table: str, batch_id: int) -> Path:
+        return batch_folder(self.root, table, batch_id)
+
+    def write(
+        self, bulk: BulkConnection, duck: Any, table: str, batch_id: int, sql: str, *, new: bool
+    ) -> int:
+        return write_batch_file(duck, self.batch_folder(table, batch_id), table, sql)
+
+    # -- reading -------------------------------------------------------------------------
+
+    def files(self, table: str, batches: Iterable[int]) -> list[Path]:
+        """The files of ``batches`` for ``table``, oldest batch first."""
+        found = []
+        for batch in sorted(set(batches)):
+            found.extend(sorted(self.batch_folder(table, batch).glob("part-*.parquet")))
+        return found
+
+    def relation(self, table: str, batches: Sequence[int]) -> str:
+        """DuckDB SQL of the table's rows in ``batches``: the newest row per key."""
+        fact = FACT_TABLES[table]
+        files = self.files(table, batches)
+        if not files:
+            nulls = ", ".join(f"CAST(NULL AS {kind}) AS {name}" for name, kind in fact.columns)
+            return f"SELECT {nulls} WHERE FALSE"
+        listed = ", ".join(f"'{_path_literal(path)}'" for path in files)
+        source = (
+            f"SELECT {_typed(fact)}, batch AS committed_batch FROM read_parquet([{listed}], "
+            "hive_partitioning = true, hive_types = {'batch': BIGINT})"
+        )
+        if len({path.parent for path in files}) == 1:  # one batch: no key repeats
+            return f"SELECT {', '.join(fact.column_names)} FROM ({source})"
+        return (
+            f"SELECT {', '.join(fact.column_names)} FROM ({source}) QUALIFY row_number() OVER "
+            f"(PARTITION BY {', '.join(fact.key)} ORDER BY committed_batch DESC) = 1"
+        )
+
+    def committed(self, bulk: BulkConnection, table: str) -> list[int]:
+        """The batches of ``table`` a reader sees now."""
+        kind = FACT_TABLES[table].load_kind
+        rows = bulk.read(
+            f"SELECT id FROM load_batch WHERE status = 'loaded' AND kind = '{kind}' ORDER BY id"
+        )
+        return [int(value) for value in rows.column(0).to_pylist()]
+
+    def attach(
+        self, bulk: BulkConnection, duck: Any, *, batches: Sequence[int] | None = None
+    ) -> None:
+        """Views ``harmonia_facts.<table>`` in ``duck`` over the visible batches."""
+        duck.execute(f"CREATE SCHEMA IF NOT EXISTS {VIEW_SCHEMA}")
+        for table in FACT_TABLES:
+            visible = self.committed(bulk, table) if batches is None else batches
+            duck.execute(
+                f"CREATE OR REPLACE VIEW {VIEW_SCHEMA}.{table} AS {self.relation(table, visible)}"
+            )
+
+    def select_into(
+        self,
+        bulk: BulkConnection,
+        duck: Any,
+        target: str,
+        sql: str,
+        *,
+        batches: Sequence[int] | None = None,
+    ) -> None:
+        self._checked(lambda: self.attach(bulk, duck, batches=batches))
+        # The caller's `FROM metric` finds the view first; its own table goes to main.
+        duck.execute(f"SET search_path = '{VIEW_SCHEMA},main'")
+        try:
+            self._checked(lambda: duck.execute(f"CREATE OR REPLACE TABLE main.{target} AS {sql}"))
+        finally:
+            duck.execute("RESET search_path")
+
+    def read(
+        self, bulk: BulkConnection, sql: str, *, batches: Sequence[int] | None = None
+    ) -> pa.Table:
+        from harmonia.compute import duckdb_connection
+
+        duck = duckdb_connection()
+        try:
+            self.select_into(bulk, duck, "harmonia_result", sql, batches=batches)
+            return duck.sql("SELECT * FROM main.harmonia_result").to_arrow_table()
+        finally:
+            duck.close()
+
+    def _checked(self, run: Any) -> Any:
+        """A file that is not the Parquet harmonia wrote is a clear error, not a traceback."""
+        try:
+            return run()
+        except Exception as error:
+            message = str(error)
+            if not re.search(r"parquet|No files found|IO Error|magic bytes", message, re.I):
+                raise
+            raise ConfigError(
+                f"the facts of this store cannot be read: {message.splitlines()[0]}",
+                where=str(self.root),
+                fix="a file in this folder is damaged or foreign: restore the folder from a "
+                "backup, or load the affected data again",
+            ) from None
+
+    # -- cleaning up ---------------------------------------------------------------------
+
+    def abandon(self, batch_ids: Iterable[int]) -> None:
+        for table in FACT_TABLES:
+            for batch in batch_ids:
+                shutil.rmtree(self.batch_folder(table, batch), ignore_errors=True)
+
+    def sweep(
+        self, committed: Iterable[int], running: Iterable[int], known_up_to: int
+    ) -> list[int]:
+        keep = set(committed) | set(running)
+        removed = set()
+        for table in FACT_TABLES:
+            for folder in (self.root / table).glob("batch=*"):
+                batch = folder.name.removeprefix("batch=")
+                if batch.isdigit() and int(batch) not in keep and int(batch) <= known_up_to:
+                    shutil.rmtree(folder, ignore_errors=True)
+                    removed.add(int(batch))
+        return sorted(removed)
+
+
+def batch_folder(root: Path, table: str, batch_id: int) -> Path:
+    """The folder of one batch's files of ``table`` under a store's facts folder ``root``."""
+    return root / table / f"batch={int(batch_id)}"
+
+
+def write_batch_file(duck: Any, folder: Path, table: str, sql: str) -> int:
+    """Write the rows of the DuckDB query ``sql`` as the next file in ``folder``; returns how many."""
+    fact = FACT_TABLES[table]
+    count = duck.sql(f"SELECT COUNT(*) FROM ({sql})").fetchall()[0][0]
+    if not count:
+        return 0
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        part = folder / f"part-{len(list(folder.glob('part-*.parquet'))) + 1:05d}.parquet"
+        # Sorted by key: a reader of one therapy area skips the other row groups.
+        duck.execute(
+            f"COPY (SELECT {_typed(fact)} FROM ({sql}) ORDER BY {', '.join(fact.key)}) "
+            f"TO '{_path_literal(part)}' (FORMAT parquet, COMPRESSION zstd)"
+        )
+    except OSError as error:
+        raise _cannot_write(folder.parent.parent, error) from None
+    except Exception as error:  # DuckDB's IOException: disk full, read-only folder
+        if "IO Error" in str(error) or "IOException" in type(error).__name__:
+            raise _cannot_write(folder.parent.parent, error) from None
+        raise
+    return int(count)
+
+
+def _typed(fact: FactTable) -> str:
+    return ", ".join(f"CAST({name} AS {kind}) AS {name}" for name, kind in fact.columns)
+
+
+def _path_literal(path: Path) -> str:
+    return str(path).replace("'", "''")
+
+
+def _cannot_write(root: Path, error: BaseException) -> ConfigError:
+    return ConfigError(
+        f"cannot write the store's facts: {str(error).splitlines()[0]}",
+        where=str(root),
+        fix="free disk space, or make the folder writable; nothing of this load was kept",
+    )
+
+
+def copy_store(source: Path, target: Path) -> None:
+    """Copy a SQLite store with its facts (a store is the file and its facts folder)."""
+    shutil.copyfile(source, target)
+    if facts_folder(source).exists():
+        shutil.copytree(facts_folder(source), facts_folder(target), dirs_exist_ok=True)

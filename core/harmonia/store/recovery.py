@@ -1,0 +1,124 @@
+"""Crash safety: who runs a load or a cycle, and cleaning up after one that died.
+
+Every running load batch and cycle records its owner (``host:pid``). A
+process killed mid-run (``kill -9``, a power cut, a closed laptop) leaves its
+batch or cycle ``running``; the next command that opens the store finds the
+owner gone and cleans up: an unfinished load batch becomes ``abandoned`` (its
+facts files are removed: a reader never saw them, since only a ``loaded``
+batch is visible), an unfinished cycle ``failed`` (its assignments removed).
+Files of batches the catalogue does not know as loaded or running are
+removed too. What was cleaned up is returned, for the command to say so.
+
+An owner on another host cannot be checked from here: its runs are left as
+they are.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+
+import attrs
+from sqlmodel import delete, func, select
+
+from harmonia.store.database import Database
+from harmonia.store.facts import facts_of
+from harmonia.store.models import Assignment, Cycle, LoadBatch
+
+
+def this_owner() -> str:
+    """``host:pid`` of this process."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def owner_alive(owner: str | None) -> bool | None:
+    """Whether the process ``owner`` runs: True, False, or None when it cannot be known here."""
+    if not owner:
+        return False  # written before owners were recorded: nothing runs it now
+    host, _, pid = owner.rpartition(":")
+    if host != socket.gethostname() or not pid.isdigit():
+        return None
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process: it exists
+        return True
+    return not _zombie(int(pid))
+
+
+def _zombie(pid: int) -> bool:
+    """A killed child its parent has not reaped yet is dead for our purposes."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as stat:
+            return stat.read().rpartition(")")[2].split()[0] == "Z"
+    except OSError:
+        return False
+
+
+@attrs.frozen
+class Recovered:
+    """What opening the store cleaned up after runs that died."""
+
+    abandoned_batches: tuple[int, ...] = ()
+    failed_cycles: tuple[int, ...] = ()
+    removed_batch_files: tuple[int, ...] = ()
+
+    def __bool__(self) -> bool:
+        return bool(self.abandoned_batches or self.failed_cycles or self.removed_batch_files)
+
+    def messages(self) -> list[str]:
+        said = []
+        if self.abandoned_batches:
+            said.append(
+                "load batch(es) "
+                + ", ".join(map(str, self.abandoned_batches))
+                + " stopped before they finished (the process died): marked abandoned, "
+                "nothing of them is visible; load those files again"
+            )
+        if self.failed_cycles:
+            said.append(
+                "cycle(s) "
+                + ", ".join(map(str, self.failed_cycles))
+                + " stopped before they finished (the process died): marked failed, "
+                "their partial results removed; run them again"
+            )
+        if self.removed_batch_files:
+            said.append(
+                "removed the leftover facts files of batch(es) "
+                + ", ".join(map(str, self.removed_batch_files))
+            )
+        return said
+
+
+def recover(database: Database) -> Recovered:
+    """Mark the runs whose owner died, and remove what they left; see the module docstring."""
+    with database.session() as session:
+        batches = session.exec(select(LoadBatch).where(LoadBatch.status == "running")).all()
+        cycles = session.exec(select(Cycle).where(Cycle.status == "running")).all()
+        dead_batches = [b for b in batches if owner_alive(b.owner) is False]
+        dead_cycles = [c for c in cycles if owner_alive(c.owner) is False]
+        for batch in dead_batches:
+            batch.status = "abandoned"
+            session.add(batch)
+        for cycle in dead_cycles:
+            session.exec(delete(Assignment).where(Assignment.cycle_id == cycle.id))
+            cycle.status = "failed"
+            session.add(cycle)
+        session.commit()
+        alive = [b.id for b in batches if b not in dead_batches]
+        loaded = session.exec(select(LoadBatch.id).where(LoadBatch.status == "loaded")).all()
+        known_up_to = session.exec(select(func.max(LoadBatch.id))).one() or 0
+    facts = facts_of(database)
+    abandoned = [b.id for b in dead_batches if b.id is not None]
+    facts.abandon(abandoned)
+    removed = facts.sweep(
+        committed=[i for i in loaded if i is not None],
+        running=[i for i in alive if i],
+        known_up_to=known_up_to,
+    )
+    return Recovered(
+        abandoned_batches=tuple(abandoned),
+        failed_cycles=tuple(c.id for c in dead_cycles if c.id is not None),
+        removed_batch_files=tuple(i for i in removed if i not in abandoned),
+    )

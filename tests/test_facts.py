@@ -1,0 +1,342 @@
+"""The facts store: Parquet per load batch on SQLite, tables on PostgreSQL; commits,
+change-only writes, input snapshots and ``--as-of``, cleaning up after dead runs,
+the upgrade of a store written before facts moved (issue 11)."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+import tiny_market
+from helpers import load, query, write
+
+from harmonia.plugin.catalog import Catalog
+from harmonia.store import Database
+from harmonia.store.facts import copy_store, facts_folder, facts_of
+from harmonia.store.models import LoadBatch
+from harmonia.store.recovery import recover
+
+pytestmark = pytest.mark.store
+
+METRICS_HEADER = "customer_id;therapy_area;metric;period;value"
+
+
+def path_of(url: str) -> Path:
+    return Path(url.removeprefix("sqlite:///"))
+
+
+def batch_files(url: str) -> dict[int, int]:
+    """Files per batch folder of the metric facts."""
+    root = facts_folder(path_of(url)) / "metric"
+    return {
+        int(folder.name.removeprefix("batch=")): len(list(folder.glob("*.parquet")))
+        for folder in sorted(root.glob("batch=*"))
+    }
+
+
+@pytest.fixture
+def h1(harmonia_database: str, sqlite_h1: Path) -> str:
+    """A SQLite store with the tiny market's 2027-H1 data."""
+    copy_store(sqlite_h1, path_of(harmonia_database))
+    return harmonia_database
+
+
+def potential(url: str, customer: str) -> float:
+    (row,) = query(
+        url,
+        "SELECT m.value FROM metric m JOIN crosswalk x ON x.customer_id = m.customer_id "
+        f"WHERE x.source_id = '{customer}' AND m.metric = 'potential'",
+    )
+    return row["value"]
+
+
+def test_metrics_are_parquet_files_per_batch_beside_the_sqlite_file(h1: str) -> None:
+    files = batch_files(h1)
+    assert len(files) == 1 and next(iter(files.values())) >= 1
+    # The SQLite table holds none: the files are the facts.
+    with Database(h1).engine.connect() as connection:
+        assert connection.exec_driver_sql("SELECT COUNT(*) FROM metric").scalar() == 0
+    assert potential(h1, "C01") == 80.0
+    assert query(h1, "SELECT COUNT(*) AS n FROM metric") == [{"n": 38}]
+
+
+def test_a_reload_of_the_same_file_writes_nothing_and_a_change_writes_only_it(
+    h1: str, tiny: Catalog, tmp_path: Path
+) -> None:
+    before = batch_files(h1)
+    (again,) = load(h1, tiny, tiny_market.DATA / "h1" / "metrics.csv", country="NL")
+    assert (again.rows_new, again.rows_updated, again.rows_unchanged) == (0, 0, 38)
+    assert batch_files(h1) == before  # no file for a batch that changed nothing
+    changed = write(
+        tmp_path / "metrics.csv",
+        f"{METRICS_HEADER}\nC01;cardiology;potential;2026;5\nC02;cardiology;potential;2026;70\n",
+    )
+    (result,) = load(h1, tiny, changed, country="NL")
+    assert (result.rows_new, result.rows_updated, result.rows_unchanged) == (0, 1, 1)
+    stored = facts_of(Database(h1))
+    assert batch_files(h1)[result.batch_id] == 1
+    written = query_files(stored.files("metric", [result.batch_id]))
+    assert written == [{"customer_id": written[0]["customer_id"], "value": 5.0}]
+    assert potential(h1, "C01") == 5.0 and potential(h1, "C02") == 70.0
+    assert query(h1, "SELECT COUNT(*) AS n FROM metric") == [{"n": 38}]
+
+
+def query_files(files: list[Path]) -> list[dict[str, Any]]:
+    import duckdb
+
+    listed = ", ".join(f"'{path}'" for path in files)
+    return (
+        duckdb.sql(f"SELECT customer_id, value FROM read_parquet([{listed}])")
+        .to_arrow_table()
+        .to_pylist()
+    )
+
+
+def test_a_failed_load_leaves_no_facts_and_is_marked_failed(
+    h1: str, tiny: Catalog, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from harmonia.ingest.merge import MetricMerger
+
+    def broken(self: Any) -> None:
+        raise RuntimeError("the disk went away")
+
+    monkeypatch.setattr(MetricMerger, "finish", broken)
+    changed = write(
+        tmp_path / "metrics.csv", f"{METRICS_HEADER}\nC01;cardiology;potential;2026;1\n"
+    )
+    with pytest.raises(RuntimeError, match="disk went away"):
+        load(h1, tiny, changed, country="NL")
+    (batch,) = query(h1, "SELECT id, status FROM load_batch ORDER BY id DESC LIMIT 1")
+    assert batch["status"] == "failed"
+    assert batch["id"] not in batch_files(h1)
+    assert potential(h1, "C01") == 80.0
+
+
+def test_the_next_command_cleans_up_after_a_dead_load_and_a_dead_cycle(
+    h1: str, harmonia_cli: Callable
+) -> None:
+    dead = dead_owner()
+    database = Database(h1)
+    facts = facts_of(database)
+    (committed,) = batch_files(h1)
+    with database.session() as session:
+        batch = LoadBatch(source="csv", system="csv", kind="metrics", location="x", owner=dead)
+        failed = LoadBatch(
+            source="csv", system="csv", kind="metrics", location="y", status="failed"
+        )
+        session.add_all([failed, batch])
+        session.commit()
+        batch_id, failed_id = batch.id, failed.id
+    assert batch_id is not None and failed_id is not None
+    # Its files, half written: a reader never sees them (the batch is not loaded).
+    folder = facts.batch_folder("metric", batch_id)  # type: ignore[attr-defined]
+    folder.mkdir(parents=True)
+    (folder / "part-00001.parquet").write_bytes(b"half a file")
+    assert potential(h1, "C01") == 80.0
+    # A leftover of a batch that failed and could not remove its files.
+    leftover = facts.batch_folder("metric", failed_id)  # type: ignore[attr-defined]
+    leftover.mkdir(parents=True)
+    with database.engine.begin() as connection:
+        connection.exec_driver_sql(
+            "INSERT INTO cycle (country, therapy_area, period, status, engine, rule_set, "
+            "rule_set_version, customers, snapshot, summary, actor, started_at, owner) VALUES "
+            "('NL', 'cardiology', '2027-H1', 'running', 'duckdb', 'tiny-core', '1', 0, '{}', "
+            f"'{{}}', 'x', '2027-01-01 00:00:00', '{dead}')"
+        )
+    result = harmonia_cli("cycle", "list")
+    assert result.exit_code == 0, result.output
+    assert f"load batch(es) {batch_id} stopped before they finished" in result.output
+    assert "cycle(s) 1 stopped before they finished" in result.output
+    assert f"removed the leftover facts files of batch(es) {failed_id}" in result.output
+    assert not folder.exists() and not leftover.exists()
+    assert list(batch_files(h1)) == [committed]
+    rows = query(h1, f"SELECT status FROM load_batch WHERE id = {batch_id}")
+    assert rows == [{"status": "abandoned"}]
+    assert query(h1, "SELECT status FROM cycle") == [{"status": "failed"}]
+    # Said once: the next command has nothing to clean up.
+    assert "cleaned up" not in harmonia_cli("cycle", "list").output
+
+
+def dead_owner() -> str:
+    """host:pid of a process that has exited."""
+    process = subprocess.Popen([sys.executable, "-c", "pass"])
+    process.wait()
+    return f"{socket.gethostname()}:{process.pid}"
+
+
+def test_a_live_owner_is_left_alone(h1: str) -> None:
+    database = Database(h1)
+    with database.session() as session:
+        session.add(
+            LoadBatch(
+                source="csv",
+                system="csv",
+                kind="metrics",
+                location="x.csv",
+                owner=f"{socket.gethostname()}:{os.getpid()}",
+            )
+        )
+        session.add(
+            LoadBatch(source="csv", system="csv", kind="metrics", location="y", owner="elsewhere:1")
+        )
+        session.commit()
+    assert not recover(database)
+
+
+def test_a_cycle_records_its_input_snapshot_and_as_of_reproduces_it(
+    h1: str, harmonia_cli: Callable, tiny: Catalog, tmp_path: Path
+) -> None:
+    run = ("cycle", "run", "-c", "NL", "-t", "cardiology", "-p", "2027-H1", "--json")
+    first = json.loads(harmonia_cli(*run, "--out", str(tmp_path / "1")).output)["cycle"]["id"]
+    changed = write(
+        tmp_path / "metrics.csv", f"{METRICS_HEADER}\nC01;cardiology;potential;2026;5\n"
+    )
+    assert load(h1, tiny, changed, country="NL")[0].rows_updated == 1
+    later = json.loads(harmonia_cli(*run, "--out", str(tmp_path / "2")).output)["cycle"]["id"]
+    again = harmonia_cli(*run, "--as-of", f"cycle:{first}", "--out", str(tmp_path / "3"))
+    assert again.exit_code == 0, again.output
+    replayed = json.loads(again.output)["cycle"]["id"]
+
+    def assignments(cycle: int) -> list[dict[str, Any]]:
+        return query(
+            h1,
+            "SELECT customer_id, segment, tier, final_segment, inputs FROM assignment "
+            f"WHERE cycle_id = {cycle} ORDER BY customer_id",
+        )
+
+    assert assignments(replayed) == assignments(first) != assignments(later)
+    shown = json.loads(harmonia_cli("cycle", "show", str(first), "--json").output)
+    assert shown["inputs"] and max(shown["inputs"]) < max(
+        json.loads(harmonia_cli("cycle", "show", str(later), "--json").output)["inputs"]
+    )
+    text = harmonia_cli("cycle", "show", str(first)).output
+    assert "input snapshot: load batches" in text
+    # The store as loaded up to a batch: the same as the first cycle read.
+    by_batch = harmonia_cli(
+        *run, "--as-of", f"batch:{max(shown['inputs'])}", "--out", str(tmp_path / "4")
+    )
+    assert assignments(json.loads(by_batch.output)["cycle"]["id"]) == assignments(first)
+
+
+def test_as_of_what_does_not_exist_is_a_clear_error(
+    h1: str, harmonia_cli: Callable, tiny: Catalog
+) -> None:
+    run = ("cycle", "run", "-c", "NL", "-t", "cardiology", "-p", "2027-H1")
+    for as_of, message in (
+        ("yesterday", "names neither a cycle nor a load batch"),
+        ("cycle:99", "no cycle 99"),
+        ("batch:99", "no load batch 99"),
+    ):
+        result = harmonia_cli(*run, "--as-of", as_of)
+        assert result.exit_code == 1 and message in result.output, result.output
+        assert "Traceback" not in result.output
+
+
+def test_a_damaged_facts_file_is_a_clear_error(
+    h1: str, harmonia_cli: Callable, tiny: Catalog
+) -> None:
+    (part,) = (facts_folder(path_of(h1)) / "metric").glob("batch=*/part-*.parquet")
+    part.write_bytes(b"not parquet at all")
+    result = harmonia_cli("cycle", "run", "-c", "NL", "-t", "cardiology", "-p", "2027-H1")
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert "the facts of this store cannot be read" in result.output
+    assert "damaged or foreign" in result.output
+
+
+def test_the_engines_agree_on_parquet_facts(h1: str, tiny: Catalog, tmp_path: Path) -> None:
+    from harmonia.engine.cycle import run_cycle
+
+    database = Database(h1)
+    results = {
+        engine: run_cycle(
+            database,
+            tiny,
+            country="NL",
+            therapy_area="cardiology",
+            period="2027-H1",
+            engine=engine,
+            directory=tmp_path / engine,
+        ).cycle.id
+        for engine in ("duckdb", "database")
+    }
+    segments = {
+        engine: query(
+            h1,
+            "SELECT customer_id, final_segment, tier FROM assignment "
+            f"WHERE cycle_id = {cycle} ORDER BY 1",
+        )
+        for engine, cycle in results.items()
+    }
+    assert segments["duckdb"] == segments["database"] and len(segments["duckdb"]) == 10
+
+
+def test_a_store_of_the_previous_revision_upgrades_without_losing_a_metric(
+    tmp_path: Path, tiny: Catalog
+) -> None:
+    """Revision strategy1 kept metrics in SQLite; 0300 moves every row into Parquet."""
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    database = Database(url)
+    database.upgrade("strategy1")
+    rows = [
+        (area, metric, customer, period, 24300 + customer % 12, 24302 + customer % 12, value, batch)
+        for customer in range(1, 401)
+        for area, metric, period, value, batch in (
+            ("oncology", "potential", "2026", customer * 1.5, 1),
+            ("cardiology", "trx", "2027-Q1", customer % 7 + 0.25, 2),
+            ("cardiology", "trx", "2027-Q2", None, 2),
+        )
+        if value is not None
+    ]
+    with database.engine.begin() as connection:
+        for batch in (1, 2):
+            connection.exec_driver_sql(
+                "INSERT INTO load_batch (id, source, system, kind, location, status, rows_read, "
+                "rows_loaded, rows_quarantined, actor, started_at) VALUES "
+                f"({batch}, 'csv', 'csv', 'metrics', 'm{batch}.csv', 'loaded', 0, 0, 0, 'a', "
+                "'2026-12-01 00:00:00')"
+            )
+        connection.exec_driver_sql(
+            "INSERT INTO metric (therapy_area, metric, customer_id, period, first_month, "
+            "last_month, value, batch_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            rows,
+        )
+    database.engine.dispose()
+    upgraded = Database(url)
+    upgraded.upgrade()
+    assert upgraded.current_revision() == "0300"
+    stored = query(
+        url,
+        "SELECT therapy_area, metric, customer_id, period, first_month, last_month, value, "
+        "batch_id FROM metric ORDER BY customer_id, therapy_area, period",
+    )
+    expected = sorted(rows, key=lambda r: (r[2], r[0], r[3]))
+    assert len(stored) == len(rows) == 800
+    assert [tuple(row.values()) for row in stored] == expected
+    with upgraded.engine.connect() as connection:
+        assert connection.exec_driver_sql("SELECT COUNT(*) FROM metric").scalar() == 0
+    (migration,) = query(url, "SELECT id, source, status, rows_read FROM load_batch WHERE id > 2")
+    assert migration == {"id": 3, "source": "migration", "status": "loaded", "rows_read": 800}
+
+
+@pytest.mark.postgres
+def test_postgres_keeps_metrics_as_a_table_and_refuses_as_of(
+    postgres_url: str, tiny: Catalog
+) -> None:
+    database = Database(postgres_url)
+    database.upgrade()
+    load(postgres_url, tiny, tiny_market.DATA / "h1", country="NL")
+    assert not facts_of(database).external
+    with database.engine.connect() as connection:
+        assert connection.exec_driver_sql("SELECT COUNT(*) FROM metric").scalar() == 38
+    from harmonia.engine.cycle import snapshot_batches
+    from harmonia.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="cannot be read as of"):
+        snapshot_batches(database, "batch:1")
