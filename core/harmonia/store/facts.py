@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 from harmonia.errors import ConfigError
+from harmonia.sql import literal
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -217,7 +218,7 @@ class ParquetFacts(Facts):
         if not files:
             nulls = ", ".join(f"CAST(NULL AS {kind}) AS {name}" for name, kind in fact.columns)
             return f"SELECT {nulls} WHERE FALSE"
-        listed = ", ".join(f"'{_path_literal(path)}'" for path in files)
+        listed = ", ".join(_path_literal(path) for path in files)
         source = (
             f"SELECT {_typed(fact)}, batch AS committed_batch FROM read_parquet([{listed}], "
             "hive_partitioning = true, hive_types = {'batch': BIGINT})"
@@ -233,7 +234,7 @@ class ParquetFacts(Facts):
         """The batches of ``table`` a reader sees now."""
         kind = FACT_TABLES[table].load_kind
         rows = bulk.read(
-            f"SELECT id FROM load_batch WHERE status = 'loaded' AND kind = '{kind}' ORDER BY id"
+            f"SELECT id FROM load_batch WHERE status = 'loaded' AND kind = {literal(kind)} ORDER BY id"
         )
         return [int(value) for value in rows.column(0).to_pylist()]
 
@@ -330,7 +331,7 @@ def write_batch_file(duck: Any, folder: Path, table: str, sql: str) -> int:
         # Sorted by key: a reader of one therapy area skips the other row groups.
         duck.execute(
             f"COPY (SELECT {_typed(fact)} FROM ({sql}) ORDER BY {', '.join(fact.key)}) "
-            f"TO '{_path_literal(part)}' (FORMAT parquet, COMPRESSION zstd)"
+            f"TO {_path_literal(part)} (FORMAT parquet, COMPRESSION zstd)"
         )
     except OSError as error:
         raise _cannot_write(folder.parent.parent, error) from None
@@ -346,7 +347,8 @@ def _typed(fact: FactTable) -> str:
 
 
 def _path_literal(path: Path) -> str:
-    return str(path).replace("'", "''")
+    """A path as the SQL text literal DuckDB reads it from."""
+    return literal(str(path))
 
 
 def _cannot_write(root: Path, error: BaseException) -> ConfigError:

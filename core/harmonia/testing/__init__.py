@@ -83,8 +83,7 @@ def query_store(url: str, sql: str) -> list[dict[str, Any]]:
     """
     import re
 
-    import duckdb
-
+    from harmonia.compute import duckdb_connection
     from harmonia.store import Database
     from harmonia.store.bulk import BulkConnection
     from harmonia.store.facts import FACT_TABLES, facts_of
@@ -95,7 +94,7 @@ def query_store(url: str, sql: str) -> list[dict[str, Any]]:
     with BulkConnection(database) as bulk:
         if not facts.external or not named & set(FACT_TABLES):
             return bulk.read(sql).to_pylist()
-        duck = duckdb.connect()
+        duck = duckdb_connection()
         try:
             for table in named - set(FACT_TABLES):
                 duck.register(table, bulk.read(f"SELECT * FROM {table}"))

@@ -58,9 +58,9 @@ def _metrics_to_parquet(bind: sa.Connection) -> None:
     """Write the stored metrics as one batch of Parquet files, then empty the table."""
     import datetime as dt
 
-    import duckdb
     import pyarrow as pa
 
+    from harmonia.compute import duckdb_connection
     from harmonia.store.facts import FACT_TABLES, batch_folder, facts_folder, write_batch_file
 
     total = bind.exec_driver_sql("SELECT COUNT(*) FROM metric").scalar() or 0
@@ -101,7 +101,7 @@ def _metrics_to_parquet(bind: sa.Connection) -> None:
         f"SELECT {', '.join(METRIC_COLUMNS)} FROM metric "
         "ORDER BY therapy_area, metric, customer_id, period"
     )
-    duck = duckdb.connect()
+    duck = duckdb_connection()
     try:
         target = batch_folder(facts_folder(path), "metric", batch_id)
         while chunk := rows.fetchmany(ROWS_PER_FILE):
