@@ -403,9 +403,14 @@ SELECT
         CAST(r.`potential` AS FLOAT64) - CAST((
           JSON_EXTRACT_SCALAR(prev.inputs, '$.potential')
         ) AS FLOAT64)
-      ) <= CAST(0.1 AS FLOAT64) * ABS(CAST((
+      ) <= CAST(1e-09 AS FLOAT64) * ABS(CAST((
         JSON_EXTRACT_SCALAR(prev.inputs, '$.potential')
-      ) AS FLOAT64)) + 1e-9 * ABS(CAST((
+      ) AS FLOAT64))
+      OR ABS(
+        CAST(r.`potential` AS FLOAT64) - CAST((
+          JSON_EXTRACT_SCALAR(prev.inputs, '$.potential')
+        ) AS FLOAT64)
+      ) <= CAST(0.1 AS FLOAT64) * ABS(CAST((
         JSON_EXTRACT_SCALAR(prev.inputs, '$.potential')
       ) AS FLOAT64))
     )
@@ -442,9 +447,14 @@ SELECT
         CAST(r.`consistency` AS FLOAT64) - CAST((
           JSON_EXTRACT_SCALAR(prev.inputs, '$.consistency')
         ) AS FLOAT64)
-      ) <= CAST(0.1 AS FLOAT64) * ABS(CAST((
+      ) <= CAST(1e-09 AS FLOAT64) * ABS(CAST((
         JSON_EXTRACT_SCALAR(prev.inputs, '$.consistency')
-      ) AS FLOAT64)) + 1e-9 * ABS(CAST((
+      ) AS FLOAT64))
+      OR ABS(
+        CAST(r.`consistency` AS FLOAT64) - CAST((
+          JSON_EXTRACT_SCALAR(prev.inputs, '$.consistency')
+        ) AS FLOAT64)
+      ) <= CAST(0.1 AS FLOAT64) * ABS(CAST((
         JSON_EXTRACT_SCALAR(prev.inputs, '$.consistency')
       ) AS FLOAT64))
     )
@@ -487,9 +497,14 @@ SELECT
         CAST(r.`potential` AS FLOAT64) - CAST((
           JSON_EXTRACT_SCALAR(prev.inputs, '$.potential')
         ) AS FLOAT64)
-      ) <= CAST(0.1 AS FLOAT64) * ABS(CAST((
+      ) <= CAST(1e-09 AS FLOAT64) * ABS(CAST((
         JSON_EXTRACT_SCALAR(prev.inputs, '$.potential')
-      ) AS FLOAT64)) + 1e-9 * ABS(CAST((
+      ) AS FLOAT64))
+      OR ABS(
+        CAST(r.`potential` AS FLOAT64) - CAST((
+          JSON_EXTRACT_SCALAR(prev.inputs, '$.potential')
+        ) AS FLOAT64)
+      ) <= CAST(0.1 AS FLOAT64) * ABS(CAST((
         JSON_EXTRACT_SCALAR(prev.inputs, '$.potential')
       ) AS FLOAT64))
     )
@@ -526,9 +541,14 @@ SELECT
         CAST(r.`consistency` AS FLOAT64) - CAST((
           JSON_EXTRACT_SCALAR(prev.inputs, '$.consistency')
         ) AS FLOAT64)
-      ) <= CAST(0.1 AS FLOAT64) * ABS(CAST((
+      ) <= CAST(1e-09 AS FLOAT64) * ABS(CAST((
         JSON_EXTRACT_SCALAR(prev.inputs, '$.consistency')
-      ) AS FLOAT64)) + 1e-9 * ABS(CAST((
+      ) AS FLOAT64))
+      OR ABS(
+        CAST(r.`consistency` AS FLOAT64) - CAST((
+          JSON_EXTRACT_SCALAR(prev.inputs, '$.consistency')
+        ) AS FLOAT64)
+      ) <= CAST(0.1 AS FLOAT64) * ABS(CAST((
         JSON_EXTRACT_SCALAR(prev.inputs, '$.consistency')
       ) AS FLOAT64))
     )

@@ -428,11 +428,16 @@ SELECT
         CAST(r."potential" AS DOUBLE PRECISION) - CAST((
           JSON_EXTRACT_PATH_TEXT(CAST(prev.inputs AS JSON), 'potential')
         ) AS DOUBLE PRECISION)
-      ) <= CAST(0.1 AS DOUBLE PRECISION) * ABS(
+      ) <= CAST(1e-09 AS DOUBLE PRECISION) * ABS(
         CAST((
           JSON_EXTRACT_PATH_TEXT(CAST(prev.inputs AS JSON), 'potential')
         ) AS DOUBLE PRECISION)
-      ) + 1e-9 * ABS(
+      )
+      OR ABS(
+        CAST(r."potential" AS DOUBLE PRECISION) - CAST((
+          JSON_EXTRACT_PATH_TEXT(CAST(prev.inputs AS JSON), 'potential')
+        ) AS DOUBLE PRECISION)
+      ) <= CAST(0.1 AS DOUBLE PRECISION) * ABS(
         CAST((
           JSON_EXTRACT_PATH_TEXT(CAST(prev.inputs AS JSON), 'potential')
         ) AS DOUBLE PRECISION)
@@ -471,11 +476,16 @@ SELECT
         CAST(r."consistency" AS DOUBLE PRECISION) - CAST((
           JSON_EXTRACT_PATH_TEXT(CAST(prev.inputs AS JSON), 'consistency')
         ) AS DOUBLE PRECISION)
-      ) <= CAST(0.1 AS DOUBLE PRECISION) * ABS(
+      ) <= CAST(1e-09 AS DOUBLE PRECISION) * ABS(
         CAST((
           JSON_EXTRACT_PATH_TEXT(CAST(prev.inputs AS JSON), 'consistency')
         ) AS DOUBLE PRECISION)
-      ) + 1e-9 * ABS(
+      )
+      OR ABS(
+        CAST(r."consistency" AS DOUBLE PRECISION) - CAST((
+          JSON_EXTRACT_PATH_TEXT(CAST(prev.inputs AS JSON), 'consistency')
+        ) AS DOUBLE PRECISION)
+      ) <= CAST(0.1 AS DOUBLE PRECISION) * ABS(
         CAST((
           JSON_EXTRACT_PATH_TEXT(CAST(prev.inputs AS JSON), 'consistency')
         ) AS DOUBLE PRECISION)
@@ -520,11 +530,16 @@ SELECT
         CAST(r."potential" AS DOUBLE PRECISION) - CAST((
           JSON_EXTRACT_PATH_TEXT(CAST(prev.inputs AS JSON), 'potential')
         ) AS DOUBLE PRECISION)
-      ) <= CAST(0.1 AS DOUBLE PRECISION) * ABS(
+      ) <= CAST(1e-09 AS DOUBLE PRECISION) * ABS(
         CAST((
           JSON_EXTRACT_PATH_TEXT(CAST(prev.inputs AS JSON), 'potential')
         ) AS DOUBLE PRECISION)
-      ) + 1e-9 * ABS(
+      )
+      OR ABS(
+        CAST(r."potential" AS DOUBLE PRECISION) - CAST((
+          JSON_EXTRACT_PATH_TEXT(CAST(prev.inputs AS JSON), 'potential')
+        ) AS DOUBLE PRECISION)
+      ) <= CAST(0.1 AS DOUBLE PRECISION) * ABS(
         CAST((
           JSON_EXTRACT_PATH_TEXT(CAST(prev.inputs AS JSON), 'potential')
         ) AS DOUBLE PRECISION)
@@ -563,11 +578,16 @@ SELECT
         CAST(r."consistency" AS DOUBLE PRECISION) - CAST((
           JSON_EXTRACT_PATH_TEXT(CAST(prev.inputs AS JSON), 'consistency')
         ) AS DOUBLE PRECISION)
-      ) <= CAST(0.1 AS DOUBLE PRECISION) * ABS(
+      ) <= CAST(1e-09 AS DOUBLE PRECISION) * ABS(
         CAST((
           JSON_EXTRACT_PATH_TEXT(CAST(prev.inputs AS JSON), 'consistency')
         ) AS DOUBLE PRECISION)
-      ) + 1e-9 * ABS(
+      )
+      OR ABS(
+        CAST(r."consistency" AS DOUBLE PRECISION) - CAST((
+          JSON_EXTRACT_PATH_TEXT(CAST(prev.inputs AS JSON), 'consistency')
+        ) AS DOUBLE PRECISION)
+      ) <= CAST(0.1 AS DOUBLE PRECISION) * ABS(
         CAST((
           JSON_EXTRACT_PATH_TEXT(CAST(prev.inputs AS JSON), 'consistency')
         ) AS DOUBLE PRECISION)

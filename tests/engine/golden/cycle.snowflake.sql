@@ -406,9 +406,14 @@ SELECT
         CAST(r."potential" AS DOUBLE) - CAST((
           JSON_EXTRACT_PATH_TEXT(prev.inputs, 'potential')
         ) AS DOUBLE)
-      ) <= CAST(0.1 AS DOUBLE) * ABS(CAST((
+      ) <= CAST(1e-09 AS DOUBLE) * ABS(CAST((
         JSON_EXTRACT_PATH_TEXT(prev.inputs, 'potential')
-      ) AS DOUBLE)) + 1e-9 * ABS(CAST((
+      ) AS DOUBLE))
+      OR ABS(
+        CAST(r."potential" AS DOUBLE) - CAST((
+          JSON_EXTRACT_PATH_TEXT(prev.inputs, 'potential')
+        ) AS DOUBLE)
+      ) <= CAST(0.1 AS DOUBLE) * ABS(CAST((
         JSON_EXTRACT_PATH_TEXT(prev.inputs, 'potential')
       ) AS DOUBLE))
     )
@@ -445,9 +450,14 @@ SELECT
         CAST(r."consistency" AS DOUBLE) - CAST((
           JSON_EXTRACT_PATH_TEXT(prev.inputs, 'consistency')
         ) AS DOUBLE)
-      ) <= CAST(0.1 AS DOUBLE) * ABS(CAST((
+      ) <= CAST(1e-09 AS DOUBLE) * ABS(CAST((
         JSON_EXTRACT_PATH_TEXT(prev.inputs, 'consistency')
-      ) AS DOUBLE)) + 1e-9 * ABS(CAST((
+      ) AS DOUBLE))
+      OR ABS(
+        CAST(r."consistency" AS DOUBLE) - CAST((
+          JSON_EXTRACT_PATH_TEXT(prev.inputs, 'consistency')
+        ) AS DOUBLE)
+      ) <= CAST(0.1 AS DOUBLE) * ABS(CAST((
         JSON_EXTRACT_PATH_TEXT(prev.inputs, 'consistency')
       ) AS DOUBLE))
     )
@@ -490,9 +500,14 @@ SELECT
         CAST(r."potential" AS DOUBLE) - CAST((
           JSON_EXTRACT_PATH_TEXT(prev.inputs, 'potential')
         ) AS DOUBLE)
-      ) <= CAST(0.1 AS DOUBLE) * ABS(CAST((
+      ) <= CAST(1e-09 AS DOUBLE) * ABS(CAST((
         JSON_EXTRACT_PATH_TEXT(prev.inputs, 'potential')
-      ) AS DOUBLE)) + 1e-9 * ABS(CAST((
+      ) AS DOUBLE))
+      OR ABS(
+        CAST(r."potential" AS DOUBLE) - CAST((
+          JSON_EXTRACT_PATH_TEXT(prev.inputs, 'potential')
+        ) AS DOUBLE)
+      ) <= CAST(0.1 AS DOUBLE) * ABS(CAST((
         JSON_EXTRACT_PATH_TEXT(prev.inputs, 'potential')
       ) AS DOUBLE))
     )
@@ -529,9 +544,14 @@ SELECT
         CAST(r."consistency" AS DOUBLE) - CAST((
           JSON_EXTRACT_PATH_TEXT(prev.inputs, 'consistency')
         ) AS DOUBLE)
-      ) <= CAST(0.1 AS DOUBLE) * ABS(CAST((
+      ) <= CAST(1e-09 AS DOUBLE) * ABS(CAST((
         JSON_EXTRACT_PATH_TEXT(prev.inputs, 'consistency')
-      ) AS DOUBLE)) + 1e-9 * ABS(CAST((
+      ) AS DOUBLE))
+      OR ABS(
+        CAST(r."consistency" AS DOUBLE) - CAST((
+          JSON_EXTRACT_PATH_TEXT(prev.inputs, 'consistency')
+        ) AS DOUBLE)
+      ) <= CAST(0.1 AS DOUBLE) * ABS(CAST((
         JSON_EXTRACT_PATH_TEXT(prev.inputs, 'consistency')
       ) AS DOUBLE))
     )

@@ -403,9 +403,14 @@ SELECT
         CAST(r.`potential` AS DOUBLE) - CAST((
           GET_JSON_OBJECT(prev.inputs, '$.potential')
         ) AS DOUBLE)
-      ) <= CAST(0.1 AS DOUBLE) * ABS(CAST((
+      ) <= CAST(1e-09 AS DOUBLE) * ABS(CAST((
         GET_JSON_OBJECT(prev.inputs, '$.potential')
-      ) AS DOUBLE)) + 1e-9 * ABS(CAST((
+      ) AS DOUBLE))
+      OR ABS(
+        CAST(r.`potential` AS DOUBLE) - CAST((
+          GET_JSON_OBJECT(prev.inputs, '$.potential')
+        ) AS DOUBLE)
+      ) <= CAST(0.1 AS DOUBLE) * ABS(CAST((
         GET_JSON_OBJECT(prev.inputs, '$.potential')
       ) AS DOUBLE))
     )
@@ -442,9 +447,14 @@ SELECT
         CAST(r.`consistency` AS DOUBLE) - CAST((
           GET_JSON_OBJECT(prev.inputs, '$.consistency')
         ) AS DOUBLE)
-      ) <= CAST(0.1 AS DOUBLE) * ABS(CAST((
+      ) <= CAST(1e-09 AS DOUBLE) * ABS(CAST((
         GET_JSON_OBJECT(prev.inputs, '$.consistency')
-      ) AS DOUBLE)) + 1e-9 * ABS(CAST((
+      ) AS DOUBLE))
+      OR ABS(
+        CAST(r.`consistency` AS DOUBLE) - CAST((
+          GET_JSON_OBJECT(prev.inputs, '$.consistency')
+        ) AS DOUBLE)
+      ) <= CAST(0.1 AS DOUBLE) * ABS(CAST((
         GET_JSON_OBJECT(prev.inputs, '$.consistency')
       ) AS DOUBLE))
     )
@@ -487,9 +497,14 @@ SELECT
         CAST(r.`potential` AS DOUBLE) - CAST((
           GET_JSON_OBJECT(prev.inputs, '$.potential')
         ) AS DOUBLE)
-      ) <= CAST(0.1 AS DOUBLE) * ABS(CAST((
+      ) <= CAST(1e-09 AS DOUBLE) * ABS(CAST((
         GET_JSON_OBJECT(prev.inputs, '$.potential')
-      ) AS DOUBLE)) + 1e-9 * ABS(CAST((
+      ) AS DOUBLE))
+      OR ABS(
+        CAST(r.`potential` AS DOUBLE) - CAST((
+          GET_JSON_OBJECT(prev.inputs, '$.potential')
+        ) AS DOUBLE)
+      ) <= CAST(0.1 AS DOUBLE) * ABS(CAST((
         GET_JSON_OBJECT(prev.inputs, '$.potential')
       ) AS DOUBLE))
     )
@@ -526,9 +541,14 @@ SELECT
         CAST(r.`consistency` AS DOUBLE) - CAST((
           GET_JSON_OBJECT(prev.inputs, '$.consistency')
         ) AS DOUBLE)
-      ) <= CAST(0.1 AS DOUBLE) * ABS(CAST((
+      ) <= CAST(1e-09 AS DOUBLE) * ABS(CAST((
         GET_JSON_OBJECT(prev.inputs, '$.consistency')
-      ) AS DOUBLE)) + 1e-9 * ABS(CAST((
+      ) AS DOUBLE))
+      OR ABS(
+        CAST(r.`consistency` AS DOUBLE) - CAST((
+          GET_JSON_OBJECT(prev.inputs, '$.consistency')
+        ) AS DOUBLE)
+      ) <= CAST(0.1 AS DOUBLE) * ABS(CAST((
         GET_JSON_OBJECT(prev.inputs, '$.consistency')
       ) AS DOUBLE))
     )

@@ -401,9 +401,12 @@ SELECT
       )
       OR ABS(CAST(r."potential" AS REAL) - CAST((
         prev.inputs ->> '$.potential'
-      ) AS REAL)) <= CAST(0.1 AS REAL) * ABS(CAST((
+      ) AS REAL)) <= CAST(1e-09 AS REAL) * ABS(CAST((
         prev.inputs ->> '$.potential'
-      ) AS REAL)) + 1e-9 * ABS(CAST((
+      ) AS REAL))
+      OR ABS(CAST(r."potential" AS REAL) - CAST((
+        prev.inputs ->> '$.potential'
+      ) AS REAL)) <= CAST(0.1 AS REAL) * ABS(CAST((
         prev.inputs ->> '$.potential'
       ) AS REAL))
     )
@@ -440,9 +443,14 @@ SELECT
         CAST(r."consistency" AS REAL) - CAST((
           prev.inputs ->> '$.consistency'
         ) AS REAL)
-      ) <= CAST(0.1 AS REAL) * ABS(CAST((
+      ) <= CAST(1e-09 AS REAL) * ABS(CAST((
         prev.inputs ->> '$.consistency'
-      ) AS REAL)) + 1e-9 * ABS(CAST((
+      ) AS REAL))
+      OR ABS(
+        CAST(r."consistency" AS REAL) - CAST((
+          prev.inputs ->> '$.consistency'
+        ) AS REAL)
+      ) <= CAST(0.1 AS REAL) * ABS(CAST((
         prev.inputs ->> '$.consistency'
       ) AS REAL))
     )
@@ -483,9 +491,12 @@ SELECT
       )
       OR ABS(CAST(r."potential" AS REAL) - CAST((
         prev.inputs ->> '$.potential'
-      ) AS REAL)) <= CAST(0.1 AS REAL) * ABS(CAST((
+      ) AS REAL)) <= CAST(1e-09 AS REAL) * ABS(CAST((
         prev.inputs ->> '$.potential'
-      ) AS REAL)) + 1e-9 * ABS(CAST((
+      ) AS REAL))
+      OR ABS(CAST(r."potential" AS REAL) - CAST((
+        prev.inputs ->> '$.potential'
+      ) AS REAL)) <= CAST(0.1 AS REAL) * ABS(CAST((
         prev.inputs ->> '$.potential'
       ) AS REAL))
     )
@@ -522,9 +533,14 @@ SELECT
         CAST(r."consistency" AS REAL) - CAST((
           prev.inputs ->> '$.consistency'
         ) AS REAL)
-      ) <= CAST(0.1 AS REAL) * ABS(CAST((
+      ) <= CAST(1e-09 AS REAL) * ABS(CAST((
         prev.inputs ->> '$.consistency'
-      ) AS REAL)) + 1e-9 * ABS(CAST((
+      ) AS REAL))
+      OR ABS(
+        CAST(r."consistency" AS REAL) - CAST((
+          prev.inputs ->> '$.consistency'
+        ) AS REAL)
+      ) <= CAST(0.1 AS REAL) * ABS(CAST((
         prev.inputs ->> '$.consistency'
       ) AS REAL))
     )

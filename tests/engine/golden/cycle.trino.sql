@@ -407,9 +407,14 @@ SELECT
         CAST(r."potential" AS DOUBLE) - CAST((
           JSON_EXTRACT_SCALAR(prev.inputs, '$.potential')
         ) AS DOUBLE)
-      ) <= CAST(0.1 AS DOUBLE) * ABS(CAST((
+      ) <= CAST(1e-09 AS DOUBLE) * ABS(CAST((
         JSON_EXTRACT_SCALAR(prev.inputs, '$.potential')
-      ) AS DOUBLE)) + 1e-9 * ABS(CAST((
+      ) AS DOUBLE))
+      OR ABS(
+        CAST(r."potential" AS DOUBLE) - CAST((
+          JSON_EXTRACT_SCALAR(prev.inputs, '$.potential')
+        ) AS DOUBLE)
+      ) <= CAST(0.1 AS DOUBLE) * ABS(CAST((
         JSON_EXTRACT_SCALAR(prev.inputs, '$.potential')
       ) AS DOUBLE))
     )
@@ -446,9 +451,14 @@ SELECT
         CAST(r."consistency" AS DOUBLE) - CAST((
           JSON_EXTRACT_SCALAR(prev.inputs, '$.consistency')
         ) AS DOUBLE)
-      ) <= CAST(0.1 AS DOUBLE) * ABS(CAST((
+      ) <= CAST(1e-09 AS DOUBLE) * ABS(CAST((
         JSON_EXTRACT_SCALAR(prev.inputs, '$.consistency')
-      ) AS DOUBLE)) + 1e-9 * ABS(CAST((
+      ) AS DOUBLE))
+      OR ABS(
+        CAST(r."consistency" AS DOUBLE) - CAST((
+          JSON_EXTRACT_SCALAR(prev.inputs, '$.consistency')
+        ) AS DOUBLE)
+      ) <= CAST(0.1 AS DOUBLE) * ABS(CAST((
         JSON_EXTRACT_SCALAR(prev.inputs, '$.consistency')
       ) AS DOUBLE))
     )
@@ -491,9 +501,14 @@ SELECT
         CAST(r."potential" AS DOUBLE) - CAST((
           JSON_EXTRACT_SCALAR(prev.inputs, '$.potential')
         ) AS DOUBLE)
-      ) <= CAST(0.1 AS DOUBLE) * ABS(CAST((
+      ) <= CAST(1e-09 AS DOUBLE) * ABS(CAST((
         JSON_EXTRACT_SCALAR(prev.inputs, '$.potential')
-      ) AS DOUBLE)) + 1e-9 * ABS(CAST((
+      ) AS DOUBLE))
+      OR ABS(
+        CAST(r."potential" AS DOUBLE) - CAST((
+          JSON_EXTRACT_SCALAR(prev.inputs, '$.potential')
+        ) AS DOUBLE)
+      ) <= CAST(0.1 AS DOUBLE) * ABS(CAST((
         JSON_EXTRACT_SCALAR(prev.inputs, '$.potential')
       ) AS DOUBLE))
     )
@@ -530,9 +545,14 @@ SELECT
         CAST(r."consistency" AS DOUBLE) - CAST((
           JSON_EXTRACT_SCALAR(prev.inputs, '$.consistency')
         ) AS DOUBLE)
-      ) <= CAST(0.1 AS DOUBLE) * ABS(CAST((
+      ) <= CAST(1e-09 AS DOUBLE) * ABS(CAST((
         JSON_EXTRACT_SCALAR(prev.inputs, '$.consistency')
-      ) AS DOUBLE)) + 1e-9 * ABS(CAST((
+      ) AS DOUBLE))
+      OR ABS(
+        CAST(r."consistency" AS DOUBLE) - CAST((
+          JSON_EXTRACT_SCALAR(prev.inputs, '$.consistency')
+        ) AS DOUBLE)
+      ) <= CAST(0.1 AS DOUBLE) * ABS(CAST((
         JSON_EXTRACT_SCALAR(prev.inputs, '$.consistency')
       ) AS DOUBLE))
     )
