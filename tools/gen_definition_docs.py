@@ -123,6 +123,14 @@ def field_comments(cls: type) -> dict[str, str]:
     return comments
 
 
+def annotation(cls: type, name: str) -> Any:
+    """A field's annotation as written in the source (other code may resolve ``field.type``)."""
+    for klass in cls.__mro__:
+        if name in vars(klass).get("__annotations__", {}):
+            return vars(klass)["__annotations__"][name]
+    return ""
+
+
 def type_name(annotation: Any) -> str:
     text = annotation if isinstance(annotation, str) else getattr(annotation, "__name__", "")
     text = str(text or annotation)
@@ -156,7 +164,7 @@ def class_section(cls: type) -> list[str]:
     comments = field_comments(cls)
     lines = [f"### `{cls.__name__}`", "", markdown(doc), ""]
     rows = [
-        f"| `{field.name}` | {type_name(field.type)} | {default_text(field)} | "
+        f"| `{field.name}` | {type_name(annotation(cls, field.name))} | {default_text(field)} | "
         f"{markdown(comments.get(field.name, ''))} |"
         for field in attrs.fields(cls)
         if field.name not in FILLED_IN and not field.name.startswith("_")
