@@ -142,10 +142,26 @@ def _questionnaires(catalog: Catalog, rule_set: RuleSet) -> dict[str, list[Quest
     return found
 
 
+#: The strategy of every segment of a therapy area that declares no strategies.
+SEGMENTATION_ONLY = "none (segmentation only)"
+
+
 def engagement_strategies(
     catalog: Catalog, profile: CountryProfile, rule_set: RuleSet, variant: str | None = None
 ) -> dict[str, EngagementStrategy]:
     """Each segment's strategy in ``variant`` (default: the one the country chose)."""
+    if not any(key[0] == rule_set.therapy_area for key in catalog.engagement_strategies):
+        # A therapy area that only segments: nobody is called, nothing is planned
+        # or costed; its segments still go to the assignments and the summary.
+        return {
+            segment: EngagementStrategy(
+                therapy_area=rule_set.therapy_area,
+                segment=segment,
+                name=SEGMENTATION_ONLY,
+                target=False,
+            )
+            for segment in rule_set.segment.segments
+        }
     variant = variant or profile.choice(rule_set.therapy_area).strategy_variant
     strategies = {
         key[2]: strategy
