@@ -73,6 +73,7 @@ def test_a_reload_of_the_same_file_writes_nothing_and_a_change_writes_only_it(
     before = batch_files(h1)
     (again,) = load(h1, tiny, tiny_market.DATA / "h1" / "metrics.csv", country="NL")
     assert (again.rows_new, again.rows_updated, again.rows_unchanged) == (0, 0, 38)
+    assert again.skipped  # the same content, loaded last: not even read
     assert batch_files(h1) == before  # no file for a batch that changed nothing
     changed = write(
         tmp_path / "metrics.csv",
@@ -86,6 +87,11 @@ def test_a_reload_of_the_same_file_writes_nothing_and_a_change_writes_only_it(
     assert written == [{"customer_id": written[0]["customer_id"], "value": 5.0}]
     assert potential(h1, "C01") == 5.0 and potential(h1, "C02") == 70.0
     assert query(h1, "SELECT COUNT(*) AS n FROM metric") == [{"n": 38}]
+    # The first file again: a later load changed its metrics, so it is loaded
+    # (and writes back only the row that differs).
+    (restored,) = load(h1, tiny, tiny_market.DATA / "h1" / "metrics.csv", country="NL")
+    assert not restored.skipped and (restored.rows_updated, restored.rows_unchanged) == (1, 37)
+    assert potential(h1, "C01") == 80.0
 
 
 def query_files(files: list[Path]) -> list[dict[str, Any]]:

@@ -136,6 +136,12 @@ def summary_table(results: list, title: str | None = None) -> Table:
 def _render(results: list) -> None:
     stdout.print(summary_table(results))
     for result in results:
+        if result.skipped:
+            stdout.print(
+                f"[dim]{_file_and_kind(result.location, result.kind)}: the same content as "
+                f"batch {result.batch_id}, and nothing it depends on changed since: "
+                "skipped, nothing written[/]"
+            )
         if result.ignored_columns:
             stdout.print(
                 f"[yellow]{Path(result.location).name}: ignored columns {', '.join(result.ignored_columns)}"

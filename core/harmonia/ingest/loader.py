@@ -12,8 +12,10 @@ always.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import attrs
@@ -89,6 +91,9 @@ class LoadResult:
     rows_unchanged: int
     reasons: tuple[tuple[str, int], ...] = ()
     ignored_columns: tuple[str, ...] = ()
+    #: Set when the same file was loaded before and nothing it depends on has
+    #: changed since: the batch that loaded it (``batch_id``), nothing was written.
+    skipped: bool = False
     #: What loaded but looks unexpected: names no installed pack declares,
     #: answers dated after today (see :mod:`harmonia.ingest.plausibility`).
     warnings: tuple[str, ...] = ()
@@ -140,12 +145,85 @@ class Loader:
                 where=f"source {source.name}",
                 fix="use a source of an allowed family, or change the country profile",
             )
+        digest = self._content_hash(source, options)
+        if digest is not None and (earlier := self._unchanged_since(digest)):
+            with self.database.session() as session:
+                session.add(
+                    AuditEvent(
+                        actor=self.actor,
+                        action="load.skipped",
+                        subject=", ".join(f"load_batch:{result.batch_id}" for result in earlier),
+                        details=json.dumps({"location": options.get("path"), "sha256": digest}),
+                    )
+                )
+                session.commit()
+            yield from earlier
+            return
         for batch in source.read(self.request(options)):
-            yield self.load_batch(batch, source)
+            yield self.load_batch(batch, source, digest)
+
+    def _content_hash(self, source: DataSource, options: dict[str, str]) -> str | None:
+        """SHA-256 of the file to load and of everything that decides how it is read."""
+        path = Path(options.get("path", ""))
+        if not options.get("path") or not path.is_file():
+            return None
+        digest = hashlib.sha256()
+        settings = [source.name, self.country, self.system, self.decimal, sorted(options.items())]
+        digest.update(repr(settings).encode())
+        with path.open("rb") as file:
+            while block := file.read(1 << 20):
+                digest.update(block)
+        return digest.hexdigest()
+
+    def _unchanged_since(self, digest: str) -> list[LoadResult]:
+        """The results of the last load of the same content, if loading it again changes nothing.
+
+        Nothing changes when, for each kind it held, that load is the latest
+        of its kind, and no batch at all came after a load that quarantined
+        rows (a later load may have made them loadable).
+        """
+        from sqlmodel import select
+
+        with self.database.session() as session:
+            earlier = session.exec(
+                select(LoadBatch)
+                .where(LoadBatch.content_hash == digest, LoadBatch.status == "loaded")
+                .order_by(LoadBatch.id)
+            ).all()
+            if not earlier:
+                return []
+            latest = {batch.kind: batch for batch in earlier}
+            for batch in latest.values():
+                later = select(LoadBatch.id).where(
+                    LoadBatch.status == "loaded", LoadBatch.id > batch.id
+                )
+                if not batch.rows_quarantined:
+                    later = later.where(LoadBatch.kind == batch.kind)
+                if session.exec(later.limit(1)).first() is not None:
+                    return []
+        return [
+            LoadResult(
+                batch_id=batch.id or 0,
+                kind=batch.kind,
+                location=batch.location,
+                source=batch.source,
+                system=batch.system,
+                rows_read=batch.rows_read,
+                rows_loaded=batch.rows_loaded,
+                rows_quarantined=batch.rows_quarantined,
+                rows_new=0,
+                rows_updated=0,
+                rows_unchanged=batch.rows_loaded,
+                skipped=True,
+            )
+            for batch in sorted(latest.values(), key=lambda batch: batch.id or 0)
+        ]
 
     # -- one batch -----------------------------------------------------------------
 
-    def load_batch(self, batch: Batch, source: DataSource) -> LoadResult:
+    def load_batch(
+        self, batch: Batch, source: DataSource, content_hash: str | None = None
+    ) -> LoadResult:
         if batch.kind not in RECORD_KINDS:
             raise ConfigError(f"source {source.name} yielded unknown record kind {batch.kind!r}")
         system = self.system or batch.system or source.name
@@ -155,7 +233,7 @@ class Loader:
                 where=f"source {source.name}, {batch.location}",
                 fix="give the source system another name with --system",
             )
-        batch_id = self._open_batch(batch, source.name, system)
+        batch_id = self._open_batch(batch, source.name, system, content_hash)
         try:
             result = self._load(batch, source, system, batch_id)
         except BaseException:
@@ -276,7 +354,9 @@ class Loader:
             return profile.csv.decimal
         return "," if getattr(batch, "delimiter", None) == ";" else "."
 
-    def _open_batch(self, batch: Batch, source: str, system: str) -> int:
+    def _open_batch(
+        self, batch: Batch, source: str, system: str, content_hash: str | None = None
+    ) -> int:
         with self.database.session() as session:
             record = LoadBatch(
                 source=source,
@@ -286,6 +366,7 @@ class Loader:
                 country=self.country,
                 actor=self.actor,
                 owner=this_owner(),
+                content_hash=content_hash,
             )
             session.add(record)
             session.commit()
