@@ -137,10 +137,10 @@ def _render(results: list) -> None:
     stdout.print(summary_table(results))
     for result in results:
         if result.skipped:
+            # Same content as the batch shown, nothing since that could change
+            # its outcome: nothing was read or written.
             stdout.print(
-                f"[dim]{_file_and_kind(result.location, result.kind)}: the same content as "
-                f"batch {result.batch_id}, and nothing it depends on changed since: "
-                "skipped, nothing written[/]"
+                f"[dim]{Path(result.location).name}: same as batch {result.batch_id}, skipped"
             )
         if result.ignored_columns:
             stdout.print(
