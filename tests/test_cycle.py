@@ -791,7 +791,14 @@ def test_cycle_sql_run_in_duckdb_gives_the_cycles_assignments(
     database = Database(harmonia_database)
     with BulkConnection(database) as bulk:
         tables = {
-            name: bulk.read(f"SELECT * FROM {name}") for name in ("customer", "response", "answer")
+            name: bulk.read(f"SELECT * FROM {name}")
+            for name in (
+                "customer",
+                "response",
+                "answer",
+                "customer_redirect",  # who is merged, and who objects: the cycle reads them
+                "objection",
+            )
         }
         tables["metric"] = facts_of(database).read(bulk, "SELECT * FROM metric")
         crosswalk = bulk.read("SELECT customer_id, source_id FROM crosswalk").to_pylist()

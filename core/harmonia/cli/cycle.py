@@ -299,8 +299,8 @@ def sql(country: str, therapy_area: str, period: str | None, dialect: str) -> No
     """Print the cycle's segmentation as SQL, to run inside another engine.
 
     The query reads tables named like the harmonized store's (customer,
-    metric, response, answer) and returns one row per customer with its
-    segments, the rules that fired and their inputs.
+    metric, response, answer, customer_redirect, objection) and returns one
+    row per customer with its segments, the rules that fired and their inputs.
     """
     click.echo(
         app().cycles.sql(country=country, therapy_area=therapy_area, period=period, dialect=dialect)

@@ -104,7 +104,16 @@ def _run_embedded(
 
 
 #: Store tables whose slices have no NULL column: safe to stream in bounded batches.
-_NOT_NULL = {"metric", "response", "answer", "identifier", "crosswalk", "assignment"}
+_NOT_NULL = {
+    "metric",
+    "response",
+    "answer",
+    "identifier",
+    "crosswalk",
+    "assignment",
+    "customer_redirect",
+    "objection",
+}
 
 
 def read_inputs(
@@ -409,6 +418,8 @@ _SCHEMAS: dict[str, list[tuple[str, str]]] = {
     "answer": [("response_id", "int64"), ("question", "string"), ("value", "string")],
     "identifier": [("customer_id", "int64"), ("scheme", "string"), ("value", "string")],
     "crosswalk": [("system", "string"), ("source_id", "string"), ("customer_id", "int64")],
+    "customer_redirect": [("merged_id", "int64"), ("survivor_id", "int64")],
+    "objection": [("customer_id", "int64")],
     "assignment": [
         ("cycle_id", "int64"),
         ("customer_id", "int64"),

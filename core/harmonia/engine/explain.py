@@ -20,6 +20,7 @@ from harmonia.engine.pullthrough import PullThroughCheck, explain_pull_through
 from harmonia.engine.query import filled_inputs
 from harmonia.errors import ConfigError, NotFoundError
 from harmonia.store.database import Database
+from harmonia.store.identity import resolve
 from harmonia.store.models import HARMONIA_IDS, Assignment, Crosswalk, Customer, Cycle, Identifier
 
 #: What each dimension's result is called where a user reads it.
@@ -147,11 +148,13 @@ def _customer_id(session: Any, cycle_id: int, customer: str, system: str | None)
         if system is not None:
             matches = matches.where(Crosswalk.system == system)
         named |= {match.system: match.customer_id for match in session.exec(matches)}
-    in_cycle = {
-        name: id
-        for name, id in named.items()
-        if session.get(Assignment, (cycle_id, id)) is not None
-    }
+    # A cycle run after a merge knows a merged customer by its survivor's id.
+    now = resolve(session, named.values())
+    in_cycle: dict[str, int] = {}
+    for name, id in named.items():
+        for known in (id, now[id]):
+            if name not in in_cycle and session.get(Assignment, (cycle_id, known)) is not None:
+                in_cycle[name] = known
     if len(set(in_cycle.values())) == 1:
         return next(iter(in_cycle.values()))
     if in_cycle:

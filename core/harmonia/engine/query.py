@@ -57,6 +57,7 @@ from harmonia.questionnaires.coverage import (
 )
 from harmonia.questionnaires.scoring import profile_ctes
 from harmonia.sql import double, identifier, quote
+from harmonia.store.identity import profiled, resolved_facts
 
 SQL_TYPES = {"text": "VARCHAR", "integer": "BIGINT", "number": "DOUBLE", "boolean": "BOOLEAN"}
 
@@ -78,6 +79,16 @@ ASSIGNMENT_COLUMNS = (
 #: The key of an assignment's inputs that lists the features whose value came from
 #: their missing-value policy, space-separated; no feature can be named so.
 FILLED = "(missing)"
+
+# Facts as a cycle reads them: a merged customer's under its survivor.
+_METRICS = resolved_facts(
+    "metric",
+    ("therapy_area", "metric", "period", "first_month", "last_month", "value"),
+    key=("therapy_area", "metric", "period"),
+)
+_RESPONSES = resolved_facts(
+    "response", ("id", "questionnaire", "version", "respondent", "answered_at")
+)
 
 
 def filled_inputs(inputs: dict[str, object]) -> tuple[dict[str, object], list[str]]:
@@ -170,6 +181,9 @@ class CycleQuery:
             f"AND a.question IN ({questions})",
             "identifier": f"SELECT customer_id, scheme, value FROM identifier WHERE {in_country}",
             "crosswalk": f"SELECT system, source_id, customer_id FROM crosswalk WHERE {in_country}",
+            # Who a cycle may not profile, and where merged ids' facts now belong.
+            "customer_redirect": "SELECT merged_id, survivor_id FROM customer_redirect",
+            "objection": "SELECT customer_id FROM objection",
         }
         if self.previous_cycle_id is not None:
             queries["assignment"] = (
@@ -206,7 +220,7 @@ class CycleQuery:
         yield (
             "population",
             "SELECT id AS customer_id, country, type, specialty, territory, postal_code, city "
-            f"FROM customer WHERE country = {country}",
+            f"FROM customer WHERE country = {country} AND {profiled('id')}",
         )
         named: set[str] = set()  # features may share a metric window or a profile
         test = self.spec.rule_set.pull_through
@@ -230,11 +244,14 @@ class CycleQuery:
                 stale = _stale_cte(feature.questionnaire)
                 if stale not in named:
                     named.add(stale)
-                    yield stale, stale_sql(feature.questionnaire, self.response_window[0])
+                    yield (
+                        stale,
+                        stale_sql(feature.questionnaire, self.response_window[0], _RESPONSES),
+                    )
 
     def _metric_values(self, feature: MetricFeature | QuantileFeature) -> str:
         base = (
-            f"FROM metric WHERE therapy_area = {quote(self.spec.therapy_area)} "
+            f"FROM {_METRICS} metric WHERE therapy_area = {quote(self.spec.therapy_area)} "
             f"AND metric = {quote(feature.metric)}"
         )
         period = self.spec.period
@@ -274,7 +291,7 @@ class CycleQuery:
         )
         return (
             f"SELECT customer_id, CAST(COUNT(DISTINCT bucket) AS DOUBLE) / {len(periods)} AS share "
-            f"FROM (SELECT customer_id, CASE {buckets} END AS bucket FROM metric "
+            f"FROM (SELECT customer_id, CASE {buckets} END AS bucket FROM {_METRICS} metric "
             f"WHERE therapy_area = {quote(self.spec.therapy_area)} AND metric = {quote(feature.metric)} "
             f"AND value > {double(feature.threshold)} AND first_month >= {periods[0].first_month} "
             f"AND last_month <= {periods[-1].last_month}) active "
@@ -284,7 +301,7 @@ class CycleQuery:
     def _profile(self, feature: ProfileFeature, key: str) -> Iterator[tuple[str, str]]:
         start, end = self.response_window
         versions = self.spec.questionnaires.get(feature.questionnaire, [])
-        yield from profile_ctes(feature, versions, key, start, end)
+        yield from profile_ctes(feature, versions, key, start, end, _RESPONSES)
 
     def _features(self) -> str:
         columns, joins = ["p.customer_id"], []

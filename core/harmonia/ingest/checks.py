@@ -162,6 +162,9 @@ def customers_sql(context: CheckContext) -> str:
             harmonia_text(postal_code) AS postal_code,
             harmonia_text(city) AS city,
             harmonia_text(territory) AS territory,
+            harmonia_text(address) AS address,
+            regexp_replace(harmonia_text(phone), '[^0-9+]', '', 'g') AS phone,
+            lower(harmonia_text(email)) AS email,
             upper(harmonia_text(id_scheme)) AS id_scheme,
             regexp_replace(harmonia_text(id_value), '[\\s.\\-]', '', 'g') AS id_value
         FROM raw

@@ -182,7 +182,8 @@ class CustomerMerger(Merger):
             "customer",
             self._arrow(
                 "SELECT harmonia_id AS id, country, type, first_name, last_name, specialty, "
-                f"postal_code, city, territory, {batch} AS first_batch_id, {batch} AS batch_id "
+                "postal_code, city, territory, address, phone, email, "
+                f"{batch} AS first_batch_id, {batch} AS batch_id "
                 "FROM accepted WHERE is_new ORDER BY harmonia_id"
             ),
         )
@@ -202,7 +203,8 @@ class CustomerMerger(Merger):
         """
         known = self._arrow(
             "SELECT harmonia_id AS id, country, type, first_name, last_name, specialty, postal_code, "
-            "city, territory FROM accepted WHERE NOT is_new ORDER BY harmonia_id"
+            "city, territory, address, phone, email FROM accepted WHERE NOT is_new "
+            "ORDER BY harmonia_id"
         )
         if not known.num_rows:
             return _NO_IDS
@@ -217,20 +219,25 @@ class CustomerMerger(Merger):
                 "postal_code",
                 "city",
                 "territory",
+                "address",
+                "phone",
+                "email",
             )
         )
         updated = self.bulk.read(
             f"""
             INSERT INTO customer (id, country, type, first_name, last_name, specialty, postal_code,
-                                  city, territory, first_batch_id, batch_id)
+                                  city, territory, address, phone, email, first_batch_id, batch_id)
             SELECT id, country, type, first_name, last_name, specialty, postal_code, city,
-                   territory, {self.batch_id}, {self.batch_id} FROM {stage} WHERE true
+                   territory, address, phone, email, {self.batch_id}, {self.batch_id}
+            FROM {stage} WHERE true
             ON CONFLICT (id) DO UPDATE SET
                 country = excluded.country, type = excluded.type,
                 first_name = {keep.format("first_name")}, last_name = {keep.format("last_name")},
                 specialty = {keep.format("specialty")}, postal_code = {keep.format("postal_code")},
                 city = {keep.format("city")}, territory = {keep.format("territory")},
-                batch_id = excluded.batch_id
+                address = {keep.format("address")}, phone = {keep.format("phone")},
+                email = {keep.format("email")}, batch_id = excluded.batch_id
             WHERE customer.country <> excluded.country OR customer.type <> excluded.type
                 OR {changed}
             RETURNING id

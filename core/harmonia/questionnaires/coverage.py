@@ -71,10 +71,10 @@ def status_sql(scored: str, stale: str) -> str:
     )
 
 
-def stale_sql(questionnaire: str, start: str) -> str:
+def stale_sql(questionnaire: str, start: str, responses: str = "response") -> str:
     """The customers with a response to ``questionnaire`` from before the window."""
     return (
-        "SELECT DISTINCT customer_id FROM response "
+        f"SELECT DISTINCT customer_id FROM {responses} response "
         f"WHERE questionnaire = {quote(questionnaire)} AND answered_at < {quote(start)}"
     )
 

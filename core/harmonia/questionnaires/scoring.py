@@ -52,11 +52,20 @@ def scorable_versions(versions: Iterable[Questionnaire], dimension: str) -> Scor
 
 
 def profile_ctes(
-    feature: ProfileFeature, versions: list[Questionnaire], key: str, start: str, end: str
+    feature: ProfileFeature,
+    versions: list[Questionnaire],
+    key: str,
+    start: str,
+    end: str,
+    responses: str = "response",
 ) -> Iterator[tuple[str, str]]:
     """The CTEs scoring ``feature``'s dimension; the last, ``key``, has one row per
-    customer with a response in ``[start, end)``: ``customer_id, score, level, status``."""
-    yield from dimension_ctes(feature.questionnaire, feature.dimension, versions, key, start, end)
+    customer with a response in ``[start, end)``: ``customer_id, score, level, status``.
+
+    ``responses`` is the table (or parenthesised query) the responses come from."""
+    yield from dimension_ctes(
+        feature.questionnaire, feature.dimension, versions, key, start, end, responses
+    )
 
 
 def dimension_ctes(
@@ -66,6 +75,7 @@ def dimension_ctes(
     key: str,
     start: str,
     end: str,
+    responses: str = "response",
 ) -> Iterator[tuple[str, str]]:
     """Score ``dimension`` from each customer's latest response in the window.
 
@@ -77,7 +87,7 @@ def dimension_ctes(
         f"{key}_latest",
         "SELECT customer_id, response_id, version FROM (SELECT r.customer_id, r.id AS response_id, "
         "r.version, ROW_NUMBER() OVER (PARTITION BY r.customer_id ORDER BY r.answered_at DESC, "
-        f"r.id DESC) AS rn FROM response r WHERE r.questionnaire = {quote(questionnaire)} "
+        f"r.id DESC) AS rn FROM {responses} r WHERE r.questionnaire = {quote(questionnaire)} "
         f"AND r.answered_at >= {quote(start)} AND r.answered_at < {quote(end)}) ranked "
         "WHERE rn = 1",
     )

@@ -67,6 +67,9 @@ class Customer(SQLModel, table=True):
     postal_code: str | None = None
     city: str | None = None
     territory: str | None = None
+    address: str | None = None
+    phone: str | None = None
+    email: str | None = None
     first_batch_id: int
     batch_id: int
 
@@ -303,3 +306,91 @@ class AuditEvent(SQLModel, table=True):
     action: str
     subject: str
     details: str = Field(default="{}", sa_column=Column(Text, nullable=False))
+
+
+# --- master data: merges, the review queue, golden records, privacy -------------------
+
+
+class CustomerRedirect(SQLModel, table=True):
+    """A merged harmonia id and the customer it now is (always the final survivor).
+
+    Kept flat (a merge into a merged customer re-points its redirects), so
+    one lookup resolves any id; see :mod:`harmonia.store.identity`.
+    """
+
+    __tablename__ = "customer_redirect"
+
+    merged_id: int = Field(primary_key=True)
+    survivor_id: int = Field(index=True)
+    merge_id: int
+
+
+class CustomerMerge(SQLModel, table=True):
+    """One merge: ``merged_id`` became ``survivor_id``. ``undo`` holds what an unmerge restores.
+
+    ``undo`` (JSON) lists the crosswalk entries moved to the survivor and the
+    redirects re-pointed; an unmerge puts each back and sets ``undone_at``.
+    """
+
+    __tablename__ = "customer_merge"
+
+    id: int | None = Field(default=None, primary_key=True)
+    survivor_id: int = Field(index=True)
+    merged_id: int = Field(index=True)
+    pair_id: int | None = None
+    reason: str = ""
+    undo: str = Field(default="{}", sa_column=Column(Text, nullable=False))
+    actor: str = ""
+    at: dt.datetime = Field(default_factory=_now)
+    undone_at: dt.datetime | None = None
+    undone_by: str | None = None
+
+
+class MatchPair(SQLModel, table=True):
+    """Two customers a match found to be one person, with the evidence.
+
+    ``status``: ``review`` (grey zone, a steward decides), ``accepted``,
+    ``rejected`` (never proposed again), ``merged``. ``method``: ``identifier``
+    (same national identifier) or ``probabilistic`` (splink).
+    """
+
+    __tablename__ = "match_pair"
+    __table_args__ = (UniqueConstraint("left_id", "right_id", name="uq_match_pair"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    left_id: int
+    right_id: int
+    country: str
+    method: str
+    probability: float
+    evidence: str = Field(default="{}", sa_column=Column(Text, nullable=False))
+    status: str = Field(default="review", index=True)
+    found_at: dt.datetime = Field(default_factory=_now)
+    decided_by: str | None = None
+    decided_at: dt.datetime | None = None
+    merge_id: int | None = None
+
+
+class GoldenValue(SQLModel, table=True):
+    """A customer's best value of one attribute, and where it came from (source and batch)."""
+
+    __tablename__ = "golden_value"
+    __table_args__ = ({"sqlite_with_rowid": False},)
+
+    customer_id: int = Field(primary_key=True)
+    attribute: str = Field(primary_key=True)
+    value: str | None = None
+    system: str
+    batch_id: int
+    rule: str
+
+
+class Objection(SQLModel, table=True):
+    """A customer's objection to profiling (GDPR Art. 21): no segment, no output, anywhere."""
+
+    __tablename__ = "objection"
+
+    customer_id: int = Field(primary_key=True)
+    source: str = Field(description="'command', or the system that reported it")
+    actor: str = ""
+    at: dt.datetime = Field(default_factory=_now)
