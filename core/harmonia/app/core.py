@@ -36,7 +36,9 @@ if TYPE_CHECKING:
     from harmonia.app.demo import DemoResult
     from harmonia.app.loads import Loads
     from harmonia.app.markets import Markets
+    from harmonia.app.master import Master
     from harmonia.app.packs import Packs
+    from harmonia.app.privacy import Privacy
     from harmonia.app.questionnaires import Questionnaires
     from harmonia.app.schema import Schema
     from harmonia.app.strategy import Strategy
@@ -279,6 +281,20 @@ class Harmonia:
         from harmonia.app.strategy import Strategy
 
         return Strategy(self)
+
+    @cached_property
+    def master(self) -> Master:
+        """Master data: matching, the review queue, merges, golden records, data quality."""
+        from harmonia.app.master import Master
+
+        return Master(self)
+
+    @cached_property
+    def privacy(self) -> Privacy:
+        """Objections to profiling, erasure, pseudonymised exports."""
+        from harmonia.app.privacy import Privacy
+
+        return Privacy(self)
 
     def demo(self, workdir: Path, **options: Any) -> DemoResult:
         """Cycles of several markets and areas on synthetic data (:func:`~harmonia.app.demo.run_demo`)."""

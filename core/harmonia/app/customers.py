@@ -41,11 +41,20 @@ class Customers:
         self.app = app
 
     def in_territory(self, country: str, territory: str) -> list[KnownCustomer]:
-        """The territory's customers, once for every id a system knows them by, sorted by
-        last name, first name, harmonia id, system and source id."""
+        """The territory's customers a cycle may profile, once for every id a system knows
+        them by, sorted by last name, first name, harmonia id, system and source id."""
+        from sqlalchemy import text
+
+        from harmonia.store.identity import profiled
         from harmonia.store.models import Customer
 
-        return self._read(Customer.country == country, Customer.territory == territory)
+        # A rep's workbook profiles: customers who object, or merged into
+        # another, are not in it (harmonia.store.identity).
+        return self._read(
+            Customer.country == country,
+            Customer.territory == territory,
+            text(profiled("customer.id")),
+        )
 
     def known_by(self, system: str) -> list[KnownCustomer]:
         """Every customer ``system`` knows, by its ids (sorted as :meth:`in_territory`)."""

@@ -37,6 +37,8 @@ COMMANDS = {
     "report": "harmonia.cli.report:report",
     "pack": "harmonia.cli.pack:pack",
     "markets": "harmonia.cli.markets:markets",
+    "master": "harmonia.cli.master:master",
+    "privacy": "harmonia.cli.privacy:privacy",
 }
 
 #: Set by :mod:`harmonia.testing` so the CLI sees exactly a test's packs.

@@ -1,0 +1,49 @@
+"""Privacy: the application's operations (objections, erasure, pseudonymised exports).
+
+The rules live in :mod:`harmonia.master.privacy`; cycles honour objections
+through :mod:`harmonia.store.identity`, whatever pack or command runs them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from harmonia.app.core import Harmonia
+
+
+class Privacy:
+    """Objections to profiling, erasure of a person, pseudonymised exports."""
+
+    def __init__(self, app: Harmonia) -> None:
+        self.app = app
+
+    def object(self, customer_ids: Sequence[int], *, source: str = "command") -> Any:
+        from harmonia.master.privacy import object_to_profiling
+
+        return object_to_profiling(
+            self.app.database, customer_ids, actor=self.app.actor, source=source
+        )
+
+    def withdraw(self, customer_ids: Sequence[int]) -> list[int]:
+        from harmonia.master.privacy import withdraw_objection
+
+        return withdraw_objection(self.app.database, customer_ids, actor=self.app.actor)
+
+    def objections(self) -> list[Any]:
+        from harmonia.master.privacy import objections
+
+        return objections(self.app.existing_database)
+
+    def erase(self, customer_id: int) -> Any:
+        from harmonia.master.privacy import erase
+
+        return erase(self.app.database, customer_id, actor=self.app.actor)
+
+    def pseudonymised(self, cycle_id: int, key_file: Path) -> Any:
+        """A cycle's segmentation with HMAC pseudonyms instead of ids (an Arrow table)."""
+        from harmonia.master.privacy import pseudonymised_assignments, read_key
+
+        return pseudonymised_assignments(self.app.existing_database, cycle_id, read_key(key_file))

@@ -1,0 +1,409 @@
+"""Merge two customers into one, and undo it exactly.
+
+A merge writes no customer data: the merged id redirects to the survivor
+(``customer_redirect``), every source id stays in the crosswalk where it
+was, and each customer's record and facts stay as loaded (the survivor's
+golden record is chosen from them). So an unmerge deletes the redirect and
+puts back what the merge re-pointed: both customers are exactly as before.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from typing import Any
+
+import attrs
+from sqlalchemy import text
+from sqlmodel import Session, select
+
+from harmonia.errors import ConfigError, NotFoundError
+from harmonia.sql import literal
+from harmonia.store.bulk import BulkConnection
+from harmonia.store.database import Database
+from harmonia.store.models import (
+    AuditEvent,
+    Customer,
+    CustomerMerge,
+    CustomerRedirect,
+    Identifier,
+    MatchPair,
+    Objection,
+)
+
+
+@attrs.frozen
+class MergeResult:
+    merge_id: int
+    survivor_id: int
+    merged_id: int
+    redirected: tuple[int, ...]  # ids that pointed at the merged one and now at the survivor
+
+    def to_json(self) -> dict[str, object]:
+        return attrs.asdict(self)
+
+
+def merge(
+    database: Database,
+    survivor_id: int,
+    merged_id: int,
+    *,
+    actor: str,
+    reason: str = "",
+    pair_id: int | None = None,
+) -> MergeResult:
+    """Make ``merged_id`` redirect to ``survivor_id``; refuses what would corrupt identity."""
+    with database.session() as session:
+        result = merge_in(session, survivor_id, merged_id, actor=actor, reason=reason)
+        if pair_id is not None:
+            _mark_pair(session, pair_id, result.merge_id, actor)
+        session.commit()
+        return result
+
+
+def merge_in(
+    session: Session, survivor_id: int, merged_id: int, *, actor: str, reason: str = ""
+) -> MergeResult:
+    """:func:`merge` inside the caller's transaction (the review queue merges many)."""
+    survivor, merged = _customer(session, survivor_id), _customer(session, merged_id)
+    if survivor_id == merged_id:
+        raise ConfigError(f"customer {merged_id} cannot be merged into itself")
+    for customer, role in ((merged, "merged"), (survivor, "survivor")):
+        redirect = session.get(CustomerRedirect, customer.id)
+        if redirect is not None:
+            raise ConfigError(
+                f"customer {customer.id} was already merged into {redirect.survivor_id} "
+                f"(merge {redirect.merge_id})",
+                fix=f"use {redirect.survivor_id} as the {role}, or unmerge "
+                f"{customer.id} first (`harmonia master unmerge {customer.id}`)",
+            )
+    if survivor.country != merged.country:
+        raise ConfigError(
+            f"customers {survivor_id} ({survivor.country}) and {merged_id} ({merged.country}) "
+            "are in different countries: a customer belongs to one market",
+            fix="check the ids; reject the pair if a match proposed it",
+        )
+    _refuse_conflicting_identifiers(session, survivor_id, merged_id)
+    repointed = [
+        r.merged_id
+        for r in session.exec(
+            select(CustomerRedirect).where(CustomerRedirect.survivor_id == merged_id)
+        )
+    ]
+    moved_objection = _move_objection(session, merged_id, survivor_id)
+    record = CustomerMerge(
+        survivor_id=survivor_id,
+        merged_id=merged_id,
+        reason=reason,
+        actor=actor,
+        undo=json.dumps({"repointed": repointed, "moved_objection": moved_objection}),
+    )
+    session.add(record)
+    session.flush()
+    session.connection().execute(
+        text("UPDATE customer_redirect SET survivor_id = :survivor WHERE survivor_id = :merged"),
+        {"survivor": survivor_id, "merged": merged_id},
+    )
+    session.add(CustomerRedirect(merged_id=merged_id, survivor_id=survivor_id, merge_id=record.id))
+    session.add(
+        AuditEvent(
+            actor=actor,
+            action="master.merge",
+            subject=f"customer {merged_id} -> {survivor_id}",
+            details=json.dumps({"merge_id": record.id, "reason": reason}),
+        )
+    )
+    session.flush()
+    return MergeResult(record.id, survivor_id, merged_id, tuple(repointed))
+
+
+def unmerge(database: Database, merged_id: int, *, actor: str) -> MergeResult:
+    """Undo the merge of ``merged_id``: both customers are again what they were."""
+    with database.session() as session:
+        record = session.exec(
+            select(CustomerMerge)
+            .where(CustomerMerge.merged_id == merged_id, CustomerMerge.undone_at.is_(None))
+            .order_by(CustomerMerge.id.desc())
+        ).first()
+        if record is None:
+            _customer(session, merged_id)
+            raise NotFoundError(
+                f"customer {merged_id} is not merged into another",
+                fix="`harmonia master history ID` shows a customer's merges; unmerge names "
+                "the merged id, not the survivor",
+            )
+        later = session.exec(
+            select(CustomerMerge).where(
+                CustomerMerge.merged_id == record.survivor_id,
+                CustomerMerge.undone_at.is_(None),
+                CustomerMerge.id > record.id,
+            )
+        ).first()
+        if later is not None:
+            raise ConfigError(
+                f"customer {record.survivor_id}, which {merged_id} was merged into, was itself "
+                f"merged into {later.survivor_id} afterwards (merge {later.id})",
+                fix=f"unmerge {record.survivor_id} first, then {merged_id}",
+            )
+        undo = json.loads(record.undo)
+        connection = session.connection()
+        connection.execute(
+            text("DELETE FROM customer_redirect WHERE merged_id = :merged"), {"merged": merged_id}
+        )
+        for repointed in undo["repointed"]:
+            connection.execute(
+                text("UPDATE customer_redirect SET survivor_id = :merged WHERE merged_id = :id"),
+                {"merged": merged_id, "id": repointed},
+            )
+        if undo["moved_objection"]:
+            connection.execute(
+                text("UPDATE objection SET customer_id = :merged WHERE customer_id = :survivor"),
+                {"merged": merged_id, "survivor": record.survivor_id},
+            )
+        record.undone_at = dt.datetime.now(dt.UTC)
+        record.undone_by = actor
+        session.add(record)
+        for pair in session.exec(select(MatchPair).where(MatchPair.merge_id == record.id)):
+            pair.status, pair.decided_by, pair.decided_at = "rejected", actor, record.undone_at
+            session.add(pair)
+        session.add(
+            AuditEvent(
+                actor=actor,
+                action="master.unmerge",
+                subject=f"customer {merged_id} <- {record.survivor_id}",
+                details=json.dumps({"merge_id": record.id}),
+            )
+        )
+        session.commit()
+        return MergeResult(record.id, record.survivor_id, merged_id, tuple(undo["repointed"]))
+
+
+def history(database: Database, customer_id: int) -> list[CustomerMerge]:
+    """Every merge (and unmerge) a customer took part in, oldest first."""
+    with database.session() as session:
+        _customer(session, customer_id)
+        return list(
+            session.exec(
+                select(CustomerMerge)
+                .where(
+                    (CustomerMerge.survivor_id == customer_id)
+                    | (CustomerMerge.merged_id == customer_id)
+                )
+                .order_by(CustomerMerge.id)
+            )
+        )
+
+
+def _customer(session: Session, customer_id: int) -> Customer:
+    customer = session.get(Customer, customer_id)
+    if customer is None:
+        raise NotFoundError(
+            f"there is no customer with harmonia id {customer_id}",
+            fix="harmonia ids are the numbers in target lists and `harmonia explain`",
+        )
+    return customer
+
+
+def _refuse_conflicting_identifiers(session: Session, survivor_id: int, merged_id: int) -> None:
+    """Two values of one national scheme are two people, whatever the names say."""
+    ids: dict[int, dict[str, str]] = {survivor_id: {}, merged_id: {}}
+    for identifier in session.exec(
+        select(Identifier).where(Identifier.customer_id.in_([survivor_id, merged_id]))
+    ):
+        ids[identifier.customer_id][identifier.scheme] = identifier.value
+    clashes = [
+        f"{scheme} {ids[survivor_id][scheme]} vs {ids[merged_id][scheme]}"
+        for scheme in sorted(set(ids[survivor_id]) & set(ids[merged_id]))
+        if ids[survivor_id][scheme] != ids[merged_id][scheme]
+    ]
+    if clashes:
+        raise ConfigError(
+            f"customers {survivor_id} and {merged_id} have different national identifiers "
+            f"({'; '.join(clashes)}): they are two people, or one source is wrong",
+            fix="correct the identifier at its source and load again, or reject the pair",
+        )
+
+
+def _move_objection(session: Session, merged_id: int, survivor_id: int) -> bool:
+    """An objection of either customer is the merged customer's: it moves to the survivor."""
+    objection = session.get(Objection, merged_id)
+    if objection is None or session.get(Objection, survivor_id) is not None:
+        return False
+    session.connection().execute(
+        text("UPDATE objection SET customer_id = :survivor WHERE customer_id = :merged"),
+        {"survivor": survivor_id, "merged": merged_id},
+    )
+    return True
+
+
+def _mark_pair(session: Session, pair_id: int, merge_id: int, actor: str) -> None:
+    pair = session.get(MatchPair, pair_id)
+    if pair is not None:
+        pair.status, pair.merge_id = "merged", merge_id
+        pair.decided_by, pair.decided_at = actor, dt.datetime.now(dt.UTC)
+        session.add(pair)
+
+
+# --- many merges at once: the accepted pairs of a country -----------------------------------
+
+
+def merge_pairs(database: Database, *, country: str, actor: str) -> int:
+    """Merge every accepted pair of ``country``, a connected group at a time.
+
+    Each group of customers linked by accepted pairs becomes its lowest
+    (oldest) harmonia id. A group holding two values of one identifier
+    scheme is not merged: its pairs go back to the review queue. Everything
+    is computed in DuckDB and written in bulk; returns the merges made.
+    """
+    from harmonia.compute import duckdb_connection
+
+    duck = duckdb_connection()
+    with BulkConnection(database) as bulk:
+        bulk.lock("customer_merge")
+        where = f"p.status = 'accepted' AND p.country = {literal(country)}"
+        pairs = bulk.read(f"SELECT p.id, p.left_id, p.right_id FROM match_pair p WHERE {where}")
+        if not pairs.num_rows:
+            return 0
+        _into(duck, "pairs", pairs)
+        _groups(duck)
+        _into(
+            duck,
+            "identifiers",
+            bulk.read(
+                "SELECT customer_id, scheme, value FROM identifier WHERE customer_id IN "
+                f"(SELECT left_id FROM match_pair p WHERE {where} "
+                f"UNION SELECT right_id FROM match_pair p WHERE {where})"
+            ),
+        )
+        _into(duck, "redirects", bulk.read("SELECT merged_id, survivor_id FROM customer_redirect"))
+        _into(duck, "objections", bulk.read("SELECT customer_id FROM objection"))
+        first = bulk.next_id("customer_merge")
+        duck.execute(
+            f"""
+            CREATE TABLE torn AS  -- groups with two values of one scheme: two people at least
+            SELECT DISTINCT g.survivor_id FROM groups g JOIN identifiers i USING (customer_id)
+            GROUP BY g.survivor_id, i.scheme HAVING COUNT(DISTINCT i.value) > 1;
+            CREATE TABLE merges AS
+            SELECT {first - 1} + row_number() OVER (ORDER BY customer_id) AS id,
+                survivor_id, customer_id AS merged_id
+            FROM groups WHERE customer_id <> survivor_id
+              AND survivor_id NOT IN (SELECT survivor_id FROM torn)
+              AND customer_id NOT IN (SELECT merged_id FROM redirects)
+              AND survivor_id NOT IN (SELECT merged_id FROM redirects);
+            -- an objection of a merged customer moves to a survivor without one (the first)
+            CREATE TABLE moved AS
+            SELECT MIN(m.merged_id) AS merged_id FROM merges m
+            WHERE m.merged_id IN (SELECT customer_id FROM objections)
+              AND m.survivor_id NOT IN (SELECT customer_id FROM objections)
+            GROUP BY m.survivor_id;
+            """
+        )
+        records = duck.sql(
+            f"""
+            SELECT m.id, m.survivor_id, m.merged_id, NULL::BIGINT AS pair_id,
+                'accepted match' AS reason,
+                CAST(to_json({{'repointed': COALESCE((SELECT list(r.merged_id ORDER BY r.merged_id)
+                    FROM redirects r WHERE r.survivor_id = m.merged_id), []),
+                    'moved_objection': m.merged_id IN (SELECT merged_id FROM moved)}})
+                    AS VARCHAR) AS undo,
+                {literal(actor)} AS actor, now() AS at
+            FROM merges m ORDER BY m.id
+            """
+        ).to_arrow_table()
+        if not records.num_rows:
+            bulk.execute(
+                f"UPDATE match_pair SET status = 'review' WHERE status = 'accepted' "
+                f"AND country = {literal(country)}"
+            )
+            return 0
+        bulk.append("customer_merge", records)
+        bulk.wait()
+        plan = bulk.stage(
+            duck.sql("SELECT id, survivor_id, merged_id FROM merges").to_arrow_table(), "merges"
+        )
+        moved = bulk.stage(
+            duck.sql(
+                "SELECT m.merged_id, m.survivor_id FROM merges m JOIN moved USING (merged_id)"
+            ).to_arrow_table(),
+            "moved",
+        )
+        bulk.execute(
+            f"UPDATE customer_redirect SET survivor_id = (SELECT p.survivor_id FROM {plan} p "
+            f"WHERE p.merged_id = customer_redirect.survivor_id) "
+            f"WHERE survivor_id IN (SELECT merged_id FROM {plan})"
+        )
+        bulk.execute(
+            "INSERT INTO customer_redirect (merged_id, survivor_id, merge_id) "
+            f"SELECT merged_id, survivor_id, id FROM {plan}"
+        )
+        bulk.execute(
+            f"UPDATE objection SET customer_id = (SELECT m.survivor_id FROM {moved} m "
+            f"WHERE m.merged_id = objection.customer_id) "
+            f"WHERE customer_id IN (SELECT merged_id FROM {moved})"
+        )
+        # A pair is settled by the merge of its right (higher) id, or of its left.
+        bulk.execute(
+            f"""
+            UPDATE match_pair SET status = 'merged', decided_by = {literal(actor)},
+                decided_at = CURRENT_TIMESTAMP,
+                merge_id = COALESCE(
+                    (SELECT p.id FROM {plan} p WHERE p.merged_id = match_pair.right_id),
+                    (SELECT p.id FROM {plan} p WHERE p.merged_id = match_pair.left_id))
+            WHERE status = 'accepted' AND country = {literal(country)}
+              AND (right_id IN (SELECT merged_id FROM {plan})
+                   OR left_id IN (SELECT merged_id FROM {plan}))
+            """
+        )
+        bulk.execute(
+            f"UPDATE match_pair SET status = 'review' WHERE status = 'accepted' "
+            f"AND country = {literal(country)}"
+        )
+        bulk.execute(
+            "INSERT INTO audit_event (at, actor, action, subject, details) VALUES "
+            f"(CURRENT_TIMESTAMP, {literal(actor)}, 'master.merge', "
+            f"{literal(f'{records.num_rows} accepted pairs of {country}')}, "
+            f"{literal(json.dumps({'merges': records.num_rows, 'first_merge_id': first}))})"
+        )
+        bulk.sync_sequence("customer_merge")
+        bulk.analyze("customer_redirect", "match_pair")
+        return records.num_rows
+
+
+def _into(duck: Any, name: str, table: Any) -> None:
+    duck.register("incoming", table)
+    duck.execute(f"CREATE OR REPLACE TABLE {name} AS SELECT * FROM incoming")
+    duck.unregister("incoming")
+
+
+def _groups(duck: Any) -> None:
+    """``groups(customer_id, survivor_id)``: connected components of ``pairs``, lowest id wins.
+
+    Label propagation in SQL: each round every customer takes the lowest
+    label among its neighbours; a chain of n links settles in at most n rounds
+    and real groups (two or three records of one person) in two or three.
+    """
+    duck.execute(
+        """
+        CREATE OR REPLACE TABLE edges AS
+        SELECT left_id AS a, right_id AS b FROM pairs UNION SELECT right_id, left_id FROM pairs;
+        CREATE OR REPLACE TABLE groups AS
+        SELECT a AS customer_id, LEAST(a, MIN(b)) AS survivor_id FROM edges GROUP BY a;
+        """
+    )
+    while True:
+        duck.execute(
+            """
+            CREATE OR REPLACE TABLE next_groups AS
+            SELECT g.customer_id, LEAST(g.survivor_id, MIN(n.survivor_id)) AS survivor_id
+            FROM groups g JOIN edges e ON e.a = g.customer_id
+            JOIN groups n ON n.customer_id = e.b
+            GROUP BY g.customer_id, g.survivor_id
+            """
+        )
+        moved = duck.sql(
+            "SELECT COUNT(*) FROM next_groups n JOIN groups g USING (customer_id) "
+            "WHERE n.survivor_id <> g.survivor_id"
+        ).fetchall()[0][0]
+        duck.execute("CREATE OR REPLACE TABLE groups AS SELECT * FROM next_groups")
+        if not moved:
+            return

@@ -1,0 +1,379 @@
+"""Privacy by design: objections to profiling, erasure, pseudonymised exports.
+
+Profiling physicians for direct marketing is profiling under the GDPR. An
+objection (Art. 21) is absolute: the customer is left out of every cycle's
+population (:mod:`harmonia.store.identity`), so no segment, target list,
+workbook, sink or report ever holds them. Erasure (Art. 17) removes the
+person's data from the records and facts and keeps an audit entry that
+holds no personal data. A pseudonymised export replaces ids with a keyed
+hash (HMAC-SHA256) computed in SQL, so vendors can join exports over time
+without learning who anyone is.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+import attrs
+import pyarrow as pa
+from sqlalchemy import text
+from sqlmodel import Session, select
+
+from harmonia.errors import ConfigError, NotFoundError
+from harmonia.sql import literal
+from harmonia.store.bulk import BulkConnection
+from harmonia.store.database import Database
+from harmonia.store.identity import resolve
+from harmonia.store.models import AuditEvent, Objection
+
+#: Customer attributes that are personal data: erased (set empty) on erasure.
+PERSONAL_ATTRIBUTES = (
+    "first_name",
+    "last_name",
+    "postal_code",
+    "city",
+    "address",
+    "phone",
+    "email",
+)
+
+
+# --- objections ------------------------------------------------------------------------
+
+
+@attrs.frozen
+class ObjectionResult:
+    added: tuple[int, ...]
+    already: tuple[int, ...]
+
+    def to_json(self) -> dict[str, object]:
+        return attrs.asdict(self)
+
+
+def object_to_profiling(
+    database: Database, customer_ids: Iterable[int], *, actor: str, source: str = "command"
+) -> ObjectionResult:
+    """Record objections; all or nothing (an unknown id changes nothing and is named)."""
+    with database.session() as session:
+        survivors = _known(session, customer_ids)
+        already = {
+            o.customer_id
+            for o in session.exec(
+                select(Objection).where(Objection.customer_id.in_(sorted(set(survivors.values()))))
+            )
+        }
+        added = sorted(set(survivors.values()) - already)
+        for customer_id in added:
+            session.add(Objection(customer_id=customer_id, source=source, actor=actor))
+        if added:
+            # Results of earlier cycles are profiling too: they go, so that no
+            # report, export or plan read from a stored cycle shows them again.
+            removed = _forget_profiling(session, added)
+            session.add(_audit(actor, "privacy.object", added, {"source": source, **removed}))
+        session.commit()
+    return ObjectionResult(tuple(added), tuple(sorted(already)))
+
+
+def _forget_profiling(session: Session, ids: Sequence[int]) -> dict[str, int]:
+    """Delete stored cycle results (assignments, plan goals) of ``ids`` and their merged ids."""
+    id_list = ", ".join(map(str, ids))
+    every = f"{id_list}) OR customer_id IN (SELECT merged_id FROM customer_redirect WHERE survivor_id IN ({id_list})"
+    return {
+        f"{table}_removed": session.connection()
+        .execute(text(f"DELETE FROM {table} WHERE customer_id IN ({every})"))
+        .rowcount
+        for table in ("assignment", "plan_goal")
+    }
+
+
+def withdraw_objection(database: Database, customer_ids: Iterable[int], *, actor: str) -> list[int]:
+    """Lift objections (the customer agreed again); returns the ids that had one."""
+    with database.session() as session:
+        survivors = sorted(set(_known(session, customer_ids).values()))
+        lifted = [
+            o.customer_id
+            for o in session.exec(select(Objection).where(Objection.customer_id.in_(survivors)))
+        ]
+        for customer_id in lifted:
+            session.delete(session.get(Objection, customer_id))
+        if lifted:
+            session.add(_audit(actor, "privacy.withdraw", lifted, {}))
+        session.commit()
+    return lifted
+
+
+def objections(database: Database) -> list[Objection]:
+    with database.session() as session:
+        return list(session.exec(select(Objection).order_by(Objection.customer_id)))
+
+
+def _known(session: Session, customer_ids: Iterable[int]) -> dict[int, int]:
+    """Each id resolved to its customer now; refuses ids no customer has."""
+    ids = sorted(set(customer_ids))
+    if not ids:
+        raise ConfigError("no customer ids given", fix="give one or more harmonia ids")
+    found = {
+        row[0]
+        for row in session.connection().execute(
+            text(f"SELECT id FROM customer WHERE id IN ({', '.join(str(int(i)) for i in ids)})")
+        )
+    }
+    unknown = [i for i in ids if i not in found]
+    if unknown:
+        raise NotFoundError(
+            f"no customer with harmonia id {', '.join(map(str, unknown))}; nothing was changed",
+            fix="harmonia ids are the numbers in target lists and `harmonia explain`",
+        )
+    return resolve(session, ids)
+
+
+def _audit(actor: str, action: str, ids: Sequence[int], details: dict[str, object]) -> AuditEvent:
+    """An audit entry names harmonia ids only: no name, no source id, no identifier."""
+    subject = "customers " + " ".join(map(str, ids))
+    return AuditEvent(actor=actor, action=action, subject=subject, details=json.dumps(details))
+
+
+# --- erasure ------------------------------------------------------------------------------
+
+
+@attrs.frozen
+class ErasureResult:
+    """What an erasure removed (row counts per table) and the files it could not reach."""
+
+    customers: tuple[int, ...]
+    removed: dict[str, int]
+    files_cleaned: tuple[str, ...]
+    unreachable: tuple[str, ...]
+
+    def to_json(self) -> dict[str, object]:
+        return attrs.asdict(self)
+
+
+#: Facts and records keyed by customer id, erased with the customer. Each
+#: statement takes ``{ids}``, the erased customers' ids.
+_ERASE = {
+    "answer": "DELETE FROM answer WHERE response_id IN "
+    "(SELECT id FROM response WHERE customer_id IN ({ids}))",
+    "response": "DELETE FROM response WHERE customer_id IN ({ids})",
+    "metric": "DELETE FROM metric WHERE customer_id IN ({ids})",
+    "assignment": "DELETE FROM assignment WHERE customer_id IN ({ids})",
+    "plan_goal": "DELETE FROM plan_goal WHERE customer_id IN ({ids})",
+    "identifier": "DELETE FROM identifier WHERE customer_id IN ({ids})",
+    "crosswalk": "DELETE FROM crosswalk WHERE customer_id IN ({ids})",
+    "golden_value": "DELETE FROM golden_value WHERE customer_id IN ({ids})",
+    "match_pair": "DELETE FROM match_pair WHERE left_id IN ({ids}) OR right_id IN ({ids})",
+}
+
+
+def erase(database: Database, customer_id: int, *, actor: str) -> ErasureResult:
+    """Erase one person: every harmonia id they have (merged ones too), everywhere we can.
+
+    The customer record stays as an empty tombstone with an objection, so the
+    id in old audit entries names nobody and nothing profiles it again.
+    Rows of theirs in the quarantine go too (matched by their source ids).
+    Files the workspace wrote (``cycle.publish`` in the audit trail) are
+    rewritten without them where they are CSV or Parquet files on this
+    machine; any other location is returned as unreachable.
+    """
+    with database.session() as session:
+        survivor = _known(session, [customer_id])[customer_id]
+        ids = [survivor] + [
+            row[0]
+            for row in session.connection().execute(
+                text("SELECT merged_id FROM customer_redirect WHERE survivor_id = :s"),
+                {"s": survivor},
+            )
+        ]
+        id_list = ", ".join(map(str, sorted(ids)))
+        cycles = [
+            row[0]
+            for row in session.connection().execute(
+                text(f"SELECT DISTINCT cycle_id FROM assignment WHERE customer_id IN ({id_list})")
+            )
+        ]
+        source_ids = [
+            (row[0], row[1])
+            for row in session.connection().execute(
+                text(f"SELECT system, source_id FROM crosswalk WHERE customer_id IN ({id_list})")
+            )
+        ]
+        connection = session.connection()
+        removed = {
+            table: connection.execute(text(statement.format(ids=id_list))).rowcount
+            for table, statement in _ERASE.items()
+        }
+        removed["quarantine"] = _erase_quarantined(session, source_ids)
+        blank = ", ".join(f"{column} = NULL" for column in PERSONAL_ATTRIBUTES)
+        removed["customer (emptied)"] = connection.execute(
+            text(
+                f"UPDATE customer SET {blank}, specialty = NULL, territory = NULL "
+                f"WHERE id IN ({id_list})"
+            )
+        ).rowcount
+        if session.get(Objection, survivor) is None:
+            session.add(Objection(customer_id=survivor, source="erasure", actor=actor))
+        session.commit()
+    cleaned, unreachable = _erase_from_files(database, cycles, ids)
+    with database.session() as session:
+        session.add(
+            _audit(
+                actor,
+                "privacy.erase",
+                sorted(ids),
+                {"removed": removed, "files_cleaned": cleaned, "unreachable": unreachable},
+            )
+        )
+        session.commit()
+    return ErasureResult(tuple(sorted(ids)), removed, tuple(cleaned), tuple(unreachable))
+
+
+def _erase_quarantined(session: Session, source_ids: Sequence[tuple[str, str]]) -> int:
+    """Quarantined rows of the person: same system, their source id as the row's customer_id."""
+    removed = 0
+    for system, source_id in source_ids:
+        pattern = f'%"customer_id": {json.dumps(source_id)}%'
+        removed += (
+            session.connection()
+            .execute(
+                text("DELETE FROM quarantine WHERE system = :system AND record LIKE :pattern"),
+                {"system": system, "pattern": pattern},
+            )
+            .rowcount
+        )
+    return removed
+
+
+def _erase_from_files(
+    database: Database, cycles: Sequence[int], ids: Sequence[int]
+) -> tuple[list[str], list[str]]:
+    """Rewrite the CSV and Parquet files cycles published without the erased customers."""
+    if not cycles:
+        return [], []
+    with database.session() as session:
+        events = session.exec(
+            select(AuditEvent).where(
+                AuditEvent.action == "cycle.publish",
+                AuditEvent.subject.in_([f"cycle:{c}" for c in cycles]),
+            )
+        ).all()
+    cleaned, unreachable = [], []
+    for event in events:
+        for written in json.loads(event.details).get("written", []):
+            location = written["location"]
+            path = Path(location)
+            if path.suffix not in (".csv", ".parquet") or not path.is_file():
+                unreachable.append(f"{location} ({written['sink']} sink)")
+                continue
+            if _rewrite_without(path, ids):
+                cleaned.append(location)
+    return cleaned, unreachable
+
+
+def _rewrite_without(path: Path, ids: Sequence[int]) -> bool:
+    """Drop the rows of ``ids`` from a published file, in place; False if it has no id column."""
+    from harmonia.compute import duckdb_connection
+
+    duck = duckdb_connection()
+    wanted = ", ".join(map(str, ids))
+    if path.suffix == ".parquet":
+        reader = f"read_parquet({literal(str(path))})"
+    else:
+        with path.open(encoding="utf-8-sig") as handle:
+            header = handle.readline()
+        delimiter = max((";", ",", "\t", "|"), key=header.count)
+        reader = (
+            f"read_csv({literal(str(path))}, delim={literal(delimiter)}, header=true, "
+            "all_varchar=true)"
+        )
+    columns = [row[0] for row in duck.sql(f"DESCRIBE SELECT * FROM {reader}").fetchall()]
+    if "customer_id" not in columns:
+        return False
+    kept = duck.sql(
+        f"SELECT * FROM {reader} WHERE TRY_CAST(customer_id AS BIGINT) NOT IN ({wanted}) "
+        "OR TRY_CAST(customer_id AS BIGINT) IS NULL"
+    ).to_arrow_table()
+    temporary = path.with_name(path.name + ".erasing")
+    if path.suffix == ".parquet":
+        import pyarrow.parquet as pq
+
+        pq.write_table(kept, temporary)
+    else:
+        _write_csv_like(kept, temporary, delimiter)
+    temporary.replace(path)
+    return True
+
+
+def _write_csv_like(table: pa.Table, path: Path, delimiter: str) -> None:
+    """Write text columns back as read (values untouched, the same delimiter)."""
+    import pyarrow.csv as pcsv
+
+    pcsv.write_csv(table, path, pcsv.WriteOptions(delimiter=delimiter, quoting_style="needed"))
+
+
+# --- pseudonymised export -----------------------------------------------------------------
+
+
+def hmac_sql(column: str, key: bytes) -> str:
+    """SQL (DuckDB): HMAC-SHA256 of ``column`` (as text) under ``key``, as 64 hex digits.
+
+    RFC 2104 written out in SQL: the padded keys are constants, the two
+    hashes run vectorised over the whole column.
+    """
+    block = 64
+    if len(key) > block:
+        key = hashlib.sha256(key).digest()
+    key = key.ljust(block, b"\0")
+    inner = bytes(b ^ 0x36 for b in key).hex()
+    outer = bytes(b ^ 0x5C for b in key).hex()
+    message = f"CAST(CAST({column} AS VARCHAR) AS BLOB)"
+    return f"sha256(unhex('{outer}') || unhex(sha256(unhex('{inner}') || {message})))"
+
+
+def read_key(path: Path) -> bytes:
+    """The pseudonymisation key: a file's bytes (at least 32), kept out of the database."""
+    try:
+        key = path.read_bytes().strip()
+    except OSError as error:
+        raise ConfigError(
+            f"cannot read the key file: {error.strerror}",
+            where=str(path),
+            fix='create it once, e.g. `python -c "import secrets; print(secrets.token_hex(32))" > KEY`, '
+            "and keep it: the same key gives the same pseudonyms",
+        ) from None
+    if len(key) < 32:
+        raise ConfigError(
+            f"the key has {len(key)} bytes; a pseudonymisation key needs at least 32",
+            where=str(path),
+            fix='use `python -c "import secrets; print(secrets.token_hex(32))"`',
+        )
+    return key
+
+
+def pseudonymised_assignments(database: Database, cycle_id: int, key: bytes) -> pa.Table:
+    """A cycle's segmentation with a keyed hash for the id and no personal data.
+
+    Kept per customer: pseudonym, country, type, specialty, territory,
+    segment, needs, tier, final segment and origin. Objecting customers are
+    not in a cycle, so not in its export.
+    """
+    from harmonia.compute import duckdb_connection
+
+    with BulkConnection(database, write=False) as bulk:
+        found = bulk.scalar(f"SELECT COUNT(*) FROM cycle WHERE id = {int(cycle_id)}")
+        if not found:
+            raise NotFoundError(f"no cycle {cycle_id}", fix="see `harmonia cycle list`")
+        rows = bulk.read(
+            "SELECT a.customer_id, c.country, c.type, c.specialty, c.territory, a.segment, "
+            "a.needs, a.tier, a.final_segment, a.origin FROM assignment a "
+            f"JOIN customer c ON c.id = a.customer_id WHERE a.cycle_id = {int(cycle_id)} "
+            "AND a.customer_id NOT IN (SELECT customer_id FROM objection)"
+        )
+    duck = duckdb_connection()
+    duck.register("rows", rows)
+    return duck.sql(
+        f"SELECT {hmac_sql('customer_id', key)} AS pseudonym, * EXCLUDE (customer_id) "
+        "FROM rows ORDER BY pseudonym"
+    ).to_arrow_table()

@@ -1,0 +1,215 @@
+"""Privacy: an objection honoured by every cycle and sink, erasure, pseudonymised exports."""
+
+from __future__ import annotations
+
+import hmac
+import json
+from hashlib import sha256
+from pathlib import Path
+
+import pyarrow.csv as pcsv
+import pyarrow.parquet as pq
+import pytest
+import tiny_market
+from helpers import load, query, tiny_catalog
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from harmonia.compute import duckdb_connection
+from harmonia.engine.cycle import SinkChoice, run_cycle
+from harmonia.errors import NotFoundError
+from harmonia.master.merging import merge, unmerge
+from harmonia.master.privacy import (
+    erase,
+    hmac_sql,
+    object_to_profiling,
+    pseudonymised_assignments,
+    withdraw_objection,
+)
+from harmonia.plugin.manager import PluginManager
+from harmonia.plugin.types import OUTPUT_KINDS
+from harmonia.store import Database
+
+#: C02 Bram Jansen, TINY 10000024: what must not appear anywhere once he objects.
+C02_TRACES = ("C02", "Jansen", "10000024")
+
+
+def ids(url: str) -> dict[str, int]:
+    return {r["source_id"]: r["customer_id"] for r in query(url, "SELECT * FROM crosswalk")}
+
+
+def every_installed_sink():
+    """The built-ins, every installed pack (xlsx and any other sink), and the tiny market."""
+    manager = PluginManager.discover(strict=False)
+    manager.register(tiny_market, name="tiny", distribution="test-tiny", version="1.0")
+    return manager.catalog()
+
+
+def cycle(url: str, out: Path, catalog=None, sinks=(SinkChoice("csv"),)):
+    return run_cycle(
+        Database(url),
+        catalog or tiny_catalog(),
+        country="NL",
+        therapy_area="cardiology",
+        period="2027-H1",
+        sinks=sinks,
+        directory=out,
+    )
+
+
+def text_of(location: str) -> str:
+    """Everything a written file holds, as text (workbooks cell by cell)."""
+    path = Path(location)
+    if path.suffix == ".parquet":
+        return str(pq.read_table(path).to_pylist())
+    if path.suffix == ".xlsx":
+        import openpyxl
+
+        book = openpyxl.load_workbook(path, read_only=True)
+        return str([list(row) for sheet in book for row in sheet.iter_rows(values_only=True)])
+    return path.read_text(encoding="utf-8-sig")
+
+
+def test_an_objecting_customer_is_in_no_output_of_any_installed_sink(
+    universe: str, tmp_path: Path
+) -> None:
+    catalog = every_installed_sink()
+    sinks = [SinkChoice(name, tuple(OUTPUT_KINDS)) for name in sorted(catalog.output_sinks)]
+    assert {"csv", "parquet"} <= {s.name for s in sinks}
+    seen = cycle(universe, tmp_path / "before", catalog, sinks)
+    assert any(
+        "Jansen" in text_of(w.location) or "C02" in text_of(w.location) for w in seen.written
+    )  # the check below can fail
+
+    known = ids(universe)
+    result = object_to_profiling(Database(universe), [known["C02"]], actor="dpo")
+    assert result.added == (known["C02"],)
+    # Earlier cycles' results of the customer are gone too.
+    assert not query(universe, f"SELECT * FROM assignment WHERE customer_id = {known['C02']}")
+
+    after = cycle(universe, tmp_path / "after", catalog, sinks)
+    assert after.written and {w.sink for w in after.written} == {s.name for s in sinks}
+    for written in after.written:
+        content = text_of(written.location)
+        for trace in C02_TRACES:
+            assert trace not in content, (written, trace)
+    assert not query(universe, f"SELECT * FROM assignment WHERE customer_id = {known['C02']}")
+    assert after.cycle.customers == seen.cycle.customers - 1
+
+
+def test_an_objection_follows_a_merge_and_comes_back_on_unmerge(
+    universe: str, tmp_path: Path
+) -> None:
+    known = ids(universe)
+    database = Database(universe)
+    object_to_profiling(database, [known["C10"]], actor="dpo", source="crm")
+    merge(database, known["C02"], known["C10"], actor="steward")
+    assert query(universe, "SELECT customer_id FROM objection") == [{"customer_id": known["C02"]}]
+    result = cycle(universe, tmp_path)
+    assigned = {
+        r["customer_id"]
+        for r in query(
+            universe, f"SELECT customer_id FROM assignment WHERE cycle_id = {result.cycle.id}"
+        )
+    }
+    assert known["C02"] not in assigned and known["C10"] not in assigned
+    unmerge(database, known["C10"], actor="steward")
+    assert query(universe, "SELECT customer_id FROM objection") == [{"customer_id": known["C10"]}]
+    assert withdraw_objection(database, [known["C10"]], actor="dpo") == [known["C10"]]
+    assert query(universe, "SELECT customer_id FROM objection") == []
+
+
+def test_an_objection_for_an_unknown_customer_changes_nothing(universe: str) -> None:
+    known = ids(universe)
+    with pytest.raises(NotFoundError, match="no customer with harmonia id 9999; nothing"):
+        object_to_profiling(Database(universe), [known["C01"], 9999], actor="dpo")
+    assert query(universe, "SELECT * FROM objection") == []
+
+
+def test_erasure_removes_the_person_everywhere_and_audits_without_personal_data(
+    universe: str, tmp_path: Path
+) -> None:
+    known = ids(universe)
+    published = cycle(
+        universe,
+        tmp_path,
+        sinks=[SinkChoice("csv", tuple(OUTPUT_KINDS)), SinkChoice("parquet", ("target_list",))],
+    )
+    target = known["C01"]
+    result = erase(Database(universe), target, actor="dpo")
+    assert result.customers == (target,)
+    assert result.removed["metric"] > 0 and result.removed["crosswalk"] == 1
+    for table in ("metric", "response", "assignment", "identifier", "crosswalk"):
+        assert not query(universe, f"SELECT * FROM {table} WHERE customer_id = {target}"), table
+    [record] = query(universe, f"SELECT * FROM customer WHERE id = {target}")
+    assert record["first_name"] is record["last_name"] is record["postal_code"] is None
+    # The files the cycle wrote no longer hold the person.
+    cleaned = {Path(p).suffix for p in result.files_cleaned}
+    assert cleaned == {".csv", ".parquet"}
+    for written in published.written:
+        assert "de Vries" not in text_of(written.location)
+        assert "10000016" not in text_of(written.location)
+    [audit] = query(universe, "SELECT * FROM audit_event WHERE action = 'privacy.erase'")
+    assert not any(t in json.dumps(audit, default=str) for t in ("C01", "Vries", "10000016"))
+
+
+@given(st.integers(min_value=0, max_value=2**62), st.binary(min_size=32, max_size=100))
+@settings(max_examples=40, deadline=None)
+def test_the_sql_hmac_is_rfc_2104_hmac_sha256(value: int, key: bytes) -> None:
+    expected = hmac.new(key, str(value).encode(), sha256).hexdigest()
+    duck = duckdb_connection()
+    assert duck.sql(f"SELECT {hmac_sql(str(value), key)}").fetchall()[0][0] == expected
+
+
+def test_the_pseudonymised_export_has_keyed_hashes_and_no_personal_data(
+    universe: str, tmp_path: Path
+) -> None:
+    result = cycle(universe, tmp_path)
+    key = b"k" * 32
+    table = pseudonymised_assignments(Database(universe), result.cycle.id, key)
+    assert table.num_rows == result.cycle.customers
+    assert "customer_id" not in table.column_names
+    assert not {"first_name", "last_name", "postal_code", "city"} & set(table.column_names)
+    known = ids(universe)
+    expected = hmac.new(key, str(known["C01"]).encode(), sha256).hexdigest()
+    assert expected in table.column("pseudonym").to_pylist()
+
+
+def test_privacy_commands(harmonia_cli, tiny, harmonia_database: str, tmp_path: Path) -> None:
+    load(harmonia_database, tiny_catalog(), tiny_market.DATA / "h1", country="NL")
+    known = ids(harmonia_database)
+
+    def run(*args: str):
+        return harmonia_cli("--database", harmonia_database, "privacy", *args)
+
+    assert run("object", str(known["C02"])).exit_code == 0
+    listed = run("objections", "--json")
+    assert json.loads(listed.output)[0]["customer_id"] == known["C02"]
+    unknown = run("object", "9999")
+    assert unknown.exit_code == 1 and "no customer with harmonia id 9999" in unknown.output
+    key = tmp_path / "key"
+    key.write_text("short")
+    cycled = harmonia_cli(
+        "--database",
+        harmonia_database,
+        "cycle",
+        "run",
+        "--country",
+        "NL",
+        "--therapy-area",
+        "cardiology",
+        "--period",
+        "2027-H1",
+        "--out",
+        str(tmp_path / "out"),
+    )
+    assert cycled.exit_code == 0, cycled.output
+    weak = run("export", "1", "--key-file", str(key), "-o", str(tmp_path / "x.csv"))
+    assert weak.exit_code == 1 and "at least 32" in weak.output
+    key.write_text("0123456789abcdef0123456789abcdef")
+    out = tmp_path / "x.csv"
+    assert run("export", "1", "--key-file", str(key), "-o", str(out)).exit_code == 0
+    assert pcsv.read_csv(out).num_rows == 9
+    erased = run("erase", str(known["C01"]), "--yes", "--json")
+    assert erased.exit_code == 0, erased.output
+    assert json.loads(erased.output)["customers"] == [known["C01"]]
