@@ -14,6 +14,7 @@ from harmonia.definitions.country import (
     OptionCatalogue,
     OptionSpec,
     PullThrough,
+    Survivorship,
     TherapyAreaChoice,
 )
 from harmonia.definitions.policy import RefinementPolicy
@@ -58,6 +59,7 @@ __all__ = [
     "RefinementPolicy",
     "Rule",
     "RuleSet",
+    "Survivorship",
     "TherapyAreaChoice",
     "Translated",
     "load_definitions",

@@ -60,6 +60,60 @@ class TherapyAreaChoice:
     strategy_variant: str = "standard"
 
 
+#: How a golden record picks one value of an attribute among a person's source records.
+SURVIVORSHIP_RULES = ("source_priority", "most_recent", "most_frequent")
+#: The customer attributes a golden record holds.
+GOLDEN_ATTRIBUTES = (
+    "first_name",
+    "last_name",
+    "specialty",
+    "postal_code",
+    "city",
+    "territory",
+    "address",
+    "phone",
+    "email",
+)
+
+
+@attrs.frozen
+class Survivorship:
+    """Which value a golden record keeps, per attribute; a blank never wins over a value.
+
+    ``source_priority`` lists the market's systems, most trusted first;
+    ``default`` is the rule of the attributes ``attributes`` does not name.
+    Every rule breaks its ties by recency (the latest load wins).
+    """
+
+    #: The market's source systems, most trusted first (``["crm", "onekey"]``).
+    source_priority: tuple[str, ...] = ()
+    #: The rule of every attribute ``attributes`` does not name.
+    default: str = "most_recent"
+    #: Per attribute, its rule: source_priority, most_recent or most_frequent.
+    attributes: dict[str, str] = attrs.Factory(dict)
+
+    def rule(self, attribute: str) -> str:
+        return self.attributes.get(attribute, self.default)
+
+    def problems(self) -> Iterator[Problem]:
+        yield from check_choice("survivorship.default", self.default, SURVIVORSHIP_RULES)
+        for attribute, rule in sorted(self.attributes.items()):
+            if attribute not in GOLDEN_ATTRIBUTES:
+                yield Problem(
+                    f"survivorship.attributes.{attribute}",
+                    f"is not a customer attribute; known: {', '.join(GOLDEN_ATTRIBUTES)}",
+                )
+            yield from check_choice(
+                f"survivorship.attributes.{attribute}", rule, SURVIVORSHIP_RULES
+            )
+        uses_priority = "source_priority" in {self.default, *self.attributes.values()}
+        if uses_priority and not self.source_priority:
+            yield Problem(
+                "survivorship.source_priority",
+                "a rule is source_priority: list the systems, most trusted first",
+            )
+
+
 @attrs.frozen
 class CountryProfile:
     """A market's choices among the global options."""
@@ -99,6 +153,8 @@ class CountryProfile:
     therapy_areas: dict[str, TherapyAreaChoice] = attrs.Factory(dict)
     #: Bounded numeric parameters of the catalogue (``frequency_scale = 0.9``).
     parameters: dict[str, float] = attrs.Factory(dict)
+    #: Golden records of merged customers: which source's value wins, per attribute.
+    survivorship: Survivorship = Survivorship()
     #: One line saying what the market chose and why.
     description: str = ""
     provenance: Provenance | None = provenance_field()
@@ -134,6 +190,7 @@ class CountryProfile:
             name = getattr(self.csv, field)
             if name is not None and not _known_codec(name):
                 yield Problem(f"csv.{field}", f"{name!r} is not a text encoding Python knows")
+        yield from self.survivorship.problems()
 
 
 def _known_codec(name: str) -> bool:

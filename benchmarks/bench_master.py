@@ -1,0 +1,284 @@
+"""How well and how fast matching finds one person across two sources.
+
+A synthetic French universe with known truth: source A (the CRM) and source
+B (a vendor), of which ``--overlap`` (30 %) of B's customers are also in A.
+B's copies carry what real vendor files carry: typos in names, moved
+practices (new address, postal code and phone), missing identifiers, phone
+and e-mail, addresses written differently. Every source id names its person
+(``A123`` and ``B123`` are person 123), which the matcher never sees.
+
+The run, as a user runs it:
+
+1. writes the two customers files (``;``, FR) and loads them
+   (``harmonia load``; customers with the same RPPS become one here, the
+   deterministic step);
+2. ``harmonia master match --country FR --merge`` (timed, peak memory);
+3. precision and recall of *merged pairs*: every two source records that
+   now resolve to one customer are a predicted pair, every two records of one
+   person a true pair.
+
+Targets (issue 14): precision >= 0.99, recall >= 0.95, minutes at 1M x 400k.
+
+    python benchmarks/bench_master.py --a 100k --b 40k
+    python benchmarks/bench_master.py --a 1M --b 400k --workdir /tmp/bench-master
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from bench_cycle import harmonia_command, machine, measure
+
+TARGET_PRECISION = 0.99
+TARGET_RECALL = 0.95
+SEED = 14
+
+SYLLABLES = ["ba", "be", "bi", "bo", "bu", "da", "de", "di", "do", "du", "fa", "fe", "fi", "fo", "fu", "ga", "ge", "gi", "go", "gu", "la", "le", "li", "lo", "lu", "ma", "me", "mi", "mo", "mu", "na", "ne", "ni", "no", "nu", "pa", "pe", "pi", "po", "pu", "ra", "re", "ri", "ro", "ru", "sa", "se", "si", "so", "su", "ta", "te", "ti", "to", "tu", "va", "ve", "vi", "vo", "vu", "cha", "che", "cho", "lan", "len", "lin", "lon", "ran", "ren", "rin", "ron", "san", "sen"]
+STREETS = ("rue", "avenue", "boulevard", "place", "chemin", "allee")
+DOMAINS = ("gmail.com", "orange.fr", "free.fr", "wanadoo.fr", "chu.fr", "aphp.fr")
+SPECIALTIES = ("oncology", "hematology", "radiotherapy", "general_practice", "pneumology")
+
+
+def parse_size(text: str) -> int:
+    text = text.strip().lower()
+    for suffix, factor in (("k", 1_000), ("m", 1_000_000)):
+        if text.endswith(suffix):
+            return int(float(text[:-1]) * factor)
+    return int(text)
+
+
+# --- the universe ----------------------------------------------------------------------------
+
+
+def _words(rng: np.random.Generator, n: int, syllables: int, vocabulary: int) -> np.ndarray:
+    """``n`` draws from a vocabulary of made-up words of ``syllables`` syllables (Zipf-like)."""
+    parts = rng.integers(0, len(SYLLABLES), size=(vocabulary, syllables))
+    words = np.array(["".join(SYLLABLES[i] for i in row).capitalize() for row in parts])
+    weights = 1.0 / np.arange(1, vocabulary + 1) ** 0.6
+    return words[rng.choice(vocabulary, size=n, p=weights / weights.sum())]
+
+
+def _rpps(numbers: np.ndarray) -> np.ndarray:
+    """Valid RPPS numbers (11 digits, Luhn) from distinct integers below 10**9."""
+    body = 1_000_000_000 + numbers  # ten digits, starting with 1
+    digits = np.stack([(body // 10**k) % 10 for k in range(10)], axis=1)  # right to left
+    doubled = digits[:, 0::2] * 2
+    total = (doubled - 9 * (doubled > 9)).sum(axis=1) + digits[:, 1::2].sum(axis=1)
+    check = (10 - total % 10) % 10
+    return np.char.add(body.astype(str), check.astype(str))
+
+
+def _typo(rng: np.random.Generator, names: np.ndarray, share: float) -> np.ndarray:
+    """One character replaced, dropped or doubled in ``share`` of the names."""
+    out = names.copy()
+    for index in np.flatnonzero(rng.random(len(names)) < share):
+        name = out[index]
+        at = int(rng.integers(1, max(len(name) - 1, 2)))
+        kind = rng.integers(0, 3)
+        if kind == 0:
+            name = name[:at] + "aeioun"[int(rng.integers(0, 6))] + name[at + 1 :]
+        elif kind == 1:
+            name = name[:at] + name[at + 1 :]
+        else:
+            name = name[:at] + name[at] + name[at:]
+        out[index] = name
+    return out
+
+
+def generate(n_a: int, n_b: int, overlap: float, seed: int = SEED) -> tuple[pa.Table, pa.Table]:
+    """Customers files of sources A and B; ``overlap`` of B's persons are A's too."""
+    rng = np.random.default_rng(seed)
+    shared = int(n_b * overlap)
+    persons = n_a + n_b - shared
+    first = _words(rng, persons, 2, 600)
+    last = _words(rng, persons, 3, 60_000)
+    postal = np.char.zfill(rng.integers(1000, 96000, size=persons).astype(str), 5)
+    street = _words(rng, persons, 2, 5_000)
+    number = rng.integers(1, 200, size=persons)
+    kind = np.array(STREETS)[rng.integers(0, len(STREETS), size=persons)]
+    address = np.char.add(
+        np.char.add(number.astype(str), " "), np.char.add(np.char.add(kind, " "), street)
+    )
+    phone = np.char.add(
+        "0", np.char.zfill(rng.integers(100_000_000, 999_999_999, size=persons).astype(str), 9)
+    )
+    email = np.char.add(
+        np.char.add(np.char.add(np.char.lower(first), "."), np.char.lower(last)),
+        np.char.add("@", np.array(DOMAINS)[rng.integers(0, len(DOMAINS), size=persons)]),
+    )
+    specialty = np.array(SPECIALTIES)[rng.integers(0, len(SPECIALTIES), size=persons)]
+    rpps = _rpps(rng.permutation(persons))
+
+    def table(who: np.ndarray, prefix: str, *, vendor: bool) -> pa.Table:
+        n = len(who)
+        f, la, pc, ad, ph, em = (
+            a[who].copy() for a in (first, last, postal, address, phone, email)
+        )
+        sp, ids = specialty[who].copy(), rpps[who].copy()
+        has_id = rng.random(n) < (0.3 if vendor else 0.7)
+        if vendor:
+            f, la = _typo(rng, f, 0.10), _typo(rng, la, 0.25)
+            moved = rng.random(n) < 0.2
+            pc[moved] = np.char.zfill(rng.integers(1000, 96000, size=moved.sum()).astype(str), 5)
+            ad[moved] = np.char.add(
+                rng.integers(1, 200, size=moved.sum()).astype(str), " place du marche"
+            )
+            ph[moved] = np.char.add(
+                "0", np.char.zfill(rng.integers(10**8, 10**9 - 1, size=moved.sum()).astype(str), 9)
+            )
+            ad = np.char.upper(ad)  # written differently
+            ph = np.where(rng.random(n) < 0.4, "", np.char.add("+33 ", np.char.lstrip(ph, "0")))
+            em = np.where(rng.random(n) < 0.5, "", em)
+        return pa.table(
+            {
+                "customer_id": np.char.add(prefix, who.astype(str)),
+                "country": np.full(n, "FR"),
+                "type": np.full(n, "HCP"),
+                "first_name": f,
+                "last_name": la,
+                "specialty": sp,
+                "postal_code": pc,
+                "city": np.full(n, "Ville"),
+                "address": ad,
+                "phone": ph,
+                "email": em,
+                "id_scheme": np.where(has_id, "RPPS", ""),
+                "id_value": np.where(has_id, ids, ""),
+            }
+        )
+
+    in_a = np.arange(n_a)
+    in_b = np.concatenate([rng.choice(n_a, size=shared, replace=False), np.arange(n_a, persons)])
+    return table(in_a, "A", vendor=False), table(in_b, "B", vendor=True)
+
+
+def write(table: pa.Table, path: Path) -> None:
+    import pyarrow.csv as pcsv
+
+    pcsv.write_csv(table, path, pcsv.WriteOptions(delimiter=";", quoting_style="needed"))
+
+
+# --- the truth -------------------------------------------------------------------------------
+
+
+def evaluate(database_url: str) -> dict[str, Any]:
+    """Precision and recall of merged pairs, from the store and the ids' persons."""
+    from harmonia.compute import duckdb_connection
+    from harmonia.store import Database
+    from harmonia.store.bulk import BulkConnection
+
+    with BulkConnection(Database(database_url), write=False) as bulk:
+        crosswalk = bulk.read("SELECT source_id, customer_id FROM crosswalk")
+        redirects = bulk.read("SELECT merged_id, survivor_id FROM customer_redirect")
+    duck = duckdb_connection()
+    duck.register("crosswalk", crosswalk)
+    duck.register("redirects", redirects)
+    ((predicted, true_positive, truth, deterministic),) = duck.sql(
+        """
+        WITH records AS (
+            SELECT CAST(substr(x.source_id, 2) AS BIGINT) AS person, x.customer_id AS loaded,
+                COALESCE(r.survivor_id, x.customer_id) AS customer
+            FROM crosswalk x LEFT JOIN redirects r ON r.merged_id = x.customer_id
+        ),
+        clusters AS (SELECT customer, COUNT(*) AS k FROM records GROUP BY customer),
+        hits AS (SELECT COUNT(*) AS m FROM records GROUP BY customer, person),
+        people AS (SELECT COUNT(*) AS m FROM records GROUP BY person),
+        at_load AS (SELECT COUNT(*) AS m FROM records GROUP BY loaded, person)
+        SELECT (SELECT SUM(k * (k - 1) / 2) FROM clusters),
+               (SELECT SUM(m * (m - 1) / 2) FROM hits),
+               (SELECT SUM(m * (m - 1) / 2) FROM people),
+               (SELECT SUM(m * (m - 1) / 2) FROM at_load)
+        """
+    ).fetchall()
+    predicted, true_positive, truth = int(predicted or 0), int(true_positive or 0), int(truth)
+    return {
+        "true_pairs": truth,
+        "merged_pairs": predicted,
+        "correct_pairs": true_positive,
+        "by_identifier_at_load": int(deterministic or 0),
+        "precision": round(true_positive / predicted, 4) if predicted else 1.0,
+        "recall": round(true_positive / truth, 4) if truth else 1.0,
+    }
+
+
+# --- the run ---------------------------------------------------------------------------------
+
+
+def run(n_a: int, n_b: int, overlap: float, folder: Path) -> dict[str, Any]:
+    folder.mkdir(parents=True, exist_ok=True)
+    database = folder / "harmonia.db"
+    database.unlink(missing_ok=True)
+    started = time.perf_counter()
+    a, b = generate(n_a, n_b, overlap)
+    write(a, folder / "crm.csv")
+    write(b, folder / "vendor.csv")
+    generated = time.perf_counter() - started
+    harmonia = [*harmonia_command(), "--database", str(database)]
+    loads = [
+        measure(
+            [*harmonia, "load", str(folder / name), "--country", "FR", "--system", system], folder
+        )
+        for name, system in (("crm.csv", "crm"), ("vendor.csv", "vendor"))
+    ]
+    matched = measure(
+        [*harmonia, "master", "match", "--country", "FR", "--merge", "--json"], folder
+    )
+    result = json.loads(matched.stdout)
+    quality = evaluate(f"sqlite:///{database}")
+    return {
+        "sizes": {"a": n_a, "b": n_b, "overlap": overlap},
+        "generate_seconds": round(generated, 1),
+        "load_seconds": [round(m.seconds, 1) for m in loads],
+        "match_merge_seconds": round(matched.seconds, 1),
+        "match_merge_peak_mb": round(matched.peak_mb),
+        "load_average": [matched.load_before, matched.load_after],
+        "match": result,
+        "quality": quality,
+        "targets_met": quality["precision"] >= TARGET_PRECISION
+        and quality["recall"] >= TARGET_RECALL,
+        "machine": machine(),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--a", default="100k", help="customers of source A (e.g. 1M)")
+    parser.add_argument("--b", default="40k", help="customers of source B (e.g. 400k)")
+    parser.add_argument("--overlap", type=float, default=0.3, help="share of B also in A")
+    parser.add_argument("--workdir", type=Path, help="keep the files here (default: a temp dir)")
+    args = parser.parse_args()
+    folder = args.workdir or Path(tempfile.mkdtemp(prefix="bench-master-"))
+    try:
+        figures = run(parse_size(args.a), parse_size(args.b), args.overlap, folder)
+    finally:
+        if args.workdir is None:
+            shutil.rmtree(folder, ignore_errors=True)
+    quality = figures["quality"]
+    print(
+        f"A {args.a} x B {args.b}, overlap {args.overlap:.0%}: match and merge "
+        f"{figures['match_merge_seconds']} s, peak {figures['match_merge_peak_mb']} MB, "
+        f"load average {os.getloadavg()[0]:.1f}\n"
+        f"precision {quality['precision']} (target {TARGET_PRECISION}), recall "
+        f"{quality['recall']} (target {TARGET_RECALL}); {quality['correct_pairs']} of "
+        f"{quality['true_pairs']} true pairs, {quality['merged_pairs']} merged "
+        f"({quality['by_identifier_at_load']} by identifier at load)"
+    )
+    print(json.dumps(figures, indent=2, default=str))
+    sys.exit(0 if figures["targets_met"] else 1)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,310 @@
+"""Finding the customers that are one person: splink on DuckDB, after the identifiers.
+
+National identifiers decide first, at load time: a row whose identifier a
+customer already has *is* that customer (:mod:`harmonia.ingest.merge`), so
+no two customers share one. What is left are duplicates that share no
+identifier (a vendor without RPPS, a rep's workbook, a typo). These are
+found here by probabilistic record linkage (Fellegi-Sunter, splink on
+DuckDB) on name, specialty, address, postal code, phone and e-mail:
+
+* blocking rules keep the comparisons to pairs sharing a surname and postal
+  code, a full name, a phone, an e-mail, or a first name and postal code,
+  so a universe of millions compares thousands of pairs per block, not
+  millions squared;
+* the model starts from declared m and u probabilities (how often a field
+  agrees between two records of one person, and of two people); u is
+  re-estimated from random pairs when the universe is large enough;
+* two customers with different values of one national identifier scheme are
+  never a match, whatever the names say.
+
+Pairs at or above the country's ``match_merge_threshold`` are merged (with
+``apply``); pairs between ``match_review_threshold`` and it go to the
+review queue, where a data steward accepts or rejects them. A pair once
+rejected (or undone) is never proposed again.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+import attrs
+import pyarrow as pa
+
+from harmonia.compute import duckdb_connection
+from harmonia.errors import ConfigError
+from harmonia.sql import literal
+from harmonia.store.bulk import BulkConnection
+from harmonia.store.database import Database
+
+#: Below this many customers u is taken as declared: random pairs of a small
+#: universe are too few to estimate it.
+TRAIN_U_FROM = 20_000
+
+
+@attrs.frozen
+class MatchResult:
+    """What a match run found (and merged, with ``apply``)."""
+
+    country: str
+    customers: int
+    compared: int  # pairs the blocking rules let through, scored
+    candidates: int  # pairs at or above the review threshold, not decided before
+    to_merge: int
+    to_review: int
+    conflicting: int  # pairs refused for different national identifiers
+    merged: int
+    seconds: float
+
+    def to_json(self) -> dict[str, Any]:
+        return attrs.asdict(self)
+
+
+def normalised_records(country: str) -> str:
+    """SQL (DuckDB, over ``customers``): the fields compared, made comparable."""
+    name = "NULLIF(regexp_replace(lower(strip_accents({0})), '[^a-z]', '', 'g'), '')"
+    # Columns a store left all empty come over untyped: text first.
+    text = "CAST({0} AS VARCHAR)"
+    return f"""
+        SELECT id AS unique_id,
+            {name.format(text.format("first_name"))} AS first_name,
+            {name.format(text.format("last_name"))} AS last_name,
+            NULLIF(lower(trim({text.format("specialty")})), '') AS specialty,
+            NULLIF(upper(regexp_replace({text.format("postal_code")}, '\\s', '', 'g')), '')
+                AS postal_code,
+            NULLIF(trim(regexp_replace(lower(strip_accents({text.format("address")})),
+                '[^a-z0-9]+', ' ', 'g')), '') AS address,
+            -- the last nine digits: +33 1 ... and 01 ... are one number
+            NULLIF(right(regexp_replace({text.format("phone")}, '[^0-9]', '', 'g'), 9), '')
+                AS phone,
+            NULLIF(lower(trim({text.format("email")})), '') AS email
+        FROM customers WHERE country = {literal(country)}
+    """
+
+
+def settings(universe: int) -> Any:
+    """The splink model: comparisons with declared m and u, blocking rules."""
+    import splink.comparison_library as cl
+    from splink import SettingsCreator, block_on
+
+    def name(column: str, u_exact: float) -> Any:
+        # levels: exact, Jaro-Winkler > 0.92, > 0.88, > 0.70, anything else
+        return cl.NameComparison(column).configure(
+            m_probabilities=[0.86, 0.07, 0.03, 0.02, 0.02],
+            u_probabilities=[u_exact, 0.002, 0.004, 0.03, 0.964 - u_exact],
+        )
+
+    return SettingsCreator(
+        link_type="dedupe_only",
+        unique_id_column_name="unique_id",
+        probability_two_random_records_match=min(0.5, 1.0 / max(universe, 2)),
+        comparisons=[
+            name("first_name", 0.01),
+            name("last_name", 0.001),
+            cl.ExactMatch("specialty").configure(
+                m_probabilities=[0.95, 0.05], u_probabilities=[0.15, 0.85]
+            ),
+            cl.LevenshteinAtThresholds("postal_code", 1).configure(
+                # a moved practice keeps the person: 'else' is common among matches
+                m_probabilities=[0.7, 0.05, 0.25],
+                u_probabilities=[0.002, 0.02, 0.978],
+            ),
+            cl.JaroWinklerAtThresholds("address", [0.9]).configure(
+                m_probabilities=[0.6, 0.15, 0.25], u_probabilities=[0.0002, 0.002, 0.9978]
+            ),
+            cl.ExactMatch("phone").configure(
+                m_probabilities=[0.7, 0.3], u_probabilities=[0.00005, 0.99995]
+            ),
+            cl.EmailComparison("email").configure(
+                m_probabilities=[0.75, 0.05, 0.08, 0.04, 0.08],
+                u_probabilities=[0.00002, 0.0002, 0.0005, 0.002, 0.99728],
+            ),
+        ],
+        blocking_rules_to_generate_predictions=[
+            block_on("last_name", "postal_code"),
+            block_on("first_name", "last_name"),
+            block_on("phone"),
+            block_on("email"),
+            block_on("first_name", "postal_code"),
+        ],
+        retain_intermediate_calculation_columns=True,
+        retain_matching_columns=False,
+    )
+
+
+def score_pairs(
+    duck: Any, country: str, on_stage: Callable[[str], None] = lambda _: None
+) -> tuple[int, int]:
+    """Score the candidate pairs of ``customers`` (a DuckDB table) into ``scored``.
+
+    ``scored`` has ``left_id, right_id, probability`` and each field's
+    match weight as ``evidence`` (JSON). Returns (customers, pairs compared).
+    """
+    from splink import DuckDBAPI, Linker
+
+    duck.execute(f"CREATE OR REPLACE TABLE records AS {normalised_records(country)}")
+    universe = duck.sql("SELECT COUNT(*) FROM records").fetchall()[0][0]
+    if universe < 2:
+        duck.execute(
+            "CREATE OR REPLACE TABLE scored (left_id BIGINT, right_id BIGINT, "
+            "probability DOUBLE, evidence VARCHAR)"
+        )
+        return universe, 0
+    db_api = DuckDBAPI(connection=duck)
+    linker = Linker(db_api.register("records"), settings(universe), log_level="ERROR")
+    if universe >= TRAIN_U_FROM:
+        on_stage("estimating u from random pairs")
+        linker.training.estimate_u_using_random_sampling(max_pairs=2e6, seed=42)
+    on_stage("scoring candidate pairs")
+    predictions = linker.inference.predict()
+    names = {c.unquote().name for c in predictions.columns}
+    # Per field, the match weight it added (log2 of its Bayes factor, term
+    # frequencies included): what a steward reads to see why a pair matched.
+    weights = sorted(n for n in names if n.startswith("mw_") and not n.startswith("mw_tf_adj_"))
+    evidence = ", ".join(
+        f"{literal(w.removeprefix('mw_'))}: round({w} + COALESCE("
+        f"{'mw_tf_adj_' + w.removeprefix('mw_') if 'mw_tf_adj_' + w.removeprefix('mw_') in names else '0'}"
+        ", 0), 2)"
+        for w in weights
+    )
+    duck.execute(
+        f"""
+        CREATE OR REPLACE TABLE scored AS
+        SELECT LEAST(unique_id_l, unique_id_r) AS left_id,
+            GREATEST(unique_id_l, unique_id_r) AS right_id,
+            match_probability AS probability,
+            CAST(to_json({{{evidence}}}) AS VARCHAR) AS evidence
+        FROM {predictions.physical_name}
+        """
+    )
+    compared = duck.sql("SELECT COUNT(*) FROM scored").fetchall()[0][0]
+    return universe, compared
+
+
+def match(
+    database: Database,
+    country: str,
+    *,
+    review_threshold: float,
+    merge_threshold: float,
+    apply: bool,
+    actor: str,
+    on_stage: Callable[[str], None] = lambda _: None,
+) -> MatchResult:
+    """Find a country's duplicate customers; queue the grey zone; merge the sure ones."""
+    from harmonia.master.merging import merge_pairs
+
+    if not 0 < review_threshold <= merge_threshold < 1:
+        raise ConfigError(
+            f"thresholds must satisfy 0 < review ({review_threshold}) <= merge "
+            f"({merge_threshold}) < 1",
+            fix="set parameters.match_review_threshold and match_merge_threshold in the "
+            "country profile within the option catalogue",
+        )
+    started = time.perf_counter()
+    duck = duckdb_connection()
+    on_stage("reading customers")
+    with BulkConnection(database, write=False) as bulk:
+        _copy(
+            duck,
+            "customers",
+            bulk.read(
+                "SELECT id, country, first_name, last_name, specialty, postal_code, address, "
+                f"phone, email FROM customer WHERE country = {literal(country)} "
+                "AND id NOT IN (SELECT merged_id FROM customer_redirect)"
+            ),
+        )
+        _copy(
+            duck,
+            "identifiers",
+            bulk.read(
+                "SELECT i.customer_id, i.scheme, i.value FROM identifier i JOIN customer c "
+                f"ON c.id = i.customer_id WHERE c.country = {literal(country)}"
+            ),
+        )
+        _copy(
+            duck,
+            "decided",
+            bulk.read(
+                "SELECT left_id, right_id FROM match_pair "
+                "WHERE status IN ('rejected', 'merged', 'accepted')"
+            ),
+        )
+    universe, compared = score_pairs(duck, country, on_stage)
+    on_stage("applying thresholds")
+    duck.execute(
+        f"""
+        CREATE OR REPLACE TABLE conflicting AS
+        SELECT DISTINCT s.left_id, s.right_id FROM scored s
+        JOIN identifiers l ON l.customer_id = s.left_id
+        JOIN identifiers r ON r.customer_id = s.right_id
+            AND r.scheme = l.scheme AND r.value <> l.value
+        WHERE s.probability >= {review_threshold}
+        """
+    )
+    duck.execute(
+        f"""
+        CREATE OR REPLACE TABLE candidates AS
+        SELECT s.*, CASE WHEN s.probability >= {merge_threshold} THEN 'accepted'
+                         ELSE 'review' END AS status
+        FROM scored s
+        WHERE s.probability >= {review_threshold}
+          AND NOT EXISTS (SELECT 1 FROM conflicting c
+                          WHERE c.left_id = s.left_id AND c.right_id = s.right_id)
+          AND NOT EXISTS (SELECT 1 FROM decided d
+                          WHERE d.left_id = s.left_id AND d.right_id = s.right_id)
+        """
+    )
+    counts = duck.sql(
+        "SELECT COUNT(*), COUNT(*) FILTER (status = 'accepted'), "
+        "COUNT(*) FILTER (status = 'review') FROM candidates"
+    ).fetchall()[0]
+    conflicting = duck.sql("SELECT COUNT(*) FROM conflicting").fetchall()[0][0]
+    on_stage("writing the review queue")
+    _queue(database, duck, country)
+    merged = 0
+    if apply:
+        on_stage("merging")
+        merged = merge_pairs(database, country=country, actor=actor)
+    return MatchResult(
+        country,
+        universe,
+        compared,
+        counts[0],
+        counts[1],
+        counts[2],
+        conflicting,
+        merged,
+        round(time.perf_counter() - started, 2),
+    )
+
+
+def _copy(duck: Any, name: str, table: pa.Table) -> None:
+    duck.register("incoming", table)
+    duck.execute(f"CREATE OR REPLACE TABLE {name} AS SELECT * FROM incoming")
+    duck.unregister("incoming")
+
+
+def _queue(database: Database, duck: Any, country: str) -> None:
+    """Candidates into ``match_pair``: new ones added, pending ones re-scored."""
+    rows = duck.sql(
+        f"SELECT left_id, right_id, {literal(country)} AS country, 'probabilistic' AS method, "
+        "probability, evidence, status FROM candidates ORDER BY left_id, right_id"
+    ).to_arrow_table()
+    if not rows.num_rows:
+        return
+    with BulkConnection(database) as bulk:
+        stage = bulk.stage(rows, "pairs")
+        bulk.execute(
+            f"""
+            INSERT INTO match_pair (left_id, right_id, country, method, probability, evidence,
+                                    status, found_at)
+            SELECT left_id, right_id, country, method, probability, evidence, status,
+                   CURRENT_TIMESTAMP FROM {stage} WHERE true
+            ON CONFLICT (left_id, right_id) DO UPDATE SET
+                probability = excluded.probability, evidence = excluded.evidence,
+                status = excluded.status, found_at = excluded.found_at
+            WHERE match_pair.status = 'review'
+            """
+        )

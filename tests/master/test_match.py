@@ -1,0 +1,106 @@
+"""Matching across sources: splink's pairs, thresholds, the review queue and its workbook.
+
+The vendor knows three of the tiny market's customers without the CRM's ids:
+V02 is C02 with a typo (Janssen), V14 is C04 recorded as a GP (the grey
+zone: Daan and Visser are common in so small a market), V13 claims C03's name with another TINY number.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import openpyxl
+import pytest
+import tiny_market
+from helpers import load, query, tiny_catalog, write
+
+VENDOR = """
+customer_id;country;type;first_name;last_name;specialty;postal_code;city;territory;id_scheme;id_value;phone;email
+V02;NL;HCP;Bram;Janssen;cardiology;1012;Amsterdam;T1;;;;
+V13;NL;HCP;Cor;Bakker;cardiology;3011;Rotterdam;T1;TINY;10000115;;
+V14;NL;HCP;Daan;Visser;general_practice;3012;Rotterdam;T1;;;;
+V15;NL;HCP;Wim;Hendriks;cardiology;7511;Enschede;T2;;;+31 6 1234 5678;wim@example.nl
+"""
+
+
+@pytest.fixture
+def market(harmonia_cli, tiny, harmonia_database: str, tmp_path: Path):
+    catalog = tiny_catalog()
+    load(harmonia_database, catalog, tiny_market.DATA / "h1", country="NL")
+    write(tmp_path / "vendor" / "customers.csv", VENDOR)
+    load(harmonia_database, catalog, tmp_path / "vendor", country="NL", system="vendor")
+    ids = {
+        r["source_id"]: r["customer_id"]
+        for r in query(harmonia_database, "SELECT source_id, customer_id FROM crosswalk")
+    }
+
+    def run(*args: str):
+        result = harmonia_cli("--database", harmonia_database, "master", *args)
+        assert "Traceback" not in result.output
+        return result
+
+    return run, harmonia_database, ids
+
+
+def pairs(url: str) -> dict[tuple[int, int], str]:
+    rows = query(url, "SELECT left_id, right_id, status FROM match_pair")
+    return {(r["left_id"], r["right_id"]): r["status"] for r in rows}
+
+
+def test_match_merges_the_sure_pairs_queues_the_grey_zone_and_refuses_conflicts(market) -> None:
+    run, url, ids = market
+    result = run("match", "--country", "NL", "--merge", "--json")
+    assert result.exit_code == 0, result.output
+    found = json.loads(result.output)
+    assert found["customers"] == 14 and found["conflicting"] == 1
+    assert found["merged"] == 1
+    assert pairs(url) == {
+        (ids["C02"], ids["V02"]): "merged",
+        (ids["C04"], ids["V14"]): "review",
+    }
+    redirects = query(url, "SELECT merged_id, survivor_id FROM customer_redirect")
+    assert redirects == [{"merged_id": ids["V02"], "survivor_id": ids["C02"]}]
+
+    again = json.loads(run("match", "--country", "NL", "--json").output)
+    assert again["to_merge"] == 0 and again["to_review"] == 1  # decided pairs stay decided
+
+
+def test_the_review_queue_round_trips_through_a_workbook(market, tmp_path: Path) -> None:
+    run, url, ids = market
+    assert run("match", "--country", "NL").exit_code == 0
+    listed = json.loads(run("review", "list", "--json").output)
+    assert [(p["left"]["id"], p["right"]["id"]) for p in listed] == [(ids["C04"], ids["V14"])]
+    assert listed[0]["left"]["last_name"] == listed[0]["right"]["last_name"] == "Visser"
+
+    book_path = tmp_path / "review.xlsx"
+    assert run("review", "export", str(book_path)).exit_code == 0
+    book = openpyxl.load_workbook(book_path)
+    sheet = book["review"]
+    header = [c.value for c in sheet[1]]
+    assert header[:3] == ["pair", "probability", "decision"]
+    sheet.cell(row=2, column=3, value="maybe")
+    book.save(book_path)
+    refused = run("review", "import", str(book_path))
+    assert refused.exit_code == 1
+    assert "row 2: decision 'maybe' is not accept or reject" in refused.output
+    assert pairs(url)[(ids["C04"], ids["V14"])] == "review"  # nothing applied
+
+    sheet.cell(row=2, column=3, value="accept")
+    book.save(book_path)
+    assert run("review", "import", str(book_path)).exit_code == 0
+    assert pairs(url)[(ids["C04"], ids["V14"])] == "merged"
+    twice = run("review", "import", str(book_path))
+    assert twice.exit_code == 1 and "is not pending (it is merged)" in twice.output
+
+
+def test_a_rejected_pair_is_never_proposed_again(market) -> None:
+    run, url, ids = market
+    run("match", "--country", "NL")
+    [pair] = json.loads(run("review", "list", "--json").output)
+    assert run("review", "reject", str(pair["pair_id"])).exit_code == 0
+    again = json.loads(run("match", "--country", "NL", "--json").output)
+    assert again["to_review"] == 0
+    assert pairs(url)[(ids["C04"], ids["V14"])] == "rejected"
+    unknown = run("review", "accept", "999")
+    assert unknown.exit_code == 1 and "pair 999: no such pair" in unknown.output
