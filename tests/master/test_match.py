@@ -104,3 +104,31 @@ def test_a_rejected_pair_is_never_proposed_again(market) -> None:
     assert pairs(url)[(ids["C04"], ids["V14"])] == "rejected"
     unknown = run("review", "accept", "999")
     assert unknown.exit_code == 1 and "pair 999: no such pair" in unknown.output
+
+
+def test_quality_counts_sources_duplicates_and_conflicts_and_merges_have_golden_records(
+    market,
+) -> None:
+    run, _, ids = market
+    run("match", "--country", "NL", "--merge")
+    report = json.loads(run("quality", "--country", "NL", "--json").output)
+    sources = {r["system"]: r for r in report["sources"]}
+    assert (sources["csv"]["records"], sources["vendor"]["records"]) == (10, 4)
+    assert sources["csv"]["identifier"] == 0.9 and sources["vendor"]["phone"] == 0.25
+    assert report["duplicates"] == [
+        {"country": "NL", "to_review": 1, "pairs_merged": 1, "rejected": 0, "customers_merged": 1}
+    ]
+    conflicts = {c["attribute"]: c["conflicting"] for c in report["conflicts"]}
+    assert conflicts["last_name"] == 1 and conflicts["first_name"] == 0  # Jansen, Janssen
+    shown = run("quality", "--country", "NL")
+    assert shown.exit_code == 0 and "Conflicts between sources" in shown.output
+
+    golden = {
+        v["attribute"]: v for v in json.loads(run("golden", str(ids["C02"]), "--json").output)
+    }
+    assert golden["last_name"]["value"] == "Janssen"  # NL keeps the latest load's value
+    assert (
+        golden["last_name"]["system"] == "vendor" and golden["last_name"]["rule"] == "most_recent"
+    )
+    never = run("golden", str(ids["C05"]))
+    assert "never merged" in never.output

@@ -126,6 +126,12 @@ class Master:
 
         return self.decide(read_workbook(path))
 
+    def quality(self, country: str | None = None) -> Any:
+        """Completeness, validity, duplicates and conflicts per source and country."""
+        from harmonia.master.quality import quality
+
+        return quality(self.app.existing_database, country)
+
     def merge(self, survivor_id: int, merged_id: int, *, reason: str = "") -> Any:
         from harmonia.master.merging import merge
 

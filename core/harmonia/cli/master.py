@@ -229,3 +229,66 @@ def golden(customer_id: int | None, country: str | None, as_json: bool) -> None:
         return
     rows = [(v["attribute"], v["value"], v["system"], v["batch_id"], v["rule"]) for v in values]
     stdout.print(table(None, ["attribute", "value", "source", "batch", "rule"], rows))
+
+
+@master.command("quality")
+@click.option("--country", "-c", help="Only this country.")
+@_json
+def quality(country: str | None, as_json: bool) -> None:
+    """Data quality per source and country: completeness, validity, duplicates, conflicts."""
+    report = app().master.quality(country)
+    if as_json:
+        echo_json(report.to_json())
+        return
+    if not report.sources:
+        stdout.print("No customers loaded.")
+        return
+    attributes = [k for k in report.sources[0] if k not in _NOT_SHARES]
+    stdout.print(
+        table(
+            "Completeness and validity per source",
+            ["country", "source", "records", *attributes, "quarantined", "invalid id"],
+            [
+                (
+                    r["country"],
+                    r["system"],
+                    r["records"],
+                    *(f"{100 * r[a]:.0f}%" for a in attributes),
+                    r["quarantined"],
+                    r["invalid_identifier"],
+                )
+                for r in report.sources
+            ],
+        )
+    )
+    if report.duplicates:
+        stdout.print(
+            table(
+                "Duplicates",
+                ["country", "merged customers", "pairs merged", "to review", "rejected"],
+                [
+                    (
+                        d["country"],
+                        d["customers_merged"],
+                        d["pairs_merged"],
+                        d["to_review"],
+                        d["rejected"],
+                    )
+                    for d in report.duplicates
+                ],
+            )
+        )
+    if report.conflicts:
+        stdout.print(
+            table(
+                "Conflicts between sources (merged customers)",
+                ["country", "attribute", "merged customers", "sources disagree"],
+                [
+                    (c["country"], c["attribute"], c["merged_customers"], c["conflicting"])
+                    for c in report.conflicts
+                ],
+            )
+        )
+
+
+_NOT_SHARES = {"country", "system", "records", "quarantined", "invalid_identifier"}

@@ -289,11 +289,13 @@ def _rewrite_without(path: Path, ids: Sequence[int]) -> bool:
             "all_varchar=true)"
         )
     columns = [row[0] for row in duck.sql(f"DESCRIBE SELECT * FROM {reader}").fetchall()]
-    if "customer_id" not in columns:
+    # Target lists name the harmonia id harmonia_id; assignments, customer_id.
+    column = next((c for c in ("harmonia_id", "customer_id") if c in columns), None)
+    if column is None:
         return False
     kept = duck.sql(
-        f"SELECT * FROM {reader} WHERE TRY_CAST(customer_id AS BIGINT) NOT IN ({wanted}) "
-        "OR TRY_CAST(customer_id AS BIGINT) IS NULL"
+        f"SELECT * FROM {reader} WHERE TRY_CAST({column} AS BIGINT) NOT IN ({wanted}) "
+        f"OR TRY_CAST({column} AS BIGINT) IS NULL"
     ).to_arrow_table()
     temporary = path.with_name(path.name + ".erasing")
     if path.suffix == ".parquet":

@@ -359,6 +359,56 @@ def actuals(context: ReportContext) -> Markup | None:
     return _join(*parts)
 
 
+# --- customer master ---------------------------------------------------------------
+
+
+def customer_master(context: ReportContext) -> Markup | None:
+    """Data quality of the cycle's country: completeness and validity per source,
+    duplicates found and merged, conflicts between sources."""
+    from harmonia.definitions.country import GOLDEN_ATTRIBUTES
+    from harmonia.master.quality import quality
+
+    report = quality(context.database, context.cycle.country)
+    if not report.sources:
+        return None
+    shown = ("identifier", *GOLDEN_ATTRIBUTES)
+    parts: list[Markup | str] = [
+        _note("Share of each source's customer records with the attribute filled."),
+        table(
+            ["source", "records", *shown, "quarantined", "invalid identifier"],
+            [
+                (
+                    r["system"],
+                    r["records"],
+                    *(f"{100 * r[a]:.0f}%" for a in shown),
+                    r["quarantined"],
+                    r["invalid_identifier"],
+                )
+                for r in report.sources
+            ],
+        ),
+    ]
+    for d in report.duplicates:
+        parts.append(
+            _note(
+                f"Duplicates: {d['customers_merged']} customers merged into another, "
+                f"{d['pairs_merged']} matched pairs merged, {d['to_review']} waiting for "
+                f"review, {d['rejected']} rejected."
+            )
+        )
+    if report.conflicts:
+        parts.append(
+            table(
+                ["attribute", "merged customers", "sources disagree"],
+                [
+                    (c["attribute"], c["merged_customers"], c["conflicting"])
+                    for c in report.conflicts
+                ],
+            )
+        )
+    return _join(*parts)
+
+
 SECTIONS: tuple[Section, ...] = (
     Section("segments", "Segment sizes", segment_sizes, "The cycle recorded no segment summary."),
     Section(
@@ -390,4 +440,5 @@ SECTIONS: tuple[Section, ...] = (
         actuals,
         "No actuals given: `harmonia report CYCLE --activity activity.csv --sales sales.csv`.",
     ),
+    Section("customer-master", "Customer master data quality", customer_master),
 )
