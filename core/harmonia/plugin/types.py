@@ -68,11 +68,11 @@ CUSTOMERS = RecordKind(
         Column("postal_code", False, "postal code of the main practice"),
         Column("city", False, "city of the main practice"),
         Column("territory", False, "sales territory the customer is aligned to"),
+        Column("id_scheme", False, "national identifier scheme, e.g. RPPS, NPI, LANR"),
+        Column("id_value", False, "national identifier value, validated by its scheme"),
         Column("address", False, "street address of the main practice (matching)"),
         Column("phone", False, "practice phone number (matching)"),
         Column("email", False, "professional e-mail address (matching)"),
-        Column("id_scheme", False, "national identifier scheme, e.g. RPPS, NPI, LANR"),
-        Column("id_value", False, "national identifier value, validated by its scheme"),
     ),
 )
 

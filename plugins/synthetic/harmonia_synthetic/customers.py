@@ -82,6 +82,9 @@ def customer_block(
         "specialty": pick([s.code for s in specialties], specialty),
         "territory": pick(universe.territories, territory),
         **_identifiers(universe, positions, hco),
+        # Contact details are left empty: one source per universe has no
+        # duplicates to find (benchmarks/bench_master.py makes two sources).
+        **{column: pa.nulls(count, pa.string()) for column in ("address", "phone", "email")},
         "_customer": pa.array(positions),
     }
     return CustomerBlock(
