@@ -300,9 +300,12 @@ def run(n_a: int, n_b: int, overlap: float, folder: Path) -> dict[str, Any]:
     database = folder / "harmonia.db"
     database.unlink(missing_ok=True)
     started = time.perf_counter()
-    a, b = generate(n_a, n_b, overlap)
-    write(a, folder / "crm.csv")
-    write(b, folder / "vendor.csv")
+    stamp = folder / f"universe-{n_a}-{n_b}-{overlap}-{SEED}"
+    if not stamp.exists():  # the same sizes and seed give the same files: kept for reruns
+        a, b = generate(n_a, n_b, overlap)
+        write(a, folder / "crm.csv")
+        write(b, folder / "vendor.csv")
+        stamp.touch()
     generated = time.perf_counter() - started
     harmonia = [*harmonia_command(), "--database", str(database)]
     loads = [
