@@ -132,3 +132,18 @@ def test_quality_counts_sources_duplicates_and_conflicts_and_merges_have_golden_
     )
     never = run("golden", str(ids["C05"]))
     assert "never merged" in never.output
+
+
+def test_the_report_has_a_customer_master_section(market) -> None:
+    from types import SimpleNamespace
+
+    from harmonia.report.sections import SECTIONS, customer_master
+    from harmonia.store import Database
+
+    run, url, _ = market
+    run("match", "--country", "NL", "--merge")
+    context = SimpleNamespace(database=Database(url), cycle=SimpleNamespace(country="NL"))
+    html = str(customer_master(context))
+    assert "vendor" in html and "1 customers merged into another" in html
+    assert "last_name" in html  # the conflicts table
+    assert "customer-master" in [section.name for section in SECTIONS]

@@ -11,7 +11,7 @@ import pyarrow.csv as pcsv
 import pyarrow.parquet as pq
 import pytest
 import tiny_market
-from helpers import load, query, tiny_catalog
+from helpers import load, quarantined, query, tiny_catalog, write
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -117,6 +117,32 @@ def test_an_objection_follows_a_merge_and_comes_back_on_unmerge(
     assert query(universe, "SELECT customer_id FROM objection") == [{"customer_id": known["C10"]}]
     assert withdraw_objection(database, [known["C10"]], actor="dpo") == [known["C10"]]
     assert query(universe, "SELECT customer_id FROM objection") == []
+
+
+def test_an_objection_loaded_from_a_source_is_honoured_and_a_bad_value_quarantined(
+    universe: str, tmp_path: Path
+) -> None:
+    write(
+        tmp_path / "crm" / "customers.csv",
+        """
+        customer_id;country;type;first_name;last_name;objection
+        C03;NL;HCP;Cor;Bakker;yes
+        C04;NL;HCP;Daan;Visser;maybe
+        C05;NL;HCP;Eva;Smit;no
+        """,
+    )
+    [result] = load(universe, tiny_catalog(), tmp_path / "crm", country="NL")
+    assert result.rows_quarantined == 1
+    [bad] = quarantined(universe)
+    assert bad["reasons"] == ["objection 'maybe' is not yes or no"]
+    known = ids(universe)
+    objecting = query(universe, "SELECT customer_id, source FROM objection")
+    assert objecting == [{"customer_id": known["C03"], "source": "csv"}]
+    ran = cycle(universe, tmp_path / "out")
+    assigned = query(
+        universe, f"SELECT customer_id FROM assignment WHERE cycle_id = {ran.cycle.id}"
+    )
+    assert known["C03"] not in {r["customer_id"] for r in assigned} and len(assigned) == 9
 
 
 def test_an_objection_for_an_unknown_customer_changes_nothing(universe: str) -> None:

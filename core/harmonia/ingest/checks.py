@@ -137,6 +137,10 @@ class CheckContext:
 
 # --- customers ------------------------------------------------------------------
 
+#: How a customers file says a customer objects to profiling, or does not.
+OBJECTION_YES = ("yes", "y", "true", "1", "x", "oui", "ja", "si", "はい")
+OBJECTION_NO = ("no", "n", "false", "0", "non", "nein", "いいえ")
+
 
 def customers_sql(context: CheckContext) -> str:
     schemes = context.identifier_schemes
@@ -165,6 +169,7 @@ def customers_sql(context: CheckContext) -> str:
             harmonia_text(address) AS address,
             regexp_replace(harmonia_text(phone), '[^0-9+]', '', 'g') AS phone,
             lower(harmonia_text(email)) AS email,
+            lower(harmonia_text(objection)) AS objection,
             upper(harmonia_text(id_scheme)) AS id_scheme,
             regexp_replace(harmonia_text(id_value), '[\\s.\\-]', '', 'g') AS id_value
         FROM raw
@@ -183,6 +188,8 @@ def customers_sql(context: CheckContext) -> str:
             country_check,
             "CASE WHEN type IS NULL THEN 'type is empty: write HCP or HCO' "
             "WHEN type NOT IN ('HCP', 'HCO') THEN 'type ''' || type || ''' is not HCP or HCO' END",
+            f"CASE WHEN objection IS NOT NULL AND objection NOT IN ({text_list(OBJECTION_YES + OBJECTION_NO)}) "
+            f"THEN 'objection ' || {quoted_in_message('objection')} || ' is not yes or no' END",
             "CASE WHEN (id_scheme IS NULL) <> (id_value IS NULL) THEN "
             "'id_scheme and id_value go together: give both or neither' END",
             "CASE WHEN id_scheme IS NOT NULL AND id_value IS NOT NULL AND id_scheme NOT IN "

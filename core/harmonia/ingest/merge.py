@@ -26,9 +26,11 @@ from typing import TYPE_CHECKING
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from harmonia.ingest.checks import OBJECTION_YES
 from harmonia.sql import literal
 from harmonia.store.bulk import BulkConnection
 from harmonia.store.facts import facts_of
+from harmonia.store.identity import record_objections
 
 if TYPE_CHECKING:
     import duckdb
@@ -163,6 +165,7 @@ class CustomerMerger(Merger):
             "SELECT harmonia_id FROM accepted WHERE by_source IS NULL AND NOT is_new"
         ).column(0)
         changed = pa.concat_arrays([self._update_known(), self._identifiers(), _ids(linked)])
+        self._objections()
         self.duck.execute(
             "INSERT INTO xwalk SELECT customer_id, harmonia_id FROM accepted WHERE by_source IS NULL"
         )
@@ -281,6 +284,20 @@ class CustomerMerger(Merger):
             "SELECT 1 FROM ids i WHERE i.scheme = a.id_scheme AND i.value = a.id_value)"
         )
         return _ids(changed.column("customer_id"))
+
+    def _objections(self) -> None:
+        """Customers the source says object to profiling: recorded, their results gone.
+
+        A source saying "no" lifts nothing: only `harmonia privacy withdraw` does.
+        """
+        yes = ", ".join(literal(word) for word in OBJECTION_YES)
+        objecting = self._arrow(
+            f"SELECT DISTINCT harmonia_id AS id FROM accepted WHERE objection IN ({yes})"
+        )
+        if objecting.num_rows:
+            stage = self.bulk.stage(objecting, "objections")
+            for statement in record_objections(f"SELECT id FROM {stage}", self.system):
+                self.bulk.execute(statement)
 
     def finish(self) -> None:
         self.bulk.sync_sequence("customer")

@@ -26,7 +26,7 @@ from harmonia.errors import ConfigError, NotFoundError
 from harmonia.sql import literal
 from harmonia.store.bulk import BulkConnection
 from harmonia.store.database import Database
-from harmonia.store.identity import resolve
+from harmonia.store.identity import forget_profiling, resolve
 from harmonia.store.models import AuditEvent, Objection
 
 #: Customer attributes that are personal data: erased (set empty) on erasure.
@@ -79,13 +79,10 @@ def object_to_profiling(
 
 def _forget_profiling(session: Session, ids: Sequence[int]) -> dict[str, int]:
     """Delete stored cycle results (assignments, plan goals) of ``ids`` and their merged ids."""
-    id_list = ", ".join(map(str, ids))
-    every = f"{id_list}) OR customer_id IN (SELECT merged_id FROM customer_redirect WHERE survivor_id IN ({id_list})"
+    statements = forget_profiling(", ".join(map(str, ids)))
     return {
-        f"{table}_removed": session.connection()
-        .execute(text(f"DELETE FROM {table} WHERE customer_id IN ({every})"))
-        .rowcount
-        for table in ("assignment", "plan_goal")
+        f"{table}_removed": session.connection().execute(text(statement)).rowcount
+        for table, statement in zip(("assignment", "plan_goal"), statements, strict=True)
     }
 
 

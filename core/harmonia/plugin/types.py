@@ -73,6 +73,11 @@ CUSTOMERS = RecordKind(
         Column("address", False, "street address of the main practice (matching)"),
         Column("phone", False, "practice phone number (matching)"),
         Column("email", False, "professional e-mail address (matching)"),
+        Column(
+            "objection",
+            False,
+            "yes: the customer objects to profiling (GDPR Art. 21); no or empty otherwise",
+        ),
     ),
 )
 

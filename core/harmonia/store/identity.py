@@ -63,6 +63,29 @@ def resolved_facts(table: str, columns: Sequence[str], key: Sequence[str] = ()) 
     )
 
 
+def forget_profiling(ids: str) -> list[str]:
+    """SQL: delete stored cycle results (assignments, plan goals) of the customers ``ids``
+    selects (survivors), and of every id merged into them."""
+    every = f"({ids}) OR customer_id IN (SELECT merged_id FROM customer_redirect WHERE survivor_id IN ({ids}))"
+    return [
+        f"DELETE FROM {table} WHERE customer_id IN {every}" for table in ("assignment", "plan_goal")
+    ]
+
+
+def record_objections(ids: str, source: str) -> list[str]:
+    """SQL: record objections of the customers ``ids`` selects (resolved to survivors), from
+    ``source``, and forget their profiling. Customers already objecting keep their entry."""
+    from harmonia.sql import literal
+
+    resolved = f"SELECT DISTINCT {survivor('picked.id')} AS id FROM ({ids}) picked"
+    return [
+        "INSERT INTO objection (customer_id, source, actor, at) "
+        f"SELECT id, {literal(source)}, '', CURRENT_TIMESTAMP FROM ({resolved}) r "
+        "WHERE id NOT IN (SELECT customer_id FROM objection)",
+        *forget_profiling(resolved),
+    ]
+
+
 def resolve(session: Session, ids: Iterable[int]) -> dict[int, int]:
     """Each id and the customer it names now (a merged id maps to its survivor)."""
     wanted = sorted(set(ids))
