@@ -82,9 +82,12 @@ def customer_block(
         "specialty": pick([s.code for s in specialties], specialty),
         "territory": pick(universe.territories, territory),
         **_identifiers(universe, positions, hco),
-        # Contact details are left empty: one source per universe has no
+        # Contact details and objections are left empty: one source has no
         # duplicates to find (benchmarks/bench_master.py makes two sources).
-        **{column: pa.nulls(count, pa.string()) for column in ("address", "phone", "email")},
+        **{
+            column: pa.nulls(count, pa.string())
+            for column in ("address", "phone", "email", "objection")
+        },
         "_customer": pa.array(positions),
     }
     return CustomerBlock(
