@@ -49,6 +49,7 @@ def sections() -> list[tuple[str, str, list[type]]]:
         RefinementPolicy,
         Rule,
         RuleSet,
+        Survivorship,
         TherapyAreaChoice,
     )
     from harmonia.definitions.ruleset import MetricBounds, PullThroughTest
@@ -61,7 +62,7 @@ def sections() -> list[tuple[str, str, list[type]]]:
             "A market's choices among the global options (`harmonia_country_profiles`; "
             "TOML, one profile per file or `[[countries]]`). Every choice the option "
             "catalogue lists must be within it, or the pack is refused.",
-            [CountryProfile, CsvConventions, PullThrough, TherapyAreaChoice],
+            [CountryProfile, CsvConventions, PullThrough, TherapyAreaChoice, Survivorship],
         ),
         (
             "Rule sets",
