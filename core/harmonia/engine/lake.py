@@ -21,7 +21,16 @@ from harmonia.store.bulk import BulkConnection
 from harmonia.store.database import Database
 
 #: The store's tables a cycle reads, in the order they are written.
-LAKE_TABLES = ("customer", "metric", "response", "answer", "identifier", "crosswalk")
+LAKE_TABLES = (
+    "customer",
+    "metric",
+    "response",
+    "answer",
+    "identifier",
+    "crosswalk",
+    "customer_redirect",  # merged customers and their survivors (harmonia.store.identity)
+    "objection",  # who may not be profiled
+)
 
 #: Rows per Parquet row group: Spark splits its reading tasks by row group.
 ROW_GROUP = 500_000
@@ -65,6 +74,7 @@ def _slice(table: str, country: str | None) -> str:
     where = {
         "customer": f"country = {quote(country.upper())}",
         "answer": f"response_id IN (SELECT id FROM response WHERE customer_id IN ({customers}))",
+        "customer_redirect": f"merged_id IN ({customers})",
     }.get(table, f"customer_id IN ({customers})")
     return f"SELECT {columns} FROM {table} WHERE {where}"
 

@@ -10,6 +10,16 @@ WITH population AS (
   FROM customer
   WHERE
     country = 'NL'
+    AND NOT id IN (
+      SELECT
+        merged_id
+      FROM customer_redirect
+    )
+    AND NOT id IN (
+      SELECT
+        customer_id
+      FROM objection
+    )
 ), m_potential_latest_sum AS (
   SELECT
     customer_id,
@@ -19,7 +29,31 @@ WITH population AS (
       customer_id,
       value,
       ROW_NUMBER() OVER (PARTITION BY customer_id ORDER BY last_month DESC, first_month ASC) AS rn
-    FROM metric
+    FROM (
+      SELECT
+        COALESCE(redirect.survivor_id, fact.customer_id) AS customer_id,
+        fact.therapy_area,
+        fact.metric,
+        fact.period,
+        fact.first_month,
+        fact.last_month,
+        fact.value
+      FROM metric AS fact
+      LEFT JOIN customer_redirect AS redirect
+        ON redirect.merged_id = fact.customer_id
+      WHERE
+        redirect.survivor_id IS NULL
+        OR NOT EXISTS(
+          SELECT
+            1
+          FROM metric AS own
+          WHERE
+            own.customer_id = redirect.survivor_id
+            AND own.therapy_area = fact.therapy_area
+            AND own.metric = fact.metric
+            AND own.period = fact.period
+        )
+    ) AS metric
     WHERE
       therapy_area = 'cardiology' AND metric = 'potential' AND last_month <= 24329
   ) AS ranked
@@ -48,7 +82,31 @@ WITH population AS (
   SELECT
     customer_id,
     SUM(value) AS value
-  FROM metric
+  FROM (
+    SELECT
+      COALESCE(redirect.survivor_id, fact.customer_id) AS customer_id,
+      fact.therapy_area,
+      fact.metric,
+      fact.period,
+      fact.first_month,
+      fact.last_month,
+      fact.value
+    FROM metric AS fact
+    LEFT JOIN customer_redirect AS redirect
+      ON redirect.merged_id = fact.customer_id
+    WHERE
+      redirect.survivor_id IS NULL
+      OR NOT EXISTS(
+        SELECT
+          1
+        FROM metric AS own
+        WHERE
+          own.customer_id = redirect.survivor_id
+          AND own.therapy_area = fact.therapy_area
+          AND own.metric = fact.metric
+          AND own.period = fact.period
+      )
+  ) AS metric
   WHERE
     therapy_area = 'cardiology'
     AND metric = 'trx'
@@ -88,7 +146,31 @@ WITH population AS (
         WHEN first_month >= 24327 AND last_month <= 24329
         THEN 3
       END AS bucket
-    FROM metric
+    FROM (
+      SELECT
+        COALESCE(redirect.survivor_id, fact.customer_id) AS customer_id,
+        fact.therapy_area,
+        fact.metric,
+        fact.period,
+        fact.first_month,
+        fact.last_month,
+        fact.value
+      FROM metric AS fact
+      LEFT JOIN customer_redirect AS redirect
+        ON redirect.merged_id = fact.customer_id
+      WHERE
+        redirect.survivor_id IS NULL
+        OR NOT EXISTS(
+          SELECT
+            1
+          FROM metric AS own
+          WHERE
+            own.customer_id = redirect.survivor_id
+            AND own.therapy_area = fact.therapy_area
+            AND own.metric = fact.metric
+            AND own.period = fact.period
+        )
+    ) AS metric
     WHERE
       therapy_area = 'cardiology'
       AND metric = 'calls'
@@ -111,7 +193,18 @@ WITH population AS (
       r.id AS response_id,
       r.version,
       ROW_NUMBER() OVER (PARTITION BY r.customer_id ORDER BY r.answered_at DESC, r.id DESC) AS rn
-    FROM response AS r
+    FROM (
+      SELECT
+        COALESCE(redirect.survivor_id, fact.customer_id) AS customer_id,
+        fact.id,
+        fact.questionnaire,
+        fact.version,
+        fact.respondent,
+        fact.answered_at
+      FROM response AS fact
+      LEFT JOIN customer_redirect AS redirect
+        ON redirect.merged_id = fact.customer_id
+    ) AS r
     WHERE
       r.questionnaire = 'tiny-profile'
       AND r.answered_at >= '2025-01-01'
@@ -299,7 +392,18 @@ WITH population AS (
 ), stale_tiny_profile AS (
   SELECT DISTINCT
     customer_id
-  FROM response
+  FROM (
+    SELECT
+      COALESCE(redirect.survivor_id, fact.customer_id) AS customer_id,
+      fact.id,
+      fact.questionnaire,
+      fact.version,
+      fact.respondent,
+      fact.answered_at
+    FROM response AS fact
+    LEFT JOIN customer_redirect AS redirect
+      ON redirect.merged_id = fact.customer_id
+  ) AS response
   WHERE
     questionnaire = 'tiny-profile' AND answered_at < '2025-01-01'
 ), features AS (
