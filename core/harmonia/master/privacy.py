@@ -203,6 +203,8 @@ def erase(database: Database, customer_id: int, *, actor: str) -> ErasureResult:
             for table, statement in _ERASE.items()
         }
         removed["quarantine"] = _erase_quarantined(session, source_ids)
+        for table, rows in _erase_fact_files(database, ids).items():
+            removed[table] = removed.get(table, 0) + rows
         blank = ", ".join(f"{column} = NULL" for column in PERSONAL_ATTRIBUTES)
         removed["customer (emptied)"] = connection.execute(
             text(
@@ -225,6 +227,35 @@ def erase(database: Database, customer_id: int, *, actor: str) -> ErasureResult:
         )
         session.commit()
     return ErasureResult(tuple(sorted(ids)), removed, tuple(cleaned), tuple(unreachable))
+
+
+def _erase_fact_files(database: Database, ids: Sequence[int]) -> dict[str, int]:
+    """Facts held as Parquet files per load batch (SQLite stores): each file holding the
+    person is rewritten without them. Batches are immutable, except to erase a person."""
+    from harmonia.compute import duckdb_connection
+    from harmonia.store.facts import FACT_TABLES, facts_of
+
+    facts = facts_of(database)
+    if not getattr(facts, "external", False):
+        return {}
+    duck = duckdb_connection()
+    wanted = ", ".join(map(str, ids))
+    removed: dict[str, int] = {}
+    for table in FACT_TABLES:
+        for path in sorted((facts.root / table).glob("batch=*/part-*.parquet")):
+            source = f"read_parquet({literal(str(path))})"
+            hits = duck.sql(f"SELECT COUNT(*) FROM {source} WHERE customer_id IN ({wanted})")
+            count = int(hits.fetchall()[0][0])
+            if not count:
+                continue
+            temporary = path.with_name(path.name + ".erasing")
+            duck.execute(
+                f"COPY (SELECT * FROM {source} WHERE customer_id NOT IN ({wanted})) "
+                f"TO {literal(str(temporary))} (FORMAT parquet)"
+            )
+            temporary.replace(path)
+            removed[table] = removed.get(table, 0) + count
+    return removed
 
 
 def _erase_quarantined(session: Session, source_ids: Sequence[tuple[str, str]]) -> int:
