@@ -119,6 +119,54 @@ def test_current_app_is_the_one_made_current(app: Harmonia) -> None:
     assert current_app() is not app
 
 
+def test_current_apps_nest_and_the_inner_one_wins_until_it_ends(
+    app: Harmonia, tiny: Catalog, tmp_path: Path
+) -> None:
+    other = Harmonia(f"sqlite:///{tmp_path / 'other.db'}", tiny)
+    with app.current():
+        with other.current():
+            assert current_app() is other
+        assert current_app() is app
+        with pytest.raises(ValueError), other.current():
+            raise ValueError("a failing block still restores the outer application")
+        assert current_app() is app
+
+
+def test_current_apps_of_parallel_threads_do_not_see_each_other(
+    app: Harmonia, tiny: Catalog, tmp_path: Path
+) -> None:
+    import threading
+
+    apps = [Harmonia(f"sqlite:///{tmp_path / f'{n}.db'}", tiny) for n in range(4)]
+    seen: dict[int, list[bool]] = {}
+    barrier = threading.Barrier(len(apps))
+
+    def work(number: int) -> None:
+        with apps[number].current():
+            barrier.wait()  # every thread has made its own current before any checks
+            seen[number] = [current_app() is apps[number] for _ in range(50)]
+            barrier.wait()
+
+    threads = [threading.Thread(target=work, args=(n,)) for n in range(len(apps))]
+    with app.current():
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert current_app() is app  # the threads' blocks changed nothing here
+    assert seen == {n: [True] * 50 for n in range(len(apps))}
+
+
+def test_without_a_current_app_one_is_opened_from_the_environment_and_not_kept(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("HARMONIA_DATABASE_URL", f"sqlite:///{tmp_path / 'env.db'}")
+    first = current_app()
+    assert first.database_url == f"sqlite:///{tmp_path / 'env.db'}"
+    assert current_app() is not first  # nothing pinned: the next test starts clean
+
+
 def test_open_reads_the_workspace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("HARMONIA_DATABASE_URL", raising=False)
     write(tmp_path / "harmonia.toml", 'database = "sqlite:///from-toml.db"\noutput = "results"\n')

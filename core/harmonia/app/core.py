@@ -306,7 +306,8 @@ class Harmonia:
 
     @contextmanager
     def current(self) -> Iterator[Harmonia]:
-        """Make this the application :func:`current_app` returns, within the block."""
+        """Make this the application :func:`current_app` returns, within the block (and
+        in this thread or task only); blocks nest, the inner one wins until it ends."""
         token = _CURRENT.set(self)
         try:
             yield self
@@ -315,16 +316,21 @@ class Harmonia:
 
 
 def current_app() -> Harmonia:
-    """The application of the running ``harmonia`` command, else one opened from the environment.
+    """The application made current with ``with app.current():`` (the CLI does so for the
+    command it runs), else a new one opened from the environment.
 
     Packs use it in their own commands and helpers: ``current_app().catalog``,
     ``current_app().database``, ``current_app().source_request(...)``.
+
+    "Current" is explicit and scoped: the innermost ``with app.current():`` of
+    this thread or asyncio task (a context variable), undone when the block
+    ends. Nothing else ever becomes current: the application opened when none
+    is current is not kept, so one test's (or one command's) application never
+    leaks into the next. A thread started inside the block does not inherit it
+    (run it with ``contextvars.copy_context().run``, or pass the application).
     """
     app = _CURRENT.get()
-    if app is None:
-        app = Harmonia.open()
-        _CURRENT.set(app)
-    return app
+    return app if app is not None else Harmonia.open()
 
 
 class _Discovery:
