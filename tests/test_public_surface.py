@@ -141,9 +141,9 @@ def imported_harmonia_modules(path: Path) -> Iterator[tuple[int, str]]:
 
 
 def _imports_by_name(function: ast.expr) -> bool:
-    """``importlib.import_module(...)``, ``import_module(...)`` or ``__import__(...)``."""
+    """``importlib.import_module(...)``, ``__import__(...)``, ``pytest.importorskip(...)``."""
     name = function.attr if isinstance(function, ast.Attribute) else getattr(function, "id", "")
-    return name in ("import_module", "__import__")
+    return name in ("import_module", "__import__", "importorskip")
 
 
 def _private_imports(paths: list[Path]) -> list[str]:
@@ -184,6 +184,7 @@ def test_the_check_sees_every_way_to_import_a_private_module(tmp_path: Path) -> 
         "    from harmonia.plugin.catalog import Catalog\n"
         "    importlib.import_module('harmonia.engine')\n"
         "    __import__('harmonia.ingest')\n"
+        "    pytest.importorskip('harmonia.rules')\n"
     )
     assert [module for _, module in imported_harmonia_modules(pack)] == [
         "harmonia.store.bulk",
@@ -196,8 +197,9 @@ def test_the_check_sees_every_way_to_import_a_private_module(tmp_path: Path) -> 
         "harmonia.plugin.catalog",
         "harmonia.engine",
         "harmonia.ingest",
+        "harmonia.rules",
     ]
-    assert len(_private_imports_of(pack)) == 6
+    assert len(_private_imports_of(pack)) == 7
 
 
 def _private_imports_of(path: Path) -> list[str]:

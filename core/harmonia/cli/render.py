@@ -6,7 +6,6 @@ when stderr is not a terminal, rich prints nothing animated.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
@@ -113,12 +112,3 @@ def counting(title: str, total: int) -> Iterator[Callable[[int, str], None]]:
     with progress:
         task = progress.add_task(title, total=total, stage="")
         yield lambda advance, stage: progress.update(task, advance=advance, stage=stage)
-
-
-class Stopwatch:
-    def __init__(self) -> None:
-        self.started = time.perf_counter()
-
-    @property
-    def seconds(self) -> float:
-        return time.perf_counter() - self.started

@@ -215,19 +215,9 @@ class Catalog:
         ]
         return sorted(found, key=lambda q: (q.id, version_key(q.version)))
 
-    def profile_dimension(self, questionnaire: str, dimension: str) -> ProfileDimension | None:
-        """The dimension of the newest installed version of a questionnaire, if any."""
-        return _profile_dimension(self.questionnaires, questionnaire, dimension)
-
     def check_rule_set(self, rule_set: RuleSet) -> list[Problem]:
         """A rule set's problems against the installed questionnaires and the rules language."""
         return _rule_set_problems(rule_set, self.questionnaires)
-
-    def check_country_profile(self, profile: CountryProfile) -> list[Problem]:
-        """A profile's problems against the option catalogue and the installed packs."""
-        return _country_problems(
-            profile, self.option_catalogue, self.refinement_policies, self.identifier_schemes
-        )
 
 
 # --- building -----------------------------------------------------------------------------
