@@ -540,3 +540,34 @@ def test_each_pack_reports_what_it_provides(tiny: Catalog) -> None:
         "strategies": ["cardiology/standard (5 segments)"],
         "identifiers": ["TINY"],
     }
+
+
+def test_a_country_choosing_an_uninstalled_rule_set_or_strategy_variant_is_rejected(
+    tiny: Catalog, register_pack: Callable, harmonia_plugins: PluginManager
+) -> None:
+    nl = tiny.country_profiles["NL"]
+    from harmonia import TherapyAreaChoice
+
+    choice = TherapyAreaChoice(rule_set="tiny-typo", strategy_variant="lavish")
+    be = attrs.evolve(nl, code="BE", name="Belgium", therapy_areas={"cardiology": choice})
+    register_pack(module_pack("be", harmonia_country_profiles=lambda: [be]), version="0.2")
+    catalog = harmonia_plugins.catalog()
+    assert "BE" not in catalog.country_profiles
+    (warning,) = catalog.warnings
+    assert "pack 'be' (test-be 0.2)" in warning and "country profile BE" in warning
+    assert "therapy_areas.cardiology.rule_set: no installed rule set 'tiny-typo'" in warning
+    assert "therapy_areas.cardiology.strategy_variant: no installed engagement strategy " in (
+        warning
+    )
+
+
+def test_a_strategy_for_a_segment_no_rule_set_declares_is_rejected_naming_its_pack(
+    tiny: Catalog, register_pack: Callable, harmonia_plugins: PluginManager
+) -> None:
+    (strategy, *_) = tiny.engagement_strategies.values()
+    stray = attrs.evolve(strategy, segment="vip", variant="extra", provenance=None)
+    register_pack(module_pack("extra", harmonia_engagement_strategies=lambda: [stray]))
+    catalog = harmonia_plugins.catalog()
+    assert all(key[2] != "vip" for key in catalog.engagement_strategies)
+    (warning,) = catalog.warnings
+    assert "pack 'extra'" in warning and "'vip' is not a segment of the installed" in warning

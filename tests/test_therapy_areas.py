@@ -142,6 +142,7 @@ def test_pack_problems_names_a_segment_left_without_a_strategy():
         ],
     )
     problems = pack_problems(broken)
-    assert len(problems) == 3, problems  # develop in both variants, vip (standard)
-    assert "variant 'standard': no strategy for the segments ['develop']" in problems[1]
-    assert "variant 'standard': segments ['vip'] are not segments of the rule set" in problems[2]
+    assert len(problems) == 3, problems  # vip (refused by the catalog), develop in both variants
+    assert "engagement strategy diabetes/standard/vip" in problems[0]
+    assert "'vip' is not a segment of the installed diabetes rule sets" in problems[0]
+    assert "variant 'standard': no strategy for the segments ['develop']" in problems[2]

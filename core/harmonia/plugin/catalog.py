@@ -424,9 +424,70 @@ def _rule_set_problems(
     return problems + check_rule_set(rule_set, levels=levels)
 
 
+def _therapy_area_problems(
+    profile: CountryProfile,
+    rule_sets: Mapping[Hashable, RuleSet],
+    strategies: Mapping[Hashable, EngagementStrategy],
+) -> list[Problem]:
+    """The rule set and strategy variant a country chooses for an installed therapy area
+    exist for it. An area no installed pack provides is not checked: a country pack
+    names the areas it serves, whether or not their packs are installed."""
+    problems = []
+    for area, choice in sorted(profile.therapy_areas.items()):
+        installed = sorted(r.name for r in rule_sets.values() if r.therapy_area == area)
+        if not installed:
+            continue
+        if choice.rule_set is not None and choice.rule_set not in installed:
+            problems.append(
+                Problem(
+                    f"therapy_areas.{area}.rule_set",
+                    f"no installed rule set {choice.rule_set!r} of {area} "
+                    f"(installed: {', '.join(installed)})",
+                )
+            )
+        variants = sorted({s.variant for s in strategies.values() if s.therapy_area == area})
+        if variants and choice.strategy_variant not in variants:
+            problems.append(
+                Problem(
+                    f"therapy_areas.{area}.strategy_variant",
+                    f"no installed engagement strategy variant {choice.strategy_variant!r} "
+                    f"of {area} (installed: {', '.join(variants)})",
+                )
+            )
+    return problems
+
+
+def _strategy_problems(
+    strategy: EngagementStrategy, rule_sets: Mapping[Hashable, RuleSet]
+) -> list[Problem]:
+    """A strategy's segment is one the installed rule sets of its therapy area declare."""
+    segments = {
+        segment
+        for rule_set in rule_sets.values()
+        if rule_set.therapy_area == strategy.therapy_area
+        for segment in rule_set.segment.segments
+    }
+    if not segments or strategy.segment in segments:
+        return []
+    return [
+        Problem(
+            "segment",
+            f"{strategy.segment!r} is not a segment of the installed {strategy.therapy_area} "
+            f"rule sets ({', '.join(sorted(segments))})",
+        )
+    ]
+
+
 CHECKS: dict[str, Check] = {
-    "country_profiles": lambda profile, b: _country_problems(
-        profile, b.option_catalogue, b.built["refinement_policies"], b.built["identifier_schemes"]
-    ),
+    "country_profiles": lambda profile, b: [
+        *_country_problems(
+            profile,
+            b.option_catalogue,
+            b.built["refinement_policies"],
+            b.built["identifier_schemes"],
+        ),
+        *_therapy_area_problems(profile, b.built["rule_sets"], b.built["engagement_strategies"]),
+    ],
+    "engagement_strategies": lambda strategy, b: _strategy_problems(strategy, b.built["rule_sets"]),
     "rule_sets": lambda rule_set, b: _rule_set_problems(rule_set, b.built["questionnaires"]),
 }

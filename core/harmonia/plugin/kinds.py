@@ -81,7 +81,7 @@ HOOK_KINDS: tuple[HookKind, ...] = (
         lambda r: r.code,
         "country profile",
         "countries",
-        needs=("refinement_policies", "identifier_schemes"),
+        needs=("refinement_policies", "identifier_schemes", "rule_sets", "engagement_strategies"),
     ),
     HookKind(
         "harmonia_segmentation_rules",
@@ -132,6 +132,7 @@ HOOK_KINDS: tuple[HookKind, ...] = (
         lambda r: r.key,
         "engagement strategy",
         "strategies",
+        needs=("rule_sets",),
         summary=_strategy_variants,
     ),
     HookKind(
