@@ -219,6 +219,12 @@ class Catalog:
         """A rule set's problems against the installed questionnaires and the rules language."""
         return _rule_set_problems(rule_set, self.questionnaires)
 
+    def check_country_profile(self, profile: CountryProfile) -> list[Problem]:
+        """A profile's problems against the option catalogue and the installed packs."""
+        return _country_problems(
+            profile, self.option_catalogue, self.refinement_policies, self.identifier_schemes
+        ) + _therapy_area_problems(profile, self.rule_sets, self.engagement_strategies)
+
 
 # --- building -----------------------------------------------------------------------------
 
