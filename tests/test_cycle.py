@@ -153,7 +153,7 @@ def test_each_customer_gets_the_expected_segments_rules_and_inputs(
     universe, _, results = h1_cycles
     result = results[engine]
     assert (result.cycle.status, result.cycle.engine, result.cycle.customers) == (
-        "completed",
+        "draft",
         engine,
         10,
     )
@@ -696,8 +696,8 @@ def test_cycle_list_show_and_diff(cli_universe: Callable, tmp_path: Path) -> Non
 
     listed = json.loads(cli_universe("cycle", "list", "--json").stdout)
     assert [(c["id"], c["period"], c["status"], c["customers"]) for c in listed] == [
-        (2, "2027-H2", "completed", 10),
-        (1, "2027-H1", "completed", 10),
+        (2, "2027-H2", "draft", 10),
+        (1, "2027-H1", "draft", 10),
     ]
     assert cli_universe("cycle", "list", "--country", "FR", "--json").stdout.strip() == "[]"
     table = cli_universe("cycle", "list").output

@@ -40,6 +40,7 @@ if TYPE_CHECKING:
     from harmonia.app.packs import Packs
     from harmonia.app.privacy import Privacy
     from harmonia.app.questionnaires import Questionnaires
+    from harmonia.app.refinement import Refinement
     from harmonia.app.schema import Schema
     from harmonia.app.strategy import Strategy
     from harmonia.plugin.manager import PluginManager
@@ -295,6 +296,11 @@ class Harmonia:
         from harmonia.app.privacy import Privacy
 
         return Privacy(self)
+    def refinement(self) -> Refinement:
+        """The cycle lifecycle (feedback, review, approval, publishing) and field refinement."""
+        from harmonia.app.refinement import Refinement
+
+        return Refinement(self)
 
     def demo(self, workdir: Path, **options: Any) -> DemoResult:
         """Cycles of several markets and areas on synthetic data (:func:`~harmonia.app.demo.run_demo`)."""

@@ -13,7 +13,11 @@ from harmonia import RECORD_KINDS, Batch, DataSource, InputError, Option, Source
 
 _FILE_OPTIONS = (
     Option("path", "the file to read", required=True),
-    Option("kind", "customers, metrics or responses (default: recognized from the header)"),
+    Option(
+        "kind",
+        "customers, metrics, responses, territories, roster or alignment "
+        "(default: recognized from the header)",
+    ),
 )
 
 

@@ -305,3 +305,108 @@ def sql(country: str, therapy_area: str, period: str | None, dialect: str) -> No
     click.echo(
         app().cycles.sql(country=country, therapy_area=therapy_area, period=period, dialect=dialect)
     )
+
+
+# -- the lifecycle: draft -> feedback -> review -> approved -> published ------------------
+
+
+def _render_moved(moved, as_json: bool) -> None:
+    if as_json:
+        echo_json(moved.to_json())
+        return
+    stdout.print(f"[bold]cycle {moved.cycle.id}[/]: {moved.previous} -> {moved.cycle.status}")
+    for name, count in moved.counts.items():
+        stdout.print(f"{name.replace('_', ' ')}: {count:,}")
+    for written in moved.written:
+        stdout.print(f"{written.output} -> {written.location}")
+    for other in moved.superseded:
+        stdout.print(f"cycle {other} is superseded")
+
+
+_note = click.option("--note", default="", help="Why, for the record (kept with the move).")
+_as_json = click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+
+
+@cycle.command("open-feedback")
+@click.argument("cycle_id", type=int)
+@_note
+@_as_json
+def open_feedback(cycle_id: int, note: str, as_json: bool) -> None:
+    """Freeze a draft cycle and open it to reps' refinement requests.
+
+    The cycle's assignments and each customer's territory (from the alignment of
+    its period) are frozen: later loads and re-runs do not change what reps see.
+    Only markets that opted in to field refinement have feedback.
+    """
+    _render_moved(app().refinement.open_feedback(cycle_id, note), as_json)
+
+
+@cycle.command("close-feedback")
+@click.argument("cycle_id", type=int)
+@_note
+@_as_json
+def close_feedback(cycle_id: int, note: str, as_json: bool) -> None:
+    """Stop taking requests; pending ones wait for their manager's review."""
+    _render_moved(app().refinement.close_feedback(cycle_id, note), as_json)
+
+
+@cycle.command("approve")
+@click.argument("cycle_id", type=int)
+@_note
+@_as_json
+def approve(cycle_id: int, note: str, as_json: bool) -> None:
+    """Close the review: requests no manager decided expire, with the reason shown to reps."""
+    _render_moved(app().refinement.approve(cycle_id, note), as_json)
+
+
+@cycle.command("publish")
+@click.argument("cycle_id", type=int)
+@click.option(
+    "--sink",
+    "sinks",
+    multiple=True,
+    metavar="NAME[:KEY=VALUE,...]",
+    help="Where outputs go (repeatable; default: the workspace's, else csv).",
+)
+@click.option(
+    "--output",
+    "outputs",
+    multiple=True,
+    type=click.Choice(["target_list", "segment_summary", "assignments"]),
+    help="What to write (repeatable; default target_list and segment_summary).",
+)
+@click.option(
+    "--out",
+    "directory",
+    type=click.Path(path_type=Path),
+    help="Folder for file outputs [default: the workspace's output, else ./out].",
+)
+@_note
+@_as_json
+def publish(cycle_id, sinks, outputs, directory, note, as_json) -> None:
+    """Publish a cycle: accepted requests applied, final outputs written.
+
+    An approved cycle (field-involved markets) or a draft (markets that opted out
+    of field refinement). The next cycle's pull-through starts from it; other
+    cycles of the same scope are superseded.
+    """
+    moved = app().refinement.publish(
+        cycle_id, sinks=_sinks(sinks), outputs=outputs, directory=directory, note=note
+    )
+    _render_moved(moved, as_json)
+
+
+@cycle.command("history")
+@click.argument("cycle_id", type=int)
+@_as_json
+def cycle_history(cycle_id: int, as_json: bool) -> None:
+    """A cycle's lifecycle moves: from, to, who, when, why."""
+    moves = app().refinement.transitions(cycle_id)
+    if as_json:
+        echo_json([move.model_dump() for move in moves])
+        return
+    rows = [
+        (m.at.strftime("%Y-%m-%d %H:%M:%S"), m.from_status, m.to_status, m.actor, m.note)
+        for m in moves
+    ]
+    stdout.print(table(f"cycle {cycle_id}", ["when", "from", "to", "by", "note"], rows))

@@ -45,7 +45,7 @@ def _options(pairs: tuple[str, ...]) -> dict[str, str]:
 @click.option("--system", help="The system whose ids the records use (default: the source's name).")
 @click.option(
     "--kind",
-    type=click.Choice(["customers", "metrics", "responses"]),
+    type=click.Choice(["customers", "metrics", "responses", "territories", "roster", "alignment"]),
     help="Skip header detection.",
 )
 @click.option(

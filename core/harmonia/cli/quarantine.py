@@ -19,7 +19,12 @@ def quarantine() -> None:
 
 _filters = [
     click.option("--batch", "-b", type=int, help="Only this load batch."),
-    click.option("--kind", type=click.Choice(["customers", "metrics", "responses"])),
+    click.option(
+        "--kind",
+        type=click.Choice(
+            ["customers", "metrics", "responses", "territories", "roster", "alignment"]
+        ),
+    ),
     click.option(
         "--all", "include_resolved", is_flag=True, help="Include rows fixed by a later load."
     ),

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 import attrs
 from sqlmodel import delete, select
 
+from harmonia import lifecycle
 from harmonia.engine import backends
 from harmonia.engine.query import CycleQuery
 from harmonia.engine.spec import CycleSpec, resolve
@@ -39,6 +40,7 @@ from harmonia.store.models import (
     LoadBatch,
 )
 from harmonia.store.recovery import this_owner
+from harmonia.store.transitions import move_cycle
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -117,13 +119,14 @@ def run_cycle(
         stage("writing outputs")
         written = _write_outputs(database, catalog, spec, cycle, outputs, sinks, directory)
     except BaseException:
-        _close_cycle(database, cycle.id, status="failed")
+        _close_cycle(database, cycle.id, status=lifecycle.FAILED, actor=actor)
         raise
     summary = outputs.summary.to_pylist()
     cycle = _close_cycle(
         database,
         cycle.id,
-        status="completed",
+        status=lifecycle.DRAFT,
+        actor=actor,
         customers=outputs.assignments,
         summary={"segments": summary, "profile_coverage": coverage},
     )
@@ -170,17 +173,27 @@ def _check_population(database: Database, spec: CycleSpec) -> None:
 
 
 def previous_cycle(database: Database, spec: CycleSpec) -> Cycle | None:
-    """The latest completed cycle of the same country and area for an earlier period."""
+    """The cycle pull-through starts from: of the same country and area, the
+    latest period before this one; of that period the published cycle, else
+    (a market that has not published it) the latest whole one."""
     with database.session() as session:
         cycles = session.exec(
             select(Cycle).where(
                 Cycle.country == spec.country.code,
                 Cycle.therapy_area == spec.therapy_area,
-                Cycle.status == "completed",
+                Cycle.status.in_(lifecycle.COMPLETED),  # type: ignore[attr-defined]
             )
         ).all()
     earlier = [c for c in cycles if Period.parse(c.period).last_month < spec.period.first_month]
-    return max(earlier, key=lambda c: (Period.parse(c.period).first_month, c.id or 0), default=None)
+    return max(
+        earlier,
+        key=lambda c: (
+            Period.parse(c.period).first_month,
+            c.status == lifecycle.PUBLISHED,
+            c.id or 0,
+        ),
+        default=None,
+    )
 
 
 def snapshot_batches(database: Database, as_of: str | None) -> list[int] | None:
@@ -271,17 +284,20 @@ def _close_cycle(
     cycle_id: int,
     *,
     status: str,
+    actor: str,
     customers: int = 0,
     summary: dict[str, Any] | None = None,
 ) -> Cycle:
-    with database.session() as session:
-        cycle = session.get(Cycle, cycle_id)
-        assert cycle is not None
-        if status == "failed":
+    if status == lifecycle.FAILED:
+        with database.session() as session:
             # A failed cycle keeps its record (and audit trail), not half its
             # results: diff, explain and the next pull-through must not use them.
             session.exec(delete(Assignment).where(Assignment.cycle_id == cycle_id))
-        cycle.status = status
+            session.commit()
+    move_cycle(database, cycle_id, status, actor=actor, expected=lifecycle.RUNNING)
+    with database.session() as session:
+        cycle = session.get(Cycle, cycle_id)
+        assert cycle is not None
         cycle.customers = customers
         cycle.summary = json.dumps(summary or {}, default=str)
         cycle.finished_at = dt.datetime.now(dt.UTC)
@@ -378,3 +394,30 @@ def get_cycle(database: Database, cycle_id: int) -> Cycle:
     if cycle is None:
         raise NotFoundError(f"no cycle {cycle_id}", fix="see `harmonia cycle list`")
     return cycle
+
+
+def write_stored_outputs(
+    database: Database,
+    catalog: Catalog,
+    cycle: Cycle,
+    sinks: Sequence[SinkChoice],
+    directory: Path,
+) -> list[Written]:
+    """The outputs of a cycle as stored now (after refinement), through the sinks.
+
+    The target list and summary are computed in the store from the cycle's
+    assignments, the way a run computes them from its own.
+    """
+    from harmonia.engine.dialects import transpile
+    from harmonia.store.bulk import BulkConnection
+
+    assert cycle.id is not None
+    _check_sinks(catalog, sinks)
+    spec = resolve(catalog, cycle.country, cycle.therapy_area, cycle.period)
+    query = CycleQuery(spec, cycle.id)
+    stored = f"(SELECT * FROM assignment WHERE cycle_id = {int(cycle.id)})"
+    with BulkConnection(database) as bulk:
+        target_list = bulk.read(transpile(query.target_list(stored), bulk.dialect))
+        summary = bulk.read(transpile(query.summary(stored), bulk.dialect))
+    outputs = backends.CycleOutputs(cycle.customers, target_list, summary)
+    return _write_outputs(database, catalog, spec, cycle, outputs, sinks, directory)

@@ -22,6 +22,7 @@ import attrs
 
 from harmonia.compute import duckdb_connection
 from harmonia.errors import ConfigError
+from harmonia.ingest import fieldforce
 from harmonia.ingest.checks import (
     CHECKS,
     DUPLICATE_KEYS,
@@ -47,6 +48,12 @@ if TYPE_CHECKING:
     from harmonia.definitions import CountryProfile
     from harmonia.plugin.catalog import Catalog
 
+# The field force's kinds (territories, roster, alignment) are checked and merged
+# in their own module, through the same steps.
+CHECKS = {**CHECKS, **fieldforce.CHECKS}
+MERGERS = {**MERGERS, **fieldforce.MERGERS}
+DUPLICATE_KEYS = {**DUPLICATE_KEYS, **fieldforce.DUPLICATE_KEYS}
+
 #: Rows checked and merged at a time: large enough to amortize each step,
 #: small enough that a 10M-customer load stays within a few GB.
 CHUNK_ROWS = 1_000_000
@@ -66,6 +73,7 @@ DUPLICATE_MESSAGES = {
         0,
     ): "'duplicate of row ' || first_row || ' (same customer, therapy area, metric and period)'",
     ("responses", 0): "'duplicate of row ' || first_row || ' (same response and question)'",
+    **fieldforce.DUPLICATE_MESSAGES,
 }
 
 

@@ -107,8 +107,44 @@ RESPONSES = RecordKind(
     ),
 )
 
+TERRITORIES = RecordKind(
+    "territories",
+    "The field force's units: territories, their districts, their regions.",
+    (
+        Column("territory", True, "the unit's code, e.g. T-PARIS-01"),
+        Column("level", True, "territory, district or region"),
+        Column("parent", False, "the unit above: a territory's district, a district's region"),
+        Column("name", False, "the unit's name"),
+        Column("country", False, "ISO 3166 alpha-2 code (default: the load's --country)"),
+    ),
+)
+
+ROSTER = RecordKind(
+    "roster",
+    "The field force's people: reps on territories, managers of districts and regions.",
+    (
+        Column("person", True, "the person's id (a login, an employee number)"),
+        Column("role", True, "rep or manager"),
+        Column("unit", True, "a rep's territory, a manager's district or region"),
+        Column("manager", False, "the person they report to"),
+        Column("name", False, "the person's name"),
+        Column("email", False, "where to reach them"),
+        Column("country", False, "ISO 3166 alpha-2 code (default: the load's --country)"),
+    ),
+)
+
+ALIGNMENT = RecordKind(
+    "alignment",
+    "Which territory a customer belongs to in a period.",
+    (
+        Column("customer_id", True, "the source system's id for the customer"),
+        Column("territory", True, "the territory's code"),
+        Column("period", True, "2027, 2027-H1, 2027-Q3 or 2027-05"),
+    ),
+)
+
 RECORD_KINDS: Mapping[str, RecordKind] = {
-    kind.name: kind for kind in (CUSTOMERS, METRICS, RESPONSES)
+    kind.name: kind for kind in (CUSTOMERS, METRICS, RESPONSES, TERRITORIES, ROSTER, ALIGNMENT)
 }
 
 #: Source families a country chooses among (see the option catalogue).

@@ -394,3 +394,114 @@ class Objection(SQLModel, table=True):
     source: str = Field(description="'command', or the system that reported it")
     actor: str = ""
     at: dt.datetime = Field(default_factory=_now)
+# --- field refinement: roster, alignment, requests, transitions ---------------------
+
+
+class Territory(SQLModel, table=True):
+    """A unit of the field force: a territory, its district, their region.
+
+    ``parent`` is the unit above (a territory's district, a district's region).
+    """
+
+    __tablename__ = "territory"
+
+    code: str = Field(primary_key=True)
+    country: str
+    name: str = ""
+    level: str = Field(description="territory | district | region")
+    parent: str | None = None
+    batch_id: int
+
+
+class RosterEntry(SQLModel, table=True):
+    """A person of the field force: a rep on a territory, a manager of a district or region.
+
+    ``manager`` is the person they report to; ``token_hash`` authenticates
+    them on the web page (the SHA-256 of their token, never the token).
+    """
+
+    __tablename__ = "roster"
+
+    person: str = Field(primary_key=True)
+    country: str
+    name: str = ""
+    role: str = Field(description="rep | manager")
+    unit: str = Field(index=True, description="the territory (rep) or district/region (manager)")
+    manager: str | None = None
+    email: str | None = None
+    token_hash: str | None = None
+    batch_id: int
+
+
+class Alignment(SQLModel, table=True):
+    """Which territory a customer belongs to in a period (month ordinals as metrics have)."""
+
+    __tablename__ = "alignment"
+    __table_args__ = ({"sqlite_with_rowid": False},)
+
+    customer_id: int = Field(primary_key=True)
+    period: str = Field(primary_key=True)
+    first_month: int
+    last_month: int
+    territory: str
+    batch_id: int
+
+
+class RefinementScope(SQLModel, table=True):
+    """The frozen snapshot reps refine: each customer's territory when feedback opened."""
+
+    __tablename__ = "refinement_scope"
+    __table_args__ = (
+        Index("ix_refinement_scope_territory", "cycle_id", "territory"),
+        {"sqlite_with_rowid": False},
+    )
+
+    cycle_id: int = Field(primary_key=True)
+    customer_id: int = Field(primary_key=True)
+    territory: str
+
+
+class RefinementRequest(SQLModel, table=True):
+    """A change a rep (or manager) asked for, with its decision: old and new value kept.
+
+    ``status`` is pending, accepted, rejected or expired; ``rule`` names what
+    decided (a policy check, an auto rule, ``manager``, ``own change``) and
+    ``message`` is what the rep is shown.
+    """
+
+    __tablename__ = "refinement_request"
+    __table_args__ = (Index("ix_refinement_request_cycle", "cycle_id", "status"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    cycle_id: int
+    customer_id: int = Field(index=True)
+    territory: str
+    requester: str
+    action: str = Field(description="segment | needs | tier")
+    old_value: str | None = None
+    new_value: str | None = None
+    reason: str
+    comment: str = ""
+    status: str = "pending"
+    rule: str = ""
+    message: str = ""
+    decided_by: str | None = None
+    decided_at: dt.datetime | None = None
+    decision_comment: str = ""
+    carried_from: int | None = None
+    created_at: dt.datetime = Field(default_factory=_now)
+    version: int = Field(default=1, description="bumped by each decision (optimistic lock)")
+
+
+class CycleTransition(SQLModel, table=True):
+    """A cycle's move from one lifecycle state to another: who, when, why."""
+
+    __tablename__ = "cycle_transition"
+
+    id: int | None = Field(default=None, primary_key=True)
+    cycle_id: int = Field(index=True)
+    from_status: str
+    to_status: str
+    actor: str
+    at: dt.datetime = Field(default_factory=_now)
+    note: str = ""

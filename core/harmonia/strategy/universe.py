@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 import attrs
 import pyarrow as pa
 
+from harmonia import lifecycle
 from harmonia.definitions import CountryProfile, EngagementStrategy, RuleSet, structure
 from harmonia.engine.spec import CycleSpec
 from harmonia.errors import ConfigError, NotFoundError
@@ -71,9 +72,10 @@ def planned_cycles(
 
     cycles = [get_cycle(database, cycle_id) for cycle_id in dict.fromkeys(cycle_ids)]
     for cycle in cycles:
-        if cycle.status != "completed":
+        if cycle.status not in lifecycle.COMPLETED:
             raise ConfigError(
-                f"cycle {cycle.id} is {cycle.status}: only a completed cycle can be planned",
+                f"cycle {cycle.id} is {cycle.status}: only a cycle whose run completed "
+                f"({', '.join(lifecycle.COMPLETED)}) can be planned",
                 fix="run the cycle again (harmonia cycle run) and plan the new one",
             )
     markets = {(c.country, c.period) for c in cycles}

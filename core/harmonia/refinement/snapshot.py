@@ -1,0 +1,79 @@
+"""What reps refine, frozen when feedback opens; what publishing applies.
+
+Opening feedback copies each of the cycle's customers with its territory (from
+the alignment of the cycle's period, else the customer's own territory) into
+``refinement_scope``: later loads and re-runs change neither the cycle's
+assignments (a re-run is a new cycle) nor whose customer is whose. Both steps
+are single SQL statements in the store, whatever the size of the universe.
+"""
+
+from __future__ import annotations
+
+from harmonia.periods import Period
+from harmonia.store.bulk import BulkConnection
+from harmonia.store.database import Database
+from harmonia.store.models import Cycle
+
+#: The assignment column each refinable dimension changes.
+DIMENSION_COLUMNS = {"segment": "final_segment", "needs": "needs", "tier": "tier"}
+
+
+def freeze_scope(database: Database, cycle: Cycle) -> int:
+    """Record each customer's territory for the cycle; returns how many have none.
+
+    A customer's territory is the one the alignment gives for the latest
+    period that overlaps the cycle's, else the territory its customer record
+    carries.
+    """
+    period = Period.parse(cycle.period)
+    cycle_id = int(cycle.id or 0)
+    with BulkConnection(database) as bulk:
+        bulk.execute(f"DELETE FROM refinement_scope WHERE cycle_id = {cycle_id}")
+        bulk.execute(
+            f"""
+            INSERT INTO refinement_scope (cycle_id, customer_id, territory)
+            SELECT a.cycle_id, a.customer_id, COALESCE(al.territory, c.territory, '')
+            FROM assignment a
+            JOIN customer c ON c.id = a.customer_id
+            LEFT JOIN (
+                SELECT customer_id, territory, ROW_NUMBER() OVER (
+                    PARTITION BY customer_id ORDER BY first_month DESC, period) AS rn
+                FROM alignment
+                WHERE first_month <= {period.last_month} AND last_month >= {period.first_month}
+            ) al ON al.customer_id = a.customer_id AND al.rn = 1
+            WHERE a.cycle_id = {cycle_id}
+            """
+        )
+        return int(
+            bulk.scalar(
+                f"SELECT COUNT(*) FROM refinement_scope WHERE cycle_id = {cycle_id} "
+                "AND territory = ''"
+            )
+        )
+
+
+def apply_accepted(database: Database, cycle_id: int) -> int:
+    """Write the accepted requests into the cycle's assignments; returns how many.
+
+    The rules' own values stay in ``segment``/``needs_rule``…; ``origin`` becomes
+    ``refined`` and the request that changed it is found in the history.
+    """
+    cycle_id = int(cycle_id)
+    applied = 0
+    with BulkConnection(database) as bulk:
+        for action, column in DIMENSION_COLUMNS.items():
+            accepted = (
+                f"SELECT r.new_value FROM refinement_request r WHERE r.cycle_id = {cycle_id} "
+                f"AND r.customer_id = assignment.customer_id AND r.action = '{action}' "
+                "AND r.status = 'accepted'"
+            )
+            origin = ", origin = 'refined'" if action == "segment" else ""
+            applied += bulk.execute(
+                f"""
+                UPDATE assignment SET {column} = ({accepted}){origin}
+                WHERE cycle_id = {cycle_id} AND customer_id IN (
+                    SELECT customer_id FROM refinement_request WHERE cycle_id = {cycle_id}
+                    AND action = '{action}' AND status = 'accepted')
+                """
+            )
+    return applied

@@ -1,0 +1,90 @@
+"""The cycle lifecycle: draft -> feedback -> review -> approved -> published, checked and recorded."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import pytest
+from field_market import run
+
+from harmonia import Harmonia, lifecycle
+from harmonia.errors import ConfigError
+
+
+def test_moves_follow_the_market_choice() -> None:
+    field = {"field_refinement": True}
+    data = {"field_refinement": False}
+    assert lifecycle.next_states("draft", **field) == ["feedback", "superseded"]
+    assert lifecycle.next_states("draft", **data) == ["published", "superseded"]
+    assert lifecycle.next_states("published", **field) == ["superseded"]
+    assert lifecycle.next_states("failed", **field) == []
+    with pytest.raises(ConfigError, match="not published before its feedback"):
+        lifecycle.check_move("draft", "published", cycle=3, **field)
+    with pytest.raises(ConfigError, match="does not involve the field"):
+        lifecycle.check_move("draft", "feedback", cycle=3, **data)
+    with pytest.raises(ConfigError, match="a published cycle cannot become feedback") as error:
+        lifecycle.check_move("published", "feedback", cycle=3, **field)
+    assert "does not change any more" in str(error.value)
+    with pytest.raises(ConfigError, match="a feedback cycle cannot become published") as error:
+        lifecycle.check_move("feedback", "published", cycle=3, **field)
+    assert "harmonia cycle close-feedback" in str(error.value)
+
+
+def test_a_field_cycle_goes_through_feedback_review_and_approval(
+    field_app: Harmonia, tmp_path: Path
+) -> None:
+    app = field_app
+    cycle = run(app, tmp_path)
+    assert app.refinement.cycle(cycle).status == "draft"
+    with pytest.raises(ConfigError, match="not published before its feedback"):
+        app.refinement.publish(cycle, directory=tmp_path / "final")
+    opened = app.refinement.open_feedback(cycle, note="H1 round")
+    assert (opened.previous, opened.cycle.status) == ("draft", "feedback")
+    assert opened.counts == {"customers_without_territory": 0}
+    with pytest.raises(ConfigError, match="cannot become published"):
+        app.refinement.publish(cycle)
+    assert app.refinement.close_feedback(cycle).cycle.status == "review"
+    assert app.refinement.approve(cycle).counts == {"expired": 0}
+    published = app.refinement.publish(cycle, directory=tmp_path / "final")
+    assert published.cycle.status == "published"
+    assert {w.output for w in published.written} == {"target_list", "segment_summary"}
+    (target_list,) = [w.location for w in published.written if w.output == "target_list"]
+    assert Path(target_list).parent == tmp_path / "final"
+    with open(target_list, encoding="utf-8") as f:
+        assert len(list(csv.reader(f))) > 1
+    moves = [(m.from_status, m.to_status, m.actor) for m in app.refinement.transitions(cycle)]
+    assert moves == [
+        ("running", "draft", "analyst"),
+        ("draft", "feedback", "analyst"),
+        ("feedback", "review", "analyst"),
+        ("review", "approved", "analyst"),
+        ("approved", "published", "analyst"),
+    ]
+    assert app.refinement.transitions(cycle)[1].note == "H1 round"
+
+
+def test_a_data_driven_market_publishes_its_draft_and_is_asked_nothing(
+    harmonia_database: str, tiny, tmp_path: Path
+) -> None:
+    import tiny_market
+
+    app = Harmonia(harmonia_database, tiny, actor="analyst")
+    app.loads.run(app.loads.plan([tiny_market.DATA / "h1"]), country="NL")
+    first = run(app, tmp_path, "NL")
+    with pytest.raises(ConfigError, match="does not involve the field"):
+        app.refinement.open_feedback(first)
+    second = run(app, tmp_path, "NL")
+    published = app.refinement.publish(second, directory=tmp_path / "final")
+    assert published.previous == "draft" and published.cycle.status == "published"
+    assert published.superseded == (first,)
+    assert app.refinement.cycle(first).status == "superseded"
+    with pytest.raises(ConfigError, match="a published cycle cannot become published"):
+        app.refinement.publish(second)
+    # The next half-year pulls through from the published cycle, not the newest run.
+    third = run(app, tmp_path, "NL")
+    later = app.cycles.run(
+        country="NL", therapy_area="cardiology", period="2027-H2", directory=tmp_path / "o"
+    )
+    assert later.cycle.previous_cycle_id == second
+    assert third != second
