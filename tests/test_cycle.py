@@ -262,7 +262,11 @@ def test_the_cycle_records_a_snapshot_to_reproduce_it(h1_cycles: tuple) -> None:
     events = query(
         universe, f"SELECT action FROM audit_event WHERE subject = 'cycle:{result.cycle.id}'"
     )
-    assert sorted(event["action"] for event in events) == ["cycle.publish", "cycle.run"]
+    assert sorted(event["action"] for event in events) == [
+        "cycle.draft",
+        "cycle.publish",
+        "cycle.run",
+    ]
 
 
 def test_a_cycle_that_fails_is_recorded_as_failed(

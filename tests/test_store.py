@@ -36,6 +36,12 @@ TABLES = {
     "objection",
     "plan_goal",
     "quarantine",
+    "territory",
+    "roster",
+    "alignment",
+    "refinement_scope",
+    "refinement_request",
+    "cycle_transition",
     "response",
     "strategy_plan",
 }

@@ -31,3 +31,18 @@ def field_app(harmonia_database: str, field: Catalog, tmp_path: Path) -> Harmoni
     results = app.loads.run(app.loads.plan([data]), country="BE")
     assert all(result.rows_quarantined == 0 for result in results)
     return app
+
+
+@pytest.fixture
+def feedback(field_app: Harmonia, tmp_path: Path) -> tuple[Harmonia, int]:
+    """The Belgian field force loaded and a cycle open for feedback: (app, cycle id).
+
+    Its 2027-H1 result, highest first: C01 champion (tier A), C02 grow (B),
+    C03 develop (C), C04 develop (B) on T1 (rita's, 4 customers); C05-C09
+    maintain, C10 monitor on T2 (tom's, 6). dora manages both, rex her region.
+    """
+    field_market.write_field_force(tmp_path / "force")
+    field_app.loads.run(field_app.loads.plan([tmp_path / "force"]), country="BE")
+    cycle = field_market.run(field_app, tmp_path)
+    field_app.refinement.open_feedback(cycle)
+    return field_app, cycle

@@ -26,7 +26,7 @@ from harmonia.errors import ConfigError
 if TYPE_CHECKING:
     from harmonia.app.core import Harmonia
     from harmonia.definitions import RefinementPolicy
-    from harmonia.store.models import Cycle, CycleTransition
+    from harmonia.store.models import Cycle, CycleTransition, RefinementRequest
 
 
 @attrs.frozen
@@ -77,7 +77,11 @@ class Refinement:
 
         snapshot = json.loads(cycle.snapshot)
         if "refinement_policy" in snapshot:
-            return structure(snapshot["refinement_policy"], RefinementPolicy)
+            return structure(
+                snapshot["refinement_policy"],
+                RefinementPolicy,
+                where=f"cycle {cycle.id} snapshot",
+            )
         name = snapshot.get("country", {}).get("refinement_policy")
         if not name:
             raise ConfigError(
@@ -88,6 +92,11 @@ class Refinement:
         return self.app.catalog.refinement_policies.get_or_fail(
             name, fix="install the pack that declares it"
         )
+
+    @staticmethod
+    def orders(cycle: Cycle) -> dict[str, list[str]]:
+        """Each dimension's segments, highest first, as the cycle's rule set declared them."""
+        return _orders(cycle)
 
     def transitions(self, cycle_id: int) -> list[CycleTransition]:
         """The cycle's lifecycle moves, oldest first."""
@@ -223,6 +232,203 @@ class Refinement:
             )
         return [other.id for other in others if other.id is not None]
 
+    # -- requests and decisions -------------------------------------------------------
+
+    def request(
+        self,
+        cycle_id: int,
+        customer: str,
+        *,
+        action: str,
+        value: str,
+        reason: str,
+        comment: str = "",
+        system: str | None = None,
+        requester: str | None = None,
+    ) -> Submitted:
+        """One request: ``customer`` (a harmonia id or a source id) to ``value`` in ``action``."""
+        from harmonia.engine.explain import customer_of_cycle
+
+        cycle = self.cycle(cycle_id)
+        from harmonia.refinement.requests import check_open
+
+        check_open(cycle)
+        customer_id = customer_of_cycle(self.app.existing_database, cycle_id, customer, system)
+        return self.submit(
+            cycle_id,
+            [
+                {
+                    "_row": 1,
+                    "customer_id": customer_id,
+                    "requester": requester or self.app.actor,
+                    "action": action,
+                    "new_value": value,
+                    "reason": reason,
+                    "comment": comment,
+                }
+            ],
+        )
+
+    def submit(self, cycle_id: int, requests: Any) -> Submitted:
+        """A batch of requests (rows of ``_row, customer_id, requester, action,
+        new_value, reason, comment``: a list of dicts or an Arrow table), checked
+        against the policy and stored, each with its decision."""
+        import pyarrow as pa
+
+        from harmonia.refinement.policy import INCOMING
+        from harmonia.refinement.requests import submit
+
+        cycle = self.cycle(cycle_id)
+        table = (
+            requests
+            if isinstance(requests, pa.Table)
+            else pa.Table.from_pylist(list(requests), schema=INCOMING)
+        )
+        checked = submit(self.app.database, cycle, self.policy(cycle), _orders(cycle), table)
+        return Submitted(checked.to_pylist())
+
+    def decide(
+        self,
+        cycle_id: int,
+        ids: Sequence[int],
+        decision: str,
+        *,
+        comment: str = "",
+        value: str | None = None,
+        manager: str | None = None,
+    ) -> list[RefinementRequest]:
+        """A manager accepts, rejects or amends (``value``) pending requests, all or none."""
+        from harmonia.refinement.requests import decide
+
+        cycle = self.cycle(cycle_id)
+        return decide(
+            self.app.database,
+            cycle,
+            ids,
+            decision=decision,
+            actor=manager or self.app.actor,
+            comment=comment,
+            amended_value=value,
+            orders=_orders(cycle),
+        )
+
+    def requests(
+        self,
+        cycle_id: int,
+        *,
+        statuses: Sequence[str] = (),
+        person: str | None = None,
+    ) -> list[RefinementRequest]:
+        """A cycle's requests, oldest first; with ``person``, those of the territories
+        they may act on only."""
+        from harmonia.refinement.requests import managed_territories, requests_of
+
+        territories = managed_territories(self.app.database, person) if person else None
+        return requests_of(
+            self.app.existing_database,
+            cycle_id=cycle_id,
+            statuses=statuses,
+            territories=territories,
+        )
+
+    def queue(self, cycle_id: int, manager: str | None = None) -> Queue:
+        """What a manager has to decide, with each territory's share used and the
+        requests by reason and outcome."""
+        from harmonia.refinement.requests import managed_territories, requests_of
+        from harmonia.store.bulk import BulkConnection
+
+        manager = manager or self.app.actor
+        cycle = self.cycle(cycle_id)
+        territories = managed_territories(self.app.database, manager)
+        every = requests_of(self.app.database, cycle_id=cycle_id, territories=territories)
+        policy = self.policy(cycle)
+        sizes: dict[str, int] = {}
+        if territories:
+            from harmonia.sql import text_list
+
+            with BulkConnection(self.app.database) as bulk:
+                sizes = {
+                    row["territory"]: int(row["customers"])
+                    for row in bulk.read(
+                        "SELECT territory, COUNT(*) AS customers FROM refinement_scope "
+                        f"WHERE cycle_id = {int(cycle_id)} AND territory IN "
+                        f"({text_list(territories)}) GROUP BY territory"
+                    ).to_pylist()
+                }
+        figures = []
+        for territory in territories:
+            asked = {
+                r.customer_id
+                for r in every
+                if r.territory == territory and r.status in ("pending", "accepted")
+            }
+            size = sizes.get(territory, 0)
+            figures.append(
+                {
+                    "territory": territory,
+                    "customers": size,
+                    "changes": len(asked),
+                    "share_used": round(len(asked) / size, 4) if size else 0.0,
+                    "allowed": int(policy.max_share * size + 1e-9),
+                }
+            )
+        reasons: dict[tuple[str, str], int] = {}
+        for r in every:
+            reasons[(r.reason, r.status)] = reasons.get((r.reason, r.status), 0) + 1
+        return Queue(
+            manager,
+            [r for r in every if r.status == "pending"],
+            figures,
+            [
+                {"reason": reason, "status": status, "requests": count}
+                for (reason, status), count in sorted(reasons.items())
+            ],
+        )
+
+    def history(self, customer: str, *, system: str | None = None) -> list[dict]:
+        """Every request about a customer across cycles, with its decision."""
+        from harmonia.refinement.requests import requests_of
+
+        customer_id = self._customer_id(customer, system)
+        return [
+            r.model_dump() for r in requests_of(self.app.existing_database, customer_id=customer_id)
+        ]
+
+    def export(self, rows: Sequence[dict[str, Any]], path: Path, *, delimiter: str = ",") -> Path:
+        """Requests (as :meth:`history` or :meth:`requests` give them) as a CSV file."""
+        import pyarrow as pa
+
+        from harmonia.errors import PathError
+        from harmonia.files import write_table_csv
+
+        table = pa.Table.from_pylist([{k: _text(v) for k, v in row.items()} for row in rows])
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            return write_table_csv(table, path, delimiter=delimiter)
+        except OSError as error:
+            raise PathError.from_os_error(error) from None
+
+    def _customer_id(self, customer: str, system: str | None) -> int:
+        from sqlmodel import select
+
+        from harmonia.errors import NotFoundError
+        from harmonia.store.models import HARMONIA_IDS, Crosswalk
+
+        if system in (None, HARMONIA_IDS) and customer.isdigit():
+            return int(customer)
+        with self.app.existing_database.session() as session:
+            query = select(Crosswalk.customer_id).where(Crosswalk.source_id == customer)
+            if system:
+                query = query.where(Crosswalk.system == system)
+            found = sorted(set(session.exec(query).all()))
+        if len(found) != 1:
+            raise NotFoundError(
+                f"{'no' if not found else 'several'} customer(s) {customer!r}"
+                + (f" in system {system}" if system else ""),
+                fix="give a harmonia id, or the source id with --system",
+            )
+        return found[0]
+
     def _count(self, cycle_id: int, status: str) -> int:
         from sqlalchemy import func
         from sqlmodel import select
@@ -238,3 +444,51 @@ class Refinement:
                     )
                 ).one()
             )
+
+
+@attrs.frozen
+class Submitted:
+    """Requests as checked and stored: each with its id, status, rule and message."""
+
+    requests: list[dict[str, Any]]
+
+    def counts(self) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for request in self.requests:
+            counts[request["status"]] = counts.get(request["status"], 0) + 1
+        return counts
+
+
+@attrs.frozen
+class Queue:
+    """A manager's pending requests with the policy's figures per territory."""
+
+    manager: str
+    pending: list[RefinementRequest]
+    #: territory -> customers, customers with a change asked for, allowed by max_share
+    territories: list[dict[str, Any]]
+    #: (reason, status) -> requests
+    by_reason: list[dict[str, Any]]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "manager": self.manager,
+            "pending": [request.model_dump() for request in self.pending],
+            "territories": self.territories,
+            "by_reason": self.by_reason,
+        }
+
+
+def _text(value: Any) -> Any:
+    """A value as an export cell: dates as ISO text, the rest as is."""
+    return value.isoformat() if isinstance(value, dt.datetime | dt.date) else value
+
+
+def _orders(cycle: Cycle) -> dict[str, list[str]]:
+    """Each dimension's segments, highest first, as the cycle's rule set declared them."""
+    rule_set = json.loads(cycle.snapshot).get("rule_set", {})
+    return {
+        name: list(rule_set[name]["segments"])
+        for name in ("segment", "needs", "tier")
+        if rule_set.get(name)
+    }

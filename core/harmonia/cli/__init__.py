@@ -39,6 +39,7 @@ COMMANDS = {
     "markets": "harmonia.cli.markets:markets",
     "master": "harmonia.cli.master:master",
     "privacy": "harmonia.cli.privacy:privacy",
+    "refinement": "harmonia.cli.refinement:refinement",
 }
 
 #: Set by :mod:`harmonia.testing` so the CLI sees exactly a test's packs.

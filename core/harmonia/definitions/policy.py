@@ -13,6 +13,24 @@ from harmonia.provenance import Provenance, provenance_field
 
 
 @attrs.frozen
+class AutoRule:
+    """A decision the policy takes without a manager, and the message the rep sees.
+
+    ``when`` is a condition in the rule language (as segmentation rules) over a
+    request: ``action`` (segment, needs, tier), ``reason``, ``old_value``,
+    ``new_value``, ``steps`` (how far up the dimension's order: 1 is one step
+    up, -1 one step down), ``to_top`` (the new value is the highest), the
+    customer's current ``segment``, ``needs`` and ``tier``, and ``role`` (rep
+    or manager). Rules are tried in order; the first that holds decides.
+    """
+
+    name: str
+    when: str
+    decision: Literal["accept", "reject"]
+    message: str
+
+
+@attrs.frozen
 class RefinementPolicy:
     """The limits of field refinement in a market.
 
@@ -41,6 +59,7 @@ class RefinementPolicy:
     requires_approval: bool = True
     #: How many days the field has to refine once a cycle opens for feedback.
     window_days: int = 14
+    auto_rules: tuple[AutoRule, ...] = ()
     provenance: Provenance | None = provenance_field()
 
     def problems(self) -> Iterator[Problem]:
@@ -57,3 +76,7 @@ class RefinementPolicy:
                 )
         if self.window_days < 1:
             yield Problem("window_days", "the refinement window must be at least one day")
+        yield from check_unique("auto_rules", (rule.name for rule in self.auto_rules), "rule name")
+        for index, rule in enumerate(self.auto_rules):
+            if not rule.message.strip():
+                yield Problem(f"auto_rules[{index}].message", "say what the rep is shown")

@@ -133,6 +133,12 @@ def explain_assignment(
 _NUMBER = re.compile(r"[0-9]{1,18}")
 
 
+def customer_of_cycle(database: Database, cycle_id: int, customer: str, system: str | None) -> int:
+    """The harmonia id of the customer of the cycle that ``customer`` names (see below)."""
+    with database.session() as session:
+        return _customer_id(session, cycle_id, customer, system)
+
+
 def _customer_id(session: Any, cycle_id: int, customer: str, system: str | None) -> int:
     """The customer of the cycle that ``customer`` names.
 

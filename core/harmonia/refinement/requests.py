@@ -1,20 +1,411 @@
-"""Refinement requests in the store: decisions, expiry, history.
+"""Refinement requests in the store: submitting, deciding, expiring, history.
 
-Every change to a request is a conditional update (its status and version as
-the decider saw them), so two managers deciding the same request at once
-cannot both win: the second is told who decided first. Every decision is
-also an audit event with the old and new value.
+A batch of requests (one from the command line, thousands from workbooks) is
+checked against the policy in one query (:mod:`harmonia.refinement.policy`)
+and stored whole: accepted, rejected (with the rule and message) or pending;
+nothing is dropped. Every later change to a request is a conditional update
+on its status, so two managers deciding the same request at once cannot both
+win: the second is told who decided first, and nothing of theirs is applied.
+Each request keeps its old and new value; each decision is an audit event.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Sequence
+from typing import Any
 
-from sqlalchemy import update
+import attrs
+import pyarrow as pa
+from sqlalchemy import insert, select, update
 
+from harmonia import lifecycle
+from harmonia.compute import duckdb_connection
+from harmonia.definitions import RefinementPolicy
+from harmonia.errors import ConfigError, NotFoundError
+from harmonia.refinement.policy import INCOMING, Context, evaluate
+from harmonia.store.bulk import BulkConnection
 from harmonia.store.database import Database
-from harmonia.store.models import AuditEvent, RefinementRequest
+from harmonia.store.models import AuditEvent, Cycle, CycleTransition, RefinementRequest
+
+#: Who may act on which territory: a rep on theirs, a manager on every one below them.
+AUTHORITY_SQL = """
+WITH RECURSIVE below(person, role, manager, code, depth) AS (
+    SELECT person, role, manager, unit, 0 FROM people
+    UNION ALL
+    SELECT b.person, b.role, b.manager, t.code, b.depth + 1
+    FROM below b JOIN units t ON t.parent = b.code
+    WHERE b.depth < 16
+)
+SELECT DISTINCT b.person, b.role, b.manager, b.code AS territory
+FROM below b JOIN units t ON t.code = b.code AND t.level = 'territory'
+"""
+
+
+def _typed(duck: Any, name: str, table: pa.Table, types: dict[str, str]) -> None:
+    """``table`` as the DuckDB table ``name`` with these column types (SQLite is typed
+    by value: an empty column reads back as anything)."""
+    duck.register("incoming_store", table)
+    columns = ", ".join(f"CAST({c} AS {t}) AS {c}" for c, t in types.items())
+    duck.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS SELECT {columns} FROM incoming_store")
+    duck.unregister("incoming_store")
+
+
+def load_authority(bulk: BulkConnection, duck: Any) -> None:
+    """The DuckDB table ``authority`` (person, role, manager, territory) from the roster."""
+    text = "VARCHAR"
+    _typed(
+        duck,
+        "people",
+        bulk.read("SELECT person, role, unit, manager FROM roster"),
+        {"person": text, "role": text, "unit": text, "manager": text},
+    )
+    _typed(
+        duck,
+        "units",
+        bulk.read("SELECT code, level, parent FROM territory"),
+        {"code": text, "level": text, "parent": text},
+    )
+    duck.execute(f"CREATE OR REPLACE TEMP TABLE authority AS {AUTHORITY_SQL}")
+
+
+def opened_at(database: Database, cycle_id: int) -> dt.datetime:
+    """When the cycle's feedback opened (its move to ``feedback``)."""
+    with database.session() as session:
+        moved = session.execute(
+            select(CycleTransition.at)
+            .where(CycleTransition.cycle_id == cycle_id, CycleTransition.to_status == "feedback")
+            .order_by(CycleTransition.id.desc())  # type: ignore[union-attr]
+        ).first()
+    if moved is None:
+        raise ConfigError(
+            f"cycle {cycle_id} never opened feedback", fix="harmonia cycle open-feedback"
+        )
+    at = moved[0]
+    return at if at.tzinfo else at.replace(tzinfo=dt.UTC)
+
+
+def check_open(cycle: Cycle) -> None:
+    """Requests are taken while feedback is open only."""
+    if cycle.status != lifecycle.FEEDBACK:
+        raise ConfigError(
+            f"cycle {cycle.id} is {cycle.status}: reps ask for changes while its feedback is open",
+            fix="open it (harmonia cycle open-feedback)"
+            if cycle.status == lifecycle.DRAFT
+            else "nothing can be asked for any more; a newer cycle takes new requests",
+        )
+
+
+def submit(
+    database: Database,
+    cycle: Cycle,
+    policy: RefinementPolicy,
+    orders: dict[str, Sequence[str]],
+    requests: pa.Table,
+    *,
+    now: dt.datetime | None = None,
+) -> pa.Table:
+    """Check and store a batch of requests; returns each with its id and decision.
+
+    ``requests`` has the columns of :data:`INCOMING` (``_row`` numbers them in
+    their file). Whatever the outcome, every request is stored.
+    """
+    check_open(cycle)
+    assert cycle.id is not None
+    now = now or dt.datetime.now(dt.UTC)
+    incoming = requests.select(INCOMING.names).cast(INCOMING)
+    cycle_id = int(cycle.id)
+    duck = duckdb_connection()
+    try:
+        with BulkConnection(database) as bulk:
+            load_authority(bulk, duck)
+            known = {row[0] for row in duck.sql("SELECT DISTINCT person FROM people").fetchall()}
+            strangers = sorted(set(incoming.column("requester").to_pylist()) - known)
+            if strangers:
+                raise NotFoundError(
+                    f"{', '.join(strangers)} not in the roster",
+                    where=f"cycle {cycle_id}",
+                    fix="load the roster (harmonia load roster.csv) or check the person's id",
+                )
+            ids = bulk.stage(
+                pa.table({"customer_id": incoming.column("customer_id").unique()}), "requested"
+            )
+            text = "VARCHAR"
+            _typed(
+                duck,
+                "scope",
+                bulk.read(
+                    "SELECT s.customer_id, s.territory, a.final_segment AS segment, a.needs, "
+                    "a.tier FROM refinement_scope s JOIN assignment a ON a.cycle_id = s.cycle_id "
+                    f"AND a.customer_id = s.customer_id WHERE s.cycle_id = {cycle_id} "
+                    f"AND s.customer_id IN (SELECT customer_id FROM {ids})"
+                ),
+                {
+                    "customer_id": "BIGINT",
+                    "territory": text,
+                    "segment": text,
+                    "needs": text,
+                    "tier": text,
+                },
+            )
+            _typed(
+                duck,
+                "sizes",
+                bulk.read(
+                    "SELECT territory, COUNT(*) AS customers FROM refinement_scope "
+                    f"WHERE cycle_id = {cycle_id} GROUP BY territory"
+                ),
+                {"territory": text, "customers": "BIGINT"},
+            )
+            _typed(
+                duck,
+                "open_requests",
+                bulk.read(
+                    "SELECT id, customer_id, action, territory, status FROM refinement_request "
+                    f"WHERE cycle_id = {cycle_id} AND status IN ('pending', 'accepted')"
+                ),
+                {
+                    "id": "BIGINT",
+                    "customer_id": "BIGINT",
+                    "action": text,
+                    "territory": text,
+                    "status": text,
+                },
+            )
+        checked = evaluate(
+            duck, incoming, Context(policy, orders, opened_at(database, cycle_id), now)
+        )
+    finally:
+        duck.close()
+    return _store(database, cycle_id, checked, now)
+
+
+def _store(database: Database, cycle_id: int, checked: pa.Table, now: dt.datetime) -> pa.Table:
+    rows = []
+    for row in checked.to_pylist():
+        decided = row["status"] != "pending"
+        rows.append(
+            {
+                "cycle_id": cycle_id,
+                "customer_id": row["customer_id"],
+                "territory": row["territory"] or "",
+                "requester": row["requester"],
+                "action": row["action"] or "",
+                "old_value": row["old_value"],
+                "new_value": row["new_value"],
+                "reason": row["reason"] or "",
+                "comment": row["comment"] or "",
+                "status": row["status"],
+                "rule": row["rule"],
+                "message": row["message"],
+                "decided_by": (row["requester"] if row["rule"] == "own change" else "policy")
+                if decided
+                else None,
+                "decided_at": now if decided else None,
+                "decision_comment": "",
+                "created_at": now,
+                "version": 1,
+            }
+        )
+    with database.session() as session:
+        # One statement for the batch (SQLAlchemy's insertmanyvalues), ids in order.
+        inserted = session.execute(
+            insert(RefinementRequest).returning(RefinementRequest.id, sort_by_parameter_order=True),
+            rows,
+        )
+        for row, (identifier,) in zip(rows, inserted.all(), strict=True):
+            row["id"] = identifier
+        counts: dict[str, int] = {}
+        for row in rows:
+            counts[row["status"]] = counts.get(row["status"], 0) + 1
+        session.add(
+            AuditEvent(
+                at=now,
+                actor=", ".join(sorted({row["requester"] for row in rows})),
+                action="refinement.request",
+                subject=f"cycle:{cycle_id}",
+                details=json.dumps({"requests": len(rows), **counts}),
+            )
+        )
+        session.commit()
+    ids = pa.array([row["id"] for row in rows], pa.int64())
+    return checked.append_column("id", ids)
+
+
+@attrs.frozen
+class Decided:
+    """Requests a manager decided, as they now are."""
+
+    requests: tuple[RefinementRequest, ...]
+
+
+def decide(
+    database: Database,
+    cycle: Cycle,
+    ids: Sequence[int],
+    *,
+    decision: str,
+    actor: str,
+    comment: str = "",
+    amended_value: str | None = None,
+    orders: dict[str, Sequence[str]] | None = None,
+) -> list[RefinementRequest]:
+    """A manager accepts, rejects or amends pending requests (all of them or none).
+
+    The manager must be above each request's territory; each request must still
+    be pending (a request another manager decided meanwhile is named with who
+    decided it, and nothing is applied).
+    """
+    if decision not in ("accept", "reject", "amend"):
+        raise ConfigError(f"{decision!r} is not a decision", fix="accept, reject or amend")
+    if cycle.status not in (lifecycle.FEEDBACK, lifecycle.REVIEW):
+        raise ConfigError(
+            f"cycle {cycle.id} is {cycle.status}: managers decide during feedback and review",
+            fix="a published or approved cycle's requests are final",
+        )
+    ids = sorted(set(int(i) for i in ids))
+    if not ids:
+        raise ConfigError("no request to decide", fix="name request ids (see the queue)")
+    with database.session() as session:
+        requests = (
+            session.execute(
+                select(RefinementRequest).where(
+                    RefinementRequest.id.in_(ids),  # type: ignore[union-attr]
+                    RefinementRequest.cycle_id == cycle.id,
+                )
+            )
+            .scalars()
+            .all()
+        )
+    missing = sorted(set(ids) - {r.id for r in requests})
+    if missing:
+        raise NotFoundError(
+            f"no request {', '.join(map(str, missing))} in cycle {cycle.id}",
+            fix="see harmonia refinement queue",
+        )
+    _check_manager(database, actor, requests)
+    if decision == "amend":
+        _check_amendment(requests, amended_value, orders or {})
+    now = dt.datetime.now(dt.UTC)
+    status = "rejected" if decision == "reject" else "accepted"
+    with database.session() as session:
+        values: dict[str, Any] = {
+            "status": status,
+            "rule": "manager",
+            "decided_by": actor,
+            "decided_at": now,
+            "decision_comment": comment,
+            "version": RefinementRequest.version + 1,
+            "message": f"{status} by {actor}" + (f": {comment}" if comment else ""),
+        }
+        if decision == "amend":
+            values["new_value"] = amended_value
+            values["message"] = f"amended by {actor} to {amended_value}" + (
+                f": {comment}" if comment else ""
+            )
+        changed = session.execute(
+            update(RefinementRequest)
+            .where(
+                RefinementRequest.id.in_(ids),  # type: ignore[union-attr]
+                RefinementRequest.status == "pending",
+            )
+            .values(**values)
+        ).rowcount
+        if changed != len(ids):
+            session.rollback()
+            decided = (
+                session.execute(
+                    select(RefinementRequest).where(
+                        RefinementRequest.id.in_(ids),  # type: ignore[union-attr]
+                        RefinementRequest.status != "pending",
+                    )
+                )
+                .scalars()
+                .all()
+            )
+            already = "; ".join(
+                f"request {r.id} is {r.status} (by {r.decided_by or 'the policy'})" for r in decided
+            )
+            raise ConfigError(
+                f"not decided: {already or 'some requests changed meanwhile'}",
+                fix="decide only pending requests (harmonia refinement queue); nothing was applied",
+            )
+        session.add(
+            AuditEvent(
+                at=now,
+                actor=actor,
+                action=f"refinement.{decision}",
+                subject=f"cycle:{cycle.id}",
+                details=json.dumps(
+                    {
+                        "requests": [
+                            {
+                                "id": r.id,
+                                "customer_id": r.customer_id,
+                                "action": r.action,
+                                "old_value": r.old_value,
+                                "asked": r.new_value,
+                                "new_value": amended_value if decision == "amend" else r.new_value,
+                            }
+                            for r in requests
+                        ],
+                        "comment": comment,
+                    }
+                ),
+            )
+        )
+        session.commit()
+        return list(
+            session.execute(
+                select(RefinementRequest).where(RefinementRequest.id.in_(ids))  # type: ignore[union-attr]
+            )
+            .scalars()
+            .all()
+        )
+
+
+def _check_manager(database: Database, actor: str, requests: Sequence[RefinementRequest]) -> None:
+    duck = duckdb_connection()
+    try:
+        with BulkConnection(database) as bulk:
+            load_authority(bulk, duck)
+        territories = {
+            row[0]
+            for row in duck.sql(
+                "SELECT territory FROM authority WHERE role = 'manager' AND person = ?",
+                params=[actor],
+            ).fetchall()
+        }
+    finally:
+        duck.close()
+    if not territories:
+        raise ConfigError(
+            f"{actor} is not a manager in the roster: only a manager decides requests",
+            fix="ask the rep's manager, or load the roster",
+        )
+    outside = [r for r in requests if r.territory not in territories]
+    if outside:
+        listed = ", ".join(f"{r.id} ({r.territory})" for r in outside)
+        raise ConfigError(
+            f"{actor} is not the manager of the territories of request {listed}",
+            fix="the manager of the rep's district or region decides; nothing was applied",
+        )
+
+
+def _check_amendment(
+    requests: Sequence[RefinementRequest], value: str | None, orders: dict[str, Sequence[str]]
+) -> None:
+    if value is None:
+        raise ConfigError("an amendment needs the value the manager decides", fix="give --value")
+    wrong = [r for r in requests if value not in orders.get(r.action, ())]
+    if wrong:
+        r = wrong[0]
+        raise ConfigError(
+            f"{value!r} is not a {r.action} ({', '.join(orders.get(r.action, ()))})",
+            where=f"request {r.id}",
+            fix="amend to one of the dimension's segments",
+        )
 
 
 def expire_pending(database: Database, cycle_id: int, *, actor: str, message: str) -> int:
@@ -48,3 +439,42 @@ def expire_pending(database: Database, cycle_id: int, *, actor: str, message: st
             )
         session.commit()
     return int(count)
+
+
+def requests_of(
+    database: Database,
+    *,
+    cycle_id: int | None = None,
+    customer_id: int | None = None,
+    statuses: Sequence[str] = (),
+    territories: Sequence[str] | None = None,
+) -> list[RefinementRequest]:
+    """Stored requests, oldest first, filtered."""
+    query = select(RefinementRequest).order_by(RefinementRequest.id)
+    if cycle_id is not None:
+        query = query.where(RefinementRequest.cycle_id == cycle_id)
+    if customer_id is not None:
+        query = query.where(RefinementRequest.customer_id == customer_id)
+    if statuses:
+        query = query.where(RefinementRequest.status.in_(statuses))  # type: ignore[attr-defined]
+    if territories is not None:
+        query = query.where(RefinementRequest.territory.in_(territories))  # type: ignore[attr-defined]
+    with database.session() as session:
+        return list(session.execute(query).scalars().all())
+
+
+def managed_territories(database: Database, person: str) -> list[str]:
+    """The territories a person may act on (a rep's own; every one below a manager)."""
+    duck = duckdb_connection()
+    try:
+        with BulkConnection(database) as bulk:
+            load_authority(bulk, duck)
+        return [
+            row[0]
+            for row in duck.sql(
+                "SELECT territory FROM authority WHERE person = ? ORDER BY territory",
+                params=[person],
+            ).fetchall()
+        ]
+    finally:
+        duck.close()

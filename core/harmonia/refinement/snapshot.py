@@ -59,7 +59,6 @@ def apply_accepted(database: Database, cycle_id: int) -> int:
     ``refined`` and the request that changed it is found in the history.
     """
     cycle_id = int(cycle_id)
-    applied = 0
     with BulkConnection(database) as bulk:
         for action, column in DIMENSION_COLUMNS.items():
             accepted = (
@@ -68,7 +67,7 @@ def apply_accepted(database: Database, cycle_id: int) -> int:
                 "AND r.status = 'accepted'"
             )
             origin = ", origin = 'refined'" if action == "segment" else ""
-            applied += bulk.execute(
+            bulk.execute(
                 f"""
                 UPDATE assignment SET {column} = ({accepted}){origin}
                 WHERE cycle_id = {cycle_id} AND customer_id IN (
@@ -76,4 +75,10 @@ def apply_accepted(database: Database, cycle_id: int) -> int:
                     AND action = '{action}' AND status = 'accepted')
                 """
             )
-    return applied
+        actions = ", ".join(f"'{action}'" for action in DIMENSION_COLUMNS)
+        return int(
+            bulk.scalar(
+                f"SELECT COUNT(*) FROM refinement_request WHERE cycle_id = {cycle_id} "
+                f"AND status = 'accepted' AND action IN ({actions})"
+            )
+        )

@@ -1,0 +1,260 @@
+"""A set of refinement requests checked against the policy, in one DuckDB query.
+
+Each request is checked, in this order, and the first check that fails
+rejects it with a message naming the rule (``rule``):
+
+``window``      the policy's window (``window_days`` from opening feedback)
+``snapshot``    the customer is in the cycle's frozen snapshot
+``territory``   the customer is on the requester's territory (a manager's: below them)
+``dimensions``  the policy lets reps change this dimension
+``value``       the new value is one of the dimension's segments, and not the current one
+``moves``       ``adjacent``: a rep moves one step up or down the dimension's order
+``reason``      one of the policy's reasons
+``duplicate``   no other open request for the same customer and dimension
+``max_share``   the share of a rep's customers with a change stays within ``max_share``
+
+A manager's own change is held to the window, the territory (below them), the
+dimensions, the values and the reasons, not to moves or the share.
+
+What passes is decided: a manager's own change is accepted (``own change``);
+else the first auto rule whose condition holds accepts or rejects it with its
+message (``auto:<name>``); else it waits for the manager (``manager``), or is
+accepted when the policy needs no approval. Nothing is evaluated row by row in
+Python: 20,000 requests are one query.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping, Sequence
+
+import attrs
+import duckdb
+import pyarrow as pa
+
+from harmonia.definitions import RefinementPolicy
+from harmonia.errors import DefinitionError, Problem
+from harmonia.rules import FeatureSpec, check_condition, compile_condition, to_sql
+from harmonia.sql import quote, text_list
+
+#: What an auto rule's condition can name, as the rule language sees it.
+REQUEST_FACTS: Mapping[str, FeatureSpec] = {
+    "action": FeatureSpec("action", "text", ("segment", "needs", "tier"), nullable=False),
+    "reason": FeatureSpec("reason", "text", nullable=False),
+    "old_value": FeatureSpec("old_value", "text"),
+    "new_value": FeatureSpec("new_value", "text"),
+    "steps": FeatureSpec("steps", "integer"),
+    "to_top": FeatureSpec("to_top", "boolean", nullable=False),
+    "segment": FeatureSpec("segment", "text"),
+    "needs": FeatureSpec("needs", "text"),
+    "tier": FeatureSpec("tier", "text"),
+    "role": FeatureSpec("role", "text", ("rep", "manager"), nullable=False),
+}
+
+#: The columns of the requests a batch is checked from.
+INCOMING = pa.schema(
+    [
+        ("_row", pa.int64()),
+        ("customer_id", pa.int64()),
+        ("requester", pa.string()),
+        ("action", pa.string()),
+        ("new_value", pa.string()),
+        ("reason", pa.string()),
+        ("comment", pa.string()),
+    ]
+)
+
+
+def auto_rule_problems(policy: RefinementPolicy) -> list[Problem]:
+    """Every problem in the policy's auto rules' conditions (unknown names, types, syntax)."""
+    specs = dict(REQUEST_FACTS)
+    if policy.reasons:
+        specs["reason"] = attrs.evolve(specs["reason"], levels=tuple(policy.reasons))
+    problems = []
+    for index, rule in enumerate(policy.auto_rules):
+        for problem in check_condition(rule.when, specs):
+            problems.append(Problem(f"auto_rules[{index}].when", str(problem)))
+    return problems
+
+
+@attrs.frozen
+class Context:
+    """What checking a batch needs beyond the requests: the policy and the cycle's facts.
+
+    ``orders`` maps each dimension to its segments, highest first (the cycle's
+    rule set). ``opened_at`` is when feedback opened. The DuckDB connection
+    holds the tables ``scope`` (customer_id, territory, segment, needs, tier:
+    the requested customers in the snapshot), ``sizes`` (territory, customers),
+    ``authority`` (person, role, territory, manager: the territories each person
+    may act on) and ``open_requests`` (id, customer_id, action, territory,
+    status: the cycle's pending and accepted requests).
+    """
+
+    policy: RefinementPolicy
+    orders: Mapping[str, Sequence[str]]
+    opened_at: dt.datetime
+    now: dt.datetime
+
+
+def evaluate(duck: duckdb.DuckDBPyConnection, incoming: pa.Table, context: Context) -> pa.Table:
+    """Each request of ``incoming`` with ``territory``, ``old_value``, ``status``,
+    ``rule`` and ``message`` (the rep is shown it)."""
+    problems = auto_rule_problems(context.policy)
+    if problems:
+        raise DefinitionError(problems, where=f"refinement policy {context.policy.name}")
+    duck.register("incoming", incoming)
+    duck.execute(f"CREATE OR REPLACE TEMP TABLE orders AS {_orders_sql(context.orders)}")
+    checked = duck.sql(_checks_sql(context)).to_arrow_table()
+    duck.unregister("incoming")
+    return checked
+
+
+def _orders_sql(orders: Mapping[str, Sequence[str]]) -> str:
+    rows = [
+        f"({quote(dimension)}, {quote(value)}, {position}, {len(values)})"
+        for dimension, values in orders.items()
+        for position, value in enumerate(values)
+    ]
+    return "SELECT * FROM (VALUES " + ", ".join(rows) + ") AS o(dimension, value, position, size)"
+
+
+def _checks_sql(context: Context) -> str:
+    policy = context.policy
+    deadline = context.opened_at + dt.timedelta(days=policy.window_days)
+    closed = context.now > deadline
+    allowed = ", ".join(policy.dimensions)
+    reasons = "; ".join(policy.reasons)
+    share = policy.max_share
+    auto = _auto_rules_sql(policy)
+    window = (
+        f"'the refinement window closed on {deadline:%Y-%m-%d %H:%M} UTC "
+        f"({policy.window_days} days after feedback opened)'"
+        if closed
+        else "NULL"
+    )
+    return f"""
+    WITH requests AS (
+        SELECT i.*, s.territory, s.segment, s.needs, s.tier,
+            CASE i.action WHEN 'segment' THEN s.segment WHEN 'needs' THEN s.needs
+                WHEN 'tier' THEN s.tier END AS old_value,
+            a.role, a.person IS NOT NULL AS covered, a.manager,
+            (SELECT string_agg(DISTINCT territory, ', ' ORDER BY territory) FROM authority
+                WHERE person = i.requester) AS own_units
+        FROM incoming i
+        LEFT JOIN scope s ON s.customer_id = i.customer_id
+        LEFT JOIN authority a ON a.person = i.requester AND a.territory = s.territory
+    ), placed AS (
+        SELECT r.*, old.position AS old_position, new.position AS new_position,
+            old.position - new.position AS steps, new.position = 0 AS to_top,
+            (SELECT string_agg(value, ', ' ORDER BY position) FROM orders
+                WHERE dimension = r.action) AS values_of
+        FROM requests r
+        LEFT JOIN orders old ON old.dimension = r.action AND old.value = r.old_value
+        LEFT JOIN orders new ON new.dimension = r.action AND new.value = r.new_value
+    ), checked AS (
+        SELECT *, COALESCE(
+            CASE WHEN {window} IS NOT NULL THEN ['window', {window}] END,
+            CASE WHEN territory IS NULL THEN ['snapshot', 'customer ' || customer_id
+                || ' is not in the cycle''s frozen snapshot'] END,
+            CASE WHEN NOT covered THEN ['territory', 'customer ' || customer_id || ' is on '
+                || 'territory ' || territory || ', not yours ('
+                || COALESCE(own_units, 'no territory') || ')'] END,
+            CASE WHEN action NOT IN ({text_list(policy.dimensions)}) THEN ['dimensions',
+                'the policy lets reps change {allowed}, not ' || COALESCE(action, 'nothing')] END,
+            CASE WHEN new_position IS NULL THEN ['value', '''' || COALESCE(new_value, '')
+                || ''' is not a ' || action || ' (' || COALESCE(values_of, '') || ')']
+                WHEN new_value = old_value THEN ['value', 'customer ' || customer_id
+                || ' is already ' || old_value] END,
+            {_moves_check(policy)},
+            CASE WHEN reason IS NULL OR reason NOT IN ({text_list(policy.reasons)}) THEN
+                ['reason', 'reason ''' || COALESCE(reason, '') || ''' is not one of the '
+                || 'policy''s: {quote(reasons)[1:-1]}'] END
+        ) AS refusal
+        FROM placed
+    ), deduplicated AS (
+        SELECT c.*, COALESCE(c.refusal, CASE
+            WHEN o.id IS NOT NULL THEN ['duplicate', 'request ' || o.id || ' for the '
+                || c.action || ' of customer ' || c.customer_id || ' is already ' || o.status]
+            WHEN ROW_NUMBER() OVER (PARTITION BY c.customer_id, c.action, c.refusal IS NULL
+                ORDER BY c._row) > 1 AND c.refusal IS NULL
+                THEN ['duplicate', 'the ' || c.action || ' of customer ' || c.customer_id
+                || ' is asked for twice in this batch'] END) AS refusal2
+        FROM checked c
+        LEFT JOIN open_requests o ON o.customer_id = c.customer_id AND o.action = c.action
+    ), eligible AS (
+        -- The share counts customers: those asked for already, then this batch's
+        -- new ones in order (a second dimension of the same customer is no new change).
+        SELECT territory, customer_id, min(_row) AS first_row
+        FROM deduplicated d
+        WHERE refusal2 IS NULL AND role = 'rep'
+            AND customer_id NOT IN (SELECT customer_id FROM open_requests)
+        GROUP BY territory, customer_id
+    ), ranked AS (
+        SELECT *, ROW_NUMBER() OVER (PARTITION BY territory ORDER BY first_row) AS nth
+        FROM eligible
+    ), already AS (
+        SELECT territory, count(DISTINCT customer_id) AS n FROM open_requests GROUP BY territory
+    ), shared AS (
+        SELECT d.*, COALESCE(d.refusal2, CASE
+            WHEN r.nth IS NOT NULL AND COALESCE(al.n, 0) + r.nth
+                > CAST(floor({share} * sz.customers + 1e-9) AS BIGINT)
+            THEN ['max_share', 'the policy allows changes for {share:.0%} of a territory''s '
+                || 'customers: ' || CAST(floor({share} * sz.customers + 1e-9) AS BIGINT)
+                || ' of the ' || sz.customers || ' on ' || d.territory || ', and '
+                || (COALESCE(al.n, 0) + r.nth - 1) || ' are asked for already'] END)
+            AS final_refusal
+        FROM deduplicated d
+        LEFT JOIN ranked r ON r.customer_id = d.customer_id AND r.territory = d.territory
+            AND d.refusal2 IS NULL AND d.role = 'rep'
+        LEFT JOIN sizes sz ON sz.territory = d.territory
+        LEFT JOIN already al ON al.territory = d.territory
+    )
+    SELECT _row, customer_id, requester, action, old_value, new_value, reason, comment,
+        territory,
+        CASE WHEN final_refusal IS NOT NULL THEN 'rejected'
+             WHEN role = 'manager' THEN 'accepted'
+             {auto.decisions}
+             WHEN {"TRUE" if policy.requires_approval else "FALSE"} THEN 'pending'
+             ELSE 'accepted' END AS status,
+        CASE WHEN final_refusal IS NOT NULL THEN 'policy.' || final_refusal[1]
+             WHEN role = 'manager' THEN 'own change'
+             {auto.rules}
+             WHEN {"TRUE" if policy.requires_approval else "FALSE"} THEN 'manager'
+             ELSE 'policy' END AS rule,
+        CASE WHEN final_refusal IS NOT NULL THEN final_refusal[2]
+             WHEN role = 'manager' THEN 'a manager''s own change: accepted, and kept in the audit'
+             {auto.messages}
+             WHEN {"TRUE" if policy.requires_approval else "FALSE"} THEN
+                'waiting for the decision of ' || COALESCE(manager, 'your manager')
+             ELSE 'accepted: the policy needs no approval' END AS message
+    FROM shared
+    ORDER BY _row
+    """
+
+
+def _moves_check(policy: RefinementPolicy) -> str:
+    if policy.moves != "adjacent":
+        return "NULL"
+    return (
+        "CASE WHEN role = 'rep' AND abs(steps) > 1 THEN ['moves', 'a move from ' || old_value || ' to ' "
+        "|| new_value || ' is ' || abs(steps) || ' steps; the policy allows one step up "
+        "or down'] END"
+    )
+
+
+@attrs.frozen
+class _AutoSql:
+    decisions: str
+    rules: str
+    messages: str
+
+
+def _auto_rules_sql(policy: RefinementPolicy) -> _AutoSql:
+    decisions, rules, messages = [], [], []
+    for rule in policy.auto_rules:
+        condition = to_sql(compile_condition(rule.when), "duckdb")
+        outcome = "accepted" if rule.decision == "accept" else "rejected"
+        decisions.append(f"WHEN {condition} THEN '{outcome}'")
+        rules.append(f"WHEN {condition} THEN {quote('auto:' + rule.name)}")
+        messages.append(f"WHEN {condition} THEN {quote(rule.message)}")
+    return _AutoSql("\n".join(decisions), "\n".join(rules), "\n".join(messages))

@@ -1,0 +1,70 @@
+"""The refinement from the command line: a field cycle from draft to published."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import field_market
+
+from harmonia.plugin.catalog import Catalog
+
+
+def test_a_cycle_is_refined_and_published_from_the_command_line(
+    harmonia_cli: Callable[..., Any], field: Catalog, tmp_path: Path, wide_terminal: None
+) -> None:
+    cli = harmonia_cli
+    data = field_market.write_universe(tmp_path / "data")
+    field_market.write_field_force(tmp_path / "force")
+    assert cli("load", str(data), "--country", "BE").exit_code == 0
+    assert cli("load", str(tmp_path / "force"), "--country", "BE").exit_code == 0
+    ran = cli(
+        "cycle", "run", "-c", "BE", "-t", "cardiology", "-p", "2027-H1",
+        "--out", str(tmp_path / "out"), "--json",
+    )  # fmt: skip
+    cycle = str(json.loads(ran.output)["cycle"]["id"])
+    early = cli("cycle", "publish", cycle)
+    assert early.exit_code == 1 and "not published before its feedback" in early.output
+    assert "draft -> feedback" in cli("cycle", "open-feedback", cycle).output
+    asked = cli(
+        "refinement", "request", cycle, "C02", "--segment", "champion",
+        "--reason", "new information", "--as", "rita", "--json",
+    )  # fmt: skip
+    assert asked.exit_code == 0, asked.output
+    (request,) = json.loads(asked.output)
+    assert request["status"] == "pending"
+    other = cli(
+        "refinement", "request", cycle, "C06", "--segment", "develop", "--reason", "access",
+        "--as", "rita",
+    )  # fmt: skip
+    assert "not yours (T1)" in other.output and "rejected" in other.output
+    queue = cli("refinement", "queue", cycle, "--as", "dora")
+    assert "T1" in queue.output and "new information" in queue.output
+    refused = cli("refinement", "decide", cycle, str(request["id"]), "--accept", "--as", "tom")
+    assert refused.exit_code == 1 and "tom is not a manager" in refused.output
+    decided = cli("refinement", "decide", cycle, str(request["id"]), "--accept", "--as", "dora")
+    assert decided.exit_code == 0 and "accepted by dora" in decided.output
+    for step in ("close-feedback", "approve"):
+        assert cli("cycle", step, cycle).exit_code == 0
+    published = cli("cycle", "publish", cycle, "--out", str(tmp_path / "final"), "--json")
+    assert json.loads(published.output)["refined"] == 1
+    history = cli(
+        "refinement", "history", "--customer", "C02", "--system", "csv",
+        "--out", str(tmp_path / "history.csv"), "--json",
+    )  # fmt: skip
+    (entry,) = json.loads(history.output)
+    assert (entry["old_value"], entry["new_value"], entry["decided_by"]) == (
+        "grow",
+        "champion",
+        "dora",
+    )
+    assert "champion" in (tmp_path / "history.csv").read_text(encoding="utf-8")
+    moves = cli("cycle", "history", cycle)
+    assert "approved" in moves.output and "published" in moves.output
+    late = cli(
+        "refinement", "request", cycle, "C01", "--segment", "grow", "--reason", "access",
+        "--as", "rita",
+    )  # fmt: skip
+    assert late.exit_code == 1 and "is published" in late.output
