@@ -16,6 +16,7 @@ from typing import Any
 from harmonia.datapack import data_pack
 from harmonia.definitions import (
     AttributeFeature,
+    AutoRule,
     ChannelPlan,
     ConsistencyFeature,
     CountryProfile,
@@ -84,6 +85,7 @@ __all__ = [
     "RECORD_KINDS",
     "AnswerOption",
     "AttributeFeature",
+    "AutoRule",
     "Band",
     "Batch",
     "ChannelPlan",

@@ -88,3 +88,24 @@ def test_a_data_driven_market_publishes_its_draft_and_is_asked_nothing(
     )
     assert later.cycle.previous_cycle_id == second
     assert third != second
+
+
+def test_an_auto_rule_naming_what_a_request_does_not_have_is_a_load_error(
+    register_pack, harmonia_plugins
+) -> None:
+    from harmonia import AutoRule, RefinementPolicy
+    from harmonia.errors import DefinitionError
+    from harmonia.testing import module_pack
+
+    policy = RefinementPolicy(
+        name="broken",
+        description="an auto rule over a name no request has, and a reason it does not list",
+        reasons=("access",),
+        auto_rules=(AutoRule("nonsense", "potential > 3 AND reason = 'acces'", "accept", "never"),),
+    )
+    register_pack(module_pack("broken", harmonia_refinement_policies=lambda: [policy]))
+    with pytest.raises(DefinitionError) as error:
+        harmonia_plugins.catalog()
+    message = str(error.value)
+    assert "auto_rules[0].when" in message and "potential" in message
+    assert "'acces'" in message

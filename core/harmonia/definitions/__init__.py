@@ -17,7 +17,7 @@ from harmonia.definitions.country import (
     Survivorship,
     TherapyAreaChoice,
 )
-from harmonia.definitions.policy import RefinementPolicy
+from harmonia.definitions.policy import AutoRule, RefinementPolicy
 from harmonia.definitions.ruleset import (
     AttributeFeature,
     ConsistencyFeature,
@@ -38,6 +38,7 @@ from harmonia.definitions.strategy import ChannelPlan, EngagementStrategy
 __all__ = [
     "UNKNOWN",
     "AttributeFeature",
+    "AutoRule",
     "ChannelPlan",
     "ConsistencyFeature",
     "CountryProfile",

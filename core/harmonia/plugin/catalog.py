@@ -482,6 +482,10 @@ def _strategy_problems(
             f"rule sets ({', '.join(sorted(segments))})",
         )
     ]
+def _policy_problems(policy: RefinementPolicy) -> list[Problem]:
+    from harmonia.rules.policy import auto_rule_problems
+
+    return auto_rule_problems(policy)
 
 
 CHECKS: dict[str, Check] = {
@@ -496,4 +500,5 @@ CHECKS: dict[str, Check] = {
     ],
     "engagement_strategies": lambda strategy, b: _strategy_problems(strategy, b.built["rule_sets"]),
     "rule_sets": lambda rule_set, b: _rule_set_problems(rule_set, b.built["questionnaires"]),
+    "refinement_policies": lambda policy, b: _policy_problems(policy),
 }

@@ -33,23 +33,10 @@ import duckdb
 import pyarrow as pa
 
 from harmonia.definitions import RefinementPolicy
-from harmonia.errors import DefinitionError, Problem
-from harmonia.rules import FeatureSpec, check_condition, compile_condition, to_sql
+from harmonia.errors import DefinitionError
+from harmonia.rules import compile_condition, to_sql
+from harmonia.rules.policy import auto_rule_problems
 from harmonia.sql import quote, text_list
-
-#: What an auto rule's condition can name, as the rule language sees it.
-REQUEST_FACTS: Mapping[str, FeatureSpec] = {
-    "action": FeatureSpec("action", "text", ("segment", "needs", "tier"), nullable=False),
-    "reason": FeatureSpec("reason", "text", nullable=False),
-    "old_value": FeatureSpec("old_value", "text"),
-    "new_value": FeatureSpec("new_value", "text"),
-    "steps": FeatureSpec("steps", "integer"),
-    "to_top": FeatureSpec("to_top", "boolean", nullable=False),
-    "segment": FeatureSpec("segment", "text"),
-    "needs": FeatureSpec("needs", "text"),
-    "tier": FeatureSpec("tier", "text"),
-    "role": FeatureSpec("role", "text", ("rep", "manager"), nullable=False),
-}
 
 #: The columns of the requests a batch is checked from.
 INCOMING = pa.schema(
@@ -61,20 +48,12 @@ INCOMING = pa.schema(
         ("new_value", pa.string()),
         ("reason", pa.string()),
         ("comment", pa.string()),
+        # Set by a front end that found the row wrong before the policy (a workbook
+        # row whose customer id was changed): the request is stored, rejected so.
+        ("refusal_rule", pa.string()),
+        ("refusal_message", pa.string()),
     ]
 )
-
-
-def auto_rule_problems(policy: RefinementPolicy) -> list[Problem]:
-    """Every problem in the policy's auto rules' conditions (unknown names, types, syntax)."""
-    specs = dict(REQUEST_FACTS)
-    if policy.reasons:
-        specs["reason"] = attrs.evolve(specs["reason"], levels=tuple(policy.reasons))
-    problems = []
-    for index, rule in enumerate(policy.auto_rules):
-        for problem in check_condition(rule.when, specs):
-            problems.append(Problem(f"auto_rules[{index}].when", str(problem)))
-    return problems
 
 
 @attrs.frozen
@@ -153,31 +132,32 @@ def _checks_sql(context: Context) -> str:
         LEFT JOIN orders new ON new.dimension = r.action AND new.value = r.new_value
     ), checked AS (
         SELECT *, COALESCE(
-            CASE WHEN {window} IS NOT NULL THEN ['window', {window}] END,
-            CASE WHEN territory IS NULL THEN ['snapshot', 'customer ' || customer_id
+            CASE WHEN refusal_rule IS NOT NULL THEN [refusal_rule, refusal_message] END,
+            CASE WHEN {window} IS NOT NULL THEN ['policy.window', {window}] END,
+            CASE WHEN territory IS NULL THEN ['policy.snapshot', 'customer ' || customer_id
                 || ' is not in the cycle''s frozen snapshot'] END,
-            CASE WHEN NOT covered THEN ['territory', 'customer ' || customer_id || ' is on '
+            CASE WHEN NOT covered THEN ['policy.territory', 'customer ' || customer_id || ' is on '
                 || 'territory ' || territory || ', not yours ('
                 || COALESCE(own_units, 'no territory') || ')'] END,
-            CASE WHEN action NOT IN ({text_list(policy.dimensions)}) THEN ['dimensions',
+            CASE WHEN action NOT IN ({text_list(policy.dimensions)}) THEN ['policy.dimensions',
                 'the policy lets reps change {allowed}, not ' || COALESCE(action, 'nothing')] END,
-            CASE WHEN new_position IS NULL THEN ['value', '''' || COALESCE(new_value, '')
+            CASE WHEN new_position IS NULL THEN ['policy.value', '''' || COALESCE(new_value, '')
                 || ''' is not a ' || action || ' (' || COALESCE(values_of, '') || ')']
-                WHEN new_value = old_value THEN ['value', 'customer ' || customer_id
+                WHEN new_value = old_value THEN ['policy.value', 'customer ' || customer_id
                 || ' is already ' || old_value] END,
             {_moves_check(policy)},
             CASE WHEN reason IS NULL OR reason NOT IN ({text_list(policy.reasons)}) THEN
-                ['reason', 'reason ''' || COALESCE(reason, '') || ''' is not one of the '
+                ['policy.reason', 'reason ''' || COALESCE(reason, '') || ''' is not one of the '
                 || 'policy''s: {quote(reasons)[1:-1]}'] END
         ) AS refusal
         FROM placed
     ), deduplicated AS (
         SELECT c.*, COALESCE(c.refusal, CASE
-            WHEN o.id IS NOT NULL THEN ['duplicate', 'request ' || o.id || ' for the '
+            WHEN o.id IS NOT NULL THEN ['policy.duplicate', 'request ' || o.id || ' for the '
                 || c.action || ' of customer ' || c.customer_id || ' is already ' || o.status]
             WHEN ROW_NUMBER() OVER (PARTITION BY c.customer_id, c.action, c.refusal IS NULL
                 ORDER BY c._row) > 1 AND c.refusal IS NULL
-                THEN ['duplicate', 'the ' || c.action || ' of customer ' || c.customer_id
+                THEN ['policy.duplicate', 'the ' || c.action || ' of customer ' || c.customer_id
                 || ' is asked for twice in this batch'] END) AS refusal2
         FROM checked c
         LEFT JOIN open_requests o ON o.customer_id = c.customer_id AND o.action = c.action
@@ -198,7 +178,7 @@ def _checks_sql(context: Context) -> str:
         SELECT d.*, COALESCE(d.refusal2, CASE
             WHEN r.nth IS NOT NULL AND COALESCE(al.n, 0) + r.nth
                 > CAST(floor({share} * sz.customers + 1e-9) AS BIGINT)
-            THEN ['max_share', 'the policy allows changes for {share:.0%} of a territory''s '
+            THEN ['policy.max_share', 'the policy allows changes for {share:.0%} of a territory''s '
                 || 'customers: ' || CAST(floor({share} * sz.customers + 1e-9) AS BIGINT)
                 || ' of the ' || sz.customers || ' on ' || d.territory || ', and '
                 || (COALESCE(al.n, 0) + r.nth - 1) || ' are asked for already'] END)
@@ -216,7 +196,7 @@ def _checks_sql(context: Context) -> str:
              {auto.decisions}
              WHEN {"TRUE" if policy.requires_approval else "FALSE"} THEN 'pending'
              ELSE 'accepted' END AS status,
-        CASE WHEN final_refusal IS NOT NULL THEN 'policy.' || final_refusal[1]
+        CASE WHEN final_refusal IS NOT NULL THEN final_refusal[1]
              WHEN role = 'manager' THEN 'own change'
              {auto.rules}
              WHEN {"TRUE" if policy.requires_approval else "FALSE"} THEN 'manager'
@@ -236,7 +216,7 @@ def _moves_check(policy: RefinementPolicy) -> str:
     if policy.moves != "adjacent":
         return "NULL"
     return (
-        "CASE WHEN role = 'rep' AND abs(steps) > 1 THEN ['moves', 'a move from ' || old_value || ' to ' "
+        "CASE WHEN role = 'rep' AND abs(steps) > 1 THEN ['policy.moves', 'a move from ' || old_value || ' to ' "
         "|| new_value || ' is ' || abs(steps) || ' steps; the policy allows one step up "
         "or down'] END"
     )

@@ -43,6 +43,11 @@ def test_refinement_policy_is_declared_by_the_pack(plugins):
     assert policy.name == "fr-standard"
     assert policy.requires_approval
     assert policy.provenance.distribution == "harmonia-fr"
+    assert [(rule.name, rule.decision) for rule in policy.auto_rules] == [
+        ("acces-restreint", "accept"),
+        ("sommet-sans-profil", "reject"),
+    ]
+    assert all(rule.message.startswith(("Accepté", "Refusé")) for rule in policy.auto_rules)
     assert plugins.warnings == ()
 
 
