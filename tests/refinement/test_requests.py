@@ -7,17 +7,11 @@ from pathlib import Path
 
 import pyarrow as pa
 import pytest
+from field_market import ask
 from helpers import query
 
 from harmonia import Harmonia
 from harmonia.errors import ConfigError, NotFoundError
-
-
-def ask(app: Harmonia, cycle: int, customer: str, action: str, value: str, reason: str, who: str):
-    (request,) = app.refinement.request(
-        cycle, customer, action=action, value=value, reason=reason, requester=who
-    ).requests
-    return request
 
 
 def test_each_request_is_checked_against_the_policy_with_a_message(

@@ -26,6 +26,7 @@ from harmonia.errors import ConfigError
 if TYPE_CHECKING:
     from harmonia.app.core import Harmonia
     from harmonia.definitions import RefinementPolicy
+    from harmonia.refinement.carry import CarryOver
     from harmonia.store.models import Cycle, CycleTransition, RefinementRequest
 
 
@@ -131,23 +132,84 @@ class Refinement:
     def open_feedback(self, cycle_id: int, note: str = "") -> Moved:
         """Freeze the cycle's result and territories and let reps ask for changes."""
         from harmonia.definitions import unstructure
-        from harmonia.refinement.snapshot import freeze_scope
-        from harmonia.store.models import Cycle as CycleRecord
 
         cycle = self.cycle(cycle_id)
         self._check(cycle, lifecycle.FEEDBACK)
-        policy = self.policy(cycle)
+        policy = unstructure(self.policy(cycle))
+        return self._open(cycle, note, policy, dt.datetime.now(dt.UTC).isoformat())
+
+    def _open(self, cycle: Cycle, note: str, policy: dict[str, Any], opened: str) -> Moved:
+        from harmonia.refinement.snapshot import freeze_scope
+
+        assert cycle.id is not None
+        cycle_id = cycle.id
         without = freeze_scope(self.app.database, cycle)
+        self._update_snapshot(cycle_id, refinement_policy=policy, feedback_opened_at=opened)
+        moved = self._move(cycle, lifecycle.FEEDBACK, note)
+        return Moved(moved, cycle.status, {"customers_without_territory": without})
+
+    def _update_snapshot(self, cycle_id: int, **values: Any) -> None:
+        from harmonia.store.models import Cycle as CycleRecord
+
         with self.app.database.session() as session:
             record = session.get(CycleRecord, cycle_id)
             assert record is not None
             snapshot = json.loads(record.snapshot)
-            snapshot["refinement_policy"] = unstructure(policy)
+            snapshot.update(values)
             record.snapshot = json.dumps(snapshot, sort_keys=True)
             session.add(record)
             session.commit()
-        moved = self._move(cycle, lifecycle.FEEDBACK, note)
-        return Moved(moved, cycle.status, {"customers_without_territory": without})
+
+    def carry_over(self, old_cycle: int, new_cycle: int, *, dry_run: bool = False) -> CarryOver:
+        """Hand a round of feedback over to a re-run of the same scope.
+
+        ``new_cycle`` (a draft) opens feedback with the old round's policy and
+        window; each open request of ``old_cycle`` is carried over, or expires
+        with why (the customer is gone or moved, the re-run changed the value it
+        started from, or already gives what was asked); ``old_cycle`` is
+        superseded. With ``dry_run`` nothing changes: the report shows what would.
+        """
+        from harmonia.refinement.carry import apply_carry_over, carry_over_report
+        from harmonia.refinement.snapshot import freeze_scope
+
+        old, new = self.cycle(old_cycle), self.cycle(new_cycle)
+        if old.status not in (lifecycle.FEEDBACK, lifecycle.REVIEW):
+            raise ConfigError(
+                f"cycle {old_cycle} is {old.status}: only a round in feedback or review is "
+                "handed over to a re-run",
+                fix="see harmonia cycle list",
+            )
+        scope = (old.country, old.therapy_area, old.period)
+        if (new.country, new.therapy_area, new.period) != scope or new.status != lifecycle.DRAFT:
+            raise ConfigError(
+                f"cycle {new_cycle} is not a draft of {' '.join(scope)}",
+                fix="re-run the same country, therapy area and period (harmonia cycle run)",
+            )
+        freeze_scope(self.app.database, new)
+        report = carry_over_report(self.app.database, old_cycle, new_cycle)
+        if dry_run:
+            return report
+        # The re-run keeps the policy and the window of the round it takes over.
+        taken = json.loads(old.snapshot)
+        self._check(new, lifecycle.FEEDBACK)
+        self._open(
+            new,
+            f"re-run of cycle {old_cycle}",
+            taken["refinement_policy"],
+            taken.get("feedback_opened_at") or dt.datetime.now(dt.UTC).isoformat(),
+        )
+        apply_carry_over(self.app.database, report, actor=self.app.actor)
+        from harmonia.store.transitions import move_cycle
+
+        move_cycle(
+            self.app.database,
+            old_cycle,
+            lifecycle.SUPERSEDED,
+            actor=self.app.actor,
+            note=f"re-run: its open requests went to cycle {new_cycle}",
+            expected=old.status,
+        )
+        return report
 
     def close_feedback(self, cycle_id: int, note: str = "") -> Moved:
         """Reps are done: what is still pending waits for the managers' review."""
@@ -234,6 +296,47 @@ class Refinement:
 
     # -- requests and decisions -------------------------------------------------------
 
+    def territories_of(self, person: str) -> list[str]:
+        """The territories a person may act on (a rep's own, every one below a manager)."""
+        from harmonia.refinement.requests import managed_territories
+
+        return managed_territories(self.app.database, person)
+
+    def check_round(self, cycle_id: int, opened_at: str, territory: str, person: str) -> Cycle:
+        """Refuse a workbook (or page) from another round of feedback or territory.
+
+        ``opened_at`` is when the round it was made for opened: a workbook of an
+        earlier round (before a re-run took over) is stale.
+        """
+        from harmonia.errors import InputError
+        from harmonia.refinement.requests import check_open
+
+        cycle = self.cycle(cycle_id)
+        check_open(cycle)
+        current = json.loads(cycle.snapshot).get("feedback_opened_at")
+        if current != opened_at:
+            raise InputError(
+                f"this workbook is from an earlier round of feedback of cycle {cycle_id} "
+                f"(opened {opened_at}; the current one opened {current})",
+                fix="write a new workbook (harmonia refinement workbook) and enter the changes there",
+            )
+        if territory not in self.territories_of(person):
+            raise InputError(
+                f"this workbook is for territory {territory}, which is not {person}'s",
+                fix="submit your own territory's workbook, or the rep's manager submits it",
+            )
+        return cycle
+
+    def proposal(self, cycle_id: int, territory: str | None = None, *, system: str | None = None):
+        """The frozen proposal reps refine, as Arrow: one row per customer of the cycle
+        (of ``territory`` only, when given) with its territory, source id (of
+        ``system``, else the first), name, specialty, city and its current
+        segment, needs and tier (accepted requests applied), sorted by territory
+        and name."""
+        from harmonia.refinement.snapshot import proposal
+
+        return proposal(self.app.existing_database, self.cycle(cycle_id), territory, system)
+
     def request(
         self,
         cycle_id: int,
@@ -282,7 +385,10 @@ class Refinement:
         table = (
             requests
             if isinstance(requests, pa.Table)
-            else pa.Table.from_pylist(list(requests), schema=INCOMING)
+            else pa.Table.from_pylist(
+                [{"refusal_rule": None, "refusal_message": None, **row} for row in requests],
+                schema=INCOMING,
+            )
         )
         checked = submit(self.app.database, cycle, self.policy(cycle), _orders(cycle), table)
         return Submitted(checked.to_pylist())

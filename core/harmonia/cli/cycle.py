@@ -410,3 +410,49 @@ def cycle_history(cycle_id: int, as_json: bool) -> None:
         for m in moves
     ]
     stdout.print(table(f"cycle {cycle_id}", ["when", "from", "to", "by", "note"], rows))
+
+
+@cycle.command("carry-over")
+@click.argument("old_cycle", type=int)
+@click.argument("new_cycle", type=int)
+@click.option(
+    "--dry-run", is_flag=True, help="Only show what the re-run changes for open requests."
+)
+@_as_json
+def carry_over(old_cycle: int, new_cycle: int, dry_run: bool, as_json: bool) -> None:
+    """Hand a round of feedback over to a re-run (a new draft of the same scope).
+
+    Each open request is carried over, or expires in the old cycle with why (the
+    customer is gone or moved, or the re-run changed what it started from); the
+    old cycle is superseded. With --dry-run: what the re-run would change for the
+    customers with open requests, and nothing else.
+    """
+    report = app().refinement.carry_over(old_cycle, new_cycle, dry_run=dry_run)
+    if as_json:
+        echo_json(
+            {
+                "old": old_cycle,
+                "new": new_cycle,
+                "dry_run": dry_run,
+                **{"requests": report.requests},
+            }
+        )
+        return
+    rows = [
+        (
+            r["id"],
+            r["customer_id"],
+            r["action"],
+            f"{r['old_value']} -> {r['new_value']}",
+            r["rerun_value"] or "-",
+            r["outcome"],
+            r["why"],
+        )
+        for r in report.requests
+    ]
+    title = f"open requests of cycle {old_cycle} in the re-run {new_cycle}"
+    stdout.print(
+        table(title, ["id", "customer", "change", "asked", "re-run", "outcome", "why"], rows)
+    )
+    counts = ", ".join(f"{n} {outcome}" for outcome, n in sorted(report.counts().items()))
+    stdout.print(("would be: " if dry_run else "") + (counts or "no open requests"))

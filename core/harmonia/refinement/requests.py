@@ -70,8 +70,12 @@ def load_authority(bulk: BulkConnection, duck: Any) -> None:
     duck.execute(f"CREATE OR REPLACE TEMP TABLE authority AS {AUTHORITY_SQL}")
 
 
-def opened_at(database: Database, cycle_id: int) -> dt.datetime:
-    """When the cycle's feedback opened (its move to ``feedback``)."""
+def opened_at(database: Database, cycle_id: int, snapshot: dict | None = None) -> dt.datetime:
+    """When the cycle's feedback opened: as its snapshot says (a re-run that took
+    over the requests of an earlier cycle keeps that cycle's window), else its
+    move to ``feedback``."""
+    if snapshot and snapshot.get("feedback_opened_at"):
+        return dt.datetime.fromisoformat(snapshot["feedback_opened_at"])
     with database.session() as session:
         moved = session.execute(
             select(CycleTransition.at)
@@ -114,6 +118,9 @@ def submit(
     check_open(cycle)
     assert cycle.id is not None
     now = now or dt.datetime.now(dt.UTC)
+    for name in ("refusal_rule", "refusal_message"):
+        if name not in requests.column_names:
+            requests = requests.append_column(name, pa.nulls(requests.num_rows, pa.string()))
     incoming = requests.select(INCOMING.names).cast(INCOMING)
     cycle_id = int(cycle.id)
     duck = duckdb_connection()
@@ -174,7 +181,9 @@ def submit(
                 },
             )
         checked = evaluate(
-            duck, incoming, Context(policy, orders, opened_at(database, cycle_id), now)
+            duck,
+            incoming,
+            Context(policy, orders, opened_at(database, cycle_id, json.loads(cycle.snapshot)), now),
         )
     finally:
         duck.close()

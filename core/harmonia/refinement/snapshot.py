@@ -82,3 +82,43 @@ def apply_accepted(database: Database, cycle_id: int) -> int:
                 f"AND status = 'accepted' AND action IN ({actions})"
             )
         )
+
+
+def proposal(database: Database, cycle: Cycle, territory: str | None, system: str | None):
+    """The cycle's frozen proposal as Arrow (see ``app.refinement.proposal``).
+
+    One query in the store: accepted requests are applied on the way, so a
+    workbook written twice shows what was already decided.
+    """
+    from harmonia.sql import literal
+
+    cycle_id = int(cycle.id or 0)
+    where = f"AND s.territory = {literal(territory)}" if territory else ""
+    systems = f"WHERE system = {literal(system)}" if system else ""
+    accepted = ", ".join(
+        f"MAX(CASE WHEN action = '{action}' THEN new_value END) AS {action}"
+        for action in DIMENSION_COLUMNS
+    )
+    with BulkConnection(database) as bulk:
+        return bulk.read(
+            f"""
+            SELECT s.territory, s.customer_id AS harmonia_id, x.system, x.source_id,
+                c.type, c.first_name, c.last_name, c.specialty, c.city,
+                COALESCE(r.segment, a.final_segment) AS segment,
+                COALESCE(r.needs, a.needs) AS needs, COALESCE(r.tier, a.tier) AS tier
+            FROM refinement_scope s
+            JOIN assignment a ON a.cycle_id = s.cycle_id AND a.customer_id = s.customer_id
+            JOIN customer c ON c.id = s.customer_id
+            LEFT JOIN (
+                SELECT customer_id, system, source_id, ROW_NUMBER() OVER (
+                    PARTITION BY customer_id ORDER BY system, source_id) AS rn
+                FROM crosswalk {systems}
+            ) x ON x.customer_id = s.customer_id AND x.rn = 1
+            LEFT JOIN (
+                SELECT customer_id, {accepted} FROM refinement_request
+                WHERE cycle_id = {cycle_id} AND status = 'accepted' GROUP BY customer_id
+            ) r ON r.customer_id = s.customer_id
+            WHERE s.cycle_id = {cycle_id} {where}
+            ORDER BY s.territory, c.last_name, c.first_name, s.customer_id
+            """
+        )

@@ -1,0 +1,197 @@
+"""A re-run during feedback: open requests carried over to the new draft, conflicts listed.
+
+The vendors' advice is "do not re-run the assignment during feedback", because
+a re-run can add targets or move a customer a rep is challenging, and their
+open challenges are silently lost. Here a re-run is a new draft cycle; carrying
+over compares each open request (pending or accepted) of the cycle in feedback
+with the re-run:
+
+``carried``      the customer is in the re-run, on the same territory, with the
+                 value the request started from: the request moves to the new
+                 cycle with its status, decision and history (``carried_from``);
+``not needed``   the re-run already gives the value the request asked for;
+``conflict``     the customer is gone, moved to another territory, or the re-run
+                 changed the value the request started from.
+
+In the old cycle a carried request becomes ``carried`` and the others
+``expired``, each with a message saying why (the rep is shown it): none is
+dropped. The report is the same
+whether it is applied or only looked at (``dry_run``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+import attrs
+from sqlalchemy import insert, select, update
+
+from harmonia.compute import duckdb_connection
+from harmonia.store.bulk import BulkConnection
+from harmonia.store.database import Database
+from harmonia.store.models import AuditEvent, RefinementRequest
+
+#: How each request of the old cycle fares in the re-run (DuckDB, over ``requests``
+#: and ``rerun``: customer_id, territory, segment, needs, tier).
+OUTCOMES_SQL = """
+SELECT r.*, n.territory AS rerun_territory,
+    CASE r.action WHEN 'segment' THEN n.segment WHEN 'needs' THEN n.needs
+        WHEN 'tier' THEN n.tier END AS rerun_value,
+    CASE
+        WHEN n.customer_id IS NULL THEN 'conflict'
+        WHEN n.territory IS DISTINCT FROM r.territory THEN 'conflict'
+        WHEN (CASE r.action WHEN 'segment' THEN n.segment WHEN 'needs' THEN n.needs
+            WHEN 'tier' THEN n.tier END) IS NOT DISTINCT FROM r.old_value THEN 'carried'
+        WHEN (CASE r.action WHEN 'segment' THEN n.segment WHEN 'needs' THEN n.needs
+            WHEN 'tier' THEN n.tier END) IS NOT DISTINCT FROM r.new_value THEN 'not needed'
+        ELSE 'conflict' END AS outcome
+FROM requests r LEFT JOIN rerun n ON n.customer_id = r.customer_id
+ORDER BY r.id
+"""
+
+
+@attrs.frozen
+class CarryOver:
+    """What a re-run does to the open requests of a cycle in feedback."""
+
+    old_cycle: int
+    new_cycle: int
+    #: One dict per open request: its fields, ``rerun_value``, ``outcome``, ``why``.
+    requests: list[dict]
+
+    def counts(self) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for request in self.requests:
+            counts[request["outcome"]] = counts.get(request["outcome"], 0) + 1
+        return counts
+
+
+def _why(row: dict, new_cycle: int) -> str:
+    if row["outcome"] == "carried":
+        return f"carried over to cycle {new_cycle}"
+    if row["rerun_territory"] is None:
+        return f"the re-run (cycle {new_cycle}) no longer has this customer"
+    if row["rerun_territory"] != row["territory"]:
+        return (
+            f"the re-run (cycle {new_cycle}) puts this customer on territory "
+            f"{row['rerun_territory']}, not {row['territory']}"
+        )
+    if row["outcome"] == "not needed":
+        return f"the re-run (cycle {new_cycle}) already gives {row['new_value']}"
+    return (
+        f"the re-run (cycle {new_cycle}) changed the {row['action']} from {row['old_value']} "
+        f"to {row['rerun_value']}: ask again if still needed"
+    )
+
+
+def carry_over_report(database: Database, old_cycle: int, new_cycle: int) -> CarryOver:
+    """The open requests of ``old_cycle`` and how each fares in ``new_cycle``.
+
+    ``new_cycle``'s refinement scope must be frozen (its territories).
+    """
+    with BulkConnection(database) as bulk:
+        requests = bulk.read(
+            "SELECT id, customer_id, territory, requester, action, old_value, new_value, "
+            "reason, comment, status, rule, message, decided_by, decided_at, "
+            "decision_comment, created_at FROM refinement_request "
+            f"WHERE cycle_id = {int(old_cycle)} AND status IN ('pending', 'accepted')"
+        )
+        rerun = bulk.read(
+            "SELECT s.customer_id, s.territory, a.final_segment AS segment, a.needs, a.tier "
+            "FROM refinement_scope s JOIN assignment a ON a.cycle_id = s.cycle_id AND "
+            f"a.customer_id = s.customer_id WHERE s.cycle_id = {int(new_cycle)} AND "
+            "s.customer_id IN (SELECT customer_id FROM refinement_request "
+            f"WHERE cycle_id = {int(old_cycle)} AND status IN ('pending', 'accepted'))"
+        )
+    duck = duckdb_connection()
+    try:
+        duck.register("requests_raw", requests)
+        duck.register("rerun_raw", rerun)
+        text = "VARCHAR"
+        duck.execute(
+            "CREATE TEMP TABLE rerun AS SELECT CAST(customer_id AS BIGINT) AS customer_id, "
+            f"CAST(territory AS {text}) AS territory, CAST(segment AS {text}) AS segment, "
+            f"CAST(needs AS {text}) AS needs, CAST(tier AS {text}) AS tier FROM rerun_raw"
+        )
+        duck.execute(
+            "CREATE TEMP TABLE requests AS SELECT CAST(id AS BIGINT) AS id, "
+            "CAST(customer_id AS BIGINT) AS customer_id, "
+            + ", ".join(
+                f"CAST({c} AS {text}) AS {c}"
+                for c in (
+                    "territory",
+                    "requester",
+                    "action",
+                    "old_value",
+                    "new_value",
+                    "reason",
+                    "comment",
+                    "status",
+                    "rule",
+                    "message",
+                    "decided_by",
+                    "decision_comment",
+                )
+            )
+            + ", decided_at, created_at FROM requests_raw"
+        )
+        rows = duck.sql(OUTCOMES_SQL).to_arrow_table().to_pylist()
+    finally:
+        duck.close()
+    for row in rows:
+        row["why"] = _why(row, new_cycle)
+    return CarryOver(old_cycle, new_cycle, rows)
+
+
+def apply_carry_over(database: Database, report: CarryOver, *, actor: str) -> None:
+    """Move the carried requests to the new cycle and expire the others with their reason."""
+    now = dt.datetime.now(dt.UTC)
+    carried = [row for row in report.requests if row["outcome"] == "carried"]
+    left = [row for row in report.requests if row["outcome"] != "carried"]
+    with database.session() as session:
+        if carried:
+            originals = {
+                r.id: r
+                for r in session.execute(
+                    select(RefinementRequest).where(
+                        RefinementRequest.id.in_([row["id"] for row in carried])  # type: ignore[union-attr]
+                    )
+                ).scalars()
+            }
+            copies = []
+            for row in carried:
+                original = originals[row["id"]].model_dump(exclude={"id"})
+                original.update(cycle_id=report.new_cycle, carried_from=row["id"], version=1)
+                copies.append(original)
+            session.execute(insert(RefinementRequest), copies)
+        # The old cycle keeps each request with what became of it.
+        for row in report.requests:
+            session.execute(
+                update(RefinementRequest)
+                .where(RefinementRequest.id == row["id"])
+                .values(
+                    status="carried" if row["outcome"] == "carried" else "expired",
+                    rule="re-run",
+                    message=row["why"],
+                    decided_by=actor,
+                    decided_at=now,
+                    version=RefinementRequest.version + 1,
+                )
+            )
+        session.add(
+            AuditEvent(
+                at=now,
+                actor=actor,
+                action="refinement.carry-over",
+                subject=f"cycle:{report.old_cycle}",
+                details=json.dumps(
+                    {
+                        "to": report.new_cycle,
+                        **report.counts(),
+                        "not carried": [{"id": row["id"], "why": row["why"]} for row in left],
+                    }
+                ),
+            )
+        )
+        session.commit()
