@@ -8,7 +8,10 @@ The pack provides
 * the ``xlsx`` output sink: cycle outputs (target lists ...) as formatted
   workbooks (``harmonia cycle run --sink xlsx``);
 * the ``harmonia questionnaire workbook`` command: a rep profiling workbook
-  for one territory, in the country's language.
+  for one territory, in the country's language;
+* ``harmonia refinement workbook`` and ``submit``: the field refinement round
+  trip (a territory's proposal with the moves the policy allows, read back as
+  requests).
 
 openpyxl loads when a workbook is read or written, never at CLI start.
 """
@@ -90,5 +93,17 @@ def harmonia_commands() -> list[Command]:
             group="questionnaire",
             path="harmonia_excel.cli:workbook",
             help="Write a rep profiling workbook (XLSX) for one territory.",
-        )
+        ),
+        Command(
+            name="workbook",
+            group="refinement",
+            path="harmonia_excel.refinement_cli:workbook",
+            help="Write reps' refinement workbooks (XLSX): the proposal and the allowed moves.",
+        ),
+        Command(
+            name="submit",
+            group="refinement",
+            path="harmonia_excel.refinement_cli:submit",
+            help="Read filled refinement workbooks back as requests.",
+        ),
     ]

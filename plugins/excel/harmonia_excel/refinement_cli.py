@@ -1,0 +1,107 @@
+"""``harmonia refinement workbook`` and ``harmonia refinement submit``: the XLSX round trip."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from harmonia import current_app
+
+
+def _writer_options(cycle_id: int):
+    app = current_app()
+    cycle = app.refinement.cycle(cycle_id)
+    policy = app.refinement.policy(cycle)
+    snapshot = json.loads(cycle.snapshot)
+    return app, cycle, policy, snapshot
+
+
+@click.command(name="workbook")
+@click.argument("cycle_id", type=int)
+@click.option("--territory", help="The territory (default: every territory of the cycle).")
+@click.option(
+    "--out",
+    "-o",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="The workbook (.xlsx) for one territory, or a folder for every territory's.",
+)
+@click.option("--system", help="The source system whose customer ids the workbook shows.")
+def workbook(cycle_id: int, territory: str | None, out: Path, system: str | None) -> None:
+    """Write reps' refinement workbooks: the proposal, the moves the policy allows,
+    the reasons in the country's language."""
+    import pyarrow.compute as pc
+
+    from harmonia_excel.refinement import RefinementWorkbook, write_workbook
+
+    app, cycle, policy, snapshot = _writer_options(cycle_id)
+    if snapshot.get("feedback_opened_at") is None or cycle.status != "feedback":
+        raise click.UsageError(f"cycle {cycle_id} is {cycle.status}, not open for feedback")
+    proposal = app.refinement.proposal(cycle_id, territory, system=system)
+    language = snapshot.get("country", {}).get("language", "en")
+    territories = (
+        [territory] if territory else sorted(set(proposal.column("territory").to_pylist()))
+    )
+    written = []
+    for name in territories:
+        rows = proposal.filter(pc.equal(proposal.column("territory"), name)).to_pylist()
+        if not rows:
+            raise click.UsageError(f"territory {name!r} has no customer in cycle {cycle_id}")
+        path = out if territory else out / f"refinement-{cycle_id}-{name}.xlsx"
+        meta = RefinementWorkbook(
+            cycle=cycle_id,
+            territory=name,
+            opened_at=snapshot["feedback_opened_at"],
+            system=rows[0]["system"] or "",
+            dimensions=tuple(policy.dimensions),
+        )
+        written.append(
+            write_workbook(
+                rows,
+                path,
+                meta=meta,
+                orders=app.refinement.orders(cycle),
+                moves=policy.moves,
+                reasons=policy.reasons,
+                language=language,
+            )
+        )
+    for path in written[:20]:
+        click.echo(f"workbook -> {path}")
+    if len(written) > 20:
+        click.echo(f"... {len(written)} workbooks in {out}")
+
+
+@click.command(name="submit")
+@click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@click.option("--as", "person", metavar="PERSON", help="Who submits (default: HARMONIA_ACTOR).")
+@click.option("--json", "as_json", is_flag=True, help="Print the requests as JSON.")
+def submit(files: tuple[Path, ...], person: str | None, as_json: bool) -> None:
+    """Read filled refinement workbooks back: each changed cell is a request, checked
+    against the policy; a workbook of another round or territory is refused whole."""
+    from harmonia_excel.refinement import read_workbook
+
+    app = current_app()
+    person = person or app.actor
+    everything = []
+    for path in files:
+        meta, requests = read_workbook(path)
+        app.refinement.check_round(meta.cycle, meta.opened_at, meta.territory, person)
+        for request in requests:
+            request["requester"] = person
+        if requests:
+            everything.extend(app.refinement.submit(meta.cycle, requests).requests)
+        if not as_json:
+            counts: dict[str, int] = {}
+            for request in everything:
+                counts[request["status"]] = counts.get(request["status"], 0) + 1
+            shown = ", ".join(f"{n} {status}" for status, n in sorted(counts.items()))
+            click.echo(f"{path}: {len(requests)} changes ({shown or 'none'})")
+    if as_json:
+        click.echo(json.dumps(everything, indent=2, default=str, ensure_ascii=False))
+        return
+    for request in everything:
+        if request["status"] != "accepted":
+            click.echo(f"  row {request['_row']}: {request['status']}: {request['message']}")

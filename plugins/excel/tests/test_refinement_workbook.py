@@ -1,0 +1,126 @@
+"""The refinement round trip: a territory's workbook written, filled in, read back."""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import field_market
+import pytest
+import tiny_market
+from openpyxl import load_workbook
+
+import harmonia_excel
+from harmonia.plugin.manager import PluginManager
+from harmonia_excel.refinement import allowed_moves
+
+
+@pytest.fixture
+def field_cli(
+    harmonia_cli: Callable[..., Any],
+    register_pack: Callable[..., Any],
+    harmonia_plugins: PluginManager,
+    tmp_path: Path,
+) -> tuple[Callable[..., Any], str]:
+    """The Belgian field market loaded and a cycle open for feedback: (cli, cycle id)."""
+    for pack, name in ((tiny_market, "tiny"), (field_market, "field"), (harmonia_excel, "excel")):
+        register_pack(pack, name=name)
+    field_market.write_field_force(tmp_path / "force")
+    assert (
+        harmonia_cli(
+            "load", str(field_market.write_universe(tmp_path / "data")), "-c", "BE"
+        ).exit_code
+        == 0
+    )
+    assert harmonia_cli("load", str(tmp_path / "force"), "-c", "BE").exit_code == 0
+    ran = harmonia_cli(
+        "cycle", "run", "-c", "BE", "-t", "cardiology", "-p", "2027-H1", "--out",
+        str(tmp_path / "out"), "--json",
+    )  # fmt: skip
+    cycle = str(json.loads(ran.output)["cycle"]["id"])
+    assert harmonia_cli("cycle", "open-feedback", cycle).exit_code == 0
+    return harmonia_cli, cycle
+
+
+def test_moves_offered_are_the_ones_the_policy_allows() -> None:
+    order = ["champion", "grow", "develop", "maintain", "monitor"]
+    assert allowed_moves(order, "champion", "adjacent") == ["champion", "grow"]
+    assert allowed_moves(order, "develop", "adjacent") == ["grow", "develop", "maintain"]
+    assert allowed_moves(order, "develop", "any") == order
+
+
+def test_a_workbook_round_trip_becomes_checked_requests(
+    field_cli: tuple[Callable[..., Any], str], tmp_path: Path
+) -> None:
+    cli, cycle = field_cli
+    path = tmp_path / "T1.xlsx"
+    written = cli("refinement", "workbook", cycle, "--territory", "T1", "--out", str(path))
+    assert written.exit_code == 0, written.output
+    workbook = load_workbook(path)
+    sheet = workbook["Refinement"]
+    headers = [cell.value for cell in sheet[1]]
+    assert headers == [
+        "Customer ID", "Name", "Specialty", "City", "Segment (proposed)", "Segment (yours)",
+        "Tier (proposed)", "Tier (yours)", "Reason", "Comment",
+    ]  # fmt: skip
+    rows = {row[0]: row for row in sheet.iter_rows(min_row=2, values_only=True)}
+    assert set(rows) == {"C01", "C02", "C03", "C04"}  # C05 is aligned to T2 for 2027-H1
+    assert rows["C01"][4:6] == ("champion", "champion")
+    # Each segment cell offers the moves from its own value.
+    offered = {}
+    for check in sheet.data_validations.dataValidation:
+        sheet_name, cells = check.formula1.lstrip("=").split("!")
+        values = [c.value for (c,) in workbook[sheet_name][cells.replace("$", "")]]
+        for cell_range in check.sqref.ranges:
+            offered[cell_range.coord] = values
+    number = {
+        row[0]: index
+        for index, row in enumerate(sheet.iter_rows(min_row=2, values_only=True), start=2)
+    }
+    assert offered[f"F{number['C01']}"] == ["champion", "grow"]
+    assert offered[f"F{number['C03']}"] == ["grow", "develop", "maintain"]
+    assert offered["I2:I5"] == ["new information", "access", "data error"]
+    # The rep fills it in: one step down with access, a forbidden jump, an edited id.
+    sheet.cell(number["C01"], 6).value = "grow"
+    sheet.cell(number["C01"], 9).value = "access"
+    sheet.cell(number["C02"], 6).value = "monitor"
+    sheet.cell(number["C02"], 9).value = "data error"
+    sheet.cell(number["C03"], 1).value = "C99"
+    sheet.cell(number["C03"], 8).value = "B"
+    sheet.cell(number["C03"], 9).value = "data error"
+    workbook.save(path)
+    refused = cli("refinement", "submit", str(path), "--as", "tom")
+    assert refused.exit_code == 1 and "territory T1, which is not tom's" in refused.output
+    submitted = cli("refinement", "submit", str(path), "--as", "rita", "--json")
+    assert submitted.exit_code == 0, submitted.output
+    outcome = {r["_row"]: (r["status"], r["rule"]) for r in json.loads(submitted.output)}
+    assert outcome == {
+        number["C01"]: ("accepted", "auto:access-step-down"),
+        number["C02"]: ("rejected", "policy.moves"),
+        number["C03"]: ("rejected", "workbook.customer_id"),
+    }
+    listed = cli("refinement", "list", cycle, "--json")
+    assert len(json.loads(listed.output)) == 3  # every row kept, whatever its outcome
+    # A workbook of an earlier round is stale once a re-run took the round over.
+    ran = cli("cycle", "run", "-c", "BE", "-t", "cardiology", "-p", "2027-H1", "--json",
+              "--out", str(tmp_path / "out"))  # fmt: skip
+    rerun = str(json.loads(ran.output)["cycle"]["id"])
+    assert cli("cycle", "carry-over", cycle, rerun).exit_code == 0
+    stale = cli("refinement", "submit", str(path), "--as", "rita")
+    assert stale.exit_code == 1 and "superseded" in stale.output
+
+
+def test_libreoffice_opens_a_refinement_workbook(
+    field_cli: tuple[Callable[..., Any], str], convert: Callable[..., list[Path]], tmp_path: Path
+) -> None:
+    cli, cycle = field_cli
+    folder = tmp_path / "books"
+    assert cli("refinement", "workbook", cycle, "--out", str(folder)).exit_code == 0
+    books = sorted(folder.glob("*.xlsx"))
+    assert [b.name for b in books] == [f"refinement-{cycle}-T1.xlsx", f"refinement-{cycle}-T2.xlsx"]
+    converted = convert("csv:Text - txt - csv (StarCalc):44,34,76", books[1])
+    rows = list(csv.reader(converted[0].open(encoding="utf-8")))
+    assert rows[0][0] == "Customer ID" and len(rows) == 7  # T2: C05 to C10
