@@ -296,6 +296,34 @@ class Refinement:
 
     # -- requests and decisions -------------------------------------------------------
 
+    @staticmethod
+    def allowed_moves(values: Sequence[str], current: str | None, moves: str) -> list[str]:
+        """The values a rep may choose from ``current`` under a policy's ``moves``."""
+        from harmonia.refinement.policy import allowed_moves
+
+        return allowed_moves(values, current, moves)
+
+    def issue_token(self, person: str) -> str:
+        """A new sign-in token for a person of the roster (its hash is stored; the
+        token is shown once). An earlier token of theirs stops working."""
+        from harmonia.refinement.requests import issue_token
+
+        return issue_token(self.app.database, person)
+
+    def person_of_token(self, token: str) -> str | None:
+        """Who signs in with ``token``, or None."""
+        from harmonia.refinement.requests import person_of_token
+
+        return person_of_token(self.app.existing_database, token)
+
+    def is_manager(self, person: str) -> bool:
+        """Whether the roster has ``person`` as a manager."""
+        from harmonia.store.models import RosterEntry
+
+        with self.app.existing_database.session() as session:
+            entry = session.get(RosterEntry, person)
+        return entry is not None and entry.role == "manager"
+
     def territories_of(self, person: str) -> list[str]:
         """The territories a person may act on (a rep's own, every one below a manager)."""
         from harmonia.refinement.requests import managed_territories

@@ -40,6 +40,7 @@ COMMANDS = {
     "master": "harmonia.cli.master:master",
     "privacy": "harmonia.cli.privacy:privacy",
     "refinement": "harmonia.cli.refinement:refinement",
+    "serve": "harmonia.cli.serve:serve",
 }
 
 #: Set by :mod:`harmonia.testing` so the CLI sees exactly a test's packs.

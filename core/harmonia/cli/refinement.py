@@ -226,3 +226,12 @@ def export(cycle_id: int, out: Path) -> None:
     rows = [r.model_dump() for r in app().refinement.requests(cycle_id)]
     app().refinement.export(rows, out)
     stdout.print(f"{len(rows):,} requests -> {out}")
+
+
+@refinement.command("token")
+@click.argument("person")
+def token(person: str) -> None:
+    """Issue PERSON's sign-in token for the web page (shown once; the old one stops working)."""
+    issued = app().refinement.issue_token(person)
+    stdout.print(f"token of {person}: {issued}")
+    stdout.print("[dim]give it to them privately; harmonia keeps only its hash[/]")

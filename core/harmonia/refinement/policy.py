@@ -56,6 +56,15 @@ INCOMING = pa.schema(
 )
 
 
+def allowed_moves(values: Sequence[str], current: str | None, moves: str) -> list[str]:
+    """The values a rep may choose from ``current``: itself and one step either side
+    (``adjacent``), or every value (``any``)."""
+    if moves != "adjacent" or current not in values:
+        return list(values)
+    at = list(values).index(current)
+    return list(values[max(0, at - 1) : at + 2])
+
+
 @attrs.frozen
 class Context:
     """What checking a batch needs beyond the requests: the policy and the cycle's facts.

@@ -487,3 +487,40 @@ def managed_territories(database: Database, person: str) -> list[str]:
         ]
     finally:
         duck.close()
+
+
+def _token_hash(token: str) -> str:
+    import hashlib
+
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def issue_token(database: Database, person: str) -> str:
+    """A new token for ``person`` (only its SHA-256 is stored)."""
+    import secrets
+
+    from harmonia.store.models import RosterEntry
+
+    token = secrets.token_urlsafe(24)
+    with database.session() as session:
+        entry = session.get(RosterEntry, person)
+        if entry is None:
+            raise NotFoundError(f"{person} is not in the roster", fix="load the roster first")
+        entry.token_hash = _token_hash(token)
+        session.add(entry)
+        session.add(AuditEvent(actor=person, action="refinement.token", subject=f"person:{person}"))
+        session.commit()
+    return token
+
+
+def person_of_token(database: Database, token: str) -> str | None:
+    """The person whose token this is, or None."""
+    from harmonia.store.models import RosterEntry
+
+    if not token:
+        return None
+    with database.session() as session:
+        found = session.execute(
+            select(RosterEntry.person).where(RosterEntry.token_hash == _token_hash(token))
+        ).first()
+    return found[0] if found else None

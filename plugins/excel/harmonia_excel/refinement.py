@@ -84,12 +84,10 @@ class RefinementWorkbook:
 
 
 def allowed_moves(values: Sequence[str], current: str | None, moves: str) -> list[str]:
-    """The values a rep may choose from ``current``: itself and one step either side
-    (``adjacent``), or every value (``any``)."""
-    if moves != "adjacent" or current not in values:
-        return list(values)
-    at = list(values).index(current)
-    return list(values[max(0, at - 1) : at + 2])
+    """The values a rep may choose from ``current`` (the application's rule)."""
+    from harmonia import current_app
+
+    return current_app().refinement.allowed_moves(values, current, moves)
 
 
 def write_workbook(

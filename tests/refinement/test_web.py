@@ -1,0 +1,163 @@
+"""The web page: signed-in reps refine their own territory only, managers decide."""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from field_market import ask
+
+from harmonia import Harmonia
+
+starlette = pytest.importorskip("starlette", reason="the web extra: pip install 'harmonia[web]'")
+
+ARTIFACTS = Path(
+    os.environ.get("HARMONIA_TEST_ARTIFACTS", Path(__file__).parents[2] / ".artifacts")
+)
+
+
+def _client(app: Harmonia, person: str | None):
+    from starlette.testclient import TestClient
+
+    from harmonia.web import create_app
+
+    client = TestClient(create_app(app))
+    if person:
+        token = app.refinement.issue_token(person)
+        signed = client.post("/login", data={"token": token}, follow_redirects=False)
+        assert signed.status_code == 303
+    return client
+
+
+def test_a_rep_refines_their_territory_and_never_sees_another(
+    feedback: tuple[Harmonia, int],
+) -> None:
+    app, cycle = feedback
+    assert _client(app, None).get("/", follow_redirects=False).headers["location"] == "/login"
+    assert _client(app, None).post("/login", data={"token": "guess"}).status_code == 401
+    rita = _client(app, "rita")
+    page = rita.get(f"/cycles/{cycle}")
+    assert page.status_code == 200
+    assert 'id="customer-C01"' in page.text and 'id="customer-C06"' not in page.text
+    # The segment drop-down of C01 (champion) offers the adjacent moves only.
+    select = re.search(r'name="c1_segment".*?</select>', page.text, re.S).group(0)
+    assert re.findall(r'<option value="(\w+)"', select) == ["champion", "grow"]
+    assert rita.get(f"/cycles/{cycle}?territory=T2").status_code == 403
+    # A form naming T2, or a customer of T2, changes nothing there.
+    assert rita.post(f"/cycles/{cycle}/requests", data={"territory": "T2"}).status_code == 403
+    sent = rita.post(
+        f"/cycles/{cycle}/requests",
+        data={"territory": "T1", "c1_segment": "grow", "c1_reason": "access", "c6_segment": "grow"},
+    )
+    assert sent.status_code == 200
+    assert "1 request(s) sent" in sent.text and "one step down because of access" in sent.text
+    (stored,) = app.refinement.requests(cycle)
+    assert (stored.customer_id, stored.requester, stored.status) == (1, "rita", "accepted")
+
+
+def test_a_manager_sees_the_queue_and_decides(feedback: tuple[Harmonia, int]) -> None:
+    app, cycle = feedback
+    waiting = ask(app, cycle, "C03", "tier", "B", "data error", "rita")["id"]
+    tom = _client(app, "tom")
+    assert "Your review" not in tom.get(f"/cycles/{cycle}?territory=T2").text
+    refused = tom.post(
+        f"/cycles/{cycle}/decisions", data={"request": waiting, "decision": "accept"}
+    )
+    assert refused.status_code == 409 and "tom is not a manager" in refused.text
+    dora = _client(app, "dora")
+    page = dora.get(f"/cycles/{cycle}")
+    assert 'id="share"' in page.text and f'id="request-{waiting}"' in page.text
+    decided = dora.post(
+        f"/cycles/{cycle}/decisions",
+        data={"request": str(waiting), "decision": "accept", "territory": "T1"},
+    )
+    assert decided.status_code == 200 and "1 request(s) decided" in decided.text
+    assert app.refinement.requests(cycle)[0].decided_by == "dora"
+
+
+@pytest.fixture
+def served(feedback: tuple[Harmonia, int]) -> Iterator[tuple[Harmonia, int, str]]:
+    """The page served by uvicorn on a free local port: (app, cycle, base URL)."""
+    import uvicorn
+
+    from harmonia.web import create_app
+
+    app, cycle = feedback
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(app), host="127.0.0.1", port=port, log_level="warning")
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    for _ in range(200):
+        if server.started:
+            break
+        time.sleep(0.05)
+    yield app, cycle, f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(timeout=10)
+
+
+def test_in_a_real_browser_a_rep_asks_and_a_manager_decides(
+    served: tuple[Harmonia, int, str],
+) -> None:
+    app, cycle, base = served
+    chromium = Path("/usr/bin/chromium")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError as error:
+        _unavailable(f"playwright is not installed: {error}")
+    if not chromium.exists():
+        _unavailable("Chromium is not installed at /usr/bin/chromium (apt-get install chromium)")
+    tokens = {person: app.refinement.issue_token(person) for person in ("rita", "dora")}
+    errors: list[str] = []
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=str(chromium),
+            args=["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run"],
+        )
+        try:
+            for person in ("rita", "dora"):
+                page = browser.new_context().new_page()
+                page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+                page.goto(f"{base}/")
+                page.fill("input[name=token]", tokens[person])
+                page.click("button[type=submit]")
+                assert page.text_content("#person") == person
+                page.click(f"a[href='/cycles/{cycle}']")
+                if person == "rita":
+                    page.select_option("select[aria-label='tier of C03']", "B")
+                    page.select_option("select[aria-label='reason of C03']", "data error")
+                    page.fill("input[aria-label='comment of C03']", "vu en consultation")
+                    page.click("#proposal button[type=submit]")
+                    assert "waiting for the decision of dora" in page.text_content("#submitted")
+                else:
+                    page.check("#decide input[type=checkbox]")
+                    page.click("#decide button[value=accept]")
+                    assert "1 request(s) decided" in page.text_content("#decided")
+                    assert "accepted by dora" in page.text_content("#requests")
+                ARTIFACTS.mkdir(parents=True, exist_ok=True)
+                page.screenshot(path=str(ARTIFACTS / f"refinement-{person}.png"), full_page=True)
+        finally:
+            browser.close()
+    assert errors == []
+    (decided,) = app.refinement.requests(cycle)
+    assert (decided.status, decided.decided_by, decided.comment) == (
+        "accepted",
+        "dora",
+        "vu en consultation",
+    )
+
+
+def _unavailable(reason: str) -> None:
+    if os.environ.get("CI"):
+        pytest.fail(reason + " (CI is set, so this fails instead of skipping)")
+    pytest.skip(reason)
