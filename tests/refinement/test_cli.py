@@ -61,6 +61,8 @@ def test_a_cycle_is_refined_and_published_from_the_command_line(
         "dora",
     )
     assert "champion" in (tmp_path / "history.csv").read_text(encoding="utf-8")
+    analytics = cli("refinement", "analytics", cycle)
+    assert analytics.exit_code == 0 and "1 of 10 customers changed" in analytics.output
     moves = cli("cycle", "history", cycle)
     assert "approved" in moves.output and "published" in moves.output
     late = cli(

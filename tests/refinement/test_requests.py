@@ -177,6 +177,15 @@ def test_closing_expires_what_nobody_decided_and_publishing_applies_the_rest(
     ]
     with pytest.raises(ConfigError, match="is published: reps ask for changes"):
         ask(app, cycle, "C04", "segment", "grow", "data error", "rita")
+    figures = app.refinement.analytics(cycle)
+    assert (figures["customers"], figures["customers_changed"], figures["requests"]) == (10, 1, 2)
+    assert figures["final_segments_from_refinement"] == 1
+    assert {(r["rule"], r["status"]) for r in figures["by_rule"]} == {
+        ("auto:access-step-down", "accepted"),
+        ("expiry", "expired"),
+    }
+    t1 = next(t for t in figures["by_territory"] if t["territory"] == "T1")
+    assert (t1["customers"], t1["customers_asked"], t1["customers_changed"]) == (4, 2, 1)
     history = app.refinement.history("C01", system="csv")
     assert [(h["old_value"], h["new_value"], h["status"]) for h in history] == [
         ("champion", "grow", "accepted")

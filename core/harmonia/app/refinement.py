@@ -528,6 +528,14 @@ class Refinement:
             r.model_dump() for r in requests_of(self.app.existing_database, customer_id=customer_id)
         ]
 
+    def analytics(self, cycle_id: int) -> dict[str, Any]:
+        """Override analytics of a cycle: requests by reason, rule and outcome, each
+        territory's share changed, the share of the universe the field changed."""
+        from harmonia.refinement.analytics import override_analytics
+
+        self.cycle(cycle_id)
+        return override_analytics(self.app.existing_database, cycle_id)
+
     def export(self, rows: Sequence[dict[str, Any]], path: Path, *, delimiter: str = ",") -> Path:
         """Requests (as :meth:`history` or :meth:`requests` give them) as a CSV file."""
         import pyarrow as pa

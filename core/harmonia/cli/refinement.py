@@ -235,3 +235,50 @@ def token(person: str) -> None:
     issued = app().refinement.issue_token(person)
     stdout.print(f"token of {person}: {issued}")
     stdout.print("[dim]give it to them privately; harmonia keeps only its hash[/]")
+
+
+@refinement.command("analytics")
+@click.argument("cycle_id", type=int)
+@_as_json
+def analytics(cycle_id: int, as_json: bool) -> None:
+    """What the field asked for and what was decided: by reason, rule and territory."""
+    figures = app().refinement.analytics(cycle_id)
+    if as_json:
+        echo_json(figures)
+        return
+    stdout.print(
+        f"[bold]cycle {cycle_id}[/]: {figures['requests']:,} requests; "
+        f"{figures['customers_changed']:,} of {figures['customers']:,} customers changed "
+        f"({figures['share_of_universe_changed']:.2%}), "
+        f"{figures['final_segments_from_refinement']:,} final segments from refinement"
+    )
+    stdout.print(
+        table(
+            "by reason",
+            ["change", "reason", "status", "requests"],
+            [(r["action"], r["reason"], r["status"], r["requests"]) for r in figures["by_reason"]],
+        )
+    )
+    stdout.print(
+        table(
+            "by rule",
+            ["rule", "status", "requests"],
+            [(r["rule"], r["status"], r["requests"]) for r in figures["by_rule"]],
+        )
+    )
+    stdout.print(
+        table(
+            "by territory",
+            ["territory", "customers", "asked", "changed", "share changed"],
+            [
+                (
+                    t["territory"],
+                    t["customers"],
+                    t["customers_asked"],
+                    t["customers_changed"],
+                    f"{t['share_changed']:.0%}",
+                )
+                for t in figures["by_territory"]
+            ],
+        )
+    )

@@ -1,0 +1,234 @@
+"""Benchmark: a field refinement round at scale (issue 12, "Scale and speed").
+
+One run, on a fresh SQLite store:
+
+1. set up (not the measured part): a synthetic FR oncology universe
+   (``harmonia synthetic write``), loaded, its 2027-H1 cycle run; customers
+   spread over ``--territories`` territories (20 regions, 10 districts each);
+2. **load the field force** (territories and roster CSV, through the loader);
+3. **open feedback**: freeze every customer's territory and the policy;
+4. **submit** ``--requests`` requests (reps on their own territory, one step
+   up or down, reasons of the FR policy, some outside it), checked against
+   the policy and its auto rules and stored, in one batch; against a
+   **baseline**: the same checks hand-written in DuckDB over the same tables
+   in memory (no store), and the ratio;
+5. **territory workbooks**: ``--workbooks`` of them written and read back
+   (openpyxl), the time per workbook, and projected for every territory;
+6. **decide** every pending request (the managers accept in bulk), **close**,
+   **approve** and **publish** (accepted requests applied, target list written).
+
+The load average is printed with the figures: on a shared machine they are
+noisy and must be re-taken on a quiet one. Example::
+
+    python benchmarks/bench_refinement.py --customers 1000000
+    python benchmarks/bench_refinement.py --customers 100000 --requests 2000
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+
+COUNTRY, AREA, PERIOD = "FR", "oncology", "2027-H1"
+
+
+@contextmanager
+def timed(label: str, figures: dict[str, float]):
+    started = time.perf_counter()
+    yield
+    figures[label] = time.perf_counter() - started
+    print(f"  {label:<34} {figures[label]:8.2f} s", flush=True)
+
+
+def field_force(folder: Path, territories: int) -> Path:
+    """territories.csv and roster.csv: 20 regions, 10 districts each, reps per territory."""
+    folder.mkdir(parents=True, exist_ok=True)
+    regions, districts = 20, 200
+    units = ["territory;level;parent"]
+    units += [f"R{r:02d};region;" for r in range(regions)]
+    units += [f"D{d:03d};district;R{d % regions:02d}" for d in range(districts)]
+    units += [f"T{t:04d};territory;D{t % districts:03d}" for t in range(territories)]
+    people = ["person;role;unit;manager"]
+    people += [f"rm{r:02d};manager;R{r:02d};" for r in range(regions)]
+    people += [f"dm{d:03d};manager;D{d:03d};rm{d % regions:02d}" for d in range(districts)]
+    people += [f"rep{t:04d};rep;T{t:04d};dm{t % districts:03d}" for t in range(territories)]
+    (folder / "territories.csv").write_text("\n".join(units) + "\n", encoding="utf-8")
+    (folder / "roster.csv").write_text("\n".join(people) + "\n", encoding="utf-8")
+    return folder
+
+
+def requests_table(scope: pa.Table, orders: list[str], reasons: list[str], count: int) -> pa.Table:
+    """``count`` requests: reps on their own territory, mostly one step, a few two."""
+    rng = np.random.default_rng(12)
+    picked = scope.take(rng.choice(scope.num_rows, size=min(count, scope.num_rows), replace=False))
+    segments = picked.column("segment").to_pylist()
+    territories = picked.column("territory").to_pylist()
+    values, people = [], []
+    for segment, territory in zip(segments, territories, strict=True):
+        at = orders.index(segment) if segment in orders else 0
+        step = int(rng.choice([-1, 1, 2], p=[0.5, 0.45, 0.05]))
+        values.append(orders[min(len(orders) - 1, max(0, at + step))])
+        people.append("rep" + territory[1:])
+    return pa.table(
+        {
+            "_row": pa.array(range(1, len(values) + 1), pa.int64()),
+            "customer_id": picked.column("harmonia_id").cast(pa.int64()),
+            "requester": people,
+            "action": ["segment"] * len(values),
+            "new_value": values,
+            "reason": [reasons[i] for i in rng.integers(0, len(reasons), len(values))],
+            "comment": [""] * len(values),
+        }
+    )
+
+
+def baseline(
+    requests: pa.Table, scope: pa.Table, orders: list[str], reasons: list[str], share: float
+) -> float:
+    """The policy's main checks hand-written in DuckDB over in-memory tables; seconds."""
+    import duckdb
+
+    started = time.perf_counter()
+    con = duckdb.connect()
+    con.register("requests", requests)
+    con.register("scope", scope.select(["harmonia_id", "territory", "segment"]))
+    con.register("orders", pa.table({"value": orders, "position": list(range(len(orders)))}))
+    con.register("reasons", pa.table({"reason": reasons}))
+    con.execute(
+        f"""
+        WITH sized AS (SELECT territory, count(*) AS n FROM scope GROUP BY territory),
+        joined AS (
+            SELECT r.*, s.territory, s.segment, o1.position - o2.position AS steps,
+                'rep' || substr(s.territory, 2) = r.requester AS own,
+                r.reason IN (SELECT reason FROM reasons) AS known_reason
+            FROM requests r JOIN scope s ON s.harmonia_id = r.customer_id
+            JOIN orders o1 ON o1.value = s.segment JOIN orders o2 ON o2.value = r.new_value
+        ), ranked AS (
+            SELECT j.*, ROW_NUMBER() OVER (PARTITION BY j.territory ORDER BY j._row) AS nth,
+                floor({share} * sized.n) AS allowed
+            FROM joined j JOIN sized USING (territory)
+        )
+        SELECT _row, CASE WHEN NOT own THEN 'territory' WHEN abs(steps) > 1 THEN 'moves'
+            WHEN NOT known_reason THEN 'reason' WHEN nth > allowed THEN 'share' ELSE 'ok' END
+        FROM ranked
+        """
+    ).fetchall()
+    con.close()
+    return time.perf_counter() - started
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--customers", type=int, default=1_000_000)
+    parser.add_argument("--territories", type=int, default=2_000)
+    parser.add_argument("--requests", type=int, default=20_000)
+    parser.add_argument("--workbooks", type=int, default=20)
+    parser.add_argument("--keep", type=Path, help="Work in this folder (default: a temporary one).")
+    args = parser.parse_args()
+    folder = args.keep or Path(tempfile.mkdtemp(prefix="bench-refinement-"))
+    folder.mkdir(parents=True, exist_ok=True)
+    os.environ["HARMONIA_ACTOR"] = "analyst"
+    figures: dict[str, float] = {}
+    print(
+        f"load average {os.getloadavg()}, {args.customers:,} customers, "
+        f"{args.territories:,} territories, {args.requests:,} requests, in {folder}"
+    )
+
+    from harmonia import Harmonia
+    from harmonia_excel.refinement import RefinementWorkbook, read_workbook, write_workbook
+
+    data = folder / "data"
+    if not data.exists():
+        subprocess.run(
+            [str(Path(sys.executable).parent / "harmonia"), "synthetic", "write", "--customers",
+             str(args.customers), "--seed", "42", "--country", COUNTRY, "--therapy-area", AREA,
+             "--period", PERIOD, "--out", str(data)],
+            check=True, stdout=subprocess.DEVNULL,
+        )  # fmt: skip
+    database = folder / "harmonia.db"
+    database.unlink(missing_ok=True)
+    app = Harmonia.open(f"sqlite:///{database}")
+    with timed("setup: load the universe", figures):
+        app.loads.run(app.loads.plan([data]), country=COUNTRY)
+    with timed("setup: run the cycle", figures):
+        cycle = app.cycles.run(
+            country=COUNTRY, therapy_area=AREA, period=PERIOD, directory=folder / "out"
+        ).cycle.id
+    with timed("load the field force", figures):
+        app.loads.run(
+            app.loads.plan([field_force(folder / "force", args.territories)]), country=COUNTRY
+        )
+    from sqlalchemy import text
+
+    with app.database.engine.begin() as connection:  # setup: customers over the territories
+        connection.execute(
+            text(f"UPDATE customer SET territory = printf('T%04d', id % {args.territories})")
+        )
+    with timed("open feedback", figures):
+        app.refinement.open_feedback(cycle)
+    record = app.refinement.cycle(cycle)
+    policy = app.refinement.policy(record)
+    orders = app.refinement.orders(record)["segment"]
+    scope = app.refinement.proposal(cycle)
+    requests = requests_table(scope, orders, list(policy.reasons), args.requests)
+    with timed(f"submit {requests.num_rows:,} requests", figures):
+        submitted = app.refinement.submit(cycle, requests)
+    figures["baseline"] = baseline(requests, scope, orders, list(policy.reasons), policy.max_share)
+    print(
+        f"  {'baseline: the checks in DuckDB':<34} {figures['baseline']:8.2f} s  "
+        f"(ratio {figures[f'submit {requests.num_rows:,} requests'] / figures['baseline']:.1f}x)"
+    )
+    print(f"    outcomes: {submitted.counts()}")
+    territories = sorted(set(scope.column("territory").to_pylist()))[: args.workbooks]
+    import pyarrow.compute as pc
+
+    snapshot_opened = __import__("json").loads(record.snapshot)["feedback_opened_at"]
+    books = []
+    with timed(f"write {len(territories)} workbooks", figures):
+        for territory in territories:
+            rows = scope.filter(pc.equal(scope.column("territory"), territory)).to_pylist()
+            meta = RefinementWorkbook(
+                cycle, territory, snapshot_opened, rows[0]["system"] or "", ("segment",)
+            )
+            books.append(
+                write_workbook(rows, folder / "books" / f"{territory}.xlsx", meta=meta,
+                               orders={"segment": orders}, moves=policy.moves,
+                               reasons=policy.reasons, language="fr")
+            )  # fmt: skip
+    with timed(f"read {len(books)} workbooks back", figures):
+        for book in books:
+            read_workbook(book)
+    share = args.territories / max(1, len(territories))
+    print(
+        f"    projected for {args.territories:,} territories: write "
+        f"{figures[f'write {len(territories)} workbooks'] * share:.0f} s, read "
+        f"{figures[f'read {len(books)} workbooks back'] * share:.0f} s (one process)"
+    )
+    pending = [r.id for r in app.refinement.requests(cycle, statuses=["pending"])]
+    with timed(f"decide {len(pending):,} pending (rm00..)", figures):
+        by_region: dict[str, list[int]] = {}
+        for r in app.refinement.requests(cycle, statuses=["pending"]):
+            region = f"rm{int(r.territory[1:]) % 200 % 20:02d}"
+            by_region.setdefault(region, []).append(r.id or 0)
+        for manager, ids in by_region.items():
+            app.refinement.decide(cycle, ids, "accept", manager=manager)
+    with timed("close feedback + approve", figures):
+        app.refinement.close_feedback(cycle)
+        app.refinement.approve(cycle)
+    with timed("publish", figures):
+        published = app.refinement.publish(cycle, directory=folder / "final")
+    print(f"    refined: {published.counts}, load average {os.getloadavg()}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

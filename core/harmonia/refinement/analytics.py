@@ -1,0 +1,72 @@
+"""Override analytics: what the field asked for, what was decided, how much moved.
+
+Per cycle, in the store, in three small queries: requests by reason and
+outcome, by territory (customers, requests, changes accepted, share of the
+territory changed), and the share of the universe whose final segment came
+from refinement. How customers the field moved performed against those the
+rules placed needs actuals of the following period; it is not computed here.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from harmonia.store.bulk import BulkConnection
+from harmonia.store.database import Database
+
+
+def override_analytics(database: Database, cycle_id: int) -> dict[str, Any]:
+    """The cycle's refinement figures as plain data."""
+    cycle_id = int(cycle_id)
+    with BulkConnection(database) as bulk:
+        by_reason = bulk.read(
+            "SELECT action, reason, status, COUNT(*) AS requests FROM refinement_request "
+            f"WHERE cycle_id = {cycle_id} GROUP BY action, reason, status "
+            "ORDER BY action, reason, status"
+        ).to_pylist()
+        by_rule = bulk.read(
+            "SELECT rule, status, COUNT(*) AS requests FROM refinement_request "
+            f"WHERE cycle_id = {cycle_id} GROUP BY rule, status ORDER BY requests DESC, rule"
+        ).to_pylist()
+        by_territory = bulk.read(
+            f"""
+            SELECT s.territory, COUNT(*) AS customers,
+                SUM(CASE WHEN r.asked > 0 THEN 1 ELSE 0 END) AS customers_asked,
+                SUM(CASE WHEN r.accepted > 0 THEN 1 ELSE 0 END) AS customers_changed
+            FROM refinement_scope s LEFT JOIN (
+                SELECT customer_id, COUNT(*) AS asked,
+                    SUM(CASE WHEN status = 'accepted' THEN 1 ELSE 0 END) AS accepted
+                FROM refinement_request WHERE cycle_id = {cycle_id} GROUP BY customer_id
+            ) r ON r.customer_id = s.customer_id
+            WHERE s.cycle_id = {cycle_id}
+            GROUP BY s.territory ORDER BY s.territory
+            """
+        ).to_pylist()
+        universe = int(bulk.scalar(f"SELECT COUNT(*) FROM assignment WHERE cycle_id = {cycle_id}"))
+        changed = int(
+            bulk.scalar(
+                "SELECT COUNT(DISTINCT customer_id) FROM refinement_request "
+                f"WHERE cycle_id = {cycle_id} AND status = 'accepted'"
+            )
+        )
+        refined = int(
+            bulk.scalar(
+                f"SELECT COUNT(*) FROM assignment WHERE cycle_id = {cycle_id} "
+                "AND origin = 'refined'"
+            )
+        )
+    for row in by_territory:
+        row["share_changed"] = (
+            round(row["customers_changed"] / row["customers"], 4) if row["customers"] else 0.0
+        )
+    return {
+        "cycle": cycle_id,
+        "customers": universe,
+        "customers_changed": changed,
+        "share_of_universe_changed": round(changed / universe, 6) if universe else 0.0,
+        "final_segments_from_refinement": refined,
+        "requests": sum(row["requests"] for row in by_reason),
+        "by_reason": by_reason,
+        "by_rule": by_rule,
+        "by_territory": by_territory,
+    }
