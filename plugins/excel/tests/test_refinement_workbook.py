@@ -14,7 +14,6 @@ import tiny_market
 from openpyxl import load_workbook
 
 import harmonia_excel
-from harmonia.plugin.manager import PluginManager
 from harmonia_excel.refinement import allowed_moves
 
 
@@ -22,7 +21,6 @@ from harmonia_excel.refinement import allowed_moves
 def field_cli(
     harmonia_cli: Callable[..., Any],
     register_pack: Callable[..., Any],
-    harmonia_plugins: PluginManager,
     tmp_path: Path,
 ) -> tuple[Callable[..., Any], str]:
     """The Belgian field market loaded and a cycle open for feedback: (cli, cycle id)."""
