@@ -33,6 +33,7 @@ def sections() -> list[tuple[str, str, list[type]]]:
     """(title, introduction, classes) of each part of the page, in reading order."""
     from harmonia.definitions import (
         AttributeFeature,
+        AutoRule,
         ChannelPlan,
         ConsistencyFeature,
         CountryProfile,
@@ -89,7 +90,7 @@ def sections() -> list[tuple[str, str, list[type]]]:
             "Refinement policies",
             "The limits of field refinement (`harmonia_refinement_policies`; TOML, "
             "`[[policies]]`), named by country profiles.",
-            [RefinementPolicy],
+            [RefinementPolicy, AutoRule],
         ),
         (
             "Engagement strategies",

@@ -24,9 +24,13 @@ class AutoRule:
     or manager). Rules are tried in order; the first that holds decides.
     """
 
+    #: The rule's id, shown as ``auto:<name>`` with each request it decides.
     name: str
+    #: The condition over the request, in the rule language.
     when: str
+    #: ``accept`` or ``reject`` the request when the condition holds.
     decision: Literal["accept", "reject"]
+    #: What the rep is shown, in the field's language.
     message: str
 
 
@@ -59,6 +63,7 @@ class RefinementPolicy:
     requires_approval: bool = True
     #: How many days the field has to refine once a cycle opens for feedback.
     window_days: int = 14
+    #: Decisions taken without a manager, tried in order (``[[policies.auto_rules]]``).
     auto_rules: tuple[AutoRule, ...] = ()
     provenance: Provenance | None = provenance_field()
 
