@@ -58,30 +58,35 @@ def apply_accepted(database: Database, cycle_id: int) -> int:
     The rules' own values stay in ``segment``/``needs_rule``…; ``origin`` becomes
     ``refined`` and the request that changed it is found in the history.
     """
+    import pyarrow.compute as pc
+
     cycle_id = int(cycle_id)
     with BulkConnection(database) as bulk:
+        accepted = bulk.read(
+            "SELECT customer_id, action, new_value FROM refinement_request "
+            f"WHERE cycle_id = {cycle_id} AND status = 'accepted'"
+        )
+        applied = 0
         for action, column in DIMENSION_COLUMNS.items():
-            accepted = (
-                f"SELECT r.new_value FROM refinement_request r WHERE r.cycle_id = {cycle_id} "
-                f"AND r.customer_id = assignment.customer_id AND r.action = '{action}' "
-                "AND r.status = 'accepted'"
-            )
+            rows = accepted.filter(pc.equal(accepted.column("action"), action))
+            if not rows.num_rows:
+                continue
+            applied += rows.num_rows
+            # An indexed table of the changes: one lookup per changed customer,
+            # not a scan of the requests per assignment.
+            stage = bulk.stage(rows.select(["customer_id", "new_value"]), "refined")
+            schema = "temp." if bulk.dialect == "sqlite" else ""
+            bulk.execute(f"CREATE INDEX {schema}{stage}_customer ON {stage} (customer_id)")
             origin = ", origin = 'refined'" if action == "segment" else ""
             bulk.execute(
                 f"""
-                UPDATE assignment SET {column} = ({accepted}){origin}
-                WHERE cycle_id = {cycle_id} AND customer_id IN (
-                    SELECT customer_id FROM refinement_request WHERE cycle_id = {cycle_id}
-                    AND action = '{action}' AND status = 'accepted')
+                UPDATE assignment SET {column} = (
+                    SELECT s.new_value FROM {stage} s WHERE s.customer_id = assignment.customer_id
+                ){origin}
+                WHERE cycle_id = {cycle_id} AND customer_id IN (SELECT customer_id FROM {stage})
                 """
             )
-        actions = ", ".join(f"'{action}'" for action in DIMENSION_COLUMNS)
-        return int(
-            bulk.scalar(
-                f"SELECT COUNT(*) FROM refinement_request WHERE cycle_id = {cycle_id} "
-                f"AND status = 'accepted' AND action IN ({actions})"
-            )
-        )
+        return applied
 
 
 def proposal(database: Database, cycle: Cycle, territory: str | None, system: str | None):
