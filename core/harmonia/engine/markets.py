@@ -30,6 +30,7 @@ from typing import Any
 import attrs
 from sqlmodel import select
 
+from harmonia import lifecycle
 from harmonia.errors import NotFoundError
 from harmonia.store.database import Database
 from harmonia.store.models import Customer, Cycle
@@ -92,7 +93,7 @@ def latest_cycles(database: Database, therapy_area: str, period: str) -> list[Cy
         cycles = session.exec(
             select(Cycle)
             .where(Cycle.therapy_area == therapy_area, Cycle.period == period)
-            .where(Cycle.status == "completed")
+            .where(Cycle.status.in_(lifecycle.COMPLETED))  # type: ignore[attr-defined]
             .order_by(Cycle.id)
         ).all()
     latest = {cycle.country: cycle for cycle in cycles}
