@@ -67,6 +67,8 @@ def apply_accepted(database: Database, cycle_id: int) -> int:
             f"WHERE cycle_id = {cycle_id} AND status = 'accepted'"
         )
         applied = 0
+        if not accepted.num_rows:  # (an empty read from SQLite has no column types)
+            return 0
         for action, column in DIMENSION_COLUMNS.items():
             rows = accepted.filter(pc.equal(accepted.column("action"), action))
             if not rows.num_rows:
