@@ -296,6 +296,8 @@ class Harmonia:
         from harmonia.app.privacy import Privacy
 
         return Privacy(self)
+
+    @cached_property
     def refinement(self) -> Refinement:
         """The cycle lifecycle (feedback, review, approval, publishing) and field refinement."""
         from harmonia.app.refinement import Refinement

@@ -482,6 +482,8 @@ def _strategy_problems(
             f"rule sets ({', '.join(sorted(segments))})",
         )
     ]
+
+
 def _policy_problems(policy: RefinementPolicy) -> list[Problem]:
     from harmonia.rules.policy import auto_rule_problems
 

@@ -394,6 +394,8 @@ class Objection(SQLModel, table=True):
     source: str = Field(description="'command', or the system that reported it")
     actor: str = ""
     at: dt.datetime = Field(default_factory=_now)
+
+
 # --- field refinement: roster, alignment, requests, transitions ---------------------
 
 
