@@ -103,6 +103,11 @@ class NotFoundError(HarmoniaError):
     """Something the user named (a cycle, a customer, a country) does not exist."""
 
 
+class EngineError(HarmoniaError):
+    """An external engine (Spark) refused the work: unreachable, a missing table
+    or column, a type it cannot read. Says which, never with the engine's stack trace."""
+
+
 class HarmoniaDeprecationWarning(DeprecationWarning):
     """Raised for deprecated hook arguments and definition fields.
 

@@ -16,6 +16,16 @@ win over it::
     name = "xlsx"
     outputs = ["target_list"]
 
+    # Where `--engine spark` runs and finds the market's data (docs/scale.md).
+    [spark]
+    master = "local[2]"                  # or spark://host:7077, yarn, k8s://...
+    # remote = "sc://spark.internal:15002" # a Spark Connect server, instead of master
+    lake = "lake"                         # Parquet from `harmonia lake export`
+    # catalog = "main"                    # or tables: <catalog>.<database>.customer ...
+    # database = "harmonia_fr"
+    output = "lake/cycles"                # Parquet folder for assignments and target lists
+    conf = { "spark.sql.shuffle.partitions" = "8" }
+
 ``required_packs`` makes a missing or outdated pack an error before anything
 runs, so every analyst of a market runs with the same packs.
 """
@@ -40,6 +50,27 @@ class SinkSetting:
 
 
 @attrs.frozen
+class SparkSettings:
+    """``[spark]``: the Spark the cycle runs on, and where the market's data lives there.
+
+    Data is either a lake of Parquet folders (``lake``, as ``harmonia lake
+    export`` writes it; a local folder or a URL such as ``s3a://bucket/fr``)
+    or tables of a catalog (``catalog`` and ``database``). Results go to
+    Parquet under ``output`` (default ``<lake>/cycles``), else to tables of
+    ``database``.
+    """
+
+    master: str = "local[2]"
+    remote: str | None = None
+    app_name: str = "harmonia"
+    conf: dict[str, str] = attrs.Factory(dict)
+    lake: str | None = None
+    catalog: str | None = None
+    database: str | None = None
+    output: str | None = None
+
+
+@attrs.frozen
 class Workspace:
     """Settings shared by everyone working in one folder."""
 
@@ -48,6 +79,7 @@ class Workspace:
     output: str | None = None
     required_packs: tuple[str, ...] = ()
     sinks: tuple[SinkSetting, ...] = ()
+    spark: SparkSettings = attrs.Factory(SparkSettings)
     path: str | None = attrs.field(default=None, eq=False)
 
 

@@ -85,6 +85,7 @@ class Cycles:
             actor=self.app.actor,
             on_stage=on_stage,
             as_of=as_of,
+            spark=workspace.spark,
         )
 
     def sink_choices(

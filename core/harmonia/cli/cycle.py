@@ -43,9 +43,9 @@ def _sinks(specs: tuple[str, ...]) -> list | None:
 @click.option(
     "--engine",
     "-e",
-    type=click.Choice(["duckdb", "database"]),
-    help="Where rules run: embedded DuckDB, or inside the database (default: duckdb on "
-    "SQLite, database on PostgreSQL).",
+    type=click.Choice(["duckdb", "database", "spark"]),
+    help="Where rules run: embedded DuckDB, inside the database, or in Apache Spark on "
+    "the lake of [spark] in harmonia.toml (default: duckdb on SQLite, database on PostgreSQL).",
 )
 @click.option(
     "--sink",

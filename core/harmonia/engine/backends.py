@@ -4,6 +4,9 @@
     Reads the slices of the store a cycle needs as Arrow (ADBC), runs the
     cycle in DuckDB (vectorized, all cores), writes the assignments back in
     bulk. The default on the embedded SQLite store.
+``spark``
+    Runs the same SQL, transpiled, inside Apache Spark, on the market's data
+    in a lake or a catalog: :mod:`harmonia.engine.spark`, which builds on this.
 ``database``
     Runs the same SQL, transpiled, inside the store: the assignments are
     computed into a work table (in steps on SQLite, in one parallel statement
@@ -31,7 +34,7 @@ from harmonia.store.bulk import BulkConnection
 from harmonia.store.database import Database
 from harmonia.store.facts import FACT_TABLES, facts_of
 
-ENGINES = ("duckdb", "database")
+ENGINES = ("duckdb", "database", "spark")
 
 Stage = Callable[[str], None]
 
@@ -89,12 +92,12 @@ def _run_embedded(
         with BulkConnection(database) as bulk:
             bulk.append(
                 "assignment",
-                connection.cursor()
-                .sql(_stored_assignments("assignments"))
-                .to_arrow_reader(100_000),
+                connection.cursor().sql(stored_assignments("assignments")).to_arrow_reader(100_000),
             )
             stage("planning")
-            outputs = _plan(lambda sql: connection.sql(sql).to_arrow_table(), query, "assignments")
+            outputs = plan_outputs(
+                lambda sql: connection.sql(sql).to_arrow_table(), query, "assignments"
+            )
             stage("writing assignments")
             bulk.wait()
             bulk.analyze("assignment")
@@ -335,7 +338,7 @@ def _tuned_session(database: Database) -> Iterator[BulkConnection]:
         yield bulk
 
 
-def _stored_assignments(computed: str) -> str:
+def stored_assignments(computed: str) -> str:
     """The store's columns of the computed assignments, in the order of its key."""
     return f"SELECT {', '.join(ASSIGNMENT_COLUMNS)} FROM {computed} ORDER BY customer_id"
 
@@ -343,14 +346,14 @@ def _stored_assignments(computed: str) -> str:
 def _store_assignments(bulk: BulkConnection, computed: str) -> None:
     """Copy the computed assignments into the store."""
     columns = ", ".join(ASSIGNMENT_COLUMNS)
-    bulk.execute(f"INSERT INTO assignment ({columns}) {_stored_assignments(computed)}")
+    bulk.execute(f"INSERT INTO assignment ({columns}) {stored_assignments(computed)}")
     bulk.analyze("assignment")
 
 
 Planned = tuple[pa.Table, pa.Table, pa.Table | None]
 
 
-def _plan(read: Callable[[str], pa.Table], query: CycleQuery, computed: str) -> Planned:
+def plan_outputs(read: Callable[[str], pa.Table], query: CycleQuery, computed: str) -> Planned:
     """The target list, summary and coverage, from the computed assignments."""
     coverage = query.coverage(computed)
     return (
@@ -362,7 +365,7 @@ def _plan(read: Callable[[str], pa.Table], query: CycleQuery, computed: str) -> 
 
 def _plan_in_database(bulk: BulkConnection, query: CycleQuery, computed: str) -> CycleOutputs:
     count = int(bulk.scalar(f"SELECT COUNT(*) FROM {computed}"))
-    planned = _plan(lambda sql: bulk.read(transpile(sql, bulk.dialect)), query, computed)
+    planned = plan_outputs(lambda sql: bulk.read(transpile(sql, bulk.dialect)), query, computed)
     return CycleOutputs(count, *planned)
 
 

@@ -41,6 +41,7 @@ from harmonia.store.models import (
 )
 from harmonia.store.recovery import this_owner
 from harmonia.store.transitions import move_cycle
+from harmonia.workspace import SparkSettings
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -90,11 +91,13 @@ def run_cycle(
     actor: str = "",
     on_stage: Callable[[str], None] | None = None,
     as_of: str | None = None,
+    spark: SparkSettings | None = None,
 ) -> CycleResult:
     """Run one cycle; returns its record, segment summary and written outputs.
 
     ``as_of`` reads the facts as they were: ``cycle:N`` (the batches cycle N
     read, its input snapshot) or ``batch:N`` (every batch loaded up to N).
+    ``spark`` says where ``engine="spark"`` runs and finds the market's data.
     """
     stage = on_stage or (lambda _: None)
     started = time.perf_counter()
@@ -106,15 +109,19 @@ def run_cycle(
             f"unknown engine {engine!r}", fix=f"use one of {', '.join(backends.ENGINES)}"
         )
     _check_sinks(catalog, sinks)
-    _check_population(database, spec)
+    if engine != "spark":  # Spark's customers are in the lake: checked there
+        _check_population(database, spec)
     batches = snapshot_batches(database, as_of)
     previous = previous_cycle(database, spec)
     cycle = _open_cycle(database, spec, engine, previous, actor, batches)
     assert cycle.id is not None
     try:
         query = CycleQuery(spec, cycle.id, previous.id if previous else None)
-        inputs = input_snapshot(database, cycle.id) if facts_of(database).external else None
-        outputs = backends.run(engine, database, query, stage, inputs)
+        if engine == "spark":
+            outputs = in_spark.run(database, query, stage, spark or SparkSettings())
+        else:
+            inputs = input_snapshot(database, cycle.id) if facts_of(database).external else None
+            outputs = backends.run(engine, database, query, stage, inputs)
         coverage = coverage_rows(spec.rule_set, outputs.coverage)
         stage("writing outputs")
         written = _write_outputs(database, catalog, spec, cycle, outputs, sinks, directory)
