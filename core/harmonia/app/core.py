@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from harmonia.app.customers import Customers
     from harmonia.app.cycles import Cycles
     from harmonia.app.demo import DemoResult
+    from harmonia.app.lake import Lake
     from harmonia.app.loads import Loads
     from harmonia.app.markets import Markets
     from harmonia.app.master import Master
@@ -254,6 +255,13 @@ class Harmonia:
         from harmonia.app.markets import Markets
 
         return Markets(self)
+
+    @cached_property
+    def lake(self) -> Lake:
+        """The store's customers and facts as Parquet, where the Spark engine reads them."""
+        from harmonia.app.lake import Lake
+
+        return Lake(self)
 
     @cached_property
     def packs(self) -> Packs:

@@ -37,6 +37,7 @@ COMMANDS = {
     "report": "harmonia.cli.report:report",
     "pack": "harmonia.cli.pack:pack",
     "markets": "harmonia.cli.markets:markets",
+    "lake": "harmonia.cli.lake:lake",
     "master": "harmonia.cli.master:master",
     "privacy": "harmonia.cli.privacy:privacy",
     "refinement": "harmonia.cli.refinement:refinement",
