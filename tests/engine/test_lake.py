@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import json
+import shutil
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pyarrow.parquet as pq
 import pytest
@@ -10,6 +14,7 @@ import pytest
 from harmonia.engine.backends import input_schema
 from harmonia.engine.lake import LAKE_TABLES, export
 from harmonia.errors import PathError
+from harmonia.plugin.catalog import Catalog
 from harmonia.store import Database
 from harmonia.store.bulk import BulkConnection
 
@@ -43,3 +48,28 @@ def test_a_lake_folder_that_is_a_file_is_an_error(universe: str, tmp_path: Path)
     (tmp_path / "lake").write_text("not a folder")
     with pytest.raises(PathError, match="cannot use this path"):
         export(Database(universe), tmp_path / "lake")
+
+
+def test_harmonia_lake_export_defaults_to_the_workspaces_lake(
+    harmonia_cli: Callable[..., Any],
+    tiny: Catalog,
+    harmonia_database: str,
+    sqlite_h1: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    shutil.copyfile(sqlite_h1, harmonia_database.removeprefix("sqlite:///"))
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "harmonia.toml").write_text('[spark]\nlake = "market-lake"\n')
+    result = harmonia_cli("lake", "export", "--country", "NL", "--json")
+    assert result.exit_code == 0, result.output
+    document = json.loads(result.stdout)
+    assert document["lake"] == "market-lake" and document["tables"]["customer"] > 0
+    assert (tmp_path / "market-lake" / "metric" / "part-00000.parquet").is_file()
+    shown = harmonia_cli("lake", "export", "elsewhere")
+    assert shown.exit_code == 0 and "customer" in shown.output and "elsewhere" in shown.output
+
+    (tmp_path / "blocked").write_text("a file")
+    refused = harmonia_cli("lake", "export", "blocked")
+    assert refused.exit_code == 1 and "Traceback" not in refused.output
+    assert "cannot use this path" in refused.output
