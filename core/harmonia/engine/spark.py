@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
@@ -126,9 +127,15 @@ def _check(settings: SparkSettings) -> None:
         )
 
 
+def _located(path: str) -> str:
+    """A local path made absolute: Spark resolves a relative one against the folder
+    its JVM started in, which a reused session does not share with this command."""
+    return path if "://" in path or ":/" in path else str(Path(path).resolve())
+
+
 def _source(settings: SparkSettings, table: str) -> str:
     if settings.lake:
-        return table_path(settings.lake, table)
+        return table_path(_located(settings.lake), table)
     return ".".join(part for part in (settings.catalog, settings.database, table) if part)
 
 
@@ -187,7 +194,7 @@ def _write(spark: Any, frame: Any, settings: SparkSettings, cycle_id: int, name:
     Reading back, not the query again: Spark would compute the whole cycle twice.
     """
     if settings.output or settings.lake:
-        root = settings.output or table_path(settings.lake or "", "cycles")
+        root = _located(settings.output or table_path(settings.lake or "", "cycles"))
         path = table_path(table_path(root, f"cycle={cycle_id}"), name)
         frame.write.mode("overwrite").parquet(path)
         return spark.read.parquet(path)
