@@ -560,7 +560,8 @@ def test_a_cycle_for_an_earlier_period_has_no_previous_cycle(
         ({"country": "XX"}, NotFoundError, "no country profile XX"),
         ({"therapy_area": "oncology"}, NotFoundError, "no rule set for therapy area 'oncology'"),
         ({"period": "2027-H3"}, ConfigError, "'2027-H3' is not a period"),
-        ({"engine": "spark"}, ConfigError, "unknown engine 'spark'"),
+        ({"engine": "nosuch"}, ConfigError, "unknown engine 'nosuch'"),
+        ({"engine": "spark"}, ConfigError, "does not know where the market's data is"),
     ],
 )
 def test_cycle_mistakes_are_clear_errors(

@@ -23,6 +23,7 @@ from sqlmodel import delete, select
 
 from harmonia import lifecycle
 from harmonia.engine import backends
+from harmonia.engine import spark as in_spark  # imports pyspark only when a cycle runs
 from harmonia.engine.query import CycleQuery
 from harmonia.engine.spec import CycleSpec, resolve
 from harmonia.errors import ConfigError, NotFoundError
@@ -108,6 +109,8 @@ def run_cycle(
         raise ConfigError(
             f"unknown engine {engine!r}", fix=f"use one of {', '.join(backends.ENGINES)}"
         )
+    if engine == "spark":
+        in_spark.check(spark or SparkSettings())
     _check_sinks(catalog, sinks)
     if engine != "spark":  # Spark's customers are in the lake: checked there
         _check_population(database, spec)

@@ -91,7 +91,7 @@ def run(
     database: Database, query: CycleQuery, stage: Stage, settings: SparkSettings
 ) -> CycleOutputs:
     """Run the cycle in Spark; store its assignments; return its outputs."""
-    _check(settings)
+    check(settings)
     stage("starting Spark")
     spark = session(settings)
     stage("reading the lake")
@@ -117,7 +117,8 @@ def run(
     return CycleOutputs(stored.num_rows, target_list, summary, coverage)
 
 
-def _check(settings: SparkSettings) -> None:
+def check(settings: SparkSettings) -> None:
+    """Refuse settings that cannot run a cycle, before the cycle is recorded."""
     if not settings.lake and not settings.database:
         raise ConfigError(
             "the Spark engine does not know where the market's data is",
