@@ -13,12 +13,14 @@ from __future__ import annotations
 import shutil
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from harmonia.engine.backends import input_schema
 from harmonia.errors import PathError
 from harmonia.sql import quote
 from harmonia.store.bulk import BulkConnection
 from harmonia.store.database import Database
+from harmonia.store.facts import FACT_TABLES, facts_of
 
 #: The store's tables a cycle reads, in the order they are written.
 LAKE_TABLES = (
@@ -59,7 +61,7 @@ def export(
         raise PathError.from_os_error(error) from None
     written = {}
     for table in LAKE_TABLES:
-        rows = _export_table(database, folder, table, _slice(table, country))
+        rows = _export_table(database, folder, table, _slice(table, country), country)
         written[table] = rows
         if on_table:
             on_table(table, rows)
@@ -79,7 +81,25 @@ def _slice(table: str, country: str | None) -> str:
     return f"SELECT {columns} FROM {table} WHERE {where}"
 
 
-def _export_table(database: Database, folder: Path, table: str, sql: str) -> int:
+def _batches(bulk: BulkConnection, table: str, sql: str, country: str | None) -> Any:
+    """The rows of ``sql``, from the store or, for facts it keeps as Parquet, from there."""
+    facts = facts_of(bulk.database)
+    if not (facts.external and table in FACT_TABLES):
+        # Customers have NULL columns: SQLite's driver must see them whole to type them.
+        return bulk.stream(sql, batch_rows=None if table == "customer" else ROW_GROUP)
+    columns = ", ".join(input_schema(table).names)
+    data = facts.read(bulk, f"SELECT {columns} FROM {table}")
+    if country is not None:
+        import pyarrow.compute as pc
+
+        customers = bulk.read(f"SELECT id FROM customer WHERE country = {quote(country.upper())}")
+        data = data.filter(pc.is_in(data["customer_id"], customers["id"]))
+    return data.to_batches(ROW_GROUP)
+
+
+def _export_table(
+    database: Database, folder: Path, table: str, sql: str, country: str | None
+) -> int:
     import pyarrow.parquet as pq
 
     schema = input_schema(table)
@@ -93,9 +113,7 @@ def _export_table(database: Database, folder: Path, table: str, sql: str) -> int
             BulkConnection(database, write=False) as bulk,
             pq.ParquetWriter(partial / "part-00000.parquet", schema) as writer,
         ):
-            # Customers have NULL columns: SQLite's driver must see them whole to type them.
-            batch_rows = None if table == "customer" else ROW_GROUP
-            for batch in bulk.stream(sql, batch_rows=batch_rows):
+            for batch in _batches(bulk, table, sql, country):
                 writer.write_batch(batch.select(schema.names).cast(schema), ROW_GROUP)
                 rows += batch.num_rows
         shutil.rmtree(final, ignore_errors=True)
