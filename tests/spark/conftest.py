@@ -6,6 +6,7 @@ few shuffle partitions (the universes are small) and no web UI keep it lean.
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -69,6 +70,22 @@ def _load_universe(url: str, catalog: Catalog, customers: int, period: str) -> D
     options = {"customers": str(customers), "seed": "7", "period": period}
     results = list(loader.run(catalog.data_sources["synthetic"], options))
     assert sum(r.rows_quarantined for r in results) == 0
+    # A new potential estimate for every tenth customer, dated in the last
+    # period only: the last cycle segments them again and pulls the others
+    # through, so both paths of the query are compared.
+    with tempfile.TemporaryDirectory() as tmp:
+        revised = Path(tmp) / "revised.csv"
+        revised.write_text(
+            "customer_id,therapy_area,metric,period,value\n"
+            + "".join(
+                f"C{n:07d},oncology,potential,{period},{1000 + n}\n"
+                for n in range(1, customers, 10)
+            ),
+            encoding="utf-8",
+        )
+        revision = Loader(database, catalog, country="FR", system="synthetic")
+        results = list(revision.run(catalog.data_sources["csv"], {"path": str(revised)}))
+    assert sum(r.rows_quarantined for r in results) == 0, results
     return database
 
 

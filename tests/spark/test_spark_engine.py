@@ -56,8 +56,8 @@ def test_a_spark_cycle_runs_on_the_lake_and_is_recorded_like_any_other(
         assert ran.exit_code == 0, ran.output
     cycles = json.loads(harmonia_cli("cycle", "list", "--json").stdout)
     assert [(c["id"], c["engine"], c["status"]) for c in cycles] == [
-        (2, "spark", "completed"),
-        (1, "spark", "completed"),
+        (2, "spark", "draft"),
+        (1, "spark", "draft"),
     ]
     assert cycles[0]["previous_cycle_id"] == 1
     written = pq.read_table(tmp_path / "results" / "cycle=2" / "assignments")
