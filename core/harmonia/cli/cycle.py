@@ -70,7 +70,10 @@ def _sinks(specs: tuple[str, ...]) -> list | None:
 @click.option(
     "--as-of",
     metavar="cycle:N|batch:N",
-    help="Read the data as cycle N read it (its input snapshot), or as loaded up to batch N.",
+    help=(
+        "Read the metrics as cycle N read them (its input snapshot), or as loaded up to "
+        "batch N. Customers and questionnaire answers are read as they are now."
+    ),
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 def run(country, therapy_area, period, engine, sinks, outputs, directory, as_of, as_json) -> None:
