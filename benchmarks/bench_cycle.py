@@ -617,7 +617,7 @@ def compare_features(url: str, baseline_command: list[str], folder: Path, exampl
         assignments = bulk.read(
             "SELECT cw.source_id, a.segment, a.needs, a.tier, a.inputs FROM assignment a "
             "JOIN crosswalk cw ON cw.customer_id = a.customer_id AND cw.system = 'csv' "
-            "WHERE a.cycle_id = (SELECT MAX(id) FROM cycle WHERE status = 'completed')"
+            "WHERE a.cycle_id = (SELECT MAX(id) FROM cycle WHERE status IN ('draft', 'published'))"
         )
     with _duckdb() as connection:
         connection.register("assignments", assignments)

@@ -81,6 +81,18 @@ def test_a_manager_sees_the_queue_and_decides(feedback: tuple[Harmonia, int]) ->
     assert app.refinement.requests(cycle)[0].decided_by == "dora"
 
 
+def test_what_a_rep_writes_is_shown_as_text_never_run(feedback: tuple[Harmonia, int]) -> None:
+    app, cycle = feedback
+    script = "<script>document.forms[0].submit()</script>"
+    app.refinement.request(
+        cycle, "C03", action="tier", value="B", reason="data error", comment=script,
+        requester="rita",
+    )  # fmt: skip
+    page = _client(app, "dora").get(f"/cycles/{cycle}")
+    assert page.status_code == 200
+    assert script not in page.text and "&lt;script&gt;" in page.text
+
+
 @pytest.fixture
 def served(feedback: tuple[Harmonia, int]) -> Iterator[tuple[Harmonia, int, str]]:
     """The page served by uvicorn on a free local port: (app, cycle, base URL)."""

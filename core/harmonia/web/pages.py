@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import jinja2
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
@@ -17,7 +18,14 @@ if TYPE_CHECKING:
     from harmonia.app import Harmonia
 
 COOKIE = "harmonia_token"
-TEMPLATES = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
+#: Everything escaped: Starlette's default escapes only names ending in .html,
+#: and these templates end in .html.j2 (a rep's comment must never run as script
+#: in a manager's browser).
+TEMPLATES = Jinja2Templates(
+    env=jinja2.Environment(
+        loader=jinja2.FileSystemLoader(Path(__file__).parent / "templates"), autoescape=True
+    )
+)
 
 #: The statuses a cycle takes requests or decisions in.
 OPEN = ("feedback", "review")
