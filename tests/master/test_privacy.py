@@ -179,6 +179,23 @@ def test_erasure_removes_the_person_everywhere_and_audits_without_personal_data(
     assert not any(t in json.dumps(audit, default=str) for t in ("C01", "Vries", "10000016"))
 
 
+def test_erasure_removes_the_persons_quarantined_rows_and_no_one_elses(
+    universe: str, tmp_path: Path
+) -> None:
+    known = ids(universe)
+    bad = write(
+        tmp_path / "metrics.csv",
+        "customer_id;therapy_area;metric;period;value\n"
+        "C01;cardiology;potential;2027-H1;abc\nC02;cardiology;potential;2027-H1;abc\n",
+    )
+    load(universe, tiny_catalog(), bad, country="NL")
+    before = [row["record"]["customer_id"] for row in quarantined(universe)]
+    assert {"C01", "C02"} <= set(before)
+    erase(Database(universe), known["C01"], actor="dpo")
+    after = [row["record"]["customer_id"] for row in quarantined(universe)]
+    assert "C01" not in after and after.count("C02") == before.count("C02")
+
+
 @given(st.integers(min_value=0, max_value=2**62), st.binary(min_size=32, max_size=100))
 @settings(max_examples=40, deadline=None)
 def test_the_sql_hmac_is_rfc_2104_hmac_sha256(value: int, key: bytes) -> None:

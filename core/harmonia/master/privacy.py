@@ -262,12 +262,23 @@ def _erase_quarantined(session: Session, source_ids: Sequence[tuple[str, str]]) 
     """Quarantined rows of the person: same system, their source id as the row's customer_id."""
     removed = 0
     for system, source_id in source_ids:
-        pattern = f'%"customer_id": {json.dumps(source_id)}%'
+        # Records are JSON written by DuckDB ("key":"value") or by Python
+        # ("key": "value"); LIKE's wildcards in an id are matched literally.
+        value = json.dumps(source_id)
+        for special in ("\\", "%", "_"):
+            value = value.replace(special, "\\" + special)
         removed += (
             session.connection()
             .execute(
-                text("DELETE FROM quarantine WHERE system = :system AND record LIKE :pattern"),
-                {"system": system, "pattern": pattern},
+                text(
+                    "DELETE FROM quarantine WHERE system = :system "
+                    "AND (record LIKE :tight ESCAPE '\\' OR record LIKE :spaced ESCAPE '\\')"
+                ),
+                {
+                    "system": system,
+                    "tight": f'%"customer_id":{value}%',
+                    "spaced": f'%"customer_id": {value}%',
+                },
             )
             .rowcount
         )
