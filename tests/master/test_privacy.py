@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 from harmonia.compute import duckdb_connection
 from harmonia.engine.cycle import SinkChoice, run_cycle
-from harmonia.errors import NotFoundError
+from harmonia.errors import ConfigError, NotFoundError
 from harmonia.master.merging import merge, unmerge
 from harmonia.master.privacy import (
     erase,
@@ -194,6 +194,14 @@ def test_erasure_removes_the_persons_quarantined_rows_and_no_one_elses(
     erase(Database(universe), known["C01"], actor="dpo")
     after = [row["record"]["customer_id"] for row in quarantined(universe)]
     assert "C01" not in after and after.count("C02") == before.count("C02")
+
+
+def test_an_erased_persons_objection_cannot_be_withdrawn(universe: str) -> None:
+    target = ids(universe)["C01"]
+    erase(Database(universe), target, actor="dpo")
+    with pytest.raises(ConfigError, match=f"customer\\(s\\) {target} were erased"):
+        withdraw_objection(Database(universe), [target], actor="dpo")
+    assert [row["customer_id"] for row in query(universe, "SELECT * FROM objection")] == [target]
 
 
 @given(st.integers(min_value=0, max_value=2**62), st.binary(min_size=32, max_size=100))

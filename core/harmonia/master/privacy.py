@@ -90,10 +90,16 @@ def withdraw_objection(database: Database, customer_ids: Iterable[int], *, actor
     """Lift objections (the customer agreed again); returns the ids that had one."""
     with database.session() as session:
         survivors = sorted(set(_known(session, customer_ids).values()))
-        lifted = [
-            o.customer_id
-            for o in session.exec(select(Objection).where(Objection.customer_id.in_(survivors)))
-        ]
+        found = list(session.exec(select(Objection).where(Objection.customer_id.in_(survivors))))
+        erased = [o.customer_id for o in found if o.source == "erasure"]
+        if erased:
+            # An erased person's tombstone must never be profiled again.
+            raise ConfigError(
+                f"customer(s) {', '.join(map(str, erased))} were erased: their objection stays",
+                where="privacy withdraw",
+                fix="leave them out; a returning person is a new customer loaded from a source",
+            )
+        lifted = [o.customer_id for o in found]
         for customer_id in lifted:
             session.delete(session.get(Objection, customer_id))
         if lifted:
