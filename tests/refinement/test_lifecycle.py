@@ -5,8 +5,9 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
+import field_market
 import pytest
-from field_market import run
+from field_market import ask, run
 
 from harmonia import Harmonia, lifecycle
 from harmonia.errors import ConfigError
@@ -108,3 +109,20 @@ def test_an_auto_rule_naming_what_a_request_does_not_have_is_a_load_error(
     message = " ".join(catalog.warnings)
     assert "auto_rules[0].when" in message and "potential" in message
     assert "'acces'" in message
+
+
+def test_publishing_expires_what_a_superseded_round_left_undecided(
+    feedback: tuple[Harmonia, int], tmp_path: Path
+) -> None:
+    app, first = feedback
+    waiting = ask(app, first, "C03", "tier", "B", "data error", "rita")
+    assert waiting["status"] == "pending"
+    second = field_market.run(app, tmp_path)
+    app.refinement.open_feedback(second)
+    app.refinement.close_feedback(second)
+    app.refinement.approve(second)
+    app.refinement.publish(second, directory=tmp_path / "final")
+    assert app.refinement.cycle(first).status == "superseded"
+    (expired,) = app.refinement.requests(first)
+    assert expired.status == "expired"
+    assert f"cycle {second} of the same scope was published" in (expired.message or "")

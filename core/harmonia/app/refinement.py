@@ -282,16 +282,21 @@ class Refinement:
                     CycleRecord.status.in_(lifecycle.COMPLETED),  # type: ignore[attr-defined]
                 )
             ).all()
+        from harmonia.refinement.requests import expire_pending
+
         for other in others:
             assert other.id is not None
+            note = f"cycle {published.id} of the same scope was published"
             move_cycle(
                 self.app.database,
                 other.id,
                 lifecycle.SUPERSEDED,
                 actor=self.app.actor,
-                note=f"cycle {published.id} of the same scope was published",
+                note=note,
                 expected=other.status,
             )
+            # Its round is over: what nobody decided expires, saying why.
+            expire_pending(self.app.database, other.id, actor=self.app.actor, message=note)
         return [other.id for other in others if other.id is not None]
 
     # -- requests and decisions -------------------------------------------------------
