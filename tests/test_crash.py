@@ -138,6 +138,10 @@ def test_a_cycle_killed_anywhere_is_marked_failed_and_runs_again_cleanly(
         if cycles and cycles[0]["status"] == "failed":
             assert any("marked failed" in message for message in said), said
             assert query(url, "SELECT COUNT(*) AS n FROM assignment") == [{"n": 0}]
+            moves = "SELECT from_status, to_status, actor FROM cycle_transition"
+            assert query(url, moves) == [
+                {"from_status": "running", "to_status": "failed", "actor": "recovery"}
+            ]
         result = Harmonia(url, tiny_catalog()).cycles.run(
             country="NL", therapy_area="cardiology", period="2027-H1", directory=tmp_path / "again"
         )

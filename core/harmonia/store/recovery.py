@@ -15,15 +15,18 @@ they are.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 
 import attrs
 from sqlmodel import delete, func, select
 
+from harmonia.errors import ConfigError
 from harmonia.store.database import Database
 from harmonia.store.facts import facts_of
 from harmonia.store.models import Assignment, Cycle, LoadBatch
+from harmonia.store.transitions import move_cycle
 
 
 def this_owner() -> str:
@@ -103,12 +106,22 @@ def recover(database: Database) -> Recovered:
             session.add(batch)
         for cycle in dead_cycles:
             session.exec(delete(Assignment).where(Assignment.cycle_id == cycle.id))
-            cycle.status = "failed"
-            session.add(cycle)
         session.commit()
         alive = [b.id for b in batches if b not in dead_batches]
         loaded = session.exec(select(LoadBatch.id).where(LoadBatch.status == "loaded")).all()
         known_up_to = session.exec(select(func.max(LoadBatch.id))).one() or 0
+    for cycle in dead_cycles:
+        assert cycle.id is not None
+        # Through the lifecycle, so the move is recorded with who and why.
+        with contextlib.suppress(ConfigError):  # another sweep moved it first
+            move_cycle(
+                database,
+                cycle.id,
+                "failed",
+                actor="recovery",
+                note=f"its run ({cycle.owner}) died",
+                expected="running",
+            )
     facts = facts_of(database)
     abandoned = [b.id for b in dead_batches if b.id is not None]
     facts.abandon(abandoned)
