@@ -421,7 +421,11 @@ def test_rules_list_show_and_check(
         (("cycle", "run", "-c", "XX", "-t", "cardiology"), "no country profile XX"),
         (("cycle", "run", "-c", "NL", "-t", "dermatology"), "no rule set for therapy area"),
         (("cycle", "run", "-c", "NL", "-t", "cardiology", "-p", "2027-H3"), "is not a period"),
-        (("cycle", "run", "-c", "NL", "-t", "cardiology", "-e", "spark"), "Invalid value"),
+        (("cycle", "run", "-c", "NL", "-t", "cardiology", "-e", "nosuch"), "Invalid value"),
+        (
+            ("cycle", "run", "-c", "NL", "-t", "cardiology", "-e", "spark"),
+            "the Spark engine does not know where the market's data is",
+        ),
         (("cycle", "run", "-c", "NL", "-t", "cardiology", "--sink", "crm"), "no output sink crm"),
         (("cycle", "show", "42"), "no cycle 42"),
         (("--database", "typo.db", "cycle", "list"), "no database at typo.db"),
