@@ -19,6 +19,7 @@ from helpers import load, query, write
 
 from harmonia.plugin.catalog import Catalog
 from harmonia.store import Database
+from harmonia.store.database import SCHEMA_REVISION
 from harmonia.store.facts import copy_store, facts_folder, facts_of
 from harmonia.store.models import LoadBatch
 from harmonia.store.recovery import recover
@@ -316,7 +317,7 @@ def test_a_store_of_the_previous_revision_upgrades_without_losing_a_metric(
     database.engine.dispose()
     upgraded = Database(url)
     upgraded.upgrade()
-    assert upgraded.current_revision() == "0300"
+    assert upgraded.current_revision() == SCHEMA_REVISION
     stored = query(
         url,
         "SELECT therapy_area, metric, customer_id, period, first_month, last_month, value, "

@@ -756,7 +756,7 @@ def test_quarantine_export_writes_rows_to_fix_and_load_again(
     exported = (out / "customers.csv").read_text().splitlines()
     assert exported[0] == (  # in the market's conventions: NL writes ';'
         "quarantine_id;customer_id;country;type;first_name;last_name;specialty;postal_code;city;"
-        "territory;id_scheme;id_value;reasons"
+        "territory;id_scheme;id_value;address;phone;email;objection;reasons"
     )
     assert exported[1].split(";", 1)[1].startswith("C02;NL;DOC;Bram;Jansen;cardiology")
     assert exported[1].endswith("type 'DOC' is not HCP or HCO")

@@ -88,7 +88,9 @@ def test_names_no_installed_pack_declares_load_with_a_warning_by_name_and_count(
         "metric 'nosuchmetric' of cardiology: 2 rows loaded, but no installed rule set reads "
         "it (cardiology reads: calls, potential, trx); check the spelling",
     ]
-    table = customers("load", str(path), "-c", "NL")  # again: unchanged, still said
+    # Loaded again from another file (the same file is skipped as already loaded): still said.
+    again = write(tmp_path / "metrics-again.csv", path.read_text())
+    table = customers("load", str(again), "-c", "NL")
     assert "metric 'nosuchmetric' of cardiology: 2 rows loaded" in table.output
     assert "therapy area 'oncology': 1 row loaded" in table.output
 
