@@ -352,19 +352,6 @@ class AlignmentMerger(_Replacing):
     key = ("customer_id", "period")
     columns = ("customer_id", "period", "first_month", "last_month", "territory")
 
-    def _read_stored(self, name: str, sql: str, types: dict[str, str]) -> None:
-        """A store query as the DuckDB table ``name`` with the given column types.
-
-        Why the types: SQLite is typed by value, so an empty table reads back as
-        anything.
-        """
-        self.duck.register("incoming_store", self.bulk.read(sql))
-        columns = ", ".join(f"CAST({c} AS {t}) AS {c}" for c, t in types.items())
-        self.duck.execute(
-            f"CREATE OR REPLACE TEMP TABLE {name} AS SELECT {columns} FROM incoming_store"
-        )
-        self.duck.unregister("incoming_store")
-
     def _stored_where(self, rows: str) -> str:
         periods = [
             row[0] for row in self.duck.sql(f"SELECT DISTINCT period FROM ({rows})").fetchall()
