@@ -257,6 +257,7 @@ def test_the_cycle_records_a_snapshot_to_reproduce_it(h1_cycles: tuple) -> None:
         "rep_cost": 0.0,
         "match_review_threshold": 0.8,
         "match_merge_threshold": 0.99,
+        "min_input_coverage": 0.0,
     }
     assert snapshot["packs"]["test-tiny"] == "1.0"
     events = query(

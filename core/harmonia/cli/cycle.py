@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from harmonia.cli import app, echo_json
+from harmonia.cli import app, app_of_run, echo_json
 from harmonia.cli.lazy import LazyGroup
 from harmonia.cli.render import stages, stdout, table
 from harmonia.errors import ConfigError
@@ -95,11 +95,14 @@ def run(country, therapy_area, period, engine, sinks, outputs, directory, as_of,
             on_stage=stage,
             as_of=as_of,
         )
+    app_of_run().warn(result.warnings)
     if as_json:
         echo_json(
             {
                 "cycle": result.cycle.model_dump(exclude={"snapshot", "summary"}),
                 "summary": result.summary,
+                "input_coverage": [row.to_json() for row in result.input_coverage],
+                "warnings": result.warnings,
                 "profile_coverage": result.coverage,
                 "written": [
                     {"sink": w.sink, "output": w.output, "location": w.location}
@@ -110,6 +113,7 @@ def run(country, therapy_area, period, engine, sinks, outputs, directory, as_of,
         )
         return
     _render_cycle_header(result.cycle)
+    _render_input_coverage(result.input_coverage)
     _render_summary(result.summary, result.cycle.customers)
     from harmonia.cli.questionnaire import render_coverage
 
@@ -117,6 +121,24 @@ def run(country, therapy_area, period, engine, sinks, outputs, directory, as_of,
     for written in result.written:
         stdout.print(f"{written.output} -> {written.location}")
     stdout.print(f"[dim]{result.cycle.customers:,} customers in {result.seconds:.1f} s[/]")
+
+
+def _render_input_coverage(rows: list) -> None:
+    """Per feature, how much of the market its input covered (peer groups: in warnings)."""
+    shown = [
+        (row.feature, row.input, row.covered, f"{100 * row.share:.0f}%")
+        for row in rows
+        if row.peer_group is None
+    ]
+    if shown:
+        customers = rows[0].customers
+        stdout.print(
+            table(
+                f"input coverage of {customers:,} customers",
+                ["feature", "input", "customers with it", "share"],
+                shown,
+            )
+        )
 
 
 def _render_cycle_header(record) -> None:

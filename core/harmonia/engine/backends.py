@@ -27,6 +27,7 @@ import attrs
 import pyarrow as pa
 
 from harmonia.compute import duckdb_connection
+from harmonia.engine.coverage import input_coverage_sql
 from harmonia.engine.dialects import transpile
 from harmonia.engine.query import ASSIGNMENT_COLUMNS, CycleQuery
 from harmonia.errors import ConfigError
@@ -37,6 +38,10 @@ from harmonia.store.facts import FACT_TABLES, facts_of
 ENGINES = ("duckdb", "database", "spark")
 
 Stage = Callable[[str], None]
+
+#: Judges the input coverage (:mod:`harmonia.engine.coverage`) before the cycle
+#: computes anything; raises to refuse the cycle.
+InputCheck = Callable[[pa.Table], None]
 
 #: Session settings of a cycle run inside PostgreSQL. Why: PostgreSQL estimates
 #: a window filter such as "the latest response" (rn = 1) at half a percent of
@@ -69,22 +74,41 @@ def run(
     query: CycleQuery,
     stage: Stage,
     batches: Sequence[int] | None = None,
+    check: InputCheck | None = None,
 ) -> CycleOutputs:
-    """Run the cycle on ``engine``; ``batches`` restricts the facts read to those load batches."""
+    """Run the cycle on ``engine``; ``batches`` restricts the facts read to those load batches.
+
+    ``check`` gets the input coverage, counted on the inputs as read, before
+    anything is computed.
+    """
     if engine == "duckdb":
-        return _run_embedded(database, query, stage, batches)
+        return _run_embedded(database, query, stage, batches, check)
     if engine == "database":
-        return _run_in_database(database, query, stage, batches)
+        return _run_in_database(database, query, stage, batches, check)
     raise ConfigError(f"unknown engine {engine!r}", fix=f"use one of {', '.join(ENGINES)}")
 
 
+def check_inputs(
+    check: InputCheck | None, query: CycleQuery, read: Callable[[str], pa.Table]
+) -> None:
+    """Count the input coverage where the inputs are (``read`` runs a DuckDB-dialect
+    query there) and hand it to ``check``."""
+    if check is not None:
+        check(read(input_coverage_sql(query)))
+
+
 def _run_embedded(
-    database: Database, query: CycleQuery, stage: Stage, batches: Sequence[int] | None
+    database: Database,
+    query: CycleQuery,
+    stage: Stage,
+    batches: Sequence[int] | None,
+    check: InputCheck | None = None,
 ) -> CycleOutputs:
     connection = duckdb_connection()
     try:
         stage("reading inputs")
         read_inputs(database, query, connection, batches)
+        check_inputs(check, query, lambda sql: connection.sql(sql).to_arrow_table())
         stage("segmenting")
         connection.execute(f"CREATE TABLE assignments AS {query.assignments()}")
         count = connection.sql("SELECT COUNT(*) FROM assignments").fetchall()[0][0]
@@ -160,13 +184,18 @@ def _copy_in(connection: Any, name: str, reader: pa.RecordBatchReader) -> None:
 
 
 def _run_in_database(
-    database: Database, query: CycleQuery, stage: Stage, batches: Sequence[int] | None
+    database: Database,
+    query: CycleQuery,
+    stage: Stage,
+    batches: Sequence[int] | None,
+    check: InputCheck | None = None,
 ) -> CycleOutputs:
     if database.dialect == "postgresql":
-        return _run_in_postgres(database, query, stage)
+        return _run_in_postgres(database, query, stage, check)
     computed = f"{WORK_TABLE_PREFIX}{query.cycle_id}"
     with BulkConnection(database) as bulk:
         _stage_external_facts(bulk, query, batches)
+        check_inputs(check, query, lambda sql: bulk.read(transpile(sql, bulk.dialect)))
         stage("segmenting in the database")
         _compute_in_steps(bulk, query, computed)
         _store_assignments(bulk, computed)
@@ -191,7 +220,9 @@ def _stage_external_facts(
             bulk.execute(f"CREATE INDEX temp.{name}_key ON {name} ({key})")
 
 
-def _run_in_postgres(database: Database, query: CycleQuery, stage: Stage) -> CycleOutputs:
+def _run_in_postgres(
+    database: Database, query: CycleQuery, stage: Stage, check: InputCheck | None = None
+) -> CycleOutputs:
     """PostgreSQL: compute once into a work table, then store and plan side by side.
 
     The work table is an ordinary (unlogged) table, not a temporary one, so a
@@ -202,6 +233,10 @@ def _run_in_postgres(database: Database, query: CycleQuery, stage: Stage) -> Cyc
     ``harmonia db upgrade`` does.
     """
     computed = f"{WORK_TABLE_PREFIX}{query.cycle_id}"
+    if check is not None:
+        stage("checking inputs")
+        with _tuned_session(database) as bulk:
+            check_inputs(check, query, lambda sql: bulk.read(transpile(sql, bulk.dialect)))
     stage("segmenting in the database")
     with _tuned_session(database) as bulk, _may_create_tables(database):
         _drop_abandoned_work_tables(bulk)

@@ -23,7 +23,10 @@ from sqlmodel import delete, select
 
 from harmonia import lifecycle
 from harmonia.engine import backends
+from harmonia.engine import coverage as input_coverage
 from harmonia.engine import spark as in_spark  # imports pyspark only when a cycle runs
+from harmonia.engine.coverage import InputCoverage
+from harmonia.engine.coverage import warnings as input_warnings
 from harmonia.engine.query import CycleQuery
 from harmonia.engine.spec import CycleSpec, resolve
 from harmonia.errors import ConfigError, NotFoundError
@@ -77,6 +80,16 @@ class CycleResult:
     #: Per profile dimension: customers scored, incomplete, not comparable, stale only,
     #: unanswered (see :func:`harmonia.questionnaires.coverage.coverage_sql`).
     coverage: list[dict[str, Any]] = attrs.Factory(list)
+    #: Per feature (and quantile peer group): how many customers its input covered
+    #: before the cycle computed (see :mod:`harmonia.engine.coverage`).
+    input_coverage: list[InputCoverage] = attrs.Factory(list)
+    #: The market's ``parameters.min_input_coverage`` (0: warn only).
+    threshold: float = 0.0
+
+    @property
+    def warnings(self) -> list[str]:
+        """What a person should know before trusting the segments."""
+        return list(input_warnings(self.input_coverage, self.threshold))
 
 
 def run_cycle(
@@ -118,13 +131,20 @@ def run_cycle(
     previous = previous_cycle(database, spec)
     cycle = _open_cycle(database, spec, engine, previous, actor, batches)
     assert cycle.id is not None
+    threshold = spec.parameter(input_coverage.PARAMETER)
+    covered: list[InputCoverage] = []
+
+    def check(table: pa.Table) -> None:
+        covered.extend(input_coverage.coverage_of(table))
+        input_coverage.check(covered, threshold, spec.country.code)
+
     try:
         query = CycleQuery(spec, cycle.id, previous.id if previous else None)
         if engine == "spark":
-            outputs = in_spark.run(database, query, stage, spark or SparkSettings())
+            outputs = in_spark.run(database, query, stage, spark or SparkSettings(), check)
         else:
             inputs = input_snapshot(database, cycle.id) if facts_of(database).external else None
-            outputs = backends.run(engine, database, query, stage, inputs)
+            outputs = backends.run(engine, database, query, stage, inputs, check)
         coverage = coverage_rows(spec.rule_set, outputs.coverage)
         stage("writing outputs")
         written = _write_outputs(database, catalog, spec, cycle, outputs, sinks, directory)
@@ -138,7 +158,11 @@ def run_cycle(
         status=lifecycle.DRAFT,
         actor=actor,
         customers=outputs.assignments,
-        summary={"segments": summary, "profile_coverage": coverage},
+        summary={
+            "segments": summary,
+            "profile_coverage": coverage,
+            "input_coverage": [row.to_json() for row in covered],
+        },
     )
     _audit(
         database,
@@ -147,7 +171,15 @@ def run_cycle(
         f"cycle:{cycle.id}",
         {"customers": outputs.assignments, "engine": engine},
     )
-    return CycleResult(cycle, summary, tuple(written), time.perf_counter() - started, coverage)
+    return CycleResult(
+        cycle,
+        summary,
+        tuple(written),
+        time.perf_counter() - started,
+        coverage,
+        covered,
+        threshold,
+    )
 
 
 def _check_sinks(catalog: Catalog, sinks: Sequence[SinkChoice]) -> None:

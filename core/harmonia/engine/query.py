@@ -81,12 +81,12 @@ ASSIGNMENT_COLUMNS = (
 FILLED = "(missing)"
 
 # Facts as a cycle reads them: a merged customer's under its survivor.
-_METRICS = resolved_facts(
+METRICS = resolved_facts(
     "metric",
     ("therapy_area", "metric", "period", "first_month", "last_month", "value"),
     key=("therapy_area", "metric", "period"),
 )
-_RESPONSES = resolved_facts(
+RESPONSES = resolved_facts(
     "response", ("id", "questionnaire", "version", "respondent", "answered_at")
 )
 
@@ -215,13 +215,15 @@ class CycleQuery:
         steps["ruled"] = self._ruled()
         return steps, self._final()
 
-    def _feature_ctes(self) -> Iterator[tuple[str, str]]:
-        country = quote(self.spec.country.code)
-        yield (
-            "population",
+    def population(self) -> str:
+        """SQL: the customers the cycle segments (its market's, those it may profile)."""
+        return (
             "SELECT id AS customer_id, country, type, specialty, territory, postal_code, city "
-            f"FROM customer WHERE country = {country} AND {profiled('id')}",
+            f"FROM customer WHERE country = {quote(self.spec.country.code)} AND {profiled('id')}"
         )
+
+    def _feature_ctes(self) -> Iterator[tuple[str, str]]:
+        yield "population", self.population()
         named: set[str] = set()  # features may share a metric window or a profile
         test = self.spec.rule_set.pull_through
         if test is not None and test.identifiers:
@@ -246,12 +248,12 @@ class CycleQuery:
                     named.add(stale)
                     yield (
                         stale,
-                        stale_sql(feature.questionnaire, self.response_window[0], _RESPONSES),
+                        stale_sql(feature.questionnaire, self.response_window[0], RESPONSES),
                     )
 
     def _metric_values(self, feature: MetricFeature | QuantileFeature) -> str:
         base = (
-            f"FROM {_METRICS} metric WHERE therapy_area = {quote(self.spec.therapy_area)} "
+            f"FROM {METRICS} metric WHERE therapy_area = {quote(self.spec.therapy_area)} "
             f"AND metric = {quote(feature.metric)}"
         )
         period = self.spec.period
@@ -291,7 +293,7 @@ class CycleQuery:
         )
         return (
             f"SELECT customer_id, CAST(COUNT(DISTINCT bucket) AS DOUBLE) / {len(periods)} AS share "
-            f"FROM (SELECT customer_id, CASE {buckets} END AS bucket FROM {_METRICS} metric "
+            f"FROM (SELECT customer_id, CASE {buckets} END AS bucket FROM {METRICS} metric "
             f"WHERE therapy_area = {quote(self.spec.therapy_area)} AND metric = {quote(feature.metric)} "
             f"AND value > {double(feature.threshold)} AND first_month >= {periods[0].first_month} "
             f"AND last_month <= {periods[-1].last_month}) active "
@@ -301,7 +303,7 @@ class CycleQuery:
     def _profile(self, feature: ProfileFeature, key: str) -> Iterator[tuple[str, str]]:
         start, end = self.response_window
         versions = self.spec.questionnaires.get(feature.questionnaire, [])
-        yield from profile_ctes(feature, versions, key, start, end, _RESPONSES)
+        yield from profile_ctes(feature, versions, key, start, end, RESPONSES)
 
     def _features(self) -> str:
         columns, joins = ["p.customer_id"], []

@@ -26,7 +26,9 @@ import pyarrow as pa
 
 from harmonia.engine.backends import (
     CycleOutputs,
+    InputCheck,
     Stage,
+    check_inputs,
     input_schema,
     plan_outputs,
     stored_assignments,
@@ -88,17 +90,26 @@ def _first_line(error: Exception) -> str:
 
 
 def run(
-    database: Database, query: CycleQuery, stage: Stage, settings: SparkSettings
+    database: Database,
+    query: CycleQuery,
+    stage: Stage,
+    settings: SparkSettings,
+    check: InputCheck | None = None,
 ) -> CycleOutputs:
-    """Run the cycle in Spark; store its assignments; return its outputs."""
+    """Run the cycle in Spark; store its assignments; return its outputs.
+
+    ``check`` gets the input coverage, counted in Spark, before anything is computed.
+    """
     check(settings)
     stage("starting Spark")
     spark = session(settings)
     stage("reading the lake")
     _register_inputs(spark, settings, query)
     _register_previous(spark, database, query)
-    stage("segmenting in Spark")
     fix = "check the cycle's rule set against the lake's data"
+    with spark_errors(f"cycle {query.cycle_id} in Spark", fix=fix):
+        check_inputs(check, query, lambda sql: spark.sql(transpile(sql, "spark")).toArrow())
+    stage("segmenting in Spark")
     with spark_errors(f"cycle {query.cycle_id} in Spark", fix=fix):
         computed = spark.sql(transpile(query.assignments(), "spark"))
         assignments = _write(spark, computed, settings, query.cycle_id, "assignments")

@@ -1,0 +1,201 @@
+"""Input coverage: before a cycle computes, how much of its market each feature can see.
+
+A rule set that reads a metric nobody loaded, or ranks within specialties the
+market's customers do not have, still assigns every customer a segment: the
+lowest, from the missing-value defaults. The check counts, on the inputs the
+cycle has just read (one query, wherever the engine keeps them), how many
+customers of the population each feature's input covers:
+
+* an attribute with ``levels``: a value among them (else: any value);
+* a metric, quantile or consistency feature: a row of its metric in the
+  feature's window;
+* a profile feature: a response to its questionnaire in the response window;
+
+and, for each quantile feature, the same per peer group (``cardiology / FR``).
+
+A market decides what is too little: ``parameters.min_input_coverage`` in its
+country profile (0 to 1, within the option catalogue). Under it the cycle is
+refused before anything is computed. The default, 0, refuses nothing: a feature
+under :data:`WARN_BELOW` or a peer group with no input at all is reported as a
+warning, since a rule set's missing-value policy may be meant for it (and a
+market loading its first files runs cycles before every input arrives).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
+import attrs
+
+from harmonia.definitions import (
+    AttributeFeature,
+    ConsistencyFeature,
+    Feature,
+    MetricFeature,
+    ProfileFeature,
+    QuantileFeature,
+)
+from harmonia.errors import ConfigError
+from harmonia.sql import identifier, quote, text_list
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+    from harmonia.engine.query import CycleQuery
+
+#: Without a threshold of the market's, a feature whose input covers less than this
+#: share of the population is a warning.
+WARN_BELOW = 0.5
+
+#: The country profile's parameter (option ``parameters.min_input_coverage``).
+PARAMETER = "min_input_coverage"
+
+
+@attrs.frozen
+class InputCoverage:
+    """How many customers of the population one feature's input covers (or a peer group's)."""
+
+    feature: str
+    #: What the feature reads, in words (``metric potential``, ``specialty in the levels``).
+    input: str
+    covered: int
+    customers: int
+    #: The peer group (its columns' values, ``cardiology / FR``); None for the whole population.
+    peer_group: str | None = None
+
+    @property
+    def share(self) -> float:
+        return self.covered / self.customers if self.customers else 1.0
+
+    def describe(self) -> str:
+        where = f" in peer group {self.peer_group}" if self.peer_group is not None else ""
+        return (
+            f"{self.feature} ({self.input}){where}: {self.covered:,} of {self.customers:,} "
+            f"customers ({100 * self.share:.0f}%)"
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        return {**attrs.asdict(self), "share": round(self.share, 4)}
+
+
+def input_coverage_sql(query: CycleQuery) -> str:
+    """One query over the cycle's inputs: per feature (and quantile peer group),
+    ``feature``, ``input``, ``peer_group``, ``covered`` and ``customers``."""
+    holders: dict[str, str] = {}  # the SQL of the customers holding an input -> its CTE
+    selects = []
+    for feature in query.spec.rule_set.features:
+        described, condition, held = _input(query, feature)
+        join = ""
+        if held is not None:
+            cte = holders.setdefault(held, f"has__{len(holders)}")
+            join = f" LEFT JOIN {cte} ON {cte}.customer_id = p.customer_id"
+            condition = f"{cte}.customer_id IS NOT NULL"
+        counts = (
+            f"CAST(SUM(CASE WHEN {condition} THEN 1 ELSE 0 END) AS BIGINT) AS covered, "
+            f"CAST(COUNT(*) AS BIGINT) AS customers FROM population p{join}"
+        )
+        head = f"SELECT {quote(feature.name)} AS feature, {quote(described)} AS input, "
+        selects.append(f"{head}CAST(NULL AS VARCHAR) AS peer_group, {counts}")
+        if isinstance(feature, QuantileFeature) and feature.peer_group:
+            columns = [f"p.{identifier(column)}" for column in feature.peer_group]
+            label = " || ' / ' || ".join(
+                f"COALESCE(CAST({column} AS VARCHAR), '(none)')" for column in columns
+            )
+            selects.append(
+                f"{head}CAST({label} AS VARCHAR) AS peer_group, {counts} "
+                f"GROUP BY {', '.join(columns)}"
+            )
+    if not selects:
+        return (
+            "SELECT CAST(NULL AS VARCHAR) AS feature, CAST(NULL AS VARCHAR) AS input, "
+            "CAST(NULL AS VARCHAR) AS peer_group, CAST(0 AS BIGINT) AS covered, "
+            "CAST(0 AS BIGINT) AS customers WHERE 1 = 0"
+        )
+    ctes = {"population": query.population(), **{cte: sql for sql, cte in holders.items()}}
+    with_clause = ",\n".join(f"{name} AS (\n{sql}\n)" for name, sql in ctes.items())
+    return f"WITH {with_clause}\n" + "\nUNION ALL\n".join(selects)
+
+
+def _input(query: CycleQuery, feature: Feature) -> tuple[str, str, str | None]:
+    """What ``feature`` reads, in words; the condition on a population row ``p`` that
+    the customer has it; or instead the SQL of the customers holding it."""
+    from harmonia.engine.query import METRICS, RESPONSES
+
+    if isinstance(feature, AttributeFeature):
+        column = f"p.{identifier(feature.column)}"
+        if feature.levels:
+            return (
+                f"{feature.column} among the rule set's levels",
+                f"{column} IN ({text_list(feature.levels)})",
+                None,
+            )
+        return f"{feature.column} given", f"{column} IS NOT NULL AND {column} <> ''", None
+    period = query.spec.period
+    if isinstance(feature, ProfileFeature):
+        start, end = query.response_window
+        held = (
+            f"SELECT DISTINCT customer_id FROM {RESPONSES} response "
+            f"WHERE questionnaire = {quote(feature.questionnaire)} "
+            f"AND answered_at >= {quote(start)} AND answered_at < {quote(end)}"
+        )
+        return f"a response to {feature.questionnaire}", "", held
+    assert isinstance(feature, MetricFeature | QuantileFeature | ConsistencyFeature)
+    if isinstance(feature, ConsistencyFeature):
+        first = period.trailing(feature.granularity, feature.periods)[0].first_month
+    else:
+        first = period.first_month if feature.window == "cycle" else None
+    since = f" AND first_month >= {first}" if first is not None else ""
+    held = (
+        f"SELECT DISTINCT customer_id FROM {METRICS} metric "
+        f"WHERE therapy_area = {quote(query.spec.therapy_area)} "
+        f"AND metric = {quote(feature.metric)} AND last_month <= {period.last_month}{since}"
+    )
+    window = " in the cycle's window" if first is not None else ""
+    return f"metric {feature.metric}{window}", "", held
+
+
+def coverage_of(table: pa.Table) -> list[InputCoverage]:
+    """The query's rows as records, features in the rule set's order, then peer groups."""
+    rows = [InputCoverage(**row) for row in table.to_pylist()]
+    return [row for row in rows if row.peer_group is None] + sorted(
+        (row for row in rows if row.peer_group is not None),
+        key=lambda row: (row.feature, row.peer_group or ""),
+    )
+
+
+def warnings(rows: list[InputCoverage], threshold: float) -> Iterator[str]:
+    """What a person should know before trusting the cycle's segments."""
+    below = threshold or WARN_BELOW
+    for row in rows:
+        if row.peer_group is None and row.customers and row.share < below:
+            yield f"input coverage: {row.describe()}"
+    for feature in dict.fromkeys(row.feature for row in rows if row.peer_group is not None):
+        empty = [
+            row.peer_group
+            for row in rows
+            if row.feature == feature and row.peer_group is not None and row.covered == 0
+        ]
+        if empty:
+            shown = ", ".join(str(group) for group in empty[:5])
+            more = f" and {len(empty) - 5} more" if len(empty) > 5 else ""
+            yield (
+                f"input coverage: {feature}: {len(empty)} peer group(s) without any input, "
+                f"ranked by their missing-value default: {shown}{more}"
+            )
+
+
+def check(rows: list[InputCoverage], threshold: float, country: str) -> None:
+    """Refuse the cycle when a feature's input covers less than the market's threshold."""
+    if not threshold:
+        return
+    under = [row for row in rows if row.peer_group is None and row.share < threshold]
+    if under:
+        listed = "; ".join(row.describe() for row in under)
+        raise ConfigError(
+            f"the cycle is refused: {len(under)} feature input(s) cover less than "
+            f"{100 * threshold:.0f}% of {country}'s customers: {listed}",
+            where=f"country profile {country}, parameters.{PARAMETER}",
+            fix="load the missing inputs (see `harmonia load`), or lower "
+            f"parameters.{PARAMETER} in the {country} country profile",
+        )
