@@ -96,7 +96,7 @@ def in_process_planning(store: Path, repeat: int) -> dict[str, Any]:
     cycles = planned_cycles(database, plugins, [1])
     connection = open_universe(database, cycles)
     reading = time.perf_counter() - started
-    capacity = Capacity(field_force(cycles, None), parse_budgets([BUDGET]))
+    capacity = Capacity(field_force(database, cycles, None), parse_budgets([BUDGET]))
     allocation, forma_seconds = [], []
     for _ in range(repeat):
         started = time.perf_counter()

@@ -267,3 +267,56 @@ def test_cycles_planned_together_must_share_a_market_and_period(planned, tmp_pat
 
     with pytest.raises(NotFoundError, match="no cycle 99"):
         plan_cycles(Database(url), plugins, [99], save=False)
+
+
+def test_the_lifecycle_decides_which_cycles_can_be_planned(planned, tmp_path):
+    """A draft is planned (provisionally), a published cycle finally; a superseded or
+    failed cycle is refused naming the cycle to plan instead, and a plan saved before
+    its cycle was superseded stays readable."""
+    from harmonia.store.transitions import move_cycle
+    from harmonia.strategy.operations import saved_plan
+
+    url, plugins, cycle_id = planned
+    database = Database(url)
+    draft = plan_cycles(database, plugins, [cycle_id])
+    assert draft.notes == [
+        f"cycle {cycle_id} is draft, not yet published: its segments may still change in "
+        "field refinement; plan it again once it is published"
+    ]
+    again = run_cycle(
+        database,
+        plugins,
+        country="NL",
+        therapy_area="cardiology",
+        period="2027-H1",
+        directory=tmp_path / "again",
+    ).cycle.id
+    move_cycle(database, again, "published", actor="test", field_refinement=False)
+    move_cycle(database, cycle_id, "superseded", actor="test", note=f"cycle {again} published")
+    assert plan_cycles(database, plugins, [again], save=False).notes == []
+    with pytest.raises(ConfigError) as caught:
+        plan_cycles(database, plugins, [cycle_id], save=False)
+    text = caught.value.render()
+    assert f"cycle {cycle_id} is superseded: a newer cycle of its scope replaced it" in text
+    assert f"plan cycle {again} (published), the usable cycle of NL cardiology 2027-H1" in text
+    # the plan made on the draft is still read (for actuals) after it was superseded
+    assert saved_plan(database, plugins, draft.plan_id).goals.num_rows == 10
+    failed = run_cycle(
+        database,
+        plugins,
+        country="NL",
+        therapy_area="cardiology",
+        period="2027-H1",
+        directory=tmp_path / "third",
+    ).cycle.id
+    from harmonia.store.models import Cycle
+
+    # (as the store's sweep leaves a run that died)
+    with database.session() as session:
+        record = session.get(Cycle, failed)
+        record.status = "failed"
+        session.add(record)
+        session.commit()
+    with pytest.raises(ConfigError, match=f"cycle {failed} is failed: its run failed") as caught:
+        plan_cycles(database, plugins, [failed], save=False)
+    assert f"plan cycle {again} (published)" in caught.value.render()

@@ -84,7 +84,7 @@ class Strategy:
 
         database = self.app.existing_database
         cycles = planned_cycles(database, self.app.catalog, cycle_ids)
-        capacity = Capacity(field_force(cycles, capacity_file), parse_budgets(budgets))
+        capacity = Capacity(field_force(database, cycles, capacity_file), parse_budgets(budgets))
         return run_scenario(
             database, self.app.catalog, cycle_ids, variants, capacity, on_stage=on_stage
         )

@@ -157,6 +157,8 @@ def plan(cycle_ids, capacity_file, budgets, dry_run, as_json) -> None:
         return
     render_pro_forma(result.pro_forma)
     render_capacity(result.plan.territories.to_pylist())
+    for message in result.notes:  # (in --json: "provisional")
+        stderr.print(f"[yellow]note:[/] {escape(message)}")
     stdout.print(f"[dim]method: {result.plan.method}[/]")
     saved = f"plan {result.plan_id} saved" if result.plan_id else "not saved (--dry-run)"
     stdout.print(f"[dim]{saved}; {result.seconds:.1f} s[/]")
@@ -179,6 +181,7 @@ def plan_json(result: Any) -> dict[str, Any]:
             for row in result.plan.budgets.to_pylist()
         ],
         "shortfalls": list(result.plan.shortfalls),
+        "provisional": [c.id for c in result.cycles if c.provisional],
         "seconds": round(result.seconds, 3),
     }
 

@@ -124,7 +124,7 @@ class ReportContext:
             force = FieldForce(saved["reps"], saved["default_reps"], saved["source"])
             return Capacity(force, saved.get("budgets", {}))
         cycles = planned_cycles(self.database, self.plugins, self.cycle_ids)
-        return Capacity(field_force(cycles, self.capacity_file), self.budgets)
+        return Capacity(field_force(self.database, cycles, self.capacity_file), self.budgets)
 
     @cached_property
     def plan(self) -> Any:

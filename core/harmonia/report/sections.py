@@ -225,6 +225,7 @@ def pro_forma(context: ReportContext) -> Markup:
             )
             + ". Every row adds up exactly to the portfolio."
         ),
+        *(_note(message) for message in context.plan.notes),
     )
 
 

@@ -71,11 +71,35 @@ class PlanResult:
     seconds: float
     plan_id: int | None = None
 
+    @property
+    def notes(self) -> list[str]:
+        """What to know before acting on the plan: cycles not yet published."""
+        return [
+            f"cycle {c.id} is {c.cycle.status}, not yet published: its segments may still "
+            "change in field refinement; plan it again once it is published"
+            for c in self.cycles
+            if c.provisional
+        ]
 
-def field_force(cycles: Sequence[PlannedCycle], path: Path | None) -> FieldForce:
-    """Reps per territory from ``path``, else the country's ``reps_per_territory``."""
+
+def field_force(
+    database: Database, cycles: Sequence[PlannedCycle], path: Path | None
+) -> FieldForce:
+    """Reps per territory: from ``path`` if given, else the stored roster's reps on the
+    country's territories; a territory neither lists takes the country's
+    ``reps_per_territory``."""
+    from harmonia.store.fieldforce import reps_per_territory
+
     default = cycles[0].spec.parameter("reps_per_territory")
-    return read_field_force(path, default) if path is not None else FieldForce({}, default)
+    if path is not None:
+        return read_field_force(path, default)
+    country = cycles[0].spec.country.code
+    roster = reps_per_territory(database, country)
+    if roster:
+        reps = sum(roster.values())
+        source = f"the roster of {country} ({reps:g} reps on {len(roster)} territories)"
+        return FieldForce(roster, default, source=source)
+    return FieldForce({}, default)
 
 
 def plan_cycles(
@@ -100,7 +124,7 @@ def plan_cycles(
     stage("reading the cycles")
     cycles = planned_cycles(database, plugins, cycle_ids)
     if capacity is None:
-        capacity = Capacity(field_force(cycles, capacity_file), budgets or {})
+        capacity = Capacity(field_force(database, cycles, capacity_file), budgets or {})
     connection = open_universe(database, cycles)
     try:
         stage("allocating contacts")
@@ -193,7 +217,10 @@ def saved_plan(database: Database, plugins: Plugins, plan_id: int) -> SavedPlan:
             f"no plan {plan_id}",
             fix="plans are saved by `harmonia strategy plan` (without --dry-run)",
         )
-    cycles = planned_cycles(database, plugins, [int(i) for i in record.cycle_ids.split()])
+    # A plan stays readable after its cycles were superseded: their results are kept.
+    cycles = planned_cycles(
+        database, plugins, [int(i) for i in record.cycle_ids.split()], superseded=True
+    )
     areas = " ".join(f"WHEN {c.id} THEN {literal(c.spec.therapy_area)}" for c in cycles)
     channels = ", ".join(f"g.{channel}" for channel in CHANNELS)
     with BulkConnection(database, write=False) as bulk:

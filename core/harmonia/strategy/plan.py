@@ -418,8 +418,9 @@ def _shortfalls(territories: pa.Table) -> tuple[str, ...]:
         )
         if row["reps"] <= 0:
             messages.append(
-                f"territory {row['territory']} has no reps: {missing} are not planned (give it "
-                "reps in the capacity file, or align its customers to another territory)"
+                f"territory {row['territory']} has no reps: {missing} are not planned (place "
+                "a rep on it in the roster or the capacity file, or align its customers to "
+                "another territory)"
             )
         else:
             messages.append(

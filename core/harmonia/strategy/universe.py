@@ -51,6 +51,11 @@ class PlannedCycle:
     spec: CycleSpec
 
     @property
+    def provisional(self) -> bool:
+        """Whether its segments may still change: not yet published."""
+        return self.cycle.status != lifecycle.PUBLISHED
+
+    @property
     def id(self) -> int:
         assert self.cycle.id is not None
         return self.cycle.id
@@ -62,8 +67,16 @@ def planned_cycles(
     cycle_ids: Sequence[int],
     *,
     questionnaires: bool = False,
+    superseded: bool = False,
 ) -> list[PlannedCycle]:
     """The completed cycles to plan together: one market and period, one per therapy area.
+
+    A cycle is planned from the moment its run completed (``draft``): before
+    it is published its segments may still change in field refinement, which
+    :attr:`PlannedCycle.provisional` says. A failed cycle has no result and a
+    superseded one was replaced: both are refused, naming what to plan instead.
+    ``superseded`` admits superseded cycles too, to read a plan saved before
+    they were replaced (their result stays stored).
 
     Their specs hold the questionnaires only when asked (to segment a cycle
     again): planning does not score, and structuring them takes time.
@@ -72,12 +85,11 @@ def planned_cycles(
 
     cycles = [get_cycle(database, cycle_id) for cycle_id in dict.fromkeys(cycle_ids)]
     for cycle in cycles:
-        if cycle.status not in lifecycle.COMPLETED:
-            raise ConfigError(
-                f"cycle {cycle.id} is {cycle.status}: only a cycle whose run completed "
-                f"({', '.join(lifecycle.COMPLETED)}) can be planned",
-                fix="run the cycle again (harmonia cycle run) and plan the new one",
-            )
+        if cycle.status in lifecycle.COMPLETED:
+            continue
+        if cycle.status == lifecycle.SUPERSEDED and superseded:
+            continue
+        _refuse(database, cycle)
     markets = {(c.country, c.period) for c in cycles}
     areas = [c.therapy_area for c in cycles]
     if len(markets) > 1 or len(set(areas)) < len(areas):
@@ -88,6 +100,47 @@ def planned_cycles(
             fix="name one cycle per therapy area of the same country and period",
         )
     return [PlannedCycle(cycle, cycle_spec(cycle, plugins, questionnaires)) for cycle in cycles]
+
+
+def usable_cycle(database: Database, country: str, therapy_area: str, period: str) -> Cycle | None:
+    """The cycle a plan of the scope should use: the published one, else the latest whose
+    run completed (a draft or a cycle in refinement), else None."""
+    from sqlmodel import select
+
+    from harmonia.store.models import Cycle as CycleRecord
+
+    with database.session() as session:
+        cycles = session.exec(
+            select(CycleRecord).where(
+                CycleRecord.country == country,
+                CycleRecord.therapy_area == therapy_area,
+                CycleRecord.period == period,
+                CycleRecord.status.in_(lifecycle.COMPLETED),  # type: ignore[attr-defined]
+            )
+        ).all()
+    return max(cycles, key=lambda c: (c.status == lifecycle.PUBLISHED, c.id or 0), default=None)
+
+
+def _refuse(database: Database, cycle: Cycle) -> None:
+    """A cycle that cannot be planned: say why, and which cycle to plan instead."""
+    scope = f"{cycle.country} {cycle.therapy_area} {cycle.period}"
+    instead = usable_cycle(database, cycle.country, cycle.therapy_area, cycle.period)
+    if instead is not None and instead.id != cycle.id:
+        fix = f"plan cycle {instead.id} ({instead.status}), the usable cycle of {scope}"
+    else:
+        fix = f"run the cycle again (harmonia cycle run -c {cycle.country} -t "
+        fix += f"{cycle.therapy_area} -p {cycle.period}) and plan the new one"
+    why = {
+        lifecycle.SUPERSEDED: "a newer cycle of its scope replaced it",
+        lifecycle.FAILED: "its run failed, so it has no result",
+        lifecycle.RUNNING: "its run has not finished",
+    }.get(cycle.status, "it has no usable result")
+    raise ConfigError(
+        f"cycle {cycle.id} is {cycle.status}: {why}; only a cycle whose run completed "
+        f"({', '.join(lifecycle.COMPLETED)}) can be planned",
+        where=f"cycle {cycle.id} ({scope})",
+        fix=fix,
+    )
 
 
 def cycle_spec(cycle: Cycle, plugins: Plugins, questionnaires: bool = True) -> CycleSpec:
@@ -125,16 +178,24 @@ def cycle_spec(cycle: Cycle, plugins: Plugins, questionnaires: bool = True) -> C
 
 def stored_assignments(database: Database, cycles: Sequence[PlannedCycle]) -> pa.Table:
     """The cycles' assignments with each customer's territory: cycle_id, therapy_area,
-    customer_id, territory, segment (the final segment)."""
+    customer_id, territory, segment (the final segment).
+
+    A customer's territory is the alignment's for the cycles' period, else the
+    one their customer record carries (as field refinement freezes it).
+    """
     from harmonia.store.bulk import BulkConnection
+    from harmonia.store.fieldforce import aligned_territory_sql
 
     ids = ", ".join(str(c.id) for c in cycles)
     areas = " ".join(f"WHEN {c.id} THEN {literal(c.spec.therapy_area)}" for c in cycles)
+    aligned = aligned_territory_sql(cycles[0].spec.period)
     with BulkConnection(database, write=False) as bulk:
         return bulk.read(
             f"SELECT a.cycle_id, CASE a.cycle_id {areas} END AS therapy_area, a.customer_id, "
-            "c.territory, a.final_segment AS segment "
-            f"FROM assignment a JOIN customer c ON c.id = a.customer_id WHERE a.cycle_id IN ({ids})"
+            "COALESCE(al.territory, c.territory) AS territory, a.final_segment AS segment "
+            f"FROM assignment a JOIN customer c ON c.id = a.customer_id "
+            f"LEFT JOIN ({aligned}) al ON al.customer_id = a.customer_id "
+            f"WHERE a.cycle_id IN ({ids})"
         )
 
 
