@@ -190,7 +190,9 @@ def test_a_report_of_a_saved_plan_uses_its_capacity(cli: Callable, tmp_path: Pat
     assert result.exit_code == 0, result.output
     html = target.read_text(encoding="utf-8")
     assert f"Field force: {capacity}" in html
-    assert "No scenarios were run" in html and "No actuals given" in html
+    assert "No scenarios were run" in html
+    # the calls the store holds for 2027-H2 are the actuals the report shows
+    assert "Actuals against plan" in html and "No actuals:" not in html
     wrong = cli("report", "1", "--plan", "1", "--out", str(target))
     assert wrong.exit_code == 1 and "plan 1 plans cycles 2, not cycle 1" in wrong.output
     both = cli("report", "2", "--plan", "1", "--capacity", str(capacity))
@@ -222,3 +224,38 @@ def test_actuals_against_a_saved_plan(cli: Callable, tmp_path: Path) -> None:
     shown = cli("strategy", "actuals", "1", "--activity", str(activity))
     assert "actuals against plan" in shown.output
     assert cli("strategy", "actuals", "7", "--sales", str(sales)).exit_code == 1
+
+
+def test_actuals_the_store_holds_are_loaded_like_any_metric(cli: Callable, tmp_path: Path) -> None:
+    """Delivered contacts and revenue are metrics: the loader quarantines an unknown
+    customer and a period that cannot be data; the plan is compared with the rest."""
+    assert cli("strategy", "plan", "2").exit_code == 0
+    metrics = write(
+        tmp_path / "actuals.csv",
+        "customer_id;therapy_area;metric;period;value\n"
+        "C01;cardiology;revenue;2027-Q3;1200,5\n"
+        "C01;cardiology;revenue;2027-Q4;300\n"
+        "C02;cardiology;email_contacts;2027-10;4\n"
+        "C01;cardiology;revenue;2027-Q1;999\n"  # H1: not this plan's period
+        "C99;cardiology;revenue;2027-Q3;50\n"  # unknown: quarantined
+        "C02;cardiology;revenue;2099-Q3;50\n",  # cannot be data: quarantined
+    )
+    loaded = cli("load", str(metrics), "--kind", "metrics", "--country", "NL", "--json")
+    assert loaded.exit_code == 0, loaded.output
+    (batch,) = json.loads(loaded.output)
+    assert (batch["rows_loaded"], batch["rows_quarantined"]) == (4, 2)
+    assert not batch["warnings"]  # the actuals' metric names are expected
+    result = cli("strategy", "actuals", "1", "--json")
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    segments = {r["segment"]: r for r in data["segments"]}
+    # C01 (champion): 2 calls in 2027-Q3 and 1,500.50 of revenue in H2, from the store
+    assert segments["champion"]["actual_calls"] == 2
+    assert segments["champion"]["actual_sales"] == pytest.approx(1500.5)
+    assert segments["grow"]["actual_contacts"] == 4  # C02's e-mails
+    assert data["rejected"] == []
+    # a file replaces the stored actuals of its kind only
+    sales = write(tmp_path / "sales.csv", "customer_id,period,value\nC01,2027-Q3,10\n")
+    data = json.loads(cli("strategy", "actuals", "1", "--sales", str(sales), "--json").output)
+    champion = next(r for r in data["segments"] if r["segment"] == "champion")
+    assert (champion["actual_calls"], champion["actual_sales"]) == (2, 10)

@@ -104,15 +104,31 @@ class Strategy:
         sales_file: Path | None = None,
         system: str = "csv",
     ) -> Any:
+        """A saved plan against its actuals: the stored ones (metrics), each kind replaced
+        by a file where one is given."""
+        from harmonia.errors import NotFoundError
+        from harmonia.strategy.actual_store import with_stored
         from harmonia.strategy.operations import compare_actuals, saved_plan
 
         saved = saved_plan(self.app.existing_database, self.app.catalog, plan_id)
-        return compare_actuals(
+        activity, sales = with_stored(
+            self.app.existing_database,
+            saved.cycles,
             saved.goals,
-            saved.cycles[0].spec.period,
             self.read_actuals(activity_file, "activity", system),
             self.read_actuals(sales_file, "sales", system),
         )
+        if not activity.num_rows and not sales.num_rows:
+            from harmonia.definitions.strategy import ACTUAL_CONTACT_METRICS, ACTUAL_SALES_METRIC
+
+            metrics = ", ".join(sorted({*ACTUAL_CONTACT_METRICS.values(), ACTUAL_SALES_METRIC}))
+            raise NotFoundError(
+                f"no actuals for plan {plan_id}: the store holds none of the metrics {metrics} "
+                f"for its customers in {saved.cycles[0].spec.period}",
+                fix="load them (harmonia load metrics.csv: customer_id, therapy_area, metric, "
+                "period, value), or give --activity and --sales files",
+            )
+        return compare_actuals(saved.goals, saved.cycles[0].spec.period, activity, sales)
 
     def fit(self, history: Path, *, family: str = "adbudg", revenue_per_unit: float = 0.0) -> Any:
         from harmonia.strategy.fit import fit_segments, read_history

@@ -331,14 +331,17 @@ def fit(history: Path, family: str, revenue_per_unit: float, as_json: bool) -> N
 def actuals(plan_id, activity_file, sales_file, system, as_json) -> None:
     """Actual activity and sales against a saved plan: attainment, variance, response.
 
-    Rows that cannot be compared (unknown customers, dates or periods outside
-    the plan's period, unknown channels) are listed with their reasons.
+    The actuals are the metrics the store holds for the plan's customers in
+    its period (calls and <channel>_contacts delivered, revenue), loaded with
+    `harmonia load` like any metric; a file given replaces the stored actuals
+    of its kind. Rows of a file that cannot be compared (unknown customers,
+    dates or periods outside the plan's period, unknown channels) are listed
+    with their reasons.
 
     \b
+    harmonia strategy actuals 1                 # the actuals loaded as metrics
     harmonia strategy actuals 1 --activity calls.csv --sales sales.csv
     """
-    if activity_file is None and sales_file is None:
-        raise click.UsageError("give --activity, --sales or both")
     result = app().strategy.actuals(
         plan_id, activity_file=activity_file, sales_file=sales_file, system=system
     )

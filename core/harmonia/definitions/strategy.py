@@ -25,6 +25,16 @@ CHANNELS = ("face_to_face", "remote", "phone", "email", "event", "web", "sample"
 #: the events a territory can hold; every other channel is limited by its budget.
 FIELD_CHANNELS = ("face_to_face", "event")
 
+#: Actuals are metrics, loaded like any other (``harmonia load``, quarantined and
+#: batched by the loader): the contacts each customer got per channel in a period,
+#: and their sales in the pro forma's currency. Calls are the metric the
+#: opportunity indices already read as activity.
+ACTUAL_CONTACT_METRICS = {
+    channel: "calls" if channel == "face_to_face" else f"{channel}_contacts" for channel in CHANNELS
+}
+ACTUAL_SALES_METRIC = "revenue"
+ACTUAL_METRICS = frozenset({*ACTUAL_CONTACT_METRICS.values(), ACTUAL_SALES_METRIC})
+
 #: A response curve's shape above which it is S-shaped (convex at first).
 CONCAVE_SHAPE = 1.0
 

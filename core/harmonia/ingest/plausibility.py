@@ -8,7 +8,9 @@ Two answers, kept apart on purpose:
   (:class:`~harmonia.definitions.ruleset.MetricBounds`);
 * what **may be legitimate but is unexpected** loads, and the load says so by
   name with counts: a therapy area no installed pack segments, a metric no
-  installed rule set reads or bounds, an answer dated after today.
+  installed rule set reads or bounds (other than the actuals a plan is
+  compared with, :data:`~harmonia.definitions.strategy.ACTUAL_METRICS`), an
+  answer dated after today.
 
 The expectations come from the catalogue of installed packs. The checks run
 in the loader's vectorized SQL; the warnings from counts it gathers per chunk.
@@ -22,6 +24,7 @@ from typing import TYPE_CHECKING
 
 import attrs
 
+from harmonia.definitions.strategy import ACTUAL_METRICS
 from harmonia.sql import literal, quote
 
 if TYPE_CHECKING:
@@ -136,7 +139,7 @@ class Expectations:
         for area, metric, count in counts:
             if area not in self.metrics:
                 areas[area] = areas.get(area, 0) + count
-            elif metric not in self.metrics[area]:
+            elif metric not in self.metrics[area] and metric not in ACTUAL_METRICS:
                 names[area, metric] = names.get((area, metric), 0) + count
         installed = ", ".join(sorted(self.metrics)) or "none"
         warnings = [

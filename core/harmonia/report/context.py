@@ -150,14 +150,18 @@ class ReportContext:
 
     @cached_property
     def actuals(self) -> Any:
-        if self.activity is None and self.sales is None:
-            return None
+        """The plan against the actuals of the files given, else those the store holds
+        (None when there are none)."""
+        from harmonia.strategy.actual_store import with_stored
         from harmonia.strategy.operations import compare_actuals, saved_plan
 
         # A saved plan is compared as it was saved; otherwise the plan shown.
-        goals = (
-            saved_plan(self.database, self.plugins, self.plan_id).goals
-            if self.plan_id is not None
-            else self.plan.plan.goals
-        )
-        return compare_actuals(goals, self.plan.cycles[0].spec.period, self.activity, self.sales)
+        if self.plan_id is not None:
+            saved = saved_plan(self.database, self.plugins, self.plan_id)
+            cycles, goals = saved.cycles, saved.goals
+        else:
+            cycles, goals = self.plan.cycles, self.plan.plan.goals
+        activity, sales = with_stored(self.database, cycles, goals, self.activity, self.sales)
+        if not activity.num_rows and not sales.num_rows:
+            return None
+        return compare_actuals(goals, cycles[0].spec.period, activity, sales)

@@ -439,7 +439,8 @@ SECTIONS: tuple[Section, ...] = (
         "actuals",
         "Actuals against plan",
         actuals,
-        "No actuals given: `harmonia report CYCLE --activity activity.csv --sales sales.csv`.",
+        "No actuals: load them as metrics (calls, <channel>_contacts, revenue) or give "
+        "`harmonia report CYCLE --activity activity.csv --sales sales.csv`.",
     ),
     Section("customer-master", "Customer master data quality", customer_master),
 )
