@@ -196,6 +196,75 @@ def test_erasure_removes_the_persons_quarantined_rows_and_no_one_elses(
     assert "C01" not in after and after.count("C02") == before.count("C02")
 
 
+def test_erasure_reaches_the_output_of_every_installed_sink_or_names_it(
+    universe: str, tmp_path: Path
+) -> None:
+    catalog = every_installed_sink()
+    sinks = [SinkChoice(name, tuple(OUTPUT_KINDS)) for name in sorted(catalog.output_sinks)]
+    assert "veeva" in {s.name for s in sinks}  # a sink with its own file layout
+    published = cycle(universe, tmp_path / "out", catalog, sinks)
+    target = ids(universe)["C02"]
+    # An objection first forgets the stored results: the published files stay reachable.
+    object_to_profiling(Database(universe), [target], actor="dpo")
+    result = erase(Database(universe), target, actor="dpo", sinks=catalog.output_sinks)
+    assert not result.failed
+    assert result.files_cleaned
+    unreachable = " ".join(result.unreachable)
+    for written in published.written:
+        if written.location in unreachable:
+            assert f"{written.sink} sink" in unreachable
+            continue
+        content = text_of(written.location)
+        for trace in C02_TRACES:
+            assert trace not in content, (written, trace)
+    [audit] = query(universe, "SELECT * FROM audit_event WHERE action = 'privacy.erase'")
+    assert json.loads(audit["details"])["files_cleaned"] == list(result.files_cleaned)
+
+
+def test_erasure_removes_refinement_requests_alignment_and_fact_files(
+    universe: str, tmp_path: Path
+) -> None:
+    from harmonia.store.models import Alignment, RefinementRequest, RefinementScope
+
+    known = ids(universe)
+    database = Database(universe)
+    with database.session() as session:
+        for customer in (known["C01"], known["C02"]):
+            session.add(Alignment(customer_id=customer, period="2027-H1", first_month=1,
+                                  last_month=6, territory="T1", batch_id=1))  # fmt: skip
+            session.add(RefinementScope(cycle_id=1, customer_id=customer, territory="T1"))
+            session.add(RefinementRequest(cycle_id=1, customer_id=customer, territory="T1",
+                                          requester="rep", action="segment", reason="other",
+                                          comment=f"Dr {customer} retired"))  # fmt: skip
+        session.commit()
+    result = erase(database, known["C01"], actor="dpo")
+    for table in ("alignment", "refinement_scope", "refinement_request"):
+        assert result.removed[table] == 1, table
+        left = query(universe, f"SELECT customer_id FROM {table}")
+        assert [row["customer_id"] for row in left] == [known["C02"]], table
+    if universe.startswith("sqlite"):  # metrics live in Parquet files beside the store
+        duck = duckdb_connection()
+        facts = Path(universe.removeprefix("sqlite:///") + ".facts")
+        files = f"read_parquet('{facts}/metric/*/*.parquet')"
+        held = duck.sql(f"SELECT DISTINCT customer_id FROM {files}").fetchall()
+        assert known["C02"] in {row[0] for row in held} and (known["C01"],) not in held
+
+
+def test_a_file_that_cannot_be_rewritten_is_named_and_the_audit_entry_kept(
+    universe: str, tmp_path: Path
+) -> None:
+    published = cycle(universe, tmp_path, sinks=[SinkChoice("parquet", ("target_list",))])
+    [written] = published.written
+    Path(written.location).write_bytes(b"not parquet at all")  # damaged after publishing
+    target = ids(universe)["C01"]
+    result = erase(Database(universe), target, actor="dpo")
+    [problem] = result.failed
+    assert problem.startswith(written.location) and "run the erasure again" in problem
+    assert not query(universe, f"SELECT * FROM crosswalk WHERE customer_id = {target}")
+    [audit] = query(universe, "SELECT * FROM audit_event WHERE action = 'privacy.erase'")
+    assert json.loads(audit["details"])["failed"] == [problem]
+
+
 def test_an_erased_persons_objection_cannot_be_withdrawn(universe: str) -> None:
     target = ids(universe)["C01"]
     erase(Database(universe), target, actor="dpo")

@@ -30,6 +30,7 @@ default ``veeva``: the name under which the account extract was loaded).
 from __future__ import annotations
 
 import datetime as dt
+import re
 from pathlib import Path
 
 import duckdb
@@ -39,12 +40,13 @@ from harmonia import (
     FILE_NAME_OPTION,
     ConfigError,
     CycleInfo,
+    Erasure,
     Option,
     OutputSink,
     Period,
     SinkRequest,
 )
-from harmonia.files import write_table_csv
+from harmonia.files import remove_rows, write_table_csv
 from harmonia_veeva import objects as vo
 
 OPTIONS = (
@@ -234,6 +236,31 @@ def _objects(
     return {name: connection.sql(sql).to_arrow_table() for name, sql in queries.items()}
 
 
+def erase_veeva(location: str, erasure: Erasure) -> int | None:
+    """Remove an erased person from one load file: the rows naming their account.
+
+    An account is named alone (``Account_vod__c``, ``Target_vod__c``...) or
+    inside the external ids built from it (``<account>__<territory>``,
+    ``...-<territory>-<account>[-<channel>]``); ``unmatched.csv`` names the
+    harmonia id.
+    """
+    path = Path(location)
+    if path.suffix != ".csv" or not path.is_file():
+        return None
+    accounts = sorted({source_id for _, source_id in erasure.source_ids})
+    ids = ", ".join(map(str, erasure.customer_ids))
+
+    def match(columns: list[str]) -> str:
+        tests = [f"TRY_CAST(harmonia_id AS BIGINT) IN ({ids})"] if "harmonia_id" in columns else []
+        if accounts:
+            named = "|".join(re.escape(account) for account in accounts)
+            pattern = _text(f"(^|-)({named})($|-|__)")
+            tests += [f"regexp_matches(COALESCE(\"{c}\", ''), {pattern})" for c in columns]
+        return " OR ".join(tests) or "false"
+
+    return remove_rows(path, match)
+
+
 SINK = OutputSink(
     name="veeva",
     description="Veeva CRM load files: territory alignment (ATL), targets and segments per "
@@ -241,4 +268,5 @@ SINK = OutputSink(
     accepts={"target_list"},
     write=write_veeva,
     options=OPTIONS,
+    erase=erase_veeva,
 )

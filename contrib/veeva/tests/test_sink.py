@@ -147,3 +147,25 @@ def test_the_pack_is_found_through_its_entry_point(harmonia_catalog):
     catalog = harmonia_catalog  # every installed pack, strict (harmonia.testing)
     assert "veeva" in catalog.output_sinks and "veeva-accounts" in catalog.data_sources
     assert catalog.output_sinks["veeva"].provenance.distribution == "harmonia-veeva"
+
+
+def test_erasing_a_person_removes_every_row_naming_their_account_and_nothing_else(tmp_path):
+    from harmonia import Erasure
+
+    (sink,) = harmonia_veeva.harmonia_output_sinks()
+    folder = _write(tmp_path)
+    before = {p.name: p.read_text(encoding="utf-8") for p in folder.glob("*.csv")}
+    assert sum("001B" in text for text in before.values()) >= 4  # the check below can fail
+    erased = Erasure((2, 3), (("veeva", "001B"),))
+    removed = {p.name: sink.erase(str(p), erased) for p in sorted(folder.glob("*.csv"))}
+    after = {p.name: p.read_text(encoding="utf-8") for p in folder.glob("*.csv")}
+    assert not any("001B" in text for text in after.values())
+    assert removed["TSF_vod__c.csv"] == 2 and removed["MC_Cycle_vod__c.csv"] == 0
+    assert after["MC_Cycle_vod__c.csv"] == before["MC_Cycle_vod__c.csv"]  # untouched
+    assert all(
+        "001A" in after[name] for name in ("TSF_vod__c.csv", "MC_Cycle_Plan_Channel_vod__c.csv")
+    )
+    # unmatched.csv names people by harmonia id: customer 5's row goes with its id.
+    assert sink.erase(str(folder / "unmatched.csv"), Erasure((5,), ())) == 1
+    assert "001C" not in (folder / "unmatched.csv").read_text(encoding="utf-8")
+    assert sink.erase(str(tmp_path / "elsewhere.xlsx"), erased) is None

@@ -40,7 +40,12 @@ class Privacy:
     def erase(self, customer_id: int) -> Any:
         from harmonia.master.privacy import erase
 
-        return erase(self.app.database, customer_id, actor=self.app.actor)
+        return erase(
+            self.app.database,
+            customer_id,
+            actor=self.app.actor,
+            sinks=self.app.catalog.output_sinks,
+        )
 
     def pseudonymised(self, cycle_id: int, key_file: Path) -> Any:
         """A cycle's segmentation with HMAC pseudonyms instead of ids (an Arrow table)."""

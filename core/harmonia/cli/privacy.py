@@ -73,6 +73,8 @@ def erase(customer_id: int, yes: bool, as_json: bool) -> None:
     result = app().privacy.erase(customer_id)
     if as_json:
         echo_json(result.to_json())
+        if result.failed:
+            raise click.exceptions.Exit(1)
         return
     stdout.print(f"Erased customer {_list(result.customers)}.")
     stdout.print(table(None, ["table", "rows"], sorted(result.removed.items())))
@@ -82,6 +84,11 @@ def erase(customer_id: int, yes: bool, as_json: bool) -> None:
         stdout.print("[bold]Not reachable from here, erase there:[/bold]")
         for location in result.unreachable:
             stdout.print(f"  {location}")
+    if result.failed:
+        stdout.print("[bold red]Could not rewrite (the audit entry records it):[/bold red]")
+        for problem in result.failed:
+            stdout.print(f"  {problem}")
+        raise click.exceptions.Exit(1)
 
 
 @privacy.command("export")

@@ -16,7 +16,8 @@ Values (:mod:`harmonia.files.values`)
 Writing (:mod:`harmonia.files.writing`)
     :func:`write_csv` writes batches as ``<kind>.csv`` files in a market's
     conventions (``;`` and decimal commas, or ``,`` and points), and
-    :func:`write_table_csv` any Arrow table.
+    :func:`write_table_csv` any Arrow table; :func:`remove_rows` rewrites a
+    written CSV or Parquet file without some rows (to erase a person).
 
 Both go through :func:`harmonia.compute.duckdb_connection`.
 """
@@ -32,7 +33,7 @@ from harmonia.files.reading import (
     read_parquet,
 )
 from harmonia.files.values import canonical_value
-from harmonia.files.writing import write_csv, write_table_csv
+from harmonia.files.writing import remove_rows, write_csv, write_table_csv
 
 __all__ = [
     "KIND_ORDER",
@@ -44,6 +45,7 @@ __all__ = [
     "peek_kind",
     "read_csv",
     "read_parquet",
+    "remove_rows",
     "write_csv",
     "write_table_csv",
 ]

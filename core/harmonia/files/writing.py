@@ -8,7 +8,7 @@ European Excel, ``,`` and points elsewhere.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -79,3 +79,50 @@ def _formatted(field: pa.Field, decimal: str) -> str:
     if decimal != "." and (pa.types.is_floating(field.type) or pa.types.is_decimal(field.type)):
         return f"replace(CAST({name} AS VARCHAR), '.', {quote(decimal)}) AS {name}"
     return name
+
+
+def remove_rows(path: Path, match: Callable[[list[str]], str | None]) -> int | None:
+    """Rewrite a CSV or Parquet file without the rows a condition matches; returns how many.
+
+    ``match`` gets the file's column names and returns a DuckDB condition over
+    them (CSV columns are text), or None when the file has no column it can
+    test: then the file is left alone and the result is None. A file without
+    a matching row is not touched. The new file replaces the old one whole
+    (written beside it, then renamed), in the same format and, for CSV, with
+    the same delimiter. Used to erase a person from files already written.
+    """
+    connection = duckdb_connection()
+    try:
+        delimiter = ","
+        if path.suffix == ".parquet":
+            reader = f"read_parquet({quote(str(path))})"
+        else:
+            with path.open(encoding="utf-8-sig") as handle:
+                header = handle.readline()
+            delimiter = max((";", ",", "\t", "|"), key=header.count)
+            reader = (
+                f"read_csv({quote(str(path))}, delim={quote(delimiter)}, header=true, "
+                "all_varchar=true)"
+            )
+        columns = [row[0] for row in connection.sql(f"DESCRIBE SELECT * FROM {reader}").fetchall()]
+        condition = match(columns)
+        if condition is None:
+            return None
+        found = connection.sql(f"SELECT COUNT(*) FROM {reader} WHERE {condition}").fetchall()
+        removed = int(found[0][0])
+        if not removed:
+            return 0
+        kept = connection.sql(
+            f"SELECT * FROM {reader} WHERE NOT COALESCE({condition}, false)"
+        ).to_arrow_table()
+    finally:
+        connection.close()
+    temporary = path.with_name(path.name + ".rewriting")
+    if path.suffix == ".parquet":
+        import pyarrow.parquet as pq
+
+        pq.write_table(kept, temporary)
+    else:
+        write_table_csv(kept, temporary, delimiter=delimiter)
+    temporary.replace(path)
+    return removed

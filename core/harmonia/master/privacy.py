@@ -14,15 +14,18 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
 import attrs
+import duckdb
 import pyarrow as pa
 from sqlalchemy import text
 from sqlmodel import Session, select
 
-from harmonia.errors import ConfigError, NotFoundError
+from harmonia.errors import ConfigError, HarmoniaError, NotFoundError
+from harmonia.files import remove_rows
+from harmonia.plugin.types import Erasure, OutputSink
 from harmonia.sql import literal
 from harmonia.store.bulk import BulkConnection
 from harmonia.store.database import Database
@@ -144,19 +147,22 @@ def _audit(actor: str, action: str, ids: Sequence[int], details: dict[str, objec
 
 @attrs.frozen
 class ErasureResult:
-    """What an erasure removed (row counts per table) and the files it could not reach."""
+    """What an erasure removed (rows per table) and from which files; the files it could
+    not reach (named, to erase there by hand) and those it failed to rewrite (and why)."""
 
     customers: tuple[int, ...]
     removed: dict[str, int]
     files_cleaned: tuple[str, ...]
     unreachable: tuple[str, ...]
+    failed: tuple[str, ...] = ()
 
     def to_json(self) -> dict[str, object]:
         return attrs.asdict(self)
 
 
 #: Facts and records keyed by customer id, erased with the customer. Each
-#: statement takes ``{ids}``, the erased customers' ids.
+#: statement takes ``{ids}``, the erased customers' ids. Refinement requests go
+#: whole: their comments are free text about the person.
 _ERASE = {
     "answer": "DELETE FROM answer WHERE response_id IN "
     "(SELECT id FROM response WHERE customer_id IN ({ids}))",
@@ -168,42 +174,71 @@ _ERASE = {
     "crosswalk": "DELETE FROM crosswalk WHERE customer_id IN ({ids})",
     "golden_value": "DELETE FROM golden_value WHERE customer_id IN ({ids})",
     "match_pair": "DELETE FROM match_pair WHERE left_id IN ({ids}) OR right_id IN ({ids})",
+    "refinement_request": "DELETE FROM refinement_request WHERE customer_id IN ({ids})",
+    "refinement_scope": "DELETE FROM refinement_scope WHERE customer_id IN ({ids})",
+    "alignment": "DELETE FROM alignment WHERE customer_id IN ({ids})",
 }
 
+#: Audit actions whose ``written`` entries name files the workspace wrote.
+WRITES = ("cycle.publish", "cycle.run", "lake.export", "master.review-export", "files.written")
 
-def erase(database: Database, customer_id: int, *, actor: str) -> ErasureResult:
+#: Columns that hold a harmonia customer id in the files harmonia writes.
+ID_COLUMNS = ("harmonia_id", "customer_id", "merged_id", "survivor_id")
+
+#: What a rewrite of a file can fail with: said per file, the erasure goes on.
+_FILE_ERRORS: tuple[type[BaseException], ...] = (
+    OSError,
+    HarmoniaError,
+    duckdb.Error,
+    pa.ArrowException,
+)
+
+
+def erase(
+    database: Database,
+    customer_id: int,
+    *,
+    actor: str,
+    sinks: Mapping[str, OutputSink] | None = None,
+) -> ErasureResult:
     """Erase one person: every harmonia id they have (merged ones too), everywhere we can.
 
     The customer record stays as an empty tombstone with an objection, so the
     id in old audit entries names nobody and nothing profiles it again.
     Rows of theirs in the quarantine go too (matched by their source ids).
-    Files the workspace wrote (``cycle.publish`` in the audit trail) are
-    rewritten without them where they are CSV or Parquet files on this
-    machine; any other location is returned as unreachable.
+    Files the workspace wrote (the ``written`` entries of :data:`WRITES` in
+    the audit trail: sinks, Spark outputs, the lake, workbooks) are rewritten
+    without them where harmonia can read them (``sinks`` give their own
+    ``erase``); every other location is returned by name, and a file that
+    cannot be rewritten is returned with the reason. The audit entry is
+    written whatever happens to the files.
     """
     with database.session() as session:
         survivor = _known(session, [customer_id])[customer_id]
+        connection = session.connection()
         ids = [survivor] + [
             row[0]
-            for row in session.connection().execute(
+            for row in connection.execute(
                 text("SELECT merged_id FROM customer_redirect WHERE survivor_id = :s"),
                 {"s": survivor},
             )
         ]
         id_list = ", ".join(map(str, sorted(ids)))
-        cycles = [
-            row[0]
-            for row in session.connection().execute(
-                text(f"SELECT DISTINCT cycle_id FROM assignment WHERE customer_id IN ({id_list})")
-            )
-        ]
+        country = connection.execute(
+            text("SELECT country FROM customer WHERE id = :s"), {"s": survivor}
+        ).scalar()
         source_ids = [
             (row[0], row[1])
-            for row in session.connection().execute(
+            for row in connection.execute(
                 text(f"SELECT system, source_id FROM crosswalk WHERE customer_id IN ({id_list})")
             )
         ]
-        connection = session.connection()
+        responses = [
+            row[0]
+            for row in connection.execute(
+                text(f"SELECT id FROM response WHERE customer_id IN ({id_list})")
+            )
+        ]
         removed = {
             table: connection.execute(text(statement.format(ids=id_list))).rowcount
             for table, statement in _ERASE.items()
@@ -221,46 +256,57 @@ def erase(database: Database, customer_id: int, *, actor: str) -> ErasureResult:
         if session.get(Objection, survivor) is None:
             session.add(Objection(customer_id=survivor, source="erasure", actor=actor))
         session.commit()
-    cleaned, unreachable = _erase_from_files(database, cycles, ids)
-    with database.session() as session:
-        session.add(
-            _audit(
-                actor,
-                "privacy.erase",
-                sorted(ids),
-                {"removed": removed, "files_cleaned": cleaned, "unreachable": unreachable},
-            )
-        )
-        session.commit()
-    return ErasureResult(tuple(sorted(ids)), removed, tuple(cleaned), tuple(unreachable))
+    person = Erasure(tuple(sorted(ids)), tuple(source_ids))
+    files = _ErasedFiles(person, tuple(responses), sinks or {})
+    try:
+        files.erase(_written(database, country))
+    finally:
+        with database.session() as session:
+            details = {
+                "removed": removed,
+                "files_cleaned": files.cleaned,
+                "unreachable": files.unreachable,
+                "failed": files.failed,
+            }
+            session.add(_audit(actor, "privacy.erase", sorted(ids), details))
+            session.commit()
+    return ErasureResult(
+        person.customer_ids,
+        removed,
+        tuple(files.cleaned),
+        tuple(files.unreachable),
+        tuple(files.failed),
+    )
 
 
 def _erase_fact_files(database: Database, ids: Sequence[int]) -> dict[str, int]:
     """Facts held as Parquet files per load batch (SQLite stores): each file holding the
-    person is rewritten without them. Batches are immutable, except to erase a person."""
+    person is rewritten without them. Batches are immutable, except to erase a person.
+    One query per kind of fact finds the files that hold them."""
     from harmonia.compute import duckdb_connection
     from harmonia.store.facts import FACT_TABLES, facts_of
 
     facts = facts_of(database)
     if not getattr(facts, "external", False):
         return {}
-    duck = duckdb_connection()
     wanted = ", ".join(map(str, ids))
     removed: dict[str, int] = {}
-    for table in FACT_TABLES:
-        for path in sorted((facts.root / table).glob("batch=*/part-*.parquet")):
-            source = f"read_parquet({literal(str(path))})"
-            hits = duck.sql(f"SELECT COUNT(*) FROM {source} WHERE customer_id IN ({wanted})")
-            count = int(hits.fetchall()[0][0])
-            if not count:
+    duck = duckdb_connection()
+    try:
+        for table in FACT_TABLES:
+            paths = sorted((facts.root / table).glob("batch=*/part-*.parquet"))
+            if not paths:
                 continue
-            temporary = path.with_name(path.name + ".erasing")
-            duck.execute(
-                f"COPY (SELECT * FROM {source} WHERE customer_id NOT IN ({wanted})) "
-                f"TO {literal(str(temporary))} (FORMAT parquet)"
-            )
-            temporary.replace(path)
-            removed[table] = removed.get(table, 0) + count
+            listed = ", ".join(literal(str(path)) for path in paths)
+            holding = duck.sql(
+                f"SELECT filename FROM read_parquet([{listed}], filename = true) "
+                f"WHERE customer_id IN ({wanted}) GROUP BY filename"
+            ).fetchall()
+            for (path,) in holding:
+                rows = remove_rows(Path(path), lambda _: f"customer_id IN ({wanted})") or 0
+                removed[table] = removed.get(table, 0) + rows
+    finally:
+        duck.close()
     return removed
 
 
@@ -291,73 +337,90 @@ def _erase_quarantined(session: Session, source_ids: Sequence[tuple[str, str]]) 
     return removed
 
 
-def _erase_from_files(
-    database: Database, cycles: Sequence[int], ids: Sequence[int]
-) -> tuple[list[str], list[str]]:
-    """Rewrite the CSV and Parquet files cycles published without the erased customers."""
-    if not cycles:
-        return [], []
+def _written(database: Database, country: str | None) -> list[dict[str, str]]:
+    """What the workspace wrote (newest entry per location): every ``written`` entry of
+    :data:`WRITES` in the audit trail; of cycles, only those of the person's country."""
     with database.session() as session:
-        events = session.exec(
-            select(AuditEvent).where(
-                AuditEvent.action == "cycle.publish",
-                AuditEvent.subject.in_([f"cycle:{c}" for c in cycles]),
+        cycles = {
+            f"cycle:{row[0]}"
+            for row in session.connection().execute(
+                text("SELECT id FROM cycle WHERE country = :c"), {"c": country}
             )
+        }
+        events = session.exec(
+            select(AuditEvent).where(AuditEvent.action.in_(WRITES)).order_by(AuditEvent.id)
         ).all()
-    cleaned, unreachable = [], []
+    written: dict[str, dict[str, str]] = {}
     for event in events:
-        for written in json.loads(event.details).get("written", []):
-            location = written["location"]
-            path = Path(location)
-            if path.suffix not in (".csv", ".parquet") or not path.is_file():
-                unreachable.append(f"{location} ({written['sink']} sink)")
+        if event.action.startswith("cycle.") and event.subject not in cycles:
+            continue
+        for entry in json.loads(event.details).get("written", []):
+            written[entry["location"]] = entry
+    return list(written.values())
+
+
+@attrs.define
+class _ErasedFiles:
+    """Erases a person from the files the workspace wrote, one location at a time."""
+
+    person: Erasure
+    responses: tuple[int, ...]
+    sinks: Mapping[str, OutputSink]
+    cleaned: list[str] = attrs.Factory(list)
+    unreachable: list[str] = attrs.Factory(list)
+    failed: list[str] = attrs.Factory(list)
+
+    def erase(self, written: Sequence[dict[str, str]]) -> None:
+        for entry in written:
+            location = entry["location"]
+            what = f"{entry['sink']} sink" if "sink" in entry else entry.get("kind", "file")
+            try:
+                removed = self._erase_one(entry)
+            except _FILE_ERRORS as error:
+                reason = error.render() if isinstance(error, HarmoniaError) else str(error)
+                self.failed.append(
+                    f"{location} ({what}): {reason.splitlines()[0] if reason else error!r}; "
+                    "the records are erased: make the file writable and run the erasure again"
+                )
                 continue
-            if _rewrite_without(path, ids):
-                cleaned.append(location)
-    return cleaned, unreachable
+            if removed is None:
+                self.unreachable.append(f"{location} ({what})")
+            elif removed:
+                self.cleaned.append(location)
 
+    def _erase_one(self, entry: dict[str, str]) -> int | None:
+        """Rows removed from one location (0: none there), None if it cannot be reached."""
+        location, kind = entry["location"], entry.get("kind")
+        sink = self.sinks.get(entry.get("sink", ""))
+        if sink is not None and sink.erase is not None:
+            return sink.erase(location, self.person)
+        if kind == "workbook":  # handed to people: copies are out of reach
+            return None
+        path = Path(location)
+        if kind in ("lake", "spark") and path.is_dir():
+            return self._erase_folder(path)
+        if path.suffix in (".csv", ".parquet") and path.is_file():
+            return remove_rows(path, self._match)
+        return None
 
-def _rewrite_without(path: Path, ids: Sequence[int]) -> bool:
-    """Drop the rows of ``ids`` from a published file, in place; False if it has no id column."""
-    from harmonia.compute import duckdb_connection
+    def _erase_folder(self, folder: Path) -> int:
+        """A lake (one folder per table) or Spark's output: every Parquet part in it."""
+        removed = 0
+        for part in sorted(folder.rglob("*.parquet")):
+            table = part.parent.name
+            rows = remove_rows(part, lambda columns, t=table: self._match(columns, t))
+            removed += rows or 0
+        return removed
 
-    duck = duckdb_connection()
-    wanted = ", ".join(map(str, ids))
-    if path.suffix == ".parquet":
-        reader = f"read_parquet({literal(str(path))})"
-    else:
-        with path.open(encoding="utf-8-sig") as handle:
-            header = handle.readline()
-        delimiter = max((";", ",", "\t", "|"), key=header.count)
-        reader = (
-            f"read_csv({literal(str(path))}, delim={literal(delimiter)}, header=true, "
-            "all_varchar=true)"
-        )
-    columns = [row[0] for row in duck.sql(f"DESCRIBE SELECT * FROM {reader}").fetchall()]
-    # Target lists name the harmonia id harmonia_id; assignments, customer_id.
-    column = next((c for c in ("harmonia_id", "customer_id") if c in columns), None)
-    if column is None:
-        return False
-    kept = duck.sql(
-        f"SELECT * FROM {reader} WHERE TRY_CAST({column} AS BIGINT) NOT IN ({wanted}) "
-        f"OR TRY_CAST({column} AS BIGINT) IS NULL"
-    ).to_arrow_table()
-    temporary = path.with_name(path.name + ".erasing")
-    if path.suffix == ".parquet":
-        import pyarrow.parquet as pq
-
-        pq.write_table(kept, temporary)
-    else:
-        _write_csv_like(kept, temporary, delimiter)
-    temporary.replace(path)
-    return True
-
-
-def _write_csv_like(table: pa.Table, path: Path, delimiter: str) -> None:
-    """Write text columns back as read (values untouched, the same delimiter)."""
-    import pyarrow.csv as pcsv
-
-    pcsv.write_csv(table, path, pcsv.WriteOptions(delimiter=delimiter, quoting_style="needed"))
+    def _match(self, columns: Sequence[str], table: str | None = None) -> str | None:
+        """SQL: a row of the person, by the columns that hold their ids."""
+        ids = ", ".join(map(str, self.person.customer_ids))
+        tests = [f"TRY_CAST({c} AS BIGINT) IN ({ids})" for c in ID_COLUMNS if c in columns]
+        if table == "customer" and "id" in columns:  # the lake's customers
+            tests.append(f"id IN ({ids})")
+        if "response_id" in columns and self.responses:  # the lake's answers
+            tests.append(f"response_id IN ({', '.join(map(str, self.responses))})")
+        return " OR ".join(tests) or None
 
 
 # --- pseudonymised export -----------------------------------------------------------------

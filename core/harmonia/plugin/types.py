@@ -315,10 +315,24 @@ class SinkRequest:
 
 
 @attrs.frozen
+class Erasure:
+    """A person being erased (GDPR Art. 17): every harmonia id they had (merged ones
+    too) and every (system, source id) the sources knew them by."""
+
+    customer_ids: tuple[int, ...]
+    source_ids: tuple[tuple[str, str], ...] = ()
+
+
+@attrs.frozen
 class OutputSink:
     """An output sink: a named writer for cycle outputs.
 
     ``write`` returns the locations it wrote (paths, table names, URLs).
+    ``erase``, when given, removes a person from one location ``write``
+    returned and returns how many rows it removed (0: none there), or None
+    when it cannot reach that location. Without it, harmonia rewrites CSV and
+    Parquet files by their ``harmonia_id`` or ``customer_id`` column and names
+    every other location as one to erase by hand.
     """
 
     name: str
@@ -326,6 +340,9 @@ class OutputSink:
     accepts: frozenset[str] = attrs.field(converter=frozenset)
     write: Callable[[SinkRequest], list[str]] = attrs.field(eq=False, repr=False)
     options: tuple[Option, ...] = ()
+    erase: Callable[[str, Erasure], int | None] | None = attrs.field(
+        default=None, eq=False, repr=False, kw_only=True
+    )
     provenance: Provenance | None = provenance_field()
 
     def __attrs_post_init__(self) -> None:
