@@ -169,7 +169,7 @@ class Refinement:
         started from, or already gives what was asked); ``old_cycle`` is
         superseded. With ``dry_run`` nothing changes: the report shows what would.
         """
-        from harmonia.refinement.carry import apply_carry_over, carry_over_report
+        from harmonia.refinement.carry import Changed, apply_carry_over, carry_over_report
         from harmonia.refinement.snapshot import freeze_scope
 
         old, new = self.cycle(old_cycle), self.cycle(new_cycle)
@@ -189,26 +189,44 @@ class Refinement:
         report = carry_over_report(self.app.database, old_cycle, new_cycle)
         if dry_run:
             return report
+        self._check(new, lifecycle.FEEDBACK)
+        # The requests first, in one transaction: a manager deciding one after
+        # the report was made means a new report (nothing was applied).
+        for attempt in range(3):
+            try:
+                apply_carry_over(self.app.database, report, actor=self.app.actor)
+                break
+            except Changed:
+                if attempt == 2:
+                    raise ConfigError(
+                        f"the requests of cycle {old_cycle} kept changing while they were "
+                        "carried over (managers deciding): nothing was carried",
+                        fix="run the carry-over again once the managers are done",
+                    ) from None
+                report = carry_over_report(self.app.database, old_cycle, new_cycle)
         # The re-run keeps the policy and the window of the round it takes over.
         taken = json.loads(old.snapshot)
-        self._check(new, lifecycle.FEEDBACK)
         self._open(
             new,
             f"re-run of cycle {old_cycle}",
             taken["refinement_policy"],
             taken.get("feedback_opened_at") or dt.datetime.now(dt.UTC).isoformat(),
         )
-        apply_carry_over(self.app.database, report, actor=self.app.actor)
+        from harmonia.refinement.requests import expire_pending
         from harmonia.store.transitions import move_cycle
 
+        note = f"re-run: its open requests went to cycle {new_cycle}"
         move_cycle(
             self.app.database,
             old_cycle,
             lifecycle.SUPERSEDED,
             actor=self.app.actor,
-            note=f"re-run: its open requests went to cycle {new_cycle}",
+            note=note,
             expected=old.status,
         )
+        # A request made after the report (before the old cycle was superseded)
+        # is not dropped silently: it expires saying why.
+        expire_pending(self.app.database, old_cycle, actor=self.app.actor, message=note)
         return report
 
     def close_feedback(self, cycle_id: int, note: str = "") -> Moved:
@@ -254,15 +272,30 @@ class Refinement:
 
         cycle = self.cycle(cycle_id)
         self._check(cycle, lifecycle.PUBLISHED)
-        refined = apply_accepted(self.app.database, cycle_id)
-        written = write_stored_outputs(
-            self.app.database,
-            self.app.catalog,
-            cycle,
-            self.app.cycles.sink_choices(sinks, outputs),
-            directory or Path(self.app.workspace.output or "out"),
-        )
+        # Claim the cycle first (a conditional move: of two publishers, one wins),
+        # then write; if writing fails, the cycle goes back to where it was.
         moved = self._move(cycle, lifecycle.PUBLISHED, note)
+        try:
+            refined = apply_accepted(self.app.database, cycle_id)
+            written = write_stored_outputs(
+                self.app.database,
+                self.app.catalog,
+                moved,
+                self.app.cycles.sink_choices(sinks, outputs),
+                directory or Path(self.app.workspace.output or "out"),
+            )
+        except BaseException as error:
+            from harmonia.store.transitions import move_cycle
+
+            move_cycle(
+                self.app.database,
+                cycle_id,
+                cycle.status,
+                actor=self.app.actor,
+                note=f"publishing failed: {error}"[:500],
+                expected=lifecycle.PUBLISHED,
+            )
+            raise
         superseded = self._supersede_others(moved)
         return Moved(moved, cycle.status, {"refined": refined}, tuple(written), tuple(superseded))
 

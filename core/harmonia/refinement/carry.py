@@ -25,12 +25,12 @@ import datetime as dt
 import json
 
 import attrs
-from sqlalchemy import insert, select, update
 
 from harmonia.compute import duckdb_connection
+from harmonia.refinement.requests import stored_time
+from harmonia.sql import literal
 from harmonia.store.bulk import BulkConnection
 from harmonia.store.database import Database
-from harmonia.store.models import AuditEvent, RefinementRequest
 
 #: How each request of the old cycle fares in the re-run (DuckDB, over ``requests``
 #: and ``rerun``: customer_id, territory, segment, needs, tier).
@@ -94,7 +94,7 @@ def carry_over_report(database: Database, old_cycle: int, new_cycle: int) -> Car
         requests = bulk.read(
             "SELECT id, customer_id, territory, requester, action, old_value, new_value, "
             "reason, comment, status, rule, message, decided_by, decided_at, "
-            "decision_comment, created_at FROM refinement_request "
+            "decision_comment, created_at, version FROM refinement_request "
             f"WHERE cycle_id = {int(old_cycle)} AND status IN ('pending', 'accepted')"
         )
         rerun = bulk.read(
@@ -134,7 +134,7 @@ def carry_over_report(database: Database, old_cycle: int, new_cycle: int) -> Car
                     "decision_comment",
                 )
             )
-            + ", decided_at, created_at FROM requests_raw"
+            + ", decided_at, created_at, CAST(version AS BIGINT) AS version FROM requests_raw"
         )
         rows = duck.sql(OUTCOMES_SQL).to_arrow_table().to_pylist()
     finally:
@@ -144,54 +144,74 @@ def carry_over_report(database: Database, old_cycle: int, new_cycle: int) -> Car
     return CarryOver(old_cycle, new_cycle, rows)
 
 
+class Changed(Exception):
+    """Requests of the report were decided (or changed) after it was made."""
+
+
 def apply_carry_over(database: Database, report: CarryOver, *, actor: str) -> None:
-    """Move the carried requests to the new cycle and expire the others with their reason."""
+    """Move the carried requests to the new cycle and expire the others with their reason.
+
+    One transaction, set-based, holding the requests' write lock; each request
+    changes only if it is still as the report saw it (status and version). If a
+    manager decided one meanwhile, nothing is applied and :class:`Changed` is
+    raised: the caller makes the report again.
+    """
+    import pyarrow as pa
+
+    if not report.requests:
+        return
     now = dt.datetime.now(dt.UTC)
-    carried = [row for row in report.requests if row["outcome"] == "carried"]
+    seen = pa.table(
+        {
+            "id": pa.array([row["id"] for row in report.requests], pa.int64()),
+            "seen_status": pa.array([row["status"] for row in report.requests], pa.string()),
+            "seen_version": pa.array([row["version"] for row in report.requests], pa.int64()),
+            "carried": pa.array([row["outcome"] == "carried" for row in report.requests]),
+            "why": pa.array([row["why"] for row in report.requests], pa.string()),
+        }
+    )
     left = [row for row in report.requests if row["outcome"] != "carried"]
-    with database.session() as session:
-        if carried:
-            originals = {
-                r.id: r
-                for r in session.execute(
-                    select(RefinementRequest).where(
-                        RefinementRequest.id.in_([row["id"] for row in carried])  # type: ignore[union-attr]
-                    )
-                ).scalars()
-            }
-            copies = []
-            for row in carried:
-                original = originals[row["id"]].model_dump(exclude={"id"})
-                original.update(cycle_id=report.new_cycle, carried_from=row["id"], version=1)
-                copies.append(original)
-            session.execute(insert(RefinementRequest), copies)
-        # The old cycle keeps each request with what became of it.
-        for row in report.requests:
-            session.execute(
-                update(RefinementRequest)
-                .where(RefinementRequest.id == row["id"])
-                .values(
-                    status="carried" if row["outcome"] == "carried" else "expired",
-                    rule="re-run",
-                    message=row["why"],
-                    decided_by=actor,
-                    decided_at=now,
-                    version=RefinementRequest.version + 1,
-                )
-            )
-        session.add(
-            AuditEvent(
-                at=now,
-                actor=actor,
-                action="refinement.carry-over",
-                subject=f"cycle:{report.old_cycle}",
-                details=json.dumps(
-                    {
-                        "to": report.new_cycle,
-                        **report.counts(),
-                        "not carried": [{"id": row["id"], "why": row["why"]} for row in left],
-                    }
-                ),
-            )
+    columns = (
+        "customer_id, territory, requester, action, old_value, new_value, reason, comment, "
+        "status, rule, message, decided_by, decided_at, decision_comment, created_at"
+    )
+    with BulkConnection(database) as bulk:
+        bulk.lock("refinement_request")
+        stage = bulk.stage(seen, "carried")
+        still = (
+            f"FROM refinement_request r JOIN {stage} s ON s.id = r.id "
+            "AND s.seen_status = r.status AND s.seen_version = r.version"
         )
-        session.commit()
+        unchanged = int(bulk.scalar(f"SELECT COUNT(*) {still}"))
+        if unchanged != seen.num_rows:
+            raise Changed(f"{seen.num_rows - unchanged} request(s) changed meanwhile")
+        # The carried requests move with their status, decision and history.
+        bulk.execute(
+            f"INSERT INTO refinement_request (cycle_id, {columns}, carried_from, version) "
+            f"SELECT {int(report.new_cycle)}, "
+            + ", ".join(f"r.{c.strip()}" for c in columns.split(","))
+            + f", r.id, 1 {still} WHERE s.carried ORDER BY r.id"
+        )
+        # The old cycle keeps each request with what became of it.
+        bulk.execute(
+            f"""
+            UPDATE refinement_request SET
+                status = CASE WHEN (SELECT s.carried FROM {stage} s
+                    WHERE s.id = refinement_request.id) THEN 'carried' ELSE 'expired' END,
+                rule = 're-run',
+                message = (SELECT s.why FROM {stage} s WHERE s.id = refinement_request.id),
+                decided_by = {literal(actor)}, decided_at = {stored_time(bulk.dialect, now)},
+                version = version + 1
+            WHERE id IN (SELECT id FROM {stage})
+            """
+        )
+        details = {
+            "to": report.new_cycle,
+            **report.counts(),
+            "not carried": [{"id": row["id"], "why": row["why"]} for row in left],
+        }
+        bulk.execute(
+            "INSERT INTO audit_event (at, actor, action, subject, details) VALUES "
+            f"({stored_time(bulk.dialect, now)}, {literal(actor)}, 'refinement.carry-over', "
+            f"{literal(f'cycle:{report.old_cycle}')}, {literal(json.dumps(details))})"
+        )

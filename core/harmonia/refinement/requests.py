@@ -18,13 +18,14 @@ from typing import Any
 
 import attrs
 import pyarrow as pa
-from sqlalchemy import insert, select, update
+from sqlalchemy import select, update
 
 from harmonia import lifecycle
 from harmonia.compute import duckdb_connection
 from harmonia.definitions import RefinementPolicy
 from harmonia.errors import ConfigError, NotFoundError
 from harmonia.refinement.policy import INCOMING, Context, evaluate
+from harmonia.sql import literal, quote
 from harmonia.store.bulk import BulkConnection
 from harmonia.store.database import Database
 from harmonia.store.models import AuditEvent, Cycle, CycleTransition, RefinementRequest
@@ -114,6 +115,11 @@ def submit(
 
     ``requests`` has the columns of :data:`INCOMING` (``_row`` numbers them in
     their file). Whatever the outcome, every request is stored.
+
+    Checking and storing are one transaction that holds the requests' write
+    lock, so two submits at once are checked one after the other (the second
+    sees the first's requests: a duplicate, the share used). The store's unique
+    index on open requests backs this up against any other writer.
     """
     check_open(cycle)
     assert cycle.id is not None
@@ -123,123 +129,142 @@ def submit(
             requests = requests.append_column(name, pa.nulls(requests.num_rows, pa.string()))
     incoming = requests.select(INCOMING.names).cast(INCOMING)
     cycle_id = int(cycle.id)
+    context = Context(
+        policy, orders, opened_at(database, cycle_id, json.loads(cycle.snapshot)), now
+    )
     duck = duckdb_connection()
     try:
         with BulkConnection(database) as bulk:
-            load_authority(bulk, duck)
-            known = {row[0] for row in duck.sql("SELECT DISTINCT person FROM people").fetchall()}
-            strangers = sorted(set(incoming.column("requester").to_pylist()) - known)
-            if strangers:
-                raise NotFoundError(
-                    f"{', '.join(strangers)} not in the roster",
-                    where=f"cycle {cycle_id}",
-                    fix="load the roster (harmonia load roster.csv) or check the person's id",
-                )
-            ids = bulk.stage(
-                pa.table({"customer_id": incoming.column("customer_id").unique()}), "requested"
-            )
-            text = "VARCHAR"
-            _typed(
-                duck,
-                "scope",
-                bulk.read(
-                    "SELECT s.customer_id, s.territory, a.final_segment AS segment, a.needs, "
-                    "a.tier FROM refinement_scope s JOIN assignment a ON a.cycle_id = s.cycle_id "
-                    f"AND a.customer_id = s.customer_id WHERE s.cycle_id = {cycle_id} "
-                    f"AND s.customer_id IN (SELECT customer_id FROM {ids})"
-                ),
-                {
-                    "customer_id": "BIGINT",
-                    "territory": text,
-                    "segment": text,
-                    "needs": text,
-                    "tier": text,
-                },
-            )
-            _typed(
-                duck,
-                "sizes",
-                bulk.read(
-                    "SELECT territory, COUNT(*) AS customers FROM refinement_scope "
-                    f"WHERE cycle_id = {cycle_id} GROUP BY territory"
-                ),
-                {"territory": text, "customers": "BIGINT"},
-            )
-            _typed(
-                duck,
-                "open_requests",
-                bulk.read(
-                    "SELECT id, customer_id, action, territory, status FROM refinement_request "
-                    f"WHERE cycle_id = {cycle_id} AND status IN ('pending', 'accepted')"
-                ),
-                {
-                    "id": "BIGINT",
-                    "customer_id": "BIGINT",
-                    "action": text,
-                    "territory": text,
-                    "status": text,
-                },
-            )
-        checked = evaluate(
-            duck,
-            incoming,
-            Context(policy, orders, opened_at(database, cycle_id, json.loads(cycle.snapshot)), now),
-        )
+            bulk.lock("refinement_request")
+            _check_status(bulk, cycle)
+            _read_context(bulk, duck, cycle_id, incoming)
+            checked = evaluate(duck, incoming, context)
+            return _store(bulk, duck, cycle_id, checked, now)
+    except Exception as error:
+        if not _open_request_clash(error):
+            raise
+        raise ConfigError(
+            "another request for the same customer and dimension was stored while this "
+            f"batch was checked (cycle {cycle_id}): nothing of this batch was stored",
+            fix="submit it again: the request already made is then named",
+        ) from None
     finally:
         duck.close()
-    return _store(database, cycle_id, checked, now)
 
 
-def _store(database: Database, cycle_id: int, checked: pa.Table, now: dt.datetime) -> pa.Table:
-    rows = []
-    for row in checked.to_pylist():
-        decided = row["status"] != "pending"
-        rows.append(
-            {
-                "cycle_id": cycle_id,
-                "customer_id": row["customer_id"],
-                "territory": row["territory"] or "",
-                "requester": row["requester"],
-                "action": row["action"] or "",
-                "old_value": row["old_value"],
-                "new_value": row["new_value"],
-                "reason": row["reason"] or "",
-                "comment": row["comment"] or "",
-                "status": row["status"],
-                "rule": row["rule"],
-                "message": row["message"],
-                "decided_by": (row["requester"] if row["rule"] == "own change" else "policy")
-                if decided
-                else None,
-                "decided_at": now if decided else None,
-                "decision_comment": "",
-                "created_at": now,
-                "version": 1,
-            }
+def _check_status(bulk: BulkConnection, cycle: Cycle) -> None:
+    """The cycle is still in feedback now that the lock is held (it may have moved
+    since it was read)."""
+    status = bulk.scalar(f"SELECT status FROM cycle WHERE id = {int(cycle.id or 0)}")
+    check_open(cycle.model_copy(update={"status": status}))
+
+
+def _open_request_clash(error: Exception) -> bool:
+    """Whether ``error`` is the store refusing a second open request (the unique index)."""
+    text = str(error)
+    return "ux_refinement_request_open" in text or (
+        "UNIQUE constraint failed: refinement_request" in text
+    )
+
+
+def _read_context(bulk: BulkConnection, duck: Any, cycle_id: int, incoming: pa.Table) -> None:
+    """The DuckDB tables :func:`evaluate` checks a batch against (see ``Context``)."""
+    load_authority(bulk, duck)
+    known = {row[0] for row in duck.sql("SELECT DISTINCT person FROM people").fetchall()}
+    strangers = sorted(set(incoming.column("requester").to_pylist()) - known)
+    if strangers:
+        raise NotFoundError(
+            f"{', '.join(strangers)} not in the roster",
+            where=f"cycle {cycle_id}",
+            fix="load the roster (harmonia load roster.csv) or check the person's id",
         )
-    with database.session() as session:
-        # One statement for the batch (SQLAlchemy's insertmanyvalues), ids in order.
-        inserted = session.execute(
-            insert(RefinementRequest).returning(RefinementRequest.id, sort_by_parameter_order=True),
-            rows,
-        )
-        for row, (identifier,) in zip(rows, inserted.all(), strict=True):
-            row["id"] = identifier
-        counts: dict[str, int] = {}
-        for row in rows:
-            counts[row["status"]] = counts.get(row["status"], 0) + 1
-        session.add(
-            AuditEvent(
-                at=now,
-                actor=", ".join(sorted({row["requester"] for row in rows})),
-                action="refinement.request",
-                subject=f"cycle:{cycle_id}",
-                details=json.dumps({"requests": len(rows), **counts}),
-            )
-        )
-        session.commit()
-    ids = pa.array([row["id"] for row in rows], pa.int64())
-    return checked.append_column("id", ids)
+    ids = bulk.stage(
+        pa.table({"customer_id": incoming.column("customer_id").unique()}), "requested"
+    )
+    text = "VARCHAR"
+    _typed(
+        duck,
+        "scope",
+        bulk.read(
+            "SELECT s.customer_id, s.territory, a.final_segment AS segment, a.needs, "
+            "a.tier FROM refinement_scope s JOIN assignment a ON a.cycle_id = s.cycle_id "
+            f"AND a.customer_id = s.customer_id WHERE s.cycle_id = {cycle_id} "
+            f"AND s.customer_id IN (SELECT customer_id FROM {ids})"
+        ),
+        {"customer_id": "BIGINT", "territory": text, "segment": text, "needs": text, "tier": text},
+    )
+    _typed(
+        duck,
+        "sizes",
+        bulk.read(
+            "SELECT territory, COUNT(*) AS customers FROM refinement_scope "
+            f"WHERE cycle_id = {cycle_id} GROUP BY territory"
+        ),
+        {"territory": text, "customers": "BIGINT"},
+    )
+    _typed(
+        duck,
+        "open_requests",
+        bulk.read(
+            "SELECT id, customer_id, action, territory, status FROM refinement_request "
+            f"WHERE cycle_id = {cycle_id} AND status IN ('pending', 'accepted')"
+        ),
+        {
+            "id": "BIGINT",
+            "customer_id": "BIGINT",
+            "action": text,
+            "territory": text,
+            "status": text,
+        },
+    )
+
+
+def stored_time(dialect: str, at: dt.datetime) -> str:
+    """SQL for a moment as the store keeps it (SQLite: SQLAlchemy's text form)."""
+    at = at.astimezone(dt.UTC)
+    if dialect == "sqlite":
+        return quote(at.strftime("%Y-%m-%d %H:%M:%S.%f"))
+    return f"CAST({quote(at.isoformat())} AS TIMESTAMP WITH TIME ZONE)"
+
+
+def _store(
+    bulk: BulkConnection, duck: Any, cycle_id: int, checked: pa.Table, now: dt.datetime
+) -> pa.Table:
+    """Append the checked batch to the store in one bulk write (COPY on PostgreSQL),
+    ids allocated under the lock; returns ``checked`` with each request's id."""
+    first = bulk.next_id("refinement_request")
+    checked = checked.append_column("_position", pa.array(range(checked.num_rows), pa.int64()))
+    duck.register("checked", checked)
+    at = stored_time(bulk.dialect, now).replace("TIMESTAMP WITH TIME ZONE", "TIMESTAMPTZ")
+    decided = "status <> 'pending'"
+    rows = duck.sql(
+        f"""
+        SELECT {first - 1} + _position + 1 AS id, {cycle_id} AS cycle_id, customer_id,
+            COALESCE(territory, '') AS territory, requester, COALESCE(action, '') AS action,
+            old_value, new_value, COALESCE(reason, '') AS reason,
+            COALESCE(comment, '') AS comment, status, rule, message,
+            CASE WHEN {decided} THEN (CASE WHEN rule = 'own change' THEN requester
+                ELSE 'policy' END) END AS decided_by,
+            CASE WHEN {decided} THEN {at} END AS decided_at,
+            '' AS decision_comment, CAST(NULL AS BIGINT) AS carried_from,
+            {at} AS created_at, 1 AS version
+        FROM checked ORDER BY _position
+        """
+    ).to_arrow_table()
+    duck.unregister("checked")
+    bulk.append("refinement_request", rows)
+    bulk.wait()
+    bulk.sync_sequence("refinement_request")
+    statuses = rows.column("status").to_pylist()
+    counts = {status: statuses.count(status) for status in sorted(set(statuses))}
+    actors = ", ".join(sorted(set(rows.column("requester").to_pylist())))
+    details = json.dumps({"requests": rows.num_rows, **counts})
+    bulk.execute(
+        "INSERT INTO audit_event (at, actor, action, subject, details) VALUES "
+        f"({stored_time(bulk.dialect, now)}, {literal(actors)}, 'refinement.request', "
+        f"{literal(f'cycle:{cycle_id}')}, {literal(details)})"
+    )
+    return checked.drop_columns(["_position"]).append_column("id", rows.column("id"))
 
 
 @attrs.frozen

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import BigInteger, Column, Index, Text, UniqueConstraint
+from sqlalchemy import BigInteger, Column, Index, Text, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 metadata = SQLModel.metadata
@@ -463,6 +463,10 @@ class RefinementScope(SQLModel, table=True):
     territory: str
 
 
+#: The requests that hold a customer's dimension: at most one per cycle.
+OPEN_REQUEST = "status IN ('pending', 'accepted')"
+
+
 class RefinementRequest(SQLModel, table=True):
     """A change a rep (or manager) asked for, with its decision: old and new value kept.
 
@@ -472,7 +476,21 @@ class RefinementRequest(SQLModel, table=True):
     """
 
     __tablename__ = "refinement_request"
-    __table_args__ = (Index("ix_refinement_request_cycle", "cycle_id", "status"),)
+    __table_args__ = (
+        Index("ix_refinement_request_cycle", "cycle_id", "status"),
+        # One open (pending or accepted) request per customer and dimension of a
+        # cycle, whatever races the policy's duplicate check: the store refuses
+        # the second of two submits that checked at the same time.
+        Index(
+            "ux_refinement_request_open",
+            "cycle_id",
+            "customer_id",
+            "action",
+            unique=True,
+            sqlite_where=text(OPEN_REQUEST),
+            postgresql_where=text(OPEN_REQUEST),
+        ),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     cycle_id: int

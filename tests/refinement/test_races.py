@@ -1,0 +1,189 @@
+"""Races the policy's checks alone cannot stop: a double submit, a decision during a
+carry-over, two publishers, a publish whose writing fails."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import field_market
+import pytest
+from field_market import ask
+from helpers import query
+
+from harmonia import Harmonia
+from harmonia.errors import ConfigError, HarmoniaError
+from harmonia.plugin.catalog import Catalog
+from harmonia.refinement import carry, requests
+from harmonia.store import Database
+from harmonia.store.bulk import BulkConnection
+
+
+def test_the_store_holds_one_open_request_per_customer_and_dimension(
+    feedback: tuple[Harmonia, int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app, cycle = feedback
+    first = ask(app, cycle, "C03", "tier", "B", "data error", "rita")
+    assert first["status"] == "pending"
+    # A submit that checked before the first was stored (it saw no open request):
+    # the store refuses it, says why, and stores nothing of its batch.
+    reading = requests._read_context
+
+    def before_the_first(bulk: BulkConnection, duck: Any, *args: Any) -> None:
+        reading(bulk, duck, *args)
+        duck.execute("DELETE FROM open_requests")
+
+    monkeypatch.setattr(requests, "_read_context", before_the_first)
+    with pytest.raises(ConfigError, match="another request for the same customer") as raised:
+        ask(app, cycle, "C03", "tier", "B", "access", "dora")
+    assert "submit it again" in raised.value.fix
+    monkeypatch.undo()
+    assert [r.id for r in app.refinement.requests(cycle)] == [first["id"]]
+    # Submitted again, it is checked against the first and kept, rejected with why.
+    again = ask(app, cycle, "C03", "tier", "B", "access", "dora")
+    assert (again["status"], again["rule"]) == ("rejected", "policy.duplicate")
+    assert (
+        f"request {first['id']} for the tier of customer 3 is already pending" in (again["message"])
+    )
+    # Closed requests do not hold the customer: a rejected one may be asked again.
+    with BulkConnection(Database(app.database_url)) as bulk:
+        bulk.execute(f"UPDATE refinement_request SET status = 'rejected' WHERE id = {first['id']}")
+    assert ask(app, cycle, "C03", "tier", "B", "data error", "rita")["status"] == "pending"
+
+
+def test_a_decision_made_while_carrying_over_is_not_lost(
+    feedback: tuple[Harmonia, int], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app, old = feedback
+    waiting = ask(app, old, "C03", "tier", "B", "data error", "rita")["id"]
+    kept = ask(app, old, "C01", "segment", "grow", "access", "rita")["id"]
+    new = field_market.run(app, tmp_path)
+    reporting = carry.carry_over_report
+    calls: list[int] = []
+
+    def then_dora_rejects(*args: Any) -> carry.CarryOver:
+        report = reporting(*args)
+        if not calls:  # after the first report, before it is applied
+            app.refinement.decide(old, [waiting], "reject", manager="dora", comment="no")
+        calls.append(1)
+        return report
+
+    monkeypatch.setattr(carry, "carry_over_report", then_dora_rejects)
+    report = app.refinement.carry_over(old, new)
+    assert len(calls) == 2  # the first report was stale: made again, nothing applied twice
+    assert [r["id"] for r in report.requests] == [kept]
+    (rejected,) = [r for r in app.refinement.requests(old) if r.id == waiting]
+    assert (rejected.status, rejected.decided_by) == ("rejected", "dora")
+    assert [(r.carried_from, r.status) for r in app.refinement.requests(new)] == [
+        (kept, "accepted")
+    ]
+
+
+def test_a_stale_carry_over_report_applies_nothing(
+    feedback: tuple[Harmonia, int], tmp_path: Path
+) -> None:
+    app, old = feedback
+    waiting = ask(app, old, "C03", "tier", "B", "data error", "rita")["id"]
+    new = field_market.run(app, tmp_path)
+    from harmonia.refinement.snapshot import freeze_scope
+
+    freeze_scope(app.database, app.refinement.cycle(new))
+    report = carry.carry_over_report(app.database, old, new)
+    app.refinement.decide(old, [waiting], "accept", manager="dora")
+    with pytest.raises(carry.Changed):
+        carry.apply_carry_over(app.database, report, actor="analyst")
+    assert app.refinement.requests(new) == []
+    (decided,) = app.refinement.requests(old)
+    assert (decided.status, decided.version) == ("accepted", 2)
+
+
+def test_a_publish_whose_writing_fails_goes_back_to_approved(
+    feedback: tuple[Harmonia, int], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app, cycle = feedback
+    app.refinement.close_feedback(cycle)
+    app.refinement.approve(cycle)
+
+    def full_disk(*args: Any, **kwargs: Any) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr("harmonia.engine.cycle.write_stored_outputs", full_disk)
+    with pytest.raises(OSError, match="No space left"):
+        app.refinement.publish(cycle, directory=tmp_path / "final")
+    assert app.refinement.cycle(cycle).status == "approved"
+    moves = [(m.from_status, m.to_status) for m in app.refinement.transitions(cycle)][-2:]
+    assert moves == [("approved", "published"), ("published", "approved")]
+    assert (
+        "publishing failed: [Errno 28] No space left" in app.refinement.transitions(cycle)[-1].note
+    )
+    monkeypatch.undo()
+    assert app.refinement.publish(cycle, directory=tmp_path / "final").cycle.status == "published"
+
+
+def _at_once(*actions: Callable[[], Any]) -> list[Any]:
+    """Run each action on its own thread, all released together; each one's result or error."""
+    start = threading.Barrier(len(actions))
+    outcomes: list[Any] = [None] * len(actions)
+
+    def run(position: int, action: Callable[[], Any]) -> None:
+        start.wait()
+        try:
+            outcomes[position] = action()
+        except HarmoniaError as error:
+            outcomes[position] = error
+
+    threads = [threading.Thread(target=run, args=item) for item in enumerate(actions)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return outcomes
+
+
+@pytest.mark.postgres
+@pytest.mark.store
+def test_double_submits_and_two_publishers_at_once_on_postgresql(
+    postgres_url: str, field: Catalog, tmp_path: Path
+) -> None:
+    app = Harmonia(postgres_url, field, actor="analyst")
+    app.loads.run(app.loads.plan([field_market.write_universe(tmp_path / "data")]), country="BE")
+    field_market.write_field_force(tmp_path / "force")
+    app.loads.run(app.loads.plan([tmp_path / "force"]), country="BE")
+    cycle = field_market.run(app, tmp_path)
+    app.refinement.open_feedback(cycle)
+
+    def submit(who: str) -> Callable[[], dict]:
+        other = Harmonia(postgres_url, field, actor=who)
+        return lambda: ask(other, cycle, "C03", "tier", "B", "data error", who)
+
+    # A double click and the manager at once (three connections, the same change):
+    # whoever is first holds it (pending for rita, accepted for dora), the others
+    # are told it is asked for already.
+    outcomes = _at_once(submit("rita"), submit("rita"), submit("dora"))
+    rejected = [o for o in outcomes if o["status"] == "rejected"]
+    assert len(rejected) == 2, outcomes
+    assert {o["rule"] for o in rejected} == {"policy.duplicate"}
+    open_requests = query(
+        postgres_url,
+        f"SELECT COUNT(*) AS n FROM refinement_request WHERE cycle_id = {cycle} "
+        "AND status IN ('pending', 'accepted')",
+    )
+    assert open_requests == [{"n": 1}]
+    app.refinement.close_feedback(cycle)
+    app.refinement.approve(cycle)
+
+    def publish(folder: str) -> Callable[[], Any]:
+        other = Harmonia(postgres_url, field, actor=folder)
+        return lambda: other.refinement.publish(cycle, directory=tmp_path / folder)
+
+    first, second = _at_once(publish("one"), publish("two"))
+    errors = [o for o in (first, second) if isinstance(o, HarmoniaError)]
+    (won,) = [o for o in (first, second) if not isinstance(o, HarmoniaError)]
+    assert len(errors) == 1
+    assert "moved it meanwhile" in str(errors[0]) or "published cycle cannot" in str(errors[0])
+    # The loser wrote nothing: only the winner's folder has outputs.
+    loser = "two" if won.written[0].location.startswith(str(tmp_path / "one")) else "one"
+    assert not (tmp_path / loser).exists()
+    assert [m.to_status for m in app.refinement.transitions(cycle)].count("published") == 1
