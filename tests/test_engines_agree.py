@@ -43,9 +43,7 @@ def market(register_pack: Callable[..., Any], harmonia_plugins: PluginManager) -
     return harmonia_plugins.catalog()
 
 
-def _segment(
-    url: str, catalog: Catalog, engine: str, tmp: Path, customers: int = CUSTOMERS
-) -> dict[str, tuple]:
+def _segment(url: str, catalog: Catalog, engine: str, tmp: Path) -> dict[str, tuple]:
     """Load the universe into ``url`` (once) and run both periods on ``engine``."""
     database = Database(url)
     database.ensure_schema()
@@ -53,7 +51,7 @@ def _segment(
         loaded = bulk.scalar("SELECT COUNT(*) FROM customer")
     if not loaded:
         loader = Loader(database, catalog, country="FR")
-        options = {"customers": str(customers), "seed": "7", "period": PERIODS[-1]}
+        options = {"customers": str(CUSTOMERS), "seed": "7", "period": PERIODS[-1]}
         results = list(loader.run(catalog.data_sources["synthetic"], options))
         assert sum(r.rows_quarantined for r in results) == 0
         # A new potential estimate for every tenth customer, seen by the second
@@ -62,7 +60,7 @@ def _segment(
         revised.write_text(
             "customer_id,therapy_area,metric,period,value\n"
             + "".join(
-                f"C{n:07d},oncology,potential,2027-Q1,{1000 + n}\n" for n in range(1, customers, 10)
+                f"C{n:07d},oncology,potential,2027-Q1,{1000 + n}\n" for n in range(1, CUSTOMERS, 10)
             ),
             encoding="utf-8",
         )
@@ -112,17 +110,11 @@ def test_duckdb_sqlite_and_postgresql_give_identical_assignments(
     assert origins == {"rules", "pulled-through"}, "pull-through must be exercised"
 
 
-#: SQLite's in-database cycle grows faster than linearly since the merged-id
-#: resolver and the staged Parquet facts joined its query (about 11 s at 10k
-#: customers); until that is fixed it is compared on a smaller universe.
-SQLITE_CUSTOMERS = 20_000
-
-
 @pytest.mark.slow
 def test_sqlite_in_database_gives_duckdbs_assignments(market: Catalog, tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'sqlite.db'}"
-    embedded = _segment(url, market, "duckdb", tmp_path, SQLITE_CUSTOMERS)
-    in_sqlite = _segment(url, market, "database", tmp_path, SQLITE_CUSTOMERS)
-    assert len(embedded) >= SQLITE_CUSTOMERS * 0.99
+    embedded = _segment(url, market, "duckdb", tmp_path)
+    in_sqlite = _segment(url, market, "database", tmp_path)
+    assert len(embedded) >= CUSTOMERS * 0.99
     assert in_sqlite == embedded
     assert {row[-1] for row in embedded.values()} == {"rules", "pulled-through"}

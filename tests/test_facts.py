@@ -284,6 +284,45 @@ def test_the_engines_agree_on_parquet_facts(h1: str, tiny: Catalog, tmp_path: Pa
     assert segments["duckdb"] == segments["database"] and len(segments["duckdb"]) == 10
 
 
+def test_the_sqlite_in_database_cycle_joins_every_step_by_index(
+    h1: str, tiny: Catalog, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each step of the in-database cycle on SQLite is planned with index lookups.
+
+    A step joined by scanning is run once per customer: the cycle becomes
+    quadratic (a resolver that lost the id's type made 20k customers take 55 s).
+    """
+    from harmonia.engine.cycle import run_cycle
+    from harmonia.store.bulk import BulkConnection
+
+    plans: dict[str, list[str]] = {}
+    execute = BulkConnection.execute
+
+    def explained(bulk: BulkConnection, sql: str, *args: Any, **kwargs: Any) -> Any:
+        if sql.startswith("CREATE TEMPORARY TABLE"):
+            name, body = sql.removeprefix("CREATE TEMPORARY TABLE ").split(" AS ", 1)
+            plan = bulk.read(f"EXPLAIN QUERY PLAN {body}").column("detail").to_pylist()
+            plans[name] = plan
+        return execute(bulk, sql, *args, **kwargs)
+
+    monkeypatch.setattr(BulkConnection, "execute", explained)
+    run_cycle(
+        Database(h1),
+        tiny,
+        country="NL",
+        therapy_area="cardiology",
+        period="2027-H1",
+        engine="database",
+        directory=tmp_path,
+    )
+    assert "features" in plans
+    scanned = {
+        name: [line for line in plan if line.startswith("SCAN") and "LEFT-JOIN" in line]
+        for name, plan in plans.items()
+    }
+    assert not any(scanned.values()), scanned
+
+
 def test_a_store_of_the_previous_revision_upgrades_without_losing_a_metric(
     tmp_path: Path, tiny: Catalog
 ) -> None:

@@ -31,7 +31,7 @@ WITH population AS (
       ROW_NUMBER() OVER (PARTITION BY customer_id ORDER BY last_month DESC, first_month ASC) AS rn
     FROM (
       SELECT
-        COALESCE(redirect.survivor_id, fact.customer_id) AS customer_id,
+        CAST(COALESCE(redirect.survivor_id, fact.customer_id) AS BIGINT) AS customer_id,
         fact.therapy_area,
         fact.metric,
         fact.period,
@@ -84,7 +84,7 @@ WITH population AS (
     SUM(value) AS value
   FROM (
     SELECT
-      COALESCE(redirect.survivor_id, fact.customer_id) AS customer_id,
+      CAST(COALESCE(redirect.survivor_id, fact.customer_id) AS BIGINT) AS customer_id,
       fact.therapy_area,
       fact.metric,
       fact.period,
@@ -148,7 +148,7 @@ WITH population AS (
       END AS bucket
     FROM (
       SELECT
-        COALESCE(redirect.survivor_id, fact.customer_id) AS customer_id,
+        CAST(COALESCE(redirect.survivor_id, fact.customer_id) AS BIGINT) AS customer_id,
         fact.therapy_area,
         fact.metric,
         fact.period,
@@ -195,7 +195,7 @@ WITH population AS (
       ROW_NUMBER() OVER (PARTITION BY r.customer_id ORDER BY r.answered_at DESC, r.id DESC) AS rn
     FROM (
       SELECT
-        COALESCE(redirect.survivor_id, fact.customer_id) AS customer_id,
+        CAST(COALESCE(redirect.survivor_id, fact.customer_id) AS BIGINT) AS customer_id,
         fact.id,
         fact.questionnaire,
         fact.version,
@@ -394,7 +394,7 @@ WITH population AS (
     customer_id
   FROM (
     SELECT
-      COALESCE(redirect.survivor_id, fact.customer_id) AS customer_id,
+      CAST(COALESCE(redirect.survivor_id, fact.customer_id) AS BIGINT) AS customer_id,
       fact.id,
       fact.questionnaire,
       fact.version,
