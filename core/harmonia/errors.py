@@ -108,6 +108,13 @@ class EngineError(HarmoniaError):
     or column, a type it cannot read. Says which, never with the engine's stack trace."""
 
 
+class Interrupted(HarmoniaError):
+    """The user stopped the work (Ctrl-C): says what was kept. The CLI exits 130,
+    as a shell does for a process ended by SIGINT."""
+
+    exit_code = 130
+
+
 class HarmoniaDeprecationWarning(DeprecationWarning):
     """Raised for deprecated hook arguments and definition fields.
 

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from harmonia.errors import ConfigError
+from harmonia.errors import ConfigError, Interrupted
 
 if TYPE_CHECKING:
     from harmonia.app.core import Harmonia
@@ -153,20 +153,29 @@ class Loads:
                 fix="app.loads.run(app.loads.plan([Path('data')]), country='FR')",
             )
         report = progress or (lambda done, stage: None)
-        loader = Loader(
-            self.app.database,
-            self.app.catalog,
-            country=country.upper() if country else None,
-            system=system,
-            decimal=decimal,
-            actor=self.app.actor,
-        )
         results: list[LoadResult] = []
-        for job in jobs:
-            name = Path(job.location).name
-            loader.on_stage = lambda stage, name=name: report(0, f"{name}: {stage}")
-            results.extend(loader.run(job.source, dict(job.options)))
-            report(1, "")
+        job = jobs[0] if jobs else None
+        stored: list[LoadResult] = []
+        try:
+            loader = Loader(
+                self.app.database,
+                self.app.catalog,
+                country=country.upper() if country else None,
+                system=system,
+                decimal=decimal,
+                actor=self.app.actor,
+            )
+            for job in jobs:
+                name = Path(job.location).name
+                loader.on_stage = lambda stage, name=name: report(0, f"{name}: {stage}")
+                stored = []
+                stored.extend(loader.run(job.source, dict(job.options)))
+                results.extend(stored)
+                report(1, "")
+        except BaseException as error:
+            if job is None or not interrupted(error):
+                raise
+            raise _interrupted(job.location, stored, results) from None
         return results
 
     def quarantined(
@@ -276,3 +285,25 @@ class Loads:
             country.upper(), fix="install the country's pack, or export without --country"
         )
         return profile.csv.delimiter
+
+
+def interrupted(error: BaseException) -> bool:
+    """Whether ``error`` is the user's Ctrl-C: Python's, or DuckDB's query interrupted by it."""
+    return isinstance(error, KeyboardInterrupt) or (
+        isinstance(error, RuntimeError) and "interrupted" in str(error).lower()
+    )
+
+
+def _interrupted(location: str, stored: list[LoadResult], before: list[LoadResult]) -> Interrupted:
+    """What an interrupted load kept: whole batches only (a batch commits at once)."""
+    if stored:
+        ids = ", ".join(str(result.batch_id) for result in stored)
+        what = f"of {location}, batch(es) {ids} were stored; nothing after them"
+    else:
+        what = f"nothing from {location} was stored"
+    before = [result for result in before if result not in stored]
+    earlier = f" ({len(before)} batch(es) of earlier files were)" if before else ""
+    return Interrupted(
+        f"interrupted: {what}{earlier}",
+        fix="load it again when you are ready (rows already stored are not stored twice)",
+    )

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from harmonia.cli.lazy import LazyGroup
-from harmonia.errors import HarmoniaError, PathError
+from harmonia.errors import HarmoniaError, Interrupted, PathError
 
 if TYPE_CHECKING:
     from harmonia.app import Harmonia
@@ -109,6 +109,13 @@ class App:
         )
 
 
+def _click_error(error: HarmoniaError) -> click.ClickException:
+    """The message click prints for ``error``, with its exit code (130: interrupted)."""
+    exception = click.ClickException(error.render())
+    exception.exit_code = getattr(error, "exit_code", 1)
+    return exception
+
+
 def _builtin_groups() -> list[str]:
     """The core's groups, which packs may add commands to."""
     return [name for name in COMMANDS if isinstance(main.builtin(name), click.Group)]
@@ -140,11 +147,23 @@ class HarmoniaGroup(LazyGroup):
             with app.harmonia.current():
                 return super().invoke(ctx)
         except HarmoniaError as error:
-            raise click.ClickException(error.render()) from None
+            raise _click_error(error) from None
+        except KeyboardInterrupt:
+            # Ctrl-C: the shell's convention (130), not click's "Aborted!" (1).
+            raise _click_error(Interrupted("interrupted")) from None
         except OSError as error:
             # Paths come from the user: an output folder that is a file, a
             # read-only place, a full disk. Not a bug, so no traceback.
             raise click.ClickException(PathError.from_os_error(error).render()) from None
+        except Exception as error:
+            # A store the user may read but not write: the driver's refusal is
+            # theirs to fix, not a bug of harmonia.
+            from harmonia.store.database import read_only_error
+
+            refused = read_only_error(error, app.harmonia.database)
+            if refused is None:
+                raise
+            raise _click_error(refused) from None
         finally:
             app.warn_catalog()
             app.report_recovery()

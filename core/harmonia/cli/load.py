@@ -10,7 +10,7 @@ import click
 
 from harmonia.cli import app, echo_json
 from harmonia.cli.render import counting, escape, stdout, table
-from harmonia.errors import ConfigError
+from harmonia.errors import ConfigError, Interrupted
 
 if TYPE_CHECKING:
     from rich.table import Table
@@ -96,8 +96,12 @@ def load(
         options["delimiter"] = delimiter
     if not paths and not source_name:
         raise click.UsageError("give files or folders to load, or --source NAME")
-    loads = app().loads
-    jobs = loads.plan(paths, source=source_name, options=options, given=given)
+    try:
+        loads = app().loads
+        jobs = loads.plan(paths, source=source_name, options=options, given=given)
+    except KeyboardInterrupt:
+        named = ", ".join(str(path) for path in paths) or source_name
+        raise Interrupted(f"interrupted before loading: nothing from {named} was stored") from None
     with counting("loading", len(jobs)) as advance:
         results = loads.run(jobs, country=country, system=system, decimal=decimal, progress=advance)
     if as_json:

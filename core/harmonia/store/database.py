@@ -11,6 +11,7 @@ users' backs.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import cached_property
@@ -180,6 +181,15 @@ class Database:
         try:
             current = self.current_revision()
         except Exception as error:
+            if self.sqlite_path is not None and self.sqlite_path.is_file():
+                # The file is there: SQLite could not open its journal beside it.
+                raise ConfigError(
+                    f"cannot open the database: {str(error).splitlines()[0]}",
+                    where=self.display_url,
+                    fix="SQLite keeps its journal (-wal, -shm files) beside the database, even "
+                    "to read it: run this where you may write the file's folder, or copy the "
+                    "file to a folder you may write and point --database at the copy",
+                ) from None
             raise ConfigError(
                 f"cannot open the database: {error.__class__.__name__}: {error}".split("\n")[0],
                 where=self.display_url,
@@ -194,6 +204,33 @@ class Database:
                 fix="upgrade harmonia (pip install -U harmonia) to the version that wrote it",
             )
         return current
+
+
+#: What the drivers say when the store may be read but not written: SQLite (a
+#: read-only file, or a folder where it cannot create its journal), PostgreSQL
+#: (a read-only transaction or standby, a role without the privilege).
+_READ_ONLY = re.compile(
+    r"readonly database|read-only|unable to open database file|permission denied",
+    re.IGNORECASE,
+)
+
+
+def read_only_error(error: BaseException, database: Database) -> ConfigError | None:
+    """The user's view of a write the store refused because it is read-only, else None."""
+    seen: BaseException | None = error
+    while seen is not None:
+        if not isinstance(seen, OSError) and _READ_ONLY.search(str(seen)):
+            reason = str(seen).strip().splitlines()[0]
+            reason = reason.split(") ", 1)[-1] if reason.startswith("(") else reason
+            return ConfigError(
+                f"the database cannot be written ({reason}); nothing was changed",
+                where=database.display_url,
+                fix="run this where you may write the database file and its folder "
+                "(SQLite writes a journal beside the file), or point --database at a "
+                "writable copy; reading commands (list, show, explain) work as they are",
+            )
+        seen = seen.__cause__ or seen.__context__
+    return None
 
 
 class SqliteHandles:

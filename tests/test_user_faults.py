@@ -1,0 +1,138 @@
+"""No traceback for anything a user can cause (issue 17, point 4): a database that may
+not be written, a folder SQLite cannot keep its journal in, Ctrl-C during a load.
+Through the CLI as a user types it; the interrupt is a real SIGINT to a real process."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+from helpers import write
+
+CUSTOMERS = """\
+customer_id;country;type;first_name;last_name;specialty;postal_code;city;territory
+C01;NL;HCP;Anna;de Vries;cardiology;1011;Amsterdam;T1
+"""
+
+
+@contextmanager
+def read_only(path: Path) -> Iterator[None]:
+    """``path`` may not be written, even by root (who ignores permission bits)."""
+    mode = path.stat().st_mode
+    path.chmod(mode & ~0o222)
+    immutable = False
+    if os.geteuid() == 0:
+        immutable = subprocess.run(["chattr", "+i", str(path)], capture_output=True).returncode == 0
+        if not immutable:
+            path.chmod(mode)
+            pytest.skip("running as root without chattr: nothing can be made read-only")
+    try:
+        yield
+    finally:
+        if immutable:
+            subprocess.run(["chattr", "-i", str(path)], check=True)
+        path.chmod(mode)
+
+
+@pytest.fixture
+def stored(harmonia_cli: Callable, tmp_path: Path) -> tuple[Callable, Path]:
+    """A workspace in its own folder with one customer loaded: the CLI on it, its file."""
+    folder = tmp_path / "workspace"
+    folder.mkdir()
+    database = folder / "harmonia.db"
+
+    def cli(*args: str) -> object:
+        return harmonia_cli("--database", f"sqlite:///{database}", *args)
+
+    loaded = cli("load", str(write(tmp_path / "customers.csv", CUSTOMERS)))
+    assert loaded.exit_code == 0, loaded.output
+    return cli, database
+
+
+def test_a_read_only_database_is_one_clear_line(
+    stored: tuple[Callable, Path], tmp_path: Path
+) -> None:
+    cli, database = stored
+    more = write(tmp_path / "more" / "customers.csv", CUSTOMERS.replace("C01", "C02"))
+    with read_only(database):
+        refused = cli("load", str(more))
+        assert refused.exit_code == 1
+        assert isinstance(refused.exception, SystemExit), refused.exception  # no traceback
+        assert "Traceback" not in refused.output
+        assert "the database cannot be written (attempt to write a readonly database)" in (
+            refused.output
+        )
+        assert "point --database at a writable copy" in refused.output
+        # Reading still works.
+        listed = cli("quarantine", "list")
+        assert listed.exit_code == 0, listed.output
+
+
+def test_a_folder_sqlite_cannot_write_its_journal_in_is_one_clear_line(
+    stored: tuple[Callable, Path],
+) -> None:
+    cli, database = stored
+    for journal in database.parent.glob("harmonia.db-*"):
+        journal.unlink()  # closed cleanly: SQLite must create them again
+    with read_only(database.parent):
+        refused = cli("quarantine", "list")
+    assert refused.exit_code == 1
+    assert isinstance(refused.exception, SystemExit), refused.exception
+    assert "cannot open the database" in refused.output
+    assert "SQLite keeps its journal (-wal, -shm files) beside the database" in refused.output
+
+
+def _running_batch(database: Path) -> bool:
+    if not database.exists():
+        return False
+    try:
+        with sqlite3.connect(f"file:{database}?mode=ro", uri=True, timeout=0.1) as connection:
+            rows = connection.execute("SELECT 1 FROM load_batch WHERE status = 'running'")
+            return rows.fetchone() is not None
+    except sqlite3.Error:
+        return False  # the schema is still being made
+
+
+@pytest.mark.slow
+def test_ctrl_c_during_a_load_exits_130_and_stores_nothing_from_the_file(
+    tmp_path: Path,
+) -> None:
+    rows = "".join(
+        f"C{n:06d};NL;HCP;Anna;de Vries;cardiology;1011;Amsterdam;T1\n" for n in range(300_000)
+    )
+    big = write(tmp_path / "customers.csv", CUSTOMERS.splitlines(keepends=True)[0] + rows)
+    database = tmp_path / "harmonia.db"
+    environment = {
+        **os.environ,
+        "HARMONIA_DATABASE_URL": f"sqlite:///{database}",
+        "HARMONIA_LOAD_PLUGINS": "",  # the built-ins: the test needs no pack
+    }
+    process = subprocess.Popen(
+        [sys.executable, "-c", "from harmonia.cli import main; main()", "load", str(big)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=environment,
+        text=True,
+    )
+    deadline = time.monotonic() + 60
+    while not _running_batch(database) and process.poll() is None:
+        assert time.monotonic() < deadline, "the load never started"
+        time.sleep(0.02)
+    time.sleep(0.2)  # inside the load: reading, checking or storing
+    process.send_signal(signal.SIGINT)
+    out, err = process.communicate(timeout=60)
+    assert process.returncode == 130, (out, err)
+    assert "Traceback" not in err and "Query interrupted" not in err, err
+    assert f"interrupted: nothing from {big} was stored" in err
+    with sqlite3.connect(database) as connection:
+        assert connection.execute("SELECT COUNT(*) FROM customer").fetchone() == (0,)
+        statuses = connection.execute("SELECT status FROM load_batch").fetchall()
+    assert statuses == [("failed",)]
