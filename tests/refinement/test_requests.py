@@ -146,6 +146,18 @@ def test_managers_decide_once_and_only_for_their_territories(
     queue = app.refinement.queue(cycle, "dora")
     assert queue.pending == []
     assert {t["territory"]: t["changes"] for t in queue.territories} == {"T1": 1, "T2": 1}
+    assert queue.territories[0] == {
+        "territory": "T1",
+        "customers": 4,
+        "changes": 1,
+        "share_used": 0.25,
+        "allowed": 2,
+    }
+    assert sum(r["requests"] for r in queue.by_reason) == len(app.refinement.requests(cycle))
+    assert app.refinement.queue(cycle, "tom").by_reason == [
+        {"reason": r.reason, "status": r.status, "requests": 1}
+        for r in app.refinement.requests(cycle, person="tom")
+    ]
 
 
 def test_closing_expires_what_nobody_decided_and_publishing_applies_the_rest(

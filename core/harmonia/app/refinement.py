@@ -505,57 +505,54 @@ class Refinement:
 
     def queue(self, cycle_id: int, manager: str | None = None) -> Queue:
         """What a manager has to decide, with each territory's share used and the
-        requests by reason and outcome."""
+        requests by reason and outcome (counted in the store)."""
         from harmonia.refinement.requests import managed_territories, requests_of
+        from harmonia.sql import text_list
         from harmonia.store.bulk import BulkConnection
 
         manager = manager or self.app.actor
         cycle = self.cycle(cycle_id)
         territories = managed_territories(self.app.database, manager)
-        every = requests_of(self.app.database, cycle_id=cycle_id, territories=territories)
+        pending = requests_of(
+            self.app.database, cycle_id=cycle_id, statuses=["pending"], territories=territories
+        )
         policy = self.policy(cycle)
-        sizes: dict[str, int] = {}
-        if territories:
-            from harmonia.sql import text_list
-
-            with BulkConnection(self.app.database) as bulk:
-                sizes = {
-                    row["territory"]: int(row["customers"])
-                    for row in bulk.read(
-                        "SELECT territory, COUNT(*) AS customers FROM refinement_scope "
-                        f"WHERE cycle_id = {int(cycle_id)} AND territory IN "
-                        f"({text_list(territories)}) GROUP BY territory"
-                    ).to_pylist()
-                }
+        mine = f"cycle_id = {int(cycle_id)} AND territory IN ({text_list(territories)})"
+        with BulkConnection(self.app.database, write=False) as bulk:
+            counted = {
+                row["territory"]: row
+                for row in bulk.read(
+                    f"""
+                    SELECT s.territory, s.customers, COALESCE(o.changes, 0) AS changes
+                    FROM (SELECT territory, COUNT(*) AS customers FROM refinement_scope
+                        WHERE {mine} GROUP BY territory) s
+                    LEFT JOIN (SELECT territory, COUNT(DISTINCT customer_id) AS changes
+                        FROM refinement_request WHERE {mine}
+                        AND status IN ('pending', 'accepted') GROUP BY territory) o
+                    ON o.territory = s.territory
+                    """
+                ).to_pylist()
+            }
+            by_reason = bulk.read(
+                "SELECT reason, status, COUNT(*) AS requests FROM refinement_request "
+                f"WHERE {mine} GROUP BY reason, status ORDER BY reason, status"
+            ).to_pylist()
         figures = []
         for territory in territories:
-            asked = {
-                r.customer_id
-                for r in every
-                if r.territory == territory and r.status in ("pending", "accepted")
-            }
-            size = sizes.get(territory, 0)
+            size = int(counted.get(territory, {}).get("customers") or 0)
+            changes = int(counted.get(territory, {}).get("changes") or 0)
             figures.append(
                 {
                     "territory": territory,
                     "customers": size,
-                    "changes": len(asked),
-                    "share_used": round(len(asked) / size, 4) if size else 0.0,
+                    "changes": changes,
+                    "share_used": round(changes / size, 4) if size else 0.0,
                     "allowed": int(policy.max_share * size + 1e-9),
                 }
             )
-        reasons: dict[tuple[str, str], int] = {}
-        for r in every:
-            reasons[(r.reason, r.status)] = reasons.get((r.reason, r.status), 0) + 1
-        return Queue(
-            manager,
-            [r for r in every if r.status == "pending"],
-            figures,
-            [
-                {"reason": reason, "status": status, "requests": count}
-                for (reason, status), count in sorted(reasons.items())
-            ],
-        )
+        for row in by_reason:
+            row["requests"] = int(row["requests"])
+        return Queue(manager, pending, figures, by_reason)
 
     def history(self, customer: str, *, system: str | None = None) -> list[dict]:
         """Every request about a customer across cycles, with its decision."""
