@@ -15,6 +15,7 @@ from typing import Any
 
 from harmonia.datapack import data_pack
 from harmonia.definitions import (
+    NO_SEGMENT,
     AttributeFeature,
     AutoRule,
     ChannelPlan,
@@ -82,6 +83,7 @@ from harmonia.questionnaires import (
 
 __all__ = [
     "FILE_NAME_OPTION",
+    "NO_SEGMENT",
     "OUTPUT_KINDS",
     "RECORD_KINDS",
     "AnswerOption",

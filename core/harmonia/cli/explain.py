@@ -6,6 +6,7 @@ import click
 
 from harmonia.cli import app, echo_json
 from harmonia.cli.render import format_value, stdout, table
+from harmonia.definitions import NO_SEGMENT
 
 VERDICT = {True: "[green]match[/]", False: "no", None: "[yellow]unknown (NULL)[/]"}
 
@@ -67,7 +68,8 @@ def explain(cycle_id: int, customer: str, system: str | None, as_json: bool) -> 
             )
             for rule in trace.rules
         ]
-        title = f"{label}: {trace.segment} ({'fallback' if trace.fallback else 'rule ' + trace.rule_id})"
+        how = "fallback" if trace.fallback else "rule " + trace.rule_id
+        title = f"{label}: {segment_text(trace.segment)} ({how})"
         stdout.print(table(title, ["rule", "when", label, "verdict", "why"], rows, show_lines=True))
     check = result.pull_through
     if check is not None and check.comparisons:
@@ -86,10 +88,17 @@ def explain(cycle_id: int, customer: str, system: str | None, as_json: bool) -> 
     final = result.assignment
     if final.origin == "pulled-through":
         stdout.print(
-            f"[bold]final segment {final.final_segment}[/]: pulled through from cycle "
+            f"[bold]final segment {segment_text(final.final_segment)}[/]: pulled through from cycle "
             f"{result.cycle.previous_cycle_id}, every input compared above unchanged; "
             f"the rules alone give {final.segment}."
         )
     else:
         reason = f"; {check.outcome}" if check is not None and check.enabled else ""
-        stdout.print(f"[bold]final segment {final.final_segment}[/] (from the rules){reason}")
+        stdout.print(
+            f"[bold]final segment {segment_text(final.final_segment)}[/] (from the rules){reason}"
+        )
+
+
+def segment_text(segment: str | None) -> str:
+    """A segment as people read it: ``no_segment`` says the customer is not segmented."""
+    return f"{NO_SEGMENT} (not segmented)" if segment == NO_SEGMENT else str(segment)

@@ -78,7 +78,7 @@ def show(name: str) -> None:
         rows.append(("fallback", "(nothing above matched)", dimension.fallback))
         stdout.print(
             table(
-                f"{dimension_name}: {', '.join(dimension.segments)}",
+                f"{dimension_name}: {', '.join(dimension.outcomes)}",
                 ["rule", "when", "segment"],
                 rows,
             )

@@ -19,6 +19,7 @@ from harmonia.definitions.country import (
 )
 from harmonia.definitions.policy import AutoRule, RefinementPolicy
 from harmonia.definitions.ruleset import (
+    NO_SEGMENT,
     AttributeFeature,
     ConsistencyFeature,
     Dimension,
@@ -36,6 +37,7 @@ from harmonia.definitions.ruleset import (
 from harmonia.definitions.strategy import ChannelPlan, EngagementStrategy
 
 __all__ = [
+    "NO_SEGMENT",
     "UNKNOWN",
     "AttributeFeature",
     "AutoRule",

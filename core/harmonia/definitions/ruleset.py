@@ -3,7 +3,10 @@
 A rule set declares *features* (what is known about each customer) and up to
 three *dimensions* (``segment``, ``needs``, ``tier``). Each dimension assigns
 exactly one of its declared segments to every customer: ordered first-match
-rules, then the cells of an optional matrix, then the required fallback.
+rules, then the cells of an optional matrix, then the required fallback. A
+rule, a cell or the fallback may instead leave the customer unsegmented
+(:data:`NO_SEGMENT`), an outcome the core declares, so a pack invents no
+segment and no strategy for "not segmented".
 Rule conditions are restricted SQL over the features; see
 :mod:`harmonia.rules` for the language.
 """
@@ -31,6 +34,13 @@ CUSTOMER_ATTRIBUTES = ("country", "type", "specialty", "territory", "postal_code
 
 #: The value types of features, as the rule checker sees them.
 FEATURE_TYPES = ("text", "integer", "number", "boolean")
+
+#: The outcome of a rule, matrix cell or fallback that leaves a customer
+#: unsegmented in that dimension. The core declares it: a dimension does not list
+#: it among its ``segments``, a therapy area declares no strategy for it (its
+#: customers are not targeted, planned or costed), and every output shows it as
+#: this value.
+NO_SEGMENT = "no_segment"
 
 Window = Literal["latest", "cycle"]
 Aggregate = Literal["sum", "mean", "max"]
@@ -227,7 +237,8 @@ class Rule:
     id: str
     #: A restricted SQL condition over the rule set's features.
     when: str
-    #: The segment it assigns (one of the dimension's).
+    #: The segment it assigns: one of the dimension's, or ``no_segment`` to leave
+    #: the customer unsegmented.
     segment: str
     #: Why the rule exists, for people reading it.
     description: str = ""
@@ -274,14 +285,16 @@ class Matrix:
     """The shorthand commercial teams draw: rows x columns -> segment.
 
     Cells are tried row by row after the dimension's rules; an empty cell
-    (``""``) assigns nothing and leaves the customer to the fallback.
+    (``""``) assigns nothing and leaves the customer to the fallback; a
+    ``"no_segment"`` cell leaves the customer unsegmented.
     """
 
     #: The axis down the matrix.
     rows: MatrixAxis
     #: The axis across the matrix.
     columns: MatrixAxis
-    #: One row of segments per row entry, one per column entry (``""``: none).
+    #: One row of segments per row entry, one per column entry (``""``: no
+    #: match, on to the fallback; ``"no_segment"``: the customer is not segmented).
     cells: tuple[tuple[str, ...], ...]
 
 
@@ -291,11 +304,18 @@ class Dimension:
 
     ``segments`` are listed from highest to lowest priority; that order is
     what "adjacent" means for field refinement and how reports sort.
+
+    A rule's ``segment``, a matrix cell or the ``fallback`` may be
+    ``"no_segment"``: the customer is then not segmented in this dimension
+    (it is not one of ``segments``; outputs show ``no_segment``, after every
+    declared segment; in the segment dimension the customer gets no strategy,
+    no contacts and no cost). E.g. ``fallback = "no_segment"`` segments only
+    the customers some rule matches.
     """
 
-    #: The dimension's segments, highest priority first.
+    #: The dimension's segments, highest priority first (never ``no_segment``).
     segments: tuple[str, ...]
-    #: The segment of a customer no rule or cell matched.
+    #: The segment of a customer no rule or cell matched (``no_segment``: none).
     fallback: str
     #: Rules tried in order; the first that matches decides.
     rules: tuple[Rule, ...] = ()
@@ -303,6 +323,22 @@ class Dimension:
     matrix: Matrix | None = None
     #: What the dimension decides, for people.
     description: str = ""
+
+    @property
+    def leaves_unsegmented(self) -> bool:
+        """Whether a rule, a matrix cell or the fallback can assign :data:`NO_SEGMENT`."""
+        cells = self.matrix.cells if self.matrix is not None else ()
+        return (
+            self.fallback == NO_SEGMENT
+            or any(rule.segment == NO_SEGMENT for rule in self.rules)
+            or any(cell == NO_SEGMENT for row in cells for cell in row)
+        )
+
+    @property
+    def outcomes(self) -> tuple[str, ...]:
+        """Every value the dimension can assign, in priority order: its segments,
+        then :data:`NO_SEGMENT` if it can leave a customer unsegmented."""
+        return self.segments + ((NO_SEGMENT,) if self.leaves_unsegmented else ())
 
     def all_rules(self, prefix: str) -> list[tuple[str, Rule]]:
         """The dimension's rules in the order they are tried, each with its path.
@@ -329,20 +365,27 @@ class Dimension:
 
     def problems(self, prefix: str) -> Iterator[Problem]:
         yield from check_unique(f"{prefix}.segments", self.segments, "segment")
-        if self.fallback not in self.segments:
+        if NO_SEGMENT in self.segments:
+            yield Problem(
+                f"{prefix}.segments",
+                f"{NO_SEGMENT!r} is the core's outcome for a customer left unsegmented; "
+                "do not declare it (rules, cells and the fallback may name it as they are)",
+            )
+        if self.fallback not in self.outcomes:
             yield Problem(
                 f"{prefix}.fallback",
-                f"fallback {self.fallback!r} is not a declared segment {list(self.segments)}",
+                f"fallback {self.fallback!r} is not a declared segment {list(self.segments)} "
+                f"(or {NO_SEGMENT!r})",
             )
         if not self.rules and self.matrix is None:
             yield Problem(prefix, "declares neither rules nor a matrix")
         yield from check_unique(f"{prefix}.rules", (rule.id for rule in self.rules), "rule id")
         for path, rule in self.all_rules(prefix):
-            if rule.segment not in self.segments:
+            if rule.segment not in self.outcomes:
                 yield Problem(
                     f"{path}.segment",
                     f"segment {rule.segment!r} is not declared in {prefix}.segments "
-                    f"{list(self.segments)}",
+                    f"{list(self.segments)} (nor is it {NO_SEGMENT!r})",
                 )
         if self.matrix is not None:
             yield from _matrix_problems(f"{prefix}.matrix", self.matrix)

@@ -150,7 +150,9 @@ class EngagementStrategy:
 
     #: The therapy area whose segment this is.
     therapy_area: str
-    #: The segment of the area's rule set the strategy serves.
+    #: The segment of the area's rule set the strategy serves. ``no_segment``
+    #: (optional) serves the customers the rule set leaves unsegmented; without it
+    #: they are not targeted, planned or costed.
     segment: str
     #: The strategy's name, shown on target lists (``Champion: partner ...``).
     name: str

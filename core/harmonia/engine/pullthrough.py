@@ -195,7 +195,7 @@ def explain_pull_through(
         return attrs.evolve(check, ineligible=f"the customer was not in cycle {previous_cycle}")
     comparisons = tuple(_comparisons(rule_set, threshold, inputs, previous))
     check = attrs.evolve(check, comparisons=comparisons)
-    if previous_segment not in rule_set.segment.segments:
+    if previous_segment not in rule_set.segment.outcomes:
         return attrs.evolve(
             check, ineligible=f"the previous segment {previous_segment} is no longer declared"
         )

@@ -400,7 +400,7 @@ class CycleQuery:
         )
         pull = self.spec.country.pull_through
         if pull.enabled and self.previous_cycle_id is not None:
-            declared = ", ".join(quote(s) for s in self.spec.rule_set.segment.segments)
+            declared = ", ".join(quote(s) for s in self.spec.rule_set.segment.outcomes)
             unchanged = carried_sql(self.spec.rule_set, pull.threshold)
             carried = f"prev.customer_id IS NOT NULL AND prev.final_segment IN ({declared}) AND {unchanged}"
             final = f"CASE WHEN {carried} THEN prev.final_segment ELSE r.segment__segment END"
@@ -436,7 +436,7 @@ class CycleQuery:
         share = period.months / 12
         k, n = period_position(period)
         rows = []
-        for rank, segment in enumerate(self.spec.rule_set.segment.segments, start=1):
+        for rank, segment in enumerate(self.spec.rule_set.segment.outcomes, start=1):
             strategy = self.spec.strategies[segment]
             contacts = {channel: 0 for channel in self.channels}
             cost = 0.0

@@ -15,6 +15,7 @@ from typing import Any
 import attrs
 
 from harmonia.definitions import (
+    NO_SEGMENT,
     CountryProfile,
     EngagementStrategy,
     OptionCatalogue,
@@ -145,35 +146,44 @@ def _questionnaires(catalog: Catalog, rule_set: RuleSet) -> dict[str, list[Quest
 #: The strategy of every segment of a therapy area that declares no strategies.
 SEGMENTATION_ONLY = "none (segmentation only)"
 
+#: The strategy of customers left unsegmented (:data:`NO_SEGMENT`), unless the
+#: therapy area declares one for them.
+NOT_SEGMENTED = "none (not segmented)"
+
 
 def engagement_strategies(
     catalog: Catalog, profile: CountryProfile, rule_set: RuleSet, variant: str | None = None
 ) -> dict[str, EngagementStrategy]:
-    """Each segment's strategy in ``variant`` (default: the one the country chose)."""
-    if not any(key[0] == rule_set.therapy_area for key in catalog.engagement_strategies):
+    """Each segment's strategy in ``variant`` (default: the one the country chose).
+
+    Customers left unsegmented get the therapy area's ``no_segment`` strategy if
+    it declares one, else one that targets, plans and costs nothing.
+    """
+    area = rule_set.therapy_area
+    if not any(key[0] == area for key in catalog.engagement_strategies):
         # A therapy area that only segments: nobody is called, nothing is planned
         # or costed; its segments still go to the assignments and the summary.
         return {
-            segment: EngagementStrategy(
-                therapy_area=rule_set.therapy_area,
-                segment=segment,
-                name=SEGMENTATION_ONLY,
-                target=False,
-            )
-            for segment in rule_set.segment.segments
+            segment: _no_contact(area, segment, SEGMENTATION_ONLY)
+            for segment in rule_set.segment.outcomes
         }
-    variant = variant or profile.choice(rule_set.therapy_area).strategy_variant
+    variant = variant or profile.choice(area).strategy_variant
     strategies = {
         key[2]: strategy
         for key, strategy in catalog.engagement_strategies.items()
-        if key[0] == rule_set.therapy_area and key[1] == variant
+        if key[0] == area and key[1] == variant
     }
     missing = [segment for segment in rule_set.segment.segments if segment not in strategies]
     if missing:
         raise NotFoundError(
-            f"no {variant!r} engagement strategy for segment(s) {', '.join(missing)} of "
-            f"{rule_set.therapy_area}",
-            fix=f"choose another strategy_variant for {rule_set.therapy_area} in the {profile.code} "
+            f"no {variant!r} engagement strategy for segment(s) {', '.join(missing)} of {area}",
+            fix=f"choose another strategy_variant for {area} in the {profile.code} "
             "profile, or add the strategies to the therapy area's pack",
         )
+    if rule_set.segment.leaves_unsegmented:
+        strategies.setdefault(NO_SEGMENT, _no_contact(area, NO_SEGMENT, NOT_SEGMENTED))
     return strategies
+
+
+def _no_contact(therapy_area: str, segment: str, name: str) -> EngagementStrategy:
+    return EngagementStrategy(therapy_area=therapy_area, segment=segment, name=name, target=False)

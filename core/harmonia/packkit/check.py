@@ -85,6 +85,8 @@ def registered_problems(manager: PluginManager, info: PackInfo) -> list[str]:
     catalog = manager.catalog()
     problems = [*catalog.warnings, *catalog.conflicts]
     segments = {rs.therapy_area: set(rs.segment.segments) for rs in catalog.rule_sets.values()}
+    # A strategy for the customers a rule set leaves unsegmented is optional.
+    outcomes = {rs.therapy_area: set(rs.segment.outcomes) for rs in catalog.rule_sets.values()}
     variants: dict[tuple[str, str], set[str]] = {}
     for therapy_area, variant, segment in catalog.engagement_strategies:
         variants.setdefault((therapy_area, variant), set()).add(segment)
@@ -97,7 +99,7 @@ def registered_problems(manager: PluginManager, info: PackInfo) -> list[str]:
                 f"{therapy_area} strategies, variant {variant!r}: no strategy for the "
                 f"segments {missing}; add one per segment (target = false where nobody is called)"
             )
-        if unknown := sorted(covered - declared):
+        if unknown := sorted(covered - outcomes[therapy_area]):
             problems.append(
                 f"{therapy_area} strategies, variant {variant!r}: segments {unknown} are not "
                 f"segments of the rule set {sorted(declared)}"

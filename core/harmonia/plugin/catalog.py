@@ -471,7 +471,7 @@ def _strategy_problems(
         segment
         for rule_set in rule_sets.values()
         if rule_set.therapy_area == strategy.therapy_area
-        for segment in rule_set.segment.segments
+        for segment in rule_set.segment.outcomes
     }
     if not segments or strategy.segment in segments:
         return []

@@ -46,7 +46,7 @@ def segment_order(cycles: Sequence[PlannedCycle]) -> str:
         f"SELECT {literal(c.spec.therapy_area)} AS therapy_area, {literal(segment)} AS segment, "
         f"{rank} AS segment_rank"
         for c in cycles
-        for rank, segment in enumerate(c.spec.rule_set.segment.segments, start=1)
+        for rank, segment in enumerate(c.spec.rule_set.segment.outcomes, start=1)
     ]
     return " UNION ALL ".join(rows)
 

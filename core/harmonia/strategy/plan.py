@@ -159,7 +159,7 @@ def _groups(cycles: Sequence[PlannedCycle]) -> list[_Group]:
     for cycle in cycles:
         spec = cycle.spec
         fixed = {row["segment"]: row for row in CycleQuery(spec, 0).plan_rows()}
-        for rank, segment in enumerate(spec.rule_set.segment.segments, start=1):
+        for rank, segment in enumerate(spec.rule_set.segment.outcomes, start=1):
             strategy = spec.strategies[segment]
             plan = {c: int(fixed[segment].get(c, 0)) for c in CHANNELS if c in fixed[segment]}
             groups.append(_Group(spec.therapy_area, segment, rank, strategy, plan))
