@@ -662,6 +662,46 @@ def test_a_file_in_a_legacy_encoding_is_refused_whole_or_read_in_its_encoding(
     assert (stored["first_name"], stored["last_name"]) == ("Zoë", row.split(";")[4])
 
 
+def test_a_bad_byte_late_in_a_big_file_is_refused_naming_its_line(
+    harmonia_cli: Callable, tiny: Catalog, tmp_path: Path
+) -> None:
+    """The whole file is checked, not its head: 9 MB of good rows, then a cp1252 'ë'."""
+    row = "C{:06d};NL;HCP;Anna;de Vries;cardiology;1011;Amsterdam;T1;;\n"
+    rows = 9 * 2**20 // len(row.format(0))
+    good = "".join(row.format(n) for n in range(rows)).encode()
+    path = tmp_path / "customers.csv"
+    path.write_bytes(
+        f"{CUSTOMERS_HEADER}\n".encode() + good + "C999999;NL;HCP;Zoë\n".encode("cp1252")
+    )
+    refused = harmonia_cli("load", str(path), "--country", "NL")
+    assert refused.exit_code == 1 and "Traceback" not in refused.output
+    assert f"is not UTF-8 (line {rows + 2} holds byte 0xeb)" in refused.output
+    # Read as cp1252, a file that is UTF-8 after its first 8 MB is refused too.
+    path.write_bytes(f"{CUSTOMERS_HEADER}\n".encode() + good + "C999999;NL;HCP;Zoë\n".encode())
+    refused = harmonia_cli("load", str(path), "--country", "NL", "--encoding", "cp1252")
+    assert refused.exit_code == 1
+    assert f"is UTF-8, not cp1252 (line {rows + 2} holds 'ë'" in refused.output
+
+
+def test_the_utf8_check_reads_characters_split_across_its_chunks(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from harmonia.errors import InputError
+    from harmonia.files import reading
+
+    monkeypatch.setattr(reading, "UTF8_CHUNK_BYTES", 7)  # every 'œ' and '日' straddles some
+    path = tmp_path / "names.csv"
+    lines = ["name", "Lefèvre-Cœur", "日本橋", "Zoë"]
+    path.write_bytes("\n".join(lines).encode() + b"\n")
+    reading._check_utf8(path)  # valid: no chunk boundary is taken for a bad byte
+    path.write_bytes("\n".join(lines).encode() + b"\nbad\xff\n")
+    with pytest.raises(InputError, match=r"line 5 holds byte 0xff"):
+        reading._check_utf8(path)
+    path.write_bytes("\n".join(lines).encode()[:-1])  # the last character cut short
+    with pytest.raises(InputError, match=r"line 4 holds byte 0xc3"):
+        reading._check_utf8(path)
+
+
 @pytest.mark.parametrize(
     ("content", "message"),
     [

@@ -332,55 +332,71 @@ def _ignored(kept: list[str], columns: list[str]) -> tuple[str, ...]:
     )
 
 
-#: How much of a file is checked for UTF-8 before reading (a spreadsheet saved
-#: in a legacy encoding shows it in its first names and cities).
-UTF8_CHECK_BYTES = 8 << 20
+#: How much of a file the UTF-8 checks decode at a time: the whole file is
+#: checked (a bad byte on line ten million is as wrong as one on line 2) in
+#: bounded memory.
+UTF8_CHUNK_BYTES = 4 << 20
+
+
+@attrs.frozen
+class _Utf8Scan:
+    """What decoding a whole file as UTF-8 found: its first invalid byte (line, byte)
+    and its first non-ASCII character (line, text), each if any."""
+
+    invalid: tuple[int, int] | None
+    non_ascii: tuple[int, str] | None
+
+
+def _scan_utf8(path: Path) -> _Utf8Scan:
+    """Decode ``path`` as UTF-8 chunk by chunk (an incremental decoder carries a
+    character split across chunks), counting lines, until the first invalid byte."""
+    import codecs
+
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    lines_before = 0  # newlines in the chunks already decoded
+    non_ascii: tuple[int, str] | None = None
+    with path.open("rb") as handle:
+        while True:
+            chunk = handle.read(UTF8_CHUNK_BYTES)
+            try:
+                text = decoder.decode(chunk, final=not chunk)
+            except UnicodeDecodeError as error:
+                # error.object is the decoder's carried bytes (never a newline)
+                # followed by this chunk.
+                line = lines_before + error.object.count(b"\n", 0, error.start) + 1
+                return _Utf8Scan((line, error.object[error.start]), non_ascii)
+            if non_ascii is None and not text.isascii():
+                first = next(index for index, char in enumerate(text) if ord(char) > 127)
+                line = lines_before + text.count("\n", 0, first) + 1
+                non_ascii = (line, text[first])
+            if not chunk:
+                return _Utf8Scan(None, non_ascii)
+            lines_before += chunk.count(b"\n")
 
 
 def _check_utf8(path: Path) -> None:
     """Refuse a file that is not UTF-8 up front, rather than quarantine most of its lines."""
-    import codecs
-
-    with path.open("rb") as handle:
-        head = handle.read(UTF8_CHECK_BYTES)
-    try:
-        codecs.getincrementaldecoder("utf-8")().decode(head, final=False)
-    except UnicodeDecodeError as error:
-        line = head.count(b"\n", 0, error.start) + 1
+    invalid = _scan_utf8(path).invalid
+    if invalid is not None:
+        line, byte = invalid
         raise InputError(
-            f"this file is not UTF-8 (line {line} holds byte 0x{head[error.start]:02x})",
+            f"this file is not UTF-8 (line {line} holds byte 0x{byte:02x})",
             where=str(path),
             fix="save it as 'CSV UTF-8', or give its encoding: --encoding cp1252 for "
             "Excel's plain 'CSV' in Western Europe",
-        ) from None
+        )
 
 
 def _is_utf8(path: Path) -> bool:
-    try:
-        _check_utf8(path)
-    except InputError:
-        return False
-    return True
+    return _scan_utf8(path).invalid is None
 
 
 def _check_not_utf8(path: Path, codec: str) -> None:
     """Refuse a UTF-8 file about to be read in a legacy encoding (it would load as mojibake)."""
-    import codecs
-
-    with path.open("rb") as handle:
-        head = handle.read(UTF8_CHECK_BYTES)
-    if head.isascii():
-        return
-    try:
-        codecs.getincrementaldecoder("utf-8")().decode(head, final=False)
-    except UnicodeDecodeError:
-        return  # not UTF-8: the legacy encoding may well be right
-    first = next(index for index, byte in enumerate(head) if byte >= 0x80)
-    line = head.count(b"\n", 0, first) + 1
-    end = first + 1
-    while end < len(head) and 0x80 <= head[end] < 0xC0:
-        end += 1
-    shown = head[first:end].decode("utf-8", errors="replace")
+    scan = _scan_utf8(path)
+    if scan.invalid is not None or scan.non_ascii is None:
+        return  # not UTF-8, or plain ASCII: the legacy encoding may well be right
+    line, shown = scan.non_ascii
     raise InputError(
         f"this file is UTF-8, not {codec} (line {line} holds {shown!r} written in UTF-8)",
         where=str(path),
