@@ -86,7 +86,16 @@ class Cycles:
             on_stage=on_stage,
             as_of=as_of,
             spark=workspace.spark,
+            planner=self.planner,
         )
+
+    @property
+    def planner(self) -> Any:
+        """What plans a cycle's contacts within capacity (markets with ``call_plan =
+        "capacity"``): the strategy planner, handed to the engine."""
+        from harmonia.strategy.cycle_plan import plan_cycle_outputs
+
+        return plan_cycle_outputs
 
     def sink_choices(
         self, sinks: Sequence[SinkChoice] | None, outputs: Sequence[str] = ()

@@ -283,6 +283,7 @@ class Refinement:
                 moved,
                 self.app.cycles.sink_choices(sinks, outputs),
                 directory or Path(self.app.workspace.output or "out"),
+                planner=self.app.cycles.planner,
             )
         except BaseException as error:
             from harmonia.store.transitions import move_cycle

@@ -153,6 +153,11 @@ class CountryProfile:
     therapy_areas: dict[str, TherapyAreaChoice] = attrs.Factory(dict)
     #: Bounded numeric parameters of the catalogue (``frequency_scale = 0.9``).
     parameters: dict[str, float] = attrs.Factory(dict)
+    #: How a cycle plans its contacts (catalogue): ``fixed`` (the default: each
+    #: strategy's yearly frequencies, the same for every customer of a segment) or
+    #: ``capacity`` (the strategy planner's greedy marginal allocation within each
+    #: territory's reps and the response curves, recorded as the cycle's plan).
+    call_plan: str = "fixed"
     #: Golden records of merged customers: which source's value wins, per attribute.
     survivorship: Survivorship = Survivorship()
     #: One line saying what the market chose and why.
@@ -290,6 +295,7 @@ def _profile_values(profile: CountryProfile) -> dict[str, Any]:
         "pull_through.enabled": profile.pull_through.enabled,
         "pull_through.threshold": profile.pull_through.threshold,
         "response_max_age_months": profile.response_max_age_months,
+        "call_plan": profile.call_plan,
     }
     values.update({f"parameters.{name}": value for name, value in profile.parameters.items()})
     return values

@@ -62,6 +62,9 @@ class CycleOutputs:
     target_list: pa.Table
     summary: pa.Table
     coverage: pa.Table | None = None
+    #: How the contacts were planned when not by the strategies' fixed frequencies
+    #: (the planner's method, saved plan and capacity), for the cycle's summary.
+    call_plan: dict[str, Any] | None = None
 
 
 def default_engine(database: Database) -> str:

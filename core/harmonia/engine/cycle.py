@@ -92,6 +92,37 @@ class CycleResult:
         return list(input_warnings(self.input_coverage, self.threshold))
 
 
+#: Plans the contacts of a cycle whose market chose ``call_plan = "capacity"``:
+#: given the store, the cycle's spec, its record (the assignments stored) and
+#: the outputs with the strategies' fixed plan, returns the outputs with the
+#: planned contacts. The strategy layer plans; the application passes it in.
+CallPlanner = Callable[[Database, CycleSpec, Cycle, backends.CycleOutputs], backends.CycleOutputs]
+
+
+def _check_planner(spec: CycleSpec, planner: CallPlanner | None) -> None:
+    if spec.country.call_plan == "capacity" and planner is None:
+        raise ConfigError(
+            f"{spec.country.code} plans its cycles' calls within capacity (call_plan = "
+            "'capacity'), which the strategy planner does",
+            where=f"country profile {spec.country.code}",
+            fix="run the cycle through the application (harmonia cycle run, "
+            "Harmonia.cycles.run), which passes the planner",
+        )
+
+
+def _planned(
+    planner: CallPlanner | None,
+    database: Database,
+    spec: CycleSpec,
+    cycle: Cycle,
+    outputs: backends.CycleOutputs,
+) -> backends.CycleOutputs:
+    """The outputs with the contacts the market's ``call_plan`` gives."""
+    if spec.country.call_plan != "capacity" or planner is None:
+        return outputs
+    return planner(database, spec, cycle, outputs)
+
+
 def run_cycle(
     database: Database,
     catalog: Catalog,
@@ -106,12 +137,14 @@ def run_cycle(
     on_stage: Callable[[str], None] | None = None,
     as_of: str | None = None,
     spark: SparkSettings | None = None,
+    planner: CallPlanner | None = None,
 ) -> CycleResult:
     """Run one cycle; returns its record, segment summary and written outputs.
 
     ``as_of`` reads the facts as they were: ``cycle:N`` (the batches cycle N
     read, its input snapshot) or ``batch:N`` (every batch loaded up to N).
     ``spark`` says where ``engine="spark"`` runs and finds the market's data.
+    ``planner`` plans the contacts of a market that chose ``call_plan = "capacity"``.
     """
     stage = on_stage or (lambda _: None)
     started = time.perf_counter()
@@ -125,6 +158,7 @@ def run_cycle(
     if engine == "spark":
         in_spark.check(spark or SparkSettings())
     _check_sinks(catalog, sinks)
+    _check_planner(spec, planner)
     if engine != "spark":  # Spark's customers are in the lake: checked there
         _check_population(database, spec)
     batches = snapshot_batches(database, as_of)
@@ -146,6 +180,9 @@ def run_cycle(
             inputs = input_snapshot(database, cycle.id) if facts_of(database).external else None
             outputs = backends.run(engine, database, query, stage, inputs, check)
         coverage = coverage_rows(spec.rule_set, outputs.coverage)
+        if spec.country.call_plan == "capacity":
+            stage("planning calls within capacity")
+        outputs = _planned(planner, database, spec, cycle, outputs)
         stage("writing outputs")
         written = _write_outputs(database, catalog, spec, cycle, outputs, sinks, directory)
     except BaseException:
@@ -162,6 +199,7 @@ def run_cycle(
             "segments": summary,
             "profile_coverage": coverage,
             "input_coverage": [row.to_json() for row in covered],
+            **({"call_plan": outputs.call_plan} if outputs.call_plan else {}),
         },
     )
     _audit(
@@ -444,11 +482,13 @@ def write_stored_outputs(
     cycle: Cycle,
     sinks: Sequence[SinkChoice],
     directory: Path,
+    planner: CallPlanner | None = None,
 ) -> list[Written]:
     """The outputs of a cycle as stored now (after refinement), through the sinks.
 
     The target list and summary are computed in the store from the cycle's
-    assignments, the way a run computes them from its own.
+    assignments, the way a run computes them from its own (and planned
+    again within capacity, on the refined segments, where the market chose it).
     """
     from harmonia.engine.dialects import transpile
     from harmonia.store.bulk import BulkConnection
@@ -462,4 +502,6 @@ def write_stored_outputs(
         target_list = bulk.read(transpile(query.target_list(stored), bulk.dialect))
         summary = bulk.read(transpile(query.summary(stored), bulk.dialect))
     outputs = backends.CycleOutputs(cycle.customers, target_list, summary)
+    _check_planner(spec, planner)
+    outputs = _planned(planner, database, spec, cycle, outputs)
     return _write_outputs(database, catalog, spec, cycle, outputs, sinks, directory)
