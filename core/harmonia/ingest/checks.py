@@ -29,6 +29,8 @@ CREATE OR REPLACE MACRO harmonia_text(s) AS NULLIF(trim(CAST(s AS VARCHAR)), '')
 CREATE OR REPLACE MACRO harmonia_finite(x) AS CASE WHEN isfinite(x) THEN x END;
 
 CREATE OR REPLACE MACRO harmonia_number_written(v, comma) AS CASE
+    -- Signs that a grouping mark keeps apart are still two signs.
+    WHEN regexp_matches(v, '[+-][+-]') THEN NULL
     WHEN comma AND regexp_full_match(v, '[+-]?[1-9]\d{0,2}(\.\d{3})+(,\d*)?')
         THEN TRY_CAST(replace(replace(v, '.', ''), ',', '.') AS DOUBLE)
     WHEN comma AND NOT contains(v, '.') THEN TRY_CAST(replace(v, ',', '.') AS DOUBLE)
