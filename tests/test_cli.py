@@ -314,6 +314,7 @@ def test_catalog_problems_are_one_line_on_the_cli_and_whole_in_plugins_list(
     assert any("the rules server is down" in warning for warning in document["warnings"])
 
 
+@pytest.mark.cli  # runs `harmonia --help` in a new interpreter, with no fixture to mark it
 def test_help_does_not_import_the_heavy_libraries() -> None:
     code = textwrap.dedent(
         """

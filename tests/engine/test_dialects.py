@@ -9,6 +9,7 @@ rewrites the files after an intended change.
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 from collections.abc import Callable
@@ -16,24 +17,28 @@ from pathlib import Path
 
 import pytest
 import sqlglot
+from helpers import tiny_catalog
 
 from harmonia.engine.dialects import transpile
 from harmonia.engine.query import CycleQuery
 from harmonia.engine.spec import resolve
-from harmonia.plugin.catalog import Catalog
 
 GOLDEN = Path(__file__).parent / "golden"
 RUN_HERE = ("duckdb", "sqlite", "postgres", "spark")
 PARSED_ONLY = ("trino", "snowflake", "bigquery")
 
 
-@pytest.fixture
-def cycle_sql(tiny: Catalog) -> Callable[[str], str]:
-    """The tiny market's second cycle (pull-through from the first) in a dialect."""
-    spec = resolve(tiny, "NL", "cardiology", "2027-H1")
+@pytest.fixture(scope="module")
+def cycle_sql() -> Callable[[str], str]:
+    """The tiny market's second cycle (pull-through from the first) in a dialect.
+
+    Built once for the module, and each dialect transpiled once: three tests
+    read each dialect's SQL, and transpiling is most of what they cost.
+    """
+    spec = resolve(tiny_catalog(), "NL", "cardiology", "2027-H1")
     assert spec.country.pull_through.enabled
-    query = CycleQuery(spec, cycle_id=2, previous_cycle_id=1)
-    return lambda dialect: transpile(query.assignments(), dialect, pretty=True) + "\n"
+    sql = CycleQuery(spec, cycle_id=2, previous_cycle_id=1).assignments()
+    return functools.cache(lambda dialect: transpile(sql, dialect, pretty=True) + "\n")
 
 
 @pytest.mark.parametrize("dialect", RUN_HERE + PARSED_ONLY)

@@ -13,6 +13,9 @@ import harmonia
 import harmonia_synthetic
 from harmonia import RECORD_KINDS, SourceRequest
 
+# They run the command line: out of the fast lane (tox -e fast), like harmonia's own.
+pytestmark = pytest.mark.cli
+
 
 @pytest.fixture
 def cli() -> click.Group:
