@@ -25,7 +25,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from harmonia.errors import NotFoundError
+from harmonia.errors import ConfigError, NotFoundError
 from harmonia.plugin.catalog import Catalog
 from harmonia.plugin.types import SourceRequest
 from harmonia.workspace import Workspace, check_required
@@ -193,6 +193,13 @@ class Harmonia:
         from harmonia.store.database import DATABASE_ENV
 
         return bool(self.database_url) or DATABASE_ENV in os.environ
+
+    def user_error(self, error: BaseException) -> ConfigError | None:
+        """``error`` as the user's to fix when the store refused what they asked
+        (a database they may read but not write), else None: a bug of harmonia."""
+        from harmonia.store.database import read_only_error
+
+        return read_only_error(error, self.database)
 
     def with_database(self, database: str) -> Harmonia:
         """The same application over another database."""

@@ -158,9 +158,7 @@ class HarmoniaGroup(LazyGroup):
         except Exception as error:
             # A store the user may read but not write: the driver's refusal is
             # theirs to fix, not a bug of harmonia.
-            from harmonia.store.database import read_only_error
-
-            refused = read_only_error(error, app.harmonia.database)
+            refused = app.harmonia.user_error(error)
             if refused is None:
                 raise
             raise _click_error(refused) from None
