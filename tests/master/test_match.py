@@ -147,3 +147,37 @@ def test_the_report_has_a_customer_master_section(market) -> None:
     assert "vendor" in html and "1 customers merged into another" in html
     assert "last_name" in html  # the conflicts table
     assert "customer-master" in [section.name for section in SECTIONS]
+
+
+def test_a_customer_is_merged_with_one_customer_of_another_system_the_likelier(
+    harmonia_cli, tiny, harmonia_database: str, tmp_path: Path
+) -> None:
+    # Two vendor records claim Joost Bos (who has no TINY number): two people, as their
+    # numbers say. Without the one-to-one rule the three form one group holding two
+    # numbers and nothing is merged; with it Joost is merged with the likelier one, and
+    # the other pair waits for a steward.
+    catalog = tiny_catalog()
+    load(harmonia_database, catalog, tiny_market.DATA / "h1", country="NL")
+    write(
+        tmp_path / "vendor" / "customers.csv",
+        "customer_id;country;type;first_name;last_name;specialty;postal_code;city;territory;"
+        "id_scheme;id_value\n"
+        "V30;NL;HCP;Joost;Bos;general_practice;9712;Groningen;T2;TINY;10000123\n"
+        "V31;NL;HCP;Joos;Bos;general_practice;9712;Groningen;T2;TINY;10000131\n",
+    )
+    load(harmonia_database, catalog, tmp_path / "vendor", country="NL", system="vendor")
+    ids = {
+        r["source_id"]: r["customer_id"]
+        for r in query(harmonia_database, "SELECT source_id, customer_id FROM crosswalk")
+    }
+    result = harmonia_cli(
+        "--database", harmonia_database, "master", "match", "--country", "NL", "--merge", "--json"
+    )
+    assert result.exit_code == 0, result.output
+    found = json.loads(result.output)
+    assert (found["conflicting"], found["outranked"], found["merged"]) == (1, 1, 1)
+    rows = query(harmonia_database, "SELECT right_id, probability, status FROM match_pair")
+    assert {r["right_id"] for r in rows} == {ids["V30"], ids["V31"]}
+    merged, reviewed = sorted(rows, key=lambda r: r["status"])
+    assert (merged["status"], reviewed["status"]) == ("merged", "review")
+    assert merged["probability"] > reviewed["probability"] >= 0.99  # both above the threshold

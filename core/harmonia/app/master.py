@@ -65,8 +65,19 @@ class Master:
             on_stage=stage,
         )
         if result.merged:
+            import time
+
+            import attrs
+
             stage("golden records")
+            started = time.perf_counter()
             self.golden(country=country)
+            took = round(time.perf_counter() - started, 2)
+            result = attrs.evolve(
+                result,
+                seconds=round(result.seconds + took, 2),
+                stages={**result.stages, "golden records": took},
+            )
         return result
 
     def golden(self, *, country: str | None = None, customer_ids: Iterable[int] = ()) -> int:

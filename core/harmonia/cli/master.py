@@ -103,6 +103,7 @@ def match(country: str, apply: bool, as_json: bool) -> None:
                 "to merge",
                 "to review",
                 "refused (identifiers)",
+                "outranked (reviewed)",
                 "merged",
                 "seconds",
             ],
@@ -113,6 +114,7 @@ def match(country: str, apply: bool, as_json: bool) -> None:
                     result.to_merge,
                     result.to_review,
                     result.conflicting,
+                    result.outranked,
                     result.merged,
                     result.seconds,
                 )

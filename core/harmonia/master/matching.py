@@ -8,14 +8,24 @@ found here by probabilistic record linkage (Fellegi-Sunter, splink on
 DuckDB) on name, specialty, address, postal code, phone and e-mail:
 
 * blocking rules keep the comparisons to pairs sharing a surname and postal
-  code, a full name, a phone, an e-mail, or a first name and postal code,
-  so a universe of millions compares thousands of pairs per block, not
-  millions squared;
+  code, a full name, a phone, an e-mail, a first name and postal code, or a
+  postal code and address, so a universe of millions compares a few pairs
+  per customer, not millions squared;
+* postal code, address and phone are compared together, as one practice: a
+  practice that moved changes all three at once, which three comparisons
+  would count three times against the person;
 * the model starts from declared m and u probabilities (how often a field
-  agrees between two records of one person, and of two people); u is
-  re-estimated from random pairs when the universe is large enough;
+  agrees between two records of one person, and of two people); from
+  :data:`TRAIN_FROM` customers u is estimated from random pairs and m by
+  expectation maximisation (on pairs sharing a full name, then a postal
+  code), each m kept at least :data:`M_FLOOR` so that no one disagreement
+  vetoes a match; names agreeing weigh by their frequency (splink's term
+  frequency adjustments: a rare surname says more than Martin);
 * two customers with different values of one national identifier scheme are
-  never a match, whatever the names say.
+  never a match, whatever the names say;
+* one to one between sources: a system knows a person once, so a customer is
+  merged with at most one customer of each other system, the likeliest; an
+  outranked pair above the merge threshold goes to review instead.
 
 Pairs at or above the country's ``match_merge_threshold`` are merged (with
 ``apply``); pairs between ``match_review_threshold`` and it go to the
@@ -38,9 +48,14 @@ from harmonia.sql import literal
 from harmonia.store.bulk import BulkConnection
 from harmonia.store.database import Database
 
-#: Below this many customers u is taken as declared: random pairs of a small
-#: universe are too few to estimate it.
-TRAIN_U_FROM = 20_000
+#: Below this many customers m and u are taken as declared: a small universe
+#: has too few random pairs to estimate u, too few matches to estimate m.
+TRAIN_FROM = 20_000
+#: Pairs each estimation reads at most (a sample beyond): seconds, not minutes, at 1M.
+TRAINING_PAIRS = 2e6
+#: The least m probability: one person's two records may differ in anything (a
+#: specialty recorded differently, a second e-mail address) one time in a hundred.
+M_FLOOR = 0.01
 
 
 @attrs.frozen
@@ -54,8 +69,10 @@ class MatchResult:
     to_merge: int
     to_review: int
     conflicting: int  # pairs refused for different national identifiers
+    outranked: int  # above the merge threshold but reviewed: a likelier pair of the same system
     merged: int
     seconds: float
+    stages: dict[str, float] = attrs.field(factory=dict)  # seconds each stage took, in order
 
     def to_json(self) -> dict[str, Any]:
         return attrs.asdict(self)
@@ -85,14 +102,47 @@ def normalised_records(country: str) -> str:
 
 def settings(universe: int) -> Any:
     """The splink model: comparisons with declared m and u, blocking rules."""
+    import splink.comparison_level_library as cll
     import splink.comparison_library as cl
     from splink import SettingsCreator, block_on
 
     def name(column: str, u_exact: float) -> Any:
-        # levels: exact, Jaro-Winkler > 0.92, > 0.88, > 0.70, anything else
+        # levels: exact (term frequencies: a rare name agreeing says more), Jaro-Winkler
+        # > 0.92, > 0.88, > 0.70, anything else
         return cl.NameComparison(column).configure(
             m_probabilities=[0.86, 0.07, 0.03, 0.02, 0.02],
             u_probabilities=[u_exact, 0.002, 0.004, 0.03, 0.964 - u_exact],
+        )
+
+    def practice() -> Any:
+        # Postal code, address and phone together: a practice that moved changes all
+        # three at once, which three comparisons would count three times against the
+        # person.
+        same_postal_code = cll.ExactMatchLevel("postal_code")
+        return cl.CustomComparison(
+            output_column_name="practice",
+            comparison_levels=[
+                cll.And(
+                    cll.NullLevel("postal_code"), cll.NullLevel("address"), cll.NullLevel("phone")
+                ),
+                cll.And(
+                    same_postal_code,
+                    cll.Or(cll.ExactMatchLevel("address"), cll.ExactMatchLevel("phone")),
+                ).configure(label_for_charts="same practice"),
+                cll.ExactMatchLevel("phone"),
+                cll.And(same_postal_code, cll.JaroWinklerLevel("address", 0.9)),
+                same_postal_code,
+                # the first two characters: the French departement, a German Leitzone
+                cll.CustomLevel(
+                    "substr(postal_code_l, 1, 2) = substr(postal_code_r, 1, 2)",
+                    label_for_charts="same area",
+                ),
+                cll.ElseLevel(),
+            ],
+        ).configure(
+            # a moved practice keeps the person: 'else' is common among matches
+            m_probabilities=[0.6, 0.05, 0.05, 0.05, 0.01, 0.24],
+            u_probabilities=[0.000001, 0.00005, 0.00001, 0.0001, 0.01, 0.989839],
         )
 
     return SettingsCreator(
@@ -105,17 +155,7 @@ def settings(universe: int) -> Any:
             cl.ExactMatch("specialty").configure(
                 m_probabilities=[0.95, 0.05], u_probabilities=[0.15, 0.85]
             ),
-            cl.LevenshteinAtThresholds("postal_code", 1).configure(
-                # a moved practice keeps the person: 'else' is common among matches
-                m_probabilities=[0.7, 0.05, 0.25],
-                u_probabilities=[0.002, 0.02, 0.978],
-            ),
-            cl.JaroWinklerAtThresholds("address", [0.9]).configure(
-                m_probabilities=[0.6, 0.15, 0.25], u_probabilities=[0.0002, 0.002, 0.9978]
-            ),
-            cl.ExactMatch("phone").configure(
-                m_probabilities=[0.7, 0.3], u_probabilities=[0.00005, 0.99995]
-            ),
+            practice(),
             # Exact only: a similar address is mostly the same name again (namesakes
             # get jean.martin and jean.martin2), which the names already count.
             cl.ExactMatch("email").configure(
@@ -128,6 +168,7 @@ def settings(universe: int) -> Any:
             block_on("phone"),
             block_on("email"),
             block_on("first_name", "postal_code"),
+            block_on("postal_code", "address"),
         ],
         retain_intermediate_calculation_columns=True,
         retain_matching_columns=False,
@@ -142,7 +183,7 @@ def score_pairs(
     ``scored`` has ``left_id, right_id, probability`` and each field's
     match weight as ``evidence`` (JSON). Returns (customers, pairs compared).
     """
-    from splink import DuckDBAPI, Linker
+    from splink import DuckDBAPI, Linker, block_on
 
     duck.execute(f"CREATE OR REPLACE TABLE records AS {normalised_records(country)}")
     universe = duck.sql("SELECT COUNT(*) FROM records").fetchall()[0][0]
@@ -154,9 +195,24 @@ def score_pairs(
         return universe, 0
     db_api = DuckDBAPI(connection=duck)
     linker = Linker(db_api.register("records"), settings(universe), log_level="ERROR")
-    if universe >= TRAIN_U_FROM:
+    if universe >= TRAIN_FROM:
         on_stage("estimating u from random pairs")
-        linker.training.estimate_u_using_random_sampling(max_pairs=2e6, seed=42)
+        linker.training.estimate_u_using_random_sampling(max_pairs=TRAINING_PAIRS, seed=42)
+        on_stage("estimating m by expectation maximisation")
+        training = linker.training
+        # Pairs sharing a full name train every other field; pairs sharing a postal
+        # code train the names.
+        training.estimate_parameters_using_expectation_maximisation(
+            block_on("first_name", "last_name"), max_pairs=TRAINING_PAIRS
+        )
+        training.estimate_parameters_using_expectation_maximisation(
+            block_on("postal_code"), max_pairs=TRAINING_PAIRS
+        )
+        linker = Linker(
+            db_api.register("records"),
+            _floored(linker.misc.save_model_to_json()),
+            log_level="ERROR",
+        )
     on_stage("scoring candidate pairs")
     predictions = linker.inference.predict()
     names = {c.unquote().name for c in predictions.columns}
@@ -183,6 +239,21 @@ def score_pairs(
     return universe, compared
 
 
+def _floored(model: dict[str, Any]) -> dict[str, Any]:
+    """The trained model with every m probability at least :data:`M_FLOOR`.
+
+    EM learns from the data at hand that, say, one person's two records never
+    differ in specialty; taken literally, one such difference would then veto
+    a match whatever else agrees. A floor keeps every disagreement evidence,
+    never proof (only two national identifiers are proof).
+    """
+    for comparison in model["comparisons"]:
+        for level in comparison["comparison_levels"]:
+            if "m_probability" in level:
+                level["m_probability"] = max(level["m_probability"], M_FLOOR)
+    return model
+
+
 def match(
     database: Database,
     country: str,
@@ -204,6 +275,8 @@ def match(
             "country profile within the option catalogue",
         )
     started = time.perf_counter()
+    timed = _Stages(on_stage)
+    on_stage = timed.start
     duck = duckdb_connection()
     on_stage("reading customers")
     with BulkConnection(database, write=False) as bulk:
@@ -216,12 +289,27 @@ def match(
                 "AND id NOT IN (SELECT merged_id FROM customer_redirect)"
             ),
         )
+        # A merged customer's identifiers and systems are its survivor's.
+        survivor = "COALESCE(r.survivor_id, c.id)"
+        of_country = (
+            f"JOIN customer c ON c.id = {{0}}.customer_id "
+            "LEFT JOIN customer_redirect r ON r.merged_id = c.id "
+            f"WHERE c.country = {literal(country)}"
+        )
         _copy(
             duck,
             "identifiers",
             bulk.read(
-                "SELECT i.customer_id, i.scheme, i.value FROM identifier i JOIN customer c "
-                f"ON c.id = i.customer_id WHERE c.country = {literal(country)}"
+                f"SELECT {survivor} AS customer_id, i.scheme, i.value FROM identifier i "
+                + of_country.format("i")
+            ),
+        )
+        _copy(
+            duck,
+            "systems",
+            bulk.read(
+                f"SELECT DISTINCT {survivor} AS customer_id, x.system FROM crosswalk x "
+                + of_country.format("x")
             ),
         )
         _copy(
@@ -246,20 +334,40 @@ def match(
     )
     duck.execute(
         f"""
-        CREATE OR REPLACE TABLE candidates AS
-        SELECT s.*, CASE WHEN s.probability >= {merge_threshold} THEN 'accepted'
-                         ELSE 'review' END AS status
-        FROM scored s
+        CREATE OR REPLACE TABLE open_pairs AS
+        SELECT s.* FROM scored s
         WHERE s.probability >= {review_threshold}
           AND NOT EXISTS (SELECT 1 FROM conflicting c
                           WHERE c.left_id = s.left_id AND c.right_id = s.right_id)
           AND NOT EXISTS (SELECT 1 FROM decided d
-                          WHERE d.left_id = s.left_id AND d.right_id = s.right_id)
+                          WHERE d.left_id = s.left_id AND d.right_id = s.right_id);
+        -- One to one between sources: a system knows a person once, so a customer is
+        -- one person with at most one customer of each other system, the most
+        -- probable. A pair outranked on either side is not merged but reviewed.
+        CREATE OR REPLACE TABLE sides AS
+        SELECT p.left_id AS customer_id, p.right_id AS other_id, p.probability
+        FROM open_pairs p UNION ALL
+        SELECT p.right_id, p.left_id, p.probability FROM open_pairs p;
+        CREATE OR REPLACE TABLE outranked AS
+        SELECT DISTINCT LEAST(customer_id, other_id) AS left_id,
+            GREATEST(customer_id, other_id) AS right_id
+        FROM (
+            SELECT s.customer_id, s.other_id, s.probability,
+                MAX(s.probability) OVER (PARTITION BY s.customer_id, y.system) AS best
+            FROM sides s JOIN systems y ON y.customer_id = s.other_id
+        ) WHERE probability < best;
+        CREATE OR REPLACE TABLE candidates AS
+        SELECT p.*, CASE WHEN p.probability >= {merge_threshold} AND NOT EXISTS (
+                SELECT 1 FROM outranked o WHERE o.left_id = p.left_id AND o.right_id = p.right_id
+            ) THEN 'accepted' ELSE 'review' END AS status
+        FROM open_pairs p;
         """
     )
     counts = duck.sql(
         "SELECT COUNT(*), COUNT(*) FILTER (status = 'accepted'), "
-        "COUNT(*) FILTER (status = 'review') FROM candidates"
+        "COUNT(*) FILTER (status = 'review'), "
+        f"COUNT(*) FILTER (status = 'review' AND probability >= {merge_threshold}) "
+        "FROM candidates"
     ).fetchall()[0]
     conflicting = duck.sql("SELECT COUNT(*) FROM conflicting").fetchall()[0][0]
     on_stage("writing the review queue")
@@ -276,9 +384,35 @@ def match(
         counts[1],
         counts[2],
         conflicting,
+        counts[3],
         merged,
         round(time.perf_counter() - started, 2),
+        timed.finish(),
     )
+
+
+class _Stages:
+    """Passes each stage on, and remembers how long each took."""
+
+    def __init__(self, on_stage: Callable[[str], None]) -> None:
+        self.on_stage = on_stage
+        self.seconds: dict[str, float] = {}
+        self.current: tuple[str, float] | None = None
+
+    def start(self, stage: str) -> None:
+        self._close()
+        self.current = (stage, time.perf_counter())
+        self.on_stage(stage)
+
+    def finish(self) -> dict[str, float]:
+        self._close()
+        return self.seconds
+
+    def _close(self) -> None:
+        if self.current is not None:
+            stage, began = self.current
+            self.seconds[stage] = round(time.perf_counter() - began, 2)
+            self.current = None
 
 
 def _copy(duck: Any, name: str, table: pa.Table) -> None:
