@@ -10,6 +10,7 @@ file (the header is line 1, as in a spreadsheet).
 
 from __future__ import annotations
 
+import codecs
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -177,19 +178,114 @@ def _transcode(source: Path, codec: str, target: Path) -> None:
             ) from None
 
 
+#: The longest line DuckDB reads (its ``max_line_size``). A longer one, a huge
+#: field, is quarantined with its line number; the rest of the file loads.
+MAX_LINE_BYTES = 2_000_000
+
+#: What a line too long is replaced with in the copy DuckDB reads: one field, so
+#: DuckDB rejects it at its own line number, with every other line as it was.
+_LONG_LINE_MARK = b"harmonia: line too long"
+
+_BYTE_ORDER_MARKS = (codecs.BOM_UTF8, codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
+
+
 def _read_csv(
     path: Path, location: str, delimiter: str | None, kind: str | None, encoding: str
 ) -> Iterator[FileBatch]:
-    import duckdb
-
+    """Read a CSV file; a file with lines DuckDB cannot hold is read from a copy
+    with those lines marked, and each becomes a rejected line ("field too large")."""
     with path.open("rb") as file:
-        empty = not file.read(4096).strip()
-    if empty:
+        raw = file.read(4096)
+    head = raw
+    for mark in _BYTE_ORDER_MARKS:
+        head = head.removeprefix(mark)
+    if not head.replace(b"\x00", b"").strip():
+        only = " (only a byte-order mark)" if head != raw and not head else ""
         raise InputError(
-            "the file is empty: not even a header row",
+            f"the file is empty: not even a header row{only}",
             where=location,
             fix="export it again, with its header row",
         )
+    try:
+        yield from _read_csv_once(path, location, delimiter, kind, encoding)
+        return
+    except _LinesTooLong:
+        pass
+    import tempfile
+
+    long_lines = _long_lines(path)
+    with tempfile.TemporaryDirectory(prefix="harmonia-") as folder:
+        copy = Path(folder) / path.name
+        _mark_lines(path, long_lines, copy)
+        yield from _read_csv_once(copy, location, delimiter, kind, encoding, long_lines, path)
+
+
+class _LinesTooLong(Exception):
+    """DuckDB met a line longer than :data:`MAX_LINE_BYTES`."""
+
+
+def _long_lines(path: Path) -> dict[int, tuple[int, int]]:
+    """Lines longer than :data:`MAX_LINE_BYTES`: line number (the header is 1) -> their
+    byte range, found by a vectorized scan of the newlines, block by block."""
+    import numpy as np
+
+    found: dict[int, tuple[int, int]] = {}
+    line, start, offset = 1, 0, 0
+    with path.open("rb") as file:
+        while block := file.read(1 << 24):
+            ends = np.flatnonzero(np.frombuffer(block, np.uint8) == ord("\n")) + offset
+            if len(ends):
+                starts = np.concatenate(([start], ends[:-1] + 1))
+                for index in np.flatnonzero(ends - starts > MAX_LINE_BYTES):
+                    found[line + int(index)] = (int(starts[index]), int(ends[index]))
+                line += len(ends)
+                start = int(ends[-1]) + 1
+            offset += len(block)
+    if offset - start > MAX_LINE_BYTES:
+        found[line] = (start, offset)
+    return found
+
+
+def _mark_lines(path: Path, lines: dict[int, tuple[int, int]], target: Path) -> None:
+    """A copy of ``path`` at ``target`` with each of ``lines`` replaced by a short mark."""
+    import shutil
+
+    with path.open("rb") as source, target.open("wb") as copy:
+        position = 0
+        for start, end in sorted(lines.values()):
+            copy.write(source.read(start - position))
+            copy.write(_LONG_LINE_MARK)
+            source.seek(end)
+            position = end
+        shutil.copyfileobj(source, copy, 1 << 22)
+
+
+def _too_long(path: Path, line: int, span: tuple[int, int]) -> RejectedLine:
+    """The rejected line of a line too long: its start as text, its size as the reason."""
+    start, end = span
+    with path.open("rb") as file:
+        file.seek(start)
+        text = file.read(200).decode("utf-8", errors="replace")
+    return RejectedLine(
+        line,
+        text + "...",
+        f"field too large: the line holds {(end - start) / 1e6:,.1f} MB, more than the "
+        f"{MAX_LINE_BYTES / 1e6:,.0f} MB a line may (is a value pasted in by mistake, or a "
+        "quote left open?)",
+    )
+
+
+def _read_csv_once(
+    path: Path,
+    location: str,
+    delimiter: str | None,
+    kind: str | None,
+    encoding: str,
+    long_lines: dict[int, tuple[int, int]] | None = None,
+    original: Path | None = None,
+) -> Iterator[FileBatch]:
+    import duckdb
+
     # The header names the delimiter unambiguously (canonical names hold none);
     # DuckDB's sniffer can be led astray by a malformed line further down.
     delimiter = delimiter or _header_delimiter(path, encoding)
@@ -197,12 +293,15 @@ def _read_csv(
     try:
         options = ["all_varchar = true", "header = true", "store_rejects = true"]
         options.append(f"delim = {quote(delimiter)}")
+        options.append(f"max_line_size = {MAX_LINE_BYTES}")
         if encoding.lower().replace("-", "") not in ("utf8",):
             options.append(f"encoding = {quote(encoding)}")
         source = f"read_csv({quote(str(path))}, {', '.join(options)})"
         try:
             names = connection.sql(f"SELECT * FROM {source} LIMIT 0").columns
         except duckdb.Error as error:
+            if "Maximum line size" in str(error) and long_lines is None:
+                raise _LinesTooLong from None
             raise InputError(
                 f"cannot read this file as CSV: {_first_line(error)}",
                 where=location,
@@ -210,17 +309,28 @@ def _read_csv(
             ) from None
         columns = [normalize_header(name) for name in names]
         kind = detect_kind(columns, location, kind)
-        if path.stat().st_size <= STREAM_ABOVE_BYTES:
-            table = _fetch(connection, source, names)
-            rejected = _rejected_lines(connection)
-            batch = _batch(table, columns, location, kind, rejected)
-        else:
-            batch = _streamed(connection, source, names, columns, location, kind)
+        try:
+            if path.stat().st_size <= STREAM_ABOVE_BYTES:
+                table = _fetch(connection, source, names)
+                rejected = _rejected_lines(connection)
+                batch = _batch(table, columns, location, kind, rejected)
+            else:
+                batch = _streamed(connection, source, names, columns, location, kind)
+        except duckdb.Error as error:
+            if "Maximum line size" in str(error) and long_lines is None:
+                raise _LinesTooLong from None
+            raise
+        rejected = _field_counts(batch.rejected_lines, delimiter, len(columns))
+        if long_lines:
+            marked = original or path
+            rejected = tuple(
+                _too_long(marked, line.line, long_lines[line.line])
+                if line.line in long_lines
+                else line
+                for line in rejected
+            )
         yield attrs.evolve(
-            batch,
-            delimiter=delimiter,
-            header=tuple(columns),
-            rejected_lines=_field_counts(batch.rejected_lines, delimiter, len(columns)),
+            batch, delimiter=delimiter, header=tuple(columns), rejected_lines=rejected
         )
     finally:
         connection.close()
