@@ -17,6 +17,7 @@ policy) are the application's; nothing here decides.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from copy import copy
 from pathlib import Path
 from typing import Any
 
@@ -105,7 +106,14 @@ def write_workbook(
     from openpyxl.comments import Comment
     from openpyxl.worksheet.datavalidation import DataValidation
 
-    from harmonia_excel.cells import BORDER, HEADER_FILL, HEADER_FONT, LOCKED_FILL, set_text
+    from harmonia_excel.cells import (
+        BORDER,
+        HEADER_FILL,
+        HEADER_FONT,
+        LOCKED_FILL,
+        safe,
+        set_text,
+    )
 
     workbook = Workbook()
     sheet = workbook.active
@@ -128,16 +136,28 @@ def write_workbook(
     for cell in sheet[1]:
         cell.font, cell.fill, cell.border = HEADER_FONT, HEADER_FILL, BORDER
     sheet["A1"].comment = Comment(label(language, "do_not_edit"), "harmonia")
+    locked_columns = [1, 2, 3, 4, *(5 + 2 * i for i in range(len(dimensions)))]
+    locked_style = None
     for number, row in enumerate(rows, start=2):
         name = " ".join(filter(None, (row.get("first_name"), row.get("last_name"))))
         values: list[Any] = [row["source_id"], name, row.get("specialty"), row.get("city")]
         for dimension in dimensions:
             values += [row.get(dimension), row.get(dimension)]
         values += [None, None]
+        sheet.append([safe(value) for value in values])
         for column, value in enumerate(values, start=1):
-            set_text(sheet.cell(number, column), value)
-        for column in [1, 2, 3, 4, *(5 + 2 * i for i in range(len(dimensions)))]:
-            sheet.cell(number, column).fill = LOCKED_FILL
+            if isinstance(value, str) and value.startswith("="):
+                set_text(sheet.cell(number, column), value)  # text, never a formula
+        for column in locked_columns:
+            cell = sheet.cell(number, column)
+            if locked_style is None:
+                cell.fill = LOCKED_FILL
+                locked_style = cell._style
+            else:
+                # Why: setting a fill hashes the whole style each time (most of
+                # the writing time of a large territory); the first cell's style
+                # is the same for every locked cell.
+                cell._style = copy(locked_style)
 
     # Drop-downs from lists on a hidden sheet (a list typed into the rule is cut at
     # 255 characters): the reasons, and per dimension and value the moves allowed.
@@ -153,8 +173,10 @@ def write_workbook(
         list_column += 1
         return f"{LISTS_SHEET}!${letter}$1:${letter}${max(1, len(items))}"
 
-    def validation(formula: str) -> Any:
-        check = DataValidation(type="list", formula1=f"={formula}", allow_blank=True)
+    def validation(formula: str, cells: str | None = None) -> Any:
+        check = DataValidation(
+            type="list", formula1=f"={formula}", allow_blank=True, sqref=cells or ()
+        )
         check.error, check.errorTitle = label(language, "choose"), label(language, "invalid")
         check.showErrorMessage = True
         sheet.add_data_validation(check)
@@ -172,9 +194,10 @@ def write_workbook(
             for number, row in enumerate(rows, start=2):
                 by_value.setdefault(row.get(dimension), []).append(number)
             for current, numbers in by_value.items():
-                check = validation(add_list(allowed_moves(orders[dimension], current, moves)))
-                for number in numbers:
-                    check.add(f"{letter}{number}")
+                validation(
+                    add_list(allowed_moves(orders[dimension], current, moves)),
+                    _ranges(letter, numbers),
+                )
     sheet.freeze_panes = "C2"
     sheet.auto_filter.ref = f"A1:{get_column_letter(len(headers))}{last}"
     for column, header in enumerate(headers, start=1):
@@ -196,6 +219,21 @@ def write_workbook(
     out.parent.mkdir(parents=True, exist_ok=True)
     workbook.save(out)
     return out
+
+
+def _ranges(letter: str, numbers: Sequence[int]) -> str:
+    """The cells of rows ``numbers`` (ascending) in column ``letter``, runs as ranges
+    (``F2:F4 F7``): one list for the whole validation, not a cell added at a time."""
+    runs: list[list[int]] = []
+    for number in numbers:
+        if runs and runs[-1][1] == number - 1:
+            runs[-1][1] = number
+        else:
+            runs.append([number, number])
+    return " ".join(
+        f"{letter}{first}" if first == last else f"{letter}{first}:{letter}{last}"
+        for first, last in runs
+    )
 
 
 def read_workbook(path: Path) -> tuple[RefinementWorkbook, list[dict[str, Any]]]:
@@ -230,17 +268,36 @@ def read_workbook(path: Path) -> tuple[RefinementWorkbook, list[dict[str, Any]]]
         system=str(fields["system"] or ""),
         dimensions=dimensions,
     )
-    written = {int(row[0]): row for row in records[7:] if row and row[0] is not None}
+    written = [row for row in records[7:] if row and row[0] is not None]
+    # Rows are found by their customer's source id, not their place: a rep may
+    # sort or filter the sheet. A row whose id is not one the workbook was
+    # written with (edited, or pasted twice) is refused, for the customer
+    # written at its place.
+    by_source = {_text(row[2]): row for row in written}
+    by_place = {int(row[0]): row for row in written}
+    seen: set[str] = set()
     sheet = workbook[workbook.sheetnames[0]]
     requests: list[dict[str, Any]] = []
+    reason_at = 4 + 2 * len(dimensions)
     for number, cells in enumerate(sheet.iter_rows(min_row=2, values_only=True), start=2):
-        original = written.get(number)
-        if original is None or not any(cell not in (None, "") for cell in cells):
+        if not any(cell not in (None, "") for cell in cells):
             continue
-        reason_at = 4 + 2 * len(dimensions)
-        reason, comment = _text(cells[reason_at]), _text(cells[reason_at + 1]) or ""
         source_id = _text(cells[0])
-        edited = source_id != _text(original[2])
+        original = by_source.get(source_id) if source_id not in seen else None
+        refusal = None
+        if original is None:
+            original = by_place.get(number) or by_source.get(source_id)
+            if original is None:  # an unknown id below the written rows: nobody to ask for
+                continue
+            refusal = (
+                f"row {number}: customer id {source_id} is "
+                + ("on two rows" if source_id in seen else "not one this workbook was written for")
+                + f" (the row was written for {original[2]}); ids identify customers and "
+                "are not edited"
+            )
+        elif source_id is not None:
+            seen.add(source_id)
+        reason, comment = _text(cells[reason_at]), _text(cells[reason_at + 1]) or ""
         for index, dimension in enumerate(dimensions):
             value, proposed = _text(cells[5 + 2 * index]), _text(original[3 + index])
             if value == proposed or value is None:
@@ -253,13 +310,8 @@ def read_workbook(path: Path) -> tuple[RefinementWorkbook, list[dict[str, Any]]]
                     "new_value": value,
                     "reason": reason,
                     "comment": comment,
-                    "refusal_rule": "workbook.customer_id" if edited else None,
-                    "refusal_message": (
-                        f"row {number}: the customer id was changed from {original[2]} to "
-                        f"{source_id}; ids identify customers and are not edited"
-                    )
-                    if edited
-                    else None,
+                    "refusal_rule": "workbook.customer_id" if refusal else None,
+                    "refusal_message": refusal,
                 }
             )
     workbook.close()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from itertools import groupby
 from pathlib import Path
 
 import click
@@ -32,7 +33,6 @@ def _writer_options(cycle_id: int):
 def workbook(cycle_id: int, territory: str | None, out: Path, system: str | None) -> None:
     """Write reps' refinement workbooks: the proposal, the moves the policy allows,
     the reasons in the country's language."""
-    import pyarrow.compute as pc
 
     from harmonia_excel.refinement import RefinementWorkbook, write_workbook
 
@@ -41,14 +41,14 @@ def workbook(cycle_id: int, territory: str | None, out: Path, system: str | None
         raise click.UsageError(f"cycle {cycle_id} is {cycle.status}, not open for feedback")
     proposal = app.refinement.proposal(cycle_id, territory, system=system)
     language = snapshot.get("country", {}).get("language", "en")
-    territories = (
-        [territory] if territory else sorted(set(proposal.column("territory").to_pylist()))
-    )
+    if territory and not proposal.num_rows:
+        raise click.UsageError(f"territory {territory!r} has no customer in cycle {cycle_id}")
+    # The proposal comes sorted by territory: one pass cuts it into each one's rows
+    # (not a filter of the whole universe per territory).
+    by_territory = groupby(proposal.to_pylist(), key=lambda row: row["territory"])
     written = []
-    for name in territories:
-        rows = proposal.filter(pc.equal(proposal.column("territory"), name)).to_pylist()
-        if not rows:
-            raise click.UsageError(f"territory {name!r} has no customer in cycle {cycle_id}")
+    for name, grouped in by_territory:
+        rows = list(grouped)
         path = out if territory else out / f"refinement-{cycle_id}-{name}.xlsx"
         meta = RefinementWorkbook(
             cycle=cycle_id,

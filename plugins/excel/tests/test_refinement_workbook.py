@@ -122,3 +122,46 @@ def test_libreoffice_opens_a_refinement_workbook(
     converted = convert("csv:Text - txt - csv (StarCalc):44,34,76", books[1])
     rows = list(csv.reader(converted[0].open(encoding="utf-8")))
     assert rows[0][0] == "Customer ID" and len(rows) == 7  # T2: C05 to C10
+
+
+def test_rows_are_read_by_customer_id_whatever_their_order(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from harmonia_excel import refinement
+
+    monkeypatch.setattr(refinement, "allowed_moves", lambda values, current, moves: list(values))
+    rows = [
+        {"harmonia_id": i, "source_id": f"C0{i}", "last_name": f"N{i}", "segment": "grow"}
+        for i in (1, 2, 3)
+    ]
+    meta = refinement.RefinementWorkbook(7, "T1", "2027-01-04T09:00:00+00:00", "crm", ("segment",))
+    path = refinement.write_workbook(
+        rows, tmp_path / "T1.xlsx", meta=meta, orders={"segment": ["champion", "grow"]},
+        moves="any", reasons=["access"], language="en",
+    )  # fmt: skip
+    workbook = load_workbook(path)
+    sheet = workbook["Refinement"]
+    # The rep sorts the sheet (C03, C02, C01), asks for C01, and pastes C02 twice.
+    values = [list(row) for row in sheet.iter_rows(min_row=2, values_only=True)][::-1]
+    values[2][5], values[2][6] = "champion", "access"  # C01, now on row 4
+    values.append(list(values[1]))  # C02 again, on row 5
+    values[3][5], values[3][6] = "champion", "access"
+    for number, row in enumerate(values, start=2):
+        for column, value in enumerate(row, start=1):
+            sheet.cell(number, column).value = value
+    workbook.save(path)
+    read_meta, requests = refinement.read_workbook(path)
+    assert read_meta == meta
+    asked = [(r["_row"], r["customer_id"], r["new_value"], r["refusal_rule"]) for r in requests]
+    assert asked == [(4, 1, "champion", None), (5, 2, "champion", "workbook.customer_id")]
+    assert "customer id C02 is on two rows" in requests[1]["refusal_message"]
+    # An id the workbook was not written with is refused for the customer of that row.
+    sheet.cell(3, 1).value, sheet.cell(3, 6).value = "C99", "champion"
+    workbook.save(path)
+    requests = refinement.read_workbook(path)[1]
+    refused = [r for r in requests if r["refusal_rule"]]
+    assert [(r["_row"], r["customer_id"]) for r in refused] == [(3, 2)]
+    assert (
+        "customer id C99 is not one this workbook was written for"
+        in (refused[0]["refusal_message"])
+    )
