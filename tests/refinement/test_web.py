@@ -93,6 +93,25 @@ def test_what_a_rep_writes_is_shown_as_text_never_run(feedback: tuple[Harmonia, 
     assert script not in page.text and "&lt;script&gt;" in page.text
 
 
+def test_a_bad_form_is_a_400_and_a_person_sees_their_market_only(
+    feedback: tuple[Harmonia, int],
+) -> None:
+    app, cycle = feedback
+    dora = _client(app, "dora")
+    bad = dora.post(f"/cycles/{cycle}/decisions", data={"request": "12a", "decision": "accept"})
+    assert bad.status_code == 400
+    assert "request &#39;12a&#39; is not a request number: pick them in the queue" in bad.text
+    assert f'href="/cycles/{cycle}"' in dora.get("/").text
+    # A person of another market neither sees the Belgian cycle listed nor opens it.
+    from sqlalchemy import text
+
+    with app.database.engine.begin() as connection:
+        connection.execute(text("UPDATE roster SET country = 'FR' WHERE person = 'dora'"))
+    assert f'href="/cycles/{cycle}"' not in dora.get("/").text
+    page = dora.get(f"/cycles/{cycle}")
+    assert page.status_code == 403 and f"cycle {cycle} is of BE, not your market" in page.text
+
+
 @pytest.fixture
 def served(feedback: tuple[Harmonia, int]) -> Iterator[tuple[Harmonia, int, str]]:
     """The page served by uvicorn on a free local port: (app, cycle, base URL)."""

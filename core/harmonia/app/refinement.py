@@ -363,6 +363,14 @@ class Refinement:
             entry = session.get(RosterEntry, person)
         return entry is not None and entry.role == "manager"
 
+    def market_of(self, person: str) -> str | None:
+        """The country of a person of the roster (None for someone not in it)."""
+        from harmonia.store.models import RosterEntry
+
+        with self.app.existing_database.session() as session:
+            entry = session.get(RosterEntry, person)
+        return entry.country if entry is not None else None
+
     def territories_of(self, person: str) -> list[str]:
         """The territories a person may act on (a rep's own, every one below a manager)."""
         from harmonia.refinement.requests import managed_territories

@@ -88,7 +88,10 @@ class _Pages:
         if person is None:
             return RedirectResponse("/login", status_code=303)
         territories = self.harmonia.refinement.territories_of(person)
-        cycles = [c for c in self.harmonia.cycles.list() if c.status in OPEN]
+        market = self.harmonia.refinement.market_of(person)
+        cycles = [
+            c for c in self.harmonia.cycles.list() if c.status in OPEN and c.country == market
+        ]
         return self._page(
             request, "index.html.j2", person=person, territories=territories, cycles=cycles
         )
@@ -115,6 +118,10 @@ class _Pages:
             error = PermissionError(f"territory {territory} is not yours ({', '.join(mine)})")
             return self._error(request, person, error, 403)
         cycle = refinement.cycle(cycle_id)
+        market = refinement.market_of(person)
+        if cycle.country != market:
+            error = PermissionError(f"cycle {cycle_id} is of {cycle.country}, not your market")
+            return self._error(request, person, error, 403)
         policy = refinement.policy(cycle)
         orders = refinement.orders(cycle)
         dimensions = [d for d in policy.dimensions if d in orders]
@@ -172,7 +179,12 @@ class _Pages:
             return RedirectResponse("/login", status_code=303)
         cycle_id = int(request.path_params["cycle"])
         form = await request.form()
-        ids = [int(value) for value in form.getlist("request")]
+        try:
+            ids = [int(value) for value in form.getlist("request")]
+        except ValueError:
+            wrong = ", ".join(repr(v) for v in form.getlist("request") if not str(v).isdigit())
+            error = ValueError(f"request {wrong} is not a request number: pick them in the queue")
+            return self._error(request, person, error, 400)
         decision = str(form.get("decision", ""))
         try:
             decided = self.harmonia.refinement.decide(
