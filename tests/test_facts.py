@@ -109,7 +109,7 @@ def query_files(files: list[Path]) -> list[dict[str, Any]]:
 def test_a_failed_load_leaves_no_facts_and_is_marked_failed(
     h1: str, tiny: Catalog, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from harmonia.ingest.merge import MetricMerger
+    from harmonia.ingest.metrics import MetricMerger
 
     def broken(self: Any) -> None:
         raise RuntimeError("the disk went away")

@@ -154,7 +154,8 @@ def test_metrics_are_checked_where_no_installed_pack_declares_bounds() -> None:
     import pyarrow as pa
 
     from harmonia.compute import duckdb_connection
-    from harmonia.ingest.checks import MACROS, CheckContext, metrics_sql
+    from harmonia.ingest.checks import MACROS, CheckContext
+    from harmonia.ingest.metrics import metrics_sql
 
     raw = pa.table(
         {

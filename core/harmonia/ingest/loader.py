@@ -2,9 +2,11 @@
 
 For each batch a source yields: record a load batch, then chunk by chunk
 (a large file never sits in memory whole) check every row in one vectorized
-pass (:mod:`harmonia.ingest.checks`), flag repeats of a key seen earlier in
-the load, merge the good rows (:mod:`harmonia.ingest.merge`) and keep every
-rejected row whole with all its reasons in the quarantine. One store
+pass, flag repeats of a key seen earlier in the load, merge the good rows
+and keep every rejected row whole with all its reasons in the quarantine.
+What is particular to a kind (its checks, keys, warnings and merger) is in
+the kind's module (:mod:`harmonia.ingest.kind`); the steps here are the same
+for every kind. One store
 transaction covers the batch. Rows read = rows loaded + rows quarantined,
 always.
 """
@@ -14,7 +16,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -22,16 +24,10 @@ import attrs
 
 from harmonia.compute import duckdb_connection
 from harmonia.errors import ConfigError
-from harmonia.ingest import fieldforce
-from harmonia.ingest.checks import (
-    CHECKS,
-    DUPLICATE_KEYS,
-    MACROS,
-    CheckContext,
-    python_check,
-    python_check_name,
-)
-from harmonia.ingest.merge import MERGERS
+from harmonia.ingest import alignment, customers, metrics, responses, roster, territories
+from harmonia.ingest.checks import MACROS, CheckContext
+from harmonia.ingest.customers import python_check, python_check_name
+from harmonia.ingest.kind import DuplicateKey, Kind
 from harmonia.ingest.plausibility import Expectations
 from harmonia.plugin.types import RECORD_KINDS, Batch, DataSource, SourceRequest
 from harmonia.sql import literal
@@ -48,33 +44,22 @@ if TYPE_CHECKING:
     from harmonia.definitions import CountryProfile
     from harmonia.plugin.catalog import Catalog
 
-# The field force's kinds (territories, roster, alignment) are checked and merged
-# in their own module, through the same steps.
-CHECKS = {**CHECKS, **fieldforce.CHECKS}
-MERGERS = {**MERGERS, **fieldforce.MERGERS}
-DUPLICATE_KEYS = {**DUPLICATE_KEYS, **fieldforce.DUPLICATE_KEYS}
+#: Every record kind the loader runs, each declared by its module.
+KINDS: Mapping[str, Kind] = {
+    kind.name: kind
+    for kind in (
+        customers.KIND,
+        metrics.KIND,
+        responses.KIND,
+        territories.KIND,
+        roster.KIND,
+        alignment.KIND,
+    )
+}
 
 #: Rows checked and merged at a time: large enough to amortize each step,
 #: small enough that a 10M-customer load stays within a few GB.
 CHUNK_ROWS = 1_000_000
-
-#: How a repeated key is reported, per kind and key (see DUPLICATE_KEYS).
-DUPLICATE_MESSAGES = {
-    (
-        "customers",
-        0,
-    ): "'duplicate customer_id ''' || customer_id || ''', first given at row ' || first_row",
-    (
-        "customers",
-        1,
-    ): "'identifier ''' || id_scheme || ' ' || id_value || ''' is also given at row ' || first_row",
-    (
-        "metrics",
-        0,
-    ): "'duplicate of row ' || first_row || ' (same customer, therapy area, metric and period)'",
-    ("responses", 0): "'duplicate of row ' || first_row || ' (same response and question)'",
-    **fieldforce.DUPLICATE_MESSAGES,
-}
 
 
 @attrs.frozen
@@ -254,31 +239,30 @@ class Loader:
         duck = duckdb_connection()
         try:
             self._prepare(duck)
+            kind = KINDS[batch.kind]
             context = self._context(batch)
-            unexpected = _Unexpected(duck, batch.kind, context.expectations)
+            unexpected = kind.watch(duck, context.expectations)
             read = quarantined = 0
             with BulkConnection(self.database) as bulk:
-                merger = MERGERS[batch.kind](bulk, duck, system=system, batch_id=batch_id)
-                duplicates = _Duplicates(duck, batch.kind)
+                merger = kind.merger(bulk, duck, system=system, batch_id=batch_id)
+                duplicates = _Duplicates(duck, kind.keys)
                 # Rows quarantined earlier may load now: only then is it worth
                 # fingerprinting every good row (asked once, not per chunk, so
                 # the background writes keep running).
                 resolvable = self._open_quarantine(bulk, duck, batch.kind, system)
-                for number, chunk in enumerate(_chunks(batch.table, batch.kind), start=1):
+                for number, chunk in enumerate(_chunks(batch.table, kind.whole), start=1):
                     self._stage(f"checking rows {read + 1:,} to {read + chunk.num_rows:,}")
                     raw = _canonical(
                         chunk, batch.kind, first_row=read + 1, decimal=self._decimal(batch)
                     )
                     duck.register("raw", raw)
-                    duck.execute(
-                        f"CREATE OR REPLACE TEMP TABLE checked AS {CHECKS[batch.kind](context)}"
-                    )
+                    duck.execute(f"CREATE OR REPLACE TEMP TABLE checked AS {kind.check(context)}")
                     if "_original_line" in raw.column_names:
                         duck.execute(UNCHECKED_LINES)
                     duplicates.flag("checked")
                     unexpected.count("checked")
                     # A view: the merger reads it once, into its own resolved table.
-                    duck.execute(f"CREATE OR REPLACE TEMP VIEW valid AS {_valid_rows(batch.kind)}")
+                    duck.execute(f"CREATE OR REPLACE TEMP VIEW valid AS {kind.valid_rows}")
                     self._stage(f"storing chunk {number}")
                     refused = merger.merge("valid")
                     quarantined += self._quarantine(
@@ -490,7 +474,7 @@ class Loader:
     ) -> None:
         """Mark quarantined rows resolved when a row with the same key now loads.
 
-        The key (the kind's natural key, see DUPLICATE_KEYS) and not the whole
+        The key (the kind's natural key, its first ``keys``) and not the whole
         content: a row fixed in a spreadsheet and loaded again resolves its entry.
         """
         refused_rows = ", ".join(str(row) for row, _ in refused)
@@ -523,53 +507,14 @@ class Loader:
 
 def _key_hash(kind: str, column: Callable[[str], str]) -> str:
     """Two hashes of a raw row's natural key, trimmed and case-folded."""
-    return _two_hashes([f"lower(trim({column(name)}))" for name in DUPLICATE_KEYS[kind][0]])
+    natural = KINDS[kind].keys[0].columns
+    return _two_hashes([f"lower(trim({column(name)}))" for name in natural])
 
 
 def _two_hashes(values: Iterable[str]) -> str:
     """``h1, h2``: two independent 64-bit hashes of a key, so a false match needs both to collide."""
     key = ", ".join(values)
     return f"hash({key}) AS h1, hash({key}, 'harmonia') AS h2"
-
-
-class _Unexpected:
-    """Counts, chunk by chunk, what loads but no installed pack expects (see
-    :mod:`harmonia.ingest.plausibility`), for the load's warnings."""
-
-    def __init__(self, duck: duckdb.DuckDBPyConnection, kind: str, expected: Expectations):
-        self.duck = duck
-        self.kind = kind
-        self.expected = expected
-        if kind == "metrics":
-            duck.execute("CREATE TEMP TABLE loaded_names (area VARCHAR, metric VARCHAR, n BIGINT)")
-        elif kind == "responses":
-            duck.execute("CREATE TEMP TABLE late_answers (n BIGINT, latest VARCHAR)")
-
-    def count(self, table: str) -> None:
-        if self.kind == "metrics":
-            self.duck.execute(
-                f"INSERT INTO loaded_names SELECT therapy_area, metric, count(*) FROM {table} "
-                "WHERE len(_reasons) = 0 GROUP BY ALL"
-            )
-        elif self.kind == "responses":
-            today = self.expected.today.isoformat()
-            self.duck.execute(
-                f"INSERT INTO late_answers SELECT count(*), max(answered_at)[:10] FROM {table} "
-                f"WHERE len(_reasons) = 0 AND answered_at > '{today}T23:59:59'"
-            )
-
-    def warnings(self) -> list[str]:
-        if self.kind == "metrics":
-            counts = self.duck.sql(
-                "SELECT area, metric, sum(n) FROM loaded_names GROUP BY ALL"
-            ).fetchall()
-            return self.expected.metric_warnings((a, m, int(n)) for a, m, n in counts)
-        if self.kind == "responses":
-            count, latest = self.duck.sql(
-                "SELECT COALESCE(sum(n), 0), max(latest) FROM late_answers"
-            ).fetchall()[0]
-            return self.expected.answer_warning(int(count), latest)
-        return []
 
 
 class _Duplicates:
@@ -583,17 +528,17 @@ class _Duplicates:
     all the chunks of a batch.
     """
 
-    def __init__(self, duck: duckdb.DuckDBPyConnection, kind: str):
+    def __init__(self, duck: duckdb.DuckDBPyConnection, keys: tuple[DuplicateKey, ...]):
         self.duck = duck
-        self.kind = kind
-        self.keys = DUPLICATE_KEYS.get(kind, ())
+        self.keys = keys
         for index in range(len(self.keys)):
             duck.execute(
                 f"CREATE OR REPLACE TEMP TABLE seen_{index} (h1 UBIGINT, h2 UBIGINT, first_row BIGINT)"
             )
 
     def flag(self, table: str) -> None:
-        for index, columns in enumerate(self.keys):
+        for index, key in enumerate(self.keys):
+            columns = key.columns
             present = " AND ".join(f"{column} IS NOT NULL" for column in columns)
             keyed = (
                 f"SELECT _row, {_two_hashes(columns)} "
@@ -612,7 +557,7 @@ class _Duplicates:
                 f"OR EXISTS (SELECT 1 FROM firsts JOIN {seen} USING (h1, h2))"
             ).fetchall()[0][0]
             if repeated:
-                self._flag_repeats(table, keyed, seen, DUPLICATE_MESSAGES[(self.kind, index)])
+                self._flag_repeats(table, keyed, seen, key.message)
             self.duck.execute(
                 f"INSERT INTO {seen} SELECT h1, h2, first_row FROM firsts f"
                 + (
@@ -652,13 +597,9 @@ UNCHECKED_LINES = """
 """
 
 
-#: Rows that must land in the same chunk: a response's answers are checked
-#: together (required items, skip logic), so a chunk never splits a response.
-WHOLE = {"responses": ("customer_id", "questionnaire", "version", "respondent", "answered_at")}
-
-
-def _chunks(table: pa.Table | pa.RecordBatchReader, kind: str) -> Iterator[pa.Table]:
-    """The batch's rows in chunks of about CHUNK_ROWS, never splitting a response."""
+def _chunks(table: pa.Table | pa.RecordBatchReader, whole: tuple[str, ...]) -> Iterator[pa.Table]:
+    """The batch's rows in chunks of about CHUNK_ROWS, never splitting the rows that
+    have ``whole`` in common (a response's answers are checked together)."""
     import pyarrow as pa
 
     pending: list[pa.Table] = []
@@ -668,7 +609,7 @@ def _chunks(table: pa.Table | pa.RecordBatchReader, kind: str) -> Iterator[pa.Ta
         pending.append(pa.Table.from_batches([record_batch]))
         size += record_batch.num_rows
         if size >= CHUNK_ROWS:
-            chunk, rest = _split_whole(pa.concat_tables(pending), WHOLE.get(kind, ()))
+            chunk, rest = _split_whole(pa.concat_tables(pending), whole)
             yield chunk
             pending, size = [rest], rest.num_rows
     if size or (not isinstance(table, pa.RecordBatchReader) and table.num_rows == 0):
@@ -741,17 +682,6 @@ def _canonical(table: pa.Table, kind: str, *, first_row: int, decimal: str = "."
     else:
         columns["_row"] = pa.array(range(first_row, first_row + table.num_rows), pa.int64())
     return pa.table(columns)
-
-
-def _valid_rows(kind: str) -> str:
-    if kind == "responses":
-        # One stored answer per option of a multiple-choice answer.
-        return """
-            SELECT * EXCLUDE (_reasons, answer, multiple),
-                unnest(CASE WHEN multiple THEN string_split(answer, '|') ELSE [answer] END) AS value
-            FROM checked WHERE len(_reasons) = 0
-        """
-    return "SELECT * EXCLUDE (_reasons) FROM checked WHERE len(_reasons) = 0"
 
 
 def _quarantine_rows(

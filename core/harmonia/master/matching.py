@@ -1,7 +1,7 @@
 """Finding the customers that are one person: splink on DuckDB, after the identifiers.
 
 National identifiers decide first, at load time: a row whose identifier a
-customer already has *is* that customer (:mod:`harmonia.ingest.merge`), so
+customer already has *is* that customer (:mod:`harmonia.ingest.customers`), so
 no two customers share one. What is left are duplicates that share no
 identifier (a vendor without RPPS, a rep's workbook, a typo). These are
 found here by probabilistic record linkage (Fellegi-Sunter, splink on

@@ -1,7 +1,7 @@
 """Validating questionnaire responses: one vectorized DuckDB pass over a batch.
 
 The loader checks each batch of responses with :func:`responses_sql` (through
-:mod:`harmonia.ingest.checks`), over the installed questionnaires.
+:mod:`harmonia.ingest.responses`), over the installed questionnaires.
 
 The canonical long format has one row per answered question. Each row is
 checked against the questionnaire version it names, in two layers:
@@ -26,7 +26,7 @@ response checks (the row among the other rows of its response)
 Every rejected row keeps all its reasons for the quarantine. The loader must
 hand each response whole to :func:`responses_sql` (all its rows in one
 chunk); repeats of the same response and question are flagged by the loader
-across chunks (:data:`~harmonia.ingest.checks.DUPLICATE_KEYS`), and only the
+across chunks (the keys of :data:`harmonia.ingest.responses.KIND`), and only the
 first of them counts here. Skip logic is built by
 :class:`~harmonia.questionnaires.skiplogic.SkipLogic`, so that validation and
 scoring judge it identically.

@@ -1,0 +1,386 @@
+"""The ``customers`` kind: healthcare professionals and organisations with their identifiers.
+
+Checks each row (country, type, the national identifier by its installed
+scheme, with its check digit, its country and the specialty it encodes),
+keys a repeat by ``customer_id`` and by identifier, and merges a row into
+the customer this system already knows by its id, else the customer another
+system knows by the same national identifier, else a new customer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from harmonia.ingest.checks import CheckContext
+from harmonia.ingest.kind import DuplicateKey, Kind
+from harmonia.ingest.merge import Merger, Rejections
+from harmonia.plugin.types import IdentifierScheme, InvalidIdentifier
+from harmonia.sql import literal, quote, quoted_in_message, reasons, text_list
+from harmonia.store.identity import record_objections
+
+#: How a customers file says a customer objects to profiling, or does not.
+OBJECTION_YES = ("yes", "y", "true", "1", "x", "oui", "ja", "si", "はい")
+OBJECTION_NO = ("no", "n", "false", "0", "non", "nein", "いいえ")
+
+
+def customers_sql(context: CheckContext) -> str:
+    schemes = context.identifier_schemes
+    scheme_checks = [_scheme_check(scheme) for scheme in schemes.values()]
+    country_check = (
+        f"CASE WHEN country IS NOT NULL AND country <> {quote(context.country)} THEN "
+        f"'country ' || {quoted_in_message('country')} || "
+        f"{quote(f' is not the country of this load ({context.country})')} END"
+        if context.country
+        else "NULL"
+    )
+    iso = ", ".join(f"({quote(code)})" for code in sorted(context.countries))
+    installed = ", ".join(sorted(schemes)) or "none"
+    return f"""
+    WITH clean AS (
+        SELECT _row,
+            harmonia_text(customer_id) AS customer_id,
+            upper(harmonia_text(country)) AS country,
+            upper(harmonia_text(type)) AS type,
+            harmonia_text(first_name) AS first_name,
+            harmonia_text(last_name) AS last_name,
+            harmonia_text(specialty) AS specialty,
+            harmonia_text(postal_code) AS postal_code,
+            harmonia_text(city) AS city,
+            harmonia_text(territory) AS territory,
+            harmonia_text(address) AS address,
+            regexp_replace(harmonia_text(phone), '[^0-9+]', '', 'g') AS phone,
+            lower(harmonia_text(email)) AS email,
+            lower(harmonia_text(objection)) AS objection,
+            upper(harmonia_text(id_scheme)) AS id_scheme,
+            regexp_replace(harmonia_text(id_value), '[\\s.\\-]', '', 'g') AS id_value
+        FROM raw
+    ), iso(code) AS (VALUES {iso}),
+    known AS (
+        SELECT clean.*, iso.code IS NOT NULL AS _known_country
+        FROM clean LEFT JOIN iso ON iso.code = clean.country
+    )
+    SELECT * EXCLUDE (_known_country),
+        {
+        reasons(
+            "CASE WHEN customer_id IS NULL THEN 'customer_id is empty' END",
+            "CASE WHEN country IS NULL THEN 'country is empty' "
+            "WHEN NOT _known_country THEN 'country ''' || country || "
+            "''' is not an ISO 3166 alpha-2 code such as FR or US' END",
+            country_check,
+            "CASE WHEN type IS NULL THEN 'type is empty: write HCP or HCO' "
+            "WHEN type NOT IN ('HCP', 'HCO') THEN 'type ''' || type || ''' is not HCP or HCO' END",
+            f"CASE WHEN objection IS NOT NULL AND objection NOT IN ({text_list(OBJECTION_YES + OBJECTION_NO)}) "
+            f"THEN 'objection ' || {quoted_in_message('objection')} || ' is not yes or no' END",
+            "CASE WHEN (id_scheme IS NULL) <> (id_value IS NULL) THEN "
+            "'id_scheme and id_value go together: give both or neither' END",
+            "CASE WHEN id_scheme IS NOT NULL AND id_value IS NOT NULL AND id_scheme NOT IN "
+            f"({text_list(schemes)}) THEN 'identifier scheme ' || {quoted_in_message('id_scheme')} "
+            f"|| {quote(f' is not installed (installed: {installed})')} END",
+            *scheme_checks,
+        )
+    }
+    FROM known
+    """
+
+
+def _scheme_check(scheme: IdentifierScheme) -> str:
+    name = quote(scheme.name)
+    pattern = quote(scheme.pattern)
+    valid = f"regexp_full_match(id_value, {pattern})"
+    elsewhere = f"{scheme.name} is a {scheme.country} identifier but the customer's country is "
+    digits = f"{quote(scheme.prefix)} || id_value"
+    if scheme.checksum == "luhn":
+        valid += f" AND harmonia_luhn({digits})"
+    elif scheme.checksum == "weighted-mod10":
+        weights = ", ".join(str(int(weight)) for weight in scheme.weights)
+        valid += f" AND harmonia_weighted_mod10({digits}, [{weights}])"
+    return (
+        f"CASE WHEN id_scheme = {name} AND id_value IS NOT NULL AND NOT ({valid}) THEN "
+        f"{quote(scheme.name + ' ')} || {quoted_in_message('id_value')} || "
+        f"{quote(f' is not valid ({scheme.description})')} "
+        f"WHEN id_scheme = {name} AND id_value IS NOT NULL AND country <> {quote(scheme.country)} "
+        f"THEN {quote(elsewhere)} || {quoted_in_message('country')} "
+        + _specialty_check(scheme)
+        + (
+            f"WHEN id_scheme = {name} AND id_value IS NOT NULL "
+            f"THEN {python_check_name(scheme)}(id_value) "
+            if scheme.validate is not None
+            else ""
+        )
+        + "END"
+    )
+
+
+def _specialty_check(scheme: IdentifierScheme) -> str:
+    """The WHEN branch refusing a value whose specialty code the customer's specialty lacks."""
+    if scheme.specialty_digits is None:
+        return ""
+    first, last = scheme.specialty_digits
+    code = f"substr(id_value, {first}, {last - first + 1})"
+    pairs = text_list(
+        f"{specialty}/{group}"
+        for specialty, groups in sorted(scheme.specialty_groups.items())
+        for group in groups
+    )
+    allowed = (
+        "CASE specialty "
+        + " ".join(
+            f"WHEN {quote(specialty)} THEN {quote(' or '.join(groups))}"
+            for specialty, groups in sorted(scheme.specialty_groups.items())
+        )
+        + " END"
+    )
+    return (
+        f"WHEN id_scheme = {quote(scheme.name)} AND id_value IS NOT NULL "
+        f"AND specialty IN ({text_list(scheme.specialty_groups)}) "
+        f"AND specialty || '/' || {code} NOT IN ({pairs}) "
+        f"THEN {quote(scheme.name + ' ')} || {quoted_in_message('id_value')} || "
+        f"' carries specialty group ' || {code} || ', but the customer''s specialty ' || "
+        f"specialty || ' has group ' || {allowed} "
+    )
+
+
+def python_check_name(scheme: IdentifierScheme) -> str:
+    return "harmonia_check_" + "".join(ch if ch.isalnum() else "_" for ch in scheme.name.lower())
+
+
+def python_check(scheme: IdentifierScheme) -> Callable[[str], str | None]:
+    """A scheme's Python validator as a function returning the problem, or None."""
+
+    def check(value: str) -> str | None:
+        try:
+            scheme.check(value)
+        except InvalidIdentifier as error:
+            return str(error)
+        return None
+
+    return check
+
+
+# --- merging --------------------------------------------------------------------
+
+_NO_IDS = pa.array([], pa.int64())
+
+
+def _ids(column: pa.ChunkedArray) -> pa.Array:
+    """Customer or response ids, from whichever engine, as one int64 array."""
+    return column.combine_chunks().cast(pa.int64())
+
+
+class CustomerMerger(Merger):
+    """Customers, their crosswalk entries and national identifiers.
+
+    A row is the customer this system already knows by its id, else the
+    customer another system knows by the same national identifier, else a
+    new customer with the next harmonia id.
+    """
+
+    def __init__(self, *args: object, **kwargs: object):
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self.bulk.lock("customer", "identifier", "crosswalk")
+        self.next_id = self.bulk.next_id("customer")
+        identifiers = self.bulk.read("SELECT scheme, value, customer_id FROM identifier")
+        self._into_duck("ids", identifiers, "scheme VARCHAR, value VARCHAR, customer_id BIGINT")
+
+    def merge(self, valid: str) -> Rejections:
+        self.duck.execute(
+            f"""
+            CREATE OR REPLACE TEMP TABLE resolved AS
+            WITH matched AS (
+                SELECT v.*, x.customer_id AS by_source, i.customer_id AS by_identifier,
+                    i.customer_id IN (SELECT customer_id FROM xwalk) AS identifier_taken
+                FROM {valid} v
+                LEFT JOIN xwalk x ON x.source_id = v.customer_id
+                LEFT JOIN ids i ON i.scheme = v.id_scheme AND i.value = v.id_value
+            )
+            SELECT *,
+                CASE
+                    WHEN by_source IS NOT NULL AND by_identifier IS NOT NULL
+                         AND by_source <> by_identifier
+                    THEN 'identifier ''' || id_scheme || ' ' || id_value
+                         || ''' belongs to another customer (harmonia id ' || by_identifier || ')'
+                    WHEN by_source IS NULL AND identifier_taken
+                    THEN 'identifier ''' || id_scheme || ' ' || id_value
+                         || ''' already belongs to another customer_id of this system'
+                END AS conflict,
+                by_source IS NULL AND by_identifier IS NULL AS is_new
+            FROM matched
+            """
+        )
+        rejected = self.duck.sql(
+            "SELECT _row, conflict FROM resolved WHERE conflict IS NOT NULL ORDER BY _row"
+        ).fetchall()
+        self.duck.execute(
+            f"""
+            CREATE OR REPLACE TEMP TABLE accepted AS
+            SELECT *, COALESCE(by_source, by_identifier,
+                {self.next_id - 1} + row_number() OVER (PARTITION BY is_new ORDER BY _row)
+            ) AS harmonia_id
+            FROM resolved WHERE conflict IS NULL
+            """
+        )
+        self._append_new()
+        # A known customer is updated by a change of record or identifier, or
+        # by being linked to this system (matched by its national identifier).
+        linked = self._arrow(
+            "SELECT harmonia_id FROM accepted WHERE by_source IS NULL AND NOT is_new"
+        ).column(0)
+        changed = pa.concat_arrays([self._update_known(), self._identifiers(), _ids(linked)])
+        self._objections()
+        self.duck.execute(
+            "INSERT INTO xwalk SELECT customer_id, harmonia_id FROM accepted WHERE by_source IS NULL"
+        )
+        added, known = self.duck.sql(
+            "SELECT COUNT(*) FILTER (is_new), COUNT(*) FILTER (NOT is_new) FROM accepted"
+        ).fetchall()[0]
+        self.next_id += added
+        updated = len(pc.unique(changed))  # one row per customer: duplicates are refused
+        self.new += added
+        self.updated += updated
+        self.unchanged += known - updated
+        return [(row, reason) for row, reason in rejected]
+
+    def _append_new(self) -> None:
+        batch = self.batch_id
+        self.bulk.append(
+            "customer",
+            self._arrow(
+                "SELECT harmonia_id AS id, country, type, first_name, last_name, specialty, "
+                "postal_code, city, territory, address, phone, email, "
+                f"{batch} AS first_batch_id, {batch} AS batch_id "
+                "FROM accepted WHERE is_new ORDER BY harmonia_id"
+            ),
+        )
+        self.bulk.append(
+            "crosswalk",
+            self._arrow(
+                f"SELECT {literal(self.system)} AS system, customer_id AS source_id, "
+                f"harmonia_id AS customer_id, {batch} AS batch_id "
+                "FROM accepted WHERE by_source IS NULL ORDER BY customer_id"
+            ),
+        )
+
+    def _update_known(self) -> pa.Array:
+        """Customers the store already has: update what changed, keep what a row leaves empty.
+
+        Returns the ids of the customers that changed.
+        """
+        known = self._arrow(
+            "SELECT harmonia_id AS id, country, type, first_name, last_name, specialty, postal_code, "
+            "city, territory, address, phone, email FROM accepted WHERE NOT is_new "
+            "ORDER BY harmonia_id"
+        )
+        if not known.num_rows:
+            return _NO_IDS
+        stage = self.bulk.stage(known, "customers")
+        keep = "COALESCE(excluded.{0}, customer.{0})"
+        changed = " OR ".join(
+            f"customer.{column} IS DISTINCT FROM {keep.format(column)}"
+            for column in (
+                "first_name",
+                "last_name",
+                "specialty",
+                "postal_code",
+                "city",
+                "territory",
+                "address",
+                "phone",
+                "email",
+            )
+        )
+        updated = self.bulk.read(
+            f"""
+            INSERT INTO customer (id, country, type, first_name, last_name, specialty, postal_code,
+                                  city, territory, address, phone, email, first_batch_id, batch_id)
+            SELECT id, country, type, first_name, last_name, specialty, postal_code, city,
+                   territory, address, phone, email, {self.batch_id}, {self.batch_id}
+            FROM {stage} WHERE true
+            ON CONFLICT (id) DO UPDATE SET
+                country = excluded.country, type = excluded.type,
+                first_name = {keep.format("first_name")}, last_name = {keep.format("last_name")},
+                specialty = {keep.format("specialty")}, postal_code = {keep.format("postal_code")},
+                city = {keep.format("city")}, territory = {keep.format("territory")},
+                address = {keep.format("address")}, phone = {keep.format("phone")},
+                email = {keep.format("email")}, batch_id = excluded.batch_id
+            WHERE customer.country <> excluded.country OR customer.type <> excluded.type
+                OR {changed}
+            RETURNING id
+            """
+        )
+        return _ids(updated.column("id"))
+
+    def _identifiers(self) -> pa.Array:
+        """New identifiers: appended; a known customer's changed identifier: replaced.
+
+        Returns the ids of the known customers whose identifier changed.
+        """
+        batch = self.batch_id
+        fresh = self._arrow(
+            "SELECT id_scheme AS scheme, id_value AS value, harmonia_id AS customer_id, "
+            f"{batch} AS batch_id FROM accepted a WHERE is_new AND id_value IS NOT NULL "
+            "ORDER BY id_scheme, id_value"
+        )
+        self.bulk.append("identifier", fresh)
+        changed = self._arrow(
+            "SELECT harmonia_id AS customer_id, id_scheme AS scheme, id_value AS value "
+            "FROM accepted a WHERE NOT is_new AND id_value IS NOT NULL AND NOT EXISTS ("
+            "SELECT 1 FROM ids i WHERE i.scheme = a.id_scheme AND i.value = a.id_value)"
+        )
+        if changed.num_rows:
+            stage = self.bulk.stage(changed, "identifiers")
+            self.bulk.execute(
+                f"""
+                DELETE FROM identifier WHERE EXISTS (
+                    SELECT 1 FROM {stage} s
+                    WHERE s.customer_id = identifier.customer_id AND s.scheme = identifier.scheme)
+                """
+            )
+            self.bulk.execute(
+                f"INSERT INTO identifier (scheme, value, customer_id, batch_id) "
+                f"SELECT scheme, value, customer_id, {batch} FROM {stage}"
+            )
+        self.duck.execute(
+            "INSERT INTO ids SELECT id_scheme, id_value, harmonia_id FROM accepted a "
+            "WHERE id_value IS NOT NULL AND NOT EXISTS ("
+            "SELECT 1 FROM ids i WHERE i.scheme = a.id_scheme AND i.value = a.id_value)"
+        )
+        return _ids(changed.column("customer_id"))
+
+    def _objections(self) -> None:
+        """Customers the source says object to profiling: recorded, their results gone.
+
+        A source saying "no" lifts nothing: only `harmonia privacy withdraw` does.
+        """
+        yes = ", ".join(literal(word) for word in OBJECTION_YES)
+        objecting = self._arrow(
+            f"SELECT DISTINCT harmonia_id AS id FROM accepted WHERE objection IN ({yes})"
+        )
+        if objecting.num_rows:
+            stage = self.bulk.stage(objecting, "objections")
+            for statement in record_objections(f"SELECT id FROM {stage}", self.system):
+                self.bulk.execute(statement)
+
+    def finish(self) -> None:
+        self.bulk.sync_sequence("customer")
+        self.bulk.analyze("customer", "crosswalk", "identifier")
+
+
+KIND = Kind(
+    "customers",
+    check=customers_sql,
+    merger=CustomerMerger,
+    keys=(
+        DuplicateKey(
+            ("customer_id",),
+            "'duplicate customer_id ''' || customer_id || ''', first given at row ' || first_row",
+        ),
+        DuplicateKey(
+            ("id_scheme", "id_value"),
+            "'identifier ''' || id_scheme || ' ' || id_value || ''' is also given at row ' "
+            "|| first_row",
+        ),
+    ),
+)
