@@ -94,11 +94,11 @@ def run(
     query: CycleQuery,
     stage: Stage,
     settings: SparkSettings,
-    check: InputCheck | None = None,
+    input_check: InputCheck | None = None,
 ) -> CycleOutputs:
     """Run the cycle in Spark; store its assignments; return its outputs.
 
-    ``check`` gets the input coverage, counted in Spark, before anything is computed.
+    ``input_check`` gets the input coverage, counted in Spark, before anything is computed.
     """
     check(settings)
     stage("starting Spark")
@@ -108,24 +108,28 @@ def run(
     _register_previous(spark, database, query)
     fix = "check the cycle's rule set against the lake's data"
     with spark_errors(f"cycle {query.cycle_id} in Spark", fix=fix):
-        check_inputs(check, query, lambda sql: spark.sql(transpile(sql, "spark")).toArrow())
+        check_inputs(input_check, query, lambda sql: spark.sql(transpile(sql, "spark")).toArrow())
     stage("segmenting in Spark")
     with spark_errors(f"cycle {query.cycle_id} in Spark", fix=fix):
         computed = spark.sql(transpile(query.assignments(), "spark"))
-        assignments = _write(spark, computed, settings, query.cycle_id, "assignments")
+        assignments, stored_at = _write(spark, computed, settings, query.cycle_id, "assignments")
         assignments.createOrReplaceTempView("assignments")
         stage("planning")
         target_list, summary, coverage = plan_outputs(
             lambda sql: spark.sql(transpile(sql, "spark")).toArrow(), query, "assignments"
         )
-        _write(spark, spark.createDataFrame(target_list), settings, query.cycle_id, "target_list")
+        _, listed_at = _write(
+            spark, spark.createDataFrame(target_list), settings, query.cycle_id, "target_list"
+        )
         stage("writing assignments")
         stored = spark.sql(transpile(stored_assignments("assignments"), "spark")).toArrow()
     with BulkConnection(database) as bulk:
         bulk.append("assignment", stored)
         bulk.wait()
         bulk.analyze("assignment")
-    return CycleOutputs(stored.num_rows, target_list, summary, coverage)
+    return CycleOutputs(
+        stored.num_rows, target_list, summary, coverage, written=(stored_at, listed_at)
+    )
 
 
 def check(settings: SparkSettings) -> None:
@@ -200,8 +204,11 @@ def _register_previous(spark: Any, database: Database, query: CycleQuery) -> Non
         spark.createDataFrame(previous).createOrReplaceTempView("assignment")
 
 
-def _write(spark: Any, frame: Any, settings: SparkSettings, cycle_id: int, name: str) -> Any:
-    """Write a result where the market's data lives; returns it as read back from there.
+def _write(
+    spark: Any, frame: Any, settings: SparkSettings, cycle_id: int, name: str
+) -> tuple[Any, str]:
+    """Write a result where the market's data lives; returns it as read back from there,
+    and where that is (a folder, a URL or a table: an erasure needs to know).
 
     Reading back, not the query again: Spark would compute the whole cycle twice.
     """
@@ -209,11 +216,11 @@ def _write(spark: Any, frame: Any, settings: SparkSettings, cycle_id: int, name:
         root = _located(settings.output or table_path(settings.lake or "", "cycles"))
         path = table_path(table_path(root, f"cycle={cycle_id}"), name)
         frame.write.mode("overwrite").parquet(path)
-        return spark.read.parquet(path)
+        return spark.read.parquet(path), path
     table = ".".join(
         part
         for part in (settings.catalog, settings.database, f"harmonia_{name}_{cycle_id}")
         if part
     )
     frame.write.mode("overwrite").saveAsTable(table)
-    return spark.table(table)
+    return spark.table(table), table
