@@ -7,6 +7,7 @@ import json
 from hashlib import sha256
 from pathlib import Path
 
+import pyarrow as pa
 import pyarrow.csv as pcsv
 import pyarrow.parquet as pq
 import pytest
@@ -263,6 +264,53 @@ def test_a_file_that_cannot_be_rewritten_is_named_and_the_audit_entry_kept(
     assert not query(universe, f"SELECT * FROM crosswalk WHERE customer_id = {target}")
     [audit] = query(universe, "SELECT * FROM audit_event WHERE action = 'privacy.erase'")
     assert json.loads(audit["details"])["failed"] == [problem]
+
+
+def test_erasure_rewrites_the_lake_and_names_the_workbooks_handed_out(
+    universe: str, tmp_path: Path
+) -> None:
+    from harmonia import Harmonia
+
+    app = Harmonia(universe, tiny_catalog(), actor="dpo")
+    known = ids(universe)
+    target = known["C01"]
+    lake, _ = app.lake.export(tmp_path / "lake")
+    answers = pq.read_table(lake / "answer").num_rows
+    app.master.export_review(tmp_path / "review.xlsx")
+    app.privacy.wrote("refinement workbook", [tmp_path / "T1.xlsx"])
+
+    result = app.privacy.erase(target)
+    assert not result.failed and str(lake.resolve()) in result.files_cleaned
+    for table in ("customer", "metric", "response", "identifier", "crosswalk"):
+        rows = pq.read_table(lake / table).to_pylist()
+        assert rows and not [r for r in rows if target in (r.get("id"), r.get("customer_id"))]
+    assert 0 < pq.read_table(lake / "answer").num_rows < answers
+    assert "Vries" not in str(pq.read_table(lake / "customer").to_pylist())
+    named = " ".join(result.unreachable)
+    assert f"{(tmp_path / 'review.xlsx').resolve()} (review workbook)" in named
+    assert f"{(tmp_path / 'T1.xlsx').resolve()} (refinement workbook)" in named
+
+
+def test_erasure_rewrites_spark_output_folders_and_names_spark_tables(
+    universe: str, tmp_path: Path
+) -> None:
+    from harmonia.master.privacy import record_written
+
+    target = ids(universe)["C01"]
+    folder = tmp_path / "results" / "cycle=1" / "assignments"
+    folder.mkdir(parents=True)
+    part = folder / "part-00000-x.snappy.parquet"
+    pq.write_table(pa.table({"customer_id": [target, target + 1000], "segment": ["a", "b"]}), part)
+    (folder / f".{part.name}.crc").write_bytes(b"checksum of the old part")
+    database = Database(universe)
+    for location in (str(folder.parent), "lakehouse.harmonia_target_list_1"):
+        record_written(database, "spark", [location], actor="engine")
+
+    result = erase(database, target, actor="dpo")
+    assert pq.read_table(part).column("customer_id").to_pylist() == [target + 1000]
+    assert not (folder / f".{part.name}.crc").exists()  # Spark would refuse the part
+    assert result.files_cleaned == (str(folder.parent),)
+    assert result.unreachable == ("lakehouse.harmonia_target_list_1 (spark)",)
 
 
 def test_an_erased_persons_objection_cannot_be_withdrawn(universe: str) -> None:

@@ -79,6 +79,16 @@ def test_a_spark_cycle_runs_on_the_lake_and_is_recorded_like_any_other(
     diff = json.loads(harmonia_cli("cycle", "diff", "1", "2", "--json").stdout)
     assert diff["stayed"] + diff["moved"] == 2000
 
+    # Erasure reaches what Spark wrote (and the lake it read), not only the store.
+    erased = harmonia_cli("privacy", "erase", "1", "--yes", "--json")
+    assert erased.exit_code == 0, erased.output
+    cleaned = json.loads(erased.stdout)["files_cleaned"]
+    assert str((tmp_path / "results" / "cycle=2" / "assignments").resolve()) in cleaned
+    for cycle in (1, 2):
+        kept = pq.read_table(tmp_path / "results" / f"cycle={cycle}" / "assignments")
+        assert kept.num_rows == 1999 and 1 not in kept.column("customer_id").to_pylist()
+    assert 1 not in pq.read_table(tmp_path / "lake" / "customer").column("id").to_pylist()
+
 
 def _lake(folder: Path, **changed: pa.Table | None) -> Path:
     """An empty lake of the right shape, with some tables changed (None: left out)."""

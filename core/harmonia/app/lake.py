@@ -31,4 +31,5 @@ class Lake:
 
         lake = folder or Path(self.app.workspace.spark.lake or "lake")
         written = export(self.app.existing_database, lake, country=country, on_table=on_table)
+        self.app.privacy.wrote("lake", [lake])
         return lake, written

@@ -263,6 +263,7 @@ class Loads:
             path = directory / f"{name}.csv"
             write_table_csv(pa.table(data), path, delimiter=delimiter)
             exported.append(Exported(name, len(kind_rows), path))
+        self.app.privacy.wrote("quarantine export", [e.path for e in exported])
         return exported
 
     def _export_delimiter(self, country: str | None, batches: set[int]) -> str:

@@ -129,7 +129,9 @@ class Master:
         _need_master_extra()
         from harmonia.master.review import export_workbook
 
-        return export_workbook(self.app.existing_database, path, country=country)
+        pairs = export_workbook(self.app.existing_database, path, country=country)
+        self.app.privacy.wrote("review workbook", [path])
+        return pairs
 
     def import_review(self, path: Path) -> Any:
         _need_master_extra()

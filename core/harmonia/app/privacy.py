@@ -47,6 +47,14 @@ class Privacy:
             sinks=self.app.catalog.output_sinks,
         )
 
+    def wrote(self, kind: str, locations: Sequence[Path | str]) -> None:
+        """Remember files written for people (workbooks, exports, a lake), so that an
+        erasure cleans them (a lake) or names them (the rest). Packs call it too."""
+        from harmonia.master.privacy import record_written
+
+        located = [str(Path(location).resolve()) for location in locations]
+        record_written(self.app.database, kind, located, actor=self.app.actor)
+
     def pseudonymised(self, cycle_id: int, key_file: Path) -> Any:
         """A cycle's segmentation with HMAC pseudonyms instead of ids (an Arrow table)."""
         from harmonia.master.privacy import pseudonymised_assignments, read_key

@@ -590,9 +590,11 @@ class Refinement:
         table = pa.Table.from_pylist([{k: _text(v) for k, v in row.items()} for row in rows])
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            return write_table_csv(table, path, delimiter=delimiter)
+            written = write_table_csv(table, path, delimiter=delimiter)
         except OSError as error:
             raise PathError.from_os_error(error) from None
+        self.app.privacy.wrote("refinement export", [written])
+        return written
 
     def _customer_id(self, customer: str, system: str | None) -> int:
         from sqlmodel import select

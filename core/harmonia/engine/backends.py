@@ -65,6 +65,8 @@ class CycleOutputs:
     #: How the contacts were planned when not by the strategies' fixed frequencies
     #: (the planner's method, saved plan and capacity), for the cycle's summary.
     call_plan: dict[str, Any] | None = None
+    #: Where the backend itself wrote results (Spark's folders or tables).
+    written: tuple[str, ...] = ()
 
 
 def default_engine(database: Database) -> str:

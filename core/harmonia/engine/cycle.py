@@ -207,7 +207,11 @@ def run_cycle(
         actor,
         "cycle.run",
         f"cycle:{cycle.id}",
-        {"customers": outputs.assignments, "engine": engine},
+        {
+            "customers": outputs.assignments,
+            "engine": engine,
+            "written": [{"kind": engine, "location": where} for where in outputs.written],
+        },
     )
     return CycleResult(
         cycle,

@@ -142,6 +142,28 @@ def _audit(actor: str, action: str, ids: Sequence[int], details: dict[str, objec
     return AuditEvent(actor=actor, action=action, subject=subject, details=json.dumps(details))
 
 
+# --- files the workspace wrote ------------------------------------------------------------
+
+#: The audit action of :func:`record_written`.
+WRITTEN = "files.written"
+
+
+def record_written(database: Database, kind: str, locations: Iterable[str], *, actor: str) -> None:
+    """Remember files written outside a cycle's sinks, so that an erasure finds them.
+
+    ``kind`` says what they are: ``lake`` (a folder per table) is rewritten on
+    erasure; anything else (a review workbook, an export handed to people) is
+    named, to erase there by hand.
+    """
+    written = [{"kind": kind, "location": str(location)} for location in locations]
+    if not written:
+        return
+    with database.session() as session:
+        details = json.dumps({"written": written})
+        session.add(AuditEvent(actor=actor, action=WRITTEN, subject=kind, details=details))
+        session.commit()
+
+
 # --- erasure ------------------------------------------------------------------------------
 
 
@@ -179,8 +201,13 @@ _ERASE = {
     "alignment": "DELETE FROM alignment WHERE customer_id IN ({ids})",
 }
 
-#: Audit actions whose ``written`` entries name files the workspace wrote.
-WRITES = ("cycle.publish", "cycle.run", "lake.export", "master.review-export", "files.written")
+#: Audit actions whose ``written`` entries name files the workspace wrote: sinks
+#: (``cycle.publish``), Spark's outputs (``cycle.run``), everything else
+#: (:func:`record_written`).
+WRITES = ("cycle.publish", "cycle.run", WRITTEN)
+
+#: Kinds of written location erased in place: folders of Parquet files.
+_FOLDERS = ("lake", "spark")
 
 #: Columns that hold a harmonia customer id in the files harmonia writes.
 ID_COLUMNS = ("harmonia_id", "customer_id", "merged_id", "survivor_id")
@@ -394,22 +421,23 @@ class _ErasedFiles:
         sink = self.sinks.get(entry.get("sink", ""))
         if sink is not None and sink.erase is not None:
             return sink.erase(location, self.person)
-        if kind == "workbook":  # handed to people: copies are out of reach
-            return None
         path = Path(location)
-        if kind in ("lake", "spark") and path.is_dir():
-            return self._erase_folder(path)
-        if path.suffix in (".csv", ".parquet") and path.is_file():
+        if kind in _FOLDERS:
+            return self._erase_folder(path) if path.is_dir() else None
+        if kind is None and path.suffix in (".csv", ".parquet") and path.is_file():
             return remove_rows(path, self._match)
-        return None
+        return None  # handed to people (workbooks, exports), a URL, a table: named
 
     def _erase_folder(self, folder: Path) -> int:
         """A lake (one folder per table) or Spark's output: every Parquet part in it."""
         removed = 0
         for part in sorted(folder.rglob("*.parquet")):
             table = part.parent.name
-            rows = remove_rows(part, lambda columns, t=table: self._match(columns, t))
-            removed += rows or 0
+            rows = remove_rows(part, lambda columns, t=table: self._match(columns, t)) or 0
+            if rows:
+                # Spark checks a part against its checksum file, which no longer fits.
+                part.with_name(f".{part.name}.crc").unlink(missing_ok=True)
+            removed += rows
         return removed
 
     def _match(self, columns: Sequence[str], table: str | None = None) -> str | None:

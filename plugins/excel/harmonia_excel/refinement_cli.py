@@ -68,6 +68,7 @@ def workbook(cycle_id: int, territory: str | None, out: Path, system: str | None
                 language=language,
             )
         )
+    app.privacy.wrote("refinement workbook", written)  # an erasure names them
     for path in written[:20]:
         click.echo(f"workbook -> {path}")
     if len(written) > 20:
