@@ -126,7 +126,10 @@ def test_a_pack_declares_metric_bounds_and_nonsense_bounds_are_a_definition_prob
     tiny: Catalog,
 ) -> None:
     (rule_set,) = tiny.rule_sets.values()
-    assert rule_set.metrics == (MetricBounds("potential", min=0),)
+    assert rule_set.metrics == (
+        MetricBounds("potential", min=0),
+        MetricBounds("trx", description="prescriptions written in the period"),
+    )
     assert rule_set.metric_names == ("calls", "potential", "trx")
     expected = Expectations.of(tiny)
     assert expected.bounds[("cardiology", "potential")].declared_by == "tiny-core"

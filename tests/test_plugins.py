@@ -455,6 +455,38 @@ def test_a_rule_set_built_in_python_is_checked_like_one_from_toml(
         catalog.rule_sets.get_or_fail("tiny-odd")
 
 
+def test_a_rule_set_reading_a_metric_no_pack_declares_is_a_warning_naming_pack_and_rule_set(
+    tiny: Catalog, register_pack: Callable, harmonia_plugins: PluginManager
+) -> None:
+    declared = tiny_definition(RuleSet, "rules/tiny-core.toml")
+    features = tuple(
+        attrs.evolve(f, metric="potencial") if f.name == "potential" else f
+        for f in declared.features
+    )
+    typo = attrs.evolve(declared, name="tiny-typo", features=features)
+    register_pack(module_pack("typo", harmonia_segmentation_rules=lambda: [typo]), version="2.0")
+    catalog = harmonia_plugins.catalog()
+    (warning,) = [w for w in catalog.warnings if "potencial" in w]
+    assert "pack typo (test-typo 2.0), rule set tiny-typo: features[1] 'potential'" in warning
+    assert "reads metric 'potencial', which no installed pack declares for cardiology" in warning
+    assert "did you mean 'potential'?" in warning and "[[metrics]]" in warning
+    assert catalog.rule_sets["tiny-typo"] == typo  # a warning: the rule set is kept
+    # The tiny market declares what it reads (calls is an actual the core knows).
+    assert not [w for w in tiny.warnings if "no installed pack declares" in w]
+
+    strict = PluginManager(strict=True)
+    strict.load_builtins()
+    strict.register(
+        module_pack(
+            "typo",
+            harmonia_questionnaires=tiny_market.harmonia_questionnaires,
+            harmonia_segmentation_rules=lambda: [typo],
+        )
+    )
+    with pytest.raises(PluginError, match=r"rule set tiny-typo: .* reads metric 'potencial'"):
+        strict.catalog()
+
+
 def test_a_country_profile_naming_an_uninstalled_policy_or_scheme_is_rejected(
     tiny: Catalog, register_pack: Callable, harmonia_plugins: PluginManager
 ) -> None:

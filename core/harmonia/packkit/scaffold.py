@@ -380,6 +380,14 @@ segment = "A"
 id = "medium_potential"
 when = "customer_type = 'HCP' AND potential_decile >= 5"
 segment = "B"
+
+# Every metric the features read, declared: a value outside min..max is
+# quarantined at load, and a feature reading an undeclared metric (a typo) is
+# a warning when the pack is installed.
+[[metrics]]
+name = "potential"
+min = 0
+description = "Patients the customer could treat in a period (a count)."
 """,
     "$package/strategies.toml": """# One engagement strategy per segment. Frequencies are contacts per customer
 # per year; costs are per contact in the pro forma's currency. A country

@@ -37,6 +37,7 @@ from harmonia.definitions import (
     RefinementPolicy,
     RuleSet,
 )
+from harmonia.definitions.strategy import ACTUAL_METRICS
 from harmonia.errors import (
     ConflictError,
     DefinitionError,
@@ -255,7 +256,40 @@ class _Builder:
             if kind.attribute == "questionnaires":
                 registry = self._linked_versions(kind, registry)
             self.built[kind.attribute] = registry
+        if "rule_sets" in self.built:
+            self.undeclared_metrics(self.built["rule_sets"].values())
         return self.built
+
+    def undeclared_metrics(self, rule_sets: Iterable[RuleSet]) -> None:
+        """Warn (strict: refuse) where a rule set reads a metric that no installed
+        pack declares, in any rule set's ``[[metrics]]`` of its therapy area, and
+        that is not an actual the core knows (calls, revenue): most often a typo,
+        which would otherwise only show as empty features at the first cycle."""
+        rule_sets = list(rule_sets)
+        declared: dict[str, set[str]] = {}
+        for rule_set in rule_sets:
+            names = {bounds.name for bounds in rule_set.metrics}
+            declared.setdefault(rule_set.therapy_area, set()).update(names)
+        for rule_set in rule_sets:
+            known = declared[rule_set.therapy_area] | ACTUAL_METRICS
+            for index, feature in enumerate(rule_set.features):
+                metric = getattr(feature, "metric", None)
+                if metric is None or metric in known:
+                    continue
+                close = difflib.get_close_matches(metric, sorted(known), n=1)
+                hint = f"did you mean {close[0]!r}? Else " if close else ""
+                message = (
+                    f"pack {rule_set.provenance}, rule set {rule_set.name}: features[{index}] {feature.name!r} "
+                    f"reads metric {metric!r}, which no installed pack declares for "
+                    f"{rule_set.therapy_area}"
+                )
+                fix = (
+                    f"{hint}declare it in the rule set's [[metrics]] "
+                    f'(name = "{metric}", its min, max and description)'
+                )
+                if self.manager.strict:
+                    raise PluginError(message, fix=fix)
+                self.warnings.append(f"{message}\n  fix: {fix}")
 
     def reject(self, pack: PackInfo, hook: str, error: HarmoniaError) -> None:
         message = f"pack {pack.name!r} ({pack.distribution} {pack.version}), hook {hook}: {error}"
