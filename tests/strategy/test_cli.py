@@ -191,6 +191,8 @@ def test_a_report_of_a_saved_plan_uses_its_capacity(cli: Callable, tmp_path: Pat
     html = target.read_text(encoding="utf-8")
     assert f"Field force: {capacity}" in html
     assert "No scenarios were run" in html
+    # the cycle is a draft: the report says so, and that its plan is provisional
+    assert "draft (lifecycle)" in html and "cycle 2 is draft, not yet published" in html
     # the calls the store holds for 2027-H2 are the actuals the report shows
     assert "Actuals against plan" in html and "No actuals:" not in html
     wrong = cli("report", "1", "--plan", "1", "--out", str(target))

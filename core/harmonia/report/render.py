@@ -44,7 +44,8 @@ def render_report(context: ReportContext, sections: Sequence[Section] = SECTIONS
     return environment.get_template("report.html.j2").render(
         title=context.title,
         subtitle=(
-            f"rule set {cycle.rule_set} v{cycle.rule_set_version}, {cycle.customers:,} customers; "
+            f"{cycle.status} (lifecycle); rule set {cycle.rule_set} v{cycle.rule_set_version}, "
+            f"{cycle.customers:,} customers; "
             f"report made {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC"
         ),
         parts=parts,
