@@ -1,4 +1,4 @@
-"""Portfolio strategy over completed cycles: the application's operations.
+"""Portfolio strategy over cycles whose run completed: the application's operations.
 
 Click-free, like every area of :class:`~harmonia.app.Harmonia`: each method
 takes what a user gives (cycle ids, file paths, ``CHANNEL=AMOUNT`` budgets,

@@ -13,7 +13,7 @@ from harmonia.cli.render import escape, stages, stderr, stdout, table
 
 @click.group()
 def strategy() -> None:
-    """Portfolio and segment strategy over completed cycles.
+    """Portfolio and segment strategy over cycles whose run completed (draft to published).
 
     \b
     harmonia strategy indices 3                  # opportunity indices per segment
@@ -115,8 +115,8 @@ def _rounded(value: Any) -> Any:
     "--capacity",
     "capacity_file",
     type=click.Path(path_type=Path),
-    help="CSV or XLSX with columns territory and reps (default: the country's "
-    "reps_per_territory for every territory).",
+    help="CSV or XLSX with columns territory and reps (default: the reps the loaded "
+    "roster places on each territory, else the country's reps_per_territory).",
 )
 @click.option(
     "--budget",
@@ -129,7 +129,7 @@ def _rounded(value: Any) -> Any:
 @click.option("--dry-run", is_flag=True, help="Compute and show the plan without saving it.")
 @click.option("--json", "as_json", is_flag=True, help="Print the plan's figures as JSON.")
 def plan(cycle_ids, capacity_file, budgets, dry_run, as_json) -> None:
-    """Call plans within capacity for completed cycles, and their pro forma.
+    """Call plans within capacity for cycles whose run completed, and their pro forma.
 
     Give one cycle per therapy area of a market and period: their customers
     share one field force. Contacts on channels with a response curve are
