@@ -320,3 +320,28 @@ def test_the_lifecycle_decides_which_cycles_can_be_planned(planned, tmp_path):
     with pytest.raises(ConfigError, match=f"cycle {failed} is failed: its run failed") as caught:
         plan_cycles(database, plugins, [failed], save=False)
     assert f"plan cycle {again} (published)" in caught.value.render()
+
+
+def test_stored_actuals_are_the_plan_customers_metrics_within_its_period(planned):
+    """Calls of 2027-H1 (quarters, a month, the half-year) count; 2026's do not."""
+    from harmonia.strategy.actual_store import stored_actuals
+    from harmonia.strategy.universe import planned_cycles
+
+    url, plugins, cycle_id = planned
+    database = Database(url)
+    result = plan_cycles(database, plugins, [cycle_id], save=False)
+    cycles = planned_cycles(database, plugins, [cycle_id])
+    activity, sales = stored_actuals(database, cycles, result.plan.goals)
+    ids = {
+        row["customer_id"]: row["source_id"]
+        for row in query(url, "SELECT source_id, customer_id FROM crosswalk")
+    }
+    calls: dict[str, int] = {}
+    for row in activity.to_pylist():
+        assert row["channel"] == "face_to_face" and row["date"].startswith("2027-0")
+        calls[ids[row["customer_id"]]] = calls.get(ids[row["customer_id"]], 0) + row["contacts"]
+    assert calls == {
+        "C01": 4, "C02": 1, "C03": 1, "C04": 2, "C05": 1, "C06": 0,
+        "C07": 5, "C08": 1, "C09": 2, "C10": 1,
+    }  # fmt: skip
+    assert sales.num_rows == 0  # no revenue metric loaded
