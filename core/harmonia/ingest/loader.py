@@ -36,6 +36,7 @@ from harmonia.store.database import Database
 from harmonia.store.facts import facts_of
 from harmonia.store.models import HARMONIA_IDS, AuditEvent, LoadBatch
 from harmonia.store.recovery import this_owner
+from harmonia.store.writer import load_lock
 
 if TYPE_CHECKING:
     import duckdb
@@ -226,13 +227,15 @@ class Loader:
                 where=f"source {source.name}, {batch.location}",
                 fix="give the source system another name with --system",
             )
-        batch_id = self._open_batch(batch, source.name, system, content_hash)
-        try:
-            result = self._load(batch, source, system, batch_id)
-        except BaseException:
-            self._fail_batch(batch_id)
-            raise
-        self._close_batch(result)
+        # The lock first, then the batch id: batches commit in the order of their ids.
+        with load_lock(self.database, owner=this_owner(), on_wait=self._stage):
+            batch_id = self._open_batch(batch, source.name, system, content_hash)
+            try:
+                result = self._load(batch, source, system, batch_id)
+            except BaseException:
+                self._fail_batch(batch_id)
+                raise
+            self._close_batch(result)
         return result
 
     def _load(self, batch: Batch, source: DataSource, system: str, batch_id: int) -> LoadResult:

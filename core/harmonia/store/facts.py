@@ -23,6 +23,7 @@ as it was.
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 from collections.abc import Iterable, Sequence
@@ -326,13 +327,18 @@ def write_batch_file(duck: Any, folder: Path, table: str, sql: str) -> int:
     if not count:
         return 0
     try:
-        folder.mkdir(parents=True, exist_ok=True)
+        created = _make_folders(folder)
         part = folder / f"part-{len(list(folder.glob('part-*.parquet'))) + 1:05d}.parquet"
         # Sorted by key: a reader of one therapy area skips the other row groups.
         duck.execute(
             f"COPY (SELECT {_typed(fact)} FROM ({sql}) ORDER BY {', '.join(fact.key)}) "
             f"TO {_path_literal(part)} (FORMAT parquet, COMPRESSION zstd)"
         )
+        # On disk before the batch commits: a power cut after the commit must
+        # not leave a committed batch whose file (or its name) was still cached.
+        sync(part)
+        for named in {folder, *(made.parent for made in created)}:  # where a new name is
+            sync(named)
     except OSError as error:
         raise _cannot_write(folder.parent.parent, error) from None
     except Exception as error:  # DuckDB's IOException: disk full, read-only folder
@@ -340,6 +346,26 @@ def write_batch_file(duck: Any, folder: Path, table: str, sql: str) -> int:
             raise _cannot_write(folder.parent.parent, error) from None
         raise
     return int(count)
+
+
+def _make_folders(folder: Path) -> list[Path]:
+    """Create ``folder`` and its missing parents; returns the ones created."""
+    missing = []
+    for parent in (folder, *folder.parents):
+        if parent.exists():
+            break
+        missing.append(parent)
+    folder.mkdir(parents=True, exist_ok=True)
+    return missing
+
+
+def sync(path: Path) -> None:
+    """fsync a file, or a folder (so that the names in it are durable)."""
+    descriptor = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
 
 
 def _typed(fact: FactTable) -> str:

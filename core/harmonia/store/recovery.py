@@ -97,6 +97,11 @@ class Recovered:
 def recover(database: Database) -> Recovered:
     """Mark the runs whose owner died, and remove what they left; see the module docstring."""
     with database.session() as session:
+        # The highest id first: a batch that opens while the catalogue is read
+        # is above it, and its files are left alone. Then the running batches
+        # before the loaded ones, so that one committing in between is in
+        # either list (the other order would miss it and sweep its files).
+        known_up_to = session.exec(select(func.max(LoadBatch.id))).one() or 0
         batches = session.exec(select(LoadBatch).where(LoadBatch.status == "running")).all()
         cycles = session.exec(select(Cycle).where(Cycle.status == "running")).all()
         dead_batches = [b for b in batches if owner_alive(b.owner) is False]
@@ -109,7 +114,6 @@ def recover(database: Database) -> Recovered:
         session.commit()
         alive = [b.id for b in batches if b not in dead_batches]
         loaded = session.exec(select(LoadBatch.id).where(LoadBatch.status == "loaded")).all()
-        known_up_to = session.exec(select(func.max(LoadBatch.id))).one() or 0
     for cycle in dead_cycles:
         assert cycle.id is not None
         # Through the lifecycle, so the move is recorded with who and why.

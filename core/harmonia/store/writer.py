@@ -1,0 +1,103 @@
+"""One load at a time on an embedded store, so that batch ids follow the commits.
+
+Of the Parquet facts a reader sees, the newest batch (the highest id) wins
+per key. A batch id is given when its load opens, before its facts are
+written and committed; two loads at once could therefore commit in the
+other order than their ids (the later load, whose change-only diff already
+saw the earlier one's rows, would lose). So a load takes this lock before
+its batch opens and keeps it until the batch has committed.
+
+The lock is ``flock`` on a file in the store's facts folder: the system
+releases it when its process dies (``kill -9`` included), so a dead load
+never blocks the next. PostgreSQL updates its fact tables in place, in the
+order of the commits: it needs no lock of its own.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+from harmonia.errors import ConfigError
+from harmonia.store.database import Database
+from harmonia.store.facts import facts_folder
+
+#: How long a load waits for another to finish (SQLite's busy timeout too).
+WAIT_SECONDS = 60.0
+
+LOCK_NAME = "load.lock"
+
+
+@contextlib.contextmanager
+def load_lock(
+    database: Database,
+    *,
+    owner: str,
+    on_wait: Callable[[str], None] | None = None,
+    wait: float | None = None,
+) -> Iterator[None]:
+    """Hold the store's load lock; waits up to ``wait`` seconds (default
+    :data:`WAIT_SECONDS`) for another load.
+
+    ``owner`` (``host:pid``) is written into the lock file, so a load that
+    waits can say whom for. ``on_wait`` is told once when it has to wait.
+    """
+    if database.dialect != "sqlite" or not database.sqlite_path:
+        yield
+        return
+    import fcntl
+
+    path = facts_folder(database.sqlite_path) / LOCK_NAME
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handle = path.open("a+", encoding="utf-8")
+    except OSError as error:
+        raise ConfigError(
+            f"cannot write the store's facts folder: {error.strerror or error}",
+            where=str(path.parent),
+            fix="make the folder (and the database beside it) writable, or free disk space; "
+            "nothing was loaded",
+        ) from None
+    wait = WAIT_SECONDS if wait is None else wait
+    with handle:
+        deadline = time.monotonic() + wait
+        told = False
+        while True:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except OSError as error:
+                if error.errno not in (errno.EAGAIN, errno.EACCES):
+                    raise
+            holder = _holder(path)
+            if not told and on_wait is not None:
+                on_wait(f"waiting for another load of this store to finish ({holder})")
+                told = True
+            if time.monotonic() >= deadline:
+                raise ConfigError(
+                    f"another load is writing to this store ({holder}) and did not finish "
+                    f"within {wait:.0f} s; nothing was loaded",
+                    where=str(database.sqlite_path),
+                    fix="wait for it to finish, then load again (one load at a time per store)",
+                )
+            time.sleep(0.1)
+        try:
+            with contextlib.suppress(OSError):  # only informational (a full disk refuses it)
+                handle.seek(0)
+                handle.truncate()
+                handle.write(owner)
+                handle.flush()
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _holder(path: Path) -> str:
+    try:
+        owner = path.read_text(encoding="utf-8").strip()
+    except OSError:
+        owner = ""
+    return f"process {owner}" if owner else "another process"

@@ -1,0 +1,221 @@
+"""The embedded facts store under concurrency and faults (issue 11): two loads at once
+commit in the order of their batch ids, a batch's files are on disk before it
+commits, the sweep of leftovers never takes a batch that opened meanwhile."""
+
+from __future__ import annotations
+
+import os
+import socket
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from helpers import load, query, write
+
+from harmonia.plugin.catalog import Catalog
+from harmonia.store import Database
+from harmonia.store.facts import copy_store, facts_folder
+
+pytestmark = pytest.mark.store
+
+FIXTURES = Path(__file__).parent / "fixtures"
+METRICS_HEADER = "customer_id;therapy_area;metric;period;value"
+
+
+def path_of(url: str) -> Path:
+    return Path(url.removeprefix("sqlite:///"))
+
+
+@pytest.fixture
+def h1(harmonia_database: str, sqlite_h1: Path) -> str:
+    """A SQLite store with the tiny market's 2027-H1 data."""
+    copy_store(sqlite_h1, path_of(harmonia_database))
+    return harmonia_database
+
+
+def potential(url: str, customer: str) -> float:
+    (row,) = query(
+        url,
+        "SELECT m.value FROM metric m JOIN crosswalk x ON x.customer_id = m.customer_id "
+        f"WHERE x.source_id = '{customer}' AND m.metric = 'potential'",
+    )
+    return row["value"]
+
+
+def potential_file(folder: Path, value: float) -> Path:
+    return write(
+        folder / f"potential-{value:g}.csv",
+        f"{METRICS_HEADER}\nC01;cardiology;potential;2026;{value:g}\n",
+    )
+
+
+# --- two loads at once ------------------------------------------------------------------
+
+#: Loads a file; with a gate, stops at its first check of rows (its batch is
+#: open by then) until the gate file exists.
+LOADER = """
+import sys, time
+from pathlib import Path
+from helpers import tiny_catalog
+from harmonia.app import Harmonia
+
+url, target, gate = sys.argv[1:4]
+app = Harmonia(url, tiny_catalog())
+
+def stage(done, name):
+    print(name, flush=True)
+    if gate != "-" and "checking rows" in name:
+        while not Path(gate).exists():
+            time.sleep(0.02)
+
+app.loads.run(app.loads.plan([Path(target)]), country="NL", progress=stage)
+print("done", flush=True)
+"""
+
+
+def start_load(url: str, target: Path, gate: Path | None) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-c", LOADER, url, str(target), str(gate or "-")],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env={**os.environ, "PYTHONPATH": str(FIXTURES)},
+        text=True,
+    )
+
+
+def wait_for_line(process: subprocess.Popen[str], wanted: tuple[str, ...]) -> list[str]:
+    """The lines ``process`` printed up to the first containing one of ``wanted``."""
+    assert process.stdout is not None
+    lines = []
+    for line in process.stdout:
+        lines.append(line.strip())
+        if any(word in line for word in wanted):
+            return lines
+    raise AssertionError(f"ended without {wanted}: {lines} {process.stderr.read()}")  # type: ignore[union-attr]
+
+
+@pytest.mark.slow
+def test_two_loads_at_once_commit_in_the_order_of_their_batch_ids(h1: str, tmp_path: Path) -> None:
+    """The second load waits for the first; the one that commits last wins."""
+    gate = tmp_path / "go"
+    first = start_load(h1, potential_file(tmp_path, 111), gate)
+    wait_for_line(first, ("checking rows",))  # its batch is open, its rows not yet stored
+    second = start_load(h1, potential_file(tmp_path, 222), None)
+    said = wait_for_line(second, ("waiting for another load", "done"))
+    gate.touch()
+    _, first_err = first.communicate(timeout=60)
+    _, second_err = second.communicate(timeout=60)
+    assert first.returncode == 0 and second.returncode == 0, (first_err, second_err)
+    assert any("waiting for another load of this store to finish" in line for line in said), said
+    batches = query(
+        h1,
+        "SELECT id, location FROM load_batch WHERE location LIKE '%potential-%' ORDER BY "
+        "finished_at",
+    )
+    # Committed in the order of their ids, so the last committed is the newest batch.
+    assert [b["id"] for b in batches] == sorted(b["id"] for b in batches)
+    assert batches[-1]["location"].endswith("potential-222.csv")
+    assert potential(h1, "C01") == 222.0
+
+
+def test_a_load_that_waits_too_long_is_told_who_holds_the_store(
+    h1: str, tiny: Catalog, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import fcntl
+
+    from harmonia.errors import ConfigError
+    from harmonia.store import writer
+
+    monkeypatch.setattr(writer, "WAIT_SECONDS", 0.3)
+    lock = facts_folder(path_of(h1)) / writer.LOCK_NAME
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    with lock.open("w") as holder:
+        holder.write("elsewhere:4242")
+        holder.flush()
+        # Another open file description: flock refuses this process too.
+        fcntl.flock(holder, fcntl.LOCK_EX)
+        with pytest.raises(ConfigError) as refused:
+            load(h1, tiny, potential_file(tmp_path, 5), country="NL")
+    message = refused.value.render()
+    assert "another load is writing to this store (process elsewhere:4242)" in message
+    assert "nothing was loaded" in message and "wait for it to finish" in message
+    assert potential(h1, "C01") == 80.0
+    assert query(h1, "SELECT COUNT(*) AS n FROM load_batch WHERE location LIKE '%potential-%'") == [
+        {"n": 0}
+    ]
+
+
+# --- durability ---------------------------------------------------------------------------
+
+
+def test_a_batchs_file_and_folders_are_synced_before_it_commits(
+    h1: str, tiny: Catalog, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from harmonia.store import facts
+    from harmonia.store.bulk import BulkConnection
+
+    events: list[tuple[str, Path | None]] = []
+    synced = facts.sync
+    execute = BulkConnection.execute
+
+    def sync(path: Path) -> None:
+        events.append(("sync", path))
+        synced(path)
+
+    def commit_seen(bulk: BulkConnection, sql: str, *args: Any, **kwargs: Any) -> Any:
+        if "SET status = 'loaded'" in sql:
+            events.append(("commit", None))
+        return execute(bulk, sql, *args, **kwargs)
+
+    monkeypatch.setattr(facts, "sync", sync)
+    monkeypatch.setattr(BulkConnection, "execute", commit_seen)
+    (result,) = load(h1, tiny, potential_file(tmp_path, 5), country="NL")
+    folder = facts_folder(path_of(h1)) / "metric" / f"batch={result.batch_id}"
+    (part,) = folder.glob("part-*.parquet")
+    commit = events.index(("commit", None))
+    before = [path for _, path in events[:commit]]
+    # The file, the new folder's entry in its parent, and the file's entry in the folder.
+    assert part in before and folder in before and folder.parent in before
+
+
+# --- the sweep of leftovers ------------------------------------------------------------------
+
+
+def test_the_sweep_leaves_a_batch_that_opened_while_it_read_the_catalogue(
+    h1: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another process opens a batch between the sweep's reads: its files stay."""
+    from harmonia.store import recovery
+
+    store = path_of(h1)
+    with sqlite3.connect(store) as connection:  # a dead load: recovery checks its owner
+        connection.execute(
+            "INSERT INTO load_batch (source, system, kind, location, status, rows_read, "
+            "rows_loaded, rows_quarantined, actor, started_at, owner) VALUES ('csv', 'csv', "
+            "'metrics', 'dead.csv', 'running', 0, 0, 0, '', '2027-01-01', 'nohost:1')"
+        )
+    opened: list[Path] = []
+    alive = recovery.owner_alive
+
+    def meanwhile(owner: str | None) -> bool | None:
+        if not opened:  # another process opens a batch and starts writing its files
+            with sqlite3.connect(store) as connection:
+                batch = connection.execute(
+                    "INSERT INTO load_batch (source, system, kind, location, status, rows_read, "
+                    "rows_loaded, rows_quarantined, actor, started_at, owner) VALUES ('csv', "
+                    "'csv', 'metrics', 'new.csv', 'running', 0, 0, 0, '', '2027-01-01', "
+                    f"'{socket.gethostname()}:{os.getpid()}')"
+                ).lastrowid
+            folder = facts_folder(store) / "metric" / f"batch={batch}"
+            folder.mkdir(parents=True)
+            (folder / "part-00001.parquet").write_bytes(b"being written")
+            opened.append(folder)
+        return False if owner == "nohost:1" else alive(owner)
+
+    monkeypatch.setattr(recovery, "owner_alive", meanwhile)
+    recovered = recovery.recover(Database(h1))
+    assert recovered.abandoned_batches
+    assert opened and opened[0].exists(), recovered
