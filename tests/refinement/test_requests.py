@@ -202,3 +202,55 @@ def test_closing_expires_what_nobody_decided_and_publishing_applies_the_rest(
     assert [(h["old_value"], h["new_value"], h["status"]) for h in history] == [
         ("champion", "grow", "accepted")
     ]
+
+
+def test_reasons_may_depend_on_the_kind_of_request(feedback: tuple[Harmonia, int]) -> None:
+    import attrs
+
+    from harmonia.definitions import RefinementPolicy
+    from harmonia.refinement.requests import submit
+
+    app, cycle = feedback
+    record = app.refinement.cycle(cycle)
+    policy = attrs.evolve(
+        app.refinement.policy(record), reasons_by_action={"tier": ("data error", "potential")}
+    )
+    asked = [
+        ("C03", "tier", "B", "potential"),  # a tier reason
+        ("C09", "tier", "B", "access"),  # a segment reason, not a tier one
+        ("C02", "segment", "develop", "potential"),  # a tier reason, not a segment one
+        ("C06", "segment", "develop", "new information"),
+    ]
+    rows = pa.Table.from_pylist(
+        [
+            {
+                "_row": number,
+                "customer_id": int(customer[1:]),
+                "requester": "dora",
+                "action": action,
+                "new_value": value,
+                "reason": reason,
+                "comment": "",
+            }
+            for number, (customer, action, value, reason) in enumerate(asked, start=1)
+        ]
+    )
+    checked = submit(app.database, record, policy, app.refinement.orders(record), rows).to_pylist()
+    assert [(c["status"], c["rule"]) for c in checked] == [
+        ("accepted", "own change"),
+        ("rejected", "policy.reason"),
+        ("rejected", "policy.reason"),
+        ("accepted", "own change"),
+    ]
+    assert checked[1]["message"] == (
+        "reason 'access' is not one of the policy's for a tier change: data error; potential"
+    )
+    assert checked[2]["message"] == (
+        "reason 'potential' is not one of the policy's: new information; access; data error"
+    )
+    assert policy.every_reason() == ("new information", "access", "data error", "potential")
+    wrong = attrs.evolve(policy, reasons_by_action={"needs": ("x", "x")})
+    assert [p.path for p in RefinementPolicy.problems(wrong)] == [
+        "reasons_by_action.needs",
+        "reasons_by_action.needs",
+    ]

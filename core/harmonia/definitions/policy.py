@@ -59,6 +59,9 @@ class RefinementPolicy:
     max_share: float = 0.2
     #: The reasons a rep picks from, in the field's language.
     reasons: tuple[str, ...] = ("new information", "access", "relationship", "data error")
+    #: The reasons of a kind of request where they differ from ``reasons``
+    #: (``[policies.reasons_by_action]``: ``tier = ["...", ...]``).
+    reasons_by_action: dict[str, tuple[str, ...]] = attrs.Factory(dict)
     #: Whether the rep's manager approves or rejects each request.
     requires_approval: bool = True
     #: How many days the field has to refine once a cycle opens for feedback.
@@ -67,6 +70,15 @@ class RefinementPolicy:
     auto_rules: tuple[AutoRule, ...] = ()
     provenance: Provenance | None = provenance_field()
 
+    def reasons_of(self, action: str) -> tuple[str, ...]:
+        """The reasons a request of this kind (``segment``, ``tier`` …) may give."""
+        return self.reasons_by_action.get(action, self.reasons)
+
+    def every_reason(self) -> tuple[str, ...]:
+        """Every reason of the policy, each once, in the order declared."""
+        every = [*self.reasons, *(r for rs in self.reasons_by_action.values() for r in rs)]
+        return tuple(dict.fromkeys(every))
+
     def problems(self) -> Iterator[Problem]:
         yield from check_slug("name", self.name)
         if not 0 <= self.max_share <= 1:
@@ -74,6 +86,16 @@ class RefinementPolicy:
         if not self.reasons:
             yield Problem("reasons", "declare at least one reason a rep can give")
         yield from check_unique("reasons", self.reasons, "reason")
+        for action, reasons in self.reasons_by_action.items():
+            if action not in self.dimensions:
+                yield Problem(
+                    f"reasons_by_action.{action}",
+                    f"{action!r} is not one of the policy's dimensions "
+                    f"({', '.join(self.dimensions)})",
+                )
+            if not reasons:
+                yield Problem(f"reasons_by_action.{action}", "declare at least one reason")
+            yield from check_unique(f"reasons_by_action.{action}", reasons, "reason")
         for index, dimension in enumerate(self.dimensions):
             if dimension not in ("segment", "needs", "tier"):
                 yield Problem(

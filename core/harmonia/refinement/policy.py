@@ -111,7 +111,6 @@ def _checks_sql(context: Context) -> str:
     deadline = context.opened_at + dt.timedelta(days=policy.window_days)
     closed = context.now > deadline
     allowed = ", ".join(policy.dimensions)
-    reasons = "; ".join(policy.reasons)
     share = policy.max_share
     auto = _auto_rules_sql(policy)
     window = (
@@ -155,9 +154,7 @@ def _checks_sql(context: Context) -> str:
                 WHEN new_value = old_value THEN ['policy.value', 'customer ' || customer_id
                 || ' is already ' || old_value] END,
             {_moves_check(policy)},
-            CASE WHEN reason IS NULL OR reason NOT IN ({text_list(policy.reasons)}) THEN
-                ['policy.reason', 'reason ''' || COALESCE(reason, '') || ''' is not one of the '
-                || 'policy''s: {quote(reasons)[1:-1]}'] END
+            {_reasons_check(policy)}
         ) AS refusal
         FROM placed
     ), deduplicated AS (
@@ -219,6 +216,24 @@ def _checks_sql(context: Context) -> str:
     FROM shared
     ORDER BY _row
     """
+
+
+def _reasons_check(policy: RefinementPolicy) -> str:
+    """One of the policy's reasons: those of the request's kind where it declares them."""
+
+    def refused(reasons: Sequence[str], kind: str) -> str:
+        return (
+            f"CASE WHEN reason IS NULL OR reason NOT IN ({text_list(reasons)}) THEN "
+            "['policy.reason', 'reason ''' || COALESCE(reason, '') || ''' is not one of the "
+            f"policy''s{quote(kind)[1:-1]}: {quote('; '.join(reasons))[1:-1]}'] END"
+        )
+
+    kinds = " ".join(
+        f"WHEN action = {quote(action)} THEN {refused(reasons, f' for a {action} change')}"
+        for action, reasons in policy.reasons_by_action.items()
+    )
+    general = refused(policy.reasons, "")
+    return f"CASE {kinds} ELSE {general} END" if kinds else general
 
 
 def _moves_check(policy: RefinementPolicy) -> str:

@@ -36,7 +36,7 @@ def auto_rule_problems(policy: RefinementPolicy) -> list[Problem]:
     reason the policy does not list)."""
     specs = dict(REQUEST_FACTS)
     if policy.reasons:
-        specs["reason"] = attrs.evolve(specs["reason"], levels=tuple(policy.reasons))
+        specs["reason"] = attrs.evolve(specs["reason"], levels=policy.every_reason())
     return [
         Problem(f"auto_rules[{index}].when", str(problem))
         for index, rule in enumerate(policy.auto_rules)

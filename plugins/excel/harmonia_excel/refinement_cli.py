@@ -64,7 +64,7 @@ def workbook(cycle_id: int, territory: str | None, out: Path, system: str | None
                 meta=meta,
                 orders=app.refinement.orders(cycle),
                 moves=policy.moves,
-                reasons=policy.reasons,
+                reasons=policy.every_reason(),
                 language=language,
             )
         )
