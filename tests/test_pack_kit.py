@@ -3,6 +3,7 @@ pack check` finds every problem with its file and position, `data_pack` needs no
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import site
@@ -19,11 +20,18 @@ from harmonia.testing import pack_problems
 
 
 def _import(directory: Path, package: str):
-    sys.path.insert(0, str(directory))
+    """The new pack's package, imported from where `pack new` wrote it (sys.path unchanged)."""
+    init = directory / package / "__init__.py"
+    spec = importlib.util.spec_from_file_location(
+        package, init, submodule_search_locations=[str(init.parent)]
+    )
+    assert spec is not None and spec.loader is not None, f"no package {package} in {directory}"
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[package] = module  # for the package's imports of itself
     try:
-        return __import__(package)
+        spec.loader.exec_module(module)
+        return module
     finally:
-        sys.path.remove(str(directory))
         for name in [n for n in sys.modules if n == package or n.startswith(f"{package}.")]:
             del sys.modules[name]
 

@@ -13,6 +13,7 @@ releases.
 
 from typing import Any
 
+from harmonia.compute import duckdb_connection
 from harmonia.datapack import data_pack
 from harmonia.definitions import (
     NO_SEGMENT,
@@ -140,6 +141,7 @@ __all__ = [
     "VersionLink",
     "current_app",
     "data_pack",
+    "duckdb_connection",
     "hookimpl",
     "load_definitions",
     "source_request",

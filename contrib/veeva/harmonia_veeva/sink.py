@@ -45,6 +45,7 @@ from harmonia import (
     OutputSink,
     Period,
     SinkRequest,
+    duckdb_connection,
 )
 from harmonia.files import remove_rows, write_table_csv
 from harmonia_veeva import objects as vo
@@ -79,7 +80,7 @@ def write_veeva(request: SinkRequest) -> list[str]:
     folder.mkdir(parents=True, exist_ok=True)
     channels = [c for c in vo.CHANNEL_OBJECTS if c in request.table.column_names]
     period = Period.parse(request.cycle.period)
-    connection = duckdb.connect()
+    connection = duckdb_connection()
     try:
         connection.register("target_list", request.table)
         connection.execute(_targets_sql(request, options))

@@ -35,7 +35,7 @@ from pathlib import Path
 
 import duckdb
 
-from harmonia import DataSource, InputError, Option, SourceRequest
+from harmonia import DataSource, InputError, Option, SourceRequest, duckdb_connection
 from harmonia.files import FileBatch, RejectedLine
 from harmonia_veeva import objects as vo
 
@@ -61,7 +61,7 @@ def read_veeva(request: SourceRequest) -> Iterator[FileBatch]:
     accounts, addresses, children = _files(request.option("path"))
     identifiers = _identifier_fields(request.option("identifiers") or OPTIONS[1].default)
     country = (request.option("country") or request.country or "").upper() or None
-    connection = duckdb.connect()
+    connection = duckdb_connection()
     try:
         wanted = ACCOUNT_FIELDS + tuple(field.lower() for field, _ in identifiers)
         columns = _load(connection, "account", accounts, wanted)
