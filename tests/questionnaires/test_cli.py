@@ -140,7 +140,7 @@ def test_cycle_run_shows_and_stores_the_profile_coverage(oncology, load, harmoni
     result = harmonia_cli(*run)
     assert result.exit_code == 0, result.output
     assert "profile coverage (oncology-profile) of 3 customers" in result.output
-    as_json = json.loads(harmonia_cli(*run, "--json").output)
+    as_json = json.loads(harmonia_cli(*run, "--json").stdout)
     adoption = as_json["profile_coverage"][0]
     assert (adoption["dimension"], adoption["scored"], adoption["unanswered"]) == ("adoption", 1, 2)
     shown = harmonia_cli("cycle", "show", "1")
