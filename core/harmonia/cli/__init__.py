@@ -25,6 +25,8 @@ if TYPE_CHECKING:
 COMMANDS = {
     "demo": "harmonia.cli.demo:demo",
     "load": "harmonia.cli.load:load",
+    "audit": "harmonia.cli.audit:audit",
+    "customer": "harmonia.cli.customer:customer",
     "quarantine": "harmonia.cli.quarantine:quarantine",
     "cycle": "harmonia.cli.cycle:cycle",
     "explain": "harmonia.cli.explain:explain",
@@ -155,10 +157,15 @@ class HarmoniaGroup(LazyGroup):
             # Paths come from the user: an output folder that is a file, a
             # read-only place, a full disk. Not a bug, so no traceback.
             raise click.ClickException(PathError.from_os_error(error).render()) from None
+        except (click.ClickException, click.exceptions.Exit, click.Abort):
+            raise  # click's own: already a message for the user
         except Exception as error:
             # A store the user may read but not write: the driver's refusal is
             # theirs to fix, not a bug of harmonia.
-            refused = app.harmonia.user_error(error)
+            try:
+                refused = app.harmonia.user_error(error)
+            except HarmoniaError:  # the store cannot even be opened: the error stands
+                refused = None
             if refused is None:
                 raise
             raise _click_error(refused) from None
