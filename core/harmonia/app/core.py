@@ -31,6 +31,7 @@ from harmonia.plugin.types import SourceRequest
 from harmonia.workspace import Workspace, check_required
 
 if TYPE_CHECKING:
+    from harmonia.app.audit import Audit
     from harmonia.app.customers import Customers
     from harmonia.app.cycles import Cycles
     from harmonia.app.demo import DemoResult
@@ -241,6 +242,13 @@ class Harmonia:
         from harmonia.app.loads import Loads
 
         return Loads(self)
+
+    @cached_property
+    def audit(self) -> Audit:
+        """The audit trail: who did what, when, to which subject."""
+        from harmonia.app.audit import Audit
+
+        return Audit(self)
 
     @cached_property
     def customers(self) -> Customers:

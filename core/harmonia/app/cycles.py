@@ -112,6 +112,61 @@ class Cycles:
         chosen = tuple(outputs or DEFAULT_OUTPUTS)
         return [attrs.evolve(sink, outputs=chosen) for sink in (sinks or [SinkChoice("csv")])]
 
+    def cancel(self, cycle_id: int, *, reason: str = "", wait: float = 30.0) -> Cycle:
+        """Stop a running cycle and mark it failed through the lifecycle, with who and why.
+
+        The process running it (its owner, on this machine) is terminated and
+        waited for; what it stored is removed, as for a run that died. A cycle on
+        another machine is refused: cancel it there.
+        """
+        import os
+        import signal
+        import time
+
+        from sqlmodel import delete
+
+        from harmonia.engine.cycle import get_cycle
+        from harmonia.errors import ConfigError
+        from harmonia.lifecycle import FAILED, RUNNING
+        from harmonia.store.models import Assignment
+        from harmonia.store.recovery import owner_alive
+        from harmonia.store.transitions import move_cycle
+
+        cycle = get_cycle(self.app.existing_database, cycle_id)
+        if cycle.status != RUNNING:
+            raise ConfigError(
+                f"cycle {cycle_id} is {cycle.status}, not running: there is nothing to cancel",
+                fix="see `harmonia cycle list`; a finished cycle is left as it is",
+            )
+        alive = owner_alive(cycle.owner)
+        if alive is None:
+            raise ConfigError(
+                f"cycle {cycle_id} runs on another machine ({cycle.owner})",
+                fix="cancel it there (harmonia cycle cancel on that machine)",
+            )
+        if alive:
+            pid = int(str(cycle.owner).rpartition(":")[2])
+            if pid == os.getpid():
+                raise ConfigError(f"cycle {cycle_id} is run by this very process")
+            os.kill(pid, signal.SIGTERM)
+            deadline = time.monotonic() + wait
+            while owner_alive(cycle.owner) and time.monotonic() < deadline:
+                time.sleep(0.05)
+            if owner_alive(cycle.owner):
+                raise ConfigError(
+                    f"the process running cycle {cycle_id} ({cycle.owner}) did not stop "
+                    f"within {wait:.0f} s",
+                    fix="try again, or end that process; the next command marks it failed",
+                )
+        database = self.app.database
+        with database.session() as session:
+            session.exec(delete(Assignment).where(Assignment.cycle_id == cycle_id))
+            session.commit()
+        note = f"cancelled by {self.app.actor}" + (f": {reason}" if reason else "")
+        return move_cycle(
+            database, cycle_id, FAILED, actor=self.app.actor, note=note, expected=RUNNING
+        )
+
     def list(self, *, country: str | None = None, therapy_area: str | None = None) -> list[Cycle]:
         """Cycles, newest first."""
         from sqlmodel import select

@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from harmonia.app.core import Harmonia
     from harmonia.ingest import LoadResult
     from harmonia.plugin.types import DataSource
+    from harmonia.store.models import LoadBatch
 
 #: Called as ``progress(files_done, what_is_happening)`` while a load runs.
 Progress = Callable[[int, str], None]
@@ -177,6 +178,25 @@ class Loads:
                 raise
             raise _interrupted(job.location, stored, results) from None
         return results
+
+    def batches(
+        self, *, country: str | None = None, kind: str | None = None, limit: int | None = None
+    ) -> list[LoadBatch]:
+        """Load batches, newest first: where each came from, its kind, status and what
+        it brought (rows read, loaded, quarantined), who loaded it and when."""
+        from sqlmodel import select
+
+        from harmonia.store.models import LoadBatch
+
+        query = select(LoadBatch).order_by(LoadBatch.id.desc())  # type: ignore[union-attr]
+        if country:
+            query = query.where(LoadBatch.country == country.upper())
+        if kind:
+            query = query.where(LoadBatch.kind == kind)
+        if limit:
+            query = query.limit(limit)
+        with self.app.existing_database.session() as session:
+            return list(session.exec(query).all())
 
     def quarantined(
         self,

@@ -481,3 +481,21 @@ def carry_over(old_cycle: int, new_cycle: int, dry_run: bool, as_json: bool) -> 
     )
     counts = ", ".join(f"{n} {outcome}" for outcome, n in sorted(report.counts().items()))
     stdout.print(("would be: " if dry_run else "") + (counts or "no open requests"))
+
+
+@cycle.command("cancel")
+@click.argument("cycle_id", type=int)
+@click.option("--reason", default="", help="Why, for the cycle's history.")
+@_as_json
+def cancel(cycle_id: int, reason: str, as_json: bool) -> None:
+    """Stop a running cycle: its process ends, the cycle is marked failed (with who and
+    why, in `harmonia cycle history`) and what it stored is removed.
+
+    \b
+    harmonia cycle cancel 7 --reason "wrong period"
+    """
+    record = app().cycles.cancel(cycle_id, reason=reason)
+    if as_json:
+        echo_json(record.model_dump(exclude={"snapshot", "summary"}))
+        return
+    stdout.print(f"cycle {record.id} cancelled: {record.status}; run it again when ready")

@@ -76,6 +76,7 @@ def load(
     harmonia load data/ --country FR
     harmonia load customers.csv metrics.csv --system crm
     harmonia load --source synthetic --option customers=1000 --country FR
+    harmonia load list [--country FR] [--kind metrics] [--json]
 
     Every row is stored or quarantined with its reasons; loading the same
     rows again changes nothing. See rejected rows with `harmonia quarantine list`.
@@ -96,6 +97,9 @@ def load(
         options["delimiter"] = delimiter
     if not paths and not source_name:
         raise click.UsageError("give files or folders to load, or --source NAME")
+    if paths == (Path("list"),) and not paths[0].exists() and not source_name:
+        _list_batches(country, kind, as_json)
+        return
     try:
         loads = app().loads
         jobs = loads.plan(paths, source=source_name, options=options, given=given)
@@ -108,6 +112,33 @@ def load(
         echo_json([attrs.asdict(result) for result in results])
         return
     _render(results)
+
+
+def _list_batches(country: str | None, kind: str | None, as_json: bool) -> None:
+    """``harmonia load list``: the load batches, newest first, and what each brought."""
+    batches = app().loads.batches(country=country, kind=kind)
+    if as_json:
+        echo_json([batch.model_dump(exclude={"owner"}) for batch in batches])
+        return
+    if not batches:
+        stdout.print("No loads yet: `harmonia load FILES --country XX`.")
+        return
+    rows = [
+        (
+            b.id,
+            _file_and_kind(b.location, b.kind),
+            b.country or "-",
+            b.status,
+            b.rows_read,
+            b.rows_loaded,
+            b.rows_quarantined,
+            b.started_at.strftime("%Y-%m-%d %H:%M"),
+            b.actor,
+        )
+        for b in batches
+    ]
+    columns = ["batch", "file", "country", "status", "read", "loaded", "quarantined"]
+    stdout.print(table(None, [*columns, "started", "by"], rows))
 
 
 def _file_and_kind(location: str, kind: str) -> str:
