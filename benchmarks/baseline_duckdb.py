@@ -142,6 +142,11 @@ CUSTOMER_COLUMNS = {
     "territory": "VARCHAR",
     "id_scheme": "VARCHAR",
     "id_value": "VARCHAR",
+    # Contact details and objections (issue 14): read, not used by the segmentation.
+    "address": "VARCHAR",
+    "phone": "VARCHAR",
+    "email": "VARCHAR",
+    "objection": "VARCHAR",
 }
 METRIC_COLUMNS = {
     "customer_id": "VARCHAR",
