@@ -81,6 +81,7 @@ from harmonia.questionnaires import (
     text_in,
     version_key,
 )
+from harmonia.sql import literal as sql_literal
 
 __all__ = [
     "FILE_NAME_OPTION",
@@ -145,6 +146,7 @@ __all__ = [
     "hookimpl",
     "load_definitions",
     "source_request",
+    "sql_literal",
     "text_in",
     "version_key",
 ]

@@ -46,6 +46,7 @@ from harmonia import (
     Period,
     SinkRequest,
     duckdb_connection,
+    sql_literal,
 )
 from harmonia.files import remove_rows, write_table_csv
 from harmonia_veeva import objects as vo
@@ -109,10 +110,6 @@ def _check_names(options: dict[str, str]) -> None:
             )
 
 
-def _text(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
-
-
 def cycle_key(cycle: CycleInfo) -> str:
     """The external id of the Veeva cycle: the same for every run of one period."""
     return f"HMN-{cycle.country}-{cycle.therapy_area}-{cycle.period}"
@@ -121,7 +118,7 @@ def cycle_key(cycle: CycleInfo) -> str:
 def _targets_sql(request: SinkRequest, options: dict[str, str]) -> str:
     """One row per target with its account reference, or the reason it has none."""
     key = cycle_key(request.cycle)
-    system = _text(options["system"])
+    system = sql_literal(options["system"])
     return f"""
         CREATE TABLE targets AS
         SELECT *,
@@ -135,9 +132,9 @@ def _targets_sql(request: SinkRequest, options: dict[str, str]) -> str:
                     'no territory: align the customer to a territory before publishing'
             END AS reason,
             source_id AS account,
-            {_text(key)} AS cycle_key,
-            {_text(key)} || '-' || territory AS plan_key,
-            {_text(key)} || '-' || territory || '-' || source_id AS target_key
+            {sql_literal(key)} AS cycle_key,
+            {sql_literal(key)} || '-' || territory AS plan_key,
+            {sql_literal(key)} || '-' || territory || '-' || source_id AS target_key
         FROM target_list
     """
 
@@ -151,7 +148,7 @@ def _objects(
 ) -> dict[str, pa.Table]:
     ext = options["external_id_field"]
     prefix = options["field_prefix"]
-    status = _text(options["status"])
+    status = sql_literal(options["status"])
     account = (
         '"Account_vod__c"'
         if options["account_key"] == "Id"
@@ -163,12 +160,12 @@ def _objects(
         else '"Target_vod__r.External_ID_vod__c"'
     )
     cycle = request.cycle
-    key = _text(cycle_key(cycle))
+    key = sql_literal(cycle_key(cycle))
     last_day = period.end - dt.timedelta(days=1)  # Veeva's end date is the last day, inclusive
     good = "FROM targets WHERE reason IS NULL"
     name = f"{cycle.country} {cycle.therapy_area} {cycle.period}"
     goals = [
-        f"SELECT target_key, {_text(channel)} AS channel, CAST({channel} AS BIGINT) AS goal {good}"
+        f"SELECT target_key, {sql_literal(channel)} AS channel, CAST({channel} AS BIGINT) AS goal {good}"
         for channel in channels
     ]
     connection.sql(
@@ -182,11 +179,11 @@ def _objects(
     )
     connection.execute("DELETE FROM goals WHERE goal IS NULL OR goal <= 0")
     labels = " ".join(
-        f"WHEN {_text(channel)} THEN {_text(vo.CHANNEL_OBJECTS[channel][0])}"
+        f"WHEN {sql_literal(channel)} THEN {sql_literal(vo.CHANNEL_OBJECTS[channel][0])}"
         for channel in channels
     )
     titles = " ".join(
-        f"WHEN {_text(channel)} THEN {_text(vo.CHANNEL_OBJECTS[channel][1])}"
+        f"WHEN {sql_literal(channel)} THEN {sql_literal(vo.CHANNEL_OBJECTS[channel][1])}"
         for channel in channels
     )
     queries = {
@@ -199,11 +196,11 @@ def _objects(
             SELECT DISTINCT account || '__' || territory AS "{ext}", account AS {account},
                 territory AS "Territory_vod__c", true AS "My_Target_vod__c",
                 segment AS "{prefix}Segment__c", needs AS "{prefix}Needs__c",
-                tier AS "{prefix}Tier__c", {_text(name)} AS "{prefix}Cycle__c"
+                tier AS "{prefix}Tier__c", {sql_literal(name)} AS "{prefix}Cycle__c"
             {good} ORDER BY 1""",
         vo.CYCLE: f"""
             SELECT {key} AS "{ext}",
-                {_text(name)} AS "Name",
+                {sql_literal(name)} AS "Name",
                 DATE '{period.start.isoformat()}' AS "Start_Date_vod__c",
                 DATE '{last_day.isoformat()}' AS "End_Date_vod__c",
                 {status} AS "Status_vod__c"
@@ -216,7 +213,7 @@ def _objects(
                 1.0 AS "Channel_Weight_vod__c"
             FROM goals ORDER BY 1""",
         vo.CYCLE_PLAN: f"""
-            SELECT DISTINCT plan_key AS "{ext}", {_text(name)} || ' ' || territory AS "Name",
+            SELECT DISTINCT plan_key AS "{ext}", {sql_literal(name)} || ' ' || territory AS "Name",
                 cycle_key AS "Cycle_vod__r.{ext}", territory AS "Territory_vod__c",
                 {status} AS "Status_vod__c"
             {good} ORDER BY 1""",
@@ -255,7 +252,7 @@ def erase_veeva(location: str, erasure: Erasure) -> int | None:
         tests = [f"TRY_CAST(harmonia_id AS BIGINT) IN ({ids})"] if "harmonia_id" in columns else []
         if accounts:
             named = "|".join(re.escape(account) for account in accounts)
-            pattern = _text(f"(^|-)({named})($|-|__)")
+            pattern = sql_literal(f"(^|-)({named})($|-|__)")
             tests += [f"regexp_matches(COALESCE(\"{c}\", ''), {pattern})" for c in columns]
         return " OR ".join(tests) or "false"
 
