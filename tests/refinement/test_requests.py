@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 from pathlib import Path
 
 import pyarrow as pa
@@ -253,4 +254,33 @@ def test_reasons_may_depend_on_the_kind_of_request(feedback: tuple[Harmonia, int
     assert [p.path for p in RefinementPolicy.problems(wrong)] == [
         "reasons_by_action.needs",
         "reasons_by_action.needs",
+    ]
+
+
+def test_each_refined_dimension_names_its_request(
+    feedback: tuple[Harmonia, int], tmp_path: Path
+) -> None:
+    app, cycle = feedback
+    segment = ask(app, cycle, "C01", "segment", "grow", "access", "rita")["id"]  # auto rule
+    tier = ask(app, cycle, "C01", "tier", "B", "data error", "dora")["id"]  # her own change
+    waiting = ask(app, cycle, "C03", "tier", "B", "data error", "rita")["id"]
+    app.refinement.decide(cycle, [waiting], "accept", manager="dora")
+    app.refinement.close_feedback(cycle)
+    app.refinement.approve(cycle)
+    app.refinement.publish(cycle, directory=tmp_path / "final")
+    rows = query(
+        app.database_url,
+        "SELECT x.source_id, a.final_segment, a.origin, a.tier, a.refined_by FROM assignment a "
+        f"JOIN crosswalk x ON x.customer_id = a.customer_id WHERE a.cycle_id = {cycle} "
+        "AND x.source_id IN ('C01', 'C02', 'C03') ORDER BY x.source_id",
+    )
+    assert [(r["final_segment"], r["origin"], r["tier"]) for r in rows] == [
+        ("grow", "refined", "B"),
+        ("grow", "rules", "B"),
+        ("develop", "rules", "B"),
+    ]
+    assert [r["refined_by"] and json.loads(r["refined_by"]) for r in rows] == [
+        {"segment": segment, "tier": tier},
+        None,
+        {"tier": waiting},
     ]

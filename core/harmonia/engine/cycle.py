@@ -460,7 +460,7 @@ def read_assignments(database: Database, cycle_id: int) -> pa.Table:
         return bulk.read(
             "SELECT a.customer_id, s.system AS source_system, s.source_id, "
             "i.scheme AS id_scheme, i.value AS id_value, a.segment, a.segment_rule, a.needs, "
-            "a.needs_rule, a.tier, a.tier_rule, a.final_segment, a.origin, a.inputs "
+            "a.needs_rule, a.tier, a.tier_rule, a.final_segment, a.origin, a.inputs, a.refined_by "
             "FROM assignment a "
             "LEFT JOIN (SELECT customer_id, system, source_id, ROW_NUMBER() OVER ("
             "PARTITION BY customer_id ORDER BY system, source_id) AS rn FROM crosswalk "

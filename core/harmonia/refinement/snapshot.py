@@ -9,6 +9,8 @@ are single SQL statements in the store, whatever the size of the universe.
 
 from __future__ import annotations
 
+import pyarrow as pa
+
 from harmonia.periods import Period
 from harmonia.store.bulk import BulkConnection
 from harmonia.store.database import Database
@@ -56,14 +58,15 @@ def apply_accepted(database: Database, cycle_id: int) -> int:
     """Write the accepted requests into the cycle's assignments; returns how many.
 
     The rules' own values stay in ``segment``/``needs_rule``…; ``origin`` becomes
-    ``refined`` and the request that changed it is found in the history.
+    ``refined`` for a changed segment, and ``refined_by`` names the request
+    behind each changed dimension (``{"segment": 12, "tier": 15}``).
     """
     import pyarrow.compute as pc
 
     cycle_id = int(cycle_id)
     with BulkConnection(database) as bulk:
         accepted = bulk.read(
-            "SELECT customer_id, action, new_value FROM refinement_request "
+            "SELECT id, customer_id, action, new_value FROM refinement_request "
             f"WHERE cycle_id = {cycle_id} AND status = 'accepted'"
         )
         applied = 0
@@ -88,7 +91,38 @@ def apply_accepted(database: Database, cycle_id: int) -> int:
                 WHERE cycle_id = {cycle_id} AND customer_id IN (SELECT customer_id FROM {stage})
                 """
             )
+        _record_requests(bulk, cycle_id, accepted)
         return applied
+
+
+def _record_requests(bulk: BulkConnection, cycle_id: int, accepted: pa.Table) -> None:
+    """``refined_by`` of each changed assignment: its dimensions' requests, as JSON."""
+    from harmonia.compute import duckdb_connection
+
+    duck = duckdb_connection()
+    try:
+        duck.register("accepted", accepted)
+        by_customer = duck.sql(
+            """
+            SELECT CAST(customer_id AS BIGINT) AS customer_id,
+                '{' || string_agg('"' || action || '": ' || CAST(id AS VARCHAR), ', '
+                    ORDER BY action) || '}' AS refined_by
+            FROM accepted GROUP BY customer_id
+            """
+        ).to_arrow_table()
+    finally:
+        duck.close()
+    stage = bulk.stage(by_customer, "refined_by")
+    schema = "temp." if bulk.dialect == "sqlite" else ""
+    bulk.execute(f"CREATE INDEX {schema}{stage}_customer ON {stage} (customer_id)")
+    bulk.execute(
+        f"""
+        UPDATE assignment SET refined_by = (
+            SELECT s.refined_by FROM {stage} s WHERE s.customer_id = assignment.customer_id
+        )
+        WHERE cycle_id = {cycle_id} AND customer_id IN (SELECT customer_id FROM {stage})
+        """
+    )
 
 
 def proposal(database: Database, cycle: Cycle, territory: str | None, system: str | None):

@@ -251,8 +251,11 @@ class Assignment(SQLModel, table=True):
     tier: str | None = None
     tier_rule: str | None = None
     final_segment: str
-    origin: str = Field(description="rules | pulled-through")
+    origin: str = Field(description="rules | pulled-through | refined")
     inputs: str = Field(sa_column=Column(Text, nullable=False))
+    #: The accepted requests that changed it on publishing, as JSON
+    #: (``{"segment": 12, "tier": 15}``: dimension -> request id); None when none did.
+    refined_by: str | None = None
 
 
 class StrategyPlan(SQLModel, table=True):
