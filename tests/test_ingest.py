@@ -640,6 +640,38 @@ def test_an_identifier_already_known_under_another_id_of_the_same_system_is_refu
     assert count_rows(database_url, ["customer"]) == {"customer": 2}
 
 
+# --- affiliations ---------------------------------------------------------------------------------
+
+
+def test_affiliations_are_stored_between_known_customers_and_bad_ones_quarantined(
+    database_url: str, tiny: Catalog, tmp_path: Path
+) -> None:
+    customers = customers_file(
+        tmp_path,
+        "C01;NL;HCP;Anna;de Vries;cardiology;1011;Amsterdam;T1;TINY;10000016",
+        "C02;NL;HCP;Bram;Jansen;cardiology;1012;Amsterdam;T1;TINY;10000024",
+        "H01;NL;HCO;;Amsterdam UMC;hospital;1105;Amsterdam;T1;;",
+    )
+    load(database_url, tiny, customers, country="NL")
+    rows = ["C01;H01", "C02;H01", "C02;H99", "C01;C01", "C01;H01", "C09;H01", ";H01"]
+    path = write(tmp_path / "affiliations.csv", "\n".join(["customer_id;parent_id", *rows]) + "\n")
+    (result,) = load(database_url, tiny, path, country="NL")
+    assert (result.kind, result.rows_new, result.rows_quarantined) == ("affiliations", 2, 5)
+    ids = {r["source_id"]: r["customer_id"] for r in query(database_url, "SELECT * FROM crosswalk")}
+    stored = query(database_url, "SELECT customer_id, parent_id FROM affiliation")
+    assert sorted((r["customer_id"], r["parent_id"]) for r in stored) == sorted(
+        [(ids["C01"], ids["H01"]), (ids["C02"], ids["H01"])]
+    )
+    reasons = [reason for row in quarantined(database_url) for reason in row["reasons"]]
+    assert any("parent_id 'H99' is not a customer of system csv" in r for r in reasons)
+    assert any("customer 'C01' is given as its own parent" in r for r in reasons)
+    assert any("duplicate of row 2 (same customer and parent)" in r for r in reasons)
+    assert any("customer_id 'C09' is not a customer of system csv" in r for r in reasons)
+    assert any("customer_id is empty" in r for r in reasons)
+    (again,) = load(database_url, tiny, path, country="NL")
+    assert (again.rows_new, again.rows_unchanged) == (0, 2)
+
+
 # --- the CLI around the quarantine --------------------------------------------------------------
 
 

@@ -18,6 +18,7 @@ from harmonia.store.database import SqliteHandles
 from harmonia.store.models import metadata
 
 TABLES = {
+    "affiliation",
     "alembic_version",
     "answer",
     "assignment",

@@ -13,6 +13,10 @@ UTF-8, API names as headers in any case), from one folder:
 * ``Child_Account_vod__c.csv`` (optional): ``Parent_Account_vod__c``,
   ``Child_Account_vod__c``: the parent/child affiliations.
 
+Each affiliation (a child account and its parent: a physician and their
+hospital) becomes an ``affiliations`` record, stored between the two
+customers' harmonia ids.
+
 Each account becomes a canonical customer whose id is its Salesforce ``Id``
 in the system ``veeva`` (the crosswalk then maps it to the harmonia id), with
 its primary address (else its primary parent's: a physician without an
@@ -75,11 +79,14 @@ def read_veeva(request: SourceRequest) -> Iterator[FileBatch]:
         yield FileBatch("customers", customers, str(accounts), rejected_lines=rejected,
                         system="veeva", delimiter=",")  # fmt: skip
         if children is not None:
+            # After the customers: the loader resolves both ends through the crosswalk.
+            affiliations = connection.sql(
+                "SELECT child_account_vod__c AS customer_id, parent_account_vod__c AS parent_id, "
+                "_row FROM child WHERE _row NOT IN (SELECT _row FROM orphans) ORDER BY _row"
+            ).to_arrow_table()
             orphans = _rejected(connection, "orphans", "child", child_columns)
-            if orphans:
-                empty = customers.schema.empty_table()
-                yield FileBatch("customers", empty, str(children), rejected_lines=orphans,
-                                system="veeva", delimiter=",")  # fmt: skip
+            yield FileBatch("affiliations", affiliations, str(children), rejected_lines=orphans,
+                            system="veeva", delimiter=",")  # fmt: skip
     finally:
         connection.close()
 
@@ -253,8 +260,9 @@ def _rejected(
 SOURCE = DataSource(
     name="veeva-accounts",
     description="A Veeva CRM account extract (Account, Address_vod__c, Child_Account_vod__c "
-    "as Data Loader CSV): customers with addresses, territories and national identifiers.",
-    kinds={"customers"},
+    "as Data Loader CSV): customers with addresses, territories and national identifiers, "
+    "and their parent/child affiliations.",
+    kinds={"customers", "affiliations"},
     family="local",
     read=read_veeva,
     options=OPTIONS,

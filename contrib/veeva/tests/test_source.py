@@ -8,6 +8,7 @@ import attrs
 import pytest
 
 from harmonia import InputError
+from harmonia.testing import query_store
 
 
 def _load(app, path, **options):
@@ -63,10 +64,22 @@ def test_missing_parents_and_duplicate_ids_are_quarantined_with_reasons(app, ext
     assert locations == {"Account.csv", "Child_Account_vod__c.csv"}
 
 
-def test_loading_the_extract_again_changes_nothing(app, extract):
+def test_affiliations_are_stored_between_harmonia_ids(app, extract, harmonia_database):
+    results = _load(app, extract)
+    (affiliations,) = [r for r in results if r.kind == "affiliations"]
+    assert (affiliations.rows_new, affiliations.rows_quarantined) == (1, 1)  # one orphan
+    ids = {c["source_id"]: c["id"] for c in _customers(app)}
+    stored = query_store(harmonia_database, "SELECT customer_id, parent_id FROM affiliation")
+    hospital, ada = ids["0010000000000001AAA"], ids["0010000000000002AAA"]
+    assert [(row["customer_id"], row["parent_id"]) for row in stored] == [(ada, hospital)]
+
+
+def test_loading_the_extract_again_changes_nothing(app, extract, harmonia_database):
     _load(app, extract)
     again = _load(app, extract)
     assert sum(r.rows_new for r in again) == 0
+    assert sum(r.rows_unchanged for r in again if r.kind == "affiliations") == 1
+    assert len(query_store(harmonia_database, "SELECT * FROM affiliation")) == 1
 
 
 def test_an_extract_without_addresses_or_affiliations_loads_with_the_default_country(

@@ -15,7 +15,7 @@ _FILE_OPTIONS = (
     Option("path", "the file to read", required=True),
     Option(
         "kind",
-        "customers, metrics, responses, territories, roster or alignment "
+        "customers, metrics, responses, territories, roster, alignment or affiliations "
         "(default: recognized from the header)",
     ),
 )

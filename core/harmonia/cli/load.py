@@ -45,7 +45,9 @@ def _options(pairs: tuple[str, ...]) -> dict[str, str]:
 @click.option("--system", help="The system whose ids the records use (default: the source's name).")
 @click.option(
     "--kind",
-    type=click.Choice(["customers", "metrics", "responses", "territories", "roster", "alignment"]),
+    type=click.Choice(
+        ["customers", "metrics", "responses", "territories", "roster", "alignment", "affiliations"]
+    ),
     help="Skip header detection.",
 )
 @click.option(

@@ -22,7 +22,15 @@ _filters = [
     click.option(
         "--kind",
         type=click.Choice(
-            ["customers", "metrics", "responses", "territories", "roster", "alignment"]
+            [
+                "customers",
+                "metrics",
+                "responses",
+                "territories",
+                "roster",
+                "alignment",
+                "affiliations",
+            ]
         ),
     ),
     click.option(

@@ -607,7 +607,15 @@ def _first_line(error: Exception) -> str:
     return str(error).strip().split("\n")[0]
 
 
-KIND_ORDER = ("territories", "roster", "customers", "alignment", "metrics", "responses")
+KIND_ORDER = (
+    "territories",
+    "roster",
+    "customers",
+    "affiliations",
+    "alignment",
+    "metrics",
+    "responses",
+)
 
 
 def peek_kind(path: Path) -> str | None:

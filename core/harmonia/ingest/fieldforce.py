@@ -9,7 +9,8 @@ every rejected row quarantined with its reasons.
 The checks are SQL over the whole batch (DuckDB); the field force is small
 (thousands of units and people) and is read whole to check parents and loops,
 while an alignment of millions of customers is resolved in one join. A row
-replaces the stored row with its key (:class:`ReplacingMerger`).
+replaces the stored row with its key (:class:`ReplacingMerger`, which
+:mod:`~harmonia.ingest.affiliations` uses too).
 """
 
 from __future__ import annotations
@@ -50,12 +51,14 @@ class ReplacingMerger(Merger):
     table = ""
     key: tuple[str, ...] = ()
     columns: tuple[str, ...] = ()
+    #: The columns that hold integers (the rest is text).
+    integers: tuple[str, ...] = INTEGERS
 
     def _replace(self, rows: str) -> None:
         """Write the DuckDB relation ``rows`` (the table's columns) over the stored rows."""
         key = ", ".join(self.key)
         columns = ", ".join(self.columns)
-        types = {c: "BIGINT" if c in INTEGERS else "VARCHAR" for c in self.columns}
+        types = {c: "BIGINT" if c in self.integers else "VARCHAR" for c in self.columns}
         self._read_stored(
             "stored_rows", f"SELECT {columns} FROM {self.table} {self._stored_where(rows)}", types
         )

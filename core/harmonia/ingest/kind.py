@@ -13,6 +13,7 @@ through the same steps and knows no kind by name.
 ``territories``       :mod:`harmonia.ingest.territories`
 ``roster``            :mod:`harmonia.ingest.roster`
 ``alignment``         :mod:`harmonia.ingest.alignment`
+``affiliations``      :mod:`harmonia.ingest.affiliations`
 ====================  ==============================================
 """
 

@@ -24,7 +24,15 @@ import attrs
 
 from harmonia.compute import duckdb_connection
 from harmonia.errors import ConfigError
-from harmonia.ingest import alignment, customers, metrics, responses, roster, territories
+from harmonia.ingest import (
+    affiliations,
+    alignment,
+    customers,
+    metrics,
+    responses,
+    roster,
+    territories,
+)
 from harmonia.ingest.checks import MACROS, CheckContext
 from harmonia.ingest.customers import python_check, python_check_name
 from harmonia.ingest.kind import DuplicateKey, Kind
@@ -55,6 +63,7 @@ KINDS: Mapping[str, Kind] = {
         territories.KIND,
         roster.KIND,
         alignment.KIND,
+        affiliations.KIND,
     )
 }
 

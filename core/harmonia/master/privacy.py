@@ -199,6 +199,7 @@ _ERASE = {
     "refinement_request": "DELETE FROM refinement_request WHERE customer_id IN ({ids})",
     "refinement_scope": "DELETE FROM refinement_scope WHERE customer_id IN ({ids})",
     "alignment": "DELETE FROM alignment WHERE customer_id IN ({ids})",
+    "affiliation": "DELETE FROM affiliation WHERE customer_id IN ({ids}) OR parent_id IN ({ids})",
 }
 
 #: Audit actions whose ``written`` entries name files the workspace wrote: sinks

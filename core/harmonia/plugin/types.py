@@ -143,8 +143,18 @@ ALIGNMENT = RecordKind(
     ),
 )
 
+AFFILIATIONS = RecordKind(
+    "affiliations",
+    "Parent/child affiliations: the organisation a physician practises at, a site's hospital.",
+    (
+        Column("customer_id", True, "the source system's id for the child customer"),
+        Column("parent_id", True, "the source system's id for its parent customer (an HCO)"),
+    ),
+)
+
 RECORD_KINDS: Mapping[str, RecordKind] = {
-    kind.name: kind for kind in (CUSTOMERS, METRICS, RESPONSES, TERRITORIES, ROSTER, ALIGNMENT)
+    kind.name: kind
+    for kind in (CUSTOMERS, METRICS, RESPONSES, TERRITORIES, ROSTER, ALIGNMENT, AFFILIATIONS)
 }
 
 #: Source families a country chooses among (see the option catalogue).

@@ -452,6 +452,20 @@ class Alignment(SQLModel, table=True):
     batch_id: int
 
 
+class Affiliation(SQLModel, table=True):
+    """A customer's parent customer (a physician's hospital), as a source system knows it."""
+
+    __tablename__ = "affiliation"
+    __table_args__ = (
+        Index("ix_affiliation_parent", "parent_id"),
+        {"sqlite_with_rowid": False},
+    )
+
+    customer_id: int = Field(primary_key=True)
+    parent_id: int = Field(primary_key=True)
+    batch_id: int
+
+
 class RefinementScope(SQLModel, table=True):
     """The frozen snapshot reps refine: each customer's territory when feedback opened."""
 
