@@ -12,6 +12,7 @@ A leaf of the core: it imports nothing of harmonia.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable
 from typing import Any
 
@@ -69,3 +70,19 @@ def reasons(*conditions: str) -> str:
         f"CASE WHEN COALESCE({listed}) IS NULL THEN []::VARCHAR[] "
         f"ELSE list_filter([{listed}], lambda r: r IS NOT NULL) END AS _reasons"
     )
+
+
+def hmac_sql(column: str, key: bytes) -> str:
+    """SQL (DuckDB): HMAC-SHA256 of ``column`` (as text) under ``key``, as 64 hex digits.
+
+    RFC 2104 written out in SQL: the padded keys are constants, the two
+    hashes run vectorised over the whole column.
+    """
+    block = 64
+    if len(key) > block:
+        key = hashlib.sha256(key).digest()
+    key = key.ljust(block, b"\0")
+    inner = bytes(b ^ 0x36 for b in key).hex()
+    outer = bytes(b ^ 0x5C for b in key).hex()
+    message = f"encode(CAST({column} AS VARCHAR))"  # UTF-8 bytes, no escapes read
+    return f"sha256(unhex('{outer}') || unhex(sha256(unhex('{inner}') || {message})))"

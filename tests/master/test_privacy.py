@@ -313,6 +313,35 @@ def test_erasure_rewrites_spark_output_folders_and_names_spark_tables(
     assert result.unreachable == ("lakehouse.harmonia_target_list_1 (spark)",)
 
 
+def test_a_reload_does_not_bring_an_erased_person_back(universe: str, tmp_path: Path) -> None:
+    target = ids(universe)["C01"]
+    result = erase(Database(universe), target, actor="dpo")
+    assert result.suppressed == 2  # source id C01, identifier TINY 10000016
+    stored = json.dumps(query(universe, "SELECT * FROM suppression"), default=str)
+    assert "C01" not in stored and "10000016" not in stored  # keyed hashes only
+
+    # The old file again (a later extract: one more line), and another system
+    # naming the person by their identifier.
+    old = (tiny_market.DATA / "h1" / "customers.csv").read_text(encoding="utf-8")
+    again = write(tmp_path / "crm" / "customers.csv", old + "C11;NL;HCP;Nel;Nieuw;;;;;;\n")
+    load(universe, tiny_catalog(), again, country="NL")
+    write(
+        tmp_path / "vendor" / "customers.csv",
+        """
+        customer_id;country;type;first_name;last_name;id_scheme;id_value
+        V1;NL;HCP;Anna;de Vries;TINY;10000016
+        V2;NL;HCP;New;Person;;
+        """,
+    )
+    [loaded] = load(universe, tiny_catalog(), tmp_path / "vendor", country="NL", system="vendor")
+    assert loaded.rows_loaded == 1
+    refused = [row for row in quarantined(universe) if "Art. 17" in " ".join(row["reasons"])]
+    assert sorted(row["record"]["customer_id"] for row in refused) == ["C01", "V1"]
+    assert all(row["reasons"] == ["erased person; GDPR Art. 17"] for row in refused)
+    assert not query(universe, "SELECT * FROM customer WHERE last_name = 'de Vries'")
+    assert sorted(ids(universe)) == [*(f"C{n:02}" for n in range(2, 12)), "V2"]
+
+
 def test_an_erased_persons_objection_cannot_be_withdrawn(universe: str) -> None:
     target = ids(universe)["C01"]
     erase(Database(universe), target, actor="dpo")

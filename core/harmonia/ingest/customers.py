@@ -19,6 +19,7 @@ from harmonia.ingest.kind import DuplicateKey, Kind
 from harmonia.ingest.merge import Merger, Rejections
 from harmonia.plugin.types import IdentifierScheme, InvalidIdentifier
 from harmonia.sql import literal, quote, quoted_in_message, reasons, text_list
+from harmonia.store import suppression
 from harmonia.store.identity import record_objections
 
 #: How a customers file says a customer objects to profiling, or does not.
@@ -184,6 +185,24 @@ class CustomerMerger(Merger):
         self.next_id = self.bulk.next_id("customer")
         identifiers = self.bulk.read("SELECT scheme, value, customer_id FROM identifier")
         self._into_duck("ids", identifiers, "scheme VARCHAR, value VARCHAR, customer_id BIGINT")
+        self.erased = self._suppressed()
+
+    def _suppressed(self) -> str:
+        """SQL over a row: whether it names an erased person (see :mod:`harmonia.store.suppression`)."""
+        hashes = self.bulk.read("SELECT hash FROM suppression")
+        if not hashes.num_rows:
+            return "false"
+        secret = self.bulk.read(
+            f"SELECT value FROM workspace_secret WHERE name = {literal(suppression.KEY_NAME)}"
+        )
+        key = bytes.fromhex(secret.column(0)[0].as_py())
+        self._into_duck("suppressed", hashes, "hash VARCHAR")
+        source = suppression.source_sql(literal(self.system), "v.customer_id")
+        identifier = suppression.identifier_sql("v.id_scheme", "v.id_value")
+        return (
+            f"({suppression.suppressed_sql(key, source)} OR (v.id_value IS NOT NULL "
+            f"AND {suppression.suppressed_sql(key, identifier)}))"
+        )
 
     def merge(self, valid: str) -> Rejections:
         self.duck.execute(
@@ -191,13 +210,15 @@ class CustomerMerger(Merger):
             CREATE OR REPLACE TEMP TABLE resolved AS
             WITH matched AS (
                 SELECT v.*, x.customer_id AS by_source, i.customer_id AS by_identifier,
-                    i.customer_id IN (SELECT customer_id FROM xwalk) AS identifier_taken
+                    i.customer_id IN (SELECT customer_id FROM xwalk) AS identifier_taken,
+                    {self.erased} AS erased
                 FROM {valid} v
                 LEFT JOIN xwalk x ON x.source_id = v.customer_id
                 LEFT JOIN ids i ON i.scheme = v.id_scheme AND i.value = v.id_value
             )
-            SELECT *,
+            SELECT * EXCLUDE (erased),
                 CASE
+                    WHEN erased THEN {quote(suppression.REASON)}
                     WHEN by_source IS NOT NULL AND by_identifier IS NOT NULL
                          AND by_source <> by_identifier
                     THEN 'identifier ''' || id_scheme || ' ' || id_value

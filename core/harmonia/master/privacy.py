@@ -12,7 +12,6 @@ without learning who anyone is.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
@@ -26,11 +25,12 @@ from sqlmodel import Session, select
 from harmonia.errors import ConfigError, HarmoniaError, NotFoundError
 from harmonia.files import remove_rows
 from harmonia.plugin.types import Erasure, OutputSink
-from harmonia.sql import literal
+from harmonia.sql import hmac_sql, literal
 from harmonia.store.bulk import BulkConnection
 from harmonia.store.database import Database
 from harmonia.store.identity import forget_profiling, resolve
 from harmonia.store.models import AuditEvent, Objection
+from harmonia.store.suppression import suppress
 
 #: Customer attributes that are personal data: erased (set empty) on erasure.
 PERSONAL_ATTRIBUTES = (
@@ -177,6 +177,8 @@ class ErasureResult:
     files_cleaned: tuple[str, ...]
     unreachable: tuple[str, ...]
     failed: tuple[str, ...] = ()
+    #: Source ids and identifiers added to the suppression list (keyed hashes).
+    suppressed: int = 0
 
     def to_json(self) -> dict[str, object]:
         return attrs.asdict(self)
@@ -232,7 +234,9 @@ def erase(
     """Erase one person: every harmonia id they have (merged ones too), everywhere we can.
 
     The customer record stays as an empty tombstone with an objection, so the
-    id in old audit entries names nobody and nothing profiles it again.
+    id in old audit entries names nobody and nothing profiles it again. Their
+    source ids and identifiers go to the suppression list as keyed hashes
+    (:mod:`harmonia.store.suppression`): a reload quarantines them.
     Rows of theirs in the quarantine go too (matched by their source ids).
     Files the workspace wrote (the ``written`` entries of :data:`WRITES` in
     the audit trail: sinks, Spark outputs, the lake, workbooks) are rewritten
@@ -267,6 +271,14 @@ def erase(
                 text(f"SELECT id FROM response WHERE customer_id IN ({id_list})")
             )
         ]
+        identifiers = [
+            (row[0], row[1])
+            for row in connection.execute(
+                text(f"SELECT scheme, value FROM identifier WHERE customer_id IN ({id_list})")
+            )
+        ]
+        # Before their ids go: a reload of an old file must not bring them back.
+        suppressed = suppress(session, source_ids, identifiers)
         removed = {
             table: connection.execute(text(statement.format(ids=id_list))).rowcount
             for table, statement in _ERASE.items()
@@ -292,6 +304,7 @@ def erase(
         with database.session() as session:
             details = {
                 "removed": removed,
+                "suppressed": suppressed,
                 "files_cleaned": files.cleaned,
                 "unreachable": files.unreachable,
                 "failed": files.failed,
@@ -304,6 +317,7 @@ def erase(
         tuple(files.cleaned),
         tuple(files.unreachable),
         tuple(files.failed),
+        suppressed,
     )
 
 
@@ -453,22 +467,6 @@ class _ErasedFiles:
 
 
 # --- pseudonymised export -----------------------------------------------------------------
-
-
-def hmac_sql(column: str, key: bytes) -> str:
-    """SQL (DuckDB): HMAC-SHA256 of ``column`` (as text) under ``key``, as 64 hex digits.
-
-    RFC 2104 written out in SQL: the padded keys are constants, the two
-    hashes run vectorised over the whole column.
-    """
-    block = 64
-    if len(key) > block:
-        key = hashlib.sha256(key).digest()
-    key = key.ljust(block, b"\0")
-    inner = bytes(b ^ 0x36 for b in key).hex()
-    outer = bytes(b ^ 0x5C for b in key).hex()
-    message = f"CAST(CAST({column} AS VARCHAR) AS BLOB)"
-    return f"sha256(unhex('{outer}') || unhex(sha256(unhex('{inner}') || {message})))"
 
 
 def read_key(path: Path) -> bytes:

@@ -399,6 +399,26 @@ class Objection(SQLModel, table=True):
     at: dt.datetime = Field(default_factory=_now)
 
 
+class Suppression(SQLModel, table=True):
+    """An erased person's source id or national identifier, as a keyed hash (HMAC-SHA256
+    under the workspace key): a reload that names it again is quarantined, not stored."""
+
+    __tablename__ = "suppression"
+
+    hash: str = Field(primary_key=True)
+    kind: str = Field(description="source (system and source id) | identifier (scheme and value)")
+    at: dt.datetime = Field(default_factory=_now)
+
+
+class WorkspaceSecret(SQLModel, table=True):
+    """A secret of the workspace, made once at random (the key of the suppression list)."""
+
+    __tablename__ = "workspace_secret"
+
+    name: str = Field(primary_key=True)
+    value: str
+
+
 # --- field refinement: roster, alignment, requests, transitions ---------------------
 
 
