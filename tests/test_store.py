@@ -45,6 +45,8 @@ TABLES = {
     "cycle_transition",
     "response",
     "strategy_plan",
+    "suppression",
+    "workspace_secret",
 }
 
 
