@@ -219,3 +219,57 @@ def test_the_sweep_leaves_a_batch_that_opened_while_it_read_the_catalogue(
     recovered = recovery.recover(Database(h1))
     assert recovered.abandoned_batches
     assert opened and opened[0].exists(), recovered
+
+
+# --- facts that are not as their batches committed them ----------------------------------------
+
+CYCLE = ("cycle", "run", "-c", "NL", "-t", "cardiology", "-p", "2027-H1")
+
+
+def refused(harmonia_cli: Any, *args: str) -> str:
+    result = harmonia_cli(*args)
+    assert result.exit_code == 1, result.output
+    assert isinstance(result.exception, SystemExit) and "Traceback" not in result.output
+    return result.output
+
+
+def test_a_store_without_its_facts_folder_says_so_and_how_to_fix_it(
+    h1: str, tiny: Catalog, harmonia_cli: Any
+) -> None:
+    import shutil
+
+    root = facts_folder(path_of(h1))
+    shutil.rmtree(root)  # the .db copied alone
+    said = refused(harmonia_cli, *CYCLE)
+    assert "the facts folder of this store is missing" in said
+    assert str(root) in said and "copy or restore that folder next to the file" in said
+
+
+def test_a_lost_or_an_added_facts_file_names_its_batch(
+    h1: str, tiny: Catalog, tmp_path: Path, harmonia_cli: Any
+) -> None:
+    (result,) = load(h1, tiny, potential_file(tmp_path, 5), country="NL")
+    folder = facts_folder(path_of(h1)) / "metric" / f"batch={result.batch_id}"
+    (part,) = folder.glob("part-*.parquet")
+    kept = part.read_bytes()
+    part.unlink()
+    said = refused(harmonia_cli, *CYCLE)
+    assert f"load batch {result.batch_id} committed 1 metric file(s), but 0 are there" in said
+    assert str(folder) in said and "load that batch's file again" in said
+    part.write_bytes(kept)
+    (folder / "part-00002.parquet").write_bytes(kept)  # copied in by hand
+    said = refused(harmonia_cli, *CYCLE)
+    assert "committed 1 metric file(s), but 2 are there" in said
+
+
+def test_a_foreign_parquet_file_in_place_of_a_batchs_is_named(
+    h1: str, tiny: Catalog, harmonia_cli: Any
+) -> None:
+    import duckdb
+
+    (part,) = (facts_folder(path_of(h1)) / "metric").glob("batch=*/part-*.parquet")
+    part.unlink()
+    duckdb.sql(f"COPY (SELECT 1 AS id, 'x' AS name) TO '{part}' (FORMAT parquet)")
+    said = refused(harmonia_cli, *CYCLE)
+    assert "this file is not one harmonia wrote for the metric facts" in said
+    assert str(part) in said and "customer_id" in said

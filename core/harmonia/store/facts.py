@@ -132,6 +132,10 @@ class Facts:
         finally:
             duck.unregister("harmonia_incoming")
 
+    def files_written(self, load_kind: str, batch_id: int) -> int | None:
+        """How many files the batch wrote, recorded when it commits (None: not kept as files)."""
+        return None
+
     def abandon(self, batch_ids: Iterable[int]) -> None:
         """Remove what these batches (not committed, their writers gone) left behind."""
 
@@ -205,17 +209,73 @@ class ParquetFacts(Facts):
 
     # -- reading -------------------------------------------------------------------------
 
-    def files(self, table: str, batches: Iterable[int]) -> list[Path]:
-        """The files of ``batches`` for ``table``, oldest batch first."""
+    def files_written(self, load_kind: str, batch_id: int) -> int | None:
+        tables = [fact.name for fact in FACT_TABLES.values() if fact.load_kind == load_kind]
+        if not tables:
+            return None
+        return sum(len(self._parts(table, batch_id)) for table in tables)
+
+    def _parts(self, table: str, batch_id: int) -> list[Path]:
+        return sorted(self.batch_folder(table, batch_id).glob("part-*.parquet"))
+
+    def files(
+        self, table: str, batches: Iterable[int], expected: dict[int, int] | None = None
+    ) -> list[Path]:
+        """The files of ``batches`` for ``table``, oldest batch first.
+
+        With ``expected`` (files per batch, as recorded at its commit), a batch
+        whose files are not all there, or not only its own, is an error.
+        """
         found = []
+        wrong = []
         for batch in sorted(set(batches)):
-            found.extend(sorted(self.batch_folder(table, batch).glob("part-*.parquet")))
+            parts = self._parts(table, batch)
+            if expected is not None and batch in expected and len(parts) != expected[batch]:
+                wrong.append((batch, expected[batch], len(parts)))
+            found.extend(parts)
+        if wrong:
+            raise self._not_as_committed(table, wrong)
         return found
 
-    def relation(self, table: str, batches: Sequence[int]) -> str:
-        """DuckDB SQL of the table's rows in ``batches``: the newest row per key."""
+    def _not_as_committed(self, table: str, wrong: list[tuple[int, int, int]]) -> ConfigError:
+        batch, expected, found = wrong[0]
+        folder = self.batch_folder(table, batch)
+        more = f" (and {len(wrong) - 1} other batch(es))" if len(wrong) > 1 else ""
+        if not self.root.exists():
+            return ConfigError(
+                f"the facts folder of this store is missing: {len(wrong)} committed load "
+                f"batch(es) of {table} facts keep their rows there",
+                where=str(self.root),
+                fix=f"a store is its database file and the folder {self.root.name} beside it: "
+                "copy or restore that folder next to the file (from where the store came, or "
+                "a backup), or load the data again into a new store",
+            )
+        return ConfigError(
+            f"load batch {batch} committed {expected} {table} file(s), but {found} are "
+            f"there{more}: a file is missing, or one was put there by hand",
+            where=str(folder),
+            fix="restore the folder from a backup (only harmonia writes in it), or load that "
+            "batch's file again",
+        )
+
+    def expected_files(
+        self, bulk: BulkConnection, table: str, batches: Sequence[int]
+    ) -> dict[int, int]:
+        """Files of ``table`` per batch, as recorded at its commit (older batches: unknown)."""
+        if not batches:
+            return {}
+        ids = ", ".join(str(int(batch)) for batch in sorted(set(batches)))
+        kind = literal(FACT_TABLES[table].load_kind)
+        rows = bulk.read(
+            f"SELECT id, facts_files FROM load_batch WHERE id IN ({ids}) AND kind = {kind} "
+            "AND facts_files IS NOT NULL"
+        ).to_pylist()
+        return {int(row["id"]): int(row["facts_files"]) for row in rows}
+
+    @staticmethod
+    def relation(table: str, files: Sequence[Path]) -> str:
+        """DuckDB SQL of the table's rows in ``files`` (of batches): the newest row per key."""
         fact = FACT_TABLES[table]
-        files = self.files(table, batches)
         if not files:
             nulls = ", ".join(f"CAST(NULL AS {kind}) AS {name}" for name, kind in fact.columns)
             return f"SELECT {nulls} WHERE FALSE"
@@ -246,8 +306,10 @@ class ParquetFacts(Facts):
         duck.execute(f"CREATE SCHEMA IF NOT EXISTS {VIEW_SCHEMA}")
         for table in FACT_TABLES:
             visible = self.committed(bulk, table) if batches is None else batches
+            files = self.files(table, visible, self.expected_files(bulk, table, visible))
+            _check_columns(duck, table, files)
             duck.execute(
-                f"CREATE OR REPLACE VIEW {VIEW_SCHEMA}.{table} AS {self.relation(table, visible)}"
+                f"CREATE OR REPLACE VIEW {VIEW_SCHEMA}.{table} AS {self.relation(table, files)}"
             )
 
     def select_into(
@@ -283,6 +345,8 @@ class ParquetFacts(Facts):
         """A file that is not the Parquet harmonia wrote is a clear error, not a traceback."""
         try:
             return run()
+        except ConfigError:
+            raise
         except Exception as error:
             message = str(error)
             if not re.search(r"parquet|No files found|IO Error|magic bytes", message, re.I):
@@ -366,6 +430,28 @@ def sync(path: Path) -> None:
         os.fsync(descriptor)
     finally:
         os.close(descriptor)
+
+
+def _check_columns(duck: Any, table: str, files: Sequence[Path]) -> None:
+    """Each file has the table's columns (read from the files' footers only)."""
+    if not files:
+        return
+    listed = ", ".join(_path_literal(path) for path in files)
+    found: dict[str, set[str]] = {str(path): set() for path in files}
+    for name, column in duck.execute(
+        f"SELECT file_name, name FROM parquet_schema([{listed}])"
+    ).fetchall():
+        found.setdefault(name, set()).add(column)
+    wanted = set(FACT_TABLES[table].column_names)
+    for name, columns in found.items():
+        if missing := sorted(wanted - columns):
+            raise ConfigError(
+                f"this file is not one harmonia wrote for the {table} facts: it has no "
+                f"column {', '.join(missing)}",
+                where=name,
+                fix="only harmonia writes in the facts folder: remove the file and restore "
+                "the folder from a backup, or load that batch's data again",
+            )
 
 
 def _typed(fact: FactTable) -> str:

@@ -47,6 +47,9 @@ class LoadBatch(SQLModel, table=True):
         default=None, description="host:pid of the process running it, while it runs"
     )
     content_hash: str | None = Field(default=None, description="SHA-256 of the file loaded")
+    facts_files: int | None = Field(
+        default=None, description="fact files it wrote, on a store that keeps them as files"
+    )
 
 
 class Customer(SQLModel, table=True):
