@@ -9,6 +9,7 @@ from field_market import run
 from helpers import query
 
 from harmonia import Harmonia
+from harmonia.errors import ConfigError
 
 
 def _load(app: Harmonia, *paths: Path) -> dict[str, object]:
@@ -93,3 +94,41 @@ def test_unknown_units_two_places_and_loops_are_quarantined(
     alignment = _reasons(app, "alignment")
     assert "territory 'T9' is not a known territory" in alignment["2"][0]
     assert "'C99' is not a customer" in alignment["3"][0]
+
+
+def test_territory_codes_are_their_country_s_own(
+    feedback: tuple[Harmonia, int], tmp_path: Path
+) -> None:
+    import pytest
+    from field_market import ask
+
+    from harmonia.errors import NotFoundError
+
+    app, cycle = feedback
+    # Another market's field force with the same codes, and a rep on its T1.
+    folder = tmp_path / "nl"
+    folder.mkdir()
+    (folder / "territories.csv").write_text(
+        field_market.TERRITORIES.replace("Territory One", "Gebied Een"), encoding="utf-8"
+    )
+    (folder / "roster.csv").write_text(
+        "person;name;role;unit;manager\nnora;Nora;manager;D1;\nniels;Niels;rep;T1;nora\n",
+        encoding="utf-8",
+    )
+    loaded = {r.kind: r for r in app.loads.run(app.loads.plan([folder]), country="NL")}
+    assert (loaded["territories"].rows_new, loaded["territories"].rows_quarantined) == (4, 0)
+    assert (loaded["roster"].rows_new, loaded["roster"].rows_quarantined) == (2, 0)
+    names = query(app.database_url, "SELECT country, name FROM territory WHERE code = 'T1'")
+    assert sorted((r["country"], r["name"]) for r in names) == [
+        ("BE", "Territory One"),
+        ("NL", "Gebied Een"),
+    ]
+    # NL's T1 gives no say over BE's T1, for a rep or a manager.
+    assert app.refinement.territories_of("niels") == ["T1"]
+    with pytest.raises(NotFoundError, match="niels not in the roster of BE"):
+        ask(app, cycle, "C01", "segment", "grow", "access", "niels")
+    waiting = ask(app, cycle, "C03", "tier", "B", "data error", "rita")["id"]
+    with pytest.raises(ConfigError, match="nora is not a manager"):
+        app.refinement.decide(cycle, [waiting], "accept", manager="nora")
+    # A BE rep's authority is unchanged by NL's units.
+    assert ask(app, cycle, "C04", "tier", "A", "data error", "rita")["status"] == "pending"

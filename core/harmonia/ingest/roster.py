@@ -61,8 +61,8 @@ class RosterMerger(ReplacingMerger):
     def merge(self, valid: str) -> Rejections:
         self._read_stored(
             "stored_units",
-            "SELECT code, level FROM territory",
-            {"code": "VARCHAR", "level": "VARCHAR"},
+            "SELECT country, code, level FROM territory",
+            {"country": "VARCHAR", "code": "VARCHAR", "level": "VARCHAR"},
         )
         self._read_stored(
             "stored_people",
@@ -103,7 +103,7 @@ class RosterMerger(ReplacingMerger):
                 ELSE 'the managers of ''' || v.person || ''' loop back to them: ' || l.path
                 END
             FROM {valid} v
-            LEFT JOIN stored_units u ON u.code = v.unit
+            LEFT JOIN stored_units u ON u.country = v.country AND u.code = v.unit
             LEFT JOIN people m ON m.person = v.manager
             LEFT JOIN loops l ON l.start = v.person
             WHERE u.code IS NULL OR (v.role = 'rep' AND u.level <> 'territory')

@@ -46,37 +46,39 @@ class TerritoryMerger(ReplacingMerger):
     """Territories, districts and regions; each parent known and a level above its child."""
 
     table = "territory"
-    key = ("code",)
+    key = ("country", "code")
     columns = ("code", "country", "name", "level", "parent")
 
     def merge(self, valid: str) -> Rejections:
         self._read_stored(
             "stored_units",
-            "SELECT code, level, parent FROM territory",
-            {"code": "VARCHAR", "level": "VARCHAR", "parent": "VARCHAR"},
+            "SELECT country, code, level, parent FROM territory",
+            {"country": "VARCHAR", "code": "VARCHAR", "level": "VARCHAR", "parent": "VARCHAR"},
         )
         # The units after this load: the file's rows over the stored ones.
         self.duck.execute(
             f"""
             CREATE OR REPLACE TEMP TABLE units AS
-            SELECT territory AS code, level, parent, _row FROM {valid}
+            SELECT country, territory AS code, level, parent, _row FROM {valid}
             UNION ALL
-            SELECT code, level, parent, NULL FROM stored_units
-            WHERE code NOT IN (SELECT territory FROM {valid})
+            SELECT country, code, level, parent, NULL FROM stored_units s
+            WHERE NOT EXISTS (SELECT 1 FROM {valid} v
+                WHERE v.country = s.country AND v.territory = s.code)
             """
         )
         rejected = self._rejections(
             f"""
-            WITH RECURSIVE up(start, code, path, depth) AS (
-                SELECT territory, parent, [territory, parent], 1 FROM {valid}
+            WITH RECURSIVE up(country, start, code, path, depth) AS (
+                SELECT country, territory, parent, [territory, parent], 1 FROM {valid}
                 WHERE parent IS NOT NULL
                 UNION ALL
-                SELECT up.start, u.parent, list_append(up.path, u.parent), up.depth + 1
-                FROM up JOIN units u ON u.code = up.code
+                SELECT up.country, up.start, u.parent, list_append(up.path, u.parent),
+                    up.depth + 1
+                FROM up JOIN units u ON u.country = up.country AND u.code = up.code
                 WHERE u.parent IS NOT NULL AND up.code <> up.start AND up.depth < 64
             ), loops AS (
-                SELECT start, min(array_to_string(path, ' -> ')) AS path
-                FROM up WHERE code = start GROUP BY start
+                SELECT country, start, min(array_to_string(path, ' -> ')) AS path
+                FROM up WHERE code = start GROUP BY country, start
             )
             SELECT v._row, CASE
                 WHEN p.code IS NULL THEN 'parent ''' || v.parent || ''' is not a known unit: '
@@ -87,8 +89,8 @@ class TerritoryMerger(ReplacingMerger):
                     || ' ''' || v.parent || ''' (territory < district < region)'
                 END
             FROM {valid} v
-            LEFT JOIN units p ON p.code = v.parent
-            LEFT JOIN loops l ON l.start = v.territory
+            LEFT JOIN units p ON p.country = v.country AND p.code = v.parent
+            LEFT JOIN loops l ON l.country = v.country AND l.start = v.territory
             WHERE v.parent IS NOT NULL AND (p.code IS NULL OR l.start IS NOT NULL
                 OR list_position({list(LEVELS)}, p.level) <= list_position({list(LEVELS)}, v.level))
             ORDER BY v._row
@@ -108,7 +110,8 @@ KIND = Kind(
     merger=TerritoryMerger,
     keys=(
         DuplicateKey(
-            ("territory",), "'territory ''' || territory || ''' is also given at row ' || first_row"
+            ("country", "territory"),
+            "'territory ''' || territory || ''' is also given at row ' || first_row",
         ),
     ),
 )

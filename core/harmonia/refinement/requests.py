@@ -30,17 +30,19 @@ from harmonia.store.bulk import BulkConnection
 from harmonia.store.database import Database
 from harmonia.store.models import AuditEvent, Cycle, CycleTransition, RefinementRequest
 
-#: Who may act on which territory: a rep on theirs, a manager on every one below them.
+#: Who may act on which territory: a rep on theirs, a manager on every one below them
+#: (units are their country's: a code names a unit within a country).
 AUTHORITY_SQL = """
-WITH RECURSIVE below(person, role, manager, code, depth) AS (
-    SELECT person, role, manager, unit, 0 FROM people
+WITH RECURSIVE below(person, role, manager, country, code, depth) AS (
+    SELECT person, role, manager, country, unit, 0 FROM people
     UNION ALL
-    SELECT b.person, b.role, b.manager, t.code, b.depth + 1
-    FROM below b JOIN units t ON t.parent = b.code
+    SELECT b.person, b.role, b.manager, b.country, t.code, b.depth + 1
+    FROM below b JOIN units t ON t.country = b.country AND t.parent = b.code
     WHERE b.depth < 16
 )
 SELECT DISTINCT b.person, b.role, b.manager, b.code AS territory
-FROM below b JOIN units t ON t.code = b.code AND t.level = 'territory'
+FROM below b JOIN units t ON t.country = b.country AND t.code = b.code
+    AND t.level = 'territory'
 """
 
 
@@ -53,20 +55,22 @@ def _typed(duck: Any, name: str, table: pa.Table, types: dict[str, str]) -> None
     duck.unregister("incoming_store")
 
 
-def load_authority(bulk: BulkConnection, duck: Any) -> None:
-    """The DuckDB table ``authority`` (person, role, manager, territory) from the roster."""
+def load_authority(bulk: BulkConnection, duck: Any, country: str | None = None) -> None:
+    """The DuckDB table ``authority`` (person, role, manager, territory) from the roster
+    (of ``country`` only, when given: a cycle's territories are its market's)."""
     text = "VARCHAR"
+    where = f" WHERE country = {literal(country)}" if country else ""
     _typed(
         duck,
         "people",
-        bulk.read("SELECT person, role, unit, manager FROM roster"),
-        {"person": text, "role": text, "unit": text, "manager": text},
+        bulk.read(f"SELECT person, role, country, unit, manager FROM roster{where}"),
+        {"person": text, "role": text, "country": text, "unit": text, "manager": text},
     )
     _typed(
         duck,
         "units",
-        bulk.read("SELECT code, level, parent FROM territory"),
-        {"code": text, "level": text, "parent": text},
+        bulk.read("SELECT country, code, level, parent FROM territory"),
+        {"country": text, "code": text, "level": text, "parent": text},
     )
     duck.execute(f"CREATE OR REPLACE TEMP TABLE authority AS {AUTHORITY_SQL}")
 
@@ -137,7 +141,7 @@ def submit(
         with BulkConnection(database) as bulk:
             bulk.lock("refinement_request")
             _check_status(bulk, cycle)
-            _read_context(bulk, duck, cycle_id, incoming)
+            _read_context(bulk, duck, cycle_id, cycle.country, incoming)
             checked = evaluate(duck, incoming, context)
             return _store(bulk, duck, cycle_id, checked, now)
     except Exception as error:
@@ -167,14 +171,16 @@ def _open_request_clash(error: Exception) -> bool:
     )
 
 
-def _read_context(bulk: BulkConnection, duck: Any, cycle_id: int, incoming: pa.Table) -> None:
+def _read_context(
+    bulk: BulkConnection, duck: Any, cycle_id: int, country: str, incoming: pa.Table
+) -> None:
     """The DuckDB tables :func:`evaluate` checks a batch against (see ``Context``)."""
-    load_authority(bulk, duck)
+    load_authority(bulk, duck, country)
     known = {row[0] for row in duck.sql("SELECT DISTINCT person FROM people").fetchall()}
     strangers = sorted(set(incoming.column("requester").to_pylist()) - known)
     if strangers:
         raise NotFoundError(
-            f"{', '.join(strangers)} not in the roster",
+            f"{', '.join(strangers)} not in the roster of {country}",
             where=f"cycle {cycle_id}",
             fix="load the roster (harmonia load roster.csv) or check the person's id",
         )
@@ -318,7 +324,7 @@ def decide(
             f"no request {', '.join(map(str, missing))} in cycle {cycle.id}",
             fix="see harmonia refinement queue",
         )
-    _check_manager(database, actor, requests)
+    _check_manager(database, actor, requests, cycle.country)
     if decision == "amend":
         _check_amendment(requests, amended_value, orders or {})
     now = dt.datetime.now(dt.UTC)
@@ -399,11 +405,13 @@ def decide(
         )
 
 
-def _check_manager(database: Database, actor: str, requests: Sequence[RefinementRequest]) -> None:
+def _check_manager(
+    database: Database, actor: str, requests: Sequence[RefinementRequest], country: str
+) -> None:
     duck = duckdb_connection()
     try:
         with BulkConnection(database) as bulk:
-            load_authority(bulk, duck)
+            load_authority(bulk, duck, country)
         territories = {
             row[0]
             for row in duck.sql(

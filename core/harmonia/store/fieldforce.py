@@ -35,7 +35,7 @@ def reps_per_territory(database: Database, country: str) -> dict[str, float]:
             f"""
             SELECT t.code AS territory, COUNT(r.person) AS reps
             FROM territory t
-            LEFT JOIN roster r ON r.unit = t.code AND r.role = 'rep'
+            LEFT JOIN roster r ON r.unit = t.code AND r.country = t.country AND r.role = 'rep'
             WHERE t.level = 'territory' AND t.country = {literal(country)}
             GROUP BY t.code
             """

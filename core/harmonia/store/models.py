@@ -433,8 +433,9 @@ class Territory(SQLModel, table=True):
 
     __tablename__ = "territory"
 
+    #: Codes are a country's own: ``T1`` of France is not ``T1`` of Belgium.
     code: str = Field(primary_key=True)
-    country: str
+    country: str = Field(primary_key=True)
     name: str = ""
     level: str = Field(description="territory | district | region")
     parent: str | None = None

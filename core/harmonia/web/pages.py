@@ -110,17 +110,16 @@ class _Pages:
         self, request: Request, person: str, cycle_id: int, territory: str | None, **extra: Any
     ) -> Response:
         refinement = self.harmonia.refinement
+        cycle = refinement.cycle(cycle_id)
+        if cycle.country != refinement.market_of(person):
+            error = PermissionError(f"cycle {cycle_id} is of {cycle.country}, not your market")
+            return self._error(request, person, error, 403)
         mine = refinement.territories_of(person)
         if not mine:
             return self._error(request, person, PermissionError("you have no territory"), 403)
         territory = territory or mine[0]
         if territory not in mine:
             error = PermissionError(f"territory {territory} is not yours ({', '.join(mine)})")
-            return self._error(request, person, error, 403)
-        cycle = refinement.cycle(cycle_id)
-        market = refinement.market_of(person)
-        if cycle.country != market:
-            error = PermissionError(f"cycle {cycle_id} is of {cycle.country}, not your market")
             return self._error(request, person, error, 403)
         policy = refinement.policy(cycle)
         orders = refinement.orders(cycle)
