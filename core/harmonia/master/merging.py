@@ -319,7 +319,9 @@ def merge_pairs(database: Database, *, country: str, actor: str) -> int:
         bulk.append("customer_merge", records)
         bulk.wait()
         plan = bulk.stage(
-            duck.sql("SELECT id, survivor_id, merged_id FROM merges").to_arrow_table(), "merges"
+            duck.sql("SELECT id, survivor_id, merged_id FROM merges").to_arrow_table(),
+            "merges",
+            key="merged_id",
         )
         moved = bulk.stage(
             duck.sql(

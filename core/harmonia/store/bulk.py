@@ -175,11 +175,19 @@ class BulkConnection:
         """Whether a query returns any row."""
         return self.scalar(f"SELECT EXISTS ({sql})") in (1, True)
 
-    def stage(self, data: pa.Table, prefix: str = "stage") -> str:
-        """Copy ``data`` into a new temporary table; returns its name."""
+    def stage(self, data: pa.Table, prefix: str = "stage", *, key: str | None = None) -> str:
+        """Copy ``data`` into a new temporary table; returns its name.
+
+        ``key``: a column to index, for statements that look rows up by it (a
+        correlated subquery on an unindexed stage scans it once per row:
+        quadratic).
+        """
         name = f"harmonia_{prefix}_{uuid.uuid4().hex[:8]}"
         self.wait()
         self._cursor.adbc_ingest(name, data, mode="create", temporary=True)
+        if key is not None:
+            schema = "temp." if self.dialect == "sqlite" else ""
+            self._cursor.execute(f"CREATE INDEX {schema}{name}_key ON {name} ({key})")
         return name
 
     def create_temporary(self, name: str, data: pa.Table) -> None:
