@@ -25,22 +25,23 @@ V15;NL;HCP;Wim;Hendriks;cardiology;7511;Enschede;T2;;;+31 6 1234 5678;wim@exampl
 
 
 @pytest.fixture
-def market(harmonia_cli, tiny, harmonia_database: str, tmp_path: Path):
+def market(harmonia_cli, tiny, database_url: str, tmp_path: Path):
+    """The tiny market and the vendor file, loaded into SQLite, then PostgreSQL."""
     catalog = tiny_catalog()
-    load(harmonia_database, catalog, tiny_market.DATA / "h1", country="NL")
+    load(database_url, catalog, tiny_market.DATA / "h1", country="NL")
     write(tmp_path / "vendor" / "customers.csv", VENDOR)
-    load(harmonia_database, catalog, tmp_path / "vendor", country="NL", system="vendor")
+    load(database_url, catalog, tmp_path / "vendor", country="NL", system="vendor")
     ids = {
         r["source_id"]: r["customer_id"]
-        for r in query(harmonia_database, "SELECT source_id, customer_id FROM crosswalk")
+        for r in query(database_url, "SELECT source_id, customer_id FROM crosswalk")
     }
 
     def run(*args: str):
-        result = harmonia_cli("--database", harmonia_database, "master", *args)
+        result = harmonia_cli("--database", database_url, "master", *args)
         assert "Traceback" not in result.output
         return result
 
-    return run, harmonia_database, ids
+    return run, database_url, ids
 
 
 def pairs(url: str) -> dict[tuple[int, int], str]:
@@ -150,14 +151,14 @@ def test_the_report_has_a_customer_master_section(market) -> None:
 
 
 def test_a_customer_is_merged_with_one_customer_of_another_system_the_likelier(
-    harmonia_cli, tiny, harmonia_database: str, tmp_path: Path
+    harmonia_cli, tiny, database_url: str, tmp_path: Path
 ) -> None:
     # Two vendor records claim Joost Bos (who has no TINY number): two people, as their
     # numbers say. Without the one-to-one rule the three form one group holding two
     # numbers and nothing is merged; with it Joost is merged with the likelier one, and
     # the other pair waits for a steward.
     catalog = tiny_catalog()
-    load(harmonia_database, catalog, tiny_market.DATA / "h1", country="NL")
+    load(database_url, catalog, tiny_market.DATA / "h1", country="NL")
     write(
         tmp_path / "vendor" / "customers.csv",
         "customer_id;country;type;first_name;last_name;specialty;postal_code;city;territory;"
@@ -165,18 +166,18 @@ def test_a_customer_is_merged_with_one_customer_of_another_system_the_likelier(
         "V30;NL;HCP;Joost;Bos;general_practice;9712;Groningen;T2;TINY;10000123\n"
         "V31;NL;HCP;Joos;Bos;general_practice;9712;Groningen;T2;TINY;10000131\n",
     )
-    load(harmonia_database, catalog, tmp_path / "vendor", country="NL", system="vendor")
+    load(database_url, catalog, tmp_path / "vendor", country="NL", system="vendor")
     ids = {
         r["source_id"]: r["customer_id"]
-        for r in query(harmonia_database, "SELECT source_id, customer_id FROM crosswalk")
+        for r in query(database_url, "SELECT source_id, customer_id FROM crosswalk")
     }
     result = harmonia_cli(
-        "--database", harmonia_database, "master", "match", "--country", "NL", "--merge", "--json"
+        "--database", database_url, "master", "match", "--country", "NL", "--merge", "--json"
     )
     assert result.exit_code == 0, result.output
     found = json.loads(result.output)
     assert (found["conflicting"], found["outranked"], found["merged"]) == (1, 1, 1)
-    rows = query(harmonia_database, "SELECT right_id, probability, status FROM match_pair")
+    rows = query(database_url, "SELECT right_id, probability, status FROM match_pair")
     assert {r["right_id"] for r in rows} == {ids["V30"], ids["V31"]}
     merged, reviewed = sorted(rows, key=lambda r: r["status"])
     assert (merged["status"], reviewed["status"]) == ("merged", "review")
