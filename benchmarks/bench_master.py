@@ -375,6 +375,8 @@ def main() -> None:
         f"{quality['true_pairs']} true pairs, {quality['merged_pairs']} merged "
         f"({quality['by_identifier_at_load']} by identifier at load)"
     )
+    stages = figures["match"].get("stages", {})
+    print("stages: " + ", ".join(f"{stage} {seconds} s" for stage, seconds in stages.items()))
     print(json.dumps(figures, indent=2, default=str))
     sys.exit(0 if figures["targets_met"] else 1)
 
