@@ -82,7 +82,7 @@ def _progress(message: str) -> None:
 
 def in_process_planning(store: Path, repeat: int) -> dict[str, Any]:
     """Reading the universe, then allocation + pro forma timed alone, best of ``repeat``."""
-    from harmonia.plugins import Plugins
+    from harmonia.plugin.manager import PluginManager
     from harmonia.store import Database
     from harmonia.strategy.capacity import Capacity, parse_budgets
     from harmonia.strategy.operations import field_force
@@ -91,7 +91,7 @@ def in_process_planning(store: Path, repeat: int) -> dict[str, Any]:
     from harmonia.strategy.universe import open_universe, planned_cycles
 
     database = Database(f"sqlite:///{store}")
-    plugins = Plugins.discover()
+    plugins = PluginManager.discover().catalog()
     started = time.perf_counter()
     cycles = planned_cycles(database, plugins, [1])
     connection = open_universe(database, cycles)
