@@ -26,6 +26,22 @@ from harmonia import IdentifierScheme
 #: Arztgruppenschlüssel (Anlage 2) each customer specialty may carry. Family
 #: doctors bill as 01 (Allgemeinmedizin), 02 (praktischer Arzt) or 03
 #: (hausärztlicher Internist); internists in specialist care by their focus.
+#:
+#: Sources, checked 2026-12: that digits 8-9 of the LANR are the
+#: Arztgruppenschlüssel of Anlage 2 ("Versorgungsbereich sowie die
+#: Facharztgruppe differenziert nach Schwerpunkten") is § 2 (1) of the KBV's
+#: Arztnummern-Richtlinie (https://www.kbv.de/media/sp/Arztnummern_Richtlinie.pdf,
+#: as quoted by the KBV's MIO pages, hub.kbv.de), and the GKV-Spitzenverband's
+#: GKV-HIS glossary takes the Fachgruppe from them the same way
+#: (https://gkv-heilmittel.de/fuer_vertragsaerzte/erlaeuterungen/glossar/glossar_1.jsp);
+#: the check digit's weights 4 and 9 are in the same directive (Anlage 1) and
+#: on de.wikipedia.org/wiki/Lebenslange_Arztnummer. The codes themselves are
+#: the KBV key table S_BAR2_ARZTNRFACHGRUPPE (FHIR:
+#: https://fhir.kbv.de/CodeSystem/KBV_CS_SFHIR_BAR2_ARZTNRFACHGRUPPE); public
+#: FHIR examples coded with it confirm 01 Allgemeinmedizin, but the table
+#: could not be read code by code here: a market analyst should compare this
+#: mapping with the current S_BAR2_ARZTNRFACHGRUPPE before relying on a
+#: refusal, and a specialty left out is simply not checked.
 SPECIALTY_GROUPS: dict[str, tuple[str, ...]] = {
     "general_practice": ("01", "02", "03"),
     "internal_medicine": ("03", "23"),
