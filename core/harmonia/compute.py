@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 #: DuckDB spills to disk beyond this, so a 10M-customer load or cycle stays
@@ -14,3 +15,20 @@ def duckdb_connection() -> Any:
     import duckdb
 
     return duckdb.connect(config={"memory_limit": MEMORY_LIMIT})
+
+
+_scratch = threading.local()
+
+
+def scratch_connection() -> Any:
+    """This thread's DuckDB connection for statements that leave nothing behind
+    (a ``COPY`` of a registered Arrow table to a file).
+
+    Why: opening a connection costs tens of milliseconds, and a cycle or the demo
+    writes dozens of small files. Callers unregister what they register; anything
+    that creates tables opens its own connection with :func:`duckdb_connection`.
+    """
+    connection = getattr(_scratch, "connection", None)
+    if connection is None:
+        connection = _scratch.connection = duckdb_connection()
+    return connection

@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from harmonia.compute import duckdb_connection
+from harmonia.compute import duckdb_connection, scratch_connection
 from harmonia.plugin.types import RECORD_KINDS, Batch
 from harmonia.sql import identifier, quote
 
@@ -58,16 +58,16 @@ def write_table_csv(
     table: pa.Table, path: Path, *, delimiter: str = ",", decimal: str = "."
 ) -> Path:
     """Write any Arrow table as CSV with a header, in the market's conventions."""
-    connection = duckdb_connection()
+    connection = scratch_connection()
+    connection.register("output", table)
     try:
-        connection.register("output", table)
         select = ", ".join(_formatted(field, decimal) for field in table.schema) or "*"
         connection.execute(
             f"COPY (SELECT {select} FROM output) TO {quote(str(path))} "
             f"(HEADER, DELIMITER {quote(delimiter)})"
         )
     finally:
-        connection.close()
+        connection.unregister("output")
     return path
 
 
