@@ -39,7 +39,7 @@ from pathlib import Path
 
 import duckdb
 
-from harmonia import DataSource, InputError, Option, SourceRequest, duckdb_connection
+from harmonia import DataSource, InputError, Option, SourceRequest, duckdb_connection, sql_literal
 from harmonia.files import FileBatch, RejectedLine
 from harmonia_veeva import objects as vo
 
@@ -115,6 +115,12 @@ def _identifier_fields(text: str) -> list[tuple[str, str]]:
             raise InputError(
                 f"identifiers: {pair!r} is not FIELD=SCHEME", fix="e.g. NPI_vod__c=NPI"
             )
+        if not field.strip().replace("_", "").isalnum():
+            # The field names a column of the extract in the SQL that reads it.
+            raise InputError(
+                f"identifiers: {field.strip()!r} is not a Salesforce API name",
+                fix="use letters, digits and underscores, e.g. NPI_vod__c=NPI",
+            )
         pairs.append((field.strip(), scheme.strip()))
     return pairs
 
@@ -157,12 +163,15 @@ def _load(
 
 
 def _customers_sql(identifiers: list[tuple[str, str]], country: str | None) -> str:
-    hco_types = ", ".join(f"'{kind}'" for kind in vo.HCO_RECORD_TYPES)
-    kinds = " ".join(f"WHEN '{kind}' THEN '{code}'" for kind, code in vo.HCO_RECORD_TYPES.items())
+    hco_types = ", ".join(sql_literal(kind) for kind in vo.HCO_RECORD_TYPES)
+    kinds = " ".join(
+        f"WHEN {sql_literal(kind)} THEN {sql_literal(code)}"
+        for kind, code in vo.HCO_RECORD_TYPES.items()
+    )
     scheme = (
         "CASE "
         + " ".join(
-            f"WHEN nullif(trim(a.\"{f.lower()}\"), '') IS NOT NULL THEN '{s}'"
+            f"WHEN nullif(trim(a.\"{f.lower()}\"), '') IS NOT NULL THEN {sql_literal(s)}"
             for f, s in identifiers
         )
         + " END"
@@ -176,7 +185,7 @@ def _customers_sql(identifiers: list[tuple[str, str]], country: str | None) -> s
         if identifiers
         else "NULL"
     )
-    default_country = f"'{country}'" if country else "NULL"
+    default_country = sql_literal(country)
     # `known` has no NULL: one NULL in a NOT IN list would make every test unknown.
     return f"""
         CREATE TABLE known AS SELECT DISTINCT id FROM account WHERE id IS NOT NULL;

@@ -93,6 +93,20 @@ def test_an_extract_without_addresses_or_affiliations_loads_with_the_default_cou
     assert customers["0010000000000002AAA"]["city"] is None
 
 
+def test_identifier_fields_must_be_api_names_and_schemes_are_taken_as_written(
+    app, extract, harmonia_database
+):
+    with pytest.raises(InputError, match=r"'NPI\"x' is not a Salesforce API name"):
+        _load(app, extract, identifiers='NPI"x=NPI')
+    # A quote in a scheme or a country is text, not the end of the SQL string: the
+    # rows reach the checks, which refuse both by name.
+    _load(app, extract, identifiers="NPI_vod__c=N'PI", country="U'S")
+    reasons = " ".join(
+        row["reasons"] for row in query_store(harmonia_database, "SELECT reasons FROM quarantine")
+    )
+    assert "N'PI" in reasons and "U'S" in reasons
+
+
 def test_a_folder_without_account_csv_is_a_clear_error(app, tmp_path):
     with pytest.raises(InputError, match=r"no Account\.csv in"):
         _load(app, tmp_path)
