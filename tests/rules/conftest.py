@@ -117,10 +117,20 @@ class Engine:
             self._execute(f"CREATE TEMPORARY TABLE features (id INTEGER, {columns})")
             self._columns = dict(types)
         self._execute("DELETE FROM features")
+        if not rows:
+            return
+        # One statement for all the rows: a statement per row was most of the time
+        # the property tests took.
         marks = ", ".join([self._mark] * (len(types) + 1))
-        insert = f"INSERT INTO features (id, {', '.join(types)}) VALUES ({marks})"
-        for index, row in enumerate(rows):
-            self._execute(insert, [index, *(row[name] for name in types)])
+        values = ", ".join([f"({marks})"] * len(rows))
+        self._execute(
+            f"INSERT INTO features (id, {', '.join(types)}) VALUES {values}",
+            [
+                value
+                for index, row in enumerate(rows)
+                for value in (index, *(row[n] for n in types))
+            ],
+        )
 
     def column(self, sql: str) -> list[Any]:
         """The value of ``sql`` for every row, in row order."""
