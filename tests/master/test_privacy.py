@@ -180,6 +180,20 @@ def test_erasure_removes_the_person_everywhere_and_audits_without_personal_data(
     assert not any(t in json.dumps(audit, default=str) for t in ("C01", "Vries", "10000016"))
 
 
+def test_erasure_removes_the_persons_affiliations_as_child_and_as_parent(
+    universe: str, tmp_path: Path
+) -> None:
+    known = ids(universe)
+    affiliations = write(
+        tmp_path / "affiliations.csv", "customer_id;parent_id\nC01;C03\nC02;C01\nC04;C03\n"
+    )
+    load(universe, tiny_catalog(), affiliations, country="NL")
+    result = erase(Database(universe), known["C01"], actor="dpo")
+    assert result.removed["affiliation"] == 2
+    left = query(universe, "SELECT customer_id, parent_id FROM affiliation")
+    assert [(r["customer_id"], r["parent_id"]) for r in left] == [(known["C04"], known["C03"])]
+
+
 def test_erasure_removes_the_persons_quarantined_rows_and_no_one_elses(
     universe: str, tmp_path: Path
 ) -> None:
