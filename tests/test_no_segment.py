@@ -139,3 +139,18 @@ def test_no_segment_is_the_cores_outcome_not_a_declared_segment() -> None:
     assert [p for p in unsegmenting.problems("segment") if "fallback" in p.path] == []
     typo = Dimension(segments=("A",), fallback="no-segment", rules=())
     assert any(p.path == "segment.fallback" for p in typo.problems("segment"))
+
+
+def test_plans_and_reports_leave_unsegmented_customers_uncontacted(
+    unsegmenting_cli: Callable, tmp_path: Path
+) -> None:
+    run = unsegmenting_cli(
+        "cycle", "run", "-c", "NL", "-t", "cardiology", "-p", "2027-H1", "--out", str(tmp_path)
+    )
+    assert run.exit_code == 0, run.output
+    planned = unsegmenting_cli("strategy", "plan", "1", "--dry-run", "--json")
+    assert planned.exit_code == 0, planned.output
+    forma = json.loads(planned.stdout)["pro_forma"]
+    segments = {row["segment"]: row for row in forma["segments"]}
+    assert segments[NO_SEGMENT]["customers"] == 1
+    assert segments[NO_SEGMENT]["contacts"] == 0 and segments[NO_SEGMENT]["cost"] == 0
