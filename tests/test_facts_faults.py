@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from helpers import load, query, write
+from helpers import load, query, read_only, write
 
 from harmonia.plugin.catalog import Catalog
 from harmonia.store import Database
@@ -273,3 +273,115 @@ def test_a_foreign_parquet_file_in_place_of_a_batchs_is_named(
     said = refused(harmonia_cli, *CYCLE)
     assert "this file is not one harmonia wrote for the metric facts" in said
     assert str(part) in said and "customer_id" in said
+
+
+# --- a read-only facts folder ---------------------------------------------------------------
+
+
+def test_a_facts_folder_that_may_not_be_written_is_one_clear_line(
+    h1: str, tiny: Catalog, tmp_path: Path, harmonia_cli: Any
+) -> None:
+    metrics = facts_folder(path_of(h1)) / "metric"
+    with read_only(metrics):
+        said = refused(harmonia_cli, "load", str(potential_file(tmp_path, 5)), "-c", "NL")
+    assert "cannot write the store's facts: " in said and str(metrics.parent) in said
+    assert "nothing of this load was kept" in said and "make the folder writable" in said
+    assert potential(h1, "C01") == 80.0
+    (batch,) = query(h1, "SELECT status FROM load_batch ORDER BY id DESC LIMIT 1")
+    assert batch == {"status": "failed"}
+    assert harmonia_cli("load", str(potential_file(tmp_path, 5)), "-c", "NL").exit_code == 0
+    assert potential(h1, "C01") == 5.0
+
+
+# --- a full disk ----------------------------------------------------------------------------
+
+PEOPLE = "customer_id;country;type;first_name;last_name;specialty;postal_code;city;territory\n"
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path) -> Any:
+    """An 8 MB file system (tmpfs), and a way to fill it up to ``room`` free bytes."""
+    mount = tmp_path / "disk"
+    mount.mkdir()
+    made = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=8m", "tmpfs", str(mount)], capture_output=True
+    )
+    if made.returncode != 0:
+        pytest.skip(f"cannot mount a small tmpfs here: {made.stderr.decode().strip()}")
+
+    def leave(room: int) -> None:
+        filler = mount / "filler"
+        filler.unlink(missing_ok=True)
+        free = os.statvfs(mount).f_bavail * os.statvfs(mount).f_frsize
+        if free > room:
+            descriptor = os.open(filler, os.O_CREAT | os.O_WRONLY)
+            try:
+                os.posix_fallocate(descriptor, 0, free - room)
+            finally:
+                os.close(descriptor)
+
+    try:
+        yield mount, leave
+    finally:
+        subprocess.run(["umount", "-l", str(mount)], check=False)
+
+
+def people(path: Path, first: int, count: int) -> Path:
+    rows = "".join(
+        f"C{n:06d};NL;HCP;Anna;de Vries;cardiology;1011;Amsterdam;T{n % 9}\n"
+        for n in range(first, first + count)
+    )
+    return write(path, PEOPLE + rows)
+
+
+def monthly_metrics(path: Path, count: int) -> Path:
+    """Five years of a monthly metric per customer, values that compress little."""
+    rows = "".join(
+        f"C{n:06d};cardiology;trx;{2022 + month // 12}-{month % 12 + 1:02d};"
+        f"{(n * 7919 + month * 104729) % 99991}\n"
+        for n in range(count)
+        for month in range(60)
+    )
+    return write(path, METRICS_HEADER + "\n" + rows)
+
+
+@pytest.mark.slow
+def test_a_full_disk_is_one_clear_line_and_the_store_stays_as_it_was(
+    small_disk: Any, tmp_path: Path, harmonia_cli: Any
+) -> None:
+    mount, leave = small_disk
+    database = f"sqlite:///{mount / 'harmonia.db'}"
+
+    def cli(*args: str) -> Any:
+        return harmonia_cli("--database", database, *args)
+
+    def refused_for_space(*args: str) -> str:
+        result = cli(*args)
+        assert result.exit_code == 1, result.output
+        assert isinstance(result.exception, SystemExit) and "Traceback" not in result.output
+        assert "free disk space" in result.output, result.output
+        return result.output
+
+    assert cli("load", str(people(tmp_path / "people.csv", 0, 6000))).exit_code == 0
+    metrics = monthly_metrics(tmp_path / "metrics.csv", 6000)
+    # Room for the catalogue's pages, not for the Parquet file (about 500 kB).
+    leave(256 * 1024)
+    said = refused_for_space("load", str(metrics))
+    assert "cannot write the store's facts: no space left on device; nothing of" in said
+    # Room for nothing like 6,000 more customers in SQLite.
+    leave(48 * 1024)
+    said = refused_for_space("load", str(people(tmp_path / "more.csv", 10000, 6000)))
+    assert "the disk is full (database or disk is full)" in said
+    # No room even for SQLite's journal when it opens the store.
+    leave(0)
+    (mount / "harmonia.db-shm").unlink(missing_ok=True)
+    said = refused_for_space("load", "list")
+    assert "the disk is full (no space left on device)" in said
+    leave(1 << 30)  # space again: the store is as before the failed loads
+    listed = query(database, "SELECT kind, status FROM load_batch ORDER BY id")
+    assert listed[0] == {"kind": "customers", "status": "loaded"}
+    assert all(row["status"] in ("failed", "abandoned") for row in listed[1:]), listed
+    assert query(database, "SELECT COUNT(*) AS n FROM customer") == [{"n": 6000}]
+    assert query(database, "SELECT COUNT(*) AS n FROM metric") == [{"n": 0}]
+    assert cli("load", str(metrics)).exit_code == 0
+    assert query(database, "SELECT COUNT(*) AS n FROM metric") == [{"n": 360_000}]

@@ -10,36 +10,16 @@ import sqlite3
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from helpers import write
+from helpers import read_only, write
 
 CUSTOMERS = """\
 customer_id;country;type;first_name;last_name;specialty;postal_code;city;territory
 C01;NL;HCP;Anna;de Vries;cardiology;1011;Amsterdam;T1
 """
-
-
-@contextmanager
-def read_only(path: Path) -> Iterator[None]:
-    """``path`` may not be written, even by root (who ignores permission bits)."""
-    mode = path.stat().st_mode
-    path.chmod(mode & ~0o222)
-    immutable = False
-    if os.geteuid() == 0:
-        immutable = subprocess.run(["chattr", "+i", str(path)], capture_output=True).returncode == 0
-        if not immutable:
-            path.chmod(mode)
-            pytest.skip("running as root without chattr: nothing can be made read-only")
-    try:
-        yield
-    finally:
-        if immutable:
-            subprocess.run(["chattr", "-i", str(path)], check=True)
-        path.chmod(mode)
 
 
 @pytest.fixture

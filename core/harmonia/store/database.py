@@ -10,8 +10,10 @@ users' backs.
 
 from __future__ import annotations
 
+import errno
 import os
 import re
+import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import cached_property
@@ -181,6 +183,11 @@ class Database:
         try:
             current = self.current_revision()
         except Exception as error:
+            if self.sqlite_path is not None and (
+                disk_full_error(error, self) or _almost_full(self.sqlite_path.parent)
+            ):
+                # SQLite cannot create its journal (-shm) on a full disk: "disk I/O error".
+                raise full_disk(self.display_url, "no space left on device") from None
             if self.sqlite_path is not None and self.sqlite_path.is_file():
                 # The file is there: SQLite could not open its journal beside it.
                 raise ConfigError(
@@ -231,6 +238,49 @@ def read_only_error(error: BaseException, database: Database) -> ConfigError | N
             )
         seen = seen.__cause__ or seen.__context__
     return None
+
+
+#: What the drivers and the system say when the disk is full (SQLite's
+#: SQLITE_FULL, DuckDB's and Python's ENOSPC, a quota, a file size limit).
+_DISK_FULL = re.compile(
+    r"database or disk is full|no space left on device|disk quota exceeded|file too large",
+    re.IGNORECASE,
+)
+_FULL_ERRNOS = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
+
+#: Below this much free space, SQLite's vague "disk I/O error" on opening is a full disk.
+_ALMOST_FULL = 1 << 20
+
+
+def disk_full_error(error: BaseException, database: Database) -> ConfigError | None:
+    """The user's view of a write that failed because the disk is full, else None."""
+    seen: BaseException | None = error
+    while seen is not None:
+        if (isinstance(seen, OSError) and seen.errno in _FULL_ERRNOS) or (
+            match := _DISK_FULL.search(str(seen))
+        ):
+            reason = os.strerror(seen.errno) if isinstance(seen, OSError) else match.group(0)
+            return full_disk(database.display_url, reason)
+        seen = seen.__cause__ or seen.__context__
+    return None
+
+
+def full_disk(where: str, reason: str) -> ConfigError:
+    """A full disk: what it means for the store, and what to do."""
+    return ConfigError(
+        f"the disk is full ({reason.lower()}): what this command was writing was not kept, "
+        "the store is as it was before",
+        where=where,
+        fix="free disk space, or move the store (its file and its .facts folder) to a disk "
+        "with room, then run the command again",
+    )
+
+
+def _almost_full(folder: Path) -> bool:
+    try:
+        return shutil.disk_usage(folder).free < _ALMOST_FULL
+    except OSError:
+        return False
 
 
 class SqliteHandles:

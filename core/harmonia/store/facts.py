@@ -463,11 +463,26 @@ def _path_literal(path: Path) -> str:
     return literal(str(path))
 
 
+#: The system's reasons a write fails, as DuckDB and Python quote them.
+_WRITE_REFUSED = re.compile(
+    r"no space left on device|disk quota exceeded|file too large|permission denied|"
+    r"read-only file system",
+    re.IGNORECASE,
+)
+
+
 def _cannot_write(root: Path, error: BaseException) -> ConfigError:
+    message = str(error)
+    if isinstance(error, OSError) and error.strerror:
+        reason = error.strerror
+    elif found := _WRITE_REFUSED.search(message):
+        reason = found.group(0)  # not DuckDB's whole message (offsets, JSON)
+    else:
+        reason = message.splitlines()[0]
     return ConfigError(
-        f"cannot write the store's facts: {str(error).splitlines()[0]}",
+        f"cannot write the store's facts: {reason.lower()}; nothing of this load was kept",
         where=str(root),
-        fix="free disk space, or make the folder writable; nothing of this load was kept",
+        fix="free disk space, or make the folder writable, then load again",
     )
 
 
