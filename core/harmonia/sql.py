@@ -53,9 +53,14 @@ def double(value: float) -> str:
 
 
 def quoted_in_message(expression: str) -> str:
-    """SQL: a value shown inside a message, in quotes (``'x'``), so that alike
-    messages can be counted together once their values are masked."""
-    return "'''' || " + expression + " || ''''"
+    """SQL: a value shown inside a message, in quotes (``'x'``; a quote in it doubled,
+    ``'O''Brien'``), so that alike messages can be counted together once their values
+    are masked (see :data:`QUOTED_VALUE`)."""
+    return "'''' || replace(" + expression + ", '''', '''''') || ''''"
+
+
+#: A regular expression (RE2, Python) of a value :func:`quoted_in_message` quoted.
+QUOTED_VALUE = "'(?:[^']|'')*'"
 
 
 def reasons(*conditions: str) -> str:

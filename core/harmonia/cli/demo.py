@@ -8,7 +8,7 @@ import click
 
 from harmonia.cli import app
 from harmonia.cli.load import summary_table
-from harmonia.cli.render import stages, stdout, table
+from harmonia.cli.render import escape, stages, stdout, table
 
 
 @click.command()
@@ -130,9 +130,13 @@ def demo(
     first, last = example.cycles
     stdout.print(
         f"[dim]{result.seconds:.1f} s for {len(result.runs)} markets and areas, "
-        f"{len(result.cycles)} cycles.[/]\nNext:\n"
-        f"  {prefix} explain --cycle {last.cycle.id} --customer C0000001 --system {example.system}\n"
-        f"  {prefix} cycle diff {first.cycle.id} {last.cycle.id}\n"
-        f"  {prefix} cycle list\n"
-        f"  {prefix} quarantine list"
+        f"{len(result.cycles)} cycles.[/]\nNext:"
     )
+    for hint in (
+        f"explain --cycle {last.cycle.id} --customer C0000001 --system {example.system}",
+        f"cycle diff {first.cycle.id} {last.cycle.id}",
+        "cycle list",
+        "quarantine list",
+    ):
+        # Whole lines however narrow the terminal: a command is copied, not read.
+        stdout.print(f"  {escape(prefix)} {escape(hint)}", soft_wrap=True, highlight=False)

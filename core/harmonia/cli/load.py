@@ -170,6 +170,15 @@ def summary_table(results: list, title: str | None = None) -> Table:
     return table(title, columns, rows, pad_edge=False)  # fits 80 columns
 
 
+def _ignored(result) -> str:
+    """One line about the columns a file held that its kind does not read (a wide
+    export can hold thousands: the first few are named, the rest counted)."""
+    names = result.ignored_columns
+    shown = ", ".join(names[:5]) + (f" and {len(names) - 5:,} more" if len(names) > 5 else "")
+    count = f"{len(names):,} column{'s' if len(names) != 1 else ''}"
+    return f"{Path(result.location).name}: ignored {count} ({shown}); --json lists them all"
+
+
 def _render(results: list) -> None:
     stdout.print(summary_table(results))
     for result in results:
@@ -180,9 +189,7 @@ def _render(results: list) -> None:
                 f"[dim]{Path(result.location).name}: same as batch {result.batch_id}, skipped"
             )
         if result.ignored_columns:
-            stdout.print(
-                f"[yellow]{Path(result.location).name}: ignored columns {', '.join(result.ignored_columns)}"
-            )
+            stdout.print(f"[yellow]{escape(_ignored(result))}", soft_wrap=True)
         for warning in result.warnings:
             stdout.print(f"[yellow]{escape(Path(result.location).name)}: {escape(warning)}")
         for reason, count in result.reasons:

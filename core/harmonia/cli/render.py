@@ -6,6 +6,7 @@ when stderr is not a terminal, rich prints nothing animated.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
@@ -47,21 +48,79 @@ def escape(text: str) -> str:
     return rich_escape(text)
 
 
+#: Columns whose values must be read whole: ids, line numbers, item codes, amounts,
+#: dates. They never wrap or truncate (numbers count too); the other columns fold.
+KEY_COLUMN = re.compile(
+    r"(^|[ _])(id|ids|batch|cycle|cycles|row|line|where|customer|code|item|date|when|"
+    r"started|finished|period|amount|cost|value)$"
+)
+
+
 def table(
-    title: str | None, columns: Sequence[str], rows: Sequence[Sequence[Any]], **kwargs: Any
-) -> Table:
-    """A rich table; numeric-looking columns align right."""
+    title: str | None,
+    columns: Sequence[str],
+    rows: Sequence[Sequence[Any]],
+    *,
+    keys: Sequence[str] = (),
+    **kwargs: Any,
+) -> Any:
+    """A rich table; numeric-looking columns align right.
+
+    Key columns (numbers, the names :data:`KEY_COLUMN` matches, and ``keys``) are
+    never cut: at 80 columns or piped, the other columns fold, and when even the
+    key columns (and a few characters of each other one) do not fit, the rows are
+    printed as a list instead.
+    """
     from rich.table import Table
 
     result = Table(title=title, title_justify="left", **kwargs)
+    cells = [[format_value(value) for value in row] for row in rows]
+    needs = 1  # the table's left border
     for index, column in enumerate(columns):
         numeric = bool(rows) and all(
             isinstance(row[index], int | float) for row in rows if row[index] is not None
         )
-        result.add_column(column, justify="right" if numeric else "left")
-    for row in rows:
-        result.add_row(*(format_value(value) for value in row))
-    return result
+        justify = "right" if numeric else "left"
+        if numeric or column in keys or KEY_COLUMN.search(column.lower()):
+            width = max([len(column), *(_widest_line(row[index]) for row in cells)])
+            needs += width + 3  # a cell's padding and its border
+            result.add_column(column, justify=justify, no_wrap=True, min_width=width)
+        else:
+            # Folded, but not into slivers: below this, a list reads better.
+            width = min(10, max([len(column), *(_widest_line(row[index]) for row in cells)]))
+            needs += width + 3
+            result.add_column(column, justify=justify, overflow="fold", min_width=width)
+    for row in cells:
+        result.add_row(*row)
+    return _Fitted(result, list(columns), cells, needs)
+
+
+def _widest_line(text: str) -> int:
+    from rich.cells import cell_len
+
+    return max((cell_len(line) for line in text.splitlines()), default=0)
+
+
+class _Fitted:
+    """A table, or its rows as a list where the key columns alone are too wide."""
+
+    def __init__(self, table: Table, columns: list[str], rows: list[list[str]], needs: int):
+        self.table, self.columns, self.rows, self.needs = table, columns, rows, needs
+
+    def __rich_console__(self, console: Console, options: Any) -> Iterator[Any]:
+        if self.needs <= options.max_width:
+            yield self.table
+            return
+        from rich.text import Text
+
+        if self.table.title:
+            yield Text.from_markup(str(self.table.title), style="italic")
+        width = max(len(column) for column in self.columns)
+        for row in self.rows:
+            for column, value in zip(self.columns, row, strict=False):
+                # A value wider than the terminal folds onto the next line, never cut.
+                yield Text.from_markup(f"{column:>{width}}: {value}", overflow="fold")
+            yield Text("")
 
 
 def format_value(value: Any) -> str:

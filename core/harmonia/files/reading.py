@@ -214,6 +214,14 @@ def _read_csv(
     import tempfile
 
     long_lines = _long_lines(path)
+    if 1 in long_lines:
+        # A wide file (a header of thousands of columns), not a huge field: its
+        # lines are all long. Read it with room for its longest line.
+        longest = max(end - start for start, end in long_lines.values())
+        yield from _read_csv_once(
+            path, location, delimiter, kind, encoding, {}, max_line=longest + 2
+        )
+        return
     with tempfile.TemporaryDirectory(prefix="harmonia-") as folder:
         copy = Path(folder) / path.name
         _mark_lines(path, long_lines, copy)
@@ -283,6 +291,7 @@ def _read_csv_once(
     encoding: str,
     long_lines: dict[int, tuple[int, int]] | None = None,
     original: Path | None = None,
+    max_line: int = MAX_LINE_BYTES,
 ) -> Iterator[FileBatch]:
     import duckdb
 
@@ -293,7 +302,7 @@ def _read_csv_once(
     try:
         options = ["all_varchar = true", "header = true", "store_rejects = true"]
         options.append(f"delim = {quote(delimiter)}")
-        options.append(f"max_line_size = {MAX_LINE_BYTES}")
+        options.append(f"max_line_size = {max_line}")
         if encoding.lower().replace("-", "") not in ("utf8",):
             options.append(f"encoding = {quote(encoding)}")
         source = f"read_csv({quote(str(path))}, {', '.join(options)})"

@@ -68,11 +68,12 @@ def customers_sql(context: CheckContext) -> str:
         reasons(
             "CASE WHEN customer_id IS NULL THEN 'customer_id is empty' END",
             "CASE WHEN country IS NULL THEN 'country is empty' "
-            "WHEN NOT _known_country THEN 'country ''' || country || "
-            "''' is not an ISO 3166 alpha-2 code such as FR or US' END",
+            f"WHEN NOT _known_country THEN 'country ' || {quoted_in_message('country')} || "
+            "' is not an ISO 3166 alpha-2 code such as FR or US' END",
             country_check,
             "CASE WHEN type IS NULL THEN 'type is empty: write HCP or HCO' "
-            "WHEN type NOT IN ('HCP', 'HCO') THEN 'type ''' || type || ''' is not HCP or HCO' END",
+            f"WHEN type NOT IN ('HCP', 'HCO') THEN 'type ' || {quoted_in_message('type')} "
+            "|| ' is not HCP or HCO' END",
             f"CASE WHEN objection IS NOT NULL AND objection NOT IN ({text_list(OBJECTION_YES + OBJECTION_NO)}) "
             f"THEN 'objection ' || {quoted_in_message('objection')} || ' is not yes or no' END",
             "CASE WHEN (id_scheme IS NULL) <> (id_value IS NULL) THEN "

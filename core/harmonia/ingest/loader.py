@@ -38,7 +38,7 @@ from harmonia.ingest.customers import python_check, python_check_name
 from harmonia.ingest.kind import DuplicateKey, Kind
 from harmonia.ingest.plausibility import Expectations
 from harmonia.plugin.types import RECORD_KINDS, Batch, DataSource, SourceRequest
-from harmonia.sql import literal
+from harmonia.sql import QUOTED_VALUE, literal, quote
 from harmonia.store.bulk import BulkConnection
 from harmonia.store.database import Database
 from harmonia.store.facts import facts_of
@@ -815,14 +815,31 @@ def _without_duplicates(bulk: BulkConnection, rows: pa.Table) -> pa.Table:
     return rows.filter(pc.invert(pc.is_in(rows.column("fingerprint"), known.column(0))))
 
 
-def _top_reasons(duck: duckdb.DuckDBPyConnection, limit: int = 5) -> tuple[tuple[str, int], ...]:
-    """The commonest reasons, with the values in them masked so alike reasons count together."""
+def _top_reasons(duck: duckdb.DuckDBPyConnection, shown: int = 5) -> tuple[tuple[str, int], ...]:
+    """Every reason, grouped: alike reasons (their quoted values masked) count together,
+    each group with the values it held, the commonest first (``shown`` of them, and
+    how many more), e.g. ``type '…' is not HCP or HCO: 'DOC' (1), 'VET' (1)``."""
+    pattern = quote(QUOTED_VALUE)
     rows = duck.sql(
         f"""
-        SELECT regexp_replace(regexp_replace(reason, '''[^'']*''', '''…''', 'g'),
-                              'row [0-9]+', 'row …', 'g') AS reason, COUNT(*) AS n
-        FROM quarantined_reasons
-        GROUP BY 1 ORDER BY n DESC, reason LIMIT {limit}
+        WITH exact AS (
+            SELECT reason, COUNT(*) AS n FROM quarantined_reasons GROUP BY reason
+        ), kinds AS (
+            SELECT regexp_replace(regexp_replace(reason, {pattern}, '''…''', 'g'),
+                                  'row [0-9]+', 'row …', 'g') AS kind,
+                   reason, array_to_string(regexp_extract_all(reason, {pattern}), ', ') AS value, n
+            FROM exact
+        )
+        SELECT kind, SUM(n) AS total, COUNT(*) AS variants, any_value(reason) AS one,
+               list(value || ' (' || n || ')' ORDER BY n DESC, value)[1:{shown}] AS shown
+        FROM kinds GROUP BY kind ORDER BY total DESC, kind
         """
     ).fetchall()
-    return tuple((reason, int(count)) for reason, count in rows)
+    grouped = []
+    for kind, total, variants, one, values in rows:
+        if variants == 1:
+            grouped.append((one, int(total)))  # one value: the reason as it was
+            continue
+        more = f" and {variants - shown:,} more" if variants > shown else ""
+        grouped.append((f"{kind}: {', '.join(values)}{more}", int(total)))
+    return tuple(grouped)
