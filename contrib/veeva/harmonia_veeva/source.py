@@ -14,8 +14,9 @@ UTF-8, API names as headers in any case), from one folder:
   ``Child_Account_vod__c``: the parent/child affiliations.
 
 Each affiliation (a child account and its parent: a physician and their
-hospital) becomes an ``affiliations`` record, stored between the two
-customers' harmonia ids.
+hospital), from ``Child_Account_vod__c.csv`` and from each account's
+``Primary_Parent_vod__c``, becomes an ``affiliations`` record, stored between
+the two customers' harmonia ids.
 
 Each account becomes a canonical customer whose id is its Salesforce ``Id``
 in the system ``veeva`` (the crosswalk then maps it to the harmonia id), with
@@ -78,6 +79,16 @@ def read_veeva(request: SourceRequest) -> Iterator[FileBatch]:
         rejected = _rejected(connection, "customers", "account", columns)
         yield FileBatch("customers", customers, str(accounts), rejected_lines=rejected,
                         system="veeva", delimiter=",")  # fmt: skip
+        # A primary parent is an affiliation too, even without Child_Account_vod__c
+        # (an account refused above, its parent missing, has none to store).
+        primary = connection.sql(
+            "SELECT a.id AS customer_id, trim(a.primary_parent_vod__c) AS parent_id, a._row "
+            "FROM account a JOIN customers c USING (_row) WHERE c.reason IS NULL "
+            "AND nullif(trim(a.primary_parent_vod__c), '') IS NOT NULL ORDER BY a._row"
+        ).to_arrow_table()
+        if primary.num_rows:
+            yield FileBatch("affiliations", primary, str(accounts), system="veeva",
+                            delimiter=",")  # fmt: skip
         if children is not None:
             # After the customers: the loader resolves both ends through the crosswalk.
             affiliations = connection.sql(

@@ -66,8 +66,10 @@ def test_missing_parents_and_duplicate_ids_are_quarantined_with_reasons(app, ext
 
 def test_affiliations_are_stored_between_harmonia_ids(app, extract, harmonia_database):
     results = _load(app, extract)
-    (affiliations,) = [r for r in results if r.kind == "affiliations"]
-    assert (affiliations.rows_new, affiliations.rows_quarantined) == (1, 1)  # one orphan
+    primary, children = [r for r in results if r.kind == "affiliations"]
+    # Ada's primary parent (Account.csv), then the same pair and an orphan (Child_Account).
+    assert primary.location.endswith("Account.csv") and primary.rows_new == 1
+    assert (children.rows_unchanged, children.rows_quarantined) == (1, 1)
     ids = {c["source_id"]: c["id"] for c in _customers(app)}
     stored = query_store(harmonia_database, "SELECT customer_id, parent_id FROM affiliation")
     hospital, ada = ids["0010000000000001AAA"], ids["0010000000000002AAA"]
@@ -78,12 +80,12 @@ def test_loading_the_extract_again_changes_nothing(app, extract, harmonia_databa
     _load(app, extract)
     again = _load(app, extract)
     assert sum(r.rows_new for r in again) == 0
-    assert sum(r.rows_unchanged for r in again if r.kind == "affiliations") == 1
+    assert sum(r.rows_unchanged for r in again if r.kind == "affiliations") == 2
     assert len(query_store(harmonia_database, "SELECT * FROM affiliation")) == 1
 
 
 def test_an_extract_without_addresses_or_affiliations_loads_with_the_default_country(
-    app, extract, tmp_path
+    app, extract, tmp_path, harmonia_database
 ):
     shutil.copy(extract / "Account.csv", tmp_path / "Account.csv")
     _load(app, tmp_path / "Account.csv", country="US")
@@ -91,6 +93,8 @@ def test_an_extract_without_addresses_or_affiliations_loads_with_the_default_cou
     assert customers["0010000000000001AAA"]["country"] == "US"
     # The parent is still in the extract; only its address is not.
     assert customers["0010000000000002AAA"]["city"] is None
+    # Without Child_Account_vod__c, the primary parent is still an affiliation.
+    assert len(query_store(harmonia_database, "SELECT * FROM affiliation")) == 1
 
 
 def test_identifier_fields_must_be_api_names_and_schemes_are_taken_as_written(
