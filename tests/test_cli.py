@@ -539,10 +539,14 @@ def _demo(harmonia_cli: Callable, workdir: Path, *database: str) -> None:
         "customers.csv",
         "metrics.csv",
         "responses.csv",
+        "potential-revised.csv",  # loaded between the two cycles
     }
     outputs = sorted(p.name for p in (workdir / "out").iterdir())
     assert "FR-oncology-2027-H1-cycle2-target_list.csv" in outputs
     assert "explain --cycle 2 --customer" in result.output
+    # A tenth of the potentials are revised between the half-years: some customers move.
+    diff = harmonia_cli(*database, "cycle", "diff", "1", "2", "--json")
+    assert json.loads(diff.stdout)["moved"] > 0, diff.output
 
 
 @pytest.mark.slow

@@ -162,14 +162,56 @@ def _market(
         system=system,
         progress=lambda done, what: stage(f"{label}: loading {what}") if what else None,
     )
-    cycles = [
-        app.cycles.run(
-            country=country,
-            therapy_area=therapy_area,
-            period=cycle_period,
-            directory=workdir / "out",
-            on_stage=lambda step, p=cycle_period: stage(f"{label}: cycle {p}: {step}"),
+    cycles = []
+    for cycle_period in (str(Period.parse(period).shifted(-1)), period):
+        if cycles:
+            # Between the half-years a vendor revises some potentials: the second
+            # cycle re-segments those customers, so `cycle diff` shows migrations.
+            revised = _revised_potential(
+                inputs["customers"],
+                inputs["metrics"],
+                inputs["metrics"].with_name("potential-revised.csv"),
+                str(Period.parse(period).start.year - 1),
+                profile.csv.delimiter,
+                profile.csv.decimal,
+            )
+            loaded += app.loads.run(app.loads.plan([revised]), country=country, system=system)
+        cycles.append(
+            app.cycles.run(
+                country=country,
+                therapy_area=therapy_area,
+                period=cycle_period,
+                directory=workdir / "out",
+                on_stage=lambda step, p=cycle_period: stage(f"{label}: cycle {p}: {step}"),
+            )
         )
-        for cycle_period in (str(Period.parse(period).shifted(-1)), period)
-    ]
     return MarketRun(country, therapy_area, system, inputs, loaded, cycles)
+
+
+def _revised_potential(
+    customers: Path, metrics: Path, target: Path, year: str, delimiter: str, decimal: str
+) -> Path:
+    """A tenth of the customers' potential estimates for ``year``, revised: every other
+    one of them up by 60%, the rest down by 40% (written in the market's conventions)."""
+    from harmonia.compute import duckdb_connection
+    from harmonia.files import write_table_csv
+    from harmonia.sql import quote
+
+    def source(path: Path) -> str:
+        return f"read_csv({quote(str(path))}, all_varchar = true, header = true, delim = {quote(delimiter)})"
+
+    number = (
+        "CAST(replace(value, ',', '.') AS DOUBLE)" if decimal == "," else "CAST(value AS DOUBLE)"
+    )
+    connection = duckdb_connection()
+    try:
+        table = connection.sql(
+            f"SELECT customer_id, therapy_area, metric, period, round({number} * CASE WHEN "
+            "hash(customer_id) % 20 = 0 THEN 1.6 ELSE 0.6 END, 1) AS value "
+            f"FROM {source(metrics)} WHERE metric = 'potential' AND period = {quote(year)} "
+            f"AND hash(customer_id) % 10 = 0 AND TRY_{number} IS NOT NULL "
+            f"AND customer_id IN (SELECT customer_id FROM {source(customers)}) ORDER BY customer_id"
+        ).to_arrow_table()
+    finally:
+        connection.close()
+    return write_table_csv(table, target, delimiter=delimiter, decimal=decimal)

@@ -68,8 +68,10 @@ def demo(
     system synthetic-<country>-<area>). The files land in WORKDIR/inputs (the
     canonical CSV formats, in each market's conventions) and WORKDIR/out; the
     database is WORKDIR/harmonia.db unless --database or HARMONIA_DATABASE_URL
-    names another (PostgreSQL too). The previous half-year's cycle runs first,
-    so the second shows customers pulled through where nothing changed.
+    names another (PostgreSQL too). The previous half-year's cycle runs first;
+    then a tenth of the potential estimates are revised (potential-revised.csv),
+    so the second cycle moves those customers and pulls the others through
+    (`harmonia cycle diff` shows the migrations).
     """
     with stages("demo") as stage:
         result = app().demo(
