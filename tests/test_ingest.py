@@ -291,6 +291,35 @@ def test_an_identifier_of_another_country_is_refused(
     ]
 
 
+def test_a_schemes_python_validator_checks_its_identifiers_at_load(
+    database_url: str,
+    register_pack: Callable[..., Any],
+    harmonia_plugins: Any,
+    tmp_path: Path,
+) -> None:
+    from harmonia import IdentifierScheme, InvalidIdentifier
+    from harmonia.testing import module_pack
+
+    def even(value: str) -> str:
+        if int(value) % 2:
+            raise InvalidIdentifier("an EVEN number is even")
+        return value
+
+    scheme = IdentifierScheme(
+        name="EVEN", country="NL", pattern=r"\d{4}", description="4 digits", validate=even
+    )
+    register_pack(tiny_market, name="tiny", version="1.0")
+    register_pack(module_pack("even", harmonia_identifier_schemes=lambda: [scheme]))
+    path = customers_file(
+        tmp_path,
+        "C01;NL;HCP;Anna;de Vries;cardiology;1011;Amsterdam;T1;EVEN;1234",
+        "C02;NL;HCP;Bram;Jansen;cardiology;1012;Amsterdam;T1;EVEN;1235",
+    )
+    (result,) = load(database_url, harmonia_plugins.catalog(), path)
+    assert (result.rows_loaded, result.rows_quarantined) == (1, 1)
+    assert quarantined(database_url)[0]["reasons"] == ["an EVEN number is even"]
+
+
 def test_every_metric_rejection_is_quarantined_with_its_reasons_and_row(
     database_url: str, tiny: Catalog, tmp_path: Path, reading: str
 ) -> None:

@@ -10,6 +10,7 @@ system knows by the same national identifier, else a new customer.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -21,6 +22,9 @@ from harmonia.plugin.types import IdentifierScheme, InvalidIdentifier
 from harmonia.sql import literal, quote, quoted_in_message, reasons, text_list
 from harmonia.store import suppression
 from harmonia.store.identity import record_objections
+
+if TYPE_CHECKING:
+    import duckdb
 
 #: How a customers file says a customer objects to profiling, or does not.
 OBJECTION_YES = ("yes", "y", "true", "1", "x", "oui", "ja", "si", "はい")
@@ -147,6 +151,19 @@ def _specialty_check(scheme: IdentifierScheme) -> str:
 
 def python_check_name(scheme: IdentifierScheme) -> str:
     return "harmonia_check_" + "".join(ch if ch.isalnum() else "_" for ch in scheme.name.lower())
+
+
+def register_python_checks(duck: duckdb.DuckDBPyConnection, context: CheckContext) -> None:
+    """The installed schemes' Python validators as DuckDB functions, for their checks."""
+    for scheme in context.identifier_schemes.values():
+        if scheme.validate is not None:
+            duck.create_function(
+                python_check_name(scheme),
+                python_check(scheme),
+                ["VARCHAR"],
+                "VARCHAR",
+                null_handling="special",  # the check returns NULL for a valid value
+            )
 
 
 def python_check(scheme: IdentifierScheme) -> Callable[[str], str | None]:
@@ -394,6 +411,7 @@ KIND = Kind(
     "customers",
     check=customers_sql,
     merger=CustomerMerger,
+    prepare=register_python_checks,
     keys=(
         DuplicateKey(
             ("customer_id",),

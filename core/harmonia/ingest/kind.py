@@ -62,6 +62,10 @@ class Watch:
         return []
 
 
+def _nothing_to_prepare(duck: duckdb.DuckDBPyConnection, context: CheckContext) -> None:
+    pass
+
+
 #: The rows to merge, from the checked rows (the DuckDB table ``checked``).
 VALID_ROWS = "SELECT * EXCLUDE (_reasons) FROM checked WHERE len(_reasons) = 0"
 
@@ -82,3 +86,5 @@ class Kind:
     whole: tuple[str, ...] = ()
     valid_rows: str = VALID_ROWS
     watch: type[Watch] = Watch
+    #: Sets up the load's DuckDB connection for ``check`` (functions it calls).
+    prepare: Callable[[duckdb.DuckDBPyConnection, CheckContext], None] = _nothing_to_prepare

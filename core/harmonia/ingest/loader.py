@@ -6,9 +6,8 @@ pass, flag repeats of a key seen earlier in the load, merge the good rows
 and keep every rejected row whole with all its reasons in the quarantine.
 What is particular to a kind (its checks, keys, warnings and merger) is in
 the kind's module (:mod:`harmonia.ingest.kind`); the steps here are the same
-for every kind. One store
-transaction covers the batch. Rows read = rows loaded + rows quarantined,
-always.
+for every kind. One store transaction covers the batch. Rows read = rows
+loaded + rows quarantined, always.
 """
 
 from __future__ import annotations
@@ -34,7 +33,6 @@ from harmonia.ingest import (
     territories,
 )
 from harmonia.ingest.checks import MACROS, CheckContext
-from harmonia.ingest.customers import python_check, python_check_name
 from harmonia.ingest.kind import DuplicateKey, Kind
 from harmonia.ingest.plausibility import Expectations
 from harmonia.plugin.types import RECORD_KINDS, Batch, DataSource, SourceRequest
@@ -253,6 +251,7 @@ class Loader:
             self._prepare(duck)
             kind = KINDS[batch.kind]
             context = self._context(batch)
+            kind.prepare(duck, context)
             unexpected = kind.watch(duck, context.expectations)
             read = quarantined = 0
             with BulkConnection(self.database) as bulk:
@@ -328,15 +327,6 @@ class Loader:
     def _prepare(self, duck: duckdb.DuckDBPyConnection) -> None:
         duck.execute(MACROS)
         duck.execute("CREATE TEMP TABLE quarantined_reasons (reason VARCHAR)")
-        for scheme in self.catalog.identifier_schemes.values():
-            if scheme.validate is not None:
-                duck.create_function(
-                    python_check_name(scheme),
-                    python_check(scheme),
-                    ["VARCHAR"],
-                    "VARCHAR",
-                    null_handling="special",  # the check returns NULL for a valid value
-                )
 
     def _context(self, batch: Batch) -> CheckContext:
         import pycountry
