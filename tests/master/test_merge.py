@@ -216,3 +216,49 @@ def test_the_golden_record_follows_the_survivorship_rules_with_source_and_batch(
     unmerge(database, known["V02"], actor="steward")
     compute(database, latest, customer_ids=[known["C02"]])
     assert golden_record(database, known["C02"]) == []  # no longer merged: no golden record
+
+
+def test_a_new_identifier_conflicting_through_a_merged_id_is_quarantined(
+    two_sources: str, tmp_path: Path
+) -> None:
+    from helpers import quarantined
+
+    known = ids(two_sources)
+    merge(Database(two_sources), known["C02"], known["V02"], actor="steward")
+    before = snapshot(two_sources)
+    # The vendor now gives V02 an identifier: not the one C02 (the same person) has.
+    write(
+        tmp_path / "again" / "customers.csv",
+        "customer_id;country;type;first_name;last_name;id_scheme;id_value\n"
+        "V02;NL;HCP;Bram;Janssen;TINY;10000115\n"
+        "V11;NL;HCP;Karel;Dijkstra;TINY;10000024\n",  # C02's: one person, not two
+    )
+    load(two_sources, tiny_catalog(), tmp_path / "again", country="NL", system="vendor")
+    [refused] = [row for row in quarantined(two_sources) if row["record"]["customer_id"] == "V02"]
+    assert refused["reasons"] == [
+        f"identifier 'TINY 10000115' conflicts with 'TINY 10000024' of customer {known['C02']}, "
+        f"merged with customer {known['V02']}: one person has one TINY identifier; correct the "
+        "source, or unmerge them if they are two people"
+    ]
+    [other] = [row for row in quarantined(two_sources) if row["record"]["customer_id"] == "V11"]
+    assert other["reasons"] == [
+        f"identifier 'TINY 10000024' belongs to another customer (harmonia id {known['C02']})"
+    ]
+    assert snapshot(two_sources)["identifier"] == before["identifier"]
+
+
+def test_a_merged_persons_own_identifier_through_the_merged_id_is_no_conflict(
+    two_sources: str, tmp_path: Path
+) -> None:
+    from helpers import quarantined
+
+    known = ids(two_sources)
+    merge(Database(two_sources), known["C02"], known["V02"], actor="steward")
+    write(
+        tmp_path / "again" / "customers.csv",
+        "customer_id;country;type;first_name;last_name;id_scheme;id_value\n"
+        "V02;NL;HCP;Bram;Janssen;TINY;10000024\n",  # C02's, and V02 is C02
+    )
+    [result] = load(two_sources, tiny_catalog(), tmp_path / "again", country="NL", system="vendor")
+    assert result.rows_quarantined == 0 and not quarantined(two_sources)
+    assert ids(two_sources)["V02"] == known["V02"]

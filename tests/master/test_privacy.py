@@ -105,7 +105,8 @@ def test_an_objection_follows_a_merge_and_comes_back_on_unmerge(
     database = Database(universe)
     object_to_profiling(database, [known["C10"]], actor="dpo", source="crm")
     merge(database, known["C02"], known["C10"], actor="steward")
-    assert query(universe, "SELECT customer_id FROM objection") == [{"customer_id": known["C02"]}]
+    # The objection stays on the id it was made for, and holds for the whole person.
+    assert query(universe, "SELECT customer_id FROM objection") == [{"customer_id": known["C10"]}]
     result = cycle(universe, tmp_path)
     assigned = {
         r["customer_id"]
@@ -118,6 +119,27 @@ def test_an_objection_follows_a_merge_and_comes_back_on_unmerge(
     assert query(universe, "SELECT customer_id FROM objection") == [{"customer_id": known["C10"]}]
     assert withdraw_objection(database, [known["C10"]], actor="dpo") == [known["C10"]]
     assert query(universe, "SELECT customer_id FROM objection") == []
+
+
+def test_an_objection_made_while_merged_holds_for_both_ids_through_an_unmerge(
+    universe: str, tmp_path: Path
+) -> None:
+    known = ids(universe)
+    database = Database(universe)
+    merge(database, known["C02"], known["C10"], actor="steward")
+    result = object_to_profiling(database, [known["C10"]], actor="dpo")  # by the merged id
+    assert result.added == tuple(sorted((known["C02"], known["C10"])))
+    unmerge(database, known["C10"], actor="steward")
+    ran = cycle(universe, tmp_path)
+    assigned = query(
+        universe, f"SELECT customer_id FROM assignment WHERE cycle_id = {ran.cycle.id}"
+    )
+    assert not {known["C02"], known["C10"]} & {r["customer_id"] for r in assigned}
+    # Withdrawn through either id while merged: every id of the person is lifted.
+    merge(database, known["C02"], known["C10"], actor="steward")
+    assert withdraw_objection(database, [known["C10"]], actor="dpo") == sorted(
+        (known["C02"], known["C10"])
+    )
 
 
 def test_an_objection_loaded_from_a_source_is_honoured_and_a_bad_value_quarantined(

@@ -203,6 +203,9 @@ class CustomerMerger(Merger):
         self.next_id = self.bulk.next_id("customer")
         identifiers = self.bulk.read("SELECT scheme, value, customer_id FROM identifier")
         self._into_duck("ids", identifiers, "scheme VARCHAR, value VARCHAR, customer_id BIGINT")
+        # Merged ids are one person with their survivor: identifiers are checked per person.
+        redirects = self.bulk.read("SELECT merged_id, survivor_id FROM customer_redirect")
+        self._into_duck("redirects", redirects, "merged_id BIGINT, survivor_id BIGINT")
         self.erased = self._suppressed()
 
     def _suppressed(self) -> str:
@@ -229,24 +232,44 @@ class CustomerMerger(Merger):
             WITH matched AS (
                 SELECT v.*, x.customer_id AS by_source, i.customer_id AS by_identifier,
                     i.customer_id IN (SELECT customer_id FROM xwalk) AS identifier_taken,
-                    {self.erased} AS erased
+                    {self.erased} AS erased,
+                    COALESCE(rs.survivor_id, x.customer_id) AS source_person,
+                    COALESCE(ri.survivor_id, i.customer_id) AS identifier_person
                 FROM {valid} v
                 LEFT JOIN xwalk x ON x.source_id = v.customer_id
                 LEFT JOIN ids i ON i.scheme = v.id_scheme AND i.value = v.id_value
+                LEFT JOIN redirects rs ON rs.merged_id = x.customer_id
+                LEFT JOIN redirects ri ON ri.merged_id = i.customer_id
+            ), checked AS (
+                -- another id of the same person (merged) holds another value of the scheme
+                SELECT m.*, (
+                    SELECT min(o.value || ''' of customer ' || o.customer_id)
+                    FROM ids o LEFT JOIN redirects ro ON ro.merged_id = o.customer_id
+                    WHERE m.by_source IS NOT NULL AND m.by_identifier IS NULL
+                      AND o.scheme = m.id_scheme AND o.value <> m.id_value
+                      AND o.customer_id <> m.by_source
+                      AND COALESCE(ro.survivor_id, o.customer_id) = m.source_person
+                ) AS person_clash
+                FROM matched m
             )
-            SELECT * EXCLUDE (erased),
+            SELECT * EXCLUDE (erased, source_person, identifier_person, person_clash),
                 CASE
                     WHEN erased THEN {quote(suppression.REASON)}
                     WHEN by_source IS NOT NULL AND by_identifier IS NOT NULL
-                         AND by_source <> by_identifier
+                         AND source_person <> identifier_person
                     THEN 'identifier ''' || id_scheme || ' ' || id_value
                          || ''' belongs to another customer (harmonia id ' || by_identifier || ')'
+                    WHEN person_clash IS NOT NULL
+                    THEN 'identifier ''' || id_scheme || ' ' || id_value || ''' conflicts with '''
+                         || id_scheme || ' ' || person_clash || ', merged with customer '
+                         || by_source || ': one person has one ' || id_scheme || ' identifier; '
+                         || 'correct the source, or unmerge them if they are two people'
                     WHEN by_source IS NULL AND identifier_taken
                     THEN 'identifier ''' || id_scheme || ' ' || id_value
                          || ''' already belongs to another customer_id of this system'
                 END AS conflict,
                 by_source IS NULL AND by_identifier IS NULL AS is_new
-            FROM matched
+            FROM checked
             """
         )
         rejected = self.duck.sql(

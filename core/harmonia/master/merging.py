@@ -5,6 +5,8 @@ A merge writes no customer data: the merged id redirects to the survivor
 was, and each customer's record and facts stay as loaded (the survivor's
 golden record is chosen from them). So an unmerge deletes the redirect and
 puts back what the merge re-pointed: both customers are exactly as before.
+Objections stay on the ids they were recorded for; a customer objects when
+any id of theirs does (:mod:`harmonia.store.identity`).
 """
 
 from __future__ import annotations
@@ -28,7 +30,6 @@ from harmonia.store.models import (
     CustomerRedirect,
     Identifier,
     MatchPair,
-    Objection,
 )
 
 
@@ -90,13 +91,12 @@ def merge_in(
             select(CustomerRedirect).where(CustomerRedirect.survivor_id == merged_id)
         )
     ]
-    moved_objection = _move_objection(session, merged_id, survivor_id)
     record = CustomerMerge(
         survivor_id=survivor_id,
         merged_id=merged_id,
         reason=reason,
         actor=actor,
-        undo=json.dumps({"repointed": repointed, "moved_objection": moved_objection}),
+        undo=json.dumps({"repointed": repointed}),
     )
     session.add(record)
     session.flush()
@@ -155,7 +155,7 @@ def unmerge(database: Database, merged_id: int, *, actor: str) -> MergeResult:
                 text("UPDATE customer_redirect SET survivor_id = :merged WHERE merged_id = :id"),
                 {"merged": merged_id, "id": repointed},
             )
-        if undo["moved_objection"]:
+        if undo.get("moved_objection"):  # merges before objections stayed on their ids
             connection.execute(
                 text("UPDATE objection SET customer_id = :merged WHERE customer_id = :survivor"),
                 {"merged": merged_id, "survivor": record.survivor_id},
@@ -224,18 +224,6 @@ def _refuse_conflicting_identifiers(session: Session, survivor_id: int, merged_i
         )
 
 
-def _move_objection(session: Session, merged_id: int, survivor_id: int) -> bool:
-    """An objection of either customer is the merged customer's: it moves to the survivor."""
-    objection = session.get(Objection, merged_id)
-    if objection is None or session.get(Objection, survivor_id) is not None:
-        return False
-    session.connection().execute(
-        text("UPDATE objection SET customer_id = :survivor WHERE customer_id = :merged"),
-        {"survivor": survivor_id, "merged": merged_id},
-    )
-    return True
-
-
 def _mark_pair(session: Session, pair_id: int, merge_id: int, actor: str) -> None:
     pair = session.get(MatchPair, pair_id)
     if pair is not None:
@@ -276,7 +264,6 @@ def merge_pairs(database: Database, *, country: str, actor: str) -> int:
             ),
         )
         _into(duck, "redirects", bulk.read("SELECT merged_id, survivor_id FROM customer_redirect"))
-        _into(duck, "objections", bulk.read("SELECT customer_id FROM objection"))
         first = bulk.next_id("customer_merge")
         duck.execute(
             f"""
@@ -290,12 +277,6 @@ def merge_pairs(database: Database, *, country: str, actor: str) -> int:
               AND survivor_id NOT IN (SELECT survivor_id FROM torn)
               AND customer_id NOT IN (SELECT merged_id FROM redirects)
               AND survivor_id NOT IN (SELECT merged_id FROM redirects);
-            -- an objection of a merged customer moves to a survivor without one (the first)
-            CREATE TABLE moved AS
-            SELECT MIN(m.merged_id) AS merged_id FROM merges m
-            WHERE m.merged_id IN (SELECT customer_id FROM objections)
-              AND m.survivor_id NOT IN (SELECT customer_id FROM objections)
-            GROUP BY m.survivor_id;
             """
         )
         records = duck.sql(
@@ -303,8 +284,7 @@ def merge_pairs(database: Database, *, country: str, actor: str) -> int:
             SELECT m.id, m.survivor_id, m.merged_id, NULL::BIGINT AS pair_id,
                 'accepted match' AS reason,
                 CAST(to_json({{'repointed': COALESCE((SELECT list(r.merged_id ORDER BY r.merged_id)
-                    FROM redirects r WHERE r.survivor_id = m.merged_id), []),
-                    'moved_objection': m.merged_id IN (SELECT merged_id FROM moved)}})
+                    FROM redirects r WHERE r.survivor_id = m.merged_id), [])}})
                     AS VARCHAR) AS undo,
                 {literal(actor)} AS actor, now() AS at
             FROM merges m ORDER BY m.id
@@ -323,12 +303,6 @@ def merge_pairs(database: Database, *, country: str, actor: str) -> int:
             "merges",
             key="merged_id",
         )
-        moved = bulk.stage(
-            duck.sql(
-                "SELECT m.merged_id, m.survivor_id FROM merges m JOIN moved USING (merged_id)"
-            ).to_arrow_table(),
-            "moved",
-        )
         bulk.execute(
             f"UPDATE customer_redirect SET survivor_id = (SELECT p.survivor_id FROM {plan} p "
             f"WHERE p.merged_id = customer_redirect.survivor_id) "
@@ -337,11 +311,6 @@ def merge_pairs(database: Database, *, country: str, actor: str) -> int:
         bulk.execute(
             "INSERT INTO customer_redirect (merged_id, survivor_id, merge_id) "
             f"SELECT merged_id, survivor_id, id FROM {plan}"
-        )
-        bulk.execute(
-            f"UPDATE objection SET customer_id = (SELECT m.survivor_id FROM {moved} m "
-            f"WHERE m.merged_id = objection.customer_id) "
-            f"WHERE customer_id IN (SELECT merged_id FROM {moved})"
         )
         # A pair is settled by the merge of its right (higher) id, or of its left.
         bulk.execute(

@@ -28,7 +28,7 @@ from harmonia.plugin.types import Erasure, OutputSink
 from harmonia.sql import hmac_sql, literal
 from harmonia.store.bulk import BulkConnection
 from harmonia.store.database import Database
-from harmonia.store.identity import forget_profiling, resolve
+from harmonia.store.identity import forget_profiling, person_ids, resolve
 from harmonia.store.models import AuditEvent, Objection
 from harmonia.store.suppression import suppress
 
@@ -59,16 +59,19 @@ class ObjectionResult:
 def object_to_profiling(
     database: Database, customer_ids: Iterable[int], *, actor: str, source: str = "command"
 ) -> ObjectionResult:
-    """Record objections; all or nothing (an unknown id changes nothing and is named)."""
+    """Record objections; all or nothing (an unknown id changes nothing and is named).
+
+    A merged person's objection is recorded for every id of theirs (survivor
+    and merged), so that it holds on both sides of a later unmerge.
+    """
     with database.session() as session:
         survivors = _known(session, customer_ids)
+        every = sorted(i for ids in person_ids(session, survivors.values()).values() for i in ids)
         already = {
             o.customer_id
-            for o in session.exec(
-                select(Objection).where(Objection.customer_id.in_(sorted(set(survivors.values()))))
-            )
+            for o in session.exec(select(Objection).where(Objection.customer_id.in_(every)))
         }
-        added = sorted(set(survivors.values()) - already)
+        added = sorted(set(every) - already)
         for customer_id in added:
             session.add(Objection(customer_id=customer_id, source=source, actor=actor))
         if added:
@@ -90,10 +93,12 @@ def _forget_profiling(session: Session, ids: Sequence[int]) -> dict[str, int]:
 
 
 def withdraw_objection(database: Database, customer_ids: Iterable[int], *, actor: str) -> list[int]:
-    """Lift objections (the customer agreed again); returns the ids that had one."""
+    """Lift objections (the customer agreed again), of every id of each; returns the ids
+    that had one."""
     with database.session() as session:
-        survivors = sorted(set(_known(session, customer_ids).values()))
-        found = list(session.exec(select(Objection).where(Objection.customer_id.in_(survivors))))
+        survivors = _known(session, customer_ids).values()
+        every = sorted(i for ids in person_ids(session, survivors).values() for i in ids)
+        found = list(session.exec(select(Objection).where(Objection.customer_id.in_(every))))
         erased = [o.customer_id for o in found if o.source == "erasure"]
         if erased:
             # An erased person's tombstone must never be profiled again.

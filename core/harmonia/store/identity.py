@@ -9,7 +9,11 @@ same way. The SQL is store-neutral (SQLite, PostgreSQL, DuckDB).
 
 Customers who objected to profiling (``objection``) and merged ids are not
 part of any cycle's population: they get no segment and so appear in no
-output.
+output. An objection stays on the id it was recorded for, and a customer
+objects when any id of theirs does (their own, or one merged into them): a
+merge needs to move nothing, and an unmerge leaves each id with exactly the
+objections it had. An objection made while merged is recorded for every id
+of the person (:func:`person_ids`), so it outlives an unmerge on both sides.
 """
 
 from __future__ import annotations
@@ -19,11 +23,16 @@ from collections.abc import Iterable, Sequence
 from sqlalchemy import text
 from sqlmodel import Session
 
+#: SQL: the customers (survivors) who object, through any of their ids.
+OBJECTING = (
+    "SELECT COALESCE(objecting.survivor_id, objection.customer_id) AS id FROM objection "
+    "LEFT JOIN customer_redirect objecting ON objecting.merged_id = objection.customer_id"
+)
+
 #: SQL condition on a customer table's ``id``: a customer a cycle may profile
-#: (not merged into another, no objection).
+#: (not merged into another, no objection by any of their ids).
 PROFILED = (
-    "{id} NOT IN (SELECT merged_id FROM customer_redirect) "
-    "AND {id} NOT IN (SELECT customer_id FROM objection)"
+    f"{{id}} NOT IN (SELECT merged_id FROM customer_redirect) AND {{id}} NOT IN ({OBJECTING})"
 )
 
 
@@ -77,17 +86,39 @@ def forget_profiling(ids: str) -> list[str]:
 
 
 def record_objections(ids: str, source: str) -> list[str]:
-    """SQL: record objections of the customers ``ids`` selects (resolved to survivors), from
-    ``source``, and forget their profiling. Customers already objecting keep their entry."""
+    """SQL: record objections of the customers ``ids`` selects, from ``source``, for every
+    id of each (see :func:`person_ids`), and forget their profiling. Ids already objecting
+    keep their entry."""
     from harmonia.sql import literal
 
     resolved = f"SELECT DISTINCT {survivor('picked.id')} AS id FROM ({ids}) picked"
+    every = (
+        f"SELECT id FROM ({resolved}) r UNION "
+        f"SELECT merged_id FROM customer_redirect WHERE survivor_id IN (SELECT id FROM ({resolved}) s)"
+    )
     return [
         "INSERT INTO objection (customer_id, source, actor, at) "
-        f"SELECT id, {literal(source)}, '', CURRENT_TIMESTAMP FROM ({resolved}) r "
+        f"SELECT id, {literal(source)}, '', CURRENT_TIMESTAMP FROM ({every}) e "
         "WHERE id NOT IN (SELECT customer_id FROM objection)",
         *forget_profiling(resolved),
     ]
+
+
+def person_ids(session: Session, survivors: Iterable[int]) -> dict[int, list[int]]:
+    """Each survivor and every id of that person: itself and the ids merged into it."""
+    wanted = sorted(set(survivors))
+    found: dict[int, list[int]] = {s: [s] for s in wanted}
+    if wanted:
+        rows = session.connection().execute(
+            text(
+                "SELECT survivor_id, merged_id FROM customer_redirect "
+                f"WHERE survivor_id IN ({', '.join(str(int(i)) for i in wanted)}) "
+                "ORDER BY merged_id"
+            )
+        )
+        for survivor_id, merged_id in rows:
+            found[survivor_id].append(merged_id)
+    return found
 
 
 def resolve(session: Session, ids: Iterable[int]) -> dict[int, int]:
@@ -106,16 +137,3 @@ def resolve(session: Session, ids: Iterable[int]) -> dict[int, int]:
         .all()
     )
     return {i: found.get(i, i) for i in wanted}
-
-
-def objected(session: Session, ids: Iterable[int]) -> set[int]:
-    """The ids (resolved) whose customer objected to profiling."""
-    resolved = resolve(session, ids)
-    if not resolved:
-        return set()
-    survivors = ", ".join(str(i) for i in sorted(set(resolved.values())))
-    rows = session.connection().execute(
-        text(f"SELECT customer_id FROM objection WHERE customer_id IN ({survivors})")
-    )
-    blocked = {row[0] for row in rows}
-    return {i for i, s in resolved.items() if s in blocked}
