@@ -80,3 +80,44 @@ def test_attainment_variance_and_observed_response_with_every_reject_kept():
     # champions: 3 calls sold 600, 2 calls sold 1,500: the slope is -900 a call
     assert response["champion"]["observed_revenue_per_call"] == pytest.approx(-900.0)
     assert response["champion"]["planned_revenue_per_call"] == pytest.approx(250.0)
+
+
+def test_a_customer_in_two_areas_has_each_areas_actuals_against_its_plan():
+    """Rows naming their therapy area count for that area's plan only; a row without
+    one (a file's) counts for every plan of its customer."""
+    goals = pa.table(
+        {
+            "cycle_id": [1, 2],
+            "therapy_area": ["onc", "dia"],
+            "customer_id": [7, 7],
+            "territory": ["T1", "T1"],
+            "segment": ["champion", "grow"],
+            "segment_rank": [1, 2],
+            "face_to_face": [4, 2],
+            "contacts": [4, 2],
+            "revenue": [100_000, 40_000],
+        }
+    )
+    activity = pa.table(
+        {
+            "customer_id": [7, 7, 7],
+            "therapy_area": ["onc", "dia", None],
+            "channel": ["face_to_face"] * 3,
+            "date": ["2027-01-10", "2027-02-10", "2027-03-10"],
+            "contacts": [3, 1, 10],
+        }
+    )
+    sales = pa.table(
+        {
+            "customer_id": [7, 7],
+            "therapy_area": ["onc", "dia"],
+            "territory": [None, None],
+            "period": ["2027-Q1", "2027-Q1"],
+            "value": [900.0, 50.0],
+        }
+    )
+    result = compare(duckdb.connect(), goals, Period.parse("2027-H1"), activity, sales)
+    assert result.rejected.num_rows == 0
+    rows = {row["therapy_area"]: row for row in result.segments.to_pylist()}
+    assert (rows["onc"]["actual_calls"], rows["dia"]["actual_calls"]) == (13, 11)
+    assert (rows["onc"]["actual_sales"], rows["dia"]["actual_sales"]) == (900.0, 50.0)

@@ -33,8 +33,9 @@ def stored_actuals(
 ) -> tuple[pa.Table, pa.Table]:
     """``(activity, sales)`` of the plan's customers in its period, from the stored metrics.
 
-    Activity has one row per customer, channel and metric period (dated the
-    period's first day); sales one row per customer and period.
+    Activity has one row per customer, therapy area, channel and metric period
+    (dated the period's first day); sales one row per customer, area and period.
+    The area keeps a customer's two plans (two areas) apart.
     """
     from harmonia.compute import duckdb_connection
     from harmonia.store.bulk import BulkConnection
@@ -46,7 +47,7 @@ def stored_actuals(
     with BulkConnection(database, write=False) as bulk:
         metrics = facts_of(database).read(
             bulk,
-            "SELECT customer_id, metric, period, first_month, value FROM metric "
+            "SELECT customer_id, therapy_area, metric, period, first_month, value FROM metric "
             f"WHERE therapy_area IN ({areas}) AND metric IN ({names}) "
             f"AND first_month >= {period.first_month} AND last_month <= {period.last_month}",
         )
@@ -61,13 +62,14 @@ def stored_actuals(
         # Typed whatever the store returned (an empty SQLite read has no types).
         connection.execute(
             "CREATE TEMP TABLE planned_metrics AS SELECT CAST(m.customer_id AS BIGINT) AS "
-            "customer_id, CAST(m.metric AS VARCHAR) AS metric, CAST(m.period AS VARCHAR) AS "
+            "customer_id, CAST(m.therapy_area AS VARCHAR) AS therapy_area, "
+            "CAST(m.metric AS VARCHAR) AS metric, CAST(m.period AS VARCHAR) AS "
             "period, CAST(m.first_month AS BIGINT) AS first_month, CAST(m.value AS DOUBLE) AS "
             "value FROM stored_metrics m WHERE CAST(m.customer_id AS BIGINT) IN "
             "(SELECT customer_id FROM plan_goals)"
         )
         activity = connection.sql(
-            f"SELECT customer_id, CASE metric {channels} END AS channel, "
+            f"SELECT customer_id, therapy_area, CASE metric {channels} END AS channel, "
             "strftime(make_date(CAST(first_month // 12 AS INTEGER), "
             "CAST(first_month % 12 + 1 AS INTEGER), 1), '%Y-%m-%d') AS date, "
             "CAST(round(value) AS BIGINT) AS contacts "
@@ -75,7 +77,7 @@ def stored_actuals(
             "ORDER BY customer_id, first_month, channel"
         ).to_arrow_table()
         sales = connection.sql(
-            "SELECT customer_id, CAST(NULL AS VARCHAR) AS territory, period, value "
+            "SELECT customer_id, therapy_area, CAST(NULL AS VARCHAR) AS territory, period, value "
             f"FROM planned_metrics WHERE metric = {literal(ACTUAL_SALES_METRIC)} "
             "ORDER BY customer_id, first_month"
         ).to_arrow_table()

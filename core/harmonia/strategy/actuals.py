@@ -7,6 +7,10 @@ source ids through the crosswalk):
 * **sales**: ``customer_id`` *or* ``territory``, ``period``, ``value`` (revenue
   in the pro forma's currency, for a customer or a whole territory).
 
+Either may name the ``therapy_area`` of each row (stored actuals do): a
+customer planned in two areas then has each area's actuals compared with
+that area's plan; a row without one counts for every area of its customer.
+
 Rows that cannot be compared with the plan are not dropped: each comes back
 with its reasons (a customer the plan does not hold, a date or period
 outside the plan's period, an unknown channel or territory, a value that is
@@ -51,8 +55,8 @@ def compare(
 ) -> Actuals:
     """Compare actual ``activity`` and ``sales`` with a plan's ``goals`` for ``period``."""
     connection.register("actual_goals", goals)
-    connection.register("actual_activity_in", _with_source_ids(activity))
-    connection.register("actual_sales_in", _with_source_ids(sales))
+    connection.register("actual_activity_in", _with_optional(activity))
+    connection.register("actual_sales_in", _with_optional(sales))
     try:
         connection.execute(_checked_sql(period))
         return Actuals(
@@ -68,10 +72,13 @@ def compare(
             connection.unregister(name)
 
 
-def _with_source_ids(table: pa.Table) -> pa.Table:
-    if "source_id" in table.column_names:
-        return table
-    return table.append_column("source_id", pa.nulls(table.num_rows, pa.string()))
+def _with_optional(table: pa.Table) -> pa.Table:
+    """``table`` with the optional columns it lacks, empty: ``source_id`` (a file's
+    customer id) and ``therapy_area`` (which of a customer's plans a row is for)."""
+    for column in ("source_id", "therapy_area"):
+        if column not in table.column_names:
+            table = table.append_column(column, pa.nulls(table.num_rows, pa.string()))
+    return table
 
 
 def _checked_sql(period: Period) -> str:
@@ -124,15 +131,29 @@ def _checked_sql(period: Period) -> str:
         s.sales AS actual_sales
     FROM actual_goals g
     LEFT JOIN (
-        SELECT customer_id, SUM(CASE WHEN channel = 'face_to_face' THEN contacts ELSE 0 END) AS calls,
-            SUM(contacts) AS contacts
-        FROM actual_activity_checked WHERE len(reasons) = 0 GROUP BY customer_id
-    ) a ON a.customer_id = g.customer_id
+        SELECT g.customer_id, CAST(g.therapy_area AS VARCHAR) AS therapy_area,
+            SUM(CASE WHEN a.channel = 'face_to_face' THEN a.contacts ELSE 0 END) AS calls,
+            SUM(a.contacts) AS contacts
+        FROM actual_goals g JOIN actual_activity_checked a ON {_same_plan("a")}
+        WHERE len(a.reasons) = 0 GROUP BY 1, 2
+    ) a ON a.customer_id = g.customer_id AND a.therapy_area = CAST(g.therapy_area AS VARCHAR)
     LEFT JOIN (
-        SELECT customer_id, SUM(value) AS sales FROM actual_sales_checked
-        WHERE len(reasons) = 0 AND customer_id IS NOT NULL GROUP BY customer_id
-    ) s ON s.customer_id = g.customer_id;
+        SELECT g.customer_id, CAST(g.therapy_area AS VARCHAR) AS therapy_area,
+            SUM(s.value) AS sales
+        FROM actual_goals g JOIN actual_sales_checked s ON {_same_plan("s")}
+        WHERE len(s.reasons) = 0 GROUP BY 1, 2
+    ) s ON s.customer_id = g.customer_id AND s.therapy_area = CAST(g.therapy_area AS VARCHAR);
     """
+
+
+def _same_plan(alias: str) -> str:
+    """SQL: an actual row belongs to a plan row: same customer, and same therapy area
+    where the row names one (stored actuals do; a file's rows count for every area of
+    their customer)."""
+    return (
+        f"{alias}.customer_id = g.customer_id AND ({alias}.therapy_area IS NULL "
+        f"OR {alias}.therapy_area = CAST(g.therapy_area AS VARCHAR))"
+    )
 
 
 def _customer_reasons(alias: str, *, optional: bool = False) -> str:
