@@ -284,3 +284,69 @@ def test_each_refined_dimension_names_its_request(
         None,
         {"tier": waiting},
     ]
+
+
+def test_a_target_is_added_or_removed_and_the_final_list_says_so(
+    feedback: tuple[Harmonia, int], tmp_path: Path
+) -> None:
+    import csv
+
+    import attrs
+
+    from harmonia.refinement.requests import submit
+
+    app, cycle = feedback
+    record = app.refinement.cycle(cycle)
+    policy = attrs.evolve(app.refinement.policy(record), dimensions=("segment", "target"))
+    asked = [
+        ("C10", "yes", "dora"),  # monitor: not a target by its strategy; dora adds it
+        ("C01", "no", "dora"),  # champion: removed
+        ("C02", "no", "rita"),  # a rep's removal waits for the manager
+        ("C03", "yes", "rita"),  # develop is a target already
+    ]
+    rows = pa.Table.from_pylist(
+        [
+            {
+                "_row": number,
+                "customer_id": int(customer[1:]),
+                "requester": who,
+                "action": "target",
+                "new_value": value,
+                "reason": "data error",
+                "comment": "",
+            }
+            for number, (customer, value, who) in enumerate(asked, start=1)
+        ]
+    )
+    checked = submit(
+        app.database,
+        record,
+        policy,
+        app.refinement.orders(record),
+        rows,
+        targeted=app.refinement.targeted(record),
+    ).to_pylist()
+    assert [(c["old_value"], c["status"], c["rule"]) for c in checked] == [
+        ("no", "accepted", "own change"),
+        ("yes", "accepted", "own change"),
+        ("yes", "pending", "manager"),
+        ("yes", "rejected", "policy.value"),
+    ]
+    assert checked[3]["message"] == "customer 3 is already yes"
+    proposal = {r["source_id"]: r["target"] for r in app.refinement.proposal(cycle).to_pylist()}
+    assert (proposal["C10"], proposal["C01"], proposal["C02"]) == ("yes", "no", "yes")
+    app.refinement.close_feedback(cycle)
+    app.refinement.approve(cycle)
+    published = app.refinement.publish(cycle, directory=tmp_path / "final")
+    (target_list,) = [w.location for w in published.written if w.output == "target_list"]
+    lines = Path(target_list).read_text(encoding="utf-8").splitlines()
+    listed = csv.DictReader(lines, delimiter=";" if ";" in lines[0] else ",")
+    targets = {row["source_id"] for row in listed}
+    assert "C10" in targets and "C01" not in targets and "C02" in targets  # C02 expired
+    stored = query(
+        app.database_url,
+        f"SELECT customer_id, refined_target, refined_by FROM assignment WHERE cycle_id = {cycle} "
+        "AND refined_target IS NOT NULL ORDER BY customer_id",
+    )
+    assert [(r["customer_id"], r["refined_target"]) for r in stored] == [(1, "no"), (10, "yes")]
+    assert json.loads(stored[0]["refined_by"]) == {"target": checked[1]["id"]}

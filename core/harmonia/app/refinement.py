@@ -94,6 +94,13 @@ class Refinement:
             name, fix="install the pack that declares it"
         )
 
+    def targeted(self, cycle: Cycle) -> list[str]:
+        """The segments the cycle's plan puts on the target list (their strategies')."""
+        from harmonia.engine.spec import resolve
+
+        spec = resolve(self.app.catalog, cycle.country, cycle.therapy_area, cycle.period)
+        return [s for s in spec.rule_set.segment.outcomes if spec.strategies[s].target]
+
     @staticmethod
     def orders(cycle: Cycle) -> dict[str, list[str]]:
         """Each dimension's segments, highest first, as the cycle's rule set declared them."""
@@ -186,7 +193,8 @@ class Refinement:
                 fix="re-run the same country, therapy area and period (harmonia cycle run)",
             )
         freeze_scope(self.app.database, new)
-        report = carry_over_report(self.app.database, old_cycle, new_cycle)
+        targeted = self.targeted(new)
+        report = carry_over_report(self.app.database, old_cycle, new_cycle, targeted)
         if dry_run:
             return report
         self._check(new, lifecycle.FEEDBACK)
@@ -203,7 +211,7 @@ class Refinement:
                         "carried over (managers deciding): nothing was carried",
                         fix="run the carry-over again once the managers are done",
                     ) from None
-                report = carry_over_report(self.app.database, old_cycle, new_cycle)
+                report = carry_over_report(self.app.database, old_cycle, new_cycle, targeted)
         # The re-run keeps the policy and the window of the round it takes over.
         taken = json.loads(old.snapshot)
         self._open(
@@ -410,7 +418,8 @@ class Refinement:
         and name."""
         from harmonia.refinement.snapshot import proposal
 
-        return proposal(self.app.existing_database, self.cycle(cycle_id), territory, system)
+        cycle = self.cycle(cycle_id)
+        return proposal(self.app.existing_database, cycle, territory, system, self.targeted(cycle))
 
     def request(
         self,
@@ -465,7 +474,14 @@ class Refinement:
                 schema=INCOMING,
             )
         )
-        checked = submit(self.app.database, cycle, self.policy(cycle), _orders(cycle), table)
+        checked = submit(
+            self.app.database,
+            cycle,
+            self.policy(cycle),
+            _orders(cycle),
+            table,
+            targeted=self.targeted(cycle),
+        )
         return Submitted(checked.to_pylist())
 
     def decide(
@@ -674,9 +690,12 @@ def _text(value: Any) -> Any:
 
 def _orders(cycle: Cycle) -> dict[str, list[str]]:
     """Each dimension's segments, highest first, as the cycle's rule set declared them."""
+    from harmonia.refinement.snapshot import TARGET_VALUES
+
     rule_set = json.loads(cycle.snapshot).get("rule_set", {})
-    return {
+    orders = {
         name: list(rule_set[name]["segments"])
         for name in ("segment", "needs", "tier")
         if rule_set.get(name)
     }
+    return {**orders, "target": list(TARGET_VALUES)}

@@ -79,12 +79,20 @@ def _render_requests(rows: list[dict], title: str | None = None) -> None:
 @click.option("--segment", "segment", help="The segment to move the customer to.")
 @click.option("--needs", "needs", help="The needs segment to move the customer to.")
 @click.option("--tier", "tier", help="The tier to move the customer to.")
+@click.option(
+    "--target",
+    "target",
+    type=click.Choice(["yes", "no"]),
+    help="Add the customer to the target list (yes) or remove it (no).",
+)
 @click.option("--reason", required=True, help="One of the policy's reasons (quote it).")
 @click.option("--comment", default="", help="Anything the manager should know.")
 @click.option("--system", help="The system whose id CUSTOMER is (default: any; or harmonia).")
 @_person
 @_as_json
-def request(cycle_id, customer, segment, needs, tier, reason, comment, system, person, as_json):
+def request(
+    cycle_id, customer, segment, needs, tier, target, reason, comment, system, person, as_json
+):
     """Ask for one change of a customer of your territory.
 
     The policy decides at once when it can (its checks and auto rules, with the
@@ -92,11 +100,16 @@ def request(cycle_id, customer, segment, needs, tier, reason, comment, system, p
     """
     chosen = [
         (name, value)
-        for name, value in (("segment", segment), ("needs", needs), ("tier", tier))
+        for name, value in (
+            ("segment", segment),
+            ("needs", needs),
+            ("tier", tier),
+            ("target", target),
+        )
         if value
     ]
     if len(chosen) != 1:
-        raise click.UsageError("give exactly one of --segment, --needs, --tier")
+        raise click.UsageError("give exactly one of --segment, --needs, --tier, --target")
     ((action, value),) = chosen
     submitted = app().refinement.request(
         cycle_id,

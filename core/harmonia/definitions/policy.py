@@ -51,7 +51,8 @@ class RefinementPolicy:
     name: str
     #: What reps may do, in one sentence a rep understands.
     description: str
-    #: Which results reps may change: ``segment``, ``needs``, ``tier``.
+    #: Which results reps may change: ``segment``, ``needs``, ``tier``, and ``target``
+    #: (add a customer to the target list, ``yes``, or remove one, ``no``).
     dimensions: tuple[str, ...] = ("segment",)
     #: ``adjacent``: one step up or down the dimension's order; ``any``: anywhere.
     moves: Literal["adjacent", "any"] = "adjacent"
@@ -97,9 +98,10 @@ class RefinementPolicy:
                 yield Problem(f"reasons_by_action.{action}", "declare at least one reason")
             yield from check_unique(f"reasons_by_action.{action}", reasons, "reason")
         for index, dimension in enumerate(self.dimensions):
-            if dimension not in ("segment", "needs", "tier"):
+            if dimension not in ("segment", "needs", "tier", "target"):
                 yield Problem(
-                    f"dimensions[{index}]", f"{dimension!r} is not segment, needs or tier"
+                    f"dimensions[{index}]",
+                    f"{dimension!r} is not segment, needs, tier or target",
                 )
         if self.window_days < 1:
             yield Problem("window_days", "the refinement window must be at least one day")

@@ -486,18 +486,25 @@ class CycleQuery:
         (None when no feature reads a profile)."""
         return coverage_sql(self.spec.rule_set, assignments)
 
-    def target_list(self, assignments: str) -> str:
+    def target_list(self, assignments: str, *, refined: bool = False) -> str:
         """Targeted customers with their segment, strategy and call plan, by territory.
 
         Reads the cycle's computed ``assignments`` (one row per customer). Each
         customer shows one national identifier and one source id (the first by
         scheme, by system and id), looked up for the targeted customers only.
+        ``refined``: the stored assignments after field refinement, whose
+        ``refined_target`` adds a customer to the list (``yes``) or removes one.
         """
 
         def channels(table: str) -> str:
             return "".join(f"{table}.{channel}, " for channel in self.channels)
 
         targeted = "customer_id IN (SELECT customer_id FROM targeted)"
+        targeted_by = (
+            "CASE a.refined_target WHEN 'yes' THEN TRUE WHEN 'no' THEN FALSE ELSE plan.target END"
+            if refined
+            else "plan.target"
+        )
         return f"""
         WITH plan AS ({self._plan()}),
         targeted AS (
@@ -505,7 +512,7 @@ class CycleQuery:
                 plan.segment_rank, plan.strategy, {channels("plan")}plan.contacts,
                 plan.cost
             FROM {assignments} a JOIN plan ON plan.segment = a.final_segment
-            WHERE plan.target
+            WHERE {targeted_by}
         ),
         ids AS (
             SELECT customer_id, scheme, value FROM (

@@ -23,11 +23,13 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Sequence
 
 import attrs
 
 from harmonia.compute import duckdb_connection
 from harmonia.refinement.requests import stored_time
+from harmonia.refinement.snapshot import target_sql
 from harmonia.sql import literal
 from harmonia.store.bulk import BulkConnection
 from harmonia.store.database import Database
@@ -35,19 +37,21 @@ from harmonia.store.database import Database
 #: How each request of the old cycle fares in the re-run (DuckDB, over ``requests``
 #: and ``rerun``: customer_id, territory, segment, needs, tier).
 OUTCOMES_SQL = """
-SELECT r.*, n.territory AS rerun_territory,
-    CASE r.action WHEN 'segment' THEN n.segment WHEN 'needs' THEN n.needs
-        WHEN 'tier' THEN n.tier END AS rerun_value,
+WITH valued AS (
+    SELECT r.*, n.customer_id AS rerun_customer, n.territory AS rerun_territory,
+        CASE r.action WHEN 'segment' THEN n.segment WHEN 'needs' THEN n.needs
+            WHEN 'tier' THEN n.tier WHEN 'target' THEN n.target END AS rerun_value
+    FROM requests r LEFT JOIN rerun n ON n.customer_id = r.customer_id
+)
+SELECT * EXCLUDE (rerun_customer),
     CASE
-        WHEN n.customer_id IS NULL THEN 'conflict'
-        WHEN n.territory IS DISTINCT FROM r.territory THEN 'conflict'
-        WHEN (CASE r.action WHEN 'segment' THEN n.segment WHEN 'needs' THEN n.needs
-            WHEN 'tier' THEN n.tier END) IS NOT DISTINCT FROM r.old_value THEN 'carried'
-        WHEN (CASE r.action WHEN 'segment' THEN n.segment WHEN 'needs' THEN n.needs
-            WHEN 'tier' THEN n.tier END) IS NOT DISTINCT FROM r.new_value THEN 'not needed'
+        WHEN rerun_customer IS NULL THEN 'conflict'
+        WHEN rerun_territory IS DISTINCT FROM territory THEN 'conflict'
+        WHEN rerun_value IS NOT DISTINCT FROM old_value THEN 'carried'
+        WHEN rerun_value IS NOT DISTINCT FROM new_value THEN 'not needed'
         ELSE 'conflict' END AS outcome
-FROM requests r LEFT JOIN rerun n ON n.customer_id = r.customer_id
-ORDER BY r.id
+FROM valued
+ORDER BY id
 """
 
 
@@ -85,10 +89,13 @@ def _why(row: dict, new_cycle: int) -> str:
     )
 
 
-def carry_over_report(database: Database, old_cycle: int, new_cycle: int) -> CarryOver:
+def carry_over_report(
+    database: Database, old_cycle: int, new_cycle: int, targeted: Sequence[str] = ()
+) -> CarryOver:
     """The open requests of ``old_cycle`` and how each fares in ``new_cycle``.
 
-    ``new_cycle``'s refinement scope must be frozen (its territories).
+    ``new_cycle``'s refinement scope must be frozen (its territories);
+    ``targeted`` are the segments its plan targets.
     """
     with BulkConnection(database) as bulk:
         requests = bulk.read(
@@ -98,8 +105,8 @@ def carry_over_report(database: Database, old_cycle: int, new_cycle: int) -> Car
             f"WHERE cycle_id = {int(old_cycle)} AND status IN ('pending', 'accepted')"
         )
         rerun = bulk.read(
-            "SELECT s.customer_id, s.territory, a.final_segment AS segment, a.needs, a.tier "
-            "FROM refinement_scope s JOIN assignment a ON a.cycle_id = s.cycle_id AND "
+            "SELECT s.customer_id, s.territory, a.final_segment AS segment, a.needs, a.tier, "
+            f"{target_sql('a.final_segment', targeted)} AS target FROM refinement_scope s JOIN assignment a ON a.cycle_id = s.cycle_id AND "
             f"a.customer_id = s.customer_id WHERE s.cycle_id = {int(new_cycle)} AND "
             "s.customer_id IN (SELECT customer_id FROM refinement_request "
             f"WHERE cycle_id = {int(old_cycle)} AND status IN ('pending', 'accepted'))"
@@ -112,7 +119,8 @@ def carry_over_report(database: Database, old_cycle: int, new_cycle: int) -> Car
         duck.execute(
             "CREATE TEMP TABLE rerun AS SELECT CAST(customer_id AS BIGINT) AS customer_id, "
             f"CAST(territory AS {text}) AS territory, CAST(segment AS {text}) AS segment, "
-            f"CAST(needs AS {text}) AS needs, CAST(tier AS {text}) AS tier FROM rerun_raw"
+            f"CAST(needs AS {text}) AS needs, CAST(tier AS {text}) AS tier, "
+            f"CAST(target AS {text}) AS target FROM rerun_raw"
         )
         duck.execute(
             "CREATE TEMP TABLE requests AS SELECT CAST(id AS BIGINT) AS id, "

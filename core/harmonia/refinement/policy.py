@@ -71,7 +71,7 @@ class Context:
 
     ``orders`` maps each dimension to its segments, highest first (the cycle's
     rule set). ``opened_at`` is when feedback opened. The DuckDB connection
-    holds the tables ``scope`` (customer_id, territory, segment, needs, tier:
+    holds the tables ``scope`` (customer_id, territory, segment, needs, tier, target:
     the requested customers in the snapshot), ``sizes`` (territory, customers),
     ``authority`` (person, role, territory, manager: the territories each person
     may act on) and ``open_requests`` (id, customer_id, action, territory,
@@ -121,9 +121,9 @@ def _checks_sql(context: Context) -> str:
     )
     return f"""
     WITH requests AS (
-        SELECT i.*, s.territory, s.segment, s.needs, s.tier,
+        SELECT i.*, s.territory, s.segment, s.needs, s.tier, s.target,
             CASE i.action WHEN 'segment' THEN s.segment WHEN 'needs' THEN s.needs
-                WHEN 'tier' THEN s.tier END AS old_value,
+                WHEN 'tier' THEN s.tier WHEN 'target' THEN s.target END AS old_value,
             a.role, a.person IS NOT NULL AS covered, a.manager,
             (SELECT string_agg(DISTINCT territory, ', ' ORDER BY territory) FROM authority
                 WHERE person = i.requester) AS own_units

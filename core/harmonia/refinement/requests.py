@@ -25,6 +25,7 @@ from harmonia.compute import duckdb_connection
 from harmonia.definitions import RefinementPolicy
 from harmonia.errors import ConfigError, NotFoundError
 from harmonia.refinement.policy import INCOMING, Context, evaluate
+from harmonia.refinement.snapshot import target_sql
 from harmonia.sql import literal, quote
 from harmonia.store.bulk import BulkConnection
 from harmonia.store.database import Database
@@ -114,11 +115,13 @@ def submit(
     requests: pa.Table,
     *,
     now: dt.datetime | None = None,
+    targeted: Sequence[str] = (),
 ) -> pa.Table:
     """Check and store a batch of requests; returns each with its id and decision.
 
     ``requests`` has the columns of :data:`INCOMING` (``_row`` numbers them in
-    their file). Whatever the outcome, every request is stored.
+    their file). Whatever the outcome, every request is stored. ``targeted``
+    are the segments the cycle's plan targets (a customer's ``target`` value).
 
     Checking and storing are one transaction that holds the requests' write
     lock, so two submits at once are checked one after the other (the second
@@ -141,7 +144,7 @@ def submit(
         with BulkConnection(database) as bulk:
             bulk.lock("refinement_request")
             _check_status(bulk, cycle)
-            _read_context(bulk, duck, cycle_id, cycle.country, incoming)
+            _read_context(bulk, duck, cycle_id, cycle.country, incoming, targeted)
             checked = evaluate(duck, incoming, context)
             return _store(bulk, duck, cycle_id, checked, now)
     except Exception as error:
@@ -172,7 +175,12 @@ def _open_request_clash(error: Exception) -> bool:
 
 
 def _read_context(
-    bulk: BulkConnection, duck: Any, cycle_id: int, country: str, incoming: pa.Table
+    bulk: BulkConnection,
+    duck: Any,
+    cycle_id: int,
+    country: str,
+    incoming: pa.Table,
+    targeted: Sequence[str] = (),
 ) -> None:
     """The DuckDB tables :func:`evaluate` checks a batch against (see ``Context``)."""
     load_authority(bulk, duck, country)
@@ -193,11 +201,19 @@ def _read_context(
         "scope",
         bulk.read(
             "SELECT s.customer_id, s.territory, a.final_segment AS segment, a.needs, "
-            "a.tier FROM refinement_scope s JOIN assignment a ON a.cycle_id = s.cycle_id "
+            f"a.tier, {target_sql('a.final_segment', targeted)} AS target "
+            "FROM refinement_scope s JOIN assignment a ON a.cycle_id = s.cycle_id "
             f"AND a.customer_id = s.customer_id WHERE s.cycle_id = {cycle_id} "
             f"AND s.customer_id IN (SELECT customer_id FROM {ids})"
         ),
-        {"customer_id": "BIGINT", "territory": text, "segment": text, "needs": text, "tier": text},
+        {
+            "customer_id": "BIGINT",
+            "territory": text,
+            "segment": text,
+            "needs": text,
+            "tier": text,
+            "target": text,
+        },
     )
     _typed(
         duck,

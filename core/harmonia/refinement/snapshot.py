@@ -9,15 +9,31 @@ are single SQL statements in the store, whatever the size of the universe.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import pyarrow as pa
 
 from harmonia.periods import Period
+from harmonia.sql import text_list
 from harmonia.store.bulk import BulkConnection
 from harmonia.store.database import Database
 from harmonia.store.models import Cycle
 
 #: The assignment column each refinable dimension changes.
-DIMENSION_COLUMNS = {"segment": "final_segment", "needs": "needs", "tier": "tier"}
+DIMENSION_COLUMNS = {
+    "segment": "final_segment",
+    "needs": "needs",
+    "tier": "tier",
+    "target": "refined_target",
+}
+
+#: A target request's values: on the target list, or not.
+TARGET_VALUES = ("yes", "no")
+
+
+def target_sql(segment: str, targeted: Sequence[str]) -> str:
+    """SQL: ``yes`` when the segment ``segment`` (an expression) is a targeted one."""
+    return f"CASE WHEN {segment} IN ({text_list(targeted)}) THEN 'yes' ELSE 'no' END"
 
 
 def freeze_scope(database: Database, cycle: Cycle) -> int:
@@ -125,7 +141,13 @@ def _record_requests(bulk: BulkConnection, cycle_id: int, accepted: pa.Table) ->
     )
 
 
-def proposal(database: Database, cycle: Cycle, territory: str | None, system: str | None):
+def proposal(
+    database: Database,
+    cycle: Cycle,
+    territory: str | None,
+    system: str | None,
+    targeted: Sequence[str] = (),
+):
     """The cycle's frozen proposal as Arrow (see ``app.refinement.proposal``).
 
     One query in the store: accepted requests are applied on the way, so a
@@ -146,7 +168,9 @@ def proposal(database: Database, cycle: Cycle, territory: str | None, system: st
             SELECT s.territory, s.customer_id AS harmonia_id, x.system, x.source_id,
                 c.type, c.first_name, c.last_name, c.specialty, c.city,
                 COALESCE(r.segment, a.final_segment) AS segment,
-                COALESCE(r.needs, a.needs) AS needs, COALESCE(r.tier, a.tier) AS tier
+                COALESCE(r.needs, a.needs) AS needs, COALESCE(r.tier, a.tier) AS tier,
+                COALESCE(r.target, a.refined_target,
+                    {target_sql("COALESCE(r.segment, a.final_segment)", targeted)}) AS target
             FROM refinement_scope s
             JOIN assignment a ON a.cycle_id = s.cycle_id AND a.customer_id = s.customer_id
             JOIN customer c ON c.id = s.customer_id

@@ -18,7 +18,7 @@ from harmonia.rules.features import FeatureSpec
 
 #: What an auto rule's condition can name.
 REQUEST_FACTS: Mapping[str, FeatureSpec] = {
-    "action": FeatureSpec("action", "text", ("segment", "needs", "tier"), nullable=False),
+    "action": FeatureSpec("action", "text", ("segment", "needs", "tier", "target"), nullable=False),
     "reason": FeatureSpec("reason", "text", nullable=False),
     "old_value": FeatureSpec("old_value", "text"),
     "new_value": FeatureSpec("new_value", "text"),

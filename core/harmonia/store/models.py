@@ -259,6 +259,9 @@ class Assignment(SQLModel, table=True):
     #: The accepted requests that changed it on publishing, as JSON
     #: (``{"segment": 12, "tier": 15}``: dimension -> request id); None when none did.
     refined_by: str | None = None
+    #: ``yes``/``no`` where an accepted request added the customer to the target
+    #: list or removed it (else its segment's strategy decides).
+    refined_target: str | None = None
 
 
 class StrategyPlan(SQLModel, table=True):
