@@ -51,8 +51,11 @@ from harmonia.store.database import Database
 #: Below this many customers m and u are taken as declared: a small universe
 #: has too few random pairs to estimate u, too few matches to estimate m.
 TRAIN_FROM = 20_000
-#: Pairs each estimation reads at most (a sample beyond): seconds, not minutes, at 1M.
-TRAINING_PAIRS = 2e6
+#: Random pairs u is estimated from, and blocked pairs each EM reads at most (a
+#: sample beyond; EM without term frequencies, which predicting applies): 1M x
+#: 400k trains in 13 s, not 58 s, to the same m within 0.01.
+U_PAIRS = 2e6
+EM_PAIRS = 5e5
 #: The least m probability: one person's two records may differ in anything (a
 #: specialty recorded differently, a second e-mail address) one time in a hundred.
 M_FLOOR = 0.01
@@ -185,6 +188,7 @@ def score_pairs(
     """
     from splink import DuckDBAPI, Linker, block_on
 
+    on_stage("normalising records")
     duck.execute(f"CREATE OR REPLACE TABLE records AS {normalised_records(country)}")
     universe = duck.sql("SELECT COUNT(*) FROM records").fetchall()[0][0]
     if universe < 2:
@@ -197,16 +201,20 @@ def score_pairs(
     linker = Linker(db_api.register("records"), settings(universe), log_level="ERROR")
     if universe >= TRAIN_FROM:
         on_stage("estimating u from random pairs")
-        linker.training.estimate_u_using_random_sampling(max_pairs=TRAINING_PAIRS, seed=42)
+        linker.training.estimate_u_using_random_sampling(max_pairs=U_PAIRS, seed=42)
         on_stage("estimating m by expectation maximisation")
         training = linker.training
         # Pairs sharing a full name train every other field; pairs sharing a postal
         # code train the names.
         training.estimate_parameters_using_expectation_maximisation(
-            block_on("first_name", "last_name"), max_pairs=TRAINING_PAIRS
+            block_on("first_name", "last_name"),
+            max_pairs=EM_PAIRS,
+            estimate_without_term_frequencies=True,
         )
         training.estimate_parameters_using_expectation_maximisation(
-            block_on("postal_code"), max_pairs=TRAINING_PAIRS
+            block_on("postal_code"),
+            max_pairs=EM_PAIRS,
+            estimate_without_term_frequencies=True,
         )
         linker = Linker(
             db_api.register("records"),
