@@ -23,7 +23,7 @@ market loading its first files runs cycles before every input arrives).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 import attrs
@@ -35,6 +35,7 @@ from harmonia.definitions import (
     MetricFeature,
     ProfileFeature,
     QuantileFeature,
+    RuleSet,
 )
 from harmonia.errors import ConfigError
 from harmonia.sql import identifier, quote, text_list
@@ -80,47 +81,68 @@ class InputCoverage:
 
 
 def input_coverage_sql(query: CycleQuery) -> str:
-    """One query over the cycle's inputs: per feature (and quantile peer group),
-    ``feature``, ``input``, ``peer_group``, ``covered`` and ``customers``."""
+    """One query over the cycle's inputs, one scan of its population: a flag per feature
+    (``f<i>``: the customer has the input), summed over the population and over each
+    quantile feature's peer groups (grouping sets). :func:`coverage_of` reads it."""
+    features = query.spec.rule_set.features
     holders: dict[str, str] = {}  # the SQL of the customers holding an input -> its CTE
-    selects = []
-    for feature in query.spec.rule_set.features:
-        described, condition, held = _input(query, feature)
-        join = ""
+    flags = []
+    for index, feature in enumerate(features):
+        _, condition, held = _input(query, feature)
         if held is not None:
             cte = holders.setdefault(held, f"has__{len(holders)}")
-            join = f" LEFT JOIN {cte} ON {cte}.customer_id = p.customer_id"
-            condition = f"{cte}.customer_id IS NOT NULL"
-        counts = (
-            f"CAST(SUM(CASE WHEN {condition} THEN 1 ELSE 0 END) AS BIGINT) AS covered, "
-            f"CAST(COUNT(*) AS BIGINT) AS customers FROM population p{join}"
+            condition = f"p.customer_id IN (SELECT customer_id FROM {cte})"
+        flags.append(f"CASE WHEN {condition} THEN 1 ELSE 0 END AS f{index}")
+    peers = _peer_columns(query.spec.rule_set)
+    sums = "".join(f", CAST(SUM(f{index}) AS BIGINT) AS f{index}" for index in range(len(features)))
+    # GROUPING SETS by hand (SQLite has none): the population whole, then per peer group,
+    # each row saying which columns it groups by (``grouped``: a bit per peer column,
+    # set when aggregated over, as GROUPING() would).
+    selects = []
+    for group in [(), *_peer_sets(features)]:
+        values = "".join(
+            f", CAST({column if column in group else 'NULL'} AS VARCHAR) AS {column}"
+            for column in peers
         )
-        head = f"SELECT {quote(feature.name)} AS feature, {quote(described)} AS input, "
-        selects.append(f"{head}CAST(NULL AS VARCHAR) AS peer_group, {counts}")
-        if isinstance(feature, QuantileFeature) and feature.peer_group:
-            columns = [f"p.{identifier(column)}" for column in feature.peer_group]
-            label = " || ' / ' || ".join(
-                f"COALESCE(CAST({column} AS VARCHAR), '(none)')" for column in columns
-            )
-            selects.append(
-                f"{head}CAST({label} AS VARCHAR) AS peer_group, {counts} "
-                f"GROUP BY {', '.join(columns)}"
-            )
-    if not selects:
-        return (
-            "SELECT CAST(NULL AS VARCHAR) AS feature, CAST(NULL AS VARCHAR) AS input, "
-            "CAST(NULL AS VARCHAR) AS peer_group, CAST(0 AS BIGINT) AS covered, "
-            "CAST(0 AS BIGINT) AS customers WHERE 1 = 0"
+        by = f" GROUP BY {', '.join(group)}" if group else ""
+        selects.append(
+            f"SELECT {_mask(peers, group)} AS grouped{values}, "
+            f"CAST(COUNT(*) AS BIGINT) AS customers{sums} FROM flagged{by}"
         )
-    ctes = {"population": query.population(), **{cte: sql for sql, cte in holders.items()}}
+    ctes = {
+        "population": query.population(),
+        **{cte: sql for sql, cte in holders.items()},
+        "flagged": f"SELECT p.*, {', '.join(flags) or '1 AS f'} FROM population p",
+    }
     with_clause = ",\n".join(f"{name} AS (\n{sql}\n)" for name, sql in ctes.items())
     return f"WITH {with_clause}\n" + "\nUNION ALL\n".join(selects)
+
+
+def _mask(peers: Sequence[str], group: Sequence[str]) -> int:
+    """GROUPING()'s value for rows grouped by ``group``: a bit per peer column (the
+    first the highest), set when the column is aggregated over."""
+    return sum(1 << (len(peers) - 1 - i) for i, column in enumerate(peers) if column not in group)
+
+
+def _peer_columns(rule_set: RuleSet) -> list[str]:
+    """Every column some quantile feature ranks within, in a fixed order."""
+    columns = [c for f in rule_set.features if isinstance(f, QuantileFeature) for c in f.peer_group]
+    return list(dict.fromkeys(columns))
+
+
+def _peer_sets(features: Sequence[Feature]) -> list[tuple[str, ...]]:
+    sets = [tuple(f.peer_group) for f in features if isinstance(f, QuantileFeature)]
+    return list(dict.fromkeys(group for group in sets if group))
 
 
 def _input(query: CycleQuery, feature: Feature) -> tuple[str, str, str | None]:
     """What ``feature`` reads, in words; the condition on a population row ``p`` that
     the customer has it; or instead the SQL of the customers holding it."""
-    from harmonia.engine.query import METRICS, RESPONSES
+    from harmonia.engine.query import RESPONSES
+    from harmonia.store.identity import resolved_facts
+
+    # Whether a customer has a metric, not which row wins: no key, no duplicate check.
+    metrics = resolved_facts("metric", ("therapy_area", "metric", "first_month", "last_month"))
 
     if isinstance(feature, AttributeFeature):
         column = f"p.{identifier(feature.column)}"
@@ -147,7 +169,7 @@ def _input(query: CycleQuery, feature: Feature) -> tuple[str, str, str | None]:
         first = period.first_month if feature.window == "cycle" else None
     since = f" AND first_month >= {first}" if first is not None else ""
     held = (
-        f"SELECT DISTINCT customer_id FROM {METRICS} metric "
+        f"SELECT DISTINCT customer_id FROM {metrics} metric "
         f"WHERE therapy_area = {quote(query.spec.therapy_area)} "
         f"AND metric = {quote(feature.metric)} AND last_month <= {period.last_month}{since}"
     )
@@ -155,13 +177,42 @@ def _input(query: CycleQuery, feature: Feature) -> tuple[str, str, str | None]:
     return f"metric {feature.metric}{window}", "", held
 
 
-def coverage_of(table: pa.Table) -> list[InputCoverage]:
-    """The query's rows as records, features in the rule set's order, then peer groups."""
-    rows = [InputCoverage(**row) for row in table.to_pylist()]
-    return [row for row in rows if row.peer_group is None] + sorted(
-        (row for row in rows if row.peer_group is not None),
-        key=lambda row: (row.feature, row.peer_group or ""),
-    )
+def coverage_of(rule_set: RuleSet, query: CycleQuery, table: pa.Table) -> list[InputCoverage]:
+    """The query's result as records: each feature over the population, then each
+    quantile feature over each of its peer groups."""
+    features = rule_set.features
+    peers = _peer_columns(rule_set)
+    every = _mask(peers, ())
+    described = [_input(query, feature)[0] for feature in features]
+    rows = table.to_pylist()
+    result = []
+    for total in (row for row in rows if row["grouped"] == every):
+        for index, feature in enumerate(features):
+            result.append(
+                InputCoverage(
+                    feature.name, described[index], total[f"f{index}"], total["customers"]
+                )
+            )
+    grouped = []
+    for index, feature in enumerate(features):
+        if not isinstance(feature, QuantileFeature) or not feature.peer_group:
+            continue
+        wanted = _mask(peers, feature.peer_group)
+        for row in rows:
+            if row["grouped"] == wanted and wanted != every:
+                label = " / ".join(
+                    "(none)" if row[c] is None else str(row[c]) for c in feature.peer_group
+                )
+                grouped.append(
+                    InputCoverage(
+                        feature.name,
+                        described[index],
+                        row[f"f{index}"],
+                        row["customers"],
+                        peer_group=label,
+                    )
+                )
+    return result + sorted(grouped, key=lambda row: (row.feature, row.peer_group or ""))
 
 
 def warnings(rows: list[InputCoverage], threshold: float) -> Iterator[str]:

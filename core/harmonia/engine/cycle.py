@@ -169,7 +169,7 @@ def run_cycle(
     covered: list[InputCoverage] = []
 
     def check(table: pa.Table) -> None:
-        covered.extend(input_coverage.coverage_of(table))
+        covered.extend(input_coverage.coverage_of(spec.rule_set, query, table))
         input_coverage.check(covered, threshold, spec.country.code)
 
     try:
