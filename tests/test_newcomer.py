@@ -127,3 +127,26 @@ def test_cycle_diff_compares_tiers_too(cli_universe: Callable, tmp_path: Path) -
     needs = cli_universe("cycle", "diff", "1", "2", "-d", "needs")
     assert needs.exit_code != 0 and "Traceback" not in needs.output
     assert "do not both assign a needs" in needs.output
+
+
+def test_long_jobs_log_their_progress_when_stderr_is_not_a_terminal(
+    harmonia_cli: Callable, tiny: Catalog
+) -> None:
+    """A pipe, a file, a scheduler's log: timestamped lines instead of a live bar, with
+    the rows each step reaches; stdout stays the JSON."""
+    loaded = harmonia_cli(
+        "load", str(tiny_market.DATA / "h1" / "customers.csv"), "-c", "NL", "--json",
+        env={"HARMONIA_PROGRESS": "auto"},
+    )  # fmt: skip
+    assert loaded.exit_code == 0, loaded.output
+    assert json.loads(loaded.stdout)[0]["rows_loaded"] == 10
+    lines = loaded.stderr.splitlines()
+    assert any(
+        re.fullmatch(r"\d\d:\d\d:\d\d loading 1/1: customers\.csv: checking rows 1 to 10", line)
+        for line in lines
+    ), lines
+    quiet = harmonia_cli(
+        "load", str(tiny_market.DATA / "h1" / "metrics.csv"), "-c", "NL",
+        env={"HARMONIA_PROGRESS": "off"},
+    )  # fmt: skip
+    assert quiet.exit_code == 0 and "checking rows" not in quiet.stderr

@@ -1,12 +1,15 @@
 """Terminal rendering: tables a person can read, progress while work runs.
 
 Progress goes to stderr so that ``--json`` output on stdout stays parseable;
-when stderr is not a terminal, rich prints nothing animated.
+when stderr is not a terminal it is timestamped log lines instead of a live bar
+(``HARMONIA_PROGRESS``: auto, bar, log or off).
 """
 
 from __future__ import annotations
 
+import os
 import re
+import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
@@ -135,11 +138,47 @@ def format_value(value: Any) -> str:
     return str(value)
 
 
+#: How long jobs report progress: ``auto`` (a live bar on a terminal, timestamped log
+#: lines on stderr otherwise: a pipe, a file, a scheduler's log), ``bar``, ``log``, ``off``.
+PROGRESS_ENV = "HARMONIA_PROGRESS"
+
+
+def _progress_mode() -> str:
+    mode = os.environ.get(PROGRESS_ENV, "auto").strip().lower()
+    if mode not in ("auto", "bar", "log", "off"):
+        mode = "auto"
+    if mode == "auto":
+        return "bar" if stderr._console_now().is_terminal else "log"
+    return mode
+
+
+def _logger(title: str) -> Callable[[str, str], None]:
+    """Prints ``HH:MM:SS title [count]: stage`` on stderr, once per new stage."""
+    last: list[str] = []
+
+    def log(stage: str, count: str = "") -> None:
+        if not stage or last == [stage]:
+            return
+        last[:] = [stage]
+        when = time.strftime("%H:%M:%S")
+        stderr.print(
+            f"{when} {title}{count}: {stage}", markup=False, highlight=False, soft_wrap=True
+        )
+
+    return log
+
+
 @contextmanager
 def stages(title: str) -> Iterator[Callable[[str], None]]:
-    """A spinner that shows which stage of a long job is running, and for how long."""
+    """A spinner that shows which stage of a long job is running, and for how long;
+    log lines where stderr is not a terminal (see :data:`PROGRESS_ENV`)."""
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
+    mode = _progress_mode()
+    if mode != "bar":
+        log = _logger(title)
+        yield (lambda stage: log(stage)) if mode == "log" else (lambda stage: None)
+        return
     progress = Progress(
         SpinnerColumn(),
         TextColumn("[bold]{task.description}"),
@@ -155,9 +194,22 @@ def stages(title: str) -> Iterator[Callable[[str], None]]:
 
 @contextmanager
 def counting(title: str, total: int) -> Iterator[Callable[[int, str], None]]:
-    """A progress bar over ``total`` steps; call the yielded function to advance."""
+    """A progress bar over ``total`` steps; call the yielded function to advance.
+    Log lines where stderr is not a terminal (see :data:`PROGRESS_ENV`)."""
     from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
+    mode = _progress_mode()
+    if mode != "bar":
+        log = _logger(title)
+        done = [0]
+
+        def advance(steps: int, stage: str) -> None:
+            done[0] += steps
+            if mode == "log":
+                log(stage, f" {min(done[0] + 1, total)}/{total}")
+
+        yield advance
+        return
     progress = Progress(
         SpinnerColumn(),
         TextColumn("[bold]{task.description}"),

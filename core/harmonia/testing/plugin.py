@@ -194,12 +194,15 @@ def harmonia_cli(
 
     The CLI sees exactly ``harmonia_plugins`` (what the test registered) and
     ``harmonia_database``. Pass ``input=`` or ``env=`` as to ``CliRunner.invoke``.
+    Progress is off (``HARMONIA_PROGRESS=off``): click's ``result.output`` mixes
+    stderr in, where progress would be log lines; ``env=`` turns it back on.
     """
     from click.testing import CliRunner
 
     from harmonia import cli
 
     monkeypatch.setenv("HARMONIA_DATABASE_URL", harmonia_database)
+    monkeypatch.setenv("HARMONIA_PROGRESS", "off")
     monkeypatch.setattr(cli, "_manager_for_tests", harmonia_plugins)
     runner = CliRunner()
 
