@@ -12,9 +12,11 @@ One run, on a fresh SQLite store:
    the policy and its auto rules and stored, in one batch; against a
    **baseline**: the same checks hand-written in DuckDB over the same tables
    in memory (no store), and the ratio;
-5. **territory workbooks**: ``--workbooks`` of them written and read back
+5. **re-run and carry over**: the cycle is run again during feedback and the
+   open requests are carried over to the new draft (the measured part);
+6. **territory workbooks**: ``--workbooks`` of them written and read back
    (openpyxl), the time per workbook, and projected for every territory;
-6. **decide** every pending request (the managers accept in bulk), **close**,
+7. **decide** every pending request (the managers accept in bulk), **close**,
    **approve** and **publish** (accepted requests applied, target list written).
 
 The load average is printed with the figures: on a shared machine they are
@@ -188,6 +190,17 @@ def main() -> int:
         f"(ratio {figures[f'submit {requests.num_rows:,} requests'] / figures['baseline']:.1f}x)"
     )
     print(f"    outcomes: {submitted.counts()}")
+    # A re-run during feedback: the open requests move to the new draft (set-based).
+    with timed("setup: re-run the cycle", figures):
+        rerun = app.cycles.run(
+            country=COUNTRY, therapy_area=AREA, period=PERIOD, directory=folder / "out"
+        ).cycle.id
+    with timed("carry over the open requests", figures):
+        report = app.refinement.carry_over(cycle, rerun)
+    print(f"    carry-over: {report.counts()}")
+    cycle = rerun
+    record = app.refinement.cycle(cycle)
+    scope = app.refinement.proposal(cycle)
     territories = sorted(set(scope.column("territory").to_pylist()))[: args.workbooks]
     import pyarrow.compute as pc
 

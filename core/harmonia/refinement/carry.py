@@ -186,6 +186,10 @@ def apply_carry_over(database: Database, report: CarryOver, *, actor: str) -> No
     with BulkConnection(database) as bulk:
         bulk.lock("refinement_request")
         stage = bulk.stage(seen, "carried")
+        # The UPDATE below looks each request up in the stage: one index probe per
+        # request, not a scan of the stage per request.
+        schema = "temp." if bulk.dialect == "sqlite" else ""
+        bulk.execute(f"CREATE UNIQUE INDEX {schema}{stage}_id ON {stage} (id)")
         still = (
             f"FROM refinement_request r JOIN {stage} s ON s.id = r.id "
             "AND s.seen_status = r.status AND s.seen_version = r.version"
