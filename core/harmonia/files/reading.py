@@ -47,6 +47,9 @@ class FileBatch(Batch):
     #: The file's column names in its own order (normalized): how to read a
     #: rejected line's fields.
     header: tuple[str, ...] = ()
+    #: ``(code, what people saw)``: codes the file showed differently (a rep
+    #: workbook's question texts); a rejected row's reasons name both.
+    terms: tuple[tuple[str, str], ...] = ()
 
     def fields_of(self, line: RejectedLine) -> dict[str, str]:
         """A rejected line's fields under the header's names, from the left.

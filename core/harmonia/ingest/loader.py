@@ -750,6 +750,9 @@ def _quarantine_rows(
             SELECT bad._row, {line} AS _line, {record} AS record, bad.reasons
             FROM bad JOIN raw ON raw._row = bad._row
         """
+    terms = getattr(batch, "terms", ())
+    if terms:
+        rows = f"SELECT _row, _line, record, {_in_their_words('reasons', terms)} AS reasons FROM ({rows})"
     duck.execute(
         f"""
         CREATE OR REPLACE TEMPORARY TABLE rejected AS
@@ -767,6 +770,23 @@ def _quarantine_rows(
         "QUALIFY row_number() OVER (PARTITION BY fingerprint ORDER BY row_number) = 1"
     )
     return duck.sql("SELECT * EXCLUDE (_list, _row) FROM quarantined").to_arrow_table(), int(count)
+
+
+def _in_their_words(reasons: str, terms: tuple[tuple[str, str], ...]) -> str:
+    """SQL: the list ``reasons`` with each code a source showed people differently named as
+    they saw it, the code kept (a rep's workbook: ``«Patients par mois»
+    (patients_per_month)``), so the person who filled it in finds what is meant."""
+    import re
+
+    # Two passes, through placeholders, so a question's text that holds another
+    # code (French "comment" is also an item) is never replaced in its turn.
+    text = "r"
+    for index, (code, _) in enumerate(terms):
+        word = r"\b" + re.escape(code) + r"\b"
+        text = f"regexp_replace({text}, {literal(word)}, {literal(f'⟦{index}⟧')}, 'g')"
+    for index, (code, seen) in enumerate(terms):
+        text = f"replace({text}, {literal(f'⟦{index}⟧')}, {literal(f'«{seen}» ({code})')})"
+    return f"list_transform({reasons}, lambda r: {text})"
 
 
 def _unreadable_record(batch: Batch, line: Any) -> str:

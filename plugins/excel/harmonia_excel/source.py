@@ -78,7 +78,15 @@ def _filled_batch(
     filled = read_filled(workbook, meta, str(path))
     table = _table(filled.rows, "responses")
     location = f"{path} [{meta.sheet}]"
-    return FileBatch("responses", table, location, ignored_columns=filled.ignored_columns)
+    # A rep saw the questions' texts, not their codes: reasons name both.
+    terms = {c.item: c.header for c in meta.columns if c.item and c.header.strip()}
+    return FileBatch(
+        "responses",
+        table,
+        location,
+        ignored_columns=filled.ignored_columns,
+        terms=tuple(sorted(terms.items(), key=lambda term: -len(term[0]))),
+    )
 
 
 def _check_market(meta: WorkbookMeta, path: Path, request: SourceRequest) -> None:

@@ -233,8 +233,11 @@ def test_wrong_answers_are_quarantined_with_their_reasons(
     (result,) = load(territory_workbook, system="csv")
     assert result.rows_read == 3 and result.rows_quarantined == 3
     reasons = " ".join(quarantined(harmonia_database))
-    assert "'5000' to patients_per_month" in reasons
-    assert "'Parfois' is not an option of novel_therapy_adoption" in reasons
+    # Named as the rep saw them, the question's text, with its code.
+    assert "'5000' to «Combien de patients atteints de cancer" in reasons
+    assert "(patients/month) *» (patients_per_month) is above the maximum 1500" in reasons
+    assert "'Parfois' is not an option of «Lorsqu'un nouveau traitement" in reasons
+    assert "comment procédez-vous en général ? *» (novel_therapy_adoption)" in reasons
     assert "answered_at is empty" in reasons
     # Each rejected answer is reported at its customer's row of the answer sheet.
     sheet = load_workbook(territory_workbook)["Profilage"]
