@@ -72,6 +72,16 @@ def test_plan_saves_and_prints_the_pro_forma(cli: Callable, tmp_path: Path) -> N
     assert data["plan"] is None and data["cycles"] == [2]
     assert data["pro_forma"]["portfolio"]["customers"] == 10
     assert cli("strategy", "plan", "2", "--budget", "email").exit_code != 0
+    # a market, area and period name their usable cycle: the latest completed one here
+    scope = ["-c", "nl", "-t", "cardiology", "-p", "2027-H2", "--dry-run", "--json"]
+    by_scope = cli("strategy", "plan", *scope)
+    assert by_scope.exit_code == 0, by_scope.output
+    assert json.loads(by_scope.output)["cycles"] == [2]
+    missing = cli("strategy", "plan", "-c", "NL", "-t", "oncology", "-p", "2027-H2")
+    assert missing.exit_code == 1
+    assert "no oncology cycle of NL 2027-H2 can be planned" in missing.output
+    assert cli("strategy", "plan", "2", "-c", "NL").exit_code == 2  # ids or a scope
+    assert cli("strategy", "plan", "-c", "NL", "-p", "2027-H2").exit_code == 2
 
 
 def test_scenario_compares_variants(cli: Callable) -> None:

@@ -30,6 +30,25 @@ class Strategy:
             self.app.existing_database, self.app.catalog, cycle_ids, measures or Measures()
         )
 
+    def usable_cycles(self, country: str, areas: Sequence[str], period: str) -> list[int]:
+        """Each area's usable cycle of the market and period: the published one, else the
+        latest whose run completed."""
+        from harmonia.errors import NotFoundError
+        from harmonia.strategy.universe import usable_cycle
+
+        database = self.app.existing_database
+        found = []
+        for area in dict.fromkeys(areas):
+            cycle = usable_cycle(database, country.upper(), area, period)
+            if cycle is None or cycle.id is None:
+                raise NotFoundError(
+                    f"no {area} cycle of {country.upper()} {period} can be planned: none "
+                    "ran to completion (draft to published)",
+                    fix=f"run it: harmonia cycle run -c {country.upper()} -t {area} -p {period}",
+                )
+            found.append(cycle.id)
+        return found
+
     def plan(
         self,
         cycle_ids: Sequence[int],

@@ -110,7 +110,16 @@ def _rounded(value: Any) -> Any:
 
 
 @strategy.command("plan")
-@click.argument("cycle_ids", nargs=-1, required=True, type=int, metavar="CYCLE...")
+@click.argument("cycle_ids", nargs=-1, type=int, metavar="[CYCLE...]")
+@click.option("--country", "-c", help="Instead of cycles: the market whose usable cycles to plan.")
+@click.option(
+    "--therapy-area",
+    "-t",
+    "areas",
+    multiple=True,
+    help="With --country and --period: a therapy area (repeatable).",
+)
+@click.option("--period", "-p", help="With --country: the period, e.g. 2027-H1.")
 @click.option(
     "--capacity",
     "capacity_file",
@@ -128,18 +137,27 @@ def _rounded(value: Any) -> Any:
 )
 @click.option("--dry-run", is_flag=True, help="Compute and show the plan without saving it.")
 @click.option("--json", "as_json", is_flag=True, help="Print the plan's figures as JSON.")
-def plan(cycle_ids, capacity_file, budgets, dry_run, as_json) -> None:
+def plan(cycle_ids, country, areas, period, capacity_file, budgets, dry_run, as_json) -> None:
     """Call plans within capacity for cycles whose run completed, and their pro forma.
 
     Give one cycle per therapy area of a market and period: their customers
-    share one field force. Contacts on channels with a response curve are
-    allocated by greedy marginal profit within each territory's calls and
-    each channel's budget; other channels keep the cycle's fixed plan.
+    share one field force. Or name the market, areas and period: each area's
+    usable cycle is planned (the published one, else the latest draft or cycle
+    in refinement). Contacts on channels with a response curve are allocated
+    by greedy marginal profit within each territory's calls and each channel's
+    budget; other channels keep the cycle's fixed plan.
 
     \b
     harmonia strategy plan 3 --capacity reps.csv --budget email=20000
     harmonia strategy plan 3 4 --json           # oncology and diabetes together
+    harmonia strategy plan -c FR -t oncology -t diabetes -p 2027-H1
     """
+    if bool(cycle_ids) == bool(country or areas or period):
+        raise click.UsageError("give cycle ids, or --country, --therapy-area and --period")
+    if not cycle_ids:
+        if not (country and areas and period):
+            raise click.UsageError("--country, --therapy-area and --period go together")
+        cycle_ids = app().strategy.usable_cycles(country, areas, period)
     with stages("strategy plan") as stage:
         result = app().strategy.plan(
             cycle_ids,
