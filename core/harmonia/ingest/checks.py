@@ -29,8 +29,6 @@ CREATE OR REPLACE MACRO harmonia_text(s) AS NULLIF(trim(CAST(s AS VARCHAR)), '')
 CREATE OR REPLACE MACRO harmonia_finite(x) AS CASE WHEN isfinite(x) THEN x END;
 
 CREATE OR REPLACE MACRO harmonia_number_written(v, comma) AS CASE
-    -- Signs that a grouping mark keeps apart are still two signs.
-    WHEN regexp_matches(v, '[+-][+-]') THEN NULL
     WHEN comma AND regexp_full_match(v, '[+-]?[1-9]\d{0,2}(\.\d{3})+(,\d*)?')
         THEN TRY_CAST(replace(replace(v, '.', ''), ',', '.') AS DOUBLE)
     WHEN comma AND NOT contains(v, '.') THEN TRY_CAST(replace(v, ',', '.') AS DOUBLE)
@@ -56,7 +54,11 @@ CREATE OR REPLACE MACRO harmonia_number(s, comma) AS CASE
         CASE WHEN comma AND contains(s, '.') THEN NULL
              WHEN comma THEN TRY_CAST(replace(s, ',', '.') AS DOUBLE)
              ELSE TRY_CAST(s AS DOUBLE) END,
-        harmonia_number_written(regexp_replace(s, '[\s\x{00A0}\x{202F}'']', '', 'g'), comma)
+        -- Only what the fast path refused: signs that grouping marks keep apart
+        -- are still two signs, and the rest is read as written.
+        CASE WHEN NOT regexp_matches(s, '[+-][\s\x{00A0}\x{202F}'']+[+-]') THEN
+            harmonia_number_written(regexp_replace(s, '[\s\x{00A0}\x{202F}'']', '', 'g'), comma)
+        END
     ))
 END;
 
