@@ -531,7 +531,7 @@ def demo_packs(register_pack: Callable) -> None:
         register_pack(pack)
 
 
-def _demo(harmonia_cli: Callable, workdir: Path, *database: str) -> None:
+def _demo(harmonia_cli: Callable, workdir: Path, *database: str) -> Any:
     result = harmonia_cli(*database, "demo", "--customers", "300", "--workdir", str(workdir))
     assert result.exit_code == 0, result.output
     assert "harmonia demo" in result.output and "FR x oncology" in result.output
@@ -547,13 +547,26 @@ def _demo(harmonia_cli: Callable, workdir: Path, *database: str) -> None:
     # A tenth of the potentials are revised between the half-years: some customers move.
     diff = harmonia_cli(*database, "cycle", "diff", "1", "2", "--json")
     assert json.loads(diff.stdout)["moved"] > 0, diff.output
+    return result
 
 
 @pytest.mark.slow
 def test_demo_end_to_end_on_sqlite(
-    harmonia_cli: Callable, demo_packs: None, harmonia_database: str, tmp_path: Path
+    harmonia_cli: Callable,
+    demo_packs: None,
+    harmonia_database: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    _demo(harmonia_cli, tmp_path / "demo")
+    from harmonia.cli import render
+
+    monkeypatch.setattr(render.stdout._console_now(), "_width", 60)  # a narrow terminal
+    shown = _demo(harmonia_cli, tmp_path / "demo").output.splitlines()
+    # The "Next:" commands are whole lines to copy, however narrow the terminal.
+    assert (
+        "  harmonia explain --cycle 2 --customer C0000001 --system synthetic-fr-oncology" in shown
+    )
+    assert "  harmonia cycle diff 1 2" in shown
     counts = count_rows(harmonia_database, ["customer", "cycle", "assignment"])
     assert counts == {"customer": 300, "cycle": 2, "assignment": 600}
     explained = harmonia_cli("explain", "--cycle", "2", "--customer", "C0000001", "--json")
