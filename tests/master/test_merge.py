@@ -262,3 +262,35 @@ def test_a_merged_persons_own_identifier_through_the_merged_id_is_no_conflict(
     [result] = load(two_sources, tiny_catalog(), tmp_path / "again", country="NL", system="vendor")
     assert result.rows_quarantined == 0 and not quarantined(two_sources)
     assert ids(two_sources)["V02"] == known["V02"]
+
+
+@pytest.mark.parametrize("engine", ["duckdb", "database"])
+def test_a_customer_merged_since_the_last_cycle_is_pulled_through_from_its_old_id(
+    universe: str, tmp_path: Path, engine: str
+) -> None:
+    def run(period: str) -> dict[int, dict]:
+        result = run_cycle(Database(universe), tiny_catalog(), country="NL",
+                           therapy_area="cardiology", period=period, engine=engine,
+                           directory=tmp_path / period)  # fmt: skip
+        rows = query(universe, f"SELECT * FROM assignment WHERE cycle_id = {result.cycle.id}")
+        return {row["customer_id"]: row for row in rows}
+
+    first = run("2027-H1")
+    # A new record of C05 (pulled through in 2027-H2 when nothing is merged) survives
+    # it: C05's id, which the last cycle assigned, now redirects to it.
+    write(
+        tmp_path / "vendor" / "customers.csv",
+        "customer_id;country;type;first_name;last_name;specialty;postal_code;city;territory\n"
+        "V20;NL;HCP;Eva;Smit;cardiology;2511;Den Haag;T1\n",
+    )
+    load(universe, tiny_catalog(), tmp_path / "vendor", country="NL", system="vendor")
+    known = ids(universe)
+    merge(Database(universe), known["V20"], known["C05"], actor="steward")
+    second = run("2027-H2")
+    assert known["C05"] not in second
+    assert second[known["V20"]]["origin"] == "pulled-through"
+    assert second[known["V20"]]["final_segment"] == first[known["C05"]]["final_segment"]
+    # The explanation agrees: kept from the last cycle, where C05's id held it.
+    cycle_id = second[known["V20"]]["cycle_id"]
+    explained = explain_assignment(Database(universe), cycle_id, "V20", system="vendor")
+    assert explained.pull_through is not None and explained.pull_through.carried

@@ -12,7 +12,7 @@ import re
 from typing import Any
 
 import attrs
-from sqlmodel import select
+from sqlmodel import Session, select
 
 from harmonia.definitions import CountryProfile, RuleSet, structure
 from harmonia.engine.cycle import get_cycle
@@ -21,10 +21,32 @@ from harmonia.engine.query import filled_inputs
 from harmonia.errors import ConfigError, NotFoundError
 from harmonia.store.database import Database
 from harmonia.store.identity import resolve
-from harmonia.store.models import HARMONIA_IDS, Assignment, Crosswalk, Customer, Cycle, Identifier
+from harmonia.store.models import (
+    HARMONIA_IDS,
+    Assignment,
+    Crosswalk,
+    Customer,
+    CustomerRedirect,
+    Cycle,
+    Identifier,
+)
 
 #: What each dimension's result is called where a user reads it.
 DIMENSION_LABELS = {"segment": "segment", "needs": "needs segment", "tier": "tier"}
+
+
+def _previous_assignment(session: Session, cycle_id: int, customer_id: int) -> Assignment | None:
+    """The customer's assignment in ``cycle_id``: its own, else (merged since) the one of
+    the lowest id merged into it, as the engine's pull-through picks it."""
+    own = session.get(Assignment, (cycle_id, customer_id))
+    if own is not None:
+        return own
+    return session.exec(
+        select(Assignment)
+        .join(CustomerRedirect, CustomerRedirect.merged_id == Assignment.customer_id)
+        .where(Assignment.cycle_id == cycle_id, CustomerRedirect.survivor_id == customer_id)
+        .order_by(Assignment.customer_id)
+    ).first()
 
 
 @attrs.frozen
@@ -91,7 +113,7 @@ def explain_assignment(
         customer_id = _customer_id(session, cycle_id, customer, system)
         assignment = session.get(Assignment, (cycle_id, customer_id))
         previous = (
-            session.get(Assignment, (cycle.previous_cycle_id, customer_id))
+            _previous_assignment(session, cycle.previous_cycle_id, customer_id)
             if cycle.previous_cycle_id is not None
             else None
         )

@@ -194,6 +194,24 @@ class CycleQuery:
 
     # -- assignments ----------------------------------------------------------------
 
+    def _previous_assignments(self) -> str:
+        """The previous cycle's assignments under the id each customer has now.
+
+        A customer merged since then was assigned under its old id: it counts
+        for its survivor. The survivor's own assignment comes first, else the
+        one of the lowest merged id, so each customer has one.
+        """
+        current = "COALESCE(redirect.survivor_id, a.customer_id)"
+        return (
+            "SELECT customer_id, final_segment, inputs FROM ("
+            f"SELECT {current} AS customer_id, a.final_segment, a.inputs, ROW_NUMBER() OVER "
+            f"(PARTITION BY {current} ORDER BY CASE WHEN redirect.survivor_id IS NULL THEN 0 "
+            "ELSE 1 END, a.customer_id) AS pick "
+            "FROM assignment a LEFT JOIN customer_redirect redirect "
+            f"ON redirect.merged_id = a.customer_id WHERE a.cycle_id = {self.previous_cycle_id}"
+            ") previous_assignment WHERE pick = 1"
+        )
+
     def assignments(self) -> str:
         """Every customer of the population with its segments, rules fired and inputs.
 
@@ -405,10 +423,7 @@ class CycleQuery:
             carried = f"prev.customer_id IS NOT NULL AND prev.final_segment IN ({declared}) AND {unchanged}"
             final = f"CASE WHEN {carried} THEN prev.final_segment ELSE r.segment__segment END"
             origin = f"CASE WHEN {carried} THEN 'pulled-through' ELSE 'rules' END"
-            previous = (
-                "LEFT JOIN (SELECT customer_id, final_segment, inputs FROM assignment "
-                f"WHERE cycle_id = {self.previous_cycle_id}) prev ON prev.customer_id = r.customer_id"
-            )
+            previous = f"LEFT JOIN ({self._previous_assignments()}) prev ON prev.customer_id = r.customer_id"
         else:
             final, origin, previous = "r.segment__segment", "'rules'", ""
         return (
