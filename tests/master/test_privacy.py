@@ -443,6 +443,12 @@ def test_privacy_commands(harmonia_cli, tiny, harmonia_database: str, tmp_path: 
     out = tmp_path / "x.csv"
     assert run("export", "1", "--key-file", str(key), "-o", str(out)).exit_code == 0
     assert pcsv.read_csv(out).num_rows == 9
+    parquet = tmp_path / "x.parquet"
+    assert run("export", "1", "--key-file", str(key), "-o", str(parquet)).exit_code == 0
+    assert pq.read_table(parquet).column_names == pcsv.read_csv(out).column_names
+    odd = run("export", "1", "--key-file", str(key), "-o", str(tmp_path / "x.xlsx"))
+    assert odd.exit_code == 1 and "name the output .parquet or .csv" in odd.output
+    assert "Traceback" not in odd.output and not (tmp_path / "x.xlsx").exists()
     erased = run("erase", str(known["C01"]), "--yes", "--json")
     assert erased.exit_code == 0, erased.output
     assert json.loads(erased.output)["customers"] == [known["C01"]]

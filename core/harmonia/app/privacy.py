@@ -60,3 +60,12 @@ class Privacy:
         from harmonia.master.privacy import pseudonymised_assignments, read_key
 
         return pseudonymised_assignments(self.app.existing_database, cycle_id, read_key(key_file))
+
+    def export(self, cycle_id: int, key_file: Path, output: Path) -> int:
+        """Write :meth:`pseudonymised` to ``output`` (.parquet or .csv); returns the rows."""
+        from harmonia.files.writing import check_table_path, write_table
+
+        check_table_path(output)
+        rows = self.pseudonymised(cycle_id, key_file)
+        write_table(rows, output)
+        return int(rows.num_rows)

@@ -108,26 +108,8 @@ def erase(customer_id: int, yes: bool, as_json: bool) -> None:
 )
 def export(cycle_id: int, key_file: Path, output: Path) -> None:
     """Write a cycle's segmentation for analytics vendors: keyed hashes, no personal data."""
-    from harmonia.errors import ConfigError
-
-    if output.suffix not in (".csv", ".parquet"):
-        raise click.ClickException(
-            ConfigError(
-                f"cannot write {output.suffix or 'a file without suffix'}",
-                where=str(output),
-                fix="name the output .parquet or .csv",
-            ).render()
-        )
-    rows = app().privacy.pseudonymised(cycle_id, key_file)
-    if output.suffix == ".parquet":
-        import pyarrow.parquet as pq
-
-        pq.write_table(rows, output)
-    else:
-        import pyarrow.csv as pcsv
-
-        pcsv.write_csv(rows, output)
-    stdout.print(f"Wrote {rows.num_rows} pseudonymised rows to {output}.")
+    rows = app().privacy.export(cycle_id, key_file, output)
+    stdout.print(f"Wrote {rows} pseudonymised rows to {output}.")
 
 
 def _list(ids: tuple[int, ...] | list[int]) -> str:

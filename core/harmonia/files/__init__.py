@@ -16,7 +16,8 @@ Values (:mod:`harmonia.files.values`)
 Writing (:mod:`harmonia.files.writing`)
     :func:`write_csv` writes batches as ``<kind>.csv`` files in a market's
     conventions (``;`` and decimal commas, or ``,`` and points), and
-    :func:`write_table_csv` any Arrow table; :func:`remove_rows` rewrites a
+    :func:`write_table_csv` any Arrow table, :func:`write_table` as Parquet or
+    CSV by the file's suffix; :func:`remove_rows` rewrites a
     written CSV or Parquet file without some rows (to erase a person).
 
 Both go through :func:`harmonia.compute.duckdb_connection`.
@@ -33,7 +34,7 @@ from harmonia.files.reading import (
     read_parquet,
 )
 from harmonia.files.values import canonical_value
-from harmonia.files.writing import remove_rows, write_csv, write_table_csv
+from harmonia.files.writing import remove_rows, write_csv, write_table, write_table_csv
 
 __all__ = [
     "KIND_ORDER",
@@ -47,5 +48,6 @@ __all__ = [
     "read_parquet",
     "remove_rows",
     "write_csv",
+    "write_table",
     "write_table_csv",
 ]

@@ -81,6 +81,38 @@ def _formatted(field: pa.Field, decimal: str) -> str:
     return name
 
 
+#: The file formats :func:`write_table` writes, by suffix.
+TABLE_SUFFIXES = (".csv", ".parquet")
+
+
+def check_table_path(path: Path) -> None:
+    """Refuse a path :func:`write_table` cannot write (before computing what goes in it)."""
+    if path.suffix not in TABLE_SUFFIXES:
+        from harmonia.errors import ConfigError
+
+        raise ConfigError(
+            f"cannot write {path.suffix or 'a file without suffix'}",
+            where=str(path),
+            fix="name the output .parquet or .csv",
+        )
+
+
+def write_table(table: pa.Table, path: Path, *, delimiter: str = ",", decimal: str = ".") -> Path:
+    """Write an Arrow table as Parquet or CSV (in the market's conventions), by the suffix."""
+    check_table_path(path)
+    try:
+        if path.suffix == ".parquet":
+            import pyarrow.parquet as pq
+
+            pq.write_table(table, path)
+            return path
+        return write_table_csv(table, path, delimiter=delimiter, decimal=decimal)
+    except OSError as error:
+        from harmonia.errors import PathError
+
+        raise PathError.from_os_error(error) from None
+
+
 def remove_rows(path: Path, match: Callable[[list[str]], str | None]) -> int | None:
     """Rewrite a CSV or Parquet file without the rows a condition matches; returns how many.
 
