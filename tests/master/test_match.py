@@ -182,3 +182,5 @@ def test_a_customer_is_merged_with_one_customer_of_another_system_the_likelier(
     merged, reviewed = sorted(rows, key=lambda r: r["status"])
     assert (merged["status"], reviewed["status"]) == ("merged", "review")
     assert merged["probability"] > reviewed["probability"] >= 0.99  # both above the threshold
+    # Joost and Joost say more than Joost and Joos, however frequent Joost is here.
+    assert merged["right_id"] == ids["V30"]

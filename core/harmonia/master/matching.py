@@ -110,9 +110,24 @@ def settings(universe: int) -> Any:
     from splink import SettingsCreator, block_on
 
     def name(column: str, u_exact: float) -> Any:
-        # levels: exact (term frequencies: a rare name agreeing says more), Jaro-Winkler
-        # > 0.92, > 0.88, > 0.70, anything else
-        return cl.NameComparison(column).configure(
+        # Exact, Jaro-Winkler > 0.92, > 0.88, > 0.70, anything else. A name agreeing
+        # weighs by its frequency (a rare surname says more than Martin), nearly
+        # agreeing too, by the more frequent of the two: else Jean and Jean would say
+        # less than Jean and Jeanne.
+        def close(threshold: float) -> Any:
+            return cll.JaroWinklerLevel(column, threshold).configure(tf_adjustment_column=column)
+
+        return cl.CustomComparison(
+            output_column_name=column,
+            comparison_levels=[
+                cll.NullLevel(column),
+                cll.ExactMatchLevel(column).configure(tf_adjustment_column=column),
+                close(0.92),
+                close(0.88),
+                cll.JaroWinklerLevel(column, 0.7),
+                cll.ElseLevel(),
+            ],
+        ).configure(
             m_probabilities=[0.86, 0.07, 0.03, 0.02, 0.02],
             u_probabilities=[u_exact, 0.002, 0.004, 0.03, 0.964 - u_exact],
         )
