@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -17,7 +16,7 @@ from harmonia.errors import PathError
 from harmonia.plugin.catalog import Catalog
 from harmonia.store import Database
 from harmonia.store.bulk import BulkConnection
-from harmonia.store.facts import FACT_TABLES, facts_of
+from harmonia.store.facts import FACT_TABLES, copy_store, facts_of
 
 
 def test_every_table_is_written_whole_and_typed(universe: str, tmp_path: Path) -> None:
@@ -64,7 +63,7 @@ def test_harmonia_lake_export_defaults_to_the_workspaces_lake(
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    shutil.copyfile(sqlite_h1, harmonia_database.removeprefix("sqlite:///"))
+    copy_store(sqlite_h1, Path(harmonia_database.removeprefix("sqlite:///")))
     monkeypatch.chdir(tmp_path)
     (tmp_path / "harmonia.toml").write_text('[spark]\nlake = "market-lake"\n')
     result = harmonia_cli("lake", "export", "--country", "NL", "--json")

@@ -17,8 +17,10 @@ WITH population AS (
     )
     AND NOT id IN (
       SELECT
-        customer_id
+        COALESCE(objecting.survivor_id, objection.customer_id) AS id
       FROM objection
+      LEFT JOIN customer_redirect AS objecting
+        ON objecting.merged_id = objection.customer_id
     )
 ), m_potential_latest_sum AS (
   SELECT
