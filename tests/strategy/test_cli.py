@@ -271,3 +271,27 @@ def test_actuals_the_store_holds_are_loaded_like_any_metric(cli: Callable, tmp_p
     data = json.loads(cli("strategy", "actuals", "1", "--sales", str(sales), "--json").output)
     champion = next(r for r in data["segments"] if r["segment"] == "champion")
     assert (champion["actual_calls"], champion["actual_sales"]) == (2, 10)
+
+
+def test_actuals_of_a_merged_customer_count_for_the_survivor(
+    cli: Callable, harmonia_database: str, tmp_path: Path
+) -> None:
+    from helpers import query
+
+    assert cli("strategy", "plan", "2").exit_code == 0
+    ids = {
+        row["source_id"]: row["customer_id"]
+        for row in query(harmonia_database, "SELECT source_id, customer_id FROM crosswalk")
+    }
+    metrics = write(
+        tmp_path / "actuals.csv",
+        "customer_id;therapy_area;metric;period;value\n"
+        "C01;cardiology;revenue;2027-Q3;100\nC10;cardiology;revenue;2027-Q4;50\n"
+        "C10;cardiology;revenue;2027-Q3;70\n",  # the survivor's own 2027-Q3 wins
+    )
+    assert cli("load", str(metrics), "--kind", "metrics", "--country", "NL").exit_code == 0
+    merged = cli("master", "merge", str(ids["C01"]), str(ids["C10"]))
+    assert merged.exit_code == 0, merged.output
+    data = json.loads(cli("strategy", "actuals", "1", "--json").output)
+    champion = next(r for r in data["segments"] if r["segment"] == "champion")
+    assert champion["actual_sales"] == pytest.approx(150.0)  # C10's revenue is C01's now

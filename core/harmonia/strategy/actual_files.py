@@ -51,7 +51,8 @@ def read_actuals(database: Database, path: Path, kind: str, system: str) -> pa.T
                 f"{', '.join(names)}",
                 where=location,
                 fix="rename the columns: activity has customer_id, channel, date and "
-                "contacts (default 1); sales has customer_id or territory, period and value",
+                "contacts (default 1); sales has customer_id or territory, period and value; "
+                "either may have therapy_area (needed for a customer planned in several)",
             )
 
         def text(name: str) -> str:
@@ -71,12 +72,14 @@ def read_actuals(database: Database, path: Path, kind: str, system: str) -> pa.T
         if kind == "activity":
             select = (
                 f"SELECT x.customer_id, {text('customer_id')} AS source_id, "
+                f"{text('therapy_area')} AS therapy_area, "
                 f"{text('channel')} AS channel, {text('date')} AS date, "
                 f"CAST({number('contacts', '1')} AS BIGINT) AS contacts"
             )
         else:
             select = (
                 f"SELECT x.customer_id, {text('customer_id')} AS source_id, "
+                f"{text('therapy_area')} AS therapy_area, "
                 f"{text('territory')} AS territory, {text('period')} AS period, "
                 f"{number('value')} AS value"
             )

@@ -6,8 +6,9 @@ Actual activity and sales are metrics (see
 ``harmonia load`` like any other: the loader quarantines rows of unknown
 customers and periods that cannot be data, and every load is a batch. A plan
 is compared with those of its therapy areas whose period lies within the
-plan's, for the customers it plans; metrics of other customers are simply
-not this plan's.
+plan's, for the customers it plans in each area (a merged customer's under
+their survivor, as a cycle reads metrics); metrics of other customers are
+simply not this plan's.
 
 This module turns them into the tables :func:`~harmonia.strategy.actuals.compare`
 takes, so stored actuals and files are compared in the same way.
@@ -22,6 +23,7 @@ import pyarrow as pa
 
 from harmonia.definitions.strategy import ACTUAL_CONTACT_METRICS, ACTUAL_SALES_METRIC
 from harmonia.sql import literal, text_list
+from harmonia.strategy.universe import resolve_merged
 
 if TYPE_CHECKING:
     from harmonia.store.database import Database
@@ -51,6 +53,8 @@ def stored_actuals(
             f"WHERE therapy_area IN ({areas}) AND metric IN ({names}) "
             f"AND first_month >= {period.first_month} AND last_month <= {period.last_month}",
         )
+    # Loaded under a merged id, they count for the survivor the plan holds.
+    metrics = resolve_merged(database, metrics, ("therapy_area", "metric", "period"))
     channels = " ".join(
         f"WHEN {literal(metric)} THEN {literal(channel)}"
         for channel, metric in ACTUAL_CONTACT_METRICS.items()
@@ -58,15 +62,16 @@ def stored_actuals(
     connection = duckdb_connection()
     try:
         connection.register("stored_metrics", metrics)
-        connection.register("plan_goals", goals.select(["customer_id"]))
+        connection.register("plan_goals", goals.select(["customer_id", "therapy_area"]))
         # Typed whatever the store returned (an empty SQLite read has no types).
         connection.execute(
             "CREATE TEMP TABLE planned_metrics AS SELECT CAST(m.customer_id AS BIGINT) AS "
             "customer_id, CAST(m.therapy_area AS VARCHAR) AS therapy_area, "
             "CAST(m.metric AS VARCHAR) AS metric, CAST(m.period AS VARCHAR) AS "
             "period, CAST(m.first_month AS BIGINT) AS first_month, CAST(m.value AS DOUBLE) AS "
-            "value FROM stored_metrics m WHERE CAST(m.customer_id AS BIGINT) IN "
-            "(SELECT customer_id FROM plan_goals)"
+            "value FROM stored_metrics m WHERE EXISTS (SELECT 1 FROM plan_goals g "
+            "WHERE g.customer_id = CAST(m.customer_id AS BIGINT) "
+            "AND CAST(g.therapy_area AS VARCHAR) = CAST(m.therapy_area AS VARCHAR))"
         )
         activity = connection.sql(
             f"SELECT customer_id, therapy_area, CASE metric {channels} END AS channel, "

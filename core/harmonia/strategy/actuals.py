@@ -9,7 +9,9 @@ source ids through the crosswalk):
 
 Either may name the ``therapy_area`` of each row (stored actuals do): a
 customer planned in two areas then has each area's actuals compared with
-that area's plan; a row without one counts for every area of its customer.
+that area's plan. A row without one is compared with its customer's only
+plan; for a customer planned in several areas it is rejected (it would count
+for each), so every actual counts once and the rows add up.
 
 Rows that cannot be compared with the plan are not dropped: each comes back
 with its reasons (a customer the plan does not hold, a date or period
@@ -88,8 +90,13 @@ def _checked_sql(period: Period) -> str:
     # Sales periods are checked in SQL by their month range: a sales period
     # is inside the plan's when its months are.
     return f"""
+    CREATE OR REPLACE TEMP TABLE planned_areas AS
+    SELECT customer_id, list(DISTINCT CAST(therapy_area AS VARCHAR)
+        ORDER BY CAST(therapy_area AS VARCHAR)) AS areas
+    FROM actual_goals GROUP BY customer_id;
+
     CREATE OR REPLACE TEMP TABLE actual_activity_checked AS
-    SELECT ROW_NUMBER() OVER () + 1 AS row_number, a.*,
+    SELECT a.*,
         list_filter([
             {_customer_reasons("a")},
             CASE WHEN a.channel IS NULL OR a.channel NOT IN ({channels})
@@ -99,11 +106,12 @@ def _checked_sql(period: Period) -> str:
                 THEN 'date ' || a.date || ' is outside the plan''s period {period}' END,
             CASE WHEN a.contacts IS NULL OR a.contacts < 0 THEN 'contacts must be a number of 0 or more' END
         ], lambda x: x IS NOT NULL) AS reasons
-    FROM actual_activity_in a
-    LEFT JOIN (SELECT DISTINCT customer_id FROM actual_goals) g ON g.customer_id = a.customer_id;
+    -- Rows are numbered as the input has them (a file's line), before any join.
+    FROM (SELECT ROW_NUMBER() OVER () + 1 AS row_number, * FROM actual_activity_in) a
+    LEFT JOIN planned_areas g ON g.customer_id = a.customer_id;
 
     CREATE OR REPLACE TEMP TABLE actual_sales_checked AS
-    SELECT ROW_NUMBER() OVER () + 1 AS row_number, s.*,
+    SELECT s.*,
         list_filter([
             CASE WHEN s.customer_id IS NULL AND s.source_id IS NULL AND s.territory IS NULL
                 THEN 'give a customer or a territory' END,
@@ -117,8 +125,9 @@ def _checked_sql(period: Period) -> str:
             CASE WHEN s.value IS NULL OR s.value < 0 THEN 'value must be a number of 0 or more' END
         ], lambda x: x IS NOT NULL) AS reasons
     FROM (SELECT *, {_period_months("period", "first")} AS period_first,
-            {_period_months("period", "last")} AS period_last FROM actual_sales_in) s
-    LEFT JOIN (SELECT DISTINCT customer_id FROM actual_goals) g ON g.customer_id = s.customer_id
+            {_period_months("period", "last")} AS period_last,
+            ROW_NUMBER() OVER () + 1 AS row_number FROM actual_sales_in) s
+    LEFT JOIN planned_areas g ON g.customer_id = s.customer_id
     LEFT JOIN (SELECT DISTINCT territory FROM actual_goals) t ON t.territory = s.territory;
 
     CREATE OR REPLACE TEMP TABLE actual_rejects AS
@@ -173,7 +182,16 @@ def _customer_reasons(alias: str, *, optional: bool = False) -> str:
                 THEN 'customer ' || {source} || ' is not a known customer' END,
             CASE WHEN {alias}.customer_id IS NOT NULL AND g.customer_id IS NULL
                 THEN 'customer ' || COALESCE({source}, CAST({alias}.customer_id AS VARCHAR))
-                    || ' is not in the plan' END"""
+                    || ' is not in the plan' END,
+            CASE WHEN g.customer_id IS NOT NULL AND {alias}.therapy_area IS NULL
+                AND len(g.areas) > 1
+                THEN 'customer ' || COALESCE({source}, CAST({alias}.customer_id AS VARCHAR))
+                    || ' is planned in ' || array_to_string(g.areas, ' and ')
+                    || ': give the row its therapy_area (it would count for both)' END,
+            CASE WHEN g.customer_id IS NOT NULL AND {alias}.therapy_area IS NOT NULL
+                AND NOT list_contains(g.areas, {alias}.therapy_area)
+                THEN 'customer ' || COALESCE({source}, CAST({alias}.customer_id AS VARCHAR))
+                    || ' is not planned in ' || {alias}.therapy_area END"""
 
 
 def _period_months(column: str, end: str) -> str:

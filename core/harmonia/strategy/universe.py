@@ -207,7 +207,34 @@ def stored_measures(
     from harmonia.store.facts import facts_of
 
     with BulkConnection(database, write=False) as bulk:
-        return facts_of(database).read(bulk, _metrics_sql(cycles, measures))
+        metrics = facts_of(database).read(bulk, _metrics_sql(cycles, measures))
+    return resolve_merged(
+        database, metrics, ("therapy_area", "metric", "first_month", "last_month")
+    )
+
+
+def resolve_merged(database: Database, facts: pa.Table, key: Sequence[str]) -> pa.Table:
+    """``facts`` (rows with a ``customer_id``) as the cycle reads them: a merged
+    customer's rows count under their survivor, except where the survivor holds a
+    row of the same ``key`` (:func:`harmonia.store.identity.resolved_facts`)."""
+    from harmonia.compute import duckdb_connection
+    from harmonia.store.bulk import BulkConnection
+    from harmonia.store.identity import resolved_facts
+
+    with BulkConnection(database, write=False) as bulk:
+        redirects = bulk.read("SELECT merged_id, survivor_id FROM customer_redirect")
+    if not redirects.num_rows or not facts.num_rows:
+        return facts
+    connection = duckdb_connection()
+    try:
+        connection.register("facts_in", facts)
+        connection.register("customer_redirect", redirects)
+        columns = [c for c in facts.column_names if c != "customer_id"]
+        return connection.sql(
+            f"SELECT * FROM {resolved_facts('facts_in', columns, key)}"
+        ).to_arrow_table()
+    finally:
+        connection.close()
 
 
 def build_units(
