@@ -9,6 +9,7 @@ facts where the CRM has none, the CRM's where both have one.
 
 from __future__ import annotations
 
+import itertools
 import json
 from pathlib import Path
 
@@ -294,3 +295,36 @@ def test_a_customer_merged_since_the_last_cycle_is_pulled_through_from_its_old_i
     cycle_id = second[known["V20"]]["cycle_id"]
     explained = explain_assignment(Database(universe), cycle_id, "V20", system="vendor")
     assert explained.pull_through is not None and explained.pull_through.carried
+
+
+def test_review_decisions_are_read_and_rejected_in_one_statement_each(universe: str) -> None:
+    from sqlalchemy import event
+
+    from harmonia.master.review import decide
+    from harmonia.store.models import MatchPair
+
+    known = sorted(ids(universe).values())
+    database = Database(universe)
+    with database.session() as session:
+        for left, right in itertools.pairwise(known[:7]):
+            session.add(MatchPair(left_id=left, right_id=right, country="NL",
+                                  method="probabilistic", probability=0.9))  # fmt: skip
+        session.commit()
+    pairs = [row["id"] for row in query(universe, "SELECT id FROM match_pair ORDER BY id")]
+    statements: list[str] = []
+
+    def count(*args: object) -> None:
+        statements.append(str(args[2]))
+
+    def statements_to_reject(chosen: list[int]) -> int:
+        statements.clear()
+        event.listen(database.engine, "before_cursor_execute", count)
+        try:
+            decide(database, [(pair, "reject") for pair in chosen], actor="steward")
+        finally:
+            event.remove(database.engine, "before_cursor_execute", count)
+        return len(statements)
+
+    one, five = statements_to_reject(pairs[:1]), statements_to_reject(pairs[1:])
+    assert one == five  # not one statement per pair
+    assert {r["status"] for r in query(universe, "SELECT status FROM match_pair")} == {"rejected"}

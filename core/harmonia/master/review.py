@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import attrs
+from sqlalchemy import text
 from sqlmodel import Session, select
 
 from harmonia.errors import ConfigError, InputError, NotFoundError
@@ -80,7 +81,13 @@ def pending(
 
 
 def decide(database: Database, decisions: Iterable[tuple[int, str]], *, actor: str) -> Decided:
-    """Apply decisions (pair id, accept or reject) together, or none of them."""
+    """Apply decisions (pair id, accept or reject) together, or none of them.
+
+    The pairs are read, and the rejected ones and the decided ones' stamps
+    written, one statement each. Accepted pairs merge in the order given,
+    each checked against the identities the ones before it left (a workbook
+    may hold a chain: A with B, then B with C).
+    """
     decisions = list(decisions)
     problems = [f"pair {pair_id}: {why}" for pair_id, why in _problems(database, decisions)]
     if problems:
@@ -88,29 +95,53 @@ def decide(database: Database, decisions: Iterable[tuple[int, str]], *, actor: s
             "; ".join(problems) + "; nothing was decided",
             fix="decide pending pairs only (`harmonia master review list`), with accept or reject",
         )
-    accepted, rejected, merges, survivors = [], [], [], []
+    rejected = [pair_id for pair_id, decision in decisions if decision == "reject"]
+    accepted = [pair_id for pair_id, decision in decisions if decision == "accept"]
+    merges, survivors = [], []
     now = dt.datetime.now(dt.UTC)
     with database.session() as session:
-        for pair_id, decision in decisions:
-            pair = session.get(MatchPair, pair_id)
-            assert pair is not None
-            pair.decided_by, pair.decided_at = actor, now
-            if decision == "reject":
-                pair.status = "rejected"
-                rejected.append(pair_id)
-            else:
-                survivor, merged = sorted((pair.left_id, pair.right_id))
-                result = merge_in(
-                    session, survivor, merged, actor=actor, reason=f"review pair {pair_id}"
+        connection = session.connection()
+        stamp = {"actor": actor, "now": now}
+        if rejected:
+            connection.execute(
+                text(
+                    "UPDATE match_pair SET status = 'rejected', decided_by = :actor, "
+                    f"decided_at = :now WHERE id IN ({_listed(rejected)})"
+                ),
+                stamp,
+            )
+        pairs = {
+            row[0]: (row[1], row[2])
+            for row in connection.execute(
+                text(
+                    f"SELECT id, left_id, right_id FROM match_pair WHERE id IN ({_listed(accepted)})"
                 )
-                pair.status, pair.merge_id = "merged", result.merge_id
-                accepted.append(pair_id)
-                merges.append(result.merge_id)
-                survivors.append(result.survivor_id)
-            session.add(pair)
-            session.flush()
+            )
+        }
+        merged_by: dict[int, int] = {}
+        for pair_id in accepted:
+            survivor, merged = sorted(pairs[pair_id])
+            result = merge_in(
+                session, survivor, merged, actor=actor, reason=f"review pair {pair_id}"
+            )
+            merged_by[pair_id] = result.merge_id
+            merges.append(result.merge_id)
+            survivors.append(result.survivor_id)
+        if merged_by:
+            cases = " ".join(f"WHEN {p} THEN {m}" for p, m in merged_by.items())
+            connection.execute(
+                text(
+                    f"UPDATE match_pair SET status = 'merged', merge_id = CASE id {cases} END, "
+                    f"decided_by = :actor, decided_at = :now WHERE id IN ({_listed(merged_by)})"
+                ),
+                stamp,
+            )
         session.commit()
     return Decided(tuple(accepted), tuple(rejected), tuple(merges), tuple(survivors))
+
+
+def _listed(ids: Iterable[int]) -> str:
+    return ", ".join(str(int(i)) for i in ids) or "NULL"
 
 
 def _problems(
@@ -119,18 +150,28 @@ def _problems(
     if not decisions:
         raise ConfigError("no decisions given", fix="name pair ids, or fill the decision column")
     with database.session() as session:
-        seen: set[int] = set()
-        for pair_id, decision in decisions:
-            if decision not in DECISIONS:
-                yield pair_id, f"decision {decision!r} is not accept or reject"
-            if pair_id in seen:
-                yield pair_id, "decided twice"
-            seen.add(pair_id)
-            pair = session.get(MatchPair, pair_id)
-            if pair is None:
-                yield pair_id, "no such pair"
-            elif pair.status != "review":
-                yield pair_id, f"is not pending (it is {pair.status})"
+        statuses = dict(
+            session.connection()
+            .execute(
+                text(
+                    "SELECT id, status FROM match_pair "
+                    f"WHERE id IN ({_listed(p for p, _ in decisions)})"
+                )
+            )
+            .all()
+        )
+    seen: set[int] = set()
+    for pair_id, decision in decisions:
+        if decision not in DECISIONS:
+            yield pair_id, f"decision {decision!r} is not accept or reject"
+        if pair_id in seen:
+            yield pair_id, "decided twice"
+        seen.add(pair_id)
+        status = statuses.get(pair_id)
+        if status is None:
+            yield pair_id, "no such pair"
+        elif status != "review":
+            yield pair_id, f"is not pending (it is {status})"
 
 
 def _customers(session: Session, ids: Sequence[int]) -> dict[int, dict[str, Any]]:
