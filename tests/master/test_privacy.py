@@ -452,3 +452,23 @@ def test_privacy_commands(harmonia_cli, tiny, harmonia_database: str, tmp_path: 
     erased = run("erase", str(known["C01"]), "--yes", "--json")
     assert erased.exit_code == 0, erased.output
     assert json.loads(erased.output)["customers"] == [known["C01"]]
+
+
+def test_erase_says_which_file_it_could_not_rewrite_and_exits_1(
+    harmonia_cli, tiny, harmonia_database: str, tmp_path: Path
+) -> None:
+    load(harmonia_database, tiny_catalog(), tiny_market.DATA / "h1", country="NL")
+    known = ids(harmonia_database)
+    ran = harmonia_cli("--database", harmonia_database, "cycle", "run", "--country", "NL",
+                       "--therapy-area", "cardiology", "--period", "2027-H1",
+                       "--sink", "parquet", "--out", str(tmp_path / "out"))  # fmt: skip
+    assert ran.exit_code == 0, ran.output
+    published = sorted((tmp_path / "out").glob("*target_list.parquet"))[0]
+    published.write_bytes(b"damaged")
+    erased = harmonia_cli("--database", harmonia_database, "privacy", "erase",
+                          str(known["C01"]), "--yes")  # fmt: skip
+    assert erased.exit_code == 1 and "Traceback" not in erased.output
+    assert "Could not rewrite" in " ".join(erased.output.split())
+    assert published.name in erased.output.replace("\n", "")
+    [audit] = query(harmonia_database, "SELECT * FROM audit_event WHERE action = 'privacy.erase'")
+    assert json.loads(audit["details"])["failed"]
