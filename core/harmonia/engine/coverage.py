@@ -85,13 +85,15 @@ def input_coverage_sql(query: CycleQuery) -> str:
     (``f<i>``: the customer has the input), summed over the population and over each
     quantile feature's peer groups (grouping sets). :func:`coverage_of` reads it."""
     features = query.spec.rule_set.features
-    holders: dict[str, str] = {}  # the SQL of the customers holding an input -> its CTE
+    # Each fact table is scanned once: per customer, a 0/1 column per distinct input.
+    held: dict[str, dict[str, str]] = {"metric": {}, "response": {}}  # condition -> column
     flags = []
     for index, feature in enumerate(features):
-        _, condition, held = _input(query, feature)
-        if held is not None:
-            cte = holders.setdefault(held, f"has__{len(holders)}")
-            condition = f"p.customer_id IN (SELECT customer_id FROM {cte})"
+        _, condition, source = _input(query, feature)
+        if source is not None:
+            table, row_condition = source
+            column = held[table].setdefault(row_condition, f"h{len(held[table])}")
+            condition = f"COALESCE({table}_inputs.{column}, 0) = 1"
         flags.append(f"CASE WHEN {condition} THEN 1 ELSE 0 END AS f{index}")
     peers = _peer_columns(query.spec.rule_set)
     sums = "".join(f", CAST(SUM(f{index}) AS BIGINT) AS f{index}" for index in range(len(features)))
@@ -109,11 +111,13 @@ def input_coverage_sql(query: CycleQuery) -> str:
             f"SELECT {_mask(peers, group)} AS grouped{values}, "
             f"CAST(COUNT(*) AS BIGINT) AS customers{sums} FROM flagged{by}"
         )
-    ctes = {
-        "population": query.population(),
-        **{cte: sql for sql, cte in holders.items()},
-        "flagged": f"SELECT p.*, {', '.join(flags) or '1 AS f'} FROM population p",
-    }
+    ctes = {"population": query.population()}
+    joins = ""
+    for table, columns in held.items():
+        if columns:
+            ctes[f"{table}_inputs"] = _holders(query, table, columns)
+            joins += f" LEFT JOIN {table}_inputs ON {table}_inputs.customer_id = p.customer_id"
+    ctes["flagged"] = f"SELECT p.*, {', '.join(flags) or '1 AS f'} FROM population p{joins}"
     with_clause = ",\n".join(f"{name} AS (\n{sql}\n)" for name, sql in ctes.items())
     return f"WITH {with_clause}\n" + "\nUNION ALL\n".join(selects)
 
@@ -135,15 +139,29 @@ def _peer_sets(features: Sequence[Feature]) -> list[tuple[str, ...]]:
     return list(dict.fromkeys(group for group in sets if group))
 
 
-def _input(query: CycleQuery, feature: Feature) -> tuple[str, str, str | None]:
-    """What ``feature`` reads, in words; the condition on a population row ``p`` that
-    the customer has it; or instead the SQL of the customers holding it."""
+def _holders(query: CycleQuery, table: str, columns: dict[str, str]) -> str:
+    """SQL: per customer with any row of ``table`` the cycle reads, a 0/1 column per
+    input (``columns``: the row condition of each, and its column's name)."""
     from harmonia.engine.query import RESPONSES
     from harmonia.store.identity import resolved_facts
 
-    # Whether a customer has a metric, not which row wins: no key, no duplicate check.
-    metrics = resolved_facts("metric", ("therapy_area", "metric", "first_month", "last_month"))
+    flags = ", ".join(
+        f"MAX(CASE WHEN {condition} THEN 1 ELSE 0 END) AS {column}"
+        for condition, column in columns.items()
+    )
+    if table == "metric":
+        # Whether a customer has a metric, not which row wins: no key, no duplicate check.
+        metrics = resolved_facts("metric", ("therapy_area", "metric", "first_month", "last_month"))
+        where = f"therapy_area = {quote(query.spec.therapy_area)}"
+        return (
+            f"SELECT customer_id, {flags} FROM {metrics} metric WHERE {where} GROUP BY customer_id"
+        )
+    return f"SELECT customer_id, {flags} FROM {RESPONSES} response GROUP BY customer_id"
 
+
+def _input(query: CycleQuery, feature: Feature) -> tuple[str, str, tuple[str, str] | None]:
+    """What ``feature`` reads, in words; the condition on a population row ``p`` that
+    the customer has it; or instead the fact table and the condition on its rows."""
     if isinstance(feature, AttributeFeature):
         column = f"p.{identifier(feature.column)}"
         if feature.levels:
@@ -156,25 +174,20 @@ def _input(query: CycleQuery, feature: Feature) -> tuple[str, str, str | None]:
     period = query.spec.period
     if isinstance(feature, ProfileFeature):
         start, end = query.response_window
-        held = (
-            f"SELECT DISTINCT customer_id FROM {RESPONSES} response "
-            f"WHERE questionnaire = {quote(feature.questionnaire)} "
+        condition = (
+            f"questionnaire = {quote(feature.questionnaire)} "
             f"AND answered_at >= {quote(start)} AND answered_at < {quote(end)}"
         )
-        return f"a response to {feature.questionnaire}", "", held
+        return f"a response to {feature.questionnaire}", "", ("response", condition)
     assert isinstance(feature, MetricFeature | QuantileFeature | ConsistencyFeature)
     if isinstance(feature, ConsistencyFeature):
         first = period.trailing(feature.granularity, feature.periods)[0].first_month
     else:
         first = period.first_month if feature.window == "cycle" else None
     since = f" AND first_month >= {first}" if first is not None else ""
-    held = (
-        f"SELECT DISTINCT customer_id FROM {metrics} metric "
-        f"WHERE therapy_area = {quote(query.spec.therapy_area)} "
-        f"AND metric = {quote(feature.metric)} AND last_month <= {period.last_month}{since}"
-    )
+    condition = f"metric = {quote(feature.metric)} AND last_month <= {period.last_month}{since}"
     window = " in the cycle's window" if first is not None else ""
-    return f"metric {feature.metric}{window}", "", held
+    return f"metric {feature.metric}{window}", "", ("metric", condition)
 
 
 def coverage_of(rule_set: RuleSet, query: CycleQuery, table: pa.Table) -> list[InputCoverage]:
