@@ -187,3 +187,34 @@ def test_double_submits_and_two_publishers_at_once_on_postgresql(
     loser = "two" if won.written[0].location.startswith(str(tmp_path / "one")) else "one"
     assert not (tmp_path / loser).exists()
     assert [m.to_status for m in app.refinement.transitions(cycle)].count("published") == 1
+
+
+@pytest.mark.postgres
+@pytest.mark.store
+def test_a_carry_over_and_a_decision_at_once_on_postgresql(
+    postgres_url: str, field: Catalog, tmp_path: Path
+) -> None:
+    app = Harmonia(postgres_url, field, actor="analyst")
+    app.loads.run(app.loads.plan([field_market.write_universe(tmp_path / "data")]), country="BE")
+    field_market.write_field_force(tmp_path / "force")
+    app.loads.run(app.loads.plan([tmp_path / "force"]), country="BE")
+    old = field_market.run(app, tmp_path)
+    app.refinement.open_feedback(old)
+    waiting = ask(app, old, "C03", "tier", "B", "data error", "rita")["id"]
+    new = field_market.run(app, tmp_path)
+    carrier = Harmonia(postgres_url, field, actor="analyst")
+    dora = Harmonia(postgres_url, field, actor="dora")
+    carried, decided = _at_once(
+        lambda: carrier.refinement.carry_over(old, new),
+        lambda: dora.refinement.decide(old, [waiting], "reject", manager="dora"),
+    )
+    (before,) = [r for r in app.refinement.requests(old) if r.id == waiting]
+    after = app.refinement.requests(new)
+    if isinstance(decided, HarmoniaError):  # the carry-over came first
+        assert "is carried" in str(decided)
+        assert before.status == "carried"
+        assert [(r.carried_from, r.status) for r in after] == [(waiting, "pending")]
+    else:  # the rejection came first: it is kept, and nothing is carried
+        assert (before.status, before.decided_by) == ("rejected", "dora")
+        assert after == [] and carried.requests == []
+    assert app.refinement.cycle(old).status == "superseded"
