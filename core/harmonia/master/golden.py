@@ -8,8 +8,9 @@ survivorship rules (:class:`~harmonia.definitions.Survivorship`, pack data):
 A blank never wins over a value, and every rule breaks ties by recency.
 Each golden value keeps the system and the load batch it came from.
 
-One SQL statement over the store computes every golden record of a country
-(or of some survivors): no customer passes through Python. A customer
+One SQL statement computes every golden record of a country (or of some
+survivors), in DuckDB over the survivors' records read once from the
+store: no customer passes through Python. A customer
 never merged has no golden record: its own record is it.
 """
 
@@ -24,13 +25,12 @@ from harmonia.store.bulk import BulkConnection
 from harmonia.store.database import Database
 
 
-def golden_sql(survivorship: Survivorship, scope: str) -> str:
-    """``INSERT`` the golden values of the survivors ``scope`` selects (SQL over survivor_id)."""
+def golden_sql(survivorship: Survivorship) -> str:
+    """The golden values (DuckDB SQL over ``members`` and ``batches``, see :func:`compute`)."""
     candidates = "\nUNION ALL\n".join(
         f"SELECT m.golden_id, {literal(attribute)} AS attribute, "
-        f"CAST(c.{attribute} AS VARCHAR(400)) AS value, c.batch_id "
-        f"FROM members m JOIN customer c ON c.id = m.member_id "
-        f"WHERE c.{attribute} IS NOT NULL AND c.{attribute} <> ''"
+        f"CAST(m.{attribute} AS VARCHAR) AS value, m.batch_id "
+        f"FROM members m WHERE m.{attribute} IS NOT NULL AND CAST(m.{attribute} AS VARCHAR) <> ''"
         for attribute in GOLDEN_ATTRIBUTES
     )
     priority = " ".join(
@@ -46,21 +46,14 @@ def golden_sql(survivorship: Survivorship, scope: str) -> str:
         f"WHEN {literal(a)} THEN {literal(survivorship.rule(a))}" for a in GOLDEN_ATTRIBUTES
     )
     return f"""
-        WITH survivors AS (
-            SELECT DISTINCT survivor_id FROM customer_redirect WHERE survivor_id IN ({scope})
-        ), members AS (
-            SELECT survivor_id AS golden_id, merged_id AS member_id FROM customer_redirect
-            WHERE survivor_id IN (SELECT survivor_id FROM survivors)
-            UNION ALL
-            SELECT survivor_id, survivor_id FROM survivors
-        ), candidates AS (
+        WITH candidates AS (
             {candidates}
         ), scored AS (
             SELECT k.golden_id, k.attribute, k.value, k.batch_id, b.system,
                 CASE k.attribute {rules} END AS rule,
                 {priority_key} AS priority,
                 COUNT(*) OVER (PARTITION BY k.golden_id, k.attribute, k.value) AS frequency
-            FROM candidates k JOIN load_batch b ON b.id = k.batch_id
+            FROM candidates k JOIN batches b ON b.id = k.batch_id
         ), ranked AS (
             SELECT s.*, ROW_NUMBER() OVER (
                 PARTITION BY s.golden_id, s.attribute ORDER BY
@@ -69,8 +62,8 @@ def golden_sql(survivorship: Survivorship, scope: str) -> str:
                     s.batch_id DESC, s.value) AS rn
             FROM scored s
         )
-        INSERT INTO golden_value (customer_id, attribute, value, system, batch_id, rule)
-        SELECT golden_id, attribute, value, system, batch_id, rule FROM ranked WHERE rn = 1
+        SELECT golden_id AS customer_id, attribute, value, system, batch_id, rule
+        FROM ranked WHERE rn = 1 ORDER BY customer_id, attribute
     """
 
 
@@ -84,18 +77,41 @@ def compute(
     """Recompute the golden records of a country, or of some customers; returns values written.
 
     Customers in ``customer_ids`` that are no longer survivors (unmerged)
-    lose their golden record.
+    lose their golden record. The records of the survivors' members are read
+    once and ranked in DuckDB (SQLite's window functions took 26 s for 90k
+    merged customers of 1M; DuckDB takes under one).
     """
+    from harmonia.compute import duckdb_connection
+
     if country is not None:
         scope = f"SELECT id FROM customer WHERE country = {literal(country)}"
     else:
         scope = ", ".join(str(int(i)) for i in customer_ids) or "NULL"
+    columns = ", ".join(f"c.{attribute}" for attribute in GOLDEN_ATTRIBUTES)
     with BulkConnection(database) as bulk:
         bulk.execute(f"DELETE FROM golden_value WHERE customer_id IN ({scope})")
-        bulk.execute(golden_sql(survivorship, scope))
-        written = bulk.scalar(f"SELECT COUNT(*) FROM golden_value WHERE customer_id IN ({scope})")
+        # Every record of a survivor's person: the survivor's own and the merged ones'.
+        members = bulk.read(
+            f"""
+            SELECT r.survivor_id AS golden_id, c.batch_id, {columns}
+            FROM customer_redirect r JOIN customer c ON c.id = r.merged_id
+            WHERE r.survivor_id IN ({scope})
+            UNION ALL
+            SELECT c.id, c.batch_id, {columns} FROM customer c
+            WHERE c.id IN (SELECT survivor_id FROM customer_redirect
+                           WHERE survivor_id IN ({scope}))
+            """
+        )
+        if not members.num_rows:  # (an empty read from SQLite has no column types)
+            return 0
+        duck = duckdb_connection()
+        duck.register("members", members)
+        duck.register("batches", bulk.read("SELECT id, system FROM load_batch"))
+        golden = duck.sql(golden_sql(survivorship)).to_arrow_table()
+        bulk.append("golden_value", golden)
+        bulk.wait()
         bulk.analyze("golden_value")
-    return int(written)
+    return golden.num_rows
 
 
 def golden_record(database: Database, customer_id: int) -> list[dict[str, object]]:
