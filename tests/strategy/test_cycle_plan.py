@@ -43,6 +43,13 @@ def _target_list(result) -> dict[str, dict[str, str]]:
         return {row["source_id"]: row for row in csv.DictReader(handle, delimiter=";")}
 
 
+def _plan_ids(app: Harmonia) -> list[int]:
+    from harmonia.store.bulk import BulkConnection
+
+    with BulkConnection(app.database, write=False) as bulk:
+        return sorted(bulk.read("SELECT id FROM strategy_plan").column("id").to_pylist())
+
+
 def test_the_cycle_plans_its_calls_within_capacity(universe: str, tmp_path: Path) -> None:
     app = Harmonia(universe, _capacity_market(call_plan="capacity"), actor="analyst")
     result = app.cycles.run(
@@ -71,9 +78,19 @@ def test_the_cycle_plans_its_calls_within_capacity(universe: str, tmp_path: Path
     # the same plan as `strategy plan` makes of the cycle
     again = plan_cycles(app.database, app.catalog, [result.cycle.id], save=False)
     assert again.plan.goals["face_to_face"].to_pylist() == [g["face_to_face"] for g in goals]
-    # publishing plans the final segments again, within the same capacity
+    # a publish whose sink fails saves no plan (the plan is saved after the outputs)
+    plans = _plan_ids(app)
+    blocked = tmp_path / "a file, not a folder"
+    blocked.write_text("", encoding="utf-8")
+    with pytest.raises(Exception):  # noqa: B017 (whatever the sink raises)
+        app.refinement.publish(result.cycle.id, directory=blocked / "out")
+    assert _plan_ids(app) == plans
+    # publishing plans the final segments again, within the same capacity, and the
+    # cycle's summary names the plan that went out
     published = app.refinement.publish(result.cycle.id, directory=tmp_path / "published")
     assert _target_list(published) == targets
+    latest = json.loads(app.refinement.cycle(result.cycle.id).summary)["call_plan"]["plan"]
+    assert latest == max(_plan_ids(app)) and latest != planned["plan"]
 
 
 def test_the_default_plans_fixed_frequencies_and_the_planner_is_required(

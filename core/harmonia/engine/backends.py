@@ -63,8 +63,11 @@ class CycleOutputs:
     summary: pa.Table
     coverage: pa.Table | None = None
     #: How the contacts were planned when not by the strategies' fixed frequencies
-    #: (the planner's method, saved plan and capacity), for the cycle's summary.
+    #: (the planner's method, capacity and shortfalls), for the cycle's summary.
     call_plan: dict[str, Any] | None = None
+    #: Saves that plan (in one transaction) and returns its id: called once the
+    #: outputs are written, so a failed write leaves no plan behind.
+    save_plan: Callable[[], int] | None = attrs.field(default=None, eq=False, repr=False)
     #: Where the backend itself wrote results (Spark's folders or tables).
     written: tuple[str, ...] = ()
 

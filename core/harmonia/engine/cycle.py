@@ -123,6 +123,14 @@ def _planned(
     return planner(database, spec, cycle, outputs)
 
 
+def _save_plan(outputs: backends.CycleOutputs) -> dict[str, Any] | None:
+    """Save the plan the outputs carry (after they were written); what the cycle's
+    summary records of it, its id included."""
+    if outputs.call_plan is None or outputs.save_plan is None:
+        return outputs.call_plan
+    return {**outputs.call_plan, "plan": outputs.save_plan()}
+
+
 def run_cycle(
     database: Database,
     catalog: Catalog,
@@ -185,6 +193,7 @@ def run_cycle(
         outputs = _planned(planner, database, spec, cycle, outputs)
         stage("writing outputs")
         written = _write_outputs(database, catalog, spec, cycle, outputs, sinks, directory)
+        call_plan = _save_plan(outputs)
     except BaseException:
         _close_cycle(database, cycle.id, status=lifecycle.FAILED, actor=actor)
         raise
@@ -199,7 +208,7 @@ def run_cycle(
             "segments": summary,
             "profile_coverage": coverage,
             "input_coverage": [row.to_json() for row in covered],
-            **({"call_plan": outputs.call_plan} if outputs.call_plan else {}),
+            **({"call_plan": call_plan} if call_plan else {}),
         },
     )
     _audit(
@@ -508,4 +517,18 @@ def write_stored_outputs(
     outputs = backends.CycleOutputs(cycle.customers, target_list, summary)
     _check_planner(spec, planner)
     outputs = _planned(planner, database, spec, cycle, outputs)
-    return _write_outputs(database, catalog, spec, cycle, outputs, sinks, directory)
+    written = _write_outputs(database, catalog, spec, cycle, outputs, sinks, directory)
+    call_plan = _save_plan(outputs)
+    if call_plan is not None:
+        # The cycle's summary names the plan that went out, with its segments.
+        with database.session() as session:
+            record = session.get(Cycle, cycle.id)
+            assert record is not None
+            summary_json = json.loads(record.summary or "{}")
+            if not isinstance(summary_json, dict):  # (a cycle of before profile coverage)
+                summary_json = {"segments": summary_json}
+            summary_json.update(segments=outputs.summary.to_pylist(), call_plan=call_plan)
+            record.summary = json.dumps(summary_json, default=str)
+            session.add(record)
+            session.commit()
+    return written

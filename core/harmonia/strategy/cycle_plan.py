@@ -9,7 +9,8 @@ country's ``reps_per_territory``), customers placed by the alignment of the
 cycle's period. The engine hands the planner the outputs it computed with
 the fixed plan; :func:`plan_cycle_outputs` replaces their contacts, cost and
 expected revenue with the plan's, per customer (target list) and per segment
-(summary), and saves the plan so actuals can later be compared with it.
+(summary), and hands the engine the saving of the plan (once the outputs
+are written), so actuals can later be compared with it.
 """
 
 from __future__ import annotations
@@ -48,17 +49,17 @@ def plan_cycle_outputs(
         summary = _replanned_summary(connection, outputs.summary, plan.goals)
     finally:
         connection.close()
-    plan_id = save_plan(database, cycles, capacity, plan, forma, cycle.actor)
     return attrs.evolve(
         outputs,
         target_list=target_list,
         summary=summary,
         call_plan={
-            "plan": plan_id,
             "method": plan.method,
             "capacity": capacity.field_force.source,
             "shortfalls": list(plan.shortfalls),
         },
+        # Saved by the engine once the outputs are written (none for a failed write).
+        save_plan=lambda: save_plan(database, cycles, capacity, plan, forma, cycle.actor),
     )
 
 

@@ -148,7 +148,7 @@ def save_plan(
     forma: ProForma,
     actor: str,
 ) -> int:
-    """Record the plan and its goals; returns its id."""
+    """Record the plan and its goals, both or neither; returns its id."""
     from harmonia.store.bulk import BulkConnection
     from harmonia.store.models import StrategyPlan
 
@@ -187,8 +187,17 @@ def save_plan(
         )
     columns["cost"] = goals["cost"]
     columns["revenue"] = goals["revenue"]
-    with BulkConnection(database) as bulk:
-        bulk.append("plan_goal", pa.table(columns))
+    try:
+        with BulkConnection(database) as bulk:
+            bulk.append("plan_goal", pa.table(columns))
+    except BaseException:
+        # The goals' transaction rolled back: no plan without its goals either.
+        with database.session() as session:
+            orphan = session.get(StrategyPlan, record.id)
+            if orphan is not None:
+                session.delete(orphan)
+                session.commit()
+        raise
     return record.id
 
 
