@@ -229,10 +229,15 @@ class CustomerMerger(Merger):
         self.duck.execute(
             f"""
             CREATE OR REPLACE TEMP TABLE resolved AS
-            WITH matched AS (
+            WITH erased_rows AS (
+                -- an erased person's source ids left the crosswalk: only the rows new
+                -- to it are hashed (a filter, so DuckDB hashes no other row)
+                SELECT v._row FROM {valid} v LEFT JOIN xwalk x ON x.source_id = v.customer_id
+                WHERE x.customer_id IS NULL AND {self.erased}
+            ), matched AS (
                 SELECT v.*, x.customer_id AS by_source, i.customer_id AS by_identifier,
                     i.customer_id IN (SELECT customer_id FROM xwalk) AS identifier_taken,
-                    {self.erased} AS erased,
+                    v._row IN (SELECT _row FROM erased_rows) AS erased,
                     COALESCE(rs.survivor_id, x.customer_id) AS source_person,
                     COALESCE(ri.survivor_id, i.customer_id) AS identifier_person
                 FROM {valid} v
