@@ -701,6 +701,97 @@ def test_affiliations_are_stored_between_known_customers_and_bad_ones_quarantine
     assert (again.rows_new, again.rows_unchanged) == (0, 2)
 
 
+def test_a_childs_affiliations_are_replaced_by_what_its_system_gives_now(
+    database_url: str, tiny: Catalog, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from harmonia.ingest.fieldforce import ReplacingMerger
+
+    rows = [
+        "C01;NL;HCP;Anna;de Vries;cardiology;1011;Amsterdam;T1;TINY;10000016",
+        "C02;NL;HCP;Bram;Jansen;cardiology;1012;Amsterdam;T1;TINY;10000024",
+        "H01;NL;HCO;;Amsterdam UMC;hospital;1105;Amsterdam;T1;TINY;10000032",
+        "H02;NL;HCO;;OLVG;hospital;1091;Amsterdam;T1;TINY;10000040",
+    ]
+    # Two systems know the same customers (matched by their identifiers).
+    for system in ("crm", "vendor"):
+        load(database_url, tiny, customers_file(tmp_path, *rows), country="NL", system=system)
+    ids = {r["source_id"]: r["customer_id"] for r in query(database_url, "SELECT * FROM crosswalk")}
+
+    def affiliations(name: str, *pairs: str, system: str) -> Any:
+        path = write(tmp_path / name, "\n".join(["customer_id;parent_id", *pairs]) + "\n")
+        (result,) = load(database_url, tiny, path, country="NL", system=system)
+        return result
+
+    def stored() -> set[tuple[str, str]]:
+        names = {harmonia: source for source, harmonia in ids.items()}
+        pairs = query(database_url, "SELECT customer_id, parent_id FROM affiliation")
+        return {(names[r["customer_id"]], names[r["parent_id"]]) for r in pairs}
+
+    affiliations("first.csv", "C01;H01", "C02;H01", system="crm")
+    affiliations("other.csv", "C01;H01", system="vendor")
+    read = []
+    real_read = ReplacingMerger._read_stored
+
+    def counting(merger: Any, name: str, sql: str, types: dict[str, str]) -> None:
+        real_read(merger, name, sql, types)
+        read.append(merger.duck.sql(f"SELECT count(*) FROM {name}").fetchall()[0][0])
+
+    monkeypatch.setattr(ReplacingMerger, "_read_stored", counting)
+    # C01 moved to H02 in the CRM: its CRM pair to H01 goes, C02 (not in the file) keeps
+    # its pair, and the vendor's C01 -> H01 stays (another system's word).
+    result = affiliations("moved.csv", "C01;H02", system="crm")
+    assert read == [1]  # the stored pairs of C01 only, not the table
+    assert (result.rows_new, result.rows_quarantined) == (1, 0)
+    assert stored() == {("C01", "H02"), ("C02", "H01"), ("C01", "H01")}
+    affiliations("moved.csv", "C01;H02", system="vendor")
+    assert stored() == {("C01", "H02"), ("C02", "H01")}
+
+
+def test_batches_of_one_load_add_to_each_others_affiliations(
+    database_url: str, tiny: Catalog, tmp_path: Path
+) -> None:
+    from harmonia import Batch, DataSource
+    from harmonia.ingest import Loader
+    from harmonia.store import Database
+
+    load(database_url, tiny, good_customers(tmp_path), country="NL", system="crm")
+    hospitals = customers_file(
+        tmp_path, "H01;NL;HCO;;UMC;hospital;1105;Amsterdam;T1;;", "H02;NL;HCO;;OLVG;;;;T1;;"
+    )
+    load(database_url, tiny, hospitals, country="NL", system="crm")
+
+    def extract(*batches: list[tuple[str, str]]) -> DataSource:
+        """A source yielding each list of (child, parent) as one batch, as Veeva does."""
+        return DataSource(
+            name="extract",
+            description="affiliations in several batches",
+            kinds={"affiliations"},
+            family="rep",
+            read=lambda request: [
+                Batch(
+                    "affiliations",
+                    pa.table({"customer_id": [c for c, _ in b], "parent_id": [p for _, p in b]}),
+                    f"part{number}",
+                )
+                for number, b in enumerate(batches)
+            ],
+        )
+
+    def parents_of_c01() -> set[str]:
+        rows = query(
+            database_url,
+            "SELECT x.source_id FROM affiliation a JOIN crosswalk x ON x.customer_id = a.parent_id "
+            "JOIN crosswalk c ON c.customer_id = a.customer_id WHERE c.source_id = 'C01'",
+        )
+        return {row["source_id"] for row in rows}
+
+    loader = Loader(Database(database_url), tiny, system="crm")
+    list(loader.run(extract([("C01", "H01")], [("C01", "H02")]), {}))
+    assert parents_of_c01() == {"H01", "H02"}  # the second batch adds to the first
+    list(loader.run(extract([("C01", "H02")]), {}))
+    assert parents_of_c01() == {"H02"}  # the next load replaces them
+
+
 # --- the CLI around the quarantine --------------------------------------------------------------
 
 

@@ -4,6 +4,12 @@ Both ends are the source system's ids, resolved through its crosswalk: a
 child or a parent the system never loaded is refused, as is a customer
 affiliated with itself. A pair loaded again changes nothing; the store keeps
 harmonia ids, so an affiliation survives whichever source names it.
+
+A file names all the parents a system knows for each child it lists: the
+child's pairs that the same system gave before and the file no longer
+gives are removed (a changed primary parent replaces the old one), while a
+child the file does not list, and the pairs other systems gave, stay. Only
+the stored pairs of the children being loaded are read, never the table.
 """
 
 from __future__ import annotations
@@ -12,7 +18,7 @@ from harmonia.ingest.checks import CheckContext
 from harmonia.ingest.fieldforce import ReplacingMerger
 from harmonia.ingest.kind import DuplicateKey, Kind
 from harmonia.ingest.merge import Rejections
-from harmonia.sql import reasons
+from harmonia.sql import literal, reasons
 
 
 def affiliations_sql(context: CheckContext) -> str:
@@ -40,6 +46,23 @@ class AffiliationMerger(ReplacingMerger):
     key = ("customer_id", "parent_id")
     columns = ("customer_id", "parent_id")
     integers = ("customer_id", "parent_id")
+
+    def _stored_where(self, rows: str) -> str:
+        """The stored pairs of this chunk's children only (staged in the store, by id)."""
+        children = self.duck.sql(f"SELECT DISTINCT customer_id FROM ({rows})").to_arrow_table()
+        self._children = self.bulk.stage(children, "children", key="customer_id")
+        return f"WHERE customer_id IN (SELECT customer_id FROM {self._children})"
+
+    def _drop_replaced(self) -> None:
+        """The pairs of this chunk's children that this system gave in an earlier load
+        and no longer gives: every pair it gives now was just written with this batch's
+        id, and another batch of the same load (a Veeva extract's primary parents, then
+        its child accounts) adds to it."""
+        self.bulk.execute(
+            f"DELETE FROM affiliation WHERE customer_id IN "
+            f"(SELECT customer_id FROM {self._children}) AND batch_id < {self.since} "
+            f"AND batch_id IN (SELECT id FROM load_batch WHERE system = {literal(self.system)})"
+        )
 
     def merge(self, valid: str) -> Rejections:
         self._resolve(valid, "resolved")
@@ -71,6 +94,7 @@ class AffiliationMerger(ReplacingMerger):
             "SELECT harmonia_id AS customer_id, parent AS parent_id FROM affiliated "
             "WHERE parent IS NOT NULL AND parent <> harmonia_id AND _row = first_row"
         )
+        self._drop_replaced()
         return sorted(rejected)
 
 
@@ -78,6 +102,8 @@ KIND = Kind(
     "affiliations",
     check=affiliations_sql,
     merger=AffiliationMerger,
+    # A child's rows in one chunk, so that its pairs are replaced all at once.
+    whole=("customer_id",),
     keys=(
         DuplicateKey(
             ("customer_id", "parent_id"),

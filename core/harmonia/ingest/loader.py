@@ -111,6 +111,9 @@ class Loader:
     decimal: str | None = None
     actor: str = ""
     on_stage: Callable[[str], None] | None = None
+    #: The first batch of the run under way: a source may yield several batches
+    #: of a kind, and what one of them replaces is what earlier runs stored.
+    _run_first: int | None = attrs.field(default=None, init=False, repr=False)
 
     def __attrs_post_init__(self) -> None:
         if self.decimal not in (None, ".", ","):
@@ -160,8 +163,11 @@ class Loader:
                 session.commit()
             yield from earlier
             return
-        for batch in source.read(self.request(options)):
-            yield self.load_batch(batch, source, digest)
+        try:
+            for batch in source.read(self.request(options)):
+                yield self.load_batch(batch, source, digest)
+        finally:
+            self._run_first = None
 
     def _content_hash(self, source: DataSource, options: dict[str, str]) -> str | None:
         """SHA-256 of the file to load and of everything that decides how it is read."""
@@ -237,6 +243,8 @@ class Loader:
         # The lock first, then the batch id: batches commit in the order of their ids.
         with load_lock(self.database, owner=this_owner(), on_wait=self._stage):
             batch_id = self._open_batch(batch, source.name, system, content_hash)
+            if self._run_first is None:
+                self._run_first = batch_id
             try:
                 result = self._load(batch, source, system, batch_id)
             except BaseException:
@@ -255,7 +263,9 @@ class Loader:
             unexpected = kind.watch(duck, context.expectations)
             read = quarantined = 0
             with BulkConnection(self.database) as bulk:
-                merger = kind.merger(bulk, duck, system=system, batch_id=batch_id)
+                merger = kind.merger(
+                    bulk, duck, system=system, batch_id=batch_id, since=self._run_first
+                )
                 duplicates = _Duplicates(duck, kind.keys)
                 # Rows quarantined earlier may load now: only then is it worth
                 # fingerprinting every good row (asked once, not per chunk, so

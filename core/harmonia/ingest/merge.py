@@ -39,12 +39,21 @@ class Merger:
     """Merges the valid rows of one kind; one instance per load batch."""
 
     def __init__(
-        self, bulk: BulkConnection, duck: duckdb.DuckDBPyConnection, *, system: str, batch_id: int
+        self,
+        bulk: BulkConnection,
+        duck: duckdb.DuckDBPyConnection,
+        *,
+        system: str,
+        batch_id: int,
+        since: int | None = None,
     ):
         self.bulk = bulk
         self.duck = duck
         self.system = system
         self.batch_id = batch_id
+        #: The first batch of this load (a source may yield several of a kind):
+        #: batches before it are what earlier loads stored.
+        self.since = batch_id if since is None else since
         self.new = 0  # rows that added facts to the store
         self.updated = 0  # rows that changed facts it held
         self.unchanged = 0  # rows whose facts it held already
