@@ -156,3 +156,49 @@ def test_cycle_cancel_stops_a_running_cycle_and_marks_it_failed(
         if process.poll() is None:
             process.kill()
             process.wait()
+
+
+@pytest.mark.store
+def test_cycle_cancel_leaves_a_run_that_finished_meanwhile_as_it_is(
+    tiny: Catalog, sqlite_h1: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Cancel claims the cycle before it removes anything: a run that ends between
+    the check and the claim keeps its assignments (the claim is refused)."""
+    from sqlalchemy import text
+
+    from harmonia.app import Harmonia
+    from harmonia.errors import ConfigError
+    from harmonia.store import recovery
+
+    store = tmp_path / "store.db"
+    copy_store(sqlite_h1, store)
+    app = Harmonia(f"sqlite:///{store}", tiny)
+    cycle = app.cycles.run(
+        country="NL", therapy_area="cardiology", period="2027-H1", directory=tmp_path / "out"
+    ).cycle
+    engine = app.database.engine
+
+    def count() -> int:
+        with engine.connect() as connection:
+            query = text("SELECT COUNT(*) FROM assignment WHERE cycle_id = :id")
+            return connection.execute(query, {"id": cycle.id}).scalar_one()
+
+    stored = count()
+    assert stored > 0
+    with engine.begin() as connection:  # as seen while it still ran
+        connection.execute(
+            text("UPDATE cycle SET status = 'running' WHERE id = :id"), {"id": cycle.id}
+        )
+
+    def finishes_meanwhile(owner: str | None) -> bool:
+        with engine.begin() as connection:
+            connection.execute(
+                text("UPDATE cycle SET status = 'draft' WHERE id = :id"), {"id": cycle.id}
+            )
+        return False
+
+    monkeypatch.setattr(recovery, "owner_alive", finishes_meanwhile)
+    with pytest.raises(ConfigError, match="no longer running"):
+        app.cycles.cancel(cycle.id)
+    assert count() == stored
+    assert app.cycles.show(cycle.id).cycle.status == "draft"

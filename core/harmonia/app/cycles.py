@@ -144,28 +144,32 @@ class Cycles:
                 f"cycle {cycle_id} runs on another machine ({cycle.owner})",
                 fix="cancel it there (harmonia cycle cancel on that machine)",
             )
-        if alive:
-            pid = int(str(cycle.owner).rpartition(":")[2])
-            if pid == os.getpid():
-                raise ConfigError(f"cycle {cycle_id} is run by this very process")
+        pid = int(str(cycle.owner).rpartition(":")[2]) if alive else None
+        if pid == os.getpid():
+            raise ConfigError(f"cycle {cycle_id} is run by this very process")
+        # Claim the cycle first, conditionally: a run that finishes meanwhile
+        # keeps its results (the move is refused), and one that is cancelled
+        # can no longer move itself to draft.
+        note = f"cancelled by {self.app.actor}" + (f": {reason}" if reason else "")
+        cancelled = move_cycle(
+            self.app.database, cycle_id, FAILED, actor=self.app.actor, note=note, expected=RUNNING
+        )
+        if pid is not None:
             os.kill(pid, signal.SIGTERM)
             deadline = time.monotonic() + wait
             while owner_alive(cycle.owner) and time.monotonic() < deadline:
                 time.sleep(0.05)
             if owner_alive(cycle.owner):
                 raise ConfigError(
-                    f"the process running cycle {cycle_id} ({cycle.owner}) did not stop "
-                    f"within {wait:.0f} s",
-                    fix="try again, or end that process; the next command marks it failed",
+                    f"cycle {cycle_id} is marked failed, but the process running it "
+                    f"({cycle.owner}) did not stop within {wait:.0f} s",
+                    fix="end that process: the cycle is failed, so nothing it still "
+                    "writes is ever used",
                 )
-        database = self.app.database
-        with database.session() as session:
+        with self.app.database.session() as session:
             session.exec(delete(Assignment).where(Assignment.cycle_id == cycle_id))
             session.commit()
-        note = f"cancelled by {self.app.actor}" + (f": {reason}" if reason else "")
-        return move_cycle(
-            database, cycle_id, FAILED, actor=self.app.actor, note=note, expected=RUNNING
-        )
+        return cancelled
 
     def list(self, *, country: str | None = None, therapy_area: str | None = None) -> list[Cycle]:
         """Cycles, newest first."""
