@@ -76,6 +76,11 @@ def test_a_reload_of_the_same_file_writes_nothing_and_a_change_writes_only_it(
     assert (again.rows_new, again.rows_updated, again.rows_unchanged) == (0, 0, 38)
     assert again.skipped  # the same content, loaded last: not even read
     assert batch_files(h1) == before  # no file for a batch that changed nothing
+    moved = tmp_path / "elsewhere" / "renamed.csv"
+    moved.parent.mkdir()
+    moved.write_bytes((tiny_market.DATA / "h1" / "metrics.csv").read_bytes())
+    (again,) = load(h1, tiny, moved, country="NL")
+    assert again.skipped  # the same content from another place: the same load
     changed = write(
         tmp_path / "metrics.csv",
         f"{METRICS_HEADER}\nC01;cardiology;potential;2026;5\nC02;cardiology;potential;2026;70\n",

@@ -175,7 +175,10 @@ class Loader:
         if not options.get("path") or not path.is_file():
             return None
         digest = hashlib.sha256()
-        settings = [source.name, self.country, self.system, self.decimal, sorted(options.items())]
+        # Where the file is does not change how it is read: the same file by a
+        # relative path, or moved, is the same load.
+        how = sorted((key, value) for key, value in options.items() if key != "path")
+        settings = [source.name, self.country, self.system, self.decimal, how]
         digest.update(repr(settings).encode())
         with path.open("rb") as file:
             while block := file.read(1 << 20):
