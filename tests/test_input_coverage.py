@@ -118,3 +118,28 @@ def test_a_cycle_reports_its_input_coverage_and_refuses_under_the_markets_thresh
     assert not (tmp_path / "out").exists()
     cycles = json.loads(cli("cycle", "list", "--json").stdout)
     assert [c["status"] for c in cycles] == ["failed"]
+
+
+def test_a_response_to_a_version_the_cycle_does_not_score_covers_nothing() -> None:
+    """Review: coverage counted a response to any version, scoring only the installed ones."""
+    import duckdb
+    from helpers import tiny_catalog
+
+    from harmonia.engine.coverage import _input
+    from harmonia.engine.query import CycleQuery
+    from harmonia.engine.spec import resolve
+
+    spec = resolve(tiny_catalog(), "NL", "cardiology", "2027-H1")
+    query = CycleQuery(spec, cycle_id=1)
+    (feature,) = [f for f in spec.rule_set.features if getattr(f, "questionnaire", None)]
+    _, _, (table, condition) = _input(query, feature)
+    scored = spec.questionnaires[feature.questionnaire][0].version
+    start, _ = query.response_window
+    connection = duckdb.connect()
+    connection.execute(
+        "CREATE TABLE response AS SELECT * FROM (VALUES (1, ?, ?, ?), (2, ?, 'retired', ?)) "
+        "t(customer_id, questionnaire, version, answered_at)",
+        [feature.questionnaire, scored, start, feature.questionnaire, start],
+    )
+    covered = connection.sql(f"SELECT customer_id FROM {table} WHERE {condition}").fetchall()
+    assert covered == [(1,)]

@@ -174,8 +174,12 @@ def _input(query: CycleQuery, feature: Feature) -> tuple[str, str, tuple[str, st
     period = query.spec.period
     if isinstance(feature, ProfileFeature):
         start, end = query.response_window
+        # Only the versions the cycle scores: a response to one no longer installed
+        # covers nothing.
+        versions = query.spec.questionnaires.get(feature.questionnaire, [])
         condition = (
             f"questionnaire = {quote(feature.questionnaire)} "
+            f"AND version IN ({text_list(q.version for q in versions)}) "
             f"AND answered_at >= {quote(start)} AND answered_at < {quote(end)}"
         )
         return f"a response to {feature.questionnaire}", "", ("response", condition)
