@@ -680,8 +680,22 @@ LEFT JOIN (
     customer_id,
     final_segment,
     inputs
-  FROM assignment
+  FROM (
+    SELECT
+      COALESCE(redirect.survivor_id, a.customer_id) AS customer_id,
+      a.final_segment,
+      a.inputs,
+      ROW_NUMBER() OVER (
+        PARTITION BY COALESCE(redirect.survivor_id, a.customer_id)
+        ORDER BY CASE WHEN redirect.survivor_id IS NULL THEN 0 ELSE 1 END NULLS LAST, a.customer_id NULLS LAST
+      ) AS pick
+    FROM assignment AS a
+    LEFT JOIN customer_redirect AS redirect
+      ON redirect.merged_id = a.customer_id
+    WHERE
+      a.cycle_id = 1
+  ) AS previous_assignment
   WHERE
-    cycle_id = 1
+    pick = 1
 ) AS prev
   ON prev.customer_id = r.customer_id
