@@ -184,3 +184,107 @@ def test_a_customer_is_merged_with_one_customer_of_another_system_the_likelier(
     assert merged["probability"] > reviewed["probability"] >= 0.99  # both above the threshold
     # Joost and Joost say more than Joost and Joos, however frequent Joost is here.
     assert merged["right_id"] == ids["V30"]
+
+
+HEADER = "customer_id;country;type;first_name;last_name;specialty;postal_code;city;territory;address;phone;email\n"
+
+
+def loaded(url: str, tmp_path: Path, files: dict[str, str]) -> dict[str, int]:
+    """The tiny market, then each system's rows; the customer of each source id."""
+    catalog = tiny_catalog()
+    load(url, catalog, tiny_market.DATA / "h1", country="NL")
+    for system, rows in files.items():
+        write(tmp_path / system / "customers.csv", HEADER + rows)
+        load(url, catalog, tmp_path / system, country="NL", system=system)
+    return {r["source_id"]: r["customer_id"] for r in query(url, "SELECT * FROM crosswalk")}
+
+
+def matched(harmonia_cli, url: str, tmp_path: Path, files: dict[str, str]) -> tuple[dict, dict]:
+    """:func:`loaded`, then ``master match --merge``; (its result, ids)."""
+    ids = loaded(url, tmp_path, files)
+    result = harmonia_cli("--database", url, "master", "match", "-c", "NL", "--merge", "--json")
+    assert result.exit_code == 0, result.output
+    return json.loads(result.output), ids
+
+
+def survivors(url: str, ids: dict[str, int]) -> dict[str, int]:
+    redirects = {
+        r["merged_id"]: r["survivor_id"] for r in query(url, "SELECT * FROM customer_redirect")
+    }
+    return {source: redirects.get(customer, customer) for source, customer in ids.items()}
+
+
+def test_one_system_s_duplicates_of_one_person_all_merge(
+    harmonia_cli, tiny, database_url: str, tmp_path: Path
+) -> None:
+    # Dedupe inside one system is not one to one: three records of Piet in a workbook.
+    found, ids = matched(
+        harmonia_cli,
+        database_url,
+        tmp_path,
+        {
+            "workbook": "W1;NL;HCP;Piet;Pieters;oncology;4811;Breda;T1;Markt 1;+31 76 111 2222;piet@zorg.nl\n"
+            "W2;NL;HCP;Piet;Pieters;oncology;4811;Breda;T1;Markt 1;+31 76 111 2222;piet@zorg.nl\n"
+            "W3;NL;HCP;Pieet;Pieters;oncology;4811;Breda;T1;Markt 1;+31 76 111 2222;piet@zorg.nl\n"
+        },
+    )
+    print(query(database_url, "SELECT left_id, right_id, probability, status FROM match_pair"))
+    assert found["outranked"] == 0 and found["merged"] == 2
+    one = survivors(database_url, ids)
+    assert one["W1"] == one["W2"] == one["W3"]
+
+
+def test_a_duplicate_in_one_system_does_not_outrank_its_twin(
+    harmonia_cli, tiny, database_url: str, tmp_path: Path
+) -> None:
+    # The CRM knows Piet twice (old and current practice); the vendor once, with the old
+    # practice's phone and the current e-mail. Both vendor pairs are sure; the CRM's two
+    # records are a pair themselves (grey zone), so neither outranks the other: all three
+    # become one customer.
+    found, ids = matched(
+        harmonia_cli,
+        database_url,
+        tmp_path,
+        {
+            "crm": "A1;NL;HCP;Piet;Pieters;oncology;4811;Breda;T1;Markt 1;+31 76 111 2222;\n"
+            "A2;NL;HCP;Piet;Pieters;oncology;4811;Breda;T1;Haven 9;;piet@zorg.nl\n",
+            "vendor": "B1;NL;HCP;Piet;Pieters;oncology;4811;Breda;T1;;+31 76 111 2222;piet@zorg.nl\n",
+        },
+    )
+    print(query(database_url, "SELECT left_id, right_id, probability, status FROM match_pair"))
+    assert found["outranked"] == 0
+    one = survivors(database_url, ids)
+    assert one["A1"] == one["A2"] == one["B1"]
+
+
+def test_a_record_as_close_to_two_namesakes_of_one_system_is_reviewed(
+    tiny, database_url: str, tmp_path: Path
+) -> None:
+    # Two Piet Pieters of the CRM at two practices; the vendor's has only name and
+    # specialty: exactly as likely one as the other, so neither is merged (with
+    # thresholds low enough that each pair alone would be).
+    from harmonia.master.matching import match
+    from harmonia.store import Database
+
+    ids = loaded(
+        database_url,
+        tmp_path,
+        {
+            "crm": "A1;NL;HCP;Piet;Pieters;oncology;4811;Breda;T1;Markt 1;+31 76 111 2222;\n"
+            "A2;NL;HCP;Piet;Pieters;oncology;9712;Groningen;T2;Haven 9;+31 50 333 4444;\n",
+            "vendor": "B1;NL;HCP;Piet;Pieters;oncology;;;T1;;;\n",
+        },
+    )
+    found = match(
+        Database(database_url),
+        "NL",
+        review_threshold=0.7,  # A1 and A2 (0.64) are not a pair
+        merge_threshold=0.85,
+        apply=True,
+        actor="test",
+    )
+    rows = query(database_url, "SELECT right_id, probability, status FROM match_pair")
+    assert [r["right_id"] for r in rows] == [ids["B1"], ids["B1"]]
+    assert rows[0]["probability"] == rows[1]["probability"] >= 0.85
+    assert {r["status"] for r in rows} == {"review"}
+    assert (found.outranked, found.merged) == (2, 0)

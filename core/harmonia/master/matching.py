@@ -24,8 +24,12 @@ DuckDB) on name, specialty, address, postal code, phone and e-mail:
 * two customers with different values of one national identifier scheme are
   never a match, whatever the names say;
 * one to one between sources: a system knows a person once, so a customer is
-  merged with at most one customer of each other system, the likeliest; an
-  outranked pair above the merge threshold goes to review instead.
+  merged with at most one customer of each other system, the likeliest. A
+  pair above the merge threshold goes to review instead when a customer of
+  the same other system is as likely or likelier, unless those two rivals are
+  a pair themselves (a duplicate inside that system, not a namesake). Pairs
+  inside one system (its own duplicates) are not ranked. The rule ranks the
+  pairs of one run: customers merged by an earlier run are not rivals.
 
 Pairs at or above the country's ``match_merge_threshold`` are merged (with
 ``apply``); pairs between ``match_review_threshold`` and it go to the
@@ -365,20 +369,29 @@ def match(
           AND NOT EXISTS (SELECT 1 FROM decided d
                           WHERE d.left_id = s.left_id AND d.right_id = s.right_id);
         -- One to one between sources: a system knows a person once, so a customer is
-        -- one person with at most one customer of each other system, the most
-        -- probable. A pair outranked on either side is not merged but reviewed.
+        -- one person with at most one customer of each other system (its own system's
+        -- duplicates are what dedupe is for). A pair is reviewed, not merged, when a
+        -- customer of the same other system is as likely or likelier, unless the two
+        -- rivals are themselves a pair (a duplicate in that system, not a namesake).
         CREATE OR REPLACE TABLE sides AS
-        SELECT p.left_id AS customer_id, p.right_id AS other_id, p.probability
-        FROM open_pairs p UNION ALL
-        SELECT p.right_id, p.left_id, p.probability FROM open_pairs p;
+        SELECT s.customer_id, s.other_id, s.probability, y.system
+        FROM (SELECT left_id AS customer_id, right_id AS other_id, probability
+              FROM open_pairs
+              UNION ALL
+              SELECT right_id, left_id, probability FROM open_pairs) s
+        JOIN systems y ON y.customer_id = s.other_id
+        WHERE NOT EXISTS (SELECT 1 FROM systems own
+                          WHERE own.customer_id = s.customer_id AND own.system = y.system);
         CREATE OR REPLACE TABLE outranked AS
-        SELECT DISTINCT LEAST(customer_id, other_id) AS left_id,
-            GREATEST(customer_id, other_id) AS right_id
-        FROM (
-            SELECT s.customer_id, s.other_id, s.probability,
-                MAX(s.probability) OVER (PARTITION BY s.customer_id, y.system) AS best
-            FROM sides s JOIN systems y ON y.customer_id = s.other_id
-        ) WHERE probability < best;
+        SELECT DISTINCT LEAST(a.customer_id, a.other_id) AS left_id,
+            GREATEST(a.customer_id, a.other_id) AS right_id
+        FROM sides a JOIN sides b
+          ON b.customer_id = a.customer_id AND b.system = a.system
+         AND b.other_id <> a.other_id AND b.probability >= a.probability
+        WHERE NOT EXISTS (
+            SELECT 1 FROM open_pairs p
+            WHERE p.left_id = LEAST(a.other_id, b.other_id)
+              AND p.right_id = GREATEST(a.other_id, b.other_id));
         CREATE OR REPLACE TABLE candidates AS
         SELECT p.*, CASE WHEN p.probability >= {merge_threshold} AND NOT EXISTS (
                 SELECT 1 FROM outranked o WHERE o.left_id = p.left_id AND o.right_id = p.right_id
