@@ -372,8 +372,16 @@ def test_a_reload_does_not_bring_an_erased_person_back(universe: str, tmp_path: 
     [loaded] = load(universe, tiny_catalog(), tmp_path / "vendor", country="NL", system="vendor")
     assert loaded.rows_loaded == 1
     refused = [row for row in quarantined(universe) if "Art. 17" in " ".join(row["reasons"])]
-    assert sorted(row["record"]["customer_id"] for row in refused) == ["C01", "V1"]
+    assert sorted((Path(row["location"]).parent.name, row["row_number"]) for row in refused) == [
+        ("crm", 2),
+        ("vendor", 2),
+    ]
     assert all(row["reasons"] == ["erased person; GDPR Art. 17"] for row in refused)
+    # Nothing of the person is kept: no record, no line text, no unkeyed fingerprint.
+    assert all(set(row["record"]) == {"erased", "location", "line"} for row in refused)
+    kept = json.dumps(query(universe, "SELECT * FROM quarantine"), default=str)
+    for personal in ("C01", "V1", "de Vries", "Anna", "10000016"):
+        assert personal not in kept
     assert not query(universe, "SELECT * FROM customer WHERE last_name = 'de Vries'")
     assert sorted(ids(universe)) == [*(f"C{n:02}" for n in range(2, 12)), "V2"]
 

@@ -37,6 +37,7 @@ from harmonia.ingest.kind import DuplicateKey, Kind
 from harmonia.ingest.plausibility import Expectations
 from harmonia.plugin.types import RECORD_KINDS, Batch, DataSource, SourceRequest
 from harmonia.sql import QUOTED_VALUE, literal, quote
+from harmonia.store import suppression
 from harmonia.store.bulk import BulkConnection
 from harmonia.store.database import Database
 from harmonia.store.facts import facts_of
@@ -760,8 +761,16 @@ def _quarantine_rows(
                 FROM checked c LEFT JOIN extra e ON e._row = c._row
                 WHERE len(c._reasons) > 0 OR e._row IS NOT NULL
             )
-            SELECT bad._row, {line} AS _line, {record} AS record, bad.reasons
-            FROM bad JOIN raw ON raw._row = bad._row
+            SELECT bad._row, {line} AS _line,
+                -- an erased person's row keeps nothing of them: not the record, nor
+                -- the line's text, nor a fingerprint of them (GDPR Art. 17)
+                CASE WHEN erased THEN to_json(struct_pack(erased := true,
+                    location := {location}, line := {line})) ELSE {record} END AS record,
+                CASE WHEN erased THEN [{literal(suppression.REASON)}] ELSE bad.reasons END
+                    AS reasons
+            FROM (SELECT *, list_contains(reasons, {literal(suppression.REASON)}) AS erased
+                  FROM bad) bad
+            JOIN raw ON raw._row = bad._row
         """
     terms = getattr(batch, "terms", ())
     if terms:
