@@ -394,6 +394,32 @@ def test_an_erased_persons_objection_cannot_be_withdrawn(universe: str) -> None:
     assert [row["customer_id"] for row in query(universe, "SELECT * FROM objection")] == [target]
 
 
+def test_an_earlier_objection_cannot_be_withdrawn_after_erasure(universe: str) -> None:
+    target = ids(universe)["C01"]
+    object_to_profiling(Database(universe), [target], actor="dpo")  # source 'command'
+    erase(Database(universe), target, actor="dpo")
+    with pytest.raises(ConfigError, match=f"customer\\(s\\) {target} were erased"):
+        withdraw_objection(Database(universe), [target], actor="dpo")
+    assert query(universe, "SELECT customer_id, source FROM objection") == [
+        {"customer_id": target, "source": "erasure"}
+    ]
+
+
+def test_every_id_of_an_erased_merged_person_stays_erased(universe: str) -> None:
+    known = ids(universe)
+    database = Database(universe)
+    merge(database, known["C02"], known["C10"], actor="steward")
+    erase(database, known["C02"], actor="dpo")
+    assert query(universe, "SELECT customer_id, source FROM objection ORDER BY 1") == [
+        {"customer_id": known["C02"], "source": "erasure"},
+        {"customer_id": known["C10"], "source": "erasure"},
+    ]
+    # On either side of an unmerge, the merged id's tombstone cannot be profiled again.
+    unmerge(database, known["C10"], actor="steward")
+    with pytest.raises(ConfigError, match=f"customer\\(s\\) {known['C10']} were erased"):
+        withdraw_objection(database, [known["C10"]], actor="dpo")
+
+
 @given(st.integers(min_value=0, max_value=2**62), st.binary(min_size=32, max_size=100))
 @settings(max_examples=40, deadline=None)
 def test_the_sql_hmac_is_rfc_2104_hmac_sha256(value: int, key: bytes) -> None:

@@ -298,8 +298,23 @@ def erase(
                 f"WHERE id IN ({id_list})"
             )
         ).rowcount
-        if session.get(Objection, survivor) is None:
-            session.add(Objection(customer_id=survivor, source="erasure", actor=actor))
+        # Every id of the person (merged ones too) is marked erased, an earlier
+        # objection included: `withdraw` refuses erased ids, so no tombstone is
+        # ever profiled again, on either side of a later unmerge.
+        connection.execute(
+            text(
+                "UPDATE objection SET source = 'erasure', actor = :a "
+                f"WHERE customer_id IN ({id_list})"
+            ),
+            {"a": actor},
+        )
+        objecting = set(
+            connection.execute(
+                text(f"SELECT customer_id FROM objection WHERE customer_id IN ({id_list})")
+            ).scalars()
+        )
+        for erased_id in sorted(set(ids) - objecting):
+            session.add(Objection(customer_id=erased_id, source="erasure", actor=actor))
         session.commit()
     person = Erasure(tuple(sorted(ids)), tuple(source_ids))
     files = _ErasedFiles(person, tuple(responses), sinks or {})
