@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import field_market
+import pytest
 from field_market import ask
 from helpers import query
 
@@ -61,3 +62,31 @@ def test_a_rerun_takes_over_the_open_requests_and_lists_the_rest(
     old_snapshot, new_snapshot = (json.loads(s["snapshot"]) for s in snapshots)
     assert new_snapshot["feedback_opened_at"] == old_snapshot["feedback_opened_at"]
     assert new_snapshot["refinement_policy"] == old_snapshot["refinement_policy"]
+
+
+def test_a_request_accepted_after_the_report_is_carried_not_left_in_the_dead_cycle(
+    feedback: tuple[Harmonia, int], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Review1 finding 3: the policy accepts a request made while the carry-over runs."""
+    from harmonia.refinement import carry
+
+    app, old = feedback
+    new = field_market.run(app, tmp_path)
+    late: list[int] = []
+    apply = carry.apply_carry_over
+
+    def apply_then_submit(*args: object, **kwargs: object) -> None:
+        apply(*args, **kwargs)  # type: ignore[arg-type]
+        if not late:  # in the window: after the report, before the old cycle is superseded
+            request = ask(app, old, "C01", "segment", "grow", "access", "rita")
+            assert request["status"] == "accepted"
+            late.append(request["id"])
+
+    monkeypatch.setattr(carry, "apply_carry_over", apply_then_submit)
+    report = app.refinement.carry_over(old, new)
+    (request,) = [r for r in app.refinement.requests(old) if r.id == late[0]]
+    assert request.status == "carried"
+    assert late[0] in [r["id"] for r in report.requests]
+    (carried,) = app.refinement.requests(new)
+    assert (carried.carried_from, carried.status) == (late[0], "accepted")
+    assert not [r for r in app.refinement.requests(old) if r.status in ("pending", "accepted")]

@@ -212,15 +212,8 @@ class Refinement:
                         fix="run the carry-over again once the managers are done",
                     ) from None
                 report = carry_over_report(self.app.database, old_cycle, new_cycle, targeted)
-        # The re-run keeps the policy and the window of the round it takes over.
-        taken = json.loads(old.snapshot)
-        self._open(
-            new,
-            f"re-run of cycle {old_cycle}",
-            taken["refinement_policy"],
-            taken.get("feedback_opened_at") or dt.datetime.now(dt.UTC).isoformat(),
-        )
         from harmonia.refinement.requests import expire_pending
+        from harmonia.store.bulk import BulkConnection
         from harmonia.store.transitions import move_cycle
 
         note = f"re-run: its open requests went to cycle {new_cycle}"
@@ -232,9 +225,37 @@ class Refinement:
             note=note,
             expected=old.status,
         )
-        # A request made after the report (before the old cycle was superseded)
-        # is not dropped silently: it expires saying why.
-        expire_pending(self.app.database, old_cycle, actor=self.app.actor, message=note)
+        # The old cycle now takes no request: submit checks its status under the
+        # requests' lock, taken here once so that a submit which checked it before
+        # the move has stored. A request made after the report may already be
+        # accepted by the policy: it fares like the others (carried over, or
+        # expired saying why) before the re-run opens, so none is left open in a
+        # dead cycle.
+        with BulkConnection(self.app.database) as bulk:
+            bulk.lock("refinement_request")
+        late = carry_over_report(self.app.database, old_cycle, new_cycle, targeted)
+        if late.requests:
+            try:
+                apply_carry_over(self.app.database, late, actor=self.app.actor)
+                report = attrs.evolve(report, requests=report.requests + late.requests)
+            except Changed:
+                pass  # decided meanwhile: expired below, saying why
+        expire_pending(
+            self.app.database,
+            old_cycle,
+            actor=self.app.actor,
+            message=f"expired: cycle {old_cycle} was superseded by its re-run (cycle "
+            f"{new_cycle}) while this request was decided: ask again there",
+            statuses=("pending", "accepted"),
+        )
+        # The re-run keeps the policy and the window of the round it takes over.
+        taken = json.loads(old.snapshot)
+        self._open(
+            new,
+            f"re-run of cycle {old_cycle}",
+            taken["refinement_policy"],
+            taken.get("feedback_opened_at") or dt.datetime.now(dt.UTC).isoformat(),
+        )
         return report
 
     def close_feedback(self, cycle_id: int, note: str = "") -> Moved:

@@ -466,8 +466,16 @@ def _check_amendment(
         )
 
 
-def expire_pending(database: Database, cycle_id: int, *, actor: str, message: str) -> int:
-    """Expire every request of the cycle still pending, with ``message``; returns how many.
+def expire_pending(
+    database: Database,
+    cycle_id: int,
+    *,
+    actor: str,
+    message: str,
+    statuses: Sequence[str] = ("pending",),
+) -> int:
+    """Expire every request of the cycle still pending (or in ``statuses``), with
+    ``message``; returns how many.
 
     An expiry is a decision the rep is shown, never a silent drop.
     """
@@ -475,7 +483,7 @@ def expire_pending(database: Database, cycle_id: int, *, actor: str, message: st
     with database.session() as session:
         count = session.execute(
             update(RefinementRequest)
-            .where(RefinementRequest.cycle_id == cycle_id, RefinementRequest.status == "pending")
+            .where(RefinementRequest.cycle_id == cycle_id, RefinementRequest.status.in_(statuses))
             .values(
                 status="expired",
                 rule="expiry",
