@@ -30,7 +30,6 @@ default ``veeva``: the name under which the account extract was loaded).
 from __future__ import annotations
 
 import datetime as dt
-import re
 from pathlib import Path
 
 import duckdb
@@ -234,26 +233,53 @@ def _objects(
     return {name: connection.sql(sql).to_arrow_table() for name, sql in queries.items()}
 
 
+#: Columns that hold a Veeva account alone (by Salesforce Id or external id), in any file.
+ACCOUNT_COLUMNS = (
+    "Account_vod__c",
+    "Target_vod__c",
+    "Account_vod__r.External_ID_vod__c",
+    "Target_vod__r.External_ID_vod__c",
+)
+
+#: The reference to a plan target, whose external id ends with ``-<account>``.
+PLAN_TARGET_REFERENCE = "Cycle_Plan_Target_vod__r."
+
+
 def erase_veeva(location: str, erasure: Erasure) -> int | None:
     """Remove an erased person from one load file: the rows naming their account.
 
-    An account is named alone (``Account_vod__c``, ``Target_vod__c``...) or
-    inside the external ids built from it (``<account>__<territory>``,
-    ``...-<territory>-<account>[-<channel>]``); ``unmatched.csv`` names the
-    harmonia id.
+    Only the columns that hold an account are compared, exactly: the account
+    columns (``Account_vod__c``, ``Target_vod__c``, by external id too, and the
+    account's ``External_ID_vod__c`` in the territory loader), the plan target
+    a channel goal references (``...-<territory>-<account>``, by its end), and
+    in ``unmatched.csv`` the harmonia id or the system and source id. A short
+    id of another system (``01``) never matches a date or another account's key.
     """
     path = Path(location)
     if path.suffix != ".csv" or not path.is_file():
         return None
     accounts = sorted({source_id for _, source_id in erasure.source_ids})
     ids = ", ".join(map(str, erasure.customer_ids))
+    account_columns = {name.lower() for name in ACCOUNT_COLUMNS}
+    if path.stem == vo.ACCOUNT_TERRITORY_LOADER:  # the account's own external id
+        account_columns.add("external_id_vod__c")
 
     def match(columns: list[str]) -> str:
         tests = [f"TRY_CAST(harmonia_id AS BIGINT) IN ({ids})"] if "harmonia_id" in columns else []
+        if {"source_system", "source_id"} <= set(columns) and erasure.source_ids:
+            pairs = ", ".join(
+                f"({sql_literal(system)}, {sql_literal(source)})"
+                for system, source in erasure.source_ids
+            )
+            tests.append(f"(source_system, source_id) IN ({pairs})")
         if accounts:
-            named = "|".join(re.escape(account) for account in accounts)
-            pattern = sql_literal(f"(^|-)({named})($|-|__)")
-            tests += [f"regexp_matches(COALESCE(\"{c}\", ''), {pattern})" for c in columns]
+            named = ", ".join(sql_literal(account) for account in accounts)
+            ends = [sql_literal(f"-{account}") for account in accounts]
+            for column in columns:
+                if column.lower() in account_columns:
+                    tests.append(f'"{column}" IN ({named})')
+                elif column.startswith(PLAN_TARGET_REFERENCE):
+                    tests += [f'ends_with("{column}", {end})' for end in ends]
         return " OR ".join(tests) or "false"
 
     return remove_rows(path, match)

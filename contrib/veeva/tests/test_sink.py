@@ -169,3 +169,28 @@ def test_erasing_a_person_removes_every_row_naming_their_account_and_nothing_els
     assert sink.erase(str(folder / "unmatched.csv"), Erasure((5,), ())) == 1
     assert "001C" not in (folder / "unmatched.csv").read_text(encoding="utf-8")
     assert sink.erase(str(tmp_path / "elsewhere.xlsx"), erased) is None
+
+
+def test_erasing_matches_only_account_columns_exactly(tmp_path):
+    """A short id of another system (``01``) is no Veeva account: dates, territories and
+    other accounts' keys that contain it stay; only the person's own rows go."""
+    from harmonia import Erasure
+
+    (sink,) = harmonia_veeva.harmonia_output_sinks()
+    table = _target_list(
+        (1, "veeva", "001A", "T-01", "champion", "outcomes_focused", "A", 9, 2, 6),
+        (2, "veeva", "001B", "T-01", "grow", "balanced", "B", 5, 0, 6),
+        (3, "veeva", "X01", "T-02", "grow", "balanced", "B", 5, 0, 6),
+    )
+    folder = _write(tmp_path, table=table)
+    before = {p.name: _rows(folder, p.stem) for p in folder.glob("*.csv")}
+    erased = Erasure((2,), (("veeva", "001B"), ("csv", "01")))
+    removed = {p.name: sink.erase(str(p), erased) for p in sorted(folder.glob("*.csv"))}
+    after = {p.name: _rows(folder, p.stem) for p in folder.glob("*.csv")}
+    assert after["MC_Cycle_vod__c.csv"] == before["MC_Cycle_vod__c.csv"]  # 2027-01-01 stays
+    assert after["MC_Cycle_Plan_vod__c.csv"] == before["MC_Cycle_Plan_vod__c.csv"]  # T-01 stays
+    for name, rows in before.items():
+        kept = [row for row in rows if "001B" not in "|".join(row.values())]
+        assert after[name] == kept, name
+        assert removed[name] == len(rows) - len(kept), name
+    assert any("X01" in "|".join(row.values()) for row in after["TSF_vod__c.csv"])
