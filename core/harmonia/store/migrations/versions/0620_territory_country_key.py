@@ -35,11 +35,26 @@ def _territory(name: str, *key: str) -> None:
     )
 
 
+def _key_named_territory() -> None:
+    """On PostgreSQL a renamed table keeps its primary key's name: the copy's
+    ``territory_rekeyed_pkey`` would clash with the next copy (the downgrade's)
+    and surprise a later migration expecting ``territory_pkey``. It is renamed,
+    also in a store this migration upgraded before it did so."""
+    bind = op.get_bind()
+    if bind.dialect.name != "postgresql":
+        return  # SQLite's primary keys have no name
+    name = sa.inspect(bind).get_pk_constraint("territory")["name"]
+    if name and name != "territory_pkey":
+        op.execute(f'ALTER TABLE territory RENAME CONSTRAINT "{name}" TO territory_pkey')
+
+
 def _rekey(*key: str) -> None:
+    _key_named_territory()
     _territory("territory_rekeyed", *key)
     op.execute(f"INSERT INTO territory_rekeyed ({COLUMNS}) SELECT {COLUMNS} FROM territory")
     op.drop_table("territory")
     op.rename_table("territory_rekeyed", "territory")
+    _key_named_territory()
 
 
 def upgrade() -> None:
