@@ -2,26 +2,42 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from pathlib import Path
 
+import pytest
+import sqlalchemy as sa
+
 from harmonia.store.database import SCHEMA_REVISION, Database
+
+CREATED = dt.datetime(2026, 12, 1, tzinfo=dt.UTC)
 
 
 def _insert_requests(database: Database, rows: list[tuple]) -> None:
+    names = ("id", "cycle", "customer", "action", "status", "decided_by")
     with database.engine.begin() as connection:
-        connection.exec_driver_sql(
-            "INSERT INTO refinement_request (id, cycle_id, customer_id, territory, requester, "
-            "action, old_value, new_value, reason, comment, status, rule, message, decided_by, "
-            "decided_at, decision_comment, created_at, version) VALUES "
-            "(?, ?, ?, 'T1', 'rep1', ?, 'B', 'A', 'r', '', ?, 'policy', 'm', ?, NULL, '', "
-            "'2026-12-01 00:00:00.000000', 1)",
-            rows,
+        connection.execute(
+            sa.text(
+                "INSERT INTO refinement_request (id, cycle_id, customer_id, territory, "
+                "requester, action, old_value, new_value, reason, comment, status, rule, "
+                "message, decided_by, decided_at, decision_comment, created_at, version) "
+                "VALUES (:id, :cycle, :customer, 'T1', 'rep1', :action, 'B', 'A', 'r', '', "
+                ":status, 'policy', 'm', :decided_by, NULL, '', :created, 1)"
+            ),
+            [dict(zip(names, row, strict=True), created=CREATED) for row in rows],
         )
 
 
-def test_0510_keeps_the_accepted_duplicate_then_the_latest(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'old.db'}"
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'old.db'}"
+    return request.getfixturevalue("postgres_url")
+
+
+def test_0510_keeps_the_accepted_duplicate_then_the_latest(store_url: str) -> None:
+    url = store_url
     database = Database(url)
     database.upgrade("0500")
     _insert_requests(
@@ -67,7 +83,7 @@ def test_0510_keeps_the_accepted_duplicate_then_the_latest(tmp_path: Path) -> No
     }
     expired = {row[0]: row for row in rows if row[1] == "expired"}
     for _, _, decided_by, decided, version, _ in expired.values():
-        assert (decided_by, decided, version) == ("migration", 1, 2)
+        assert (decided_by, bool(decided), version) == ("migration", True, 2)
     assert "request 2 is open" in expired[1][5]
     assert "request 5 is open" in expired[4][5]
     ((actor, action, subject, details),) = events
