@@ -420,6 +420,26 @@ def test_every_id_of_an_erased_merged_person_stays_erased(universe: str) -> None
         withdraw_objection(database, [known["C10"]], actor="dpo")
 
 
+def test_an_erasure_waits_for_a_running_load(
+    universe: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """It rewrites fact files: a load writing a batch file meanwhile would put them back."""
+    from harmonia.store import writer
+
+    database = Database(universe)
+    if database.dialect != "sqlite":
+        pytest.skip("the load lock guards the fact files of a SQLite store")
+    target = ids(universe)["C01"]
+    monkeypatch.setattr(writer, "WAIT_SECONDS", 0.3)
+    with (
+        writer.load_lock(database, owner="loader:1"),
+        pytest.raises(ConfigError, match=r"loader:1\).*nothing was erased"),
+    ):
+        erase(database, target, actor="dpo")
+    assert ids(universe)["C01"] == target  # nothing erased
+    assert erase(database, target, actor="dpo").customers == (target,)
+
+
 @given(st.integers(min_value=0, max_value=2**62), st.binary(min_size=32, max_size=100))
 @settings(max_examples=40, deadline=None)
 def test_the_sql_hmac_is_rfc_2104_hmac_sha256(value: int, key: bytes) -> None:

@@ -30,7 +30,9 @@ from harmonia.store.bulk import BulkConnection
 from harmonia.store.database import Database
 from harmonia.store.identity import forget_profiling, person_ids, resolve
 from harmonia.store.models import AuditEvent, Objection
+from harmonia.store.recovery import this_owner
 from harmonia.store.suppression import suppress
+from harmonia.store.writer import load_lock
 
 #: Customer attributes that are personal data: erased (set empty) on erasure.
 PERSONAL_ATTRIBUTES = (
@@ -250,7 +252,9 @@ def erase(
     cannot be rewritten is returned with the reason. The audit entry is
     written whatever happens to the files.
     """
-    with database.session() as session:
+    # The load lock: a load running meanwhile could write the person's facts
+    # into a batch file after the erasure rewrote the others (or while it reads them).
+    with load_lock(database, owner=this_owner(), doing="erase"), database.session() as session:
         survivor = _known(session, [customer_id])[customer_id]
         connection = session.connection()
         ids = [survivor] + [

@@ -38,12 +38,15 @@ def load_lock(
     owner: str,
     on_wait: Callable[[str], None] | None = None,
     wait: float | None = None,
+    doing: str = "load",
 ) -> Iterator[None]:
     """Hold the store's load lock; waits up to ``wait`` seconds (default
     :data:`WAIT_SECONDS`) for another load.
 
     ``owner`` (``host:pid``) is written into the lock file, so a load that
     waits can say whom for. ``on_wait`` is told once when it has to wait.
+    ``doing`` names what waits in the timeout's message (an erasure too
+    rewrites fact files).
     """
     if database.dialect != "sqlite" or not database.sqlite_path:
         yield
@@ -79,9 +82,9 @@ def load_lock(
             if time.monotonic() >= deadline:
                 raise ConfigError(
                     f"another load is writing to this store ({holder}) and did not finish "
-                    f"within {wait:.0f} s; nothing was loaded",
+                    f"within {wait:.0f} s; nothing was {doing.rstrip('e')}ed",
                     where=str(database.sqlite_path),
-                    fix="wait for it to finish, then load again (one load at a time per store)",
+                    fix=f"wait for it to finish, then {doing} again (one load at a time per store)",
                 )
             time.sleep(0.1)
         try:
