@@ -261,6 +261,80 @@ def generate(n_a: int, n_b: int, overlap: float, seed: int = SEED) -> tuple[pa.T
     return table(in_a, "A", vendor=False), table(in_b, "B", vendor=True)
 
 
+def harder(crm: pa.Table, vendor: pa.Table, seed: int = SEED) -> tuple[pa.Table, pa.Table]:
+    """What vendor files also carry (``--harder``), drawn after, so the default is unchanged.
+
+    Each source holds 3 % second records of its own persons (``A12-2``: moved or
+    a surname typo, without the identifier); a vendor copy whose practice moved
+    and whose e-mail was a hospital's (chu.fr, aphp.fr) has a new one; 10 % of
+    vendor copies give another mailbox; streets are abbreviated (BD, AV, ALL)
+    and a house number may take a comma; 3 % of vendor first names are an
+    initial.
+    """
+    rng = np.random.default_rng(seed + 1)
+
+    def duplicates(table: pa.Table) -> pa.Table:
+        rows = table.take(np.flatnonzero(rng.random(table.num_rows) < 0.03))
+        n = rows.num_rows
+        columns = {
+            name: np.array(rows.column(name).to_pylist(), dtype=str) for name in rows.schema.names
+        }
+        columns["customer_id"] = np.char.add(columns["customer_id"], "-2")
+        moved = rng.random(n) < 0.5
+        columns["postal_code"] = np.where(
+            moved,
+            np.char.zfill(rng.integers(1000, 96000, size=n).astype(str), 5),
+            columns["postal_code"],
+        )
+        columns["address"] = np.where(
+            moved,
+            np.char.add(rng.integers(1, 200, size=n).astype(str), " rue neuve"),
+            columns["address"],
+        )
+        columns["phone"] = np.where(moved, "", columns["phone"])
+        columns["last_name"] = np.where(
+            moved, columns["last_name"], _typo(rng, columns["last_name"], 1.0)
+        )
+        columns["id_scheme"] = np.full(n, "")
+        columns["id_value"] = np.full(n, "")
+        return pa.concat_tables([table, pa.table(columns, schema=table.schema)])
+
+    n = vendor.num_rows
+    ids = np.array(vendor.column("customer_id").to_pylist(), dtype=str)
+    person = np.char.lstrip(ids, "B").astype(np.int64)
+    email = np.array(vendor.column("email").to_pylist(), dtype=str)
+    address = np.array(vendor.column("address").to_pylist(), dtype=str)
+    user, _, domain = (np.char.partition(email, "@")[:, k] for k in range(3))
+    name = np.char.rstrip(user, "0123456789")
+    moved = np.char.find(address, "PLACE DU MARCHE") >= 0
+    hospital = (domain == "chu.fr") | (domain == "aphp.fr")
+    other = (rng.random(n) < 0.1) & (email != "")
+    email = np.where(
+        moved & hospital & (email != ""),
+        np.char.add(np.char.add(name, (2_000_000 + person).astype(str)), "@" + domain),
+        email,
+    )
+    email = np.where(
+        other,
+        np.char.add(np.char.add(name, (3_000_000 + person).astype(str)), "@gmail.com"),
+        email,
+    )
+    for word, short in (("BOULEVARD", "BD"), ("AVENUE", "AV"), ("ALLEE", "ALL")):
+        address = np.where(rng.random(n) < 0.5, np.char.replace(address, word, short), address)
+    number, _, street = (np.char.partition(address, " ")[:, k] for k in range(3))
+    address = np.where(rng.random(n) < 0.3, np.char.add(np.char.add(number, ", "), street), address)
+    first = np.array(vendor.column("first_name").to_pylist(), dtype=str)
+    first = np.where(rng.random(n) < 0.03, np.char.add(first.astype("<U1"), "."), first)
+    vendor = vendor.set_column(vendor.schema.get_field_index("email"), "email", pa.array(email))
+    vendor = vendor.set_column(
+        vendor.schema.get_field_index("address"), "address", pa.array(address)
+    )
+    vendor = vendor.set_column(
+        vendor.schema.get_field_index("first_name"), "first_name", pa.array(first)
+    )
+    return duplicates(crm), duplicates(vendor)
+
+
 def write(table: pa.Table, path: Path) -> None:
     import pyarrow.csv as pcsv
 
@@ -285,7 +359,8 @@ def evaluate(database_url: str) -> dict[str, Any]:
     ((predicted, true_positive, truth, deterministic),) = duck.sql(
         """
         WITH records AS (
-            SELECT CAST(substr(x.source_id, 2) AS BIGINT) AS person, x.customer_id AS loaded,
+            SELECT CAST(regexp_extract(x.source_id, '^[AB]([0-9]+)', 1) AS BIGINT) AS person,
+                x.customer_id AS loaded,
                 COALESCE(r.survivor_id, x.customer_id) AS customer
             FROM crosswalk x LEFT JOIN redirects r ON r.merged_id = x.customer_id
         ),
@@ -319,17 +394,26 @@ def evaluate(database_url: str) -> dict[str, Any]:
 # --- the run ---------------------------------------------------------------------------------
 
 
-def run(n_a: int, n_b: int, overlap: float, folder: Path) -> dict[str, Any]:
+def run(n_a: int, n_b: int, overlap: float, folder: Path, *, hard: bool = False) -> dict[str, Any]:
     folder.mkdir(parents=True, exist_ok=True)
     database = folder / "harmonia.db"
     database.unlink(missing_ok=True)
     started = time.perf_counter()
-    stamp = folder / f"universe-{n_a}-{n_b}-{overlap}-{SEED}"
+    stamp = folder / f"universe-{n_a}-{n_b}-{overlap}-{SEED}{'-harder' if hard else ''}"
     if not stamp.exists():  # the same sizes and seed give the same files: kept for reruns
+        for old in folder.glob("universe-*"):
+            old.unlink()
         a, b = generate(n_a, n_b, overlap)
+        if hard:
+            a, b = harder(a, b)
         write(a, folder / "crm.csv")
         write(b, folder / "vendor.csv")
-        stamp.touch()
+        ids = np.concatenate(
+            [a.column("customer_id").to_numpy(), b.column("customer_id").to_numpy()]
+        )
+        persons = np.char.lstrip(np.char.partition(ids.astype(str), "-")[:, 0], "AB")
+        records = np.unique(persons, return_counts=True)[1]
+        stamp.write_text(str(int((records * (records - 1) // 2).sum())))  # the true pairs
     generated = time.perf_counter() - started
     harmonia = [*harmonia_command(), "--database", str(database)]
     loads = [
@@ -343,12 +427,13 @@ def run(n_a: int, n_b: int, overlap: float, folder: Path) -> dict[str, Any]:
     )
     result = json.loads(matched.stdout)
     quality = evaluate(f"sqlite:///{database}")
-    if quality["true_pairs"] != int(n_b * overlap):  # a row lost at load would hide here
+    generated_pairs = int(stamp.read_text() or n_b * overlap)
+    if quality["true_pairs"] != generated_pairs:  # a row lost at load would hide here
         raise BenchError(
-            f"{quality['true_pairs']} true pairs in the store, {int(n_b * overlap)} generated"
+            f"{quality['true_pairs']} true pairs in the store, {generated_pairs} generated"
         )
     return {
-        "sizes": {"a": n_a, "b": n_b, "overlap": overlap},
+        "sizes": {"a": n_a, "b": n_b, "overlap": overlap, "harder": hard},
         "generate_seconds": round(generated, 1),
         "load_seconds": [round(m.seconds, 1) for m in loads],
         "match_merge_seconds": round(matched.seconds, 1),
@@ -368,10 +453,17 @@ def main() -> None:
     parser.add_argument("--b", default="40k", help="customers of source B (e.g. 400k)")
     parser.add_argument("--overlap", type=float, default=0.3, help="share of B also in A")
     parser.add_argument("--workdir", type=Path, help="keep the files here (default: a temp dir)")
+    parser.add_argument(
+        "--harder",
+        action="store_true",
+        help="also duplicates inside each source, changed e-mails, abbreviations, initials",
+    )
     args = parser.parse_args()
     folder = args.workdir or Path(tempfile.mkdtemp(prefix="bench-master-"))
     try:
-        figures = run(parse_size(args.a), parse_size(args.b), args.overlap, folder)
+        figures = run(
+            parse_size(args.a), parse_size(args.b), args.overlap, folder, hard=args.harder
+        )
     finally:
         if args.workdir is None:
             shutil.rmtree(folder, ignore_errors=True)
