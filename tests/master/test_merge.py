@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 from helpers import load, query, tiny_catalog, write
+from sqlalchemy import text
 
 from harmonia.engine.cycle import run_cycle
 from harmonia.engine.explain import explain_assignment
@@ -328,3 +329,27 @@ def test_review_decisions_are_read_and_rejected_in_one_statement_each(universe: 
     one, five = statements_to_reject(pairs[:1]), statements_to_reject(pairs[1:])
     assert one == five  # not one statement per pair
     assert {r["status"] for r in query(universe, "SELECT status FROM match_pair")} == {"rejected"}
+
+
+def test_identifiers_of_ids_merged_before_still_refuse_a_merge(two_sources: str) -> None:
+    # V12 (TINY 10000107) merged into Joost (C10, no number): Joost now has V12's number,
+    # so neither a hand merge nor an accepted pair may join him with C03 (10000032).
+    from harmonia.master.merging import merge_pairs
+
+    known = ids(two_sources)
+    database = Database(two_sources)
+    merge(database, known["C10"], known["V12"], actor="a")
+    with pytest.raises(ConfigError, match="different national identifiers"):
+        merge(database, known["C03"], known["C10"], actor="a")
+    with database.session() as session:
+        session.connection().execute(
+            text(
+                "INSERT INTO match_pair (left_id, right_id, country, method, probability, "
+                "evidence, status, found_at) VALUES (:l, :r, 'NL', 'probabilistic', 0.999, "
+                "'{}', 'accepted', CURRENT_TIMESTAMP)"
+            ),
+            {"l": known["C03"], "r": known["C10"]},
+        )
+        session.commit()
+    assert merge_pairs(database, country="NL", actor="a") == 0
+    assert query(two_sources, "SELECT status FROM match_pair") == [{"status": "review"}]

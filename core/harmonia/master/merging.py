@@ -206,11 +206,17 @@ def _customer(session: Session, customer_id: int) -> Customer:
 
 def _refuse_conflicting_identifiers(session: Session, survivor_id: int, merged_id: int) -> None:
     """Two values of one national scheme are two people, whatever the names say."""
+    # Every id of each one's person: identifiers stay on the ids merged into them.
+    person = {survivor_id: survivor_id, merged_id: merged_id}
+    for redirect in session.exec(
+        select(CustomerRedirect).where(CustomerRedirect.survivor_id.in_([survivor_id, merged_id]))
+    ):
+        person[redirect.merged_id] = redirect.survivor_id
     ids: dict[int, dict[str, str]] = {survivor_id: {}, merged_id: {}}
     for identifier in session.exec(
-        select(Identifier).where(Identifier.customer_id.in_([survivor_id, merged_id]))
+        select(Identifier).where(Identifier.customer_id.in_(list(person)))
     ):
-        ids[identifier.customer_id][identifier.scheme] = identifier.value
+        ids[person[identifier.customer_id]][identifier.scheme] = identifier.value
     clashes = [
         f"{scheme} {ids[survivor_id][scheme]} vs {ids[merged_id][scheme]}"
         for scheme in sorted(set(ids[survivor_id]) & set(ids[merged_id]))
@@ -257,8 +263,11 @@ def merge_pairs(database: Database, *, country: str, actor: str) -> int:
         _into(
             duck,
             "identifiers",
+            # Every id of each customer's person: identifiers stay on a merged id.
             bulk.read(
-                "SELECT customer_id, scheme, value FROM identifier WHERE customer_id IN "
+                "SELECT COALESCE(r.survivor_id, i.customer_id) AS customer_id, i.scheme, i.value "
+                "FROM identifier i LEFT JOIN customer_redirect r ON r.merged_id = i.customer_id "
+                "WHERE COALESCE(r.survivor_id, i.customer_id) IN "
                 f"(SELECT left_id FROM match_pair p WHERE {where} "
                 f"UNION SELECT right_id FROM match_pair p WHERE {where})"
             ),
