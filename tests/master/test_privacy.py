@@ -367,6 +367,7 @@ def test_a_reload_does_not_bring_an_erased_person_back(universe: str, tmp_path: 
         customer_id;country;type;first_name;last_name;id_scheme;id_value
         V1;NL;HCP;Anna;de Vries;TINY;10000016
         V2;NL;HCP;New;Person;;
+        V3;NL;BAD;Anna;de Vries;TINY;10000016
         """,
     )
     [loaded] = load(universe, tiny_catalog(), tmp_path / "vendor", country="NL", system="vendor")
@@ -375,6 +376,7 @@ def test_a_reload_does_not_bring_an_erased_person_back(universe: str, tmp_path: 
     assert sorted((Path(row["location"]).parent.name, row["row_number"]) for row in refused) == [
         ("crm", 2),
         ("vendor", 2),
+        ("vendor", 4),  # an invalid row of theirs too: refused as erased, nothing kept
     ]
     assert all(row["reasons"] == ["erased person; GDPR Art. 17"] for row in refused)
     # Nothing of the person is kept: no record, no line text, no unkeyed fingerprint.

@@ -226,15 +226,21 @@ class CustomerMerger(Merger):
         )
 
     def merge(self, valid: str) -> Rejections:
+        # Every checked row, invalid ones too: an erased person's row is refused as
+        # such, so that the quarantine keeps nothing of it (see the loader). Their
+        # source ids left the crosswalk: only the rows new to it are hashed (a
+        # filter, so DuckDB hashes no other row).
+        self.duck.execute(
+            f"""
+            CREATE OR REPLACE TEMP TABLE erased_rows AS
+            SELECT v._row FROM checked v LEFT JOIN xwalk x ON x.source_id = v.customer_id
+            WHERE x.customer_id IS NULL AND {self.erased}
+            """
+        )
         self.duck.execute(
             f"""
             CREATE OR REPLACE TEMP TABLE resolved AS
-            WITH erased_rows AS (
-                -- an erased person's source ids left the crosswalk: only the rows new
-                -- to it are hashed (a filter, so DuckDB hashes no other row)
-                SELECT v._row FROM {valid} v LEFT JOIN xwalk x ON x.source_id = v.customer_id
-                WHERE x.customer_id IS NULL AND {self.erased}
-            ), matched AS (
+            WITH matched AS (
                 SELECT v.*, x.customer_id AS by_source, i.customer_id AS by_identifier,
                     i.customer_id IN (SELECT customer_id FROM xwalk) AS identifier_taken,
                     v._row IN (SELECT _row FROM erased_rows) AS erased,
@@ -278,7 +284,13 @@ class CustomerMerger(Merger):
             """
         )
         rejected = self.duck.sql(
-            "SELECT _row, conflict FROM resolved WHERE conflict IS NOT NULL ORDER BY _row"
+            f"""
+            SELECT _row, conflict FROM resolved WHERE conflict IS NOT NULL
+            UNION ALL
+            SELECT _row, {quote(suppression.REASON)} FROM erased_rows
+            WHERE _row NOT IN (SELECT _row FROM resolved)
+            ORDER BY _row
+            """
         ).fetchall()
         self.duck.execute(
             f"""
