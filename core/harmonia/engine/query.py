@@ -201,7 +201,8 @@ class CycleQuery:
         for its survivor. The survivor's own assignment comes first, else the
         one of the lowest merged id, so each customer has one.
         """
-        current = "COALESCE(redirect.survivor_id, a.customer_id)"
+        # Typed, so that SQLite joins it by index (see identity.resolved_facts).
+        current = "CAST(COALESCE(redirect.survivor_id, a.customer_id) AS BIGINT)"
         return (
             "SELECT customer_id, final_segment, inputs FROM ("
             f"SELECT {current} AS customer_id, a.final_segment, a.inputs, ROW_NUMBER() OVER "

@@ -692,11 +692,11 @@ LEFT JOIN (
     inputs
   FROM (
     SELECT
-      COALESCE(redirect.survivor_id, a.customer_id) AS customer_id,
+      CAST(COALESCE(redirect.survivor_id, a.customer_id) AS INT64) AS customer_id,
       a.final_segment,
       a.inputs,
       ROW_NUMBER() OVER (
-        PARTITION BY COALESCE(redirect.survivor_id, a.customer_id)
+        PARTITION BY CAST(COALESCE(redirect.survivor_id, a.customer_id) AS INT64)
         ORDER BY CASE WHEN redirect.survivor_id IS NULL THEN 0 ELSE 1 END NULLS LAST, a.customer_id NULLS LAST
       ) AS pick
     FROM assignment AS a

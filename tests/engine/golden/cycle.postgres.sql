@@ -738,11 +738,11 @@ LEFT JOIN (
     inputs
   FROM (
     SELECT
-      COALESCE(redirect.survivor_id, a.customer_id) AS customer_id,
+      CAST(COALESCE(redirect.survivor_id, a.customer_id) AS BIGINT) AS customer_id,
       a.final_segment,
       a.inputs,
       ROW_NUMBER() OVER (
-        PARTITION BY COALESCE(redirect.survivor_id, a.customer_id)
+        PARTITION BY CAST(COALESCE(redirect.survivor_id, a.customer_id) AS BIGINT)
         ORDER BY CASE WHEN redirect.survivor_id IS NULL THEN 0 ELSE 1 END, a.customer_id
       ) AS pick
     FROM assignment AS a
