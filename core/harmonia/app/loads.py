@@ -261,6 +261,8 @@ class Loads:
         from harmonia.plugin.types import RECORD_KINDS
 
         rows = self.quarantined(batch=batch, kind=kind, include_resolved=include_resolved)
+        # An erased person's row keeps nothing to fix (GDPR Art. 17): not exported.
+        rows = [row for row in rows if not row.record.get("erased")]
         delimiter = self._export_delimiter(country, {row.batch for row in rows})
         by_kind: dict[str, list[QuarantinedRow]] = {}
         for row in rows:

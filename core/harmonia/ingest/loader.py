@@ -765,7 +765,7 @@ def _quarantine_rows(
                 -- an erased person's row keeps nothing of them: not the record, nor
                 -- the line's text, nor a fingerprint of them (GDPR Art. 17)
                 CASE WHEN erased THEN to_json(struct_pack(erased := true,
-                    location := {location}, line := {line})) ELSE {record} END AS record,
+                    location := {location}, row := {line})) ELSE {record} END AS record,
                 CASE WHEN erased THEN [{literal(suppression.REASON)}] ELSE bad.reasons END
                     AS reasons
             FROM (SELECT *, list_contains(reasons, {literal(suppression.REASON)}) AS erased
