@@ -88,3 +88,20 @@ def test_a_header_of_thousands_of_ignored_columns_is_one_line(
     assert len(about) == 1, about
     assert "ignored 3,000 columns (extra_column_0, " in about[0]
     assert "and 2,995 more); --json lists them all" in about[0]
+
+
+def test_reasons_alike_but_for_their_row_numbers_are_one_line_with_their_count(
+    harmonia_cli: Callable, tiny: Catalog, tmp_path: Path, narrow: None
+) -> None:
+    import tiny_market
+
+    customers = harmonia_cli("load", str(tiny_market.DATA / "h1" / "customers.csv"), "-c", "NL")
+    assert customers.exit_code == 0, customers.output
+    rows = ["C01;cardiology;potential;2026;80", "C02;cardiology;potential;2026;70"]
+    lines = ["customer_id;therapy_area;metric;period;value", *rows, *rows]
+    path = write(tmp_path / "metrics.csv", "\n".join(lines) + "\n")
+    loaded = harmonia_cli("load", str(path), "-c", "NL")
+    assert loaded.exit_code == 0, loaded.output
+    said = " ".join(loaded.output.split())
+    assert "2 x duplicate of row … (same customer, therapy area, metric and period)" in said, said
+    assert "(1), (1)" not in said and ": (1)" not in said

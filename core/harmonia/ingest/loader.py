@@ -863,7 +863,8 @@ def _top_reasons(duck: duckdb.DuckDBPyConnection, shown: int = 5) -> tuple[tuple
             FROM exact
         )
         SELECT kind, SUM(n) AS total, COUNT(*) AS variants, any_value(reason) AS one,
-               list(value || ' (' || n || ')' ORDER BY n DESC, value)[1:{shown}] AS shown
+               list(value || ' (' || n || ')' ORDER BY n DESC, value)
+                   FILTER (WHERE value <> '')[1:{shown}] AS shown
         FROM kinds GROUP BY kind ORDER BY total DESC, kind
         """
     ).fetchall()
@@ -871,6 +872,9 @@ def _top_reasons(duck: duckdb.DuckDBPyConnection, shown: int = 5) -> tuple[tuple
     for kind, total, variants, one, values in rows:
         if variants == 1:
             grouped.append((one, int(total)))  # one value: the reason as it was
+            continue
+        if not values:  # alike but for row numbers: the count says it all
+            grouped.append((kind, int(total)))
             continue
         more = f" and {variants - shown:,} more" if variants > shown else ""
         grouped.append((f"{kind}: {', '.join(values)}{more}", int(total)))

@@ -230,7 +230,7 @@ def read_only_error(error: BaseException, database: Database) -> ConfigError | N
             reason = str(seen).strip().splitlines()[0]
             reason = reason.split(") ", 1)[-1] if reason.startswith("(") else reason
             return ConfigError(
-                f"the database cannot be written ({reason}); nothing was changed",
+                f"the database cannot be written ({reason}); this write was refused and not stored",
                 where=database.display_url,
                 fix="run this where you may write the database file and its folder "
                 "(SQLite writes a journal beside the file), or point --database at a "
