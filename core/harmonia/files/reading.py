@@ -209,12 +209,26 @@ def _read_csv(
             where=location,
             fix="export it again, with its header row",
         )
+    import tempfile
+
+    delimiter = delimiter or _header_delimiter(path, encoding)
+    wide = _wide_header(path, encoding, delimiter)
+    if wide is not None:
+        # DuckDB keeps a buffer per column, read or not: a header of 200,000
+        # columns exhausts its memory. Read a copy holding only the columns a
+        # record kind can use; the others are reported as ignored, as always.
+        with tempfile.TemporaryDirectory(prefix="harmonia-") as folder:
+            copy = Path(folder) / path.name
+            dropped = _narrow(path, encoding, delimiter, wide, copy)
+            for batch in _read_csv(copy, location, delimiter, kind, "utf-8"):
+                ignored = (*batch.ignored_columns, *dropped)
+                yield attrs.evolve(batch, ignored_columns=ignored)
+        return
     try:
         yield from _read_csv_once(path, location, delimiter, kind, encoding)
         return
     except _LinesTooLong:
         pass
-    import tempfile
 
     long_lines = _long_lines(path)
     if 1 in long_lines:
@@ -229,6 +243,46 @@ def _read_csv(
         copy = Path(folder) / path.name
         _mark_lines(path, long_lines, copy)
         yield from _read_csv_once(copy, location, delimiter, kind, encoding, long_lines, path)
+
+
+#: A header wider than this is narrowed to the columns a record kind can use
+#: before DuckDB reads the file (see :func:`_narrow`).
+WIDE_HEADER_COLUMNS = 2_000
+
+
+def _wide_header(path: Path, encoding: str, delimiter: str) -> list[str] | None:
+    """The header's fields when there are more than :data:`WIDE_HEADER_COLUMNS`, else None."""
+    if encoding not in ("utf-8", "latin-1"):
+        return None  # UTF-16 files are rare and narrow: read as they are
+    with path.open("rb") as file:
+        first = file.readline()
+    if first.count(delimiter.encode()) < WIDE_HEADER_COLUMNS:
+        return None
+    text = first.decode(encoding.replace("utf-8", "utf-8-sig"), errors="replace")
+    fields = split_line(text, delimiter)
+    return fields if len(fields) > WIDE_HEADER_COLUMNS else None
+
+
+def _narrow(
+    path: Path, encoding: str, delimiter: str, header: list[str], target: Path
+) -> tuple[str, ...]:
+    """Copy ``path`` to ``target`` (UTF-8) with only the columns some record kind reads;
+    returns the names of those left out. Every line stays on its line number."""
+    import csv
+
+    known = {name for spec in RECORD_KINDS.values() for name in spec.column_names}
+    known.update(EXTRA_COLUMNS, EXPORT_NOTES)
+    names = [normalize_header(name) for name in header]
+    keep = [index for index, name in enumerate(names) if name in known]
+    with (
+        path.open(encoding=encoding.replace("utf-8", "utf-8-sig"), newline="") as reader,
+        target.open("w", encoding="utf-8", newline="") as writer,
+    ):
+        rows = csv.reader(reader, delimiter=delimiter)
+        out = csv.writer(writer, delimiter=delimiter, lineterminator="\n")
+        for row in rows:
+            out.writerow([row[index] for index in keep if index < len(row)])
+    return tuple(name for name in names if name not in known)
 
 
 class _LinesTooLong(Exception):
