@@ -6,6 +6,7 @@ import threading
 from pathlib import Path
 
 import pyarrow as pa
+import pytest
 
 from harmonia.compute import scratch_connection
 from harmonia.files import write_table_csv
@@ -28,3 +29,36 @@ def test_files_share_this_threads_connection_and_leave_nothing_registered(
     thread.start()
     thread.join()
     assert other[0] is not connection
+
+
+def test_removing_rows_syncs_the_new_file_before_the_rename_and_the_folder_after(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An erasure rewrites files already written: after a power cut the old file or
+    the new one is there whole, never an empty one under the old name."""
+    import os
+
+    from harmonia.files import remove_rows
+
+    path = tmp_path / "targets.csv"
+    path.write_text("customer_id;segment\nC01;A\nC02;B\n", encoding="utf-8")
+    events: list[tuple[str, str]] = []
+    fsync, replace = os.fsync, Path.replace
+
+    def synced(descriptor: int) -> None:
+        events.append(("fsync", os.readlink(f"/proc/self/fd/{descriptor}")))
+        fsync(descriptor)
+
+    def replaced(self: Path, target: Path) -> Path:
+        events.append(("rename", str(target)))
+        return replace(self, target)
+
+    monkeypatch.setattr(os, "fsync", synced)
+    monkeypatch.setattr(Path, "replace", replaced)
+    assert remove_rows(path, lambda columns: "customer_id = 'C01'") == 1
+    assert events == [
+        ("fsync", str(path) + ".rewriting"),
+        ("rename", str(path)),
+        ("fsync", str(tmp_path)),
+    ]
+    assert path.read_text(encoding="utf-8") == "customer_id;segment\nC02;B\n"

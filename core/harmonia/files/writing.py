@@ -8,6 +8,7 @@ European Excel, ``,`` and points elsewhere.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -156,5 +157,21 @@ def remove_rows(path: Path, match: Callable[[list[str]], str | None]) -> int | N
         pq.write_table(kept, temporary)
     else:
         write_table_csv(kept, temporary, delimiter=delimiter)
-    temporary.replace(path)
+    replace_durably(temporary, path)
     return removed
+
+
+def replace_durably(temporary: Path, path: Path) -> None:
+    """Put ``temporary`` in place of ``path`` so that a power cut leaves one or the
+    other whole: its bytes reach the disk before the rename, the rename before we return."""
+    _fsync(temporary)
+    temporary.replace(path)
+    _fsync(path.parent)  # the folder holds the name
+
+
+def _fsync(path: Path) -> None:
+    descriptor = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
