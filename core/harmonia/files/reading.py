@@ -50,6 +50,10 @@ class FileBatch(Batch):
     #: ``(code, what people saw)``: codes the file showed differently (a rep
     #: workbook's question texts); a rejected row's reasons name both.
     terms: tuple[tuple[str, str], ...] = ()
+    #: ``(question code, ((option code, what people saw), ...))``: the options a
+    #: file showed by their texts (a rep workbook's drop-down lists); a rejected
+    #: answer's list of allowed options names them so, for that question only.
+    options: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = ()
 
     def fields_of(self, line: RejectedLine) -> dict[str, str]:
         """A rejected line's fields under the header's names, from the left.

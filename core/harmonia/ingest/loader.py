@@ -772,9 +772,10 @@ def _quarantine_rows(
                   FROM bad) bad
             JOIN raw ON raw._row = bad._row
         """
-    terms = getattr(batch, "terms", ())
-    if terms:
-        rows = f"SELECT _row, _line, record, {_in_their_words('reasons', terms)} AS reasons FROM ({rows})"
+    terms, options = getattr(batch, "terms", ()), getattr(batch, "options", ())
+    if terms or options:
+        seen = _in_their_words("reasons", terms, options)
+        rows = f"SELECT _row, _line, record, {seen} AS reasons FROM ({rows})"
     duck.execute(
         f"""
         CREATE OR REPLACE TEMPORARY TABLE rejected AS
@@ -794,20 +795,36 @@ def _quarantine_rows(
     return duck.sql("SELECT * EXCLUDE (_list, _row) FROM quarantined").to_arrow_table(), int(count)
 
 
-def _in_their_words(reasons: str, terms: tuple[tuple[str, str], ...]) -> str:
+def _in_their_words(
+    reasons: str,
+    terms: tuple[tuple[str, str], ...],
+    options: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (),
+) -> str:
     """SQL: the list ``reasons`` with each code a source showed people differently named as
     they saw it, the code kept (a rep's workbook: ``«Patients par mois»
-    (patients_per_month)``), so the person who filled it in finds what is meant."""
+    (patients_per_month)``), so the person who filled it in finds what is meant.
+
+    A question's allowed options are named by the texts of its drop-down list,
+    in that question's "is not an option of" reason only: option codes are short
+    common words, never replaced anywhere else."""
     import re
 
-    # Two passes, through placeholders, so a question's text that holds another
-    # code (French "comment" is also an item) is never replaced in its turn.
+    # Two passes, through placeholders, so a question's or an option's text that
+    # holds another code (French "comment" is also an item) is never replaced in its turn.
     text = "r"
+    shown = []
+    for question, choices in options:
+        pattern = r"(\bis not an option of " + re.escape(question) + r" \(options: )[^)]*\)"
+        placeholder = f"\\1⟪{len(shown)}⟫)"  # ⟪⟫: no code's word boundary inside
+        text = f"regexp_replace({text}, {literal(pattern)}, {literal(placeholder)})"
+        shown.append(", ".join(f"«{label}» ({code})" for code, label in choices))
     for index, (code, _) in enumerate(terms):
         word = r"\b" + re.escape(code) + r"\b"
         text = f"regexp_replace({text}, {literal(word)}, {literal(f'⟦{index}⟧')}, 'g')"
     for index, (code, seen) in enumerate(terms):
         text = f"replace({text}, {literal(f'⟦{index}⟧')}, {literal(f'«{seen}» ({code})')})"
+    for index, labels in enumerate(shown):
+        text = f"replace({text}, {literal(f'⟪{index}⟫')}, {literal(labels)})"
     return f"list_transform({reasons}, lambda r: {text})"
 
 

@@ -80,12 +80,19 @@ def _filled_batch(
     location = f"{path} [{meta.sheet}]"
     # A rep saw the questions' texts, not their codes: reasons name both.
     terms = {c.item: c.header for c in meta.columns if c.item and c.header.strip()}
+    # ... and a drop-down's options by their texts, not their codes.
+    options = {
+        item: tuple((choice.code, choice.text) for choice in meta.choices_of(item))
+        for item in terms
+        if meta.choices_of(item)
+    }
     return FileBatch(
         "responses",
         table,
         location,
         ignored_columns=filled.ignored_columns,
         terms=tuple(sorted(terms.items(), key=lambda term: -len(term[0]))),
+        options=tuple(options.items()),
     )
 
 

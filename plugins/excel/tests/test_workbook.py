@@ -238,6 +238,13 @@ def test_wrong_answers_are_quarantined_with_their_reasons(
     assert "(patients/month) *» (patients_per_month) is above the maximum 1500" in reasons
     assert "'Parfois' is not an option of «Lorsqu'un nouveau traitement" in reasons
     assert "comment procédez-vous en général ? *» (novel_therapy_adoption)" in reasons
+    # ... and the options as its drop-down list showed them, for that question only.
+    assert (
+        "(options: «J'attends les retours d'expérience en vie réelle et l'actualisation "
+        "des recommandations avant de l'utiliser» (wait), «Je l'essaie chez quelques "
+        "patients soigneusement sélectionnés» (selected), " in reasons
+    )
+    assert "(options: wait selected" not in reasons
     assert "answered_at is empty" in reasons
     # Each rejected answer is reported at its customer's row of the answer sheet.
     sheet = load_workbook(territory_workbook)["Profilage"]
