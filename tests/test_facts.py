@@ -22,7 +22,7 @@ from harmonia.store import Database
 from harmonia.store.database import SCHEMA_REVISION
 from harmonia.store.facts import copy_store, facts_folder, facts_of
 from harmonia.store.models import LoadBatch
-from harmonia.store.recovery import recover
+from harmonia.store.recovery import owner_alive, recover, this_owner
 
 pytestmark = pytest.mark.store
 
@@ -200,6 +200,22 @@ def test_a_live_owner_is_left_alone(h1: str) -> None:
         )
         session.commit()
     assert not recover(database)
+
+
+def test_an_owner_is_its_process_not_a_reused_pid() -> None:
+    """After a kill -9 the system may give the owner's pid to another process:
+    the start time recorded with the owner tells them apart."""
+    here = socket.gethostname()
+    owner = this_owner()
+    host, pid, start = owner.split(":")
+    assert (host, pid) == (here, str(os.getpid())) and start.isdigit()
+    assert owner_alive(owner) is True
+    # This very pid, started at another time: another process, so the owner is dead.
+    assert owner_alive(f"{here}:{os.getpid()}:{int(start) + 1}") is False
+    # Owners written before the start time was recorded are still read.
+    assert owner_alive(f"{here}:{os.getpid()}") is True
+    assert owner_alive(dead_owner()) is False
+    assert owner_alive("elsewhere:1") is None and owner_alive("elsewhere:1:5") is None
 
 
 def test_a_cycle_records_its_input_snapshot_and_as_of_reproduces_it(

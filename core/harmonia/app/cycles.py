@@ -129,7 +129,7 @@ class Cycles:
         from harmonia.errors import ConfigError
         from harmonia.lifecycle import FAILED, RUNNING
         from harmonia.store.models import Assignment
-        from harmonia.store.recovery import owner_alive
+        from harmonia.store.recovery import owner_alive, owner_pid
         from harmonia.store.transitions import move_cycle
 
         cycle = get_cycle(self.app.existing_database, cycle_id)
@@ -144,7 +144,7 @@ class Cycles:
                 f"cycle {cycle_id} runs on another machine ({cycle.owner})",
                 fix="cancel it there (harmonia cycle cancel on that machine)",
             )
-        pid = int(str(cycle.owner).rpartition(":")[2]) if alive else None
+        pid = owner_pid(cycle.owner)[0] if alive else None  # type: ignore[index]
         if pid == os.getpid():
             raise ConfigError(f"cycle {cycle_id} is run by this very process")
         # Claim the cycle first, conditionally: a run that finishes meanwhile

@@ -44,7 +44,7 @@ class LoadBatch(SQLModel, table=True):
     started_at: dt.datetime = Field(default_factory=_now)
     finished_at: dt.datetime | None = None
     owner: str | None = Field(
-        default=None, description="host:pid of the process running it, while it runs"
+        default=None, description="host:pid:start of the process running it, while it runs"
     )
     content_hash: str | None = Field(default=None, description="SHA-256 of the file loaded")
     facts_files: int | None = Field(
@@ -217,7 +217,7 @@ class Cycle(SQLModel, table=True):
     started_at: dt.datetime = Field(default_factory=_now)
     finished_at: dt.datetime | None = None
     owner: str | None = Field(
-        default=None, description="host:pid of the process running it, while it runs"
+        default=None, description="host:pid:start of the process running it, while it runs"
     )
 
 

@@ -1,6 +1,8 @@
 """Crash safety: who runs a load or a cycle, and cleaning up after one that died.
 
-Every running load batch and cycle records its owner (``host:pid``). A
+Every running load batch and cycle records its owner (``host:pid:start``,
+``start`` the process's start time, so a pid the system gave to another
+process after a ``kill -9`` is not taken for the owner). A
 process killed mid-run (``kill -9``, a power cut, a closed laptop) leaves its
 batch or cycle ``running``; the next command that opens the store finds the
 owner gone and cleans up: an unfinished load batch becomes ``abandoned`` (its
@@ -30,24 +32,57 @@ from harmonia.store.transitions import move_cycle
 
 
 def this_owner() -> str:
-    """``host:pid`` of this process."""
-    return f"{socket.gethostname()}:{os.getpid()}"
+    """``host:pid:start`` of this process (``host:pid`` where the start time is unknown)."""
+    pid = os.getpid()
+    start = _start_time(pid)
+    return f"{socket.gethostname()}:{pid}" + (f":{start}" if start else "")
+
+
+def owner_pid(owner: str | None) -> tuple[int, str | None] | None:
+    """(pid, start time or None) of an owner on this host; None for another host's or none.
+
+    Reads both ``host:pid:start`` and the older ``host:pid``.
+    """
+    if not owner:
+        return None
+    here = socket.gethostname()
+    rest, _, start = owner.rpartition(":")
+    host, _, pid = rest.rpartition(":")
+    if host == here and pid.isdigit() and start.isdigit():
+        return int(pid), start
+    host, _, pid = owner.rpartition(":")
+    return (int(pid), None) if host == here and pid.isdigit() else None
 
 
 def owner_alive(owner: str | None) -> bool | None:
     """Whether the process ``owner`` runs: True, False, or None when it cannot be known here."""
     if not owner:
         return False  # written before owners were recorded: nothing runs it now
-    host, _, pid = owner.rpartition(":")
-    if host != socket.gethostname() or not pid.isdigit():
+    found = owner_pid(owner)
+    if found is None:
         return None
+    pid, start = found
     try:
-        os.kill(int(pid), 0)
+        os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:  # another user's process: it exists
-        return True
-    return not _zombie(int(pid))
+        pass
+    # The pid reused by another process since the owner died: the owner is gone.
+    if start is not None and _start_time(pid) not in (start, None):
+        return False
+    return not _zombie(pid)
+
+
+def _start_time(pid: int) -> str | None:
+    """When the process started (clock ticks after boot, /proc/<pid>/stat field 22),
+    or None where /proc is not available."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as stat:
+            # fields after the command's ")" start at field 3
+            return stat.read().rpartition(")")[2].split()[19]
+    except (OSError, IndexError):
+        return None
 
 
 def _zombie(pid: int) -> bool:
