@@ -117,6 +117,15 @@ def sqlite_h1(tmp_path_factory: pytest.TempPathFactory, sqlite_template: Path) -
     return path
 
 
+@pytest.fixture
+def h1(harmonia_database: str, sqlite_h1: Path) -> str:
+    """This test's SQLite store, holding the tiny market's 2027-H1 data (a copy)."""
+    from harmonia.store.facts import copy_store
+
+    copy_store(sqlite_h1, Path(harmonia_database.removeprefix("sqlite:///")))
+    return harmonia_database
+
+
 @pytest.fixture(scope="session")
 def postgres_h1(postgres_server: str, postgres_template: str) -> Iterator[str]:
     """A PostgreSQL store holding the tiny market's 2027-H1 data, to create copies from."""

@@ -15,22 +15,18 @@ from typing import Any
 
 import pytest
 import tiny_market
-from helpers import load, query, write
+from helpers import load, path_of, potential, query, write
 
 from harmonia.plugin.catalog import Catalog
 from harmonia.store import Database
 from harmonia.store.database import SCHEMA_REVISION
-from harmonia.store.facts import copy_store, facts_folder, facts_of
+from harmonia.store.facts import facts_folder, facts_of
 from harmonia.store.models import LoadBatch
 from harmonia.store.recovery import owner_alive, recover, this_owner
 
 pytestmark = pytest.mark.store
 
 METRICS_HEADER = "customer_id;therapy_area;metric;period;value"
-
-
-def path_of(url: str) -> Path:
-    return Path(url.removeprefix("sqlite:///"))
 
 
 def batch_files(url: str) -> dict[int, int]:
@@ -40,22 +36,6 @@ def batch_files(url: str) -> dict[int, int]:
         int(folder.name.removeprefix("batch=")): len(list(folder.glob("*.parquet")))
         for folder in sorted(root.glob("batch=*"))
     }
-
-
-@pytest.fixture
-def h1(harmonia_database: str, sqlite_h1: Path) -> str:
-    """A SQLite store with the tiny market's 2027-H1 data."""
-    copy_store(sqlite_h1, path_of(harmonia_database))
-    return harmonia_database
-
-
-def potential(url: str, customer: str) -> float:
-    (row,) = query(
-        url,
-        "SELECT m.value FROM metric m JOIN crosswalk x ON x.customer_id = m.customer_id "
-        f"WHERE x.source_id = '{customer}' AND m.metric = 'potential'",
-    )
-    return row["value"]
 
 
 def test_metrics_are_parquet_files_per_batch_beside_the_sqlite_file(h1: str) -> None:

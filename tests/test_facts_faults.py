@@ -13,36 +13,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from helpers import load, query, read_only, write
+from helpers import load, path_of, potential, query, read_only, write
 
 from harmonia.plugin.catalog import Catalog
 from harmonia.store import Database
-from harmonia.store.facts import copy_store, facts_folder
+from harmonia.store.facts import facts_folder
 
 pytestmark = pytest.mark.store
 
 FIXTURES = Path(__file__).parent / "fixtures"
 METRICS_HEADER = "customer_id;therapy_area;metric;period;value"
-
-
-def path_of(url: str) -> Path:
-    return Path(url.removeprefix("sqlite:///"))
-
-
-@pytest.fixture
-def h1(harmonia_database: str, sqlite_h1: Path) -> str:
-    """A SQLite store with the tiny market's 2027-H1 data."""
-    copy_store(sqlite_h1, path_of(harmonia_database))
-    return harmonia_database
-
-
-def potential(url: str, customer: str) -> float:
-    (row,) = query(
-        url,
-        "SELECT m.value FROM metric m JOIN crosswalk x ON x.customer_id = m.customer_id "
-        f"WHERE x.source_id = '{customer}' AND m.metric = 'potential'",
-    )
-    return row["value"]
 
 
 def potential_file(folder: Path, value: float) -> Path:

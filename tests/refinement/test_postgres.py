@@ -20,9 +20,7 @@ def test_two_managers_deciding_at_once_lose_no_update(
     postgres_url: str, field: Catalog, tmp_path: Path
 ) -> None:
     app = Harmonia(postgres_url, field, actor="analyst")
-    app.loads.run(app.loads.plan([field_market.write_universe(tmp_path / "data")]), country="BE")
-    field_market.write_field_force(tmp_path / "force")
-    app.loads.run(app.loads.plan([tmp_path / "force"]), country="BE")
+    field_market.with_field_force(app, tmp_path)
     cycle = field_market.run(app, tmp_path)
     app.refinement.open_feedback(cycle)
     waiting = ask(app, cycle, "C03", "tier", "B", "data error", "rita")["id"]

@@ -150,9 +150,7 @@ def test_double_submits_and_two_publishers_at_once_on_postgresql(
     postgres_url: str, field: Catalog, tmp_path: Path
 ) -> None:
     app = Harmonia(postgres_url, field, actor="analyst")
-    app.loads.run(app.loads.plan([field_market.write_universe(tmp_path / "data")]), country="BE")
-    field_market.write_field_force(tmp_path / "force")
-    app.loads.run(app.loads.plan([tmp_path / "force"]), country="BE")
+    field_market.with_field_force(app, tmp_path)
     cycle = field_market.run(app, tmp_path)
     app.refinement.open_feedback(cycle)
 
@@ -197,9 +195,7 @@ def test_a_carry_over_and_a_decision_at_once_on_postgresql(
     postgres_url: str, field: Catalog, tmp_path: Path
 ) -> None:
     app = Harmonia(postgres_url, field, actor="analyst")
-    app.loads.run(app.loads.plan([field_market.write_universe(tmp_path / "data")]), country="BE")
-    field_market.write_field_force(tmp_path / "force")
-    app.loads.run(app.loads.plan([tmp_path / "force"]), country="BE")
+    field_market.with_field_force(app, tmp_path)
     old = field_market.run(app, tmp_path)
     app.refinement.open_feedback(old)
     waiting = ask(app, old, "C03", "tier", "B", "data error", "rita")["id"]

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from harmonia.definitions.country import GOLDEN_ATTRIBUTES
 from harmonia.ingest.checks import CheckContext
 from harmonia.ingest.kind import DuplicateKey, Kind
 from harmonia.ingest.merge import Merger, Rejections
@@ -358,17 +359,7 @@ class CustomerMerger(Merger):
         keep = "COALESCE(excluded.{0}, customer.{0})"
         changed = " OR ".join(
             f"customer.{column} IS DISTINCT FROM {keep.format(column)}"
-            for column in (
-                "first_name",
-                "last_name",
-                "specialty",
-                "postal_code",
-                "city",
-                "territory",
-                "address",
-                "phone",
-                "email",
-            )
+            for column in GOLDEN_ATTRIBUTES  # what a source says of a customer
         )
         updated = self.bulk.read(
             f"""
