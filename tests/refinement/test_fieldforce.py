@@ -132,3 +132,37 @@ def test_territory_codes_are_their_country_s_own(
         app.refinement.decide(cycle, [waiting], "accept", manager="nora")
     # A BE rep's authority is unchanged by NL's units.
     assert ask(app, cycle, "C04", "tier", "A", "data error", "rita")["status"] == "pending"
+
+
+def test_an_alignment_puts_a_customer_on_a_territory_of_its_own_country(
+    feedback: tuple[Harmonia, int], tmp_path: Path
+) -> None:
+    app, _ = feedback
+    # NL's units: T1 (a code BE has too) and T7 (NL's only).
+    folder = tmp_path / "nl"
+    folder.mkdir()
+    (folder / "territories.csv").write_text(
+        field_market.TERRITORIES + "T7;Gebied Zeven;territory;D1\n", encoding="utf-8"
+    )
+    (nl,) = app.loads.run(app.loads.plan([folder]), country="NL")
+    assert nl.rows_quarantined == 0
+    moved = tmp_path / "moved"
+    moved.mkdir()
+    (moved / "alignment.csv").write_text(
+        "customer_id;territory;period\nC01;T7;2027-H2\nC02;T1;2027-H2\nC03;T9;2027-H2\n",
+        encoding="utf-8",
+    )
+    loaded = _load(app, moved)
+    assert (loaded["alignment"].rows_loaded, loaded["alignment"].rows_quarantined) == (1, 2)
+    reasons = _reasons(app, "alignment")
+    assert reasons["2"] == [
+        "territory 'T7' is not a territory of BE, the customer's country (it is one of NL): "
+        "align the customer on a territory of its own country"
+    ]
+    assert "territory 'T9' is not a known territory" in reasons["4"][0]
+    stored = query(
+        app.database_url,
+        "SELECT c.source_id, a.territory FROM alignment a JOIN crosswalk c "
+        "ON c.customer_id = a.customer_id WHERE a.period = '2027-H2'",
+    )
+    assert [(r["source_id"], r["territory"]) for r in stored] == [("C02", "T1")]

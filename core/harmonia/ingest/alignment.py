@@ -1,6 +1,7 @@
 """The ``alignment`` kind: which territory a customer belongs to in a period.
 
-An unknown customer or territory is refused; a customer's alignment for a
+An unknown customer or territory is refused, and so is a territory of another
+country than the customer's (codes are a country's own); a customer's alignment for a
 period loaded again replaces the stored one. The cycle of a period takes each
 customer's territory from it (:mod:`harmonia.refinement.snapshot`). An
 alignment of millions of customers is resolved in one join.
@@ -53,18 +54,46 @@ class AlignmentMerger(ReplacingMerger):
         ]
         return f"WHERE period IN ({text_list(periods)})"
 
+    def _read_countries(self, resolved: str) -> None:
+        """The DuckDB table ``customer_countries`` (id, country) of the chunk's customers
+        (staged by id: the customer table is never read whole)."""
+        ids = self.duck.sql(
+            f"SELECT DISTINCT harmonia_id AS id FROM {resolved} WHERE harmonia_id IS NOT NULL"
+        ).to_arrow_table()
+        stage = self.bulk.stage(ids, "aligned", key="id")
+        self._read_stored(
+            "customer_countries",
+            f"SELECT id, country FROM customer WHERE id IN (SELECT id FROM {stage})",
+            {"id": "BIGINT", "country": "VARCHAR"},
+        )
+
     def merge(self, valid: str) -> Rejections:
         self._resolve(valid, "resolved")
         rejected = self._unknown_customers("resolved")
         self._read_stored(
             "stored_territories",
-            "SELECT code FROM territory WHERE level = 'territory'",
-            {"code": "VARCHAR"},
+            "SELECT code, country FROM territory WHERE level = 'territory'",
+            {"code": "VARCHAR", "country": "VARCHAR"},
         )
+        self._read_countries("resolved")
+        # Codes are a country's own: a customer goes on a territory of its country.
         rejected += self._rejections(
-            "SELECT _row, 'territory ''' || territory || ''' is not a known territory: load "
-            "the territories first' FROM resolved WHERE harmonia_id IS NOT NULL AND "
-            "territory NOT IN (SELECT code FROM stored_territories) ORDER BY _row"
+            """
+            SELECT r._row, CASE WHEN NOT EXISTS (
+                    SELECT 1 FROM stored_territories t WHERE t.code = r.territory)
+                THEN 'territory ''' || r.territory || ''' is not a known territory: load '
+                    || 'the territories first'
+                ELSE 'territory ''' || r.territory || ''' is not a territory of '
+                    || COALESCE(c.country, '?') || ', the customer''s country (it is one of '
+                    || (SELECT string_agg(DISTINCT t.country, ', ' ORDER BY t.country)
+                        FROM stored_territories t WHERE t.code = r.territory)
+                    || '): align the customer on a territory of its own country' END
+            FROM resolved r LEFT JOIN customer_countries c ON c.id = r.harmonia_id
+            WHERE r.harmonia_id IS NOT NULL AND NOT EXISTS (
+                SELECT 1 FROM stored_territories t
+                WHERE t.code = r.territory AND t.country = c.country)
+            ORDER BY r._row
+            """
         )
         refused = ", ".join(str(row) for row, _ in rejected) or "-1"
         self._replace(
