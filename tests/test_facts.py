@@ -382,12 +382,13 @@ def test_a_store_of_the_previous_revision_upgrades_without_losing_a_metric(
         assert connection.exec_driver_sql("SELECT COUNT(*) FROM metric").scalar() == 0
     (migration,) = query(url, "SELECT id, source, status, rows_read FROM load_batch WHERE id > 2")
     assert migration == {"id": 3, "source": "migration", "status": "loaded", "rows_read": 800}
-    # 0610 counted each committed batch's files, for readers to check them against.
-    counted = query(url, "SELECT id, facts_files FROM load_batch ORDER BY id")
+    # 0610 counted each committed batch's files, for readers to check them against;
+    # 0640 keeps the counts per fact table.
+    counted = query(url, "SELECT batch_id, fact_table, files FROM fact_files ORDER BY batch_id")
     assert counted == [
-        {"id": 1, "facts_files": 0},
-        {"id": 2, "facts_files": 0},
-        {"id": 3, "facts_files": batch_files(url)[3]},
+        {"batch_id": 1, "fact_table": "metric", "files": 0},
+        {"batch_id": 2, "fact_table": "metric", "files": 0},
+        {"batch_id": 3, "fact_table": "metric", "files": batch_files(url)[3]},
     ]
 
 

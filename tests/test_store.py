@@ -27,6 +27,7 @@ TABLES = {
     "customer",
     "customer_merge",
     "customer_redirect",
+    "fact_files",
     "cycle",
     "cycle_input",
     "golden_value",

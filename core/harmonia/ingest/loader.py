@@ -307,10 +307,18 @@ class Loader:
                 # The commit: in the same transaction as the batch's records, and
                 # what makes its facts visible to readers.
                 files = facts_of(self.database).files_written(batch.kind, batch_id)
+                if files:
+                    bulk.execute(
+                        "INSERT INTO fact_files (batch_id, fact_table, files) VALUES "
+                        + ", ".join(
+                            f"({batch_id}, {literal(table)}, {count})"
+                            for table, count in files.items()
+                        )
+                    )
                 bulk.execute(
                     f"UPDATE load_batch SET status = 'loaded', rows_read = {read}, "
-                    f"rows_loaded = {read - quarantined}, rows_quarantined = {quarantined}, "
-                    f"facts_files = {literal(files)} WHERE id = {batch_id}"
+                    f"rows_loaded = {read - quarantined}, rows_quarantined = {quarantined} "
+                    f"WHERE id = {batch_id}"
                 )
             reasons = _top_reasons(duck)
             warnings = unexpected.warnings()

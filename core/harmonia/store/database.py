@@ -32,7 +32,7 @@ DEFAULT_DATABASE = "sqlite:///harmonia.db"
 #: The newest migration's revision. Kept here so that opening a database does
 #: not import alembic and read every migration script (a test holds it equal
 #: to alembic's head).
-SCHEMA_REVISION = "0630"
+SCHEMA_REVISION = "0640"
 SUPPORTED = ("sqlite", "postgresql")
 
 

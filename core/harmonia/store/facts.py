@@ -132,9 +132,10 @@ class Facts:
         finally:
             duck.unregister("harmonia_incoming")
 
-    def files_written(self, load_kind: str, batch_id: int) -> int | None:
-        """How many files the batch wrote, recorded when it commits (None: not kept as files)."""
-        return None
+    def files_written(self, load_kind: str, batch_id: int) -> dict[str, int]:
+        """Files the batch wrote per fact table of its kind, recorded when it commits
+        (none: this store does not keep facts as files)."""
+        return {}
 
     def abandon(self, batch_ids: Iterable[int]) -> None:
         """Remove what these batches (not committed, their writers gone) left behind."""
@@ -209,11 +210,12 @@ class ParquetFacts(Facts):
 
     # -- reading -------------------------------------------------------------------------
 
-    def files_written(self, load_kind: str, batch_id: int) -> int | None:
-        tables = [fact.name for fact in FACT_TABLES.values() if fact.load_kind == load_kind]
-        if not tables:
-            return None
-        return sum(len(self._parts(table, batch_id)) for table in tables)
+    def files_written(self, load_kind: str, batch_id: int) -> dict[str, int]:
+        return {
+            fact.name: len(self._parts(fact.name, batch_id))
+            for fact in FACT_TABLES.values()
+            if fact.load_kind == load_kind
+        }
 
     def _parts(self, table: str, batch_id: int) -> list[Path]:
         return sorted(self.batch_folder(table, batch_id).glob("part-*.parquet"))
@@ -265,12 +267,11 @@ class ParquetFacts(Facts):
         if not batches:
             return {}
         ids = ", ".join(str(int(batch)) for batch in sorted(set(batches)))
-        kind = literal(FACT_TABLES[table].load_kind)
         rows = bulk.read(
-            f"SELECT id, facts_files FROM load_batch WHERE id IN ({ids}) AND kind = {kind} "
-            "AND facts_files IS NOT NULL"
+            f"SELECT batch_id, files FROM fact_files WHERE batch_id IN ({ids}) "
+            f"AND fact_table = {literal(table)}"
         ).to_pylist()
-        return {int(row["id"]): int(row["facts_files"]) for row in rows}
+        return {int(row["batch_id"]): int(row["files"]) for row in rows}
 
     @staticmethod
     def relation(table: str, files: Sequence[Path]) -> str:

@@ -47,9 +47,23 @@ class LoadBatch(SQLModel, table=True):
         default=None, description="host:pid:start of the process running it, while it runs"
     )
     content_hash: str | None = Field(default=None, description="SHA-256 of the file loaded")
-    facts_files: int | None = Field(
-        default=None, description="fact files it wrote, on a store that keeps them as files"
-    )
+
+
+class FactFiles(SQLModel, table=True):
+    """How many files a load batch wrote for one fact table, recorded at its commit.
+
+    Per fact table, not per batch: a batch of one kind may write several fact
+    tables (a responses load writes ``response`` and ``answer``), and a reader
+    of one table checks that table's files. Only a store that keeps its facts
+    as files (:mod:`harmonia.store.facts`) has rows here.
+    """
+
+    __tablename__ = "fact_files"
+    __table_args__ = ({"sqlite_with_rowid": False},)
+
+    batch_id: int = Field(primary_key=True)
+    fact_table: str = Field(primary_key=True)
+    files: int
 
 
 class Customer(SQLModel, table=True):
