@@ -13,17 +13,20 @@ only harmonia's public surface.
 """
 
 from harmonia import hookimpl
-from harmonia_veeva.sink import SINK
-from harmonia_veeva.source import SOURCE
 
 
 @hookimpl
 def harmonia_output_sinks():
     """The ``veeva`` sink."""
+    # Imported when asked (DuckDB, Arrow): `harmonia --help` loads every pack.
+    from harmonia_veeva.sink import SINK
+
     return [SINK]
 
 
 @hookimpl
 def harmonia_data_sources():
     """The ``veeva-accounts`` source."""
+    from harmonia_veeva.source import SOURCE
+
     return [SOURCE]

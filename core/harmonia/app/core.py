@@ -112,7 +112,7 @@ class Harmonia:
         against the workspace's ``required_packs`` before any is used.
         """
         from harmonia import workspace as workspaces
-        from harmonia.store.database import DATABASE_ENV
+        from harmonia.store.url import DATABASE_ENV
 
         found = workspaces.find(folder)
         # As on the command line: the option, then the environment, then harmonia.toml.
@@ -191,7 +191,7 @@ class Harmonia:
     @property
     def chose_database(self) -> bool:
         """Whether the user named a database (option, environment or workspace)."""
-        from harmonia.store.database import DATABASE_ENV
+        from harmonia.store.url import DATABASE_ENV
 
         return bool(self.database_url) or DATABASE_ENV in os.environ
 

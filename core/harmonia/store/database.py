@@ -25,29 +25,13 @@ from sqlalchemy.pool import NullPool
 from sqlmodel import Session
 
 from harmonia.errors import ConfigError
-
-DATABASE_ENV = "HARMONIA_DATABASE_URL"
-DEFAULT_DATABASE = "sqlite:///harmonia.db"
+from harmonia.store.url import resolve_url
 
 #: The newest migration's revision. Kept here so that opening a database does
 #: not import alembic and read every migration script (a test holds it equal
 #: to alembic's head).
 SCHEMA_REVISION = "0640"
 SUPPORTED = ("sqlite", "postgresql")
-
-
-def resolve_url(value: str | None = None) -> str:
-    """The database URL from ``--database``, the environment, or the default.
-
-    A bare path (``shared/harmonia.db``) means a SQLite file;
-    ``postgresql://`` URLs use the psycopg driver.
-    """
-    value = value or os.environ.get(DATABASE_ENV) or DEFAULT_DATABASE
-    if "://" not in value:
-        value = f"sqlite:///{Path(value)}"
-    if value.startswith(("postgresql://", "postgres://")):
-        value = "postgresql+psycopg://" + value.split("://", 1)[1]
-    return value
 
 
 class Database:
