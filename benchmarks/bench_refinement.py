@@ -14,15 +14,17 @@ One run, on a fresh SQLite store:
    in memory (no store), and the ratio;
 5. **re-run and carry over**: the cycle is run again during feedback and the
    open requests are carried over to the new draft (the measured part);
-6. **territory workbooks**: ``--workbooks`` of them written and read back
-   (openpyxl), the time per workbook, and projected for every territory;
+6. **territory workbooks**: ``--workbooks`` of them (``all``: every territory)
+   written from one proposal query (XlsxWriter, ``--jobs`` processes) and
+   read back (python-calamine), the time per workbook, and projected for
+   every territory when not all were written;
 7. **decide** every pending request (the managers accept in bulk), **close**,
    **approve** and **publish** (accepted requests applied, target list written).
 
 The load average is printed with the figures: on a shared machine they are
 noisy and must be re-taken on a quiet one. Example::
 
-    python benchmarks/bench_refinement.py --customers 1000000
+    python benchmarks/bench_refinement.py --customers 1000000 --workbooks all --jobs 2
     python benchmarks/bench_refinement.py --customers 100000 --requests 2000
 """
 
@@ -39,6 +41,7 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 COUNTRY, AREA, PERIOD = "FR", "oncology", "2027-H1"
 
@@ -133,7 +136,13 @@ def main() -> int:
     parser.add_argument("--customers", type=int, default=1_000_000)
     parser.add_argument("--territories", type=int, default=2_000)
     parser.add_argument("--requests", type=int, default=20_000)
-    parser.add_argument("--workbooks", type=int, default=20)
+    parser.add_argument(
+        "--workbooks",
+        type=lambda text: None if text == "all" else int(text),
+        default=20,
+        help="How many territory workbooks to write and read back (all: every territory).",
+    )
+    parser.add_argument("--jobs", type=int, default=1, help="Processes writing workbooks.")
     parser.add_argument("--keep", type=Path, help="Work in this folder (default: a temporary one).")
     args = parser.parse_args()
     folder = args.keep or Path(tempfile.mkdtemp(prefix="bench-refinement-"))
@@ -146,7 +155,7 @@ def main() -> int:
     )
 
     from harmonia import Harmonia
-    from harmonia_excel.refinement import RefinementWorkbook, read_workbook, write_workbook
+    from harmonia_excel.refinement import RefinementWorkbook, read_workbook, write_workbooks
 
     data = folder / "data"
     if not data.exists():
@@ -200,32 +209,36 @@ def main() -> int:
     print(f"    carry-over: {report.counts()}")
     cycle = rerun
     record = app.refinement.cycle(cycle)
-    scope = app.refinement.proposal(cycle)
-    territories = sorted(set(scope.column("territory").to_pylist()))[: args.workbooks]
-    import pyarrow.compute as pc
-
     snapshot_opened = __import__("json").loads(record.snapshot)["feedback_opened_at"]
-    books = []
-    with timed(f"write {len(territories)} workbooks", figures):
-        for territory in territories:
-            rows = scope.filter(pc.equal(scope.column("territory"), territory)).to_pylist()
-            meta = RefinementWorkbook(
-                cycle, territory, snapshot_opened, rows[0]["system"] or "", ("segment",)
-            )
-            books.append(
-                write_workbook(rows, folder / "books" / f"{territory}.xlsx", meta=meta,
-                               orders={"segment": orders}, moves=policy.moves,
-                               reasons=policy.reasons, language="fr")
-            )  # fmt: skip
-    with timed(f"read {len(books)} workbooks back", figures):
+    with timed("proposal of every territory", figures):
+        scope = app.refinement.proposal(cycle)
+    territory = scope.column("territory")
+    if args.workbooks is not None and args.workbooks < args.territories:
+        last = sorted(set(territory.to_pylist()))[args.workbooks - 1]
+        scope = scope.filter(pc.less_equal(territory, last))
+    count = len(set(scope.column("territory").to_pylist()))
+    write, read = f"write {count:,} workbooks ({args.jobs} jobs)", f"read {count:,} workbooks back"
+    with timed(write, figures):
+        books = write_workbooks(
+            scope, lambda name: folder / "books" / f"{name}.xlsx",
+            meta=RefinementWorkbook(cycle, "", snapshot_opened, "", ("segment",)),
+            orders={"segment": orders}, moves=policy.moves, reasons=policy.reasons,
+            language="fr", jobs=args.jobs,
+        )  # fmt: skip
+    with timed(read, figures):
         for book in books:
             read_workbook(book)
-    share = args.territories / max(1, len(territories))
     print(
-        f"    projected for {args.territories:,} territories: write "
-        f"{figures[f'write {len(territories)} workbooks'] * share:.0f} s, read "
-        f"{figures[f'read {len(books)} workbooks back'] * share:.0f} s (one process)"
+        f"    per workbook ({scope.num_rows / max(1, count):.0f} customers): write "
+        f"{figures[write] / max(1, count) * 1000:.1f} ms, read "
+        f"{figures[read] / max(1, count) * 1000:.1f} ms"
     )
+    if count < args.territories:
+        share = args.territories / max(1, count)
+        print(
+            f"    projected for {args.territories:,} territories: write "
+            f"{figures[write] * share:.0f} s, read {figures[read] * share:.0f} s"
+        )
     pending = [r.id for r in app.refinement.requests(cycle, statuses=["pending"])]
     with timed(f"decide {len(pending):,} pending (rm00..)", figures):
         by_region: dict[str, list[int]] = {}

@@ -8,14 +8,26 @@ from typing import Any
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
 
+#: The colours of the shared styles (RGB).
+HEADER_COLOUR, GROUP_COLOUR, LOCKED_COLOUR, LINE_COLOUR = "1F4E79", "2E75B6", "F2F2F2", "BFBFBF"
 HEADER_FONT = Font(bold=True, color="FFFFFF")
-HEADER_FILL = PatternFill("solid", fgColor="1F4E79")
-GROUP_FILL = PatternFill("solid", fgColor="2E75B6")
-LOCKED_FILL = PatternFill("solid", fgColor="F2F2F2")
-THIN = Side(style="thin", color="BFBFBF")
+HEADER_FILL = PatternFill("solid", fgColor=HEADER_COLOUR)
+GROUP_FILL = PatternFill("solid", fgColor=GROUP_COLOUR)
+LOCKED_FILL = PatternFill("solid", fgColor=LOCKED_COLOUR)
+THIN = Side(style="thin", color=LINE_COLOUR)
 BORDER = Border(left=THIN, right=THIN, top=THIN, bottom=THIN)
 WRAP = Alignment(wrap_text=True, vertical="top")
 CENTER_WRAP = Alignment(wrap_text=True, vertical="center", horizontal="center")
+#: The same styles as XlsxWriter formats (for the workbooks it writes).
+XLSX_HEADER = {
+    "bold": True,
+    "font_color": "#FFFFFF",
+    "bg_color": f"#{HEADER_COLOUR}",
+    "pattern": 1,
+    "border": 1,
+    "border_color": f"#{LINE_COLOUR}",
+}
+XLSX_LOCKED = {"bg_color": f"#{LOCKED_COLOUR}", "pattern": 1}
 
 #: Excel's limits: rows per sheet (the header takes one) and characters per sheet name.
 MAX_ROWS = 1_048_576
@@ -30,6 +42,8 @@ __all__ = [
     "LOCKED_FILL",
     "MAX_ROWS",
     "WRAP",
+    "XLSX_HEADER",
+    "XLSX_LOCKED",
     "safe",
     "set_text",
     "sheet_name",

@@ -16,8 +16,7 @@ policy) are the application's; nothing here decides.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from copy import copy
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -93,6 +92,20 @@ def allowed_moves(values: Sequence[str], current: str | None, moves: str) -> lis
     return current_app().refinement.allowed_moves(values, current, moves)
 
 
+#: Per dimension, the moves a rep may choose from each value (``None``: from a value
+#: outside the dimension's order, or none).
+Offered = Mapping[str, Mapping[str | None, Sequence[str]]]
+
+
+def offered_moves(orders: Mapping[str, Sequence[str]], moves: str) -> dict[str, dict]:
+    """The drop-down of every value of every dimension, asked of the policy once (a
+    worker process writing workbooks has no application to ask)."""
+    return {
+        dimension: {value: allowed_moves(values, value, moves) for value in [*values, None]}
+        for dimension, values in orders.items()
+    }
+
+
 def write_workbook(
     rows: list[dict[str, Any]],
     out: Path,
@@ -104,28 +117,106 @@ def write_workbook(
     language: str,
 ) -> Path:
     """Write one territory's proposal (``rows`` as ``app.refinement.proposal`` gives them)."""
-    from openpyxl import Workbook
-    from openpyxl.comments import Comment
-    from openpyxl.worksheet.datavalidation import DataValidation
+    return _write(rows, out, meta, offered_moves(orders, moves), reasons, language)
 
-    from harmonia_excel.cells import (
-        BORDER,
-        HEADER_FILL,
-        HEADER_FONT,
-        LOCKED_FILL,
-        safe,
-        set_text,
-    )
 
-    workbook = Workbook()
-    sheet = workbook.active
-    sheet.title = label(language, "sheet")
-    lists = workbook.create_sheet(LISTS_SHEET)
-    lists.sheet_state = "hidden"
-    hidden = workbook.create_sheet(META_SHEET)
-    hidden.sheet_state = "veryHidden"
+def write_workbooks(
+    proposal: Any,
+    path_of: Callable[[str], Path],
+    *,
+    meta: RefinementWorkbook,
+    orders: Mapping[str, Sequence[str]],
+    moves: str,
+    reasons: Sequence[str],
+    language: str,
+    jobs: int = 1,
+) -> list[Path]:
+    """Every territory's workbook from one proposal (Arrow, sorted by territory, as
+    ``app.refinement.proposal`` gives it), each at ``path_of(territory)``; ``meta``
+    gives the cycle, round and dimensions (its territory and system are each
+    workbook's own). ``jobs`` processes write them side by side."""
+    import pyarrow.compute as pc
 
-    dimensions = [d for d in meta.dimensions if d in orders]
+    rows = proposal.num_rows
+    if not rows:
+        return []
+    # The proposal comes sorted: each territory is a run, found in Arrow (not a filter
+    # of the whole universe per territory).
+    territory = proposal.column("territory")
+    changed = pc.fill_null(pc.not_equal(territory[1:], territory[:-1]), True)
+    starts = [0, *(pc.indices_nonzero(changed).to_numpy() + 1).tolist()]
+    ends = [*starts[1:], rows]
+    names = [territory[start].as_py() for start in starts]
+    books = [
+        (start, end, path_of(name), attrs.evolve(meta, territory=name))
+        for start, end, name in zip(starts, ends, names, strict=True)
+    ]
+    offered = offered_moves(orders, moves)
+    if jobs <= 1:
+        return _write_batch(proposal, books, offered, tuple(reasons), language)
+    # Batches of about a fourth of a worker's share, so that a worker done early
+    # takes another; each gets its slice of the proposal only.
+    size = max(1, len(books) // (jobs * 4))
+    batches = [books[at : at + size] for at in range(0, len(books), size)]
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    # spawn: a forked child would inherit the parent's store connections and threads.
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
+        futures = []
+        for batch in batches:
+            first, last = batch[0][0], batch[-1][1]
+            shifted = [(start - first, end - first, path, m) for start, end, path, m in batch]
+            part = proposal.slice(first, last - first)
+            futures.append(
+                pool.submit(_write_batch, part, shifted, offered, tuple(reasons), language)
+            )
+        return [path for future in futures for path in future.result()]
+
+
+def _write_batch(
+    proposal: Any,
+    books: Sequence[tuple[int, int, Path, RefinementWorkbook]],
+    offered: Offered,
+    reasons: Sequence[str],
+    language: str,
+) -> list[Path]:
+    """Write the workbooks of ``books`` (rows ``start:end`` of ``proposal`` each)."""
+    rows = proposal.to_pylist()
+    written = []
+    for start, end, path, meta in books:
+        mine = rows[start:end]
+        book = attrs.evolve(meta, system=mine[0]["system"] or "")
+        written.append(_write(mine, path, book, offered, reasons, language))
+    return written
+
+
+def _write(
+    rows: Sequence[Mapping[str, Any]],
+    out: Path,
+    meta: RefinementWorkbook,
+    offered: Offered,
+    reasons: Sequence[str],
+    language: str,
+) -> Path:
+    # XlsxWriter, not openpyxl: it writes a cell about ten times faster (openpyxl
+    # builds a cell object and hashes its style per cell), and the 2,000
+    # workbooks of a 1M universe are 16 million cells (docs/refinement.md).
+    import xlsxwriter
+    from xlsxwriter.utility import xl_col_to_name
+
+    from harmonia_excel.cells import XLSX_HEADER, XLSX_LOCKED, safe
+
+    out.parent.mkdir(parents=True, exist_ok=True)
+    # Text is written as text (write_string): never a formula, a link or a number.
+    workbook = xlsxwriter.Workbook(str(out), {"in_memory": True})
+    sheet = workbook.add_worksheet(label(language, "sheet"))
+    lists = workbook.add_worksheet(LISTS_SHEET)
+    hidden = workbook.add_worksheet(META_SHEET)
+    header_style, locked = workbook.add_format(XLSX_HEADER), workbook.add_format(XLSX_LOCKED)
+
+    dimensions = [d for d in meta.dimensions if d in offered]
     headers = [label(language, key) for key in ("customer_id", "name", "specialty", "city")]
     for dimension in dimensions:
         name = label(language, dimension)
@@ -134,92 +225,87 @@ def write_workbook(
             label(language, "yours", dimension=name),
         ]
     headers += [label(language, "reason"), label(language, "comment")]
-    sheet.append(headers)
-    for cell in sheet[1]:
-        cell.font, cell.fill, cell.border = HEADER_FONT, HEADER_FILL, BORDER
-    sheet["A1"].comment = Comment(label(language, "do_not_edit"), "harmonia")
-    locked_columns = [1, 2, 3, 4, *(5 + 2 * i for i in range(len(dimensions)))]
-    locked_style = None
-    for number, row in enumerate(rows, start=2):
+    for column, header in enumerate(headers):
+        sheet.write_string(0, column, header, header_style)
+        sheet.set_column(column, column, max(12, min(40, len(header) + 4)))
+    sheet.write_comment(0, 0, label(language, "do_not_edit"), {"author": "harmonia"})
+    editable = len(dimensions) * 2 + 4  # the reason and comment columns stay empty
+    for number, row in enumerate(rows, start=1):
         name = " ".join(filter(None, (row.get("first_name"), row.get("last_name"))))
-        values: list[Any] = [row["source_id"], name, row.get("specialty"), row.get("city")]
+        values = [row["source_id"], name, row.get("specialty"), row.get("city")]
         for dimension in dimensions:
             values += [row.get(dimension), row.get(dimension)]
-        values += [None, None]
-        sheet.append([safe(value) for value in values])
-        for column, value in enumerate(values, start=1):
-            if isinstance(value, str) and value.startswith("="):
-                set_text(sheet.cell(number, column), value)  # text, never a formula
-        for column in locked_columns:
-            cell = sheet.cell(number, column)
-            if locked_style is None:
-                cell.fill = LOCKED_FILL
-                locked_style = cell._style
+        for column, value in enumerate(values[:editable]):
+            # Locked (grey): the context and the proposal; the rep's choice is not.
+            style = locked if column < 4 or column % 2 == 0 else None
+            if value is None:
+                if style is not None:
+                    sheet.write_blank(number, column, None, style)
             else:
-                # Why: setting a fill hashes the whole style each time (most of
-                # the writing time of a large territory); the first cell's style
-                # is the same for every locked cell.
-                cell._style = copy(locked_style)
+                sheet.write_string(number, column, safe(str(value)), style)
 
     # Drop-downs from lists on a hidden sheet (a list typed into the rule is cut at
     # 255 characters): the reasons, and per dimension and value the moves allowed.
-    list_column = 1
+    list_column = 0
 
     def add_list(items: Sequence[str]) -> str:
         nonlocal list_column
-        from openpyxl.utils import get_column_letter
-
-        for index, item in enumerate(items, start=1):
-            set_text(lists.cell(index, list_column), item)
-        letter = get_column_letter(list_column)
+        for index, item in enumerate(items):
+            lists.write_string(index, list_column, safe(item))
+        letter = xl_col_to_name(list_column)
         list_column += 1
-        return f"{LISTS_SHEET}!${letter}$1:${letter}${max(1, len(items))}"
+        return f"={LISTS_SHEET}!${letter}$1:${letter}${max(1, len(items))}"
 
-    def validation(formula: str, cells: str | None = None) -> Any:
-        check = DataValidation(
-            type="list", formula1=f"={formula}", allow_blank=True, sqref=cells or ()
-        )
-        check.error, check.errorTitle = label(language, "choose"), label(language, "invalid")
-        check.showErrorMessage = True
-        sheet.add_data_validation(check)
-        return check
+    def validation(column: int, source: str, first: int, cells: str) -> None:
+        sheet.data_validation(
+            first - 1, column, first - 1, column,
+            {"validate": "list", "source": source, "multi_range": cells,
+             "error_title": label(language, "invalid"),
+             "error_message": label(language, "choose")},
+        )  # fmt: skip
 
     last = len(rows) + 1
-    from openpyxl.utils import get_column_letter
-
     if rows:
-        reason_letter = get_column_letter(5 + 2 * len(dimensions))
-        validation(add_list(reasons)).add(f"{reason_letter}2:{reason_letter}{last}")
+        reason_column = 4 + 2 * len(dimensions)
+        reason_letter = xl_col_to_name(reason_column)
+        validation(reason_column, add_list(reasons), 2, f"{reason_letter}2:{reason_letter}{last}")
         for index, dimension in enumerate(dimensions):
-            letter = get_column_letter(6 + 2 * index)
+            column = 5 + 2 * index
             by_value: dict[str | None, list[int]] = {}
             for number, row in enumerate(rows, start=2):
                 by_value.setdefault(row.get(dimension), []).append(number)
+            moves_from = offered[dimension]
             for current, numbers in by_value.items():
-                validation(
-                    add_list(allowed_moves(orders[dimension], current, moves)),
-                    _ranges(letter, numbers),
-                )
-    sheet.freeze_panes = "C2"
-    sheet.auto_filter.ref = f"A1:{get_column_letter(len(headers))}{last}"
-    for column, header in enumerate(headers, start=1):
-        sheet.column_dimensions[get_column_letter(column)].width = max(12, min(40, len(header) + 4))
+                choices = moves_from.get(current, moves_from[None])
+                letter = xl_col_to_name(column)
+                validation(column, add_list(choices), numbers[0], _ranges(letter, numbers))
+    sheet.freeze_panes(1, 2)
+    sheet.autofilter(0, 0, last - 1, len(headers) - 1)
 
-    hidden.append([MARK])
-    hidden.append(["cycle", meta.cycle])
-    hidden.append(["territory", meta.territory])
-    hidden.append(["opened_at", meta.opened_at])
-    hidden.append(["system", meta.system])
-    hidden.append(["dimensions", " ".join(dimensions)])
-    hidden.append(["row", "harmonia_id", "source_id", *dimensions])
-    for number, row in enumerate(rows, start=2):
-        hidden.append(
-            [number, row["harmonia_id"], row["source_id"], *(row.get(d) for d in dimensions)]
-        )
-    hidden.protection.sheet = True
-    lists.protection.sheet = True
-    out.parent.mkdir(parents=True, exist_ok=True)
-    workbook.save(out)
+    records: list[list[Any]] = [
+        [MARK],
+        ["cycle", meta.cycle],
+        ["territory", meta.territory],
+        ["opened_at", meta.opened_at],
+        ["system", meta.system],
+        ["dimensions", " ".join(dimensions)],
+        ["row", "harmonia_id", "source_id", *dimensions],
+    ]
+    records += (
+        [number, row["harmonia_id"], row["source_id"], *(row.get(d) for d in dimensions)]
+        for number, row in enumerate(rows, start=2)
+    )
+    for at, record in enumerate(records):
+        for column, value in enumerate(record):
+            if isinstance(value, int):
+                hidden.write_number(at, column, value)
+            elif value is not None:
+                hidden.write_string(at, column, safe(str(value)))
+    lists.hide()
+    hidden.very_hidden()
+    lists.protect()
+    hidden.protect()
+    workbook.close()
     return out
 
 
@@ -246,31 +332,38 @@ def read_workbook(path: Path) -> tuple[RefinementWorkbook, list[dict[str, Any]]]
     and, when the row's customer id was edited, ``refusal_rule`` and
     ``refusal_message``.
     """
-    from openpyxl import load_workbook
+    # python-calamine (Rust) reads a sheet into Python lists in one call, several
+    # times faster than openpyxl's cell objects, even read-only.
+    from python_calamine import CalamineWorkbook
 
+    records: list[list[Any]] | None = None
     try:
-        workbook = load_workbook(path, read_only=True, data_only=True)
+        with CalamineWorkbook.from_path(str(path)) as workbook:
+            if META_SHEET in workbook.sheet_names:
+                # skip_empty_area=False: item i of a sheet's list is its row i + 1.
+                records = workbook.get_sheet_by_name(META_SHEET).to_python(skip_empty_area=False)
+                sheet = workbook.get_sheet_by_index(0).to_python(skip_empty_area=False)
     except Exception as error:
         raise InputError(
             f"cannot read this workbook: {error}", where=str(path), fix="save it as .xlsx"
         ) from None
-    if META_SHEET not in workbook.sheetnames:
+    if records is None:
         raise InputError(
             "this is not a refinement workbook harmonia wrote (its hidden sheet is missing)",
             where=str(path),
             fix="write one with `harmonia refinement workbook` and fill that one in",
         )
-    records = [list(row) for row in workbook[META_SHEET].iter_rows(values_only=True)]
-    fields = {str(row[0]): row[1] for row in records[1:6]}
+    fields = {str(row[0]): row[1] for row in records[1:6] if len(row) > 1}
     dimensions = tuple(str(fields.get("dimensions") or "").split())
     meta = RefinementWorkbook(
         cycle=int(fields["cycle"]),
-        territory=str(fields["territory"]),
+        territory=str(_text(fields["territory"])),
         opened_at=str(fields["opened_at"]),
-        system=str(fields["system"] or ""),
+        system=_text(fields["system"]) or "",
         dimensions=dimensions,
     )
-    written = [row for row in records[7:] if row and row[0] is not None]
+    width = 3 + len(dimensions)
+    written = [row + [None] * (width - len(row)) for row in records[7:] if _text(row[0])]
     # Rows are found by their customer's source id, not their place: a rep may
     # sort or filter the sheet. A row whose id is not one the workbook was
     # written with (edited, or pasted twice) is refused, for the customer
@@ -278,12 +371,12 @@ def read_workbook(path: Path) -> tuple[RefinementWorkbook, list[dict[str, Any]]]
     by_source = {_text(row[2]): row for row in written}
     by_place = {int(row[0]): row for row in written}
     seen: set[str] = set()
-    sheet = workbook[workbook.sheetnames[0]]
     requests: list[dict[str, Any]] = []
     reason_at = 4 + 2 * len(dimensions)
-    for number, cells in enumerate(sheet.iter_rows(min_row=2, values_only=True), start=2):
-        if not any(cell not in (None, "") for cell in cells):
+    for number, row in enumerate(sheet[1:], start=2):
+        if not any(cell not in (None, "") for cell in row):
             continue
+        cells = row + [None] * (reason_at + 2 - len(row))
         source_id = _text(cells[0])
         original = by_source.get(source_id) if source_id not in seen else None
         refusal = None
@@ -316,12 +409,13 @@ def read_workbook(path: Path) -> tuple[RefinementWorkbook, list[dict[str, Any]]]
                     "refusal_message": refusal,
                 }
             )
-    workbook.close()
     return meta, requests
 
 
 def _text(value: Any) -> str | None:
     if value is None:
         return None
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)  # a number typed in a cell: 123, as the rep sees it, not 123.0
     text = str(value).strip()
     return text or None

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from itertools import groupby
 from pathlib import Path
 
 import click
@@ -30,44 +29,46 @@ def _writer_options(cycle_id: int):
     help="The workbook (.xlsx) for one territory, or a folder for every territory's.",
 )
 @click.option("--system", help="The source system whose customer ids the workbook shows.")
-def workbook(cycle_id: int, territory: str | None, out: Path, system: str | None) -> None:
+@click.option(
+    "--jobs",
+    "-j",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="Processes writing workbooks side by side (up to the machine's cores).",
+)
+def workbook(
+    cycle_id: int, territory: str | None, out: Path, system: str | None, jobs: int
+) -> None:
     """Write reps' refinement workbooks: the proposal, the moves the policy allows,
     the reasons in the country's language."""
 
-    from harmonia_excel.refinement import RefinementWorkbook, write_workbook
+    from harmonia_excel.refinement import RefinementWorkbook, write_workbooks
 
     app, cycle, policy, snapshot = _writer_options(cycle_id)
     if snapshot.get("feedback_opened_at") is None or cycle.status != "feedback":
         raise click.UsageError(f"cycle {cycle_id} is {cycle.status}, not open for feedback")
+    # One query for every territory's rows.
     proposal = app.refinement.proposal(cycle_id, territory, system=system)
     language = snapshot.get("country", {}).get("language", "en")
     if territory and not proposal.num_rows:
         raise click.UsageError(f"territory {territory!r} has no customer in cycle {cycle_id}")
-    # The proposal comes sorted by territory: one pass cuts it into each one's rows
-    # (not a filter of the whole universe per territory).
-    by_territory = groupby(proposal.to_pylist(), key=lambda row: row["territory"])
-    written = []
-    for name, grouped in by_territory:
-        rows = list(grouped)
-        path = out if territory else out / f"refinement-{cycle_id}-{name}.xlsx"
-        meta = RefinementWorkbook(
+    written = write_workbooks(
+        proposal,
+        lambda name: out if territory else out / f"refinement-{cycle_id}-{name}.xlsx",
+        meta=RefinementWorkbook(
             cycle=cycle_id,
-            territory=name,
+            territory="",
             opened_at=snapshot["feedback_opened_at"],
-            system=rows[0]["system"] or "",
+            system="",
             dimensions=tuple(policy.dimensions),
-        )
-        written.append(
-            write_workbook(
-                rows,
-                path,
-                meta=meta,
-                orders=app.refinement.orders(cycle),
-                moves=policy.moves,
-                reasons=policy.every_reason(),
-                language=language,
-            )
-        )
+        ),
+        orders=app.refinement.orders(cycle),
+        moves=policy.moves,
+        reasons=policy.every_reason(),
+        language=language,
+        jobs=jobs,
+    )
     app.privacy.wrote("refinement workbook", written)  # an erasure names them
     for path in written[:20]:
         click.echo(f"workbook -> {path}")

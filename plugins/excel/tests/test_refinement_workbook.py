@@ -165,3 +165,143 @@ def test_rows_are_read_by_customer_id_whatever_their_order(
         "customer id C99 is not one this workbook was written for"
         in (refused[0]["refusal_message"])
     )
+
+
+def _proposal(territories: dict[str, list[tuple[int, str, str]]]) -> Any:
+    """A proposal as ``app.refinement.proposal`` gives it: (id, segment, tier) per territory."""
+    import pyarrow as pa
+
+    rows = [
+        {"territory": territory, "harmonia_id": i, "system": f"crm-{territory}",
+         "source_id": f"C{i:03d}", "first_name": "Ana", "last_name": f"N{i}",
+         "specialty": "cardiology", "city": "Gent", "segment": segment, "tier": tier}
+        for territory, customers in sorted(territories.items())
+        for i, segment, tier in customers
+    ]  # fmt: skip
+    return pa.Table.from_pylist(rows)
+
+
+ORDERS = {"segment": ["champion", "grow", "develop"], "tier": ["1", "2", "3"]}
+
+
+def test_every_territory_is_written_from_one_proposal_in_parallel(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from harmonia_excel import refinement
+
+    monkeypatch.setattr(refinement, "allowed_moves", lambda values, current, moves: list(values))
+    proposal = _proposal(
+        {
+            "T1": [(1, "grow", "1"), (2, "champion", "2")],
+            "T2": [(3, "develop", "3")],
+            "T3": [(4, "grow", "2"), (5, "grow", "2"), (6, "develop", "1")],
+        }
+    )
+    meta = refinement.RefinementWorkbook(
+        9, "", "2027-01-04T09:00:00+00:00", "", ("segment", "tier")
+    )
+    written = {}
+    for jobs in (1, 2):
+        written[jobs] = refinement.write_workbooks(
+            proposal, lambda name, jobs=jobs: tmp_path / str(jobs) / f"{name}.xlsx", meta=meta,
+            orders=ORDERS, moves="any", reasons=["access"], language="en", jobs=jobs,
+        )  # fmt: skip
+    assert [p.name for p in written[1]] == [p.name for p in written[2]] == [
+        "T1.xlsx", "T2.xlsx", "T3.xlsx"
+    ]  # fmt: skip
+    for one, two in zip(written[1], written[2], strict=True):
+        read_meta, requests = refinement.read_workbook(two)
+        territory = one.stem
+        assert read_meta == refinement.RefinementWorkbook(
+            9, territory, meta.opened_at, f"crm-{territory}", ("segment", "tier")
+        )
+        assert requests == []  # nothing changed, nothing asked
+        sheets = [load_workbook(path)["Refinement"] for path in (one, two)]
+        values = [list(sheet.iter_rows(values_only=True)) for sheet in sheets]
+        assert values[0] == values[1]
+    t3 = list(load_workbook(written[2][2])["Refinement"].iter_rows(min_row=2, values_only=True))
+    assert [row[0] for row in t3] == ["C004", "C005", "C006"]
+
+
+def test_the_workbook_keeps_its_dropdowns_language_and_hidden_protected_sheets(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from harmonia_excel import refinement
+
+    monkeypatch.setattr(
+        refinement, "allowed_moves", lambda values, current, moves: [v for v in values if v != "1"]
+    )
+    proposal = _proposal({"T1": [(1, "grow", "2"), (2, "grow", "3"), (3, "develop", "2")]})
+    meta = refinement.RefinementWorkbook(
+        9, "", "2027-01-04T09:00:00+00:00", "", ("segment", "tier")
+    )
+    (path,) = refinement.write_workbooks(
+        proposal, lambda name: tmp_path / f"{name}.xlsx", meta=meta, orders=ORDERS,
+        moves="adjacent", reasons=["accès", "erreur de données"], language="fr",
+    )  # fmt: skip
+    workbook = load_workbook(path)
+    assert workbook.sheetnames == ["Affinage", "_lists", "_harmonia_refinement"]
+    assert workbook["_lists"].sheet_state == "hidden"
+    assert workbook["_harmonia_refinement"].sheet_state == "veryHidden"
+    assert workbook["_lists"].protection.sheet and workbook["_harmonia_refinement"].protection.sheet
+    sheet = workbook["Affinage"]
+    assert [c.value for c in sheet[1]][4:] == [
+        "Segment (proposé)", "Segment (votre choix)", "Niveau (proposé)", "Niveau (votre choix)",
+        "Motif", "Commentaire",
+    ]  # fmt: skip
+    assert sheet["A1"].comment.text.startswith("Ne pas modifier")
+    offered = {}
+    for check in sheet.data_validations.dataValidation:
+        assert check.type == "list" and check.showErrorMessage
+        assert (check.errorTitle, check.error) == (
+            "Non autorisé", "Choisissez un des changements que la politique permet."
+        )  # fmt: skip
+        name, cells = check.formula1.lstrip("=").split("!")
+        values = [c.value for (c,) in workbook[name][cells.replace("$", "")]]
+        offered[str(check.sqref)] = values
+    assert offered == {
+        "I2:I4": ["accès", "erreur de données"],
+        "F2:F3": ["champion", "grow", "develop"],
+        "F4": ["champion", "grow", "develop"],
+        "H2 H4": ["2", "3"],
+        "H3": ["2", "3"],
+    }
+    assert sheet["E2"].fill.fgColor.rgb.endswith("F2F2F2")  # the proposal is greyed
+    assert sheet.freeze_panes == "C2" and sheet.auto_filter.ref == "A1:J4"
+
+
+def test_a_number_typed_in_a_cell_reads_as_the_rep_sees_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from harmonia_excel import refinement
+
+    monkeypatch.setattr(refinement, "allowed_moves", lambda values, current, moves: list(values))
+    meta = refinement.RefinementWorkbook(9, "", "2027-01-04T09:00:00+00:00", "", ("tier",))
+    (path,) = refinement.write_workbooks(
+        _proposal({"T1": [(1, "grow", "2"), (2, "grow", "3")]}),
+        lambda name: tmp_path / f"{name}.xlsx", meta=meta, orders=ORDERS, moves="any",
+        reasons=["access"], language="en",
+    )  # fmt: skip
+    workbook = load_workbook(path)
+    sheet = workbook["Refinement"]
+    sheet["F2"], sheet["G2"] = 1, "access"  # typed as numbers, not picked from the list
+    sheet["F3"] = 3  # the proposal, typed again: no change
+    workbook.save(path)
+    requests = refinement.read_workbook(path)[1]
+    assert [(r["customer_id"], r["action"], r["new_value"]) for r in requests] == [(1, "tier", "1")]
+
+
+def test_a_file_that_is_not_a_refinement_workbook_is_one_clear_error(tmp_path: Path) -> None:
+    from openpyxl import Workbook
+
+    from harmonia import InputError
+    from harmonia_excel.refinement import read_workbook
+
+    text = tmp_path / "notes.xlsx"
+    text.write_text("not a workbook", encoding="utf-8")
+    with pytest.raises(InputError, match="cannot read this workbook"):
+        read_workbook(text)
+    other = tmp_path / "other.xlsx"
+    Workbook().save(other)
+    with pytest.raises(InputError, match="its hidden sheet is missing"):
+        read_workbook(other)
