@@ -116,7 +116,8 @@ def test_libreoffice_opens_a_refinement_workbook(
 ) -> None:
     cli, cycle = field_cli
     folder = tmp_path / "books"
-    assert cli("refinement", "workbook", cycle, "--out", str(folder)).exit_code == 0
+    written = cli("refinement", "workbook", cycle, "--out", str(folder), "--jobs", "2")
+    assert written.exit_code == 0, written.output
     books = sorted(folder.glob("*.xlsx"))
     assert [b.name for b in books] == [f"refinement-{cycle}-T1.xlsx", f"refinement-{cycle}-T2.xlsx"]
     converted = convert("csv:Text - txt - csv (StarCalc):44,34,76", books[1])
