@@ -124,6 +124,35 @@ def test_a_publish_whose_writing_fails_goes_back_to_approved(
     assert app.refinement.publish(cycle, directory=tmp_path / "final").cycle.status == "published"
 
 
+def test_the_files_of_a_publish_that_failed_halfway_are_recorded_for_erasure(
+    feedback: tuple[Harmonia, int], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app, cycle = feedback
+    app.refinement.close_feedback(cycle)
+    app.refinement.approve(cycle)
+
+    def full_disk(*args: Any, **kwargs: Any) -> None:
+        raise OSError(28, "No space left on device")
+
+    # The target list and the summary go out, then the disk fills up.
+    monkeypatch.setattr("harmonia.engine.cycle.read_assignments", full_disk)
+    outputs = ("target_list", "segment_summary", "assignments")
+    with pytest.raises(OSError, match="No space left"):
+        app.refinement.publish(cycle, outputs=outputs, directory=tmp_path / "final")
+    assert app.refinement.cycle(cycle).status == "approved"
+    # Newest first: the failed publish's entry (the run wrote the first one).
+    details = app.audit.events(action="cycle.publish", subject=f"cycle:{cycle}")[0].details
+    left = sorted(Path(entry["location"]).name for entry in details["written"])
+    assert left == sorted(p.name for p in (tmp_path / "final").rglob("*.csv"))
+    assert len(left) == 2 and "No space left" in details["failed"]
+    # An erasure finds those files and takes the person out of them.
+    (c01,) = query(app.database_url, "SELECT customer_id FROM crosswalk WHERE source_id = 'C01'")
+    target_list = [e["location"] for e in details["written"] if e["output"] == "target_list"]
+    assert str(c01["customer_id"]) in Path(target_list[0]).read_text(encoding="utf-8")
+    erased = app.privacy.erase(c01["customer_id"])
+    assert set(target_list) <= set(erased.files_cleaned)
+
+
 def _at_once(*actions: Callable[[], Any]) -> list[Any]:
     """Run each action on its own thread, all released together; each one's result or error."""
     start = threading.Barrier(len(actions))
@@ -206,13 +235,108 @@ def test_a_carry_over_and_a_decision_at_once_on_postgresql(
         lambda: carrier.refinement.carry_over(old, new),
         lambda: dora.refinement.decide(old, [waiting], "reject", manager="dora"),
     )
+    _one_of_them_won(
+        app,
+        old,
+        new,
+        waiting,
+        refusal=str(decided) if isinstance(decided, HarmoniaError) else None,
+        carried=[r["id"] for r in carried.requests],
+    )
+
+
+def _one_of_them_won(
+    app: Harmonia, old: int, new: int, waiting: int, *, refusal: str | None, carried: list[int]
+) -> None:
+    """A carry-over and a rejection of ``waiting`` ran at once: either order is kept
+    whole, nothing lost or applied twice."""
     (before,) = [r for r in app.refinement.requests(old) if r.id == waiting]
     after = app.refinement.requests(new)
-    if isinstance(decided, HarmoniaError):  # the carry-over came first
-        assert "is carried" in str(decided)
+    if refusal is not None:  # the carry-over came first
+        assert "is carried" in refusal
         assert before.status == "carried"
         assert [(r.carried_from, r.status) for r in after] == [(waiting, "pending")]
     else:  # the rejection came first: it is kept, and nothing is carried
         assert (before.status, before.decided_by) == ("rejected", "dora")
-        assert after == [] and carried.requests == []
+        assert after == [] and carried == []
     assert app.refinement.cycle(old).status == "superseded"
+
+
+#: One side of the race in its own process (SQLite's locks are a process's: two
+#: threads of one process cannot race on it), started when the gate file exists.
+RACER = """
+import json, sys, time
+from pathlib import Path
+import field_market, tiny_market
+from harmonia.app import Harmonia
+from harmonia.errors import HarmoniaError
+from harmonia.plugin.manager import PluginManager
+
+url, side, old, new, waiting, gate = sys.argv[1:7]
+manager = PluginManager(strict=True)
+manager.load_builtins()
+manager.register(tiny_market, name="tiny", distribution="test-tiny", version="1.0")
+manager.register(field_market, name="field", distribution="test-field", version="1.0")
+app = Harmonia(url, manager.catalog(), actor="analyst" if side == "carry" else "dora")
+app.refinement.cycle(int(old))  # connected before the start
+print("ready", flush=True)
+while not Path(gate).exists():
+    time.sleep(0.002)
+try:
+    if side == "carry":
+        report = app.refinement.carry_over(int(old), int(new))
+        print(json.dumps({"carried": [r["id"] for r in report.requests]}), flush=True)
+    else:
+        app.refinement.decide(int(old), [int(waiting)], "reject", manager="dora")
+        print(json.dumps({"decided": True}), flush=True)
+except HarmoniaError as error:
+    print(json.dumps({"refused": str(error)}), flush=True)
+"""
+
+
+def test_a_carry_over_and_a_decision_at_once_on_sqlite(
+    harmonia_database: str, field: Catalog, tmp_path: Path
+) -> None:
+    import json
+    import os
+    import subprocess
+    import sys
+
+    app = Harmonia(harmonia_database, field, actor="analyst")
+    field_market.with_field_force(app, tmp_path)
+    old = field_market.run(app, tmp_path)
+    app.refinement.open_feedback(old)
+    waiting = ask(app, old, "C03", "tier", "B", "data error", "rita")["id"]
+    new = field_market.run(app, tmp_path)
+    gate = tmp_path / "go"
+    fixtures = Path(field_market.__file__).parent.parent
+    racers = [
+        subprocess.Popen(
+            [sys.executable, "-c", RACER, harmonia_database, side]
+            + [str(n) for n in (old, new, waiting, gate)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env={**os.environ, "PYTHONPATH": str(fixtures)},
+            text=True,
+        )
+        for side in ("carry", "decide")
+    ]
+    for racer in racers:
+        assert racer.stdout is not None
+        assert racer.stdout.readline().strip() == "ready", racer.stderr.read()  # type: ignore[union-attr]
+    gate.touch()
+    said = []
+    for racer in racers:
+        out, err = racer.communicate(timeout=120)
+        assert racer.returncode == 0, err
+        said.append(json.loads(out.strip().splitlines()[-1]))
+    carry_said, decide_said = said
+    assert "refused" not in carry_said, carry_said
+    _one_of_them_won(
+        app,
+        old,
+        new,
+        waiting,
+        refusal=decide_said.get("refused"),
+        carried=carry_said["carried"],
+    )

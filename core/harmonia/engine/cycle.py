@@ -426,31 +426,39 @@ def _write_outputs(
         "segment_summary": lambda: outputs.summary,
         "assignments": lambda: read_assignments(database, cycle.id or 0),
     }
-    written = []
-    for choice in sinks:
-        sink = catalog.output_sinks[choice.name]
-        for output in choice.outputs:
-            if output not in sink.accepts:
-                continue
-            request = SinkRequest(
-                kind=output,
-                table=tables[output](),
-                cycle=info,
-                directory=directory,
-                options=choice.options,
-                delimiter=spec.country.csv.delimiter,
-                decimal=spec.country.csv.decimal,
-                language=spec.country.language,
-            )
-            for location in sink.write(request):
-                written.append(Written(sink.name, output, location))
-    _audit(
-        database,
-        cycle.actor,
-        "cycle.publish",
-        f"cycle:{cycle.id}",
-        {"written": [attrs.asdict(w) for w in written]},
-    )
+    written: list[Written] = []
+    details: dict[str, Any] = {}
+    try:
+        for choice in sinks:
+            sink = catalog.output_sinks[choice.name]
+            for output in choice.outputs:
+                if output not in sink.accepts:
+                    continue
+                request = SinkRequest(
+                    kind=output,
+                    table=tables[output](),
+                    cycle=info,
+                    directory=directory,
+                    options=choice.options,
+                    delimiter=spec.country.csv.delimiter,
+                    decimal=spec.country.csv.decimal,
+                    language=spec.country.language,
+                )
+                for location in sink.write(request):
+                    written.append(Written(sink.name, output, location))
+    except BaseException as error:
+        details["failed"] = f"{type(error).__name__}: {error}"[:500]
+        raise
+    finally:
+        # What went out is recorded even when a later output fails: an erasure
+        # finds the files of a failed publish by these entries.
+        _audit(
+            database,
+            cycle.actor,
+            "cycle.publish",
+            f"cycle:{cycle.id}",
+            {"written": [attrs.asdict(w) for w in written], **details},
+        )
     return written
 
 
