@@ -242,6 +242,38 @@ def test_a_lost_or_an_added_facts_file_names_its_batch(
     assert "committed 1 metric file(s), but 2 are there" in said
 
 
+def test_a_batch_whose_files_were_lost_before_the_0610_upgrade_is_not_taken_for_empty(
+    h1: str, tiny: Catalog, tmp_path: Path, harmonia_cli: Any
+) -> None:
+    """Issue 11: 0610 counted the files on disk, so a folder already lost gave a count
+    of 0 and its metrics silently disappeared."""
+    import shutil
+
+    from alembic import command
+
+    database = Database(h1)
+    config = database._alembic_config()
+    with database.engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.downgrade(config, "0600")  # a store written before batches counted files
+    database.engine.dispose()
+    root = facts_folder(path_of(h1))
+    kept = tmp_path / "kept"
+    shutil.move(root, kept)  # the .db copied alone, before the upgrade
+    Database(h1).upgrade()
+    (batch,) = query(h1, "SELECT id FROM load_batch WHERE kind = 'metrics'")
+    counted = query(h1, "SELECT batch_id, fact_table, files FROM fact_files")
+    assert counted == [{"batch_id": batch["id"], "fact_table": "metric", "files": None}]
+    said = refused(harmonia_cli, *CYCLE)
+    assert (
+        f"the metric files of load batch {batch['id']} were missing when the store was upgraded"
+        in said
+    )
+    assert f"restore the folder {root.name} from a backup" in said and str(root) in said
+    shutil.move(kept, root)  # restored: the count is unknown, the files are read
+    assert potential(h1, "C01") == 80.0
+
+
 def test_a_foreign_parquet_file_in_place_of_a_batchs_is_named(
     h1: str, tiny: Catalog, harmonia_cli: Any
 ) -> None:

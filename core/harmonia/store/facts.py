@@ -221,23 +221,42 @@ class ParquetFacts(Facts):
         return sorted(self.batch_folder(table, batch_id).glob("part-*.parquet"))
 
     def files(
-        self, table: str, batches: Iterable[int], expected: dict[int, int] | None = None
+        self, table: str, batches: Iterable[int], expected: dict[int, int | None] | None = None
     ) -> list[Path]:
         """The files of ``batches`` for ``table``, oldest batch first.
 
         With ``expected`` (files per batch, as recorded at its commit), a batch
-        whose files are not all there, or not only its own, is an error.
+        whose files are not all there, or not only its own, is an error; so is
+        one whose files were already missing when the store was upgraded
+        (count unknown) and are still not there.
         """
         found = []
         wrong = []
+        lost = []
         for batch in sorted(set(batches)):
             parts = self._parts(table, batch)
-            if expected is not None and batch in expected and len(parts) != expected[batch]:
-                wrong.append((batch, expected[batch], len(parts)))
+            if expected is not None and batch in expected:
+                if expected[batch] is None:
+                    if not parts:
+                        lost.append(batch)
+                elif len(parts) != expected[batch]:
+                    wrong.append((batch, expected[batch], len(parts)))
             found.extend(parts)
+        if lost:
+            raise self._lost_before_upgrade(table, lost)
         if wrong:
             raise self._not_as_committed(table, wrong)
         return found
+
+    def _lost_before_upgrade(self, table: str, lost: list[int]) -> ConfigError:
+        more = f" (and {len(lost) - 1} other batch(es))" if len(lost) > 1 else ""
+        return ConfigError(
+            f"the {table} files of load batch {lost[0]}{more} were missing when the store was "
+            "upgraded (schema revision 0610): its rows are not in this store",
+            where=str(self.batch_folder(table, lost[0])),
+            fix=f"restore the folder {self.root.name} from a backup taken before the upgrade, "
+            "or load the data again into a new store",
+        )
 
     def _not_as_committed(self, table: str, wrong: list[tuple[int, int, int]]) -> ConfigError:
         batch, expected, found = wrong[0]
@@ -262,8 +281,9 @@ class ParquetFacts(Facts):
 
     def expected_files(
         self, bulk: BulkConnection, table: str, batches: Sequence[int]
-    ) -> dict[int, int]:
-        """Files of ``table`` per batch, as recorded at its commit (older batches: unknown)."""
+    ) -> dict[int, int | None]:
+        """Files of ``table`` per batch, as recorded at its commit (batches without a
+        record: not counted; None: missing when the store was upgraded)."""
         if not batches:
             return {}
         ids = ", ".join(str(int(batch)) for batch in sorted(set(batches)))
@@ -271,7 +291,10 @@ class ParquetFacts(Facts):
             f"SELECT batch_id, files FROM fact_files WHERE batch_id IN ({ids}) "
             f"AND fact_table = {literal(table)}"
         ).to_pylist()
-        return {int(row["batch_id"]): int(row["files"]) for row in rows}
+        return {
+            int(row["batch_id"]): None if row["files"] is None else int(row["files"])
+            for row in rows
+        }
 
     @staticmethod
     def relation(table: str, files: Sequence[Path]) -> str:

@@ -63,7 +63,9 @@ class FactFiles(SQLModel, table=True):
 
     batch_id: int = Field(primary_key=True)
     fact_table: str = Field(primary_key=True)
-    files: int
+    files: int | None = Field(
+        default=None, description="None: unknown, the files were missing at the 0610 upgrade"
+    )
 
 
 class Customer(SQLModel, table=True):

@@ -8,7 +8,10 @@ A reader compares the files it finds with the number each committed batch
 wrote (``load_batch.facts_files``), so a facts folder that did not come
 along with its database, a lost file or a file put there by hand is a clear
 error instead of metrics that silently are not there. Batches committed
-before are counted from the files on disk now.
+before are counted from the files on disk now. When the store's facts folder
+is already gone, a batch that loaded rows has lost them: its count is unknown
+(NULL), and a reader then says its files were missing at the upgrade instead
+of taking 0 files for the truth.
 """
 
 from collections.abc import Sequence
@@ -34,11 +37,21 @@ def upgrade() -> None:
     root = facts_folder(Path(bind.engine.url.database or ""))
     for table in FACT_TABLES.values():
         committed = bind.execute(
-            sa.text("SELECT id FROM load_batch WHERE status = 'loaded' AND kind = :kind"),
+            sa.text(
+                "SELECT id, rows_loaded, id < (SELECT COALESCE(MAX(id), 0) FROM load_batch "
+                "WHERE source = 'migration' AND kind = :kind) AS moved "
+                "FROM load_batch WHERE status = 'loaded' AND kind = :kind"
+            ),
             {"kind": table.load_kind},
-        ).scalars()
-        for batch_id in list(committed):
-            files = len(list(batch_folder(root, table.name, batch_id).glob("part-*.parquet")))
+        ).all()
+        for batch_id, rows_loaded, moved in committed:
+            files: int | None = len(
+                list(batch_folder(root, table.name, batch_id).glob("part-*.parquet"))
+            )
+            # Without the folder, a batch that kept rows of its own lost them (0300
+            # moved the rows of the batches before its own into its files).
+            if not root.exists() and rows_loaded and not moved:
+                files = None
             bind.execute(
                 sa.text("UPDATE load_batch SET facts_files = :files WHERE id = :id"),
                 {"files": files, "id": batch_id},

@@ -8,7 +8,8 @@ Create Date: 2026-12-07
 right only while one fact table belongs to each kind (review1 finding). A
 responses load writes two (``response`` and ``answer``), and a reader checks
 the files of the table it reads: the count moves to ``fact_files``, one row
-per batch and fact table. Until now only metrics were kept as files.
+per batch and fact table. Until now only metrics were kept as files. A count
+0610 could not know (the facts folder was gone at that upgrade) stays NULL.
 """
 
 from collections.abc import Sequence
@@ -27,13 +28,15 @@ def upgrade() -> None:
         "fact_files",
         sa.Column("batch_id", sa.Integer(), nullable=False),
         sa.Column("fact_table", sa.String(), nullable=False),
-        sa.Column("files", sa.Integer(), nullable=False),
+        sa.Column("files", sa.Integer(), nullable=True),
         sa.PrimaryKeyConstraint("batch_id", "fact_table"),
         sqlite_with_rowid=False,
     )
+    # On SQLite 0610 counted every committed batch: NULL there is "unknown", not "none".
+    unknown = " OR status = 'loaded'" if op.get_bind().dialect.name == "sqlite" else ""
     op.execute(
         "INSERT INTO fact_files (batch_id, fact_table, files) SELECT id, 'metric', facts_files "
-        "FROM load_batch WHERE kind = 'metrics' AND facts_files IS NOT NULL"
+        f"FROM load_batch WHERE kind = 'metrics' AND (facts_files IS NOT NULL{unknown})"
     )
     with op.batch_alter_table("load_batch") as batch:
         batch.drop_column("facts_files")
