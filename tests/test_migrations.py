@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 import sqlalchemy as sa
 
@@ -188,3 +190,61 @@ def test_0530_and_0600_upgrade_and_downgrade_a_populated_store(universe: str) ->
     database.upgrade()
     assert _row_counts(database, KEPT) == kept
     assert query(universe, "SELECT COUNT(*) AS n FROM metric") == metrics
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """An empty database to migrate step by step: SQLite, then PostgreSQL."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'old.db'}"
+    return request.getfixturevalue("postgres_url")
+
+
+def test_0650_starts_the_attribute_history_from_each_customers_latest_source(
+    store_url: str,
+) -> None:
+    """Each customer's current values, given by its record in the system of its latest
+    batch; another system's record of the same customer and an erased one get none."""
+    database = Database(store_url)
+    database.upgrade("0640")
+    with database.engine.begin() as connection:
+        connection.exec_driver_sql(
+            "INSERT INTO load_batch (id, source, system, kind, location, status, rows_read, "
+            "rows_loaded, rows_quarantined, actor, started_at) VALUES "
+            "(1, 'csv', 'crm', 'customers', 'a.csv', 'done', 2, 2, 0, '', '2026-01-01'), "
+            "(2, 'csv', 'vendor', 'customers', 'b.csv', 'done', 1, 1, 0, '', '2026-01-02')"
+        )
+        connection.exec_driver_sql(
+            "INSERT INTO customer (id, country, type, first_name, last_name, email, "
+            "first_batch_id, batch_id) VALUES "
+            "(1, 'FR', 'HCP', 'Anne', 'Morel', '', 1, 1), "
+            "(2, 'FR', 'HCP', 'Luc', 'Petit', 'luc@example.fr', 1, 2), "
+            "(3, 'FR', 'HCP', NULL, NULL, NULL, 1, 1)"
+        )
+        connection.exec_driver_sql(
+            "INSERT INTO crosswalk (system, source_id, customer_id, batch_id) VALUES "
+            "('crm', 'C1', 1, 1), ('crm', 'C2', 2, 1), ('vendor', 'V2', 2, 2)"
+        )
+    database.engine.dispose()
+    upgraded = Database(store_url)
+    upgraded.upgrade()
+    assert upgraded.current_revision() == SCHEMA_REVISION
+    query = (
+        "SELECT system, source_id, batch_id, first_name, last_name, specialty, email "
+        "FROM customer_attribute_history ORDER BY system, source_id"
+    )
+
+    def history() -> list[tuple]:
+        with upgraded.engine.connect() as connection:
+            return [tuple(row) for row in connection.exec_driver_sql(query)]
+
+    expected = [
+        ("crm", "C1", 1, "Anne", "Morel", None, None),
+        ("vendor", "V2", 2, "Luc", "Petit", None, "luc@example.fr"),
+    ]
+    assert history() == expected
+    _downgrade(upgraded, "0640")
+    with upgraded.engine.connect() as connection:
+        assert "customer_attribute_history" not in sa.inspect(connection).get_table_names()
+    upgraded.upgrade()
+    assert history() == expected

@@ -25,6 +25,7 @@ TABLES = {
     "audit_event",
     "crosswalk",
     "customer",
+    "customer_attribute_history",
     "customer_merge",
     "customer_redirect",
     "fact_files",

@@ -121,8 +121,17 @@ def test_quality_counts_sources_duplicates_and_conflicts_and_merges_have_golden_
     ]
     conflicts = {c["attribute"]: c["conflicting"] for c in report["conflicts"]}
     assert conflicts["last_name"] == 1 and conflicts["first_name"] == 0  # Jansen, Janssen
+    # Which load gave each disagreeing value, and whether the golden record kept it.
+    given = {
+        c["system"]: (c["values_given"], c["kept"])
+        for c in report["conflict_sources"]
+        if c["attribute"] == "last_name"
+    }
+    assert given == {"csv": (1, 0), "vendor": (1, 1)}
+    assert {c["attribute"] for c in report["conflict_sources"]} == {"last_name"}
     shown = run("quality", "--country", "NL")
     assert shown.exit_code == 0 and "Conflicts between sources" in shown.output
+    assert "Who gave the disagreeing values" in shown.output
 
     golden = {
         v["attribute"]: v for v in json.loads(run("golden", str(ids["C02"]), "--json").output)

@@ -190,6 +190,9 @@ def test_erasure_removes_the_person_everywhere_and_audits_without_personal_data(
     assert result.removed["metric"] > 0 and result.removed["crosswalk"] == 1
     for table in ("metric", "response", "assignment", "identifier", "crosswalk"):
         assert not query(universe, f"SELECT * FROM {table} WHERE customer_id = {target}"), table
+    assert result.removed["customer_attribute_history"] == 1  # what each source said of them
+    history = query(universe, "SELECT source_id, last_name FROM customer_attribute_history")
+    assert history and not any(r["source_id"] == "C01" for r in history)
     [record] = query(universe, f"SELECT * FROM customer WHERE id = {target}")
     assert record["first_name"] is record["last_name"] is record["postal_code"] is None
     # The files the cycle wrote no longer hold the person.

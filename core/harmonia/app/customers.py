@@ -50,6 +50,10 @@ class CustomerDetails:
     segments: list[dict[str, Any]]
     #: The id asked for, when it was merged into this customer.
     merged_from: int | None = None
+    #: Each attribute's value with the source system and load batch it came from: the
+    #: golden record of a merged customer (with its survivorship rule), else the
+    #: value its source records gave last (rule ``latest``).
+    values: list[dict[str, Any]] = attrs.Factory(list)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -58,6 +62,7 @@ class CustomerDetails:
             "identifiers": [{"scheme": s, "value": v} for s, v in self.identifiers],
             "segments": self.segments,
             "merged_from": self.merged_from,
+            "values": self.values,
         }
 
 
@@ -167,6 +172,8 @@ class Customers:
                     "origin": assignment.origin,
                 },
             )
+        from harmonia.master.golden import value_sources
+
         kept = ("id", "country", "type", "first_name", "last_name", "specialty")
         kept += ("postal_code", "city", "territory")
         return CustomerDetails(
@@ -175,6 +182,7 @@ class Customers:
             identifiers=[tuple(row) for row in identifiers],
             segments=sorted(latest.values(), key=lambda row: row["therapy_area"]),
             merged_from=asked if asked != now else None,
+            values=value_sources(self.app.existing_database, now),
         )
 
     def in_territory(self, country: str, territory: str) -> list[KnownCustomer]:

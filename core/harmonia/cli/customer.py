@@ -45,6 +45,13 @@ def show(customer_id: str, system: str | None, as_json: bool) -> None:
     ids = [(system, source_id) for system, source_id in details.ids]
     ids += [(f"{scheme} (identifier)", value) for scheme, value in details.identifiers]
     stdout.print(table("ids", ["system", "id"], ids))
+    if details.values:
+        rows = [
+            (v["attribute"], escape(str(v["value"])), v["system"], v["batch_id"], v["rule"])
+            for v in details.values
+        ]
+        title = "golden values" if details.values[0]["rule"] != "latest" else "values"
+        stdout.print(table(title, ["attribute", "value", "source", "batch", "rule"], rows))
     if not details.segments:
         stdout.print("No completed cycle has segmented this customer yet.")
         return

@@ -291,6 +291,24 @@ def quality(country: str | None, as_json: bool) -> None:
                 ],
             )
         )
+    if report.conflict_sources:
+        stdout.print(
+            table(
+                "Who gave the disagreeing values (source and load batch)",
+                ["country", "attribute", "source", "batch", "values", "kept in golden"],
+                [
+                    (
+                        c["country"],
+                        c["attribute"],
+                        c["system"],
+                        c["batch_id"],
+                        c["values_given"],
+                        c["kept"],
+                    )
+                    for c in report.conflict_sources
+                ],
+            )
+        )
 
 
 _NOT_SHARES = {"country", "system", "records", "quarantined", "invalid_identifier"}

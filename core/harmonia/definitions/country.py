@@ -82,7 +82,7 @@ class Survivorship:
 
     ``source_priority`` lists the market's systems, most trusted first;
     ``default`` is the rule of the attributes ``attributes`` does not name.
-    Every rule breaks its ties by recency (the latest load wins).
+    Every rule breaks its ties by recency (the value a source gave last wins).
     """
 
     #: The market's source systems, most trusted first (``["crm", "onekey"]``).

@@ -208,6 +208,7 @@ class CustomerMerger(Merger):
         redirects = self.bulk.read("SELECT merged_id, survivor_id FROM customer_redirect")
         self._into_duck("redirects", redirects, "merged_id BIGINT, survivor_id BIGINT")
         self.erased = self._suppressed()
+        self._last_values()
 
     def _suppressed(self) -> str:
         """SQL over a row: whether it names an erased person (see :mod:`harmonia.store.suppression`)."""
@@ -309,6 +310,7 @@ class CustomerMerger(Merger):
             "SELECT harmonia_id FROM accepted WHERE by_source IS NULL AND NOT is_new"
         ).column(0)
         changed = pa.concat_arrays([self._update_known(), self._identifiers(), _ids(linked)])
+        self._attribute_history()
         self._objections()
         self.duck.execute(
             "INSERT INTO xwalk SELECT customer_id, harmonia_id FROM accepted WHERE by_source IS NULL"
@@ -382,6 +384,54 @@ class CustomerMerger(Merger):
         )
         return _ids(updated.column("id"))
 
+    def _attribute_history(self) -> None:
+        """Each source record's values this batch gave or changed, under its batch.
+
+        A record is compared with its own last values (not with the customer
+        row, which other systems update too): a row repeating them adds
+        nothing, a blank cell changes nothing (see
+        :class:`~harmonia.store.models.CustomerAttributeHistory`).
+        """
+        changes = " OR ".join(
+            f"(a.{a} IS NOT NULL AND a.{a} IS DISTINCT FROM k.{a})" for a in GOLDEN_ATTRIBUTES
+        )
+        given = ", ".join(
+            f"CASE WHEN a.{a} IS DISTINCT FROM k.{a} THEN a.{a} END AS {a}"
+            for a in GOLDEN_ATTRIBUTES
+        )
+        rows = self._arrow(
+            f"SELECT {literal(self.system)} AS system, a.customer_id AS source_id, "
+            f"{self.batch_id} AS batch_id, {given} "
+            "FROM accepted a LEFT JOIN last_values k ON k.source_id = a.customer_id "
+            f"WHERE {changes} ORDER BY a.customer_id"
+        )
+        self.bulk.append("customer_attribute_history", rows)
+
+    def _last_values(self) -> None:
+        """``last_values``: this system's source records with their last value of each
+        attribute, read once per load (nothing to read for a system new to the store)."""
+        columns = ", ".join(GOLDEN_ATTRIBUTES)
+        known = self.duck.sql("SELECT count(*) FROM xwalk").fetchall()[0][0]
+        history = (
+            self.bulk.read(
+                f"SELECT source_id, batch_id, {columns} FROM customer_attribute_history "
+                f"WHERE system = {literal(self.system)}"
+            )
+            if known
+            else pa.table({})
+        )
+        typed = ", ".join(f"{a} VARCHAR" for a in GOLDEN_ATTRIBUTES)
+        self._into_duck("history", history, f"source_id VARCHAR, batch_id BIGINT, {typed}")
+        last = ", ".join(
+            f"arg_max({a}, batch_id) FILTER (WHERE {a} IS NOT NULL) AS {a}"
+            for a in GOLDEN_ATTRIBUTES
+        )
+        self.duck.execute(
+            "CREATE OR REPLACE TEMP TABLE last_values AS "
+            f"SELECT source_id, {last} FROM history GROUP BY source_id"
+        )
+        self.duck.execute("DROP TABLE history")
+
     def _identifiers(self) -> pa.Array:
         """New identifiers: appended; a known customer's changed identifier: replaced.
 
@@ -435,7 +485,7 @@ class CustomerMerger(Merger):
 
     def finish(self) -> None:
         self.bulk.sync_sequence("customer")
-        self.bulk.analyze("customer", "crosswalk", "identifier")
+        self.bulk.analyze("customer", "crosswalk", "identifier", "customer_attribute_history")
 
 
 KIND = Kind(

@@ -4,19 +4,25 @@ A merge keeps each source's record as loaded; the golden record picks, per
 attribute, one value among the records of the person by the country's
 survivorship rules (:class:`~harmonia.definitions.Survivorship`, pack data):
 ``source_priority`` (the most trusted system that has one), ``most_recent``
-(the latest load) or ``most_frequent`` (the value most records agree on).
+(the value given last) or ``most_frequent`` (the value most records agree on).
 A blank never wins over a value, and every rule breaks ties by recency.
-Each golden value keeps the system and the load batch it came from.
+The candidates are the person's source records, each with its own last
+value of the attribute and the batch that gave it
+(:class:`~harmonia.store.models.CustomerAttributeHistory`): a golden value
+names the system and batch its value came from, not the record's latest
+load, and "most recent" is the value given last, by any source.
 
 One SQL statement computes every golden record of a country (or of some
-survivors), in DuckDB over the survivors' records read once from the
-store: no customer passes through Python. A customer
+survivors), in DuckDB over the survivors' attribute history read once from
+the store: no customer passes through Python. A customer
 never merged has no golden record: its own record is it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+
+import pyarrow as pa
 
 from harmonia.definitions import Survivorship
 from harmonia.definitions.country import GOLDEN_ATTRIBUTES
@@ -26,11 +32,17 @@ from harmonia.store.database import Database
 
 
 def golden_sql(survivorship: Survivorship) -> str:
-    """The golden values (DuckDB SQL over ``members`` and ``batches``, see :func:`compute`)."""
+    """The golden values (DuckDB SQL over ``history``, see :func:`compute`).
+
+    ``history`` holds, per person (``golden_id``), the attribute history of
+    every source record of their ids: a candidate is each record's last
+    value of an attribute, with the batch that gave it.
+    """
     candidates = "\nUNION ALL\n".join(
-        f"SELECT m.golden_id, {literal(attribute)} AS attribute, "
-        f"CAST(m.{attribute} AS VARCHAR) AS value, m.batch_id "
-        f"FROM members m WHERE m.{attribute} IS NOT NULL AND CAST(m.{attribute} AS VARCHAR) <> ''"
+        f"SELECT h.golden_id, h.system, h.source_id, {literal(attribute)} AS attribute, "
+        f"arg_max(h.{attribute}, h.batch_id) AS value, max(h.batch_id) AS batch_id "
+        f"FROM history h WHERE h.{attribute} IS NOT NULL AND h.{attribute} <> '' "
+        "GROUP BY h.golden_id, h.system, h.source_id"
         for attribute in GOLDEN_ATTRIBUTES
     )
     priority = " ".join(
@@ -38,7 +50,7 @@ def golden_sql(survivorship: Survivorship) -> str:
         for rank, system in enumerate(survivorship.source_priority)
     )
     priority_key = (
-        f"CASE b.system {priority} ELSE {len(survivorship.source_priority)} END"
+        f"CASE k.system {priority} ELSE {len(survivorship.source_priority)} END"
         if priority
         else "0"
     )
@@ -49,17 +61,17 @@ def golden_sql(survivorship: Survivorship) -> str:
         WITH candidates AS (
             {candidates}
         ), scored AS (
-            SELECT k.golden_id, k.attribute, k.value, k.batch_id, b.system,
+            SELECT k.golden_id, k.attribute, k.value, k.batch_id, k.system, k.source_id,
                 CASE k.attribute {rules} END AS rule,
                 {priority_key} AS priority,
                 COUNT(*) OVER (PARTITION BY k.golden_id, k.attribute, k.value) AS frequency
-            FROM candidates k JOIN batches b ON b.id = k.batch_id
+            FROM candidates k
         ), ranked AS (
             SELECT s.*, ROW_NUMBER() OVER (
                 PARTITION BY s.golden_id, s.attribute ORDER BY
                     CASE WHEN s.rule = 'source_priority' THEN s.priority ELSE 0 END,
                     CASE WHEN s.rule = 'most_frequent' THEN -s.frequency ELSE 0 END,
-                    s.batch_id DESC, s.value) AS rn
+                    s.batch_id DESC, s.value, s.system, s.source_id) AS rn
             FROM scored s
         )
         SELECT golden_id AS customer_id, attribute, value, system, batch_id, rule
@@ -77,9 +89,9 @@ def compute(
     """Recompute the golden records of a country, or of some customers; returns values written.
 
     Customers in ``customer_ids`` that are no longer survivors (unmerged)
-    lose their golden record. The records of the survivors' members are read
-    once and ranked in DuckDB (SQLite's window functions took 26 s for 90k
-    merged customers of 1M; DuckDB takes under one).
+    lose their golden record. The attribute history of the survivors'
+    source records is read once and ranked in DuckDB (SQLite's window
+    functions took 26 s for 90k merged customers of 1M; DuckDB takes under one).
     """
     from harmonia.compute import duckdb_connection
 
@@ -87,31 +99,73 @@ def compute(
         scope = f"SELECT id FROM customer WHERE country = {literal(country)}"
     else:
         scope = ", ".join(str(int(i)) for i in customer_ids) or "NULL"
-    columns = ", ".join(f"c.{attribute}" for attribute in GOLDEN_ATTRIBUTES)
     with BulkConnection(database) as bulk:
         bulk.execute(f"DELETE FROM golden_value WHERE customer_id IN ({scope})")
-        # Every record of a survivor's person: the survivor's own and the merged ones'.
-        members = bulk.read(
-            f"""
-            SELECT r.survivor_id AS golden_id, c.batch_id, {columns}
-            FROM customer_redirect r JOIN customer c ON c.id = r.merged_id
-            WHERE r.survivor_id IN ({scope})
-            UNION ALL
-            SELECT c.id, c.batch_id, {columns} FROM customer c
-            WHERE c.id IN (SELECT survivor_id FROM customer_redirect
-                           WHERE survivor_id IN ({scope}))
-            """
-        )
-        if not members.num_rows:  # (an empty read from SQLite has no column types)
+        survivors = f"SELECT survivor_id FROM customer_redirect WHERE survivor_id IN ({scope})"
+        history = _history(bulk, survivors)
+        if not history.num_rows:  # (an empty read from SQLite has no column types)
             return 0
         duck = duckdb_connection()
-        duck.register("members", members)
-        duck.register("batches", bulk.read("SELECT id, system FROM load_batch"))
+        duck.register("history", history)
         golden = duck.sql(golden_sql(survivorship)).to_arrow_table()
         bulk.append("golden_value", golden)
         bulk.wait()
         bulk.analyze("golden_value")
     return golden.num_rows
+
+
+def _history(bulk: BulkConnection, survivors: str) -> pa.Table:
+    """The attribute history of every source record of the survivors' persons
+    (``survivors``: SQL giving their ids), each row under its ``golden_id``."""
+    columns = ", ".join(f"h.{attribute}" for attribute in GOLDEN_ATTRIBUTES)
+    return bulk.read(
+        f"""
+        WITH person AS (
+            SELECT survivor_id AS golden_id, merged_id AS customer_id
+            FROM customer_redirect WHERE survivor_id IN ({survivors})
+            UNION ALL
+            SELECT id, id FROM customer WHERE id IN ({survivors})
+        )
+        SELECT p.golden_id, h.system, h.source_id, h.batch_id, {columns}
+        FROM person p
+        JOIN crosswalk x ON x.customer_id = p.customer_id
+        JOIN customer_attribute_history h ON h.system = x.system AND h.source_id = x.source_id
+        """
+    )
+
+
+def value_sources(database: Database, customer_id: int) -> list[dict[str, object]]:
+    """Each attribute of a customer with the source and batch its value came from.
+
+    A merged customer's golden values (with their rule); for a customer
+    without a golden record, its record's values: the value given last by any
+    of its source records (what the loader keeps), rule ``latest``.
+    """
+    from harmonia.compute import duckdb_connection
+
+    golden = golden_record(database, customer_id)
+    if golden:
+        return golden
+    with BulkConnection(database, write=False) as bulk:
+        history = _history(bulk, str(int(customer_id)))
+        if not history.num_rows:
+            return []
+        duck = duckdb_connection()
+        duck.register("history", history)
+        latest = duck.sql(
+            f"SELECT attribute, value, system, batch_id, 'latest' AS rule "
+            f"FROM ({golden_sql(Survivorship(default='most_recent'))}) ORDER BY attribute"
+        ).to_arrow_table()
+        duck.register("latest", latest)
+        duck.register("batches", bulk.read("SELECT id, location FROM load_batch"))
+        return (
+            duck.sql(
+                "SELECT l.*, b.location FROM latest l JOIN batches b ON b.id = l.batch_id "
+                "ORDER BY l.attribute"
+            )
+            .to_arrow_table()
+            .to_pylist()
+        )
 
 
 def golden_record(database: Database, customer_id: int) -> list[dict[str, object]]:

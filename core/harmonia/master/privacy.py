@@ -202,6 +202,11 @@ _ERASE = {
     "assignment": "DELETE FROM assignment WHERE customer_id IN ({ids})",
     "plan_goal": "DELETE FROM plan_goal WHERE customer_id IN ({ids})",
     "identifier": "DELETE FROM identifier WHERE customer_id IN ({ids})",
+    # (before the crosswalk, which names the person's source records)
+    "customer_attribute_history": "DELETE FROM customer_attribute_history WHERE EXISTS ("
+    "SELECT 1 FROM crosswalk x WHERE x.customer_id IN ({ids}) "
+    "AND x.system = customer_attribute_history.system "
+    "AND x.source_id = customer_attribute_history.source_id)",
     "crosswalk": "DELETE FROM crosswalk WHERE customer_id IN ({ids})",
     "golden_value": "DELETE FROM golden_value WHERE customer_id IN ({ids})",
     "match_pair": "DELETE FROM match_pair WHERE left_id IN ({ids}) OR right_id IN ({ids})",

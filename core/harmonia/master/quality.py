@@ -8,7 +8,11 @@
 * **duplicates**: pairs the matcher found, by status (to review, merged,
   rejected), and merged customers;
 * **conflicts**: among merged customers, how many disagree between their
-  sources on each attribute (what survivorship had to decide).
+  source records on each attribute (what survivorship had to decide), and
+  which source and load batch gave the disagreeing values, with how many of
+  them the golden record kept. Each source record counts with its own last
+  value (:class:`~harmonia.store.models.CustomerAttributeHistory`), not with
+  the customer row another system may have overwritten.
 
 Every figure is one aggregate query over the store.
 """
@@ -30,6 +34,9 @@ class QualityReport:
     sources: list[dict[str, Any]]  # one per (country, system)
     duplicates: list[dict[str, Any]]  # one per country
     conflicts: list[dict[str, Any]]  # one per (country, attribute)
+    #: one per (country, attribute, system, batch): the values that source's load gave
+    #: to merged customers whose sources disagree, and how many the golden record kept
+    conflict_sources: list[dict[str, Any]] = attrs.Factory(list)
 
     def to_json(self) -> dict[str, Any]:
         return attrs.asdict(self)
@@ -73,24 +80,33 @@ def quality(database: Database, country: str | None = None) -> QualityReport:
             GROUP BY c.country ORDER BY c.country
             """
         ).to_pylist()
-        disagreeing = "\nUNION ALL\n".join(
-            f"SELECT country, {literal(a)} AS attribute, survivor_id, COUNT(DISTINCT {a}) AS n "
-            f"FROM members WHERE {a} IS NOT NULL AND {a} <> '' GROUP BY country, survivor_id"
-            for a in GOLDEN_ATTRIBUTES
-        )
+        given = _values_given(where.replace("c.country", "s.country"))
         conflicts = bulk.read(
             f"""
-            WITH members AS (
-                SELECT r.survivor_id, c.* FROM customer_redirect r
-                JOIN customer c ON c.id = r.merged_id {where}
-                UNION ALL
-                SELECT c.id, c.* FROM customer c
-                WHERE c.id IN (SELECT survivor_id FROM customer_redirect)
-                {"AND" if where else ""} {where.removeprefix("WHERE ")}
-            ), counted AS ({disagreeing})
+            WITH {given}, counted AS (
+                SELECT country, attribute, survivor_id, COUNT(DISTINCT value) AS n
+                FROM given GROUP BY country, attribute, survivor_id
+            )
             SELECT country, attribute, COUNT(*) AS merged_customers,
                 SUM(CASE WHEN n > 1 THEN 1 ELSE 0 END) AS conflicting
             FROM counted GROUP BY country, attribute ORDER BY country, attribute
+            """
+        ).to_pylist()
+        conflict_sources = bulk.read(
+            f"""
+            WITH {given}, conflicting AS (
+                SELECT survivor_id, attribute FROM given GROUP BY survivor_id, attribute
+                HAVING COUNT(DISTINCT value) > 1
+            )
+            SELECT g.country, g.attribute, g.system, g.batch_id, COUNT(*) AS values_given,
+                SUM(CASE WHEN v.customer_id IS NULL THEN 0 ELSE 1 END) AS kept
+            FROM given g
+            JOIN conflicting k ON k.survivor_id = g.survivor_id AND k.attribute = g.attribute
+            LEFT JOIN golden_value v ON v.customer_id = g.survivor_id
+                AND v.attribute = g.attribute AND v.value = g.value
+                AND v.system = g.system AND v.batch_id = g.batch_id
+            GROUP BY g.country, g.attribute, g.system, g.batch_id
+            ORDER BY g.country, g.attribute, g.system, g.batch_id
             """
         ).to_pylist()
     by_source = {(r["country"], r["system"]): r for r in rejected}
@@ -100,4 +116,35 @@ def quality(database: Database, country: str | None = None) -> QualityReport:
         row["invalid_identifier"] = int(found.get("invalid_identifier") or 0)
         for a in (*GOLDEN_ATTRIBUTES, "identifier"):
             row[a] = round(float(row[a] or 0), 4)
-    return QualityReport(sources, duplicates, conflicts)
+    for row in conflict_sources:
+        row["kept"] = int(row["kept"] or 0)
+    return QualityReport(sources, duplicates, conflicts, conflict_sources)
+
+
+def _values_given(where: str) -> str:
+    """CTEs ending in ``given``: for every merged person (``survivor_id``), each
+    source record's last value of each attribute, with its system and batch.
+
+    The last value is the latest row of the record's attribute history
+    holding one (portable SQL: no later row holds one; the history's key
+    leads with the record, so each check is an index probe).
+    """
+    last = "\nUNION ALL\n".join(
+        f"SELECT r.country, r.survivor_id, r.system, {literal(a)} AS attribute, "
+        f"h.{a} AS value, h.batch_id FROM records r "
+        "JOIN customer_attribute_history h ON h.system = r.system AND h.source_id = r.source_id "
+        f"WHERE h.{a} IS NOT NULL AND h.{a} <> '' AND NOT EXISTS ("
+        "SELECT 1 FROM customer_attribute_history l WHERE l.system = h.system "
+        f"AND l.source_id = h.source_id AND l.batch_id > h.batch_id "
+        f"AND l.{a} IS NOT NULL AND l.{a} <> '')"
+        for a in GOLDEN_ATTRIBUTES
+    )
+    return f"""person AS (
+                SELECT survivor_id, merged_id AS customer_id FROM customer_redirect
+                UNION ALL
+                SELECT DISTINCT survivor_id, survivor_id FROM customer_redirect
+            ), records AS (
+                SELECT p.survivor_id, s.country, x.system, x.source_id
+                FROM person p JOIN customer s ON s.id = p.survivor_id
+                JOIN crosswalk x ON x.customer_id = p.customer_id {where}
+            ), given AS ({last})"""

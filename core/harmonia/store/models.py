@@ -124,6 +124,37 @@ class Crosswalk(SQLModel, table=True):
     batch_id: int
 
 
+class CustomerAttributeHistory(SQLModel, table=True):
+    """What each source record said of a customer, batch by batch: provenance per value.
+
+    One row per source record (system, source id; the crosswalk maps it to
+    its harmonia id) and load batch that changed one of its attributes, with
+    the values that batch gave or changed; NULL: unchanged (a blank cell in a
+    file keeps the value, as the loader does). A record's value of an
+    attribute as of batch N is its last non-NULL value in a row up to N,
+    given by that row's batch and so by its source system: golden records
+    pick among them (:mod:`harmonia.master.golden`), and a snapshot reads
+    customer attributes as of a batch from here. A row repeating a record's
+    values adds nothing, so the table grows with changes, not with loads.
+    """
+
+    __tablename__ = "customer_attribute_history"
+    __table_args__ = ({"sqlite_with_rowid": False},)
+
+    system: str = Field(primary_key=True)
+    source_id: str = Field(primary_key=True)
+    batch_id: int = Field(primary_key=True)
+    first_name: str | None = None
+    last_name: str | None = None
+    specialty: str | None = None
+    postal_code: str | None = None
+    city: str | None = None
+    territory: str | None = None
+    address: str | None = None
+    phone: str | None = None
+    email: str | None = None
+
+
 class Metric(SQLModel, table=True):
     """A number about a customer in a therapy area for a period.
 

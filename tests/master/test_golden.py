@@ -1,0 +1,125 @@
+"""Golden records pick among source records by each value's own source and batch.
+
+The CRM (csv) loads C02 as Bram Jansen; the vendor then loads V02 as Bram
+Janssen with an e-mail; then the CRM sends C02 again with a new postal code
+only. The CRM's record's latest batch is then the third, but its last name
+still came from the first: "most recent" must pick the vendor's Janssen, and
+every golden value must name the batch that gave it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from helpers import load, query, tiny_catalog, write
+
+from harmonia.definitions import Survivorship
+from harmonia.master.golden import compute, golden_record
+from harmonia.master.merging import merge
+from harmonia.store import Database
+
+VENDOR = """
+customer_id;country;type;first_name;last_name;specialty;postal_code;city;territory;id_scheme;id_value;email
+V02;NL;HCP;Bram;Janssen;cardiology;1012;Amsterdam;T1;;;bram@example.nl
+"""
+CRM_AGAIN = """
+customer_id;country;type;first_name;last_name;specialty;postal_code;city;territory;id_scheme;id_value
+C02;NL;HCP;Bram;Jansen;cardiology;1017;Amsterdam;T1;TINY;10000024
+"""
+CRM_SAME = """
+customer_id;country;type;first_name;last_name;specialty;postal_code;city;territory;id_scheme;id_value
+C02;NL;HCP;Bram;;cardiology;1017;Amsterdam;T1;TINY;10000024
+C01;NL;HCP;Anna;de Vries;cardiology;1011;Utrecht;T1;TINY;10000016
+"""
+
+
+@pytest.fixture
+def three_loads(universe: str, tmp_path: Path) -> tuple[str, dict[str, int], dict[str, int]]:
+    catalog = tiny_catalog()
+    write(tmp_path / "vendor" / "customers.csv", VENDOR)
+    load(universe, catalog, tmp_path / "vendor", country="NL", system="vendor")
+    write(tmp_path / "crm" / "customers.csv", CRM_AGAIN)
+    load(universe, catalog, tmp_path / "crm", country="NL")
+    batches = [
+        r["id"]
+        for r in query(universe, "SELECT id FROM load_batch WHERE kind = 'customers' ORDER BY id")
+    ]
+    ids = {
+        r["source_id"]: r["customer_id"]
+        for r in query(universe, "SELECT source_id, customer_id FROM crosswalk")
+    }
+    merge(Database(universe), ids["C02"], ids["V02"], actor="steward")
+    return universe, ids, dict(zip(("crm", "vendor", "crm_again"), batches, strict=True))
+
+
+def _golden(url: str, ids: dict[str, int], survivorship: Survivorship) -> dict[str, tuple]:
+    database = Database(url)
+    compute(database, survivorship, country="NL")
+    return {
+        v["attribute"]: (v["value"], v["system"], v["batch_id"])
+        for v in golden_record(database, ids["C02"])
+    }
+
+
+def test_each_golden_value_names_the_batch_that_gave_it(three_loads) -> None:
+    url, ids, batch = three_loads
+    latest = _golden(url, ids, Survivorship(default="most_recent"))
+    # The CRM's name came from its first load, before the vendor's Janssen.
+    assert latest["last_name"] == ("Janssen", "vendor", batch["vendor"])
+    assert latest["postal_code"] == ("1017", "csv", batch["crm_again"])
+    assert latest["email"] == ("bram@example.nl", "vendor", batch["vendor"])
+    crm_first = Survivorship(source_priority=("csv", "vendor"), default="source_priority")
+    trusted = _golden(url, ids, crm_first)
+    assert trusted["last_name"] == ("Jansen", "csv", batch["crm"])
+    assert trusted["postal_code"] == ("1017", "csv", batch["crm_again"])
+    assert trusted["email"] == ("bram@example.nl", "vendor", batch["vendor"])  # never blank
+
+
+def test_the_attribute_history_grows_with_changes_not_with_loads(three_loads, tmp_path) -> None:
+    url, ids, batch = three_loads
+    sql = (
+        "SELECT batch_id, last_name, postal_code, city FROM customer_attribute_history "
+        "WHERE system = 'csv' AND source_id = '{}' ORDER BY batch_id"
+    )
+    assert [tuple(r.values()) for r in query(url, sql.format("C02"))] == [
+        (batch["crm"], "Jansen", "1012", "Amsterdam"),
+        (batch["crm_again"], None, "1017", None),
+    ]
+    # The same values again, and a blank cell: nothing new for C02; C01's new city only.
+    write(tmp_path / "same" / "customers.csv", CRM_SAME)
+    load(url, tiny_catalog(), tmp_path / "same", country="NL")
+    assert len(query(url, sql.format("C02"))) == 2
+    assert [tuple(r.values()) for r in query(url, sql.format("C01"))][1][1:] == (
+        None,
+        None,
+        "Utrecht",
+    )
+    # most_frequent counts source records agreeing; a tie goes to the value given last.
+    frequent = _golden(url, ids, Survivorship(default="most_frequent"))
+    assert frequent["first_name"] == ("Bram", "vendor", batch["vendor"])
+    assert frequent["last_name"] == ("Janssen", "vendor", batch["vendor"])
+
+
+def test_customer_show_gives_each_values_source_and_batch(harmonia_cli, tiny, three_loads) -> None:
+    """(The CLI's fixture first: its fresh store has the path the universe is copied to.)"""
+    import json
+
+    url, ids, batch = three_loads
+
+    def shown(source_id: str) -> dict[str, tuple]:
+        result = harmonia_cli("--database", url, "customer", "show", source_id, "--json")
+        assert result.exit_code == 0, result.output
+        values = json.loads(result.stdout)["values"]
+        return {v["attribute"]: (v["value"], v["system"], v["batch_id"], v["rule"]) for v in values}
+
+    # Never merged: what its record holds, each value from the load that gave it.
+    alone = shown("C01")
+    assert alone["last_name"] == ("de Vries", "csv", batch["crm"], "latest")
+    crm_first = Survivorship(source_priority=("csv", "vendor"), default="source_priority")
+    _golden(url, ids, crm_first)
+    merged = shown("V02")  # the merged id shows the survivor, with its golden record
+    assert merged["last_name"] == ("Jansen", "csv", batch["crm"], "source_priority")
+    assert merged["postal_code"] == ("1017", "csv", batch["crm_again"], "source_priority")
+    text = harmonia_cli("--database", url, "customer", "show", "C02").output
+    assert "golden values" in text and "Jansen" in text
