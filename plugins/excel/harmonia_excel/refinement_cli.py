@@ -82,28 +82,38 @@ def workbook(
 @click.option("--json", "as_json", is_flag=True, help="Print the requests as JSON.")
 def submit(files: tuple[Path, ...], person: str | None, as_json: bool) -> None:
     """Read filled refinement workbooks back: each changed cell is a request, checked
-    against the policy; a workbook of another round or territory is refused whole."""
+    against the policy; a workbook of another round or territory is refused whole,
+    and then nothing of any file given is submitted."""
+    from harmonia import InputError
     from harmonia_excel.refinement import read_workbook
 
     app = current_app()
     person = person or app.actor
-    everything = []
+    # Every file is read and checked before any is submitted: one wrong workbook
+    # in a folder of them leaves the store as it was.
+    read = []
     for path in files:
         meta, requests = read_workbook(path)
-        app.refinement.check_round(meta.cycle, meta.opened_at, meta.territory, person)
+        try:
+            app.refinement.check_round(meta.cycle, meta.opened_at, meta.territory, person)
+        except InputError as error:
+            raise InputError(error.what, where=str(path), fix=error.fix) from None
+        read.append((path, meta, requests))
+    everything = []
+    for path, meta, requests in read:
         for request in requests:
             request["requester"] = person
-        if requests:
-            everything.extend(app.refinement.submit(meta.cycle, requests).requests)
-        if not as_json:
-            counts: dict[str, int] = {}
-            for request in everything:
-                counts[request["status"]] = counts.get(request["status"], 0) + 1
-            shown = ", ".join(f"{n} {status}" for status, n in sorted(counts.items()))
-            click.echo(f"{path}: {len(requests)} changes ({shown or 'none'})")
+        submitted = app.refinement.submit(meta.cycle, requests).requests if requests else []
+        everything.extend(submitted)
+        if as_json:
+            continue
+        counts: dict[str, int] = {}
+        for request in submitted:
+            counts[request["status"]] = counts.get(request["status"], 0) + 1
+        shown = ", ".join(f"{n} {status}" for status, n in sorted(counts.items()))
+        click.echo(f"{path}: {len(requests)} changes ({shown or 'none'})")
+        for request in submitted:
+            if request["status"] != "accepted":
+                click.echo(f"  row {request['_row']}: {request['status']}: {request['message']}")
     if as_json:
         click.echo(json.dumps(everything, indent=2, default=str, ensure_ascii=False))
-        return
-    for request in everything:
-        if request["status"] != "accepted":
-            click.echo(f"  row {request['_row']}: {request['status']}: {request['message']}")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -306,3 +307,32 @@ def test_a_file_that_is_not_a_refinement_workbook_is_one_clear_error(tmp_path: P
     Workbook().save(other)
     with pytest.raises(InputError, match="its hidden sheet is missing"):
         read_workbook(other)
+
+
+def test_workbooks_submitted_together_are_all_checked_before_any_is_stored(
+    field_cli: tuple[Callable[..., Any], str], tmp_path: Path
+) -> None:
+    cli, cycle = field_cli
+    folder = tmp_path / "books"
+    assert cli("refinement", "workbook", cycle, "--out", str(folder)).exit_code == 0
+    t1, t2 = sorted(folder.glob("*.xlsx"))
+    for path, reason in ((t1, "access"), (t2, "data error")):
+        workbook = load_workbook(path)
+        sheet = workbook["Refinement"]
+        proposed = sheet.cell(2, 5).value
+        order = ["champion", "grow", "develop", "maintain", "monitor"]
+        at = order.index(proposed)
+        sheet.cell(2, 6).value = order[at + 1 if at + 1 < len(order) else at - 1]
+        sheet.cell(2, 9).value = reason
+        workbook.save(path)
+    refused = cli("refinement", "submit", str(t1), str(t2), "--as", "rita")
+    assert refused.exit_code == 1
+    assert f"{t2}: this workbook is for territory T2, which is not rita's" in refused.output
+    assert json.loads(cli("refinement", "list", cycle, "--json").output) == []  # T1's not kept
+    submitted = cli("refinement", "submit", str(t1), str(t2), "--as", "dora")
+    assert submitted.exit_code == 0, submitted.output
+    lines = [line for line in submitted.output.splitlines() if not line.startswith("  ")]
+    assert [line.split(": ")[0] for line in lines] == [str(t1), str(t2)]
+    for line in lines:  # each file's own outcome, not the running total
+        assert re.fullmatch(r".*: 1 changes \(1 (accepted|pending|rejected)\)", line), line
+    assert len(json.loads(cli("refinement", "list", cycle, "--json").output)) == 2
