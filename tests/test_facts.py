@@ -407,3 +407,37 @@ def test_postgres_keeps_metrics_as_a_table_and_refuses_as_of(
 
     with pytest.raises(ConfigError, match="cannot be read as of"):
         snapshot_batches(database, "batch:1")
+
+
+def test_a_batch_file_is_sorted_by_area_and_metric_then_customer(tmp_path: Path) -> None:
+    """Readers of one therapy area skip the other row groups; the query runs once, and
+    a query without rows leaves no file nor folder behind."""
+    import duckdb
+
+    from harmonia.store.facts import write_batch_file
+
+    duck = duckdb.connect()
+    rows = (
+        "SELECT * FROM (VALUES ('oncology', 'trx', 7, '2026', 24312, 24323, 1.5, 9), "
+        "('cardiology', 'trx', 9, '2026', 24312, 24323, 2.0, 9), "
+        "('oncology', 'potential', 3, '2026', 24312, 24323, 3.0, 9), "
+        "('cardiology', 'trx', 2, '2027-Q1', 24324, 24326, 4.0, 9), "
+        "('oncology', 'trx', 1, '2026', 24312, 24323, 5.0, 9)) "
+        "AS t(therapy_area, metric, customer_id, period, first_month, last_month, value, batch_id)"
+    )
+    folder = tmp_path / "metric" / "batch=9"
+    assert write_batch_file(duck, folder, "metric", rows) == 5
+    (part,) = folder.glob("part-*.parquet")
+    written = duck.execute(
+        f"SELECT therapy_area, metric, customer_id FROM read_parquet('{part}')"
+    ).fetchall()
+    assert written == [
+        ("cardiology", "trx", 2),
+        ("cardiology", "trx", 9),
+        ("oncology", "potential", 3),
+        ("oncology", "trx", 1),
+        ("oncology", "trx", 7),
+    ]
+    empty = tmp_path / "metric" / "batch=10"
+    assert write_batch_file(duck, empty, "metric", f"{rows} WHERE false") == 0
+    assert not empty.exists() and list(folder.glob("*")) == [part]

@@ -20,6 +20,7 @@ def metrics_sql(context: CheckContext) -> str:
     comma = "TRUE" if context.decimal_comma else "FALSE"
     mark = "decimal comma" if context.decimal_comma else "decimal point"
     own = "," if context.decimal_comma else "."
+    other = "." if context.decimal_comma else ","
     expected = context.expectations
     # Periods, areas and metric names repeat across millions of rows: they are
     # parsed and checked once per distinct value and joined back.
@@ -33,10 +34,11 @@ def metrics_sql(context: CheckContext) -> str:
             harmonia_text(value) AS value_text
         FROM raw
     ), marks AS (
-        -- The chunk's values decide what its other mark means (see the macro).
+        -- The chunk's values decide what its other mark means (see the macro);
+        -- only values with that mark can tell, and most have none.
         SELECT COALESCE(bool_or(harmonia_other_mark_decimal(value_text, {comma})), FALSE)
             AS other_is_decimal
-        FROM clean
+        FROM clean WHERE contains(value_text, {quote(other)})
     ), valued AS (
         SELECT clean.*, harmonia_number(value_text, CASE
             WHEN other_is_decimal AND NOT contains(value_text, {quote(own)}) THEN NOT {comma}
