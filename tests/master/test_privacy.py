@@ -538,3 +538,36 @@ def test_erase_says_which_file_it_could_not_rewrite_and_exits_1(
     assert published.name in erased.output.replace("\n", "")
     [audit] = query(harmonia_database, "SELECT * FROM audit_event WHERE action = 'privacy.erase'")
     assert json.loads(audit["details"])["failed"]
+
+
+def test_the_veeva_erasure_takes_only_the_persons_ids_of_its_own_system(
+    universe: str, tmp_path: Path
+) -> None:
+    """The vendor knows C02 as "C03", which is another person's CRM id: the Veeva
+    files (accounts are CRM ids here, ``system=csv``) keep that other person."""
+    catalog = every_installed_sink()
+    write(
+        tmp_path / "vendor" / "customers.csv",
+        """
+        customer_id;country;type;first_name;last_name;specialty;postal_code;city;territory
+        C03;NL;HCP;Bram;Janssen;cardiology;1012;Amsterdam;T1
+        """,
+    )
+    load(universe, catalog, tmp_path / "vendor", country="NL", system="vendor")
+    crm = {
+        r["source_id"]: r["customer_id"]
+        for r in query(universe, "SELECT source_id, customer_id FROM crosswalk WHERE system='csv'")
+    }
+    [vendor] = query(universe, "SELECT customer_id FROM crosswalk WHERE system = 'vendor'")
+    merge(Database(universe), crm["C02"], vendor["customer_id"], actor="steward")
+    veeva = SinkChoice("veeva", ("target_list",), {"system": "csv"})
+    published = cycle(universe, tmp_path / "out", catalog, [veeva])
+    files = [Path(w.location) for w in published.written if w.location.endswith(".csv")]
+    tsf = next(p for p in files if p.name == "TSF_vod__c.csv")
+    assert "C02" in tsf.read_text() and "C03" in tsf.read_text()  # both are targets
+    [publish] = query(universe, "SELECT details FROM audit_event WHERE action = 'cycle.publish'")
+    assert {e["options"]["system"] for e in json.loads(publish["details"])["written"]} == {"csv"}
+
+    result = erase(Database(universe), crm["C02"], actor="dpo", sinks=catalog.output_sinks)
+    assert not result.failed and str(tsf) in result.files_cleaned
+    assert "C02" not in tsf.read_text() and "C03" in tsf.read_text()

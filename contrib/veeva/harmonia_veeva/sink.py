@@ -30,6 +30,7 @@ default ``veeva``: the name under which the account extract was loaded).
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from pathlib import Path
 
 import duckdb
@@ -245,7 +246,9 @@ ACCOUNT_COLUMNS = (
 PLAN_TARGET_REFERENCE = "Cycle_Plan_Target_vod__r."
 
 
-def erase_veeva(location: str, erasure: Erasure) -> int | None:
+def erase_veeva(
+    location: str, erasure: Erasure, options: Mapping[str, str] | None = None
+) -> int | None:
     """Remove an erased person from one load file: the rows naming their account.
 
     Only the columns that hold an account are compared, exactly: the account
@@ -254,11 +257,18 @@ def erase_veeva(location: str, erasure: Erasure) -> int | None:
     a channel goal references (``...-<territory>-<account>``, by its end), and
     in ``unmatched.csv`` the harmonia id or the system and source id. A short
     id of another system (``01``) never matches a date or another account's key.
+    Accounts are the person's ids in the sink's ``system`` (the options the
+    file was written with): another system's id equal to some Veeva account
+    is not that account. Without options (files written before harmonia
+    recorded them), every id of the person is taken for an account.
     """
     path = Path(location)
     if path.suffix != ".csv" or not path.is_file():
         return None
-    accounts = sorted({source_id for _, source_id in erasure.source_ids})
+    system = None if options is None else options.get("system", "veeva")
+    accounts = sorted(
+        {source_id for owner, source_id in erasure.source_ids if system in (None, owner)}
+    )
     ids = ", ".join(map(str, erasure.customer_ids))
     account_columns = {name.lower() for name in ACCOUNT_COLUMNS}
     if path.stem == vo.ACCOUNT_TERRITORY_LOADER:  # the account's own external id

@@ -194,3 +194,36 @@ def test_erasing_matches_only_account_columns_exactly(tmp_path):
         assert after[name] == kept, name
         assert removed[name] == len(rows) - len(kept), name
     assert any("X01" in "|".join(row.values()) for row in after["TSF_vod__c.csv"])
+
+
+def test_erasing_with_the_sinks_options_takes_only_ids_of_its_system(tmp_path):
+    """The person's id in another system may be another Veeva account's id: with the
+    options the files were written with, only ids of the sink's ``system`` count."""
+    from harmonia import Erasure
+
+    (sink,) = harmonia_veeva.harmonia_output_sinks()
+    folder = _write(tmp_path)
+    tsf = folder / "TSF_vod__c.csv"
+    erased = Erasure((2, 3), (("veeva", "001B"), ("crm", "001A")))
+    assert sink.erase_location(str(tsf), erased, {}) == 2  # the default system: veeva
+    assert "001A" in tsf.read_text(encoding="utf-8")
+    assert "001B" not in tsf.read_text(encoding="utf-8")
+    # Written before options were recorded: every id of the person, as before.
+    assert sink.erase_location(str(tsf), erased, None) == 1
+    assert "001A" not in tsf.read_text(encoding="utf-8")
+
+
+def test_a_two_parameter_erase_of_an_older_pack_still_works(tmp_path):
+    from harmonia import Erasure, OutputSink
+
+    calls = []
+    older = OutputSink(
+        name="older",
+        description="a pack written before erase got options",
+        accepts={"target_list"},
+        write=lambda request: [],
+        erase=lambda location, erasure: calls.append((location, erasure)) or 3,
+    )
+    erased = Erasure((1,), ())
+    assert older.erase_location("x.csv", erased, {"system": "crm"}) == 3
+    assert calls == [("x.csv", erased)]

@@ -427,6 +427,7 @@ def _write_outputs(
         "assignments": lambda: read_assignments(database, cycle.id or 0),
     }
     written: list[Written] = []
+    recorded: list[dict[str, Any]] = []
     details: dict[str, Any] = {}
     try:
         for choice in sinks:
@@ -446,6 +447,8 @@ def _write_outputs(
                 )
                 for location in sink.write(request):
                     written.append(Written(sink.name, output, location))
+                    # The options too: a sink's erase needs them (which ids are its accounts).
+                    recorded.append({**attrs.asdict(written[-1]), "options": choice.options})
     except BaseException as error:
         details["failed"] = f"{type(error).__name__}: {error}"[:500]
         raise
@@ -457,7 +460,7 @@ def _write_outputs(
             cycle.actor,
             "cycle.publish",
             f"cycle:{cycle.id}",
-            {"written": [attrs.asdict(w) for w in written], **details},
+            {"written": recorded, **details},
         )
     return written
 

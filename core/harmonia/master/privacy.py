@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import attrs
 import duckdb
@@ -408,7 +409,7 @@ def _erase_quarantined(session: Session, source_ids: Sequence[tuple[str, str]]) 
     return removed
 
 
-def _written(database: Database, country: str | None) -> list[dict[str, str]]:
+def _written(database: Database, country: str | None) -> list[dict[str, Any]]:
     """What the workspace wrote (newest entry per location): every ``written`` entry of
     :data:`WRITES` in the audit trail; of cycles, only those of the person's country."""
     with database.session() as session:
@@ -421,7 +422,7 @@ def _written(database: Database, country: str | None) -> list[dict[str, str]]:
         events = session.exec(
             select(AuditEvent).where(AuditEvent.action.in_(WRITES)).order_by(AuditEvent.id)
         ).all()
-    written: dict[str, dict[str, str]] = {}
+    written: dict[str, dict[str, Any]] = {}
     for event in events:
         if event.action.startswith("cycle.") and event.subject not in cycles:
             continue
@@ -441,7 +442,7 @@ class _ErasedFiles:
     unreachable: list[str] = attrs.Factory(list)
     failed: list[str] = attrs.Factory(list)
 
-    def erase(self, written: Sequence[dict[str, str]]) -> None:
+    def erase(self, written: Sequence[dict[str, Any]]) -> None:
         for entry in written:
             location = entry["location"]
             what = f"{entry['sink']} sink" if "sink" in entry else entry.get("kind", "file")
@@ -459,12 +460,12 @@ class _ErasedFiles:
             elif removed:
                 self.cleaned.append(location)
 
-    def _erase_one(self, entry: dict[str, str]) -> int | None:
+    def _erase_one(self, entry: dict[str, Any]) -> int | None:
         """Rows removed from one location (0: none there), None if it cannot be reached."""
         location, kind = entry["location"], entry.get("kind")
         sink = self.sinks.get(entry.get("sink", ""))
         if sink is not None and sink.erase is not None:
-            return sink.erase(location, self.person)
+            return sink.erase_location(location, self.person, entry.get("options"))
         path = Path(location)
         if kind in _FOLDERS:
             return self._erase_folder(path) if path.is_dir() else None

@@ -154,7 +154,11 @@ def harmonia_output_sinks() -> Iterable[OutputSink]:
     ``harmonia_id`` or ``customer_id`` column also gives an ``erase`` callable,
     ``erase(location, erasure)``, which removes an erased person
     (:class:`~harmonia.Erasure`) from one of them; ``harmonia privacy erase``
-    calls it.
+    calls it. An ``erase`` that takes a third parameter,
+    ``erase(location, erasure, options)``, also gets the options the sink
+    wrote that location with (its declared defaults filled in; ``None`` for a
+    location written before harmonia recorded them), e.g. which system's
+    ids are its accounts.
 
     **Calling convention:** collect-all; names must be unique across packs.
     Chosen by name: ``harmonia cycle run --sink NAME`` or ``[[sinks]]`` in

@@ -11,6 +11,7 @@ contract modules (errors, provenance; definitions for type hints only).
 
 from __future__ import annotations
 
+import inspect
 import re
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
@@ -276,6 +277,20 @@ class DataSource:
                 f"choose one of {list(SOURCE_FAMILIES)}"
             )
 
+    def erase_location(
+        self, location: str, erasure: Erasure, options: Mapping[str, str] | None
+    ) -> int | None:
+        """Call ``erase`` for one location it wrote; ``options``: those it was written
+        with (None: not recorded), completed with the declared defaults."""
+        if self.erase is None:
+            return None
+        if len(inspect.signature(self.erase).parameters) < 3:
+            return self.erase(location, erasure)  # a pack written before options were passed
+        if options is not None:
+            defaults = {o.name: o.default for o in self.options if o.default is not None}
+            options = {**defaults, **options}
+        return self.erase(location, erasure, options)
+
     def check_options(self, given: Mapping[str, str]) -> None:
         """Refuse options this source does not declare, and values outside their choices
         (a :class:`~harmonia.errors.ConfigError`), as a load does before reading."""
@@ -342,7 +357,9 @@ class OutputSink:
     returned and returns how many rows it removed (0: none there), or None
     when it cannot reach that location. Without it, harmonia rewrites CSV and
     Parquet files by their ``harmonia_id`` or ``customer_id`` column and names
-    every other location as one to erase by hand.
+    every other location as one to erase by hand. An ``erase`` with a third
+    parameter gets the options the location was written with (see
+    :meth:`erase_location`); one with two, as before, does not.
     """
 
     name: str
@@ -350,7 +367,7 @@ class OutputSink:
     accepts: frozenset[str] = attrs.field(converter=frozenset)
     write: Callable[[SinkRequest], list[str]] = attrs.field(eq=False, repr=False)
     options: tuple[Option, ...] = ()
-    erase: Callable[[str, Erasure], int | None] | None = attrs.field(
+    erase: Callable[..., int | None] | None = attrs.field(
         default=None, eq=False, repr=False, kw_only=True
     )
     provenance: Provenance | None = provenance_field()
@@ -362,6 +379,20 @@ class OutputSink:
                 f"output sink {self.name!r} accepts unknown outputs {sorted(unknown)}; "
                 f"known outputs: {list(OUTPUT_KINDS)}"
             )
+
+    def erase_location(
+        self, location: str, erasure: Erasure, options: Mapping[str, str] | None
+    ) -> int | None:
+        """Call ``erase`` for one location it wrote; ``options``: those it was written
+        with (None: not recorded), completed with the declared defaults."""
+        if self.erase is None:
+            return None
+        if len(inspect.signature(self.erase).parameters) < 3:
+            return self.erase(location, erasure)  # a pack written before options were passed
+        if options is not None:
+            defaults = {o.name: o.default for o in self.options if o.default is not None}
+            options = {**defaults, **options}
+        return self.erase(location, erasure, options)
 
     def check_options(self, given: Mapping[str, str]) -> None:
         """Refuse options this sink does not declare, and values outside their choices
