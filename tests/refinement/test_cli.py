@@ -40,6 +40,22 @@ def test_a_cycle_is_refined_and_published_from_the_command_line(
         "--as", "rita",
     )  # fmt: skip
     assert "not yours (T1)" in other.output and "rejected" in other.output
+    busy = cli(
+        "refinement", "request", cycle, "C01", "--goal", "900", "--reason", "access",
+        "--as", "rita",
+    )  # fmt: skip
+    assert busy.exit_code == 0 and "rejected" in busy.output
+    assert "calls planned for territory T1 would be 905 against a capacity of 880" in " ".join(
+        busy.output.split()
+    )
+    goal = cli(
+        "refinement", "request", cycle, "C03", "--goal", "2", "--reason", "access", "--as", "dora",
+    )  # fmt: skip
+    assert goal.exit_code == 0 and "accepted" in goal.output
+    twice = cli(
+        "refinement", "request", cycle, "C04", "--goal", "2", "--tier", "A", "--reason", "access",
+    )  # fmt: skip
+    assert twice.exit_code == 2 and "exactly one of" in twice.output
     queue = cli("refinement", "queue", cycle, "--as", "dora")
     assert "T1" in queue.output and "new information" in queue.output
     refused = cli("refinement", "decide", cycle, str(request["id"]), "--accept", "--as", "tom")
@@ -49,7 +65,7 @@ def test_a_cycle_is_refined_and_published_from_the_command_line(
     for step in ("close-feedback", "approve"):
         assert cli("cycle", step, cycle).exit_code == 0
     published = cli("cycle", "publish", cycle, "--out", str(tmp_path / "final"), "--json")
-    assert json.loads(published.output)["refined"] == 1
+    assert json.loads(published.output)["refined"] == 2  # C02's segment, C03's goal
     history = cli(
         "refinement", "history", "--customer", "C02", "--system", "csv",
         "--out", str(tmp_path / "history.csv"), "--json",
@@ -62,7 +78,8 @@ def test_a_cycle_is_refined_and_published_from_the_command_line(
     )
     assert "champion" in (tmp_path / "history.csv").read_text(encoding="utf-8")
     analytics = cli("refinement", "analytics", cycle)
-    assert analytics.exit_code == 0 and "1 of 10 customers changed" in analytics.output
+    assert analytics.exit_code == 0 and "2 of 10 customers changed" in analytics.output
+    assert "1 call goals changed: +1 calls planned" in analytics.output
     moves = cli("cycle", "history", cycle)
     assert "approved" in moves.output and "published" in moves.output
     late = cli(

@@ -89,3 +89,43 @@ def test_0510_keeps_the_accepted_duplicate_then_the_latest(store_url: str) -> No
     ((actor, action, subject, details),) = events
     assert (actor, action, subject) == ("migration", "refinement.expire", "cycle:1")
     assert json.loads(details)["requests"] == [1, 3, 4]
+
+
+def test_0670_adds_the_refined_goal_to_a_store_with_assignments(store_url: str) -> None:
+    from alembic import command
+
+    database = Database(store_url)
+    database.upgrade("0650")
+    with database.engine.begin() as connection:
+        connection.execute(
+            sa.text(
+                "INSERT INTO assignment (cycle_id, customer_id, segment, segment_rule, "
+                "final_segment, origin, inputs, refined_target) VALUES "
+                "(1, 7, 'grow', 'r1', 'champion', 'refined', '{}', 'yes')"
+            )
+        )
+    database.engine.dispose()
+    upgraded = Database(store_url)
+    upgraded.upgrade()
+    assert upgraded.current_revision() == SCHEMA_REVISION
+
+    def stored() -> list[tuple]:
+        with upgraded.engine.connect() as connection:
+            return [
+                tuple(row)
+                for row in connection.exec_driver_sql(
+                    "SELECT customer_id, final_segment, refined_target FROM assignment"
+                ).all()
+            ]
+
+    with upgraded.engine.connect() as connection:
+        goals = connection.exec_driver_sql("SELECT refined_goal FROM assignment").all()
+    assert [tuple(row) for row in goals] == [(None,)]
+    assert stored() == [(7, "champion", "yes")]
+    config = upgraded._alembic_config()
+    with upgraded.engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.downgrade(config, "0650")
+    assert stored() == [(7, "champion", "yes")]
+    upgraded.upgrade()
+    assert upgraded.current_revision() == SCHEMA_REVISION

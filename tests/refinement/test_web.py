@@ -61,6 +61,33 @@ def test_a_rep_refines_their_territory_and_never_sees_another(
     assert (stored.customer_id, stored.requester, stored.status) == (1, "rita", "accepted")
 
 
+def test_a_rep_changes_call_goals_within_the_territory_s_capacity(
+    feedback: tuple[Harmonia, int],
+) -> None:
+    app, cycle = feedback
+    rita = _client(app, "rita")
+    page = rita.get(f"/cycles/{cycle}")
+    goal = re.search(r'<input type="number"[^>]*name="c1_goal"[^>]*>', page.text).group(0)
+    assert 'value="6"' in goal and "disabled" not in goal
+    # A browser sends every goal, changed or not: only the changed ones are requests.
+    sent = rita.post(
+        f"/cycles/{cycle}/requests",
+        data={
+            "territory": "T1",
+            **{f"c{n}_goal": calls for n, calls in ((1, "6"), (2, "900"), (3, "2"), (4, "1"))},
+            "c2_reason": "new information",
+            "c3_reason": "new information",
+        },
+    )
+    assert sent.status_code == 200 and "2 request(s) sent" in sent.text
+    # In the page's order (by name): C03's 2 calls first, then C02's 900 (12 - 3 + 900).
+    assert "calls planned for territory T1 would be 909 against a capacity of 880" in sent.text
+    stored = {
+        r.customer_id: (r.old_value, r.new_value, r.status) for r in app.refinement.requests(cycle)
+    }
+    assert stored == {2: ("3", "900", "rejected"), 3: ("1", "2", "pending")}
+
+
 def test_a_manager_sees_the_queue_and_decides(feedback: tuple[Harmonia, int]) -> None:
     app, cycle = feedback
     waiting = ask(app, cycle, "C03", "tier", "B", "data error", "rita")["id"]

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from harmonia.app.core import Harmonia
     from harmonia.definitions import RefinementPolicy
     from harmonia.refinement.carry import CarryOver
+    from harmonia.refinement.policy import CallCapacity
     from harmonia.store.models import Cycle, CycleTransition, RefinementRequest
 
 
@@ -100,6 +101,53 @@ class Refinement:
 
         spec = resolve(self.app.catalog, cycle.country, cycle.therapy_area, cycle.period)
         return [s for s in spec.rule_set.segment.outcomes if spec.strategies[s].target]
+
+    def goals(self, cycle: Cycle) -> dict[str, int]:
+        """The face-to-face calls the cycle's plan gives each segment in its period
+        (0 for a segment that is not targeted): a customer's call goal."""
+        from harmonia.engine.query import CycleQuery
+        from harmonia.engine.spec import resolve
+
+        spec = resolve(self.app.catalog, cycle.country, cycle.therapy_area, cycle.period)
+        return {
+            str(row["segment"]): int(str(row.get("face_to_face") or 0))
+            for row in CycleQuery(spec, 0).plan_rows()
+        }
+
+    def capacity(self, cycle: Cycle) -> CallCapacity:
+        """The face-to-face calls each territory of the cycle can make in its period, as
+        the planner counts them: the roster's reps (else the country's
+        ``reps_per_territory``) x working days x calls a day x share of the year."""
+        import numpy as np
+
+        from harmonia.engine.spec import resolve
+        from harmonia.refinement.policy import CallCapacity
+        from harmonia.store.bulk import BulkConnection
+        from harmonia.strategy.capacity import territory_capacity
+        from harmonia.strategy.operations import field_force
+        from harmonia.strategy.universe import PlannedCycle
+
+        spec = resolve(self.app.catalog, cycle.country, cycle.therapy_area, cycle.period)
+        force = field_force(self.app.database, [PlannedCycle(cycle, spec)], None)
+        with BulkConnection(self.app.database, write=False) as bulk:
+            scoped = bulk.read(
+                "SELECT DISTINCT territory FROM refinement_scope "
+                f"WHERE cycle_id = {int(cycle.id or 0)}"
+            ).column("territory")
+        territories = sorted({str(t) for t in scoped.to_pylist()} | set(force.reps))
+        reps = force.of(np.array(territories, dtype=object))
+        days, per_day = spec.parameter("working_days"), spec.parameter("calls_per_day")
+        share = spec.period.months / 12
+        calls = territory_capacity(
+            reps, share=share, working_days=days, calls_per_day=per_day, seats=0
+        )["face_to_face"]
+        return CallCapacity(
+            {t: int(c) for t, c in zip(territories, calls, strict=True)},
+            {t: float(r) for t, r in zip(territories, reps, strict=True)},
+            f"{days:g} working days x {per_day:g} calls a day x {spec.period.months}/12 "
+            "of the year",
+            replanned=spec.country.call_plan == "capacity",
+        )
 
     @staticmethod
     def orders(cycle: Cycle) -> dict[str, list[str]]:
@@ -193,8 +241,8 @@ class Refinement:
                 fix="re-run the same country, therapy area and period (harmonia cycle run)",
             )
         freeze_scope(self.app.database, new)
-        targeted = self.targeted(new)
-        report = carry_over_report(self.app.database, old_cycle, new_cycle, targeted)
+        targeted, goals = self.targeted(new), self.goals(new)
+        report = carry_over_report(self.app.database, old_cycle, new_cycle, targeted, goals)
         if dry_run:
             return report
         self._check(new, lifecycle.FEEDBACK)
@@ -211,7 +259,7 @@ class Refinement:
                         "carried over (managers deciding): nothing was carried",
                         fix="run the carry-over again once the managers are done",
                     ) from None
-                report = carry_over_report(self.app.database, old_cycle, new_cycle, targeted)
+                report = carry_over_report(self.app.database, old_cycle, new_cycle, targeted, goals)
         from harmonia.refinement.requests import expire_pending
         from harmonia.store.bulk import BulkConnection
         from harmonia.store.transitions import move_cycle
@@ -233,7 +281,7 @@ class Refinement:
         # dead cycle.
         with BulkConnection(self.app.database) as bulk:
             bulk.lock("refinement_request")
-        late = carry_over_report(self.app.database, old_cycle, new_cycle, targeted)
+        late = carry_over_report(self.app.database, old_cycle, new_cycle, targeted, goals)
         if late.requests:
             try:
                 apply_carry_over(self.app.database, late, actor=self.app.actor)
@@ -440,7 +488,14 @@ class Refinement:
         from harmonia.refinement.snapshot import proposal
 
         cycle = self.cycle(cycle_id)
-        return proposal(self.app.existing_database, cycle, territory, system, self.targeted(cycle))
+        return proposal(
+            self.app.existing_database,
+            cycle,
+            territory,
+            system,
+            self.targeted(cycle),
+            self.goals(cycle),
+        )
 
     def request(
         self,
@@ -502,6 +557,8 @@ class Refinement:
             _orders(cycle),
             table,
             targeted=self.targeted(cycle),
+            goals=self.goals(cycle),
+            capacity=self.capacity(cycle),
         )
         return Submitted(checked.to_pylist())
 
@@ -573,7 +630,7 @@ class Refinement:
                     FROM (SELECT territory, COUNT(*) AS customers FROM refinement_scope
                         WHERE {mine} GROUP BY territory) s
                     LEFT JOIN (SELECT territory, COUNT(DISTINCT customer_id) AS changes
-                        FROM refinement_request WHERE {mine}
+                        FROM refinement_request WHERE {mine} AND action <> 'goal'
                         AND status IN ('pending', 'accepted') GROUP BY territory) o
                     ON o.territory = s.territory
                     """

@@ -85,13 +85,19 @@ def _render_requests(rows: list[dict], title: str | None = None) -> None:
     type=click.Choice(["yes", "no"]),
     help="Add the customer to the target list (yes) or remove it (no).",
 )
+@click.option(
+    "--goal",
+    "goal",
+    type=click.IntRange(min=0),
+    help="The face-to-face calls to plan for the customer this period (within capacity).",
+)
 @click.option("--reason", required=True, help="One of the policy's reasons (quote it).")
 @click.option("--comment", default="", help="Anything the manager should know.")
 @click.option("--system", help="The system whose id CUSTOMER is (default: any; or harmonia).")
 @_person
 @_as_json
 def request(
-    cycle_id, customer, segment, needs, tier, target, reason, comment, system, person, as_json
+    cycle_id, customer, segment, needs, tier, target, goal, reason, comment, system, person, as_json
 ):
     """Ask for one change of a customer of your territory.
 
@@ -105,11 +111,12 @@ def request(
             ("needs", needs),
             ("tier", tier),
             ("target", target),
+            ("goal", None if goal is None else str(goal)),
         )
         if value
     ]
     if len(chosen) != 1:
-        raise click.UsageError("give exactly one of --segment, --needs, --tier, --target")
+        raise click.UsageError("give exactly one of --segment, --needs, --tier, --target, --goal")
     ((action, value),) = chosen
     submitted = app().refinement.request(
         cycle_id,
@@ -265,6 +272,11 @@ def analytics(cycle_id: int, as_json: bool) -> None:
         f"({figures['share_of_universe_changed']:.2%}), "
         f"{figures['final_segments_from_refinement']:,} final segments from refinement"
     )
+    if figures["goals"]["accepted"]:
+        stdout.print(
+            f"{figures['goals']['accepted']:,} call goals changed: "
+            f"{figures['goals']['calls_added']:+,} calls planned"
+        )
     stdout.print(
         table(
             "by reason",

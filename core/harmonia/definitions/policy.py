@@ -34,6 +34,10 @@ class AutoRule:
     message: str
 
 
+#: The kinds of request a policy may let reps make (its ``dimensions``).
+REQUEST_KINDS = ("segment", "needs", "tier", "target", "goal")
+
+
 @attrs.frozen
 class RefinementPolicy:
     """The limits of field refinement in a market.
@@ -51,12 +55,14 @@ class RefinementPolicy:
     name: str
     #: What reps may do, in one sentence a rep understands.
     description: str
-    #: Which results reps may change: ``segment``, ``needs``, ``tier``, and ``target``
-    #: (add a customer to the target list, ``yes``, or remove one, ``no``).
+    #: Which results reps may change: ``segment``, ``needs``, ``tier``, ``target``
+    #: (add a customer to the target list, ``yes``, or remove one, ``no``) and
+    #: ``goal`` (the face-to-face calls planned for a customer, within capacity).
     dimensions: tuple[str, ...] = ("segment",)
     #: ``adjacent``: one step up or down the dimension's order; ``any``: anywhere.
     moves: Literal["adjacent", "any"] = "adjacent"
-    #: The largest share (0 to 1) of a rep's customers whose result may change in a cycle.
+    #: The largest share (0 to 1) of a rep's customers whose result may change in a cycle
+    #: (call goals are not counted: they change the work planned, not the result).
     max_share: float = 0.2
     #: The reasons a rep picks from, in the field's language.
     reasons: tuple[str, ...] = ("new information", "access", "relationship", "data error")
@@ -98,10 +104,10 @@ class RefinementPolicy:
                 yield Problem(f"reasons_by_action.{action}", "declare at least one reason")
             yield from check_unique(f"reasons_by_action.{action}", reasons, "reason")
         for index, dimension in enumerate(self.dimensions):
-            if dimension not in ("segment", "needs", "tier", "target"):
+            if dimension not in REQUEST_KINDS:
                 yield Problem(
                     f"dimensions[{index}]",
-                    f"{dimension!r} is not segment, needs, tier or target",
+                    f"{dimension!r} is not one of {', '.join(REQUEST_KINDS)}",
                 )
         if self.window_days < 1:
             yield Problem("window_days", "the refinement window must be at least one day")

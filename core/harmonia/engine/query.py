@@ -509,11 +509,23 @@ class CycleQuery:
         customer shows one national identifier and one source id (the first by
         scheme, by system and id), looked up for the targeted customers only.
         ``refined``: the stored assignments after field refinement, whose
-        ``refined_target`` adds a customer to the list (``yes``) or removes one.
+        ``refined_target`` adds a customer to the list (``yes``) or removes one,
+        and whose ``refined_goal`` sets its face-to-face calls (contacts and cost
+        follow).
         """
 
         def channels(table: str) -> str:
             return "".join(f"{table}.{channel}, " for channel in self.channels)
+
+        planned = f"{channels('plan')}plan.contacts, plan.cost"
+        if refined and "face_to_face" in self.channels:
+            goal = "COALESCE(a.refined_goal, plan.face_to_face)"
+            planned = (
+                channels("plan").replace("plan.face_to_face,", f"{goal} AS face_to_face,")
+                + f"plan.contacts - plan.face_to_face + {goal} AS contacts, "
+                f"plan.cost + ({goal} - plan.face_to_face) * {self._call_cost('plan.segment')} "
+                "AS cost"
+            )
 
         targeted = "customer_id IN (SELECT customer_id FROM targeted)"
         targeted_by = (
@@ -525,8 +537,7 @@ class CycleQuery:
         WITH plan AS ({self._plan()}),
         targeted AS (
             SELECT a.customer_id, a.final_segment, a.origin, a.needs, a.tier,
-                plan.segment_rank, plan.strategy, {channels("plan")}plan.contacts,
-                plan.cost
+                plan.segment_rank, plan.strategy, {planned}
             FROM {assignments} a JOIN plan ON plan.segment = a.final_segment
             WHERE {targeted_by}
         ),
@@ -553,6 +564,16 @@ class CycleQuery:
         LEFT JOIN sources ON sources.customer_id = t.customer_id
         ORDER BY c.territory, t.segment_rank, t.customer_id
         """
+
+    def _call_cost(self, segment: str) -> str:
+        """SQL: what one face-to-face call costs in the strategy of ``segment`` (an expression)."""
+        cases = " ".join(
+            f"WHEN {quote(name)} THEN {double(plan.cost)}"
+            for name, strategy in self.spec.strategies.items()
+            for plan in strategy.channels
+            if plan.channel == "face_to_face"
+        )
+        return f"(CASE {segment} {cases} ELSE {double(0)} END)" if cases else double(0)
 
     def summary(self, assignments: str) -> str:
         """Customers, pull-through, contacts, cost and revenue per final segment,

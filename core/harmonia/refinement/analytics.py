@@ -1,9 +1,9 @@
 """Override analytics: what the field asked for, what was decided, how much moved.
 
-Per cycle, in the store, in three small queries: requests by reason and
+Per cycle, in the store, in a few small queries: requests by reason and
 outcome, by territory (customers, requests, changes accepted, share of the
-territory changed), and the share of the universe whose final segment came
-from refinement. How customers the field moved performed against those the
+territory changed), the share of the universe whose final segment came
+from refinement, and the call goals changed (calls added or taken away). How customers the field moved performed against those the
 rules placed needs actuals of the following period; it is not computed here.
 """
 
@@ -49,6 +49,11 @@ def override_analytics(database: Database, cycle_id: int) -> dict[str, Any]:
                 f"WHERE cycle_id = {cycle_id} AND status = 'accepted'"
             )
         )
+        goals = bulk.read(
+            "SELECT COUNT(*) AS accepted, COALESCE(SUM(CAST(new_value AS INTEGER) "
+            "- CAST(old_value AS INTEGER)), 0) AS calls_added FROM refinement_request "
+            f"WHERE cycle_id = {cycle_id} AND action = 'goal' AND status = 'accepted'"
+        ).to_pylist()[0]
         refined = int(
             bulk.scalar(
                 f"SELECT COUNT(*) FROM assignment WHERE cycle_id = {cycle_id} "
@@ -65,6 +70,8 @@ def override_analytics(database: Database, cycle_id: int) -> dict[str, Any]:
         "customers_changed": changed,
         "share_of_universe_changed": round(changed / universe, 6) if universe else 0.0,
         "final_segments_from_refinement": refined,
+        # Call goals change the work planned, not the customers' results.
+        "goals": {"accepted": int(goals["accepted"]), "calls_added": int(goals["calls_added"])},
         "requests": sum(row["requests"] for row in by_reason),
         "by_reason": by_reason,
         "by_rule": by_rule,

@@ -23,13 +23,13 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import attrs
 
 from harmonia.compute import duckdb_connection
 from harmonia.refinement.requests import stored_time
-from harmonia.refinement.snapshot import target_sql
+from harmonia.refinement.snapshot import goal_sql, target_sql
 from harmonia.sql import literal
 from harmonia.store.bulk import BulkConnection
 from harmonia.store.database import Database
@@ -40,7 +40,8 @@ OUTCOMES_SQL = """
 WITH valued AS (
     SELECT r.*, n.customer_id AS rerun_customer, n.territory AS rerun_territory,
         CASE r.action WHEN 'segment' THEN n.segment WHEN 'needs' THEN n.needs
-            WHEN 'tier' THEN n.tier WHEN 'target' THEN n.target END AS rerun_value
+            WHEN 'tier' THEN n.tier WHEN 'target' THEN n.target
+            WHEN 'goal' THEN CAST(n.goal AS VARCHAR) END AS rerun_value
     FROM requests r LEFT JOIN rerun n ON n.customer_id = r.customer_id
 )
 SELECT * EXCLUDE (rerun_customer),
@@ -90,12 +91,17 @@ def _why(row: dict, new_cycle: int) -> str:
 
 
 def carry_over_report(
-    database: Database, old_cycle: int, new_cycle: int, targeted: Sequence[str] = ()
+    database: Database,
+    old_cycle: int,
+    new_cycle: int,
+    targeted: Sequence[str] = (),
+    goals: Mapping[str, int] | None = None,
 ) -> CarryOver:
     """The open requests of ``old_cycle`` and how each fares in ``new_cycle``.
 
     ``new_cycle``'s refinement scope must be frozen (its territories);
-    ``targeted`` are the segments its plan targets.
+    ``targeted`` are the segments its plan targets, ``goals`` the calls its plan
+    gives each segment.
     """
     with BulkConnection(database) as bulk:
         requests = bulk.read(
@@ -106,7 +112,9 @@ def carry_over_report(
         )
         rerun = bulk.read(
             "SELECT s.customer_id, s.territory, a.final_segment AS segment, a.needs, a.tier, "
-            f"{target_sql('a.final_segment', targeted)} AS target FROM refinement_scope s JOIN assignment a ON a.cycle_id = s.cycle_id AND "
+            f"{target_sql('a.final_segment', targeted)} AS target, "
+            f"{goal_sql('a.final_segment', goals or {})} AS goal "
+            "FROM refinement_scope s JOIN assignment a ON a.cycle_id = s.cycle_id AND "
             f"a.customer_id = s.customer_id WHERE s.cycle_id = {int(new_cycle)} AND "
             "s.customer_id IN (SELECT customer_id FROM refinement_request "
             f"WHERE cycle_id = {int(old_cycle)} AND status IN ('pending', 'accepted'))"
@@ -120,7 +128,7 @@ def carry_over_report(
             "CREATE TEMP TABLE rerun AS SELECT CAST(customer_id AS BIGINT) AS customer_id, "
             f"CAST(territory AS {text}) AS territory, CAST(segment AS {text}) AS segment, "
             f"CAST(needs AS {text}) AS needs, CAST(tier AS {text}) AS tier, "
-            f"CAST(target AS {text}) AS target FROM rerun_raw"
+            f"CAST(target AS {text}) AS target, CAST(goal AS BIGINT) AS goal FROM rerun_raw"
         )
         duck.execute(
             "CREATE TEMP TABLE requests AS SELECT CAST(id AS BIGINT) AS id, "

@@ -12,6 +12,9 @@ rejects it with a message naming the rule (``rule``):
 ``reason``      one of the policy's reasons
 ``duplicate``   no other open request for the same customer and dimension
 ``max_share``   the share of a rep's customers with a change stays within ``max_share``
+                (call goals are not counted: they change the work, not the result)
+``capacity``    a call goal keeps the calls planned for the territory within what
+                its reps can make in the period (the planner's capacity model)
 
 A manager's own change is held to the window, the territory (below them), the
 dimensions, the values and the reasons, not to moves or the share.
@@ -66,6 +69,23 @@ def allowed_moves(values: Sequence[str], current: str | None, moves: str) -> lis
 
 
 @attrs.frozen
+class CallCapacity:
+    """The face-to-face calls each territory's reps can make in the cycle's period.
+
+    ``calls`` and ``reps`` are per territory (the planner's model: reps x working
+    days x calls a day x share of the year); ``basis`` says how one rep's calls
+    are counted, for the message a refused goal shows.
+    """
+
+    calls: Mapping[str, int]
+    reps: Mapping[str, float]
+    basis: str
+    #: The market plans its calls within capacity when publishing (``call_plan =
+    #: "capacity"``): the planner sets every goal, so none is taken by hand.
+    replanned: bool = False
+
+
+@attrs.frozen
 class Context:
     """What checking a batch needs beyond the requests: the policy and the cycle's facts.
 
@@ -74,14 +94,18 @@ class Context:
     holds the tables ``scope`` (customer_id, territory, segment, needs, tier, target:
     the requested customers in the snapshot), ``sizes`` (territory, customers),
     ``authority`` (person, role, territory, manager: the territories each person
-    may act on) and ``open_requests`` (id, customer_id, action, territory,
-    status: the cycle's pending and accepted requests).
+    may act on), ``open_requests`` (id, customer_id, action, territory,
+    status: the cycle's pending and accepted requests) and ``planned``
+    (territory, calls: the face-to-face calls planned per territory, open goal
+    requests included); ``scope`` also has each customer's ``goal`` (its calls).
+    Without ``capacity`` (what each territory can make) goals are not capped.
     """
 
     policy: RefinementPolicy
     orders: Mapping[str, Sequence[str]]
     opened_at: dt.datetime
     now: dt.datetime
+    capacity: CallCapacity | None = None
 
 
 def evaluate(duck: duckdb.DuckDBPyConnection, incoming: pa.Table, context: Context) -> pa.Table:
@@ -92,6 +116,20 @@ def evaluate(duck: duckdb.DuckDBPyConnection, incoming: pa.Table, context: Conte
         raise DefinitionError(problems, where=f"refinement policy {context.policy.name}")
     duck.register("incoming", incoming)
     duck.execute(f"CREATE OR REPLACE TEMP TABLE orders AS {_orders_sql(context.orders)}")
+    capacity = context.capacity or CallCapacity({}, {}, "")
+    territories = list(capacity.calls)
+    duck.register(
+        "capacity_rows",
+        pa.table(
+            {
+                "territory": pa.array(territories, pa.string()),
+                "calls": pa.array([capacity.calls[t] for t in territories], pa.int64()),
+                "reps": pa.array([capacity.reps.get(t, 0.0) for t in territories], pa.float64()),
+            }
+        ),
+    )
+    duck.execute("CREATE OR REPLACE TEMP TABLE capacities AS SELECT * FROM capacity_rows")
+    duck.unregister("capacity_rows")
     checked = duck.sql(_checks_sql(context)).to_arrow_table()
     duck.unregister("incoming")
     return checked
@@ -120,10 +158,13 @@ def _checks_sql(context: Context) -> str:
         else "NULL"
     )
     return f"""
-    WITH requests AS (
-        SELECT i.*, s.territory, s.segment, s.needs, s.tier, s.target,
+    WITH RECURSIVE requests AS (
+        SELECT i.*, s.territory, s.segment, s.needs, s.tier, s.target, s.goal,
             CASE i.action WHEN 'segment' THEN s.segment WHEN 'needs' THEN s.needs
-                WHEN 'tier' THEN s.tier WHEN 'target' THEN s.target END AS old_value,
+                WHEN 'tier' THEN s.tier WHEN 'target' THEN s.target
+                WHEN 'goal' THEN CAST(s.goal AS VARCHAR) END AS old_value,
+            CASE WHEN i.action = 'goal' AND regexp_full_match(trim(i.new_value), '[0-9]{{1,9}}')
+                THEN CAST(trim(i.new_value) AS BIGINT) END AS new_goal,
             a.role, a.person IS NOT NULL AS covered, a.manager,
             (SELECT string_agg(DISTINCT territory, ', ' ORDER BY territory) FROM authority
                 WHERE person = i.requester) AS own_units
@@ -132,7 +173,9 @@ def _checks_sql(context: Context) -> str:
         LEFT JOIN authority a ON a.person = i.requester AND a.territory = s.territory
     ), placed AS (
         SELECT r.*, old.position AS old_position, new.position AS new_position,
-            old.position - new.position AS steps, new.position = 0 AS to_top,
+            CASE WHEN r.action = 'goal' THEN r.new_goal - r.goal
+                ELSE old.position - new.position END AS steps,
+            COALESCE(new.position = 0, FALSE) AS to_top,
             (SELECT string_agg(value, ', ' ORDER BY position) FROM orders
                 WHERE dimension = r.action) AS values_of
         FROM requests r
@@ -149,7 +192,8 @@ def _checks_sql(context: Context) -> str:
                 || COALESCE(own_units, 'no territory') || ')'] END,
             CASE WHEN action NOT IN ({text_list(policy.dimensions)}) THEN ['policy.dimensions',
                 'the policy lets reps change {allowed}, not ' || COALESCE(action, 'nothing')] END,
-            CASE WHEN new_position IS NULL THEN ['policy.value', '''' || COALESCE(new_value, '')
+            CASE WHEN action = 'goal' THEN {_goal_value_check(context.capacity)}
+                WHEN new_position IS NULL THEN ['policy.value', '''' || COALESCE(new_value, '')
                 || ''' is not a ' || action || ' (' || COALESCE(values_of, '') || ')']
                 WHEN new_value = old_value THEN ['policy.value', 'customer ' || customer_id
                 || ' is already ' || old_value] END,
@@ -170,16 +214,18 @@ def _checks_sql(context: Context) -> str:
     ), eligible AS (
         -- The share counts customers: those asked for already, then this batch's
         -- new ones in order (a second dimension of the same customer is no new change).
+        -- A call goal changes the rep's work, not the customer's result: not counted.
         SELECT territory, customer_id, min(_row) AS first_row
         FROM deduplicated d
-        WHERE refusal2 IS NULL AND role = 'rep'
-            AND customer_id NOT IN (SELECT customer_id FROM open_requests)
+        WHERE refusal2 IS NULL AND role = 'rep' AND action <> 'goal'
+            AND customer_id NOT IN (SELECT customer_id FROM open_requests WHERE action <> 'goal')
         GROUP BY territory, customer_id
     ), ranked AS (
         SELECT *, ROW_NUMBER() OVER (PARTITION BY territory ORDER BY first_row) AS nth
         FROM eligible
     ), already AS (
-        SELECT territory, count(DISTINCT customer_id) AS n FROM open_requests GROUP BY territory
+        SELECT territory, count(DISTINCT customer_id) AS n FROM open_requests
+        WHERE action <> 'goal' GROUP BY territory
     ), shared AS (
         SELECT d.*, COALESCE(d.refusal2, CASE
             WHEN r.nth IS NOT NULL AND COALESCE(al.n, 0) + r.nth
@@ -194,6 +240,34 @@ def _checks_sql(context: Context) -> str:
             AND d.refusal2 IS NULL AND d.role = 'rep'
         LEFT JOIN sizes sz ON sz.territory = d.territory
         LEFT JOIN already al ON al.territory = d.territory
+    ), goals AS (
+        SELECT s._row, s.territory, s.new_goal - s.goal AS added, COALESCE(p.calls, 0) AS planned,
+            c.calls AS capacity, c.reps,
+            ROW_NUMBER() OVER (PARTITION BY s.territory ORDER BY s._row) AS nth
+        FROM shared s
+        LEFT JOIN planned p ON p.territory = s.territory
+        LEFT JOIN capacities c ON c.territory = s.territory
+        WHERE s.final_refusal IS NULL AND s.action = 'goal'
+    ), walked(territory, nth, _row, before, added, capacity, reps) AS (
+        -- A territory's planned calls, then this batch's goals one by one in order:
+        -- a goal that fits adds its change (a lower goal makes room), one that does
+        -- not is refused and adds nothing. One step per goal of the busiest territory.
+        SELECT territory, nth, _row, planned, added, capacity, reps FROM goals WHERE nth = 1
+        UNION ALL
+        SELECT g.territory, g.nth, g._row,
+            w.before + CASE WHEN {_fits("w")} THEN w.added ELSE 0 END,
+            g.added, g.capacity, g.reps
+        FROM walked w JOIN goals g ON g.territory = w.territory AND g.nth = w.nth + 1
+    ), capped AS (
+        SELECT s.* EXCLUDE (final_refusal), COALESCE(s.final_refusal, CASE
+            WHEN NOT {_fits("g")}
+            THEN ['policy.capacity', 'calls planned for territory ' || s.territory
+                || ' would be ' || format('{{:,}}', g.before + g.added)
+                || ' against a capacity of ' || format('{{:,}}', g.capacity) || ' ('
+                || format('{{:g}}', g.reps) || ' rep(s) x '
+                || {quote(context.capacity.basis if context.capacity else "")} || ')'] END)
+            AS final_refusal
+        FROM shared s LEFT JOIN walked g ON g._row = s._row
     )
     SELECT _row, customer_id, requester, action, old_value, new_value, reason, comment,
         territory,
@@ -213,7 +287,7 @@ def _checks_sql(context: Context) -> str:
              WHEN {"TRUE" if policy.requires_approval else "FALSE"} THEN
                 'waiting for the decision of ' || COALESCE(manager, 'your manager')
              ELSE 'accepted: the policy needs no approval' END AS message
-    FROM shared
+    FROM capped
     ORDER BY _row
     """
 
@@ -236,11 +310,37 @@ def _reasons_check(policy: RefinementPolicy) -> str:
     return f"CASE {kinds} ELSE {general} END" if kinds else general
 
 
+def _fits(goal: str) -> str:
+    """SQL: the goal ``goal`` (a row of ``walked``) keeps its territory within capacity
+    (a lower goal always does; a territory without a known capacity is not capped)."""
+    return (
+        f"({goal}.added <= 0 OR {goal}.capacity IS NULL "
+        f"OR {goal}.before + {goal}.added <= {goal}.capacity)"
+    )
+
+
+def _goal_value_check(capacity: CallCapacity | None) -> str:
+    """A call goal is a whole number of calls, for a customer on the target list, and a change."""
+    if capacity is not None and capacity.replanned:
+        return (
+            "['policy.dimensions', 'this market plans its calls within capacity when the "
+            "cycle is published (call_plan = capacity): the planner sets every goal']"
+        )
+    return (
+        "CASE WHEN new_goal IS NULL THEN ['policy.value', 'a call goal is a "
+        "whole number of calls (0 or more), not ''' || COALESCE(new_value, '') || ''''] "
+        "WHEN target = 'no' THEN ['policy.value', 'customer ' || customer_id || ' is not on "
+        "the target list: ask for it as a target first'] "
+        "WHEN new_goal = goal THEN ['policy.value', 'customer ' || customer_id || ' already "
+        "has a goal of ' || goal || ' calls'] END"
+    )
+
+
 def _moves_check(policy: RefinementPolicy) -> str:
     if policy.moves != "adjacent":
         return "NULL"
     return (
-        "CASE WHEN role = 'rep' AND abs(steps) > 1 THEN ['policy.moves', 'a move from ' || old_value || ' to ' "
+        "CASE WHEN role = 'rep' AND action <> 'goal' AND abs(steps) > 1 THEN ['policy.moves', 'a move from ' || old_value || ' to ' "
         "|| new_value || ' is ' || abs(steps) || ' steps; the policy allows one step up "
         "or down'] END"
     )

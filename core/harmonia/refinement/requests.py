@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import attrs
@@ -24,9 +24,9 @@ from harmonia import lifecycle
 from harmonia.compute import duckdb_connection
 from harmonia.definitions import RefinementPolicy
 from harmonia.errors import ConfigError, NotFoundError
-from harmonia.refinement.policy import INCOMING, Context, evaluate
-from harmonia.refinement.snapshot import target_sql
-from harmonia.sql import literal, quote
+from harmonia.refinement.policy import INCOMING, CallCapacity, Context, evaluate
+from harmonia.refinement.snapshot import goal_sql, target_sql
+from harmonia.sql import literal, quote, text_list
 from harmonia.store.bulk import BulkConnection
 from harmonia.store.database import Database
 from harmonia.store.models import AuditEvent, Cycle, CycleTransition, RefinementRequest
@@ -116,12 +116,16 @@ def submit(
     *,
     now: dt.datetime | None = None,
     targeted: Sequence[str] = (),
+    goals: Mapping[str, int] | None = None,
+    capacity: CallCapacity | None = None,
 ) -> pa.Table:
     """Check and store a batch of requests; returns each with its id and decision.
 
     ``requests`` has the columns of :data:`INCOMING` (``_row`` numbers them in
     their file). Whatever the outcome, every request is stored. ``targeted``
-    are the segments the cycle's plan targets (a customer's ``target`` value).
+    are the segments the cycle's plan targets (a customer's ``target`` value),
+    ``goals`` the face-to-face calls the plan gives each segment (a customer's
+    ``goal``) and ``capacity`` the calls each territory can make.
 
     Checking and storing are one transaction that holds the requests' write
     lock, so two submits at once are checked one after the other (the second
@@ -137,14 +141,18 @@ def submit(
     incoming = requests.select(INCOMING.names).cast(INCOMING)
     cycle_id = int(cycle.id)
     context = Context(
-        policy, orders, opened_at(database, cycle_id, json.loads(cycle.snapshot)), now
+        policy,
+        orders,
+        opened_at(database, cycle_id, json.loads(cycle.snapshot)),
+        now,
+        capacity,
     )
     duck = duckdb_connection()
     try:
         with BulkConnection(database) as bulk:
             bulk.lock("refinement_request")
             _check_status(bulk, cycle)
-            _read_context(bulk, duck, cycle_id, cycle.country, incoming, targeted)
+            _read_context(bulk, duck, cycle_id, cycle.country, incoming, targeted, goals or {})
             checked = evaluate(duck, incoming, context)
             return _store(bulk, duck, cycle_id, checked, now)
     except Exception as error:
@@ -181,8 +189,10 @@ def _read_context(
     country: str,
     incoming: pa.Table,
     targeted: Sequence[str] = (),
+    goals: Mapping[str, int] | None = None,
 ) -> None:
     """The DuckDB tables :func:`evaluate` checks a batch against (see ``Context``)."""
+    goals = goals or {}
     load_authority(bulk, duck, country)
     known = {row[0] for row in duck.sql("SELECT DISTINCT person FROM people").fetchall()}
     strangers = sorted(set(incoming.column("requester").to_pylist()) - known)
@@ -201,7 +211,8 @@ def _read_context(
         "scope",
         bulk.read(
             "SELECT s.customer_id, s.territory, a.final_segment AS segment, a.needs, "
-            f"a.tier, {target_sql('a.final_segment', targeted)} AS target "
+            f"a.tier, {target_sql('a.final_segment', targeted)} AS target, "
+            f"{goal_sql('a.final_segment', goals)} AS goal "
             "FROM refinement_scope s JOIN assignment a ON a.cycle_id = s.cycle_id "
             f"AND a.customer_id = s.customer_id WHERE s.cycle_id = {cycle_id} "
             f"AND s.customer_id IN (SELECT customer_id FROM {ids})"
@@ -213,8 +224,10 @@ def _read_context(
             "needs": text,
             "tier": text,
             "target": text,
+            "goal": "BIGINT",
         },
     )
+    _read_planned(bulk, duck, cycle_id, incoming, goals)
     _typed(
         duck,
         "sizes",
@@ -239,6 +252,42 @@ def _read_context(
             "status": text,
         },
     )
+
+
+def _read_planned(
+    bulk: BulkConnection, duck: Any, cycle_id: int, incoming: pa.Table, goals: Mapping[str, int]
+) -> None:
+    """The DuckDB table ``planned`` (territory, calls): the face-to-face calls planned
+    for each territory a goal of the batch is on, open goal requests taking the
+    place of the plan's calls. Counted in the store, over those territories only."""
+    import pyarrow.compute as pc
+
+    asked = incoming.filter(pc.equal(incoming.column("action"), "goal")).select(["customer_id"])
+    territories: list[str] = []
+    if asked.num_rows:
+        duck.register("asked_goals", asked)
+        territories = [
+            row[0]
+            for row in duck.sql(
+                "SELECT DISTINCT s.territory FROM scope s JOIN asked_goals g "
+                "ON g.customer_id = s.customer_id"
+            ).fetchall()
+        ]
+        duck.unregister("asked_goals")
+    rows = bulk.read(
+        f"""
+        SELECT s.territory, SUM(COALESCE(CAST(o.new_value AS INTEGER),
+            {goal_sql("a.final_segment", goals)})) AS calls
+        FROM refinement_scope s
+        JOIN assignment a ON a.cycle_id = s.cycle_id AND a.customer_id = s.customer_id
+        LEFT JOIN refinement_request o ON o.cycle_id = s.cycle_id
+            AND o.customer_id = s.customer_id AND o.action = 'goal'
+            AND o.status IN ('pending', 'accepted')
+        WHERE s.cycle_id = {cycle_id} AND s.territory IN ({text_list(territories)})
+        GROUP BY s.territory
+        """
+    )
+    _typed(duck, "planned", rows, {"territory": "VARCHAR", "calls": "BIGINT"})
 
 
 def stored_time(dialect: str, at: dt.datetime) -> str:

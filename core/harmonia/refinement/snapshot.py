@@ -9,12 +9,12 @@ are single SQL statements in the store, whatever the size of the universe.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import pyarrow as pa
 
 from harmonia.periods import Period
-from harmonia.sql import text_list
+from harmonia.sql import quote, text_list
 from harmonia.store.bulk import BulkConnection
 from harmonia.store.database import Database
 from harmonia.store.models import Cycle
@@ -25,6 +25,7 @@ DIMENSION_COLUMNS = {
     "needs": "needs",
     "tier": "tier",
     "target": "refined_target",
+    "goal": "refined_goal",
 }
 
 #: A target request's values: on the target list, or not.
@@ -34,6 +35,13 @@ TARGET_VALUES = ("yes", "no")
 def target_sql(segment: str, targeted: Sequence[str]) -> str:
     """SQL: ``yes`` when the segment ``segment`` (an expression) is a targeted one."""
     return f"CASE WHEN {segment} IN ({text_list(targeted)}) THEN 'yes' ELSE 'no' END"
+
+
+def goal_sql(segment: str, goals: Mapping[str, int]) -> str:
+    """SQL: the face-to-face calls the plan gives the segment ``segment`` (an expression)
+    in the cycle's period (``goals``: segment -> calls; 0 for a segment not listed)."""
+    cases = " ".join(f"WHEN {quote(name)} THEN {int(calls)}" for name, calls in goals.items())
+    return f"CAST(CASE {segment} {cases} ELSE 0 END AS BIGINT)" if cases else "CAST(0 AS BIGINT)"
 
 
 def freeze_scope(database: Database, cycle: Cycle) -> int:
@@ -99,10 +107,12 @@ def apply_accepted(database: Database, cycle_id: int) -> int:
             schema = "temp." if bulk.dialect == "sqlite" else ""
             bulk.execute(f"CREATE INDEX {schema}{stage}_customer ON {stage} (customer_id)")
             origin = ", origin = 'refined'" if action == "segment" else ""
+            # A goal is a number of calls (the request keeps it as text, like every value).
+            value = "CAST(s.new_value AS INTEGER)" if action == "goal" else "s.new_value"
             bulk.execute(
                 f"""
                 UPDATE assignment SET {column} = (
-                    SELECT s.new_value FROM {stage} s WHERE s.customer_id = assignment.customer_id
+                    SELECT {value} FROM {stage} s WHERE s.customer_id = assignment.customer_id
                 ){origin}
                 WHERE cycle_id = {cycle_id} AND customer_id IN (SELECT customer_id FROM {stage})
                 """
@@ -147,6 +157,7 @@ def proposal(
     territory: str | None,
     system: str | None,
     targeted: Sequence[str] = (),
+    goals: Mapping[str, int] | None = None,
 ):
     """The cycle's frozen proposal as Arrow (see ``app.refinement.proposal``).
 
@@ -170,7 +181,9 @@ def proposal(
                 COALESCE(r.segment, a.final_segment) AS segment,
                 COALESCE(r.needs, a.needs) AS needs, COALESCE(r.tier, a.tier) AS tier,
                 COALESCE(r.target, a.refined_target,
-                    {target_sql("COALESCE(r.segment, a.final_segment)", targeted)}) AS target
+                    {target_sql("COALESCE(r.segment, a.final_segment)", targeted)}) AS target,
+                COALESCE(CAST(r.goal AS BIGINT), CAST(a.refined_goal AS BIGINT),
+                    {goal_sql("COALESCE(r.segment, a.final_segment)", goals or {})}) AS goal
             FROM refinement_scope s
             JOIN assignment a ON a.cycle_id = s.cycle_id AND a.customer_id = s.customer_id
             JOIN customer c ON c.id = s.customer_id

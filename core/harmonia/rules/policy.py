@@ -12,16 +12,18 @@ from collections.abc import Mapping
 import attrs
 
 from harmonia.definitions import RefinementPolicy
+from harmonia.definitions.policy import REQUEST_KINDS
 from harmonia.errors import Problem
 from harmonia.rules.check import check_condition
 from harmonia.rules.features import FeatureSpec
 
 #: What an auto rule's condition can name.
 REQUEST_FACTS: Mapping[str, FeatureSpec] = {
-    "action": FeatureSpec("action", "text", ("segment", "needs", "tier", "target"), nullable=False),
+    "action": FeatureSpec("action", "text", REQUEST_KINDS, nullable=False),
     "reason": FeatureSpec("reason", "text", nullable=False),
     "old_value": FeatureSpec("old_value", "text"),
     "new_value": FeatureSpec("new_value", "text"),
+    # Steps up a dimension's order (1 is one step up); of a call goal, the calls added.
     "steps": FeatureSpec("steps", "integer"),
     "to_top": FeatureSpec("to_top", "boolean", nullable=False),
     "segment": FeatureSpec("segment", "text"),

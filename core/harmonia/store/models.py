@@ -309,6 +309,9 @@ class Assignment(SQLModel, table=True):
     #: ``yes``/``no`` where an accepted request added the customer to the target
     #: list or removed it (else its segment's strategy decides).
     refined_target: str | None = None
+    #: The face-to-face calls planned for the customer in the cycle's period where an
+    #: accepted request changed them (else its final segment's strategy decides).
+    refined_goal: int | None = None
 
 
 class StrategyPlan(SQLModel, table=True):

@@ -143,6 +143,7 @@ class _Pages:
             territory=territory,
             territories=mine,
             dimensions=dimensions,
+            goals="goal" in policy.dimensions,
             rows=rows,
             asked=asked,
             queue=queue,
@@ -207,8 +208,9 @@ def _changes(
     for number, row in enumerate(proposal, start=1):
         key = f"c{row['harmonia_id']}"
         for dimension in dimensions:
-            value = str(form.get(f"{key}_{dimension}", "") or "")
-            if value and value != (row.get(dimension) or ""):
+            value = str(form.get(f"{key}_{dimension}", "") or "").strip()
+            current = row.get(dimension)  # a goal is a number of calls
+            if value and value != ("" if current is None else str(current)):
                 changes.append(
                     {
                         "_row": number,

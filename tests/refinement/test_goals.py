@@ -1,0 +1,162 @@
+"""Call goals: the calls planned for a customer, changed within the territory's capacity.
+
+In the Belgian test market a targeted customer's goal for 2027-H1 is its segment's
+face-to-face calls (champion 6, grow 3, develop 1, maintain 0): T1 plans 11 calls
+(C01 6, C02 3, C03 1, C04 1); a territory of one rep can make 880
+(220 working days x 8 calls a day x 6/12 of the year).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+from helpers import query
+
+from harmonia import Harmonia
+
+
+def _submit(app: Harmonia, cycle: int, asked: list[tuple[str, str, str]]) -> list[dict]:
+    """Goal requests (customer, calls, who) as checked and stored."""
+    return app.refinement.submit(
+        cycle,
+        [
+            {
+                "_row": number,
+                "customer_id": int(customer[1:]),
+                "requester": who,
+                "action": "goal",
+                "new_value": calls,
+                "reason": "new information",
+                "comment": "",
+            }
+            for number, (customer, calls, who) in enumerate(asked, start=1)
+        ],
+    ).requests
+
+
+def test_a_call_goal_is_checked_against_the_territory_s_capacity(
+    feedback: tuple[Harmonia, int],
+) -> None:
+    app, cycle = feedback
+    checked = _submit(
+        app,
+        cycle,
+        [
+            ("C01", "900", "rita"),  # 11 - 6 + 900 = 905 calls on T1: over 880
+            ("C02", "800", "rita"),  # 11 - 3 + 800 = 808: fits (C01's refusal adds nothing)
+            ("C03", "80", "rita"),  # 808 - 1 + 80 = 887: over
+            ("C04", "0", "rita"),  # fewer calls always fit: 807
+            ("C10", "4", "tom"),  # monitor: not on the target list
+            ("C06", "2.5", "tom"),  # not a whole number
+            ("C07", "0", "tom"),  # maintain plans 0 already
+        ],
+    )
+    found = [(c["old_value"], c["status"], c["rule"]) for c in checked]
+    assert found == [
+        ("6", "rejected", "policy.capacity"),
+        ("3", "pending", "manager"),
+        ("1", "rejected", "policy.capacity"),
+        ("1", "pending", "manager"),
+        ("0", "rejected", "policy.value"),
+        ("0", "rejected", "policy.value"),
+        ("0", "rejected", "policy.value"),
+    ]
+    assert checked[0]["message"] == (
+        "calls planned for territory T1 would be 905 against a capacity of 880 "
+        "(1 rep(s) x 220 working days x 8 calls a day x 6/12 of the year)"
+    )
+    assert "would be 887 against a capacity of 880" in checked[2]["message"]
+    assert checked[4]["message"] == (
+        "customer 10 is not on the target list: ask for it as a target first"
+    )
+    assert "a call goal is a whole number of calls (0 or more), not '2.5'" in checked[5]["message"]
+    assert checked[6]["message"] == "customer 7 already has a goal of 0 calls"
+    # Open goals hold their calls: a later batch is checked against them.
+    (again,) = _submit(app, cycle, [("C01", "80", "rita")])
+    assert "would be 881 against a capacity of 880" in again["message"]  # 807 - 6 + 80
+    (fits,) = _submit(app, cycle, [("C01", "79", "rita")])
+    assert fits["status"] == "pending"
+
+
+def test_an_accepted_goal_is_published_in_the_target_list(
+    feedback: tuple[Harmonia, int], tmp_path: Path
+) -> None:
+    app, cycle = feedback
+    (raised, lowered) = _submit(app, cycle, [("C02", "5", "dora"), ("C01", "4", "rita")])
+    assert (raised["status"], raised["rule"]) == ("accepted", "own change")
+    app.refinement.decide(cycle, [lowered["id"]], "accept", manager="dora")
+    proposal = {r["source_id"]: r["goal"] for r in app.refinement.proposal(cycle).to_pylist()}
+    assert (proposal["C01"], proposal["C02"], proposal["C03"]) == (4, 5, 1)
+    app.refinement.close_feedback(cycle)
+    app.refinement.approve(cycle)
+    published = app.refinement.publish(cycle, directory=tmp_path / "final")
+    (target_list,) = [w.location for w in published.written if w.output == "target_list"]
+    lines = Path(target_list).read_text(encoding="utf-8").splitlines()
+    listed = {
+        row["source_id"]: row
+        for row in csv.DictReader(lines, delimiter=";" if ";" in lines[0] else ",")
+    }
+    calls = {source: int(row["face_to_face"]) for source, row in listed.items()}
+    assert (calls["C01"], calls["C02"], calls["C03"]) == (4, 5, 1)
+    stored = query(
+        app.database_url,
+        f"SELECT customer_id, refined_goal, refined_by FROM assignment WHERE cycle_id = {cycle} "
+        "AND refined_goal IS NOT NULL ORDER BY customer_id",
+    )
+    assert [(r["customer_id"], r["refined_goal"]) for r in stored] == [(1, 4), (2, 5)]
+    assert json.loads(stored[0]["refined_by"]) == {"goal": lowered["id"]}
+
+
+def test_a_rerun_carries_a_goal_over_unless_it_changed_the_customer_s_calls(
+    feedback: tuple[Harmonia, int], tmp_path: Path
+) -> None:
+    import field_market
+
+    from harmonia.store import Database
+    from harmonia.store.bulk import BulkConnection
+
+    app, old = feedback
+    kept, changed = (
+        r["id"] for r in _submit(app, old, [("C01", "8", "rita"), ("C02", "4", "rita")])
+    )
+    new = field_market.run(app, tmp_path)
+    # The re-run makes C02 a champion: its plan gives 6 calls, not the 3 asked from.
+    with BulkConnection(Database(app.database_url)) as bulk:
+        bulk.execute(
+            f"UPDATE assignment SET final_segment = 'champion' WHERE cycle_id = {new} "
+            "AND customer_id = 2"
+        )
+    outcomes = {r["id"]: r for r in app.refinement.carry_over(old, new).requests}
+    assert outcomes[kept]["outcome"] == "carried"
+    assert (outcomes[changed]["outcome"], outcomes[changed]["rerun_value"]) == ("conflict", "6")
+    assert "changed the goal from 3 to 6" in outcomes[changed]["why"]
+    ((carried_from, value),) = [(r.carried_from, r.new_value) for r in app.refinement.requests(new)]
+    assert (carried_from, value) == (kept, "8")
+
+
+def test_no_goal_is_taken_where_the_planner_sets_the_calls(
+    feedback: tuple[Harmonia, int],
+) -> None:
+    import attrs
+    import pyarrow as pa
+
+    from harmonia.refinement.requests import submit
+
+    app, cycle = feedback
+    record = app.refinement.cycle(cycle)
+    capacity = attrs.evolve(app.refinement.capacity(record), replanned=True)
+    row = {"_row": 1, "customer_id": 1, "requester": "rita", "action": "goal"}
+    (checked,) = submit(
+        app.database,
+        record,
+        app.refinement.policy(record),
+        app.refinement.orders(record),
+        pa.Table.from_pylist([{**row, "new_value": "8", "reason": "access", "comment": ""}]),
+        targeted=app.refinement.targeted(record),
+        goals=app.refinement.goals(record),
+        capacity=capacity,
+    ).to_pylist()
+    assert (checked["status"], checked["rule"]) == ("rejected", "policy.dimensions")
+    assert "plans its calls within capacity when the cycle is published" in checked["message"]
