@@ -571,3 +571,31 @@ def test_the_veeva_erasure_takes_only_the_persons_ids_of_its_own_system(
     result = erase(Database(universe), crm["C02"], actor="dpo", sinks=catalog.output_sinks)
     assert not result.failed and str(tsf) in result.files_cleaned
     assert "C02" not in tsf.read_text() and "C03" in tsf.read_text()
+
+
+def test_erasure_removes_unreadable_quarantined_lines_naming_the_person_and_names_the_rest(
+    universe: str, tmp_path: Path
+) -> None:
+    """A line cut short loses its customer_id column: the person's id is only in its
+    text. Lines holding it go; the others of the person's systems are named, by file
+    and line, as not reachable (``C02-B``, another id, is not ``C02``)."""
+    path = write(
+        tmp_path / "metrics.csv",
+        """
+        therapy_area;metric;period;value;customer_id
+        cardiology;trx;2027-Q1;1;C01
+        cardiology;trx;C02
+        cardiology;trx
+        cardiology;trx;2027-Q1;C02-B
+        """,
+    )
+    load(universe, tiny_catalog(), path, country="NL")
+    before = [r["row_number"] for r in quarantined(universe)]
+    assert before == [3, 4, 5]
+    result = erase(Database(universe), ids(universe)["C02"], actor="dpo")
+    assert [r["row_number"] for r in quarantined(universe)] == [4, 5]
+    assert result.removed["quarantine"] == 1
+    [named] = [u for u in result.unreachable if u.startswith(str(path))]
+    assert "2 unreadable lines" in named and "line 4, 5;" in named
+    [audit] = query(universe, "SELECT details FROM audit_event WHERE action = 'privacy.erase'")
+    assert named in json.loads(audit["details"])["unreachable"]

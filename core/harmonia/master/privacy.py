@@ -299,6 +299,8 @@ def erase(
             for table, statement in _ERASE.items()
         }
         removed["quarantine"] = _erase_quarantined(session, source_ids)
+        removed["quarantine"] += _erase_unreadable(session, source_ids, identifiers)
+        unchecked = _unreadable_left(session, source_ids)
         for table, rows in _erase_fact_files(database, ids).items():
             removed[table] = removed.get(table, 0) + rows
         blank = ", ".join(f"{column} = NULL" for column in PERSONAL_ATTRIBUTES)
@@ -336,7 +338,7 @@ def erase(
                 "removed": removed,
                 "suppressed": suppressed,
                 "files_cleaned": files.cleaned,
-                "unreachable": files.unreachable,
+                "unreachable": [*unchecked, *files.unreachable],
                 "failed": files.failed,
             }
             session.add(_audit(actor, "privacy.erase", sorted(ids), details))
@@ -345,7 +347,7 @@ def erase(
         person.customer_ids,
         removed,
         tuple(files.cleaned),
-        tuple(files.unreachable),
+        (*unchecked, *files.unreachable),
         tuple(files.failed),
         suppressed,
     )
@@ -407,6 +409,82 @@ def _erase_quarantined(session: Session, source_ids: Sequence[tuple[str, str]]) 
             .rowcount
         )
     return removed
+
+
+#: How a quarantine record holds a line that could not be read (its text, as loaded).
+_UNREADABLE = "record LIKE '%\"original_line\":%' OR record LIKE '%\"original_line\": %'"
+
+
+def _unreadable(session: Session, systems: Iterable[str]) -> list[tuple[int, str, int, str]]:
+    """(id, location, line, record) of the quarantined unreadable lines of these systems."""
+    wanted = sorted(set(systems))
+    if not wanted:
+        return []
+    rows = session.connection().execute(
+        text(
+            "SELECT id, location, row_number, record FROM quarantine "
+            f"WHERE system IN ({', '.join(literal(s) for s in wanted)}) AND ({_UNREADABLE}) "
+            "ORDER BY location, row_number"
+        )
+    )
+    return [tuple(row) for row in rows]  # type: ignore[misc]
+
+
+def _erase_unreadable(
+    session: Session,
+    source_ids: Sequence[tuple[str, str]],
+    identifiers: Sequence[tuple[str, str]],
+) -> int:
+    """Unreadable quarantined lines of the person's systems whose text holds one of
+    their source ids or identifier values as a whole field (not inside a date or
+    another id: ``01`` is no field of ``2026-01-01``): removed.
+
+    Their customer_id could not be read, so :func:`_erase_quarantined` cannot
+    find them by it. Few rows (lines a parser gave up on), searched in Python.
+    """
+    import re
+
+    tokens = {value for _, value in source_ids} | {value for _, value in identifiers}
+    if not tokens:
+        return 0
+    pattern = re.compile(
+        r"(?<![\w./-])(" + "|".join(re.escape(t) for t in sorted(tokens)) + r")(?![\w./-])"
+    )
+    theirs = [
+        entry_id
+        for entry_id, _, _, record in _unreadable(session, (s for s, _ in source_ids))
+        if pattern.search(json.loads(record).get("original_line", ""))
+    ]
+    if not theirs:
+        return 0
+    listed = ", ".join(map(str, theirs))
+    return (
+        session.connection()
+        .execute(text(f"DELETE FROM quarantine WHERE id IN ({listed})"))
+        .rowcount
+    )
+
+
+def _unreadable_left(session: Session, source_ids: Sequence[tuple[str, str]]) -> list[str]:
+    """The unreadable quarantined lines of the person's systems left after the erasure,
+    named per file with their line numbers (no text of them): they may hold the
+    person where harmonia cannot tell (a line broken before its customer_id, a
+    name without an id), to check by hand."""
+    by_location: dict[str, list[int]] = {}
+    for _, location, line, _ in _unreadable(session, (s for s, _ in source_ids)):
+        by_location.setdefault(location, []).append(line)
+    named = []
+    for location, lines in by_location.items():
+        shown = ", ".join(map(str, lines[:20])) + (
+            f" and {len(lines) - 20} more" if len(lines) > 20 else ""
+        )
+        named.append(
+            f"{location} (quarantine: {len(lines)} unreadable "
+            f"line{'s' if len(lines) > 1 else ''} of the person's systems, in which none "
+            f"of their ids was found but which may still hold them: line {shown}; "
+            "see `harmonia quarantine list`)"
+        )
+    return named
 
 
 def _written(database: Database, country: str | None) -> list[dict[str, Any]]:
