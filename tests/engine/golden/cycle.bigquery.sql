@@ -33,7 +33,7 @@ WITH population AS (
       ROW_NUMBER() OVER (PARTITION BY customer_id ORDER BY last_month DESC, first_month ASC NULLS LAST) AS rn
     FROM (
       SELECT
-        CAST(COALESCE(redirect.survivor_id, fact.customer_id) AS INT64) AS customer_id,
+        CAST(fact.customer_id AS INT64) AS customer_id,
         fact.therapy_area,
         fact.metric,
         fact.period,
@@ -41,11 +41,28 @@ WITH population AS (
         fact.last_month,
         fact.value
       FROM metric AS fact
-      LEFT JOIN customer_redirect AS redirect
+      WHERE
+        NOT EXISTS(
+          SELECT
+            1
+          FROM customer_redirect AS redirect
+          WHERE
+            redirect.merged_id = fact.customer_id
+        )
+      UNION ALL
+      SELECT
+        CAST(redirect.survivor_id AS INT64) AS customer_id,
+        fact.therapy_area,
+        fact.metric,
+        fact.period,
+        fact.first_month,
+        fact.last_month,
+        fact.value
+      FROM metric AS fact
+      JOIN customer_redirect AS redirect
         ON redirect.merged_id = fact.customer_id
       WHERE
-        redirect.survivor_id IS NULL
-        OR NOT EXISTS(
+        NOT EXISTS(
           SELECT
             1
           FROM metric AS own
@@ -86,7 +103,7 @@ WITH population AS (
     SUM(value) AS value
   FROM (
     SELECT
-      CAST(COALESCE(redirect.survivor_id, fact.customer_id) AS INT64) AS customer_id,
+      CAST(fact.customer_id AS INT64) AS customer_id,
       fact.therapy_area,
       fact.metric,
       fact.period,
@@ -94,11 +111,28 @@ WITH population AS (
       fact.last_month,
       fact.value
     FROM metric AS fact
-    LEFT JOIN customer_redirect AS redirect
+    WHERE
+      NOT EXISTS(
+        SELECT
+          1
+        FROM customer_redirect AS redirect
+        WHERE
+          redirect.merged_id = fact.customer_id
+      )
+    UNION ALL
+    SELECT
+      CAST(redirect.survivor_id AS INT64) AS customer_id,
+      fact.therapy_area,
+      fact.metric,
+      fact.period,
+      fact.first_month,
+      fact.last_month,
+      fact.value
+    FROM metric AS fact
+    JOIN customer_redirect AS redirect
       ON redirect.merged_id = fact.customer_id
     WHERE
-      redirect.survivor_id IS NULL
-      OR NOT EXISTS(
+      NOT EXISTS(
         SELECT
           1
         FROM metric AS own
@@ -150,7 +184,7 @@ WITH population AS (
       END AS bucket
     FROM (
       SELECT
-        CAST(COALESCE(redirect.survivor_id, fact.customer_id) AS INT64) AS customer_id,
+        CAST(fact.customer_id AS INT64) AS customer_id,
         fact.therapy_area,
         fact.metric,
         fact.period,
@@ -158,11 +192,28 @@ WITH population AS (
         fact.last_month,
         fact.value
       FROM metric AS fact
-      LEFT JOIN customer_redirect AS redirect
+      WHERE
+        NOT EXISTS(
+          SELECT
+            1
+          FROM customer_redirect AS redirect
+          WHERE
+            redirect.merged_id = fact.customer_id
+        )
+      UNION ALL
+      SELECT
+        CAST(redirect.survivor_id AS INT64) AS customer_id,
+        fact.therapy_area,
+        fact.metric,
+        fact.period,
+        fact.first_month,
+        fact.last_month,
+        fact.value
+      FROM metric AS fact
+      JOIN customer_redirect AS redirect
         ON redirect.merged_id = fact.customer_id
       WHERE
-        redirect.survivor_id IS NULL
-        OR NOT EXISTS(
+        NOT EXISTS(
           SELECT
             1
           FROM metric AS own
@@ -197,14 +248,31 @@ WITH population AS (
       ROW_NUMBER() OVER (PARTITION BY r.customer_id ORDER BY r.answered_at DESC, r.id DESC) AS rn
     FROM (
       SELECT
-        CAST(COALESCE(redirect.survivor_id, fact.customer_id) AS INT64) AS customer_id,
+        CAST(fact.customer_id AS INT64) AS customer_id,
         fact.id,
         fact.questionnaire,
         fact.version,
         fact.respondent,
         fact.answered_at
       FROM response AS fact
-      LEFT JOIN customer_redirect AS redirect
+      WHERE
+        NOT EXISTS(
+          SELECT
+            1
+          FROM customer_redirect AS redirect
+          WHERE
+            redirect.merged_id = fact.customer_id
+        )
+      UNION ALL
+      SELECT
+        CAST(redirect.survivor_id AS INT64) AS customer_id,
+        fact.id,
+        fact.questionnaire,
+        fact.version,
+        fact.respondent,
+        fact.answered_at
+      FROM response AS fact
+      JOIN customer_redirect AS redirect
         ON redirect.merged_id = fact.customer_id
     ) AS r
     WHERE
@@ -396,14 +464,31 @@ WITH population AS (
     customer_id
   FROM (
     SELECT
-      CAST(COALESCE(redirect.survivor_id, fact.customer_id) AS INT64) AS customer_id,
+      CAST(fact.customer_id AS INT64) AS customer_id,
       fact.id,
       fact.questionnaire,
       fact.version,
       fact.respondent,
       fact.answered_at
     FROM response AS fact
-    LEFT JOIN customer_redirect AS redirect
+    WHERE
+      NOT EXISTS(
+        SELECT
+          1
+        FROM customer_redirect AS redirect
+        WHERE
+          redirect.merged_id = fact.customer_id
+      )
+    UNION ALL
+    SELECT
+      CAST(redirect.survivor_id AS INT64) AS customer_id,
+      fact.id,
+      fact.questionnaire,
+      fact.version,
+      fact.respondent,
+      fact.answered_at
+    FROM response AS fact
+    JOIN customer_redirect AS redirect
       ON redirect.merged_id = fact.customer_id
   ) AS response
   WHERE

@@ -33,7 +33,7 @@ WITH population AS (
       ROW_NUMBER() OVER (PARTITION BY customer_id ORDER BY last_month DESC NULLS LAST, first_month ASC) AS rn
     FROM (
       SELECT
-        CAST(COALESCE(redirect.survivor_id, fact.customer_id) AS BIGINT) AS customer_id,
+        CAST(fact.customer_id AS BIGINT) AS customer_id,
         fact.therapy_area,
         fact.metric,
         fact.period,
@@ -41,11 +41,28 @@ WITH population AS (
         fact.last_month,
         fact.value
       FROM metric AS fact
-      LEFT JOIN customer_redirect AS redirect
+      WHERE
+        NOT EXISTS(
+          SELECT
+            1
+          FROM customer_redirect AS redirect
+          WHERE
+            redirect.merged_id = fact.customer_id
+        )
+      UNION ALL
+      SELECT
+        CAST(redirect.survivor_id AS BIGINT) AS customer_id,
+        fact.therapy_area,
+        fact.metric,
+        fact.period,
+        fact.first_month,
+        fact.last_month,
+        fact.value
+      FROM metric AS fact
+      JOIN customer_redirect AS redirect
         ON redirect.merged_id = fact.customer_id
       WHERE
-        redirect.survivor_id IS NULL
-        OR NOT EXISTS(
+        NOT EXISTS(
           SELECT
             1
           FROM metric AS own
@@ -98,7 +115,7 @@ WITH population AS (
     SUM(value) AS value
   FROM (
     SELECT
-      CAST(COALESCE(redirect.survivor_id, fact.customer_id) AS BIGINT) AS customer_id,
+      CAST(fact.customer_id AS BIGINT) AS customer_id,
       fact.therapy_area,
       fact.metric,
       fact.period,
@@ -106,11 +123,28 @@ WITH population AS (
       fact.last_month,
       fact.value
     FROM metric AS fact
-    LEFT JOIN customer_redirect AS redirect
+    WHERE
+      NOT EXISTS(
+        SELECT
+          1
+        FROM customer_redirect AS redirect
+        WHERE
+          redirect.merged_id = fact.customer_id
+      )
+    UNION ALL
+    SELECT
+      CAST(redirect.survivor_id AS BIGINT) AS customer_id,
+      fact.therapy_area,
+      fact.metric,
+      fact.period,
+      fact.first_month,
+      fact.last_month,
+      fact.value
+    FROM metric AS fact
+    JOIN customer_redirect AS redirect
       ON redirect.merged_id = fact.customer_id
     WHERE
-      redirect.survivor_id IS NULL
-      OR NOT EXISTS(
+      NOT EXISTS(
         SELECT
           1
         FROM metric AS own
@@ -166,7 +200,7 @@ WITH population AS (
       END AS bucket
     FROM (
       SELECT
-        CAST(COALESCE(redirect.survivor_id, fact.customer_id) AS BIGINT) AS customer_id,
+        CAST(fact.customer_id AS BIGINT) AS customer_id,
         fact.therapy_area,
         fact.metric,
         fact.period,
@@ -174,11 +208,28 @@ WITH population AS (
         fact.last_month,
         fact.value
       FROM metric AS fact
-      LEFT JOIN customer_redirect AS redirect
+      WHERE
+        NOT EXISTS(
+          SELECT
+            1
+          FROM customer_redirect AS redirect
+          WHERE
+            redirect.merged_id = fact.customer_id
+        )
+      UNION ALL
+      SELECT
+        CAST(redirect.survivor_id AS BIGINT) AS customer_id,
+        fact.therapy_area,
+        fact.metric,
+        fact.period,
+        fact.first_month,
+        fact.last_month,
+        fact.value
+      FROM metric AS fact
+      JOIN customer_redirect AS redirect
         ON redirect.merged_id = fact.customer_id
       WHERE
-        redirect.survivor_id IS NULL
-        OR NOT EXISTS(
+        NOT EXISTS(
           SELECT
             1
           FROM metric AS own
@@ -216,14 +267,31 @@ WITH population AS (
       ) AS rn
     FROM (
       SELECT
-        CAST(COALESCE(redirect.survivor_id, fact.customer_id) AS BIGINT) AS customer_id,
+        CAST(fact.customer_id AS BIGINT) AS customer_id,
         fact.id,
         fact.questionnaire,
         fact.version,
         fact.respondent,
         fact.answered_at
       FROM response AS fact
-      LEFT JOIN customer_redirect AS redirect
+      WHERE
+        NOT EXISTS(
+          SELECT
+            1
+          FROM customer_redirect AS redirect
+          WHERE
+            redirect.merged_id = fact.customer_id
+        )
+      UNION ALL
+      SELECT
+        CAST(redirect.survivor_id AS BIGINT) AS customer_id,
+        fact.id,
+        fact.questionnaire,
+        fact.version,
+        fact.respondent,
+        fact.answered_at
+      FROM response AS fact
+      JOIN customer_redirect AS redirect
         ON redirect.merged_id = fact.customer_id
     ) AS r
     WHERE
@@ -421,14 +489,31 @@ WITH population AS (
     customer_id
   FROM (
     SELECT
-      CAST(COALESCE(redirect.survivor_id, fact.customer_id) AS BIGINT) AS customer_id,
+      CAST(fact.customer_id AS BIGINT) AS customer_id,
       fact.id,
       fact.questionnaire,
       fact.version,
       fact.respondent,
       fact.answered_at
     FROM response AS fact
-    LEFT JOIN customer_redirect AS redirect
+    WHERE
+      NOT EXISTS(
+        SELECT
+          1
+        FROM customer_redirect AS redirect
+        WHERE
+          redirect.merged_id = fact.customer_id
+      )
+    UNION ALL
+    SELECT
+      CAST(redirect.survivor_id AS BIGINT) AS customer_id,
+      fact.id,
+      fact.questionnaire,
+      fact.version,
+      fact.respondent,
+      fact.answered_at
+    FROM response AS fact
+    JOIN customer_redirect AS redirect
       ON redirect.merged_id = fact.customer_id
   ) AS response
   WHERE
