@@ -56,6 +56,14 @@ def test_a_cycle_is_refined_and_published_from_the_command_line(
         "refinement", "request", cycle, "C04", "--goal", "2", "--tier", "A", "--reason", "access",
     )  # fmt: skip
     assert twice.exit_code == 2 and "exactly one of" in twice.output
+    kept = cli(
+        "refinement", "request", cycle, "C05", "--keep", "T1", "--reason", "access",
+        "--as", "rita", "--json",
+    )  # fmt: skip
+    (keep,) = json.loads(kept.output)
+    assert (keep["action"], keep["old_value"], keep["territory"], keep["status"]) == (
+        "keep", "T2", "T1", "pending",
+    )  # fmt: skip
     queue = cli("refinement", "queue", cycle, "--as", "dora")
     assert "T1" in queue.output and "new information" in queue.output
     refused = cli("refinement", "decide", cycle, str(request["id"]), "--accept", "--as", "tom")

@@ -91,11 +91,16 @@ def test_0510_keeps_the_accepted_duplicate_then_the_latest(store_url: str) -> No
     assert json.loads(details)["requests"] == [1, 3, 4]
 
 
-def test_0670_adds_the_refined_goal_to_a_store_with_assignments(store_url: str) -> None:
+@pytest.mark.parametrize(
+    ("before", "column"), [("0650", "refined_goal"), ("0670", "refined_territory")]
+)
+def test_0670_and_0690_add_a_refined_column_to_a_store_with_assignments(
+    store_url: str, before: str, column: str
+) -> None:
     from alembic import command
 
     database = Database(store_url)
-    database.upgrade("0650")
+    database.upgrade(before)
     with database.engine.begin() as connection:
         connection.execute(
             sa.text(
@@ -119,13 +124,13 @@ def test_0670_adds_the_refined_goal_to_a_store_with_assignments(store_url: str) 
             ]
 
     with upgraded.engine.connect() as connection:
-        goals = connection.exec_driver_sql("SELECT refined_goal FROM assignment").all()
-    assert [tuple(row) for row in goals] == [(None,)]
+        added = connection.exec_driver_sql(f"SELECT {column} FROM assignment").all()
+    assert [tuple(row) for row in added] == [(None,)]
     assert stored() == [(7, "champion", "yes")]
     config = upgraded._alembic_config()
     with upgraded.engine.begin() as connection:
         config.attributes["connection"] = connection
-        command.downgrade(config, "0650")
+        command.downgrade(config, before)
     assert stored() == [(7, "champion", "yes")]
     upgraded.upgrade()
     assert upgraded.current_revision() == SCHEMA_REVISION

@@ -56,7 +56,7 @@ def test_each_request_is_checked_against_the_policy_with_a_message(
     assert messages[1] == "customer 6 is on territory T2, not yours (T1)"
     assert "from grow to monitor is 3 steps" in messages[2]
     assert "'nope' is not one of the policy's: new information; access; data error" in messages[3]
-    assert "lets reps change segment, tier, goal, not needs" in messages[4]
+    assert "lets reps change segment, tier, goal, add, keep, not needs" in messages[4]
     assert "'Z' is not a tier (A, B, C)" in messages[5]
     assert messages[6] == "waiting for the decision of dora"
     assert "is already pending" in messages[7]

@@ -219,3 +219,24 @@ def _unavailable(reason: str) -> None:
     if os.environ.get("CI"):
         pytest.fail(reason + " (CI is set, so this fails instead of skipping)")
     pytest.skip(reason)
+
+
+def test_a_rep_adds_an_account_of_another_territory_by_its_id(
+    feedback: tuple[Harmonia, int],
+) -> None:
+    app, cycle = feedback
+    rita = _client(app, "rita")
+    assert 'id="account"' in rita.get(f"/cycles/{cycle}").text
+    form = {"territory": "T1", "kind": "add", "customer": "C06", "reason": "access"}
+    sent = rita.post(f"/cycles/{cycle}/accounts", data=form)
+    assert sent.status_code == 200 and "1 request(s) sent" in sent.text
+    # Only to a territory of theirs.
+    refused = rita.post(f"/cycles/{cycle}/accounts", data={**form, "territory": "T2"})
+    assert refused.status_code == 403
+    unknown = rita.post(f"/cycles/{cycle}/accounts", data={**form, "customer": "C99"})
+    assert unknown.status_code == 409
+    ((customer, action, old, new, status),) = [
+        (r.customer_id, r.action, r.old_value, r.new_value, r.status)
+        for r in app.refinement.requests(cycle)
+    ]
+    assert (customer, action, old, new, status) == (6, "add", "T2", "T1", "pending")

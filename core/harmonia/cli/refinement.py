@@ -91,13 +91,35 @@ def _render_requests(rows: list[dict], title: str | None = None) -> None:
     type=click.IntRange(min=0),
     help="The face-to-face calls to plan for the customer this period (within capacity).",
 )
+@click.option(
+    "--add", "add", metavar="TERRITORY", help="Add the account (of another territory) to yours."
+)
+@click.option(
+    "--keep",
+    "keep",
+    metavar="TERRITORY",
+    help="Keep on your territory an account this cycle's alignment moved away from it.",
+)
 @click.option("--reason", required=True, help="One of the policy's reasons (quote it).")
 @click.option("--comment", default="", help="Anything the manager should know.")
 @click.option("--system", help="The system whose id CUSTOMER is (default: any; or harmonia).")
 @_person
 @_as_json
 def request(
-    cycle_id, customer, segment, needs, tier, target, goal, reason, comment, system, person, as_json
+    cycle_id,
+    customer,
+    segment,
+    needs,
+    tier,
+    target,
+    goal,
+    add,
+    keep,
+    reason,
+    comment,
+    system,
+    person,
+    as_json,
 ):
     """Ask for one change of a customer of your territory.
 
@@ -112,11 +134,15 @@ def request(
             ("tier", tier),
             ("target", target),
             ("goal", None if goal is None else str(goal)),
+            ("add", add),
+            ("keep", keep),
         )
         if value
     ]
     if len(chosen) != 1:
-        raise click.UsageError("give exactly one of --segment, --needs, --tier, --target, --goal")
+        raise click.UsageError(
+            "give exactly one of --segment, --needs, --tier, --target, --goal, --add, --keep"
+        )
     ((action, value),) = chosen
     submitted = app().refinement.request(
         cycle_id,
@@ -272,6 +298,11 @@ def analytics(cycle_id: int, as_json: bool) -> None:
         f"({figures['share_of_universe_changed']:.2%}), "
         f"{figures['final_segments_from_refinement']:,} final segments from refinement"
     )
+    if any(figures["accounts"].values()):
+        stdout.print(
+            f"{figures['accounts']['added']:,} accounts added, "
+            f"{figures['accounts']['kept']:,} kept on their territory"
+        )
     if figures["goals"]["accepted"]:
         stdout.print(
             f"{figures['goals']['accepted']:,} call goals changed: "

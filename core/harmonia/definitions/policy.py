@@ -35,7 +35,7 @@ class AutoRule:
 
 
 #: The kinds of request a policy may let reps make (its ``dimensions``).
-REQUEST_KINDS = ("segment", "needs", "tier", "target", "goal")
+REQUEST_KINDS = ("segment", "needs", "tier", "target", "goal", "add", "keep")
 
 
 @attrs.frozen
@@ -56,13 +56,15 @@ class RefinementPolicy:
     #: What reps may do, in one sentence a rep understands.
     description: str
     #: Which results reps may change: ``segment``, ``needs``, ``tier``, ``target``
-    #: (add a customer to the target list, ``yes``, or remove one, ``no``) and
-    #: ``goal`` (the face-to-face calls planned for a customer, within capacity).
+    #: (add a customer to the target list, ``yes``, or remove one, ``no``),
+    #: ``goal`` (the face-to-face calls planned for a customer, within capacity),
+    #: ``add`` (an account of another territory to the rep's) and ``keep`` (an
+    #: account the cycle's alignment moved away from the rep's territory).
     dimensions: tuple[str, ...] = ("segment",)
     #: ``adjacent``: one step up or down the dimension's order; ``any``: anywhere.
     moves: Literal["adjacent", "any"] = "adjacent"
     #: The largest share (0 to 1) of a rep's customers whose result may change in a cycle
-    #: (call goals are not counted: they change the work planned, not the result).
+    #: (call goals and accounts are not counted: they change the work, not the result).
     max_share: float = 0.2
     #: The reasons a rep picks from, in the field's language.
     reasons: tuple[str, ...] = ("new information", "access", "relationship", "data error")

@@ -510,8 +510,8 @@ class CycleQuery:
         scheme, by system and id), looked up for the targeted customers only.
         ``refined``: the stored assignments after field refinement, whose
         ``refined_target`` adds a customer to the list (``yes``) or removes one,
-        and whose ``refined_goal`` sets its face-to-face calls (contacts and cost
-        follow).
+        whose ``refined_goal`` sets its face-to-face calls (contacts and cost
+        follow), and whose ``refined_territory`` puts it on another territory.
         """
 
         def channels(table: str) -> str:
@@ -526,6 +526,10 @@ class CycleQuery:
                 f"plan.cost + ({goal} - plan.face_to_face) * {self._call_cost('plan.segment')} "
                 "AS cost"
             )
+        territory = "c.territory"
+        if refined:
+            planned += ", a.refined_territory"
+            territory = "COALESCE(t.refined_territory, c.territory)"
 
         targeted = "customer_id IN (SELECT customer_id FROM targeted)"
         targeted_by = (
@@ -555,14 +559,15 @@ class CycleQuery:
         )
         SELECT t.customer_id AS harmonia_id, sources.system AS source_system,
             sources.source_id, ids.scheme AS id_scheme, ids.value AS id_value,
-            c.type, c.first_name, c.last_name, c.specialty, c.postal_code, c.city, c.territory,
+            c.type, c.first_name, c.last_name, c.specialty, c.postal_code, c.city,
+            {territory} AS territory,
             t.final_segment AS segment, t.origin, t.needs, t.tier, t.strategy,
             {channels("t")}t.contacts, t.cost
         FROM targeted t
         JOIN customer c ON c.id = t.customer_id
         LEFT JOIN ids ON ids.customer_id = t.customer_id
         LEFT JOIN sources ON sources.customer_id = t.customer_id
-        ORDER BY c.territory, t.segment_rank, t.customer_id
+        ORDER BY {territory}, t.segment_rank, t.customer_id
         """
 
     def _call_cost(self, segment: str) -> str:

@@ -3,7 +3,8 @@
 Per cycle, in the store, in a few small queries: requests by reason and
 outcome, by territory (customers, requests, changes accepted, share of the
 territory changed), the share of the universe whose final segment came
-from refinement, and the call goals changed (calls added or taken away). How customers the field moved performed against those the
+from refinement, the call goals changed (calls added or taken away) and the
+accounts added to or kept on a territory. How customers the field moved performed against those the
 rules placed needs actuals of the following period; it is not computed here.
 """
 
@@ -54,6 +55,14 @@ def override_analytics(database: Database, cycle_id: int) -> dict[str, Any]:
             "- CAST(old_value AS INTEGER)), 0) AS calls_added FROM refinement_request "
             f"WHERE cycle_id = {cycle_id} AND action = 'goal' AND status = 'accepted'"
         ).to_pylist()[0]
+        accounts = {
+            str(row["action"]): int(row["requests"])
+            for row in bulk.read(
+                "SELECT action, COUNT(*) AS requests FROM refinement_request "
+                f"WHERE cycle_id = {cycle_id} AND action IN ('add', 'keep') "
+                "AND status = 'accepted' GROUP BY action"
+            ).to_pylist()
+        }
         refined = int(
             bulk.scalar(
                 f"SELECT COUNT(*) FROM assignment WHERE cycle_id = {cycle_id} "
@@ -72,6 +81,8 @@ def override_analytics(database: Database, cycle_id: int) -> dict[str, Any]:
         "final_segments_from_refinement": refined,
         # Call goals change the work planned, not the customers' results.
         "goals": {"accepted": int(goals["accepted"]), "calls_added": int(goals["calls_added"])},
+        # Accounts added to or kept on a territory by an accepted request.
+        "accounts": {"added": accounts.get("add", 0), "kept": accounts.get("keep", 0)},
         "requests": sum(row["requests"] for row in by_reason),
         "by_reason": by_reason,
         "by_rule": by_rule,

@@ -41,13 +41,16 @@ WITH valued AS (
     SELECT r.*, n.customer_id AS rerun_customer, n.territory AS rerun_territory,
         CASE r.action WHEN 'segment' THEN n.segment WHEN 'needs' THEN n.needs
             WHEN 'tier' THEN n.tier WHEN 'target' THEN n.target
-            WHEN 'goal' THEN CAST(n.goal AS VARCHAR) END AS rerun_value
+            WHEN 'goal' THEN CAST(n.goal AS VARCHAR)
+            WHEN 'add' THEN n.territory WHEN 'keep' THEN n.territory END AS rerun_value
     FROM requests r LEFT JOIN rerun n ON n.customer_id = r.customer_id
 )
 SELECT * EXCLUDE (rerun_customer),
     CASE
         WHEN rerun_customer IS NULL THEN 'conflict'
-        WHEN rerun_territory IS DISTINCT FROM territory THEN 'conflict'
+        -- An account request's territory is where it goes, not where the customer is.
+        WHEN action NOT IN ('add', 'keep') AND rerun_territory IS DISTINCT FROM territory
+            THEN 'conflict'
         WHEN rerun_value IS NOT DISTINCT FROM old_value THEN 'carried'
         WHEN rerun_value IS NOT DISTINCT FROM new_value THEN 'not needed'
         ELSE 'conflict' END AS outcome
@@ -77,7 +80,7 @@ def _why(row: dict, new_cycle: int) -> str:
         return f"carried over to cycle {new_cycle}"
     if row["rerun_territory"] is None:
         return f"the re-run (cycle {new_cycle}) no longer has this customer"
-    if row["rerun_territory"] != row["territory"]:
+    if row["action"] not in ("add", "keep") and row["rerun_territory"] != row["territory"]:
         return (
             f"the re-run (cycle {new_cycle}) puts this customer on territory "
             f"{row['rerun_territory']}, not {row['territory']}"

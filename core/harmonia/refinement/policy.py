@@ -12,9 +12,15 @@ rejects it with a message naming the rule (``rule``):
 ``reason``      one of the policy's reasons
 ``duplicate``   no other open request for the same customer and dimension
 ``max_share``   the share of a rep's customers with a change stays within ``max_share``
-                (call goals are not counted: they change the work, not the result)
+                (call goals and accounts are not counted: they change the work, not
+                the customer's result)
 ``capacity``    a call goal keeps the calls planned for the territory within what
                 its reps can make in the period (the planner's capacity model)
+
+An account request (``add`` a customer of another territory to yours, or
+``keep`` one this cycle's alignment moved away from yours) names the territory
+it goes to as its new value: that territory must be the requester's, and it is
+the request's territory (its manager decides).
 
 A manager's own change is held to the window, the territory (below them), the
 dimensions, the values and the reasons, not to moves or the share.
@@ -40,6 +46,13 @@ from harmonia.errors import DefinitionError
 from harmonia.rules import compile_condition, to_sql
 from harmonia.rules.policy import auto_rule_problems
 from harmonia.sql import quote, text_list
+
+#: Requests that change the work or whose customer it is, not the customer's
+#: result: not counted in ``max_share``.
+UNCOUNTED = ("goal", "add", "keep")
+
+#: Requests that move an account to the requester's territory (one open per customer).
+ACCOUNT_KINDS = ("add", "keep")
 
 #: The columns of the requests a batch is checked from.
 INCOMING = pa.schema(
@@ -151,6 +164,12 @@ def _checks_sql(context: Context) -> str:
     allowed = ", ".join(policy.dimensions)
     share = policy.max_share
     auto = _auto_rules_sql(policy)
+    accounts, uncounted = text_list(ACCOUNT_KINDS), text_list(UNCOUNTED)
+
+    def kind(table: str) -> str:
+        """A request's kind as duplicates count it: an account's add and keep are one."""
+        return f"CASE WHEN {table}.action IN ({accounts}) THEN 'account' ELSE {table}.action END"
+
     window = (
         f"'the refinement window closed on {deadline:%Y-%m-%d %H:%M} UTC "
         f"({policy.window_days} days after feedback opened)'"
@@ -159,10 +178,14 @@ def _checks_sql(context: Context) -> str:
     )
     return f"""
     WITH RECURSIVE requests AS (
-        SELECT i.*, s.territory, s.segment, s.needs, s.tier, s.target, s.goal,
+        SELECT i.*, s.territory AS placed_on, s.previous,
+            CASE WHEN i.action IN ({accounts}) THEN i.new_value ELSE s.territory END
+                AS territory,
+            s.segment, s.needs, s.tier, s.target, s.goal,
             CASE i.action WHEN 'segment' THEN s.segment WHEN 'needs' THEN s.needs
                 WHEN 'tier' THEN s.tier WHEN 'target' THEN s.target
-                WHEN 'goal' THEN CAST(s.goal AS VARCHAR) END AS old_value,
+                WHEN 'goal' THEN CAST(s.goal AS VARCHAR)
+                WHEN 'add' THEN s.territory WHEN 'keep' THEN s.territory END AS old_value,
             CASE WHEN i.action = 'goal' AND regexp_full_match(trim(i.new_value), '[0-9]{{1,9}}')
                 THEN CAST(trim(i.new_value) AS BIGINT) END AS new_goal,
             a.role, a.person IS NOT NULL AS covered, a.manager,
@@ -170,7 +193,8 @@ def _checks_sql(context: Context) -> str:
                 WHERE person = i.requester) AS own_units
         FROM incoming i
         LEFT JOIN scope s ON s.customer_id = i.customer_id
-        LEFT JOIN authority a ON a.person = i.requester AND a.territory = s.territory
+        LEFT JOIN authority a ON a.person = i.requester AND a.territory =
+            CASE WHEN i.action IN ({accounts}) THEN i.new_value ELSE s.territory END
     ), placed AS (
         SELECT r.*, old.position AS old_position, new.position AS new_position,
             CASE WHEN r.action = 'goal' THEN r.new_goal - r.goal
@@ -185,14 +209,18 @@ def _checks_sql(context: Context) -> str:
         SELECT *, COALESCE(
             CASE WHEN refusal_rule IS NOT NULL THEN [refusal_rule, refusal_message] END,
             CASE WHEN {window} IS NOT NULL THEN ['policy.window', {window}] END,
-            CASE WHEN territory IS NULL THEN ['policy.snapshot', 'customer ' || customer_id
+            CASE WHEN placed_on IS NULL THEN ['policy.snapshot', 'customer ' || customer_id
                 || ' is not in the cycle''s frozen snapshot'] END,
-            CASE WHEN NOT covered THEN ['policy.territory', 'customer ' || customer_id || ' is on '
+            CASE WHEN NOT covered AND action IN ({accounts}) THEN ['policy.territory', 'territory '
+                || COALESCE(new_value, '') || ' is not yours (' || COALESCE(own_units, 'none')
+                || '): an account is added to or kept on a territory of yours']
+                WHEN NOT covered THEN ['policy.territory', 'customer ' || customer_id || ' is on '
                 || 'territory ' || territory || ', not yours ('
                 || COALESCE(own_units, 'no territory') || ')'] END,
             CASE WHEN action NOT IN ({text_list(policy.dimensions)}) THEN ['policy.dimensions',
                 'the policy lets reps change {allowed}, not ' || COALESCE(action, 'nothing')] END,
             CASE WHEN action = 'goal' THEN {_goal_value_check(context.capacity)}
+                WHEN action IN ({accounts}) THEN {_account_check()}
                 WHEN new_position IS NULL THEN ['policy.value', '''' || COALESCE(new_value, '')
                 || ''' is not a ' || action || ' (' || COALESCE(values_of, '') || ')']
                 WHEN new_value = old_value THEN ['policy.value', 'customer ' || customer_id
@@ -205,27 +233,29 @@ def _checks_sql(context: Context) -> str:
         SELECT c.*, COALESCE(c.refusal, CASE
             WHEN o.id IS NOT NULL THEN ['policy.duplicate', 'request ' || o.id || ' for the '
                 || c.action || ' of customer ' || c.customer_id || ' is already ' || o.status]
-            WHEN ROW_NUMBER() OVER (PARTITION BY c.customer_id, c.action, c.refusal IS NULL
+            WHEN ROW_NUMBER() OVER (PARTITION BY c.customer_id, {kind("c")}, c.refusal IS NULL
                 ORDER BY c._row) > 1 AND c.refusal IS NULL
                 THEN ['policy.duplicate', 'the ' || c.action || ' of customer ' || c.customer_id
                 || ' is asked for twice in this batch'] END) AS refusal2
         FROM checked c
-        LEFT JOIN open_requests o ON o.customer_id = c.customer_id AND o.action = c.action
+        LEFT JOIN open_requests o ON o.customer_id = c.customer_id AND {kind("o")} = {kind("c")}
     ), eligible AS (
         -- The share counts customers: those asked for already, then this batch's
         -- new ones in order (a second dimension of the same customer is no new change).
-        -- A call goal changes the rep's work, not the customer's result: not counted.
+        -- A call goal or an account changes the rep's work, not the customer's
+        -- result: not counted.
         SELECT territory, customer_id, min(_row) AS first_row
         FROM deduplicated d
-        WHERE refusal2 IS NULL AND role = 'rep' AND action <> 'goal'
-            AND customer_id NOT IN (SELECT customer_id FROM open_requests WHERE action <> 'goal')
+        WHERE refusal2 IS NULL AND role = 'rep' AND action NOT IN ({uncounted})
+            AND customer_id NOT IN (SELECT customer_id FROM open_requests
+                WHERE action NOT IN ({uncounted}))
         GROUP BY territory, customer_id
     ), ranked AS (
         SELECT *, ROW_NUMBER() OVER (PARTITION BY territory ORDER BY first_row) AS nth
         FROM eligible
     ), already AS (
         SELECT territory, count(DISTINCT customer_id) AS n FROM open_requests
-        WHERE action <> 'goal' GROUP BY territory
+        WHERE action NOT IN ({uncounted}) GROUP BY territory
     ), shared AS (
         SELECT d.*, COALESCE(d.refusal2, CASE
             WHEN r.nth IS NOT NULL AND COALESCE(al.n, 0) + r.nth
@@ -316,6 +346,18 @@ def _fits(goal: str) -> str:
     return (
         f"({goal}.added <= 0 OR {goal}.capacity IS NULL "
         f"OR {goal}.before + {goal}.added <= {goal}.capacity)"
+    )
+
+
+def _account_check() -> str:
+    """An account goes to a territory it is not on; a kept one was on it before this cycle."""
+    return (
+        "CASE WHEN new_value = placed_on THEN ['policy.value', 'customer ' || customer_id "
+        "|| ' is on ' || placed_on || ' already'] "
+        "WHEN action = 'keep' AND previous IS DISTINCT FROM new_value THEN ['policy.value', "
+        "'customer ' || customer_id || ' was not on ' || new_value || ' before this cycle (it "
+        "was on ' || COALESCE(NULLIF(previous, ''), 'no territory') || '): ask to add it "
+        "instead'] END"
     )
 
 

@@ -24,6 +24,7 @@ from harmonia import lifecycle
 from harmonia.compute import duckdb_connection
 from harmonia.definitions import RefinementPolicy
 from harmonia.errors import ConfigError, NotFoundError
+from harmonia.periods import Period
 from harmonia.refinement.policy import INCOMING, CallCapacity, Context, evaluate
 from harmonia.refinement.snapshot import goal_sql, target_sql
 from harmonia.sql import literal, quote, text_list
@@ -152,7 +153,16 @@ def submit(
         with BulkConnection(database) as bulk:
             bulk.lock("refinement_request")
             _check_status(bulk, cycle)
-            _read_context(bulk, duck, cycle_id, cycle.country, incoming, targeted, goals or {})
+            _read_context(
+                bulk,
+                duck,
+                cycle_id,
+                cycle.country,
+                incoming,
+                targeted,
+                goals or {},
+                Period.parse(cycle.period).first_month,
+            )
             checked = evaluate(duck, incoming, context)
             return _store(bulk, duck, cycle_id, checked, now)
     except Exception as error:
@@ -190,8 +200,14 @@ def _read_context(
     incoming: pa.Table,
     targeted: Sequence[str] = (),
     goals: Mapping[str, int] | None = None,
+    first_month: int = 0,
 ) -> None:
-    """The DuckDB tables :func:`evaluate` checks a batch against (see ``Context``)."""
+    """The DuckDB tables :func:`evaluate` checks a batch against (see ``Context``).
+
+    ``first_month`` is the cycle's first month: a customer's ``previous`` territory
+    (the one an account kept returns to) is the alignment's of the latest period
+    ending before it, else its customer record's.
+    """
     goals = goals or {}
     load_authority(bulk, duck, country)
     known = {row[0] for row in duck.sql("SELECT DISTINCT person FROM people").fetchall()}
@@ -212,10 +228,15 @@ def _read_context(
         bulk.read(
             "SELECT s.customer_id, s.territory, a.final_segment AS segment, a.needs, "
             f"a.tier, {target_sql('a.final_segment', targeted)} AS target, "
-            f"{goal_sql('a.final_segment', goals)} AS goal "
+            f"{goal_sql('a.final_segment', goals)} AS goal, "
+            "COALESCE(p.territory, c.territory) AS previous "
             "FROM refinement_scope s JOIN assignment a ON a.cycle_id = s.cycle_id "
-            f"AND a.customer_id = s.customer_id WHERE s.cycle_id = {cycle_id} "
-            f"AND s.customer_id IN (SELECT customer_id FROM {ids})"
+            "AND a.customer_id = s.customer_id JOIN customer c ON c.id = s.customer_id "
+            "LEFT JOIN (SELECT customer_id, territory, ROW_NUMBER() OVER (PARTITION BY "
+            "customer_id ORDER BY last_month DESC, first_month DESC) AS rn FROM alignment "
+            f"WHERE last_month < {int(first_month)} AND customer_id IN "
+            f"(SELECT customer_id FROM {ids})) p ON p.customer_id = s.customer_id AND p.rn = 1 "
+            f"WHERE s.cycle_id = {cycle_id} AND s.customer_id IN (SELECT customer_id FROM {ids})"
         ),
         {
             "customer_id": "BIGINT",
@@ -225,6 +246,7 @@ def _read_context(
             "tier": text,
             "target": text,
             "goal": "BIGINT",
+            "previous": text,
         },
     )
     _read_planned(bulk, duck, cycle_id, incoming, goals)

@@ -28,6 +28,10 @@ DIMENSION_COLUMNS = {
     "goal": "refined_goal",
 }
 
+#: The assignment column an accepted account request (add or keep) sets: the
+#: territory the customer goes to.
+ACCOUNT_COLUMNS = {"add": "refined_territory", "keep": "refined_territory"}
+
 #: A target request's values: on the target list, or not.
 TARGET_VALUES = ("yes", "no")
 
@@ -96,7 +100,7 @@ def apply_accepted(database: Database, cycle_id: int) -> int:
         applied = 0
         if not accepted.num_rows:  # (an empty read from SQLite has no column types)
             return 0
-        for action, column in DIMENSION_COLUMNS.items():
+        for action, column in {**DIMENSION_COLUMNS, **ACCOUNT_COLUMNS}.items():
             rows = accepted.filter(pc.equal(accepted.column("action"), action))
             if not rows.num_rows:
                 continue

@@ -312,6 +312,9 @@ class Assignment(SQLModel, table=True):
     #: The face-to-face calls planned for the customer in the cycle's period where an
     #: accepted request changed them (else its final segment's strategy decides).
     refined_goal: int | None = None
+    #: The territory an accepted request added the customer to or kept it on
+    #: (else the alignment's).
+    refined_territory: str | None = None
 
 
 class StrategyPlan(SQLModel, table=True):

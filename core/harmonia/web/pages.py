@@ -42,6 +42,7 @@ def create_app(harmonia: Harmonia) -> Starlette:
         Route("/logout", pages.logout, methods=["POST"]),
         Route("/cycles/{cycle:int}", pages.cycle),
         Route("/cycles/{cycle:int}/requests", pages.requests, methods=["POST"]),
+        Route("/cycles/{cycle:int}/accounts", pages.accounts, methods=["POST"]),
         Route("/cycles/{cycle:int}/decisions", pages.decisions, methods=["POST"]),
     ]
     return Starlette(routes=routes)
@@ -144,6 +145,7 @@ class _Pages:
             territories=mine,
             dimensions=dimensions,
             goals="goal" in policy.dimensions,
+            accounts=[kind for kind in ("add", "keep") if kind in policy.dimensions],
             rows=rows,
             asked=asked,
             queue=queue,
@@ -169,6 +171,33 @@ class _Pages:
             proposal = refinement.proposal(cycle_id, territory).to_pylist()
             changes = _changes(form, proposal, dimensions, person)
             submitted = refinement.submit(cycle_id, changes).requests if changes else []
+        except HarmoniaError as error:
+            return self._error(request, person, error, 409)
+        return self._cycle(request, person, cycle_id, territory, submitted=submitted)
+
+    async def accounts(self, request: Request) -> Response:
+        """An account added to, or kept on, one of the person's territories (by its id:
+        the customer is not on the page, which shows their territory only)."""
+        person = self._person(request)
+        if person is None:
+            return RedirectResponse("/login", status_code=303)
+        cycle_id = int(request.path_params["cycle"])
+        form = await request.form()
+        territory = str(form.get("territory", ""))
+        refinement = self.harmonia.refinement
+        if territory not in refinement.territories_of(person):
+            error = PermissionError(f"territory {territory} is not yours")
+            return self._error(request, person, error, 403)
+        try:
+            submitted = refinement.request(
+                cycle_id,
+                str(form.get("customer", "")).strip(),
+                action=str(form.get("kind", "")),
+                value=territory,
+                reason=str(form.get("reason", "")),
+                comment=str(form.get("comment", "")),
+                requester=person,
+            ).requests
         except HarmoniaError as error:
             return self._error(request, person, error, 409)
         return self._cycle(request, person, cycle_id, territory, submitted=submitted)
