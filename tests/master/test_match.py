@@ -55,6 +55,7 @@ def test_match_merges_the_sure_pairs_queues_the_grey_zone_and_refuses_conflicts(
     assert result.exit_code == 0, result.output
     found = json.loads(result.output)
     assert found["customers"] == 14 and found["conflicting"] == 1
+    assert found["prior"] == 1 / 14 and found["prior_from"].startswith("1/N: 0 pairs with")
     assert found["merged"] == 1
     assert pairs(url) == {
         (ids["C02"], ids["V02"]): "merged",

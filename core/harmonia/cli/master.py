@@ -121,6 +121,11 @@ def match(country: str, apply: bool, as_json: bool) -> None:
             ],
         )
     )
+    if result.prior:
+        stdout.print(
+            f"[dim]Prior (two random customers are one person): {result.prior:.3g}, "
+            f"{result.prior_from}."
+        )
     if result.to_merge and not apply:
         stdout.print("[dim]Run again with --merge to merge the pairs above the merge threshold.")
     if result.to_review:

@@ -21,6 +21,13 @@ DuckDB) on name, specialty, address, postal code, phone and e-mail:
   code), each m kept at least :data:`M_FLOOR` so that no one disagreement
   vetoes a match; names agreeing weigh by their frequency (splink's term
   frequency adjustments: a rare surname says more than Martin);
+* the prior (how likely two random customers are one person) is estimated
+  from customers sharing an e-mail address, scaled by how often the sure pairs
+  (same name, same practice) share one; with nothing to estimate from it is
+  1/N, and the run says why. So a probability is calibrated, and a country's
+  thresholds are probabilities;
+* whether two customers have a system in common is compared too: a system
+  rarely knows one person twice, another system's file covers many of them;
 * two customers with different values of one national identifier scheme are
   never a match, whatever the names say;
 * one to one between sources: a system knows a person once, so a customer is
@@ -63,6 +70,9 @@ EM_PAIRS = 5e5
 #: The least m probability: one person's two records may differ in anything (a
 #: specialty recorded differently, a second e-mail address) one time in a hundred.
 M_FLOOR = 0.01
+#: Pairs sharing a full name and a practice (postal code and address) the
+#: e-mail rule's recall is estimated from, at least: fewer say too little.
+PRIOR_FROM_PAIRS = 100
 
 
 @attrs.frozen
@@ -80,6 +90,8 @@ class MatchResult:
     merged: int
     seconds: float
     stages: dict[str, float] = attrs.field(factory=dict)  # seconds each stage took, in order
+    prior: float = 0.0  # the probability that two random customers are one person
+    prior_from: str = ""  # how the prior was found (estimated, or why not)
 
     def to_json(self) -> dict[str, Any]:
         return attrs.asdict(self)
@@ -102,13 +114,20 @@ def normalised_records(country: str) -> str:
             -- the last nine digits: +33 1 ... and 01 ... are one number
             NULLIF(right(regexp_replace({text.format("phone")}, '[^0-9]', '', 'g'), 9), '')
                 AS phone,
-            NULLIF(lower(trim({text.format("email")})), '') AS email
+            NULLIF(lower(trim({text.format("email")})), '') AS email,
+            -- the systems that know the customer (two, once identifiers made one)
+            (SELECT list(DISTINCT s.system ORDER BY s.system) FROM systems s
+             WHERE s.customer_id = customers.id) AS systems
         FROM customers WHERE country = {literal(country)}
     """
 
 
-def settings(universe: int) -> Any:
-    """The splink model: comparisons with declared m and u, blocking rules."""
+def settings(universe: int, inside: tuple[float, float] | None = None) -> Any:
+    """The splink model: comparisons with declared m and u, blocking rules.
+
+    ``inside`` is the share of one person's pairs of records inside one system,
+    and of all pairs (see :func:`_inside_one_system`); None leaves systems out.
+    """
     import splink.comparison_level_library as cll
     import splink.comparison_library as cl
     from splink import SettingsCreator, block_on
@@ -183,6 +202,7 @@ def settings(universe: int) -> Any:
             cl.ExactMatch("email").configure(
                 m_probabilities=[0.8, 0.2], u_probabilities=[0.00001, 0.99999]
             ),
+            *([] if inside is None else [_systems(*inside)]),
         ],
         blocking_rules_to_generate_predictions=[
             block_on("last_name", "postal_code"),
@@ -197,13 +217,70 @@ def settings(universe: int) -> Any:
     )
 
 
+def _systems(duplicates: float, pairs: float) -> Any:
+    """Whether two customers have a system in common, as one comparison.
+
+    A system rarely knows one person twice, while another system's file covers
+    many of its people: a pair inside one system is one person less often than
+    a pair across two. The m and u probabilities are counted, not trained (EM
+    drives an m to zero where a market has no duplicate inside a system).
+    """
+    import splink.comparison_level_library as cll
+    import splink.comparison_library as cl
+
+    fixed = {"fix_m_probability": True, "fix_u_probability": True}
+    return cl.CustomComparison(
+        output_column_name="systems",
+        comparison_levels=[
+            cll.NullLevel("systems"),
+            cll.CustomLevel(
+                "len(list_intersect(systems_l, systems_r)) > 0",
+                label_for_charts="a system in common",
+            ).configure(
+                m_probability=max(duplicates, M_FLOOR), u_probability=max(pairs, M_FLOOR), **fixed
+            ),
+            cll.ElseLevel().configure(
+                m_probability=max(1 - duplicates, M_FLOOR),
+                u_probability=max(1 - pairs, M_FLOOR),
+                **fixed,
+            ),
+        ],
+    )
+
+
+def _inside_one_system(duck: Any, universe: int) -> tuple[float, float] | None:
+    """(Share of one person's pairs inside one system, share of all pairs), or None.
+
+    One person's pairs are those sharing an e-mail address (the prior's rule);
+    all pairs are counted per system. None with one system, or with fewer than
+    :data:`PRIOR_FROM_PAIRS` customers sharing an e-mail address.
+    """
+    ((systems, inside, sharing),) = duck.sql(
+        """
+        SELECT (SELECT COUNT(DISTINCT system) FROM systems),
+            COUNT(*) FILTER (len(list_intersect(l.systems, r.systems)) > 0), COUNT(*)
+        FROM records l JOIN records r ON r.email = l.email AND r.unique_id > l.unique_id
+        """
+    ).fetchall()
+    if systems < 2 or sharing < PRIOR_FROM_PAIRS:
+        return None
+    ((same,),) = duck.sql(
+        "SELECT SUM(n * (n - 1) / 2) FROM (SELECT COUNT(*) AS n FROM records, "
+        "unnest(systems) AS s(system) GROUP BY system)"
+    ).fetchall()
+    return inside / sharing, min(1.0, float(same) / (universe * (universe - 1) / 2))
+
+
 def score_pairs(
     duck: Any, country: str, on_stage: Callable[[str], None] = lambda _: None
-) -> tuple[int, int]:
-    """Score the candidate pairs of ``customers`` (a DuckDB table) into ``scored``.
+) -> tuple[int, int, float, str]:
+    """Score the candidate pairs of ``customers`` into ``scored`` (DuckDB tables).
+
+    ``systems`` (``customer_id, system``) says which systems know each customer.
 
     ``scored`` has ``left_id, right_id, probability`` and each field's
-    match weight as ``evidence`` (JSON). Returns (customers, pairs compared).
+    match weight as ``evidence`` (JSON). Returns (customers, pairs compared,
+    the prior, how it was found).
     """
     from splink import DuckDBAPI, Linker, block_on
 
@@ -215,9 +292,10 @@ def score_pairs(
             "CREATE OR REPLACE TABLE scored (left_id BIGINT, right_id BIGINT, "
             "probability DOUBLE, evidence VARCHAR)"
         )
-        return universe, 0
+        return universe, 0, 0.0, "fewer than two customers"
     db_api = DuckDBAPI(connection=duck)
-    linker = Linker(db_api.register("records"), settings(universe), log_level="ERROR")
+    inside = _inside_one_system(duck, universe)
+    linker = Linker(db_api.register("records"), settings(universe, inside), log_level="ERROR")
     if universe >= TRAIN_FROM:
         on_stage("estimating u from random pairs")
         linker.training.estimate_u_using_random_sampling(max_pairs=U_PAIRS, seed=42)
@@ -240,6 +318,8 @@ def score_pairs(
             _floored(linker.misc.save_model_to_json()),
             log_level="ERROR",
         )
+    on_stage("estimating the prior")
+    prior, prior_from = _estimate_prior(duck, linker, universe)
     on_stage("scoring candidate pairs")
     predictions = linker.inference.predict()
     names = {c.unquote().name for c in predictions.columns}
@@ -263,7 +343,49 @@ def score_pairs(
         """
     )
     compared = duck.sql("SELECT COUNT(*) FROM scored").fetchall()[0][0]
-    return universe, compared
+    return universe, compared, prior, prior_from
+
+
+def _estimate_prior(duck: Any, linker: Any, universe: int) -> tuple[float, str]:
+    """Set the linker's prior, the probability that two random customers are one person.
+
+    Estimated by splink from a deterministic rule, the same e-mail address (a
+    mailbox is one person's; national identifiers would be the other, but two
+    customers sharing one were made one at load), scaled up by the rule's
+    recall: the share of sure pairs (the same full name at the same practice)
+    that share an e-mail address. Without such pairs, or without an e-mail
+    address shared, there is nothing to estimate from: the prior stays 1/N
+    (as if every other customer had a duplicate), and the note says why.
+    """
+    from splink import block_on
+
+    fallback = f"1/N: {{}}; set from {universe:,} customers"
+    ((sure, sharing),) = duck.sql(
+        """
+        SELECT COUNT(*), COUNT(*) FILTER (l.email = r.email) FROM records l JOIN records r
+          ON r.first_name = l.first_name AND r.last_name = l.last_name
+         AND r.postal_code = l.postal_code AND r.address = l.address
+         AND r.unique_id > l.unique_id
+        """
+    ).fetchall()
+    if sure < PRIOR_FROM_PAIRS:
+        return 1.0 / universe, fallback.format(
+            f"{sure} pairs with the same name and practice, {PRIOR_FROM_PAIRS} needed to "
+            "estimate how often one person's records share an e-mail address"
+        )
+    if not sharing:
+        return 1.0 / universe, fallback.format(
+            f"none of {sure:,} pairs with the same name and practice shares an e-mail address"
+        )
+    recall = sharing / sure
+    linker.training.estimate_probability_two_random_records_match(
+        [block_on("email")], recall=recall
+    )
+    prior = linker.misc.save_model_to_json()["probability_two_random_records_match"]
+    return prior, (
+        f"estimated: customers sharing an e-mail address, found by that rule in "
+        f"{recall:.0%} of {sure:,} pairs with the same name and practice"
+    )
 
 
 def _floored(model: dict[str, Any]) -> dict[str, Any]:
@@ -347,7 +469,7 @@ def match(
                 "WHERE status IN ('rejected', 'merged', 'accepted')"
             ),
         )
-    universe, compared = score_pairs(duck, country, on_stage)
+    universe, compared, prior, prior_from = score_pairs(duck, country, on_stage)
     on_stage("applying thresholds")
     duck.execute(
         f"""
@@ -424,6 +546,8 @@ def match(
         merged,
         round(time.perf_counter() - started, 2),
         timed.finish(),
+        prior,
+        prior_from,
     )
 
 

@@ -1,0 +1,124 @@
+"""The matching model itself: its prior, and what its comparisons weigh.
+
+Scored straight from DuckDB tables (``customers``, ``systems``), as
+:func:`harmonia.master.matching.match` builds them from the store.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import pyarrow as pa
+import pytest
+
+from harmonia.compute import duckdb_connection
+from harmonia.master.matching import PRIOR_FROM_PAIRS, score_pairs
+
+BENCH = Path(__file__).resolve().parents[2] / "benchmarks" / "bench_master.py"
+
+
+def universe(rows: list[dict], systems: dict[int, str] | None = None):
+    """A DuckDB connection holding ``rows`` as FR customers, each known to its system."""
+    columns = ("first_name", "last_name", "specialty", "postal_code", "address", "phone", "email")
+    duck = duckdb_connection()
+    customers = pa.table(
+        {
+            "id": pa.array(range(1, len(rows) + 1), pa.int64()),
+            "country": ["FR"] * len(rows),
+            **{c: pa.array([r.get(c) for r in rows], pa.string()) for c in columns},
+        }
+    )
+    known = pa.table(
+        {
+            "customer_id": pa.array(range(1, len(rows) + 1), pa.int64()),
+            "system": [(systems or {}).get(i, "crm") for i in range(1, len(rows) + 1)],
+        }
+    )
+    for name, table in (("customers", customers), ("systems", known)):
+        duck.register("incoming", table)
+        duck.execute(f"CREATE TABLE {name} AS SELECT * FROM incoming")
+        duck.unregister("incoming")
+    return duck
+
+
+def person(n: int, **fields: str) -> dict:
+    return {
+        "first_name": f"Jean{n:05d}",
+        "last_name": f"Martin{n:05d}",
+        "specialty": "oncology",
+        "postal_code": f"{n % 90000 + 1000:05d}",
+        "address": f"{n} rue de la paix",
+        **fields,
+    }
+
+
+def test_the_prior_is_estimated_from_customers_sharing_an_e_mail_address() -> None:
+    # 300 people known twice at their practice, half of them with one e-mail address:
+    # the e-mail rule finds 150 pairs and half of the sure pairs, so 300 are expected.
+    rows = []
+    for n in range(300):
+        shared = f"p{n}@chu.fr" if n % 2 else None
+        rows += [
+            person(n, email=shared or f"p{n}@chu.fr"),
+            person(n, email=shared or f"p{n}.old@chu.fr"),
+        ]
+    rows += [person(1000 + n, email=f"s{n}@chu.fr") for n in range(1400)]
+    duck = universe(rows)
+    customers, _, prior, prior_from = score_pairs(duck, "FR")
+    assert customers == 2000
+    assert prior == pytest.approx(150 / 0.5 / (2000 * 1999 / 2))  # not 1/N
+    assert prior_from.startswith("estimated: customers sharing an e-mail address")
+    assert "50% of 300 pairs with the same name and practice" in prior_from
+
+
+def test_without_enough_to_estimate_from_the_prior_stays_1_over_n_and_says_why() -> None:
+    few = [person(n) for n in range(PRIOR_FROM_PAIRS - 1) for _ in (1, 2)]
+    _, _, prior, prior_from = score_pairs(universe(few), "FR")
+    assert prior == 1 / len(few)
+    assert prior_from.startswith(f"1/N: {PRIOR_FROM_PAIRS - 1} pairs with the same name")
+    assert f"{PRIOR_FROM_PAIRS} needed" in prior_from
+
+    no_mail = [person(n) for n in range(PRIOR_FROM_PAIRS) for _ in (1, 2)]
+    _, _, prior, prior_from = score_pairs(universe(no_mail), "FR")
+    assert prior == 1 / len(no_mail)
+    assert "none of 100 pairs with the same name and practice shares an e-mail" in prior_from
+
+
+def _bench():
+    spec = importlib.util.spec_from_file_location("bench_master", BENCH)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.slow
+def test_the_trained_model_estimates_the_prior_and_weighs_a_shared_system_against() -> None:
+    # The benchmark's universe at 20k x 8k (trained, as at 1M), straight into DuckDB:
+    # the prior comes within a quarter of the true share of pairs that are one person,
+    # where 1/N is several times too high; two records of one system are one person
+    # less often than two of two systems, which the model learns.
+    bench = _bench()
+    crm, vendor = bench.harder(*bench.generate(20_000, 8_000, 0.3))
+    rows, systems, persons = [], {}, []
+    for table, system in ((crm, "crm"), (vendor, "vendor")):
+        for row in table.to_pylist():
+            rows.append(row)
+            systems[len(rows)] = system
+            persons.append(row["customer_id"].split("-")[0][1:])
+    duck = universe(rows, systems)
+    customers, _, prior, prior_from = score_pairs(duck, "FR")
+    counts = pa.table({"person": persons}).group_by("person").aggregate([("person", "count")])
+    true_pairs = sum(k * (k - 1) // 2 for k in counts.column("person_count").to_pylist())
+    true_share = true_pairs / (customers * (customers - 1) / 2)
+    assert prior_from.startswith("estimated")
+    assert 0.75 * true_share < prior < 1.25 * true_share < 1 / customers / 2
+    weights = duck.sql(
+        """
+        SELECT len(list_intersect(l.systems, r.systems)) > 0,
+            max(CAST(json_extract(s.evidence, '$.systems') AS DOUBLE))
+        FROM scored s JOIN records l ON l.unique_id = s.left_id
+        JOIN records r ON r.unique_id = s.right_id GROUP BY 1
+        """
+    ).fetchall()
+    assert dict(weights)[True] < 0 < dict(weights)[False]
