@@ -9,10 +9,13 @@ facts where the CRM has none, the CRM's where both have one.
 
 from __future__ import annotations
 
+import datetime as dt
 import itertools
 import json
+import time
 from pathlib import Path
 
+import pyarrow as pa
 import pytest
 from helpers import load, query, tiny_catalog, write
 from sqlalchemy import text
@@ -21,7 +24,9 @@ from harmonia.engine.cycle import run_cycle
 from harmonia.engine.explain import explain_assignment
 from harmonia.errors import ConfigError, NotFoundError
 from harmonia.master.merging import history, merge, unmerge
+from harmonia.master.review import decide
 from harmonia.store import Database
+from harmonia.store.bulk import BulkConnection
 
 VENDOR_CUSTOMERS = """
 customer_id;country;type;first_name;last_name;specialty;postal_code;city;territory;id_scheme;id_value;email
@@ -353,3 +358,164 @@ def test_identifiers_of_ids_merged_before_still_refuse_a_merge(two_sources: str)
         session.commit()
     assert merge_pairs(database, country="NL", actor="a") == 0
     assert query(two_sources, "SELECT status FROM match_pair") == [{"status": "review"}]
+
+
+# --- accepted review pairs: merged together, set-based, chains checked as a whole ---------
+# C03 carries TINY 10000032 and V12 TINY 10000107: a chain C03 - V11 - V12 would make one
+# person with two identifiers.
+
+
+def _pairs(url: str, *sides: tuple[int, int]) -> list[int]:
+    from harmonia.store.models import MatchPair
+
+    database = Database(url)
+    with database.session() as session:
+        made = [
+            MatchPair(
+                left_id=min(a, b),
+                right_id=max(a, b),
+                country="NL",
+                method="probabilistic",
+                probability=0.9,
+            )
+            for a, b in sides
+        ]
+        session.add_all(made)
+        session.commit()
+        return [pair.id for pair in made]
+
+
+def _new_customers(database: Database, n: int) -> list[int]:
+    """``n`` Dutch customers without identifiers (their records empty), written in bulk."""
+    with BulkConnection(database) as bulk:
+        start = bulk.next_id("customer")
+        batch = int(bulk.scalar("SELECT MIN(id) FROM load_batch"))
+        people = list(range(start, start + n))
+        bulk.append(
+            "customer",
+            pa.table(
+                {
+                    "id": people,
+                    "country": ["NL"] * n,
+                    "type": ["HCP"] * n,
+                    "first_batch_id": [batch] * n,
+                    "batch_id": [batch] * n,
+                }
+            ),
+        )
+        bulk.sync_sequence("customer")
+    return people
+
+
+def _redirects(url: str) -> dict[int, int]:
+    rows = query(url, "SELECT merged_id, survivor_id FROM customer_redirect")
+    return {r["merged_id"]: r["survivor_id"] for r in rows}
+
+
+def test_a_chain_accepted_together_is_one_person_under_its_lowest_id(two_sources: str) -> None:
+    known = ids(two_sources)
+    c02, v02, v11 = known["C02"], known["V02"], known["V11"]
+    chain = _pairs(two_sources, (c02, v02), (v02, v11))
+    result = decide(Database(two_sources), [(p, "accept") for p in chain], actor="steward")
+    survivor = min(c02, v02, v11)
+    assert _redirects(two_sources) == {i: survivor for i in (c02, v02, v11) if i != survivor}
+    assert result.survivors == (survivor,) and len(result.merges) == 2
+    rows = query(two_sources, f"SELECT status, merge_id FROM match_pair WHERE id IN {tuple(chain)}")
+    assert {r["status"] for r in rows} == {"merged"}
+    assert {r["merge_id"] for r in rows} == set(result.merges)
+    reasons = query(two_sources, "SELECT reason, pair_id FROM customer_merge ORDER BY id")
+    assert {r["reason"] for r in reasons} <= {f"review pair {p}" for p in chain}
+    audited = query(two_sources, "SELECT subject FROM audit_event WHERE action = 'master.merge'")
+    assert len(audited) == 2
+    for merged in sorted(set(_redirects(two_sources)), reverse=True):
+        unmerge(Database(two_sources), merged, actor="steward")
+    assert _redirects(two_sources) == {}
+
+
+def test_a_pair_naming_an_id_merged_before_joins_its_person(two_sources: str) -> None:
+    known = ids(two_sources)
+    [first] = _pairs(two_sources, (known["C02"], known["V02"]))
+    decide(Database(two_sources), [(first, "accept")], actor="steward")
+    [later] = _pairs(two_sources, (known["V02"], known["V11"]))
+    decide(Database(two_sources), [(later, "accept")], actor="steward")
+    survivor = min(known["C02"], known["V02"])
+    assert _redirects(two_sources)[known["V11"]] == survivor
+    [same] = _pairs(two_sources, (known["C02"], known["V11"]))
+    with pytest.raises(ConfigError, match="are already one"):
+        decide(Database(two_sources), [(same, "accept")], actor="steward")
+
+
+def test_a_chain_joining_two_identifiers_refuses_every_decision(two_sources: str) -> None:
+    known = ids(two_sources)
+    torn = _pairs(two_sources, (known["C03"], known["V11"]), (known["V11"], known["V12"]))
+    [other] = _pairs(two_sources, (known["C02"], known["V02"]))
+    before = query(two_sources, "SELECT id, status FROM match_pair ORDER BY id")
+    decisions = [(p, "accept") for p in torn] + [(other, "reject")]
+    with pytest.raises(ConfigError) as refused:
+        decide(Database(two_sources), decisions, actor="steward")
+    message = str(refused.value)
+    assert f"pairs {torn[0]}, {torn[1]} would make one person" in message
+    assert "10000032 and 10000107" in message and "nothing was decided" in message
+    assert query(two_sources, "SELECT id, status FROM match_pair ORDER BY id") == before
+    assert _redirects(two_sources) == {}
+
+
+def test_accepting_pairs_takes_as_many_statements_for_one_as_for_many(universe: str) -> None:
+    from sqlalchemy import event
+
+    database = Database(universe)
+    pairs = _pairs(universe, *itertools.pairwise(_new_customers(database, 7)))
+    statements: list[str] = []
+
+    def count(*args: object) -> None:
+        statements.append(str(args[2]))
+
+    def statements_to_accept(chosen: list[int]) -> int:
+        statements.clear()
+        event.listen(database.engine, "before_cursor_execute", count)
+        try:
+            decide(database, [(pair, "accept") for pair in chosen], actor="steward")
+        finally:
+            event.remove(database.engine, "before_cursor_execute", count)
+        return len(statements)
+
+    assert statements_to_accept(pairs[:1]) == statements_to_accept(pairs[2:])
+    assert len(set(_redirects(universe).values())) == 2  # (0-1) and the chain 2..6
+
+
+@pytest.mark.slow
+def test_twenty_thousand_accepted_pairs_merge_at_once(universe: str) -> None:
+    """10,000 chains of three customers (A-B, B-C): 20,000 pairs, 20,000 merges."""
+    database = Database(universe)
+    n = 30_000
+    people = _new_customers(database, n)
+    with BulkConnection(database) as bulk:
+        lefts = [p for i in range(0, n, 3) for p in (people[i], people[i + 1])]
+        rights = [p for i in range(0, n, 3) for p in (people[i + 1], people[i + 2])]
+        bulk.append(
+            "match_pair",
+            pa.table(
+                {
+                    "left_id": lefts,
+                    "right_id": rights,
+                    "country": ["NL"] * len(lefts),
+                    "method": ["probabilistic"] * len(lefts),
+                    "probability": [0.9] * len(lefts),
+                    "evidence": ["{}"] * len(lefts),
+                    "status": ["review"] * len(lefts),
+                    "found_at": pa.array([dt.datetime(2026, 12, 7)] * len(lefts)),
+                }
+            ),
+        )
+    pairs = [r["id"] for r in query(universe, "SELECT id FROM match_pair ORDER BY id")]
+    assert len(pairs) == 20_000
+    started = time.perf_counter()
+    result = decide(database, [(p, "accept") for p in pairs], actor="steward")
+    took = time.perf_counter() - started
+    print(f"accepted {len(pairs)} pairs in {took:.1f} s")
+    assert len(result.merges) == 20_000 and len(result.survivors) == 10_000
+    redirects = _redirects(universe)
+    assert len(redirects) == 20_000
+    assert all(redirects[people[i + 2]] == people[i] for i in range(0, n, 3))
+    statuses = query(universe, "SELECT status, COUNT(*) AS n FROM match_pair GROUP BY status")
+    assert statuses == [{"status": "merged", "n": 20_000}]

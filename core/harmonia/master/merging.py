@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Sequence
 from typing import Any
 
 import attrs
@@ -65,7 +66,7 @@ def merge(
 def merge_in(
     session: Session, survivor_id: int, merged_id: int, *, actor: str, reason: str = ""
 ) -> MergeResult:
-    """:func:`merge` inside the caller's transaction (the review queue merges many)."""
+    """:func:`merge` inside the caller's transaction."""
     survivor, merged = _customer(session, survivor_id), _customer(session, merged_id)
     if survivor_id == merged_id:
         raise ConfigError(f"customer {merged_id} cannot be merged into itself")
@@ -281,46 +282,21 @@ def merge_pairs(database: Database, *, country: str, actor: str) -> int:
             GROUP BY g.survivor_id, i.scheme HAVING COUNT(DISTINCT i.value) > 1;
             CREATE TABLE merges AS
             SELECT {first - 1} + row_number() OVER (ORDER BY customer_id) AS id,
-                survivor_id, customer_id AS merged_id
+                survivor_id, customer_id AS merged_id, NULL::BIGINT AS pair_id,
+                'accepted match' AS reason
             FROM groups WHERE customer_id <> survivor_id
               AND survivor_id NOT IN (SELECT survivor_id FROM torn)
               AND customer_id NOT IN (SELECT merged_id FROM redirects)
               AND survivor_id NOT IN (SELECT merged_id FROM redirects);
             """
         )
-        records = duck.sql(
-            f"""
-            SELECT m.id, m.survivor_id, m.merged_id, NULL::BIGINT AS pair_id,
-                'accepted match' AS reason,
-                CAST(to_json({{'repointed': COALESCE((SELECT list(r.merged_id ORDER BY r.merged_id)
-                    FROM redirects r WHERE r.survivor_id = m.merged_id), [])}})
-                    AS VARCHAR) AS undo,
-                {literal(actor)} AS actor, now() AS at
-            FROM merges m ORDER BY m.id
-            """
-        ).to_arrow_table()
-        if not records.num_rows:
+        merged, plan = _write_merges(bulk, duck, actor)
+        if not merged:
             bulk.execute(
                 f"UPDATE match_pair SET status = 'review' WHERE status = 'accepted' "
                 f"AND country = {literal(country)}"
             )
             return 0
-        bulk.append("customer_merge", records)
-        bulk.wait()
-        plan = bulk.stage(
-            duck.sql("SELECT id, survivor_id, merged_id FROM merges").to_arrow_table(),
-            "merges",
-            key="merged_id",
-        )
-        bulk.execute(
-            f"UPDATE customer_redirect SET survivor_id = (SELECT p.survivor_id FROM {plan} p "
-            f"WHERE p.merged_id = customer_redirect.survivor_id) "
-            f"WHERE survivor_id IN (SELECT merged_id FROM {plan})"
-        )
-        bulk.execute(
-            "INSERT INTO customer_redirect (merged_id, survivor_id, merge_id) "
-            f"SELECT merged_id, survivor_id, id FROM {plan}"
-        )
         # A pair is settled by the merge of its right (higher) id, or of its left.
         bulk.execute(
             f"""
@@ -341,12 +317,199 @@ def merge_pairs(database: Database, *, country: str, actor: str) -> int:
         bulk.execute(
             "INSERT INTO audit_event (at, actor, action, subject, details) VALUES "
             f"(CURRENT_TIMESTAMP, {literal(actor)}, 'master.merge', "
-            f"{literal(f'{records.num_rows} accepted pairs of {country}')}, "
-            f"{literal(json.dumps({'merges': records.num_rows, 'first_merge_id': first}))})"
+            f"{literal(f'{merged} accepted pairs of {country}')}, "
+            f"{literal(json.dumps({'merges': merged, 'first_merge_id': first}))})"
         )
         bulk.sync_sequence("customer_merge")
         bulk.analyze("customer_redirect", "match_pair")
-        return records.num_rows
+        return merged
+
+
+def merge_accepted(
+    bulk: BulkConnection, pair_ids: Sequence[int], *, actor: str
+) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """Merge the review pairs a steward accepted, together, in ``bulk``'s transaction.
+
+    Each side of a pair stands for its person now (an id merged earlier, for
+    its survivor). The customers the pairs link become one each, under the
+    group's lowest (oldest) id: a chain A-B, B-C accepted together is one
+    person. Each group is checked whole (one country, one value per
+    identifier scheme over every id of its persons), so a chain cannot join
+    two people that no single pair does. Any problem refuses every pair, each
+    named (:class:`~harmonia.errors.ConfigError`). Computed in DuckDB and
+    written in bulk, as :func:`merge_pairs`. Returns (merge ids, survivors).
+    """
+    from harmonia.compute import duckdb_connection
+
+    if not pair_ids:
+        return (), ()
+    duck = duckdb_connection()
+    bulk.lock("customer_merge")
+    listed = ", ".join(str(int(p)) for p in pair_ids)
+    _into(duck, "redirects", bulk.read("SELECT merged_id, survivor_id FROM customer_redirect"))
+    _into(
+        duck,
+        "accepted",
+        bulk.read(f"SELECT id, left_id, right_id FROM match_pair WHERE id IN ({listed})"),
+    )
+    duck.execute(
+        """
+        CREATE OR REPLACE TABLE pairs AS
+        SELECT p.id, p.left_id AS asked_left, p.right_id AS asked_right,
+            COALESCE(CAST(l.survivor_id AS BIGINT), p.left_id) AS left_id,
+            COALESCE(CAST(r.survivor_id AS BIGINT), p.right_id) AS right_id
+        FROM accepted p
+        LEFT JOIN redirects l ON l.merged_id = p.left_id
+        LEFT JOIN redirects r ON r.merged_id = p.right_id;
+        CREATE OR REPLACE TABLE persons AS
+        SELECT left_id AS id FROM pairs UNION SELECT right_id FROM pairs;
+        """
+    )
+    problems = [
+        f"pair {pair}: customers {left} and {right} are already one (merged into {survivor}): "
+        "reject the pair"
+        for pair, left, right, survivor in duck.sql(
+            "SELECT id, asked_left, asked_right, left_id FROM pairs "
+            "WHERE left_id = right_id ORDER BY id"
+        ).fetchall()
+    ]
+    _groups(duck)
+    persons = bulk.stage(duck.sql("SELECT id FROM persons").to_arrow_table(), "persons", key="id")
+    # Every id of each person: identifiers stay on the ids merged into them.
+    _into(
+        duck,
+        "identifiers",
+        bulk.read(
+            "SELECT COALESCE(r.survivor_id, i.customer_id) AS customer_id, i.scheme, i.value "
+            "FROM identifier i LEFT JOIN customer_redirect r ON r.merged_id = i.customer_id "
+            f"WHERE COALESCE(r.survivor_id, i.customer_id) IN (SELECT id FROM {persons})"
+        ),
+    )
+    _into(
+        duck,
+        "countries",
+        bulk.read(f"SELECT id, country FROM customer WHERE id IN (SELECT id FROM {persons})"),
+    )
+    pairs_of = (
+        "(SELECT string_agg(CAST(p.id AS VARCHAR), ', ' ORDER BY p.id) FROM pairs p "
+        "JOIN groups pg ON pg.customer_id = p.left_id WHERE pg.survivor_id = g.survivor_id)"
+    )
+    problems += [
+        row[0]
+        for row in duck.sql(
+            f"""
+            SELECT 'pairs ' || {pairs_of} || ' would make one person of customers '
+                || string_agg(DISTINCT CAST(g.customer_id AS VARCHAR), ', ') || ' with two '
+                || i.scheme || ' identifiers (' || min(i.value) || ' and ' || max(i.value)
+                || '): reject the pair that joins two people'
+            FROM groups g JOIN identifiers i USING (customer_id)
+            GROUP BY g.survivor_id, i.scheme HAVING COUNT(DISTINCT i.value) > 1
+            UNION ALL
+            SELECT 'pairs ' || {pairs_of} || ' join customers of '
+                || string_agg(DISTINCT c.country, ' and ' ORDER BY c.country)
+                || ': a customer belongs to one market'
+            FROM groups g JOIN countries c ON c.id = g.customer_id
+            GROUP BY g.survivor_id HAVING COUNT(DISTINCT c.country) > 1
+            ORDER BY 1
+            """
+        ).fetchall()
+    ]
+    if problems:
+        raise ConfigError(
+            "; ".join(problems) + "; nothing was decided",
+            fix="reject the pairs named (or unmerge first), then decide the others again",
+        )
+    first = bulk.next_id("customer_merge")
+    duck.execute(
+        f"""
+        CREATE OR REPLACE TABLE merges AS
+        WITH sides AS (
+            SELECT id, left_id AS person FROM pairs UNION ALL SELECT id, right_id FROM pairs
+        ), first_pair AS (SELECT person, min(id) AS pair_id FROM sides GROUP BY person)
+        SELECT {first - 1} + row_number() OVER (ORDER BY g.customer_id) AS id,
+            g.survivor_id, g.customer_id AS merged_id, f.pair_id,
+            'review pair ' || f.pair_id AS reason
+        FROM groups g JOIN first_pair f ON f.person = g.customer_id
+        WHERE g.customer_id <> g.survivor_id
+        """
+    )
+    _write_merges(bulk, duck, actor)
+    audit = bulk.stage(
+        duck.sql(
+            "SELECT 'customer ' || merged_id || ' -> ' || survivor_id AS subject, "
+            "CAST(to_json({'merge_id': id, 'reason': reason}) AS VARCHAR) AS details "
+            "FROM merges ORDER BY id"
+        ).to_arrow_table(),
+        "audit",
+    )
+    bulk.execute(
+        "INSERT INTO audit_event (at, actor, action, subject, details) "
+        f"SELECT CURRENT_TIMESTAMP, {literal(actor)}, 'master.merge', subject, details "
+        f"FROM {audit}"
+    )
+    # A pair is settled by the merge of its right side's person, or of its left's.
+    settled = bulk.stage(
+        duck.sql(
+            "SELECT p.id AS pair_id, COALESCE(r.id, l.id) AS merge_id FROM pairs p "
+            "LEFT JOIN merges r ON r.merged_id = p.right_id "
+            "LEFT JOIN merges l ON l.merged_id = p.left_id"
+        ).to_arrow_table(),
+        "settled",
+        key="pair_id",
+    )
+    bulk.execute(
+        f"""
+        UPDATE match_pair SET status = 'merged', decided_by = {literal(actor)},
+            decided_at = CURRENT_TIMESTAMP,
+            merge_id = (SELECT s.merge_id FROM {settled} s WHERE s.pair_id = match_pair.id)
+        WHERE id IN (SELECT pair_id FROM {settled})
+        """
+    )
+    bulk.sync_sequence("customer_merge")
+    bulk.analyze("customer_redirect", "match_pair")
+    merges = duck.sql("SELECT id FROM merges ORDER BY id").fetchall()
+    survivors = duck.sql("SELECT DISTINCT survivor_id FROM merges ORDER BY 1").fetchall()
+    return tuple(m for (m,) in merges), tuple(s for (s,) in survivors)
+
+
+def _write_merges(bulk: BulkConnection, duck: Any, actor: str) -> tuple[int, str]:
+    """Write the merges planned in DuckDB's ``merges`` (id, survivor_id, merged_id,
+    pair_id, reason), ``redirects`` holding the store's redirects before them.
+
+    Each merge's record keeps what an unmerge restores (the ids that pointed at
+    the merged one); ids redirected to a merged customer follow it to its
+    survivor, and the merged customer redirects there. Returns the merges
+    written and the name of the staged plan (indexed by ``merged_id``).
+    """
+    records = duck.sql(
+        f"""
+        SELECT m.id, m.survivor_id, m.merged_id, m.pair_id, m.reason,
+            CAST(to_json({{'repointed': COALESCE((SELECT list(r.merged_id ORDER BY r.merged_id)
+                FROM redirects r WHERE r.survivor_id = m.merged_id), [])}})
+                AS VARCHAR) AS undo,
+            {literal(actor)} AS actor, now() AS at
+        FROM merges m ORDER BY m.id
+        """
+    ).to_arrow_table()
+    if not records.num_rows:
+        return 0, ""
+    bulk.append("customer_merge", records)
+    bulk.wait()
+    plan = bulk.stage(
+        duck.sql("SELECT id, survivor_id, merged_id FROM merges").to_arrow_table(),
+        "merges",
+        key="merged_id",
+    )
+    bulk.execute(
+        f"UPDATE customer_redirect SET survivor_id = (SELECT p.survivor_id FROM {plan} p "
+        f"WHERE p.merged_id = customer_redirect.survivor_id) "
+        f"WHERE survivor_id IN (SELECT merged_id FROM {plan})"
+    )
+    bulk.execute(
+        "INSERT INTO customer_redirect (merged_id, survivor_id, merge_id) "
+        f"SELECT merged_id, survivor_id, id FROM {plan}"
+    )
+    return records.num_rows, plan
 
 
 def _into(duck: Any, name: str, table: Any) -> None:

@@ -11,7 +11,6 @@ is refused whole with every problem listed, so nothing is half applied.
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -22,7 +21,9 @@ from sqlalchemy import text
 from sqlmodel import Session, select
 
 from harmonia.errors import ConfigError, InputError, NotFoundError
-from harmonia.master.merging import merge_in
+from harmonia.master.merging import merge_accepted
+from harmonia.sql import literal
+from harmonia.store.bulk import BulkConnection
 from harmonia.store.database import Database
 from harmonia.store.models import Customer, MatchPair
 
@@ -83,10 +84,11 @@ def pending(
 def decide(database: Database, decisions: Iterable[tuple[int, str]], *, actor: str) -> Decided:
     """Apply decisions (pair id, accept or reject) together, or none of them.
 
-    The pairs are read, and the rejected ones and the decided ones' stamps
-    written, one statement each. Accepted pairs merge in the order given,
-    each checked against the identities the ones before it left (a workbook
-    may hold a chain: A with B, then B with C).
+    One transaction, a few statements whatever the number of pairs: the
+    rejected ones are stamped in one, and the accepted ones merged together
+    (:func:`~harmonia.master.merging.merge_accepted`): the customers they
+    link become one per group, checked as a whole, so a workbook may hold a
+    chain (A with B, then B with C) but not one that joins two people.
     """
     decisions = list(decisions)
     problems = [f"pair {pair_id}: {why}" for pair_id, why in _problems(database, decisions)]
@@ -97,47 +99,14 @@ def decide(database: Database, decisions: Iterable[tuple[int, str]], *, actor: s
         )
     rejected = [pair_id for pair_id, decision in decisions if decision == "reject"]
     accepted = [pair_id for pair_id, decision in decisions if decision == "accept"]
-    merges, survivors = [], []
-    now = dt.datetime.now(dt.UTC)
-    with database.session() as session:
-        connection = session.connection()
-        stamp = {"actor": actor, "now": now}
+    with BulkConnection(database) as bulk:
         if rejected:
-            connection.execute(
-                text(
-                    "UPDATE match_pair SET status = 'rejected', decided_by = :actor, "
-                    f"decided_at = :now WHERE id IN ({_listed(rejected)})"
-                ),
-                stamp,
+            bulk.execute(
+                f"UPDATE match_pair SET status = 'rejected', decided_by = {literal(actor)}, "
+                f"decided_at = CURRENT_TIMESTAMP WHERE id IN ({_listed(rejected)})"
             )
-        pairs = {
-            row[0]: (row[1], row[2])
-            for row in connection.execute(
-                text(
-                    f"SELECT id, left_id, right_id FROM match_pair WHERE id IN ({_listed(accepted)})"
-                )
-            )
-        }
-        merged_by: dict[int, int] = {}
-        for pair_id in accepted:
-            survivor, merged = sorted(pairs[pair_id])
-            result = merge_in(
-                session, survivor, merged, actor=actor, reason=f"review pair {pair_id}"
-            )
-            merged_by[pair_id] = result.merge_id
-            merges.append(result.merge_id)
-            survivors.append(result.survivor_id)
-        if merged_by:
-            cases = " ".join(f"WHEN {p} THEN {m}" for p, m in merged_by.items())
-            connection.execute(
-                text(
-                    f"UPDATE match_pair SET status = 'merged', merge_id = CASE id {cases} END, "
-                    f"decided_by = :actor, decided_at = :now WHERE id IN ({_listed(merged_by)})"
-                ),
-                stamp,
-            )
-        session.commit()
-    return Decided(tuple(accepted), tuple(rejected), tuple(merges), tuple(survivors))
+        merges, survivors = merge_accepted(bulk, accepted, actor=actor)
+    return Decided(tuple(accepted), tuple(rejected), merges, survivors)
 
 
 def _listed(ids: Iterable[int]) -> str:
