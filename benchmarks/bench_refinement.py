@@ -11,7 +11,9 @@ One run, on a fresh SQLite store:
    up or down, reasons of the FR policy, some outside it), checked against
    the policy and its auto rules and stored, in one batch; against a
    **baseline**: the same checks hand-written in DuckDB over the same tables
-   in memory (no store), and the ratio;
+   in memory (no store), and the ratio; then ``--goals`` call goals (one more
+   call for targeted customers of other reps, goal by goal against each
+   territory's capacity), in one batch, under the policy with ``goal`` added;
 5. **re-run and carry over**: the cycle is run again during feedback and the
    open requests are carried over to the new draft (the measured part);
 6. **territory workbooks**: ``--workbooks`` of them (``all``: every territory)
@@ -96,6 +98,28 @@ def requests_table(scope: pa.Table, orders: list[str], reasons: list[str], count
     )
 
 
+def goal_requests(scope: pa.Table, taken: pa.Array, reasons: list[str], count: int) -> pa.Table:
+    """``count`` call goals: one call more for targeted customers not asked for already."""
+    free = scope.filter(
+        pc.and_(
+            pc.equal(scope.column("target"), "yes"),
+            pc.invert(pc.is_in(scope.column("harmonia_id").cast(pa.int64()), taken)),
+        )
+    )
+    picked = free.slice(0, min(count, free.num_rows))
+    return pa.table(
+        {
+            "_row": pa.array(range(1, picked.num_rows + 1), pa.int64()),
+            "customer_id": picked.column("harmonia_id").cast(pa.int64()),
+            "requester": ["rep" + t[1:] for t in picked.column("territory").to_pylist()],
+            "action": ["goal"] * picked.num_rows,
+            "new_value": [str(goal + 1) for goal in picked.column("goal").to_pylist()],
+            "reason": [reasons[0]] * picked.num_rows,
+            "comment": [""] * picked.num_rows,
+        }
+    )
+
+
 def baseline(
     requests: pa.Table, scope: pa.Table, orders: list[str], reasons: list[str], share: float
 ) -> float:
@@ -143,6 +167,7 @@ def main() -> int:
         help="How many territory workbooks to write and read back (all: every territory).",
     )
     parser.add_argument("--jobs", type=int, default=1, help="Processes writing workbooks.")
+    parser.add_argument("--goals", type=int, default=0, help="Call goals to submit too.")
     parser.add_argument("--keep", type=Path, help="Work in this folder (default: a temporary one).")
     args = parser.parse_args()
     folder = args.keep or Path(tempfile.mkdtemp(prefix="bench-refinement-"))
@@ -199,6 +224,23 @@ def main() -> int:
         f"(ratio {figures[f'submit {requests.num_rows:,} requests'] / figures['baseline']:.1f}x)"
     )
     print(f"    outcomes: {submitted.counts()}")
+    if args.goals:
+        import attrs
+
+        from harmonia.refinement.requests import submit
+
+        goals = goal_requests(
+            scope, requests.column("customer_id"), list(policy.reasons), args.goals
+        )
+        with_goals = attrs.evolve(policy, dimensions=(*policy.dimensions, "goal"))
+        with timed(f"submit {goals.num_rows:,} call goals", figures):
+            checked = submit(
+                app.database, record, with_goals, app.refinement.orders(record), goals,
+                targeted=app.refinement.targeted(record), goals=app.refinement.goals(record),
+                capacity=app.refinement.capacity(record),
+            )  # fmt: skip
+        statuses = checked.column("status").to_pylist()
+        print(f"    goals: { {s: statuses.count(s) for s in sorted(set(statuses))} }")
     # A re-run during feedback: the open requests move to the new draft (set-based).
     with timed("setup: re-run the cycle", figures):
         rerun = app.cycles.run(

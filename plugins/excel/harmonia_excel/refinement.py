@@ -3,7 +3,7 @@
 Written: one row per customer of the territory with the proposal (segment,
 tier … as the policy lets reps change them), an editable column per dimension
 whose drop-down offers only the moves the policy allows from the customer's
-value, the policy's reasons (in the country's language, as the pack writes
+value (a call goal: a whole number of calls), the policy's reasons (in the country's language, as the pack writes
 them) and a comment. A hidden, protected sheet records the cycle, the
 territory, the round of feedback (when it opened) and each row's customer and
 proposal, so reading back knows exactly what the rep changed.
@@ -29,6 +29,9 @@ META_SHEET = "_harmonia_refinement"
 LISTS_SHEET = "_lists"
 MARK = "harmonia refinement workbook"
 
+#: The request kind whose column takes a number of calls (no drop-down of moves).
+GOAL = "goal"
+
 LABELS: dict[str, dict[str, str]] = {
     "en": {
         "sheet": "Refinement",
@@ -44,8 +47,10 @@ LABELS: dict[str, dict[str, str]] = {
         "needs": "Needs",
         "tier": "Tier",
         "target": "Target",
+        "goal": "Calls",
         "invalid": "Not allowed",
         "choose": "Choose one of the moves the policy allows.",
+        "whole": "Give a whole number of calls (0 or more).",
         "do_not_edit": "Do not change: harmonia finds the customer by it.",
     },
     "fr": {
@@ -62,8 +67,10 @@ LABELS: dict[str, dict[str, str]] = {
         "needs": "Besoins",
         "tier": "Niveau",
         "target": "Cible",
+        "goal": "Visites",
         "invalid": "Non autorisé",
         "choose": "Choisissez un des changements que la politique permet.",
+        "whole": "Indiquez un nombre entier de visites (0 ou plus).",
         "do_not_edit": "Ne pas modifier : harmonia retrouve le client par cet identifiant.",
     },
 }
@@ -216,7 +223,8 @@ def _write(
     hidden = workbook.add_worksheet(META_SHEET)
     header_style, locked = workbook.add_format(XLSX_HEADER), workbook.add_format(XLSX_LOCKED)
 
-    dimensions = [d for d in meta.dimensions if d in offered]
+    # A call goal is a number typed in, not a move chosen from a list.
+    dimensions = [d for d in meta.dimensions if d in offered or d == GOAL]
     headers = [label(language, key) for key in ("customer_id", "name", "specialty", "city")]
     for dimension in dimensions:
         name = label(language, dimension)
@@ -241,6 +249,8 @@ def _write(
             if value is None:
                 if style is not None:
                     sheet.write_blank(number, column, None, style)
+            elif isinstance(value, int):  # a goal's calls: a number the rep can type over
+                sheet.write_number(number, column, value, style)
             else:
                 sheet.write_string(number, column, safe(str(value)), style)
 
@@ -271,6 +281,14 @@ def _write(
         validation(reason_column, add_list(reasons), 2, f"{reason_letter}2:{reason_letter}{last}")
         for index, dimension in enumerate(dimensions):
             column = 5 + 2 * index
+            if dimension == GOAL:
+                sheet.data_validation(
+                    1, column, last - 1, column,
+                    {"validate": "integer", "criteria": ">=", "value": 0,
+                     "error_title": label(language, "invalid"),
+                     "error_message": label(language, "whole")},
+                )  # fmt: skip
+                continue
             by_value: dict[str | None, list[int]] = {}
             for number, row in enumerate(rows, start=2):
                 by_value.setdefault(row.get(dimension), []).append(number)

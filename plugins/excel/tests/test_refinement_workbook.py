@@ -63,14 +63,24 @@ def test_a_workbook_round_trip_becomes_checked_requests(
     headers = [cell.value for cell in sheet[1]]
     assert headers == [
         "Customer ID", "Name", "Specialty", "City", "Segment (proposed)", "Segment (yours)",
-        "Tier (proposed)", "Tier (yours)", "Reason", "Comment",
+        "Tier (proposed)", "Tier (yours)", "Calls (proposed)", "Calls (yours)", "Reason",
+        "Comment",
     ]  # fmt: skip
     rows = {row[0]: row for row in sheet.iter_rows(min_row=2, values_only=True)}
     assert set(rows) == {"C01", "C02", "C03", "C04"}  # C05 is aligned to T2 for 2027-H1
     assert rows["C01"][4:6] == ("champion", "champion")
-    # Each segment cell offers the moves from its own value.
+    assert rows["C01"][8:10] == (6, 6)  # a champion's calls this half-year, as numbers
+    # Each segment cell offers the moves from its own value; a goal takes a number.
     offered = {}
+    (whole,) = [c for c in sheet.data_validations.dataValidation if c.type == "whole"]
+    assert (whole.operator, whole.formula1, str(whole.sqref)) == (
+        "greaterThanOrEqual",
+        "0",
+        "J2:J5",
+    )
     for check in sheet.data_validations.dataValidation:
+        if check.type != "list":
+            continue
         sheet_name, cells = check.formula1.lstrip("=").split("!")
         values = [c.value for (c,) in workbook[sheet_name][cells.replace("$", "")]]
         for cell_range in check.sqref.ranges:
@@ -81,15 +91,17 @@ def test_a_workbook_round_trip_becomes_checked_requests(
     }
     assert offered[f"F{number['C01']}"] == ["champion", "grow"]
     assert offered[f"F{number['C03']}"] == ["grow", "develop", "maintain"]
-    assert offered["I2:I5"] == ["new information", "access", "data error"]
+    assert offered["K2:K5"] == ["new information", "access", "data error"]
     # The rep fills it in: one step down with access, a forbidden jump, an edited id.
     sheet.cell(number["C01"], 6).value = "grow"
-    sheet.cell(number["C01"], 9).value = "access"
+    sheet.cell(number["C01"], 11).value = "access"
     sheet.cell(number["C02"], 6).value = "monitor"
-    sheet.cell(number["C02"], 9).value = "data error"
+    sheet.cell(number["C02"], 11).value = "data error"
     sheet.cell(number["C03"], 1).value = "C99"
     sheet.cell(number["C03"], 8).value = "B"
-    sheet.cell(number["C03"], 9).value = "data error"
+    sheet.cell(number["C03"], 11).value = "data error"
+    sheet.cell(number["C04"], 10).value = 2  # one call more
+    sheet.cell(number["C04"], 11).value = "new information"
     workbook.save(path)
     refused = cli("refinement", "submit", str(path), "--as", "tom")
     assert refused.exit_code == 1 and "territory T1, which is not tom's" in refused.output
@@ -100,9 +112,12 @@ def test_a_workbook_round_trip_becomes_checked_requests(
         number["C01"]: ("accepted", "auto:access-step-down"),
         number["C02"]: ("rejected", "policy.moves"),
         number["C03"]: ("rejected", "workbook.customer_id"),
+        number["C04"]: ("pending", "manager"),
     }
+    goal = [r for r in json.loads(submitted.output) if r["action"] == "goal"]
+    assert [(r["old_value"], r["new_value"]) for r in goal] == [("1", "2")]
     listed = cli("refinement", "list", cycle, "--json")
-    assert len(json.loads(listed.output)) == 3  # every row kept, whatever its outcome
+    assert len(json.loads(listed.output)) == 4  # every row kept, whatever its outcome
     # A workbook of an earlier round is stale once a re-run took the round over.
     ran = cli("cycle", "run", "-c", "BE", "-t", "cardiology", "-p", "2027-H1", "--json",
               "--out", str(tmp_path / "out"))  # fmt: skip
