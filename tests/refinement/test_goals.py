@@ -160,3 +160,50 @@ def test_no_goal_is_taken_where_the_planner_sets_the_calls(
     ).to_pylist()
     assert (checked["status"], checked["rule"]) == ("rejected", "policy.dimensions")
     assert "plans its calls within capacity when the cycle is published" in checked["message"]
+
+
+def test_auto_rules_decide_goals_and_accounts(feedback: tuple[Harmonia, int]) -> None:
+    import attrs
+    import pyarrow as pa
+
+    from harmonia import AutoRule
+    from harmonia.refinement.requests import submit
+
+    app, cycle = feedback
+    record = app.refinement.cycle(cycle)
+    policy = app.refinement.policy(record)
+    rules = (
+        AutoRule("one-call-more", "action = 'goal' AND steps <= 1", "accept", "one call: fine"),
+        AutoRule("no-big-goal", "action = 'goal' AND steps > 4", "reject", "ask the MSL"),
+        AutoRule("keep-access", "action = 'keep' AND reason = 'access'", "accept", "kept"),
+    )
+    policy = attrs.evolve(policy, auto_rules=rules)
+    asked = [
+        ("C01", "goal", "7", "access"),  # one call more (6 -> 7)
+        ("C02", "goal", "8", "access"),  # five more
+        ("C03", "goal", "3", "access"),  # two more: the manager decides
+        ("C05", "keep", "T1", "access"),
+    ]
+    rows = pa.Table.from_pylist(
+        [
+            {"_row": n, "customer_id": int(c[1:]), "requester": "rita", "action": a,
+             "new_value": v, "reason": r, "comment": ""}
+            for n, (c, a, v, r) in enumerate(asked, start=1)
+        ]
+    )  # fmt: skip
+    checked = submit(
+        app.database,
+        record,
+        policy,
+        app.refinement.orders(record),
+        rows,
+        targeted=app.refinement.targeted(record),
+        goals=app.refinement.goals(record),
+        capacity=app.refinement.capacity(record),
+    ).to_pylist()
+    assert [(c["status"], c["rule"], c["message"]) for c in checked] == [
+        ("accepted", "auto:one-call-more", "one call: fine"),
+        ("rejected", "auto:no-big-goal", "ask the MSL"),
+        ("pending", "manager", "waiting for the decision of dora"),
+        ("accepted", "auto:keep-access", "kept"),
+    ]

@@ -17,9 +17,10 @@ class AutoRule:
     """A decision the policy takes without a manager, and the message the rep sees.
 
     ``when`` is a condition in the rule language (as segmentation rules) over a
-    request: ``action`` (segment, needs, tier), ``reason``, ``old_value``,
-    ``new_value``, ``steps`` (how far up the dimension's order: 1 is one step
-    up, -1 one step down), ``to_top`` (the new value is the highest), the
+    request: ``action`` (segment, needs, tier, target, goal, add, keep),
+    ``reason``, ``old_value``, ``new_value``, ``steps`` (how far up the
+    dimension's order: 1 is one step up, -1 one step down; of a call goal, the
+    calls added), ``to_top`` (the new value is the highest), the
     customer's current ``segment``, ``needs`` and ``tier``, and ``role`` (rep
     or manager). Rules are tried in order; the first that holds decides.
     """
