@@ -23,8 +23,9 @@ One run, on a fresh SQLite store:
 7. **decide** every pending request (the managers accept in bulk), **close**,
    **approve** and **publish** (accepted requests applied, target list written).
 
-The load average is printed with the figures: on a shared machine they are
-noisy and must be re-taken on a quiet one. Example::
+The load average is printed with the figures, and each step's CPU time (of
+the writer processes too) beside its wall time: on a shared machine the wall
+times are noisy and must be re-taken on a quiet one. Example::
 
     python benchmarks/bench_refinement.py --customers 1000000 --workbooks all --jobs 2
     python benchmarks/bench_refinement.py --customers 100000 --requests 2000
@@ -48,12 +49,20 @@ import pyarrow.compute as pc
 COUNTRY, AREA, PERIOD = "FR", "oncology", "2027-H1"
 
 
+def cpu_seconds() -> float:
+    """CPU time of this process and of its finished children (the --jobs writers)."""
+    times = os.times()
+    return times.user + times.system + times.children_user + times.children_system
+
+
 @contextmanager
 def timed(label: str, figures: dict[str, float]):
-    started = time.perf_counter()
+    """Wall time, and CPU time: on a shared machine the wall time mostly measures the
+    others' load."""
+    started, cpu = time.perf_counter(), cpu_seconds()
     yield
     figures[label] = time.perf_counter() - started
-    print(f"  {label:<34} {figures[label]:8.2f} s", flush=True)
+    print(f"  {label:<34} {figures[label]:8.2f} s  (CPU {cpu_seconds() - cpu:7.2f} s)", flush=True)
 
 
 def field_force(folder: Path, territories: int) -> Path:
