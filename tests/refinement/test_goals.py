@@ -78,6 +78,9 @@ def test_a_call_goal_is_checked_against_the_territory_s_capacity(
     assert "would be 881 against a capacity of 880" in again["message"]  # 807 - 6 + 80
     (fits,) = _submit(app, cycle, [("C01", "79", "rita")])
     assert fits["status"] == "pending"
+    # The manager's queue shows each territory's calls planned (open goals in) and capacity.
+    t1 = {t["territory"]: t for t in app.refinement.queue(cycle, "dora").territories}["T1"]
+    assert (t1["calls_planned"], t1["capacity"]) == (880, 880)  # 79 + 800 + 1 + 0
 
 
 def test_an_accepted_goal_is_published_in_the_target_list(

@@ -100,6 +100,8 @@ def test_a_manager_sees_the_queue_and_decides(feedback: tuple[Harmonia, int]) ->
     dora = _client(app, "dora")
     page = dora.get(f"/cycles/{cycle}")
     assert 'id="share"' in page.text and f'id="request-{waiting}"' in page.text
+    assert "<th>calls planned</th><th>capacity</th>" in page.text
+    assert "<td>11</td><td>880</td>" in page.text  # T1: 6 + 3 + 1 + 1 calls, 1 rep
     decided = dora.post(
         f"/cycles/{cycle}/decisions",
         data={"request": str(waiting), "decision": "accept", "territory": "T1"},

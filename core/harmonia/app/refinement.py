@@ -610,6 +610,7 @@ class Refinement:
         """What a manager has to decide, with each territory's share used and the
         requests by reason and outcome (counted in the store)."""
         from harmonia.refinement.requests import managed_territories, requests_of
+        from harmonia.refinement.snapshot import planned_calls_sql
         from harmonia.sql import text_list
         from harmonia.store.bulk import BulkConnection
 
@@ -640,6 +641,18 @@ class Refinement:
                 "SELECT reason, status, COUNT(*) AS requests FROM refinement_request "
                 f"WHERE {mine} GROUP BY reason, status ORDER BY reason, status"
             ).to_pylist()
+            goals = "goal" in policy.dimensions
+            planned = (
+                {
+                    row["territory"]: int(row["calls"] or 0)
+                    for row in bulk.read(
+                        planned_calls_sql(int(cycle_id), self.goals(cycle), territories)
+                    ).to_pylist()
+                }
+                if goals
+                else {}
+            )
+        capacity = self.capacity(cycle) if goals else None
         figures = []
         for territory in territories:
             size = int(counted.get(territory, {}).get("customers") or 0)
@@ -651,6 +664,15 @@ class Refinement:
                     "changes": changes,
                     "share_used": round(changes / size, 4) if size else 0.0,
                     "allowed": int(policy.max_share * size + 1e-9),
+                    # Where reps set call goals: the calls planned and what the reps can make.
+                    **(
+                        {
+                            "calls_planned": planned.get(territory, 0),
+                            "capacity": capacity.calls.get(territory),
+                        }
+                        if capacity is not None
+                        else {}
+                    ),
                 }
             )
         for row in by_reason:

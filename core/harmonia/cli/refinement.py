@@ -195,10 +195,12 @@ def queue(cycle_id: int, person: str | None, as_json: bool) -> None:
     if as_json:
         echo_json(found.to_json())
         return
+    calls = any("calls_planned" in t for t in found.territories)
     stdout.print(
         table(
             f"territories of {found.manager}",
-            ["territory", "customers", "changes", "share used", "allowed by the policy"],
+            ["territory", "customers", "changes", "share used", "allowed by the policy"]
+            + (["calls planned", "capacity"] if calls else []),
             [
                 (
                     t["territory"],
@@ -206,6 +208,7 @@ def queue(cycle_id: int, person: str | None, as_json: bool) -> None:
                     t["changes"],
                     f"{t['share_used']:.0%}",
                     t["allowed"],
+                    *((t["calls_planned"], t["capacity"]) if calls else ()),
                 )
                 for t in found.territories
             ],

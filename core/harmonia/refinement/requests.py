@@ -26,8 +26,8 @@ from harmonia.definitions import RefinementPolicy
 from harmonia.errors import ConfigError, NotFoundError
 from harmonia.periods import Period
 from harmonia.refinement.policy import INCOMING, CallCapacity, Context, evaluate
-from harmonia.refinement.snapshot import goal_sql, target_sql
-from harmonia.sql import literal, quote, text_list
+from harmonia.refinement.snapshot import goal_sql, planned_calls_sql, target_sql
+from harmonia.sql import literal, quote
 from harmonia.store.bulk import BulkConnection
 from harmonia.store.database import Database
 from harmonia.store.models import AuditEvent, Cycle, CycleTransition, RefinementRequest
@@ -296,19 +296,7 @@ def _read_planned(
             ).fetchall()
         ]
         duck.unregister("asked_goals")
-    rows = bulk.read(
-        f"""
-        SELECT s.territory, SUM(COALESCE(CAST(o.new_value AS INTEGER),
-            {goal_sql("a.final_segment", goals)})) AS calls
-        FROM refinement_scope s
-        JOIN assignment a ON a.cycle_id = s.cycle_id AND a.customer_id = s.customer_id
-        LEFT JOIN refinement_request o ON o.cycle_id = s.cycle_id
-            AND o.customer_id = s.customer_id AND o.action = 'goal'
-            AND o.status IN ('pending', 'accepted')
-        WHERE s.cycle_id = {cycle_id} AND s.territory IN ({text_list(territories)})
-        GROUP BY s.territory
-        """
-    )
+    rows = bulk.read(planned_calls_sql(cycle_id, goals, territories))
     _typed(duck, "planned", rows, {"territory": "VARCHAR", "calls": "BIGINT"})
 
 

@@ -48,6 +48,23 @@ def goal_sql(segment: str, goals: Mapping[str, int]) -> str:
     return f"CAST(CASE {segment} {cases} ELSE 0 END AS BIGINT)" if cases else "CAST(0 AS BIGINT)"
 
 
+def planned_calls_sql(cycle_id: int, goals: Mapping[str, int], territories: Sequence[str]) -> str:
+    """SQL over the store: ``territory, calls``, the face-to-face calls planned for
+    each of ``territories`` in the cycle: every customer's plan (``goals``: segment
+    -> calls), an open (pending or accepted) goal request taking its customer's place."""
+    return f"""
+        SELECT s.territory, SUM(COALESCE(CAST(o.new_value AS INTEGER),
+            {goal_sql("a.final_segment", goals)})) AS calls
+        FROM refinement_scope s
+        JOIN assignment a ON a.cycle_id = s.cycle_id AND a.customer_id = s.customer_id
+        LEFT JOIN refinement_request o ON o.cycle_id = s.cycle_id
+            AND o.customer_id = s.customer_id AND o.action = 'goal'
+            AND o.status IN ('pending', 'accepted')
+        WHERE s.cycle_id = {int(cycle_id)} AND s.territory IN ({text_list(territories)})
+        GROUP BY s.territory
+    """
+
+
 def freeze_scope(database: Database, cycle: Cycle) -> int:
     """Record each customer's territory for the cycle; returns how many have none.
 
