@@ -215,7 +215,6 @@ def _write(
 
     from harmonia_excel.cells import XLSX_HEADER, XLSX_LOCKED, safe
 
-    out.parent.mkdir(parents=True, exist_ok=True)
     # Text is written as text (write_string): never a formula, a link or a number.
     workbook = xlsxwriter.Workbook(str(out), {"in_memory": True})
     sheet = workbook.add_worksheet(label(language, "sheet"))
@@ -323,7 +322,15 @@ def _write(
     hidden.very_hidden()
     lists.protect()
     hidden.protect()
-    workbook.close()
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        workbook.close()
+    except (OSError, xlsxwriter.exceptions.FileCreateError) as error:
+        raise InputError(
+            f"cannot write this workbook: {error.__cause__ or error}",
+            where=str(out),
+            fix="write to a folder that can be created and written to, on a disk with room",
+        ) from None
     return out
 
 

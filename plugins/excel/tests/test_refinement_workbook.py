@@ -351,3 +351,20 @@ def test_workbooks_submitted_together_are_all_checked_before_any_is_stored(
     for line in lines:  # each file's own outcome, not the running total
         assert re.fullmatch(r".*: 1 changes \(1 (accepted|pending|rejected)\)", line), line
     assert len(json.loads(cli("refinement", "list", cycle, "--json").output)) == 2
+
+
+def test_a_workbook_that_cannot_be_written_is_one_clear_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from harmonia import InputError
+    from harmonia_excel import refinement
+
+    monkeypatch.setattr(refinement, "allowed_moves", lambda values, current, moves: list(values))
+    (tmp_path / "notes.txt").write_text("a file, not a folder", encoding="utf-8")
+    meta = refinement.RefinementWorkbook(9, "", "2027-01-04T09:00:00+00:00", "", ("tier",))
+    with pytest.raises(InputError, match=r"notes.txt/T1.xlsx: cannot write this workbook"):
+        refinement.write_workbooks(
+            _proposal({"T1": [(1, "grow", "2")]}),
+            lambda name: tmp_path / "notes.txt" / f"{name}.xlsx", meta=meta, orders=ORDERS,
+            moves="any", reasons=["access"], language="en",
+        )  # fmt: skip
