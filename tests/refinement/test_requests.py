@@ -153,6 +153,8 @@ def test_managers_decide_once_and_only_for_their_territories(
         "changes": 1,
         "share_used": 0.25,
         "allowed": 2,
+        "calls_planned": 11,  # the policy lets reps set call goals: 6 + 3 + 1 + 1
+        "capacity": 880,
     }
     assert sum(r["requests"] for r in queue.by_reason) == len(app.refinement.requests(cycle))
     assert app.refinement.queue(cycle, "tom").by_reason == [
