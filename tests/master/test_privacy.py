@@ -15,6 +15,7 @@ import tiny_market
 from helpers import load, quarantined, query, tiny_catalog, write
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from sqlalchemy import text
 
 from harmonia.compute import duckdb_connection
 from harmonia.engine.cycle import SinkChoice, run_cycle
@@ -599,3 +600,30 @@ def test_erasure_removes_unreadable_quarantined_lines_naming_the_person_and_name
     assert "2 unreadable lines" in named and "line 4, 5;" in named
     [audit] = query(universe, "SELECT details FROM audit_event WHERE action = 'privacy.erase'")
     assert named in json.loads(audit["details"])["unreachable"]
+
+
+def test_erasure_reaches_unreadable_lines_kept_under_their_older_key(
+    universe: str, tmp_path: Path
+) -> None:
+    """Stores written before the text was called ``original_line`` keep it as
+    ``line``: such a line holding the person's id goes, the others are named."""
+    path = write(
+        tmp_path / "metrics.csv",
+        """
+        therapy_area;metric;period;value;customer_id
+        cardiology;trx;C02
+        cardiology;trx
+        """,
+    )
+    load(universe, tiny_catalog(), path, country="NL")
+    with Database(universe).session() as session:
+        session.connection().execute(
+            text("UPDATE quarantine SET record = replace(record, '\"original_line\"', '\"line\"')")
+        )
+        session.commit()
+    assert all("line" in r["record"] for r in quarantined(universe))
+    result = erase(Database(universe), ids(universe)["C02"], actor="dpo")
+    assert [r["row_number"] for r in quarantined(universe)] == [3]
+    assert result.removed["quarantine"] == 1
+    [named] = [u for u in result.unreachable if u.startswith(str(path))]
+    assert "1 unreadable line" in named and "line 3" in named

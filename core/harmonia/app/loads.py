@@ -259,6 +259,7 @@ class Loads:
 
         from harmonia.files import write_table_csv
         from harmonia.plugin.types import RECORD_KINDS
+        from harmonia.store.models import unreadable_line
 
         rows = self.quarantined(batch=batch, kind=kind, include_resolved=include_resolved)
         # An erased person's row keeps nothing to fix (GDPR Art. 17): not exported.
@@ -276,10 +277,7 @@ class Loads:
                 for column in RECORD_KINDS[name].column_names
             }
             data["reasons"] = ["; ".join(row.reasons) for row in kind_rows]
-            # Entries kept before the text was called original_line call it line.
-            original = [
-                row.record.get("original_line", row.record.get("line")) for row in kind_rows
-            ]
+            original = [unreadable_line(row.record) for row in kind_rows]
             if any(text is not None for text in original):
                 data["original_line"] = original
             path = directory / f"{name}.csv"

@@ -30,7 +30,7 @@ from harmonia.sql import hmac_sql, literal
 from harmonia.store.bulk import BulkConnection
 from harmonia.store.database import Database
 from harmonia.store.identity import forget_profiling, person_ids, resolve
-from harmonia.store.models import AuditEvent, Objection
+from harmonia.store.models import UNREADABLE_LINE_KEYS, AuditEvent, Objection, unreadable_line
 from harmonia.store.recovery import this_owner
 from harmonia.store.suppression import suppress
 from harmonia.store.writer import load_lock
@@ -411,8 +411,9 @@ def _erase_quarantined(session: Session, source_ids: Sequence[tuple[str, str]]) 
     return removed
 
 
-#: How a quarantine record holds a line that could not be read (its text, as loaded).
-_UNREADABLE = "record LIKE '%\"original_line\":%' OR record LIKE '%\"original_line\": %'"
+#: How a quarantine record holds a line that could not be read (its text, as loaded),
+#: under any of the names it has had (JSON written by DuckDB or by Python).
+_UNREADABLE = " OR ".join(f"record LIKE '%\"{key}\":%'" for key in UNREADABLE_LINE_KEYS)
 
 
 def _unreadable(session: Session, systems: Iterable[str]) -> list[tuple[int, str, int, str]]:
@@ -453,7 +454,7 @@ def _erase_unreadable(
     theirs = [
         entry_id
         for entry_id, _, _, record in _unreadable(session, (s for s, _ in source_ids))
-        if pattern.search(json.loads(record).get("original_line", ""))
+        if pattern.search(unreadable_line(json.loads(record)) or "")
     ]
     if not theirs:
         return 0

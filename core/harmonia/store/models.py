@@ -14,6 +14,7 @@ that the same bulk path writes them on every engine.
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 from sqlalchemy import BigInteger, Column, Index, Text, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
@@ -235,6 +236,19 @@ class Quarantine(SQLModel, table=True):
     record: str = Field(sa_column=Column(Text, nullable=False))
     reasons: str = Field(sa_column=Column(Text, nullable=False))
     resolved_batch_id: int | None = Field(default=None)
+
+
+#: The keys under which a quarantine record keeps the text of a line that could not
+#: be read: ``original_line``; entries kept before it had that name call it ``line``.
+UNREADABLE_LINE_KEYS = ("original_line", "line")
+
+
+def unreadable_line(record: dict[str, Any]) -> str | None:
+    """The text of the unreadable line a quarantine record keeps (None: a read row)."""
+    for key in UNREADABLE_LINE_KEYS:
+        if record.get(key) is not None:
+            return str(record[key])
+    return None
 
 
 class Cycle(SQLModel, table=True):
