@@ -141,7 +141,9 @@ def write_workbooks(
     """Every territory's workbook from one proposal (Arrow, sorted by territory, as
     ``app.refinement.proposal`` gives it), each at ``path_of(territory)``; ``meta``
     gives the cycle, round and dimensions (its territory and system are each
-    workbook's own). ``jobs`` processes write them side by side."""
+    workbook's own). ``jobs`` processes write them side by side (started with
+    ``spawn``: a script calling this with ``jobs > 1`` keeps its top-level code
+    under ``if __name__ == "__main__":``)."""
     import pyarrow.compute as pc
 
     rows = proposal.num_rows
