@@ -603,3 +603,14 @@ def test_a_strategy_for_a_segment_no_rule_set_declares_is_rejected_naming_its_pa
     assert all(key[2] != "vip" for key in catalog.engagement_strategies)
     (warning,) = catalog.warnings
     assert "pack 'extra'" in warning and "'vip' is not a segment of the installed" in warning
+
+
+def test_only_a_sink_erases_what_it_wrote() -> None:
+    """A source writes nothing, so it has no ``erase`` and nothing that calls one
+    (an ``erase_location`` pasted into it raised AttributeError when called)."""
+    source = DataSource(
+        name="x", description="", kinds={"metrics"}, family="local", read=lambda request: []
+    )
+    assert not hasattr(source, "erase")
+    assert not hasattr(source, "erase_location")
+    assert callable(OutputSink.erase_location)

@@ -277,20 +277,6 @@ class DataSource:
                 f"choose one of {list(SOURCE_FAMILIES)}"
             )
 
-    def erase_location(
-        self, location: str, erasure: Erasure, options: Mapping[str, str] | None
-    ) -> int | None:
-        """Call ``erase`` for one location it wrote; ``options``: those it was written
-        with (None: not recorded), completed with the declared defaults."""
-        if self.erase is None:
-            return None
-        if len(inspect.signature(self.erase).parameters) < 3:
-            return self.erase(location, erasure)  # a pack written before options were passed
-        if options is not None:
-            defaults = {o.name: o.default for o in self.options if o.default is not None}
-            options = {**defaults, **options}
-        return self.erase(location, erasure, options)
-
     def check_options(self, given: Mapping[str, str]) -> None:
         """Refuse options this source does not declare, and values outside their choices
         (a :class:`~harmonia.errors.ConfigError`), as a load does before reading."""
