@@ -240,6 +240,50 @@ def test_every_territory_is_written_from_one_proposal_in_parallel(
     assert [row[0] for row in t3] == ["C004", "C005", "C006"]
 
 
+def test_a_worker_is_sent_its_own_rows_not_the_whole_proposal(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What goes to a worker is pickled: an Arrow slice would carry its parent's
+    buffers whole (every batch the size of the universe), a batch must weigh in
+    proportion to its rows."""
+    import concurrent.futures
+    import pickle
+
+    from harmonia_excel import refinement
+
+    sent: list[tuple[int, int]] = []
+
+    class Inline:
+        """The pool's side of the pipe: pickles what it is given, writes nothing."""
+
+        def __init__(self, **_: Any) -> None: ...
+
+        def __enter__(self) -> Inline:
+            return self
+
+        def __exit__(self, *_: Any) -> None: ...
+
+        def submit(self, fn: Callable[..., Any], part: Any, *args: Any) -> Any:
+            sent.append((part.num_rows, len(pickle.dumps((part, *args)))))
+            future: concurrent.futures.Future[list[Path]] = concurrent.futures.Future()
+            future.set_result([])
+            return future
+
+    monkeypatch.setattr(concurrent.futures, "ProcessPoolExecutor", Inline)
+    proposal = _proposal(
+        {f"T{t:02d}": [(t * 1000 + i, "grow", "1") for i in range(500)] for t in range(40)}
+    )
+    meta = refinement.RefinementWorkbook(9, "", "2027-01-04T09:00:00+00:00", "", ("segment",))
+    refinement.write_workbooks(
+        proposal, lambda name: tmp_path / f"{name}.xlsx", meta=meta, orders=ORDERS,
+        moves="any", reasons=["access"], language="en", jobs=8,
+    )  # fmt: skip
+    whole = len(pickle.dumps(proposal))
+    assert sum(rows for rows, _ in sent) == proposal.num_rows and len(sent) > 8
+    for rows, size in sent:
+        assert size < 2 * whole * rows / proposal.num_rows + 10_000
+
+
 def test_the_workbook_keeps_its_dropdowns_language_and_hidden_protected_sheets(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
