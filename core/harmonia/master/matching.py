@@ -115,10 +115,12 @@ def normalised_records(country: str) -> str:
             NULLIF(right(regexp_replace({text.format("phone")}, '[^0-9]', '', 'g'), 9), '')
                 AS phone,
             NULLIF(lower(trim({text.format("email")})), '') AS email,
-            -- the systems that know the customer (two, once identifiers made one)
-            (SELECT list(DISTINCT s.system ORDER BY s.system) FROM systems s
-             WHERE s.customer_id = customers.id) AS systems
-        FROM customers WHERE country = {literal(country)}
+            known.systems
+        FROM customers
+        -- the systems that know the customer (two, once identifiers made one)
+        LEFT JOIN (SELECT customer_id, list(DISTINCT system ORDER BY system) AS systems
+                   FROM systems GROUP BY customer_id) known ON known.customer_id = customers.id
+        WHERE country = {literal(country)}
     """
 
 
