@@ -68,19 +68,12 @@ def load() -> Callable[..., list[Any]]:
 
 @pytest.fixture
 def query() -> Callable[[str, str], list[tuple]]:
-    """Rows of a SQL query against a database URL (SQLite or PostgreSQL)."""
+    """Rows of a SQL query against a database URL (SQLite or PostgreSQL), facts
+    (responses, answers) read where the store keeps them."""
 
     def run(url: str, sql: str) -> list[tuple]:
-        from sqlalchemy import text
+        from harmonia.testing import query_store
 
-        from harmonia.store import Database
-
-        database = Database(url)
-        try:
-            with database.engine.begin() as connection:
-                result = connection.execute(text(sql))
-                return [tuple(row) for row in result] if result.returns_rows else []
-        finally:
-            database.engine.dispose()
+        return [tuple(row.values()) for row in query_store(url, sql)]
 
     return run

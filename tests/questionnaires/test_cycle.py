@@ -9,7 +9,6 @@ and the same coverage report.
 from __future__ import annotations
 
 import json
-import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -152,15 +151,17 @@ def copy_store(sqlite_url: str, postgres_url: str) -> None:
     import psycopg
 
     Database(postgres_url).upgrade()
-    source = sqlite3.connect(sqlite_url.removeprefix("sqlite:///"))
+    from harmonia.testing import query_store
+
     tables = ("load_batch", "customer", "crosswalk", "identifier", "metric", "response", "answer")
     with psycopg.connect(postgres_url.replace("+psycopg", "")) as target:
         for table in tables:
-            cursor = source.execute(f"SELECT * FROM {table}")
-            columns = [d[0] for d in cursor.description]
-            rows = cursor.fetchall()
-            if not rows:
+            # Facts (metrics, responses, answers) are read where the SQLite store keeps them.
+            stored = query_store(sqlite_url, f"SELECT * FROM {table}")
+            if not stored:
                 continue
+            columns = list(stored[0])
+            rows = [tuple(row.values()) for row in stored]
             with (
                 target.cursor() as out,
                 out.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy,
@@ -172,7 +173,6 @@ def copy_store(sqlite_url: str, postgres_url: str) -> None:
                 f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
                 f"(SELECT COALESCE(MAX(id), 1) FROM {table}))"
             )
-    source.close()
 
 
 @pytest.mark.postgres

@@ -14,6 +14,7 @@ from qhelpers import QuestionnairePack, build, customers, option, questionnaire_
 
 from harmonia.store import Database
 from harmonia.store.bulk import BulkConnection
+from harmonia.testing import query_store
 
 AT = "2026-05-01"
 
@@ -96,11 +97,11 @@ def rejected(database_url: str) -> dict[tuple[str, str], list[str]]:
 
 def stored(database_url: str) -> dict[tuple[str, str], list[str]]:
     """(respondent, question) -> the stored values (one per selected option)."""
-    with BulkConnection(Database(database_url)) as bulk:
-        rows = bulk.read(
-            "SELECT r.respondent, a.question, a.value FROM answer a "
-            "JOIN response r ON r.id = a.response_id ORDER BY a.value"
-        ).to_pylist()
+    rows = query_store(
+        database_url,
+        "SELECT r.respondent, a.question, a.value FROM answer a "
+        "JOIN response r ON r.id = a.response_id ORDER BY a.value",
+    )
     found: dict[tuple[str, str], list[str]] = {}
     for row in rows:
         found.setdefault((row["respondent"], row["question"]), []).append(row["value"])
@@ -288,9 +289,8 @@ def test_a_response_whose_rows_are_interleaved_across_chunks_is_counted_right(
     (first,) = load(plugins, "responses", rows)
     assert (first.rows_new, first.rows_updated, first.rows_unchanged) == (4, 0, 0)
     stored = "SELECT r.respondent, a.question, a.value FROM answer a JOIN response r ON r.id = a.response_id ORDER BY 1, 2"
-    with BulkConnection(Database(harmonia_database)) as bulk:
-        before = bulk.read(stored).to_pylist()
+    before = query_store(harmonia_database, stored)
+    assert len(before) == 4
     (again,) = load(plugins, "responses", rows)
     assert again.rows_new == 0 and again.rows_quarantined == 0
-    with BulkConnection(Database(harmonia_database)) as bulk:
-        assert bulk.read(stored).to_pylist() == before
+    assert query_store(harmonia_database, stored) == before

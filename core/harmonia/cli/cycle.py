@@ -71,8 +71,8 @@ def _sinks(specs: tuple[str, ...]) -> list | None:
     "--as-of",
     metavar="cycle:N|batch:N",
     help=(
-        "Read the metrics as cycle N read them (its input snapshot), or as loaded up to "
-        "batch N. Customers and questionnaire answers are read as they are now."
+        "Read the metrics and questionnaire answers as cycle N read them (its input "
+        "snapshot), or as loaded up to batch N. Customers are read as they are now."
     ),
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")

@@ -165,18 +165,24 @@ def read_inputs(
     queries = query.input_queries()
     facts = facts_of(database)
 
-    def copy(name: str) -> None:
+    def copy(names: Sequence[str]) -> None:
         with BulkConnection(database, write=False) as bulk:
-            if facts.external and name in FACT_TABLES:
-                facts.select_into(bulk, connection.cursor(), name, queries[name], batches=batches)
-                return
-            sql = transpile(queries[name], database.dialect)
-            batch = 500_000 if name in _NOT_NULL else None
-            _copy_in(connection.cursor(), name, bulk.stream(sql, batch_rows=batch))
+            for name in names:
+                if facts.external and name in FACT_TABLES:
+                    cursor = connection.cursor()
+                    facts.select_into(bulk, cursor, name, queries[name], batches=batches)
+                    continue
+                sql = transpile(queries[name], database.dialect)
+                batch = 500_000 if name in _NOT_NULL else None
+                _copy_in(connection.cursor(), name, bulk.stream(sql, batch_rows=batch))
 
-    largest_first = sorted(queries, key=lambda name: name != "metric")
+    # Facts kept as files are read by one reader, the largest first: their
+    # views share one schema, which two DuckDB writers cannot change at once.
+    held = [name for name in queries if facts.external and name in FACT_TABLES]
+    tasks = [sorted(held, key=lambda name: name != "metric")] if held else []
+    tasks += [[name] for name in sorted(queries, key=lambda n: n != "metric") if name not in held]
     with ThreadPoolExecutor(max_workers=2, thread_name_prefix="harmonia-read") as pool:
-        for future in [pool.submit(copy, name) for name in largest_first]:
+        for future in [pool.submit(copy, names) for names in tasks]:
             future.result()
 
 

@@ -88,13 +88,17 @@ def _batches(bulk: BulkConnection, table: str, sql: str, country: str | None) ->
         # Customers have NULL columns: SQLite's driver must see them whole to type them.
         return bulk.stream(sql, batch_rows=None if table == "customer" else ROW_GROUP)
     columns = ", ".join(input_schema(table).names)
-    data = facts.read(bulk, f"SELECT {columns} FROM {table}")
-    if country is not None:
-        import pyarrow.compute as pc
-
-        customers = bulk.read(f"SELECT id FROM customer WHERE country = {quote(country.upper())}")
-        data = data.filter(pc.is_in(data["customer_id"], customers["id"]))
-    return data.to_batches(ROW_GROUP)
+    if country is None:
+        return facts.read(bulk, f"SELECT {columns} FROM {table}").to_batches(ROW_GROUP)
+    # An answer is the market's by its response's customer.
+    of = "(SELECT a.*, r.customer_id FROM answer a JOIN response r ON r.id = a.response_id)"
+    customers = f"SELECT id FROM customer WHERE country = {quote(country.upper())}"
+    return facts.read(
+        bulk,
+        f"SELECT {columns} FROM {of if table == 'answer' else table} "
+        "WHERE customer_id IN (SELECT id FROM market)",
+        tables={"market": customers},
+    ).to_batches(ROW_GROUP)
 
 
 def _export_table(

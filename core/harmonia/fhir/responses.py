@@ -69,36 +69,44 @@ def read_responses(
     the system their response was loaded with (so an export loads back with
     the same ``--system``).
     """
-    from sqlalchemy import bindparam, text
+    from harmonia.sql import literal
+    from harmonia.store.bulk import BulkConnection
+    from harmonia.store.facts import facts_of
 
-    filters = ["r.questionnaire = :questionnaire"]
-    params: dict[str, Any] = {"questionnaire": questionnaire, "system": system}
-    for column, given in (("c.territory", territory), ("c.country", country)):
+    filters = [f"r.questionnaire = {literal(questionnaire)}"]
+    of_customers = []
+    for column, given in (("territory", territory), ("country", country)):
         if given:
-            filters.append(f"{column} = :{column[2:]}")
-            params[column[2:]] = given
+            of_customers.append(f"{column} = {literal(given)}")
+    of_crosswalk = []
     if customers:
-        filters.append("cw.source_id IN :customers")
-        params["customers"] = list(customers)
-    sql = text(
-        f"""
+        of_crosswalk.append(f"source_id IN ({', '.join(map(literal, customers))})")
+    filters += [f"c.{condition}" for condition in of_customers]
+    filters += [f"cw.{condition}" for condition in of_crosswalk]
+    same_system = f"cw.system = {literal(system)}" if system else "cw.system = b.system"
+    sql = f"""
         SELECT r.id, cw.source_id, cw.system, c.type, c.first_name, c.last_name,
                r.questionnaire, r.version, r.respondent, r.answered_at, a.question, a.value
         FROM response r
         JOIN customer c ON c.id = r.customer_id
         JOIN load_batch b ON b.id = r.batch_id
-        JOIN crosswalk cw ON cw.customer_id = r.customer_id
-            AND cw.system = COALESCE(:system, b.system)
+        JOIN crosswalk cw ON cw.customer_id = r.customer_id AND {same_system}
         LEFT JOIN answer a ON a.response_id = r.id
         WHERE {" AND ".join(filters)}
         ORDER BY r.id, cw.source_id, a.question, a.value
-        """
-    )
-    if customers:
-        sql = sql.bindparams(bindparam("customers", expanding=True))
-    with database.engine.connect() as connection:
-        rows = connection.execute(sql, params).fetchall()
-    return _group_rows(rows)
+    """
+    # Where responses are kept apart from the database, the records they join
+    # are read from it (only the customers asked for).
+    tables = {
+        "customer": "SELECT id, type, first_name, last_name, territory, country FROM customer"
+        + (f" WHERE {' AND '.join(of_customers)}" if of_customers else ""),
+        "load_batch": "SELECT id, system FROM load_batch",
+        "crosswalk": "SELECT customer_id, system, source_id FROM crosswalk"
+        + (f" WHERE {' AND '.join(of_crosswalk)}" if of_crosswalk else ""),
+    }
+    with BulkConnection(database, write=False) as bulk:
+        rows = facts_of(database).read(bulk, sql, tables=tables)
+    return _group_rows(zip(*(column.to_pylist() for column in rows.columns), strict=True))
 
 
 def _group_rows(rows: Iterable[Any]) -> list[StoredResponse]:

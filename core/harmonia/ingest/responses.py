@@ -4,18 +4,18 @@ Rows are checked against their questionnaire, a response at a time
 (:mod:`harmonia.questionnaires.validation`): its rows stay in one chunk. A
 repeat is the same response and question; answers dated after today are
 counted for the load's warning; a multiple-choice answer is stored as one
-answer per option, and a response loaded again has its answers replaced
-unless they are the ones stored.
+answer per option, and a response loaded again is written again, whole,
+unless its answers are the ones stored. Responses and answers are facts
+(:mod:`harmonia.store.facts`): Parquet files per batch on the embedded store.
 """
 
 from __future__ import annotations
-
-import pyarrow as pa
 
 from harmonia.ingest.checks import CheckContext
 from harmonia.ingest.kind import DuplicateKey, Kind, Watch
 from harmonia.ingest.merge import Merger, Rejections
 from harmonia.sql import literal
+from harmonia.store.facts import facts_of
 
 #: What makes a response one in a file: its rows have these in common, and are
 #: checked together (required items, skip logic), so a chunk never splits them.
@@ -62,10 +62,11 @@ class LateAnswers(Watch):
 
 
 class ResponseMerger(Merger):
-    """Responses and their answers.
+    """Responses and their answers, written to the facts store.
 
-    A response loaded again has its answers replaced, unless they are the
-    ones stored: then it is left as it was.
+    A response loaded again is written again, its row and all its answers
+    under this batch, unless its answers are the ones stored: then nothing
+    of it is written.
     """
 
     #: What makes a response one: who, which questionnaire, by whom, when.
@@ -73,11 +74,16 @@ class ResponseMerger(Merger):
 
     def __init__(self, *args: object, **kwargs: object):
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
-        self.bulk.lock("response")
-        self.next_id = self.bulk.next_id("response")
+        self.facts = facts_of(self.bulk.database)
+        self.next_id = self.facts.next_id(self.bulk, "response")
         self.duck.execute(
             "CREATE OR REPLACE TEMP TABLE known (id BIGINT, harmonia_id BIGINT, questionnaire "
             "VARCHAR, version VARCHAR, respondent VARCHAR, answered_at VARCHAR, reset BOOLEAN)"
+        )
+        # The stored answers of the questionnaires this load meets.
+        self.duck.execute(
+            "CREATE OR REPLACE TEMP TABLE stored_answers "
+            "(response_id BIGINT, question VARCHAR, value VARCHAR)"
         )
         # What became of each response this load met ('new', 'updated' or
         # 'unchanged'), and how many of its rows it has read so far.
@@ -102,30 +108,77 @@ class ResponseMerger(Merger):
             """
         )
         # 'reloaded': a response stored before this load, loaded again; 'again':
-        # one this load already wrote, given more answers in a later chunk.
+        # one this load already met, given more answers in a later chunk.
         self.duck.execute(
             f"""
             CREATE OR REPLACE TEMP TABLE heads_ided AS
-            SELECT *, COALESCE(known_id, {self.next_id - 1} + row_number() OVER (
+            SELECT h.*, COALESCE(known_id, {self.next_id - 1} + row_number() OVER (
                 PARTITION BY known_id IS NULL ORDER BY harmonia_id, questionnaire, version,
                 respondent, answered_at)) AS response_id,
                 CASE WHEN known_id IS NULL THEN 'new' WHEN known_reset THEN 'again'
-                     ELSE 'reloaded' END AS state
-            FROM heads
+                     ELSE 'reloaded' END AS state,
+                o.outcome AS earlier
+            FROM heads h LEFT JOIN outcome o ON o.response_id = h.known_id
             """
         )
-        self.duck.execute("CREATE OR REPLACE TEMP TABLE unchanged (response_id BIGINT)")
-        self._write_heads()
-        changed = "response_id NOT IN (SELECT response_id FROM unchanged)"
-        self.bulk.append(
-            "answer",
-            self._arrow(
-                f"SELECT response_id, question, value FROM ({self._answers()}) WHERE {changed} "
-                "ORDER BY response_id, question, value"
-            ),
-        )
+        self._find_unchanged()
+        self._write()
+        self.next_id += self.duck.sql(
+            "SELECT COUNT(*) FROM heads_ided WHERE state = 'new'"
+        ).fetchall()[0][0]
         self._record_outcomes()
+        self.duck.execute(
+            "UPDATE known SET reset = TRUE WHERE id IN (SELECT known_id FROM heads_ided)"
+        )
+        self.duck.execute(
+            "INSERT INTO known SELECT response_id, harmonia_id, questionnaire, version, respondent, "
+            "answered_at, TRUE FROM heads_ided WHERE state = 'new'"
+        )
         return rejected
+
+    def _write(self) -> None:
+        """This chunk's responses and answers, into the batch.
+
+        New responses add keys. A changed one replaces its stored row and
+        answers; one left unchanged by an earlier chunk that gains answers now
+        is written whole (its stored answers and these); answers of a response
+        this batch already wrote are added to it.
+        """
+        written = (
+            "(state = 'new' OR (state = 'reloaded' AND response_id NOT IN "
+            "(SELECT response_id FROM unchanged)) OR (state = 'again' AND earlier = 'unchanged'))"
+        )
+        heads = (
+            "SELECT response_id AS id, harmonia_id AS customer_id, questionnaire, version, "
+            f"respondent, answered_at, {self.batch_id} AS batch_id FROM heads_ided"
+        )
+        self._facts("response", f"{heads} WHERE state = 'new'", new=True)
+        self._facts("response", f"{heads} WHERE {written} AND state <> 'new'", new=False)
+        answers = self._answers()
+        self._facts(
+            "answer",
+            f"SELECT response_id, question, value FROM ({answers}) "
+            "WHERE state = 'new' OR (state = 'again' AND earlier <> 'unchanged')",
+            new=True,
+        )
+        self._facts(
+            "answer",
+            f"""
+            SELECT response_id, question, value FROM ({answers})
+            WHERE state = 'reloaded' AND response_id NOT IN (SELECT response_id FROM unchanged)
+            UNION
+            SELECT response_id, question, value FROM ({answers})
+            WHERE state = 'again' AND earlier = 'unchanged'
+            UNION
+            SELECT s.response_id, s.question, s.value FROM stored_answers s
+            JOIN heads_ided h ON h.response_id = s.response_id
+            WHERE h.state = 'again' AND h.earlier = 'unchanged'
+            """,
+            new=False,
+        )
+
+    def _facts(self, table: str, sql: str, *, new: bool) -> None:
+        self.facts.write(self.bulk, self.duck, table, self.batch_id, sql, new=new)
 
     def _record_outcomes(self) -> None:
         """Add this chunk's rows to what became of their responses.
@@ -134,11 +187,6 @@ class ResponseMerger(Merger):
         others') keeps its outcome, except that one left unchanged so far is
         updated by the answers it gains.
         """
-        gained = self._arrow(
-            "SELECT response_id AS id FROM heads_ided h JOIN outcome o USING (response_id) "
-            "WHERE h.state = 'again' AND o.outcome = 'unchanged'"
-        )
-        self._take_into_batch(gained, replacing_answers=False)
         self.duck.execute(
             """
             UPDATE outcome SET rows = outcome.rows + h.rows,
@@ -162,90 +210,59 @@ class ResponseMerger(Merger):
     def _answers(self) -> str:
         """This chunk's answers, each with its response's id and state."""
         return (
-            "SELECT h.response_id, h.state, r.question, r.value "
+            "SELECT h.response_id, h.state, h.earlier, r.question, r.value "
             f"FROM resolved r JOIN heads_ided h ON {self._same_response('h', 'r')}"
         )
 
     def _same_response(self, left: str, right: str) -> str:
         return " AND ".join(f"{left}.{column} = {right}.{column}" for column in self.KEY)
 
-    def _write_heads(self) -> None:
-        batch = self.batch_id
-        new = self._arrow(
-            "SELECT response_id AS id, harmonia_id AS customer_id, questionnaire, version, "
-            f"respondent, answered_at, {batch} AS batch_id FROM heads_ided "
-            "WHERE state = 'new' ORDER BY response_id"
-        )
-        self.bulk.append("response", new)
-        self.next_id += new.num_rows
-        reloaded = self._arrow("SELECT response_id AS id FROM heads_ided WHERE state = 'reloaded'")
-        if reloaded.num_rows:
-            self._find_unchanged(reloaded)
-            changed = self._arrow(
-                "SELECT response_id AS id FROM heads_ided WHERE state = 'reloaded' "
-                "AND response_id NOT IN (SELECT response_id FROM unchanged)"
-            )
-            self._take_into_batch(changed, replacing_answers=True)
-        self.duck.execute(
-            "UPDATE known SET reset = TRUE WHERE id IN (SELECT known_id FROM heads_ided)"
-        )
-        self.duck.execute(
-            "INSERT INTO known SELECT response_id, harmonia_id, questionnaire, version, respondent, "
-            "answered_at, TRUE FROM heads_ided WHERE state = 'new'"
-        )
-
-    def _take_into_batch(self, responses: pa.Table, *, replacing_answers: bool) -> None:
-        """Stored responses (``id``) this batch writes: their answers go first if it replaces them."""
-        if not responses.num_rows:
-            return
-        stage = self.bulk.stage(responses, "responses")
-        if replacing_answers:
-            self.bulk.execute(f"DELETE FROM answer WHERE response_id IN (SELECT id FROM {stage})")
-        self.bulk.execute(
-            f"UPDATE response SET batch_id = {self.batch_id} WHERE id IN (SELECT id FROM {stage})"
-        )
-
-    def _find_unchanged(self, reloaded: pa.Table) -> None:
-        """Fill ``unchanged``: the reloaded responses whose answers are the stored ones."""
-        stage = self.bulk.stage(reloaded, "responses")
-        stored = self.bulk.read(
-            "SELECT response_id, question, value FROM answer "
-            f"WHERE response_id IN (SELECT id FROM {stage})"
-        )
-        self._into_duck(
-            "stored_answers", stored, "response_id BIGINT, question VARCHAR, value VARCHAR"
-        )
+    def _find_unchanged(self) -> None:
+        """``unchanged``: the reloaded responses whose answers are the stored ones."""
         answers = "list_sort(list({'question': question, 'value': value})) AS answers"
         self.duck.execute(
             f"""
-            INSERT INTO unchanged
+            CREATE OR REPLACE TEMP TABLE unchanged AS
             SELECT response_id FROM (
                 SELECT response_id, {answers} FROM ({self._answers()})
                 WHERE state = 'reloaded' GROUP BY response_id
             ) incoming JOIN (
-                SELECT response_id, {answers} FROM stored_answers GROUP BY response_id
+                SELECT response_id, {answers} FROM stored_answers
+                WHERE response_id IN (SELECT response_id FROM heads_ided WHERE state = 'reloaded')
+                GROUP BY response_id
             ) stored USING (response_id)
             WHERE incoming.answers = stored.answers
             """
         )
 
     def _load_known(self) -> None:
+        """The stored responses and answers of each questionnaire this load brings, once each."""
         names = self.duck.sql("SELECT DISTINCT questionnaire FROM resolved").fetchall()
         for (name,) in names:
             if name in self.seen_questionnaires:
                 continue
             self.seen_questionnaires.add(name)
-            stored = self.bulk.read(
-                "SELECT id, customer_id, questionnaire, version, respondent, answered_at, "
-                f"FALSE AS reset FROM response WHERE questionnaire = {literal(name)}"
+            of_it = f"questionnaire = {literal(name)}"
+            self.facts.select_into(
+                self.bulk,
+                self.duck,
+                "stored_responses",
+                "SELECT id, customer_id, questionnaire, version, respondent, answered_at "
+                f"FROM response WHERE {of_it}",
             )
-            if stored.num_rows:
-                self.duck.register("incoming", stored)
-                self.duck.execute(
-                    "INSERT INTO known SELECT id, customer_id, questionnaire, version, respondent, "
-                    "answered_at, CAST(reset AS BOOLEAN) FROM incoming"
-                )
-                self.duck.unregister("incoming")
+            self.duck.execute(
+                "INSERT INTO known SELECT id, customer_id, questionnaire, version, respondent, "
+                "answered_at, FALSE FROM stored_responses"
+            )
+            self.facts.select_into(
+                self.bulk,
+                self.duck,
+                "stored_responses",
+                "SELECT a.response_id, a.question, a.value FROM answer a "
+                f"JOIN response r ON r.id = a.response_id WHERE r.{of_it}",
+            )
+            self.duck.execute("INSERT INTO stored_answers SELECT * FROM stored_responses")
+            self.duck.execute("DROP TABLE stored_responses")
 
     def finish(self) -> None:
         counts = dict(

@@ -280,12 +280,7 @@ def erase(
                 text(f"SELECT system, source_id FROM crosswalk WHERE customer_id IN ({id_list})")
             )
         ]
-        responses = [
-            row[0]
-            for row in connection.execute(
-                text(f"SELECT id FROM response WHERE customer_id IN ({id_list})")
-            )
-        ]
+        responses = _responses_of(database, connection, id_list)
         identifiers = [
             (row[0], row[1])
             for row in connection.execute(
@@ -301,7 +296,7 @@ def erase(
         removed["quarantine"] = _erase_quarantined(session, source_ids)
         removed["quarantine"] += _erase_unreadable(session, source_ids, identifiers)
         unchecked = _unreadable_left(session, source_ids)
-        for table, rows in _erase_fact_files(database, ids).items():
+        for table, rows in _erase_fact_files(database, ids, responses).items():
             removed[table] = removed.get(table, 0) + rows
         blank = ", ".join(f"{column} = NULL" for column in PERSONAL_ATTRIBUTES)
         removed["customer (emptied)"] = connection.execute(
@@ -353,31 +348,62 @@ def erase(
     )
 
 
-def _erase_fact_files(database: Database, ids: Sequence[int]) -> dict[str, int]:
+def _responses_of(database: Database, connection: Any, id_list: str) -> list[int]:
+    """Every stored response of the person, in every batch (an older version of a
+    response is theirs as much as the current one): read from the files where the
+    store keeps them, else from its table."""
+    from harmonia.compute import duckdb_connection
+    from harmonia.store.facts import facts_of
+
+    facts = facts_of(database)
+    theirs = f"SELECT DISTINCT id FROM {{}} WHERE customer_id IN ({id_list}) ORDER BY id"
+    if not getattr(facts, "external", False):
+        return [int(row[0]) for row in connection.execute(text(theirs.format("response")))]
+    paths = sorted((facts.root / "response").glob("batch=*/part-*.parquet"))
+    if not paths:
+        return []
+    listed = ", ".join(literal(str(path)) for path in paths)
+    duck = duckdb_connection()
+    try:
+        rows = duck.sql(theirs.format(f"read_parquet([{listed}])")).fetchall()
+    finally:
+        duck.close()
+    return [int(row[0]) for row in rows]
+
+
+def _erase_fact_files(
+    database: Database, ids: Sequence[int], responses: Sequence[int]
+) -> dict[str, int]:
     """Facts held as Parquet files per load batch (SQLite stores): each file holding the
     person is rewritten without them. Batches are immutable, except to erase a person.
-    One query per kind of fact finds the files that hold them."""
+    One query per kind of fact finds the files that hold them: a fact names its
+    customer, or (an answer) its response."""
     from harmonia.compute import duckdb_connection
     from harmonia.store.facts import FACT_TABLES, facts_of
 
     facts = facts_of(database)
     if not getattr(facts, "external", False):
         return {}
-    wanted = ", ".join(map(str, ids))
+    wanted = {
+        "customer_id": ", ".join(map(str, ids)),
+        "response_id": ", ".join(map(str, responses)) or "NULL",
+    }
     removed: dict[str, int] = {}
     duck = duckdb_connection()
     try:
-        for table in FACT_TABLES:
+        for table, fact in FACT_TABLES.items():
             paths = sorted((facts.root / table).glob("batch=*/part-*.parquet"))
             if not paths:
                 continue
+            column = "customer_id" if "customer_id" in fact.column_names else "response_id"
+            theirs = f"{column} IN ({wanted[column]})"
             listed = ", ".join(literal(str(path)) for path in paths)
             holding = duck.sql(
                 f"SELECT filename FROM read_parquet([{listed}], filename = true) "
-                f"WHERE customer_id IN ({wanted}) GROUP BY filename"
+                f"WHERE {theirs} GROUP BY filename"
             ).fetchall()
             for (path,) in holding:
-                rows = remove_rows(Path(path), lambda _: f"customer_id IN ({wanted})") or 0
+                rows = remove_rows(Path(path), lambda _, theirs=theirs: theirs) or 0
                 removed[table] = removed.get(table, 0) + rows
     finally:
         duck.close()

@@ -1,7 +1,8 @@
 """Facts that arrive by the million, behind one interface: ``facts_of(database)``.
 
 The records people work with one at a time stay sqlmodel tables; the facts
-(metrics today) are held where each kind of store reads them fastest:
+(metrics, questionnaire responses and their answers) are held where each kind
+of store reads them fastest:
 
 * **SQLite** (the embedded default): immutable Parquet files per load batch,
   ``<database>.facts/<table>/batch=<id>/part-<n>.parquet``, written by DuckDB's
@@ -9,7 +10,8 @@ The records people work with one at a time stay sqlmodel tables; the facts
   ``load_batch`` row is ``loaded``; that one SQLite transaction is the commit,
   so a reader sees a batch whole or not at all, and never waits for a writer.
   A batch holds only the rows it adds or changes; of the batches a reader
-  sees, the newest row per key wins.
+  sees, the newest row per key wins (for a table whose key has several rows,
+  a response's answers, the newest batch's rows of that key).
 * **PostgreSQL**: the facts are PostgreSQL tables, appended by COPY and
   upserted, as before.
 
@@ -26,7 +28,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -55,6 +57,8 @@ class FactTable:
     #: ranked as one number, then by the integer ``sort_id``. Empty: by the key.
     sort_groups: tuple[str, ...] = ()
     sort_id: str | None = None
+    #: A key has several rows (a response's answers), which a batch replaces together.
+    rows_per_key: bool = False
 
     @property
     def column_names(self) -> tuple[str, ...]:
@@ -78,6 +82,29 @@ FACT_TABLES = {
         ),
         sort_groups=("therapy_area", "metric"),
         sort_id="customer_id",
+    ),
+    # A response loaded again with other answers is written again, whole:
+    # its row (same id) and all its answers, under the new batch.
+    "response": FactTable(
+        name="response",
+        load_kind="responses",
+        key=("id",),
+        columns=(
+            ("id", "BIGINT"),
+            ("customer_id", "BIGINT"),
+            ("questionnaire", "VARCHAR"),
+            ("version", "VARCHAR"),
+            ("respondent", "VARCHAR"),
+            ("answered_at", "VARCHAR"),
+            ("batch_id", "BIGINT"),
+        ),
+    ),
+    "answer": FactTable(
+        name="answer",
+        load_kind="responses",
+        key=("response_id",),
+        columns=(("response_id", "BIGINT"), ("question", "VARCHAR"), ("value", "VARCHAR")),
+        rows_per_key=True,
     ),
 }
 
@@ -118,9 +145,22 @@ class Facts:
         raise NotImplementedError
 
     def read(
-        self, bulk: BulkConnection, sql: str, *, batches: Sequence[int] | None = None
+        self,
+        bulk: BulkConnection,
+        sql: str,
+        *,
+        batches: Sequence[int] | None = None,
+        tables: Mapping[str, str] | None = None,
     ) -> pa.Table:
-        """The result of ``sql``, a SELECT over fact tables by their names, as Arrow."""
+        """The result of ``sql``, a SELECT over fact tables by their names, as Arrow.
+
+        ``tables`` names the other store tables ``sql`` joins, each with the
+        query of the rows it needs (run in the database).
+        """
+        raise NotImplementedError
+
+    def next_id(self, bulk: BulkConnection, table: str) -> int:
+        """The first id above every stored one of ``table`` (writers of it are serialized)."""
         raise NotImplementedError
 
     def select_into(
@@ -173,6 +213,11 @@ class TableFacts(Facts):
             return rows.num_rows
         stage = bulk.stage(rows, table)
         columns = ", ".join(fact.column_names)
+        if fact.rows_per_key:  # the key's rows go whole: the stored ones are replaced
+            key = ", ".join(fact.key)
+            bulk.execute(f"DELETE FROM {table} WHERE ({key}) IN (SELECT {key} FROM {stage})")
+            bulk.execute(f"INSERT INTO {table} ({columns}) SELECT {columns} FROM {stage}")
+            return rows.num_rows
         updates = ", ".join(
             f"{name} = excluded.{name}" for name in fact.column_names if name not in fact.key
         )
@@ -183,7 +228,12 @@ class TableFacts(Facts):
         return rows.num_rows
 
     def read(
-        self, bulk: BulkConnection, sql: str, *, batches: Sequence[int] | None = None
+        self,
+        bulk: BulkConnection,
+        sql: str,
+        *,
+        batches: Sequence[int] | None = None,
+        tables: Mapping[str, str] | None = None,
     ) -> pa.Table:
         if batches is not None:
             raise ConfigError(
@@ -192,7 +242,11 @@ class TableFacts(Facts):
                 where=self.database.display_url,
                 fix="run the cycle on the current data (without --as-of)",
             )
-        return bulk.read(sql)
+        return bulk.read(sql)  # the other tables are the database's own
+
+    def next_id(self, bulk: BulkConnection, table: str) -> int:
+        bulk.lock(table)
+        return bulk.next_id(table)
 
 
 class ParquetFacts(Facts):
@@ -317,6 +371,11 @@ class ParquetFacts(Facts):
         )
         if len({path.parent for path in files}) == 1:  # one batch: no key repeats
             return f"SELECT {', '.join(fact.column_names)} FROM ({source})"
+        if fact.rows_per_key:
+            return (
+                f"SELECT {', '.join(fact.column_names)} FROM ({source}) QUALIFY committed_batch "
+                f"= max(committed_batch) OVER (PARTITION BY {', '.join(fact.key)})"
+            )
         return (
             f"SELECT {', '.join(fact.column_names)} FROM ({source}) QUALIFY row_number() OVER "
             f"(PARTITION BY {', '.join(fact.key)} ORDER BY committed_batch DESC) = 1"
@@ -331,11 +390,18 @@ class ParquetFacts(Facts):
         return [int(value) for value in rows.column(0).to_pylist()]
 
     def attach(
-        self, bulk: BulkConnection, duck: Any, *, batches: Sequence[int] | None = None
+        self,
+        bulk: BulkConnection,
+        duck: Any,
+        *,
+        batches: Sequence[int] | None = None,
+        sql: str | None = None,
     ) -> None:
-        """Views ``harmonia_facts.<table>`` in ``duck`` over the visible batches."""
+        """Views ``harmonia_facts.<table>`` in ``duck`` over the visible batches, of the
+        tables ``sql`` names (all without it)."""
         duck.execute(f"CREATE SCHEMA IF NOT EXISTS {VIEW_SCHEMA}")
-        for table in FACT_TABLES:
+        named = set(re.findall(r"\w+", sql.lower())) if sql is not None else set(FACT_TABLES)
+        for table in (table for table in FACT_TABLES if table in named):
             visible = self.committed(bulk, table) if batches is None else batches
             files = self.files(table, visible, self.expected_files(bulk, table, visible))
             _check_columns(duck, table, files)
@@ -352,7 +418,7 @@ class ParquetFacts(Facts):
         *,
         batches: Sequence[int] | None = None,
     ) -> None:
-        self._checked(lambda: self.attach(bulk, duck, batches=batches))
+        self._checked(lambda: self.attach(bulk, duck, batches=batches, sql=sql))
         # The caller's `FROM metric` finds the view first; its own table goes to main.
         duck.execute(f"SET search_path = '{VIEW_SCHEMA},main'")
         try:
@@ -361,16 +427,28 @@ class ParquetFacts(Facts):
             duck.execute("RESET search_path")
 
     def read(
-        self, bulk: BulkConnection, sql: str, *, batches: Sequence[int] | None = None
+        self,
+        bulk: BulkConnection,
+        sql: str,
+        *,
+        batches: Sequence[int] | None = None,
+        tables: Mapping[str, str] | None = None,
     ) -> pa.Table:
         from harmonia.compute import duckdb_connection
 
         duck = duckdb_connection()
         try:
+            for name, query in (tables or {}).items():
+                duck.register(name, bulk.read(query))
             self.select_into(bulk, duck, "harmonia_result", sql, batches=batches)
             return duck.sql("SELECT * FROM main.harmonia_result").to_arrow_table()
         finally:
             duck.close()
+
+    def next_id(self, bulk: BulkConnection, table: str) -> int:
+        # The caller holds the load lock: no other writer gives ids meanwhile.
+        found = self.read(bulk, f"SELECT COALESCE(MAX(id), 0) + 1 AS next FROM {table}")
+        return int(found.column(0)[0].as_py())
 
     def _checked(self, run: Any) -> Any:
         """A file that is not the Parquet harmonia wrote is a clear error, not a traceback."""

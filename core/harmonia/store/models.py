@@ -181,7 +181,12 @@ class Metric(SQLModel, table=True):
 
 
 class Response(SQLModel, table=True):
-    """One questionnaire response: who answered which version, when."""
+    """One questionnaire response: who answered which version, when.
+
+    This table and ``answer`` hold them on PostgreSQL; the embedded SQLite
+    store keeps both in Parquet files per load batch and leaves them empty
+    (:mod:`harmonia.store.facts`: read and write them through it).
+    """
 
     __tablename__ = "response"
     __table_args__ = (

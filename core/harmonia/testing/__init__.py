@@ -77,9 +77,10 @@ def pack_problems(pack: Any, *, name: str | None = None) -> list[str]:
 def query_store(url: str, sql: str) -> list[dict[str, Any]]:
     """The rows of a SQL query on the store at ``url``, as dicts, facts included.
 
-    The embedded store keeps facts (``metric``) in Parquet files beside the
-    SQLite file: a query naming one runs in DuckDB, over the current facts and
-    a copy of the other tables it names. Other queries run in the database.
+    The embedded store keeps facts (``metric``, ``response``, ``answer``) in
+    Parquet files beside the SQLite file: a query naming one runs in DuckDB,
+    over the current facts and a copy of the other tables it names. Other
+    queries run in the database.
     """
     import re
 

@@ -11,6 +11,7 @@ from click.testing import CliRunner
 from openpyxl import load_workbook
 
 import harmonia_excel
+from harmonia.testing import query_store
 from harmonia_excel.cli import workbook
 from harmonia_excel.metadata import SHEET, WorkbookMeta
 
@@ -31,15 +32,13 @@ COMPLETE = {
 
 def stored(url: str) -> list[tuple]:
     """Stored answers: (source id, version, respondent, answered_at, question, value)."""
-    connection = sqlite3.connect(url.removeprefix("sqlite:///"))
-    try:
-        return connection.execute(
-            "SELECT cw.source_id, r.version, r.respondent, r.answered_at, a.question, a.value "
-            "FROM response r JOIN answer a ON a.response_id = r.id "
-            "JOIN crosswalk cw ON cw.customer_id = r.customer_id ORDER BY 1, 5, 6"
-        ).fetchall()
-    finally:
-        connection.close()
+    rows = query_store(
+        url,
+        "SELECT cw.source_id, r.version, r.respondent, r.answered_at, a.question, a.value "
+        "FROM response r JOIN answer a ON a.response_id = r.id "
+        "JOIN crosswalk cw ON cw.customer_id = r.customer_id ORDER BY 1, 5, 6",
+    )
+    return [tuple(row.values()) for row in rows]
 
 
 def quarantined(url: str) -> list[str]:
