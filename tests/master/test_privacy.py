@@ -6,6 +6,7 @@ import hmac
 import json
 from hashlib import sha256
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.csv as pcsv
@@ -627,3 +628,38 @@ def test_erasure_reaches_unreadable_lines_kept_under_their_older_key(
     assert result.removed["quarantine"] == 1
     [named] = [u for u in result.unreachable if u.startswith(str(path))]
     assert "1 unreadable line" in named and "line 3" in named
+
+
+def test_the_files_of_a_sink_that_failed_midway_are_erased_or_named(
+    universe: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The Veeva sink writes several files per call: the disk fills up at the second.
+    The first one is recorded as it is written (the erasure cleans it), and the
+    folder the sink was writing into is named as one to check by hand."""
+    import harmonia_veeva.sink
+
+    catalog = every_installed_sink()
+    write_csv = harmonia_veeva.sink.write_table_csv
+    calls = []
+
+    def full_disk_at_the_second(*args: Any, **kwargs: Any) -> Path:
+        calls.append(args)
+        if len(calls) == 2:
+            raise OSError(28, "No space left on device")
+        return write_csv(*args, **kwargs)
+
+    monkeypatch.setattr(harmonia_veeva.sink, "write_table_csv", full_disk_at_the_second)
+    veeva = SinkChoice("veeva", ("target_list",), {"system": "csv"})  # accounts: CRM ids
+    with pytest.raises(OSError, match="No space left"):
+        cycle(universe, tmp_path / "out", catalog, [veeva])
+    [first] = [p for p in (tmp_path / "out").rglob("*.csv")]
+    assert first.name == "Account_Territory_Loader_vod__c.csv" and "C02" in first.read_text()
+    [publish] = query(universe, "SELECT details FROM audit_event WHERE action = 'cycle.publish'")
+    assert str(first) in {e["location"] for e in json.loads(publish["details"])["written"]}
+
+    target = ids(universe)["C02"]
+    result = erase(Database(universe), target, actor="dpo", sinks=catalog.output_sinks)
+    assert not result.failed
+    assert str(first) in result.files_cleaned and "C02" not in first.read_text()
+    [named] = [u for u in result.unreachable if u.startswith(str(tmp_path / "out") + " ")]
+    assert "veeva sink, failed while writing target_list" in named

@@ -30,7 +30,7 @@ default ``veeva``: the name under which the account extract was loaded).
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 import duckdb
@@ -71,8 +71,10 @@ OPTIONS = (
 )  # fmt: skip
 
 
-def write_veeva(request: SinkRequest) -> list[str]:
-    """Write the load files of one cycle's target list; returns their paths, in load order."""
+def write_veeva(request: SinkRequest) -> Iterator[str]:
+    """Write the load files of one cycle's target list; yields their paths, in load
+    order, each once written (so that a publish failing at a later file has the
+    earlier ones recorded, for an erasure to find)."""
     options = {
         option.name: request.options.get(option.name) or option.default for option in OPTIONS
     }
@@ -92,12 +94,12 @@ def write_veeva(request: SinkRequest) -> list[str]:
         ).to_arrow_table()
     finally:
         connection.close()
-    written = [str(write_table_csv(tables[name], folder / f"{name}.csv")) for name in vo.LOAD_ORDER]
+    for name in vo.LOAD_ORDER:
+        yield str(write_table_csv(tables[name], folder / f"{name}.csv"))
     order = folder / "load-order.txt"
     order.write_text("".join(f"{name}.csv\n" for name in vo.LOAD_ORDER), encoding="utf-8")
     if unmatched.num_rows:
-        written.append(str(write_table_csv(unmatched, folder / "unmatched.csv")))
-    return written
+        yield str(write_table_csv(unmatched, folder / "unmatched.csv"))
 
 
 def _check_names(options: dict[str, str]) -> None:

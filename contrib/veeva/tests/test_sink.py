@@ -40,7 +40,7 @@ def _write(tmp_path: Path, cycle_id: int = 7, table: pa.Table = TARGETS, **optio
         directory=tmp_path,
         options=options,
     )
-    written = sink.write(request)
+    written = list(sink.write(request))
     folder = Path(written[0]).parent
     assert [Path(p).name for p in written][:7] == (folder / "load-order.txt").read_text().split()
     return folder

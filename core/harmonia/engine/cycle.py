@@ -429,6 +429,7 @@ def _write_outputs(
     written: list[Written] = []
     recorded: list[dict[str, Any]] = []
     details: dict[str, Any] = {}
+    writing: dict[str, Any] | None = None  # the sink call under way
     try:
         for choice in sinks:
             sink = catalog.output_sinks[choice.name]
@@ -445,12 +446,18 @@ def _write_outputs(
                     decimal=spec.country.csv.decimal,
                     language=spec.country.language,
                 )
+                # The options too: a sink's erase needs them (which ids are its accounts).
+                writing = {"sink": sink.name, "output": output, "options": choice.options}
                 for location in sink.write(request):
                     written.append(Written(sink.name, output, location))
-                    # The options too: a sink's erase needs them (which ids are its accounts).
-                    recorded.append({**attrs.asdict(written[-1]), "options": choice.options})
+                    recorded.append({**writing, "location": location})
+                writing = None
     except BaseException as error:
         details["failed"] = f"{type(error).__name__}: {error}"[:500]
+        if writing is not None:
+            # A sink failing midway may have written files it had not handed back
+            # yet: its folder is recorded, for an erasure to name as one to check.
+            recorded.append({**writing, "location": str(directory), "unfinished": True})
         raise
     finally:
         # What went out is recorded even when a later output fails: an erasure

@@ -551,6 +551,13 @@ class _ErasedFiles:
         for entry in written:
             location = entry["location"]
             what = f"{entry['sink']} sink" if "sink" in entry else entry.get("kind", "file")
+            if entry.get("unfinished"):
+                # Files of a sink that failed before handing them back: unknown by name.
+                self.unreachable.append(
+                    f"{location} ({what}, failed while writing {entry.get('output')}: "
+                    "files it wrote there may hold the person, check them by hand)"
+                )
+                continue
             try:
                 removed = self._erase_one(entry)
             except _FILE_ERRORS as error:

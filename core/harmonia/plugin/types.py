@@ -338,7 +338,10 @@ class Erasure:
 class OutputSink:
     """An output sink: a named writer for cycle outputs.
 
-    ``write`` returns the locations it wrote (paths, table names, URLs).
+    ``write`` returns the locations it wrote (paths, table names, URLs), or
+    yields each once written: a publish failing at a later one then has the
+    earlier ones recorded for an erasure (the folder of a sink failing midway
+    is named as one to check by hand).
     ``erase``, when given, removes a person from one location ``write``
     returned and returns how many rows it removed (0: none there), or None
     when it cannot reach that location. Without it, harmonia rewrites CSV and
@@ -351,7 +354,7 @@ class OutputSink:
     name: str
     description: str
     accepts: frozenset[str] = attrs.field(converter=frozenset)
-    write: Callable[[SinkRequest], list[str]] = attrs.field(eq=False, repr=False)
+    write: Callable[[SinkRequest], Iterable[str]] = attrs.field(eq=False, repr=False)
     options: tuple[Option, ...] = ()
     erase: Callable[..., int | None] | None = attrs.field(
         default=None, eq=False, repr=False, kw_only=True
