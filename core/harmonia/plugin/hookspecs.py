@@ -150,7 +150,9 @@ def harmonia_output_sinks() -> Iterable[OutputSink]:
     **Returns:** :class:`~harmonia.plugin.types.OutputSink` records, each naming
     the outputs it accepts (``target_list``, ``assignments``,
     ``segment_summary``) and a ``write(request)`` callable that returns the
-    locations it wrote. A sink whose files harmonia cannot read by their
+    locations it wrote, or yields each once written (a sink writing several
+    files should: when a later one fails, the earlier ones are still recorded
+    for an erasure). A sink whose files harmonia cannot read by their
     ``harmonia_id`` or ``customer_id`` column also gives an ``erase`` callable,
     ``erase(location, erasure)``, which removes an erased person
     (:class:`~harmonia.Erasure`) from one of them; ``harmonia privacy erase``
