@@ -663,3 +663,42 @@ def test_the_files_of_a_sink_that_failed_midway_are_erased_or_named(
     assert str(first) in result.files_cleaned and "C02" not in first.read_text()
     [named] = [u for u in result.unreachable if u.startswith(str(tmp_path / "out") + " ")]
     assert "veeva sink, failed while writing target_list" in named
+
+
+def test_the_engines_own_files_of_a_run_that_failed_later_are_erased(
+    universe: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Spark writes the cycle's results into the lake, then the outputs fail (the
+    disk fills up): the run's audit entry names those folders all the same."""
+    import attrs
+
+    import harmonia.engine.cycle as running
+    from harmonia.engine import backends
+
+    target = ids(universe)["C02"]
+    folder = tmp_path / "results" / "cycle=1"
+    part = folder / "target_list" / "part-00000-x.snappy.parquet"
+    part.parent.mkdir(parents=True)
+
+    def spark_run(database: Database, query: Any, stage: Any, settings: Any, check: Any) -> Any:
+        outputs = backends.run("duckdb", database, query, stage, None, check)
+        pq.write_table(pa.table({"customer_id": [target, target + 1000]}), part)
+        return attrs.evolve(outputs, written=(str(folder),))
+
+    def full_disk(*args: Any, **kwargs: Any) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(running.in_spark, "check", lambda settings: None)
+    monkeypatch.setattr(running.in_spark, "run", spark_run)
+    monkeypatch.setattr(running, "_write_outputs", full_disk)
+    with pytest.raises(OSError, match="No space left"):
+        run_cycle(
+            Database(universe), tiny_catalog(), country="NL", therapy_area="cardiology",
+            period="2027-H1", directory=tmp_path / "out", engine="spark",
+        )  # fmt: skip
+    [run] = query(universe, "SELECT details FROM audit_event WHERE action = 'cycle.run'")
+    assert "No space left" in json.loads(run["details"])["failed"]
+
+    result = erase(Database(universe), target, actor="dpo")
+    assert str(folder) in result.files_cleaned
+    assert pq.read_table(part).column("customer_id").to_pylist() == [target + 1000]

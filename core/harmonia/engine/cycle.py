@@ -180,6 +180,7 @@ def run_cycle(
         covered.extend(input_coverage.coverage_of(spec.rule_set, query, table))
         input_coverage.check(covered, threshold, spec.country.code)
 
+    outputs: backends.CycleOutputs | None = None
     try:
         query = CycleQuery(spec, cycle.id, previous.id if previous else None)
         if engine == "spark":
@@ -194,8 +195,22 @@ def run_cycle(
         stage("writing outputs")
         written = _write_outputs(database, catalog, spec, cycle, outputs, sinks, directory)
         call_plan = _save_plan(outputs)
-    except BaseException:
+    except BaseException as error:
         _close_cycle(database, cycle.id, status=lifecycle.FAILED, actor=actor)
+        if outputs is not None and outputs.written:
+            # The engine's own files (Spark's lake folders) hold every target's ids:
+            # recorded even though the run failed after them, for an erasure to find.
+            _audit(
+                database,
+                actor,
+                "cycle.run",
+                f"cycle:{cycle.id}",
+                {
+                    "engine": engine,
+                    "written": _engine_written(engine, outputs),
+                    "failed": f"{type(error).__name__}: {error}"[:500],
+                },
+            )
         raise
     summary = outputs.summary.to_pylist()
     cycle = _close_cycle(
@@ -219,7 +234,7 @@ def run_cycle(
         {
             "customers": outputs.assignments,
             "engine": engine,
-            "written": [{"kind": engine, "location": where} for where in outputs.written],
+            "written": _engine_written(engine, outputs),
         },
     )
     return CycleResult(
@@ -231,6 +246,11 @@ def run_cycle(
         covered,
         threshold,
     )
+
+
+def _engine_written(engine: str, outputs: backends.CycleOutputs) -> list[dict[str, str]]:
+    """The ``written`` entries of what the engine itself wrote (kind: the engine)."""
+    return [{"kind": engine, "location": where} for where in outputs.written]
 
 
 def _check_sinks(catalog: Catalog, sinks: Sequence[SinkChoice]) -> None:
