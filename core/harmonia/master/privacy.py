@@ -468,6 +468,9 @@ def _erase_unreadable(
 
     Their customer_id could not be read, so :func:`_erase_quarantined` cannot
     find them by it. Few rows (lines a parser gave up on), searched in Python.
+    Any field counts (the line is broken, its columns unknown): a short id (``1``)
+    also takes another person's line with a field ``1``; erring towards removing
+    is the safe side of an erasure (docs/master.md says so).
     """
     import re
 

@@ -134,9 +134,11 @@ class CustomerAttributeHistory(SQLModel, table=True):
     file keeps the value, as the loader does). A record's value of an
     attribute as of batch N is its last non-NULL value in a row up to N,
     given by that row's batch and so by its source system: golden records
-    pick among them (:mod:`harmonia.master.golden`), and a snapshot reads
-    customer attributes as of a batch from here. A row repeating a record's
-    values adds nothing, so the table grows with changes, not with loads.
+    pick among them (:mod:`harmonia.master.golden`), the quality report
+    compares the sources' values, and an erasure deletes the person's rows.
+    A cycle reads the ``customer`` table (the golden record), not this
+    history. A row repeating a record's values adds nothing, so the table
+    grows with changes, not with loads.
     """
 
     __tablename__ = "customer_attribute_history"
