@@ -75,9 +75,7 @@ def write_veeva(request: SinkRequest) -> Iterator[str]:
     """Write the load files of one cycle's target list; yields their paths, in load
     order, each once written (so that a publish failing at a later file has the
     earlier ones recorded, for an erasure to find)."""
-    options = {
-        option.name: request.options.get(option.name) or option.default for option in OPTIONS
-    }
+    options = SINK.resolved_options(request.options)
     _check_names(options)
     folder = Path(request.directory) / f"{request.options.get('name') or request.cycle.slug}-veeva"
     folder.mkdir(parents=True, exist_ok=True)

@@ -213,6 +213,18 @@ def test_erasing_with_the_sinks_options_takes_only_ids_of_its_system(tmp_path):
     assert "001A" not in tsf.read_text(encoding="utf-8")
 
 
+def test_an_empty_option_means_its_default_when_writing_and_erasing(tmp_path):
+    """``--sink veeva:system=`` writes accounts of the default system: the erasure,
+    given the same recorded options, takes that system's ids too."""
+    from harmonia import Erasure
+
+    (sink,) = harmonia_veeva.harmonia_output_sinks()
+    tsf = _write(tmp_path, system="") / "TSF_vod__c.csv"
+    erased = Erasure((2, 3), (("veeva", "001B"), ("crm", "001A")))
+    assert sink.erase_location(str(tsf), erased, {"system": ""}) == 2
+    assert "001B" not in tsf.read_text(encoding="utf-8")
+
+
 def test_a_two_parameter_erase_of_an_older_pack_still_works(tmp_path):
     from harmonia import Erasure, OutputSink
 

@@ -379,9 +379,18 @@ class OutputSink:
         if len(inspect.signature(self.erase).parameters) < 3:
             return self.erase(location, erasure)  # a pack written before options were passed
         if options is not None:
-            defaults = {o.name: o.default for o in self.options if o.default is not None}
-            options = {**defaults, **options}
+            options = self.resolved_options(options)
         return self.erase(location, erasure, options)
+
+    def resolved_options(self, given: Mapping[str, str]) -> dict[str, str]:
+        """The options as the sink writes with them: each given value, or the declared
+        default where none or an empty one is given (``system=`` is the default
+        system). Its ``write`` and ``erase`` read them alike through here."""
+        resolved = dict(given)
+        for option in self.options:
+            if not given.get(option.name) and option.default is not None:
+                resolved[option.name] = option.default
+        return resolved
 
     def check_options(self, given: Mapping[str, str]) -> None:
         """Refuse options this sink does not declare, and values outside their choices
