@@ -36,6 +36,12 @@ def _submit(app: Harmonia, cycle: int, asked: list[tuple[str, str, str]]) -> lis
     ).requests
 
 
+def _contacts(summary: Path) -> dict[str, int]:
+    lines = summary.read_text(encoding="utf-8").splitlines()
+    rows = csv.DictReader(lines, delimiter=";" if ";" in lines[0] else ",")
+    return {row["segment"]: int(row["contacts"]) for row in rows}
+
+
 def test_a_call_goal_is_checked_against_the_territory_s_capacity(
     feedback: tuple[Harmonia, int],
 ) -> None:
@@ -103,6 +109,13 @@ def test_an_accepted_goal_is_published_in_the_target_list(
     }
     calls = {source: int(row["face_to_face"]) for source, row in listed.items()}
     assert (calls["C01"], calls["C02"], calls["C03"]) == (4, 5, 1)
+    # The summary counts the same calls: champion C01 two fewer, grow C02 two more.
+    before, after = (
+        _contacts(next((tmp_path / folder).rglob("*segment_summary*")))
+        for folder in ("out", "final")
+    )
+    assert after["champion"] == before["champion"] - 2 and after["grow"] == before["grow"] + 2
+    assert after["develop"] == before["develop"]
     stored = query(
         app.database_url,
         f"SELECT customer_id, refined_goal, refined_by FROM assignment WHERE cycle_id = {cycle} "

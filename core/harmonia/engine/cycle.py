@@ -551,7 +551,7 @@ def write_stored_outputs(
     stored = f"(SELECT * FROM assignment WHERE cycle_id = {int(cycle.id)})"
     with BulkConnection(database) as bulk:
         target_list = bulk.read(transpile(query.target_list(stored, refined=True), bulk.dialect))
-        summary = bulk.read(transpile(query.summary(stored), bulk.dialect))
+        summary = bulk.read(transpile(query.summary(stored, refined=True), bulk.dialect))
     outputs = backends.CycleOutputs(cycle.customers, target_list, summary)
     _check_planner(spec, planner)
     outputs = _planned(planner, database, spec, cycle, outputs)

@@ -580,9 +580,21 @@ class CycleQuery:
         )
         return f"(CASE {segment} {cases} ELSE {double(0)} END)" if cases else double(0)
 
-    def summary(self, assignments: str) -> str:
+    def summary(self, assignments: str, *, refined: bool = False) -> str:
         """Customers, pull-through, contacts, cost and revenue per final segment,
-        from the cycle's computed ``assignments``."""
+        from the cycle's computed ``assignments``; ``refined``: the stored
+        assignments after field refinement, whose targets and call goals count
+        as the target list counts them."""
+        targeted, contacts, cost = "plan.target", "plan.contacts", "plan.cost"
+        if refined:
+            targeted = (
+                "CASE a.refined_target WHEN 'yes' THEN TRUE WHEN 'no' THEN FALSE "
+                "ELSE plan.target END"
+            )
+            if "face_to_face" in self.channels:
+                added = "(COALESCE(a.refined_goal, plan.face_to_face) - plan.face_to_face)"
+                contacts = f"plan.contacts + {added}"
+                cost = f"plan.cost + {added} * {self._call_cost('plan.segment')}"
         return f"""
         WITH plan AS ({self._plan()})
         SELECT plan.segment, plan.strategy, plan.target,
@@ -591,9 +603,9 @@ class CycleQuery:
                 AS pulled_through,
             CAST(SUM(CASE WHEN a.segment <> a.final_segment THEN 1 ELSE 0 END) AS BIGINT)
                 AS differs_from_rules,
-            CAST(SUM(CASE WHEN plan.target AND a.customer_id IS NOT NULL THEN plan.contacts
+            CAST(SUM(CASE WHEN {targeted} AND a.customer_id IS NOT NULL THEN {contacts}
                 ELSE 0 END) AS BIGINT) AS contacts,
-            CAST(SUM(CASE WHEN plan.target AND a.customer_id IS NOT NULL THEN plan.cost
+            CAST(SUM(CASE WHEN {targeted} AND a.customer_id IS NOT NULL THEN {cost}
                 ELSE 0 END) AS DOUBLE) AS cost,
             CAST(SUM(CASE WHEN a.customer_id IS NOT NULL THEN plan.expected_revenue ELSE 0 END)
                 AS DOUBLE) AS expected_revenue
