@@ -67,17 +67,21 @@ def test_the_cycle_sql_parses_back_in_its_dialect(
 @pytest.mark.parametrize(
     ("dialect", "built", "read_back"),
     [
-        ("spark", "TO_JSON(NAMED_STRUCT(", "GET_JSON_OBJECT(prev.inputs, "),
-        ("databricks", "TO_JSON(NAMED_STRUCT(", "GET_JSON_OBJECT(prev.inputs, "),
-        ("trino", "JSON_OBJECT(", "JSON_EXTRACT_SCALAR(prev.inputs, "),
-        ("bigquery", "TO_JSON_STRING(JSON_OBJECT(", "JSON_EXTRACT_SCALAR(prev.inputs, "),
+        ("spark", "TO_JSON(NAMED_STRUCT(", "GET_JSON_OBJECT(previous_assignment.inputs, "),
+        ("databricks", "TO_JSON(NAMED_STRUCT(", "GET_JSON_OBJECT(previous_assignment.inputs, "),
+        ("trino", "JSON_OBJECT(", "JSON_EXTRACT_SCALAR(previous_assignment.inputs, "),
+        (
+            "bigquery",
+            "TO_JSON_STRING(JSON_OBJECT(",
+            "JSON_EXTRACT_SCALAR(previous_assignment.inputs, ",
+        ),
         (
             "snowflake",
             "TO_JSON(OBJECT_CONSTRUCT_KEEP_NULL(",
-            "JSON_EXTRACT_PATH_TEXT(prev.inputs, ",
+            "JSON_EXTRACT_PATH_TEXT(previous_assignment.inputs, ",
         ),
-        ("sqlite", "JSON_OBJECT(", "prev.inputs ->> "),
-        ("postgres", "JSON_BUILD_OBJECT(", "CAST(prev.inputs AS JSON)"),
+        ("sqlite", "JSON_OBJECT(", "previous_assignment.inputs ->> "),
+        ("postgres", "JSON_BUILD_OBJECT(", "CAST(previous_assignment.inputs AS JSON)"),
     ],
 )
 def test_the_inputs_are_built_and_read_back_as_each_dialect_does_json(

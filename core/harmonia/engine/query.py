@@ -43,6 +43,7 @@ from harmonia.engine.pullthrough import (
     is_raw,
     metric_feature,
     metric_key,
+    previous_sql,
     raw_keys,
 )
 from harmonia.engine.spec import CycleSpec
@@ -201,17 +202,25 @@ class CycleQuery:
         for its survivor. The survivor's own assignment comes first, else the
         one of the lowest merged id, so each customer has one.
         """
-        # Typed, so that SQLite joins it by index (see identity.resolved_facts).
-        current = "CAST(COALESCE(redirect.survivor_id, a.customer_id) AS BIGINT)"
-        return (
-            "SELECT customer_id, final_segment, inputs FROM ("
-            f"SELECT {current} AS customer_id, a.final_segment, a.inputs, ROW_NUMBER() OVER "
-            f"(PARTITION BY {current} ORDER BY CASE WHEN redirect.survivor_id IS NULL THEN 0 "
-            "ELSE 1 END, a.customer_id) AS pick "
-            "FROM assignment a LEFT JOIN customer_redirect redirect "
-            f"ON redirect.merged_id = a.customer_id WHERE a.cycle_id = {self.previous_cycle_id}"
-            ") previous_assignment WHERE pick = 1"
+        cycle = f"a.cycle_id = {self.previous_cycle_id}"
+        # Two parts, as identity.resolved_facts reads facts: only merged ids'
+        # assignments (few) are ranked, not the whole universe's. Typed, so
+        # that SQLite joins them by index.
+        own = (
+            f"SELECT CAST(a.customer_id AS BIGINT) AS customer_id, a.final_segment, a.inputs "
+            f"FROM assignment a WHERE {cycle} AND NOT EXISTS (SELECT 1 FROM customer_redirect "
+            "redirect WHERE redirect.merged_id = a.customer_id)"
         )
+        merged = (
+            "SELECT customer_id, final_segment, inputs FROM ("
+            "SELECT CAST(redirect.survivor_id AS BIGINT) AS customer_id, a.final_segment, a.inputs, "
+            "ROW_NUMBER() OVER (PARTITION BY redirect.survivor_id ORDER BY a.customer_id) AS pick "
+            "FROM assignment a JOIN customer_redirect redirect ON redirect.merged_id = a.customer_id "
+            f"WHERE {cycle} AND NOT EXISTS (SELECT 1 FROM assignment own WHERE "
+            f"own.cycle_id = {self.previous_cycle_id} AND own.customer_id = redirect.survivor_id)"
+            ") previous_merged WHERE pick = 1"
+        )
+        return f"{own} UNION ALL {merged}"
 
     def assignments(self) -> str:
         """Every customer of the population with its segments, rules fired and inputs.
@@ -424,7 +433,8 @@ class CycleQuery:
             carried = f"prev.customer_id IS NOT NULL AND prev.final_segment IN ({declared}) AND {unchanged}"
             final = f"CASE WHEN {carried} THEN prev.final_segment ELSE r.segment__segment END"
             origin = f"CASE WHEN {carried} THEN 'pulled-through' ELSE 'rules' END"
-            previous = f"LEFT JOIN ({self._previous_assignments()}) prev ON prev.customer_id = r.customer_id"
+            previous_rows = previous_sql(self.spec.rule_set, self._previous_assignments())
+            previous = f"LEFT JOIN ({previous_rows}) prev ON prev.customer_id = r.customer_id"
         else:
             final, origin, previous = "r.segment__segment", "'rules'", ""
         return (

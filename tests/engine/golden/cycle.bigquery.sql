@@ -575,90 +575,46 @@ SELECT
     AND (
       (
         CAST(r.`specialty` AS STRING) IS NULL
-        AND CAST((
-          JSON_EXTRACT_SCALAR(prev.inputs, '$.specialty')
-        ) AS STRING) IS NULL
+        AND CAST(prev.`previous__specialty` AS STRING) IS NULL
       )
-      OR CAST(r.`specialty` AS STRING) = CAST((
-        JSON_EXTRACT_SCALAR(prev.inputs, '$.specialty')
-      ) AS STRING)
+      OR CAST(r.`specialty` AS STRING) = CAST(prev.`previous__specialty` AS STRING)
     )
     AND (
       (
         CAST(r.`potential` AS FLOAT64) IS NULL
-        AND CAST((
-          JSON_EXTRACT_SCALAR(prev.inputs, '$.potential')
-        ) AS FLOAT64) IS NULL
+        AND CAST(prev.`previous__potential` AS FLOAT64) IS NULL
       )
-      OR ABS(
-        CAST(r.`potential` AS FLOAT64) - CAST((
-          JSON_EXTRACT_SCALAR(prev.inputs, '$.potential')
-        ) AS FLOAT64)
-      ) <= CAST(1e-09 AS FLOAT64) * ABS(CAST((
-        JSON_EXTRACT_SCALAR(prev.inputs, '$.potential')
-      ) AS FLOAT64))
-      OR ABS(
-        CAST(r.`potential` AS FLOAT64) - CAST((
-          JSON_EXTRACT_SCALAR(prev.inputs, '$.potential')
-        ) AS FLOAT64)
-      ) <= CAST(0.1 AS FLOAT64) * ABS(CAST((
-        JSON_EXTRACT_SCALAR(prev.inputs, '$.potential')
-      ) AS FLOAT64))
+      OR ABS(CAST(r.`potential` AS FLOAT64) - CAST(prev.`previous__potential` AS FLOAT64)) <= CAST(1e-09 AS FLOAT64) * ABS(CAST(prev.`previous__potential` AS FLOAT64))
+      OR ABS(CAST(r.`potential` AS FLOAT64) - CAST(prev.`previous__potential` AS FLOAT64)) <= CAST(0.1 AS FLOAT64) * ABS(CAST(prev.`previous__potential` AS FLOAT64))
     )
     AND (
       (
         CAST(r.`potential_q` AS STRING) IS NULL
-        AND CAST((
-          JSON_EXTRACT_SCALAR(prev.inputs, '$.potential_q')
-        ) AS STRING) IS NULL
+        AND CAST(prev.`previous__potential_q` AS STRING) IS NULL
       )
-      OR CAST(r.`potential_q` AS STRING) = CAST((
-        JSON_EXTRACT_SCALAR(prev.inputs, '$.potential_q')
-      ) AS STRING)
+      OR CAST(r.`potential_q` AS STRING) = CAST(prev.`previous__potential_q` AS STRING)
     )
     AND (
       (
         CAST(r.`trx_q` AS STRING) IS NULL
-        AND CAST((
-          JSON_EXTRACT_SCALAR(prev.inputs, '$.trx_q')
-        ) AS STRING) IS NULL
+        AND CAST(prev.`previous__trx_q` AS STRING) IS NULL
       )
-      OR CAST(r.`trx_q` AS STRING) = CAST((
-        JSON_EXTRACT_SCALAR(prev.inputs, '$.trx_q')
-      ) AS STRING)
+      OR CAST(r.`trx_q` AS STRING) = CAST(prev.`previous__trx_q` AS STRING)
     )
     AND (
       (
         CAST(r.`consistency` AS FLOAT64) IS NULL
-        AND CAST((
-          JSON_EXTRACT_SCALAR(prev.inputs, '$.consistency')
-        ) AS FLOAT64) IS NULL
+        AND CAST(prev.`previous__consistency` AS FLOAT64) IS NULL
       )
-      OR ABS(
-        CAST(r.`consistency` AS FLOAT64) - CAST((
-          JSON_EXTRACT_SCALAR(prev.inputs, '$.consistency')
-        ) AS FLOAT64)
-      ) <= CAST(1e-09 AS FLOAT64) * ABS(CAST((
-        JSON_EXTRACT_SCALAR(prev.inputs, '$.consistency')
-      ) AS FLOAT64))
-      OR ABS(
-        CAST(r.`consistency` AS FLOAT64) - CAST((
-          JSON_EXTRACT_SCALAR(prev.inputs, '$.consistency')
-        ) AS FLOAT64)
-      ) <= CAST(0.1 AS FLOAT64) * ABS(CAST((
-        JSON_EXTRACT_SCALAR(prev.inputs, '$.consistency')
-      ) AS FLOAT64))
+      OR ABS(CAST(r.`consistency` AS FLOAT64) - CAST(prev.`previous__consistency` AS FLOAT64)) <= CAST(1e-09 AS FLOAT64) * ABS(CAST(prev.`previous__consistency` AS FLOAT64))
+      OR ABS(CAST(r.`consistency` AS FLOAT64) - CAST(prev.`previous__consistency` AS FLOAT64)) <= CAST(0.1 AS FLOAT64) * ABS(CAST(prev.`previous__consistency` AS FLOAT64))
     )
     AND (
       (
         CAST(r.`adoption` AS STRING) IS NULL
-        AND CAST((
-          JSON_EXTRACT_SCALAR(prev.inputs, '$.adoption')
-        ) AS STRING) IS NULL
+        AND CAST(prev.`previous__adoption` AS STRING) IS NULL
       )
-      OR CAST(r.`adoption` AS STRING) = CAST((
-        JSON_EXTRACT_SCALAR(prev.inputs, '$.adoption')
-      ) AS STRING)
+      OR CAST(r.`adoption` AS STRING) = CAST(prev.`previous__adoption` AS STRING)
     )
     THEN prev.final_segment
     ELSE r.segment__segment
@@ -669,90 +625,46 @@ SELECT
     AND (
       (
         CAST(r.`specialty` AS STRING) IS NULL
-        AND CAST((
-          JSON_EXTRACT_SCALAR(prev.inputs, '$.specialty')
-        ) AS STRING) IS NULL
+        AND CAST(prev.`previous__specialty` AS STRING) IS NULL
       )
-      OR CAST(r.`specialty` AS STRING) = CAST((
-        JSON_EXTRACT_SCALAR(prev.inputs, '$.specialty')
-      ) AS STRING)
+      OR CAST(r.`specialty` AS STRING) = CAST(prev.`previous__specialty` AS STRING)
     )
     AND (
       (
         CAST(r.`potential` AS FLOAT64) IS NULL
-        AND CAST((
-          JSON_EXTRACT_SCALAR(prev.inputs, '$.potential')
-        ) AS FLOAT64) IS NULL
+        AND CAST(prev.`previous__potential` AS FLOAT64) IS NULL
       )
-      OR ABS(
-        CAST(r.`potential` AS FLOAT64) - CAST((
-          JSON_EXTRACT_SCALAR(prev.inputs, '$.potential')
-        ) AS FLOAT64)
-      ) <= CAST(1e-09 AS FLOAT64) * ABS(CAST((
-        JSON_EXTRACT_SCALAR(prev.inputs, '$.potential')
-      ) AS FLOAT64))
-      OR ABS(
-        CAST(r.`potential` AS FLOAT64) - CAST((
-          JSON_EXTRACT_SCALAR(prev.inputs, '$.potential')
-        ) AS FLOAT64)
-      ) <= CAST(0.1 AS FLOAT64) * ABS(CAST((
-        JSON_EXTRACT_SCALAR(prev.inputs, '$.potential')
-      ) AS FLOAT64))
+      OR ABS(CAST(r.`potential` AS FLOAT64) - CAST(prev.`previous__potential` AS FLOAT64)) <= CAST(1e-09 AS FLOAT64) * ABS(CAST(prev.`previous__potential` AS FLOAT64))
+      OR ABS(CAST(r.`potential` AS FLOAT64) - CAST(prev.`previous__potential` AS FLOAT64)) <= CAST(0.1 AS FLOAT64) * ABS(CAST(prev.`previous__potential` AS FLOAT64))
     )
     AND (
       (
         CAST(r.`potential_q` AS STRING) IS NULL
-        AND CAST((
-          JSON_EXTRACT_SCALAR(prev.inputs, '$.potential_q')
-        ) AS STRING) IS NULL
+        AND CAST(prev.`previous__potential_q` AS STRING) IS NULL
       )
-      OR CAST(r.`potential_q` AS STRING) = CAST((
-        JSON_EXTRACT_SCALAR(prev.inputs, '$.potential_q')
-      ) AS STRING)
+      OR CAST(r.`potential_q` AS STRING) = CAST(prev.`previous__potential_q` AS STRING)
     )
     AND (
       (
         CAST(r.`trx_q` AS STRING) IS NULL
-        AND CAST((
-          JSON_EXTRACT_SCALAR(prev.inputs, '$.trx_q')
-        ) AS STRING) IS NULL
+        AND CAST(prev.`previous__trx_q` AS STRING) IS NULL
       )
-      OR CAST(r.`trx_q` AS STRING) = CAST((
-        JSON_EXTRACT_SCALAR(prev.inputs, '$.trx_q')
-      ) AS STRING)
+      OR CAST(r.`trx_q` AS STRING) = CAST(prev.`previous__trx_q` AS STRING)
     )
     AND (
       (
         CAST(r.`consistency` AS FLOAT64) IS NULL
-        AND CAST((
-          JSON_EXTRACT_SCALAR(prev.inputs, '$.consistency')
-        ) AS FLOAT64) IS NULL
+        AND CAST(prev.`previous__consistency` AS FLOAT64) IS NULL
       )
-      OR ABS(
-        CAST(r.`consistency` AS FLOAT64) - CAST((
-          JSON_EXTRACT_SCALAR(prev.inputs, '$.consistency')
-        ) AS FLOAT64)
-      ) <= CAST(1e-09 AS FLOAT64) * ABS(CAST((
-        JSON_EXTRACT_SCALAR(prev.inputs, '$.consistency')
-      ) AS FLOAT64))
-      OR ABS(
-        CAST(r.`consistency` AS FLOAT64) - CAST((
-          JSON_EXTRACT_SCALAR(prev.inputs, '$.consistency')
-        ) AS FLOAT64)
-      ) <= CAST(0.1 AS FLOAT64) * ABS(CAST((
-        JSON_EXTRACT_SCALAR(prev.inputs, '$.consistency')
-      ) AS FLOAT64))
+      OR ABS(CAST(r.`consistency` AS FLOAT64) - CAST(prev.`previous__consistency` AS FLOAT64)) <= CAST(1e-09 AS FLOAT64) * ABS(CAST(prev.`previous__consistency` AS FLOAT64))
+      OR ABS(CAST(r.`consistency` AS FLOAT64) - CAST(prev.`previous__consistency` AS FLOAT64)) <= CAST(0.1 AS FLOAT64) * ABS(CAST(prev.`previous__consistency` AS FLOAT64))
     )
     AND (
       (
         CAST(r.`adoption` AS STRING) IS NULL
-        AND CAST((
-          JSON_EXTRACT_SCALAR(prev.inputs, '$.adoption')
-        ) AS STRING) IS NULL
+        AND CAST(prev.`previous__adoption` AS STRING) IS NULL
       )
-      OR CAST(r.`adoption` AS STRING) = CAST((
-        JSON_EXTRACT_SCALAR(prev.inputs, '$.adoption')
-      ) AS STRING)
+      OR CAST(r.`adoption` AS STRING) = CAST(prev.`previous__adoption` AS STRING)
     )
     THEN 'pulled-through'
     ELSE 'rules'
@@ -772,25 +684,67 @@ SELECT
 FROM ruled AS r
 LEFT JOIN (
   SELECT
-    customer_id,
-    final_segment,
-    inputs
+    previous_assignment.customer_id,
+    previous_assignment.final_segment,
+    (
+      JSON_EXTRACT_SCALAR(previous_assignment.inputs, '$.specialty')
+    ) AS `previous__specialty`,
+    (
+      JSON_EXTRACT_SCALAR(previous_assignment.inputs, '$.potential')
+    ) AS `previous__potential`,
+    (
+      JSON_EXTRACT_SCALAR(previous_assignment.inputs, '$.potential_q')
+    ) AS `previous__potential_q`,
+    (
+      JSON_EXTRACT_SCALAR(previous_assignment.inputs, '$.trx_q')
+    ) AS `previous__trx_q`,
+    (
+      JSON_EXTRACT_SCALAR(previous_assignment.inputs, '$.consistency')
+    ) AS `previous__consistency`,
+    (
+      JSON_EXTRACT_SCALAR(previous_assignment.inputs, '$.adoption')
+    ) AS `previous__adoption`
   FROM (
     SELECT
-      CAST(COALESCE(redirect.survivor_id, a.customer_id) AS INT64) AS customer_id,
+      CAST(a.customer_id AS INT64) AS customer_id,
       a.final_segment,
-      a.inputs,
-      ROW_NUMBER() OVER (
-        PARTITION BY CAST(COALESCE(redirect.survivor_id, a.customer_id) AS INT64)
-        ORDER BY CASE WHEN redirect.survivor_id IS NULL THEN 0 ELSE 1 END NULLS LAST, a.customer_id NULLS LAST
-      ) AS pick
+      a.inputs
     FROM assignment AS a
-    LEFT JOIN customer_redirect AS redirect
-      ON redirect.merged_id = a.customer_id
     WHERE
       a.cycle_id = 1
+      AND NOT EXISTS(
+        SELECT
+          1
+        FROM customer_redirect AS redirect
+        WHERE
+          redirect.merged_id = a.customer_id
+      )
+    UNION ALL
+    SELECT
+      customer_id,
+      final_segment,
+      inputs
+    FROM (
+      SELECT
+        CAST(redirect.survivor_id AS INT64) AS customer_id,
+        a.final_segment,
+        a.inputs,
+        ROW_NUMBER() OVER (PARTITION BY redirect.survivor_id ORDER BY a.customer_id NULLS LAST) AS pick
+      FROM assignment AS a
+      JOIN customer_redirect AS redirect
+        ON redirect.merged_id = a.customer_id
+      WHERE
+        a.cycle_id = 1
+        AND NOT EXISTS(
+          SELECT
+            1
+          FROM assignment AS own
+          WHERE
+            own.cycle_id = 1 AND own.customer_id = redirect.survivor_id
+        )
+    ) AS previous_merged
+    WHERE
+      pick = 1
   ) AS previous_assignment
-  WHERE
-    pick = 1
 ) AS prev
   ON prev.customer_id = r.customer_id

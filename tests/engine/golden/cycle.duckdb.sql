@@ -575,90 +575,45 @@ SELECT
     AND (
       (
         CAST(r."specialty" AS TEXT) IS NULL
-        AND CAST((
-          CAST(prev.inputs AS JSON) ->> '$.specialty'
-        ) AS TEXT) IS NULL
+        AND CAST(prev."previous__specialty" AS TEXT) IS NULL
       )
-      OR CAST(r."specialty" AS TEXT) = CAST((
-        CAST(prev.inputs AS JSON) ->> '$.specialty'
-      ) AS TEXT)
+      OR CAST(r."specialty" AS TEXT) = CAST(prev."previous__specialty" AS TEXT)
     )
     AND (
       (
         CAST(r."potential" AS DOUBLE) IS NULL
-        AND CAST((
-          CAST(prev.inputs AS JSON) ->> '$.potential'
-        ) AS DOUBLE) IS NULL
+        AND CAST(prev."previous__potential" AS DOUBLE) IS NULL
       )
-      OR ABS(
-        CAST(r."potential" AS DOUBLE) - CAST((
-          CAST(prev.inputs AS JSON) ->> '$.potential'
-        ) AS DOUBLE)
-      ) <= CAST(1e-09 AS DOUBLE) * ABS(CAST((
-        CAST(prev.inputs AS JSON) ->> '$.potential'
-      ) AS DOUBLE))
-      OR ABS(
-        CAST(r."potential" AS DOUBLE) - CAST((
-          CAST(prev.inputs AS JSON) ->> '$.potential'
-        ) AS DOUBLE)
-      ) <= CAST(0.1 AS DOUBLE) * ABS(CAST((
-        CAST(prev.inputs AS JSON) ->> '$.potential'
-      ) AS DOUBLE))
+      OR ABS(CAST(r."potential" AS DOUBLE) - CAST(prev."previous__potential" AS DOUBLE)) <= CAST(1e-09 AS DOUBLE) * ABS(CAST(prev."previous__potential" AS DOUBLE))
+      OR ABS(CAST(r."potential" AS DOUBLE) - CAST(prev."previous__potential" AS DOUBLE)) <= CAST(0.1 AS DOUBLE) * ABS(CAST(prev."previous__potential" AS DOUBLE))
     )
     AND (
       (
         CAST(r."potential_q" AS TEXT) IS NULL
-        AND CAST((
-          CAST(prev.inputs AS JSON) ->> '$.potential_q'
-        ) AS TEXT) IS NULL
+        AND CAST(prev."previous__potential_q" AS TEXT) IS NULL
       )
-      OR CAST(r."potential_q" AS TEXT) = CAST((
-        CAST(prev.inputs AS JSON) ->> '$.potential_q'
-      ) AS TEXT)
+      OR CAST(r."potential_q" AS TEXT) = CAST(prev."previous__potential_q" AS TEXT)
     )
     AND (
       (
-        CAST(r."trx_q" AS TEXT) IS NULL
-        AND CAST((
-          CAST(prev.inputs AS JSON) ->> '$.trx_q'
-        ) AS TEXT) IS NULL
+        CAST(r."trx_q" AS TEXT) IS NULL AND CAST(prev."previous__trx_q" AS TEXT) IS NULL
       )
-      OR CAST(r."trx_q" AS TEXT) = CAST((
-        CAST(prev.inputs AS JSON) ->> '$.trx_q'
-      ) AS TEXT)
+      OR CAST(r."trx_q" AS TEXT) = CAST(prev."previous__trx_q" AS TEXT)
     )
     AND (
       (
         CAST(r."consistency" AS DOUBLE) IS NULL
-        AND CAST((
-          CAST(prev.inputs AS JSON) ->> '$.consistency'
-        ) AS DOUBLE) IS NULL
+        AND CAST(prev."previous__consistency" AS DOUBLE) IS NULL
       )
-      OR ABS(
-        CAST(r."consistency" AS DOUBLE) - CAST((
-          CAST(prev.inputs AS JSON) ->> '$.consistency'
-        ) AS DOUBLE)
-      ) <= CAST(1e-09 AS DOUBLE) * ABS(CAST((
-        CAST(prev.inputs AS JSON) ->> '$.consistency'
-      ) AS DOUBLE))
-      OR ABS(
-        CAST(r."consistency" AS DOUBLE) - CAST((
-          CAST(prev.inputs AS JSON) ->> '$.consistency'
-        ) AS DOUBLE)
-      ) <= CAST(0.1 AS DOUBLE) * ABS(CAST((
-        CAST(prev.inputs AS JSON) ->> '$.consistency'
-      ) AS DOUBLE))
+      OR ABS(CAST(r."consistency" AS DOUBLE) - CAST(prev."previous__consistency" AS DOUBLE)) <= CAST(1e-09 AS DOUBLE) * ABS(CAST(prev."previous__consistency" AS DOUBLE))
+      OR ABS(CAST(r."consistency" AS DOUBLE) - CAST(prev."previous__consistency" AS DOUBLE)) <= CAST(0.1 AS DOUBLE) * ABS(CAST(prev."previous__consistency" AS DOUBLE))
     )
     AND (
       (
         CAST(r."adoption" AS TEXT) IS NULL
-        AND CAST((
-          CAST(prev.inputs AS JSON) ->> '$.adoption'
-        ) AS TEXT) IS NULL
+        AND CAST(prev."previous__adoption" AS TEXT) IS NULL
       )
-      OR CAST(r."adoption" AS TEXT) = CAST((
-        CAST(prev.inputs AS JSON) ->> '$.adoption'
-      ) AS TEXT)
+      OR CAST(r."adoption" AS TEXT) = CAST(prev."previous__adoption" AS TEXT)
     )
     THEN prev.final_segment
     ELSE r.segment__segment
@@ -669,90 +624,45 @@ SELECT
     AND (
       (
         CAST(r."specialty" AS TEXT) IS NULL
-        AND CAST((
-          CAST(prev.inputs AS JSON) ->> '$.specialty'
-        ) AS TEXT) IS NULL
+        AND CAST(prev."previous__specialty" AS TEXT) IS NULL
       )
-      OR CAST(r."specialty" AS TEXT) = CAST((
-        CAST(prev.inputs AS JSON) ->> '$.specialty'
-      ) AS TEXT)
+      OR CAST(r."specialty" AS TEXT) = CAST(prev."previous__specialty" AS TEXT)
     )
     AND (
       (
         CAST(r."potential" AS DOUBLE) IS NULL
-        AND CAST((
-          CAST(prev.inputs AS JSON) ->> '$.potential'
-        ) AS DOUBLE) IS NULL
+        AND CAST(prev."previous__potential" AS DOUBLE) IS NULL
       )
-      OR ABS(
-        CAST(r."potential" AS DOUBLE) - CAST((
-          CAST(prev.inputs AS JSON) ->> '$.potential'
-        ) AS DOUBLE)
-      ) <= CAST(1e-09 AS DOUBLE) * ABS(CAST((
-        CAST(prev.inputs AS JSON) ->> '$.potential'
-      ) AS DOUBLE))
-      OR ABS(
-        CAST(r."potential" AS DOUBLE) - CAST((
-          CAST(prev.inputs AS JSON) ->> '$.potential'
-        ) AS DOUBLE)
-      ) <= CAST(0.1 AS DOUBLE) * ABS(CAST((
-        CAST(prev.inputs AS JSON) ->> '$.potential'
-      ) AS DOUBLE))
+      OR ABS(CAST(r."potential" AS DOUBLE) - CAST(prev."previous__potential" AS DOUBLE)) <= CAST(1e-09 AS DOUBLE) * ABS(CAST(prev."previous__potential" AS DOUBLE))
+      OR ABS(CAST(r."potential" AS DOUBLE) - CAST(prev."previous__potential" AS DOUBLE)) <= CAST(0.1 AS DOUBLE) * ABS(CAST(prev."previous__potential" AS DOUBLE))
     )
     AND (
       (
         CAST(r."potential_q" AS TEXT) IS NULL
-        AND CAST((
-          CAST(prev.inputs AS JSON) ->> '$.potential_q'
-        ) AS TEXT) IS NULL
+        AND CAST(prev."previous__potential_q" AS TEXT) IS NULL
       )
-      OR CAST(r."potential_q" AS TEXT) = CAST((
-        CAST(prev.inputs AS JSON) ->> '$.potential_q'
-      ) AS TEXT)
+      OR CAST(r."potential_q" AS TEXT) = CAST(prev."previous__potential_q" AS TEXT)
     )
     AND (
       (
-        CAST(r."trx_q" AS TEXT) IS NULL
-        AND CAST((
-          CAST(prev.inputs AS JSON) ->> '$.trx_q'
-        ) AS TEXT) IS NULL
+        CAST(r."trx_q" AS TEXT) IS NULL AND CAST(prev."previous__trx_q" AS TEXT) IS NULL
       )
-      OR CAST(r."trx_q" AS TEXT) = CAST((
-        CAST(prev.inputs AS JSON) ->> '$.trx_q'
-      ) AS TEXT)
+      OR CAST(r."trx_q" AS TEXT) = CAST(prev."previous__trx_q" AS TEXT)
     )
     AND (
       (
         CAST(r."consistency" AS DOUBLE) IS NULL
-        AND CAST((
-          CAST(prev.inputs AS JSON) ->> '$.consistency'
-        ) AS DOUBLE) IS NULL
+        AND CAST(prev."previous__consistency" AS DOUBLE) IS NULL
       )
-      OR ABS(
-        CAST(r."consistency" AS DOUBLE) - CAST((
-          CAST(prev.inputs AS JSON) ->> '$.consistency'
-        ) AS DOUBLE)
-      ) <= CAST(1e-09 AS DOUBLE) * ABS(CAST((
-        CAST(prev.inputs AS JSON) ->> '$.consistency'
-      ) AS DOUBLE))
-      OR ABS(
-        CAST(r."consistency" AS DOUBLE) - CAST((
-          CAST(prev.inputs AS JSON) ->> '$.consistency'
-        ) AS DOUBLE)
-      ) <= CAST(0.1 AS DOUBLE) * ABS(CAST((
-        CAST(prev.inputs AS JSON) ->> '$.consistency'
-      ) AS DOUBLE))
+      OR ABS(CAST(r."consistency" AS DOUBLE) - CAST(prev."previous__consistency" AS DOUBLE)) <= CAST(1e-09 AS DOUBLE) * ABS(CAST(prev."previous__consistency" AS DOUBLE))
+      OR ABS(CAST(r."consistency" AS DOUBLE) - CAST(prev."previous__consistency" AS DOUBLE)) <= CAST(0.1 AS DOUBLE) * ABS(CAST(prev."previous__consistency" AS DOUBLE))
     )
     AND (
       (
         CAST(r."adoption" AS TEXT) IS NULL
-        AND CAST((
-          CAST(prev.inputs AS JSON) ->> '$.adoption'
-        ) AS TEXT) IS NULL
+        AND CAST(prev."previous__adoption" AS TEXT) IS NULL
       )
-      OR CAST(r."adoption" AS TEXT) = CAST((
-        CAST(prev.inputs AS JSON) ->> '$.adoption'
-      ) AS TEXT)
+      OR CAST(r."adoption" AS TEXT) = CAST(prev."previous__adoption" AS TEXT)
     )
     THEN 'pulled-through'
     ELSE 'rules'
@@ -770,25 +680,67 @@ SELECT
 FROM ruled AS r
 LEFT JOIN (
   SELECT
-    customer_id,
-    final_segment,
-    inputs
+    previous_assignment.customer_id,
+    previous_assignment.final_segment,
+    (
+      CAST(previous_assignment.inputs AS JSON) ->> '$.specialty'
+    ) AS "previous__specialty",
+    (
+      CAST(previous_assignment.inputs AS JSON) ->> '$.potential'
+    ) AS "previous__potential",
+    (
+      CAST(previous_assignment.inputs AS JSON) ->> '$.potential_q'
+    ) AS "previous__potential_q",
+    (
+      CAST(previous_assignment.inputs AS JSON) ->> '$.trx_q'
+    ) AS "previous__trx_q",
+    (
+      CAST(previous_assignment.inputs AS JSON) ->> '$.consistency'
+    ) AS "previous__consistency",
+    (
+      CAST(previous_assignment.inputs AS JSON) ->> '$.adoption'
+    ) AS "previous__adoption"
   FROM (
     SELECT
-      CAST(COALESCE(redirect.survivor_id, a.customer_id) AS BIGINT) AS customer_id,
+      CAST(a.customer_id AS BIGINT) AS customer_id,
       a.final_segment,
-      a.inputs,
-      ROW_NUMBER() OVER (
-        PARTITION BY CAST(COALESCE(redirect.survivor_id, a.customer_id) AS BIGINT)
-        ORDER BY CASE WHEN redirect.survivor_id IS NULL THEN 0 ELSE 1 END, a.customer_id
-      ) AS pick
+      a.inputs
     FROM assignment AS a
-    LEFT JOIN customer_redirect AS redirect
-      ON redirect.merged_id = a.customer_id
     WHERE
       a.cycle_id = 1
+      AND NOT EXISTS(
+        SELECT
+          1
+        FROM customer_redirect AS redirect
+        WHERE
+          redirect.merged_id = a.customer_id
+      )
+    UNION ALL
+    SELECT
+      customer_id,
+      final_segment,
+      inputs
+    FROM (
+      SELECT
+        CAST(redirect.survivor_id AS BIGINT) AS customer_id,
+        a.final_segment,
+        a.inputs,
+        ROW_NUMBER() OVER (PARTITION BY redirect.survivor_id ORDER BY a.customer_id) AS pick
+      FROM assignment AS a
+      JOIN customer_redirect AS redirect
+        ON redirect.merged_id = a.customer_id
+      WHERE
+        a.cycle_id = 1
+        AND NOT EXISTS(
+          SELECT
+            1
+          FROM assignment AS own
+          WHERE
+            own.cycle_id = 1 AND own.customer_id = redirect.survivor_id
+        )
+    ) AS previous_merged
+    WHERE
+      pick = 1
   ) AS previous_assignment
-  WHERE
-    pick = 1
 ) AS prev
   ON prev.customer_id = r.customer_id

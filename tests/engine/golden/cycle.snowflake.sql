@@ -578,90 +578,46 @@ SELECT
     AND (
       (
         CAST(r."specialty" AS VARCHAR) IS NULL
-        AND CAST((
-          JSON_EXTRACT_PATH_TEXT(prev.inputs, 'specialty')
-        ) AS VARCHAR) IS NULL
+        AND CAST(prev."previous__specialty" AS VARCHAR) IS NULL
       )
-      OR CAST(r."specialty" AS VARCHAR) = CAST((
-        JSON_EXTRACT_PATH_TEXT(prev.inputs, 'specialty')
-      ) AS VARCHAR)
+      OR CAST(r."specialty" AS VARCHAR) = CAST(prev."previous__specialty" AS VARCHAR)
     )
     AND (
       (
         CAST(r."potential" AS DOUBLE) IS NULL
-        AND CAST((
-          JSON_EXTRACT_PATH_TEXT(prev.inputs, 'potential')
-        ) AS DOUBLE) IS NULL
+        AND CAST(prev."previous__potential" AS DOUBLE) IS NULL
       )
-      OR ABS(
-        CAST(r."potential" AS DOUBLE) - CAST((
-          JSON_EXTRACT_PATH_TEXT(prev.inputs, 'potential')
-        ) AS DOUBLE)
-      ) <= CAST(1e-09 AS DOUBLE) * ABS(CAST((
-        JSON_EXTRACT_PATH_TEXT(prev.inputs, 'potential')
-      ) AS DOUBLE))
-      OR ABS(
-        CAST(r."potential" AS DOUBLE) - CAST((
-          JSON_EXTRACT_PATH_TEXT(prev.inputs, 'potential')
-        ) AS DOUBLE)
-      ) <= CAST(0.1 AS DOUBLE) * ABS(CAST((
-        JSON_EXTRACT_PATH_TEXT(prev.inputs, 'potential')
-      ) AS DOUBLE))
+      OR ABS(CAST(r."potential" AS DOUBLE) - CAST(prev."previous__potential" AS DOUBLE)) <= CAST(1e-09 AS DOUBLE) * ABS(CAST(prev."previous__potential" AS DOUBLE))
+      OR ABS(CAST(r."potential" AS DOUBLE) - CAST(prev."previous__potential" AS DOUBLE)) <= CAST(0.1 AS DOUBLE) * ABS(CAST(prev."previous__potential" AS DOUBLE))
     )
     AND (
       (
         CAST(r."potential_q" AS VARCHAR) IS NULL
-        AND CAST((
-          JSON_EXTRACT_PATH_TEXT(prev.inputs, 'potential_q')
-        ) AS VARCHAR) IS NULL
+        AND CAST(prev."previous__potential_q" AS VARCHAR) IS NULL
       )
-      OR CAST(r."potential_q" AS VARCHAR) = CAST((
-        JSON_EXTRACT_PATH_TEXT(prev.inputs, 'potential_q')
-      ) AS VARCHAR)
+      OR CAST(r."potential_q" AS VARCHAR) = CAST(prev."previous__potential_q" AS VARCHAR)
     )
     AND (
       (
         CAST(r."trx_q" AS VARCHAR) IS NULL
-        AND CAST((
-          JSON_EXTRACT_PATH_TEXT(prev.inputs, 'trx_q')
-        ) AS VARCHAR) IS NULL
+        AND CAST(prev."previous__trx_q" AS VARCHAR) IS NULL
       )
-      OR CAST(r."trx_q" AS VARCHAR) = CAST((
-        JSON_EXTRACT_PATH_TEXT(prev.inputs, 'trx_q')
-      ) AS VARCHAR)
+      OR CAST(r."trx_q" AS VARCHAR) = CAST(prev."previous__trx_q" AS VARCHAR)
     )
     AND (
       (
         CAST(r."consistency" AS DOUBLE) IS NULL
-        AND CAST((
-          JSON_EXTRACT_PATH_TEXT(prev.inputs, 'consistency')
-        ) AS DOUBLE) IS NULL
+        AND CAST(prev."previous__consistency" AS DOUBLE) IS NULL
       )
-      OR ABS(
-        CAST(r."consistency" AS DOUBLE) - CAST((
-          JSON_EXTRACT_PATH_TEXT(prev.inputs, 'consistency')
-        ) AS DOUBLE)
-      ) <= CAST(1e-09 AS DOUBLE) * ABS(CAST((
-        JSON_EXTRACT_PATH_TEXT(prev.inputs, 'consistency')
-      ) AS DOUBLE))
-      OR ABS(
-        CAST(r."consistency" AS DOUBLE) - CAST((
-          JSON_EXTRACT_PATH_TEXT(prev.inputs, 'consistency')
-        ) AS DOUBLE)
-      ) <= CAST(0.1 AS DOUBLE) * ABS(CAST((
-        JSON_EXTRACT_PATH_TEXT(prev.inputs, 'consistency')
-      ) AS DOUBLE))
+      OR ABS(CAST(r."consistency" AS DOUBLE) - CAST(prev."previous__consistency" AS DOUBLE)) <= CAST(1e-09 AS DOUBLE) * ABS(CAST(prev."previous__consistency" AS DOUBLE))
+      OR ABS(CAST(r."consistency" AS DOUBLE) - CAST(prev."previous__consistency" AS DOUBLE)) <= CAST(0.1 AS DOUBLE) * ABS(CAST(prev."previous__consistency" AS DOUBLE))
     )
     AND (
       (
         CAST(r."adoption" AS VARCHAR) IS NULL
-        AND CAST((
-          JSON_EXTRACT_PATH_TEXT(prev.inputs, 'adoption')
-        ) AS VARCHAR) IS NULL
+        AND CAST(prev."previous__adoption" AS VARCHAR) IS NULL
       )
-      OR CAST(r."adoption" AS VARCHAR) = CAST((
-        JSON_EXTRACT_PATH_TEXT(prev.inputs, 'adoption')
-      ) AS VARCHAR)
+      OR CAST(r."adoption" AS VARCHAR) = CAST(prev."previous__adoption" AS VARCHAR)
     )
     THEN prev.final_segment
     ELSE r.segment__segment
@@ -672,90 +628,46 @@ SELECT
     AND (
       (
         CAST(r."specialty" AS VARCHAR) IS NULL
-        AND CAST((
-          JSON_EXTRACT_PATH_TEXT(prev.inputs, 'specialty')
-        ) AS VARCHAR) IS NULL
+        AND CAST(prev."previous__specialty" AS VARCHAR) IS NULL
       )
-      OR CAST(r."specialty" AS VARCHAR) = CAST((
-        JSON_EXTRACT_PATH_TEXT(prev.inputs, 'specialty')
-      ) AS VARCHAR)
+      OR CAST(r."specialty" AS VARCHAR) = CAST(prev."previous__specialty" AS VARCHAR)
     )
     AND (
       (
         CAST(r."potential" AS DOUBLE) IS NULL
-        AND CAST((
-          JSON_EXTRACT_PATH_TEXT(prev.inputs, 'potential')
-        ) AS DOUBLE) IS NULL
+        AND CAST(prev."previous__potential" AS DOUBLE) IS NULL
       )
-      OR ABS(
-        CAST(r."potential" AS DOUBLE) - CAST((
-          JSON_EXTRACT_PATH_TEXT(prev.inputs, 'potential')
-        ) AS DOUBLE)
-      ) <= CAST(1e-09 AS DOUBLE) * ABS(CAST((
-        JSON_EXTRACT_PATH_TEXT(prev.inputs, 'potential')
-      ) AS DOUBLE))
-      OR ABS(
-        CAST(r."potential" AS DOUBLE) - CAST((
-          JSON_EXTRACT_PATH_TEXT(prev.inputs, 'potential')
-        ) AS DOUBLE)
-      ) <= CAST(0.1 AS DOUBLE) * ABS(CAST((
-        JSON_EXTRACT_PATH_TEXT(prev.inputs, 'potential')
-      ) AS DOUBLE))
+      OR ABS(CAST(r."potential" AS DOUBLE) - CAST(prev."previous__potential" AS DOUBLE)) <= CAST(1e-09 AS DOUBLE) * ABS(CAST(prev."previous__potential" AS DOUBLE))
+      OR ABS(CAST(r."potential" AS DOUBLE) - CAST(prev."previous__potential" AS DOUBLE)) <= CAST(0.1 AS DOUBLE) * ABS(CAST(prev."previous__potential" AS DOUBLE))
     )
     AND (
       (
         CAST(r."potential_q" AS VARCHAR) IS NULL
-        AND CAST((
-          JSON_EXTRACT_PATH_TEXT(prev.inputs, 'potential_q')
-        ) AS VARCHAR) IS NULL
+        AND CAST(prev."previous__potential_q" AS VARCHAR) IS NULL
       )
-      OR CAST(r."potential_q" AS VARCHAR) = CAST((
-        JSON_EXTRACT_PATH_TEXT(prev.inputs, 'potential_q')
-      ) AS VARCHAR)
+      OR CAST(r."potential_q" AS VARCHAR) = CAST(prev."previous__potential_q" AS VARCHAR)
     )
     AND (
       (
         CAST(r."trx_q" AS VARCHAR) IS NULL
-        AND CAST((
-          JSON_EXTRACT_PATH_TEXT(prev.inputs, 'trx_q')
-        ) AS VARCHAR) IS NULL
+        AND CAST(prev."previous__trx_q" AS VARCHAR) IS NULL
       )
-      OR CAST(r."trx_q" AS VARCHAR) = CAST((
-        JSON_EXTRACT_PATH_TEXT(prev.inputs, 'trx_q')
-      ) AS VARCHAR)
+      OR CAST(r."trx_q" AS VARCHAR) = CAST(prev."previous__trx_q" AS VARCHAR)
     )
     AND (
       (
         CAST(r."consistency" AS DOUBLE) IS NULL
-        AND CAST((
-          JSON_EXTRACT_PATH_TEXT(prev.inputs, 'consistency')
-        ) AS DOUBLE) IS NULL
+        AND CAST(prev."previous__consistency" AS DOUBLE) IS NULL
       )
-      OR ABS(
-        CAST(r."consistency" AS DOUBLE) - CAST((
-          JSON_EXTRACT_PATH_TEXT(prev.inputs, 'consistency')
-        ) AS DOUBLE)
-      ) <= CAST(1e-09 AS DOUBLE) * ABS(CAST((
-        JSON_EXTRACT_PATH_TEXT(prev.inputs, 'consistency')
-      ) AS DOUBLE))
-      OR ABS(
-        CAST(r."consistency" AS DOUBLE) - CAST((
-          JSON_EXTRACT_PATH_TEXT(prev.inputs, 'consistency')
-        ) AS DOUBLE)
-      ) <= CAST(0.1 AS DOUBLE) * ABS(CAST((
-        JSON_EXTRACT_PATH_TEXT(prev.inputs, 'consistency')
-      ) AS DOUBLE))
+      OR ABS(CAST(r."consistency" AS DOUBLE) - CAST(prev."previous__consistency" AS DOUBLE)) <= CAST(1e-09 AS DOUBLE) * ABS(CAST(prev."previous__consistency" AS DOUBLE))
+      OR ABS(CAST(r."consistency" AS DOUBLE) - CAST(prev."previous__consistency" AS DOUBLE)) <= CAST(0.1 AS DOUBLE) * ABS(CAST(prev."previous__consistency" AS DOUBLE))
     )
     AND (
       (
         CAST(r."adoption" AS VARCHAR) IS NULL
-        AND CAST((
-          JSON_EXTRACT_PATH_TEXT(prev.inputs, 'adoption')
-        ) AS VARCHAR) IS NULL
+        AND CAST(prev."previous__adoption" AS VARCHAR) IS NULL
       )
-      OR CAST(r."adoption" AS VARCHAR) = CAST((
-        JSON_EXTRACT_PATH_TEXT(prev.inputs, 'adoption')
-      ) AS VARCHAR)
+      OR CAST(r."adoption" AS VARCHAR) = CAST(prev."previous__adoption" AS VARCHAR)
     )
     THEN 'pulled-through'
     ELSE 'rules'
@@ -775,25 +687,67 @@ SELECT
 FROM ruled AS r
 LEFT JOIN (
   SELECT
-    customer_id,
-    final_segment,
-    inputs
+    previous_assignment.customer_id,
+    previous_assignment.final_segment,
+    (
+      JSON_EXTRACT_PATH_TEXT(previous_assignment.inputs, 'specialty')
+    ) AS "previous__specialty",
+    (
+      JSON_EXTRACT_PATH_TEXT(previous_assignment.inputs, 'potential')
+    ) AS "previous__potential",
+    (
+      JSON_EXTRACT_PATH_TEXT(previous_assignment.inputs, 'potential_q')
+    ) AS "previous__potential_q",
+    (
+      JSON_EXTRACT_PATH_TEXT(previous_assignment.inputs, 'trx_q')
+    ) AS "previous__trx_q",
+    (
+      JSON_EXTRACT_PATH_TEXT(previous_assignment.inputs, 'consistency')
+    ) AS "previous__consistency",
+    (
+      JSON_EXTRACT_PATH_TEXT(previous_assignment.inputs, 'adoption')
+    ) AS "previous__adoption"
   FROM (
     SELECT
-      CAST(COALESCE(redirect.survivor_id, a.customer_id) AS BIGINT) AS customer_id,
+      CAST(a.customer_id AS BIGINT) AS customer_id,
       a.final_segment,
-      a.inputs,
-      ROW_NUMBER() OVER (
-        PARTITION BY CAST(COALESCE(redirect.survivor_id, a.customer_id) AS BIGINT)
-        ORDER BY CASE WHEN redirect.survivor_id IS NULL THEN 0 ELSE 1 END, a.customer_id
-      ) AS pick
+      a.inputs
     FROM assignment AS a
-    LEFT JOIN customer_redirect AS redirect
-      ON redirect.merged_id = a.customer_id
     WHERE
       a.cycle_id = 1
+      AND NOT EXISTS(
+        SELECT
+          1
+        FROM customer_redirect AS redirect
+        WHERE
+          redirect.merged_id = a.customer_id
+      )
+    UNION ALL
+    SELECT
+      customer_id,
+      final_segment,
+      inputs
+    FROM (
+      SELECT
+        CAST(redirect.survivor_id AS BIGINT) AS customer_id,
+        a.final_segment,
+        a.inputs,
+        ROW_NUMBER() OVER (PARTITION BY redirect.survivor_id ORDER BY a.customer_id) AS pick
+      FROM assignment AS a
+      JOIN customer_redirect AS redirect
+        ON redirect.merged_id = a.customer_id
+      WHERE
+        a.cycle_id = 1
+        AND NOT EXISTS(
+          SELECT
+            1
+          FROM assignment AS own
+          WHERE
+            own.cycle_id = 1 AND own.customer_id = redirect.survivor_id
+        )
+    ) AS previous_merged
+    WHERE
+      pick = 1
   ) AS previous_assignment
-  WHERE
-    pick = 1
 ) AS prev
   ON prev.customer_id = r.customer_id

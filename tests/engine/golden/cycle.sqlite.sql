@@ -575,86 +575,45 @@ SELECT
     AND (
       (
         CAST(r."specialty" AS TEXT) IS NULL
-        AND CAST((
-          prev.inputs ->> '$.specialty'
-        ) AS TEXT) IS NULL
+        AND CAST(prev."previous__specialty" AS TEXT) IS NULL
       )
-      OR CAST(r."specialty" AS TEXT) = CAST((
-        prev.inputs ->> '$.specialty'
-      ) AS TEXT)
+      OR CAST(r."specialty" AS TEXT) = CAST(prev."previous__specialty" AS TEXT)
     )
     AND (
       (
         CAST(r."potential" AS REAL) IS NULL
-        AND CAST((
-          prev.inputs ->> '$.potential'
-        ) AS REAL) IS NULL
+        AND CAST(prev."previous__potential" AS REAL) IS NULL
       )
-      OR ABS(CAST(r."potential" AS REAL) - CAST((
-        prev.inputs ->> '$.potential'
-      ) AS REAL)) <= CAST(1e-09 AS REAL) * ABS(CAST((
-        prev.inputs ->> '$.potential'
-      ) AS REAL))
-      OR ABS(CAST(r."potential" AS REAL) - CAST((
-        prev.inputs ->> '$.potential'
-      ) AS REAL)) <= CAST(0.1 AS REAL) * ABS(CAST((
-        prev.inputs ->> '$.potential'
-      ) AS REAL))
+      OR ABS(CAST(r."potential" AS REAL) - CAST(prev."previous__potential" AS REAL)) <= CAST(1e-09 AS REAL) * ABS(CAST(prev."previous__potential" AS REAL))
+      OR ABS(CAST(r."potential" AS REAL) - CAST(prev."previous__potential" AS REAL)) <= CAST(0.1 AS REAL) * ABS(CAST(prev."previous__potential" AS REAL))
     )
     AND (
       (
         CAST(r."potential_q" AS TEXT) IS NULL
-        AND CAST((
-          prev.inputs ->> '$.potential_q'
-        ) AS TEXT) IS NULL
+        AND CAST(prev."previous__potential_q" AS TEXT) IS NULL
       )
-      OR CAST(r."potential_q" AS TEXT) = CAST((
-        prev.inputs ->> '$.potential_q'
-      ) AS TEXT)
+      OR CAST(r."potential_q" AS TEXT) = CAST(prev."previous__potential_q" AS TEXT)
     )
     AND (
       (
-        CAST(r."trx_q" AS TEXT) IS NULL
-        AND CAST((
-          prev.inputs ->> '$.trx_q'
-        ) AS TEXT) IS NULL
+        CAST(r."trx_q" AS TEXT) IS NULL AND CAST(prev."previous__trx_q" AS TEXT) IS NULL
       )
-      OR CAST(r."trx_q" AS TEXT) = CAST((
-        prev.inputs ->> '$.trx_q'
-      ) AS TEXT)
+      OR CAST(r."trx_q" AS TEXT) = CAST(prev."previous__trx_q" AS TEXT)
     )
     AND (
       (
         CAST(r."consistency" AS REAL) IS NULL
-        AND CAST((
-          prev.inputs ->> '$.consistency'
-        ) AS REAL) IS NULL
+        AND CAST(prev."previous__consistency" AS REAL) IS NULL
       )
-      OR ABS(
-        CAST(r."consistency" AS REAL) - CAST((
-          prev.inputs ->> '$.consistency'
-        ) AS REAL)
-      ) <= CAST(1e-09 AS REAL) * ABS(CAST((
-        prev.inputs ->> '$.consistency'
-      ) AS REAL))
-      OR ABS(
-        CAST(r."consistency" AS REAL) - CAST((
-          prev.inputs ->> '$.consistency'
-        ) AS REAL)
-      ) <= CAST(0.1 AS REAL) * ABS(CAST((
-        prev.inputs ->> '$.consistency'
-      ) AS REAL))
+      OR ABS(CAST(r."consistency" AS REAL) - CAST(prev."previous__consistency" AS REAL)) <= CAST(1e-09 AS REAL) * ABS(CAST(prev."previous__consistency" AS REAL))
+      OR ABS(CAST(r."consistency" AS REAL) - CAST(prev."previous__consistency" AS REAL)) <= CAST(0.1 AS REAL) * ABS(CAST(prev."previous__consistency" AS REAL))
     )
     AND (
       (
         CAST(r."adoption" AS TEXT) IS NULL
-        AND CAST((
-          prev.inputs ->> '$.adoption'
-        ) AS TEXT) IS NULL
+        AND CAST(prev."previous__adoption" AS TEXT) IS NULL
       )
-      OR CAST(r."adoption" AS TEXT) = CAST((
-        prev.inputs ->> '$.adoption'
-      ) AS TEXT)
+      OR CAST(r."adoption" AS TEXT) = CAST(prev."previous__adoption" AS TEXT)
     )
     THEN prev.final_segment
     ELSE r.segment__segment
@@ -665,86 +624,45 @@ SELECT
     AND (
       (
         CAST(r."specialty" AS TEXT) IS NULL
-        AND CAST((
-          prev.inputs ->> '$.specialty'
-        ) AS TEXT) IS NULL
+        AND CAST(prev."previous__specialty" AS TEXT) IS NULL
       )
-      OR CAST(r."specialty" AS TEXT) = CAST((
-        prev.inputs ->> '$.specialty'
-      ) AS TEXT)
+      OR CAST(r."specialty" AS TEXT) = CAST(prev."previous__specialty" AS TEXT)
     )
     AND (
       (
         CAST(r."potential" AS REAL) IS NULL
-        AND CAST((
-          prev.inputs ->> '$.potential'
-        ) AS REAL) IS NULL
+        AND CAST(prev."previous__potential" AS REAL) IS NULL
       )
-      OR ABS(CAST(r."potential" AS REAL) - CAST((
-        prev.inputs ->> '$.potential'
-      ) AS REAL)) <= CAST(1e-09 AS REAL) * ABS(CAST((
-        prev.inputs ->> '$.potential'
-      ) AS REAL))
-      OR ABS(CAST(r."potential" AS REAL) - CAST((
-        prev.inputs ->> '$.potential'
-      ) AS REAL)) <= CAST(0.1 AS REAL) * ABS(CAST((
-        prev.inputs ->> '$.potential'
-      ) AS REAL))
+      OR ABS(CAST(r."potential" AS REAL) - CAST(prev."previous__potential" AS REAL)) <= CAST(1e-09 AS REAL) * ABS(CAST(prev."previous__potential" AS REAL))
+      OR ABS(CAST(r."potential" AS REAL) - CAST(prev."previous__potential" AS REAL)) <= CAST(0.1 AS REAL) * ABS(CAST(prev."previous__potential" AS REAL))
     )
     AND (
       (
         CAST(r."potential_q" AS TEXT) IS NULL
-        AND CAST((
-          prev.inputs ->> '$.potential_q'
-        ) AS TEXT) IS NULL
+        AND CAST(prev."previous__potential_q" AS TEXT) IS NULL
       )
-      OR CAST(r."potential_q" AS TEXT) = CAST((
-        prev.inputs ->> '$.potential_q'
-      ) AS TEXT)
+      OR CAST(r."potential_q" AS TEXT) = CAST(prev."previous__potential_q" AS TEXT)
     )
     AND (
       (
-        CAST(r."trx_q" AS TEXT) IS NULL
-        AND CAST((
-          prev.inputs ->> '$.trx_q'
-        ) AS TEXT) IS NULL
+        CAST(r."trx_q" AS TEXT) IS NULL AND CAST(prev."previous__trx_q" AS TEXT) IS NULL
       )
-      OR CAST(r."trx_q" AS TEXT) = CAST((
-        prev.inputs ->> '$.trx_q'
-      ) AS TEXT)
+      OR CAST(r."trx_q" AS TEXT) = CAST(prev."previous__trx_q" AS TEXT)
     )
     AND (
       (
         CAST(r."consistency" AS REAL) IS NULL
-        AND CAST((
-          prev.inputs ->> '$.consistency'
-        ) AS REAL) IS NULL
+        AND CAST(prev."previous__consistency" AS REAL) IS NULL
       )
-      OR ABS(
-        CAST(r."consistency" AS REAL) - CAST((
-          prev.inputs ->> '$.consistency'
-        ) AS REAL)
-      ) <= CAST(1e-09 AS REAL) * ABS(CAST((
-        prev.inputs ->> '$.consistency'
-      ) AS REAL))
-      OR ABS(
-        CAST(r."consistency" AS REAL) - CAST((
-          prev.inputs ->> '$.consistency'
-        ) AS REAL)
-      ) <= CAST(0.1 AS REAL) * ABS(CAST((
-        prev.inputs ->> '$.consistency'
-      ) AS REAL))
+      OR ABS(CAST(r."consistency" AS REAL) - CAST(prev."previous__consistency" AS REAL)) <= CAST(1e-09 AS REAL) * ABS(CAST(prev."previous__consistency" AS REAL))
+      OR ABS(CAST(r."consistency" AS REAL) - CAST(prev."previous__consistency" AS REAL)) <= CAST(0.1 AS REAL) * ABS(CAST(prev."previous__consistency" AS REAL))
     )
     AND (
       (
         CAST(r."adoption" AS TEXT) IS NULL
-        AND CAST((
-          prev.inputs ->> '$.adoption'
-        ) AS TEXT) IS NULL
+        AND CAST(prev."previous__adoption" AS TEXT) IS NULL
       )
-      OR CAST(r."adoption" AS TEXT) = CAST((
-        prev.inputs ->> '$.adoption'
-      ) AS TEXT)
+      OR CAST(r."adoption" AS TEXT) = CAST(prev."previous__adoption" AS TEXT)
     )
     THEN 'pulled-through'
     ELSE 'rules'
@@ -762,25 +680,67 @@ SELECT
 FROM ruled AS r
 LEFT JOIN (
   SELECT
-    customer_id,
-    final_segment,
-    inputs
+    previous_assignment.customer_id,
+    previous_assignment.final_segment,
+    (
+      previous_assignment.inputs ->> '$.specialty'
+    ) AS "previous__specialty",
+    (
+      previous_assignment.inputs ->> '$.potential'
+    ) AS "previous__potential",
+    (
+      previous_assignment.inputs ->> '$.potential_q'
+    ) AS "previous__potential_q",
+    (
+      previous_assignment.inputs ->> '$.trx_q'
+    ) AS "previous__trx_q",
+    (
+      previous_assignment.inputs ->> '$.consistency'
+    ) AS "previous__consistency",
+    (
+      previous_assignment.inputs ->> '$.adoption'
+    ) AS "previous__adoption"
   FROM (
     SELECT
-      CAST(COALESCE(redirect.survivor_id, a.customer_id) AS INTEGER) AS customer_id,
+      CAST(a.customer_id AS INTEGER) AS customer_id,
       a.final_segment,
-      a.inputs,
-      ROW_NUMBER() OVER (
-        PARTITION BY CAST(COALESCE(redirect.survivor_id, a.customer_id) AS INTEGER)
-        ORDER BY CASE WHEN redirect.survivor_id IS NULL THEN 0 ELSE 1 END NULLS LAST, a.customer_id NULLS LAST
-      ) AS pick
+      a.inputs
     FROM assignment AS a
-    LEFT JOIN customer_redirect AS redirect
-      ON redirect.merged_id = a.customer_id
     WHERE
       a.cycle_id = 1
+      AND NOT EXISTS(
+        SELECT
+          1
+        FROM customer_redirect AS redirect
+        WHERE
+          redirect.merged_id = a.customer_id
+      )
+    UNION ALL
+    SELECT
+      customer_id,
+      final_segment,
+      inputs
+    FROM (
+      SELECT
+        CAST(redirect.survivor_id AS INTEGER) AS customer_id,
+        a.final_segment,
+        a.inputs,
+        ROW_NUMBER() OVER (PARTITION BY redirect.survivor_id ORDER BY a.customer_id NULLS LAST) AS pick
+      FROM assignment AS a
+      JOIN customer_redirect AS redirect
+        ON redirect.merged_id = a.customer_id
+      WHERE
+        a.cycle_id = 1
+        AND NOT EXISTS(
+          SELECT
+            1
+          FROM assignment AS own
+          WHERE
+            own.cycle_id = 1 AND own.customer_id = redirect.survivor_id
+        )
+    ) AS previous_merged
+    WHERE
+      pick = 1
   ) AS previous_assignment
-  WHERE
-    pick = 1
 ) AS prev
   ON prev.customer_id = r.customer_id
