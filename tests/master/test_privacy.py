@@ -702,3 +702,36 @@ def test_the_engines_own_files_of_a_run_that_failed_later_are_erased(
     result = erase(Database(universe), target, actor="dpo")
     assert str(folder) in result.files_cleaned
     assert pq.read_table(part).column("customer_id").to_pylist() == [target + 1000]
+
+
+def test_a_sinks_secret_options_stay_out_of_the_audit_trail(universe: str, tmp_path: Path) -> None:
+    """Options are recorded for the sink's erasure, but not a password or a token:
+    declared secret, or named like one; what the erasure needs (``system``) stays."""
+    from harmonia import Option, OutputSink
+    from harmonia.plugin.manager import module_pack
+
+    crm = OutputSink(
+        name="crm",
+        description="a CRM behind a login",
+        accepts={"target_list"},
+        write=lambda request: [f"crm://{request.options['system']}/targets"],
+        options=(
+            Option("system", "whose ids are its accounts", default="crm"),
+            Option("login", "the account harmonia signs in with", secret=True),
+            Option("api_token", "the CRM's token"),
+        ),
+    )
+    manager = PluginManager.discover(strict=False)
+    manager.register(tiny_market, name="tiny", distribution="test-tiny", version="1.0")
+    manager.register(module_pack("crm-pack", harmonia_output_sinks=lambda: [crm]), name="crm")
+    options = {"system": "csv", "login": "ana:hunter2", "api_token": "tok-7f3a"}
+    cycle(
+        universe,
+        tmp_path / "out",
+        manager.catalog(),
+        [SinkChoice("crm", ("target_list",), options)],
+    )
+    [publish] = query(universe, "SELECT details FROM audit_event WHERE action = 'cycle.publish'")
+    assert "hunter2" not in publish["details"] and "tok-7f3a" not in publish["details"]
+    [entry] = json.loads(publish["details"])["written"]
+    assert entry["options"] == {"system": "csv"}

@@ -467,7 +467,11 @@ def _write_outputs(
                     language=spec.country.language,
                 )
                 # The options too: a sink's erase needs them (which ids are its accounts).
-                writing = {"sink": sink.name, "output": output, "options": choice.options}
+                writing = {
+                    "sink": sink.name,
+                    "output": output,
+                    "options": sink.recorded_options(choice.options),
+                }
                 for location in sink.write(request):
                     written.append(Written(sink.name, output, location))
                     recorded.append({**writing, "location": location})

@@ -170,7 +170,10 @@ class Option:
     """An option a source or sink accepts (``--option name=value``).
 
     ``choices``, when given, are the only values allowed; harmonia refuses any
-    other before the source or sink runs.
+    other before the source or sink runs. A ``secret`` one (a password, a
+    token) is never kept: harmonia records a sink's options in the audit trail
+    for its erasure without it, and without any whose name reads like one
+    (:data:`SECRET_NAME`).
     """
 
     name: str
@@ -178,6 +181,15 @@ class Option:
     required: bool = False
     default: str | None = None
     choices: tuple[str, ...] = ()
+    secret: bool = False
+
+
+#: Option names taken for secrets even when not declared so (``db_password``,
+#: ``api_token``, ``client_secret``, ``api_key``); ``account_key`` is no secret.
+SECRET_NAME = re.compile(
+    r"pass(word|wd)?|pwd|token|secret|credential|(api|access|private|secret)[_-]?key",
+    re.IGNORECASE,
+)
 
 
 def check_options(owner: str, declared: Iterable[Option], given: Mapping[str, str]) -> None:
@@ -381,6 +393,16 @@ class OutputSink:
         if options is not None:
             options = self.resolved_options(options)
         return self.erase(location, erasure, options)
+
+    def recorded_options(self, given: Mapping[str, str]) -> dict[str, str]:
+        """The options to keep with what the sink wrote (the audit trail, for its
+        erasure): all but secrets, declared so or named like one."""
+        secret = {option.name for option in self.options if option.secret}
+        return {
+            name: value
+            for name, value in given.items()
+            if name not in secret and not SECRET_NAME.search(name)
+        }
 
     def resolved_options(self, given: Mapping[str, str]) -> dict[str, str]:
         """The options as the sink writes with them: each given value, or the declared
