@@ -441,3 +441,32 @@ def test_a_batch_file_is_sorted_by_area_and_metric_then_customer(tmp_path: Path)
     empty = tmp_path / "metric" / "batch=10"
     assert write_batch_file(duck, empty, "metric", f"{rows} WHERE false") == 0
     assert not empty.exists() and list(folder.glob("*")) == [part]
+
+
+def test_a_write_without_rows_leaves_the_folders_another_load_made_meanwhile(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Review5 finding 5: two loads into a fresh store; the one whose query found no
+    row removed the parents it had created, though the other's batch folder was in
+    them by then (an error: directory not empty), or under the other's feet."""
+    import duckdb
+
+    from harmonia.store import facts
+
+    root = tmp_path / "fresh.db.facts"
+    other = root / "metric" / "batch=2"
+    made = facts._make_folders
+
+    def and_another_load(folder: Path) -> list[Path]:
+        created = made(folder)
+        other.mkdir()  # the other load, between this one's mkdir and its removal
+        return created
+
+    monkeypatch.setattr(facts, "_make_folders", and_another_load)
+    rows = (
+        "SELECT * FROM (VALUES ('cardiology', 'trx', 1, '2026', 1, 2, 1.0, 1)) "
+        "AS t(therapy_area, metric, customer_id, period, first_month, last_month, value, batch_id)"
+    )
+    own = root / "metric" / "batch=1"
+    assert facts.write_batch_file(duckdb.connect(), own, "metric", f"{rows} WHERE false") == 0
+    assert not own.exists() and other.is_dir()

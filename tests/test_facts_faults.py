@@ -246,11 +246,21 @@ def test_a_batch_whose_files_were_lost_before_the_0610_upgrade_is_not_taken_for_
     h1: str, tiny: Catalog, tmp_path: Path, harmonia_cli: Any
 ) -> None:
     """Issue 11: 0610 counted the files on disk, so a folder already lost gave a count
-    of 0 and its metrics silently disappeared."""
+    of 0 and its metrics silently disappeared. Unknown is not lost: once the folder
+    is back, the counts are taken from it, a reload that changed nothing (rows
+    loaded, rightly no file) included (review5 finding 3)."""
     import shutil
 
     from alembic import command
 
+    changed = potential_file(tmp_path, 5)
+    (change,) = load(h1, tiny, changed, country="NL")
+    reloaded = write(tmp_path / "again" / changed.name, changed.read_text() + "\n")
+    (again,) = load(h1, tiny, reloaded, country="NL")  # the same rows: no file
+    assert (
+        again.rows_loaded == 1
+        and not (facts_folder(path_of(h1)) / "metric" / f"batch={again.batch_id}").exists()
+    )
     database = Database(h1)
     config = database._alembic_config()
     with database.engine.begin() as connection:
@@ -261,19 +271,24 @@ def test_a_batch_whose_files_were_lost_before_the_0610_upgrade_is_not_taken_for_
     kept = tmp_path / "kept"
     shutil.move(root, kept)  # the .db copied alone, before the upgrade
     Database(h1).upgrade()
-    (batch,) = query(h1, "SELECT id FROM load_batch WHERE kind = 'metrics'")
+    batch, *_ = query(h1, "SELECT id FROM load_batch WHERE kind = 'metrics' ORDER BY id")
     counted = query(h1, "SELECT batch_id, fact_table, files FROM fact_files")
-    assert {"batch_id": batch["id"], "fact_table": "metric", "files": None} in counted
+    for lost in (batch["id"], change.batch_id, again.batch_id):
+        assert {"batch_id": lost, "fact_table": "metric", "files": None} in counted
     said = refused(harmonia_cli, *CYCLE)
     assert (
-        f"the metric files of load batch {batch['id']} were missing when the store was upgraded"
-        in said
+        f"the metric files of load batch {batch['id']} (and 2 other batch(es)) were missing "
+        "when the store was upgraded" in said
     )
     assert f"restore the folder {root.name} from a backup" in said and str(root) in said
-    # Restored (the upgrade wrote the answers' files there since): the count is
-    # unknown, the files are read.
+    # Restored (the upgrade wrote the answers' files there since): the counts are
+    # taken from the folder, recorded by the first writing reader, and the files read.
     shutil.move(kept / "metric", root / "metric")
-    assert potential(h1, "C01") == 80.0
+    assert harmonia_cli(*CYCLE).exit_code == 0
+    assert potential(h1, "C01") == 5.0
+    counted = query(h1, "SELECT batch_id, files FROM fact_files WHERE fact_table = 'metric'")
+    assert {"batch_id": again.batch_id, "files": 0} in counted
+    assert all(row["files"] is not None for row in counted)
 
 
 def test_a_foreign_parquet_file_in_place_of_a_batchs_is_named(

@@ -18,6 +18,8 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 from helpers import load, query, tiny_catalog, write
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sqlalchemy import text
 
 from harmonia.engine.cycle import run_cycle
@@ -519,3 +521,68 @@ def test_twenty_thousand_accepted_pairs_merge_at_once(universe: str) -> None:
     assert all(redirects[people[i + 2]] == people[i] for i in range(0, n, 3))
     statuses = query(universe, "SELECT status, COUNT(*) AS n FROM match_pair GROUP BY status")
     assert statuses == [{"status": "merged", "n": 20_000}]
+
+
+# --- the merged-id resolver's SQL -------------------------------------------------------
+
+
+def _one_redirect_join(table: str, columns: list[str], key: list[str]) -> str:
+    """The resolver before it read a fact table as two parts (16a552c): the reference."""
+    kept = ", ".join(f"fact.{column}" for column in columns)
+    duplicate = ""
+    if key:
+        same = " AND ".join(f"own.{column} = fact.{column}" for column in key)
+        duplicate = (
+            f" WHERE redirect.survivor_id IS NULL OR NOT EXISTS (SELECT 1 FROM {table} own "
+            f"WHERE own.customer_id = redirect.survivor_id AND {same})"
+        )
+    return (
+        f"(SELECT CAST(COALESCE(redirect.survivor_id, fact.customer_id) AS BIGINT) "
+        f"AS customer_id, {kept} FROM {table} fact LEFT JOIN customer_redirect redirect "
+        f"ON redirect.merged_id = fact.customer_id{duplicate})"
+    )
+
+
+#: Ids merged into another (one redirect per merged id), and facts of any id or none.
+CUSTOMER_IDS = st.integers(1, 8)
+REDIRECTS = st.dictionaries(CUSTOMER_IDS, CUSTOMER_IDS, max_size=5).map(
+    lambda pairs: {merged: survivor for merged, survivor in pairs.items() if merged != survivor}
+)
+FACTS = st.lists(
+    st.tuples(st.none() | CUSTOMER_IDS, st.sampled_from(["2026", "2027-Q1"]), st.integers(0, 9)),
+    max_size=14,
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(REDIRECTS, FACTS, st.booleans())
+def test_the_two_part_resolver_reads_the_facts_the_one_join_read(
+    redirects: dict[int, int], facts: list[tuple[int | None, str, int]], keyed: bool
+) -> None:
+    """Review5 finding 9: reading a fact table as two parts (ids never merged, merged
+    ids under their survivor) gives the rows of the old single redirect join, row for
+    row, with a key (the survivor's own fact wins) and without, NULL ids included."""
+    import duckdb
+
+    from harmonia.store.identity import resolved_facts
+
+    duck = duckdb.connect()
+    try:
+        duck.execute("CREATE TABLE customer_redirect (merged_id BIGINT, survivor_id BIGINT)")
+        duck.execute("CREATE TABLE metric (customer_id BIGINT, period TEXT, value BIGINT)")
+        if redirects:
+            duck.executemany("INSERT INTO customer_redirect VALUES (?, ?)", list(redirects.items()))
+        if facts:
+            duck.executemany("INSERT INTO metric VALUES (?, ?, ?)", facts)
+        key = ["period"] if keyed else []
+        columns = ["period", "value"]
+        read = [
+            sorted(duck.execute(f"SELECT * FROM {sql}").fetchall(), key=repr)
+            for sql in (
+                resolved_facts("metric", columns, key),
+                _one_redirect_join("metric", columns, key),
+            )
+        ]
+    finally:
+        duck.close()
+    assert read[0] == read[1]

@@ -34,6 +34,8 @@ class BulkConnection:
     def __init__(self, database: Database, *, write: bool = True):
         self.database = database
         self.dialect = database.dialect
+        #: Whether this transaction may write (on SQLite: holds the write lock).
+        self.writes = write
         self._connection = self._connect()
         self._cursor = self._connection.cursor()
         # Appends run on one background thread, so the caller checks the next
