@@ -298,3 +298,35 @@ def test_a_record_as_close_to_two_namesakes_of_one_system_is_reviewed(
     assert rows[0]["probability"] == rows[1]["probability"] >= 0.85
     assert {r["status"] for r in rows} == {"review"}
     assert (found.outranked, found.merged) == (2, 0)
+
+
+def _known_twice(count: int) -> dict[str, str]:
+    """``count`` people the CRM and the vendor both know at their practice, half of
+    them with one e-mail address, and as many the CRM alone knows."""
+    crm, vendor = [], []
+    for n in range(count):
+        practice = f"cardiology;{1000 + n};Utrecht;T1;Straat {n};"
+        mail = f"p{n}@praktijk.nl"
+        crm.append(f"K{n};NL;HCP;Anna{n:03d};De Wit{n:03d};{practice};{mail}")
+        vendor.append(f"W{n};NL;HCP;Anna{n:03d};De Wit{n:03d};{practice};{'' if n % 2 else mail}")
+        crm.append(f"L{n};NL;HCP;Eva{n:03d};Smit{n:03d};cardiology;{5000 + n};Delft;T1;;;")
+    return {"crm2": "\n".join(crm) + "\n", "vendor": "\n".join(vendor) + "\n"}
+
+
+def test_a_second_match_keeps_the_prior_and_merges_nothing_new(
+    harmonia_cli, tiny, database_url: str, tmp_path: Path
+) -> None:
+    # The first run merges the sure pairs the prior is estimated from; the second,
+    # without new data, must not fall back to 1/N (several times too high) and merge
+    # pairs the first did not: the prior is counted on every record, merged ones too.
+    first, _ = matched(harmonia_cli, database_url, tmp_path, _known_twice(120))
+    assert first["prior_from"].startswith("estimated") and first["merged"] == 120
+    again = harmonia_cli(
+        "--database", database_url, "master", "match", "-c", "NL", "--merge", "--json"
+    )
+    second = json.loads(again.output)
+    assert second["prior"] == pytest.approx(first["prior"]) and second["merged"] == 0
+    assert second["prior_from"] == first["prior_from"]
+    # Each run says in the audit trail which prior and thresholds it merged by.
+    runs = query(database_url, "SELECT details FROM audit_event WHERE action = 'master.match'")
+    assert [json.loads(r["details"])["prior"] for r in runs] == [first["prior"], second["prior"]]

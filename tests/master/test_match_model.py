@@ -85,6 +85,65 @@ def test_without_enough_to_estimate_from_the_prior_stays_1_over_n_and_says_why()
     assert "none of 100 pairs with the same name and practice shares an e-mail" in prior_from
 
 
+def _known_twice() -> list[dict]:
+    """300 people known twice at their practice, half with one e-mail address, and 1400 once."""
+    rows = []
+    for n in range(300):
+        shared = f"p{n}@chu.fr" if n % 2 else None
+        rows += [
+            person(n, email=shared or f"p{n}@chu.fr"),
+            person(n, email=shared or f"p{n}.old@chu.fr"),
+        ]
+    return rows + [person(1000 + n, email=f"s{n}@chu.fr") for n in range(1400)]
+
+
+def test_after_merges_the_prior_is_estimated_on_every_record_the_same() -> None:
+    # A re-run after the first merged the 300 sure pairs: the customers not merged have
+    # no sure pair left, but the prior is counted on every record, so it does not fall
+    # back to 1/N (several times too high) and merge what the first run would not.
+    first = score_pairs(universe(_known_twice()), "FR")[2]
+    duck = universe(_known_twice())
+    duck.execute("CREATE TABLE everyone AS SELECT * FROM customers")
+    duck.execute("DELETE FROM customers WHERE id <= 600 AND id % 2 = 0")
+    customers, _, prior, prior_from = score_pairs(duck, "FR", population="everyone")
+    assert customers == 1700
+    assert prior == pytest.approx(first) and prior_from.startswith("estimated")
+    assert "on 2,000 customer records" in prior_from
+
+
+def test_a_shared_mailbox_does_not_raise_the_prior() -> None:
+    # 50 more customers on one placeholder address would add 1,225 "one person's"
+    # pairs to the rule's 150: an address held by more than a few is nobody's.
+    rows = _known_twice()
+    placeholder = [person(5000 + n, email="inconnu@inconnu.fr") for n in range(50)]
+    alone = score_pairs(universe(rows), "FR")[2]
+    _, _, prior, prior_from = score_pairs(universe(rows + placeholder), "FR")
+    assert prior_from.startswith("estimated")
+    assert 0.75 * alone < prior < 1.25 * alone
+
+
+def test_the_prior_is_at_most_1_over_n() -> None:
+    # Every customer shares a mailbox with one other: the rule would say more
+    # than every other customer has a duplicate, which no prior can be.
+    rows = [person(n, email=f"p{n}@chu.fr") for n in range(150) for _ in (1, 2)]
+    rows += [person(1000 + n, email=f"s{n // 3}@chu.fr") for n in range(300)]
+    _, _, prior, prior_from = score_pairs(universe(rows), "FR")
+    assert prior == 1 / len(rows) and prior_from.endswith("capped at 1/N")
+
+
+def test_pairs_a_steward_rejected_are_not_sure_pairs() -> None:
+    # The 150 sure pairs without a shared address were rejected (namesakes at one
+    # practice): the rule found every one of the other 150, so its recall is 100%.
+    duck = universe(_known_twice())
+    duck.execute(
+        "CREATE TABLE rejected AS SELECT 2 * n + 1 AS left_id, 2 * n + 2 AS right_id "
+        "FROM range(0, 300, 2) t(n)"
+    )
+    _, _, prior, prior_from = score_pairs(duck, "FR", rejected="rejected")
+    assert prior == pytest.approx(150 / 1.0 / (2000 * 1999 / 2))
+    assert "100% of 150 pairs with the same name and practice" in prior_from
+
+
 def _bench():
     spec = importlib.util.spec_from_file_location("bench_master", BENCH)
     module = importlib.util.module_from_spec(spec)

@@ -22,10 +22,14 @@ DuckDB) on name, specialty, address, postal code, phone and e-mail:
   vetoes a match; names agreeing weigh by their frequency (splink's term
   frequency adjustments: a rare surname says more than Martin);
 * the prior (how likely two random customers are one person) is estimated
-  from customers sharing an e-mail address, scaled by how often the sure pairs
-  (same name, same practice) share one; with nothing to estimate from it is
-  1/N, and the run says why. So a probability is calibrated, and a country's
-  thresholds are probabilities;
+  from customers sharing an e-mail address held by few customers (a shared
+  mailbox or a placeholder is nobody's), scaled by how often the sure pairs
+  (same name, same practice, not rejected by a steward) share one, counted on
+  every customer record of the country, merged ones included, so that a
+  re-run finds the prior the first run found; at most 1/N. With nothing to
+  estimate from it is 1/N, the run says why, and it merges no pair under
+  :data:`UNCALIBRATED_MERGE` (those are reviewed). So a probability is
+  calibrated, and a country's thresholds are probabilities;
 * whether two customers have a system in common is compared too: a system
   rarely knows one person twice, another system's file covers many of them;
 * two customers with different values of one national identifier scheme are
@@ -46,6 +50,7 @@ rejected (or undone) is never proposed again.
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable
 from typing import Any
@@ -73,6 +78,13 @@ M_FLOOR = 0.01
 #: Pairs sharing a full name and a practice (postal code and address) the
 #: e-mail rule's recall is estimated from, at least: fewer say too little.
 PRIOR_FROM_PAIRS = 100
+#: An e-mail address held by more customers than this is a shared mailbox (a
+#: practice's, a secretariat's) or a placeholder, not one person's: the prior's
+#: rule leaves it out, else k customers on one address count k(k-1)/2 matches.
+MAILBOX_HOLDERS = 3
+#: Without an estimated prior (1/N, several times too high) a probability is not
+#: calibrated: pairs under this are reviewed, whatever the country's merge threshold.
+UNCALIBRATED_MERGE = 0.9
 
 
 @attrs.frozen
@@ -97,8 +109,8 @@ class MatchResult:
         return attrs.asdict(self)
 
 
-def normalised_records(country: str) -> str:
-    """SQL (DuckDB, over ``customers``): the fields compared, made comparable."""
+def normalised_records(country: str, table: str = "customers") -> str:
+    """SQL (DuckDB, over ``table``, ``customers``): the fields compared, made comparable."""
     name = "NULLIF(regexp_replace(lower(strip_accents({0})), '[^a-z]', '', 'g'), '')"
     # Columns a store left all empty come over untyped: text first.
     text = "CAST({0} AS VARCHAR)"
@@ -116,18 +128,21 @@ def normalised_records(country: str) -> str:
                 AS phone,
             NULLIF(lower(trim({text.format("email")})), '') AS email,
             known.systems
-        FROM customers
+        FROM {table}
         -- the systems that know the customer (two, once identifiers made one)
         LEFT JOIN (SELECT customer_id, list(DISTINCT system ORDER BY system) AS systems
-                   FROM systems GROUP BY customer_id) known ON known.customer_id = customers.id
+                   FROM systems GROUP BY customer_id) known ON known.customer_id = {table}.id
         WHERE country = {literal(country)}
     """
 
 
-def settings(universe: int, inside: tuple[float, float] | None = None) -> Any:
+def settings(
+    universe: int, inside: tuple[float, float] | None = None, prior: float | None = None
+) -> Any:
     """The splink model: comparisons with declared m and u, blocking rules.
 
-    ``inside`` is the share of one person's pairs of records inside one system,
+    ``prior`` is the probability that two random customers are one person
+    (1/N when None). ``inside`` is the share of one person's pairs of records inside one system,
     and of all pairs (see :func:`_inside_one_system`); None leaves systems out.
     """
     import splink.comparison_level_library as cll
@@ -191,7 +206,9 @@ def settings(universe: int, inside: tuple[float, float] | None = None) -> Any:
     return SettingsCreator(
         link_type="dedupe_only",
         unique_id_column_name="unique_id",
-        probability_two_random_records_match=min(0.5, 1.0 / max(universe, 2)),
+        probability_two_random_records_match=(
+            min(0.5, 1.0 / max(universe, 2)) if prior is None else prior
+        ),
         comparisons=[
             name("first_name", 0.01),
             name("last_name", 0.001),
@@ -251,34 +268,53 @@ def _systems(duplicates: float, pairs: float) -> Any:
 
 
 def _inside_one_system(duck: Any, universe: int) -> tuple[float, float] | None:
-    """(Share of one person's pairs inside one system, share of all pairs), or None.
+    """(Share of one person's pairs of records inside one system, share of all pairs), or None.
 
-    One person's pairs are those sharing an e-mail address (the prior's rule);
-    all pairs are counted per system. None with one system, or with fewer than
-    :data:`PRIOR_FROM_PAIRS` customers sharing an e-mail address.
+    One person's pairs are those sharing a ``mailboxes`` address (the prior's
+    rule); a pair of customers is inside one system when they have a system in
+    common, counted once however many they share. None with one system, or
+    with fewer than :data:`PRIOR_FROM_PAIRS` customers sharing an address.
     """
     ((systems, inside, sharing),) = duck.sql(
         """
+        WITH mine AS (SELECT unique_id, email, systems FROM records
+                      WHERE email IN (SELECT email FROM mailboxes))
         SELECT (SELECT COUNT(DISTINCT system) FROM systems),
             COUNT(*) FILTER (len(list_intersect(l.systems, r.systems)) > 0), COUNT(*)
-        FROM records l JOIN records r ON r.email = l.email AND r.unique_id > l.unique_id
+        FROM mine l JOIN mine r ON r.email = l.email AND r.unique_id > l.unique_id
         """
     ).fetchall()
     if systems < 2 or sharing < PRIOR_FROM_PAIRS:
         return None
+    # Pairs with a system in common, over the few distinct sets of systems: a
+    # survivor both systems know is counted once, not once per system.
     ((same,),) = duck.sql(
-        "SELECT SUM(n * (n - 1) / 2) FROM (SELECT COUNT(*) AS n FROM records, "
-        "unnest(systems) AS s(system) GROUP BY system)"
+        """
+        WITH sets AS (SELECT systems, COUNT(*) AS n FROM records
+                      WHERE systems IS NOT NULL GROUP BY systems)
+        SELECT COALESCE(SUM(CASE WHEN a.systems = b.systems THEN a.n * (a.n - 1) / 2
+                                 ELSE a.n * b.n END), 0)
+        FROM sets a JOIN sets b
+          ON a.systems <= b.systems AND len(list_intersect(a.systems, b.systems)) > 0
+        """
     ).fetchall()
     return inside / sharing, min(1.0, float(same) / (universe * (universe - 1) / 2))
 
 
 def score_pairs(
-    duck: Any, country: str, on_stage: Callable[[str], None] = lambda _: None
+    duck: Any,
+    country: str,
+    on_stage: Callable[[str], None] = lambda _: None,
+    *,
+    population: str = "customers",
+    rejected: str | None = None,
 ) -> tuple[int, int, float, str]:
     """Score the candidate pairs of ``customers`` into ``scored`` (DuckDB tables).
 
     ``systems`` (``customer_id, system``) says which systems know each customer.
+    The prior is estimated on ``population``, every customer record of the
+    country (merged ones too: ``customers`` are those not merged yet), leaving
+    out the pairs in ``rejected`` (``left_id, right_id``: two people, a steward said).
 
     ``scored`` has ``left_id, right_id, probability`` and each field's
     match weight as ``evidence`` (JSON). Returns (customers, pairs compared,
@@ -295,9 +331,25 @@ def score_pairs(
             "probability DOUBLE, evidence VARCHAR)"
         )
         return universe, 0, 0.0, "fewer than two customers"
+    duck.execute(
+        "CREATE OR REPLACE TABLE all_records AS "
+        + (
+            "SELECT * FROM records"
+            if population == "customers"
+            else normalised_records(country, population)
+        )
+    )
+    duck.execute(
+        "CREATE OR REPLACE TABLE mailboxes AS SELECT email, COUNT(*) AS holders FROM all_records "
+        f"WHERE email IS NOT NULL GROUP BY email HAVING COUNT(*) <= {MAILBOX_HOLDERS}"
+    )
+    on_stage("estimating the prior")
+    prior, prior_from = _estimate_prior(duck, universe, rejected)
     db_api = DuckDBAPI(connection=duck)
     inside = _inside_one_system(duck, universe)
-    linker = Linker(db_api.register("records"), settings(universe, inside), log_level="ERROR")
+    linker = Linker(
+        db_api.register("records"), settings(universe, inside, prior), log_level="ERROR"
+    )
     if universe >= TRAIN_FROM:
         on_stage("estimating u from random pairs")
         linker.training.estimate_u_using_random_sampling(max_pairs=U_PAIRS, seed=42)
@@ -315,13 +367,9 @@ def score_pairs(
             max_pairs=EM_PAIRS,
             estimate_without_term_frequencies=True,
         )
-        linker = Linker(
-            db_api.register("records"),
-            _floored(linker.misc.save_model_to_json()),
-            log_level="ERROR",
-        )
-    on_stage("estimating the prior")
-    prior, prior_from = _estimate_prior(duck, linker, universe)
+        model = _floored(linker.misc.save_model_to_json())
+        model["probability_two_random_records_match"] = prior
+        linker = Linker(db_api.register("records"), model, log_level="ERROR")
     on_stage("scoring candidate pairs")
     predictions = linker.inference.predict()
     names = {c.unquote().name for c in predictions.columns}
@@ -348,26 +396,38 @@ def score_pairs(
     return universe, compared, prior, prior_from
 
 
-def _estimate_prior(duck: Any, linker: Any, universe: int) -> tuple[float, str]:
-    """Set the linker's prior, the probability that two random customers are one person.
+def _estimate_prior(duck: Any, universe: int, rejected: str | None) -> tuple[float, str]:
+    """The probability that two random customers are one person, and how it was found.
 
-    Estimated by splink from a deterministic rule, the same e-mail address (a
-    mailbox is one person's; national identifiers would be the other, but two
-    customers sharing one were made one at load), scaled up by the rule's
-    recall: the share of sure pairs (the same full name at the same practice)
-    that share an e-mail address. Without such pairs, or without an e-mail
-    address shared, there is nothing to estimate from: the prior stays 1/N
-    (as if every other customer had a duplicate), and the note says why.
+    Estimated from a deterministic rule, the same e-mail address held by few
+    customers (``mailboxes``: a mailbox is one person's; national identifiers
+    would be the other, but two customers sharing one were made one at load),
+    scaled up by the rule's recall: the share of sure pairs (the same full name
+    at the same practice, not rejected) that share such an address. Counted
+    on ``all_records`` (merged records too), so merges do not take away what it is estimated from;
+    at most 1/N, an upper bound. Without sure pairs, or without an address
+    shared, there is nothing to estimate from: the prior stays 1/N (as if every
+    other customer had a duplicate), and the note says why.
     """
-    from splink import block_on
-
     fallback = f"1/N: {{}}; set from {universe:,} customers"
-    ((sure, sharing),) = duck.sql(
-        """
-        SELECT COUNT(*), COUNT(*) FILTER (l.email = r.email) FROM records l JOIN records r
+    not_rejected = (
+        ""
+        if rejected is None
+        else f"""AND NOT EXISTS (SELECT 1 FROM {rejected} d
+                WHERE d.left_id = LEAST(l.unique_id, r.unique_id)
+                  AND d.right_id = GREATEST(l.unique_id, r.unique_id))"""
+    )
+    ((records, rule, sure, sharing),) = duck.sql(
+        f"""
+        SELECT (SELECT COUNT(*) FROM all_records),
+            (SELECT COALESCE(SUM(holders * (holders - 1) / 2), 0) FROM mailboxes),
+            COUNT(*),
+            COUNT(*) FILTER (l.email = r.email AND l.email IN (SELECT email FROM mailboxes))
+        FROM all_records l JOIN all_records r
           ON r.first_name = l.first_name AND r.last_name = l.last_name
          AND r.postal_code = l.postal_code AND r.address = l.address
          AND r.unique_id > l.unique_id
+        WHERE true {not_rejected}
         """
     ).fetchall()
     if sure < PRIOR_FROM_PAIRS:
@@ -380,14 +440,15 @@ def _estimate_prior(duck: Any, linker: Any, universe: int) -> tuple[float, str]:
             f"none of {sure:,} pairs with the same name and practice shares an e-mail address"
         )
     recall = sharing / sure
-    linker.training.estimate_probability_two_random_records_match(
-        [block_on("email")], recall=recall
+    prior = float(rule) / recall / (records * (records - 1) / 2)
+    found = (
+        f"estimated: customers sharing an e-mail address (held by at most "
+        f"{MAILBOX_HOLDERS}), found by that rule in {recall:.0%} of {sure:,} pairs with "
+        f"the same name and practice, on {records:,} customer records"
     )
-    prior = linker.misc.save_model_to_json()["probability_two_random_records_match"]
-    return prior, (
-        f"estimated: customers sharing an e-mail address, found by that rule in "
-        f"{recall:.0%} of {sure:,} pairs with the same name and practice"
-    )
+    if prior > 1.0 / universe:
+        return 1.0 / universe, f"{found}; capped at 1/N"
+    return prior, found
 
 
 def _floored(model: dict[str, Any]) -> dict[str, Any]:
@@ -431,14 +492,19 @@ def match(
     duck = duckdb_connection()
     on_stage("reading customers")
     with BulkConnection(database, write=False) as bulk:
+        # Every record of the country, merged ones too: the prior describes them all.
         _copy(
             duck,
-            "customers",
+            "population",
             bulk.read(
                 "SELECT id, country, first_name, last_name, specialty, postal_code, address, "
-                f"phone, email FROM customer WHERE country = {literal(country)} "
-                "AND id NOT IN (SELECT merged_id FROM customer_redirect)"
+                "phone, email, id IN (SELECT merged_id FROM customer_redirect) AS merged "
+                f"FROM customer WHERE country = {literal(country)}"
             ),
+        )
+        duck.execute(
+            "CREATE OR REPLACE TABLE customers AS "
+            "SELECT * EXCLUDE (merged) FROM population WHERE NOT merged"
         )
         # A merged customer's identifiers and systems are its survivor's.
         survivor = "COALESCE(r.survivor_id, c.id)"
@@ -467,11 +533,26 @@ def match(
             duck,
             "decided",
             bulk.read(
-                "SELECT left_id, right_id FROM match_pair "
-                "WHERE status IN ('rejected', 'merged', 'accepted')"
+                "SELECT left_id, right_id, status FROM match_pair "
+                "WHERE status IN ('rejected', 'merged', 'accepted', 'review')"
             ),
         )
-    universe, compared, prior, prior_from = score_pairs(duck, country, on_stage)
+    duck.execute(
+        "CREATE OR REPLACE TABLE rejected AS "
+        "SELECT left_id, right_id FROM decided WHERE status = 'rejected'"
+    )
+    universe, compared, prior, prior_from = score_pairs(
+        duck, country, on_stage, population="population", rejected="rejected"
+    )
+    merge_from = merge_threshold
+    if not prior_from.startswith("estimated") and merge_threshold < UNCALIBRATED_MERGE:
+        # 1/N overstates the prior several times: a country's calibrated threshold
+        # would merge pairs the estimated prior puts far lower.
+        merge_from = UNCALIBRATED_MERGE
+        prior_from += (
+            f"; not calibrated: pairs under {UNCALIBRATED_MERGE} reviewed, not merged "
+            f"(merge threshold {merge_threshold})"
+        )
     on_stage("applying thresholds")
     duck.execute(
         f"""
@@ -491,7 +572,8 @@ def match(
           AND NOT EXISTS (SELECT 1 FROM conflicting c
                           WHERE c.left_id = s.left_id AND c.right_id = s.right_id)
           AND NOT EXISTS (SELECT 1 FROM decided d
-                          WHERE d.left_id = s.left_id AND d.right_id = s.right_id);
+                          WHERE d.left_id = s.left_id AND d.right_id = s.right_id
+                            AND d.status <> 'review');
         -- One to one between sources: a system knows a person once, so a customer is
         -- one person with at most one customer of each other system (its own system's
         -- duplicates are what dedupe is for). A pair is reviewed, not merged, when a
@@ -517,8 +599,12 @@ def match(
             WHERE p.left_id = LEAST(a.other_id, b.other_id)
               AND p.right_id = GREATEST(a.other_id, b.other_id));
         CREATE OR REPLACE TABLE candidates AS
-        SELECT p.*, CASE WHEN p.probability >= {merge_threshold} AND NOT EXISTS (
+        -- A pair queued for review stays there: a steward is to decide it.
+        SELECT p.*, CASE WHEN p.probability >= {merge_from} AND NOT EXISTS (
                 SELECT 1 FROM outranked o WHERE o.left_id = p.left_id AND o.right_id = p.right_id
+            ) AND NOT EXISTS (
+                SELECT 1 FROM decided q WHERE q.status = 'review'
+                  AND q.left_id = p.left_id AND q.right_id = p.right_id
             ) THEN 'accepted' ELSE 'review' END AS status
         FROM open_pairs p;
         """
@@ -526,12 +612,14 @@ def match(
     counts = duck.sql(
         "SELECT COUNT(*), COUNT(*) FILTER (status = 'accepted'), "
         "COUNT(*) FILTER (status = 'review'), "
-        f"COUNT(*) FILTER (status = 'review' AND probability >= {merge_threshold}) "
-        "FROM candidates"
+        "COUNT(*) FILTER (status = 'review' AND EXISTS (SELECT 1 FROM outranked o "
+        "WHERE o.left_id = c.left_id AND o.right_id = c.right_id) "
+        f"AND probability >= {merge_threshold}) FROM candidates c"
     ).fetchall()[0]
     conflicting = duck.sql("SELECT COUNT(*) FROM conflicting").fetchall()[0][0]
     on_stage("writing the review queue")
     _queue(database, duck, country)
+    _audit(database, country, actor, prior, prior_from, review_threshold, merge_from, counts)
     merged = 0
     if apply:
         on_stage("merging")
@@ -581,6 +669,33 @@ def _copy(duck: Any, name: str, table: pa.Table) -> None:
     duck.register("incoming", table)
     duck.execute(f"CREATE OR REPLACE TABLE {name} AS SELECT * FROM incoming")
     duck.unregister("incoming")
+
+
+def _audit(
+    database: Database,
+    country: str,
+    actor: str,
+    prior: float,
+    prior_from: str,
+    review_threshold: float,
+    merge_from: float,
+    counts: tuple[int, ...],
+) -> None:
+    """The run's prior and thresholds in the audit trail: why its pairs merged."""
+    details = {
+        "prior": prior,
+        "prior_from": prior_from,
+        "review_threshold": review_threshold,
+        "merge_threshold": merge_from,
+        "to_merge": counts[1],
+        "to_review": counts[2],
+    }
+    with BulkConnection(database) as bulk:
+        bulk.execute(
+            "INSERT INTO audit_event (at, actor, action, subject, details) VALUES "
+            f"(CURRENT_TIMESTAMP, {literal(actor)}, 'master.match', "
+            f"{literal(f'match of {country}')}, {literal(json.dumps(details))})"
+        )
 
 
 def _queue(database: Database, duck: Any, country: str) -> None:
