@@ -140,6 +140,51 @@ def test_a_cycle_reruns_on_its_snapshot_after_answers_changed(
     assert responses & set(shown) == responses - {max(responses)}  # the answers it read
 
 
+def test_a_cycle_run_before_0700_reruns_with_the_answers_changed_since(
+    h1: str, harmonia_cli: Callable, tiny: Catalog, tmp_path: Path
+) -> None:
+    """Review5 11: 0700 kept only a response's newest version, under the batch that
+    last changed it; a cycle run before the upgrade, replayed, read the response as
+    missing (the customer unanswered). It now reads it as it is now, and says so."""
+    run = ("cycle", "run", "-c", "NL", "-t", "cardiology", "-p", "2027-H1", "--json")
+    first = json.loads(harmonia_cli(*run, "--out", str(tmp_path / "1")).output)["cycle"]["id"]
+    changed = write(
+        tmp_path / "responses.csv",
+        f"{RESPONSES_HEADER}\nC01;tiny-profile;1;rep1;2026-05-10;usage;none\n",
+    )
+    assert load(h1, tiny, changed, country="NL")[0].rows_updated == 1
+    # A store from before 0700: its rows in the tables, then upgraded (C01's response
+    # now only in the later batch's folder, which cycle 1's snapshot does not name).
+    from alembic import command
+
+    database = Database(h1)
+    config = database._alembic_config()
+    with database.engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.downgrade(config, "0690")
+    database.engine.dispose()
+    Database(h1).upgrade()
+    later = json.loads(harmonia_cli(*run, "--out", str(tmp_path / "2")).output)["cycle"]["id"]
+    again = harmonia_cli(*run, "--as-of", f"cycle:{first}", "--out", str(tmp_path / "3"))
+    assert again.exit_code == 0, again.output
+    assert "read as they are now" in again.output
+    replayed = json.loads(again.output[again.output.index("{") :])["cycle"]["id"]
+
+    def assignments(cycle: int) -> list[dict[str, Any]]:
+        return query(
+            h1,
+            "SELECT customer_id, segment, tier, final_segment, inputs FROM assignment "
+            f"WHERE cycle_id = {cycle} ORDER BY customer_id",
+        )
+
+    assert assignments(replayed) == assignments(later)  # C01 answered ("none"), as now
+    (cycle,) = query(h1, f"SELECT summary FROM cycle WHERE id = {replayed}")
+    assert json.loads(cycle["summary"])["read_as_now"] == ["response", "answer"]
+    # A cycle run after the upgrade reads its own snapshot, without a warning.
+    exact = harmonia_cli(*run, "--as-of", f"cycle:{later}", "--out", str(tmp_path / "4"))
+    assert exact.exit_code == 0 and "read as they are now" not in exact.output
+
+
 def test_a_lost_answer_file_is_a_clear_error(
     h1: str, harmonia_cli: Callable, tiny: Catalog
 ) -> None:
@@ -275,6 +320,7 @@ def test_0700_moves_the_stored_answers_without_losing_one(
     assert [tuple(row.values()) for row in counted] == [
         (1, "answer", 1), (1, "response", 1), (3, "answer", 1), (3, "response", 1),
         (4, "answer", 0), (4, "response", 0),
+        (5, "answer", 0), (5, "response", 0),  # the upgrade's own batch (review5 11)
     ]  # fmt: skip
     # A file put into batch 4's folder by hand is found: it committed none.
     stray = facts_folder(path_of(url)) / "answer" / "batch=4" / "part-00001.parquet"

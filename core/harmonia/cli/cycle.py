@@ -72,7 +72,9 @@ def _sinks(specs: tuple[str, ...]) -> list | None:
     metavar="cycle:N|batch:N",
     help=(
         "Read the metrics and questionnaire answers as cycle N read them (its input "
-        "snapshot), or as loaded up to batch N. Customers are read as they are now."
+        "snapshot), or as loaded up to batch N. Customers are read as they are now; so are "
+        "answers loaded before the upgrade to schema revision 0700, for a snapshot taken "
+        "before it (a warning says so)."
     ),
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")

@@ -85,11 +85,21 @@ class CycleResult:
     input_coverage: list[InputCoverage] = attrs.Factory(list)
     #: The market's ``parameters.min_input_coverage`` (0: warn only).
     threshold: float = 0.0
+    #: The fact tables an ``as_of`` snapshot read as they are now (see
+    #: :meth:`harmonia.store.facts.ParquetFacts.snapshot`).
+    read_as_now: tuple[str, ...] = ()
 
     @property
     def warnings(self) -> list[str]:
         """What a person should know before trusting the segments."""
-        return list(input_warnings(self.input_coverage, self.threshold))
+        warnings = list(input_warnings(self.input_coverage, self.threshold))
+        if self.read_as_now:
+            warnings.append(
+                f"{' and '.join(self.read_as_now)} rows loaded before the upgrade to schema "
+                "revision 0700 are read as they are now (that upgrade kept only their newest "
+                "version), not as the snapshot had them"
+            )
+        return warnings
 
 
 #: Plans the contacts of a cycle whose market chose ``call_plan = "capacity"``:
@@ -170,6 +180,7 @@ def run_cycle(
     if engine != "spark":  # Spark's customers are in the lake: checked there
         _check_population(database, spec)
     batches = snapshot_batches(database, as_of)
+    read_as_now = tuple(facts_of(database).read_as_now(batches))
     previous = previous_cycle(database, spec)
     cycle = _open_cycle(database, spec, engine, previous, actor, batches)
     assert cycle.id is not None
@@ -224,6 +235,7 @@ def run_cycle(
             "profile_coverage": coverage,
             "input_coverage": [row.to_json() for row in covered],
             **({"call_plan": call_plan} if call_plan else {}),
+            **({"read_as_now": list(read_as_now)} if read_as_now else {}),
         },
     )
     _audit(
@@ -245,6 +257,7 @@ def run_cycle(
         coverage,
         covered,
         threshold,
+        read_as_now,
     )
 
 

@@ -108,6 +108,13 @@ FACT_TABLES = {
     ),
 }
 
+#: The ``source`` of the load batch an upgrade records when it moves a kind's rows
+#: from tables into files (schema revision 0700, responses). That upgrade wrote each
+#: row under the batch that last changed it, so a snapshot taken before it (all its
+#: batches below this one) reads the moved rows as they are now: see
+#: :meth:`ParquetFacts.snapshot`.
+UPGRADE_SOURCE = "upgrade"
+
 #: A schema of its own in DuckDB for the views over the files, so that a
 #: caller's ``FROM metric`` reads them while it creates its own ``metric``.
 VIEW_SCHEMA = "harmonia_facts"
@@ -178,6 +185,10 @@ class Facts:
             duck.execute(f"CREATE OR REPLACE TABLE {target} AS SELECT * FROM harmonia_incoming")
         finally:
             duck.unregister("harmonia_incoming")
+
+    def read_as_now(self, batches: Sequence[int] | None) -> list[str]:
+        """The fact tables a snapshot of ``batches`` reads as they are now, not as it was."""
+        return []
 
     def files_written(self, load_kind: str, batch_id: int) -> dict[str, int]:
         """Files the batch wrote per fact table of its kind, recorded when it commits
@@ -414,6 +425,41 @@ class ParquetFacts(Facts):
         )
         return [int(value) for value in rows.column(0).to_pylist()]
 
+    def upgraded_at(self, bulk: BulkConnection, table: str) -> int | None:
+        """The batch the upgrade that moved ``table``'s rows into files recorded, if any."""
+        kind = FACT_TABLES[table].load_kind
+        found = bulk.read(
+            f"SELECT MAX(id) AS id FROM load_batch WHERE source = {literal(UPGRADE_SOURCE)} "
+            f"AND kind = {literal(kind)} AND status = 'loaded'"
+        ).column(0)[0].as_py()
+        return None if found is None else int(found)
+
+    def snapshot(self, bulk: BulkConnection, table: str, batches: Sequence[int]) -> list[int]:
+        """The batches of ``table`` a snapshot reads: its own, except for one taken before
+        the upgrade that moved the table's rows into files (see :data:`UPGRADE_SOURCE`):
+        that one reads every moved batch, the rows as they are now, since the upgrade kept
+        only the newest version of each row (under the batch that last changed it)."""
+        boundary = self.upgraded_at(bulk, table)
+        if boundary is None or max(batches, default=0) >= boundary:
+            return list(batches)
+        moved = [batch for batch in self.committed(bulk, table) if batch < boundary]
+        if not set(moved) & set(batches):  # it read none of these rows: it still reads none
+            return list(batches)
+        return moved
+
+    def read_as_now(self, batches: Sequence[int] | None) -> list[str]:
+        """The fact tables a snapshot of ``batches`` reads as they are now (see :meth:`snapshot`)."""
+        if batches is None:
+            return []
+        from harmonia.store.bulk import BulkConnection
+
+        with BulkConnection(self.database, write=False) as bulk:
+            return [
+                table
+                for table in FACT_TABLES
+                if self.snapshot(bulk, table, batches) != list(batches)
+            ]
+
     def attach(
         self,
         bulk: BulkConnection,
@@ -427,7 +473,11 @@ class ParquetFacts(Facts):
         duck.execute(f"CREATE SCHEMA IF NOT EXISTS {VIEW_SCHEMA}")
         named = set(re.findall(r"\w+", sql.lower())) if sql is not None else set(FACT_TABLES)
         for table in (table for table in FACT_TABLES if table in named):
-            visible = self.committed(bulk, table) if batches is None else batches
+            visible = (
+                self.committed(bulk, table)
+                if batches is None
+                else self.snapshot(bulk, table, batches)
+            )
             expected = self._recounted(bulk, table, self.expected_files(bulk, table, visible))
             files = self.files(table, visible, expected)
             _check_columns(duck, table, files)

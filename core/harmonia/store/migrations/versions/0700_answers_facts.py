@@ -9,8 +9,11 @@ files beside it (``<database>.facts/{response,answer}/batch=<id>/``, see
 ``harmonia.store.facts``), each response with its answers under the load
 batch that last wrote it (its ``batch_id``): the layout a load would have
 written, so a cycle's input snapshot still names the batches holding what it
-read. Each responses batch records its files per table. PostgreSQL keeps its
-``response`` and ``answer`` tables: nothing changes there.
+read. Each responses batch records its files per table. Only the newest
+version of a response is kept, so the upgrade records itself as an empty
+responses batch (source ``upgrade``): a snapshot taken before it reads the moved
+responses as they are now, not without the ones a later batch changed.
+PostgreSQL keeps its ``response`` and ``answer`` tables: nothing changes there.
 """
 
 from collections.abc import Sequence
@@ -42,7 +45,7 @@ def upgrade() -> None:
     import shutil
 
     from harmonia.compute import duckdb_connection
-    from harmonia.store.facts import batch_folder, facts_folder, write_batch_file
+    from harmonia.store.facts import UPGRADE_SOURCE, batch_folder, facts_folder, write_batch_file
 
     root = facts_folder(Path(bind.engine.url.database or ""))
     batches = list(
@@ -50,6 +53,16 @@ def upgrade() -> None:
             sa.text("SELECT id FROM load_batch WHERE status = 'loaded' AND kind = 'responses'")
         ).scalars()
     )
+    boundary = bind.execute(
+        sa.text(
+            "INSERT INTO load_batch (source, system, kind, location, status, rows_read, "
+            "rows_loaded, rows_quarantined, actor, started_at, finished_at) VALUES "
+            "(:source, 'harmonia', 'responses', 'schema revision 0700', 'loaded', 0, 0, 0, "
+            "'harmonia upgrade', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP) RETURNING id"
+        ),
+        {"source": UPGRADE_SOURCE},
+    ).scalar_one()
+    batches.append(boundary)
     duck = duckdb_connection()
     try:
         for table, sql in ROWS.items():
@@ -108,6 +121,8 @@ def downgrade() -> None:
     if bind.dialect.name == "sqlite":
         _facts_to_rows(bind)
     op.execute("DELETE FROM fact_files WHERE fact_table IN ('response', 'answer')")
+    # The upgrade's load batch stays (cycles may name it); upgrading again records a
+    # newer one, which is right: that upgrade, too, keeps only the newest responses.
 
 
 #: The current rows of each table, read from its committed files: the newest
