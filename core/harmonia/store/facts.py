@@ -428,10 +428,14 @@ class ParquetFacts(Facts):
     def upgraded_at(self, bulk: BulkConnection, table: str) -> int | None:
         """The batch the upgrade that moved ``table``'s rows into files recorded, if any."""
         kind = FACT_TABLES[table].load_kind
-        found = bulk.read(
-            f"SELECT MAX(id) AS id FROM load_batch WHERE source = {literal(UPGRADE_SOURCE)} "
-            f"AND kind = {literal(kind)} AND status = 'loaded'"
-        ).column(0)[0].as_py()
+        found = (
+            bulk.read(
+                f"SELECT MAX(id) AS id FROM load_batch WHERE source = {literal(UPGRADE_SOURCE)} "
+                f"AND kind = {literal(kind)} AND status = 'loaded'"
+            )
+            .column(0)[0]
+            .as_py()
+        )
         return None if found is None else int(found)
 
     def snapshot(self, bulk: BulkConnection, table: str, batches: Sequence[int]) -> list[int]:
