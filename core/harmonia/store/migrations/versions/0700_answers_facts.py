@@ -48,21 +48,18 @@ def upgrade() -> None:
     from harmonia.store.facts import UPGRADE_SOURCE, batch_folder, facts_folder, write_batch_file
 
     root = facts_folder(Path(bind.engine.url.database or ""))
-    batches = list(
+    loaded = dict(
         bind.execute(
-            sa.text("SELECT id FROM load_batch WHERE status = 'loaded' AND kind = 'responses'")
-        ).scalars()
+            sa.text(
+                "SELECT id, source FROM load_batch WHERE status = 'loaded' AND kind = 'responses'"
+            )
+        ).all()
     )
-    boundary = bind.execute(
-        sa.text(
-            "INSERT INTO load_batch (source, system, kind, location, status, rows_read, "
-            "rows_loaded, rows_quarantined, actor, started_at, finished_at) VALUES "
-            "(:source, 'harmonia', 'responses', 'schema revision 0700', 'loaded', 0, 0, 0, "
-            "'harmonia upgrade', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP) RETURNING id"
-        ),
-        {"source": UPGRADE_SOURCE},
-    ).scalar_one()
-    batches.append(boundary)
+    batches = list(loaded)
+    # Answers were loaded since the last upgrade (if any): snapshots taken before
+    # now read them as they are now.
+    if batches and loaded[max(batches)] != UPGRADE_SOURCE:
+        batches.append(_record_upgrade(bind, UPGRADE_SOURCE))
     duck = duckdb_connection()
     try:
         for table, sql in ROWS.items():
@@ -94,6 +91,20 @@ def upgrade() -> None:
         duck.close()
     bind.exec_driver_sql("DELETE FROM answer")
     bind.exec_driver_sql("DELETE FROM response")
+
+
+def _record_upgrade(bind: sa.Connection, source: str) -> int:
+    """A load batch for this upgrade, loaded and empty: the batches below it are the
+    ones whose responses it moved (see ``harmonia.store.facts.UPGRADE_SOURCE``)."""
+    return bind.execute(
+        sa.text(
+            "INSERT INTO load_batch (source, system, kind, location, status, rows_read, "
+            "rows_loaded, rows_quarantined, actor, started_at, finished_at) VALUES "
+            "(:source, 'harmonia', 'responses', 'schema revision 0700', 'loaded', 0, 0, 0, "
+            "'harmonia upgrade', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP) RETURNING id"
+        ),
+        {"source": source},
+    ).scalar_one()
 
 
 def _fetch_into(bind: sa.Connection, duck: Any, table: str, sql: str) -> None:
