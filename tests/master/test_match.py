@@ -330,3 +330,63 @@ def test_a_second_match_keeps_the_prior_and_merges_nothing_new(
     # Each run says in the audit trail which prior and thresholds it merged by.
     runs = query(database_url, "SELECT details FROM audit_event WHERE action = 'master.match'")
     assert [json.loads(r["details"])["prior"] for r in runs] == [first["prior"], second["prior"]]
+
+
+def test_without_an_estimated_prior_nothing_under_0_9_is_merged(
+    tiny, database_url: str, tmp_path: Path
+) -> None:
+    # No sure pair to estimate the prior from: 1/N, several times too high, so a
+    # calibrated merge threshold (0.5) would merge pairs the model rates far lower
+    # (two Piet Pieters of one CRM at two practices, 0.64); they are reviewed
+    # instead, and the run says so.
+    from harmonia.master.matching import UNCALIBRATED_MERGE, match
+    from harmonia.store import Database
+
+    ids = loaded(
+        database_url,
+        tmp_path,
+        {
+            "crm": "A1;NL;HCP;Piet;Pieters;oncology;4811;Breda;T1;Markt 1;+31 76 111 2222;\n"
+            "A2;NL;HCP;Piet;Pieters;oncology;9712;Groningen;T2;Haven 9;+31 50 333 4444;\n",
+        },
+    )
+    found = match(
+        Database(database_url),
+        "NL",
+        review_threshold=0.2,
+        merge_threshold=0.5,
+        apply=True,
+        actor="test",
+    )
+    assert found.prior_from.startswith("1/N") and "not calibrated" in found.prior_from
+    [pair] = query(database_url, "SELECT left_id, right_id, probability, status FROM match_pair")
+    assert (pair["left_id"], pair["right_id"]) == (ids["A1"], ids["A2"])
+    assert 0.5 <= pair["probability"] < UNCALIBRATED_MERGE and pair["status"] == "review"
+    assert found.merged == 0
+
+
+def test_a_pair_queued_for_review_stays_in_review(market) -> None:
+    # A later run (a lowered threshold, another prior) scores the queued pair above
+    # the merge threshold: it waits for its steward all the same.
+    from harmonia.master.matching import match
+    from harmonia.store import Database
+
+    run, url, ids = market
+    run("match", "--country", "NL")
+    queued = pairs(url)
+    assert queued[(ids["C04"], ids["V14"])] == "review"
+    [probability] = [
+        r["probability"]
+        for r in query(url, "SELECT left_id, probability FROM match_pair")
+        if r["left_id"] == ids["C04"]
+    ]
+    found = match(
+        Database(url),
+        "NL",
+        review_threshold=0.5,
+        merge_threshold=probability - 0.001,
+        apply=True,
+        actor="test",
+    )
+    assert found.merged == 1  # the pair merged before, none more
+    assert pairs(url)[(ids["C04"], ids["V14"])] == "review"
