@@ -92,3 +92,39 @@ def test_a_rerun_carries_an_account_over_unless_it_already_moved(
         f"the re-run (cycle {new}) already gives T1",
     )
     assert [(r.carried_from, r.action) for r in app.refinement.requests(new)] == [(kept, "keep")]
+
+
+def test_an_aligned_move_with_no_request_is_published_on_the_aligned_territory(
+    feedback: tuple[Harmonia, int], tmp_path: Path
+) -> None:
+    """The target list goes out on the territory feedback froze (the period's alignment),
+    not the one the customer record carries: C05's record says T1, 2027-H1 puts it on T2."""
+    app, cycle = feedback
+    (record,) = query(app.database_url, "SELECT territory FROM customer WHERE id = 5")
+    assert record["territory"] == "T1"
+    app.refinement.close_feedback(cycle)
+    app.refinement.approve(cycle)
+    published = app.refinement.publish(cycle, directory=tmp_path / "final")
+    (target_list,) = [w.location for w in published.written if w.output == "target_list"]
+    lines = Path(target_list).read_text(encoding="utf-8").splitlines()
+    listed = csv.DictReader(lines, delimiter=";" if ";" in lines[0] else ",")
+    territories = {row["source_id"]: row["territory"] for row in listed}
+    assert territories["C05"] == "T2"
+    assert territories["C01"] == "T1"
+
+
+def test_an_accepted_account_is_the_receiving_rep_s_for_the_rest_of_the_round(
+    feedback: tuple[Harmonia, int],
+) -> None:
+    app, cycle = feedback
+    added = ask(app, cycle, "C06", "add", "T1", "new information", "rita")
+    app.refinement.decide(cycle, [added["id"]], "accept", manager="dora")
+    (c06,) = [r for r in app.refinement.proposal(cycle).to_pylist() if r["harmonia_id"] == 6]
+    tier = "A" if c06["tier"] == "B" else "B"  # one step from A, B or C
+    mine = ask(app, cycle, "C06", "tier", tier, "data error", "rita")
+    assert (mine["territory"], mine["status"], mine["rule"]) == ("T1", "pending", "manager")
+    theirs = ask(app, cycle, "C06", "segment", "grow", "data error", "tom")
+    assert (theirs["status"], theirs["rule"]) == ("rejected", "policy.territory")
+    assert theirs["message"].startswith("customer 6 is on territory T1, not yours (T2")
+    assert 6 in {r["harmonia_id"] for r in app.refinement.proposal(cycle, "T1").to_pylist()}
+    assert 6 not in {r["harmonia_id"] for r in app.refinement.proposal(cycle, "T2").to_pylist()}

@@ -45,7 +45,8 @@ def test_a_cycle_is_refined_and_published_from_the_command_line(
         "--as", "rita",
     )  # fmt: skip
     assert busy.exit_code == 0 and "rejected" in busy.output
-    assert "calls planned for territory T1 would be 905 against a capacity of 880" in " ".join(
+    # 11 planned, C02's pending move to champion 3 more (it is counted while open): 14 - 6 + 900
+    assert "calls planned for territory T1 would be 908 against a capacity of 880" in " ".join(
         busy.output.split()
     )
     goal = cli(
@@ -86,7 +87,8 @@ def test_a_cycle_is_refined_and_published_from_the_command_line(
     )
     assert "champion" in (tmp_path / "history.csv").read_text(encoding="utf-8")
     analytics = cli("refinement", "analytics", cycle)
-    assert analytics.exit_code == 0 and "2 of 10 customers changed" in analytics.output
+    # C02's segment; C03's goal changes the work, not the customer's result
+    assert analytics.exit_code == 0 and "1 of 10 customers changed" in analytics.output
     assert "1 call goals changed: +1 calls planned" in analytics.output
     moves = cli("cycle", "history", cycle)
     assert "approved" in moves.output and "published" in moves.output

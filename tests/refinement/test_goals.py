@@ -98,6 +98,12 @@ def test_an_accepted_goal_is_published_in_the_target_list(
     app.refinement.decide(cycle, [lowered["id"]], "accept", manager="dora")
     proposal = {r["source_id"]: r["goal"] for r in app.refinement.proposal(cycle).to_pylist()}
     assert (proposal["C01"], proposal["C02"], proposal["C03"]) == (4, 5, 1)
+    # Goals change the work, not the customers' results: no customer counts as changed.
+    figures = app.refinement.analytics(cycle)
+    assert figures["goals"] == {"accepted": 2, "calls_added": 0}
+    assert (figures["customers_changed"], figures["share_of_universe_changed"]) == (0, 0.0)
+    t1 = {row["territory"]: row for row in figures["by_territory"]}["T1"]
+    assert (t1["customers_asked"], t1["customers_changed"], t1["share_changed"]) == (2, 0, 0.0)
     app.refinement.close_feedback(cycle)
     app.refinement.approve(cycle)
     published = app.refinement.publish(cycle, directory=tmp_path / "final")
@@ -223,3 +229,42 @@ def test_auto_rules_decide_goals_and_accounts(feedback: tuple[Harmonia, int]) ->
         ("pending", "manager", "waiting for the decision of dora"),
         ("accepted", "auto:keep-access", "kept"),
     ]
+
+
+def test_a_goal_is_checked_against_the_customer_as_refined_so_far(
+    feedback: tuple[Harmonia, int], monkeypatch
+) -> None:
+    """A goal, its capacity and the calls planned read the customer's open requests
+    (a segment moved, a target added or removed), as the proposal the rep sees does."""
+    import attrs
+    from field_market import ask
+
+    app, cycle = feedback
+    policy = app.refinement.policy
+    monkeypatch.setattr(
+        app.refinement,
+        "policy",
+        lambda c: attrs.evolve(policy(c), dimensions=("segment", "tier", "target", "goal")),
+    )
+
+    def planned(territory: str) -> int:
+        queue = app.refinement.queue(cycle, "dora").territories
+        return {t["territory"]: t for t in queue}[territory]["calls_planned"]
+
+    moved = ask(app, cycle, "C03", "segment", "grow", "new information", "rita")
+    app.refinement.decide(cycle, [moved["id"]], "accept", manager="dora")
+    assert planned("T1") == 13  # C03 develop (1) -> grow (3): 6 + 3 + 3 + 1
+    dropped = ask(app, cycle, "C01", "target", "no", "new information", "dora")
+    assert dropped["status"] == "accepted"
+    assert planned("T1") == 7  # C01 (6 calls) leaves the target list
+    added = ask(app, cycle, "C10", "target", "yes", "new information", "dora")
+    assert added["status"] == "accepted"
+    proposal = {r["source_id"]: r for r in app.refinement.proposal(cycle).to_pylist()}
+    assert (proposal["C10"]["target"], proposal["C03"]["goal"]) == ("yes", 3)
+    (c10,) = _submit(app, cycle, [("C10", "4", "dora")])
+    assert (c10["status"], c10["old_value"]) == ("accepted", "0")
+    (c03,) = _submit(app, cycle, [("C03", "1", "rita")])  # grow plans 3: one is a cut
+    assert (c03["status"], c03["old_value"]) == ("pending", "3")
+    assert planned("T1") == 5
+    (c01,) = _submit(app, cycle, [("C01", "2", "rita")])
+    assert c01["message"] == "customer 1 is not on the target list: ask for it as a target first"

@@ -483,8 +483,9 @@ class Refinement:
         """The frozen proposal reps refine, as Arrow: one row per customer of the cycle
         (of ``territory`` only, when given) with its territory, source id (of
         ``system``, else the first), name, specialty, city and its current
-        segment, needs and tier (accepted requests applied), sorted by territory
-        and name."""
+        segment, needs, tier, target and call goal (accepted requests applied: an
+        account accepted onto a territory is listed on it), sorted by territory and
+        name."""
         from harmonia.refinement.snapshot import proposal
 
         cycle = self.cycle(cycle_id)
@@ -609,6 +610,7 @@ class Refinement:
     def queue(self, cycle_id: int, manager: str | None = None) -> Queue:
         """What a manager has to decide, with each territory's share used and the
         requests by reason and outcome (counted in the store)."""
+        from harmonia.refinement.policy import UNCOUNTED
         from harmonia.refinement.requests import managed_territories, requests_of
         from harmonia.refinement.snapshot import planned_calls_sql
         from harmonia.sql import text_list
@@ -631,7 +633,8 @@ class Refinement:
                     FROM (SELECT territory, COUNT(*) AS customers FROM refinement_scope
                         WHERE {mine} GROUP BY territory) s
                     LEFT JOIN (SELECT territory, COUNT(DISTINCT customer_id) AS changes
-                        FROM refinement_request WHERE {mine} AND action <> 'goal'
+                        FROM refinement_request WHERE {mine}
+                        AND action NOT IN ({text_list(UNCOUNTED)})
                         AND status IN ('pending', 'accepted') GROUP BY territory) o
                     ON o.territory = s.territory
                     """
@@ -646,7 +649,9 @@ class Refinement:
                 {
                     row["territory"]: int(row["calls"] or 0)
                     for row in bulk.read(
-                        planned_calls_sql(int(cycle_id), self.goals(cycle), territories)
+                        planned_calls_sql(
+                            int(cycle_id), self.goals(cycle), territories, self.targeted(cycle)
+                        )
                     ).to_pylist()
                 }
                 if goals

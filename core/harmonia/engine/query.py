@@ -521,7 +521,9 @@ class CycleQuery:
         ``refined``: the stored assignments after field refinement, whose
         ``refined_target`` adds a customer to the list (``yes``) or removes one,
         whose ``refined_goal`` sets its face-to-face calls (contacts and cost
-        follow), and whose ``refined_territory`` puts it on another territory.
+        follow), and whose ``refined_territory`` puts it on another territory;
+        any other customer goes out on the territory its refinement scope froze
+        (the period's alignment), else its customer record's.
         """
 
         def channels(table: str) -> str:
@@ -537,9 +539,16 @@ class CycleQuery:
                 "AS cost"
             )
         territory = "c.territory"
+        scope = ""
         if refined:
-            planned += ", a.refined_territory"
-            territory = "COALESCE(t.refined_territory, c.territory)"
+            # The territory the period's alignment gave when feedback opened (the
+            # refinement scope), as the requests and the reps' authority read it.
+            planned += ", a.refined_territory, NULLIF(s.territory, '') AS aligned_territory"
+            territory = "COALESCE(t.refined_territory, t.aligned_territory, c.territory)"
+            scope = (
+                "LEFT JOIN refinement_scope s ON s.cycle_id = a.cycle_id "
+                "AND s.customer_id = a.customer_id"
+            )
 
         targeted = "customer_id IN (SELECT customer_id FROM targeted)"
         targeted_by = (
@@ -552,7 +561,7 @@ class CycleQuery:
         targeted AS (
             SELECT a.customer_id, a.final_segment, a.origin, a.needs, a.tier,
                 plan.segment_rank, plan.strategy, {planned}
-            FROM {assignments} a JOIN plan ON plan.segment = a.final_segment
+            FROM {assignments} a JOIN plan ON plan.segment = a.final_segment {scope}
             WHERE {targeted_by}
         ),
         ids AS (

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from harmonia.refinement.policy import UNCOUNTED
+from harmonia.sql import text_list
 from harmonia.store.bulk import BulkConnection
 from harmonia.store.database import Database
 
@@ -19,6 +21,9 @@ from harmonia.store.database import Database
 def override_analytics(database: Database, cycle_id: int) -> dict[str, Any]:
     """The cycle's refinement figures as plain data."""
     cycle_id = int(cycle_id)
+    # A customer counts as changed by a request that changes its result: call goals
+    # and accounts change the work (reported under goals and accounts), as max_share says.
+    changes = f"status = 'accepted' AND action NOT IN ({text_list(UNCOUNTED)})"
     with BulkConnection(database) as bulk:
         by_reason = bulk.read(
             "SELECT action, reason, status, COUNT(*) AS requests FROM refinement_request "
@@ -36,7 +41,7 @@ def override_analytics(database: Database, cycle_id: int) -> dict[str, Any]:
                 SUM(CASE WHEN r.accepted > 0 THEN 1 ELSE 0 END) AS customers_changed
             FROM refinement_scope s LEFT JOIN (
                 SELECT customer_id, COUNT(*) AS asked,
-                    SUM(CASE WHEN status = 'accepted' THEN 1 ELSE 0 END) AS accepted
+                    SUM(CASE WHEN {changes} THEN 1 ELSE 0 END) AS accepted
                 FROM refinement_request WHERE cycle_id = {cycle_id} GROUP BY customer_id
             ) r ON r.customer_id = s.customer_id
             WHERE s.cycle_id = {cycle_id}
@@ -47,7 +52,7 @@ def override_analytics(database: Database, cycle_id: int) -> dict[str, Any]:
         changed = int(
             bulk.scalar(
                 "SELECT COUNT(DISTINCT customer_id) FROM refinement_request "
-                f"WHERE cycle_id = {cycle_id} AND status = 'accepted'"
+                f"WHERE cycle_id = {cycle_id} AND {changes}"
             )
         )
         goals = bulk.read(

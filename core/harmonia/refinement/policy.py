@@ -105,12 +105,13 @@ class Context:
     ``orders`` maps each dimension to its segments, highest first (the cycle's
     rule set). ``opened_at`` is when feedback opened. The DuckDB connection
     holds the tables ``scope`` (customer_id, territory, segment, needs, tier, target:
-    the requested customers in the snapshot), ``sizes`` (territory, customers),
+    the requested customers in the snapshot, as the proposal shows them: accepted
+    requests in, an accepted account on its new territory), ``sizes`` (territory, customers),
     ``authority`` (person, role, territory, manager: the territories each person
     may act on), ``open_requests`` (id, customer_id, action, territory,
     status: the cycle's pending and accepted requests) and ``planned``
-    (territory, calls: the face-to-face calls planned per territory, open goal
-    requests included); ``scope`` also has each customer's ``goal`` (its calls).
+    (territory, calls: the face-to-face calls planned per territory, every open
+    request included); ``scope`` also has each customer's ``goal`` (its calls).
     Without ``capacity`` (what each territory can make) goals are not capped.
     """
 

@@ -26,7 +26,7 @@ from harmonia.definitions import RefinementPolicy
 from harmonia.errors import ConfigError, NotFoundError
 from harmonia.periods import Period
 from harmonia.refinement.policy import INCOMING, CallCapacity, Context, evaluate
-from harmonia.refinement.snapshot import goal_sql, planned_calls_sql, target_sql
+from harmonia.refinement.snapshot import customer_values_sql, planned_calls_sql
 from harmonia.sql import literal, quote
 from harmonia.store.bulk import BulkConnection
 from harmonia.store.database import Database
@@ -222,21 +222,30 @@ def _read_context(
         pa.table({"customer_id": incoming.column("customer_id").unique()}), "requested"
     )
     text = "VARCHAR"
+    requested = f"SELECT customer_id FROM {ids}"
+    # Checked against the customer as the proposal shows it (accepted requests in): a
+    # pending request of the same dimension is then named as the duplicate it is.
+    values = customer_values_sql(
+        cycle_id,
+        targeted,
+        goals,
+        statuses=("accepted",),
+        customers=f"s.customer_id IN ({requested})",
+    )
     _typed(
         duck,
         "scope",
         bulk.read(
-            "SELECT s.customer_id, s.territory, a.final_segment AS segment, a.needs, "
-            f"a.tier, {target_sql('a.final_segment', targeted)} AS target, "
-            f"{goal_sql('a.final_segment', goals)} AS goal, "
-            "COALESCE(p.territory, c.territory) AS previous "
-            "FROM refinement_scope s JOIN assignment a ON a.cycle_id = s.cycle_id "
-            "AND a.customer_id = s.customer_id JOIN customer c ON c.id = s.customer_id "
-            "LEFT JOIN (SELECT customer_id, territory, ROW_NUMBER() OVER (PARTITION BY "
-            "customer_id ORDER BY last_month DESC, first_month DESC) AS rn FROM alignment "
-            f"WHERE last_month < {int(first_month)} AND customer_id IN "
-            f"(SELECT customer_id FROM {ids})) p ON p.customer_id = s.customer_id AND p.rn = 1 "
-            f"WHERE s.cycle_id = {cycle_id} AND s.customer_id IN (SELECT customer_id FROM {ids})"
+            f"""
+            SELECT v.customer_id, v.territory, v.segment, v.needs, v.tier,
+                v.target, v.goal, COALESCE(p.territory, c.territory) AS previous
+            FROM ({values}) v
+            JOIN customer c ON c.id = v.customer_id
+            LEFT JOIN (SELECT customer_id, territory, ROW_NUMBER() OVER (PARTITION BY
+                customer_id ORDER BY last_month DESC, first_month DESC) AS rn FROM alignment
+                WHERE last_month < {int(first_month)} AND customer_id IN ({requested})) p
+                ON p.customer_id = v.customer_id AND p.rn = 1
+            """
         ),
         {
             "customer_id": "BIGINT",
@@ -249,7 +258,7 @@ def _read_context(
             "previous": text,
         },
     )
-    _read_planned(bulk, duck, cycle_id, incoming, goals)
+    _read_planned(bulk, duck, cycle_id, incoming, goals, targeted)
     _typed(
         duck,
         "sizes",
@@ -277,11 +286,17 @@ def _read_context(
 
 
 def _read_planned(
-    bulk: BulkConnection, duck: Any, cycle_id: int, incoming: pa.Table, goals: Mapping[str, int]
+    bulk: BulkConnection,
+    duck: Any,
+    cycle_id: int,
+    incoming: pa.Table,
+    goals: Mapping[str, int],
+    targeted: Sequence[str],
 ) -> None:
     """The DuckDB table ``planned`` (territory, calls): the face-to-face calls planned
-    for each territory a goal of the batch is on, open goal requests taking the
-    place of the plan's calls. Counted in the store, over those territories only."""
+    for each territory a goal of the batch is on, as refinement has them so far (open
+    requests in: a goal, a segment moved, a target added or removed, an account
+    accepted). Counted in the store, over those territories only."""
     import pyarrow.compute as pc
 
     asked = incoming.filter(pc.equal(incoming.column("action"), "goal")).select(["customer_id"])
@@ -296,7 +311,7 @@ def _read_planned(
             ).fetchall()
         ]
         duck.unregister("asked_goals")
-    rows = bulk.read(planned_calls_sql(cycle_id, goals, territories))
+    rows = bulk.read(planned_calls_sql(cycle_id, goals, territories, targeted))
     _typed(duck, "planned", rows, {"territory": "VARCHAR", "calls": "BIGINT"})
 
 

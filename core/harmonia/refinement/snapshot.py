@@ -48,20 +48,87 @@ def goal_sql(segment: str, goals: Mapping[str, int]) -> str:
     return f"CAST(CASE {segment} {cases} ELSE 0 END AS BIGINT)" if cases else "CAST(0 AS BIGINT)"
 
 
-def planned_calls_sql(cycle_id: int, goals: Mapping[str, int], territories: Sequence[str]) -> str:
-    """SQL over the store: ``territory, calls``, the face-to-face calls planned for
-    each of ``territories`` in the cycle: every customer's plan (``goals``: segment
-    -> calls), an open (pending or accepted) goal request taking its customer's place."""
+#: Requests whose values count as the customer's while the round is open.
+OPEN = ("pending", "accepted")
+
+
+def customer_values_sql(
+    cycle_id: int,
+    targeted: Sequence[str] = (),
+    goals: Mapping[str, int] | None = None,
+    *,
+    statuses: Sequence[str] = OPEN,
+    customers: str = "",
+) -> str:
+    """SQL over the store: the cycle's customers with their values as refinement has
+    them so far, one row each: ``customer_id``, ``territory``, ``segment``,
+    ``needs``, ``tier``, ``target`` and ``goal``.
+
+    Each dimension is the customer's request of ``statuses`` for it, else what
+    publishing applied, else the cycle's computed value; ``target`` and ``goal``
+    follow the segment so chosen (``targeted``: the segments the plan targets,
+    ``goals``: segment -> face-to-face calls). ``territory`` is an accepted account
+    request's (add or keep: the account is the receiving rep's for the rest of the
+    round), else the one frozen when feedback opened. The proposal, the checks of a batch and the calls
+    planned per territory all read this, so a rep is checked against what they see.
+    ``customers``: an SQL condition on the scope's rows ``s`` (narrows the read).
+    """
+    cycle_id = int(cycle_id)
+    values = ", ".join(
+        f"MAX(CASE WHEN action = {quote(action)} AND status IN ({text_list(statuses)}) "
+        f"THEN new_value END) AS {action}"
+        for action in DIMENSION_COLUMNS
+    )
+    accounts = text_list(list(ACCOUNT_COLUMNS))
+    segment = "COALESCE(r.segment, a.final_segment)"
     return f"""
-        SELECT s.territory, SUM(COALESCE(CAST(o.new_value AS INTEGER),
-            {goal_sql("a.final_segment", goals)})) AS calls
+        SELECT s.customer_id, COALESCE(r.account, a.refined_territory, s.territory) AS territory,
+            {segment} AS segment, COALESCE(r.needs, a.needs) AS needs,
+            COALESCE(r.tier, a.tier) AS tier,
+            COALESCE(r.target, a.refined_target, {target_sql(segment, targeted)}) AS target,
+            COALESCE(CAST(r.goal AS BIGINT), CAST(a.refined_goal AS BIGINT),
+                {goal_sql(segment, goals or {})}) AS goal
         FROM refinement_scope s
         JOIN assignment a ON a.cycle_id = s.cycle_id AND a.customer_id = s.customer_id
-        LEFT JOIN refinement_request o ON o.cycle_id = s.cycle_id
-            AND o.customer_id = s.customer_id AND o.action = 'goal'
-            AND o.status IN ('pending', 'accepted')
-        WHERE s.cycle_id = {int(cycle_id)} AND s.territory IN ({text_list(territories)})
-        GROUP BY s.territory
+        LEFT JOIN (
+            SELECT customer_id, {values}, MAX(CASE WHEN action IN ({accounts})
+                AND status = 'accepted' THEN new_value END) AS account
+            FROM refinement_request
+            WHERE cycle_id = {cycle_id} AND status IN ({text_list([*OPEN, *statuses])})
+            GROUP BY customer_id
+        ) r ON r.customer_id = s.customer_id
+        WHERE s.cycle_id = {cycle_id} {f"AND {customers}" if customers else ""}
+    """
+
+
+def on_territories_sql(cycle_id: int, territories: Sequence[str]) -> str:
+    """SQL: a condition on the scope's rows ``s`` that holds for every customer on one
+    of ``territories`` (frozen there, or brought there by an accepted account request);
+    the caller keeps those whose ``territory`` is one of them."""
+    return (
+        f"(s.territory IN ({text_list(territories)}) OR s.customer_id IN ("
+        f"SELECT customer_id FROM refinement_request WHERE cycle_id = {int(cycle_id)} "
+        f"AND status = 'accepted' AND action IN ({text_list(list(ACCOUNT_COLUMNS))})))"
+    )
+
+
+def planned_calls_sql(
+    cycle_id: int,
+    goals: Mapping[str, int],
+    territories: Sequence[str],
+    targeted: Sequence[str] = (),
+) -> str:
+    """SQL over the store: ``territory, calls``, the face-to-face calls planned for
+    each of ``territories`` in the cycle: each targeted customer's goal as refinement
+    has it so far (:func:`customer_values_sql`, open requests in)."""
+    values = customer_values_sql(
+        cycle_id, targeted, goals, customers=on_territories_sql(cycle_id, territories)
+    )
+    return f"""
+        SELECT v.territory, SUM(CASE WHEN v.target = 'yes' THEN v.goal ELSE 0 END) AS calls
+        FROM ({values}) v
+        WHERE v.territory IN ({text_list(territories)})
+        GROUP BY v.territory
     """
 
 
@@ -188,36 +255,24 @@ def proposal(
     from harmonia.sql import literal
 
     cycle_id = int(cycle.id or 0)
-    where = f"AND s.territory = {literal(territory)}" if territory else ""
+    on = on_territories_sql(cycle_id, [territory]) if territory else ""
+    where = f"WHERE v.territory = {literal(territory)}" if territory else ""
     systems = f"WHERE system = {literal(system)}" if system else ""
-    accepted = ", ".join(
-        f"MAX(CASE WHEN action = '{action}' THEN new_value END) AS {action}"
-        for action in DIMENSION_COLUMNS
-    )
+    values = customer_values_sql(cycle_id, targeted, goals, statuses=("accepted",), customers=on)
     with BulkConnection(database) as bulk:
         return bulk.read(
             f"""
-            SELECT s.territory, s.customer_id AS harmonia_id, x.system, x.source_id,
+            SELECT v.territory, v.customer_id AS harmonia_id, x.system, x.source_id,
                 c.type, c.first_name, c.last_name, c.specialty, c.city,
-                COALESCE(r.segment, a.final_segment) AS segment,
-                COALESCE(r.needs, a.needs) AS needs, COALESCE(r.tier, a.tier) AS tier,
-                COALESCE(r.target, a.refined_target,
-                    {target_sql("COALESCE(r.segment, a.final_segment)", targeted)}) AS target,
-                COALESCE(CAST(r.goal AS BIGINT), CAST(a.refined_goal AS BIGINT),
-                    {goal_sql("COALESCE(r.segment, a.final_segment)", goals or {})}) AS goal
-            FROM refinement_scope s
-            JOIN assignment a ON a.cycle_id = s.cycle_id AND a.customer_id = s.customer_id
-            JOIN customer c ON c.id = s.customer_id
+                v.segment, v.needs, v.tier, v.target, v.goal
+            FROM ({values}) v
+            JOIN customer c ON c.id = v.customer_id
             LEFT JOIN (
                 SELECT customer_id, system, source_id, ROW_NUMBER() OVER (
                     PARTITION BY customer_id ORDER BY system, source_id) AS rn
                 FROM crosswalk {systems}
-            ) x ON x.customer_id = s.customer_id AND x.rn = 1
-            LEFT JOIN (
-                SELECT customer_id, {accepted} FROM refinement_request
-                WHERE cycle_id = {cycle_id} AND status = 'accepted' GROUP BY customer_id
-            ) r ON r.customer_id = s.customer_id
-            WHERE s.cycle_id = {cycle_id} {where}
-            ORDER BY s.territory, c.last_name, c.first_name, s.customer_id
+            ) x ON x.customer_id = v.customer_id AND x.rn = 1
+            {where}
+            ORDER BY v.territory, c.last_name, c.first_name, v.customer_id
             """
         )
