@@ -185,6 +185,31 @@ def test_a_cycle_run_before_0700_reruns_with_the_answers_changed_since(
     assert exact.exit_code == 0 and "read as they are now" not in exact.output
 
 
+def test_an_erased_response_id_is_never_given_again(h1: str, tiny: Catalog, tmp_path: Path) -> None:
+    """Review5 12: ids came from the rows still held, so erasing the holder of the
+    highest response id gave it to the next response loaded, another person's."""
+    from harmonia.master.privacy import erase
+
+    top = max(query(h1, STORED), key=lambda row: row["id"])
+    erase(Database(h1), top["customer_id"], actor="dpo")
+    assert top["id"] not in {row["id"] for row in query(h1, STORED)}
+    (other, *_) = query(
+        h1,
+        f"SELECT source_id FROM crosswalk WHERE customer_id <> {top['customer_id']} "
+        "ORDER BY source_id",
+    )
+    new = write(
+        tmp_path / "new.csv",
+        f"{RESPONSES_HEADER}\n{other['source_id']};tiny-profile;1;rep9;2026-07-01;usage;lots\n",
+    )
+    (result,) = load(h1, tiny, new, country="NL")
+    given = [row["id"] for row in query(h1, STORED) if row["batch_id"] == result.batch_id]
+    assert given == [top["id"] + 1]
+    assert query(h1, "SELECT last_id FROM fact_id_mark WHERE fact_table = 'response'") == [
+        {"last_id": top["id"] + 1}
+    ]
+
+
 def test_a_lost_answer_file_is_a_clear_error(
     h1: str, harmonia_cli: Callable, tiny: Catalog
 ) -> None:

@@ -76,6 +76,7 @@ class ResponseMerger(Merger):
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
         self.facts = facts_of(self.bulk.database)
         self.next_id = self.facts.next_id(self.bulk, "response")
+        self.first_id = self.next_id
         self.duck.execute(
             "CREATE OR REPLACE TEMP TABLE known (id BIGINT, harmonia_id BIGINT, questionnaire "
             "VARCHAR, version VARCHAR, respondent VARCHAR, answered_at VARCHAR, reset BOOLEAN)"
@@ -272,6 +273,8 @@ class ResponseMerger(Merger):
             int(counts.get(outcome, 0)) for outcome in ("new", "updated", "unchanged")
         )
         self.bulk.sync_sequence("response")
+        if self.next_id > self.first_id:
+            self.facts.mark_ids(self.bulk, "response", self.next_id - 1)
         self.bulk.analyze("response", "answer")
 
 

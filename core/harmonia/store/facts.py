@@ -167,8 +167,29 @@ class Facts:
         raise NotImplementedError
 
     def next_id(self, bulk: BulkConnection, table: str) -> int:
-        """The first id above every stored one of ``table`` (writers of it are serialized)."""
+        """The first id above every one ``table`` ever gave, erased rows' too (writers of
+        it are serialized): see :class:`harmonia.store.models.FactIdMark`."""
         raise NotImplementedError
+
+    def mark_ids(self, bulk: BulkConnection, table: str, last_id: int) -> None:
+        """Record that ``table`` gave ids up to ``last_id``, in the transaction of ``bulk``
+        (the batch's commit): erasing the rows never lowers the next id."""
+        bulk.execute(
+            "INSERT INTO fact_id_mark (fact_table, last_id) VALUES "
+            f"({literal(table)}, {int(last_id)}) ON CONFLICT (fact_table) DO UPDATE SET "
+            "last_id = CASE WHEN excluded.last_id > fact_id_mark.last_id "
+            "THEN excluded.last_id ELSE fact_id_mark.last_id END"
+        )
+
+    @staticmethod
+    def _marked(bulk: BulkConnection, table: str) -> int:
+        """The highest id ``table`` gave, as marked (0: none marked)."""
+        return int(
+            bulk.scalar(
+                "SELECT COALESCE(MAX(last_id), 0) FROM fact_id_mark "
+                f"WHERE fact_table = {literal(table)}"
+            )
+        )
 
     def select_into(
         self,
@@ -257,7 +278,7 @@ class TableFacts(Facts):
 
     def next_id(self, bulk: BulkConnection, table: str) -> int:
         bulk.lock(table)
-        return bulk.next_id(table)
+        return max(bulk.next_id(table), self._marked(bulk, table) + 1)
 
 
 class ParquetFacts(Facts):
@@ -528,7 +549,7 @@ class ParquetFacts(Facts):
     def next_id(self, bulk: BulkConnection, table: str) -> int:
         # The caller holds the load lock: no other writer gives ids meanwhile.
         found = self.read(bulk, f"SELECT COALESCE(MAX(id), 0) + 1 AS next FROM {table}")
-        return int(found.column(0)[0].as_py())
+        return max(int(found.column(0)[0].as_py()), self._marked(bulk, table) + 1)
 
     def _checked(self, run: Any) -> Any:
         """A file that is not the Parquet harmonia wrote is a clear error, not a traceback."""

@@ -69,6 +69,21 @@ class FactFiles(SQLModel, table=True):
     )
 
 
+class FactIdMark(SQLModel, table=True):
+    """The highest id ever given to a fact table's rows, which erasure never lowers.
+
+    A store that keeps its facts as files (:mod:`harmonia.store.facts`) would
+    otherwise give ids from the rows it still holds, and so give an erased
+    response's id to another person's; PostgreSQL's sequences never reuse one.
+    Raised in the transaction that commits the load batch.
+    """
+
+    __tablename__ = "fact_id_mark"
+
+    fact_table: str = Field(primary_key=True)
+    last_id: int
+
+
 class Customer(SQLModel, table=True):
     """A customer (HCP or HCO) with one stable harmonia id.
 
