@@ -29,6 +29,7 @@ TABLES = {
     "customer_merge",
     "customer_redirect",
     "fact_files",
+    "fact_id_mark",
     "cycle",
     "cycle_input",
     "golden_value",
