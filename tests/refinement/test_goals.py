@@ -268,3 +268,19 @@ def test_a_goal_is_checked_against_the_customer_as_refined_so_far(
     assert planned("T1") == 5
     (c01,) = _submit(app, cycle, [("C01", "2", "rita")])
     assert c01["message"] == "customer 1 is not on the target list: ask for it as a target first"
+
+
+def test_a_batch_without_a_goal_does_not_count_capacity(
+    feedback: tuple[Harmonia, int], monkeypatch
+) -> None:
+    """Capacity (the spec, the roster, every territory) is read for a batch holding a goal only."""
+    from field_market import ask
+
+    app, cycle = feedback
+    counted: list[int] = []
+    capacity = app.refinement.capacity
+    monkeypatch.setattr(app.refinement, "capacity", lambda c: counted.append(c.id) or capacity(c))
+    assert ask(app, cycle, "C03", "tier", "B", "data error", "rita")["status"] == "pending"
+    assert counted == []
+    assert ask(app, cycle, "C02", "goal", "4", "access", "rita")["status"] == "pending"
+    assert counted == [cycle]

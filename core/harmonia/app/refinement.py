@@ -559,7 +559,9 @@ class Refinement:
             table,
             targeted=self.targeted(cycle),
             goals=self.goals(cycle),
-            capacity=self.capacity(cycle),
+            # Only a goal is checked against capacity (it resolves the spec and reads
+            # the roster and every territory): a batch without one does not pay for it.
+            capacity=self.capacity(cycle) if "goal" in table.column("action").to_pylist() else None,
         )
         return Submitted(checked.to_pylist())
 
