@@ -185,9 +185,13 @@ def test_a_cycle_run_before_0700_reruns_with_the_answers_changed_since(
     assert exact.exit_code == 0 and "read as they are now" not in exact.output
 
 
-def test_an_erased_response_id_is_never_given_again(h1: str, tiny: Catalog, tmp_path: Path) -> None:
-    """Review5 12: ids came from the rows still held, so erasing the holder of the
-    highest response id gave it to the next response loaded, another person's."""
+def test_an_erased_response_id_is_never_given_again(
+    universe: str, tiny: Catalog, tmp_path: Path
+) -> None:
+    """Review5 12: ids came from the rows still held (files or table), so erasing the
+    holder of the highest response id gave it to the next response loaded, another
+    person's."""
+    h1 = universe
     from harmonia.master.privacy import erase
 
     top = max(query(h1, STORED), key=lambda row: row["id"])
