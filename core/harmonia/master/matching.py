@@ -109,8 +109,8 @@ class MatchResult:
         return attrs.asdict(self)
 
 
-def normalised_records(country: str, table: str = "customers") -> str:
-    """SQL (DuckDB, over ``table``, ``customers``): the fields compared, made comparable."""
+def normalised_records(country: str, table: str = "customers", systems: str = "systems") -> str:
+    """SQL (DuckDB, over ``table`` and ``systems``): the fields compared, made comparable."""
     name = "NULLIF(regexp_replace(lower(strip_accents({0})), '[^a-z]', '', 'g'), '')"
     # Columns a store left all empty come over untyped: text first.
     text = "CAST({0} AS VARCHAR)"
@@ -131,7 +131,7 @@ def normalised_records(country: str, table: str = "customers") -> str:
         FROM {table}
         -- the systems that know the customer (two, once identifiers made one)
         LEFT JOIN (SELECT customer_id, list(DISTINCT system ORDER BY system) AS systems
-                   FROM systems GROUP BY customer_id) known ON known.customer_id = {table}.id
+                   FROM {systems} GROUP BY customer_id) known ON known.customer_id = {table}.id
         WHERE country = {literal(country)}
     """
 
@@ -270,6 +270,8 @@ def _systems(duplicates: float, pairs: float) -> Any:
 def _inside_one_system(duck: Any, universe: int) -> tuple[float, float] | None:
     """(Share of one person's pairs of records inside one system, share of all pairs), or None.
 
+    Counted on ``all_records`` (``universe`` of them), each known to its own systems.
+
     One person's pairs are those sharing a ``mailboxes`` address (the prior's
     rule); a pair of customers is inside one system when they have a system in
     common, counted once however many they share. None with one system, or
@@ -277,7 +279,7 @@ def _inside_one_system(duck: Any, universe: int) -> tuple[float, float] | None:
     """
     ((systems, inside, sharing),) = duck.sql(
         """
-        WITH mine AS (SELECT unique_id, email, systems FROM records
+        WITH mine AS (SELECT unique_id, email, systems FROM all_records
                       WHERE email IN (SELECT email FROM mailboxes))
         SELECT (SELECT COUNT(DISTINCT system) FROM systems),
             COUNT(*) FILTER (len(list_intersect(l.systems, r.systems)) > 0), COUNT(*)
@@ -290,7 +292,7 @@ def _inside_one_system(duck: Any, universe: int) -> tuple[float, float] | None:
     # survivor both systems know is counted once, not once per system.
     ((same,),) = duck.sql(
         """
-        WITH sets AS (SELECT systems, COUNT(*) AS n FROM records
+        WITH sets AS (SELECT systems, COUNT(*) AS n FROM all_records
                       WHERE systems IS NOT NULL GROUP BY systems)
         SELECT COALESCE(SUM(CASE WHEN a.systems = b.systems THEN a.n * (a.n - 1) / 2
                                  ELSE a.n * b.n END), 0)
@@ -307,13 +309,16 @@ def score_pairs(
     on_stage: Callable[[str], None] = lambda _: None,
     *,
     population: str = "customers",
+    record_systems: str = "systems",
     rejected: str | None = None,
 ) -> tuple[int, int, float, str]:
     """Score the candidate pairs of ``customers`` into ``scored`` (DuckDB tables).
 
     ``systems`` (``customer_id, system``) says which systems know each customer.
-    The prior is estimated on ``population``, every customer record of the
-    country (merged ones too: ``customers`` are those not merged yet), leaving
+    The prior is estimated, and the model trained, on ``population``, every
+    customer record of the country (merged ones too: ``customers`` are those
+    not merged yet), each known to its own systems (``record_systems``), so a
+    re-run after merges scores by the model the first run had; the prior leaves
     out the pairs in ``rejected`` (``left_id, right_id``: two people, a steward said).
 
     ``scored`` has ``left_id, right_id, probability`` and each field's
@@ -336,9 +341,10 @@ def score_pairs(
         + (
             "SELECT * FROM records"
             if population == "customers"
-            else normalised_records(country, population)
+            else normalised_records(country, population, record_systems)
         )
     )
+    records = duck.sql("SELECT COUNT(*) FROM all_records").fetchall()[0][0]
     duck.execute(
         "CREATE OR REPLACE TABLE mailboxes AS SELECT email, COUNT(*) AS holders FROM all_records "
         f"WHERE email IS NOT NULL GROUP BY email HAVING COUNT(*) <= {MAILBOX_HOLDERS}"
@@ -346,11 +352,10 @@ def score_pairs(
     on_stage("estimating the prior")
     prior, prior_from = _estimate_prior(duck, universe, rejected)
     db_api = DuckDBAPI(connection=duck)
-    inside = _inside_one_system(duck, universe)
-    linker = Linker(
-        db_api.register("records"), settings(universe, inside, prior), log_level="ERROR"
-    )
-    if universe >= TRAIN_FROM:
+    inside = _inside_one_system(duck, records)
+    model = settings(universe, inside, prior)
+    if records >= TRAIN_FROM:
+        linker = Linker(db_api.register("all_records"), model, log_level="ERROR")
         on_stage("estimating u from random pairs")
         linker.training.estimate_u_using_random_sampling(max_pairs=U_PAIRS, seed=42)
         on_stage("estimating m by expectation maximisation")
@@ -369,7 +374,7 @@ def score_pairs(
         )
         model = _floored(linker.misc.save_model_to_json())
         model["probability_two_random_records_match"] = prior
-        linker = Linker(db_api.register("records"), model, log_level="ERROR")
+    linker = Linker(db_api.register("records"), model, log_level="ERROR")
     on_stage("scoring candidate pairs")
     predictions = linker.inference.predict()
     names = {c.unquote().name for c in predictions.columns}
@@ -529,6 +534,15 @@ def match(
                 + of_country.format("x")
             ),
         )
+        # Each record's own systems, a merged one's too: what the model is trained on.
+        _copy(
+            duck,
+            "record_systems",
+            bulk.read(
+                "SELECT DISTINCT x.customer_id, x.system FROM crosswalk x "
+                f"JOIN customer c ON c.id = x.customer_id WHERE c.country = {literal(country)}"
+            ),
+        )
         _copy(
             duck,
             "decided",
@@ -542,7 +556,12 @@ def match(
         "SELECT left_id, right_id FROM decided WHERE status = 'rejected'"
     )
     universe, compared, prior, prior_from = score_pairs(
-        duck, country, on_stage, population="population", rejected="rejected"
+        duck,
+        country,
+        on_stage,
+        population="population",
+        record_systems="record_systems",
+        rejected="rejected",
     )
     merge_from = merge_threshold
     if not prior_from.startswith("estimated") and merge_threshold < UNCALIBRATED_MERGE:
