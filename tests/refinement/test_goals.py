@@ -284,3 +284,35 @@ def test_a_batch_without_a_goal_does_not_count_capacity(
     assert counted == []
     assert ask(app, cycle, "C02", "goal", "4", "access", "rita")["status"] == "pending"
     assert counted == [cycle]
+
+
+def test_a_carried_goal_must_fit_the_re_run_s_capacity(
+    feedback: tuple[Harmonia, int], tmp_path: Path, monkeypatch
+) -> None:
+    """A re-run with fewer calls to make on T1 (its rep at half time: 440) does not carry
+    a goal that no longer fits; a lower one, making room, is carried."""
+    import attrs
+    import field_market
+
+    app, old = feedback
+    raised, lowered = (
+        r["id"] for r in _submit(app, old, [("C02", "800", "dora"), ("C01", "4", "dora")])
+    )
+    new = field_market.run(app, tmp_path)
+    capacity = app.refinement.capacity
+    monkeypatch.setattr(
+        app.refinement,
+        "capacity",
+        lambda c: attrs.evolve(
+            capacity(c), calls={**capacity(c).calls, "T1": 440}, reps={"T1": 0.5}
+        ),
+    )
+    outcomes = {r["id"]: r for r in app.refinement.carry_over(old, new).requests}
+    # In their order: C02's 11 - 3 + 800 = 808 is over 440 and adds nothing; C01's 4 fits.
+    assert outcomes[raised]["outcome"] == "conflict"
+    assert outcomes[lowered]["outcome"] == "carried"
+    assert outcomes[raised]["why"].startswith(
+        f"in the re-run (cycle {new}) calls planned for territory T1 would be 808 against "
+        "a capacity of 440 (0.5 rep(s) x 220 working days"
+    )
+    assert [r.carried_from for r in app.refinement.requests(new)] == [lowered]

@@ -242,7 +242,10 @@ class Refinement:
             )
         freeze_scope(self.app.database, new)
         targeted, goals = self.targeted(new), self.goals(new)
-        report = carry_over_report(self.app.database, old_cycle, new_cycle, targeted, goals)
+        capacity = self.capacity(new)
+        report = carry_over_report(
+            self.app.database, old_cycle, new_cycle, targeted, goals, capacity
+        )
         if dry_run:
             return report
         self._check(new, lifecycle.FEEDBACK)
@@ -259,7 +262,9 @@ class Refinement:
                         "carried over (managers deciding): nothing was carried",
                         fix="run the carry-over again once the managers are done",
                     ) from None
-                report = carry_over_report(self.app.database, old_cycle, new_cycle, targeted, goals)
+                report = carry_over_report(
+                    self.app.database, old_cycle, new_cycle, targeted, goals, capacity
+                )
         from harmonia.refinement.requests import expire_pending
         from harmonia.store.bulk import BulkConnection
         from harmonia.store.transitions import move_cycle
@@ -281,7 +286,7 @@ class Refinement:
         # dead cycle.
         with BulkConnection(self.app.database) as bulk:
             bulk.lock("refinement_request")
-        late = carry_over_report(self.app.database, old_cycle, new_cycle, targeted, goals)
+        late = carry_over_report(self.app.database, old_cycle, new_cycle, targeted, goals, capacity)
         if late.requests:
             try:
                 apply_carry_over(self.app.database, late, actor=self.app.actor)

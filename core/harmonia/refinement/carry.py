@@ -11,7 +11,10 @@ with the re-run:
                  cycle with its status, decision and history (``carried_from``);
 ``not needed``   the re-run already gives the value the request asked for;
 ``conflict``     the customer is gone, moved to another territory, or the re-run
-                 changed the value the request started from.
+                 changed the value the request started from; or a call goal no
+                 longer fits its territory's capacity in the re-run (fewer reps,
+                 more calls planned): carried goals count in their order, as a
+                 batch's do.
 
 In the old cycle a carried request becomes ``carried`` and the others
 ``expired``, each with a message saying why (the rep is shown it): none is
@@ -28,8 +31,9 @@ from collections.abc import Mapping, Sequence
 import attrs
 
 from harmonia.compute import duckdb_connection
+from harmonia.refinement.policy import CallCapacity
 from harmonia.refinement.requests import stored_time
-from harmonia.refinement.snapshot import goal_sql, target_sql
+from harmonia.refinement.snapshot import goal_sql, planned_calls_sql, target_sql
 from harmonia.sql import literal
 from harmonia.store.bulk import BulkConnection
 from harmonia.store.database import Database
@@ -99,12 +103,14 @@ def carry_over_report(
     new_cycle: int,
     targeted: Sequence[str] = (),
     goals: Mapping[str, int] | None = None,
+    capacity: CallCapacity | None = None,
 ) -> CarryOver:
     """The open requests of ``old_cycle`` and how each fares in ``new_cycle``.
 
     ``new_cycle``'s refinement scope must be frozen (its territories);
     ``targeted`` are the segments its plan targets, ``goals`` the calls its plan
-    gives each segment.
+    gives each segment, ``capacity`` the calls each territory can make (a carried
+    goal must still fit).
     """
     with BulkConnection(database) as bulk:
         requests = bulk.read(
@@ -160,7 +166,48 @@ def carry_over_report(
         duck.close()
     for row in rows:
         row["why"] = _why(row, new_cycle)
+    if capacity is not None:
+        _cap_goals(database, rows, new_cycle, targeted, goals or {}, capacity)
     return CarryOver(old_cycle, new_cycle, rows)
+
+
+def _cap_goals(
+    database: Database,
+    rows: list[dict],
+    new_cycle: int,
+    targeted: Sequence[str],
+    goals: Mapping[str, int],
+    capacity: CallCapacity,
+) -> None:
+    """Carried goals that no longer fit their territory's capacity in the re-run become
+    conflicts: each territory's calls planned in the re-run (its open requests in),
+    then the carried goals one by one in order, a lower one making room (requests,
+    not customers: a few per territory)."""
+    carried = [r for r in rows if r["outcome"] == "carried" and r["action"] == "goal"]
+    if not carried:
+        return
+    territories = sorted({str(r["territory"]) for r in carried})
+    with BulkConnection(database, write=False) as bulk:
+        planned = {
+            str(row["territory"]): int(row["calls"] or 0)
+            for row in bulk.read(
+                planned_calls_sql(new_cycle, goals, territories, targeted)
+            ).to_pylist()
+        }
+    for row in carried:
+        territory = str(row["territory"])
+        before, limit = planned.get(territory, 0), capacity.calls.get(territory)
+        added = int(row["new_value"]) - int(row["old_value"])
+        if added <= 0 or limit is None or before + added <= limit:
+            planned[territory] = before + added
+            continue
+        row["outcome"] = "conflict"
+        row["why"] = (
+            f"in the re-run (cycle {new_cycle}) calls planned for territory {territory} would "
+            f"be {before + added:,} against a capacity of {limit:,} "
+            f"({capacity.reps.get(territory, 0.0):g} rep(s) x {capacity.basis}): ask again "
+            "if still needed"
+        )
 
 
 class Changed(Exception):
