@@ -261,17 +261,11 @@ def merge_pairs(database: Database, *, country: str, actor: str) -> int:
             return 0
         _into(duck, "pairs", pairs)
         _groups(duck)
-        _into(
+        _person_identifiers(
             duck,
-            "identifiers",
-            # Every id of each customer's person: identifiers stay on a merged id.
-            bulk.read(
-                "SELECT COALESCE(r.survivor_id, i.customer_id) AS customer_id, i.scheme, i.value "
-                "FROM identifier i LEFT JOIN customer_redirect r ON r.merged_id = i.customer_id "
-                "WHERE COALESCE(r.survivor_id, i.customer_id) IN "
-                f"(SELECT left_id FROM match_pair p WHERE {where} "
-                f"UNION SELECT right_id FROM match_pair p WHERE {where})"
-            ),
+            bulk,
+            f"SELECT left_id FROM match_pair p WHERE {where} "
+            f"UNION SELECT right_id FROM match_pair p WHERE {where}",
         )
         _into(duck, "redirects", bulk.read("SELECT merged_id, survivor_id FROM customer_redirect"))
         first = bulk.next_id("customer_merge")
@@ -375,16 +369,7 @@ def merge_accepted(
     ]
     _groups(duck)
     persons = bulk.stage(duck.sql("SELECT id FROM persons").to_arrow_table(), "persons", key="id")
-    # Every id of each person: identifiers stay on the ids merged into them.
-    _into(
-        duck,
-        "identifiers",
-        bulk.read(
-            "SELECT COALESCE(r.survivor_id, i.customer_id) AS customer_id, i.scheme, i.value "
-            "FROM identifier i LEFT JOIN customer_redirect r ON r.merged_id = i.customer_id "
-            f"WHERE COALESCE(r.survivor_id, i.customer_id) IN (SELECT id FROM {persons})"
-        ),
-    )
+    _person_identifiers(duck, bulk, f"SELECT id FROM {persons}")
     _into(
         duck,
         "countries",
@@ -516,6 +501,20 @@ def _into(duck: Any, name: str, table: Any) -> None:
     duck.register("incoming", table)
     duck.execute(f"CREATE OR REPLACE TABLE {name} AS SELECT * FROM incoming")
     duck.unregister("incoming")
+
+
+def _person_identifiers(duck: Any, bulk: BulkConnection, persons: str) -> None:
+    """DuckDB table ``identifiers``: every identifier of the persons whose ids
+    ``persons`` selects, under the person's id (identifiers stay on a merged id)."""
+    _into(
+        duck,
+        "identifiers",
+        bulk.read(
+            "SELECT COALESCE(r.survivor_id, i.customer_id) AS customer_id, i.scheme, i.value "
+            "FROM identifier i LEFT JOIN customer_redirect r ON r.merged_id = i.customer_id "
+            f"WHERE COALESCE(r.survivor_id, i.customer_id) IN ({persons})"
+        ),
+    )
 
 
 def _groups(duck: Any) -> None:

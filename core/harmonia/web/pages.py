@@ -15,6 +15,8 @@ from starlette.templating import Jinja2Templates
 from harmonia.errors import HarmoniaError
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from harmonia.app import Harmonia
 
 COOKIE = "harmonia_token"
@@ -155,41 +157,21 @@ class _Pages:
         )
 
     async def requests(self, request: Request) -> Response:
-        person = self._person(request)
-        if person is None:
-            return RedirectResponse("/login", status_code=303)
-        cycle_id = int(request.path_params["cycle"])
-        form = await request.form()
-        territory = str(form.get("territory", ""))
-        refinement = self.harmonia.refinement
-        if territory not in refinement.territories_of(person):
-            error = PermissionError(f"territory {territory} is not yours")
-            return self._error(request, person, error, 403)
-        try:
-            cycle = refinement.cycle(cycle_id)
-            dimensions = refinement.policy(cycle).dimensions
+        def changes(form: Any, person: str, cycle_id: int, territory: str) -> list:
+            refinement = self.harmonia.refinement
+            dimensions = refinement.policy(refinement.cycle(cycle_id)).dimensions
             proposal = refinement.proposal(cycle_id, territory).to_pylist()
-            changes = _changes(form, proposal, dimensions, person)
-            submitted = refinement.submit(cycle_id, changes).requests if changes else []
-        except HarmoniaError as error:
-            return self._error(request, person, error, 409)
-        return self._cycle(request, person, cycle_id, territory, submitted=submitted)
+            asked = _changes(form, proposal, dimensions, person)
+            return refinement.submit(cycle_id, asked).requests if asked else []
+
+        return await self._submitted(request, changes)
 
     async def accounts(self, request: Request) -> Response:
         """An account added to, or kept on, one of the person's territories (by its id:
         the customer is not on the page, which shows their territory only)."""
-        person = self._person(request)
-        if person is None:
-            return RedirectResponse("/login", status_code=303)
-        cycle_id = int(request.path_params["cycle"])
-        form = await request.form()
-        territory = str(form.get("territory", ""))
-        refinement = self.harmonia.refinement
-        if territory not in refinement.territories_of(person):
-            error = PermissionError(f"territory {territory} is not yours")
-            return self._error(request, person, error, 403)
-        try:
-            submitted = refinement.request(
+
+        def account(form: Any, person: str, cycle_id: int, territory: str) -> list:
+            return self.harmonia.refinement.request(
                 cycle_id,
                 str(form.get("customer", "")).strip(),
                 action=str(form.get("kind", "")),
@@ -198,6 +180,25 @@ class _Pages:
                 comment=str(form.get("comment", "")),
                 requester=person,
             ).requests
+
+        return await self._submitted(request, account)
+
+    async def _submitted(
+        self, request: Request, submit: Callable[[Any, str, int, str], list]
+    ) -> Response:
+        """A rep's form on one of their own territories: ``submit`` makes the requests
+        (another territory is refused before anything is read)."""
+        person = self._person(request)
+        if person is None:
+            return RedirectResponse("/login", status_code=303)
+        cycle_id = int(request.path_params["cycle"])
+        form = await request.form()
+        territory = str(form.get("territory", ""))
+        if territory not in self.harmonia.refinement.territories_of(person):
+            error = PermissionError(f"territory {territory} is not yours")
+            return self._error(request, person, error, 403)
+        try:
+            submitted = submit(form, person, cycle_id, territory)
         except HarmoniaError as error:
             return self._error(request, person, error, 409)
         return self._cycle(request, person, cycle_id, territory, submitted=submitted)
