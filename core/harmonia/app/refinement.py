@@ -566,7 +566,9 @@ class Refinement:
             goals=self.goals(cycle),
             # Only a goal is checked against capacity (it resolves the spec and reads
             # the roster and every territory): a batch without one does not pay for it.
-            capacity=self.capacity(cycle) if "goal" in table.column("action").to_pylist() else None,
+            capacity=self.capacity(cycle)
+            if table.column("action").index("goal").as_py() >= 0
+            else None,
         )
         return Submitted(checked.to_pylist())
 
