@@ -195,8 +195,8 @@ def test_auto_rules_decide_goals_and_accounts(feedback: tuple[Harmonia, int]) ->
     record = app.refinement.cycle(cycle)
     policy = app.refinement.policy(record)
     rules = (
-        AutoRule("one-call-more", "action = 'goal' AND steps <= 1", "accept", "one call: fine"),
-        AutoRule("no-big-goal", "action = 'goal' AND steps > 4", "reject", "ask the MSL"),
+        AutoRule("one-call-more", "calls_added <= 1", "accept", "one call: fine"),
+        AutoRule("no-big-goal", "action = 'goal' AND calls_added > 4", "reject", "ask the MSL"),
         AutoRule("keep-access", "action = 'keep' AND reason = 'access'", "accept", "kept"),
     )
     policy = attrs.evolve(policy, auto_rules=rules)
@@ -228,6 +228,30 @@ def test_auto_rules_decide_goals_and_accounts(feedback: tuple[Harmonia, int]) ->
         ("rejected", "auto:no-big-goal", "ask the MSL"),
         ("pending", "manager", "waiting for the decision of dora"),
         ("accepted", "auto:keep-access", "kept"),
+    ]
+
+
+def test_an_auto_rule_on_moves_decides_no_goal_and_no_account(
+    feedback: tuple[Harmonia, int],
+) -> None:
+    """The policy's "one step down for access" (``steps = -1``) is a segment or tier
+    move's: a goal one call lower, or an account kept, for access waits for the
+    manager (review4 NIT 18: it was accepted automatically as a step down)."""
+    from field_market import ask
+
+    app, cycle = feedback
+    outcomes = [
+        ask(app, cycle, *args)
+        for args in (
+            ("C01", "goal", "5", "access", "rita"),  # one call fewer (6 -> 5)
+            ("C02", "tier", "C", "access", "rita"),  # one step down
+            ("C05", "keep", "T1", "access", "rita"),
+        )
+    ]
+    assert [(o["status"], o["rule"]) for o in outcomes] == [
+        ("pending", "manager"),
+        ("accepted", "auto:access-step-down"),
+        ("pending", "manager"),
     ]
 
 

@@ -111,6 +111,38 @@ def test_an_auto_rule_naming_what_a_request_does_not_have_is_a_load_error(
     assert "'acces'" in message
 
 
+def test_an_auto_rule_over_facts_a_kind_of_request_does_not_have_is_a_load_error(
+    register_pack, harmonia_plugins
+) -> None:
+    """``steps`` is a move's size: a rule declared for goals, or naming goals, while
+    reading it would never decide what its author meant (review4 NIT 18)."""
+    from harmonia import AutoRule, RefinementPolicy
+    from harmonia.testing import module_pack
+
+    policy = RefinementPolicy(
+        name="muddled",
+        description="auto rules reading a move's steps for call goals",
+        dimensions=("segment", "goal"),
+        reasons=("access",),
+        auto_rules=(
+            AutoRule("declared", "steps <= 1", "accept", "fine", actions=("goal",)),
+            AutoRule("named", "action = 'goal' AND steps <= 1", "accept", "fine"),
+            AutoRule("elsewhere", "reason = 'access'", "accept", "fine", actions=("tier",)),
+            AutoRule("right", "calls_added <= 1", "accept", "fine"),
+        ),
+    )
+    register_pack(module_pack("muddled", harmonia_refinement_policies=lambda: [policy]))
+    catalog = harmonia_plugins.catalog()
+    assert "muddled" not in catalog.refinement_policies
+    message = " ".join(catalog.warnings)
+    assert "auto_rules[0].actions: steps describes segment, needs, tier requests, not goal" in (
+        message
+    )
+    assert "auto_rules[1].when: the rule names goal requests but reads steps" in message
+    assert "auto_rules[2].actions: 'tier' is not one of the policy's dimensions" in message
+    assert "auto_rules[3]" not in message
+
+
 def test_publishing_expires_what_a_superseded_round_left_undecided(
     feedback: tuple[Harmonia, int], tmp_path: Path
 ) -> None:

@@ -18,11 +18,17 @@ class AutoRule:
 
     ``when`` is a condition in the rule language (as segmentation rules) over a
     request: ``action`` (segment, needs, tier, target, goal, add, keep),
-    ``reason``, ``old_value``, ``new_value``, ``steps`` (how far up the
-    dimension's order: 1 is one step up, -1 one step down; of a call goal, the
-    calls added), ``to_top`` (the new value is the highest), the
-    customer's current ``segment``, ``needs`` and ``tier``, and ``role`` (rep
-    or manager). Rules are tried in order; the first that holds decides.
+    ``reason``, ``old_value``, ``new_value``, ``steps`` (of a segment, needs
+    or tier move, how far up the dimension's order: 1 is one step up, -1 one
+    step down), ``to_top`` (of such a move, the new value is the highest),
+    ``calls_added`` (of a call goal, the calls added), the customer's current
+    ``segment``, ``needs`` and ``tier``, and ``role`` (rep or manager). Rules
+    are tried in order; the first that holds decides.
+
+    A rule decides only the kinds of request it can describe: those of
+    ``actions`` when declared, else those every fact it reads describes (a rule
+    reading ``steps`` decides segment, needs and tier moves, never a goal or an
+    account), among the policy's dimensions.
     """
 
     #: The rule's id, shown as ``auto:<name>`` with each request it decides.
@@ -33,6 +39,9 @@ class AutoRule:
     decision: Literal["accept", "reject"]
     #: What the rep is shown, in the field's language.
     message: str
+    #: The kinds of request it decides (``segment``, ``goal`` …); empty: every kind
+    #: the facts it reads describe.
+    actions: tuple[str, ...] = ()
 
 
 #: The kinds of request a policy may let reps make (its ``dimensions``).

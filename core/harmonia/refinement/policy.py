@@ -44,7 +44,7 @@ import pyarrow as pa
 from harmonia.definitions import RefinementPolicy
 from harmonia.errors import DefinitionError
 from harmonia.rules import compile_condition, to_sql
-from harmonia.rules.policy import auto_rule_problems
+from harmonia.rules.policy import auto_rule_problems, decided_kinds
 from harmonia.sql import quote, text_list
 
 #: Requests that change the work or whose customer it is, not the customer's
@@ -198,8 +198,8 @@ def _checks_sql(context: Context) -> str:
             CASE WHEN i.action IN ({accounts}) THEN i.new_value ELSE s.territory END
     ), placed AS (
         SELECT r.*, old.position AS old_position, new.position AS new_position,
-            CASE WHEN r.action = 'goal' THEN r.new_goal - r.goal
-                ELSE old.position - new.position END AS steps,
+            old.position - new.position AS steps,
+            CASE WHEN r.action = 'goal' THEN r.new_goal - r.goal END AS calls_added,
             COALESCE(new.position = 0, FALSE) AS to_top,
             (SELECT string_agg(value, ', ' ORDER BY position) FROM orders
                 WHERE dimension = r.action) AS values_of
@@ -383,7 +383,7 @@ def _moves_check(policy: RefinementPolicy) -> str:
     if policy.moves != "adjacent":
         return "NULL"
     return (
-        "CASE WHEN role = 'rep' AND action <> 'goal' AND abs(steps) > 1 THEN ['policy.moves', 'a move from ' || old_value || ' to ' "
+        "CASE WHEN role = 'rep' AND abs(steps) > 1 THEN ['policy.moves', 'a move from ' || old_value || ' to ' "
         "|| new_value || ' is ' || abs(steps) || ' steps; the policy allows one step up "
         "or down'] END"
     )
@@ -399,7 +399,13 @@ class _AutoSql:
 def _auto_rules_sql(policy: RefinementPolicy) -> _AutoSql:
     decisions, rules, messages = [], [], []
     for rule in policy.auto_rules:
-        condition = to_sql(compile_condition(rule.when), "duckdb")
+        # Only the kinds of request the rule describes: "one step down" is no goal's.
+        kinds = decided_kinds(rule, policy)
+        if not kinds:
+            continue
+        condition = (
+            f"action IN ({text_list(kinds)}) AND ({to_sql(compile_condition(rule.when), 'duckdb')})"
+        )
         outcome = "accepted" if rule.decision == "accept" else "rejected"
         decisions.append(f"WHEN {condition} THEN '{outcome}'")
         rules.append(f"WHEN {condition} THEN {quote('auto:' + rule.name)}")
