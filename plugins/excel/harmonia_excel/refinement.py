@@ -124,7 +124,12 @@ def write_workbook(
     language: str,
 ) -> Path:
     """Write one territory's proposal (``rows`` as ``app.refinement.proposal`` gives them)."""
-    return _write(rows, out, meta, offered_moves(orders, moves), reasons, language)
+    import pyarrow as pa
+
+    table = pa.Table.from_pylist(rows) if rows else pa.table({"harmonia_id": pa.array([], "int64")})
+    offered = offered_moves(orders, moves)
+    (path,) = _write_books(table, [(0, len(rows), out, meta)], offered, tuple(reasons), language)
+    return path
 
 
 def write_workbooks(
@@ -195,172 +200,70 @@ def _rows_alone(proposal: Any, first: int, count: int) -> Any:
     return proposal.take(np.arange(first, first + count))
 
 
+#: Books: (first row, end row, path, what the workbook is about) each.
+Books = Sequence[tuple[int, int, Path, RefinementWorkbook]]
+
+
 def _write_batch(
-    proposal: Any,
-    books: Sequence[tuple[int, int, Path, RefinementWorkbook]],
-    offered: Offered,
-    reasons: Sequence[str],
-    language: str,
+    proposal: Any, books: Books, offered: Offered, reasons: Sequence[str], language: str
 ) -> list[Path]:
-    """Write the workbooks of ``books`` (rows ``start:end`` of ``proposal`` each)."""
-    written = []
-    for start, end, path, meta in books:
-        # One territory's rows as Python at a time: a 1M proposal as dicts at once
-        # would take gigabytes.
-        mine = proposal.slice(start, end - start).to_pylist()
-        book = attrs.evolve(meta, system=mine[0]["system"] or "")
-        written.append(_write(mine, path, book, offered, reasons, language))
+    """Write the workbooks of ``books`` (rows ``start:end`` of ``proposal`` each),
+    each with the system of its first row's ids."""
+    systems = proposal.column("system") if "system" in proposal.column_names else None
+    books = [
+        (
+            start,
+            end,
+            path,
+            attrs.evolve(meta, system=(systems[start].as_py() or "") if systems else ""),
+        )
+        for start, end, path, meta in books
+    ]
+    return _write_books(proposal, books, offered, reasons, language)
+
+
+#: Rows rendered to XML at once: enough for Arrow's kernels to pay, few enough to
+#: keep a 1M universe's XML (~600 bytes a row) from being in memory all at once.
+ROWS_AT_ONCE = 50_000
+
+
+def _write_books(
+    proposal: Any, books: Books, offered: Offered, reasons: Sequence[str], language: str
+) -> list[Path]:
+    """Write each book, its rows' XML rendered column-wise for many books at once
+    (:mod:`harmonia_excel.sheet_xml`) into a template XlsxWriter wrote once."""
+    from harmonia_excel.refinement_sheets import Layout
+
+    if not books:
+        return []
+    layout = Layout.of(books[0][3].dimensions, offered, reasons, language)
+    written: list[Path] = []
+    group: list[Any] = []
+    for book in books:
+        group.append(book)
+        if book[1] - group[0][0] >= ROWS_AT_ONCE or book is books[-1]:
+            first, last = group[0][0], group[-1][1]
+            part = proposal.slice(first, last - first)
+            rendered = layout.render(part, [(s - first, e - first) for s, e, _, _ in group])
+            for start, end, path, meta in group:
+                written.append(_write(layout, path, meta, rendered, start - first, end - first))
+            group = []
     return written
 
 
 def _write(
-    rows: Sequence[Mapping[str, Any]],
-    out: Path,
-    meta: RefinementWorkbook,
-    offered: Offered,
-    reasons: Sequence[str],
-    language: str,
+    layout: Any, out: Path, meta: RefinementWorkbook, rendered: Any, start: int, end: int
 ) -> Path:
-    # XlsxWriter, not openpyxl: it writes a cell about ten times faster (openpyxl
-    # builds a cell object and hashes its style per cell), and the 2,000
-    # workbooks of a 1M universe are 16 million cells (docs/refinement.md).
-    import xlsxwriter
-    from xlsxwriter.utility import xl_col_to_name
-
-    from harmonia_excel.cells import XLSX_HEADER, XLSX_LOCKED, safe
-
-    # Text is written as text (write_string): never a formula, a link or a number.
-    workbook = xlsxwriter.Workbook(str(out), {"in_memory": True})
-    sheet = workbook.add_worksheet(label(language, "sheet"))
-    lists = workbook.add_worksheet(LISTS_SHEET)
-    hidden = workbook.add_worksheet(META_SHEET)
-    header_style, locked = workbook.add_format(XLSX_HEADER), workbook.add_format(XLSX_LOCKED)
-
-    # A call goal is a number typed in, not a move chosen from a list.
-    dimensions = [d for d in meta.dimensions if d in offered or d == GOAL]
-    headers = [label(language, key) for key in ("customer_id", "name", "specialty", "city")]
-    for dimension in dimensions:
-        name = label(language, dimension)
-        headers += [
-            label(language, "proposed", dimension=name),
-            label(language, "yours", dimension=name),
-        ]
-    headers += [label(language, "reason"), label(language, "comment")]
-    for column, header in enumerate(headers):
-        sheet.write_string(0, column, header, header_style)
-        sheet.set_column(column, column, max(12, min(40, len(header) + 4)))
-    sheet.write_comment(0, 0, label(language, "do_not_edit"), {"author": "harmonia"})
-    editable = len(dimensions) * 2 + 4  # the reason and comment columns stay empty
-    for number, row in enumerate(rows, start=1):
-        name = " ".join(filter(None, (row.get("first_name"), row.get("last_name"))))
-        values = [row["source_id"], name, row.get("specialty"), row.get("city")]
-        for dimension in dimensions:
-            values += [row.get(dimension), row.get(dimension)]
-        for column, value in enumerate(values[:editable]):
-            # Locked (grey): the context and the proposal; the rep's choice is not.
-            style = locked if column < 4 or column % 2 == 0 else None
-            if value is None:
-                if style is not None:
-                    sheet.write_blank(number, column, None, style)
-            elif isinstance(value, int):  # a goal's calls: a number the rep can type over
-                sheet.write_number(number, column, value, style)
-            else:
-                sheet.write_string(number, column, safe(str(value)), style)
-
-    # Drop-downs from lists on a hidden sheet (a list typed into the rule is cut at
-    # 255 characters): the reasons, and per dimension and value the moves allowed.
-    list_column = 0
-
-    def add_list(items: Sequence[str]) -> str:
-        nonlocal list_column
-        for index, item in enumerate(items):
-            lists.write_string(index, list_column, safe(item))
-        letter = xl_col_to_name(list_column)
-        list_column += 1
-        return f"={LISTS_SHEET}!${letter}$1:${letter}${max(1, len(items))}"
-
-    def validation(column: int, source: str, first: int, cells: str) -> None:
-        sheet.data_validation(
-            first - 1, column, first - 1, column,
-            {"validate": "list", "source": source, "multi_range": cells,
-             "error_title": label(language, "invalid"),
-             "error_message": label(language, "choose")},
-        )  # fmt: skip
-
-    last = len(rows) + 1
-    if rows:
-        reason_column = 4 + 2 * len(dimensions)
-        reason_letter = xl_col_to_name(reason_column)
-        validation(reason_column, add_list(reasons), 2, f"{reason_letter}2:{reason_letter}{last}")
-        for index, dimension in enumerate(dimensions):
-            column = 5 + 2 * index
-            if dimension == GOAL:
-                sheet.data_validation(
-                    1, column, last - 1, column,
-                    {"validate": "integer", "criteria": ">=", "value": 0,
-                     "error_title": label(language, "invalid"),
-                     "error_message": label(language, "whole")},
-                )  # fmt: skip
-                continue
-            by_value: dict[str | None, list[int]] = {}
-            for number, row in enumerate(rows, start=2):
-                by_value.setdefault(row.get(dimension), []).append(number)
-            moves_from = offered[dimension]
-            for current, numbers in by_value.items():
-                choices = moves_from.get(current, moves_from[None])
-                letter = xl_col_to_name(column)
-                validation(column, add_list(choices), numbers[0], _ranges(letter, numbers))
-    sheet.freeze_panes(1, 2)
-    sheet.autofilter(0, 0, last - 1, len(headers) - 1)
-
-    records: list[list[Any]] = [
-        [MARK],
-        ["cycle", meta.cycle],
-        ["territory", meta.territory],
-        ["opened_at", meta.opened_at],
-        ["system", meta.system],
-        ["dimensions", " ".join(dimensions)],
-        ["row", "harmonia_id", "source_id", *dimensions],
-    ]
-    records += (
-        [number, row["harmonia_id"], row["source_id"], *(row.get(d) for d in dimensions)]
-        for number, row in enumerate(rows, start=2)
-    )
-    for at, record in enumerate(records):
-        for column, value in enumerate(record):
-            if isinstance(value, int):
-                hidden.write_number(at, column, value)
-            elif value is not None:
-                hidden.write_string(at, column, safe(str(value)))
-    lists.hide()
-    hidden.very_hidden()
-    lists.protect()
-    hidden.protect()
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
-        workbook.close()
-    except (OSError, xlsxwriter.exceptions.FileCreateError) as error:
+        layout.write(out, meta, rendered, start, end)
+    except OSError as error:
         raise InputError(
-            f"cannot write this workbook: {error.__cause__ or error}",
+            f"cannot write this workbook: {error}",
             where=str(out),
             fix="write to a folder that can be created and written to, on a disk with room",
         ) from None
     return out
-
-
-def _ranges(letter: str, numbers: Sequence[int]) -> str:
-    """The cells of rows ``numbers`` (ascending) in column ``letter``, runs as ranges
-    (``F2:F4 F7``): one list for the whole validation, not a cell added at a time."""
-    runs: list[list[int]] = []
-    for number in numbers:
-        if runs and runs[-1][1] == number - 1:
-            runs[-1][1] = number
-        else:
-            runs.append([number, number])
-    return " ".join(
-        f"{letter}{first}" if first == last else f"{letter}{first}:{letter}{last}"
-        for first, last in runs
-    )
 
 
 def read_workbook(path: Path) -> tuple[RefinementWorkbook, list[dict[str, Any]]]:

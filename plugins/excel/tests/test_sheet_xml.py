@@ -1,0 +1,93 @@
+"""Sheet XML rendered column-wise, and workbooks written from a template."""
+
+from __future__ import annotations
+
+import io
+import zipfile
+from pathlib import Path
+
+import pyarrow as pa
+import pytest
+from openpyxl import load_workbook
+from python_calamine import CalamineWorkbook
+
+from harmonia_excel import sheet_xml
+from harmonia_excel.sheet_xml import Holes, Template
+
+#: Text that XML or Excel treat specially, and what a reader must give back.
+TRICKY = {
+    "Ana": "Ana",
+    " Ana ": " Ana ",  # edge spaces kept (xml:space="preserve")
+    'O\'Brien & <Co> "x"': 'O\'Brien & <Co> "x"',
+    "_x0041_": "_x0041_",  # not Excel's escape of "A"
+    "a\x01b\x1fc": "abc",  # control characters dropped, as openpyxl's cells drop them
+    "Zoë Ł": "Zoë Ł",
+}
+
+
+def test_tricky_text_reads_back_as_written(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from harmonia_excel import refinement
+
+    monkeypatch.setattr(refinement, "allowed_moves", lambda values, current, moves: list(values))
+    rows = [
+        {"territory": "T1", "harmonia_id": i, "system": "crm", "source_id": f"C{i}",
+         "last_name": name, "city": name, "segment": "grow", "goal": i}
+        for i, name in enumerate([*TRICKY, ""], start=1)
+    ]  # fmt: skip
+    meta = refinement.RefinementWorkbook(
+        9, "", "2027-01-04T09:00:00+00:00", "", ("segment", "goal")
+    )
+    (path,) = refinement.write_workbooks(
+        pa.Table.from_pylist(rows), lambda name: tmp_path / f"{name}.xlsx", meta=meta,
+        orders={"segment": ["grow"]}, moves="any", reasons=["a & b"], language="en",
+    )  # fmt: skip
+    expected = [*TRICKY.values(), None]
+    sheet = load_workbook(path)["Refinement"]
+    # openpyxl undoes Excel's _xHHHH_ escape in shared strings only (Excel and
+    # calamine in inline ones too); XlsxWriter's inline strings are escaped the same.
+    openpyxl_reads = [("_x005F_x0041_" if text == "_x0041_" else text) for text in expected]
+    assert [row[1] for row in sheet.iter_rows(min_row=2, values_only=True)] == openpyxl_reads
+    assert [row[3] for row in sheet.iter_rows(min_row=2, values_only=True)] == openpyxl_reads
+    assert [row[6] for row in sheet.iter_rows(min_row=2, values_only=True)] == list(
+        range(1, len(rows) + 1)
+    )  # numbers stay numbers
+    with CalamineWorkbook.from_path(str(path)) as workbook:
+        values = workbook.get_sheet_by_index(0).to_python(skip_empty_area=False)
+    assert [row[1] or None for row in values[1:]] == expected
+    assert sheet["B7"].fill.fgColor.rgb.endswith("F2F2F2")  # an empty name: a grey blank
+    assert refinement.read_workbook(path)[1] == []  # and nothing reads as changed
+
+
+def test_holes_are_cut_in_order_and_filled() -> None:
+    holes = Holes.cut(b'<a x="1"/><b></b><c/>', r'<a x="[^"]*"/>', r"(?=</b>)")
+    filled = b"".join(bytes(p) for p in holes.fill('<a x="2"/>', [b"<i/>", memoryview(b"<j/>")]))
+    assert filled == b'<a x="2"/><b><i/><j/></b><c/>'
+    with pytest.raises(ValueError, match="the template has no"):
+        Holes.cut(b"<c/><a/>", "<c/>", "<c/>")
+    with pytest.raises(ValueError, match="2 holes, 3 fillings"):
+        list(holes.fill("", "", ""))
+
+
+def test_a_workbook_from_a_template_is_a_valid_zip_with_its_own_parts(tmp_path: Path) -> None:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as package:
+        package.writestr("one.xml", "<one/>")
+        package.writestr("two.xml", "<two/>" * 1000)
+    template = Template.of(buffer.getvalue())
+    out = tmp_path / "book.xlsx"
+    template.write(out, {"one.xml": [b"<one>", memoryview(b"mine"), b"</one>"]})
+    with zipfile.ZipFile(out) as package:
+        assert package.testzip() is None  # every CRC right
+        assert package.namelist() == ["one.xml", "two.xml"]
+        assert package.read("one.xml") == b"<one>mine</one>"
+        assert package.read("two.xml") == b"<two/>" * 1000
+
+
+def test_the_rows_of_one_workbook_are_a_slice_of_the_rendered_buffer() -> None:
+    rows = sheet_xml.row_numbers([2, 3, 2])
+    xml = sheet_xml.rows_xml(rows, [sheet_xml.cells("A", rows, pa.array(["x", None, "z"]), 2)])
+    assert bytes(sheet_xml.joined(xml, 1, 3)) == (
+        b'<row r="3"><c r="A3" s="2"/></row>'
+        b'<row r="2"><c r="A2" s="2" t="inlineStr"><is><t>z</t></is></c></row>'
+    )
+    assert bytes(sheet_xml.joined(xml.slice(1), 0, 1)) == b'<row r="3"><c r="A3" s="2"/></row>'
