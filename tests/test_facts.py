@@ -233,6 +233,60 @@ def test_a_cycle_records_its_input_snapshot_and_as_of_reproduces_it(
     assert assignments(json.loads(by_batch.output)["cycle"]["id"]) == assignments(first)
 
 
+CUSTOMERS_HEADER = (
+    "customer_id;country;type;first_name;last_name;specialty;postal_code;city;territory"
+)
+
+
+@pytest.mark.parametrize("engine", ["duckdb", "database"])
+def test_as_of_reads_customer_attributes_as_the_snapshot_had_them(
+    h1: str, tiny: Catalog, tmp_path: Path, engine: str
+) -> None:
+    from harmonia.engine.cycle import run_cycle
+
+    database = Database(h1)
+
+    def run(as_of: str | None = None) -> list[dict[str, Any]]:
+        cycle = run_cycle(
+            database,
+            tiny,
+            country="NL",
+            therapy_area="cardiology",
+            period="2027-H1",
+            engine=engine,
+            as_of=as_of,
+            directory=tmp_path / str(as_of),
+        ).cycle.id
+        return query(
+            h1,
+            "SELECT customer_id, segment, final_segment, tier, inputs FROM assignment "
+            f"WHERE cycle_id = {cycle} ORDER BY customer_id",
+        )
+
+    first = run()
+    cycle_a = query(h1, "SELECT MAX(id) AS id FROM cycle")[0]["id"]
+    # A later load: C01 becomes a GP (its rule changes), C02 moves (a blank
+    # cell keeps its name), and C11 is new.
+    changed = write(
+        tmp_path / "customers.csv",
+        f"""{CUSTOMERS_HEADER}
+        C01;NL;HCP;Anna;de Vries;general_practice;1011;Amsterdam;T1
+        C02;NL;HCP;;Jansen;cardiology;9999;Maastricht;T2
+        C11;NL;HCP;Kees;Dekker;general_practice;1013;Amsterdam;T1
+        """,
+    )
+    (result,) = load(h1, tiny, changed, country="NL")
+    assert (result.rows_new, result.rows_updated) == (1, 2)
+    now = run()
+    assert now != first and len(now) == len(first) + 1
+    c01 = next(row for row in now if row["customer_id"] == 1)
+    assert c01["segment"] == "monitor"
+    # The snapshot: its customers as they were, none created since.
+    assert run(f"cycle:{cycle_a}") == first
+    last_batch = max(row["batch_id"] for row in query(h1, "SELECT batch_id FROM cycle_input"))
+    assert run(f"batch:{last_batch - 1}") == first
+
+
 def test_as_of_what_does_not_exist_is_a_clear_error(
     h1: str, harmonia_cli: Callable, tiny: Catalog
 ) -> None:

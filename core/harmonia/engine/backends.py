@@ -31,6 +31,7 @@ from harmonia.engine.coverage import input_coverage_sql
 from harmonia.engine.dialects import transpile
 from harmonia.engine.query import ASSIGNMENT_COLUMNS, CycleQuery
 from harmonia.errors import ConfigError
+from harmonia.store import history
 from harmonia.store.bulk import BulkConnection
 from harmonia.store.database import Database
 from harmonia.store.facts import FACT_TABLES, facts_of
@@ -184,6 +185,25 @@ def read_inputs(
     with ThreadPoolExecutor(max_workers=2, thread_name_prefix="harmonia-read") as pool:
         for future in [pool.submit(copy, names) for names in tasks]:
             future.result()
+    if batches is not None:
+        with BulkConnection(database, write=False) as bulk:
+            changes = history.changed_since(bulk, batches, query.spec.country.code)
+        _customers_as_of(connection, changes)
+
+
+def _customers_as_of(connection: Any, changes: pa.Table | None) -> None:
+    """The DuckDB ``customer`` input as of the snapshot: the customers a later load
+    changed get their attributes back from the history, those it created go."""
+    if changes is None:
+        return
+    connection.register("customer_changes", changes)
+    try:
+        for statement in history.apply_sql(
+            "customer", "customer_changes", input_schema("customer").names
+        ):
+            connection.execute(statement)
+    finally:
+        connection.unregister("customer_changes")
 
 
 def _copy_in(connection: Any, name: str, reader: pa.RecordBatchReader) -> None:
@@ -225,6 +245,8 @@ def _stage_external_facts(
     facts = facts_of(bulk.database)
     if not facts.external:
         return
+    if batches is not None:
+        _stage_customers_as_of(bulk, query, batches)
     for name, sql in query.input_queries().items():
         if name in FACT_TABLES:
             bulk.create_temporary(name, facts.read(bulk, sql, batches=batches))
@@ -232,6 +254,25 @@ def _stage_external_facts(
             # the table (without it, each lookup scans: quadratic at 100k).
             key = ", ".join(FACT_TABLES[name].key)
             bulk.execute(f"CREATE INDEX temp.{name}_key ON {name} ({key})")
+
+
+def _stage_customers_as_of(bulk: BulkConnection, query: CycleQuery, batches: Sequence[int]) -> None:
+    """The market's customers as of the snapshot, as a temporary ``customer`` table
+    (which SQLite finds before its own), when a later load changed any of them."""
+    changes = history.changed_since(bulk, batches, query.spec.country.code)
+    if changes is None:
+        return
+    connection = duckdb_connection()
+    try:
+        sql = transpile(query.input_queries()["customer"], bulk.dialect)
+        _copy_in(connection, "customer", bulk.stream(sql))
+        _customers_as_of(connection, changes)
+        customers = connection.sql("SELECT * FROM customer").to_arrow_table()
+    finally:
+        connection.close()
+    bulk.create_temporary("customer", customers)
+    bulk.execute("CREATE INDEX temp.customer_key ON customer (id)")
+    bulk.execute("CREATE INDEX temp.customer_country ON customer (country)")
 
 
 def _run_in_postgres(

@@ -21,7 +21,7 @@ from harmonia.ingest.kind import DuplicateKey, Kind
 from harmonia.ingest.merge import Merger, Rejections
 from harmonia.plugin.types import IdentifierScheme, InvalidIdentifier
 from harmonia.sql import literal, quote, quoted_in_message, reasons, text_list
-from harmonia.store import suppression
+from harmonia.store import history, suppression
 from harmonia.store.identity import record_objections
 
 if TYPE_CHECKING:
@@ -410,25 +410,13 @@ class CustomerMerger(Merger):
     def _last_values(self) -> None:
         """``last_values``: this system's source records with their last value of each
         attribute, read once per load (nothing to read for a system new to the store)."""
-        columns = ", ".join(GOLDEN_ATTRIBUTES)
         known = self.duck.sql("SELECT count(*) FROM xwalk").fetchall()[0][0]
-        history = (
-            self.bulk.read(
-                f"SELECT source_id, batch_id, {columns} FROM customer_attribute_history "
-                f"WHERE system = {literal(self.system)}"
-            )
-            if known
-            else pa.table({})
-        )
+        recorded = history.of_system(self.bulk, self.system) if known else pa.table({})
         typed = ", ".join(f"{a} VARCHAR" for a in GOLDEN_ATTRIBUTES)
-        self._into_duck("history", history, f"source_id VARCHAR, batch_id BIGINT, {typed}")
-        last = ", ".join(
-            f"arg_max({a}, batch_id) FILTER (WHERE {a} IS NOT NULL) AS {a}"
-            for a in GOLDEN_ATTRIBUTES
-        )
+        self._into_duck("history", recorded, f"source_id VARCHAR, batch_id BIGINT, {typed}")
         self.duck.execute(
             "CREATE OR REPLACE TEMP TABLE last_values AS "
-            f"SELECT source_id, {last} FROM history GROUP BY source_id"
+            + history.latest_sql("history", "source_id")
         )
         self.duck.execute("DROP TABLE history")
 

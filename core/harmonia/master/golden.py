@@ -27,6 +27,7 @@ import pyarrow as pa
 from harmonia.definitions import Survivorship
 from harmonia.definitions.country import GOLDEN_ATTRIBUTES
 from harmonia.sql import literal
+from harmonia.store import history
 from harmonia.store.bulk import BulkConnection
 from harmonia.store.database import Database
 
@@ -117,20 +118,14 @@ def compute(
 def _history(bulk: BulkConnection, survivors: str) -> pa.Table:
     """The attribute history of every source record of the survivors' persons
     (``survivors``: SQL giving their ids), each row under its ``golden_id``."""
-    columns = ", ".join(f"h.{attribute}" for attribute in GOLDEN_ATTRIBUTES)
-    return bulk.read(
+    return history.records_history(
+        bulk,
         f"""
-        WITH person AS (
-            SELECT survivor_id AS golden_id, merged_id AS customer_id
-            FROM customer_redirect WHERE survivor_id IN ({survivors})
-            UNION ALL
-            SELECT id, id FROM customer WHERE id IN ({survivors})
-        )
-        SELECT p.golden_id, h.system, h.source_id, h.batch_id, {columns}
-        FROM person p
-        JOIN crosswalk x ON x.customer_id = p.customer_id
-        JOIN customer_attribute_history h ON h.system = x.system AND h.source_id = x.source_id
-        """
+        SELECT survivor_id AS golden_id, merged_id AS customer_id
+        FROM customer_redirect WHERE survivor_id IN ({survivors})
+        UNION ALL
+        SELECT id, id FROM customer WHERE id IN ({survivors})
+        """,
     )
 
 

@@ -151,8 +151,9 @@ class CustomerAttributeHistory(SQLModel, table=True):
     given by that row's batch and so by its source system: golden records
     pick among them (:mod:`harmonia.master.golden`), the quality report
     compares the sources' values, and an erasure deletes the person's rows.
-    A cycle reads the ``customer`` table (the golden record), not this
-    history. A row repeating a record's values adds nothing, so the table
+    A cycle reads the ``customer`` table, and this history only for the
+    customers a load after its input snapshot changed
+    (:func:`harmonia.store.history.changed_since`). A row repeating a record's values adds nothing, so the table
     grows with changes, not with loads.
     """
 
