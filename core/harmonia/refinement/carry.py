@@ -31,7 +31,7 @@ from collections.abc import Mapping, Sequence
 import attrs
 
 from harmonia.compute import duckdb_connection
-from harmonia.refinement.policy import CallCapacity
+from harmonia.refinement.policy import CallCapacity, fits_sql, load_capacities, walked_goals_sql
 from harmonia.refinement.requests import stored_time
 from harmonia.refinement.snapshot import goal_sql, planned_calls_sql, target_sql
 from harmonia.sql import literal
@@ -181,32 +181,58 @@ def _cap_goals(
 ) -> None:
     """Carried goals that no longer fit their territory's capacity in the re-run become
     conflicts: each territory's calls planned in the re-run (its open requests in),
-    then the carried goals one by one in order, a lower one making room (requests,
-    not customers: a few per territory)."""
+    then the carried goals one by one in order, a lower one making room, walked in
+    DuckDB as a batch's goals are (:func:`~harmonia.refinement.policy.walked_goals_sql`)."""
+    import pyarrow as pa
+
     carried = [r for r in rows if r["outcome"] == "carried" and r["action"] == "goal"]
     if not carried:
         return
     territories = sorted({str(r["territory"]) for r in carried})
     with BulkConnection(database, write=False) as bulk:
-        planned = {
-            str(row["territory"]): int(row["calls"] or 0)
-            for row in bulk.read(
-                planned_calls_sql(new_cycle, goals, territories, targeted)
-            ).to_pylist()
-        }
-    for row in carried:
-        territory = str(row["territory"])
-        before, limit = planned.get(territory, 0), capacity.calls.get(territory)
-        added = int(row["new_value"]) - int(row["old_value"])
-        if added <= 0 or limit is None or before + added <= limit:
-            planned[territory] = before + added
-            continue
+        planned = bulk.read(planned_calls_sql(new_cycle, goals, territories, targeted))
+    duck = duckdb_connection()
+    try:
+        duck.register(
+            "carried_goals",
+            pa.table(
+                {
+                    "_row": pa.array([r["id"] for r in carried], pa.int64()),
+                    "territory": pa.array([str(r["territory"]) for r in carried], pa.string()),
+                    "added": pa.array(
+                        [int(r["new_value"]) - int(r["old_value"]) for r in carried], pa.int64()
+                    ),
+                }
+            ),
+        )
+        duck.register("planned_raw", planned)
+        duck.execute(
+            "CREATE TEMP TABLE planned AS SELECT CAST(territory AS VARCHAR) AS territory, "
+            "CAST(calls AS BIGINT) AS calls FROM planned_raw"
+        )
+        load_capacities(duck, capacity)
+        walk = walked_goals_sql(
+            "SELECT c._row, c.territory, c.added, COALESCE(p.calls, 0) AS planned "
+            "FROM carried_goals c LEFT JOIN planned p ON p.territory = c.territory"
+        )
+        over = (
+            duck.sql(
+                f"WITH RECURSIVE {walk} SELECT _row, territory, before + added AS calls, "
+                f"capacity, reps FROM walked WHERE NOT {fits_sql('walked')}"
+            )
+            .to_arrow_table()
+            .to_pylist()
+        )
+    finally:
+        duck.close()
+    by_id = {row["id"]: row for row in carried}
+    for goal in over:
+        row = by_id[goal["_row"]]
         row["outcome"] = "conflict"
         row["why"] = (
-            f"in the re-run (cycle {new_cycle}) calls planned for territory {territory} would "
-            f"be {before + added:,} against a capacity of {limit:,} "
-            f"({capacity.reps.get(territory, 0.0):g} rep(s) x {capacity.basis}): ask again "
-            "if still needed"
+            f"in the re-run (cycle {new_cycle}) calls planned for territory {goal['territory']} "
+            f"would be {goal['calls']:,} against a capacity of {goal['capacity']:,} "
+            f"({goal['reps']:g} rep(s) x {capacity.basis}): ask again if still needed"
         )
 
 

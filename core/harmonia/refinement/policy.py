@@ -130,7 +130,15 @@ def evaluate(duck: duckdb.DuckDBPyConnection, incoming: pa.Table, context: Conte
         raise DefinitionError(problems, where=f"refinement policy {context.policy.name}")
     duck.register("incoming", incoming)
     duck.execute(f"CREATE OR REPLACE TEMP TABLE orders AS {_orders_sql(context.orders)}")
-    capacity = context.capacity or CallCapacity({}, {}, "")
+    load_capacities(duck, context.capacity or CallCapacity({}, {}, ""))
+    checked = duck.sql(_checks_sql(context)).to_arrow_table()
+    duck.unregister("incoming")
+    return checked
+
+
+def load_capacities(duck: duckdb.DuckDBPyConnection, capacity: CallCapacity) -> None:
+    """The DuckDB table ``capacities`` (territory, calls, reps) that
+    :func:`walked_goals_sql` reads."""
     territories = list(capacity.calls)
     duck.register(
         "capacity_rows",
@@ -144,9 +152,31 @@ def evaluate(duck: duckdb.DuckDBPyConnection, incoming: pa.Table, context: Conte
     )
     duck.execute("CREATE OR REPLACE TEMP TABLE capacities AS SELECT * FROM capacity_rows")
     duck.unregister("capacity_rows")
-    checked = duck.sql(_checks_sql(context)).to_arrow_table()
-    duck.unregister("incoming")
-    return checked
+
+
+def walked_goals_sql(goals: str) -> str:
+    """DuckDB: the common table expressions (after ``WITH RECURSIVE``) ending in
+    ``walked`` (territory, nth, _row, before, added, capacity, reps): the goals of the
+    query ``goals`` (``_row``, ``territory``, ``added``: the calls it adds, ``planned``:
+    its territory's calls planned without it) walked per territory in ``_row`` order
+    against ``capacities``. A goal that fits (:func:`fits_sql`) adds its change to the
+    next one's ``before`` (a lower goal makes room), one that does not adds nothing.
+    A batch's checks and a carry-over's both count goals so."""
+    return f"""
+    numbered_goals AS (
+        SELECT g._row, g.territory, g.added, g.planned, c.calls AS capacity, c.reps,
+            ROW_NUMBER() OVER (PARTITION BY g.territory ORDER BY g._row) AS nth
+        FROM ({goals}) g LEFT JOIN capacities c ON c.territory = g.territory
+    ), walked(territory, nth, _row, before, added, capacity, reps) AS (
+        -- One step per goal of the busiest territory.
+        SELECT territory, nth, _row, planned, added, capacity, reps
+        FROM numbered_goals WHERE nth = 1
+        UNION ALL
+        SELECT g.territory, g.nth, g._row,
+            w.before + CASE WHEN {fits_sql("w")} THEN w.added ELSE 0 END,
+            g.added, g.capacity, g.reps
+        FROM walked w JOIN numbered_goals g ON g.territory = w.territory AND g.nth = w.nth + 1
+    )"""
 
 
 def _orders_sql(orders: Mapping[str, Sequence[str]]) -> str:
@@ -171,6 +201,12 @@ def _checks_sql(context: Context) -> str:
         """A request's kind as duplicates count it: an account's add and keep are one."""
         return f"CASE WHEN {table}.action IN ({accounts}) THEN 'account' ELSE {table}.action END"
 
+    # The goals that passed every other check, against their territory's capacity.
+    walk = walked_goals_sql(
+        "SELECT s._row, s.territory, s.new_goal - s.goal AS added, COALESCE(p.calls, 0) "
+        "AS planned FROM shared s LEFT JOIN planned p ON p.territory = s.territory "
+        "WHERE s.final_refusal IS NULL AND s.action = 'goal'"
+    )
     window = (
         f"'the refinement window closed on {deadline:%Y-%m-%d %H:%M} UTC "
         f"({policy.window_days} days after feedback opened)'"
@@ -271,27 +307,9 @@ def _checks_sql(context: Context) -> str:
             AND d.refusal2 IS NULL AND d.role = 'rep'
         LEFT JOIN sizes sz ON sz.territory = d.territory
         LEFT JOIN already al ON al.territory = d.territory
-    ), goals AS (
-        SELECT s._row, s.territory, s.new_goal - s.goal AS added, COALESCE(p.calls, 0) AS planned,
-            c.calls AS capacity, c.reps,
-            ROW_NUMBER() OVER (PARTITION BY s.territory ORDER BY s._row) AS nth
-        FROM shared s
-        LEFT JOIN planned p ON p.territory = s.territory
-        LEFT JOIN capacities c ON c.territory = s.territory
-        WHERE s.final_refusal IS NULL AND s.action = 'goal'
-    ), walked(territory, nth, _row, before, added, capacity, reps) AS (
-        -- A territory's planned calls, then this batch's goals one by one in order:
-        -- a goal that fits adds its change (a lower goal makes room), one that does
-        -- not is refused and adds nothing. One step per goal of the busiest territory.
-        SELECT territory, nth, _row, planned, added, capacity, reps FROM goals WHERE nth = 1
-        UNION ALL
-        SELECT g.territory, g.nth, g._row,
-            w.before + CASE WHEN {_fits("w")} THEN w.added ELSE 0 END,
-            g.added, g.capacity, g.reps
-        FROM walked w JOIN goals g ON g.territory = w.territory AND g.nth = w.nth + 1
-    ), capped AS (
+    ), {walk}, capped AS (
         SELECT s.* EXCLUDE (final_refusal), COALESCE(s.final_refusal, CASE
-            WHEN NOT {_fits("g")}
+            WHEN NOT {fits_sql("g")}
             THEN ['policy.capacity', 'calls planned for territory ' || s.territory
                 || ' would be ' || format('{{:,}}', g.before + g.added)
                 || ' against a capacity of ' || format('{{:,}}', g.capacity) || ' ('
@@ -341,7 +359,7 @@ def _reasons_check(policy: RefinementPolicy) -> str:
     return f"CASE {kinds} ELSE {general} END" if kinds else general
 
 
-def _fits(goal: str) -> str:
+def fits_sql(goal: str) -> str:
     """SQL: the goal ``goal`` (a row of ``walked``) keeps its territory within capacity
     (a lower goal always does; a territory without a known capacity is not capped)."""
     return (
