@@ -17,9 +17,10 @@ One run, on a fresh SQLite store:
 5. **re-run and carry over**: the cycle is run again during feedback and the
    open requests are carried over to the new draft (the measured part);
 6. **territory workbooks**: ``--workbooks`` of them (``all``: every territory)
-   written from one proposal query (XlsxWriter, ``--jobs`` processes) and
-   read back (python-calamine), the time per workbook, and projected for
-   every territory when not all were written;
+   written from one proposal query (rows rendered in Arrow into a template,
+   ``--jobs`` processes) and read back (python-calamine, ``--jobs``
+   processes), the time per workbook, and projected for every territory when
+   not all were written;
 7. **decide** every pending request (the managers accept in bulk), **close**,
    **approve** and **publish** (accepted requests applied, target list written).
 
@@ -175,7 +176,9 @@ def main() -> int:
         default=20,
         help="How many territory workbooks to write and read back (all: every territory).",
     )
-    parser.add_argument("--jobs", type=int, default=1, help="Processes writing workbooks.")
+    parser.add_argument(
+        "--jobs", type=int, default=1, help="Processes writing and reading workbooks."
+    )
     parser.add_argument("--goals", type=int, default=0, help="Call goals to submit too.")
     parser.add_argument("--keep", type=Path, help="Work in this folder (default: a temporary one).")
     args = parser.parse_args()
@@ -189,7 +192,7 @@ def main() -> int:
     )
 
     from harmonia import Harmonia
-    from harmonia_excel.refinement import RefinementWorkbook, read_workbook, write_workbooks
+    from harmonia_excel.refinement import RefinementWorkbook, read_workbooks, write_workbooks
 
     data = folder / "data"
     if not data.exists():
@@ -268,7 +271,8 @@ def main() -> int:
         last = sorted(set(territory.to_pylist()))[args.workbooks - 1]
         scope = scope.filter(pc.less_equal(territory, last))
     count = len(set(scope.column("territory").to_pylist()))
-    write, read = f"write {count:,} workbooks ({args.jobs} jobs)", f"read {count:,} workbooks back"
+    write = f"write {count:,} workbooks ({args.jobs} jobs)"
+    read = f"read {count:,} workbooks back ({args.jobs} jobs)"
     with timed(write, figures):
         books = write_workbooks(
             scope, lambda name: folder / "books" / f"{name}.xlsx",
@@ -277,8 +281,7 @@ def main() -> int:
             language="fr", jobs=args.jobs,
         )  # fmt: skip
     with timed(read, figures):
-        for book in books:
-            read_workbook(book)
+        read_workbooks(books, jobs=args.jobs)
     print(
         f"    per workbook ({scope.num_rows / max(1, count):.0f} customers): write "
         f"{figures[write] / max(1, count) * 1000:.1f} ms, read "

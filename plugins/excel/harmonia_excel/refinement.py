@@ -171,22 +171,26 @@ def write_workbooks(
     # Batches of about a fourth of a worker's share, so that a worker done early
     # takes another; each gets its slice of the proposal only.
     size = max(1, len(books) // (jobs * 4))
-    batches = [books[at : at + size] for at in range(0, len(books), size)]
+    batches = []
+    for at in range(0, len(books), size):
+        batch = books[at : at + size]
+        first, last = batch[0][0], batch[-1][1]
+        shifted = [(start - first, end - first, path, m) for start, end, path, m in batch]
+        part = _rows_alone(proposal, first, last - first)
+        batches.append((part, shifted, offered, tuple(reasons), language))
+    return [path for paths in _in_processes(_write_batch, batches, jobs) for path in paths]
+
+
+def _in_processes(function: Callable[..., Any], batches: Sequence[tuple], jobs: int) -> list:
+    """``function(*batch)`` for every batch, in ``jobs`` processes; results in order."""
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
     # spawn: a forked child would inherit the parent's store connections and threads.
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
-        futures = []
-        for batch in batches:
-            first, last = batch[0][0], batch[-1][1]
-            shifted = [(start - first, end - first, path, m) for start, end, path, m in batch]
-            part = _rows_alone(proposal, first, last - first)
-            futures.append(
-                pool.submit(_write_batch, part, shifted, offered, tuple(reasons), language)
-            )
-        return [path for future in futures for path in future.result()]
+        futures = [pool.submit(function, *batch) for batch in batches]
+        return [future.result() for future in futures]
 
 
 def _rows_alone(proposal: Any, first: int, count: int) -> Any:
@@ -245,18 +249,16 @@ def _write_books(
             first, last = group[0][0], group[-1][1]
             part = proposal.slice(first, last - first)
             rendered = layout.render(part, [(s - first, e - first) for s, e, _, _ in group])
-            for start, end, path, meta in group:
-                written.append(_write(layout, path, meta, rendered, start - first, end - first))
+            for index, (_, _, path, meta) in enumerate(group):
+                written.append(_write(layout, path, meta, rendered, index))
             group = []
     return written
 
 
-def _write(
-    layout: Any, out: Path, meta: RefinementWorkbook, rendered: Any, start: int, end: int
-) -> Path:
+def _write(layout: Any, out: Path, meta: RefinementWorkbook, rendered: Any, book: int) -> Path:
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
-        layout.write(out, meta, rendered, start, end)
+        layout.write(out, meta, rendered, book)
     except OSError as error:
         raise InputError(
             f"cannot write this workbook: {error}",
@@ -264,6 +266,44 @@ def _write(
             fix="write to a folder that can be created and written to, on a disk with room",
         ) from None
     return out
+
+
+def read_workbooks(
+    paths: Sequence[Path], jobs: int = 1
+) -> list[tuple[RefinementWorkbook, list[dict[str, Any]]]]:
+    """:func:`read_workbook` of each path, in order; ``jobs`` processes read them
+    side by side (see :func:`write_workbooks` on ``spawn``). The first workbook
+    that cannot be read is the error, as when read one by one."""
+    if jobs <= 1 or len(paths) < 2:
+        return [read_workbook(path) for path in paths]
+    size = max(1, len(paths) // (jobs * 4))
+    batches = [(list(paths[at : at + size]),) for at in range(0, len(paths), size)]
+    read = [outcome for part in _in_processes(_read_batch, batches, jobs) for outcome in part]
+    for outcome in read:
+        if isinstance(outcome, Unreadable):
+            raise InputError(outcome.what, where=outcome.where, fix=outcome.fix)
+    return read
+
+
+@attrs.frozen
+class Unreadable:
+    """Why a workbook could not be read, as a worker sends it back (an error with
+    keyword arguments does not survive pickling whole)."""
+
+    what: str
+    where: str | None
+    fix: str | None
+
+
+def _read_batch(paths: Sequence[Path]) -> list[Any]:
+    read: list[Any] = []
+    for path in paths:
+        try:
+            read.append(read_workbook(path))
+        except InputError as error:
+            read.append(Unreadable(error.what, error.where, error.fix))
+            break  # the first error is the answer; the rest need not be read
+    return read
 
 
 def read_workbook(path: Path) -> tuple[RefinementWorkbook, list[dict[str, Any]]]:
@@ -305,25 +345,45 @@ def read_workbook(path: Path) -> tuple[RefinementWorkbook, list[dict[str, Any]]]
         dimensions=dimensions,
     )
     width = 3 + len(dimensions)
-    written = [row + [None] * (width - len(row)) for row in records[7:] if _text(row[0])]
+    written = [
+        row if len(row) >= width else row + [None] * (width - len(row))
+        for row in records[7:]
+        if row and row[0] not in (None, "")
+    ]
     # Rows are found by their customer's source id, not their place: a rep may
     # sort or filter the sheet. A row whose id is not one the workbook was
     # written with (edited, or pasted twice) is refused, for the customer
     # written at its place.
-    by_source = {_text(row[2]): row for row in written}
-    by_place = {int(row[0]): row for row in written}
+    ids = [_text(row[2]) for row in written]
+    by_source = dict(zip(ids, written, strict=True))
+    by_place = {int(row[0]): (source_id, row) for source_id, row in zip(ids, written, strict=True)}
     seen: set[str] = set()
     requests: list[dict[str, Any]] = []
     reason_at = 4 + 2 * len(dimensions)
-    for number, row in enumerate(sheet[1:], start=2):
-        if not any(cell not in (None, "") for cell in row):
+    yours = [(5 + 2 * index, 3 + index) for index in range(len(dimensions))]
+    for number, cells in enumerate(sheet[1:], start=2):
+        if len(cells) < reason_at + 2:
+            cells = cells + [None] * (reason_at + 2 - len(cells))
+        # Most rows come back as written: same id at the same place, every choice
+        # the proposal or empty. They ask nothing, and are passed over without
+        # reading any cell as text.
+        source_id, original = by_place.get(number) or (None, None)
+        if (
+            source_id is not None
+            and source_id not in seen
+            and cells[0] == original[2]
+            and by_source[source_id] is original
+            and all(cells[at] == original[was] or cells[at] in (None, "") for at, was in yours)
+        ):
+            seen.add(source_id)
             continue
-        cells = row + [None] * (reason_at + 2 - len(row))
+        if not any(cell not in (None, "") for cell in cells):
+            continue
         source_id = _text(cells[0])
         original = by_source.get(source_id) if source_id not in seen else None
         refusal = None
         if original is None:
-            original = by_place.get(number) or by_source.get(source_id)
+            original = (by_place.get(number) or (None, None))[1] or by_source.get(source_id)
             if original is None:  # an unknown id below the written rows: nobody to ask for
                 continue
             refusal = (

@@ -18,6 +18,17 @@ def _writer_options(cycle_id: int):
     return app, cycle, policy, snapshot
 
 
+def jobs_option(verb: str):
+    return click.option(
+        "--jobs",
+        "-j",
+        type=click.IntRange(min=1),
+        default=1,
+        show_default=True,
+        help=f"Processes {verb} workbooks side by side (up to the machine's cores).",
+    )
+
+
 @click.command(name="workbook")
 @click.argument("cycle_id", type=int)
 @click.option("--territory", help="The territory (default: every territory of the cycle).")
@@ -29,14 +40,7 @@ def _writer_options(cycle_id: int):
     help="The workbook (.xlsx) for one territory, or a folder for every territory's.",
 )
 @click.option("--system", help="The source system whose customer ids the workbook shows.")
-@click.option(
-    "--jobs",
-    "-j",
-    type=click.IntRange(min=1),
-    default=1,
-    show_default=True,
-    help="Processes writing workbooks side by side (up to the machine's cores).",
-)
+@jobs_option("writing")
 def workbook(
     cycle_id: int, territory: str | None, out: Path, system: str | None, jobs: int
 ) -> None:
@@ -80,20 +84,20 @@ def workbook(
 @click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
 @click.option("--as", "person", metavar="PERSON", help="Who submits (default: HARMONIA_ACTOR).")
 @click.option("--json", "as_json", is_flag=True, help="Print the requests as JSON.")
-def submit(files: tuple[Path, ...], person: str | None, as_json: bool) -> None:
+@jobs_option("reading")
+def submit(files: tuple[Path, ...], person: str | None, as_json: bool, jobs: int) -> None:
     """Read filled refinement workbooks back: each changed cell is a request, checked
     against the policy; a workbook of another round or territory is refused whole,
     and then nothing of any file given is submitted."""
     from harmonia import InputError
-    from harmonia_excel.refinement import read_workbook
+    from harmonia_excel.refinement import read_workbooks
 
     app = current_app()
     person = person or app.actor
     # Every file is read and checked before any is submitted: one wrong workbook
     # in a folder of them leaves the store as it was.
     read = []
-    for path in files:
-        meta, requests = read_workbook(path)
+    for path, (meta, requests) in zip(files, read_workbooks(files, jobs), strict=True):
         try:
             app.refinement.check_round(meta.cycle, meta.opened_at, meta.territory, person)
         except InputError as error:

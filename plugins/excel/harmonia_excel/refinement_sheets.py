@@ -56,12 +56,14 @@ def letter(column: int) -> str:
 @attrs.frozen
 class Rendered:
     """Rows of several workbooks as XML: the data sheet's and the hidden record's
-    rows, and per dimension each row's value as a code into ``values``."""
+    rows (``bounds[i]:bounds[i + 1]`` are workbook i's), and per dimension the
+    drop-downs of every workbook (``checks[d][1][i]:checks[d][1][i + 1]`` are
+    workbook i's)."""
 
     data: Any
     record: Any
-    codes: dict[str, Any]
-    values: dict[str, list[Any]]
+    bounds: Any
+    checks: dict[str, tuple[Any, Any]]
 
 
 @attrs.frozen
@@ -123,7 +125,8 @@ class Layout:
         )
 
     def render(self, rows: Any, books: Sequence[tuple[int, int]]) -> Rendered:
-        """The XML rows of ``books`` (rows ``start:end`` of ``rows`` each), column-wise."""
+        """The XML rows of ``books`` (rows ``start:end`` of ``rows`` each, in order,
+        every row in one), column-wise."""
         import numpy as np
         import pyarrow as pa
         import pyarrow.compute as pc
@@ -135,9 +138,9 @@ class Layout:
                 return rows.column(name).combine_chunks()
             return pa.nulls(count, pa.string())
 
-        starts = np.array([start for start, _ in books], dtype=np.int64)
-        sizes = np.array([end - start for start, end in books], dtype=np.int64)
-        numbers = np.arange(count, dtype=np.int64) - np.repeat(starts, sizes) + 2
+        bounds = np.array([0, *(end for _, end in books)], dtype=np.int64)
+        book_of = np.repeat(np.arange(len(books)), np.diff(bounds))
+        numbers = np.arange(count, dtype=np.int64) - bounds[book_of] + 2
         at, at_record = sheet_xml.row_numbers(numbers), sheet_xml.row_numbers(numbers + 6)
         locked = self.locked
         first, last = (
@@ -146,8 +149,11 @@ class Layout:
         )
         # Not null_handling="skip": pyarrow 26 drops the rows where every part is null.
         name = pc.coalesce(pc.binary_join_element_wise(first, last, " "), first, last)
+        source_id = column("source_id")
+        if not pa.types.is_integer(source_id.type):
+            source_id = sheet_xml.text(source_id)  # escaped once for both sheets
         data = [
-            sheet_xml.cells("A", at, column("source_id"), locked),
+            sheet_xml.cells("A", at, source_id, locked),
             sheet_xml.cells("B", at, name, locked),
             sheet_xml.cells("C", at, column("specialty"), locked),
             sheet_xml.cells("D", at, column("city"), locked),
@@ -155,34 +161,89 @@ class Layout:
         record = [
             sheet_xml.cells("A", at_record, pa.array(numbers)),
             sheet_xml.cells("B", at_record, column("harmonia_id")),
-            sheet_xml.cells("C", at_record, column("source_id")),
+            sheet_xml.cells("C", at_record, source_id),
         ]
-        codes, values = {}, {}
+        checks = {}
         for index, dimension in enumerate(self.dimensions):
             value = column(dimension)
+            shown = value if pa.types.is_integer(value.type) else sheet_xml.text(value)
             # Locked (grey): the context and the proposal; the rep's choice is not.
-            data.append(sheet_xml.cells(letter(4 + 2 * index), at, value, locked))
-            data.append(sheet_xml.cells(letter(5 + 2 * index), at, value))
-            record.append(sheet_xml.cells(letter(3 + index), at_record, value))
+            data.append(sheet_xml.cells(letter(4 + 2 * index), at, shown, locked))
+            data.append(sheet_xml.cells(letter(5 + 2 * index), at, shown))
+            record.append(sheet_xml.cells(letter(3 + index), at_record, shown))
             if dimension != GOAL:
-                encoded = pc.dictionary_encode(value)
-                codes[dimension] = pc.fill_null(encoded.indices, -1).to_numpy()
-                values[dimension] = encoded.dictionary.to_pylist()
+                checks[dimension] = self._choices(
+                    letter(5 + 2 * index), dimension, value, book_of, numbers, len(books)
+                )
         return Rendered(
-            sheet_xml.rows_xml(at, data), sheet_xml.rows_xml(at_record, record), codes, values
+            sheet_xml.rows_xml(at, data), sheet_xml.rows_xml(at_record, record), bounds, checks
         )
 
-    def write(
-        self, out: Path, meta: RefinementWorkbook, rendered: Rendered, start: int, end: int
-    ) -> None:
-        """The workbook of rows ``start:end`` of ``rendered`` at ``out``."""
+    def _choices(
+        self, column: str, dimension: str, value: Any, book_of: Any, numbers: Any, books: int
+    ) -> tuple[Any, Any]:
+        """Each workbook's drop-downs of ``dimension``: per value, in the order values
+        first appear, the moves from it on the cells of its rows (runs of rows as
+        ranges, ``F2:F4 F7``), all workbooks' at once; and where each one's begin."""
+        import numpy as np
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        encoded = pc.dictionary_encode(value)
+        values = encoded.dictionary.to_pylist()
+        formulas = self.lists[dimension]
+        # Code 0 is a missing value; a value outside the dimension's order gets
+        # the moves from nowhere (as the policy answers for it).
+        formula = pa.array([formulas[None], *(formulas.get(v, formulas[None]) for v in values)])
+        codes = pc.fill_null(encoded.indices, -1).to_numpy(zero_copy_only=False) + 1
+        key = book_of * (len(values) + 1) + codes
+        order = np.argsort(key, kind="stable")  # by workbook and value, rows ascending
+        key, rows = key[order], numbers[order]
+        runs = np.flatnonzero(np.r_[True, (key[1:] != key[:-1]) | (rows[1:] != rows[:-1] + 1)])
+        firsts, lasts = rows[runs], rows[np.r_[runs[1:], len(rows)] - 1]
+        cells = pc.if_else(
+            pa.array(firsts == lasts),
+            pc.binary_join_element_wise(column, sheet_xml.row_numbers(firsts), ""),
+            pc.binary_join_element_wise(
+                column, sheet_xml.row_numbers(firsts), ":", column,
+                sheet_xml.row_numbers(lasts), "",
+            ),
+        )  # fmt: skip
+        run_key = key[runs]
+        groups = np.flatnonzero(np.r_[True, run_key[1:] != run_key[:-1]])
+        ranges = pc.binary_join(
+            pa.ListArray.from_arrays(pa.array(np.r_[groups, len(runs)], pa.int32()), cells), " "
+        )
+        book, code = np.divmod(run_key[groups], len(values) + 1)
+        xml = pc.binary_join_element_wise(
+            self._list_check, ranges, '"><formula1>', formula.take(pa.array(code)),
+            "</formula1></dataValidation>", "",
+        )  # fmt: skip
+        # Within a workbook, values in the order they first appear on the sheet.
+        placed = np.lexsort((firsts[groups], book))
+        starts = np.searchsorted(book[placed], np.arange(books + 1))
+        return xml.take(pa.array(placed)), starts
+
+    @property
+    def _list_check(self) -> str:
+        """A drop-down's opening, up to its cells."""
+        title = sheet_xml.attribute(label(self.language, "invalid"))
+        choose = sheet_xml.attribute(label(self.language, "choose"))
+        return (
+            f'<dataValidation type="list" allowBlank="1" showInputMessage="1" '
+            f'showErrorMessage="1" errorTitle="{title}" error="{choose}" sqref="'
+        )
+
+    def write(self, out: Path, meta: RefinementWorkbook, rendered: Rendered, book: int) -> None:
+        """Workbook ``book`` of ``rendered`` at ``out``."""
+        start, end = int(rendered.bounds[book]), int(rendered.bounds[book + 1])
         last = end - start + 1
         right = letter(len(self.headers) - 1)
         data = self.data.fill(
             f'<dimension ref="A1:{right}{last}"/>',
             sheet_xml.joined(rendered.data, start, end),
             f'<autoFilter ref="A1:{right}{last}"/>',
-            self._validations(rendered, start, end),
+            self._validations(rendered, book, last),
         )
         head = [
             [MARK],
@@ -208,29 +269,21 @@ class Layout:
         )
         self.template.write(out, {DATA: data, RECORD: record, BOOK: self.book.fill(f"${last}")})
 
-    def _validations(self, rendered: Rendered, start: int, end: int) -> str:
+    def _validations(self, rendered: Rendered, book: int, last: int) -> list[Any]:
         """The drop-downs: the reasons, and per dimension each value's moves on its
         rows; a goal is a whole number of calls."""
-        import numpy as np
-
-        if end <= start:
-            return ""
-        last = end - start + 1
-        title = sheet_xml.attribute(label(self.language, "invalid"))
-        choose = sheet_xml.attribute(label(self.language, "choose"))
-
-        def listed(cells: str, formula: str) -> str:
-            return (
-                f'<dataValidation type="list" allowBlank="1" showInputMessage="1" '
-                f'showErrorMessage="1" errorTitle="{title}" error="{choose}" sqref="{cells}">'
-                f"<formula1>{formula}</formula1></dataValidation>"
-            )
-
+        if last < 2:
+            return []
         reason = letter(4 + 2 * len(self.dimensions))
-        checks = [listed(f"{reason}2:{reason}{last}", self.reasons)]
+        checks: list[Any] = [
+            f'{self._list_check}{reason}2:{reason}{last}"><formula1>{self.reasons}'
+            "</formula1></dataValidation>"
+        ]
+        count = 1
         for index, dimension in enumerate(self.dimensions):
             column = letter(5 + 2 * index)
             if dimension == GOAL:
+                title = sheet_xml.attribute(label(self.language, "invalid"))
                 whole = sheet_xml.attribute(label(self.language, "whole"))
                 checks.append(
                     f'<dataValidation type="whole" operator="greaterThanOrEqual" '
@@ -238,31 +291,13 @@ class Layout:
                     f'errorTitle="{title}" error="{whole}" sqref="{column}2:{column}{last}">'
                     f"<formula1>0</formula1></dataValidation>"
                 )
+                count += 1
                 continue
-            codes = rendered.codes[dimension][start:end]
-            found, first_at, groups = np.unique(codes, return_index=True, return_inverse=True)
-            formulas = self.lists[dimension]
-            for group in np.argsort(first_at, kind="stable"):
-                code = int(found[group])
-                value = rendered.values[dimension][code] if code >= 0 else None
-                formula = formulas.get(value, formulas[None])
-                numbers = np.flatnonzero(groups == group) + 2
-                checks.append(listed(_ranges(column, numbers), formula))
-        return f'<dataValidations count="{len(checks)}">{"".join(checks)}</dataValidations>'
-
-
-def _ranges(column: str, numbers: Any) -> str:
-    """The cells of rows ``numbers`` (ascending) in ``column``, runs as ranges
-    (``F2:F4 F7``): one list for the whole validation, not a cell at a time."""
-    import numpy as np
-
-    breaks = np.flatnonzero(np.diff(numbers) != 1) + 1
-    firsts = numbers[np.concatenate(([0], breaks))].tolist()
-    lasts = numbers[np.concatenate((breaks - 1, [len(numbers) - 1]))].tolist()
-    return " ".join(
-        f"{column}{a}" if a == b else f"{column}{a}:{column}{b}"
-        for a, b in zip(firsts, lasts, strict=True)
-    )
+            xml, starts = rendered.checks[dimension]
+            first, end = int(starts[book]), int(starts[book + 1])
+            checks.append(sheet_xml.joined(xml, first, end))
+            count += end - first
+        return [f'<dataValidations count="{count}">', *checks, "</dataValidations>"]
 
 
 def _template(

@@ -34,43 +34,58 @@ EDGE_SPACE = r"^[\s\pZ]|[\s\pZ]$"
 COMPRESSION = 1
 
 
-def text(values: Any) -> Any:
+@attrs.frozen
+class Text:
+    """A column of text ready for inline-string cells: each value's ``<t>`` element
+    from its attributes on (``>Ana``, `` xml:space="preserve"> Ana``); null for
+    missing or empty text (a blank cell)."""
+
+    xml: Any
+
+
+def text(values: Any) -> Text:
     """``values`` as the text of XML cells: control characters dropped, ``& < >``
-    and ``_xHHHH_`` escaped; empty text becomes null (a blank cell)."""
+    and ``_xHHHH_`` escaped, edge spaces kept. Each escape runs only on a column
+    that needs it (most need none)."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
     values = pc.cast(values, pa.string())
-    values = pc.replace_substring_regex(values, ILLEGAL, "")
-    values = pc.replace_substring_regex(values, LOOKS_ESCAPED, r"_x005F\1")
+    if pc.any(pc.match_substring_regex(values, f"{ILLEGAL}|{LOOKS_ESCAPED}")).as_py():
+        values = pc.replace_substring_regex(values, ILLEGAL, "")
+        values = pc.replace_substring_regex(values, LOOKS_ESCAPED, r"_x005F\1")
     for char, entity in (("&", "&amp;"), ("<", "&lt;"), (">", "&gt;")):
-        values = pc.replace_substring(values, char, entity)
-    return pc.if_else(pc.equal(values, ""), None, values)
+        if pc.any(pc.match_substring(values, char)).as_py():
+            values = pc.replace_substring(values, char, entity)
+    edge = pc.match_substring_regex(values, EDGE_SPACE)
+    opened = pc.binary_join_element_wise(
+        pc.if_else(edge, ' xml:space="preserve">', ">"), values, ""
+    )
+    return Text(pc.if_else(pc.equal(values, ""), None, opened))
 
 
 def cells(column: str, rows: Any, values: Any, style: int | None = None) -> Any:
     """The XML of column ``column``'s cell in each row (``rows``: the row numbers as
-    text). Integers are numbers; anything else is text (see :func:`text`). A
-    missing value is a blank cell when styled (the grey shows), else no cell."""
+    text). Integers are numbers; anything else is text (:func:`text`, or given as
+    :class:`Text` when several columns show it). A missing value is a blank cell
+    when styled (the grey shows), else no cell."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
     styled = "" if style is None else f' s="{style}"'
     start = f'<c r="{column}'
-    if pa.types.is_integer(values.type) or pa.types.is_boolean(values.type):
+    if isinstance(values, Text) or not (
+        pa.types.is_integer(values.type) or pa.types.is_boolean(values.type)
+    ):
+        opened = (values if isinstance(values, Text) else text(values)).xml
+        inline = f'"{styled} t="inlineStr"><is><t'
+        xml = pc.binary_join_element_wise(start, rows, inline, opened, "</t></is></c>", "")
+    else:
         numbers = pc.cast(pc.cast(values, pa.int64()), pa.string())
         xml = pc.binary_join_element_wise(start, rows, f'"{styled}><v>', numbers, "</v></c>", "")
-    else:
-        escaped = text(values)
-        preserve = pc.if_else(
-            pc.match_substring_regex(escaped, EDGE_SPACE), ' xml:space="preserve"', ""
-        )
-        xml = pc.binary_join_element_wise(
-            start, rows, f'"{styled} t="inlineStr"><is><t', preserve, ">", escaped,
-            "</t></is></c>", "",
-        )  # fmt: skip
-    blank = pc.binary_join_element_wise(start, rows, f'"{styled}/>', "") if styled else ""
-    return pc.fill_null(xml, blank) if styled else pc.fill_null(xml, "")
+    if not styled:
+        return pc.fill_null(xml, "")
+    return pc.coalesce(xml, pc.binary_join_element_wise(start, rows, f'"{styled}/>', ""))
 
 
 def rows_xml(rows: Any, row_cells: Sequence[Any]) -> Any:

@@ -384,7 +384,7 @@ def test_workbooks_submitted_together_are_all_checked_before_any_is_stored(
         sheet.cell(2, 6).value = order[at + 1 if at + 1 < len(order) else at - 1]
         sheet.cell(2, 9).value = reason
         workbook.save(path)
-    refused = cli("refinement", "submit", str(t1), str(t2), "--as", "rita")
+    refused = cli("refinement", "submit", str(t1), str(t2), "--as", "rita", "--jobs", "2")
     assert refused.exit_code == 1
     assert f"{t2}: this workbook is for territory T2, which is not rita's" in refused.output
     assert json.loads(cli("refinement", "list", cycle, "--json").output) == []  # T1's not kept
@@ -412,3 +412,28 @@ def test_a_workbook_that_cannot_be_written_is_one_clear_error(
             lambda name: tmp_path / "notes.txt" / f"{name}.xlsx", meta=meta, orders=ORDERS,
             moves="any", reasons=["access"], language="en",
         )  # fmt: skip
+
+
+def test_workbooks_read_side_by_side_as_one_by_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from harmonia import InputError
+    from harmonia_excel import refinement
+
+    monkeypatch.setattr(refinement, "allowed_moves", lambda values, current, moves: list(values))
+    meta = refinement.RefinementWorkbook(9, "", "2027-01-04T09:00:00+00:00", "", ("segment",))
+    paths = refinement.write_workbooks(
+        _proposal({f"T{t}": [(t * 10 + i, "grow", "1") for i in range(3)] for t in range(5)}),
+        lambda name: tmp_path / f"{name}.xlsx", meta=meta, orders=ORDERS, moves="any",
+        reasons=["access"], language="en",
+    )  # fmt: skip
+    workbook = load_workbook(paths[3])
+    workbook["Refinement"]["F3"], workbook["Refinement"]["G3"] = "champion", "access"
+    workbook.save(paths[3])
+    one_by_one = [refinement.read_workbook(path) for path in paths]
+    assert refinement.read_workbooks(paths, jobs=2) == one_by_one
+    assert [len(requests) for _, requests in one_by_one] == [0, 0, 0, 1, 0]
+    broken = tmp_path / "broken.xlsx"
+    broken.write_text("not a workbook", encoding="utf-8")
+    with pytest.raises(InputError, match=r"broken.xlsx: cannot read this workbook"):
+        refinement.read_workbooks([*paths[:2], broken, *paths[2:]], jobs=2)
