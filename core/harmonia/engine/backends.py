@@ -163,7 +163,9 @@ def read_inputs(
     reader has its own store connection and DuckDB cursor; SQLite in WAL mode
     serves concurrent readers, and ADBC releases the GIL while it reads.
     """
-    queries = query.input_queries()
+    with BulkConnection(database, write=False) as bulk:
+        market_alone = not bulk.exists(query.other_markets())
+    queries = query.input_queries(market_alone=market_alone)
     facts = facts_of(database)
 
     def copy(names: Sequence[str]) -> None:

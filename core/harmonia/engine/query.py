@@ -147,8 +147,20 @@ class CycleQuery:
         first = self.spec.period.first_month - self.spec.country.response_max_age_months
         return ordinal_date(first).isoformat(), self.spec.period.end.isoformat()
 
-    def input_queries(self) -> dict[str, str]:
-        """Per store table, the slice of it the cycle reads (store-neutral SQL)."""
+    def other_markets(self) -> str:
+        """SQL: any customer of another country (two index seeks, not a scan)."""
+        country = quote(self.spec.country.code)
+        return f"SELECT 1 FROM customer WHERE country < {country} OR country > {country}"
+
+    def input_queries(self, *, market_alone: bool = False) -> dict[str, str]:
+        """Per store table, the slice of it the cycle reads (store-neutral SQL).
+
+        ``market_alone``: the store holds no other country's customers (see
+        :meth:`other_markets`), so identifiers and source ids are read whole.
+        Why: on SQLite, checking each row's customer against the country
+        doubles the cost of reading them (1M customers: 0.55 s of CPU each
+        instead of 0.25 s).
+        """
         country = quote(self.spec.country.code)
         area = quote(self.spec.therapy_area)
         questionnaires = ", ".join(quote(q) for q in self.spec.questionnaires) or "NULL"
@@ -164,7 +176,11 @@ class CycleQuery:
             )
             or "NULL"
         )
-        in_country = f"customer_id IN (SELECT id FROM customer WHERE country = {country})"
+        in_country = (
+            ""
+            if market_alone
+            else f" WHERE customer_id IN (SELECT id FROM customer WHERE country = {country})"
+        )
         queries = {
             "customer": "SELECT id, country, type, first_name, last_name, specialty, postal_code, "
             f"city, territory FROM customer WHERE country = {country}",
@@ -180,8 +196,8 @@ class CycleQuery:
             "answer": "SELECT a.response_id, a.question, a.value FROM answer a "
             f"JOIN response r ON r.id = a.response_id WHERE {in_window} "
             f"AND a.question IN ({questions})",
-            "identifier": f"SELECT customer_id, scheme, value FROM identifier WHERE {in_country}",
-            "crosswalk": f"SELECT system, source_id, customer_id FROM crosswalk WHERE {in_country}",
+            "identifier": f"SELECT customer_id, scheme, value FROM identifier{in_country}",
+            "crosswalk": f"SELECT system, source_id, customer_id FROM crosswalk{in_country}",
             # Who a cycle may not profile, and where merged ids' facts now belong.
             "customer_redirect": "SELECT merged_id, survivor_id FROM customer_redirect",
             "objection": "SELECT customer_id FROM objection",

@@ -1,0 +1,53 @@
+"""The slices of the store a cycle reads (``read_inputs``), on a store of one market or several."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+from helpers import load, tiny_catalog, write
+
+from harmonia.engine.backends import read_inputs
+from harmonia.engine.query import CycleQuery
+from harmonia.engine.spec import resolve
+from harmonia.store.bulk import BulkConnection
+from harmonia.store.database import Database
+
+HEADER = "customer_id;country;type;first_name;last_name;specialty;postal_code;city;territory;id_scheme;id_value"
+
+
+def _read(url: str) -> tuple[bool, dict[str, list[int]]]:
+    """Whether the store holds another market than NL, and the customers of the
+    identifiers and source ids the NL cycle reads."""
+    query = CycleQuery(resolve(tiny_catalog(), "NL", "cardiology", "2027-H1"), cycle_id=1)
+    database = Database(url)
+    with BulkConnection(database, write=False) as bulk:
+        others = bulk.exists(query.other_markets())
+    connection = duckdb.connect()
+    try:
+        read_inputs(database, query, connection)
+        read = {
+            table: sorted(
+                row[0]
+                for row in connection.sql(f"SELECT DISTINCT customer_id FROM {table}").fetchall()
+            )
+            for table in ("identifier", "crosswalk")
+        }
+        customers = sorted(row[0] for row in connection.sql("SELECT id FROM customer").fetchall())
+    finally:
+        connection.close()
+    # Every customer has a source id; not every one a national identifier.
+    assert read["crosswalk"] == customers and set(read["identifier"]) <= set(customers)
+    return others, read
+
+
+def test_a_cycle_reads_the_identifiers_of_its_market_only(h1: str, tmp_path: Path) -> None:
+    alone, read_alone = _read(h1)
+    assert not alone and read_alone["identifier"]
+    # Another country's customer (the tiny scheme is NL's: it has a source id only)
+    # stays out of NL's cycle.
+    row = "B01;BE;HCP;Lien;Peeters;cardiology;1000;Brussel;T9;;"
+    (result,) = load(h1, tiny_catalog(), write(tmp_path / "customers.csv", f"{HEADER}\n{row}\n"))
+    assert result.rows_new == 1
+    others, read = _read(h1)
+    assert others and read == read_alone
