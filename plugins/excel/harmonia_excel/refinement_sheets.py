@@ -15,6 +15,7 @@ drop-down points at the list of its own value.
 
 from __future__ import annotations
 
+import functools
 import io
 from collections.abc import Sequence
 from pathlib import Path
@@ -47,6 +48,7 @@ DATA, LISTS, RECORD, BOOK = (
 )
 
 
+@functools.cache
 def letter(column: int) -> str:
     from xlsxwriter.utility import xl_col_to_name
 
@@ -245,27 +247,20 @@ class Layout:
             f'<autoFilter ref="A1:{right}{last}"/>',
             self._validations(rendered, book, last),
         )
-        head = [
-            [MARK],
-            ["cycle", meta.cycle],
-            ["territory", meta.territory],
-            ["opened_at", meta.opened_at],
-            ["system", meta.system],
-            ["dimensions", " ".join(self.dimensions)],
-            ["row", "harmonia_id", "source_id", *self.dimensions],
-        ]
-        lines = []
-        for number, line in enumerate(head, start=1):
-            cells = "".join(
-                sheet_xml.number_cell(f"{letter(c)}{number}", value)
-                if isinstance(value, int)
-                else sheet_xml.text_cell(f"{letter(c)}{number}", str(value))
-                for c, value in enumerate(line)
-            )
-            lines.append(f'<row r="{number}">{cells}</row>')
+        head = _record_lines(
+            [
+                [MARK],
+                ["cycle", meta.cycle],
+                ["territory", meta.territory],
+                ["opened_at", meta.opened_at],
+                ["system", meta.system],
+                ["dimensions", " ".join(self.dimensions)],
+                ["row", "harmonia_id", "source_id", *self.dimensions],
+            ]
+        )
         record = self.record.fill(
             f'<dimension ref="A1:{letter(2 + len(self.dimensions))}{RECORD_HEAD + end - start}"/>',
-            ["".join(lines).encode(), sheet_xml.joined(rendered.record, start, end)],
+            [head, sheet_xml.joined(rendered.record, start, end)],
         )
         self.template.write(out, {DATA: data, RECORD: record, BOOK: self.book.fill(f"${last}")})
 
@@ -298,6 +293,25 @@ class Layout:
             checks.append(sheet_xml.joined(xml, first, end))
             count += end - first
         return [f'<dataValidations count="{count}">', *checks, "</dataValidations>"]
+
+
+def _record_lines(lines: Sequence[Sequence[Any]]) -> str:
+    """The hidden record's first lines (numbers as numbers, the rest as text)."""
+    return "".join(
+        f'<row r="{number}">{_record_line(number, tuple(line))}</row>'
+        for number, line in enumerate(lines, start=1)
+    )
+
+
+@functools.lru_cache(maxsize=64)
+def _record_line(number: int, line: tuple[Any, ...]) -> str:
+    # Cached: most lines are the same in every workbook of a round.
+    return "".join(
+        sheet_xml.number_cell(f"{letter(column)}{number}", value)
+        if isinstance(value, int)
+        else sheet_xml.text_cell(f"{letter(column)}{number}", str(value))
+        for column, value in enumerate(line)
+    )
 
 
 def _template(

@@ -181,22 +181,26 @@ class Holes:
 
 @attrs.frozen
 class Part:
-    """A part of the package as a zip entry: its name and its data, deflated."""
+    """A part of the package as a zip entry: its local header (name included),
+    its data deflated, and what its entry in the central directory says."""
 
-    name: bytes
-    crc: int
-    size: int
+    local: bytes
     deflated: bytes
+    central: tuple[Any, ...]  # the directory entry's fields before its offset
+    name: bytes
 
     @classmethod
     def of(cls, name: str, chunks: Iterable[bytes | memoryview]) -> Part:
-        packer = zlib.compressobj(COMPRESSION, zlib.DEFLATED, -15)  # raw deflate, as in zip
-        crc, size, deflated = 0, 0, []
-        for chunk in chunks:
-            crc, size = zlib.crc32(chunk, crc), size + len(chunk)
-            deflated.append(packer.compress(chunk))
-        deflated.append(packer.flush())
-        return cls(name.encode(), crc, size, b"".join(deflated))
+        data = b"".join(chunks)
+        deflated = zlib.compress(data, COMPRESSION, -15)  # raw deflate, as in zip
+        # The fields both records share: method, time, CRC, sizes, name's length.
+        common = (
+            zipfile.ZIP_DEFLATED, *DOS_TIME, zlib.crc32(data), len(deflated), len(data),
+            len(name),
+        )  # fmt: skip
+        local = struct.pack(LOCAL, b"PK\x03\x04", 20, 0, 0, *common, 0) + name.encode()
+        central = (b"PK\x01\x02", 20, 0, 20, 0, 0, *common, 0, 0, 0, 0, 0)
+        return cls(local, deflated, central, name.encode())
 
 
 @attrs.frozen
@@ -205,7 +209,7 @@ class Template:
     workbook written from it deflates only its own parts (zipfile would deflate
     every part of every workbook again)."""
 
-    parts: tuple[Part, ...]
+    parts: tuple[tuple[str, Part], ...]
     xml: dict[str, bytes]
 
     @classmethod
@@ -214,7 +218,7 @@ class Template:
 
         with zipfile.ZipFile(io.BytesIO(xlsx)) as package:
             xml = {name: package.read(name) for name in package.namelist()}
-        return cls(tuple(Part.of(name, [data]) for name, data in xml.items()), xml)
+        return cls(tuple((name, Part.of(name, [data])) for name, data in xml.items()), xml)
 
     def part(self, name: str) -> bytes:
         return self.xml[name]
@@ -223,22 +227,15 @@ class Template:
         """Write the workbook at ``out``: its ``own`` parts (their chunks in order)
         instead of the template's. A plain zip: deflated entries, no extras."""
         pieces, directory, at = [], [], 0
-        for part in self.parts:
-            name = part.name.decode()
+        for name, part in self.parts:
             if name in own:
                 part = Part.of(name, own[name])
-            # The fields both records share: method, time, CRC, sizes, name's length.
-            common = (
-                zipfile.ZIP_DEFLATED, *DOS_TIME, part.crc, len(part.deflated), part.size,
-                len(part.name),
-            )  # fmt: skip
-            header = struct.pack(LOCAL, b"PK\x03\x04", 20, 0, 0, *common, 0)
-            entry = struct.pack(CENTRAL, b"PK\x01\x02", 20, 0, 20, 0, 0, *common, 0, 0, 0, 0, 0, at)
-            directory.append(entry + part.name)
-            pieces += [header, part.name, part.deflated]
-            at += len(header) + len(part.name) + len(part.deflated)
+            directory += [struct.pack(CENTRAL, *part.central, at), part.name]
+            pieces += [part.local, part.deflated]
+            at += len(part.local) + len(part.deflated)
         size = sum(len(entry) for entry in directory)
-        end = struct.pack(END, b"PK\x05\x06", 0, 0, len(directory), len(directory), size, at, 0)
+        count = len(self.parts)
+        end = struct.pack(END, b"PK\x05\x06", 0, 0, count, count, size, at, 0)
         out.write_bytes(b"".join([*pieces, *directory, end]))
 
 
