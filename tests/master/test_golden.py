@@ -123,3 +123,95 @@ def test_customer_show_gives_each_values_source_and_batch(harmonia_cli, tiny, th
     assert merged["postal_code"] == ("1017", "csv", batch["crm_again"], "source_priority")
     text = harmonia_cli("--database", url, "customer", "show", "C02").output
     assert "golden values" in text and "Jansen" in text
+
+
+VENDOR_CHANGED = """
+customer_id;country;type;first_name;last_name;specialty;postal_code;city;territory;id_scheme;id_value;email
+V02;NL;HCP;Bram;Janssen;cardiology;1013;Amsterdam;T1;;;bram.janssen@example.nl
+"""
+#: A vendor record naming C01 by her national identifier: one harmonia id, no merge.
+VENDOR_LINKED = """
+customer_id;country;type;first_name;last_name;specialty;postal_code;city;territory;id_scheme;id_value;email
+V01;NL;HCP;Anna;de Vries-Bakker;cardiology;1011;Amsterdam;T1;TINY;10000016;anna@example.nl
+"""
+
+
+def _loaded(harmonia_cli, url: str, folder: Path, system: str) -> int:
+    """Load ``folder`` as ``harmonia load`` does (the application's path); its batch."""
+    result = harmonia_cli(
+        "--database", url, "load", str(folder), "--country", "NL", "--system", system
+    )
+    assert result.exit_code == 0, result.output
+    return query(url, "SELECT MAX(id) AS id FROM load_batch")[0]["id"]
+
+
+def _values(url: str, customer_id: int) -> dict[str, tuple]:
+    return {
+        v["attribute"]: (v["value"], v["system"], v["batch_id"])
+        for v in golden_record(Database(url), customer_id)
+    }
+
+
+def test_a_load_recomputes_the_golden_records_of_the_persons_it_touched(
+    harmonia_cli, tiny, three_loads, tmp_path: Path
+) -> None:
+    url, ids, batch = three_loads
+    _golden(url, ids, Survivorship(default="most_recent"))
+    write(tmp_path / "changed" / "customers.csv", VENDOR_CHANGED)
+    changed = _loaded(harmonia_cli, url, tmp_path / "changed", "vendor")
+    # No recompute asked for: the load kept C02's golden record fresh.
+    golden = _values(url, ids["C02"])
+    assert golden["postal_code"] == ("1013", "vendor", changed)
+    assert golden["email"] == ("bram.janssen@example.nl", "vendor", changed)
+    assert golden["last_name"] == ("Janssen", "vendor", batch["vendor"])  # unchanged: same batch
+    # A load touching no person with a golden record leaves every golden value as it is.
+    before = query(url, "SELECT * FROM golden_value ORDER BY customer_id, attribute")
+    write(
+        tmp_path / "other" / "customers.csv",
+        CRM_SAME.replace("C02;NL;HCP;Bram;;", "C03;NL;HCP;Cor;;"),
+    )
+    _loaded(harmonia_cli, url, tmp_path / "other", "csv")
+    assert query(url, "SELECT * FROM golden_value ORDER BY customer_id, attribute") == before
+
+
+def test_customers_linked_at_load_by_an_identifier_have_a_golden_record(
+    harmonia_cli, tiny, universe: str, tmp_path: Path
+) -> None:
+    import json
+
+    [crm] = query(universe, "SELECT batch_id FROM crosswalk WHERE source_id = 'C01'")
+    crm = crm["batch_id"]
+    write(tmp_path / "vendor" / "customers.csv", VENDOR_LINKED)
+    vendor = _loaded(harmonia_cli, universe, tmp_path / "vendor", "vendor")
+    [anna] = query(
+        universe, "SELECT DISTINCT customer_id FROM crosswalk WHERE source_id IN ('C01', 'V01')"
+    )
+    anna_id = anna["customer_id"]
+    assert query(universe, "SELECT COUNT(*) AS n FROM customer_redirect")[0]["n"] == 0
+    golden = _values(universe, anna_id)
+    assert golden["last_name"] == ("de Vries-Bakker", "vendor", vendor)
+    assert golden["first_name"] == ("Anna", "vendor", vendor)  # most recent: the vendor's
+    assert golden["specialty"] == ("cardiology", "vendor", vendor)
+    assert golden["city"] == ("Amsterdam", "vendor", vendor)
+    assert golden["email"] == ("anna@example.nl", "vendor", vendor)
+    # Every reader agrees: customer show, master golden, the quality report.
+    shown = harmonia_cli("--database", universe, "customer", "show", "C01", "--json")
+    values = {v["attribute"]: v for v in json.loads(shown.stdout)["values"]}
+    assert values["last_name"]["rule"] == "most_recent"
+    assert values["last_name"]["value"] == "de Vries-Bakker"
+    master = harmonia_cli("--database", universe, "master", "golden", str(anna_id), "--json")
+    assert {v["attribute"]: v["value"] for v in json.loads(master.stdout)}["last_name"] == (
+        "de Vries-Bakker"
+    )
+    report = harmonia_cli("--database", universe, "master", "quality", "--country", "NL", "--json")
+    conflicts = {c["attribute"]: c for c in json.loads(report.stdout)["conflicts"]}
+    assert conflicts["last_name"]["conflicting"] == 1
+    kept = {
+        c["system"]: (c["batch_id"], c["kept"])
+        for c in json.loads(report.stdout)["conflict_sources"]
+        if c["attribute"] == "last_name"
+    }
+    assert kept == {"csv": (crm, 0), "vendor": (vendor, 1)}
+    # A country's recompute keeps it (it is not only the load's doing).
+    compute(Database(universe), Survivorship(), country="NL")
+    assert _values(universe, anna_id) == golden

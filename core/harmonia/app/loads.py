@@ -172,12 +172,21 @@ class Loads:
                 stored = []
                 stored.extend(loader.run(job.source, dict(job.options)))
                 results.extend(stored)
+                self._refresh_golden(stored, loader.on_stage)
                 report(1, "")
         except BaseException as error:
             if job is None or not interrupted(error):
                 raise
             raise _interrupted(job.location, stored, results) from None
         return results
+
+    def _refresh_golden(self, results: Sequence[LoadResult], on_stage: Any) -> None:
+        """The golden records of the persons each committed customers batch gave or
+        changed a source record of (a golden record never lags behind a load)."""
+        for result in results:
+            if result.kind == "customers" and not result.skipped and result.rows_loaded:
+                on_stage("golden records")
+                self.app.master.refresh_golden(result.batch_id)
 
     def batches(
         self, *, country: str | None = None, kind: str | None = None, limit: int | None = None

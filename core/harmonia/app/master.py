@@ -91,8 +91,22 @@ class Master:
             return compute(database, profile.survivorship, country=profile.code)
         written = 0
         for code, chosen in self._countries_of(ids).items():
-            written += compute(database, self.profile(code).survivorship, customer_ids=chosen)
+            written += compute(database, self.survivorship(code), customer_ids=chosen)
         return written
+
+    def refresh_golden(self, batch_id: int) -> int:
+        """Recompute the golden records of the persons a customers load batch touched
+        (after it committed); returns values written."""
+        from harmonia.master.golden import refresh
+
+        return refresh(self.app.database, batch_id, self.survivorship)
+
+    def survivorship(self, country: str) -> Any:
+        """The country's survivorship rules: its profile's, else the default (most recent)."""
+        from harmonia.definitions import Survivorship
+
+        profile = self.app.catalog.country_profiles.get(country.upper())
+        return profile.survivorship if profile is not None else Survivorship()
 
     def golden_record(self, customer_id: int) -> list[dict[str, Any]]:
         from harmonia.master.golden import golden_record
@@ -148,7 +162,11 @@ class Master:
     def merge(self, survivor_id: int, merged_id: int, *, reason: str = "") -> Any:
         from harmonia.master.merging import merge
 
-        return merge(self.app.database, survivor_id, merged_id, actor=self.app.actor, reason=reason)
+        result = merge(
+            self.app.database, survivor_id, merged_id, actor=self.app.actor, reason=reason
+        )
+        self.golden(customer_ids=[result.survivor_id])
+        return result
 
     def unmerge(self, merged_id: int) -> Any:
         from harmonia.master.merging import unmerge

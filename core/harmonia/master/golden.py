@@ -12,15 +12,21 @@ value of the attribute and the batch that gave it
 names the system and batch its value came from, not the record's latest
 load, and "most recent" is the value given last, by any source.
 
+A person has a golden record when they have more than one source record,
+whatever linked them: a merge (the survivor's), or a load that matched a
+second system's record by its national identifier (one harmonia id, no
+merge). A customer with one source record has none: its own record is it.
+
 One SQL statement computes every golden record of a country (or of some
-survivors), in DuckDB over the survivors' attribute history read once from
-the store: no customer passes through Python. A customer
-never merged has no golden record: its own record is it.
+persons), in DuckDB over their attribute history read once from the store:
+no customer passes through Python. A load recomputes the golden records of
+the persons whose source records it gave or changed (:func:`refresh`), so
+they never go stale; match, decide, merge and unmerge recompute theirs.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import pyarrow as pa
 
@@ -32,17 +38,17 @@ from harmonia.store.bulk import BulkConnection
 from harmonia.store.database import Database
 
 
-def golden_sql(survivorship: Survivorship) -> str:
-    """The golden values (DuckDB SQL over ``history``, see :func:`compute`).
+def golden_sql(survivorship: Survivorship, table: str = "history") -> str:
+    """The golden values (DuckDB SQL over the history rows in ``table``, see :func:`compute`).
 
-    ``history`` holds, per person (``golden_id``), the attribute history of
+    It holds, per person (``golden_id``), the attribute history of
     every source record of their ids: a candidate is each record's last
     value of an attribute, with the batch that gave it.
     """
     candidates = "\nUNION ALL\n".join(
         f"SELECT h.golden_id, h.system, h.source_id, {literal(attribute)} AS attribute, "
         f"arg_max(h.{attribute}, h.batch_id) AS value, max(h.batch_id) AS batch_id "
-        f"FROM history h WHERE h.{attribute} IS NOT NULL AND h.{attribute} <> '' "
+        f"FROM {table} h WHERE h.{attribute} IS NOT NULL AND h.{attribute} <> '' "
         "GROUP BY h.golden_id, h.system, h.source_id"
         for attribute in GOLDEN_ATTRIBUTES
     )
@@ -80,6 +86,33 @@ def golden_sql(survivorship: Survivorship) -> str:
     """
 
 
+def golden_ids_sql(candidates: str) -> str:
+    """SQL: the persons among ``candidates`` (SQL giving harmonia ids) that have a golden
+    record, with their country: a merge's survivor, or a customer with more than one
+    source record; never a merged id."""
+    return f"""
+        SELECT c.id, c.country FROM customer c
+        WHERE c.id IN ({candidates})
+          AND NOT EXISTS (SELECT 1 FROM customer_redirect m WHERE m.merged_id = c.id)
+          AND (EXISTS (SELECT 1 FROM customer_redirect r WHERE r.survivor_id = c.id)
+               OR (SELECT COUNT(*) FROM crosswalk x WHERE x.customer_id = c.id) > 1)
+    """
+
+
+def touched_sql(batch_id: int) -> str:
+    """SQL: the persons (survivors' ids) whose source records a customers load batch gave
+    or changed: records new to the crosswalk, and records whose attribute history it
+    added to (a load repeating a record's values adds none)."""
+    batch = int(batch_id)
+    return f"""
+        SELECT COALESCE(r.survivor_id, x.customer_id) FROM crosswalk x
+        LEFT JOIN customer_redirect r ON r.merged_id = x.customer_id
+        WHERE x.batch_id = {batch} OR EXISTS (
+            SELECT 1 FROM customer_attribute_history h WHERE h.system = x.system
+              AND h.source_id = x.source_id AND h.batch_id = {batch})
+    """
+
+
 def compute(
     database: Database,
     survivorship: Survivorship,
@@ -89,42 +122,76 @@ def compute(
 ) -> int:
     """Recompute the golden records of a country, or of some customers; returns values written.
 
-    Customers in ``customer_ids`` that are no longer survivors (unmerged)
-    lose their golden record. The attribute history of the survivors'
-    source records is read once and ranked in DuckDB (SQLite's window
-    functions took 26 s for 90k merged customers of 1M; DuckDB takes under one).
+    Customers in ``customer_ids`` that no longer have one (unmerged) lose their
+    golden record. The attribute history of the persons' source records is
+    read once and ranked in DuckDB (SQLite's window functions took 26 s for
+    90k merged customers of 1M; DuckDB takes under one).
     """
-    from harmonia.compute import duckdb_connection
-
     if country is not None:
         scope = f"SELECT id FROM customer WHERE country = {literal(country)}"
     else:
         scope = ", ".join(str(int(i)) for i in customer_ids) or "NULL"
     with BulkConnection(database) as bulk:
         bulk.execute(f"DELETE FROM golden_value WHERE customer_id IN ({scope})")
-        survivors = f"SELECT survivor_id FROM customer_redirect WHERE survivor_id IN ({scope})"
-        history = _history(bulk, survivors)
-        if not history.num_rows:  # (an empty read from SQLite has no column types)
-            return 0
-        duck = duckdb_connection()
-        duck.register("history", history)
-        golden = duck.sql(golden_sql(survivorship)).to_arrow_table()
+        return _write(bulk, bulk.read(golden_ids_sql(scope)), lambda _country: survivorship)
+
+
+def refresh(database: Database, batch_id: int, survivorship: Callable[[str], Survivorship]) -> int:
+    """Recompute the golden records of the persons a customers load batch touched (see
+    :func:`touched_sql`), each by its country's ``survivorship(country)``; returns
+    values written. A load touching no person with more than one source record
+    only reads which records it touched."""
+    with BulkConnection(database) as bulk:
+        persons = bulk.read(golden_ids_sql(touched_sql(batch_id)))
+        return _write(bulk, persons, survivorship, replace=True)
+
+
+def _write(
+    bulk: BulkConnection,
+    persons: pa.Table,
+    survivorship: Callable[[str], Survivorship],
+    *,
+    replace: bool = False,
+) -> int:
+    """Write the golden records of ``persons`` (id, country), each country's by its
+    ``survivorship(country)`` (``replace``: in place of theirs); returns values written."""
+    from harmonia.compute import duckdb_connection
+
+    if not persons.num_rows:  # (an empty read from SQLite has no column types)
+        return 0
+    stage = bulk.stage(persons.select(["id"]), "golden", key="id")
+    if replace:
+        bulk.execute(f"DELETE FROM golden_value WHERE customer_id IN (SELECT id FROM {stage})")
+    rows = _history(bulk, f"SELECT id FROM {stage}")
+    if not rows.num_rows:
+        return 0
+    duck = duckdb_connection()
+    duck.register("history", rows)
+    duck.register("persons", persons)
+    written = 0
+    for country in sorted(set(persons.column("country").to_pylist())):
+        duck.execute(
+            "CREATE OR REPLACE TEMP TABLE country_history AS SELECT h.* FROM history h "
+            f"JOIN persons p ON p.id = h.golden_id WHERE p.country = {literal(country)}"
+        )
+        golden = duck.sql(golden_sql(survivorship(country), "country_history")).to_arrow_table()
         bulk.append("golden_value", golden)
-        bulk.wait()
-        bulk.analyze("golden_value")
-    return golden.num_rows
+        written += golden.num_rows
+    bulk.wait()
+    bulk.analyze("golden_value")
+    return written
 
 
-def _history(bulk: BulkConnection, survivors: str) -> pa.Table:
-    """The attribute history of every source record of the survivors' persons
-    (``survivors``: SQL giving their ids), each row under its ``golden_id``."""
+def _history(bulk: BulkConnection, persons: str) -> pa.Table:
+    """The attribute history of every source record of the persons (``persons``: SQL
+    giving their ids, survivors' or customers'), each row under its ``golden_id``."""
     return history.records_history(
         bulk,
         f"""
         SELECT survivor_id AS golden_id, merged_id AS customer_id
-        FROM customer_redirect WHERE survivor_id IN ({survivors})
+        FROM customer_redirect WHERE survivor_id IN ({persons})
         UNION ALL
-        SELECT id, id FROM customer WHERE id IN ({survivors})
+        SELECT id, id FROM customer WHERE id IN ({persons})
         """,
     )
 

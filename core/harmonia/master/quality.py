@@ -7,7 +7,8 @@
   identifier in the store passed its scheme's checks at load);
 * **duplicates**: pairs the matcher found, by status (to review, merged,
   rejected), and merged customers;
-* **conflicts**: among merged customers, how many disagree between their
+* **conflicts**: among customers with a golden record (merged, or linked at
+  load by a shared national identifier), how many disagree between their
   source records on each attribute (what survivorship had to decide), and
   which source and load batch gave the disagreeing values, with how many of
   them the golden record kept. Each source record counts with its own last
@@ -24,6 +25,7 @@ from typing import Any
 import attrs
 
 from harmonia.definitions.country import GOLDEN_ATTRIBUTES
+from harmonia.master.golden import golden_ids_sql
 from harmonia.sql import literal
 from harmonia.store.bulk import BulkConnection
 from harmonia.store.database import Database
@@ -80,7 +82,7 @@ def quality(database: Database, country: str | None = None) -> QualityReport:
             GROUP BY c.country ORDER BY c.country
             """
         ).to_pylist()
-        given = _values_given(where.replace("c.country", "s.country"))
+        given = _values_given(f"SELECT c.id FROM customer c {where}")
         conflicts = bulk.read(
             f"""
             WITH {given}, counted AS (
@@ -121,9 +123,10 @@ def quality(database: Database, country: str | None = None) -> QualityReport:
     return QualityReport(sources, duplicates, conflicts, conflict_sources)
 
 
-def _values_given(where: str) -> str:
-    """CTEs ending in ``given``: for every merged person (``survivor_id``), each
-    source record's last value of each attribute, with its system and batch.
+def _values_given(candidates: str) -> str:
+    """CTEs ending in ``given``: for every person with a golden record among
+    ``candidates`` (SQL giving harmonia ids; under ``survivor_id``), each source
+    record's last value of each attribute, with its system and batch.
 
     The last value is the latest row of the record's attribute history
     holding one (portable SQL: no later row holds one; the history's key
@@ -139,12 +142,13 @@ def _values_given(where: str) -> str:
         f"AND l.{a} IS NOT NULL AND l.{a} <> '')"
         for a in GOLDEN_ATTRIBUTES
     )
-    return f"""person AS (
-                SELECT survivor_id, merged_id AS customer_id FROM customer_redirect
+    return f"""golden AS ({golden_ids_sql(candidates)}
+            ), person AS (
+                SELECT r.survivor_id, r.merged_id AS customer_id, g.country
+                FROM customer_redirect r JOIN golden g ON g.id = r.survivor_id
                 UNION ALL
-                SELECT DISTINCT survivor_id, survivor_id FROM customer_redirect
+                SELECT id, id, country FROM golden
             ), records AS (
-                SELECT p.survivor_id, s.country, x.system, x.source_id
-                FROM person p JOIN customer s ON s.id = p.survivor_id
-                JOIN crosswalk x ON x.customer_id = p.customer_id {where}
+                SELECT p.survivor_id, p.country, x.system, x.source_id
+                FROM person p JOIN crosswalk x ON x.customer_id = p.customer_id
             ), given AS ({last})"""
