@@ -31,6 +31,14 @@ from harmonia.store import Database
 from harmonia.store.facts import copy_store
 
 
+@pytest.fixture(autouse=True)
+def _key_files_in_tmp(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory):
+    """A PostgreSQL store's suppression key file goes under ``XDG_CONFIG_HOME``: a
+    temporary one per test, never the user's (SQLite keeps it beside the store)."""
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path_factory.mktemp("config")))
+    monkeypatch.delenv("HARMONIA_KEY_FILE", raising=False)
+
+
 @pytest.fixture
 def tiny(register_pack: Callable[..., Any], harmonia_plugins: PluginManager) -> Catalog:
     """The catalog of the built-ins and the ``tiny_market`` pack (country NL, area cardiology).

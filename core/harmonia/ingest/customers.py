@@ -16,6 +16,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from harmonia.definitions.country import GOLDEN_ATTRIBUTES
+from harmonia.errors import ConfigError
 from harmonia.ingest.checks import CheckContext
 from harmonia.ingest.kind import DuplicateKey, Kind
 from harmonia.ingest.merge import Merger, Rejections
@@ -215,10 +216,17 @@ class CustomerMerger(Merger):
         hashes = self.bulk.read("SELECT hash FROM suppression")
         if not hashes.num_rows:
             return "false"
-        secret = self.bulk.read(
-            f"SELECT value FROM workspace_secret WHERE name = {literal(suppression.KEY_NAME)}"
+        key = suppression.workspace_key(
+            self.bulk.database,
+            lambda sql: [tuple(row.values()) for row in self.bulk.read(sql).to_pylist()],
+            self.bulk.execute,
         )
-        key = bytes.fromhex(secret.column(0)[0].as_py())
+        if key is None:
+            raise ConfigError(
+                "the suppression list holds erased people but this store has no key for it",
+                where=self.bulk.database.display_url,
+                fix="restore the store's key file (docs/master.md, The suppression key)",
+            )
         self._into_duck("suppressed", hashes, "hash VARCHAR")
         source = suppression.source_sql(literal(self.system), "v.customer_id")
         identifier = suppression.identifier_sql("v.id_scheme", "v.id_value")

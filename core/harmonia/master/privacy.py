@@ -288,7 +288,7 @@ def erase(
             )
         ]
         # Before their ids go: a reload of an old file must not bring them back.
-        suppressed = suppress(session, source_ids, identifiers)
+        suppressed = suppress(database, session, source_ids, identifiers)
         removed = {
             table: connection.execute(text(statement.format(ids=id_list))).rowcount
             for table, statement in _ERASE.items()

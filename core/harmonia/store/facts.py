@@ -723,7 +723,15 @@ def _cannot_write(root: Path, error: BaseException) -> ConfigError:
 
 
 def copy_store(source: Path, target: Path) -> None:
-    """Copy a SQLite store with its facts (a store is the file and its facts folder)."""
+    """Copy a SQLite store with its facts and its key (a store is the file, its facts
+    folder and, once it erased someone, its suppression key file)."""
+    from harmonia.store.database import Database
+    from harmonia.store.suppression import key_path
+
     shutil.copyfile(source, target)
     if facts_folder(source).exists():
         shutil.copytree(facts_folder(source), facts_folder(target), dirs_exist_ok=True)
+    key, copied = (key_path(Database(f"sqlite:///{path}")) for path in (source, target))
+    if key.is_file() and key != copied:
+        copied.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        shutil.copy2(key, copied)

@@ -507,7 +507,8 @@ class Suppression(SQLModel, table=True):
 
 
 class WorkspaceSecret(SQLModel, table=True):
-    """A secret of the workspace, made once at random (the key of the suppression list)."""
+    """What the workspace keeps of its secrets: the suppression key's fingerprint, never
+    the key (a file outside the database, :mod:`harmonia.store.suppression`)."""
 
     __tablename__ = "workspace_secret"
 
