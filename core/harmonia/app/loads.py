@@ -180,11 +180,18 @@ class Loads:
             raise _interrupted(job.location, stored, results) from None
         return results
 
-    def _refresh_golden(self, results: Sequence[LoadResult], on_stage: Any) -> None:
+    def _refresh_golden(
+        self, results: Sequence[LoadResult], on_stage: Callable[[str], None]
+    ) -> None:
         """The golden records of the persons each committed customers batch gave or
         changed a source record of (a golden record never lags behind a load)."""
         for result in results:
-            if result.kind == "customers" and not result.skipped and result.rows_loaded:
+            # Customers new to the store have one source record each: no golden record.
+            if (
+                result.kind == "customers"
+                and not result.skipped
+                and result.rows_new < result.rows_loaded
+            ):
                 on_stage("golden records")
                 self.app.master.refresh_golden(result.batch_id)
 

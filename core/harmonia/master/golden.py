@@ -101,15 +101,22 @@ def golden_ids_sql(candidates: str) -> str:
 
 def touched_sql(batch_id: int) -> str:
     """SQL: the persons (survivors' ids) whose source records a customers load batch gave
-    or changed: records new to the crosswalk, and records whose attribute history it
-    added to (a load repeating a record's values adds none)."""
+    or changed, among customers it did not create (one record each): records new to
+    the crosswalk, and records whose attribute history it added to (a load repeating
+    a record's values adds none)."""
     batch = int(batch_id)
     return f"""
-        SELECT COALESCE(r.survivor_id, x.customer_id) FROM crosswalk x
-        LEFT JOIN customer_redirect r ON r.merged_id = x.customer_id
-        WHERE x.batch_id = {batch} OR EXISTS (
-            SELECT 1 FROM customer_attribute_history h WHERE h.system = x.system
-              AND h.source_id = x.source_id AND h.batch_id = {batch})
+        WITH records AS (
+            SELECT customer_id FROM crosswalk WHERE batch_id = {batch}
+            UNION
+            SELECT x.customer_id FROM customer_attribute_history h
+            JOIN crosswalk x ON x.system = h.system AND x.source_id = h.source_id
+            WHERE h.batch_id = {batch}
+        )
+        SELECT COALESCE(r.survivor_id, c.id) FROM records t
+        JOIN customer c ON c.id = t.customer_id
+        LEFT JOIN customer_redirect r ON r.merged_id = c.id
+        WHERE c.first_batch_id < {batch}
     """
 
 
