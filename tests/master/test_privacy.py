@@ -177,6 +177,24 @@ def test_an_objection_for_an_unknown_customer_changes_nothing(universe: str) -> 
     assert query(universe, "SELECT * FROM objection") == []
 
 
+def test_an_objecting_person_is_in_no_export_of_responses_by_any_of_their_ids(
+    universe: str,
+) -> None:
+    """The FHIR export of questionnaire responses is an output too (it named them)."""
+    from harmonia.fhir import read_responses
+
+    database = Database(universe)
+    known = ids(universe)
+    exported = {r.customer for r in read_responses(database, "tiny-profile")}
+    assert {"C01", "C02"} <= exported
+    object_to_profiling(database, [known["C02"]], actor="dpo")
+    merge(database, known["C10"], known["C01"], actor="steward")
+    object_to_profiling(database, [known["C10"]], actor="dpo")  # the survivor objects
+    exported_after = {r.customer for r in read_responses(database, "tiny-profile")}
+    assert exported_after == exported - {"C01", "C02"}  # the merged id's responses too
+    assert not read_responses(database, "tiny-profile", customers=["C01", "C02"])
+
+
 def test_erasure_removes_the_person_everywhere_and_audits_without_personal_data(
     universe: str, tmp_path: Path
 ) -> None:

@@ -63,7 +63,8 @@ def read_responses(
     territory: str | None = None,
     country: str | None = None,
 ) -> list[StoredResponse]:
-    """The stored responses to a questionnaire, optionally of some customers only.
+    """The stored responses to a questionnaire, optionally of some customers only;
+    never a customer's who objects to profiling.
 
     Customers are named by their id in ``system``; without it, by their id in
     the system their response was loaded with (so an export loads back with
@@ -72,6 +73,7 @@ def read_responses(
     from harmonia.sql import literal
     from harmonia.store.bulk import BulkConnection
     from harmonia.store.facts import facts_of
+    from harmonia.store.identity import OBJECTING, survivor
 
     filters = [f"r.questionnaire = {literal(questionnaire)}"]
     of_customers = []
@@ -83,6 +85,8 @@ def read_responses(
         of_crosswalk.append(f"source_id IN ({', '.join(map(literal, customers))})")
     filters += [f"c.{condition}" for condition in of_customers]
     filters += [f"cw.{condition}" for condition in of_crosswalk]
+    # An objection to profiling holds for every output (GDPR Art. 21), by any id of the person.
+    filters.append(f"{survivor('r.customer_id')} NOT IN ({OBJECTING})")
     same_system = f"cw.system = {literal(system)}" if system else "cw.system = b.system"
     sql = f"""
         SELECT r.id, cw.source_id, cw.system, c.type, c.first_name, c.last_name,
@@ -101,6 +105,8 @@ def read_responses(
         "customer": "SELECT id, type, first_name, last_name, territory, country FROM customer"
         + (f" WHERE {' AND '.join(of_customers)}" if of_customers else ""),
         "load_batch": "SELECT id, system FROM load_batch",
+        "objection": "SELECT customer_id FROM objection",
+        "customer_redirect": "SELECT merged_id, survivor_id FROM customer_redirect",
         "crosswalk": "SELECT customer_id, system, source_id FROM crosswalk"
         + (f" WHERE {' AND '.join(of_crosswalk)}" if of_crosswalk else ""),
     }
