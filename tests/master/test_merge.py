@@ -256,6 +256,30 @@ def test_a_new_identifier_conflicting_through_a_merged_id_is_quarantined(
     assert snapshot(two_sources)["identifier"] == before["identifier"]
 
 
+def test_two_customers_of_one_system_sharing_an_identifier_are_refused_and_nothing_lost(
+    two_sources: str, tmp_path: Path
+) -> None:
+    """Issue 14's bad input "two people sharing an identifier": a new CRM customer
+    claims C01's national identifier; the row waits in quarantine, C01 and the
+    crosswalk stay as they were."""
+    from helpers import quarantined
+
+    before = snapshot(two_sources)
+    write(
+        tmp_path / "crm" / "customers.csv",
+        "customer_id;country;type;first_name;last_name;id_scheme;id_value\n"
+        "C77;NL;HCP;Anne;de Vries;TINY;10000016\n",  # C01's identifier
+    )
+    [result] = load(two_sources, tiny_catalog(), tmp_path / "crm", country="NL")
+    assert (result.rows_loaded, result.rows_quarantined) == (0, 1)
+    [refused] = [row for row in quarantined(two_sources) if row["record"]["customer_id"] == "C77"]
+    assert refused["reasons"] == [
+        "identifier 'TINY 10000016' already belongs to another customer_id of this system"
+    ]
+    assert refused["record"]["last_name"] == "de Vries"  # nothing lost: fix it and load again
+    assert snapshot(two_sources) == before
+
+
 def test_a_merged_persons_own_identifier_through_the_merged_id_is_no_conflict(
     two_sources: str, tmp_path: Path
 ) -> None:
