@@ -109,9 +109,8 @@ def touched_sql(batch_id: int) -> str:
         WITH records AS (
             SELECT customer_id FROM crosswalk WHERE batch_id = {batch}
             UNION
-            SELECT x.customer_id FROM customer_attribute_history h
+            SELECT x.customer_id FROM ({history.given_in_sql(batch)}) h
             JOIN crosswalk x ON x.system = h.system AND x.source_id = h.source_id
-            WHERE h.batch_id = {batch}
         )
         SELECT COALESCE(r.survivor_id, c.id) FROM records t
         JOIN customer c ON c.id = t.customer_id

@@ -59,6 +59,14 @@ def of_system(bulk: BulkConnection, system: str) -> pa.Table:
     )
 
 
+def given_in_sql(batch_id: int) -> str:
+    """SQL: the source records (``system``, ``source_id``) a load batch gave or changed
+    a value of (a batch repeating a record's values gives none)."""
+    return (
+        f"SELECT system, source_id FROM customer_attribute_history WHERE batch_id = {int(batch_id)}"
+    )
+
+
 def latest_sql(history: str, key: str) -> str:
     """DuckDB SQL over ``history`` rows: per ``key``, each attribute's value given last
     (the latest batch giving one; a blank gives none), as the loader keeps it."""
