@@ -205,6 +205,24 @@ def test_closing_expires_what_nobody_decided_and_publishing_applies_the_rest(
     assert [(h["old_value"], h["new_value"], h["status"]) for h in history] == [
         ("champion", "grow", "accepted")
     ]
+    # The published summary is planned as the run's was (in DuckDB on the embedded
+    # store): the same columns and forms, one customer more in grow.
+    (run,) = (tmp_path / "out").glob(f"*cycle{cycle}-segment_summary.csv")
+    (final,) = (tmp_path / "final").glob("*segment_summary.csv")
+    before, after = (_rows(path) for path in (run, final))
+    assert [(r["segment"], r["target"]) for r in after] == [
+        (r["segment"], r["target"]) for r in before
+    ]
+    assert [int(r["customers"]) for r in after] == [
+        int(r["customers"]) + {"champion": -1, "grow": 1}.get(r["segment"], 0) for r in before
+    ]
+
+
+def _rows(path: Path) -> list[dict]:
+    import csv
+
+    lines = path.read_text(encoding="utf-8").splitlines()
+    return list(csv.DictReader(lines, delimiter=";" if ";" in lines[0] else ","))
 
 
 def test_reasons_may_depend_on_the_kind_of_request(feedback: tuple[Harmonia, int]) -> None:

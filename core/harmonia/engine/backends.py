@@ -459,6 +459,85 @@ def plan_outputs(read: Callable[[str], pa.Table], query: CycleQuery, computed: s
     )
 
 
+#: The stored assignment columns the refined target list and summary read, and their
+#: DuckDB types (SQLite gives each as text or a number, never NULL: see plan_stored).
+_PLANNED_COLUMNS = {
+    "cycle_id": "BIGINT",
+    "customer_id": "BIGINT",
+    "segment": "VARCHAR",
+    "final_segment": "VARCHAR",
+    "origin": "VARCHAR",
+    "needs": "VARCHAR",
+    "tier": "VARCHAR",
+    "refined_target": "VARCHAR",
+    "refined_goal": "BIGINT",
+    "refined_territory": "VARCHAR",
+}
+
+
+def plan_stored(database: Database, query: CycleQuery) -> tuple[pa.Table, pa.Table]:
+    """The target list and summary of the cycle's stored assignments as refinement left
+    them (publishing).
+
+    PostgreSQL plans in the database. On SQLite the cycle's assignments, its
+    refinement scope and the customers, identifiers and source ids it names are
+    read into DuckDB, which plans as a run does: SQLite joined and sorted a 1M
+    universe's target list in ~7 s of CPU, most of a publish.
+    """
+    cycle_id = int(query.cycle_id)
+    stored = f"(SELECT * FROM assignment WHERE cycle_id = {cycle_id})"
+    if database.dialect != "sqlite":
+        with BulkConnection(database) as bulk:
+            return (
+                bulk.read(transpile(query.target_list(stored, refined=True), bulk.dialect)),
+                bulk.read(transpile(query.summary(stored, refined=True), bulk.dialect)),
+            )
+    inputs = query.input_queries()
+    # Every value given (an empty text, -1 calls, for NULL) so the driver types the
+    # stream from its first batch; DuckDB puts the NULLs back.
+    given = ", ".join(
+        f"COALESCE({column}, -1) AS {column}"
+        if kind == "BIGINT"
+        else f"COALESCE({column}, '') AS {column}"
+        for column, kind in _PLANNED_COLUMNS.items()
+    )
+    back = ", ".join(
+        f"CAST(NULLIF({column}, {'-1' if kind == 'BIGINT' else chr(39) * 2}) AS {kind}) AS {column}"
+        for column, kind in _PLANNED_COLUMNS.items()
+    )
+    connection = duckdb_connection()
+    try:
+        with BulkConnection(database, write=False) as bulk:
+            for name in ("customer", "identifier", "crosswalk"):
+                sql = transpile(inputs[name], database.dialect)
+                batch = 500_000 if name in _NOT_NULL else None
+                _copy_in(connection, name, bulk.stream(sql, batch_rows=batch))
+            for name, sql, types in (
+                ("assignment", f"SELECT {given} FROM assignment", back),
+                (
+                    "refinement_scope",
+                    "SELECT cycle_id, customer_id, territory FROM refinement_scope",
+                    "CAST(cycle_id AS BIGINT) AS cycle_id, "
+                    "CAST(customer_id AS BIGINT) AS customer_id, "
+                    "CAST(territory AS VARCHAR) AS territory",
+                ),
+            ):
+                reader = bulk.stream(f"{sql} WHERE cycle_id = {cycle_id}", batch_rows=500_000)
+                connection.register("incoming", reader)
+                connection.execute(f"CREATE TABLE {name} AS SELECT {types} FROM incoming")
+                connection.unregister("incoming")
+
+        def read(sql: str) -> pa.Table:
+            return connection.sql(sql).to_arrow_table()
+
+        return (
+            read(query.target_list("assignment", refined=True)),
+            read(query.summary("assignment", refined=True)),
+        )
+    finally:
+        connection.close()
+
+
 def _plan_in_database(bulk: BulkConnection, query: CycleQuery, computed: str) -> CycleOutputs:
     count = int(bulk.scalar(f"SELECT COUNT(*) FROM {computed}"))
     planned = plan_outputs(lambda sql: bulk.read(transpile(sql, bulk.dialect)), query, computed)

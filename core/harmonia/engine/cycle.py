@@ -558,17 +558,10 @@ def write_stored_outputs(
     assignments, the way a run computes them from its own (and planned
     again within capacity, on the refined segments, where the market chose it).
     """
-    from harmonia.engine.dialects import transpile
-    from harmonia.store.bulk import BulkConnection
-
     assert cycle.id is not None
     _check_sinks(catalog, sinks)
     spec = resolve(catalog, cycle.country, cycle.therapy_area, cycle.period)
-    query = CycleQuery(spec, cycle.id)
-    stored = f"(SELECT * FROM assignment WHERE cycle_id = {int(cycle.id)})"
-    with BulkConnection(database) as bulk:
-        target_list = bulk.read(transpile(query.target_list(stored, refined=True), bulk.dialect))
-        summary = bulk.read(transpile(query.summary(stored, refined=True), bulk.dialect))
+    target_list, summary = backends.plan_stored(database, CycleQuery(spec, cycle.id))
     outputs = backends.CycleOutputs(cycle.customers, target_list, summary)
     _check_planner(spec, planner)
     outputs = _planned(planner, database, spec, cycle, outputs)
