@@ -506,6 +506,26 @@ def test_loading_the_same_files_twice_duplicates_nothing(
     assert len(skips) == 2
 
 
+def test_a_first_customers_load_leaves_the_schema_the_models_declare(
+    database_url: str, tiny: Catalog
+) -> None:
+    """The loader builds the indexes of the tables a first load fills after its rows."""
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    from harmonia.store import Database
+    from harmonia.store.models import metadata
+
+    (result,) = load(database_url, tiny, tiny_market.DATA / "h1" / "customers.csv", country="NL")
+    assert result.rows_new == 10
+    with Database(database_url).engine.connect() as connection:
+        context = MigrationContext.configure(connection, opts={"compare_type": True})
+        assert compare_metadata(context, metadata) == []
+    assert query(database_url, "SELECT customer_id FROM identifier WHERE value = '10000016'") == [
+        {"customer_id": 1}
+    ]
+
+
 def test_a_load_counts_rows_new_updated_and_unchanged_and_rewrites_only_what_changed(
     database_url: str, tiny: Catalog, tmp_path: Path, reading: str
 ) -> None:

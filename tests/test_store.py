@@ -6,6 +6,7 @@ import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 
+import pyarrow as pa
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
@@ -245,6 +246,38 @@ def test_a_failed_bulk_transaction_rolls_back_and_releases_the_file(harmonia_dat
         assert (
             session.connection().exec_driver_sql("SELECT COUNT(*) FROM audit_event").scalar() == 0
         )
+
+
+def test_deferred_indexes_come_back_at_the_commit_and_stay_after_a_rollback(
+    harmonia_database: str,
+) -> None:
+    database = Database(harmonia_database)
+
+    def indexes() -> list[tuple[str, str]]:
+        with database.engine.connect() as connection:
+            rows = connection.exec_driver_sql(
+                "SELECT name, sql FROM sqlite_master WHERE type = 'index' "
+                "AND tbl_name IN ('customer', 'identifier') AND sql IS NOT NULL ORDER BY name"
+            )
+            return [tuple(row) for row in rows]
+
+    before = indexes()
+    assert {name for name, _ in before} >= {"ix_customer_country", "ix_identifier_customer_id"}
+    with pytest.raises(ZeroDivisionError), BulkConnection(database) as bulk:
+        bulk.defer_indexes("customer", "identifier")
+        assert not bulk.read(
+            "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'identifier' "
+            "AND sql IS NOT NULL"
+        ).num_rows
+        1 / 0  # noqa: B018
+    assert indexes() == before
+    with BulkConnection(database) as bulk:
+        bulk.defer_indexes("customer", "identifier")
+        bulk.append(
+            "identifier",
+            pa.table({"scheme": ["X"], "value": ["1"], "customer_id": [1], "batch_id": [1]}),
+        )
+    assert indexes() == before
 
 
 def test_the_schema_revision_constant_is_alembic_head(harmonia_database: str) -> None:

@@ -203,6 +203,8 @@ class CustomerMerger(Merger):
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
         self.bulk.lock("customer", "identifier", "crosswalk")
         self.next_id = self.bulk.next_id("customer")
+        if self.next_id == 1:  # a first load fills the tables: their indexes come after
+            self.bulk.defer_indexes("customer", "identifier")
         identifiers = self.bulk.read("SELECT scheme, value, customer_id FROM identifier")
         self._into_duck("ids", identifiers, "scheme VARCHAR, value VARCHAR, customer_id BIGINT")
         # Merged ids are one person with their survivor: identifiers are checked per person.
@@ -305,10 +307,14 @@ class CustomerMerger(Merger):
         self.duck.execute(
             f"""
             CREATE OR REPLACE TEMP TABLE accepted AS
-            SELECT *, COALESCE(by_source, by_identifier,
-                {self.next_id - 1} + row_number() OVER (PARTITION BY is_new ORDER BY _row)
-            ) AS harmonia_id
-            FROM resolved WHERE conflict IS NULL
+            WITH numbered AS (
+                SELECT _row, row_number() OVER (ORDER BY _row) AS n
+                FROM resolved WHERE conflict IS NULL AND is_new
+            )
+            SELECT r.*, COALESCE(r.by_source, r.by_identifier, {self.next_id - 1} + n.n)
+                AS harmonia_id
+            FROM resolved r LEFT JOIN numbered n ON n._row = r._row
+            WHERE r.conflict IS NULL
             """
         )
         self._append_new()
