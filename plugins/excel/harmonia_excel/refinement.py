@@ -17,6 +17,7 @@ policy) are the application's; nothing here decides.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
@@ -344,26 +345,23 @@ def read_workbook(path: Path) -> tuple[RefinementWorkbook, list[dict[str, Any]]]
         system=_text(fields["system"]) or "",
         dimensions=dimensions,
     )
-    width = 3 + len(dimensions)
-    written = [
-        row if len(row) >= width else row + [None] * (width - len(row))
-        for row in records[7:]
-        if row and row[0] not in (None, "")
-    ]
+    written = [row for row in _padded(records[7:], 3 + len(dimensions)) if row[0] not in (None, "")]
     # Rows are found by their customer's source id, not their place: a rep may
     # sort or filter the sheet. A row whose id is not one the workbook was
     # written with (edited, or pasted twice) is refused, for the customer
     # written at its place.
-    ids = [_text(row[2]) for row in written]
+    ids = [(row[2].strip() or None) if type(row[2]) is str else _text(row[2]) for row in written]
     by_source = dict(zip(ids, written, strict=True))
     by_place = {int(row[0]): (source_id, row) for source_id, row in zip(ids, written, strict=True)}
     seen: set[str] = set()
     requests: list[dict[str, Any]] = []
     reason_at = 4 + 2 * len(dimensions)
     yours = [(5 + 2 * index, 3 + index) for index in range(len(dimensions))]
-    for number, cells in enumerate(sheet[1:], start=2):
-        if len(cells) < reason_at + 2:
-            cells = cells + [None] * (reason_at + 2 - len(cells))
+    # The row's choices and id, and the proposal and id written there: compared
+    # in one step for the rows that come back as written.
+    choices_of = itemgetter(*(at for at, _ in yours), 0)
+    proposal_of = itemgetter(*(was for _, was in yours), 2)
+    for number, cells in enumerate(_padded(sheet[1:], reason_at + 2), start=2):
         # Most rows come back as written: same id at the same place, every choice
         # the proposal or empty. They ask nothing, and are passed over without
         # reading any cell as text.
@@ -371,9 +369,14 @@ def read_workbook(path: Path) -> tuple[RefinementWorkbook, list[dict[str, Any]]]
         if (
             source_id is not None
             and source_id not in seen
-            and cells[0] == original[2]
             and by_source[source_id] is original
-            and all(cells[at] == original[was] or cells[at] in (None, "") for at, was in yours)
+            and (
+                choices_of(cells) == proposal_of(original)
+                or (
+                    cells[0] == original[2]
+                    and all(cells[at] in (original[was], None, "") for at, was in yours)
+                )
+            )
         ):
             seen.add(source_id)
             continue
@@ -412,6 +415,14 @@ def read_workbook(path: Path) -> tuple[RefinementWorkbook, list[dict[str, Any]]]
                 }
             )
     return meta, requests
+
+
+def _padded(rows: list[list[Any]], width: int) -> list[list[Any]]:
+    """``rows`` at least ``width`` cells long. python-calamine gives a sheet's rows
+    all as wide as the sheet, so one row says whether any needs padding."""
+    if all(len(row) >= width for row in rows[:1]):
+        return rows
+    return [row + [None] * (width - len(row)) for row in rows]
 
 
 def _text(value: Any) -> str | None:
