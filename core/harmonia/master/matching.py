@@ -32,6 +32,9 @@ DuckDB) on name, specialty, address, postal code, phone and e-mail:
   calibrated, and a country's thresholds are probabilities;
 * whether two customers have a system in common is compared too: a system
   rarely knows one person twice, another system's file covers many of them;
+* another e-mail address weighs apart inside one system and across systems
+  (where a market has duplicates inside a system): two systems are often
+  given two mailboxes of one person, one system's duplicates keep theirs;
 * two customers with different values of one national identifier scheme are
   never a match, whatever the names say;
 * one to one between sources: a system knows a person once, so a customer is
@@ -144,6 +147,10 @@ def settings(
     ``prior`` is the probability that two random customers are one person
     (1/N when None). ``inside`` is the share of one person's pairs of records inside one system,
     and of all pairs (see :func:`_inside_one_system`); None leaves systems out.
+    Another e-mail address weighs apart inside one system and across systems
+    (:func:`_email`) when the market has duplicates inside a system (a share
+    of at least :data:`M_FLOOR`): without any there is nothing to learn the
+    inside case from, and EM would drive its m to zero, which splink refuses.
     """
     import splink.comparison_level_library as cll
     import splink.comparison_library as cl
@@ -216,11 +223,7 @@ def settings(
                 m_probabilities=[0.95, 0.05], u_probabilities=[0.15, 0.85]
             ),
             practice(),
-            # Exact only: a similar address is mostly the same name again (namesakes
-            # get jean.martin and jean.martin2), which the names already count.
-            cl.ExactMatch("email").configure(
-                m_probabilities=[0.8, 0.2], u_probabilities=[0.00001, 0.99999]
-            ),
+            _email(by_systems=inside is not None and inside[0] >= M_FLOOR),
             *([] if inside is None else [_systems(*inside)]),
         ],
         blocking_rules_to_generate_predictions=[
@@ -234,6 +237,74 @@ def settings(
         retain_intermediate_calculation_columns=True,
         retain_matching_columns=False,
     )
+
+
+#: The e-mail comparison's levels with systems compared: per systems case (a
+#: system in common, none), the same address and another one.
+EMAIL_BY_SYSTEMS = (
+    ("same address, a system in common", "another address, a system in common"),
+    ("same address, no system in common", "another address, no system in common"),
+)
+
+
+def _email(*, by_systems: bool) -> Any:
+    """The e-mail address, the same or another: exact only.
+
+    A similar address is mostly the same name again (namesakes get
+    jean.martin and jean.martin2), which the names already count.
+
+    With systems compared, another address weighs apart for two customers
+    with a system in common and for two across systems: one system asks a
+    person the same way twice (its duplicates are mostly re-keyed records and
+    keep the address), while two systems are often given two mailboxes (a
+    personal one and the hospital's, which a move also changes). Trained
+    jointly, then conditioned on the systems (:func:`_conditioned`), so the
+    systems themselves are counted once, by their own comparison.
+    """
+    import splink.comparison_level_library as cll
+    import splink.comparison_library as cl
+
+    if not by_systems:
+        return cl.ExactMatch("email").configure(
+            m_probabilities=[0.8, 0.2], u_probabilities=[0.00001, 0.99999]
+        )
+    same = cll.ExactMatchLevel("email")
+    common = cll.CustomLevel("len(list_intersect(systems_l, systems_r)) > 0")
+    (same_common, other_common), (same_apart, other_apart) = EMAIL_BY_SYSTEMS
+    return cl.CustomComparison(
+        output_column_name="email",
+        comparison_levels=[
+            cll.NullLevel("email"),
+            cll.And(same, common).configure(label_for_charts=same_common),
+            same.configure(label_for_charts=same_apart),
+            common.configure(label_for_charts=other_common),
+            cll.ElseLevel().configure(label_for_charts=other_apart),
+        ],
+    ).configure(
+        # declared as conditional already: each systems case's two levels sum to one
+        m_probabilities=[0.8, 0.8, 0.2, 0.2],
+        u_probabilities=[0.00001, 0.00001, 0.99999, 0.99999],
+    )
+
+
+def _conditioned(model: dict[str, Any]) -> dict[str, Any]:
+    """The e-mail levels of a trained model as given the systems (see :func:`_email`).
+
+    Training estimates P(address level and systems case); a Bayes factor of
+    P(address level | systems case) leaves the systems case to the systems
+    comparison, which counts it once.
+    """
+    for comparison in model["comparisons"]:
+        levels = {level.get("label_for_charts"): level for level in comparison["comparison_levels"]}
+        for case in EMAIL_BY_SYSTEMS:
+            if not all(label in levels for label in case):
+                continue
+            for probability in ("m_probability", "u_probability"):
+                total = sum(levels[label].get(probability) or 0.0 for label in case)
+                if total > 0:
+                    for label in case:
+                        levels[label][probability] = (levels[label].get(probability) or 0.0) / total
+    return model
 
 
 def _systems(duplicates: float, pairs: float) -> Any:
@@ -372,7 +443,7 @@ def score_pairs(
             max_pairs=EM_PAIRS,
             estimate_without_term_frequencies=True,
         )
-        model = _floored(linker.misc.save_model_to_json())
+        model = _floored(_conditioned(linker.misc.save_model_to_json()))
         model["probability_two_random_records_match"] = prior
     linker = Linker(db_api.register("records"), model, log_level="ERROR")
     on_stage("scoring candidate pairs")
