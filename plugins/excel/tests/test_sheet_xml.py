@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
 
 import pyarrow as pa
@@ -91,3 +92,40 @@ def test_the_rows_of_one_workbook_are_a_slice_of_the_rendered_buffer() -> None:
         b'<row r="2"><c r="A2" s="2" t="inlineStr"><is><t>z</t></is></c></row>'
     )
     assert bytes(sheet_xml.joined(xml.slice(1), 0, 1)) == b'<row r="3"><c r="A3" s="2"/></row>'
+
+
+def test_a_workbook_saved_again_by_libreoffice_reads_back_the_same(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, convert: Callable[..., list[Path]]
+) -> None:
+    """LibreOffice reads the rendered sheets (inline strings, drop-downs, hidden
+    record) as harmonia wrote them: saved again, the workbook asks nothing."""
+    from harmonia_excel import refinement
+
+    monkeypatch.setattr(refinement, "allowed_moves", lambda values, current, moves: list(values))
+    names = [name for name in TRICKY if name != "_x0041_"]  # LibreOffice's own escape rules
+    rows = [
+        {"territory": "T1", "harmonia_id": i, "system": "crm", "source_id": f"C{i}",
+         "last_name": name, "city": name, "segment": "grow", "goal": i}
+        for i, name in enumerate(names, start=1)
+    ]  # fmt: skip
+    meta = refinement.RefinementWorkbook(
+        9, "", "2027-01-04T09:00:00+00:00", "", ("segment", "goal")
+    )
+    (path,) = refinement.write_workbooks(
+        pa.Table.from_pylist(rows), lambda name: tmp_path / "books" / f"{name}.xlsx", meta=meta,
+        orders={"segment": ["champion", "grow"]}, moves="any", reasons=["a & b"], language="fr",
+    )  # fmt: skip
+    (resaved,) = convert("xlsx:Calc MS Excel 2007 XML", path)
+    assert refinement.read_workbook(resaved) == refinement.read_workbook(path)
+    sheets = []
+    for book in (path, resaved):
+        with CalamineWorkbook.from_path(str(book)) as workbook:
+            sheets.append(
+                [workbook.get_sheet_by_index(i).to_python(skip_empty_area=False) for i in (0, 2)]
+            )
+    assert sheets[0] == sheets[1]
+    checks = load_workbook(resaved)["Affinage"].data_validations.dataValidation
+    assert {str(check.sqref) for check in checks if check.type == "list"} == {
+        f"F2:F{len(rows) + 1}",
+        f"I2:I{len(rows) + 1}",
+    }
