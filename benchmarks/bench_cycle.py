@@ -14,9 +14,11 @@ Issue 3, item 7. For each universe size, in one run:
    again (nothing changed: target <= 0.3x the first load) and a second cycle
    run (target <= 1.0x the baseline's whole job), issue 11's targets;
 4. the **segmentation step** alone, in this process, on inputs already in
-   DuckDB: harmonia's cycle query (``CycleQuery.assignments()`` over the
-   store's tables) against the baseline's features + rules SQL over the CSV
-   tables, run alternately ``--repeat`` times (best and median);
+   DuckDB: harmonia's cycle query as the embedded engine runs it
+   (``CycleQuery.assignments(inputs_as_columns=True)`` over the store's
+   tables; the inputs' JSON is built as the assignments are stored) against
+   the baseline's features + rules SQL over the CSV tables, run alternately
+   ``--repeat`` times (best and median);
 5. **correctness**: both target lists must agree on (source customer id,
    segment, needs, tier, contacts) for every row; other columns are compared
    too. A disagreement also compares every customer's features (harmonia's
@@ -535,7 +537,9 @@ def duckdb_segmentation_steps(store: Path, data: Path, repeat: int) -> dict[str,
     with _duckdb() as connection:
         read_inputs(Database(f"sqlite:///{store}"), query, connection)
         baseline.load_csv_tables(connection, data)
-        harmonia_sql = "CREATE OR REPLACE TABLE h_assignments AS " + query.assignments()
+        harmonia_sql = "CREATE OR REPLACE TABLE h_assignments AS " + query.assignments(
+            inputs_as_columns=True
+        )
         baseline_sql = "CREATE OR REPLACE TABLE segmented AS " + baseline.segmentation_sql(calendar)
         timings = _best_of(
             repeat,

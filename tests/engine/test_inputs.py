@@ -5,9 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import duckdb
+import tiny_market
 from helpers import load, tiny_catalog, write
 
 from harmonia.engine.backends import read_inputs
+from harmonia.engine.cycle import run_cycle
 from harmonia.engine.query import CycleQuery
 from harmonia.engine.spec import resolve
 from harmonia.store.bulk import BulkConnection
@@ -51,3 +53,34 @@ def test_a_cycle_reads_the_identifiers_of_its_market_only(h1: str, tmp_path: Pat
     assert result.rows_new == 1
     others, read = _read(h1)
     assert others and read == read_alone
+
+
+def test_inputs_kept_as_columns_are_stored_as_the_same_json(h1: str, tmp_path: Path) -> None:
+    """The embedded engine keeps each input in a column and builds the JSON only to
+    store it: the same rows as the query that builds it, pull-through's raw inputs too."""
+    catalog = tiny_catalog()
+    run_cycle(
+        Database(h1),
+        catalog,
+        country="NL",
+        therapy_area="cardiology",
+        period="2027-H1",
+        directory=tmp_path / "out",
+    )
+    load(h1, catalog, tiny_market.DATA / "h2", country="NL")
+    spec = resolve(catalog, "NL", "cardiology", "2027-H2")
+    query = CycleQuery(spec, cycle_id=2, previous_cycle_id=1)
+    connection = duckdb.connect()
+    try:
+        read_inputs(Database(h1), query, connection)
+        connection.execute(f"CREATE TABLE whole AS {query.assignments()}")
+        connection.execute(f"CREATE TABLE apart AS {query.assignments(inputs_as_columns=True)}")
+        assert "inputs" not in connection.sql("SELECT * FROM apart").columns
+        whole = connection.sql("SELECT * FROM whole ORDER BY customer_id")
+        stored = connection.sql(f"{query.with_inputs_json('apart')} ORDER BY customer_id")
+        assert stored.columns == whole.columns
+        assert stored.fetchall() == whole.fetchall()
+        origins = connection.sql("SELECT DISTINCT origin FROM whole").fetchall()
+    finally:
+        connection.close()
+    assert ("pulled-through",) in origins

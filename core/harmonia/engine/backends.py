@@ -119,7 +119,12 @@ def _run_embedded(
         read_inputs(database, query, connection, batches)
         check_inputs(check, query, lambda sql: connection.sql(sql).to_arrow_table())
         stage("segmenting")
-        connection.execute(f"CREATE TABLE assignments AS {query.assignments()}")
+        # The inputs' JSON is built only where the assignments are stored, not for planning.
+        computed = query.assignments(inputs_as_columns=True)
+        connection.execute(f"CREATE TABLE computed_assignments AS {computed}")
+        connection.execute(
+            f"CREATE VIEW assignments AS {query.with_inputs_json('computed_assignments')}"
+        )
         count = connection.sql("SELECT COUNT(*) FROM assignments").fetchall()[0][0]
         # The assignments stream to the store in the background while DuckDB plans.
         with BulkConnection(database) as bulk:
