@@ -287,6 +287,49 @@ def test_as_of_reads_customer_attributes_as_the_snapshot_had_them(
     assert run(f"batch:{last_batch - 1}") == first
 
 
+def test_as_of_says_which_customers_it_reads_as_now_for_want_of_their_history(
+    h1: str, tiny: Catalog, tmp_path: Path
+) -> None:
+    """A customer loaded before schema revision 0650 has no history of the snapshot's
+    batches (the upgrade recorded its values then under its latest batch)."""
+    from harmonia.engine.cycle import run_cycle
+
+    database = Database(h1)
+
+    def run(as_of: str | None = None):
+        return run_cycle(
+            database,
+            tiny,
+            country="NL",
+            therapy_area="cardiology",
+            period="2027-H1",
+            as_of=as_of,
+            directory=tmp_path / str(as_of),
+        )
+
+    first = run()
+    assert first.customers_as_now == 0
+    changed = write(
+        tmp_path / "customers.csv",
+        f"{CUSTOMERS_HEADER}\nC01;NL;HCP;Anna;de Vries;general_practice;1011;Amsterdam;T1\n",
+    )
+    load(h1, tiny, changed, country="NL")
+    with database.engine.begin() as connection:
+        connection.exec_driver_sql(
+            "DELETE FROM customer_attribute_history WHERE source_id = 'C01' AND batch_id IN "
+            f"(SELECT batch_id FROM cycle_input WHERE cycle_id = {first.cycle.id})"
+        )
+    replay = run(f"cycle:{first.cycle.id}")
+    assert replay.customers_as_now == 1
+    assert any("1 customers changed after the snapshot" in w for w in replay.warnings)
+    assert json.loads(replay.cycle.summary)["customers_read_as_now"] == 1
+    c01 = query(
+        h1,
+        f"SELECT segment FROM assignment WHERE cycle_id = {replay.cycle.id} AND customer_id = 1",
+    )
+    assert c01 == [{"segment": "monitor"}]  # its row as it is now
+
+
 def test_as_of_what_does_not_exist_is_a_clear_error(
     h1: str, harmonia_cli: Callable, tiny: Catalog
 ) -> None:

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import attrs
+import pyarrow.compute as pc
 from sqlmodel import delete, select
 
 from harmonia import lifecycle
@@ -33,6 +34,8 @@ from harmonia.errors import ConfigError, NotFoundError
 from harmonia.periods import Period
 from harmonia.plugin.types import OUTPUT_KINDS, CycleInfo, SinkRequest
 from harmonia.questionnaires.coverage import coverage_rows
+from harmonia.store import history
+from harmonia.store.bulk import BulkConnection
 from harmonia.store.database import Database
 from harmonia.store.facts import facts_of
 from harmonia.store.models import (
@@ -88,6 +91,9 @@ class CycleResult:
     #: The fact tables an ``as_of`` snapshot read as they are now (see
     #: :meth:`harmonia.store.facts.ParquetFacts.snapshot`).
     read_as_now: tuple[str, ...] = ()
+    #: Customers an ``as_of`` snapshot read as they are now: changed after it, and
+    #: loaded before the attribute history was kept (see :mod:`harmonia.store.history`).
+    customers_as_now: int = 0
 
     @property
     def warnings(self) -> list[str]:
@@ -98,6 +104,12 @@ class CycleResult:
                 f"{' and '.join(self.read_as_now)} rows loaded before the upgrade to schema "
                 "revision 0700 are read as they are now (that upgrade kept only their newest "
                 "version), not as the snapshot had them"
+            )
+        if self.customers_as_now:
+            warnings.append(
+                f"{self.customers_as_now:,} customers changed after the snapshot are read as "
+                "they are now: they were loaded before schema revision 0650 kept their "
+                "attribute history"
             )
         return warnings
 
@@ -181,6 +193,7 @@ def run_cycle(
         _check_population(database, spec)
     batches = snapshot_batches(database, as_of)
     read_as_now = tuple(facts_of(database).read_as_now(batches))
+    customers_as_now = _customers_as_now(database, batches, spec.country.code)
     previous = previous_cycle(database, spec)
     cycle = _open_cycle(database, spec, engine, previous, actor, batches)
     assert cycle.id is not None
@@ -236,6 +249,7 @@ def run_cycle(
             "input_coverage": [row.to_json() for row in covered],
             **({"call_plan": call_plan} if call_plan else {}),
             **({"read_as_now": list(read_as_now)} if read_as_now else {}),
+            **({"customers_read_as_now": customers_as_now} if customers_as_now else {}),
         },
     )
     _audit(
@@ -258,7 +272,19 @@ def run_cycle(
         covered,
         threshold,
         read_as_now,
+        customers_as_now,
     )
+
+
+def _customers_as_now(database: Database, batches: Sequence[int] | None, country: str) -> int:
+    """How many customers a snapshot reads as they are now, lacking their history then."""
+    if batches is None:
+        return 0
+    with BulkConnection(database, write=False) as bulk:
+        changes = history.changed_since(bulk, batches, country)
+    if changes is None:
+        return 0
+    return changes.num_rows - int(pc.sum(changes.column("as_of")).as_py() or 0)
 
 
 def _engine_written(engine: str, outputs: backends.CycleOutputs) -> list[dict[str, str]]:
