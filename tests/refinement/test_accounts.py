@@ -128,3 +128,20 @@ def test_an_accepted_account_is_the_receiving_rep_s_for_the_rest_of_the_round(
     assert theirs["message"].startswith("customer 6 is on territory T1, not yours (T2")
     assert 6 in {r["harmonia_id"] for r in app.refinement.proposal(cycle, "T1").to_pylist()}
     assert 6 not in {r["harmonia_id"] for r in app.refinement.proposal(cycle, "T2").to_pylist()}
+
+
+def test_the_territory_a_kept_account_returns_to_is_frozen_when_feedback_opens(
+    feedback: tuple[Harmonia, int], tmp_path: Path
+) -> None:
+    """A later alignment load saying C05 was on T2 in 2026-H2 changes neither what
+    rita refines nor her keep request's check: C05 was on T1 when feedback opened."""
+    app, cycle = feedback
+    corrected = tmp_path / "corrected"
+    corrected.mkdir()
+    (corrected / "alignment.csv").write_text(
+        "customer_id;territory;period\nC05;T2;2026-H2\n", encoding="utf-8"
+    )
+    (loaded,) = app.loads.run(app.loads.plan([corrected]), country="BE")
+    assert loaded.rows_loaded == 1
+    kept = ask(app, cycle, "C05", "keep", "T1", "data error", "rita")
+    assert (kept["status"], kept["rule"]) == ("pending", "manager")

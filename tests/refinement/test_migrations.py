@@ -134,3 +134,78 @@ def test_0670_and_0690_add_a_refined_column_to_a_store_with_assignments(
     assert stored() == [(7, "champion", "yes")]
     upgraded.upgrade()
     assert upgraded.current_revision() == SCHEMA_REVISION
+
+
+def test_0730_freezes_the_previous_territory_of_the_cycles_in_feedback(store_url: str) -> None:
+    from alembic import command
+
+    from harmonia.periods import Period
+
+    h2, h1 = Period.parse("2026-H2"), Period.parse("2027-H1")
+    database = Database(store_url)
+    database.upgrade("0710")
+    with database.engine.begin() as connection:
+        run = connection.exec_driver_sql
+        run(
+            "INSERT INTO load_batch (id, source, system, kind, location, status, rows_read, "
+            "rows_loaded, rows_quarantined, actor, started_at) VALUES "
+            "(1, 'csv', 'crm', 'customers', 'a.csv', 'done', 3, 3, 0, '', '2026-01-01')"
+        )
+        run(
+            "INSERT INTO customer (id, country, type, first_name, last_name, email, territory, "
+            "first_batch_id, batch_id) VALUES (1, 'BE', 'HCP', 'A', 'B', '', 'T9', 1, 1), "
+            "(2, 'BE', 'HCP', 'C', 'D', '', 'T8', 1, 1), (3, 'BE', 'HCP', 'E', 'F', '', NULL, 1, 1)"
+        )
+        run(
+            "INSERT INTO alignment (customer_id, period, first_month, last_month, territory, "
+            f"batch_id) VALUES (1, '2026-H2', {h2.first_month}, {h2.last_month}, 'T1', 1), "
+            f"(1, '2027-H1', {h1.first_month}, {h1.last_month}, 'T2', 1)"
+        )
+        for status in ("feedback", "published"):
+            run(
+                "INSERT INTO cycle (country, therapy_area, period, status, engine, rule_set, "
+                "rule_set_version, customers, snapshot, summary, actor, started_at, owner) "
+                f"VALUES ('BE', 'cardiology', '2027-H1', '{status}', 'duckdb', 'tiny-core', "
+                "'1', 3, '{}', '{}', 'x', '2027-01-01 00:00:00', '')"
+            )
+        run(
+            "INSERT INTO refinement_scope (cycle_id, customer_id, territory) VALUES "
+            "(1, 1, 'T2'), (1, 2, 'T8'), (1, 3, ''), (2, 1, 'T2')"
+        )
+    database.engine.dispose()
+    upgraded = Database(store_url)
+    upgraded.upgrade()
+    assert upgraded.current_revision() == SCHEMA_REVISION
+
+    def scope() -> list[tuple]:
+        with upgraded.engine.connect() as connection:
+            return [
+                tuple(row)
+                for row in connection.exec_driver_sql(
+                    "SELECT cycle_id, customer_id, territory FROM refinement_scope "
+                    "ORDER BY cycle_id, customer_id"
+                ).all()
+            ]
+
+    with upgraded.engine.connect() as connection:
+        previous = connection.exec_driver_sql(
+            "SELECT cycle_id, customer_id, previous FROM refinement_scope "
+            "ORDER BY cycle_id, customer_id"
+        ).all()
+    # In feedback: the alignment before the cycle, else the customer record's; a
+    # published cycle takes no requests and keeps none.
+    assert [tuple(row) for row in previous] == [
+        (1, 1, "T1"),
+        (1, 2, "T8"),
+        (1, 3, None),
+        (2, 1, None),
+    ]
+    kept = [(1, 1, "T2"), (1, 2, "T8"), (1, 3, ""), (2, 1, "T2")]
+    assert scope() == kept
+    config = upgraded._alembic_config()
+    with upgraded.engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.downgrade(config, "0710")
+    assert scope() == kept
+    upgraded.upgrade()
+    assert upgraded.current_revision() == SCHEMA_REVISION

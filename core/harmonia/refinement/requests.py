@@ -24,7 +24,6 @@ from harmonia import lifecycle
 from harmonia.compute import duckdb_connection
 from harmonia.definitions import RefinementPolicy
 from harmonia.errors import ConfigError, NotFoundError
-from harmonia.periods import Period
 from harmonia.refinement.policy import INCOMING, CallCapacity, Context, evaluate
 from harmonia.refinement.snapshot import customer_values_sql, planned_calls_sql
 from harmonia.sql import literal, quote
@@ -161,7 +160,6 @@ def submit(
                 incoming,
                 targeted,
                 goals or {},
-                Period.parse(cycle.period).first_month,
             )
             checked = evaluate(duck, incoming, context)
             return _store(bulk, duck, cycle_id, checked, now)
@@ -200,13 +198,11 @@ def _read_context(
     incoming: pa.Table,
     targeted: Sequence[str] = (),
     goals: Mapping[str, int] | None = None,
-    first_month: int = 0,
 ) -> None:
     """The DuckDB tables :func:`evaluate` checks a batch against (see ``Context``).
 
-    ``first_month`` is the cycle's first month: a customer's ``previous`` territory
-    (the one an account kept returns to) is the alignment's of the latest period
-    ending before it, else its customer record's.
+    A customer's ``previous`` territory (the one an account kept returns to) is the
+    one frozen with the snapshot when feedback opened (:func:`freeze_scope`).
     """
     goals = goals or {}
     load_authority(bulk, duck, country)
@@ -238,13 +234,9 @@ def _read_context(
         bulk.read(
             f"""
             SELECT v.customer_id, v.territory, v.segment, v.needs, v.tier,
-                v.target, v.goal, COALESCE(p.territory, c.territory) AS previous
+                v.target, v.goal, p.previous
             FROM ({values}) v
-            JOIN customer c ON c.id = v.customer_id
-            LEFT JOIN (SELECT customer_id, territory, ROW_NUMBER() OVER (PARTITION BY
-                customer_id ORDER BY last_month DESC, first_month DESC) AS rn FROM alignment
-                WHERE last_month < {int(first_month)} AND customer_id IN ({requested})) p
-                ON p.customer_id = v.customer_id AND p.rn = 1
+            JOIN refinement_scope p ON p.cycle_id = {cycle_id} AND p.customer_id = v.customer_id
             """
         ),
         {

@@ -137,7 +137,10 @@ def freeze_scope(database: Database, cycle: Cycle) -> int:
 
     A customer's territory is the one the alignment gives for the latest
     period that overlaps the cycle's, else the territory its customer record
-    carries.
+    carries. Its ``previous`` territory (where a kept account returns) is the
+    alignment's of the latest period ending before the cycle's, else its
+    customer record's: frozen too, so a later load does not change what a
+    ``keep`` request is checked against.
     """
     period = Period.parse(cycle.period)
     cycle_id = int(cycle.id or 0)
@@ -145,8 +148,9 @@ def freeze_scope(database: Database, cycle: Cycle) -> int:
         bulk.execute(f"DELETE FROM refinement_scope WHERE cycle_id = {cycle_id}")
         bulk.execute(
             f"""
-            INSERT INTO refinement_scope (cycle_id, customer_id, territory)
-            SELECT a.cycle_id, a.customer_id, COALESCE(al.territory, c.territory, '')
+            INSERT INTO refinement_scope (cycle_id, customer_id, territory, previous)
+            SELECT a.cycle_id, a.customer_id, COALESCE(al.territory, c.territory, ''),
+                COALESCE(p.territory, c.territory)
             FROM assignment a
             JOIN customer c ON c.id = a.customer_id
             LEFT JOIN (
@@ -155,6 +159,11 @@ def freeze_scope(database: Database, cycle: Cycle) -> int:
                 FROM alignment
                 WHERE first_month <= {period.last_month} AND last_month >= {period.first_month}
             ) al ON al.customer_id = a.customer_id AND al.rn = 1
+            LEFT JOIN (
+                SELECT customer_id, territory, ROW_NUMBER() OVER (
+                    PARTITION BY customer_id ORDER BY last_month DESC, first_month DESC) AS rn
+                FROM alignment WHERE last_month < {period.first_month}
+            ) p ON p.customer_id = a.customer_id AND p.rn = 1
             WHERE a.cycle_id = {cycle_id}
             """
         )

@@ -585,7 +585,8 @@ class Affiliation(SQLModel, table=True):
 
 
 class RefinementScope(SQLModel, table=True):
-    """The frozen snapshot reps refine: each customer's territory when feedback opened."""
+    """The frozen snapshot reps refine: each customer's territory when feedback opened,
+    and the one it had before the cycle (where a ``keep`` request returns it)."""
 
     __tablename__ = "refinement_scope"
     __table_args__ = (
@@ -596,6 +597,9 @@ class RefinementScope(SQLModel, table=True):
     cycle_id: int = Field(primary_key=True)
     customer_id: int = Field(primary_key=True)
     territory: str
+    #: The alignment's territory of the latest period ending before the cycle's, else
+    #: the customer record's, when feedback opened (NULL: frozen before 0730, closed).
+    previous: str | None = None
 
 
 #: The requests that hold a customer's dimension: at most one per cycle.
