@@ -157,8 +157,8 @@ class Layout:
         data = [
             sheet_xml.cells("A", at, source_id, locked),
             sheet_xml.cells("B", at, name, locked),
-            sheet_xml.cells("C", at, column("specialty"), locked),
-            sheet_xml.cells("D", at, column("city"), locked),
+            sheet_xml.cells("C", at, sheet_xml.text(column("specialty"), repeated=True), locked),
+            sheet_xml.cells("D", at, sheet_xml.text(column("city"), repeated=True), locked),
         ]
         record = [
             sheet_xml.cells("A", at_record, pa.array(numbers)),
@@ -168,7 +168,8 @@ class Layout:
         checks = {}
         for index, dimension in enumerate(self.dimensions):
             value = column(dimension)
-            shown = value if pa.types.is_integer(value.type) else sheet_xml.text(value)
+            integer = pa.types.is_integer(value.type)
+            shown = value if integer else sheet_xml.text(value, repeated=True)
             # Locked (grey): the context and the proposal; the rep's choice is not.
             data.append(sheet_xml.cells(letter(4 + 2 * index), at, shown, locked))
             data.append(sheet_xml.cells(letter(5 + 2 * index), at, shown))

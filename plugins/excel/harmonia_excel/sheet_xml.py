@@ -43,14 +43,18 @@ class Text:
     xml: Any
 
 
-def text(values: Any) -> Text:
+def text(values: Any, *, repeated: bool = False) -> Text:
     """``values`` as the text of XML cells: control characters dropped, ``& < >``
     and ``_xHHHH_`` escaped, edge spaces kept. Each escape runs only on a column
-    that needs it (most need none)."""
+    that needs it (most need none). ``repeated``: a column of few distinct values
+    (a segment, a city), escaped once per value."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
     values = pc.cast(values, pa.string())
+    if repeated:
+        encoded = pc.dictionary_encode(values)
+        return Text(text(encoded.dictionary).xml.take(encoded.indices))
     if pc.any(pc.match_substring_regex(values, f"{ILLEGAL}|{LOOKS_ESCAPED}")).as_py():
         values = pc.replace_substring_regex(values, ILLEGAL, "")
         values = pc.replace_substring_regex(values, LOOKS_ESCAPED, r"_x005F\1")
@@ -83,6 +87,8 @@ def cells(column: str, rows: Any, values: Any, style: int | None = None) -> Any:
     else:
         numbers = pc.cast(pc.cast(values, pa.int64()), pa.string())
         xml = pc.binary_join_element_wise(start, rows, f'"{styled}><v>', numbers, "</v></c>", "")
+    if not xml.null_count:
+        return xml
     if not styled:
         return pc.fill_null(xml, "")
     return pc.coalesce(xml, pc.binary_join_element_wise(start, rows, f'"{styled}/>', ""))
