@@ -112,7 +112,11 @@ class BenchError(Exception):
 
 @dataclass
 class Measured:
-    """Wall clock and peak memory of one subprocess, with the load around it."""
+    """Wall clock, CPU time and peak memory of one subprocess, with the load around it.
+
+    On a busy machine the wall clock says how busy it was; the CPU time (user
+    and system, of the command and its children) is what a change is compared by.
+    """
 
     command: str
     seconds: float
@@ -120,9 +124,10 @@ class Measured:
     load_before: float
     load_after: float
     stdout: str = ""
+    cpu_seconds: float = 0.0
 
 
-#: Runs a command and writes its wall time, exit status and peak RSS (``ru_maxrss``)
+#: Runs a command and writes its wall time, CPU time, exit status and peak RSS (``ru_maxrss``)
 #: as JSON. Why a wrapper: Linux carries a process's peak RSS across ``exec``, so a
 #: child forked straight from this (large) process would report at least our size.
 _WRAPPER = """
@@ -135,7 +140,8 @@ _, status, usage = os.wait4(pid, 0)
 seconds = time.perf_counter() - started
 code = os.waitstatus_to_exitcode(status)
 with open(sys.argv[1], "w") as report:
-    json.dump({"seconds": seconds, "maxrss_kb": usage.ru_maxrss, "status": code}, report)
+    json.dump({"seconds": seconds, "cpu_seconds": usage.ru_utime + usage.ru_stime,
+               "maxrss_kb": usage.ru_maxrss, "status": code}, report)
 sys.exit(code)
 """
 
@@ -172,6 +178,7 @@ def measure(command: list[str], cwd: Path, poll: float = 0.05) -> Measured:
         load_before,
         os.getloadavg()[0],
         out_path.read_text(),
+        measured["cpu_seconds"],
     )
 
 

@@ -441,6 +441,7 @@ def run(n_a: int, n_b: int, overlap: float, folder: Path, *, hard: bool = False)
         "generate_seconds": round(generated, 1),
         "load_seconds": [round(m.seconds, 1) for m in loads],
         "match_merge_seconds": round(matched.seconds, 1),
+        "match_merge_cpu_seconds": round(matched.cpu_seconds, 1),
         "match_merge_peak_mb": round(matched.peak_mb),
         "load_average": [matched.load_before, matched.load_after],
         "match": result,
@@ -474,7 +475,8 @@ def main() -> None:
     quality = figures["quality"]
     print(
         f"A {args.a} x B {args.b}, overlap {args.overlap:.0%}: match and merge "
-        f"{figures['match_merge_seconds']} s, peak {figures['match_merge_peak_mb']} MB, "
+        f"{figures['match_merge_seconds']} s (CPU {figures['match_merge_cpu_seconds']} s), "
+        f"peak {figures['match_merge_peak_mb']} MB, "
         f"load average {os.getloadavg()[0]:.1f}\n"
         f"precision {quality['precision']} (target {TARGET_PRECISION}), recall "
         f"{quality['recall']} (target {TARGET_RECALL}); {quality['correct_pairs']} of "
