@@ -61,6 +61,32 @@ def test_a_rep_refines_their_territory_and_never_sees_another(
     assert (stored.customer_id, stored.requester, stored.status) == (1, "rita", "accepted")
 
 
+def test_a_wrong_row_of_a_form_is_kept_rejected_and_the_rest_goes_on(
+    feedback: tuple[Harmonia, int],
+) -> None:
+    """As a workbook's rows are (docs/refinement.md, "Refused whole, or kept row by
+    row"): a move the policy forbids is stored as a rejected request with its reason,
+    shown on the page, and the form's other change is taken."""
+    app, cycle = feedback
+    sent = _client(app, "rita").post(
+        f"/cycles/{cycle}/requests",
+        data={
+            "territory": "T1",
+            "c2_segment": "monitor",  # grow -> monitor: three steps
+            "c2_reason": "data error",
+            "c3_tier": "B",
+            "c3_reason": "data error",
+        },
+    )
+    assert sent.status_code == 200
+    assert "3 steps; the policy allows one step up or down" in sent.text
+    stored = sorted(app.refinement.requests(cycle), key=lambda r: r.customer_id)
+    assert [(r.customer_id, r.status, r.rule) for r in stored] == [
+        (2, "rejected", "policy.moves"),
+        (3, "pending", "manager"),
+    ]
+
+
 def test_a_rep_changes_call_goals_within_the_territory_s_capacity(
     feedback: tuple[Harmonia, int],
 ) -> None:
