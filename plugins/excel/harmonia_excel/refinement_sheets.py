@@ -192,6 +192,8 @@ class Layout:
         import pyarrow as pa
         import pyarrow.compute as pc
 
+        if not len(value):  # a workbook without rows has no drop-down
+            return pa.array([], pa.string()), np.zeros(books + 1, dtype=np.int64)
         encoded = pc.dictionary_encode(value)
         values = encoded.dictionary.to_pylist()
         formulas = self.lists[dimension]

@@ -129,3 +129,20 @@ def test_a_workbook_saved_again_by_libreoffice_reads_back_the_same(
         f"F2:F{len(rows) + 1}",
         f"I2:I{len(rows) + 1}",
     }
+
+
+def test_a_workbook_without_rows_is_its_header_and_record(tmp_path: Path) -> None:
+    from harmonia_excel import refinement
+
+    meta = refinement.RefinementWorkbook(9, "T1", "2027-01-04T09:00:00+00:00", "crm", ("tier",))
+    path = refinement.write_workbook(
+        [], tmp_path / "T1.xlsx", meta=meta, orders={"tier": ["1", "2"]}, moves="any",
+        reasons=["access"], language="en",
+    )  # fmt: skip
+    assert refinement.read_workbook(path) == (meta, [])
+    sheet = load_workbook(path)["Refinement"]
+    assert [row for row in sheet.iter_rows(values_only=True)] == [
+        ("Customer ID", "Name", "Specialty", "City", "Tier (proposed)", "Tier (yours)",
+         "Reason", "Comment"),
+    ]  # fmt: skip
+    assert not sheet.data_validations.dataValidation
