@@ -112,7 +112,7 @@ def test_a_store_copied_without_its_key_refuses_to_load_or_erase_and_says_why(
     assert "a store copied without its key cannot check its list" in refused.value.fix
     # Another key does not pass for it either.
     write(key_path(Database(url)), "ab" * 32)
-    with pytest.raises(ConfigError, match="holds another key than the one"):
+    with pytest.raises(ConfigError, match="lacks a key this store's suppression list"):
         _reload_refused(url, tmp_path / "other")
     after = _everything(url)
     # Nothing loaded, erased or half-written: only the refused batches are on record.
@@ -121,3 +121,35 @@ def test_a_store_copied_without_its_key_refuses_to_load_or_erase_and_says_why(
     assert batches[-2:] == [{"status": "failed", "rows_loaded": 0}] * 2
     # The original, with its key, still refuses the person.
     assert _reload_refused(universe, tmp_path / "original") == [2]
+
+
+def test_a_rotated_key_hashes_new_entries_and_the_old_one_still_checks_the_old(
+    harmonia_cli, tiny, universe: str, tmp_path: Path
+) -> None:
+    database = Database(universe)
+    known = _ids(universe)
+    erase(database, known["C01"], actor="dpo")
+    path = key_path(database)
+    [old] = path.read_text().split()
+    rotated = harmonia_cli("--database", universe, "privacy", "rotate-key")
+    assert rotated.exit_code == 0, rotated.output
+    new, kept = path.read_text().split()
+    assert kept == old and new != old and stat.S_IMODE(path.stat().st_mode) == 0o600
+    [secret] = query(universe, "SELECT value FROM workspace_secret")
+    assert secret["value"] == f"{fingerprint(bytes.fromhex(new))},{fingerprint(bytes.fromhex(old))}"
+    audit = json.dumps(query(universe, "SELECT * FROM audit_event"), default=str)
+    assert "privacy.rotate_key" in audit and new not in audit and old not in audit
+    # C02 is hashed under the new key; C01 (under the old) is still recognised.
+    before = {r["hash"] for r in query(universe, "SELECT hash FROM suppression")}
+    erase(database, known["C02"], actor="dpo")
+    added = {r["hash"] for r in query(universe, "SELECT hash FROM suppression")} - before
+    import hmac
+    from hashlib import sha256
+
+    under_new = hmac.new(bytes.fromhex(new), b"source|csv|C02", sha256).hexdigest()
+    assert under_new in added
+    assert _reload_refused(universe, tmp_path / "reload") == [2, 3]
+    # A file that lost the old key cannot check the entries hashed under it.
+    write(path, new + "\n")
+    with pytest.raises(ConfigError, match="lacks a key this store's suppression list"):
+        _reload_refused(universe, tmp_path / "lost")

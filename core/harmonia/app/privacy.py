@@ -47,6 +47,12 @@ class Privacy:
             sinks=self.app.catalog.output_sinks,
         )
 
+    def rotate_key(self) -> str:
+        """A new current key for the suppression list; returns the key file's path."""
+        from harmonia.master.privacy import rotate_suppression_key
+
+        return rotate_suppression_key(self.app.database, actor=self.app.actor)
+
     def wrote(self, kind: str, locations: Sequence[Path | str]) -> None:
         """Remember files written for people (workbooks, exports, a lake), so that an
         erasure cleans them (a lake) or names them (the rest). Packs call it too."""

@@ -91,6 +91,14 @@ def erase(customer_id: int, yes: bool, as_json: bool) -> None:
         raise click.exceptions.Exit(1)
 
 
+@privacy.command("rotate-key")
+def rotate_key() -> None:
+    """A new key for the suppression list of erased people (the old ones stay to check
+    the entries hashed under them; a keyed hash cannot be re-keyed)."""
+    path = app().privacy.rotate_key()
+    stdout.print(f"The suppression list has a new key, first in {path}; back the file up.")
+
+
 @privacy.command("export")
 @click.argument("cycle_id", type=int)
 @click.option(

@@ -218,12 +218,12 @@ class CustomerMerger(Merger):
         hashes = self.bulk.read("SELECT hash FROM suppression")
         if not hashes.num_rows:
             return "false"
-        key = suppression.workspace_key(
+        keys = suppression.workspace_keys(
             self.bulk.database,
             lambda sql: [tuple(row.values()) for row in self.bulk.read(sql).to_pylist()],
             self.bulk.execute,
         )
-        if key is None:
+        if not keys:
             raise ConfigError(
                 "the suppression list holds erased people but this store has no key for it",
                 where=self.bulk.database.display_url,
@@ -233,8 +233,8 @@ class CustomerMerger(Merger):
         source = suppression.source_sql(literal(self.system), "v.customer_id")
         identifier = suppression.identifier_sql("v.id_scheme", "v.id_value")
         return (
-            f"({suppression.suppressed_sql(key, source)} OR (v.id_value IS NOT NULL "
-            f"AND {suppression.suppressed_sql(key, identifier)}))"
+            f"({suppression.suppressed_sql(keys, source)} OR (v.id_value IS NOT NULL "
+            f"AND {suppression.suppressed_sql(keys, identifier)}))"
         )
 
     def merge(self, valid: str) -> Rejections:

@@ -611,6 +611,30 @@ class _ErasedFiles:
         return " OR ".join(tests) or None
 
 
+# --- the suppression key -------------------------------------------------------------------
+
+
+def rotate_suppression_key(database: Database, *, actor: str) -> str:
+    """A new current key for the suppression list (:func:`harmonia.store.suppression.rotate`),
+    while no load or erasure runs; audited with the new key's fingerprint, never a key.
+    Returns the key file's path."""
+    from harmonia.store import suppression
+
+    with load_lock(database, owner=this_owner(), doing="rotate key"), database.session() as session:
+        fingerprint = suppression.rotate(database, session)
+        path = suppression.key_path(database)
+        session.add(
+            AuditEvent(
+                actor=actor,
+                action="privacy.rotate_key",
+                subject="suppression",
+                details=json.dumps({"fingerprint": fingerprint, "key_file": str(path)}),
+            )
+        )
+        session.commit()
+    return str(path)
+
+
 # --- pseudonymised export -----------------------------------------------------------------
 
 

@@ -14,18 +14,20 @@ a 0700 folder; see :func:`key_path`): ``HARMONIA_KEY_FILE`` names it, else it
 is ``secrets/<store file>.key`` beside a SQLite store, or
 ``~/.config/harmonia/secrets/<host>_<port>_<database>.key`` (under
 ``XDG_CONFIG_HOME`` when set) for PostgreSQL. The database keeps only the
-key's fingerprint (``workspace_secret``, name ``suppression_key_id``: an
-HMAC of a constant under the key), so a copy of the store without the file,
+keys' fingerprints (``workspace_secret``, name ``suppression_key_id``: an
+HMAC of a constant under each key), so a copy of the store without the file,
 or with another key, refuses to check the list and says why, instead of
 letting erased people back or hashing under a new key. A store from before
 kept the key itself (name ``suppression``): its first use moves it to the
 file, leaves the fingerprint, and says so.
 
-Rotation: a keyed hash cannot be re-keyed without the ids it hides, and an
-erased person's ids are gone; so the key is moved, never changed in place:
-move the file (keep its 0600 mode) and point ``HARMONIA_KEY_FILE`` at it.
-Keep it with the store's backups: a store restored without it cannot check
-the list (it says so) until the file is back.
+Rotation (``harmonia privacy rotate-key``): a keyed hash cannot be re-keyed
+without the ids it hides, and an erased person's ids are gone, so a rotation
+adds a new current key to the file (first line) under which every later
+entry is hashed, and keeps the older keys only to check the entries hashed
+before. The key file moves like any file: keep its 0600 mode and point
+``HARMONIA_KEY_FILE`` at it. Keep it with the store's backups: a store
+restored without it cannot check the list (it says so) until it is back.
 """
 
 from __future__ import annotations
@@ -106,14 +108,15 @@ def fingerprint(key: bytes) -> str:
     return hmac.new(key, b"harmonia suppression key id", sha256).hexdigest()[:32]
 
 
-def workspace_key(
+def workspace_keys(
     database: Database, read: Read, write: Write, *, create: bool = False
-) -> bytes | None:
-    """The suppression list's key, from its file; ``None`` when the store has none yet
-    (made at random with ``create``). ``read`` and ``write`` run SQL in the caller's
-    transaction: the fingerprint (or the move of an older store's key) commits with it.
+) -> list[bytes]:
+    """The suppression list's keys from the key file, the current one first (older ones
+    check the entries hashed before a rotation); none when the store has none yet (one
+    made at random with ``create``). ``read`` and ``write`` run SQL in the caller's
+    transaction: the fingerprints (or the move of an older store's key) commit with it.
 
-    Refuses, saying why, a store whose key file is missing or holds another key.
+    Refuses, saying why, a store whose key file is missing or lacks one of its keys.
     """
     rows = dict(
         read(
@@ -123,46 +126,53 @@ def workspace_key(
     )
     path = key_path(database)
     if KEY_NAME in rows:  # a store from before: its first use moves the key out
-        key = bytes.fromhex(rows[KEY_NAME])
-        _write_key(path, key)
+        keys = [bytes.fromhex(rows[KEY_NAME])]
+        _write_keys(path, keys)
         write(f"DELETE FROM workspace_secret WHERE name = {literal(KEY_NAME)}")
-        write(
-            "INSERT INTO workspace_secret (name, value) "
-            f"VALUES ({literal(KEY_ID_NAME)}, {literal(fingerprint(key))})"
-        )
+        _set_fingerprints(write, keys, known=False)
         _log.warning(
             "moved the suppression list's key out of the database into %s (mode 0600): "
             "keep it with the store's backups; a copy of the store without it cannot check "
             "erased people",
             path,
         )
-        return key
+        return keys
     if KEY_ID_NAME in rows:
-        key = _read_key(path, database)
-        if fingerprint(key) != rows[KEY_ID_NAME]:
+        keys = _read_keys(path, database)
+        missing = set(rows[KEY_ID_NAME].split(",")) - {fingerprint(k) for k in keys}
+        if missing:
             raise ConfigError(
-                f"the key file {path} holds another key than the one this store's suppression "
-                "list was hashed under",
+                f"the key file {path} lacks a key this store's suppression list was hashed "
+                f"under ({len(missing)} of them)",
                 where=database.display_url,
                 fix=f"put this store's key file back (or point {KEY_FILE_VARIABLE} at it); "
                 "with another key, erased people would not be recognised",
             )
-        return key
+        if ",".join(map(fingerprint, keys)) != rows[KEY_ID_NAME]:  # a rotation cut short
+            _set_fingerprints(write, keys, known=True)
+        return keys
     if not create:
-        return None
-    key = _read_key(path, database) if path.is_file() else secrets.token_bytes(32)
-    _write_key(path, key)
-    write(
-        "INSERT INTO workspace_secret (name, value) "
-        f"VALUES ({literal(KEY_ID_NAME)}, {literal(fingerprint(key))})"
-    )
-    return key
+        return []
+    keys = _read_keys(path, database) if path.is_file() else [secrets.token_bytes(32)]
+    _write_keys(path, keys)
+    _set_fingerprints(write, keys, known=False)
+    return keys
 
 
-def session_key(database: Database, session: Session, *, create: bool = False) -> bytes | None:
-    """:func:`workspace_key` in a session's transaction."""
+def rotate(database: Database, session: Session) -> str:
+    """Make a new current key (older entries stay checked under the old ones); returns
+    the new key's fingerprint. Without a key yet, this makes the first."""
+    keys = session_keys(database, session)
+    fresh = [secrets.token_bytes(32), *keys]
+    _write_keys(key_path(database), fresh, replace=True)
+    _set_fingerprints(session.connection().exec_driver_sql, fresh, known=bool(keys))
+    return fingerprint(fresh[0])
+
+
+def session_keys(database: Database, session: Session, *, create: bool = False) -> list[bytes]:
+    """:func:`workspace_keys` in a session's transaction."""
     connection = session.connection()
-    return workspace_key(
+    return workspace_keys(
         database,
         lambda sql: [tuple(row) for row in connection.exec_driver_sql(sql).fetchall()],
         connection.exec_driver_sql,
@@ -170,10 +180,19 @@ def session_key(database: Database, session: Session, *, create: bool = False) -
     )
 
 
-def _read_key(path: Path, database: Database) -> bytes:
+def _set_fingerprints(write: Write, keys: list[bytes], *, known: bool) -> None:
+    value = literal(",".join(map(fingerprint, keys)))
+    if known:
+        write(f"UPDATE workspace_secret SET value = {value} WHERE name = {literal(KEY_ID_NAME)}")
+    else:
+        write(
+            f"INSERT INTO workspace_secret (name, value) VALUES ({literal(KEY_ID_NAME)}, {value})"
+        )
+
+
+def _read_keys(path: Path, database: Database) -> list[bytes]:
     try:
-        found = path.read_text(encoding="ascii").strip()
-        return bytes.fromhex(found)
+        keys = [bytes.fromhex(line) for line in path.read_text(encoding="ascii").split()]
     except FileNotFoundError:
         raise ConfigError(
             f"the suppression list's key file {path} is missing: without it this store cannot "
@@ -183,19 +202,27 @@ def _read_key(path: Path, database: Database) -> bytes:
             "store copied without its key cannot check its list",
         ) from None
     except (OSError, ValueError) as error:
+        keys, problem = [], str(error)
+    else:
+        problem = "it holds no key"
+    if not keys:
         raise ConfigError(
-            f"cannot read the suppression list's key file {path}: {error}",
+            f"cannot read the suppression list's key file {path}: {problem}",
             where=database.display_url,
-            fix="restore the file from the store's backups (64 hexadecimal digits)",
-        ) from None
+            fix="restore the file from the store's backups (one key of 64 hexadecimal "
+            "digits a line, the current one first)",
+        )
+    return keys
 
 
-def _write_key(path: Path, key: bytes) -> None:
-    """The key file, readable by its owner only; an existing file must hold the same key."""
-    if path.is_file():
-        if path.read_text(encoding="ascii").strip() != key.hex():
+def _write_keys(path: Path, keys: list[bytes], *, replace: bool = False) -> None:
+    """The key file, readable by its owner only, one key a line, the current one first;
+    unless ``replace``, an existing file must hold the same keys."""
+    text = "".join(f"{key.hex()}\n" for key in keys)
+    if path.is_file() and not replace:
+        if path.read_text(encoding="ascii").split() != text.split():
             raise ConfigError(
-                f"{path} holds another key than this store's",
+                f"{path} holds other keys than this store's",
                 fix=f"move that file away, or point {KEY_FILE_VARIABLE} at another path",
             )
         return
@@ -203,7 +230,7 @@ def _write_key(path: Path, key: bytes) -> None:
     fresh = path.with_name(f".{path.name}.{secrets.token_hex(4)}")
     descriptor = os.open(fresh, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(descriptor, "w", encoding="ascii") as file:
-        file.write(key.hex() + "\n")
+        file.write(text)
         file.flush()
         os.fsync(file.fileno())
     os.replace(fresh, path)
@@ -215,22 +242,27 @@ def suppress(
     source_ids: Iterable[tuple[str, str]],
     identifiers: Iterable[tuple[str, str]],
 ) -> int:
-    """Add an erased person's source ids and identifiers to the list; returns how many are new."""
-    key = session_key(database, session, create=True)
-    assert key is not None
-    hashed = {_hash(key, source_text(*pair)): "source" for pair in source_ids}
-    hashed |= {_hash(key, identifier_text(*pair)): "identifier" for pair in identifiers}
+    """Add an erased person's source ids and identifiers to the list, hashed under the
+    current key (one already there under any key is not added); returns how many are new."""
+    keys = session_keys(database, session, create=True)
+    texts = {source_text(*pair): "source" for pair in source_ids}
+    texts |= {identifier_text(*pair): "identifier" for pair in identifiers}
     connection = session.connection()
+    every = {_hash(key, message) for key in keys for message in texts}
     known = {
         row[0]
         for row in connection.execute(
             text("SELECT hash FROM suppression WHERE hash IN :hashes").bindparams(
                 bindparam("hashes", expanding=True)
             ),
-            {"hashes": sorted(hashed) or [""]},
+            {"hashes": sorted(every) or [""]},
         )
     }
-    new = [{"h": h, "k": kind} for h, kind in sorted(hashed.items()) if h not in known]
+    new = [
+        {"h": _hash(keys[0], message), "k": kind}
+        for message, kind in sorted(texts.items())
+        if not any(_hash(key, message) in known for key in keys)
+    ]
     if new:
         connection.execute(
             text("INSERT INTO suppression (hash, kind, at) VALUES (:h, :k, CURRENT_TIMESTAMP)"),
@@ -239,9 +271,14 @@ def suppress(
     return len(new)
 
 
-def suppressed_sql(key: bytes, hashed: str) -> str:
-    """SQL (DuckDB): whether the text ``hashed`` is on the list, staged as ``suppressed``."""
-    return f"{hmac_sql(hashed, key)} IN (SELECT hash FROM suppressed)"
+def suppressed_sql(keys: list[bytes], hashed: str) -> str:
+    """SQL (DuckDB): whether the text ``hashed`` is on the list (staged as ``suppressed``)
+    under any of the keys."""
+    return (
+        "("
+        + " OR ".join(f"{hmac_sql(hashed, key)} IN (SELECT hash FROM suppressed)" for key in keys)
+        + ")"
+    )
 
 
 def _hash(key: bytes, message: str) -> str:
