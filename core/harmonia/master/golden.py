@@ -38,6 +38,19 @@ from harmonia.store.bulk import BulkConnection
 from harmonia.store.database import Database
 
 
+def candidates_sql(table: str = "history") -> str:
+    """DuckDB SQL over the history rows in ``table``: each source record's last value of
+    each attribute (a blank is none) with the batch that gave it: ``golden_id, system,
+    source_id, attribute, value, batch_id``."""
+    return "\nUNION ALL\n".join(
+        f"SELECT h.golden_id, h.system, h.source_id, {literal(attribute)} AS attribute, "
+        f"arg_max(h.{attribute}, h.batch_id) AS value, max(h.batch_id) AS batch_id "
+        f"FROM {table} h WHERE h.{attribute} IS NOT NULL AND h.{attribute} <> '' "
+        "GROUP BY h.golden_id, h.system, h.source_id"
+        for attribute in GOLDEN_ATTRIBUTES
+    )
+
+
 def golden_sql(survivorship: Survivorship, table: str = "history") -> str:
     """The golden values (DuckDB SQL over the history rows in ``table``, see :func:`compute`).
 
@@ -45,13 +58,7 @@ def golden_sql(survivorship: Survivorship, table: str = "history") -> str:
     every source record of their ids: a candidate is each record's last
     value of an attribute, with the batch that gave it.
     """
-    candidates = "\nUNION ALL\n".join(
-        f"SELECT h.golden_id, h.system, h.source_id, {literal(attribute)} AS attribute, "
-        f"arg_max(h.{attribute}, h.batch_id) AS value, max(h.batch_id) AS batch_id "
-        f"FROM {table} h WHERE h.{attribute} IS NOT NULL AND h.{attribute} <> '' "
-        "GROUP BY h.golden_id, h.system, h.source_id"
-        for attribute in GOLDEN_ATTRIBUTES
-    )
+    candidates = candidates_sql(table)
     priority = " ".join(
         f"WHEN {literal(system)} THEN {rank}"
         for rank, system in enumerate(survivorship.source_priority)
@@ -168,7 +175,7 @@ def _write(
     stage = bulk.stage(persons.select(["id"]), "golden", key="id")
     if replace:
         bulk.execute(f"DELETE FROM golden_value WHERE customer_id IN (SELECT id FROM {stage})")
-    rows = _history(bulk, f"SELECT id FROM {stage}")
+    rows = persons_history(bulk, f"SELECT id FROM {stage}")
     if not rows.num_rows:
         return 0
     duck = duckdb_connection()
@@ -188,7 +195,7 @@ def _write(
     return written
 
 
-def _history(bulk: BulkConnection, persons: str) -> pa.Table:
+def persons_history(bulk: BulkConnection, persons: str) -> pa.Table:
     """The attribute history of every source record of the persons (``persons``: SQL
     giving their ids, survivors' or customers'), each row under its ``golden_id``."""
     return history.records_history(
@@ -215,7 +222,7 @@ def value_sources(database: Database, customer_id: int) -> list[dict[str, object
     if golden:
         return golden
     with BulkConnection(database, write=False) as bulk:
-        history = _history(bulk, str(int(customer_id)))
+        history = persons_history(bulk, str(int(customer_id)))
         if not history.num_rows:
             return []
         duck = duckdb_connection()
