@@ -15,7 +15,8 @@
   value (:class:`~harmonia.store.models.CustomerAttributeHistory`), not with
   the customer row another system may have overwritten.
 
-Every figure is one aggregate query over the store.
+Every figure is one aggregate query over the store, but conflicts: counted in
+DuckDB over the persons' attribute history, read once.
 """
 
 from __future__ import annotations
