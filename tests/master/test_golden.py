@@ -215,3 +215,17 @@ def test_customers_linked_at_load_by_an_identifier_have_a_golden_record(
     # A country's recompute keeps it (it is not only the load's doing).
     compute(Database(universe), Survivorship(), country="NL")
     assert _values(universe, anna_id) == golden
+
+
+def test_a_merge_by_command_gives_the_survivor_its_golden_record_at_once(
+    harmonia_cli, tiny, universe: str, tmp_path: Path
+) -> None:
+    write(tmp_path / "vendor" / "customers.csv", VENDOR)
+    vendor = _loaded(harmonia_cli, universe, tmp_path / "vendor", "vendor")
+    ids = {r["source_id"]: r["customer_id"] for r in query(universe, "SELECT * FROM crosswalk")}
+    assert not golden_record(Database(universe), ids["C02"])
+    merged = harmonia_cli(
+        "--database", universe, "master", "merge", str(ids["C02"]), str(ids["V02"])
+    )
+    assert merged.exit_code == 0, merged.output
+    assert _values(universe, ids["C02"])["last_name"] == ("Janssen", "vendor", vendor)
