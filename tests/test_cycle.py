@@ -352,9 +352,9 @@ def test_postgresql_stores_a_cycle_whole_or_not_at_all_and_drops_its_work_table(
         if failing == "planning while copying":
             # Planning fails while the copy's statement runs: the copy is
             # cancelled, at once, and is no failure of its own.
-            def slow_copy(bulk: BulkConnection, computed: str) -> None:
+            def slow_copy(bulk: BulkConnection, computed: str, cycle_id: int) -> None:
                 bulk.execute("SELECT pg_sleep(60)")
-                copy(bulk, computed)
+                copy(bulk, computed, cycle_id)
 
             def fail_while_copying(self: CycleQuery, relation: str) -> str:
                 sleeping = "SELECT COUNT(*) AS n FROM pg_stat_activity WHERE wait_event = 'PgSleep'"
@@ -368,9 +368,9 @@ def test_postgresql_stores_a_cycle_whole_or_not_at_all_and_drops_its_work_table(
         elif failing == "planning, cancel refused":
             # ... and the driver refuses the cancel: the copy still rolls back,
             # and the error the user sees is planning's.
-            def slow_copy(bulk: BulkConnection, computed: str) -> None:
+            def slow_copy(bulk: BulkConnection, computed: str, cycle_id: int) -> None:
                 time.sleep(0.5)
-                copy(bulk, computed)
+                copy(bulk, computed, cycle_id)
 
             def refuse(self: BulkConnection) -> None:
                 cancels.append("refused")
@@ -382,7 +382,7 @@ def test_postgresql_stores_a_cycle_whole_or_not_at_all_and_drops_its_work_table(
             monkeypatch.setattr(
                 backends,
                 "_store_assignments",
-                lambda bulk, computed: copy(bulk, "nonsense"),
+                lambda bulk, computed, cycle_id: copy(bulk, "nonsense", cycle_id),
             )
         started = time.monotonic()
         with pytest.raises(Exception, match="nonsense") as raised:

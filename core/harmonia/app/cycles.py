@@ -123,12 +123,10 @@ class Cycles:
         import signal
         import time
 
-        from sqlmodel import delete
-
         from harmonia.engine.cycle import get_cycle
         from harmonia.errors import ConfigError
         from harmonia.lifecycle import FAILED, RUNNING
-        from harmonia.store.models import Assignment
+        from harmonia.store import assignments as stored
         from harmonia.store.recovery import owner_alive, owner_pid
         from harmonia.store.transitions import move_cycle
 
@@ -166,9 +164,7 @@ class Cycles:
                     fix="end that process: the cycle is failed, so nothing it still "
                     "writes is ever used",
                 )
-        with self.app.database.session() as session:
-            session.exec(delete(Assignment).where(Assignment.cycle_id == cycle_id))
-            session.commit()
+        stored.forget(self.app.database, [cycle_id])
         return cancelled
 
     def list(self, *, country: str | None = None, therapy_area: str | None = None) -> list[Cycle]:

@@ -31,6 +31,7 @@ from harmonia.engine.coverage import input_coverage_sql
 from harmonia.engine.dialects import transpile
 from harmonia.engine.query import ASSIGNMENT_COLUMNS, CycleQuery
 from harmonia.errors import ConfigError
+from harmonia.store import assignments as stored
 from harmonia.store import history
 from harmonia.store.bulk import BulkConnection
 from harmonia.store.database import Database
@@ -127,16 +128,26 @@ def _run_embedded(
         )
         count = connection.sql("SELECT COUNT(*) FROM assignments").fetchall()[0][0]
         # The assignments stream to the store in the background while DuckDB plans.
+        columns = stored.stored_columns(database, ASSIGNMENT_COLUMNS)
         with BulkConnection(database) as bulk:
             bulk.append(
                 "assignment",
-                connection.cursor().sql(stored_assignments("assignments")).to_arrow_reader(100_000),
+                connection.cursor()
+                .sql(stored_assignments("assignments", columns))
+                .to_arrow_reader(100_000),
             )
             stage("planning")
             outputs = plan_outputs(
                 lambda sql: connection.sql(sql).to_arrow_table(), query, "assignments"
             )
             stage("writing assignments")
+            if len(columns) < len(ASSIGNMENT_COLUMNS):  # the inputs go to the cycle's file
+                stored.write_inputs(
+                    database,
+                    connection.cursor(),
+                    query.cycle_id,
+                    "SELECT customer_id, inputs FROM assignments",
+                )
             bulk.wait()
             bulk.analyze("assignment")
     finally:
@@ -180,6 +191,11 @@ def read_inputs(
                     cursor = connection.cursor()
                     facts.select_into(bulk, cursor, name, queries[name], batches=batches)
                     continue
+                if name == "assignment" and stored.inputs_apart(database):
+                    _copy_in(
+                        connection.cursor(), name, previous_assignments(bulk, query).to_reader()
+                    )
+                    continue
                 sql = transpile(queries[name], database.dialect)
                 batch = 500_000 if name in _NOT_NULL else None
                 _copy_in(connection.cursor(), name, bulk.stream(sql, batch_rows=batch))
@@ -213,6 +229,15 @@ def _customers_as_of(connection: Any, changes: pa.Table | None) -> None:
         connection.unregister("customer_changes")
 
 
+def previous_assignments(bulk: BulkConnection, query: CycleQuery) -> pa.Table:
+    """The previous cycle's assignments pull-through compares with (its ``assignment``
+    input), inputs included wherever the store keeps them."""
+    assert query.previous_cycle_id is not None
+    return stored.read(bulk, query.previous_cycle_id, input_schema("assignment").names).cast(
+        input_schema("assignment")
+    )
+
+
 def _copy_in(connection: Any, name: str, reader: pa.RecordBatchReader) -> None:
     """A store table's slice into DuckDB's own (compressed, spillable) storage, typed."""
     schema = input_schema(name)
@@ -239,7 +264,9 @@ def _run_in_database(
         check_inputs(check, query, lambda sql: bulk.read(transpile(sql, bulk.dialect)))
         stage("segmenting in the database")
         _compute_in_steps(bulk, query, computed)
-        _store_assignments(bulk, computed)
+        # The previous cycle's assignments, staged: the store's own table is written next.
+        bulk.execute("DROP TABLE IF EXISTS temp.assignment")
+        _store_assignments(bulk, computed, query.cycle_id)
         stage("planning")
         return _plan_in_database(bulk, query, computed)
 
@@ -255,6 +282,9 @@ def _stage_external_facts(
     if batches is not None:
         _stage_customers_as_of(bulk, query, batches)
     for name, sql in query.input_queries().items():
+        if name == "assignment" and stored.inputs_apart(bulk.database):
+            bulk.create_temporary(name, previous_assignments(bulk, query))
+            bulk.execute(f"CREATE INDEX temp.{name}_key ON {name} (cycle_id, customer_id)")
         if name in FACT_TABLES:
             bulk.create_temporary(name, facts.read(bulk, sql, batches=batches))
             # The store table's key, so SQLite joins it by index as it joined
@@ -309,7 +339,7 @@ def _run_in_postgres(
             + transpile(query.assignments(), database.dialect)
         )
     try:
-        copy = _AssignmentCopy(database, computed)
+        copy = _AssignmentCopy(database, computed, query.cycle_id)
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="harmonia-store") as pool:
             copied = pool.submit(copy.run)
             stage("planning")
@@ -338,9 +368,10 @@ class _AssignmentCopy:
     running) when it failed.
     """
 
-    def __init__(self, database: Database, computed: str):
+    def __init__(self, database: Database, computed: str, cycle_id: int):
         self.database = database
         self.computed = computed
+        self.cycle_id = cycle_id
         self._verdict = threading.Event()
         # Guards the two below: abandon() may cancel only a connection that is
         # open and copying (a closed one refuses the cancel).
@@ -355,7 +386,7 @@ class _AssignmentCopy:
                     raise _Abandoned
                 self._copying = bulk
             try:
-                _store_assignments(bulk, self.computed)
+                _store_assignments(bulk, self.computed, self.cycle_id)
             except Exception as error:
                 if self._abandoned:  # cancelled by abandon(): not a failure of its own
                     raise _Abandoned from error
@@ -439,15 +470,37 @@ def _tuned_session(database: Database) -> Iterator[BulkConnection]:
         yield bulk
 
 
-def stored_assignments(computed: str) -> str:
+def stored_assignments(computed: str, columns: Sequence[str] = ASSIGNMENT_COLUMNS) -> str:
     """The store's columns of the computed assignments, in the order of its key."""
-    return f"SELECT {', '.join(ASSIGNMENT_COLUMNS)} FROM {computed} ORDER BY customer_id"
+    return f"SELECT {', '.join(columns)} FROM {computed} ORDER BY customer_id"
 
 
-def _store_assignments(bulk: BulkConnection, computed: str) -> None:
-    """Copy the computed assignments into the store."""
-    columns = ", ".join(ASSIGNMENT_COLUMNS)
-    bulk.execute(f"INSERT INTO assignment ({columns}) {stored_assignments(computed)}")
+def write_inputs_apart(
+    database: Database, cycle_id: int, rows: pa.Table | pa.RecordBatchReader
+) -> None:
+    """The cycle's inputs file from ``rows`` (``customer_id``, ``inputs``), where the store
+    keeps assignment inputs as files: before the assignments' transaction commits (see
+    :mod:`harmonia.store.assignments`)."""
+    duck = duckdb_connection()
+    try:
+        duck.register("harmonia_inputs", rows)
+        stored.write_inputs(
+            database, duck, cycle_id, "SELECT customer_id, inputs FROM harmonia_inputs"
+        )
+    finally:
+        duck.close()
+
+
+def _store_assignments(bulk: BulkConnection, computed: str, cycle_id: int) -> None:
+    """Copy the computed assignments into the store (their inputs into the cycle's file,
+    where the store keeps them apart)."""
+    columns = stored.stored_columns(bulk.database, ASSIGNMENT_COLUMNS)
+    if len(columns) < len(ASSIGNMENT_COLUMNS):
+        rows = bulk.stream(f"SELECT customer_id, inputs FROM {computed}")
+        write_inputs_apart(bulk.database, cycle_id, rows)
+    bulk.execute(
+        f"INSERT INTO assignment ({', '.join(columns)}) {stored_assignments(computed, columns)}"
+    )
     bulk.analyze("assignment")
 
 

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 import pyarrow.compute as pc
-from sqlmodel import delete, select
+from sqlmodel import select
 
 from harmonia import lifecycle
 from harmonia.engine import backends
@@ -34,12 +34,12 @@ from harmonia.errors import ConfigError, NotFoundError
 from harmonia.periods import Period
 from harmonia.plugin.types import OUTPUT_KINDS, CycleInfo, SinkRequest
 from harmonia.questionnaires.coverage import coverage_rows
+from harmonia.store import assignments as stored
 from harmonia.store import history
 from harmonia.store.bulk import BulkConnection
 from harmonia.store.database import Database
 from harmonia.store.facts import facts_of
 from harmonia.store.models import (
-    Assignment,
     AuditEvent,
     Customer,
     Cycle,
@@ -441,11 +441,9 @@ def _close_cycle(
     summary: dict[str, Any] | None = None,
 ) -> Cycle:
     if status == lifecycle.FAILED:
-        with database.session() as session:
-            # A failed cycle keeps its record (and audit trail), not half its
-            # results: diff, explain and the next pull-through must not use them.
-            session.exec(delete(Assignment).where(Assignment.cycle_id == cycle_id))
-            session.commit()
+        # A failed cycle keeps its record (and audit trail), not half its
+        # results: diff, explain and the next pull-through must not use them.
+        stored.forget(database, [cycle_id])
     move_cycle(database, cycle_id, status, actor=actor, expected=lifecycle.RUNNING)
     with database.session() as session:
         cycle = session.get(Cycle, cycle_id)
@@ -547,10 +545,11 @@ def read_assignments(database: Database, cycle_id: int) -> pa.Table:
 
     cycle = f"customer_id IN (SELECT customer_id FROM assignment WHERE cycle_id = {int(cycle_id)})"
     with BulkConnection(database) as bulk:
-        return bulk.read(
+        rows = bulk.read(
             "SELECT a.customer_id, s.system AS source_system, s.source_id, "
             "i.scheme AS id_scheme, i.value AS id_value, a.segment, a.segment_rule, a.needs, "
-            "a.needs_rule, a.tier, a.tier_rule, a.final_segment, a.origin, a.inputs, a.refined_by "
+            "a.needs_rule, a.tier, a.tier_rule, a.final_segment, a.origin, "
+            f"{'' if stored.inputs_apart(database) else 'a.inputs, '}a.refined_by "
             "FROM assignment a "
             "LEFT JOIN (SELECT customer_id, system, source_id, ROW_NUMBER() OVER ("
             "PARTITION BY customer_id ORDER BY system, source_id) AS rn FROM crosswalk "
@@ -560,6 +559,10 @@ def read_assignments(database: Database, cycle_id: int) -> pa.Table:
             f"WHERE {cycle}) i ON i.customer_id = a.customer_id AND i.rn = 1 "
             f"WHERE a.cycle_id = {int(cycle_id)} ORDER BY a.customer_id"
         )
+    rows = stored.with_inputs(database, cycle_id, rows)
+    return rows.select(
+        [*(name for name in rows.column_names if name != "refined_by"), "refined_by"]
+    )
 
 
 def get_cycle(database: Database, cycle_id: int) -> Cycle:

@@ -19,6 +19,7 @@ from harmonia.engine.cycle import get_cycle
 from harmonia.engine.pullthrough import PullThroughCheck, explain_pull_through
 from harmonia.engine.query import filled_inputs
 from harmonia.errors import ConfigError, NotFoundError
+from harmonia.store.assignments import inputs_of
 from harmonia.store.database import Database
 from harmonia.store.identity import resolve
 from harmonia.store.models import (
@@ -127,7 +128,7 @@ def explain_assignment(
             f"customer {customer} is not in cycle {cycle_id} ({cycle.country}, {cycle.therapy_area})",
             fix="check the cycle and the customer's country",
         )
-    stored = json.loads(assignment.inputs)
+    stored = json.loads(inputs_of(database, cycle_id, customer_id))
     inputs, defaulted = filled_inputs(stored)
     pull_through = explain_pull_through(
         rule_set,
@@ -135,7 +136,9 @@ def explain_assignment(
         enabled=country.pull_through.enabled,
         inputs=stored,
         previous_cycle=cycle.previous_cycle_id,
-        previous=json.loads(previous.inputs) if previous is not None else None,
+        previous=json.loads(inputs_of(database, previous.cycle_id, previous.customer_id))
+        if previous is not None
+        else None,
         previous_segment=previous.final_segment if previous is not None else None,
     )
     return Explanation(

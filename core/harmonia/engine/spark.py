@@ -31,13 +31,16 @@ from harmonia.engine.backends import (
     check_inputs,
     input_schema,
     plan_outputs,
+    previous_assignments,
     stored_assignments,
+    write_inputs_apart,
 )
 from harmonia.engine.dialects import transpile
 from harmonia.engine.lake import LAKE_TABLES, table_path
 from harmonia.engine.query import CycleQuery
 from harmonia.errors import ConfigError, EngineError, NotFoundError
 from harmonia.sql import quote
+from harmonia.store.assignments import inputs_apart
 from harmonia.store.bulk import BulkConnection
 from harmonia.store.database import Database
 from harmonia.workspace import SparkSettings
@@ -124,6 +127,9 @@ def run(
         stage("writing assignments")
         stored = spark.sql(transpile(stored_assignments("assignments"), "spark")).toArrow()
     with BulkConnection(database) as bulk:
+        if inputs_apart(database):  # the inputs go to the cycle's file
+            write_inputs_apart(database, query.cycle_id, stored.select(["customer_id", "inputs"]))
+            stored = stored.drop_columns(["inputs"])
         bulk.append("assignment", stored)
         bulk.wait()
         bulk.analyze("assignment")
@@ -195,11 +201,7 @@ def _register_previous(spark: Any, database: Database, query: CycleQuery) -> Non
     if query.previous_cycle_id is None:
         return
     with BulkConnection(database, write=False) as bulk:
-        previous = bulk.read(
-            "SELECT cycle_id, customer_id, final_segment, inputs FROM assignment "
-            f"WHERE cycle_id = {int(query.previous_cycle_id)}"
-        )
-    previous = previous.cast(input_schema("assignment"))
+        previous = previous_assignments(bulk, query)
     with spark_errors("the previous cycle's assignments", fix="check the Spark session"):
         spark.createDataFrame(previous).createOrReplaceTempView("assignment")
 

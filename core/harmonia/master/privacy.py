@@ -83,6 +83,8 @@ def object_to_profiling(
             removed = _forget_profiling(session, added)
             session.add(_audit(actor, "privacy.object", added, {"source": source, **removed}))
         session.commit()
+    if added:  # their rows are gone: no reader finds these any more, and they go too
+        _erase_assignment_inputs(database, added)
     return ObjectionResult(tuple(added), tuple(sorted(already)))
 
 
@@ -407,7 +409,18 @@ def _erase_fact_files(
                 removed[table] = removed.get(table, 0) + rows
     finally:
         duck.close()
+    if inputs := _erase_assignment_inputs(database, ids):
+        removed["assignment_input"] = inputs
     return removed
+
+
+def _erase_assignment_inputs(database: Database, ids: Sequence[int]) -> int:
+    """Every cycle's assignment inputs file (where the store keeps them as files) holding
+    these customers, rewritten without them; returns the rows removed."""
+    from harmonia.store.assignments import files_holding
+
+    paths, theirs = files_holding(database, ids)
+    return sum(remove_rows(path, lambda _: theirs) or 0 for path in paths)
 
 
 def _erase_quarantined(session: Session, source_ids: Sequence[tuple[str, str]]) -> int:

@@ -594,16 +594,19 @@ def batch_folder(root: Path, table: str, batch_id: int) -> Path:
     return root / table / f"batch={int(batch_id)}"
 
 
-def write_batch_file(duck: Any, folder: Path, table: str, sql: str) -> int:
+def write_batch_file(duck: Any, folder: Path, table: str | FactTable, sql: str) -> int:
     """Write the rows of the DuckDB query ``sql`` as the next file in ``folder``; returns how many.
 
-    The query runs once: the file is written, and removed again if it holds no row.
+    ``table`` names a fact table, or is one kept elsewhere (a cycle's assignment
+    inputs, :mod:`harmonia.store.assignments`). The query runs once: the file is
+    written, and removed again if it holds no row.
     """
+    fact = FACT_TABLES[table] if isinstance(table, str) else table
     try:
         created = _make_folders(folder)
         part = folder / f"part-{len(list(folder.glob('part-*.parquet'))) + 1:05d}.parquet"
         ((count,),) = duck.execute(
-            f"COPY ({_sorted(FACT_TABLES[table], sql)}) "
+            f"COPY ({_sorted(fact, sql)}) "
             f"TO {_path_literal(part)} (FORMAT parquet, COMPRESSION zstd)"
         ).fetchall()
         if not count:

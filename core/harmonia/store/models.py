@@ -339,7 +339,9 @@ class Assignment(SQLModel, table=True):
     tier_rule: str | None = None
     final_segment: str
     origin: str = Field(description="rules | pulled-through | refined")
-    inputs: str = Field(sa_column=Column(Text, nullable=False))
+    #: The feature values and raw inputs the rules read, as JSON; NULL where the store
+    #: keeps them in a file per cycle (see :mod:`harmonia.store.assignments`).
+    inputs: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     #: The accepted requests that changed it on publishing, as JSON
     #: (``{"segment": 12, "tier": 15}``: dimension -> request id); None when none did.
     refined_by: str | None = None

@@ -22,12 +22,13 @@ import os
 import socket
 
 import attrs
-from sqlmodel import delete, func, select
+from sqlmodel import func, select
 
 from harmonia.errors import ConfigError
+from harmonia.store import assignments as stored
 from harmonia.store.database import Database
 from harmonia.store.facts import facts_of
-from harmonia.store.models import Assignment, Cycle, LoadBatch
+from harmonia.store.models import Cycle, LoadBatch
 from harmonia.store.transitions import move_cycle
 
 
@@ -101,9 +102,17 @@ class Recovered:
     abandoned_batches: tuple[int, ...] = ()
     failed_cycles: tuple[int, ...] = ()
     removed_batch_files: tuple[int, ...] = ()
+    #: Cycles whose assignment inputs file was left without its rows (a run killed
+    #: between the file and its rows, or during a failed cycle's clean-up).
+    removed_cycle_files: tuple[int, ...] = ()
 
     def __bool__(self) -> bool:
-        return bool(self.abandoned_batches or self.failed_cycles or self.removed_batch_files)
+        return bool(
+            self.abandoned_batches
+            or self.failed_cycles
+            or self.removed_batch_files
+            or self.removed_cycle_files
+        )
 
     def messages(self) -> list[str]:
         said = []
@@ -126,6 +135,11 @@ class Recovered:
                 "removed the leftover facts files of batch(es) "
                 + ", ".join(map(str, self.removed_batch_files))
             )
+        if self.removed_cycle_files:
+            said.append(
+                "removed the leftover assignment inputs files of failed cycle(s) "
+                + ", ".join(map(str, self.removed_cycle_files))
+            )
         return said
 
 
@@ -137,6 +151,7 @@ def recover(database: Database) -> Recovered:
         # before the loaded ones, so that one committing in between is in
         # either list (the other order would miss it and sweep its files).
         known_up_to = session.exec(select(func.max(LoadBatch.id))).one() or 0
+        cycles_up_to = session.exec(select(func.max(Cycle.id))).one() or 0
         batches = session.exec(select(LoadBatch).where(LoadBatch.status == "running")).all()
         cycles = session.exec(select(Cycle).where(Cycle.status == "running")).all()
         dead_batches = [b for b in batches if owner_alive(b.owner) is False]
@@ -144,11 +159,13 @@ def recover(database: Database) -> Recovered:
         for batch in dead_batches:
             batch.status = "abandoned"
             session.add(batch)
-        for cycle in dead_cycles:
-            session.exec(delete(Assignment).where(Assignment.cycle_id == cycle.id))
         session.commit()
         alive = [b.id for b in batches if b not in dead_batches]
         loaded = session.exec(select(LoadBatch.id).where(LoadBatch.status == "loaded")).all()
+    # Its rows, then its inputs file; a run killed meanwhile is still running, and redone.
+    stored.forget(database, [c.id for c in dead_cycles if c.id is not None])
+    with database.session() as session:
+        kept = session.exec(select(Cycle.id).where(Cycle.status != "failed")).all()
     for cycle in dead_cycles:
         assert cycle.id is not None
         # Through the lifecycle, so the move is recorded with who and why.
@@ -169,8 +186,11 @@ def recover(database: Database) -> Recovered:
         running=[i for i in alive if i],
         known_up_to=known_up_to,
     )
+    failed = tuple(c.id for c in dead_cycles if c.id is not None)
+    cycle_files = stored.sweep(database, [i for i in kept if i is not None], cycles_up_to)
     return Recovered(
         abandoned_batches=tuple(abandoned),
-        failed_cycles=tuple(c.id for c in dead_cycles if c.id is not None),
+        failed_cycles=failed,
         removed_batch_files=tuple(i for i in removed if i not in abandoned),
+        removed_cycle_files=tuple(i for i in cycle_files if i not in failed),
     )

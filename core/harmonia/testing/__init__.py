@@ -77,28 +77,35 @@ def pack_problems(pack: Any, *, name: str | None = None) -> list[str]:
 def query_store(url: str, sql: str) -> list[dict[str, Any]]:
     """The rows of a SQL query on the store at ``url``, as dicts, facts included.
 
-    The embedded store keeps facts (``metric``, ``response``, ``answer``) in
-    Parquet files beside the SQLite file: a query naming one runs in DuckDB,
-    over the current facts and a copy of the other tables it names. Other
-    queries run in the database.
+    The embedded store keeps facts (``metric``, ``response``, ``answer``, and
+    the assignments' ``inputs``) in Parquet files beside the SQLite file: a
+    query naming one runs in DuckDB, over the current facts and a copy of the
+    other tables it names. Other queries run in the database.
     """
     import re
 
     from harmonia.compute import duckdb_connection
     from harmonia.store import Database
+    from harmonia.store import assignments as stored
     from harmonia.store.bulk import BulkConnection
     from harmonia.store.facts import FACT_TABLES, facts_of
 
     database = Database(url)
     facts = facts_of(database)
     named = set(re.findall(r"\b(?:FROM|JOIN)\s+(\w+)", sql, re.I))
+    apart = set(FACT_TABLES) | {"assignment"}
     with BulkConnection(database) as bulk:
-        if not facts.external or not named & set(FACT_TABLES):
+        if not facts.external or not named & apart:
             return bulk.read(sql).to_pylist()
         duck = duckdb_connection()
         try:
             for table in named - set(FACT_TABLES):
-                duck.register(table, bulk.read(f"SELECT * FROM {table}"))
+                rows = (
+                    stored.every_assignment(bulk)
+                    if table == "assignment"
+                    else bulk.read(f"SELECT * FROM {table}")
+                )
+                duck.register(table, rows)
             facts.select_into(bulk, duck, "result", sql)
             return duck.sql("SELECT * FROM main.result").to_arrow_table().to_pylist()
         finally:

@@ -1,0 +1,296 @@
+"""Assignment inputs as one Parquet file per cycle on the embedded store (issue 11):
+written once by a cycle, read through one interface, erased with the person, cleaned
+up after a failed run, and moved there from the table by the upgrade to 0740."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pytest
+from helpers import path_of, query
+
+from harmonia.engine.cycle import run_cycle
+from harmonia.engine.query import filled_inputs
+from harmonia.plugin.catalog import Catalog
+from harmonia.store import Database
+from harmonia.store.database import SCHEMA_REVISION
+from harmonia.store.facts import facts_folder
+
+pytestmark = pytest.mark.store
+
+COLUMNS = "customer_id, segment, tier, final_segment, inputs"
+
+
+def cycle(url: str, tiny: Catalog, tmp_path: Path, engine: str = "duckdb") -> int:
+    result = run_cycle(
+        Database(url),
+        tiny,
+        country="NL",
+        therapy_area="cardiology",
+        period="2027-H1",
+        directory=tmp_path / "out",
+        engine=engine,
+    )
+    assert result.cycle.id is not None
+    return result.cycle.id
+
+
+def inputs_files(url: str) -> dict[int, list[Path]]:
+    root = facts_folder(path_of(url)) / "assignment_input"
+    return {
+        int(folder.name.removeprefix("cycle=")): sorted(folder.glob("*.parquet"))
+        for folder in sorted(root.glob("cycle=*"))
+    }
+
+
+def in_table(url: str) -> int:
+    """Assignments whose inputs the SQLite table itself holds."""
+    with Database(url).engine.connect() as connection:
+        return connection.exec_driver_sql(
+            "SELECT COUNT(*) FROM assignment WHERE inputs IS NOT NULL"
+        ).scalar_one()
+
+
+@pytest.mark.parametrize("engine", ["duckdb", "database"])
+def test_a_cycles_inputs_are_one_file_beside_the_store_not_rows_of_it(
+    h1: str, tiny: Catalog, tmp_path: Path, engine: str
+) -> None:
+    first = cycle(h1, tiny, tmp_path / "1", engine)
+    assert in_table(h1) == 0
+    (part,) = inputs_files(h1)[first]
+    in_file = duckdb.sql(f"SELECT customer_id, inputs FROM read_parquet('{part}')").fetchall()
+    stored = query(h1, f"SELECT customer_id, inputs FROM assignment WHERE cycle_id = {first}")
+    assert sorted(in_file) == sorted((row["customer_id"], row["inputs"]) for row in stored)
+    assert all(json.loads(inputs) for _, inputs in in_file) and len(in_file) == 10
+    # The next cycle reads them for pull-through (its previous cycle's inputs).
+    second = cycle(h1, tiny, tmp_path / "2", engine)
+    assert sorted(inputs_files(h1)) == [first, second]
+    assert query(
+        h1, f"SELECT {COLUMNS} FROM assignment WHERE cycle_id = {second} ORDER BY 1"
+    ) == query(h1, f"SELECT {COLUMNS} FROM assignment WHERE cycle_id = {first} ORDER BY 1")
+
+
+def test_explain_and_the_assignments_output_read_the_file(
+    h1: str, harmonia_cli: Callable, tiny: Catalog, tmp_path: Path
+) -> None:
+    out = tmp_path / "out"
+    ran = harmonia_cli(
+        "cycle", "run", "-c", "NL", "-t", "cardiology", "-p", "2027-H1",
+        "--output", "assignments", "--out", str(out), "--json",
+    )  # fmt: skip
+    assert ran.exit_code == 0, ran.output
+    first = json.loads(ran.output)["cycle"]["id"]
+    (c01,) = query(h1, "SELECT customer_id FROM crosswalk WHERE source_id = 'C01'")
+    (stored,) = query(
+        h1, f"SELECT inputs FROM assignment WHERE cycle_id = {first} AND customer_id = "
+        f"{c01['customer_id']}"
+    )  # fmt: skip
+    shown = harmonia_cli("explain", "--cycle", str(first), "--customer", "C01", "--json")
+    assert shown.exit_code == 0, shown.output
+    features, _ = filled_inputs(json.loads(stored["inputs"]))
+    assert features.items() <= json.loads(shown.output)["inputs"].items()
+    (listed,) = out.rglob("*assignments*")
+    rows = duckdb.sql(
+        f"SELECT customer_id, inputs FROM read_csv('{listed}', all_varchar = true)"
+    ).fetchall()
+    assert dict(rows)[str(c01["customer_id"])] == stored["inputs"]
+    # A lost file is a clear error naming where it was, not a traceback.
+    for part in inputs_files(h1)[first]:
+        part.unlink()
+    lost = harmonia_cli("explain", "--cycle", str(first), "--customer", "C01")
+    assert lost.exit_code == 1 and "Traceback" not in lost.output
+    assert f"the inputs of cycle {first}'s assignments are missing" in lost.output
+
+
+def test_erasure_and_objection_rewrite_the_inputs_files(
+    h1: str, tiny: Catalog, tmp_path: Path
+) -> None:
+    from harmonia.master.privacy import erase, object_to_profiling
+
+    first = cycle(h1, tiny, tmp_path / "1")
+    second = cycle(h1, tiny, tmp_path / "2")
+    ids = {
+        row["source_id"]: row["customer_id"]
+        for row in query(h1, "SELECT source_id, customer_id FROM crosswalk")
+    }
+
+    def holders() -> set[int]:
+        every = [path for paths in inputs_files(h1).values() for path in paths]
+        listed = ", ".join(f"'{path}'" for path in every)
+        return {
+            row[0]
+            for row in duckdb.sql(f"SELECT customer_id FROM read_parquet([{listed}])").fetchall()
+        }
+
+    assert {ids["C01"], ids["C02"]} <= holders()
+    result = erase(Database(h1), ids["C01"], actor="dpo")
+    assert result.removed["assignment_input"] == 2  # one row in each cycle's file
+    object_to_profiling(Database(h1), [ids["C02"]], actor="dpo")
+    assert not {ids["C01"], ids["C02"]} & holders()
+    assert ids["C03"] in holders()  # the others' stay, and are read as before
+    for cycle_id in (first, second):
+        rows = query(h1, f"SELECT customer_id, inputs FROM assignment WHERE cycle_id = {cycle_id}")
+        assert rows and all(row["inputs"] for row in rows)
+
+
+def test_recovery_removes_the_inputs_files_dead_and_failed_cycles_left_and_says_so(
+    h1: str, tiny: Catalog, tmp_path: Path
+) -> None:
+    import socket
+    import subprocess
+    import sys
+
+    from harmonia.store.recovery import recover
+
+    kept = cycle(h1, tiny, tmp_path / "1")
+    failed = cycle(h1, tiny, tmp_path / "2")
+    exited = subprocess.Popen([sys.executable, "-c", "pass"])
+    exited.wait()
+    database = Database(h1)
+    with database.engine.begin() as connection:
+        # A run killed between writing its file and storing its rows: still running,
+        # its owner gone.
+        connection.exec_driver_sql(
+            "INSERT INTO cycle (country, therapy_area, period, engine, rule_set, "
+            "rule_set_version, snapshot, status, actor, customers, summary, started_at, owner) "
+            "SELECT country, therapy_area, period, engine, rule_set, rule_set_version, snapshot, "
+            f"'running', actor, 0, '{{}}', started_at, '{socket.gethostname()}:{exited.pid}' "
+            f"FROM cycle WHERE id = {kept}"
+        )
+        dead = connection.exec_driver_sql("SELECT MAX(id) FROM cycle").scalar_one()
+        # ... and a failed cycle whose clean-up died after its rows, before its file.
+        connection.exec_driver_sql(f"UPDATE cycle SET status = 'failed' WHERE id = {failed}")
+        connection.exec_driver_sql(f"DELETE FROM assignment WHERE cycle_id = {failed}")
+    left = facts_folder(path_of(h1)) / "assignment_input" / f"cycle={dead}"
+    left.mkdir(parents=True)
+    (left / "part-00001.parquet").write_bytes(inputs_files(h1)[kept][0].read_bytes())
+    recovered = recover(database)
+    assert recovered.failed_cycles == (dead,)
+    assert recovered.removed_cycle_files == (failed,)
+    assert sorted(inputs_files(h1)) == [kept]
+    assert any(
+        f"assignment inputs files of failed cycle(s) {failed}" in said
+        for said in recovered.messages()
+    )
+    assert not recover(database)  # nothing left to say
+
+
+# --- the upgrade of a store that kept them in the table --------------------------------
+
+
+def _old_assignments() -> list[tuple[Any, ...]]:
+    """(cycle, customer, segment, final segment, inputs, refined_by) as 0730 stored them."""
+    return [
+        (
+            cycle,
+            customer,
+            f"S{customer % 4}",
+            f"S{(customer + cycle) % 4}",
+            json.dumps({"potential": customer * 1.5, "metric__calls": cycle}),
+            None if customer % 5 else json.dumps({"segment": customer}),
+        )
+        for cycle in (1, 2, 3)
+        for customer in range(1, 101 if cycle != 2 else 41)
+    ]
+
+
+STORED = (
+    "SELECT cycle_id, customer_id, segment, final_segment, inputs, refined_by FROM assignment "
+    "ORDER BY cycle_id, customer_id"
+)
+
+
+@pytest.mark.parametrize(
+    "store", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
+)
+def test_0740_moves_the_stored_inputs_without_losing_one(
+    store: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    from alembic import command
+    from sqlalchemy import text
+
+    url = (
+        f"sqlite:///{tmp_path / 'old.db'}"
+        if store == "sqlite"
+        else request.getfixturevalue("postgres_url")
+    )
+    database = Database(url)
+    database.upgrade("0730")
+    with database.engine.begin() as connection:
+        for cycle_id in (1, 2, 3):
+            connection.execute(
+                text(
+                    "INSERT INTO cycle (id, country, therapy_area, period, engine, rule_set, "
+                    "rule_set_version, snapshot, status, actor, customers, summary, started_at) "
+                    "VALUES (:id, 'NL', 'cardiology', '2027-H1', 'duckdb', 'r', '1', '{}', "
+                    "'draft', 'a', 0, '{}', '2026-12-01 00:00:00')"
+                ),
+                {"id": cycle_id},
+            )
+        for cycle_id, customer, segment, final, inputs, refined in _old_assignments():
+            connection.execute(
+                text(
+                    "INSERT INTO assignment (cycle_id, customer_id, segment, segment_rule, "
+                    "final_segment, origin, inputs, refined_by) VALUES (:c, :k, :s, 'r1', :f, "
+                    "'rules', :i, :r)"
+                ),
+                {"c": cycle_id, "k": customer, "s": segment, "f": final, "i": inputs, "r": refined},
+            )
+    database.engine.dispose()
+    expected = sorted(_old_assignments())
+    assert len(expected) == 240
+    upgraded = Database(url)
+    upgraded.upgrade()
+    assert upgraded.current_revision() == SCHEMA_REVISION
+    assert [tuple(row.values()) for row in query(url, STORED)] == expected  # every value
+    counts = query(url, "SELECT cycle_id, COUNT(*) AS n FROM assignment GROUP BY 1 ORDER BY 1")
+    assert [tuple(row.values()) for row in counts] == [(1, 100), (2, 40), (3, 100)]
+    if store == "sqlite":
+        assert in_table(url) == 0
+        assert {cycle: len(parts) for cycle, parts in inputs_files(url).items()} == {
+            1: 1, 2: 1, 3: 1
+        }  # fmt: skip
+    else:  # PostgreSQL keeps them in its table
+        with upgraded.engine.connect() as connection:
+            assert (
+                connection.exec_driver_sql(
+                    "SELECT COUNT(*) FROM assignment WHERE inputs IS NOT NULL"
+                ).scalar_one()
+                == 240
+            )
+    # Down and up again: the inputs go back into the table, then into files again.
+    config = upgraded._alembic_config()
+    with upgraded.engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.downgrade(config, "0730")
+        rows = connection.exec_driver_sql(STORED).fetchall()
+    assert [tuple(row) for row in rows] == expected
+    upgraded.engine.dispose()
+    Database(url).upgrade()
+    assert [tuple(row.values()) for row in query(url, STORED)] == expected
+    if store == "sqlite":
+        assert in_table(url) == 0
+
+
+def test_a_file_of_a_cycle_with_rows_lost_before_a_downgrade_is_named(tmp_path: Path) -> None:
+    from alembic import command
+
+    url = f"sqlite:///{tmp_path / 'store.db'}"
+    database = Database(url)
+    database.upgrade()
+    with database.engine.begin() as connection:
+        connection.exec_driver_sql(
+            "INSERT INTO assignment (cycle_id, customer_id, segment, segment_rule, "
+            "final_segment, origin) VALUES (7, 1, 'A', 'r', 'A', 'rules')"
+        )
+    config = database._alembic_config()
+    with (
+        pytest.raises(Exception, match="assignment inputs of cycle 7 are not in"),
+        database.engine.begin() as connection,
+    ):
+        config.attributes["connection"] = connection
+        command.downgrade(config, "0730")
