@@ -43,6 +43,12 @@ INPUTS_TABLE = FactTable(
     load_kind="cycle",  # no load batch writes it: a cycle does
     key=("customer_id",),
     columns=(("customer_id", "BIGINT"), (INPUTS, "VARCHAR")),
+    # Read whole (a cycle's, joined by customer) or for one customer (explain, where
+    # reading the whole file costs a tenth of a second at 1M): neither needs the rows
+    # in order. 1M inputs: zstd level 1 unsorted 0.9-1.0 s of CPU, level 3 sorted
+    # 1.75-1.87 s; 39 MB against 35 MB.
+    ordered=False,
+    compression_level=1,
 )
 
 

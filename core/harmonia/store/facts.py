@@ -59,6 +59,11 @@ class FactTable:
     sort_id: str | None = None
     #: A key has several rows (a response's answers), which a batch replaces together.
     rows_per_key: bool = False
+    #: Whether a file's rows are sorted (as above); a table read whole, never by a few
+    #: keys, saves the sort.
+    ordered: bool = True
+    #: zstd's level (None: DuckDB's default, 3); 1 costs about half the CPU of 3.
+    compression_level: int | None = None
 
     @property
     def column_names(self) -> tuple[str, ...]:
@@ -606,8 +611,8 @@ def write_batch_file(duck: Any, folder: Path, table: str | FactTable, sql: str) 
         created = _make_folders(folder)
         part = folder / f"part-{len(list(folder.glob('part-*.parquet'))) + 1:05d}.parquet"
         ((count,),) = duck.execute(
-            f"COPY ({_sorted(fact, sql)}) "
-            f"TO {_path_literal(part)} (FORMAT parquet, COMPRESSION zstd)"
+            f"COPY ({_sorted(fact, sql)}) TO {_path_literal(part)} (FORMAT parquet, "
+            f"COMPRESSION zstd{_level(fact)})"
         ).fetchall()
         if not count:
             part.unlink()
@@ -639,6 +644,8 @@ def _sorted(fact: FactTable, sql: str) -> str:
     them in order.
     """
     rows = f"SELECT {_typed(fact)} FROM ({sql})"
+    if not fact.ordered:
+        return rows
     if not fact.sort_groups:
         return f"{rows} ORDER BY {', '.join(fact.key)}"
     groups = ", ".join(fact.sort_groups)
@@ -649,6 +656,12 @@ def _sorted(fact: FactTable, sql: str) -> str:
         f"SELECT r.* FROM rows r JOIN ranked g ON {same} "
         f"ORDER BY g.harmonia_rank, r.{fact.sort_id}"
     )
+
+
+def _level(fact: FactTable) -> str:
+    """The COPY option of ``fact``'s zstd level, if not the default."""
+    level = fact.compression_level
+    return "" if level is None else f", COMPRESSION_LEVEL {int(level)}"
 
 
 def _make_folders(folder: Path) -> list[Path]:
