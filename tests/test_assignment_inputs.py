@@ -179,6 +179,23 @@ def test_recovery_removes_the_inputs_files_dead_and_failed_cycles_left_and_says_
     assert not recover(database)  # nothing left to say
 
 
+def test_a_cycle_that_cannot_write_its_inputs_file_fails_whole_with_one_clear_line(
+    h1: str, harmonia_cli: Callable, tiny: Catalog
+) -> None:
+    from helpers import read_only
+
+    inputs = facts_folder(path_of(h1)) / "assignment_input"
+    inputs.mkdir(parents=True)
+    with read_only(inputs):
+        said = harmonia_cli("cycle", "run", "-c", "NL", "-t", "cardiology", "-p", "2027-H1")
+    assert said.exit_code == 1 and "Traceback" not in said.output
+    assert "cannot write the store's facts: " in said.output
+    assert "nothing of this cycle was kept" in said.output
+    assert "then run the cycle again" in said.output
+    assert query(h1, "SELECT status FROM cycle") == [{"status": "failed"}]
+    assert query(h1, "SELECT COUNT(*) AS n FROM assignment") == [{"n": 0}]
+
+
 # --- the upgrade of a store that kept them in the table --------------------------------
 
 

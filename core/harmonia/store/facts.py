@@ -64,6 +64,8 @@ class FactTable:
     ordered: bool = True
     #: zstd's level (None: DuckDB's default, 3); 1 costs about half the CPU of 3.
     compression_level: int | None = None
+    #: What writes its files, as a failed write's message names it.
+    written_by: str = "load"
 
     @property
     def column_names(self) -> tuple[str, ...]:
@@ -626,10 +628,10 @@ def write_batch_file(duck: Any, folder: Path, table: str | FactTable, sql: str) 
         for named in {folder, *(made.parent for made in created)}:  # where a new name is
             sync(named)
     except OSError as error:
-        raise _cannot_write(folder.parent.parent, error) from None
+        raise _cannot_write(folder.parent.parent, error, fact.written_by) from None
     except Exception as error:  # DuckDB's IOException: disk full, read-only folder
         if "IO Error" in str(error) or "IOException" in type(error).__name__:
-            raise _cannot_write(folder.parent.parent, error) from None
+            raise _cannot_write(folder.parent.parent, error, fact.written_by) from None
         raise
     return int(count)
 
@@ -723,7 +725,7 @@ _WRITE_REFUSED = re.compile(
 )
 
 
-def _cannot_write(root: Path, error: BaseException) -> ConfigError:
+def _cannot_write(root: Path, error: BaseException, written_by: str) -> ConfigError:
     message = str(error)
     if isinstance(error, OSError) and error.strerror:
         reason = error.strerror
@@ -732,9 +734,9 @@ def _cannot_write(root: Path, error: BaseException) -> ConfigError:
     else:
         reason = message.splitlines()[0]
     return ConfigError(
-        f"cannot write the store's facts: {reason.lower()}; nothing of this load was kept",
+        f"cannot write the store's facts: {reason.lower()}; nothing of this {written_by} was kept",
         where=str(root),
-        fix="free disk space, or make the folder writable, then load again",
+        fix=f"free disk space, or make the folder writable, then run the {written_by} again",
     )
 
 
