@@ -104,6 +104,8 @@ def test_explain_and_the_assignments_output_read_the_file(
     lost = harmonia_cli("explain", "--cycle", str(first), "--customer", "C01")
     assert lost.exit_code == 1 and "Traceback" not in lost.output
     assert f"the inputs of cycle {first}'s assignments are missing" in lost.output
+    # The fix names commands that exist (there is no command that drops a cycle).
+    assert "run the cycle again (harmonia cycle run) and use the new one" in lost.output
 
 
 def test_erasure_and_objection_rewrite_the_inputs_files(

@@ -182,7 +182,7 @@ def _missing(database: Database, cycle_id: int) -> ConfigError:
         "beside the database, and it is not there",
         where=str(inputs_folder(database, cycle_id)),
         fix="a store is its database file and the folder beside it: restore that folder from "
-        f"a backup, or run the cycle again (harmonia cycle run) and drop cycle {cycle_id}",
+        "a backup, or run the cycle again (harmonia cycle run) and use the new one",
     )
 
 
