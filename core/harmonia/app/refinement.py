@@ -193,12 +193,22 @@ class Refinement:
         policy = unstructure(self.policy(cycle))
         return self._open(cycle, note, policy, dt.datetime.now(dt.UTC).isoformat())
 
-    def _open(self, cycle: Cycle, note: str, policy: dict[str, Any], opened: str) -> Moved:
+    def _open(
+        self,
+        cycle: Cycle,
+        note: str,
+        policy: dict[str, Any],
+        opened: str,
+        without: int | None = None,
+    ) -> Moved:
+        """Open feedback on ``cycle``, its scope frozen now, or already (a carry-over
+        froze it to make its report: ``without`` customers have no territory)."""
         from harmonia.refinement.snapshot import freeze_scope
 
         assert cycle.id is not None
         cycle_id = cycle.id
-        without = freeze_scope(self.app.database, cycle)
+        if without is None:
+            without = freeze_scope(self.app.database, cycle)
         self._update_snapshot(cycle_id, refinement_policy=policy, feedback_opened_at=opened)
         moved = self._move(cycle, lifecycle.FEEDBACK, note)
         return Moved(moved, cycle.status, {"customers_without_territory": without})
@@ -240,7 +250,8 @@ class Refinement:
                 f"cycle {new_cycle} is not a draft of {' '.join(scope)}",
                 fix="re-run the same country, therapy area and period (harmonia cycle run)",
             )
-        freeze_scope(self.app.database, new)
+        # Frozen once: the requests are carried over against the scope reps then refine.
+        without = freeze_scope(self.app.database, new)
         targeted, goals = self.targeted(new), self.goals(new)
         capacity = self.capacity(new)
         report = carry_over_report(
@@ -308,6 +319,7 @@ class Refinement:
             f"re-run of cycle {old_cycle}",
             taken["refinement_policy"],
             taken.get("feedback_opened_at") or dt.datetime.now(dt.UTC).isoformat(),
+            without,
         )
         return report
 

@@ -33,17 +33,25 @@ def upgrade() -> None:
         sa.text("SELECT id, period FROM cycle WHERE status = 'feedback'")
     ).all()
     for cycle_id, period in open_cycles:
+        # Set-based (a row per customer of a 1M universe): each customer's latest
+        # alignment before the cycle, else its record's, joined once.
         connection.execute(
             sa.text(
                 """
-                UPDATE refinement_scope SET previous = COALESCE(
-                    (SELECT al.territory FROM alignment al
-                     WHERE al.customer_id = refinement_scope.customer_id
-                        AND al.last_month < :first_month
-                     ORDER BY al.last_month DESC, al.first_month DESC LIMIT 1),
-                    (SELECT c.territory FROM customer c
-                     WHERE c.id = refinement_scope.customer_id))
-                WHERE cycle_id = :cycle_id
+                UPDATE refinement_scope SET previous = v.previous FROM (
+                    SELECT s.customer_id, COALESCE(p.territory, c.territory) AS previous
+                    FROM refinement_scope s
+                    JOIN customer c ON c.id = s.customer_id
+                    LEFT JOIN (
+                        SELECT customer_id, territory, ROW_NUMBER() OVER (
+                            PARTITION BY customer_id ORDER BY last_month DESC,
+                            first_month DESC) AS rn
+                        FROM alignment WHERE last_month < :first_month
+                    ) p ON p.customer_id = s.customer_id AND p.rn = 1
+                    WHERE s.cycle_id = :cycle_id
+                ) v
+                WHERE refinement_scope.cycle_id = :cycle_id
+                    AND refinement_scope.customer_id = v.customer_id
                 """
             ),
             {"cycle_id": cycle_id, "first_month": Period.parse(period).first_month},
