@@ -22,13 +22,26 @@ from typing import Any
 
 import attrs
 
-#: What Excel's XML may not hold (openpyxl's ILLEGAL_CHARACTERS_RE, in RE2's syntax).
-ILLEGAL = r"[\x00-\x08\x0b\x0c\x0e-\x1f]"
+#: Excel's limit on a cell's text; longer text is cut, as XlsxWriter cuts it.
+CELL_MAX = 32_767
+#: The characters XML 1.0 does not allow (but surrogates, which UTF-8 cannot
+#: hold): dropped, as openpyxl's cells drop control characters. Each pattern here
+#: is read alike by RE2, for columns, and by Python's re.
+ILLEGAL = "[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]"
 #: Text that looks like Excel's own escape of a character (``_x0041_``) is escaped
 #: itself, as XlsxWriter does, so that readers give it back as typed.
 LOOKS_ESCAPED = r"(_x[0-9a-fA-F]{4}_)"
+#: Characters written as Excel's escape, as XlsxWriter writes them: a raw CR
+#: would be read back as LF (XML's ends of lines).
+EXCEL_ESCAPED = (("\r", "_x000D_"),)
+#: What may need escaping beyond the entities (one test per column).
+NEEDS_ESCAPE = f"{ILLEGAL}|{LOOKS_ESCAPED}|[{''.join(char for char, _ in EXCEL_ESCAPED)}]"
+#: XML's own escapes, ``&`` first.
+ENTITIES = (("&", "&amp;"), ("<", "&lt;"), (">", "&gt;"))
+#: White space and Unicode spaces (Zs, Zl, Zp) spelt out (Python's re has no \pZ).
+SPACE = "[\t\n\f\r \u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
 #: Leading or trailing white space, which XML keeps only when told to.
-EDGE_SPACE = r"^[\s\pZ]|[\s\pZ]$"
+EDGE_SPACE = f"^{SPACE}|{SPACE}$"
 #: Deflate level of the parts: 1 packs sheet XML to about a tenth, several times
 #: faster than zlib's default (6), for files a few per cent larger.
 COMPRESSION = 1
@@ -44,10 +57,11 @@ class Text:
 
 
 def text(values: Any, *, repeated: bool = False) -> Text:
-    """``values`` as the text of XML cells: control characters dropped, ``& < >``
-    and ``_xHHHH_`` escaped, edge spaces kept. Each escape runs only on a column
-    that needs it (most need none). ``repeated``: a column of few distinct values
-    (a segment, a city), escaped once per value."""
+    """``values`` as the text of XML cells: cut to :data:`CELL_MAX` characters,
+    control characters dropped, ``& < >``, ``_xHHHH_`` and :data:`EXCEL_ESCAPED`
+    escaped, edge spaces kept. Each escape runs only on a column that needs it
+    (most need none). ``repeated``: a column of few distinct values (a segment, a
+    city), escaped once per value. :func:`escape` is the same for one text."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
@@ -55,10 +69,14 @@ def text(values: Any, *, repeated: bool = False) -> Text:
     if repeated:
         encoded = pc.dictionary_encode(values)
         return Text(text(encoded.dictionary).xml.take(encoded.indices))
-    if pc.any(pc.match_substring_regex(values, f"{ILLEGAL}|{LOOKS_ESCAPED}")).as_py():
+    if (pc.max(pc.utf8_length(values)).as_py() or 0) > CELL_MAX:
+        values = pc.utf8_slice_codeunits(values, 0, CELL_MAX)
+    if pc.any(pc.match_substring_regex(values, NEEDS_ESCAPE)).as_py():
         values = pc.replace_substring_regex(values, ILLEGAL, "")
         values = pc.replace_substring_regex(values, LOOKS_ESCAPED, r"_x005F\1")
-    for char, entity in (("&", "&amp;"), ("<", "&lt;"), (">", "&gt;")):
+        for char, escaped in EXCEL_ESCAPED:
+            values = pc.replace_substring(values, char, escaped)
+    for char, entity in ENTITIES:
         if pc.any(pc.match_substring(values, char)).as_py():
             values = pc.replace_substring(values, char, entity)
     edge = pc.match_substring_regex(values, EDGE_SPACE)
@@ -125,10 +143,12 @@ def joined(values: Any, start: int, end: int) -> memoryview:
 
 def escape(value: str) -> str:
     """One text as :func:`text` escapes a column of them (for the few cells written
-    one at a time), with the attribute ``xml:space`` it needs, if any."""
-    value = re.sub("[\x00-\x08\x0b\x0c\x0e-\x1f]", "", value)
+    one at a time)."""
+    value = re.sub(ILLEGAL, "", value[:CELL_MAX])
     value = re.sub(LOOKS_ESCAPED, r"_x005F\1", value)
-    return value.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    for char, escaped in (*EXCEL_ESCAPED, *ENTITIES):
+        value = value.replace(char, escaped)
+    return value
 
 
 def attribute(value: str) -> str:
@@ -141,7 +161,7 @@ def text_cell(reference: str, value: str) -> str:
     escaped = escape(value)
     if not escaped:
         return ""
-    preserve = ' xml:space="preserve"' if re.search(r"^\s|\s$", escaped) else ""
+    preserve = ' xml:space="preserve"' if re.search(EDGE_SPACE, escaped) else ""
     return f'<c r="{reference}" t="inlineStr"><is><t{preserve}>{escaped}</t></is></c>'
 
 

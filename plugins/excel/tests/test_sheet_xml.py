@@ -23,7 +23,28 @@ TRICKY = {
     "_x0041_": "_x0041_",  # not Excel's escape of "A"
     "a\x01b\x1fc": "abc",  # control characters dropped, as openpyxl's cells drop them
     "Zoë Ł": "Zoë Ł",
+    "Zo\ufffee\uffff": "Zoe",  # not XML 1.0 either: dropped
+    "a\rb\r\nc": "a\rb\r\nc",  # a raw CR would read back as LF
+    "\u00a0T1": "\u00a0T1",  # a non-breaking space at the edge is kept too
 }
+#: How openpyxl reads text back: it undoes Excel's _xHHHH_ escape in shared strings
+#: only (Excel and calamine in inline ones too); XlsxWriter's inline strings are
+#: escaped the same.
+OPENPYXL_READS = {
+    "_x0041_": "_x005F_x0041_",
+    "a\rb\r\nc": "a_x000D_b_x000D_\nc",
+}
+
+
+def assert_well_formed(path: Path) -> None:
+    """Every XML part of the workbook parses with a strict parser (calamine, and so
+    read_workbook, reads some XML that is not well-formed, and Excel does not)."""
+    from xml.dom.minidom import parseString
+
+    with zipfile.ZipFile(path) as package:
+        for name in package.namelist():
+            if name.endswith((".xml", ".rels")):
+                parseString(package.read(name))
 
 
 def test_tricky_text_reads_back_as_written(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -42,11 +63,10 @@ def test_tricky_text_reads_back_as_written(tmp_path: Path, monkeypatch: pytest.M
         pa.Table.from_pylist(rows), lambda name: tmp_path / f"{name}.xlsx", meta=meta,
         orders={"segment": ["grow"]}, moves="any", reasons=["a & b"], language="en",
     )  # fmt: skip
+    assert_well_formed(path)
     expected = [*TRICKY.values(), None]
     sheet = load_workbook(path)["Refinement"]
-    # openpyxl undoes Excel's _xHHHH_ escape in shared strings only (Excel and
-    # calamine in inline ones too); XlsxWriter's inline strings are escaped the same.
-    openpyxl_reads = [("_x005F_x0041_" if text == "_x0041_" else text) for text in expected]
+    openpyxl_reads = [OPENPYXL_READS.get(text, text) for text in expected]
     assert [row[1] for row in sheet.iter_rows(min_row=2, values_only=True)] == openpyxl_reads
     assert [row[3] for row in sheet.iter_rows(min_row=2, values_only=True)] == openpyxl_reads
     assert [row[6] for row in sheet.iter_rows(min_row=2, values_only=True)] == list(
@@ -57,6 +77,41 @@ def test_tricky_text_reads_back_as_written(tmp_path: Path, monkeypatch: pytest.M
     assert [row[1] or None for row in values[1:]] == expected
     assert sheet["B7"].fill.fgColor.rgb.endswith("F2F2F2")  # an empty name: a grey blank
     assert refinement.read_workbook(path)[1] == []  # and nothing reads as changed
+
+
+def test_one_cell_is_escaped_as_a_column_is() -> None:
+    """The cells written one at a time (the hidden record's head) are escaped as
+    the columns are, edge spaces and cut included."""
+    values = [*TRICKY, "x" * 40_000]
+    column = sheet_xml.text(pa.array(values)).xml.to_pylist()
+    cells = [sheet_xml.text_cell("A1", value) for value in values]
+    assert cells == [f'<c r="A1" t="inlineStr"><is><t{xml}</t></is></c>' for xml in column]
+    assert len(sheet_xml.escape("x" * 40_000)) == sheet_xml.CELL_MAX
+
+
+def test_text_over_excels_limit_is_cut_and_reads_back_unchanged(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Excel holds at most 32,767 characters in a cell: longer text is cut, as
+    XlsxWriter cut it, the same in the sheet and in the hidden record, so a cut
+    id or name does not read back as a change."""
+    from harmonia_excel import refinement
+
+    monkeypatch.setattr(refinement, "allowed_moves", lambda values, current, moves: list(values))
+    rows = [
+        {"territory": "T1", "harmonia_id": 1, "system": "crm", "source_id": "S" * 40_000,
+         "last_name": "L" * 40_000, "city": "Lyon", "segment": "grow", "goal": 1},
+    ]  # fmt: skip
+    meta = refinement.RefinementWorkbook(9, "", "2027-01-04T09:00:00+00:00", "", ("segment",))
+    (path,) = refinement.write_workbooks(
+        pa.Table.from_pylist(rows), lambda name: tmp_path / f"{name}.xlsx", meta=meta,
+        orders={"segment": ["grow"]}, moves="any", reasons=["r"], language="en",
+    )  # fmt: skip
+    assert_well_formed(path)
+    with CalamineWorkbook.from_path(str(path)) as workbook:
+        values = workbook.get_sheet_by_index(0).to_python(skip_empty_area=False)
+    assert values[1][:2] == ["S" * sheet_xml.CELL_MAX, "L" * sheet_xml.CELL_MAX]
+    assert refinement.read_workbook(path)[1] == []
 
 
 def test_holes_are_cut_in_order_and_filled() -> None:
@@ -102,7 +157,8 @@ def test_a_workbook_saved_again_by_libreoffice_reads_back_the_same(
     from harmonia_excel import refinement
 
     monkeypatch.setattr(refinement, "allowed_moves", lambda values, current, moves: list(values))
-    names = [name for name in TRICKY if name != "_x0041_"]  # LibreOffice's own escape rules
+    # LibreOffice has its own escape rules, and keeps every end of line as LF.
+    names = [name for name in TRICKY if name not in ("_x0041_", "a\rb\r\nc")]
     rows = [
         {"territory": "T1", "harmonia_id": i, "system": "crm", "source_id": f"C{i}",
          "last_name": name, "city": name, "segment": "grow", "goal": i}
