@@ -153,3 +153,34 @@ def test_a_rotated_key_hashes_new_entries_and_the_old_one_still_checks_the_old(
     write(path, new + "\n")
     with pytest.raises(ConfigError, match="lacks a key this store's suppression list"):
         _reload_refused(universe, tmp_path / "lost")
+
+
+def test_rotating_a_fresh_stores_key_keeps_the_keys_of_a_shared_key_file(
+    universe: str, sqlite_h1: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from harmonia.master.privacy import rotate_suppression_key
+
+    shared = tmp_path / "keys" / "harmonia.key"
+    monkeypatch.setenv("HARMONIA_KEY_FILE", str(shared))
+    erase(Database(universe), _ids(universe)["C01"], actor="dpo")
+    [first] = shared.read_text().split()
+    other = tmp_path / "other" / "harmonia.db"
+    other.parent.mkdir()
+    copy_store(sqlite_h1, other)
+    rotate_suppression_key(Database(f"sqlite:///{other}"), actor="dpo")
+    new, kept = shared.read_text().split()
+    assert kept == first and new != first
+    # The first store still checks its list (its key was not dropped).
+    assert _reload_refused(universe, tmp_path / "reload") == [2]
+
+
+def test_a_key_file_others_can_read_is_used_with_a_warning(
+    universe: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    database = Database(universe)
+    erase(database, _ids(universe)["C01"], actor="dpo")
+    path = key_path(database)
+    path.chmod(0o644)
+    with caplog.at_level(logging.WARNING, logger="harmonia.store.suppression"):
+        assert _reload_refused(universe, tmp_path / "reload") == [2]
+    assert f"chmod 600 {path}" in caplog.text

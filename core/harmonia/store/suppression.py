@@ -161,11 +161,12 @@ def workspace_keys(
 
 def rotate(database: Database, session: Session) -> str:
     """Make a new current key (older entries stay checked under the old ones); returns
-    the new key's fingerprint. Without a key yet, this makes the first."""
-    keys = session_keys(database, session)
+    the new key's fingerprint. A store without a key yet adopts the keys of an existing
+    key file first (it may be shared, see :func:`key_path`): a rotation never drops one."""
+    keys = session_keys(database, session, create=True)
     fresh = [secrets.token_bytes(32), *keys]
     _write_keys(key_path(database), fresh, replace=True)
-    _set_fingerprints(session.connection().exec_driver_sql, fresh, known=bool(keys))
+    _set_fingerprints(session.connection().exec_driver_sql, fresh, known=True)
     return fingerprint(fresh[0])
 
 
@@ -212,21 +213,57 @@ def _read_keys(path: Path, database: Database) -> list[bytes]:
             fix="restore the file from the store's backups (one key of 64 hexadecimal "
             "digits a line, the current one first)",
         )
+    _warn_if_readable(path)
     return keys
+
+
+def _warn_if_readable(path: Path) -> None:
+    """Warn (not refuse: the erased stay out either way) when others than the owner may
+    read the key file or list its folder (a file restored from a backup, or copied
+    with ``cp``, is often 0644)."""
+    import stat
+
+    for place, wanted in ((path, 0o600), (path.parent, 0o700)):
+        mode = stat.S_IMODE(place.stat().st_mode)
+        if mode & (stat.S_IRWXG | stat.S_IRWXO):
+            _log.warning(
+                "the suppression list's key file %s can be read by others than its owner "
+                "(%s is %04o): with the key, anyone holding the list could test ids against "
+                "it; harmonia goes on, but run chmod %o %s",
+                path,
+                place,
+                mode,
+                wanted,
+                place,
+            )
 
 
 def _write_keys(path: Path, keys: list[bytes], *, replace: bool = False) -> None:
     """The key file, readable by its owner only, one key a line, the current one first;
-    unless ``replace``, an existing file must hold the same keys."""
+    an existing file must hold the same keys (``replace``: every one of them, among
+    others: a key may be shared with another store and exists nowhere else).
+
+    Durable before the caller commits (the database may then drop its only other
+    copy, or trust fingerprints of keys only the file holds): the file and its folder
+    are fsynced after the rename.
+    """
     text = "".join(f"{key.hex()}\n" for key in keys)
-    if path.is_file() and not replace:
-        if path.read_text(encoding="ascii").split() != text.split():
+    if path.is_file():
+        held = path.read_text(encoding="ascii").split()
+        if not replace and held != text.split():
             raise ConfigError(
                 f"{path} holds other keys than this store's",
                 fix=f"move that file away, or point {KEY_FILE_VARIABLE} at another path",
             )
-        return
-    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        if set(held) - set(text.split()):
+            raise ConfigError(
+                f"{path} holds keys this change would drop; nothing was changed",
+                fix="keep every key the file holds (another store sharing the file may "
+                "need them); restore the file from the store's backups if it was edited",
+            )
+        if not replace:
+            return
+    made = _make_folder(path.parent)
     fresh = path.with_name(f".{path.name}.{secrets.token_hex(4)}")
     descriptor = os.open(fresh, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(descriptor, "w", encoding="ascii") as file:
@@ -234,6 +271,29 @@ def _write_keys(path: Path, keys: list[bytes], *, replace: bool = False) -> None
         file.flush()
         os.fsync(file.fileno())
     os.replace(fresh, path)
+    for folder in made:
+        _fsync_folder(folder)
+
+
+def _make_folder(folder: Path) -> list[Path]:
+    """Make the key file's folder (0700) and its missing parents; returns the folders
+    whose entries must be made durable, innermost first: the folder, and the parents
+    of the folders made."""
+    missing = []
+    at = folder
+    while not at.exists():
+        missing.append(at)
+        at = at.parent
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    return [folder, *(made.parent for made in missing)]
+
+
+def _fsync_folder(folder: Path) -> None:
+    descriptor = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
 
 
 def suppress(
