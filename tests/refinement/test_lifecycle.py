@@ -143,6 +143,50 @@ def test_an_auto_rule_over_facts_a_kind_of_request_does_not_have_is_a_load_error
     assert "auto_rules[3]" not in message
 
 
+def test_an_auto_rule_that_decides_no_kind_of_request_is_a_load_error(
+    register_pack, harmonia_plugins
+) -> None:
+    """A rule whose facts no kind of request has all of, or only kinds the policy
+    lacks, would load and never fire: every request it was meant for would wait
+    for a manager (rev12 finding 3)."""
+    from harmonia import AutoRule, RefinementPolicy
+    from harmonia.testing import module_pack
+
+    policy = RefinementPolicy(
+        name="inert",
+        description="auto rules no request of the policy can meet",
+        dimensions=("segment", "goal"),
+        reasons=("access",),
+        auto_rules=(
+            AutoRule("down", "steps = -1 OR calls_added < 0", "accept", "fine"),
+            AutoRule("right", "steps = -1", "accept", "fine"),
+        ),
+    )
+    without_goals = RefinementPolicy(
+        name="goalless",
+        description="a goal rule in a policy without goals",
+        reasons=("access",),
+        auto_rules=(AutoRule("more", "calls_added > 0", "accept", "fine"),),
+    )
+    register_pack(
+        module_pack("inert", harmonia_refinement_policies=lambda: [policy, without_goals])
+    )
+    catalog = harmonia_plugins.catalog()
+    assert not {"inert", "goalless"} & set(catalog.refinement_policies)
+    message = " ".join(catalog.warnings)
+    assert (
+        "auto_rules[0].when: the rule reads steps and calls_added, which no kind of request "
+        "has all of (steps: segment, needs, tier; calls_added: goal), so it decides nothing: "
+        "split it into one rule per kind of request"
+    ) in message
+    assert "auto_rules[1]" not in message
+    assert (
+        "auto_rules[0].when: the rule reads calls_added, which only goal requests have, and "
+        "the policy's dimensions (segment) have none of them, so it decides nothing: drop the "
+        "rule, or add goal to the dimensions"
+    ) in message
+
+
 def test_publishing_expires_what_a_superseded_round_left_undecided(
     feedback: tuple[Harmonia, int], tmp_path: Path
 ) -> None:

@@ -7,7 +7,7 @@ a pack loads, and the refinement layer compiles it to SQL over a whole batch.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 
 import attrs
 from sqlglot import exp
@@ -69,14 +69,18 @@ def auto_rule_problems(policy: RefinementPolicy) -> list[Problem]:
 def decided_kinds(rule: AutoRule, policy: RefinementPolicy) -> tuple[str, ...]:
     """The kinds of request ``rule`` decides: its ``actions`` when declared, else the
     policy's dimensions that every fact its condition reads describes."""
-    read = features_in(parse_condition(rule.when))
-    described = [
+    declared = rule.actions or _described(features_in(parse_condition(rule.when)))
+    return tuple(kind for kind in declared if kind in policy.dimensions)
+
+
+def _described(facts: Iterable[str]) -> list[str]:
+    """The kinds of request every one of ``facts`` describes."""
+    facts = list(facts)
+    return [
         kind
         for kind in REQUEST_KINDS
-        if all(kind in DESCRIBES.get(fact, REQUEST_KINDS) for fact in read)
+        if all(kind in DESCRIBES.get(fact, REQUEST_KINDS) for fact in facts)
     ]
-    declared = rule.actions or described
-    return tuple(kind for kind in declared if kind in policy.dimensions)
 
 
 def _kind_problems(where: str, rule: AutoRule, policy: RefinementPolicy) -> list[Problem]:
@@ -115,7 +119,33 @@ def _kind_problems(where: str, rule: AutoRule, policy: RefinementPolicy) -> list
                 f"decides one ({_hint(named[0])})",
             )
         )
+    elif not decided:
+        # Else the rule would load and never fire: every request it was meant for
+        # would wait for a manager while the market believes it decided.
+        problems.append(Problem(f"{where}.when", _decides_nothing(condition, policy)))
     return problems
+
+
+def _decides_nothing(condition: exp.Expression, policy: RefinementPolicy) -> str:
+    """Why a rule without declared actions decides no kind of request of the policy,
+    and what to do instead."""
+    read = [fact for fact in features_in(condition) if fact in DESCRIBES]
+    if not read:
+        return "the policy has no dimensions, so no rule decides anything: give it some"
+    facts = " and ".join(read)
+    described = _described(read)
+    if not described:
+        which = "; ".join(f"{fact}: {', '.join(DESCRIBES[fact])}" for fact in read)
+        return (
+            f"the rule reads {facts}, which no kind of request has all of ({which}), "
+            "so it decides nothing: split it into one rule per kind of request"
+        )
+    dimensions = ", ".join(policy.dimensions) or "none"
+    return (
+        f"the rule reads {facts}, which only {', '.join(described)} requests have, and "
+        f"the policy's dimensions ({dimensions}) have none of them, so it decides "
+        f"nothing: drop the rule, or add {described[0]} to the dimensions"
+    )
 
 
 def _hint(kind: str) -> str:
