@@ -229,3 +229,44 @@ def test_a_merge_by_command_gives_the_survivor_its_golden_record_at_once(
     )
     assert merged.exit_code == 0, merged.output
     assert _values(universe, ids["C02"])["last_name"] == ("Janssen", "vendor", vendor)
+
+
+def test_an_erasure_waits_for_a_loads_golden_refresh_and_leaves_nothing_of_the_person(
+    harmonia_cli, tiny, universe: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On PostgreSQL (read committed) an erasure's DELETE would miss the golden values a
+    refresh running meanwhile inserts: both take the load lock."""
+    import threading
+    import time
+
+    import harmonia.master.golden as golden
+    from harmonia.master.privacy import erase
+
+    write(tmp_path / "vendor" / "customers.csv", VENDOR_LINKED)
+    _loaded(harmonia_cli, universe, tmp_path / "vendor", "vendor")
+    [anna] = query(
+        universe, "SELECT DISTINCT customer_id FROM crosswalk WHERE source_id IN ('C01', 'V01')"
+    )
+    anna_id = anna["customer_id"]
+    assert _values(universe, anna_id)
+    real = golden.persons_history
+    erasures: list[threading.Thread] = []
+
+    def erased_meanwhile(bulk, persons):  # the refresh deleted her old values, reads history
+        erasure = threading.Thread(
+            target=erase, args=(Database(universe), anna_id), kwargs={"actor": "dpo"}
+        )
+        erasures.append(erasure)
+        erasure.start()
+        time.sleep(2)  # the erasure's window (it waits for the lock, or races without it)
+        return real(bulk, persons)
+
+    monkeypatch.setattr(golden, "persons_history", erased_meanwhile)
+    changed = VENDOR_LINKED.replace("anna@example.nl", "anna.new@example.nl")
+    _loaded(
+        harmonia_cli, universe, write(tmp_path / "changed" / "customers.csv", changed), "vendor"
+    )
+    [erasure] = erasures
+    erasure.join(60)
+    assert not erasure.is_alive()
+    assert query(universe, f"SELECT * FROM golden_value WHERE customer_id = {anna_id}") == []

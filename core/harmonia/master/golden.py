@@ -27,6 +27,7 @@ they never go stale; match, decide, merge and unmerge recompute theirs.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
 
 import pyarrow as pa
 
@@ -36,6 +37,8 @@ from harmonia.sql import literal
 from harmonia.store import history
 from harmonia.store.bulk import BulkConnection
 from harmonia.store.database import Database
+from harmonia.store.recovery import this_owner
+from harmonia.store.writer import load_lock
 
 
 def candidates_sql(table: str = "history") -> str:
@@ -144,7 +147,7 @@ def compute(
         scope = f"SELECT id FROM customer WHERE country = {literal(country)}"
     else:
         scope = ", ".join(str(int(i)) for i in customer_ids) or "NULL"
-    with BulkConnection(database) as bulk:
+    with _locked(database), BulkConnection(database) as bulk:
         bulk.execute(f"DELETE FROM golden_value WHERE customer_id IN ({scope})")
         return _write(bulk, bulk.read(golden_ids_sql(scope)), lambda _country: survivorship)
 
@@ -154,9 +157,16 @@ def refresh(database: Database, batch_id: int, survivorship: Callable[[str], Sur
     :func:`touched_sql`), each by its country's ``survivorship(country)``; returns
     values written. A load touching no person with more than one source record
     only reads which records it touched."""
-    with BulkConnection(database) as bulk:
+    with _locked(database), BulkConnection(database) as bulk:
         persons = bulk.read(golden_ids_sql(touched_sql(batch_id)))
         return _write(bulk, persons, survivorship, replace=True)
+
+
+def _locked(database: Database) -> AbstractContextManager[None]:
+    """The store's load lock, held while golden records are recomputed: an erasure
+    (which takes it) then waits, and removes what the recompute wrote, instead of
+    racing it (on PostgreSQL its DELETE would miss the rows the recompute inserts)."""
+    return load_lock(database, owner=this_owner(), doing="recompute")
 
 
 def _write(

@@ -10,7 +10,12 @@ its batch opens and keeps it until the batch has committed.
 The lock is ``flock`` on a file in the store's facts folder: the system
 releases it when its process dies (``kill -9`` included), so a dead load
 never blocks the next. PostgreSQL updates its fact tables in place, in the
-order of the commits: it needs no lock of its own.
+order of the commits, but an erasure must still not run while a load (or a
+golden record's recompute) writes the person's rows: there the lock is a
+session advisory lock, which the server releases when the connection ends.
+Golden records are recomputed under the lock too (after a load's batch, a
+merge, a match's decisions): an erasure waits for them, then removes what
+they wrote.
 """
 
 from __future__ import annotations
@@ -29,6 +34,8 @@ from harmonia.store.facts import facts_folder
 WAIT_SECONDS = 60.0
 
 LOCK_NAME = "load.lock"
+#: The PostgreSQL advisory lock's key (per database): "harm" in ASCII.
+ADVISORY_KEY = 0x6861726D
 
 
 @contextlib.contextmanager
@@ -48,6 +55,11 @@ def load_lock(
     ``doing`` names what waits in the timeout's message (an erasure too
     rewrites fact files).
     """
+    wait = WAIT_SECONDS if wait is None else wait
+    if database.dialect == "postgresql":
+        with _advisory_lock(database, on_wait, wait, doing):
+            yield
+        return
     if database.dialect != "sqlite" or not database.sqlite_path:
         yield
         return
@@ -64,29 +76,18 @@ def load_lock(
             fix="make the folder (and the database beside it) writable, or free disk space; "
             "nothing was loaded",
         ) from None
-    wait = WAIT_SECONDS if wait is None else wait
+
+    def take() -> bool:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as error:
+            if error.errno not in (errno.EAGAIN, errno.EACCES):
+                raise
+            return False
+        return True
+
     with handle:
-        deadline = time.monotonic() + wait
-        told = False
-        while True:
-            try:
-                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except OSError as error:
-                if error.errno not in (errno.EAGAIN, errno.EACCES):
-                    raise
-            holder = _holder(path)
-            if not told and on_wait is not None:
-                on_wait(f"waiting for another load of this store to finish ({holder})")
-                told = True
-            if time.monotonic() >= deadline:
-                raise ConfigError(
-                    f"another load is writing to this store ({holder}) and did not finish "
-                    f"within {wait:.0f} s; nothing was {doing.rstrip('e')}ed",
-                    where=str(database.sqlite_path),
-                    fix=f"wait for it to finish, then {doing} again (one load at a time per store)",
-                )
-            time.sleep(0.1)
+        _wait_for(take, lambda: _holder(path), database, on_wait, wait, doing)
         try:
             with contextlib.suppress(OSError):  # only informational (a full disk refuses it)
                 handle.seek(0)
@@ -96,6 +97,72 @@ def load_lock(
             yield
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+@contextlib.contextmanager
+def _advisory_lock(
+    database: Database, on_wait: Callable[[str], None] | None, wait: float, doing: str
+) -> Iterator[None]:
+    """The load lock of a PostgreSQL store: a session advisory lock, on a connection of
+    its own (in autocommit: it holds no snapshot), which the server releases when the
+    connection ends (a dead process included)."""
+    from sqlalchemy import text
+
+    with database.engine.connect() as connection:
+        connection = connection.execution_options(isolation_level="AUTOCOMMIT")
+
+        def take() -> bool:
+            return bool(
+                connection.execute(
+                    text("SELECT pg_try_advisory_lock(:key)"), {"key": ADVISORY_KEY}
+                ).scalar()
+            )
+
+        def holder() -> str:
+            pid = connection.execute(
+                text(
+                    "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted "
+                    "AND objid = :key AND database = (SELECT oid FROM pg_database "
+                    "WHERE datname = current_database())"
+                ),
+                {"key": ADVISORY_KEY},
+            ).scalar()
+            return f"server process {pid}" if pid else "another process"
+
+        _wait_for(take, holder, database, on_wait, wait, doing)
+        try:
+            yield
+        finally:
+            try:
+                connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": ADVISORY_KEY})
+            except Exception:
+                connection.invalidate()  # closing the session releases the lock
+                raise
+
+
+def _wait_for(
+    take: Callable[[], bool],
+    holder: Callable[[], str],
+    database: Database,
+    on_wait: Callable[[str], None] | None,
+    wait: float,
+    doing: str,
+) -> None:
+    deadline = time.monotonic() + wait
+    told = False
+    while not take():
+        held_by = holder()
+        if not told and on_wait is not None:
+            on_wait(f"waiting for another load of this store to finish ({held_by})")
+            told = True
+        if time.monotonic() >= deadline:
+            raise ConfigError(
+                f"another load is writing to this store ({held_by}) and did not finish "
+                f"within {wait:.0f} s; nothing was {doing.rstrip('e')}ed",
+                where=str(database.sqlite_path or database.display_url),
+                fix=f"wait for it to finish, then {doing} again (one load at a time per store)",
+            )
+        time.sleep(0.1)
 
 
 def _holder(path: Path) -> str:
