@@ -19,12 +19,13 @@ ROW = st.tuples(
 
 
 def reference(rows: list[tuple[str, int, dict]]) -> dict[str, dict[str, str | None]]:
-    """Per record, each attribute's value of its latest batch giving one (not blank)."""
+    """Per record, each attribute's value of its latest batch giving one (not NULL: the
+    loader stores no blank, and a blank stored would be a value given)."""
     latest: dict[str, dict[str, str | None]] = {}
     for record, _, values in sorted(rows, key=lambda row: (row[0], row[1])):
         known = latest.setdefault(record, dict.fromkeys(GOLDEN_ATTRIBUTES))
         for attribute, value in values.items():
-            if value:
+            if value is not None:
                 known[attribute] = value
     return latest
 

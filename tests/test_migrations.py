@@ -261,3 +261,47 @@ def test_0650_starts_the_attribute_history_from_each_customers_latest_source(
         assert "customer_attribute_history" not in sa.inspect(connection).get_table_names()
     upgraded.upgrade()
     assert history() == expected
+
+
+def test_0750_starts_each_customers_versions_from_its_current_row(store_url: str) -> None:
+    """One version per customer: its row as it is, under its latest batch."""
+    database = Database(store_url)
+    database.upgrade("0740")
+    with database.engine.begin() as connection:
+        connection.exec_driver_sql(
+            "INSERT INTO load_batch (id, source, system, kind, location, status, rows_read, "
+            "rows_loaded, rows_quarantined, actor, started_at) VALUES "
+            "(1, 'csv', 'crm', 'customers', 'a.csv', 'loaded', 2, 2, 0, '', '2026-01-01'), "
+            "(2, 'csv', 'crm', 'customers', 'b.csv', 'loaded', 1, 1, 0, '', '2026-01-02')"
+        )
+        connection.exec_driver_sql(
+            "INSERT INTO customer (id, country, type, first_name, last_name, specialty, email, "
+            "first_batch_id, batch_id) VALUES "
+            "(1, 'FR', 'HCP', 'Anne', 'Morel', 'cardiology', NULL, 1, 1), "
+            "(2, 'BE', 'HCO', NULL, 'Clinique', NULL, 'info@example.be', 1, 2)"
+        )
+    database.engine.dispose()
+    upgraded = Database(store_url)
+    upgraded.upgrade()
+    assert upgraded.current_revision() == SCHEMA_REVISION
+
+    def versions() -> list[tuple]:
+        with upgraded.engine.connect() as connection:
+            return [
+                tuple(row)
+                for row in connection.exec_driver_sql(
+                    "SELECT id, batch_id, country, type, first_name, last_name, specialty, email "
+                    "FROM customer_version ORDER BY id, batch_id"
+                )
+            ]
+
+    expected = [
+        (1, 1, "FR", "HCP", "Anne", "Morel", "cardiology", None),
+        (2, 2, "BE", "HCO", None, "Clinique", None, "info@example.be"),
+    ]
+    assert versions() == expected
+    _downgrade(upgraded, "0740")
+    with upgraded.engine.connect() as connection:
+        assert "customer_version" not in sa.inspect(connection).get_table_names()
+    upgraded.upgrade()
+    assert versions() == expected

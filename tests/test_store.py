@@ -29,6 +29,7 @@ TABLES = {
     "customer_attribute_history",
     "customer_merge",
     "customer_redirect",
+    "customer_version",
     "fact_files",
     "fact_id_mark",
     "cycle",

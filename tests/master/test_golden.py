@@ -101,6 +101,28 @@ def test_the_attribute_history_grows_with_changes_not_with_loads(three_loads, tm
     assert frequent["last_name"] == ("Janssen", "vendor", batch["vendor"])
 
 
+def test_a_phone_given_again_after_a_junk_cell_is_recorded(universe: str, tmp_path: Path) -> None:
+    """A cell of junk only ('-') gives no phone (NULL, never ''): the row keeps its
+    phone, and the number given again after it is no new value of the record."""
+    header = (
+        "customer_id;country;type;first_name;last_name;specialty;postal_code;city;territory;phone"
+    )
+    phones = ["020-1234567", "-", "020 1234567", "0209999999"]
+    for n, phone in enumerate(phones):
+        row = f"C01;NL;HCP;Anna;de Vries;cardiology;1011;Amsterdam;T1;{phone}"
+        write(tmp_path / str(n) / "customers.csv", f"{header}\n{row}\n")
+        load(universe, tiny_catalog(), tmp_path / str(n), country="NL")
+    given = query(
+        universe,
+        "SELECT phone FROM customer_attribute_history WHERE system = 'csv' "
+        "AND source_id = 'C01' AND phone IS NOT NULL ORDER BY batch_id",
+    )
+    assert [row["phone"] for row in given] == ["0201234567", "0209999999"]
+    assert query(universe, "SELECT phone FROM customer WHERE id = 1") == [{"phone": "0209999999"}]
+    versions = query(universe, "SELECT phone FROM customer_version WHERE id = 1 ORDER BY batch_id")
+    assert "" not in [row["phone"] for row in versions]
+
+
 def test_customer_show_gives_each_values_source_and_batch(harmonia_cli, tiny, three_loads) -> None:
     """(The CLI's fixture first: its fresh store has the path the universe is copied to.)"""
     import json

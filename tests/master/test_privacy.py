@@ -215,6 +215,11 @@ def test_erasure_removes_the_person_everywhere_and_audits_without_personal_data(
     assert history and not any(r["source_id"] == "C01" for r in history)
     [record] = query(universe, f"SELECT * FROM customer WHERE id = {target}")
     assert record["first_name"] is record["last_name"] is record["postal_code"] is None
+    # The row's versions (what --as-of reads) are emptied as the row is.
+    versions = query(universe, f"SELECT * FROM customer_version WHERE id = {target}")
+    assert versions and result.removed["customer_version (emptied)"] == len(versions)
+    assert all(v["first_name"] is v["last_name"] is v["email"] is None for v in versions)
+    assert query(universe, f"SELECT last_name FROM customer_version WHERE id <> {target}")[0]
     # The files the cycle wrote no longer hold the person.
     cleaned = {Path(p).suffix for p in result.files_cleaned}
     assert cleaned == {".csv", ".parquet"}

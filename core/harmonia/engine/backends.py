@@ -85,16 +85,18 @@ def run(
     stage: Stage,
     batches: Sequence[int] | None = None,
     check: InputCheck | None = None,
+    changed: pa.Table | None = None,
 ) -> CycleOutputs:
     """Run the cycle on ``engine``; ``batches`` restricts the facts read to those load batches.
 
     ``check`` gets the input coverage, counted on the inputs as read, before
-    anything is computed.
+    anything is computed. ``changed``: the customers a load after ``batches``
+    changed (:func:`harmonia.store.history.changed_since`), read as of them.
     """
     if engine == "duckdb":
-        return _run_embedded(database, query, stage, batches, check)
+        return _run_embedded(database, query, stage, batches, check, changed)
     if engine == "database":
-        return _run_in_database(database, query, stage, batches, check)
+        return _run_in_database(database, query, stage, batches, check, changed)
     raise ConfigError(f"unknown engine {engine!r}", fix=f"use one of {', '.join(ENGINES)}")
 
 
@@ -113,11 +115,12 @@ def _run_embedded(
     stage: Stage,
     batches: Sequence[int] | None,
     check: InputCheck | None = None,
+    changed: pa.Table | None = None,
 ) -> CycleOutputs:
     connection = duckdb_connection()
     try:
         stage("reading inputs")
-        read_inputs(database, query, connection, batches)
+        read_inputs(database, query, connection, batches, changed)
         check_inputs(check, query, lambda sql: connection.sql(sql).to_arrow_table())
         stage("segmenting")
         # The inputs' JSON is built only where the assignments are stored, not for planning.
@@ -169,10 +172,18 @@ _NOT_NULL = {
 
 
 def read_inputs(
-    database: Database, query: CycleQuery, connection: Any, batches: Sequence[int] | None = None
+    database: Database,
+    query: CycleQuery,
+    connection: Any,
+    batches: Sequence[int] | None = None,
+    changed: pa.Table | None = None,
 ) -> None:
     """The one place a cycle reads its inputs: the store's slices as DuckDB tables.
 
+    A cycle reads its recorded input snapshot, a current run too: ``batches``
+    (the snapshot) restricts the facts read, and the customers ``changed``
+    since it (:func:`harmonia.store.history.changed_since`; a load committed
+    while the cycle opened) are read as of it, from their rows' versions.
     Facts held outside the database (Parquet on the embedded store) are read
     by DuckDB in place, restricted to ``batches`` when given; the rest is
     copied from the store, two tables at a time (one reader per core). Each
@@ -208,21 +219,21 @@ def read_inputs(
     with ThreadPoolExecutor(max_workers=2, thread_name_prefix="harmonia-read") as pool:
         for future in [pool.submit(copy, names) for names in tasks]:
             future.result()
-    if batches is not None:
-        with BulkConnection(database, write=False) as bulk:
-            changes = history.changed_since(bulk, batches, query.spec.country.code)
-        _customers_as_of(connection, changes)
+    _customers_as_of(connection, query, changed)
 
 
-def _customers_as_of(connection: Any, changes: pa.Table | None) -> None:
+def _customers_as_of(connection: Any, query: CycleQuery, changed: pa.Table | None) -> None:
     """The DuckDB ``customer`` input as of the snapshot: the customers a later load
-    changed get their attributes back from the history, those it created go."""
-    if changes is None:
+    changed get their row then back from its versions, those it created go."""
+    if changed is None:
         return
-    connection.register("customer_changes", changes)
+    connection.register("customer_changes", changed)
     try:
         for statement in history.apply_sql(
-            "customer", "customer_changes", input_schema("customer").names
+            "customer",
+            "customer_changes",
+            input_schema("customer").names,
+            query.spec.country.code,
         ):
             connection.execute(statement)
     finally:
@@ -255,12 +266,13 @@ def _run_in_database(
     stage: Stage,
     batches: Sequence[int] | None,
     check: InputCheck | None = None,
+    changed: pa.Table | None = None,
 ) -> CycleOutputs:
     if database.dialect == "postgresql":
         return _run_in_postgres(database, query, stage, check)
     computed = f"{WORK_TABLE_PREFIX}{query.cycle_id}"
     with BulkConnection(database) as bulk:
-        _stage_external_facts(bulk, query, batches)
+        _stage_external_facts(bulk, query, batches, changed)
         check_inputs(check, query, lambda sql: bulk.read(transpile(sql, bulk.dialect)))
         stage("segmenting in the database")
         _compute_in_steps(bulk, query, computed)
@@ -272,15 +284,17 @@ def _run_in_database(
 
 
 def _stage_external_facts(
-    bulk: BulkConnection, query: CycleQuery, batches: Sequence[int] | None
+    bulk: BulkConnection,
+    query: CycleQuery,
+    batches: Sequence[int] | None,
+    changed: pa.Table | None = None,
 ) -> None:
     """Facts kept outside the database, as temporary tables of their names (which SQLite
     finds before its own tables), so that the query runs inside it unchanged."""
     facts = facts_of(bulk.database)
     if not facts.external:
         return
-    if batches is not None:
-        _stage_customers_as_of(bulk, query, batches)
+    _stage_customers_as_of(bulk, query, changed)
     for name, sql in query.input_queries().items():
         if name == "assignment" and stored.inputs_apart(bulk.database):
             bulk.create_temporary(name, previous_assignments(bulk, query))
@@ -293,17 +307,18 @@ def _stage_external_facts(
             bulk.execute(f"CREATE INDEX temp.{name}_key ON {name} ({key})")
 
 
-def _stage_customers_as_of(bulk: BulkConnection, query: CycleQuery, batches: Sequence[int]) -> None:
+def _stage_customers_as_of(
+    bulk: BulkConnection, query: CycleQuery, changed: pa.Table | None
+) -> None:
     """The market's customers as of the snapshot, as a temporary ``customer`` table
-    (which SQLite finds before its own), when a later load changed any of them."""
-    changes = history.changed_since(bulk, batches, query.spec.country.code)
-    if changes is None:
+    (which SQLite finds before its own), when a later load ``changed`` any of them."""
+    if changed is None:
         return
     connection = duckdb_connection()
     try:
         sql = transpile(query.input_queries()["customer"], bulk.dialect)
         _copy_in(connection, "customer", bulk.stream(sql))
-        _customers_as_of(connection, changes)
+        _customers_as_of(connection, query, changed)
         customers = connection.sql("SELECT * FROM customer").to_arrow_table()
     finally:
         connection.close()

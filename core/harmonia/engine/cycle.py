@@ -91,8 +91,8 @@ class CycleResult:
     #: The fact tables an ``as_of`` snapshot read as they are now (see
     #: :meth:`harmonia.store.facts.ParquetFacts.snapshot`).
     read_as_now: tuple[str, ...] = ()
-    #: Customers an ``as_of`` snapshot read as they are now: changed after it, and
-    #: loaded before the attribute history was kept (see :mod:`harmonia.store.history`).
+    #: Customers an ``as_of`` snapshot read as they are now: changed after it, with
+    #: no version of their row then (see :func:`harmonia.store.history.changed_since`).
     customers_as_now: int = 0
 
     @property
@@ -108,8 +108,8 @@ class CycleResult:
         if self.customers_as_now:
             warnings.append(
                 f"{self.customers_as_now:,} customers changed after the snapshot are read as "
-                "they are now: they were loaded before schema revision 0650 kept their "
-                "attribute history"
+                "they are now: their rows then were not recorded (changed before the "
+                "upgrade to schema revision 0750, which keeps each row's versions)"
             )
         return warnings
 
@@ -193,7 +193,6 @@ def run_cycle(
         _check_population(database, spec)
     batches = snapshot_batches(database, as_of)
     read_as_now = tuple(facts_of(database).read_as_now(batches))
-    customers_as_now = _customers_as_now(database, batches, spec.country.code)
     previous = previous_cycle(database, spec)
     cycle = _open_cycle(database, spec, engine, previous, actor, batches)
     assert cycle.id is not None
@@ -205,13 +204,16 @@ def run_cycle(
         input_coverage.check(covered, threshold, spec.country.code)
 
     outputs: backends.CycleOutputs | None = None
+    customers_as_now = 0
     try:
         query = CycleQuery(spec, cycle.id, previous.id if previous else None)
         if engine == "spark":
             outputs = in_spark.run(database, query, stage, spark or SparkSettings(), check)
         else:
             inputs = input_snapshot(database, cycle.id) if facts_of(database).external else None
-            outputs = backends.run(engine, database, query, stage, inputs, check)
+            changed = _changed_since(database, inputs, spec.country.code)
+            customers_as_now = _read_as_now(changed)
+            outputs = backends.run(engine, database, query, stage, inputs, check, changed)
         coverage = coverage_rows(spec.rule_set, outputs.coverage)
         if spec.country.call_plan == "capacity":
             stage("planning calls within capacity")
@@ -276,15 +278,21 @@ def run_cycle(
     )
 
 
-def _customers_as_now(database: Database, batches: Sequence[int] | None, country: str) -> int:
-    """How many customers a snapshot reads as they are now, lacking their history then."""
+def _changed_since(
+    database: Database, batches: Sequence[int] | None, country: str
+) -> pa.Table | None:
+    """The customers a load after the cycle's snapshot changed (found once per run)."""
     if batches is None:
-        return 0
+        return None
     with BulkConnection(database, write=False) as bulk:
-        changes = history.changed_since(bulk, batches, country)
-    if changes is None:
+        return history.changed_since(bulk, batches, country)
+
+
+def _read_as_now(changed: pa.Table | None) -> int:
+    """How many customers a snapshot reads as they are now, lacking their row then."""
+    if changed is None:
         return 0
-    return changes.num_rows - int(pc.sum(changes.column("as_of")).as_py() or 0)
+    return int(pc.sum(changed.column("read_as_now")).as_py() or 0)
 
 
 def _engine_written(engine: str, outputs: backends.CycleOutputs) -> list[dict[str, str]]:

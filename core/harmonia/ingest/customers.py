@@ -58,7 +58,8 @@ def customers_sql(context: CheckContext) -> str:
             harmonia_text(city) AS city,
             harmonia_text(territory) AS territory,
             harmonia_text(address) AS address,
-            regexp_replace(harmonia_text(phone), '[^0-9+]', '', 'g') AS phone,
+            -- a cell of junk only ('-', 'n/a') gives no phone: NULL, never ''
+            NULLIF(regexp_replace(harmonia_text(phone), '[^0-9+]', '', 'g'), '') AS phone,
             lower(harmonia_text(email)) AS email,
             lower(harmonia_text(objection)) AS objection,
             upper(harmonia_text(id_scheme)) AS id_scheme,
@@ -204,6 +205,9 @@ class CustomerMerger(Merger):
         self.bulk.lock("customer", "identifier", "crosswalk")
         self.next_id = self.bulk.next_id("customer")
         if self.next_id == 1:  # a first load fills the tables: their indexes come after
+            # Until the commit, a read of customer by country or of identifier by
+            # customer_id scans: this load reads both whole (here) and writes
+            # customer, customer_version and identifier by primary key only.
             self.bulk.defer_indexes("customer", "identifier")
         identifiers = self.bulk.read("SELECT scheme, value, customer_id FROM identifier")
         self._into_duck("ids", identifiers, "scheme VARCHAR, value VARCHAR, customer_id BIGINT")
@@ -351,6 +355,13 @@ class CustomerMerger(Merger):
             ),
         )
         self.bulk.append(
+            "customer_version",
+            self._arrow(
+                f"SELECT harmonia_id AS id, {batch} AS batch_id, country, type, "
+                f"{', '.join(GOLDEN_ATTRIBUTES)} FROM accepted WHERE is_new ORDER BY harmonia_id"
+            ),
+        )
+        self.bulk.append(
             "crosswalk",
             self._arrow(
                 f"SELECT {literal(self.system)} AS system, customer_id AS source_id, "
@@ -373,6 +384,7 @@ class CustomerMerger(Merger):
             return _NO_IDS
         stage = self.bulk.stage(known, "customers")
         keep = "COALESCE(excluded.{0}, customer.{0})"
+        attributes = ", ".join(GOLDEN_ATTRIBUTES)
         changed = " OR ".join(
             f"customer.{column} IS DISTINCT FROM {keep.format(column)}"
             for column in GOLDEN_ATTRIBUTES  # what a source says of a customer
@@ -393,10 +405,29 @@ class CustomerMerger(Merger):
                 email = {keep.format("email")}, batch_id = excluded.batch_id
             WHERE customer.country <> excluded.country OR customer.type <> excluded.type
                 OR {changed}
-            RETURNING id
+            RETURNING id, country, type, {attributes}
             """
         )
+        self._record_versions(updated)
         return _ids(updated.column("id"))
+
+    def _record_versions(self, rows: pa.Table) -> None:
+        """The customer rows this batch changed, as they now are, appended to
+        ``customer_version`` (what ``--as-of`` reads them back from)."""
+        if not rows.num_rows:
+            return
+        # Typed here: SQLite's RETURNING types a column by its values (none: null).
+        self.duck.register("changed_rows", rows)
+        try:
+            columns = ", ".join(f"CAST({a} AS VARCHAR) AS {a}" for a in GOLDEN_ATTRIBUTES)
+            versions = self._arrow(
+                f"SELECT CAST(id AS BIGINT) AS id, {self.batch_id} AS batch_id, "
+                f"CAST(country AS VARCHAR) AS country, CAST(type AS VARCHAR) AS type, {columns} "
+                "FROM changed_rows ORDER BY id"
+            )
+        finally:
+            self.duck.unregister("changed_rows")
+        self.bulk.append("customer_version", versions)
 
     def _attribute_history(self) -> None:
         """Each source record's values this batch gave or changed, under its batch.
@@ -487,7 +518,9 @@ class CustomerMerger(Merger):
 
     def finish(self) -> None:
         self.bulk.sync_sequence("customer")
-        self.bulk.analyze("customer", "crosswalk", "identifier", "customer_attribute_history")
+        self.bulk.analyze(
+            "customer", "crosswalk", "identifier", "customer_attribute_history", "customer_version"
+        )
 
 
 KIND = Kind(

@@ -301,12 +301,18 @@ def erase(
         for table, rows in _erase_fact_files(database, ids, responses).items():
             removed[table] = removed.get(table, 0) + rows
         blank = ", ".join(f"{column} = NULL" for column in PERSONAL_ATTRIBUTES)
-        removed["customer (emptied)"] = connection.execute(
-            text(
-                f"UPDATE customer SET {blank}, specialty = NULL, territory = NULL "
-                f"WHERE id IN ({id_list})"
-            )
-        ).rowcount
+        # The row's versions too: an --as-of replay reads them instead of the row.
+        emptied = {
+            table: connection.execute(
+                text(
+                    f"UPDATE {table} SET {blank}, specialty = NULL, territory = NULL "
+                    f"WHERE id IN ({id_list})"
+                )
+            ).rowcount
+            for table in ("customer", "customer_version")
+        }
+        removed["customer (emptied)"] = emptied["customer"]
+        removed["customer_version (emptied)"] = emptied["customer_version"]
         # Every id of the person (merged ones too) is marked erased, an earlier
         # objection included: `withdraw` refuses erased ids, so no tombstone is
         # ever profiled again, on either side of a later unmerge.

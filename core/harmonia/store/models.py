@@ -174,6 +174,36 @@ class CustomerAttributeHistory(SQLModel, table=True):
     email: str | None = None
 
 
+class CustomerVersion(SQLModel, table=True):
+    """Each state a ``customer`` row took, under the load batch that gave it.
+
+    The customers loader appends the row's new state (country and type
+    included) whenever a batch creates or changes it, so the table grows with
+    changes, not with loads. The row as of an input snapshot is its latest
+    version in the snapshot's batches (:func:`harmonia.store.history.changed_since`):
+    unlike the attribute history (per source record), this follows the row
+    itself, whichever system changed it. An erasure blanks the person's
+    versions as it blanks the row.
+    """
+
+    __tablename__ = "customer_version"
+    __table_args__ = ({"sqlite_with_rowid": False},)
+
+    id: int = Field(primary_key=True)
+    batch_id: int = Field(primary_key=True)
+    country: str = Field(max_length=2)
+    type: str = Field(max_length=3)
+    first_name: str | None = None
+    last_name: str | None = None
+    specialty: str | None = None
+    postal_code: str | None = None
+    city: str | None = None
+    territory: str | None = None
+    address: str | None = None
+    phone: str | None = None
+    email: str | None = None
+
+
 class Metric(SQLModel, table=True):
     """A number about a customer in a therapy area for a period.
 
