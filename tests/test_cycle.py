@@ -42,6 +42,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from harmonia import RuleSet
+from harmonia.engine.backends import input_schema
 from harmonia.engine.cycle import run_cycle
 from harmonia.engine.explain import explain_assignment
 from harmonia.engine.query import filled_inputs, half_up, in_period
@@ -806,6 +807,9 @@ def test_cycle_sql_run_in_duckdb_gives_the_cycles_assignments(
                 "objection",
             )
         }
+        # Persons' golden values, read over their rows (none here: typed, as SQLite gives
+        # an empty read no columns).
+        tables["golden_value"] = input_schema("golden_value").empty_table()
         for name in ("metric", "response", "answer"):  # facts, wherever the store keeps them
             tables[name] = facts_of(database).read(bulk, f"SELECT * FROM {name}")
         crosswalk = bulk.read("SELECT customer_id, source_id FROM crosswalk").to_pylist()

@@ -326,7 +326,7 @@ def sql(country: str, therapy_area: str, period: str | None, dialect: str) -> No
     """Print the cycle's segmentation as SQL, to run inside another engine.
 
     The query reads tables named like the harmonized store's (customer,
-    metric, response, answer, customer_redirect, objection) and returns one
+    metric, response, answer, customer_redirect, objection, golden_value) and returns one
     row per customer with its segments, the rules that fired and their inputs.
     """
     click.echo(

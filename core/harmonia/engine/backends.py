@@ -581,7 +581,7 @@ def plan_stored(database: Database, query: CycleQuery) -> tuple[pa.Table, pa.Tab
     connection = duckdb_connection()
     try:
         with BulkConnection(database, write=False) as bulk:
-            for name in ("customer", "identifier", "crosswalk"):
+            for name in ("customer", "golden_value", "identifier", "crosswalk"):
                 sql = transpile(inputs[name], database.dialect)
                 batch = 500_000 if name in _NOT_NULL else None
                 _copy_in(connection, name, bulk.stream(sql, batch_rows=batch))
@@ -671,6 +671,7 @@ _SCHEMAS: dict[str, list[tuple[str, str]]] = {
     "crosswalk": [("system", "string"), ("source_id", "string"), ("customer_id", "int64")],
     "customer_redirect": [("merged_id", "int64"), ("survivor_id", "int64")],
     "objection": [("customer_id", "int64")],
+    "golden_value": [("customer_id", "int64"), ("attribute", "string"), ("value", "string")],
     "assignment": [
         ("cycle_id", "int64"),
         ("customer_id", "int64"),

@@ -32,6 +32,7 @@ LAKE_TABLES = (
     "crosswalk",
     "customer_redirect",  # merged customers and their survivors (harmonia.store.identity)
     "objection",  # who may not be profiled
+    "golden_value",  # persons' golden values, read over their rows (harmonia.store.golden_values)
 )
 
 #: Rows per Parquet row group: Spark splits its reading tasks by row group.

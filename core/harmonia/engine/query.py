@@ -58,6 +58,7 @@ from harmonia.questionnaires.coverage import (
 )
 from harmonia.questionnaires.scoring import profile_ctes
 from harmonia.sql import double, identifier, quote
+from harmonia.store.golden_values import OVERLAID, customer_values_sql
 from harmonia.store.identity import profiled, resolved_facts
 
 SQL_TYPES = {"text": "VARCHAR", "integer": "BIGINT", "number": "DOUBLE", "boolean": "BOOLEAN"}
@@ -181,9 +182,14 @@ class CycleQuery:
             if market_alone
             else f" WHERE customer_id IN (SELECT id FROM customer WHERE country = {country})"
         )
+        overlaid = ", ".join(quote(a) for a in OVERLAID)
         queries = {
             "customer": "SELECT id, country, type, first_name, last_name, specialty, postal_code, "
             f"city, territory FROM customer WHERE country = {country}",
+            # A person's golden values, which the cycle reads over their row
+            # (population, target list: see harmonia.store.golden_values).
+            "golden_value": "SELECT customer_id, attribute, value FROM golden_value WHERE "
+            f"attribute IN ({overlaid}){in_country.replace(' WHERE ', ' AND ', 1)}",
             "metric": "SELECT customer_id, therapy_area, metric, period, first_month, last_month, value "
             f"FROM metric WHERE therapy_area = {area} AND last_month <= {self.spec.period.last_month} "
             f"AND ({self._metric_filter()})",
@@ -285,9 +291,10 @@ class CycleQuery:
 
     def population(self) -> str:
         """SQL: the customers the cycle segments (its market's, those it may profile)."""
+        market = f"c.country = {quote(self.spec.country.code)} AND {profiled('c.id')}"
         return (
             "SELECT id AS customer_id, country, type, specialty, territory, postal_code, city "
-            f"FROM customer WHERE country = {quote(self.spec.country.code)} AND {profiled('id')}"
+            f"FROM ({customer_values_sql(market)}) customer"
         )
 
     def _feature_ctes(self) -> Iterator[tuple[str, str]]:
@@ -623,7 +630,8 @@ class CycleQuery:
             t.final_segment AS segment, t.origin, t.needs, t.tier, t.strategy,
             {channels("t")}t.contacts, t.cost
         FROM targeted t
-        JOIN customer c ON c.id = t.customer_id
+        JOIN ({customer_values_sql("c.id IN (SELECT customer_id FROM targeted)")}) c
+            ON c.id = t.customer_id
         LEFT JOIN ids ON ids.customer_id = t.customer_id
         LEFT JOIN sources ON sources.customer_id = t.customer_id
         ORDER BY {territory}, t.segment_rank, t.customer_id
