@@ -11,7 +11,7 @@ from typing import Any
 
 import duckdb
 import pytest
-from helpers import path_of, query
+from helpers import load, path_of, query, write
 
 from harmonia.engine.cycle import run_cycle
 from harmonia.engine.query import filled_inputs
@@ -137,6 +137,92 @@ def test_erasure_and_objection_rewrite_the_inputs_files(
     for cycle_id in (first, second):
         rows = query(h1, f"SELECT customer_id, inputs FROM assignment WHERE cycle_id = {cycle_id}")
         assert rows and all(row["inputs"] for row in rows)
+
+
+def holders_of(url: str) -> set[int]:
+    """The customers any cycle's inputs file holds."""
+    every = [path for paths in inputs_files(url).values() for path in paths]
+    listed = ", ".join(f"'{path}'" for path in every)
+    return {
+        row[0] for row in duckdb.sql(f"SELECT customer_id FROM read_parquet([{listed}])").fetchall()
+    }
+
+
+def source_ids(url: str) -> dict[str, int]:
+    return {
+        row["source_id"]: row["customer_id"]
+        for row in query(url, "SELECT source_id, customer_id FROM crosswalk")
+    }
+
+
+def test_an_objection_loaded_from_a_source_removes_the_objectors_inputs_files(
+    h1: str, tiny: Catalog, tmp_path: Path
+) -> None:
+    first = cycle(h1, tiny, tmp_path / "1")
+    second = cycle(h1, tiny, tmp_path / "2")
+    ids = source_ids(h1)
+    assert ids["C03"] in holders_of(h1)
+    write(
+        tmp_path / "crm" / "customers.csv",
+        """
+        customer_id;country;type;first_name;last_name;objection
+        C03;NL;HCP;Cor;Bakker;yes
+        """,
+    )
+    load(h1, tiny, tmp_path / "crm", country="NL")
+    assert query(h1, "SELECT customer_id FROM objection") == [{"customer_id": ids["C03"]}]
+    assert query(h1, f"SELECT cycle_id FROM assignment WHERE customer_id = {ids['C03']}") == []
+    # Its profile left every cycle's file with its rows; nothing is left to do.
+    assert ids["C03"] not in holders_of(h1)
+    assert query(h1, "SELECT customer_id FROM assignment_input_erasure") == []
+    for cycle_id in (first, second):  # the others' inputs are read as before
+        rows = query(h1, f"SELECT customer_id, inputs FROM assignment WHERE cycle_id = {cycle_id}")
+        assert rows and all(row["inputs"] for row in rows)
+
+
+#: Records an objection in a subprocess that is killed (SIGKILL) right after the
+#: objection's commit, before the inputs files are rewritten.
+KILLED_AFTER_COMMIT = """
+import os, signal, sys
+from harmonia.store import assignments
+from harmonia.store.database import Database
+from harmonia.master.privacy import object_to_profiling
+
+assignments.finish_erasures = lambda database: os.kill(os.getpid(), signal.SIGKILL)
+object_to_profiling(Database(sys.argv[1]), [int(sys.argv[2])], actor="dpo")
+"""
+
+
+def test_an_objection_killed_between_its_commit_and_the_files_is_finished_by_the_next_command(
+    h1: str, tiny: Catalog, tmp_path: Path
+) -> None:
+    import subprocess
+    import sys
+
+    from harmonia.app import Harmonia
+
+    cycle(h1, tiny, tmp_path / "1")
+    cycle(h1, tiny, tmp_path / "2")
+    objector = source_ids(h1)["C02"]
+    killed = subprocess.run(
+        [sys.executable, "-c", KILLED_AFTER_COMMIT, h1, str(objector)], check=False
+    )
+    assert killed.returncode == -9
+    # Committed: the rows are gone, the files still hold the profile, and it is recorded.
+    assert query(h1, f"SELECT cycle_id FROM assignment WHERE customer_id = {objector}") == []
+    assert objector in holders_of(h1)
+    assert query(h1, "SELECT customer_id FROM assignment_input_erasure") == [
+        {"customer_id": objector}
+    ]
+    app = Harmonia(h1, tiny)
+    app.database  # noqa: B018 (the next command opening the store finishes it)
+    assert app.recovered is not None
+    assert any(
+        f"removed the assignment inputs of objecting customer(s) {objector}" in said
+        for said in app.recovered.messages()
+    ), app.recovered.messages()
+    assert objector not in holders_of(h1)
+    assert query(h1, "SELECT customer_id FROM assignment_input_erasure") == []
 
 
 def test_recovery_removes_the_inputs_files_dead_and_failed_cycles_left_and_says_so(

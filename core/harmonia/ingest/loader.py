@@ -37,6 +37,7 @@ from harmonia.ingest.kind import DuplicateKey, Kind
 from harmonia.ingest.plausibility import Expectations
 from harmonia.plugin.types import RECORD_KINDS, Batch, DataSource, SourceRequest
 from harmonia.sql import QUOTED_VALUE, literal, quote
+from harmonia.store import assignments as stored
 from harmonia.store import suppression
 from harmonia.store.bulk import BulkConnection
 from harmonia.store.database import Database
@@ -255,6 +256,8 @@ class Loader:
                 self._fail_batch(batch_id)
                 raise
             self._close_batch(result)
+            # Objectors it recorded: their rows went with its commit, their inputs now.
+            stored.finish_erasures(self.database)
         return result
 
     def _load(self, batch: Batch, source: DataSource, system: str, batch_id: int) -> LoadResult:

@@ -27,6 +27,7 @@ from harmonia.errors import ConfigError, HarmoniaError, NotFoundError
 from harmonia.files import remove_rows
 from harmonia.plugin.types import Erasure, OutputSink
 from harmonia.sql import hmac_sql, literal
+from harmonia.store import assignments as stored
 from harmonia.store.bulk import BulkConnection
 from harmonia.store.database import Database
 from harmonia.store.identity import forget_profiling, person_ids, resolve
@@ -83,17 +84,19 @@ def object_to_profiling(
             removed = _forget_profiling(session, added)
             session.add(_audit(actor, "privacy.object", added, {"source": source, **removed}))
         session.commit()
-    if added:  # their rows are gone: no reader finds these any more, and they go too
-        _erase_assignment_inputs(database, added)
+    # Their rows are gone: no reader finds their inputs any more, and they go too.
+    stored.finish_erasures(database)
     return ObjectionResult(tuple(added), tuple(sorted(already)))
 
 
 def _forget_profiling(session: Session, ids: Sequence[int]) -> dict[str, int]:
-    """Delete stored cycle results (assignments, plan goals) of ``ids`` and their merged ids."""
-    statements = forget_profiling(", ".join(map(str, ids)))
+    """Delete stored cycle results (assignments, plan goals) of ``ids`` and their merged ids,
+    recording them for :func:`harmonia.store.assignments.finish_erasures`."""
+    pending, *deletes = forget_profiling(", ".join(map(str, ids)))
+    session.connection().execute(text(pending))
     return {
         f"{table}_removed": session.connection().execute(text(statement)).rowcount
-        for table, statement in zip(("assignment", "plan_goal"), statements, strict=True)
+        for table, statement in zip(("assignment", "plan_goal"), deletes, strict=True)
     }
 
 
@@ -415,18 +418,9 @@ def _erase_fact_files(
                 removed[table] = removed.get(table, 0) + rows
     finally:
         duck.close()
-    if inputs := _erase_assignment_inputs(database, ids):
+    if inputs := stored.erase(database, ids):
         removed["assignment_input"] = inputs
     return removed
-
-
-def _erase_assignment_inputs(database: Database, ids: Sequence[int]) -> int:
-    """Every cycle's assignment inputs file (where the store keeps them as files) holding
-    these customers, rewritten without them; returns the rows removed."""
-    from harmonia.store.assignments import files_holding
-
-    paths, theirs = files_holding(database, ids)
-    return sum(remove_rows(path, lambda _: theirs) or 0 for path in paths)
 
 
 def _erase_quarantined(session: Session, source_ids: Sequence[tuple[str, str]]) -> int:

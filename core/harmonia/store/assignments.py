@@ -17,6 +17,12 @@ its rows, whole. A run killed in between leaves a file of a cycle that
 recovery marks failed; :func:`sweep` removes the files of failed and
 unknown cycles. A cycle whose rows are there but not its file is an error
 that says where the file was.
+
+Objection: it deletes the objector's rows in a transaction the files cannot
+join, so the same transaction records their ids (:func:`erasure_pending_sql`,
+table ``assignment_input_erasure``); after the commit :func:`finish_erasures`
+rewrites every file holding them and clears the record. A command killed in
+between leaves the record, and the next command's recovery finishes it.
 """
 
 from __future__ import annotations
@@ -28,7 +34,14 @@ from typing import TYPE_CHECKING, Any
 
 from harmonia.errors import ConfigError
 from harmonia.sql import literal
-from harmonia.store.facts import FactTable, facts_folder, facts_of, write_batch_file
+from harmonia.store.facts import (
+    FactTable,
+    facts_folder,
+    facts_of,
+    parquet_options,
+    sync,
+    write_batch_file,
+)
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -241,3 +254,74 @@ def files_holding(database: Database, customer_ids: Sequence[int]) -> tuple[list
     finally:
         duck.close()
     return [Path(path) for (path,) in holding], theirs
+
+
+def erase(database: Database, customer_ids: Sequence[int]) -> int:
+    """Every cycle's inputs file holding these customers, rewritten without them;
+    returns the rows removed (0 where the store keeps inputs in its table)."""
+    paths, theirs = files_holding(database, customer_ids)
+    return sum(_rewrite_without(path, theirs) for path in paths)
+
+
+def _rewrite_without(path: Path, condition: str) -> int:
+    """Replace the inputs file ``path`` whole, durably, by one without the rows matching
+    the DuckDB ``condition``; returns how many went. DuckDB streams the copy."""
+    from harmonia.compute import duckdb_connection
+
+    temporary = path.with_name(path.name + ".rewriting")
+    reader = f"read_parquet({literal(str(path))})"
+    duck = duckdb_connection()
+    try:
+        ((removed,),) = duck.sql(f"SELECT COUNT(*) FROM {reader} WHERE {condition}").fetchall()
+        if not removed:
+            return 0
+        duck.execute(
+            f"COPY (SELECT * FROM {reader} WHERE NOT COALESCE({condition}, false)) "
+            f"TO {literal(str(temporary))} ({parquet_options(INPUTS_TABLE)})"
+        )
+    finally:
+        duck.close()
+    # On disk before the rename, the rename before we return: a power cut leaves one whole.
+    sync(temporary)
+    temporary.replace(path)
+    sync(path.parent)
+    return int(removed)
+
+
+#: Customers whose rows are gone but whose inputs may still be in files.
+PENDING_TABLE = "assignment_input_erasure"
+
+
+def erasure_pending_sql(ids: str) -> str:
+    """SQL: record the customers ``ids`` selects as still to leave the inputs files; run it
+    in the transaction that deletes their assignment rows, then :func:`finish_erasures`."""
+    return (
+        f"INSERT INTO {PENDING_TABLE} (customer_id) SELECT DISTINCT p.id FROM ({ids}) p "
+        f"WHERE p.id NOT IN (SELECT customer_id FROM {PENDING_TABLE})"
+    )
+
+
+def finish_erasures(database: Database) -> tuple[int, ...]:
+    """Rewrite the inputs files without every customer recorded as pending, then clear
+    those records (the files first: a kill in between leaves the record, and the next
+    call rewrites nothing more). Returns the customers finished."""
+    from sqlalchemy import text
+
+    with database.session() as session:
+        pending = tuple(
+            int(customer_id)
+            for (customer_id,) in session.connection().execute(
+                text(f"SELECT customer_id FROM {PENDING_TABLE} ORDER BY customer_id")
+            )
+        )
+    if not pending:
+        return ()
+    erase(database, pending)
+    with database.session() as session:
+        session.connection().execute(
+            text(
+                f"DELETE FROM {PENDING_TABLE} WHERE customer_id IN ({', '.join(map(str, pending))})"
+            )
+        )
+        session.commit()
+    return pending

@@ -613,8 +613,7 @@ def write_batch_file(duck: Any, folder: Path, table: str | FactTable, sql: str) 
         created = _make_folders(folder)
         part = folder / f"part-{len(list(folder.glob('part-*.parquet'))) + 1:05d}.parquet"
         ((count,),) = duck.execute(
-            f"COPY ({_sorted(fact, sql)}) TO {_path_literal(part)} (FORMAT parquet, "
-            f"COMPRESSION zstd{_level(fact)})"
+            f"COPY ({_sorted(fact, sql)}) TO {_path_literal(part)} ({parquet_options(fact)})"
         ).fetchall()
         if not count:
             part.unlink()
@@ -660,10 +659,12 @@ def _sorted(fact: FactTable, sql: str) -> str:
     )
 
 
-def _level(fact: FactTable) -> str:
-    """The COPY option of ``fact``'s zstd level, if not the default."""
+def parquet_options(fact: FactTable) -> str:
+    """DuckDB COPY options of ``fact``'s files: Parquet, zstd at its level."""
     level = fact.compression_level
-    return "" if level is None else f", COMPRESSION_LEVEL {int(level)}"
+    return "FORMAT parquet, COMPRESSION zstd" + (
+        "" if level is None else f", COMPRESSION_LEVEL {int(level)}"
+    )
 
 
 def _make_folders(folder: Path) -> list[Path]:

@@ -85,10 +85,20 @@ def resolved_facts(table: str, columns: Sequence[str], key: Sequence[str] = ()) 
 
 def forget_profiling(ids: str) -> list[str]:
     """SQL: delete stored cycle results (assignments, plan goals) of the customers ``ids``
-    selects (survivors), and of every id merged into them."""
+    selects (survivors), and of every id merged into them. The first statement records
+    those with assignments as still to leave the inputs files (run all in one
+    transaction, then :func:`harmonia.store.assignments.finish_erasures`)."""
+    from harmonia.store.assignments import erasure_pending_sql
+
     every = f"({ids}) OR customer_id IN (SELECT merged_id FROM customer_redirect WHERE survivor_id IN ({ids}))"
     return [
-        f"DELETE FROM {table} WHERE customer_id IN {every}" for table in ("assignment", "plan_goal")
+        erasure_pending_sql(
+            f"SELECT customer_id AS id FROM assignment WHERE customer_id IN {every}"
+        ),
+        *(
+            f"DELETE FROM {table} WHERE customer_id IN {every}"
+            for table in ("assignment", "plan_goal")
+        ),
     ]
 
 

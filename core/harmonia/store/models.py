@@ -527,6 +527,17 @@ class Objection(SQLModel, table=True):
     at: dt.datetime = Field(default_factory=_now)
 
 
+class InputErasure(SQLModel, table=True):
+    """A customer whose assignment rows are gone (objection) but whose inputs may still
+    be in cycles' inputs files: written in the transaction that deletes the rows, removed
+    once the files are rewritten without them (by that command, or the next one's
+    recovery if it died first). See :mod:`harmonia.store.assignments`."""
+
+    __tablename__ = "assignment_input_erasure"
+
+    customer_id: int = Field(primary_key=True)
+
+
 class Suppression(SQLModel, table=True):
     """An erased person's source id or national identifier, as a keyed hash (HMAC-SHA256
     under the workspace key): a reload that names it again is quarantined, not stored."""

@@ -105,6 +105,9 @@ class Recovered:
     #: Cycles whose assignment inputs file was left without its rows (a run killed
     #: between the file and its rows, or during a failed cycle's clean-up).
     removed_cycle_files: tuple[int, ...] = ()
+    #: Objectors whose assignment rows went but whose inputs were still in files (the
+    #: command that recorded the objection died before removing them).
+    erased_inputs: tuple[int, ...] = ()
 
     def __bool__(self) -> bool:
         return bool(
@@ -112,6 +115,7 @@ class Recovered:
             or self.failed_cycles
             or self.removed_batch_files
             or self.removed_cycle_files
+            or self.erased_inputs
         )
 
     def messages(self) -> list[str]:
@@ -139,6 +143,12 @@ class Recovered:
             said.append(
                 "removed the leftover assignment inputs files of failed cycle(s) "
                 + ", ".join(map(str, self.removed_cycle_files))
+            )
+        if self.erased_inputs:
+            said.append(
+                "removed the assignment inputs of objecting customer(s) "
+                + ", ".join(map(str, self.erased_inputs))
+                + " from the cycles' files (the command that recorded the objection died first)"
             )
         return said
 
@@ -188,7 +198,9 @@ def recover(database: Database) -> Recovered:
     )
     failed = tuple(c.id for c in dead_cycles if c.id is not None)
     cycle_files = stored.sweep(database, [i for i in kept if i is not None], cycles_up_to)
+    erased = stored.finish_erasures(database)
     return Recovered(
+        erased_inputs=erased,
         abandoned_batches=tuple(abandoned),
         failed_cycles=failed,
         removed_batch_files=tuple(i for i in removed if i not in abandoned),
