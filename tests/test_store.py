@@ -23,6 +23,7 @@ TABLES = {
     "alembic_version",
     "answer",
     "assignment",
+    "assignment_input_erasure",
     "audit_event",
     "crosswalk",
     "customer",
