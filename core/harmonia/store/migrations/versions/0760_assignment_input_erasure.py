@@ -1,7 +1,7 @@
 """assignment_input_erasure: objectors whose inputs are still to leave the inputs files
 
-Revision ID: 0750
-Revises: 0740
+Revision ID: 0760
+Revises: 0750
 Create Date: 2026-12-07
 
 Since 0740 an assignment's ``inputs`` (its profile: every value its rules read)
@@ -21,8 +21,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0750"
-down_revision: str | None = "0740"
+revision: str = "0760"
+down_revision: str | None = "0750"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
