@@ -98,6 +98,17 @@ def test_explain_and_the_assignments_output_read_the_file(
         f"SELECT customer_id, inputs FROM read_csv('{listed}', all_varchar = true)"
     ).fetchall()
     assert dict(rows)[str(c01["customer_id"])] == stored["inputs"]
+    # A file without the customer (rewritten by an erasure whose rows did not go) says
+    # so, not that the file is missing.
+    from harmonia.store.assignments import erase
+
+    assert erase(Database(h1), [c01["customer_id"]]) == 1
+    lacking = harmonia_cli("explain", "--cycle", str(first), "--customer", "C01")
+    assert lacking.exit_code == 1 and "Traceback" not in lacking.output
+    assert (
+        f"the inputs file of cycle {first} holds no inputs for customer {c01['customer_id']}"
+        in lacking.output
+    )
     # A lost file is a clear error naming where it was, not a traceback.
     for part in inputs_files(h1)[first]:
         part.unlink()

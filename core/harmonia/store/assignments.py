@@ -156,6 +156,8 @@ def inputs_of(database: Database, cycle_id: int, customer_id: int) -> str:
     with BulkConnection(database, write=False) as bulk:
         found = read(bulk, cycle_id, ["customer_id", INPUTS], [customer_id]).column(INPUTS)
     if not len(found) or found[0].as_py() is None:
+        if inputs_apart(database) and _files(database, cycle_id):
+            raise _not_in_file(database, cycle_id, customer_id)
         raise _missing(database, cycle_id)
     return str(found[0].as_py())
 
@@ -196,6 +198,17 @@ def _missing(database: Database, cycle_id: int) -> ConfigError:
         where=str(inputs_folder(database, cycle_id)),
         fix="a store is its database file and the folder beside it: restore that folder from "
         "a backup, or run the cycle again (harmonia cycle run) and use the new one",
+    )
+
+
+def _not_in_file(database: Database, cycle_id: int, customer_id: int) -> ConfigError:
+    return ConfigError(
+        f"the inputs file of cycle {cycle_id} holds no inputs for customer {customer_id}, "
+        "though the cycle has an assignment of theirs (the file was rewritten without "
+        "them, by an erasure that did not commit, or replaced by another cycle's)",
+        where=str(inputs_folder(database, cycle_id)),
+        fix="restore the store (its database file and the folder beside it) from a backup, "
+        "or run the cycle again (harmonia cycle run) and use the new one",
     )
 
 
