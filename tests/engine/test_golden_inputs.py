@@ -10,6 +10,7 @@ Vries, and every engine must segment and list her as that.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -69,3 +70,34 @@ def test_a_linked_person_is_segmented_and_listed_on_the_priority_systems_values(
         "de Vries",
         "Amsterdam",
     )
+
+
+def test_a_run_as_of_an_earlier_snapshot_says_whose_golden_values_it_reads_as_now(
+    h1: str, tmp_path: Path
+) -> None:
+    catalog = tiny_catalog()
+
+    def cycle(**options: object):
+        return run_cycle(
+            Database(h1),
+            catalog,
+            country="NL",
+            therapy_area="cardiology",
+            period="2027-H1",
+            directory=tmp_path / "out",
+            **options,
+        )
+
+    before = cycle()
+    assert before.golden_as_now == 0
+    write(tmp_path / "vendor" / "customers.csv", VENDOR)
+    load(h1, catalog, tmp_path / "vendor", country="NL", system="vendor")
+    compute(Database(h1), Survivorship(), country="NL")
+    # The vendor's values are most recent: Anna's golden record holds some of them.
+    again = cycle(as_of=f"cycle:{before.cycle.id}")
+    assert again.golden_as_now == 1
+    assert any(
+        "1 persons are read with their golden values as they are now" in w for w in again.warnings
+    )
+    assert json.loads(again.cycle.summary)["golden_read_as_now"] == 1
+    assert cycle().golden_as_now == 0  # a run on the current inputs reads them as they are

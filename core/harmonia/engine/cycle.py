@@ -35,7 +35,7 @@ from harmonia.periods import Period
 from harmonia.plugin.types import OUTPUT_KINDS, CycleInfo, SinkRequest
 from harmonia.questionnaires.coverage import coverage_rows
 from harmonia.store import assignments as stored
-from harmonia.store import history
+from harmonia.store import golden_values, history
 from harmonia.store.bulk import BulkConnection
 from harmonia.store.database import Database
 from harmonia.store.facts import facts_of
@@ -94,6 +94,9 @@ class CycleResult:
     #: Customers an ``as_of`` snapshot read as they are now: changed after it, with
     #: no version of their row then (see :func:`harmonia.store.history.changed_since`).
     customers_as_now: int = 0
+    #: Persons an ``as_of`` snapshot read with their golden values as they are now,
+    #: some given after it (see :func:`harmonia.store.golden_values.given_later_sql`).
+    golden_as_now: int = 0
 
     @property
     def warnings(self) -> list[str]:
@@ -110,6 +113,11 @@ class CycleResult:
                 f"{self.customers_as_now:,} customers changed after the snapshot are read as "
                 "they are now: their rows then were not recorded (changed before the "
                 "upgrade to schema revision 0750, which keeps each row's versions)"
+            )
+        if self.golden_as_now:
+            warnings.append(
+                f"{self.golden_as_now:,} persons are read with their golden values as they "
+                "are now, some given by a load after the snapshot"
             )
         return warnings
 
@@ -204,7 +212,7 @@ def run_cycle(
         input_coverage.check(covered, threshold, spec.country.code)
 
     outputs: backends.CycleOutputs | None = None
-    customers_as_now = 0
+    customers_as_now = golden_as_now = 0
     try:
         query = CycleQuery(spec, cycle.id, previous.id if previous else None)
         if engine == "spark":
@@ -213,6 +221,7 @@ def run_cycle(
             inputs = input_snapshot(database, cycle.id) if facts_of(database).external else None
             changed = _changed_since(database, inputs, spec.country.code)
             customers_as_now = _read_as_now(changed)
+            golden_as_now = _golden_as_now(database, inputs, spec.country.code)
             outputs = backends.run(engine, database, query, stage, inputs, check, changed)
         coverage = coverage_rows(spec.rule_set, outputs.coverage)
         if spec.country.call_plan == "capacity":
@@ -252,6 +261,7 @@ def run_cycle(
             **({"call_plan": call_plan} if call_plan else {}),
             **({"read_as_now": list(read_as_now)} if read_as_now else {}),
             **({"customers_read_as_now": customers_as_now} if customers_as_now else {}),
+            **({"golden_read_as_now": golden_as_now} if golden_as_now else {}),
         },
     )
     _audit(
@@ -275,6 +285,7 @@ def run_cycle(
         threshold,
         read_as_now,
         customers_as_now,
+        golden_as_now,
     )
 
 
@@ -286,6 +297,14 @@ def _changed_since(
         return None
     with BulkConnection(database, write=False) as bulk:
         return history.changed_since(bulk, batches, country)
+
+
+def _golden_as_now(database: Database, batches: Sequence[int] | None, country: str) -> int:
+    """How many persons a snapshot reads with golden values given after it."""
+    if batches is None:
+        return 0
+    with BulkConnection(database, write=False) as bulk:
+        return int(bulk.scalar(golden_values.given_later_sql(batches, country)) or 0)
 
 
 def _read_as_now(changed: pa.Table | None) -> int:

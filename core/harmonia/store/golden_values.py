@@ -13,6 +13,8 @@ Spark SQL), no customer passing through Python.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from harmonia.definitions.country import GOLDEN_ATTRIBUTES
 from harmonia.sql import literal
 
@@ -53,4 +55,21 @@ def customer_values_sql(
         f"SELECT {values} FROM {customer} c LEFT JOIN ("
         f"SELECT g.customer_id, {pivot} FROM {golden} g GROUP BY g.customer_id"
         f") golden ON golden.customer_id = c.id WHERE {where}"
+    )
+
+
+def given_later_sql(batches: Sequence[int], country: str) -> str:
+    """SQL: how many persons of ``country`` have a golden value given by a load batch
+    outside ``batches`` (an input snapshot's).
+
+    Why: a run as of a snapshot reads golden values as they are now (ranking
+    the history of the snapshot's batches for each person would double a
+    cycle's reading); these persons' values may not be the snapshot's, and
+    the run says how many.
+    """
+    snapshot = ", ".join(str(int(b)) for b in batches) or "NULL"
+    return (
+        "SELECT COUNT(DISTINCT g.customer_id) AS n FROM golden_value g "
+        f"JOIN customer c ON c.id = g.customer_id WHERE c.country = {literal(country)} "
+        f"AND g.batch_id NOT IN ({snapshot})"
     )
