@@ -292,3 +292,40 @@ def test_an_erasure_waits_for_a_loads_golden_refresh_and_leaves_nothing_of_the_p
     erasure.join(60)
     assert not erasure.is_alive()
     assert query(universe, f"SELECT * FROM golden_value WHERE customer_id = {anna_id}") == []
+
+
+def test_golden_records_a_cut_short_refresh_owes_are_refreshed_by_the_next_load(
+    harmonia_cli, tiny, universe: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import harmonia.master.golden as golden
+
+    write(tmp_path / "vendor" / "customers.csv", VENDOR_LINKED)
+    real = golden.refresh
+
+    def killed(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(golden, "refresh", killed)
+    cut = harmonia_cli(
+        "--database",
+        universe,
+        "load",
+        str(tmp_path / "vendor"),
+        "--country",
+        "NL",
+        "--system",
+        "vendor",
+    )
+    assert cut.exit_code != 0
+    [anna] = query(
+        universe, "SELECT DISTINCT customer_id FROM crosswalk WHERE source_id IN ('C01', 'V01')"
+    )
+    assert _values(universe, anna["customer_id"]) == {}
+    monkeypatch.setattr(golden, "refresh", real)
+    # The same file again: its batch is skipped, the refresh it owes is not.
+    again = _loaded(harmonia_cli, universe, tmp_path / "vendor", "vendor")
+    assert _values(universe, anna["customer_id"])["email"][0] == "anna@example.nl"
+    assert query(universe, f"SELECT golden_owed FROM load_batch WHERE id = {again}")[0] in (
+        {"golden_owed": 0},
+        {"golden_owed": False},
+    )

@@ -184,16 +184,11 @@ class Loads:
         self, results: Sequence[LoadResult], on_stage: Callable[[str], None]
     ) -> None:
         """The golden records of the persons each committed customers batch gave or
-        changed a source record of (a golden record never lags behind a load)."""
-        for result in results:
-            # Customers new to the store have one source record each: no golden record.
-            if (
-                result.kind == "customers"
-                and not result.skipped
-                and result.rows_new < result.rows_loaded
-            ):
-                on_stage("golden records")
-                self.app.master.refresh_golden(result.batch_id)
+        changed a source record of (a golden record never lags behind a load), and of
+        any earlier batch whose refresh was cut short (``load_batch.golden_owed``)."""
+        if any(result.kind == "customers" for result in results):
+            on_stage("golden records")
+            self.app.master.refresh_owed_golden()
 
     def batches(
         self, *, country: str | None = None, kind: str | None = None, limit: int | None = None
@@ -342,5 +337,6 @@ def _interrupted(location: str, stored: list[LoadResult], before: list[LoadResul
     earlier = f" ({len(before)} batch(es) of earlier files were)" if before else ""
     return Interrupted(
         f"interrupted: {what}{earlier}",
-        fix="load it again when you are ready (rows already stored are not stored twice)",
+        fix="load it again when you are ready (rows already stored are not stored twice; "
+        "golden records a stored batch still owes are refreshed then)",
     )

@@ -101,6 +101,16 @@ class Master:
 
         return refresh(self.app.database, batch_id, self.survivorship)
 
+    def refresh_owed_golden(self) -> list[int]:
+        """Refresh the golden records every customers batch still owes (its refresh was
+        cut short); returns those batches."""
+        from harmonia.master.golden import owed
+
+        batches = owed(self.app.database)
+        for batch_id in batches:
+            self.refresh_golden(batch_id)
+        return batches
+
     def survivorship(self, country: str) -> Any:
         """The country's survivorship rules: its profile's, else the default (most recent)."""
         from harmonia.definitions import Survivorship

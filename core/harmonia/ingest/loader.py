@@ -320,7 +320,9 @@ class Loader:
                     )
                 bulk.execute(
                     f"UPDATE load_batch SET status = 'loaded', rows_read = {read}, "
-                    f"rows_loaded = {read - quarantined}, rows_quarantined = {quarantined} "
+                    f"rows_loaded = {read - quarantined}, rows_quarantined = {quarantined}, "
+                    # Cleared by the refresh of its golden records (app.loads).
+                    f"golden_owed = {'TRUE' if batch.kind == 'customers' else 'FALSE'} "
                     f"WHERE id = {batch_id}"
                 )
             reasons = _top_reasons(duck)

@@ -156,10 +156,20 @@ def refresh(database: Database, batch_id: int, survivorship: Callable[[str], Sur
     """Recompute the golden records of the persons a customers load batch touched (see
     :func:`touched_sql`), each by its country's ``survivorship(country)``; returns
     values written. A load touching no person with more than one source record
-    only reads which records it touched."""
+    only reads which records it touched. Clears the batch's ``golden_owed`` in the
+    same commit (see :func:`owed`)."""
     with _locked(database), BulkConnection(database) as bulk:
+        bulk.execute(f"UPDATE load_batch SET golden_owed = FALSE WHERE id = {int(batch_id)}")
         persons = bulk.read(golden_ids_sql(touched_sql(batch_id)))
         return _write(bulk, persons, survivorship, replace=True)
+
+
+def owed(database: Database) -> list[int]:
+    """The customers batches, oldest first, whose golden records were not refreshed (a
+    refresh cut short: Ctrl-C, a crash, a full disk); the next load refreshes them."""
+    with BulkConnection(database) as bulk:
+        rows = bulk.read("SELECT id FROM load_batch WHERE golden_owed ORDER BY id")
+    return [int(i) for i in rows.column("id").to_pylist()] if rows.num_rows else []
 
 
 def _locked(database: Database) -> AbstractContextManager[None]:

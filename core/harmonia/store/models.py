@@ -17,6 +17,7 @@ import datetime as dt
 from typing import Any
 
 from sqlalchemy import BigInteger, Column, Index, Text, UniqueConstraint, text
+from sqlalchemy import false as sa_false
 from sqlmodel import Field, SQLModel
 
 metadata = SQLModel.metadata
@@ -48,6 +49,11 @@ class LoadBatch(SQLModel, table=True):
         default=None, description="host:pid:start of the process running it, while it runs"
     )
     content_hash: str | None = Field(default=None, description="SHA-256 of the file loaded")
+    golden_owed: bool = Field(
+        default=False,
+        sa_column_kwargs={"server_default": sa_false()},
+        description="a customers batch whose persons' golden records are not refreshed yet",
+    )
 
 
 class FactFiles(SQLModel, table=True):
