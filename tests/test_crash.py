@@ -16,7 +16,7 @@ import tiny_market
 from helpers import load, query, tiny_catalog
 
 from harmonia.app import Harmonia
-from harmonia.store.facts import copy_store
+from harmonia.store.facts import copy_store, facts_folder
 
 pytestmark = [pytest.mark.store, pytest.mark.slow]
 
@@ -99,6 +99,16 @@ def folders_of_uncommitted_batches(url: str) -> list[str]:
     ]
 
 
+def inputs_folders(url: str) -> set[int]:
+    """The cycles that have an assignment inputs folder beside the store."""
+    root = facts_folder(Path(url.removeprefix("sqlite:///"))) / "assignment_input"
+    return {int(folder.name.removeprefix("cycle=")) for folder in root.glob("cycle=*")}
+
+
+def cycles_with_rows(url: str) -> set[int]:
+    return {row["cycle_id"] for row in query(url, "SELECT DISTINCT cycle_id FROM assignment")}
+
+
 def reopened(url: str) -> list[str]:
     """What the next command's opening of the store cleaned up."""
     app = Harmonia(url, tiny_catalog())
@@ -155,14 +165,17 @@ def test_a_cycle_killed_anywhere_is_marked_failed_and_runs_again_cleanly(
     columns = "customer_id, segment, tier, final_segment, origin, inputs"
     expected = query(f"sqlite:///{clean}", f"SELECT {columns} FROM assignment ORDER BY 1")
     killed_at = []
-    for point in (1, 2, 3, 4):
-        store = tmp_path / f"killed-{point}.db"
+    # Up to the stages that write the inputs file and commit the rows, some a little after.
+    for point, delay in ((1, 0), (2, 0), (3, 0), (4, 0), (5, 0), (6, 0), (5, 0.3)):
+        store = tmp_path / f"killed-{point}-{delay}.db"
         copy_store(sqlite_h1, store)
         url = f"sqlite:///{store}"
-        if not run_and_kill(url, "cycle", tmp_path / f"out-{point}", point):
+        if not run_and_kill(url, "cycle", tmp_path / f"out-{point}-{delay}", point, delay):
             continue
-        killed_at.append(point)
+        killed_at.append((point, delay))
         said = reopened(url)
+        # No inputs file without committed rows, no rows without their file.
+        assert inputs_folders(url) == cycles_with_rows(url)
         cycles = query(url, "SELECT id, status FROM cycle")
         if cycles and cycles[0]["status"] == "failed":
             assert any("marked failed" in message for message in said), said
@@ -175,6 +188,8 @@ def test_a_cycle_killed_anywhere_is_marked_failed_and_runs_again_cleanly(
             country="NL", therapy_area="cardiology", period="2027-H1", directory=tmp_path / "again"
         )
         assert result.cycle.status == "draft"
+        assert inputs_folders(url) == cycles_with_rows(url)
+        assert result.cycle.id in inputs_folders(url)
         rows = query(
             url, f"SELECT {columns} FROM assignment WHERE cycle_id = {result.cycle.id} ORDER BY 1"
         )
