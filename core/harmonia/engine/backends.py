@@ -203,9 +203,7 @@ def read_inputs(
                     facts.select_into(bulk, cursor, name, queries[name], batches=batches)
                     continue
                 if name == "assignment" and stored.inputs_apart(database):
-                    _copy_in(
-                        connection.cursor(), name, previous_assignments(bulk, query).to_reader()
-                    )
+                    _copy_previous(connection.cursor(), bulk, query)
                     continue
                 sql = transpile(queries[name], database.dialect)
                 batch = 500_000 if name in _NOT_NULL else None
@@ -249,15 +247,45 @@ def previous_assignments(bulk: BulkConnection, query: CycleQuery) -> pa.Table:
     )
 
 
-def _copy_in(connection: Any, name: str, reader: pa.RecordBatchReader) -> None:
-    """A store table's slice into DuckDB's own (compressed, spillable) storage, typed."""
-    schema = input_schema(name)
+def _copy_in(
+    connection: Any,
+    name: str,
+    reader: pa.RecordBatchReader,
+    schema: pa.Schema | None = None,
+    table: str | None = None,
+) -> None:
+    """A store table's slice (``schema``'s columns, else all its input's) into DuckDB's own
+    (compressed, spillable) storage, typed, as ``table`` (else ``name``)."""
+    schema = schema or input_schema(name)
     typed = pa.RecordBatchReader.from_batches(
         schema, (batch.select(schema.names).cast(schema) for batch in reader)
     )
     connection.register("incoming", typed)
-    connection.execute(f"CREATE TABLE {name} AS SELECT * FROM incoming")
+    connection.execute(f"CREATE TABLE {table or name} AS SELECT * FROM incoming")
     connection.unregister("incoming")
+
+
+def _copy_previous(connection: Any, bulk: BulkConnection, query: CycleQuery) -> None:
+    """The previous cycle's assignments (pull-through's ``assignment`` input) where its
+    inputs are a file: the rows streamed in, then joined by DuckDB with the file read in
+    place, so that no whole copy of the cycle is built in memory (1M: ~0.5 GB of JSON)."""
+    assert query.previous_cycle_id is not None
+    schema = input_schema("assignment")
+    held = pa.schema([field for field in schema if field.name != stored.INPUTS])
+    rows = bulk.stream(
+        f"SELECT {', '.join(held.names)} FROM assignment "
+        f"WHERE cycle_id = {int(query.previous_cycle_id)}"
+    )
+    _copy_in(connection, "assignment", rows, held, table="assignment_rows")
+    listed = ", ".join(
+        f"i.{stored.INPUTS}" if column == stored.INPUTS else f"a.{column}"
+        for column in schema.names
+    )
+    connection.execute(
+        f"CREATE TABLE assignment AS SELECT {listed} FROM assignment_rows a LEFT JOIN "
+        f"{stored.inputs_sql(bulk.database, query.previous_cycle_id)} i USING (customer_id)"
+    )
+    connection.execute("DROP TABLE assignment_rows")
 
 
 def _run_in_database(

@@ -107,6 +107,15 @@ def _files(database: Database, cycle_id: int) -> list[Path]:
     return sorted(inputs_folder(database, cycle_id).glob("part-*.parquet"))
 
 
+def inputs_sql(database: Database, cycle_id: int) -> str:
+    """DuckDB SQL reading cycle ``cycle_id``'s inputs file in place (``customer_id``,
+    ``inputs``), for a reader joining it with its rows; only where :func:`inputs_apart`."""
+    files = _files(database, cycle_id)
+    if not files:
+        raise _missing(database, cycle_id)
+    return f"read_parquet([{', '.join(literal(str(path)) for path in files)}])"
+
+
 def read(
     bulk: BulkConnection,
     cycle_id: int,
@@ -174,16 +183,13 @@ def with_inputs(database: Database, cycle_id: int, rows: pa.Table) -> pa.Table:
 
     if not rows.num_rows:
         return rows.append_column(INPUTS, pa.array([], pa.string()))
-    files = _files(database, cycle_id)
-    if not files:
-        raise _missing(database, cycle_id)
-    listed = ", ".join(literal(str(path)) for path in files)
+    inputs = inputs_sql(database, cycle_id)
     duck = duckdb_connection()
     try:
         duck.register("harmonia_rows", rows)
         found = duck.sql(
             "SELECT r.* EXCLUDE (harmonia_row), i.inputs FROM (SELECT *, row_number() OVER () "
-            "AS harmonia_row FROM harmonia_rows) r LEFT JOIN read_parquet([" + listed + "]) i "
+            f"AS harmonia_row FROM harmonia_rows) r LEFT JOIN {inputs} i "
             "ON i.customer_id = r.customer_id ORDER BY r.harmonia_row"
         ).to_arrow_table()
     finally:
