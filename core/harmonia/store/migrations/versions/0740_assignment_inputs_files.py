@@ -90,7 +90,9 @@ def downgrade() -> None:
 def _files_to_rows(bind: sa.Connection) -> None:
     """The inputs back into the table, from each cycle's file. The files stay (the
     revision that reads them no longer opens this store); an upgrade writes them
-    again from the table."""
+    again from the table. They stay for data safety (a downgrade rolled back must
+    not lose them), but an erasure or objection made at 0730 does not know them:
+    once the downgrade has committed, delete ``<database>.facts/assignment_input``."""
     from harmonia.compute import duckdb_connection
     from harmonia.sql import literal
     from harmonia.store.assignments import cycle_folder
