@@ -410,36 +410,3 @@ def test_a_file_of_a_cycle_with_rows_lost_before_a_downgrade_is_named(tmp_path: 
     ):
         config.attributes["connection"] = connection
         command.downgrade(config, "0730")
-
-
-def test_an_inputs_file_rewrite_waits_for_another_one(tmp_path):
-    """Two erasures rewriting one file at once would each copy it as it was, and the
-    second rename would bring back whom the first removed: a rewrite holds the folder's
-    rewrite lock from its read to its rename."""
-    import fcntl
-    import threading
-
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    from harmonia.store.assignments import _rewrite_without
-
-    path = tmp_path / "part-00001.parquet"
-    pq.write_table(pa.table({"customer_id": [1, 2, 3], "inputs": ["{}"] * 3}), path)
-    done = threading.Event()
-    removed = []
-
-    def rewrite():
-        removed.append(_rewrite_without(path, "customer_id = 2"))
-        done.set()
-
-    with (tmp_path / ".rewrite.lock").open("a") as other:
-        fcntl.flock(other, fcntl.LOCK_EX)  # another rewrite is under way
-        worker = threading.Thread(target=rewrite)
-        worker.start()
-        assert not done.wait(1.0), "the rewrite did not wait for the one under way"
-        fcntl.flock(other, fcntl.LOCK_UN)
-    worker.join(30)
-    assert removed == [1]
-    assert pq.read_table(path).column("customer_id").to_pylist() == [1, 3]
-    assert sorted(p.name for p in tmp_path.iterdir()) == [".rewrite.lock", "part-00001.parquet"]

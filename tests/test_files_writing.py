@@ -57,7 +57,7 @@ def test_removing_rows_syncs_the_new_file_before_the_rename_and_the_folder_after
     monkeypatch.setattr(Path, "replace", replaced)
     assert remove_rows(path, lambda columns: "customer_id = 'C01'") == 1
     assert events == [
-        ("fsync", str(path) + ".rewriting"),
+        ("fsync", f"{path}.rewriting-{os.getpid()}"),
         ("rename", str(path)),
         ("fsync", str(tmp_path)),
     ]

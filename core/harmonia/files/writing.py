@@ -8,12 +8,11 @@ European Excel, ``,`` and points elsewhere.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from harmonia.compute import duckdb_connection, scratch_connection
+from harmonia.compute import scratch_connection
 from harmonia.plugin.types import RECORD_KINDS, Batch
 from harmonia.sql import identifier, quote
 
@@ -121,57 +120,35 @@ def remove_rows(path: Path, match: Callable[[list[str]], str | None]) -> int | N
     them (CSV columns are text), or None when the file has no column it can
     test: then the file is left alone and the result is None. A file without
     a matching row is not touched. The new file replaces the old one whole
-    (written beside it, then renamed), in the same format and, for CSV, with
-    the same delimiter. Used to erase a person from files already written.
+    (:func:`harmonia.store.facts.rewrite_without`: durably, under the folder's
+    rewrite lock), in the same format and, for CSV, with the same delimiter.
+    Used to erase a person from files already written.
     """
-    connection = duckdb_connection()
-    try:
-        delimiter = ","
-        if path.suffix == ".parquet":
-            reader = f"read_parquet({quote(str(path))})"
-        else:
-            with path.open(encoding="utf-8-sig") as handle:
-                header = handle.readline()
-            delimiter = max((";", ",", "\t", "|"), key=header.count)
-            reader = (
-                f"read_csv({quote(str(path))}, delim={quote(delimiter)}, header=true, "
-                "all_varchar=true)"
-            )
-        columns = [row[0] for row in connection.sql(f"DESCRIBE SELECT * FROM {reader}").fetchall()]
-        condition = match(columns)
-        if condition is None:
-            return None
-        found = connection.sql(f"SELECT COUNT(*) FROM {reader} WHERE {condition}").fetchall()
-        removed = int(found[0][0])
-        if not removed:
-            return 0
-        kept = connection.sql(
-            f"SELECT * FROM {reader} WHERE NOT COALESCE({condition}, false)"
-        ).to_arrow_table()
-    finally:
-        connection.close()
-    temporary = path.with_name(path.name + ".rewriting")
+    from harmonia.store.facts import rewrite_without
+
+    delimiter = ","
     if path.suffix == ".parquet":
-        import pyarrow.parquet as pq
-
-        pq.write_table(kept, temporary)
+        reader = f"read_parquet({quote(str(path))})"
     else:
-        write_table_csv(kept, temporary, delimiter=delimiter)
-    replace_durably(temporary, path)
-    return removed
+        with path.open(encoding="utf-8-sig") as handle:
+            header = handle.readline()
+        delimiter = max((";", ",", "\t", "|"), key=header.count)
+        reader = (
+            f"read_csv({quote(str(path))}, delim={quote(delimiter)}, header=true, all_varchar=true)"
+        )
+    connection = scratch_connection()
+    columns = [row[0] for row in connection.sql(f"DESCRIBE SELECT * FROM {reader}").fetchall()]
+    condition = match(columns)
+    if condition is None:
+        return None
 
+    def write(duck: Any, kept: str, temporary: Path) -> None:
+        rows = duck.sql(kept).to_arrow_table()
+        if path.suffix == ".parquet":
+            import pyarrow.parquet as pq
 
-def replace_durably(temporary: Path, path: Path) -> None:
-    """Put ``temporary`` in place of ``path`` so that a power cut leaves one or the
-    other whole: its bytes reach the disk before the rename, the rename before we return."""
-    _fsync(temporary)
-    temporary.replace(path)
-    _fsync(path.parent)  # the folder holds the name
+            pq.write_table(rows, temporary)
+        else:
+            write_table_csv(rows, temporary, delimiter=delimiter)
 
-
-def _fsync(path: Path) -> None:
-    descriptor = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(descriptor)
-    finally:
-        os.close(descriptor)
+    return rewrite_without(path, reader, condition, write)

@@ -39,7 +39,7 @@ from harmonia.store.facts import (
     facts_folder,
     facts_of,
     parquet_options,
-    sync,
+    rewrite_without,
     write_batch_file,
 )
 
@@ -285,39 +285,13 @@ def erase(database: Database, customer_ids: Sequence[int]) -> int:
 def _rewrite_without(path: Path, condition: str) -> int:
     """Replace the inputs file ``path`` whole, durably, by one without the rows matching
     the DuckDB ``condition``; returns how many went. DuckDB streams the copy."""
-    import fcntl
-    import os
 
-    from harmonia.compute import duckdb_connection
+    def write(duck: Any, kept: str, temporary: Path) -> None:
+        duck.execute(
+            f"COPY ({kept}) TO {literal(str(temporary))} ({parquet_options(INPUTS_TABLE)})"
+        )
 
-    # Why the lock: two erasures (or objections) rewriting one file at once would each
-    # copy the file as it was, and the second rename would bring back whom the first
-    # removed. Held from the read to the rename; the temporary name is this process's.
-    temporary = path.with_name(f"{path.name}.rewriting-{os.getpid()}")
-    reader = f"read_parquet({literal(str(path))})"
-    with (path.parent / ".rewrite.lock").open("a") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        try:
-            duck = duckdb_connection()
-            try:
-                ((removed,),) = duck.sql(
-                    f"SELECT COUNT(*) FROM {reader} WHERE {condition}"
-                ).fetchall()
-                if not removed:
-                    return 0
-                duck.execute(
-                    f"COPY (SELECT * FROM {reader} WHERE NOT COALESCE({condition}, false)) "
-                    f"TO {literal(str(temporary))} ({parquet_options(INPUTS_TABLE)})"
-                )
-            finally:
-                duck.close()
-            # On disk before the rename, the rename before we return: a power cut leaves one whole.
-            sync(temporary)
-            temporary.replace(path)
-            sync(path.parent)
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
-    return int(removed)
+    return rewrite_without(path, f"read_parquet({literal(str(path))})", condition, write)
 
 
 #: Customers whose rows are gone but whose inputs may still be in files.

@@ -25,10 +25,11 @@ as it was.
 
 from __future__ import annotations
 
+import glob
 import os
 import re
 import shutil
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -685,6 +686,64 @@ def sync(path: Path) -> None:
         os.fsync(descriptor)
     finally:
         os.close(descriptor)
+
+
+def replace_durably(temporary: Path, path: Path) -> None:
+    """Put ``temporary`` in place of ``path`` so that a power cut leaves one or the
+    other whole: its bytes reach the disk before the rename, the rename before we return."""
+    sync(temporary)
+    temporary.replace(path)
+    sync(path.parent)  # the folder holds the name
+
+
+#: The lock file of a folder whose files :func:`rewrite_without` rewrites.
+REWRITE_LOCK = ".rewrite.lock"
+
+#: Writes the rows of a DuckDB ``SELECT`` to a file: ``(connection, select, path)``.
+RowsWriter = Callable[[Any, str, Path], None]
+
+
+def rewrite_without(path: Path, reader: str, condition: str, write: RowsWriter) -> int:
+    """Replace the file ``path`` whole, durably, by one without the rows matching the
+    DuckDB ``condition``; returns how many went (none: the file is left untouched).
+
+    ``reader`` is the DuckDB relation that reads the file; ``write`` writes the
+    rows kept, in the file's format, to a temporary name beside it, which then
+    replaces it (:func:`replace_durably`): a process killed at any moment leaves
+    the old file or the new one. Erasures and objections rewrite files this way.
+
+    Why the folder's lock, held from the count to the rename: two rewrites of
+    one file at once would each copy it as it was, and the second rename would
+    bring back the rows the first removed. The temporary name is this
+    process's; one left by a process killed under the lock is removed here.
+    """
+    import fcntl
+
+    from harmonia.compute import duckdb_connection
+
+    temporary = path.with_name(f"{path.name}.rewriting-{os.getpid()}")
+    with (path.parent / REWRITE_LOCK).open("a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            for abandoned in path.parent.glob(f"{glob.escape(path.name)}.rewriting-*"):
+                abandoned.unlink(missing_ok=True)
+            duck = duckdb_connection()
+            try:
+                found = f"SELECT COUNT(*) FROM {reader} WHERE {condition}"
+                ((removed,),) = duck.sql(found).fetchall()
+                if not removed:
+                    return 0
+                kept = f"SELECT * FROM {reader} WHERE NOT COALESCE({condition}, false)"
+                write(duck, kept, temporary)
+            except BaseException:
+                temporary.unlink(missing_ok=True)
+                raise
+            finally:
+                duck.close()
+            replace_durably(temporary, path)
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+    return int(removed)
 
 
 def _check_columns(duck: Any, table: str, files: Sequence[Path]) -> None:
