@@ -874,6 +874,23 @@ def test_the_utf8_check_reads_characters_split_across_its_chunks(
         reading._check_utf8(path)
 
 
+def test_a_utf8_file_with_a_legacy_fallback_is_decoded_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Deciding "UTF-8 or the market's legacy encoding" and refusing a bad file
+    # take one pass over it: at a million customers each pass costs about a second.
+    from harmonia.files import reading
+
+    scans = []
+    scan = reading._scan_utf8
+    monkeypatch.setattr(reading, "_scan_utf8", lambda path: scans.append(path) or scan(path))
+    path = tmp_path / "customers.csv"
+    path.write_text("customer_id;country;type\nC1;FR;HCP\n", encoding="utf-8")
+    (batch,) = reading.read_csv(path, fallback_encoding="cp1252")
+    assert batch.table.num_rows == 1
+    assert scans == [path]
+
+
 @pytest.mark.parametrize(
     ("content", "message"),
     [

@@ -134,10 +134,15 @@ def read_csv(
     if not path.is_file():
         raise InputError("no such file", where=location, fix="check the path")
     codec = _codec(encoding, location)
-    if codec == "utf-8" and fallback_encoding and not _is_utf8(path):
-        codec = _codec(fallback_encoding, location)
     if codec == "utf-8":
-        _check_utf8(path)
+        # One pass decides both whether the file is UTF-8 and, when it is not,
+        # whether the market's legacy encoding reads it instead (a large file
+        # costs a second or so per pass).
+        invalid = _scan_utf8(path).invalid
+        if invalid is not None and fallback_encoding:
+            codec = _codec(fallback_encoding, location)
+        if invalid is not None and codec == "utf-8":
+            raise _not_utf8(path, invalid)
     elif codec not in ("utf-16", "utf-32"):
         _check_not_utf8(path, codec)
     if codec in DUCKDB_ENCODINGS:
@@ -529,46 +534,69 @@ class _Utf8Scan:
 
 def _scan_utf8(path: Path) -> _Utf8Scan:
     """Decode ``path`` as UTF-8 chunk by chunk (an incremental decoder carries a
-    character split across chunks), counting lines, until the first invalid byte."""
+    character split across chunks), until the first invalid byte.
+
+    A chunk of ASCII bytes with no character carried into it is valid as it is:
+    it is not decoded (most of a large export is ASCII). Lines are counted only
+    to report a finding, by reading the file again up to it.
+    """
     import codecs
 
     decoder = codecs.getincrementaldecoder("utf-8")()
-    lines_before = 0  # newlines in the chunks already decoded
+    offset = 0  # bytes in the chunks already decoded
     non_ascii: tuple[int, str] | None = None
     with path.open("rb") as handle:
         while True:
             chunk = handle.read(UTF8_CHUNK_BYTES)
+            if chunk and chunk.isascii() and not decoder.getstate()[0]:
+                offset += len(chunk)
+                continue
             try:
                 text = decoder.decode(chunk, final=not chunk)
             except UnicodeDecodeError as error:
                 # error.object is the decoder's carried bytes (never a newline)
                 # followed by this chunk.
-                line = lines_before + error.object.count(b"\n", 0, error.start) + 1
+                line = _line_at(path, offset) + error.object.count(b"\n", 0, error.start)
                 return _Utf8Scan((line, error.object[error.start]), non_ascii)
             if non_ascii is None and not text.isascii():
                 first = next(index for index, char in enumerate(text) if ord(char) > 127)
-                line = lines_before + text.count("\n", 0, first) + 1
+                # The carried bytes hold no newline: the text's lines start at the chunk's.
+                line = _line_at(path, offset) + text.count("\n", 0, first)
                 non_ascii = (line, text[first])
             if not chunk:
                 return _Utf8Scan(None, non_ascii)
-            lines_before += chunk.count(b"\n")
+            offset += len(chunk)
+
+
+def _line_at(path: Path, offset: int) -> int:
+    """The number of the line the byte at ``offset`` of ``path`` is on (from 1)."""
+    lines = 1
+    with path.open("rb") as handle:
+        while offset > 0:
+            block = handle.read(min(offset, UTF8_CHUNK_BYTES))
+            if not block:
+                break
+            lines += block.count(b"\n")
+            offset -= len(block)
+    return lines
+
+
+def _not_utf8(path: Path, invalid: tuple[int, int]) -> InputError:
+    """A file that is not UTF-8, refused up front rather than quarantined line by line."""
+    line, byte = invalid
+    return InputError(
+        f"this file is not UTF-8 (line {line} holds byte 0x{byte:02x})",
+        where=str(path),
+        fix="save it as 'CSV UTF-8', or give its encoding: --encoding cp1252 for "
+        "Excel's plain 'CSV' in Western Europe",
+    )
 
 
 def _check_utf8(path: Path) -> None:
     """Refuse a file that is not UTF-8 up front, rather than quarantine most of its lines."""
     invalid = _scan_utf8(path).invalid
     if invalid is not None:
-        line, byte = invalid
-        raise InputError(
-            f"this file is not UTF-8 (line {line} holds byte 0x{byte:02x})",
-            where=str(path),
-            fix="save it as 'CSV UTF-8', or give its encoding: --encoding cp1252 for "
-            "Excel's plain 'CSV' in Western Europe",
-        )
-
-
-def _is_utf8(path: Path) -> bool:
-    return _scan_utf8(path).invalid is None
+        raise _not_utf8(path, invalid)
 
 
 def _check_not_utf8(path: Path, codec: str) -> None:
