@@ -153,6 +153,28 @@ def test_own_potential_decides_not_the_shifted_quartile(
         assert check.carried == (row["origin"] == "pulled-through"), (customer, check)
 
 
+@pytest.mark.parametrize("engine", ["duckdb", "database"])
+def test_the_previous_cycle_is_read_in_the_engine_never_copied_whole_into_python(
+    database_url: str, tmp_path: Path, engine: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """At 10M a whole copy of the previous cycle is ~5 GB of JSON: every engine reads it
+    where the store keeps it (the rows in the database, the inputs in their file)."""
+    from harmonia.store import assignments as stored
+
+    def whole_copy(*args: Any, **kwargs: Any) -> None:
+        raise AssertionError("the previous cycle was copied whole into Python")
+
+    monkeypatch.setattr(stored, "read", whole_copy)
+    monkeypatch.setattr(stored, "with_inputs", whole_copy)
+    first, second = two_cycles(database_url, catalog_with(OWN_INPUTS), tmp_path, engine)
+    monkeypatch.undo()
+    before = assignments(database_url, first.cycle.id)
+    after = assignments(database_url, second.cycle.id)
+    kept = sorted(c for c, row in after.items() if row["origin"] == "pulled-through")
+    assert kept == sorted([c for c in after if c.startswith("S")] + ["EDGE9"])
+    assert all(after[c]["final_segment"] == before[c]["final_segment"] for c in kept)
+
+
 def test_comparing_every_feature_re_segments_those_whose_rank_fell(
     harmonia_database: str, tmp_path: Path
 ) -> None:

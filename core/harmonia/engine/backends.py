@@ -305,7 +305,8 @@ def _run_in_database(
         stage("segmenting in the database")
         _compute_in_steps(bulk, query, computed)
         # The previous cycle's assignments, staged: the store's own table is written next.
-        bulk.execute("DROP TABLE IF EXISTS temp.assignment")
+        bulk.execute("DROP VIEW IF EXISTS temp.assignment")
+        bulk.execute(f"DROP TABLE IF EXISTS temp.{_PREVIOUS_INPUTS}")
         _store_assignments(bulk, computed, query.cycle_id)
         stage("planning")
         return _plan_in_database(bulk, query, computed)
@@ -325,14 +326,42 @@ def _stage_external_facts(
     _stage_customers_as_of(bulk, query, changed)
     for name, sql in query.input_queries().items():
         if name == "assignment" and stored.inputs_apart(bulk.database):
-            bulk.create_temporary(name, previous_assignments(bulk, query))
-            bulk.execute(f"CREATE INDEX temp.{name}_key ON {name} (cycle_id, customer_id)")
+            _stage_previous(bulk, query)
         if name in FACT_TABLES:
             bulk.create_temporary(name, facts.read(bulk, sql, batches=batches))
             # The store table's key, so SQLite joins it by index as it joined
             # the table (without it, each lookup scans: quadratic at 100k).
             key = ", ".join(FACT_TABLES[name].key)
             bulk.execute(f"CREATE INDEX temp.{name}_key ON {name} ({key})")
+
+
+#: The previous cycle's inputs, staged in SQLite beside its ``assignment`` view.
+_PREVIOUS_INPUTS = "harmonia_previous_inputs"
+
+
+def _stage_previous(bulk: BulkConnection, query: CycleQuery) -> None:
+    """The previous cycle's assignments (pull-through's ``assignment`` input) where its
+    inputs are a file, as a temporary view (which SQLite finds before its own table): the
+    store's rows, read where they are, joined with the file's inputs, which DuckDB streams
+    into a temporary table (SQLite cannot read Parquet). No whole copy of the cycle is
+    built in Python (1M: ~0.5 GB of JSON, twice with its cast)."""
+    assert query.previous_cycle_id is not None
+    cycle = int(query.previous_cycle_id)
+    duck = duckdb_connection()
+    try:
+        inputs = duck.sql(
+            f"SELECT customer_id, {stored.INPUTS} FROM {stored.inputs_sql(bulk.database, cycle)}"
+        )
+        bulk.create_temporary(_PREVIOUS_INPUTS, inputs.to_arrow_reader(100_000))
+    finally:
+        duck.close()
+    bulk.execute(f"CREATE INDEX temp.{_PREVIOUS_INPUTS}_key ON {_PREVIOUS_INPUTS} (customer_id)")
+    bulk.execute("DROP VIEW IF EXISTS temp.assignment")
+    bulk.execute(
+        "CREATE TEMPORARY VIEW assignment AS SELECT a.cycle_id, a.customer_id, a.final_segment, "
+        f"i.{stored.INPUTS} FROM main.assignment a LEFT JOIN {_PREVIOUS_INPUTS} i "
+        f"ON i.customer_id = a.customer_id WHERE a.cycle_id = {cycle}"
+    )
 
 
 def _stage_customers_as_of(

@@ -197,8 +197,9 @@ class BulkConnection:
             self._cursor.execute(f"CREATE INDEX {schema}{name}_key ON {name} ({key})")
         return name
 
-    def create_temporary(self, name: str, data: pa.Table) -> None:
-        """``data`` as the temporary table ``name`` (replacing one of that name)."""
+    def create_temporary(self, name: str, data: pa.Table | pa.RecordBatchReader) -> None:
+        """``data`` as the temporary table ``name`` (replacing one of that name); a record
+        batch reader is written as it is produced, never held whole."""
         self.wait()
         self._cursor.execute(f"DROP TABLE IF EXISTS temp.{name}")
         self._cursor.adbc_ingest(name, data, mode="create", temporary=True)
