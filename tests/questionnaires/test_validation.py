@@ -57,9 +57,30 @@ CHECKS = build(
 )
 
 
+#: A chain longer than one word of skip-logic bits: each item is asked once the one
+#: before it is answered.
+CHAIN = build(
+    questionnaire_data(
+        id="chain",
+        items=[
+            _item(
+                f"c{n}",
+                "text",
+                **(
+                    {"enable_when": [{"item": f"c{n - 1}", "operator": "exists", "answer": True}]}
+                    if n
+                    else {}
+                ),
+            )
+            for n in range(70)
+        ],
+    )
+)
+
+
 @pytest.fixture
 def plugins(oncology, register_pack, harmonia_plugins):
-    register_pack(QuestionnairePack(CHECKS), name="checks")
+    register_pack(QuestionnairePack(CHECKS, CHAIN), name="checks")
     return harmonia_plugins.catalog()
 
 
@@ -294,3 +315,42 @@ def test_a_response_whose_rows_are_interleaved_across_chunks_is_counted_right(
     (again,) = load(plugins, "responses", rows)
     assert again.rows_new == 0 and again.rows_quarantined == 0
     assert query_store(harmonia_database, stored) == before
+
+
+def test_a_repeated_question_counts_for_skip_logic_by_its_first_row(loaded, harmonia_database):
+    """Skip logic reads a question's first row, even when a repeat says otherwise or is
+    the only row that passes its checks."""
+    loaded(
+        ("later-true", "gate", "false"),
+        ("later-true", "gate", "true"),
+        ("later-true", "g1", "x"),
+        ("first-bad", "gate", "maybe"),
+        ("first-bad", "gate", "true"),
+        ("first-bad", "req", "x"),
+        ("fine", "gate", "true"),
+        ("fine", "req", "x"),
+        ("fine", "g1", "x"),
+    )
+    found = rejected(harmonia_database)
+    assert set(found) == {
+        ("later-true", "gate"),
+        ("later-true", "g1"),
+        ("first-bad", "gate"),
+        ("first-bad", "req"),
+    }
+    assert found[("later-true", "gate")][0].startswith("duplicate of row")
+    assert "not asked" in found[("later-true", "g1")][0]
+    assert "not asked" in found[("first-bad", "req")][0]
+    assert stored(harmonia_database)[("first-bad", "gate")] == ["true"]
+
+
+def test_skip_logic_of_more_items_than_one_word_holds(loaded, harmonia_database):
+    chain = [(f"c{n}", "words", "chain", "1") for n in range(70)]
+    result = loaded(
+        *(("whole", *row) for row in chain),
+        *(("gap", *row) for row in chain if row[0] != "c40"),
+    )
+    assert result.rows_loaded == 70 + 40 and result.rows_quarantined == 29
+    found = rejected(harmonia_database)
+    assert set(found) == {("gap", f"c{n}") for n in range(41, 70)}
+    assert all("not asked" in reasons[0] for reasons in found.values())

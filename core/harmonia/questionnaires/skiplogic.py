@@ -32,9 +32,6 @@ class AnswerRows(Protocol):
     def text(self, item: Item) -> str:
         """SQL: the row's answer as canonical text (a date is ``YYYY-MM-DD``)."""
 
-    def aggregate(self, rows: str, test: str) -> str:
-        """SQL aggregate over a response's rows: 1 when ``item``'s answer passes ``test``."""
-
 
 @attrs.frozen
 class Flag:
@@ -42,6 +39,8 @@ class Flag:
 
     rows: str
     test: str = "1 = 1"
+    #: The item whose rows these are: (questionnaire, version, item id).
+    item: tuple[str, str, str] = ("", "", "")
 
     @property
     def predicate(self) -> str:
@@ -52,9 +51,9 @@ class Flag:
 class SkipLogic:
     """``enable_when`` as SQL, in two steps.
 
-    1. :meth:`flags`: aggregates over a response's answer rows (``GROUP BY``
-       the response), each ``1`` when the answer to an item meets a test: it
-       exists, equals a code, exceeds a bound.
+    1. flags (:meth:`predicates`, :meth:`tests`): each ``1`` for a response
+       when the answer to an item meets a test: it exists, equals a code,
+       exceeds a bound. The caller aggregates them over a response's rows.
     2. :meth:`enabled`: a boolean expression over those flag columns that
        follows FHIR's rules: a condition on an unanswered or disabled item
        is false, except ``exists = false``.
@@ -71,16 +70,18 @@ class SkipLogic:
         """(flag column, row predicate) of every flag the expressions refer to."""
         return [(alias, flag.predicate) for flag, alias in self._flags.items()]
 
-    def flags(self) -> list[str]:
-        """The aggregate columns (``... AS f0``) the expressions refer to."""
-        return [
-            f"{self.rows.aggregate(flag.rows, flag.test)} AS {alias}"
-            for flag, alias in self._flags.items()
-        ]
+    def tests(self) -> dict[tuple[str, str, str], list[tuple[str, str]]]:
+        """(flag column, test of an answer) of every flag, by the item whose rows it
+        tests: (questionnaire, version, item id), in the order the flags were made."""
+        found: dict[tuple[str, str, str], list[tuple[str, str]]] = {}
+        for flag, alias in self._flags.items():
+            found.setdefault(flag.item, []).append((alias, flag.test))
+        return found
 
     def answered(self, questionnaire: Questionnaire, item: Item) -> str:
         """SQL: the response answers ``item``."""
-        return self._flag(Flag(self.rows.of_item(questionnaire, item)))
+        rows = self.rows.of_item(questionnaire, item)
+        return self._flag(Flag(rows, item=_key(questionnaire, item)))
 
     def enabled(self, questionnaire: Questionnaire, item: Item) -> str | None:
         """SQL: ``item`` is enabled in the response; None when it always is."""
@@ -118,20 +119,27 @@ class SkipLogic:
         self, questionnaire: Questionnaire, source: Item, operator: str, condition: EnableWhen
     ) -> str:
         rows = self.rows.of_item(questionnaire, source)
+        item = _key(questionnaire, source)
         answer = condition.answer
         if source.type in NUMERIC_TYPES:
             # CASE first: the cast must never see another item's text.
             value = f"CASE WHEN {rows} THEN {self.rows.number(source)} END"
-            return self._flag(Flag(rows, f"{value} {operator} {double(float(answer))}"))  # type: ignore[arg-type]
-        if source.type == "date":
+            test = f"{value} {operator} {double(float(answer))}"  # type: ignore[arg-type]
+        elif source.type == "date":
             value = f"CASE WHEN {rows} THEN {self.rows.text(source)} END"
-            return self._flag(Flag(rows, f"{value} {operator} {quote(answer)}"))
-        return self._flag(Flag(rows, self.rows.includes(source, quote(_canonical(answer)))))
+            test = f"{value} {operator} {quote(answer)}"
+        else:
+            test = self.rows.includes(source, quote(_canonical(answer)))
+        return self._flag(Flag(rows, test, item))
 
     def _flag(self, flag: Flag) -> str:
         if flag not in self._flags:
             self._flags[flag] = f"f{len(self._flags)}"
         return f"{self._flags[flag]} = 1"
+
+
+def _key(questionnaire: Questionnaire, item: Item) -> tuple[str, str, str]:
+    return (questionnaire.id, questionnaire.version, item.id)
 
 
 def _canonical(answer: object) -> str:
@@ -164,6 +172,3 @@ class StoredAnswers:
 
     def text(self, item: Item) -> str:
         return self.value
-
-    def aggregate(self, rows: str, test: str) -> str:
-        return f"MAX(CASE WHEN {rows} AND {test} THEN 1 ELSE 0 END)"

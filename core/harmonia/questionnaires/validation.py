@@ -61,11 +61,8 @@ _HASHES = (
 
 @attrs.frozen
 class CheckedRows:
-    """Answer rows as :func:`responses_sql` sees them, for skip logic.
-
-    Only the first row of a question counts (the loader rejects the repeats),
-    and only when it passed the answer checks (``_usable``).
-    """
+    """Answers as :func:`responses_sql` tests them for skip logic: one distinct answer
+    (questionnaire, version, question, answer) at a time, typed and normalized."""
 
     def of_item(self, questionnaire: Questionnaire, item: Item) -> str:
         return (
@@ -84,11 +81,92 @@ class CheckedRows:
     def text(self, item: Item) -> str:
         return "value"
 
-    def aggregate(self, rows: str, test: str) -> str:
+
+#: Bits per word: a response's skip-logic flags are bits of BIGINTs, or-ed over its rows.
+_WORD_BITS = 63
+
+
+@attrs.frozen
+class _FlagBits:
+    """Skip-logic flags as bits, so that one aggregate of a few words judges a
+    response, however many flags the installed questionnaires need.
+
+    Each distinct answer gets the bits of the flags it passes (``_w0``, …) and
+    one bit saying which flagged item it answers (``_p0``, …). A response
+    answers one questionnaire version, whose flags are only read with that
+    version's own conditions: each version numbers its bits from 0, so the
+    words are as few as the largest version needs.
+    """
+
+    tests: dict[tuple[str, str, str], list[tuple[str, str]]]
+    flag: dict[str, tuple[int, int]]  # flag column -> (word, bit)
+    item: dict[tuple[str, str, str], tuple[int, int]]  # flagged item -> (word, bit)
+    words: int
+
+    @classmethod
+    def of(cls, logic: SkipLogic) -> _FlagBits:
+        tests = logic.tests()
+        flag: dict[str, tuple[int, int]] = {}
+        item: dict[tuple[str, str, str], tuple[int, int]] = {}
+        flags: dict[tuple[str, str], int] = {}
+        items: dict[tuple[str, str], int] = {}
+        for key, item_flags in tests.items():
+            version = key[:2]
+            item[key] = divmod(items.get(version, 0), _WORD_BITS)
+            items[version] = items.get(version, 0) + 1
+            for alias, _test in item_flags:
+                flag[alias] = divmod(flags.get(version, 0), _WORD_BITS)
+                flags[version] = flags.get(version, 0) + 1
+        counts = [*flags.values(), *items.values()]
+        words = max([1, *(-(-count // _WORD_BITS) for count in counts)])
+        return cls(tests, flag, item, words)
+
+    def of_answer(self) -> str:
+        """SQL over a distinct answer: ``_w0, …``, the bits of the flags it passes (as if
+        its row passed its checks), and ``_p0, …``, the bit of its item if flagged."""
+        columns = []
+        for word in range(self.words):
+            flags, items = [], []
+            for key, item_flags in self.tests.items():
+                questionnaire, version, item_id = key
+                when = (
+                    f"WHEN _qid = {quote(questionnaire)} AND _ver = {quote(version)} "
+                    f"AND question = {quote(item_id)} THEN"
+                )
+                bits = [
+                    f"CASE WHEN {test} THEN {1 << self.flag[alias][1]} ELSE 0 END"
+                    for alias, test in item_flags
+                    if self.flag[alias][0] == word
+                ]
+                if bits:
+                    flags.append(f"{when} {' | '.join(bits)}")
+                if self.item[key][0] == word:
+                    items.append(f"{when} {1 << self.item[key][1]}")
+            for name, cases in ((f"_w{word}", flags), (f"_p{word}", items)):
+                body = f"CASE {' '.join(cases)} ELSE 0 END" if cases else "0"
+                columns.append(f"CAST({body} AS BIGINT) AS {name}")
+        return ", ".join(columns)
+
+    def names(self, template: str, prefix: str = "_w") -> str:
+        """``template`` (with ``{w}``) for each word, comma-separated."""
+        return ", ".join(template.format(w=f"{prefix}{word}") for word in range(self.words))
+
+    def columns(self) -> str:
+        """SQL over a response's words: each flag column, 1 or 0."""
         return (
-            f"COALESCE(arg_min(CASE WHEN _usable AND {test} THEN 1 ELSE 0 END, _row) "
-            f"FILTER (WHERE {rows}), 0)"
+            ", ".join(
+                f"CAST((_w{word} >> {bit}) & 1 AS INTEGER) AS {alias}"
+                for alias, (word, bit) in self.flag.items()
+            )
+            or "0 AS _no_flags"
         )
+
+    def once(self) -> str:
+        """SQL aggregate over a response's rows: no flagged item has two rows (then the
+        flags or-ed over its rows are those of each item's first row)."""
+        flagged = " OR ".join(f"_p{word} <> 0" for word in range(self.words))
+        distinct = " + ".join(f"bit_count(bit_or(_p{word}))" for word in range(self.words))
+        return f"count(*) FILTER (WHERE {flagged}) = {distinct}"
 
 
 def items_table(questionnaires: Iterable[Questionnaire]) -> str:
@@ -98,6 +176,7 @@ def items_table(questionnaires: Iterable[Questionnaire]) -> str:
         for item in questionnaire.items:
             options = "|" + "|".join(option.code for option in item.options) + "|"
             values = [
+                str(len(rows) + 1),
                 quote(questionnaire.id),
                 quote(questionnaire.version),
                 quote(item.id),
@@ -110,10 +189,10 @@ def items_table(questionnaires: Iterable[Questionnaire]) -> str:
             ]
             rows.append("(" + ", ".join(values) + ")")
     if not rows:
-        rows.append("(" + ", ".join(["NULL"] * 9) + ")")
+        rows.append("(" + ", ".join(["NULL"] * 10) + ")")
     return (
-        "(VALUES " + ",\n            ".join(rows) + ") AS items(questionnaire, version, question, "
-        "item_type, low, high, low_text, high_text, options)"
+        "(VALUES " + ",\n            ".join(rows) + ") AS items(item_number, questionnaire, "
+        "version, question, item_type, low, high, low_text, high_text, options)"
     )
 
 
@@ -139,7 +218,7 @@ def responses_sql(
     logic = SkipLogic(CheckedRows())
     disabled = _disabled_checks(logic, questionnaires)
     missing = _missing_checks(logic, questionnaires)
-    flags = "".join(f", {flag}" for flag in logic.flags())
+    bits = _FlagBits.of(logic)
     same_answer = " AND ".join(
         f"a.{column} IS NOT DISTINCT FROM clean.{column}"
         for column in ("questionnaire", "version", "question", "answer")
@@ -165,7 +244,7 @@ def responses_sql(
     ), known AS (
         SELECT DISTINCT questionnaire, version FROM items
     ), typed AS (
-        SELECT d.*, i.item_type, i.low, i.high, i.low_text, i.high_text, i.options,
+        SELECT d.*, i.item_number, i.item_type, i.low, i.high, i.low_text, i.high_text, i.options,
             k.questionnaire IS NOT NULL AS _known,
             CASE WHEN i.item_type IN ({text_list(NUMERIC_TYPES)})
                 THEN harmonia_number(answer, {comma}) END AS number,
@@ -179,14 +258,16 @@ def responses_sql(
     ), valued AS (
         SELECT *, {_normalized_value(comma)} AS value FROM typed
     ), answers AS (
-        SELECT questionnaire, version, question, answer, item_type, number, codes, value,
-            {_answer_reasons(questionnaires)}
-        FROM valued
+        SELECT questionnaire, version, question, answer, item_number, item_type, value,
+            {_answer_reasons(questionnaires)}, {bits.of_answer()}
+        FROM (SELECT *, COALESCE(questionnaire, '') AS _qid, COALESCE(version, '') AS _ver
+              FROM valued)
     ), keyed AS (
         SELECT clean._row, clean.customer_id, clean.questionnaire, clean.version,
             clean.respondent, clean.answered_text, stamps.answered_at, stamps._future,
             clean.question,
-            a.item_type, a.number, a.codes, a.value, a._reasons AS _answer_reasons,
+            a.item_number, a.item_type, a.value, a._reasons AS _answer_reasons,
+            {bits.names("a.{w}")}, {bits.names("a.{w}", "_p")},
             COALESCE(clean.customer_id, '') AS _c, COALESCE(clean.questionnaire, '') AS _qid,
             COALESCE(clean.version, '') AS _ver,
             COALESCE(stamps.answered_at, clean.answered_text, '') AS _at
@@ -194,19 +275,34 @@ def responses_sql(
         LEFT JOIN stamps ON stamps.answered_text = clean.answered_text
         LEFT JOIN answers a ON {same_answer}
     ), usable AS MATERIALIZED (
-        -- read by the per-response aggregate and by the final rows: computed once
-        SELECT * EXCLUDE (answered_text, _c, _at, _answer_reasons, _future), {_HASHES},
+        -- read by the per-response aggregates and by the final rows: computed once
+        SELECT * EXCLUDE (answered_text, _c, _at, _answer_reasons, _future, {bits.names("{w}")}),
+            {_HASHES},
             CASE WHEN customer_id IS NOT NULL AND answered_at IS NOT NULL AND _future IS NULL
                  THEN _answer_reasons
                  ELSE list_concat(list_filter([{_ROW_REASONS}, _future], lambda r: r IS NOT NULL),
                                   _answer_reasons) END AS _reasons,
-            customer_id IS NOT NULL AND answered_at IS NOT NULL AND len(_answer_reasons) = 0
-                AND _future IS NULL AND item_type IS NOT NULL AS _usable
+            -- a row that failed a check answers nothing
+            {bits.names(f"CASE WHEN {_USABLE} THEN {{w}} ELSE 0 END AS {{w}}")}
         FROM keyed
+    ), flagged AS (
+        SELECT _rk1, _rk2, any_value(_qid) AS _qid, any_value(_ver) AS _ver,
+            {bits.names("bit_or({w}) AS {w}")}, {bits.once()} AS _once
+        FROM usable GROUP BY _rk1, _rk2
+    ), repeating AS (
+        -- A question's flags are its first row's (the loader quarantines a repeat):
+        -- the few responses that repeat a flagged question are judged row by row.
+        SELECT _rk1, _rk2, any_value(_qid) AS _qid, any_value(_ver) AS _ver,
+            {bits.names("bit_or({w}) AS {w}")}
+        FROM (SELECT u._rk1, u._rk2, any_value(u._qid) AS _qid, any_value(u._ver) AS _ver,
+                {bits.names("arg_min(u.{w}, u._row) AS {w}")}
+              FROM usable u SEMI JOIN (SELECT _rk1, _rk2 FROM flagged WHERE NOT _once) r
+                ON r._rk1 = u._rk1 AND r._rk2 = u._rk2
+              GROUP BY u._rk1, u._rk2, u.item_number)
+        GROUP BY _rk1, _rk2
     ), judged AS (
-        SELECT * EXCLUDE (_qid, _ver), {_missing_list(missing)} AS _missing
-        FROM (SELECT _rk1, _rk2, any_value(_qid) AS _qid, any_value(_ver) AS _ver{flags}
-              FROM usable GROUP BY _rk1, _rk2)
+        SELECT _rk1, _rk2, {bits.columns()}, {_missing_list(missing)} AS _missing
+        FROM (SELECT * EXCLUDE (_once) FROM flagged WHERE _once UNION ALL FROM repeating)
     ), verdicts AS (
         SELECT u.*, {_disabled_reason(disabled)} AS _disabled, {_MISSING_REASON} AS _incomplete
         FROM usable u LEFT JOIN judged j ON j._rk1 = u._rk1 AND j._rk2 = u._rk2
@@ -219,6 +315,12 @@ def responses_sql(
     FROM verdicts
     """
 
+
+#: A row whose answer counts for skip logic and required items: it passed every check.
+_USABLE = (
+    "customer_id IS NOT NULL AND answered_at IS NOT NULL AND len(_answer_reasons) = 0 "
+    "AND _future IS NULL AND item_type IS NOT NULL"
+)
 
 #: What is wrong with a row beyond its answer: who answered, and when.
 _ROW_REASONS = (
