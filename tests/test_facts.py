@@ -625,9 +625,10 @@ def test_postgres_keeps_metrics_as_a_table_and_refuses_as_of(
         snapshot_batches(database, "batch:1")
 
 
-def test_a_batch_file_is_sorted_by_area_and_metric_then_customer(tmp_path: Path) -> None:
-    """Readers of one therapy area skip the other row groups; the query runs once, and
-    a query without rows leaves no file nor folder behind."""
+def test_a_batch_file_holds_each_area_and_metric_together_by_customer(tmp_path: Path) -> None:
+    """Readers of one therapy area skip the other row groups: each (area, metric)'s rows
+    are together, by customer (the groups in any order); the query runs once, and a
+    query without rows leaves no file nor folder behind."""
     import duckdb
 
     from harmonia.store.facts import write_batch_file
@@ -647,13 +648,20 @@ def test_a_batch_file_is_sorted_by_area_and_metric_then_customer(tmp_path: Path)
     written = duck.execute(
         f"SELECT therapy_area, metric, customer_id FROM read_parquet('{part}')"
     ).fetchall()
-    assert written == [
-        ("cardiology", "trx", 2),
-        ("cardiology", "trx", 9),
-        ("oncology", "potential", 3),
-        ("oncology", "trx", 1),
-        ("oncology", "trx", 7),
+    groups = [(area, metric) for area, metric, _ in written]
+    assert sorted(set(groups)) == [
+        ("cardiology", "trx"),
+        ("oncology", "potential"),
+        ("oncology", "trx"),
     ]
+    # together: a group never comes back once another began
+    assert len([g for i, g in enumerate(groups) if i == 0 or groups[i - 1] != g]) == 3
+    customers = {group: [c for a, m, c in written if (a, m) == group] for group in set(groups)}
+    assert customers == {
+        ("cardiology", "trx"): [2, 9],
+        ("oncology", "potential"): [3],
+        ("oncology", "trx"): [1, 7],
+    }
     empty = tmp_path / "metric" / "batch=10"
     assert write_batch_file(duck, empty, "metric", f"{rows} WHERE false") == 0
     assert not empty.exists() and list(folder.glob("*")) == [part]

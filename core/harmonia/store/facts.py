@@ -54,8 +54,9 @@ class FactTable:
     key: tuple[str, ...]
     columns: tuple[tuple[str, str], ...]  # (name, DuckDB type), the key's first
     #: How a file's rows are sorted, so that a reader of one group (a therapy area)
-    #: skips the other row groups: by these text columns of few distinct values,
-    #: ranked as one number, then by the integer ``sort_id``. Empty: by the key.
+    #: skips the other row groups: the rows of each group of these text columns of
+    #: few distinct values together, by the integer ``sort_id`` within it (see
+    #: :func:`_sorted`). Empty: by the key.
     sort_groups: tuple[str, ...] = ()
     sort_id: str | None = None
     #: A key has several rows (a response's answers), which a batch replaces together.
@@ -639,25 +640,22 @@ def write_batch_file(duck: Any, folder: Path, table: str | FactTable, sql: str) 
 def _sorted(fact: FactTable, sql: str) -> str:
     """DuckDB SQL: the rows of ``sql``, typed as ``fact``'s columns, in the order of its files.
 
-    Why the ranking: sorting by two integers is about twice as fast as by the
-    key's text columns (1M metrics: 0.55 s of CPU, not 1.0 s). The rows keep the
-    order of their groups then ``sort_id`` (area, metric, customer); the key's
-    further columns (a customer's periods) come in any order: nothing reads
-    them in order.
+    Rows of one group (a therapy area's metric) are contiguous, by ``sort_id``
+    (customer) within it, so that a reader of one group skips the others' row
+    groups. Why a hash of the group as the first sort key: sorting by two
+    integers is about twice as fast as by the group's text columns, and a hash
+    needs no join to a ranking of the groups (1M metrics: 0.75 s of CPU for the
+    whole COPY, not 1.05 s). The groups come in the order of their hashes, not
+    alphabetically; two groups whose hashes collide would interleave, which
+    costs a reader some skipping and changes no row. The key's further columns
+    (a customer's periods) come in any order: nothing reads them in order.
     """
     rows = f"SELECT {_typed(fact)} FROM ({sql})"
     if not fact.ordered:
         return rows
     if not fact.sort_groups:
         return f"{rows} ORDER BY {', '.join(fact.key)}"
-    groups = ", ".join(fact.sort_groups)
-    same = " AND ".join(f"r.{name} IS NOT DISTINCT FROM g.{name}" for name in fact.sort_groups)
-    return (
-        f"WITH rows AS ({rows}), ranked AS (SELECT {groups}, row_number() OVER "
-        f"(ORDER BY {groups}) AS harmonia_rank FROM (SELECT DISTINCT {groups} FROM rows)) "
-        f"SELECT r.* FROM rows r JOIN ranked g ON {same} "
-        f"ORDER BY g.harmonia_rank, r.{fact.sort_id}"
-    )
+    return f"{rows} ORDER BY hash({', '.join(fact.sort_groups)}), {fact.sort_id}"
 
 
 def parquet_options(fact: FactTable) -> str:
