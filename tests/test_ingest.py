@@ -584,6 +584,52 @@ def test_a_load_counts_rows_new_updated_and_unchanged_and_rewrites_only_what_cha
     assert len(answers) == 6
 
 
+def test_a_customer_rows_versions_are_the_states_later_batches_replaced(
+    database_url: str, tiny: Catalog, tmp_path: Path
+) -> None:
+    """What ``--as-of`` reads a changed customer back from: each state a change
+    replaced, under the batch that gave it. The current state is the row, so a
+    first load, and a customer never changed, have no version."""
+    (first,) = load(database_url, tiny, good_customers(tmp_path), country="NL")
+    versions = (
+        "SELECT id, batch_id, country, city, specialty FROM customer_version ORDER BY batch_id"
+    )
+    assert query(database_url, versions) == []
+    moved = customers_file(
+        tmp_path, "C01;NL;HCP;;de Vries;cardiology;2011;Haarlem;T1;TINY;10000016"
+    )
+    (second,) = load(database_url, tiny, moved, country="NL")
+    assert second.rows_updated == 1
+    c01 = {
+        row["id"] for row in query(database_url, "SELECT id FROM customer WHERE city = 'Haarlem'")
+    }
+    assert query(database_url, versions) == [
+        {
+            "id": min(c01),
+            "batch_id": first.batch_id,
+            "country": "NL",
+            "city": "Amsterdam",
+            "specialty": "cardiology",
+        }
+    ]
+    retrained = customers_file(
+        tmp_path, "C01;BE;HCP;Anna;de Vries;general_practice;2011;Haarlem;T1;;"
+    )
+    load(database_url, tiny, retrained)
+    assert query(database_url, versions)[1:] == [
+        {
+            "id": min(c01),
+            "batch_id": second.batch_id,
+            "country": "NL",
+            "city": "Haarlem",
+            "specialty": "cardiology",
+        }
+    ]
+    assert query(
+        database_url, "SELECT first_name, country FROM customer WHERE city = 'Haarlem'"
+    ) == [{"first_name": "Anna", "country": "BE"}]
+
+
 def test_a_changed_value_replaces_the_stored_one(
     database_url: str, tiny: Catalog, tmp_path: Path
 ) -> None:

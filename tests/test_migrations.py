@@ -282,8 +282,8 @@ def test_0750_starts_each_customers_versions_from_its_current_row(store_url: str
         )
     database.engine.dispose()
     upgraded = Database(store_url)
-    upgraded.upgrade()
-    assert upgraded.current_revision() == SCHEMA_REVISION
+    upgraded.upgrade("0750")  # 0780 drops them again: see the next test
+    assert upgraded.current_revision() == "0750"
 
     def versions() -> list[tuple]:
         with upgraded.engine.connect() as connection:
@@ -303,5 +303,58 @@ def test_0750_starts_each_customers_versions_from_its_current_row(store_url: str
     _downgrade(upgraded, "0740")
     with upgraded.engine.connect() as connection:
         assert "customer_version" not in sa.inspect(connection).get_table_names()
-    upgraded.upgrade()
+    upgraded.upgrade("0750")
     assert versions() == expected
+
+
+def test_0780_keeps_only_the_versions_a_later_batch_replaced(store_url: str) -> None:
+    """Customer 1 changed in batch 2: its state of batch 1 stays, the one repeating its
+    row goes; customer 2 never changed (its only version is its row). A downgrade
+    writes the current rows back as versions."""
+    database = Database(store_url)
+    database.upgrade("0770")
+    with database.engine.begin() as connection:
+        connection.exec_driver_sql(
+            "INSERT INTO load_batch (id, source, system, kind, location, status, rows_read, "
+            "rows_loaded, rows_quarantined, actor, started_at) VALUES "
+            "(1, 'csv', 'crm', 'customers', 'a.csv', 'loaded', 2, 2, 0, '', '2026-01-01'), "
+            "(2, 'csv', 'crm', 'customers', 'b.csv', 'loaded', 1, 1, 0, '', '2026-01-02')"
+        )
+        connection.exec_driver_sql(
+            "INSERT INTO customer (id, country, type, first_name, last_name, specialty, email, "
+            "first_batch_id, batch_id) VALUES "
+            "(1, 'FR', 'HCP', 'Anne', 'Morel', 'oncology', NULL, 1, 2), "
+            "(2, 'BE', 'HCO', NULL, 'Clinique', NULL, 'info@example.be', 1, 1)"
+        )
+        connection.exec_driver_sql(
+            "INSERT INTO customer_version (id, batch_id, country, type, first_name, last_name, "
+            "specialty, email) VALUES "
+            "(1, 1, 'BE', 'HCP', 'Anne', 'Morel', 'cardiology', NULL), "
+            "(1, 2, 'FR', 'HCP', 'Anne', 'Morel', 'oncology', NULL), "
+            "(2, 1, 'BE', 'HCO', NULL, 'Clinique', NULL, 'info@example.be')"
+        )
+    database.engine.dispose()
+    upgraded = Database(store_url)
+    upgraded.upgrade()
+    assert upgraded.current_revision() == SCHEMA_REVISION
+
+    def versions() -> list[tuple]:
+        with upgraded.engine.connect() as connection:
+            return [
+                tuple(row)
+                for row in connection.exec_driver_sql(
+                    "SELECT id, batch_id, country, type, first_name, last_name, specialty, email "
+                    "FROM customer_version ORDER BY id, batch_id"
+                )
+            ]
+
+    replaced = [(1, 1, "BE", "HCP", "Anne", "Morel", "cardiology", None)]
+    assert versions() == replaced
+    _downgrade(upgraded, "0770")
+    assert versions() == [
+        *replaced,
+        (1, 2, "FR", "HCP", "Anne", "Morel", "oncology", None),
+        (2, 1, "BE", "HCO", None, "Clinique", None, "info@example.be"),
+    ]
+    upgraded.upgrade()
+    assert versions() == replaced

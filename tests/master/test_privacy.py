@@ -199,6 +199,14 @@ def test_erasure_removes_the_person_everywhere_and_audits_without_personal_data(
     universe: str, tmp_path: Path
 ) -> None:
     known = ids(universe)
+    # They and another move: the rows' states before are kept as versions (for --as-of).
+    moved = write(
+        tmp_path / "moved" / "customers.csv",
+        "customer_id;country;type;first_name;last_name;specialty;postal_code;city;territory\n"
+        "C01;NL;HCP;Anna;de Vries;cardiology;2011;Haarlem;T1\n"
+        "C02;NL;HCP;Bram;Jansen;cardiology;2012;Haarlem;T1\n",
+    )
+    load(universe, tiny_catalog(), moved, country="NL")
     published = cycle(
         universe,
         tmp_path,
@@ -210,7 +218,7 @@ def test_erasure_removes_the_person_everywhere_and_audits_without_personal_data(
     assert result.removed["metric"] > 0 and result.removed["crosswalk"] == 1
     for table in ("metric", "response", "assignment", "identifier", "crosswalk"):
         assert not query(universe, f"SELECT * FROM {table} WHERE customer_id = {target}"), table
-    assert result.removed["customer_attribute_history"] == 1  # what each source said of them
+    assert result.removed["customer_attribute_history"] == 2  # what each source said of them
     history = query(universe, "SELECT source_id, last_name FROM customer_attribute_history")
     assert history and not any(r["source_id"] == "C01" for r in history)
     [record] = query(universe, f"SELECT * FROM customer WHERE id = {target}")

@@ -207,7 +207,7 @@ class CustomerMerger(Merger):
         if self.next_id == 1:  # a first load fills the tables: their indexes come after
             # Until the commit, a read of customer by country or of identifier by
             # customer_id scans: this load reads both whole (here) and writes
-            # customer, customer_version and identifier by primary key only.
+            # customer and identifier by primary key only.
             self.bulk.defer_indexes("customer", "identifier")
         identifiers = self.bulk.read("SELECT scheme, value, customer_id FROM identifier")
         self._into_duck("ids", identifiers, "scheme VARCHAR, value VARCHAR, customer_id BIGINT")
@@ -355,13 +355,6 @@ class CustomerMerger(Merger):
             ),
         )
         self.bulk.append(
-            "customer_version",
-            self._arrow(
-                f"SELECT harmonia_id AS id, {batch} AS batch_id, country, type, "
-                f"{', '.join(GOLDEN_ATTRIBUTES)} FROM accepted WHERE is_new ORDER BY harmonia_id"
-            ),
-        )
-        self.bulk.append(
             "crosswalk",
             self._arrow(
                 f"SELECT {literal(self.system)} AS system, customer_id AS source_id, "
@@ -373,6 +366,9 @@ class CustomerMerger(Merger):
     def _update_known(self) -> pa.Array:
         """Customers the store already has: update what changed, keep what a row leaves empty.
 
+        The state a change replaces goes to ``customer_version`` first, under
+        the batch that gave it (what ``--as-of`` reads it back from); the
+        current state is the row itself, so a new customer has no version.
         Returns the ids of the customers that changed.
         """
         known = self._arrow(
@@ -383,19 +379,31 @@ class CustomerMerger(Merger):
         if not known.num_rows:
             return _NO_IDS
         stage = self.bulk.stage(known, "customers")
-        keep = "COALESCE(excluded.{0}, customer.{0})"
-        attributes = ", ".join(GOLDEN_ATTRIBUTES)
-        changed = " OR ".join(
-            f"customer.{column} IS DISTINCT FROM {keep.format(column)}"
+        replaced = f"{stage}_replaced"
+        columns = ("id", "batch_id", "country", "type", *GOLDEN_ATTRIBUTES)
+        stored = ", ".join(columns)
+        kept = " OR ".join(  # a blank cell keeps the value: it changes nothing
+            f"(s.{column} IS NOT NULL AND s.{column} IS DISTINCT FROM c.{column})"
             for column in GOLDEN_ATTRIBUTES  # what a source says of a customer
         )
-        updated = self.bulk.read(
+        # One comparison of every known row; the update then touches the changed ones only.
+        self.bulk.execute(
+            f"CREATE TEMPORARY TABLE {replaced} AS "
+            f"SELECT {', '.join(f'c.{column}' for column in columns)} "
+            f"FROM {stage} s JOIN customer c ON c.id = s.id "
+            f"WHERE c.country <> s.country OR c.type <> s.type OR {kept}"
+        )
+        self.bulk.execute(
+            f"INSERT INTO customer_version ({stored}) SELECT {stored} FROM {replaced}"
+        )
+        keep = "COALESCE(excluded.{0}, customer.{0})"
+        self.bulk.execute(
             f"""
             INSERT INTO customer (id, country, type, first_name, last_name, specialty, postal_code,
                                   city, territory, address, phone, email, first_batch_id, batch_id)
             SELECT id, country, type, first_name, last_name, specialty, postal_code, city,
                    territory, address, phone, email, {self.batch_id}, {self.batch_id}
-            FROM {stage} WHERE true
+            FROM {stage} WHERE id IN (SELECT id FROM {replaced})
             ON CONFLICT (id) DO UPDATE SET
                 country = excluded.country, type = excluded.type,
                 first_name = {keep.format("first_name")}, last_name = {keep.format("last_name")},
@@ -403,31 +411,11 @@ class CustomerMerger(Merger):
                 city = {keep.format("city")}, territory = {keep.format("territory")},
                 address = {keep.format("address")}, phone = {keep.format("phone")},
                 email = {keep.format("email")}, batch_id = excluded.batch_id
-            WHERE customer.country <> excluded.country OR customer.type <> excluded.type
-                OR {changed}
-            RETURNING id, country, type, {attributes}
             """
         )
-        self._record_versions(updated)
-        return _ids(updated.column("id"))
-
-    def _record_versions(self, rows: pa.Table) -> None:
-        """The customer rows this batch changed, as they now are, appended to
-        ``customer_version`` (what ``--as-of`` reads them back from)."""
-        if not rows.num_rows:
-            return
-        # Typed here: SQLite's RETURNING types a column by its values (none: null).
-        self.duck.register("changed_rows", rows)
-        try:
-            columns = ", ".join(f"CAST({a} AS VARCHAR) AS {a}" for a in GOLDEN_ATTRIBUTES)
-            versions = self._arrow(
-                f"SELECT CAST(id AS BIGINT) AS id, {self.batch_id} AS batch_id, "
-                f"CAST(country AS VARCHAR) AS country, CAST(type AS VARCHAR) AS type, {columns} "
-                "FROM changed_rows ORDER BY id"
-            )
-        finally:
-            self.duck.unregister("changed_rows")
-        self.bulk.append("customer_version", versions)
+        changed = self.bulk.read(f"SELECT id FROM {replaced}")
+        self.bulk.execute(f"DROP TABLE {replaced}")
+        return _ids(changed.column("id"))
 
     def _attribute_history(self) -> None:
         """Each source record's values this batch gave or changed, under its batch.

@@ -5,9 +5,10 @@ under its batch (:class:`~harmonia.store.models.CustomerAttributeHistory`);
 the ``customer`` row holds only the latest values. Golden records rank the
 records' values (:mod:`harmonia.master.golden`); a cycle re-run on an input
 snapshot reads its customers' attributes as that snapshot's batches left
-them from the customer rows' own versions (:func:`changed_since`, which
-reads :class:`~harmonia.store.models.CustomerVersion`, not this history:
-a row follows the last batch of any system, a record only its own).
+them: the customer row when no later batch changed it, else the state that
+a later change replaced (:func:`changed_since`, which reads
+:class:`~harmonia.store.models.CustomerVersion`, not this history: a row
+follows the last batch of any system, a record only its own).
 """
 
 from __future__ import annotations
@@ -100,13 +101,15 @@ def changed_since(bulk: BulkConnection, batches: Sequence[int], country: str) ->
     then), ``as_of`` (its row then is known), ``read_as_now`` (neither: it is
     read as it is now) and, where ``as_of``, its ``country``, ``type`` and
     attributes as of the snapshot: its latest
-    :class:`~harmonia.store.models.CustomerVersion` in the snapshot's batches.
-    None when no customers load came after the snapshot: the ``customer``
-    rows are the snapshot's.
+    :class:`~harmonia.store.models.CustomerVersion` in the snapshot's batches
+    (a version is a state a later batch replaced, under the batch that gave
+    it; the row of a customer no later batch changed is the snapshot's, and
+    is not read here). None when no customers load came after the snapshot:
+    the ``customer`` rows are the snapshot's.
 
     A customer changed later with no version in the snapshot (its row then
-    was never recorded: the 0750 upgrade recorded each row under its latest
-    batch only) keeps its row now.
+    was never recorded: a change before schema revision 0750 kept no state)
+    keeps its row now.
 
     Cost: one query on ``load_batch``; after a later load, one scan of the
     ``customer`` table (there is no index on its batches) and a lookup of

@@ -181,15 +181,18 @@ class CustomerAttributeHistory(SQLModel, table=True):
 
 
 class CustomerVersion(SQLModel, table=True):
-    """Each state a ``customer`` row took, under the load batch that gave it.
+    """Each state of a ``customer`` row that a later batch replaced, under the batch
+    that gave it.
 
-    The customers loader appends the row's new state (country and type
-    included) whenever a batch creates or changes it, so the table grows with
-    changes, not with loads. The row as of an input snapshot is its latest
-    version in the snapshot's batches (:func:`harmonia.store.history.changed_since`):
-    unlike the attribute history (per source record), this follows the row
-    itself, whichever system changed it. An erasure blanks the person's
-    versions as it blanks the row.
+    The current state is the row itself: when a batch changes a row, the
+    customers loader first appends the row as it was (country and type
+    included), so the table grows with changes, not with loads, and a first
+    load writes none. The row as of an input snapshot is the row when no
+    later batch changed it, else its latest version in the snapshot's
+    batches (:func:`harmonia.store.history.changed_since`): unlike the
+    attribute history (per source record), this follows the row itself,
+    whichever system changed it. An erasure blanks the person's versions as
+    it blanks the row.
     """
 
     __tablename__ = "customer_version"
