@@ -149,7 +149,7 @@ def _run_embedded(
                     database,
                     connection.cursor(),
                     query.cycle_id,
-                    "SELECT customer_id, inputs FROM assignments",
+                    query.inputs_struct("computed_assignments"),
                 )
             bulk.wait()
             bulk.analyze("assignment")

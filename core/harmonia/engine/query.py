@@ -279,6 +279,16 @@ class CycleQuery:
         coverage = self._coverage_columns("c")
         return f"SELECT {stored}, {inputs} AS inputs{coverage} FROM {computed} c"
 
+    def inputs_struct(self, computed: str) -> str:
+        """SQL: per row of ``computed`` (as :meth:`with_inputs_json` reads it), the
+        ``customer_id`` and its inputs as one struct, whose ``to_json`` is the ``inputs``
+        text :meth:`with_inputs_json` builds (how an inputs file keeps them)."""
+        fields = ", ".join(
+            f"{identifier(name)} := c.{identifier(_input_column(name))}"
+            for name in self._input_names()
+        )
+        return f"SELECT c.customer_id, struct_pack({fields}) AS inputs FROM {computed} c"
+
     def _input_names(self) -> list[str]:
         """The keys of an assignment's inputs: features, raw inputs, then the defaulted ones."""
         names = [f.name for f in self.spec.rule_set.features]

@@ -52,7 +52,8 @@ class FactTable:
     name: str
     load_kind: str  # the load batches' kind that writes it
     key: tuple[str, ...]
-    columns: tuple[tuple[str, str], ...]  # (name, DuckDB type), the key's first
+    #: (name, DuckDB type), the key's first; a type of None: as the writer's query gives it.
+    columns: tuple[tuple[str, str | None], ...]
     #: How a file's rows are sorted, so that a reader of one group (a therapy area)
     #: skips the other row groups: the rows of each group of these text columns of
     #: few distinct values together, by the integer ``sort_id`` within it (see
@@ -767,7 +768,9 @@ def _check_columns(duck: Any, table: str, files: Sequence[Path]) -> None:
 
 
 def _typed(fact: FactTable) -> str:
-    return ", ".join(f"CAST({name} AS {kind}) AS {name}" for name, kind in fact.columns)
+    return ", ".join(
+        name if kind is None else f"CAST({name} AS {kind}) AS {name}" for name, kind in fact.columns
+    )
 
 
 def _path_literal(path: Path) -> str:

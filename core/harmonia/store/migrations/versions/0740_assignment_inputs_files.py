@@ -95,7 +95,7 @@ def _files_to_rows(bind: sa.Connection) -> None:
     once the downgrade has committed, delete ``<database>.facts/assignment_input``."""
     from harmonia.compute import duckdb_connection
     from harmonia.sql import literal
-    from harmonia.store.assignments import cycle_folder
+    from harmonia.store.assignments import cycle_folder, inputs_text
     from harmonia.store.facts import facts_folder
 
     root = facts_folder(Path(bind.engine.url.database or ""))
@@ -113,7 +113,7 @@ def _files_to_rows(bind: sa.Connection) -> None:
                 )
             listed = ", ".join(literal(str(path)) for path in files)
             rows = duck.sql(
-                f"SELECT inputs, {int(cycle_id)}, customer_id FROM read_parquet([{listed}])"
+                f"SELECT {inputs_text()}, {int(cycle_id)}, customer_id FROM read_parquet([{listed}])"
             ).fetchall()
             bind.exec_driver_sql(
                 "UPDATE assignment SET inputs = ? WHERE cycle_id = ? AND customer_id = ?", rows
