@@ -207,7 +207,7 @@ def read_inputs(
                     continue
                 sql = transpile(queries[name], database.dialect)
                 batch = 500_000 if name in _NOT_NULL else None
-                _copy_in(connection.cursor(), name, bulk.stream(sql, batch_rows=batch))
+                copy_in(connection.cursor(), name, bulk.stream(sql, batch_rows=batch))
 
     # Facts kept as files are read by one reader, the largest first: their
     # views share one schema, which two DuckDB writers cannot change at once.
@@ -247,7 +247,7 @@ def previous_assignments(bulk: BulkConnection, query: CycleQuery) -> pa.Table:
     )
 
 
-def _copy_in(
+def copy_in(
     connection: Any,
     name: str,
     reader: pa.RecordBatchReader,
@@ -276,7 +276,7 @@ def _copy_previous(connection: Any, bulk: BulkConnection, query: CycleQuery) -> 
         f"SELECT {', '.join(held.names)} FROM assignment "
         f"WHERE cycle_id = {int(query.previous_cycle_id)}"
     )
-    _copy_in(connection, "assignment", rows, held, table="assignment_rows")
+    copy_in(connection, "assignment", rows, held, table="assignment_rows")
     listed = ", ".join(
         f"i.{stored.INPUTS}" if column == stored.INPUTS else f"a.{column}"
         for column in schema.names
@@ -374,7 +374,7 @@ def _stage_customers_as_of(
     connection = duckdb_connection()
     try:
         sql = transpile(query.input_queries()["customer"], bulk.dialect)
-        _copy_in(connection, "customer", bulk.stream(sql))
+        copy_in(connection, "customer", bulk.stream(sql))
         _customers_as_of(connection, query, changed)
         customers = connection.sql("SELECT * FROM customer").to_arrow_table()
     finally:
@@ -623,6 +623,32 @@ def plan_stored(database: Database, query: CycleQuery) -> tuple[pa.Table, pa.Tab
                 bulk.read(transpile(query.summary(stored, refined=True), bulk.dialect)),
             )
     inputs = query.input_queries()
+    connection = duckdb_connection()
+    try:
+        with BulkConnection(database, write=False) as bulk:
+            for name in ("customer", "golden_value", "identifier", "crosswalk"):
+                sql = transpile(inputs[name], database.dialect)
+                batch = 500_000 if name in _NOT_NULL else None
+                copy_in(connection, name, bulk.stream(sql, batch_rows=batch))
+            read_refined(bulk, connection, cycle_id)
+
+        def read(sql: str) -> pa.Table:
+            return connection.sql(sql).to_arrow_table()
+
+        return (
+            read(query.target_list("assignment", refined=True)),
+            read(query.summary("assignment", refined=True)),
+        )
+    finally:
+        connection.close()
+
+
+def read_refined(bulk: BulkConnection, connection: Any, cycle_id: int, scope: str = "") -> None:
+    """The cycle's stored assignments as refinement left them (the columns it changes
+    and planning reads) and its refinement scope, into DuckDB as the store names them:
+    ``assignment`` and ``refinement_scope``. ``scope``: an SQL condition on the scope's
+    rows ``s`` (only those customers are read)."""
+    cycle_id = int(cycle_id)
     # Every value given (an empty text, -1 calls, for NULL) so the driver types the
     # stream from its first batch; DuckDB puts the NULLs back.
     given = ", ".join(
@@ -635,37 +661,26 @@ def plan_stored(database: Database, query: CycleQuery) -> tuple[pa.Table, pa.Tab
         f"CAST(NULLIF({column}, {'-1' if kind == 'BIGINT' else chr(39) * 2}) AS {kind}) AS {column}"
         for column, kind in _PLANNED_COLUMNS.items()
     )
-    connection = duckdb_connection()
-    try:
-        with BulkConnection(database, write=False) as bulk:
-            for name in ("customer", "golden_value", "identifier", "crosswalk"):
-                sql = transpile(inputs[name], database.dialect)
-                batch = 500_000 if name in _NOT_NULL else None
-                _copy_in(connection, name, bulk.stream(sql, batch_rows=batch))
-            for name, sql, types in (
-                ("assignment", f"SELECT {given} FROM assignment", back),
-                (
-                    "refinement_scope",
-                    "SELECT cycle_id, customer_id, territory FROM refinement_scope",
-                    "CAST(cycle_id AS BIGINT) AS cycle_id, "
-                    "CAST(customer_id AS BIGINT) AS customer_id, "
-                    "CAST(territory AS VARCHAR) AS territory",
-                ),
-            ):
-                reader = bulk.stream(f"{sql} WHERE cycle_id = {cycle_id}", batch_rows=500_000)
-                connection.register("incoming", reader)
-                connection.execute(f"CREATE TABLE {name} AS SELECT {types} FROM incoming")
-                connection.unregister("incoming")
-
-        def read(sql: str) -> pa.Table:
-            return connection.sql(sql).to_arrow_table()
-
-        return (
-            read(query.target_list("assignment", refined=True)),
-            read(query.summary("assignment", refined=True)),
+    scoped = f"cycle_id = {cycle_id}"
+    if scope:
+        scoped += (
+            " AND customer_id IN (SELECT s.customer_id FROM refinement_scope s "
+            f"WHERE s.cycle_id = {cycle_id} AND {scope})"
         )
-    finally:
-        connection.close()
+    for name, sql, types in (
+        ("assignment", f"SELECT {given} FROM assignment", back),
+        (
+            "refinement_scope",
+            "SELECT cycle_id, customer_id, territory FROM refinement_scope",
+            "CAST(cycle_id AS BIGINT) AS cycle_id, "
+            "CAST(customer_id AS BIGINT) AS customer_id, "
+            "CAST(territory AS VARCHAR) AS territory",
+        ),
+    ):
+        reader = bulk.stream(f"{sql} WHERE {scoped}", batch_rows=500_000)
+        connection.register("incoming", reader)
+        connection.execute(f"CREATE TABLE {name} AS SELECT {types} FROM incoming")
+        connection.unregister("incoming")
 
 
 def _plan_in_database(bulk: BulkConnection, query: CycleQuery, computed: str) -> CycleOutputs:
