@@ -59,7 +59,7 @@ from harmonia.questionnaires.coverage import (
 from harmonia.questionnaires.scoring import profile_ctes
 from harmonia.sql import double, identifier, quote
 from harmonia.store.golden_values import OVERLAID, customer_values_sql
-from harmonia.store.identity import profiled, resolved_facts
+from harmonia.store.identity import profiled_rows, resolved_facts
 
 SQL_TYPES = {"text": "VARCHAR", "integer": "BIGINT", "number": "DOUBLE", "boolean": "BOOLEAN"}
 
@@ -301,10 +301,10 @@ class CycleQuery:
 
     def population(self) -> str:
         """SQL: the customers the cycle segments (its market's, those it may profile)."""
-        market = f"c.country = {quote(self.spec.country.code)} AND {profiled('c.id')}"
+        market = customer_values_sql(f"c.country = {quote(self.spec.country.code)}")
         return (
             "SELECT id AS customer_id, country, type, specialty, territory, postal_code, city "
-            f"FROM ({customer_values_sql(market)}) customer"
+            f"FROM ({profiled_rows(market)}) customer"
         )
 
     def _feature_ctes(self) -> Iterator[tuple[str, str]]:

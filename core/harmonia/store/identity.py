@@ -29,16 +29,33 @@ OBJECTING = (
     "LEFT JOIN customer_redirect objecting ON objecting.merged_id = objection.customer_id"
 )
 
+#: SQL: the ids a cycle may not profile (merged into another, or objecting), as ``id``.
+UNPROFILED = f"SELECT merged_id AS id FROM customer_redirect UNION ALL {OBJECTING}"
+
 #: SQL condition on a customer table's ``id``: a customer a cycle may profile
 #: (not merged into another, no objection by any of their ids).
-PROFILED = (
-    f"{{id}} NOT IN (SELECT merged_id FROM customer_redirect) AND {{id}} NOT IN ({OBJECTING})"
-)
+PROFILED = f"{{id}} NOT IN ({UNPROFILED})"
 
 
 def profiled(id_column: str = "id") -> str:
     """SQL: ``id_column`` names a customer a cycle may segment (see :data:`PROFILED`)."""
     return PROFILED.format(id=id_column)
+
+
+def profiled_rows(rows: str, id_column: str = "id") -> str:
+    """SQL: the rows of the query ``rows`` whose ``id_column`` a cycle may profile, as an
+    anti-join (the same rows as filtering them with :func:`profiled`).
+
+    Why: DuckDB estimates a ``NOT IN`` filter to keep a fifth of the rows, so a
+    cycle's population of 1M looked like 40k, and DuckDB built its hash tables
+    over the population's wide rows instead of over the features joined to it
+    (1M customers: the segmentation step ~10% slower). It estimates this
+    anti-join at the population's size.
+    """
+    return (
+        f"SELECT kept.* FROM ({rows}) kept LEFT JOIN ({UNPROFILED}) unprofiled "
+        f"ON unprofiled.id = kept.{id_column} WHERE unprofiled.id IS NULL"
+    )
 
 
 def survivor(id_column: str) -> str:

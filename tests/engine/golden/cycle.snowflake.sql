@@ -9,44 +9,50 @@ WITH population AS (
     city
   FROM (
     SELECT
-      c.id,
-      c.country,
-      c.type,
-      COALESCE(golden.first_name, c.first_name) AS first_name,
-      COALESCE(golden.last_name, c.last_name) AS last_name,
-      COALESCE(golden.specialty, c.specialty) AS specialty,
-      COALESCE(golden.postal_code, c.postal_code) AS postal_code,
-      COALESCE(golden.city, c.city) AS city,
-      COALESCE(golden.territory, c.territory) AS territory
-    FROM customer AS c
+      kept.*
+    FROM (
+      SELECT
+        c.id,
+        c.country,
+        c.type,
+        COALESCE(golden.first_name, c.first_name) AS first_name,
+        COALESCE(golden.last_name, c.last_name) AS last_name,
+        COALESCE(golden.specialty, c.specialty) AS specialty,
+        COALESCE(golden.postal_code, c.postal_code) AS postal_code,
+        COALESCE(golden.city, c.city) AS city,
+        COALESCE(golden.territory, c.territory) AS territory
+      FROM customer AS c
+      LEFT JOIN (
+        SELECT
+          g.customer_id,
+          MAX(CASE WHEN g.attribute = 'first_name' THEN g.value END) AS first_name,
+          MAX(CASE WHEN g.attribute = 'last_name' THEN g.value END) AS last_name,
+          MAX(CASE WHEN g.attribute = 'specialty' THEN g.value END) AS specialty,
+          MAX(CASE WHEN g.attribute = 'postal_code' THEN g.value END) AS postal_code,
+          MAX(CASE WHEN g.attribute = 'city' THEN g.value END) AS city,
+          MAX(CASE WHEN g.attribute = 'territory' THEN g.value END) AS territory
+        FROM golden_value AS g
+        GROUP BY
+          g.customer_id
+      ) AS golden
+        ON golden.customer_id = c.id
+      WHERE
+        c.country = 'NL'
+    ) AS kept
     LEFT JOIN (
       SELECT
-        g.customer_id,
-        MAX(CASE WHEN g.attribute = 'first_name' THEN g.value END) AS first_name,
-        MAX(CASE WHEN g.attribute = 'last_name' THEN g.value END) AS last_name,
-        MAX(CASE WHEN g.attribute = 'specialty' THEN g.value END) AS specialty,
-        MAX(CASE WHEN g.attribute = 'postal_code' THEN g.value END) AS postal_code,
-        MAX(CASE WHEN g.attribute = 'city' THEN g.value END) AS city,
-        MAX(CASE WHEN g.attribute = 'territory' THEN g.value END) AS territory
-      FROM golden_value AS g
-      GROUP BY
-        g.customer_id
-    ) AS golden
-      ON golden.customer_id = c.id
+        merged_id AS id
+      FROM customer_redirect
+      UNION ALL
+      SELECT
+        COALESCE(objecting.survivor_id, objection.customer_id) AS id
+      FROM objection
+      LEFT JOIN customer_redirect AS objecting
+        ON objecting.merged_id = objection.customer_id
+    ) AS unprofiled
+      ON unprofiled.id = kept.id
     WHERE
-      c.country = 'NL'
-      AND NOT c.id IN (
-        SELECT
-          merged_id
-        FROM customer_redirect
-      )
-      AND NOT c.id IN (
-        SELECT
-          COALESCE(objecting.survivor_id, objection.customer_id) AS id
-        FROM objection
-        LEFT JOIN customer_redirect AS objecting
-          ON objecting.merged_id = objection.customer_id
-      )
+      unprofiled.id IS NULL
   ) AS customer
 ), m_potential_latest_sum AS (
   SELECT
