@@ -34,7 +34,8 @@ def _dimension(name: str, items: list[str], bands: list[dict], **fields: Any) ->
 
 
 def probe_data() -> dict[str, Any]:
-    """a, b: 0-3 optional; gate: boolean, required; c: 1-3, asked when gate = true."""
+    """a, b: 0-3 optional; gate: boolean, required; c: 1-3, asked when gate = true;
+    kc: asked when the number k > 10, d: when the decimal d1 >= 0.5."""
     quarter = [option(code, score) for code, score in SCORES.items()]
     items = [
         _item("a", options=quarter),
@@ -50,6 +51,16 @@ def probe_data() -> dict[str, Any]:
         _item("k", "integer", min=0, max=20),
         _item("d1", "decimal", min=0, max=1),
         _item("d2", "decimal", min=0, max=1),
+        _item(
+            "kc",
+            options=[option("x", 1)],
+            enable_when=[{"item": "k", "operator": ">", "answer": 10}],
+        ),
+        _item(
+            "d",
+            options=[option("x", 1)],
+            enable_when=[{"item": "d1", "operator": ">=", "answer": 0.5}],
+        ),
     ]
     dimensions = [
         _dimension(
@@ -68,6 +79,18 @@ def probe_data() -> dict[str, Any]:
         _dimension("count", ["k"], [{"level": "low", "min": 0}, {"level": "high", "min": 10}]),
         _dimension(
             "tolerance", ["d1", "d2"], [{"level": "lo", "min": 0}, {"level": "hi", "min": 0.8}]
+        ),
+        _dimension(
+            "over_ten",
+            ["k", "kc"],
+            [{"level": "low", "min": 0}, {"level": "high", "min": 10}],
+            missing="unknown",
+        ),
+        _dimension(
+            "half",
+            ["d"],
+            [{"level": "no", "min": 0}, {"level": "yes", "min": 1}],
+            missing="unknown",
         ),
     ]
     return questionnaire_data(items=items, dimensions=dimensions)
@@ -99,6 +122,9 @@ RESPONSES: dict[int, tuple[str, str, dict[str, Any]]] = {
     ),
     11: ("2", "2026-03-01", {"gate": "false", "m": ["p"]}),
     12: ("1", "2026-03-01", {"gate": "false", "m": ["p"]}),
+    # Skip logic on numbers: kc is asked when k > 10, d when d1 >= 0.5.
+    13: ("1", "2026-03-01", {"gate": "false", "k": "5", "d1": "0.5", "d": "x"}),
+    14: ("1", "2026-03-01", {"gate": "false", "k": "12", "kc": "x", "d1": "0.25"}),
     20: ("0", "2026-03-01", {"a": "z", "gate": "false"}),  # a version nobody installed
 }
 # Customer 7: an older and a newer response in the window (the newer wins); 8: only a
@@ -159,11 +185,17 @@ EXPECTED: dict[int, dict[str, tuple]] = {
         "count": scored(12, "high"),
         "tolerance": scored(0.8, "hi"),  # 0.7 + 0.1 is 0.7999999999999999 in doubles
         "flag": scored(0, "no"),
+        "over_ten": INCOMPLETE,  # k = 12 enables kc, unanswered
+        "half": INCOMPLETE,  # d1 = 0.7 enables d, unanswered
     },
     7: main_expected((scored(0, "none"),) * 3, (scored(0, "none"),) * 3, (scored(0, "none"),) * 3),
     # Version 2 scores "p" 10, version 1 scores it 1: each with its own definition.
     11: {"multi": scored(10, "many")},
-    12: {"multi": scored(1, "few"), "count": INCOMPLETE},
+    12: {"multi": scored(1, "few"), "count": INCOMPLETE, "over_ten": INCOMPLETE},
+    # k = 5 disables kc; d1 = 0.5 is >= 0.5.
+    13: {"over_ten": scored(5, "low"), "half": scored(1, "yes")},
+    # k = 12 enables kc, answered; d1 = 0.25 disables d (nothing applicable).
+    14: {"over_ten": scored(13, "high"), "half": INCOMPLETE},
     20: {name: (None, None, "not_comparable") for name in ("sum_zero", "multi", "flag")},
 }
 

@@ -26,7 +26,7 @@ class AnswerRows(Protocol):
     def includes(self, item: Item, literal: str) -> str:
         """SQL: the row's answer is (or, for multiple choice, includes) ``literal``."""
 
-    def double(self, item: Item) -> str:
+    def number(self, item: Item) -> str:
         """SQL: the row's answer as a double (only evaluated on ``item``'s rows)."""
 
     def text(self, item: Item) -> str:
@@ -167,7 +167,7 @@ class StoredAnswers:
         # A multiple-choice answer is stored one row per selected option.
         return f"{self.value} = {literal}"
 
-    def double(self, item: Item) -> str:
+    def number(self, item: Item) -> str:
         return f"CAST({self.value} AS DOUBLE)"
 
     def text(self, item: Item) -> str:
