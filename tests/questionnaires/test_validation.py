@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from qhelpers import QuestionnairePack, build, customers, option, questionnaire_data
 
+from harmonia.questionnaires.skiplogic import SkipLogic, StoredAnswers
 from harmonia.store import Database
 from harmonia.store.bulk import BulkConnection
 from harmonia.testing import query_store
@@ -354,3 +355,41 @@ def test_skip_logic_of_more_items_than_one_word_holds(loaded, harmonia_database)
     found = rejected(harmonia_database)
     assert set(found) == {("gap", f"c{n}") for n in range(41, 70)}
     assert all("not asked" in reasons[0] for reasons in found.values())
+
+
+#: Answers to the numbers ``anyof`` is gated on (i > 50 or sc >= 4), at and around the bounds.
+NUMERIC_GATES = {
+    "lo": {"i": "50", "sc": "3"},
+    "hi": {"i": "51", "sc": "1"},
+    "sc4": {"sc": "4"},
+    "none": {},
+    "zero": {"i": "0", "sc": "3"},
+    "both": {"i": "100", "sc": "5"},
+}
+
+
+def test_scoring_judges_numeric_skip_logic_as_validation_did(loaded, harmonia_database):
+    """Validation (CheckedRows, over the batch) and scoring (StoredAnswers, over the
+    store) agree on which responses ask ``anyof``, gated on two numbers."""
+    loaded(
+        *(
+            (case, question, answer)
+            for case, given in NUMERIC_GATES.items()
+            for question, answer in [*given.items(), ("anyof", "x")]
+        )
+    )
+    validation = {case for case, question in stored(harmonia_database) if question == "anyof"}
+    logic = SkipLogic(StoredAnswers())
+    enabled = logic.enabled(CHECKS, CHECKS.item("anyof"))
+    flags = ", ".join(
+        f"MAX(CASE WHEN {predicate} THEN 1 ELSE 0 END) AS {alias}"
+        for alias, predicate in logic.predicates()
+    )
+    rows = query_store(
+        harmonia_database,
+        f"SELECT respondent, CASE WHEN {enabled} THEN 1 ELSE 0 END AS asked FROM ("
+        f"SELECT l.respondent, {flags} FROM response l "
+        "LEFT JOIN answer a ON a.response_id = l.id GROUP BY l.respondent) flags",
+    )
+    scoring = {row["respondent"] for row in rows if row["asked"]}
+    assert validation == scoring == {"hi", "sc4", "both"}
