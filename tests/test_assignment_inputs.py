@@ -439,3 +439,52 @@ def test_a_downgrade_puts_a_cycles_inputs_struct_back_as_their_json_text(
             f"SELECT customer_id, inputs FROM assignment WHERE cycle_id = {first}"
         ).fetchall()
     assert sorted(tuple(row) for row in rows) == expected
+
+
+def test_struct_and_text_inputs_files_mix_across_the_cycles_of_one_store(
+    h1: str, tiny: Catalog, tmp_path: Path
+) -> None:
+    """The embedded engine writes a struct, the in-database one JSON text (as every file
+    before 7e064c3): a store holds both, and pull-through, erasure and the downgrade read
+    either as the other."""
+    from alembic import command
+
+    from harmonia.master.privacy import erase
+
+    engines = ["duckdb", "database", "duckdb", "database"]
+    ids = [cycle(h1, tiny, tmp_path / str(n), engine) for n, engine in enumerate(engines)]
+    kinds = [
+        duckdb.sql(f"SELECT typeof(inputs) FROM read_parquet('{inputs_files(h1)[id][0]}') LIMIT 1")
+        .fetchall()[0][0]
+        .split("(")[0]
+        for id in ids
+    ]
+    assert kinds == ["STRUCT", "VARCHAR", "STRUCT", "VARCHAR"]
+
+    def stored() -> list[list[dict[str, Any]]]:
+        return [
+            query(h1, f"SELECT {COLUMNS} FROM assignment WHERE cycle_id = {id} ORDER BY 1")
+            for id in ids
+        ]
+
+    # Each cycle pulls through the previous one's inputs whatever kind its file is.
+    first, *others = stored()
+    assert first and all(rows == first for rows in others)
+    erased = first[0]["customer_id"]
+    assert erase(Database(h1), erased, actor="dpo").removed["assignment_input"] == len(ids)
+    first, *others = stored()
+    assert erased not in {row["customer_id"] for row in first}
+    assert first and all(rows == first for rows in others)
+    database = Database(h1)
+    config = database._alembic_config()
+    with database.engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.downgrade(config, "0730")
+        in_table = [
+            connection.exec_driver_sql(
+                f"SELECT customer_id, inputs FROM assignment WHERE cycle_id = {id} ORDER BY 1"
+            ).fetchall()
+            for id in ids
+        ]
+    expected = [(row["customer_id"], row["inputs"]) for row in first]
+    assert all([tuple(row) for row in rows] == expected for rows in in_table)
