@@ -5,6 +5,7 @@ Parquet file an erasure reaches (``harmonia.files.remove_rows``) are rewritten w
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -54,6 +55,7 @@ def test_a_file_without_a_matching_row_is_not_rewritten(tmp_path: Path) -> None:
 
     assert rewrite_without(path, _reader(path), "customer_id = 9", never) == 0
     assert (path.stat().st_mtime_ns, path.stat().st_ino) == before
+    assert [p.name for p in tmp_path.iterdir()] == [path.name], "nothing created beside it"
 
 
 def test_two_rewrites_of_one_file_at_once_both_take_effect(tmp_path: Path) -> None:
@@ -156,3 +158,71 @@ def test_a_rewrite_killed_before_its_rename_leaves_the_old_file(tmp_path: Path) 
     assert rewrite_without(path, _reader(path), "customer_id = 3", _copy) == 1
     assert _ids(path) == [1, 2]
     assert sorted(p.name for p in tmp_path.iterdir()) == [REWRITE_LOCK, path.name]
+
+
+_REMOVE_ROWS = """
+import sys
+from pathlib import Path
+from harmonia.files import remove_rows
+
+print(remove_rows(Path(sys.argv[1]), lambda columns: "customer_id = '9'"))
+"""
+
+_ROOT = os.geteuid() == 0
+_SETPRIV = shutil.which("setpriv")
+#: Root without capabilities: uid 0 left with the permissions of any other user.
+_UNPRIVILEGED = [_SETPRIV, "--inh-caps=-all", "--bounding-set=-all"] if _ROOT else []
+
+
+def _remove_rows_unprivileged(path: Path) -> subprocess.CompletedProcess[str]:
+    """``harmonia.files.remove_rows`` of customer 9 in a process that the file
+    permissions bind (as root: without capabilities)."""
+    return subprocess.run(
+        [*_UNPRIVILEGED, sys.executable, "-c", _REMOVE_ROWS, str(path)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
+    )
+
+
+@pytest.mark.skipif(
+    not (_ROOT and _SETPRIV), reason="needs root and setpriv to act as two OS users"
+)
+def test_a_second_os_user_erases_from_a_folder_shared_with_the_first(tmp_path: Path) -> None:
+    """The first user's erasure leaves the folder's lock file; the second user may not
+    write that file, yet takes the lock and erases (the lock file used to be opened
+    for writing: EACCES, and the person stayed in the export)."""
+    shared = tmp_path / "shared"
+    shared.mkdir(mode=0o1777)
+    shared.chmod(0o1777)  # a team's share: sticky, writable by all
+    path = shared / "export.csv"
+    path.write_text("customer_id;name\n1;a\n9;b\n")
+    path.chmod(0o666)
+    first = _remove_rows_unprivileged(path)
+    assert (first.returncode, first.stdout.strip()) == (0, "1"), first.stderr
+    lock = shared / REWRITE_LOCK
+    assert lock.stat().st_mode & 0o777 == 0o666, "whatever the umask"
+    nobody = 65534
+    os.chown(lock, nobody, nobody)  # the first erasure was another user's,
+    lock.chmod(0o644)  # by a version that left the lock to the umask
+
+    path.write_text("customer_id;name\n1;a\n9;b\n")
+    second = _remove_rows_unprivileged(path)
+    assert (second.returncode, second.stdout.strip()) == (0, "1"), second.stderr
+    assert path.read_text().split() == ["customer_id;name", "1;a"]
+
+
+@pytest.mark.skipif(_ROOT and not _SETPRIV, reason="root needs setpriv to be bound by modes")
+def test_a_folder_we_may_only_read_without_the_person_is_left_alone(tmp_path: Path) -> None:
+    """Nothing to remove: 0, and no lock file asked of a folder we may not write
+    (a share we may only read used to fail the erasure with EACCES)."""
+    path = tmp_path / "export.csv"
+    path.write_text("customer_id;name\n1;a\n2;b\n")
+    tmp_path.chmod(0o555)
+    try:
+        erased = _remove_rows_unprivileged(path)
+    finally:
+        tmp_path.chmod(0o755)
+    assert (erased.returncode, erased.stdout.strip()) == (0, "0"), erased.stderr
+    assert [p.name for p in tmp_path.iterdir()] == [path.name]

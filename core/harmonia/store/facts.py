@@ -704,31 +704,44 @@ RowsWriter = Callable[[Any, str, Path], None]
 
 def rewrite_without(path: Path, reader: str, condition: str, write: RowsWriter) -> int:
     """Replace the file ``path`` whole, durably, by one without the rows matching the
-    DuckDB ``condition``; returns how many went (none: the file is left untouched).
+    DuckDB ``condition``; returns how many went (none: the file and its folder are
+    left untouched, so a folder we may only read is fine when nothing matches).
 
     ``reader`` is the DuckDB relation that reads the file; ``write`` writes the
     rows kept, in the file's format, to a temporary name beside it, which then
     replaces it (:func:`replace_durably`): a process killed at any moment leaves
     the old file or the new one. Erasures and objections rewrite files this way.
 
-    Why the folder's lock, held from the count to the rename: two rewrites of
-    one file at once would each copy it as it was, and the second rename would
-    bring back the rows the first removed. The temporary name is this
-    process's; one left by a process killed under the lock is removed here.
+    Why the folder's lock, held from a second count to the rename: two rewrites
+    of one file at once would each copy it as it was, and the second rename
+    would bring back the rows the first removed. The first count, without the
+    lock, only spares files without a matching row (rewrites only remove rows,
+    so none can appear meanwhile). The lock file stays in the folder (an empty
+    hidden file; loads and globs skip it): removing it would let a rewrite
+    waiting on the old one and a new one on a fresh file run at once. The
+    temporary name is this process's; one left by a process killed under the
+    lock, or by a version that named it ``.rewriting`` alone, is removed here.
     """
     import fcntl
 
     from harmonia.compute import duckdb_connection
 
     temporary = path.with_name(f"{path.name}.rewriting-{os.getpid()}")
-    with (path.parent / REWRITE_LOCK).open("a") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
+    found = f"SELECT COUNT(*) FROM {reader} WHERE {condition}"
+    duck = duckdb_connection()
+    try:
+        ((removed,),) = duck.sql(found).fetchall()
+        if not removed:
+            return 0
+        lock = _open_rewrite_lock(path.parent)
         try:
-            for abandoned in path.parent.glob(f"{glob.escape(path.name)}.rewriting-*"):
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            for abandoned in (
+                path.with_name(f"{path.name}.rewriting"),
+                *path.parent.glob(f"{glob.escape(path.name)}.rewriting-*"),
+            ):
                 abandoned.unlink(missing_ok=True)
-            duck = duckdb_connection()
             try:
-                found = f"SELECT COUNT(*) FROM {reader} WHERE {condition}"
                 ((removed,),) = duck.sql(found).fetchall()
                 if not removed:
                     return 0
@@ -737,12 +750,33 @@ def rewrite_without(path: Path, reader: str, condition: str, write: RowsWriter) 
             except BaseException:
                 temporary.unlink(missing_ok=True)
                 raise
-            finally:
-                duck.close()
             replace_durably(temporary, path)
         finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
+            os.close(lock)  # releases the flock
+    finally:
+        duck.close()
     return int(removed)
+
+
+def _open_rewrite_lock(folder: Path) -> int:
+    """A descriptor of ``folder``'s rewrite lock, created readable and writable by all.
+
+    flock needs only a descriptor, not write access, so a lock file another OS
+    user created in a shared folder is opened for reading (a team's export
+    share: every user's erasure must get through). Writable where possible
+    all the same: over NFS, flock is a POSIX lock, whose LOCK_EX wants one.
+    """
+    lock = folder / REWRITE_LOCK
+    try:
+        descriptor = os.open(lock, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o666)
+        os.fchmod(descriptor, 0o666)  # whatever the umask: another user must open it
+        return descriptor
+    except FileExistsError:
+        pass
+    try:
+        return os.open(lock, os.O_RDWR)
+    except PermissionError:
+        return os.open(lock, os.O_RDONLY)
 
 
 def _check_columns(duck: Any, table: str, files: Sequence[Path]) -> None:
