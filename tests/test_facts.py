@@ -626,9 +626,9 @@ def test_postgres_keeps_metrics_as_a_table_and_refuses_as_of(
 
 
 def test_a_batch_file_holds_each_area_and_metric_together_by_customer(tmp_path: Path) -> None:
-    """Readers of one therapy area skip the other row groups: each (area, metric)'s rows
-    are together, by customer (the groups in any order); the query runs once, and a
-    query without rows leaves no file nor folder behind."""
+    """Readers of one therapy area skip the other row groups: an area's rows are
+    together, in area order, each (area, metric)'s together by customer; the query
+    runs once, and a query without rows leaves no file nor folder behind."""
     import duckdb
 
     from harmonia.store.facts import write_batch_file
@@ -648,15 +648,11 @@ def test_a_batch_file_holds_each_area_and_metric_together_by_customer(tmp_path: 
     written = duck.execute(
         f"SELECT therapy_area, metric, customer_id FROM read_parquet('{part}')"
     ).fetchall()
-    groups = [(area, metric) for area, metric, _ in written]
-    assert sorted(set(groups)) == [
-        ("cardiology", "trx"),
-        ("oncology", "potential"),
-        ("oncology", "trx"),
-    ]
-    # together: a group never comes back once another began
-    assert len([g for i, g in enumerate(groups) if i == 0 or groups[i - 1] != g]) == 3
-    customers = {group: [c for a, m, c in written if (a, m) == group] for group in set(groups)}
+    assert [area for area, _, _ in written] == ["cardiology"] * 2 + ["oncology"] * 3
+    customers = {
+        (area, metric): [c for a, m, c in written if (a, m) == (area, metric)]
+        for area, metric, _ in written
+    }
     assert customers == {
         ("cardiology", "trx"): [2, 9],
         ("oncology", "potential"): [3],
@@ -665,6 +661,50 @@ def test_a_batch_file_holds_each_area_and_metric_together_by_customer(tmp_path: 
     empty = tmp_path / "metric" / "batch=10"
     assert write_batch_file(duck, empty, "metric", f"{rows} WHERE false") == 0
     assert not empty.exists() and list(folder.glob("*")) == [part]
+
+
+def test_a_reader_of_one_area_reads_only_its_row_groups(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Revload SHOULD-1: ordered by a hash of (area, metric), an area of several
+    metrics was scattered over the file, so each row group's min/max spanned most
+    areas and `WHERE therapy_area = X` read nearly all of them. Now an area's rows
+    are contiguous and in area order: a row group's min/max spans only the areas
+    it holds; within an area, each metric's rows together by customer."""
+    import duckdb
+
+    from harmonia.store import facts
+
+    options = facts.parquet_options
+    monkeypatch.setattr(facts, "parquet_options", lambda f: f"{options(f)}, ROW_GROUP_SIZE 2048")
+    duck = duckdb.connect()
+    rows = (
+        "SELECT 'area' || a AS therapy_area, 'metric' || m AS metric, c AS customer_id, "
+        "'2026' AS period, 24312 AS first_month, 24323 AS last_month, 1.0 AS value, "
+        "9 AS batch_id FROM range(8) x(a), range(6) y(m), range(1000) z(c) ORDER BY c DESC"
+    )
+    part = tmp_path / "metric" / "batch=9"
+    assert facts.write_batch_file(duck, part, "metric", rows) == 48_000
+    files = f"read_parquet('{part}/*.parquet')"
+    written = duck.execute(f"SELECT therapy_area, metric, customer_id FROM {files}").fetchall()
+    areas = [area for area, _, _ in written]
+    assert areas == sorted(areas)
+    groups = [(area, metric) for area, metric, _ in written]
+    starts = [g for i, g in enumerate(groups) if i == 0 or groups[i - 1] != g]
+    assert len(starts) == len(set(starts)) == 48  # each (area, metric) together
+    assert all(
+        customers == list(range(1000))
+        for customers in ([c for a, m, c in written if (a, m) == group] for group in starts[:3])
+    )
+    spans = duck.execute(
+        "SELECT row_group_id, stats_min_value, stats_max_value FROM parquet_metadata("
+        f"'{part}/*.parquet') WHERE path_in_schema = 'therapy_area'"
+    ).fetchall()
+    assert len(spans) > 8
+    for area in sorted(set(areas)):
+        read = [group for group, low, high in spans if low <= area <= high]
+        # the row groups holding its 6000 rows, at most one more at each border
+        assert len(read) <= 6000 // 2048 + 2, (area, read)
 
 
 def test_a_write_without_rows_leaves_the_folders_another_load_made_meanwhile(
