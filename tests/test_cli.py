@@ -627,3 +627,24 @@ def test_demo_end_to_end_on_postgresql(
     assert counts == {"customer": 300, "cycle": 2, "assignment": 600}
     listed = harmonia_cli("--database", postgres_url, "cycle", "list", "--json")
     assert [c["engine"] for c in json.loads(listed.stdout)] == ["database", "database"]
+
+
+def test_duckdb_out_of_memory_is_a_message_naming_the_setting(
+    harmonia_cli: Callable, tiny: Catalog, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A universe larger than DuckDB's memory limit ends in what to set, not a traceback."""
+    loaded = harmonia_cli("load", str(tiny_market.DATA / "h1"), "--country", "NL")
+    assert loaded.exit_code == 0, loaded.output
+    monkeypatch.setenv("HARMONIA_MEMORY_LIMIT", "1MB")
+    result = harmonia_cli("cycle", "run", "-c", "NL", "-t", "cardiology")
+    assert result.exit_code == 1, result.output
+    assert "ran out of memory at its limit of 1MB" in result.output
+    assert "set HARMONIA_MEMORY_LIMIT to a larger size" in result.output
+    assert "Traceback" not in result.output
+    monkeypatch.setenv("HARMONIA_MEMORY_LIMIT", "lots")
+    result = harmonia_cli("cycle", "run", "-c", "NL", "-t", "cardiology")
+    assert result.exit_code == 1, result.output
+    assert "HARMONIA_MEMORY_LIMIT=lots is not a memory size" in result.output
+    assert "Traceback" not in result.output
+    monkeypatch.delenv("HARMONIA_MEMORY_LIMIT")
+    assert harmonia_cli("cycle", "run", "-c", "NL", "-t", "cardiology").exit_code == 0

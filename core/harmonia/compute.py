@@ -2,19 +2,55 @@
 
 from __future__ import annotations
 
+import os
 import threading
 from typing import Any
 
+from harmonia.errors import ConfigError
+
 #: DuckDB spills to disk beyond this, so a 10M-customer load or cycle stays
-#: within a few GB however large the universe.
+#: within a few GB however large the universe. ``HARMONIA_MEMORY_LIMIT``
+#: (``8GB``, ``512MB``) sets another where a machine has more or less to give.
 MEMORY_LIMIT = "4GB"
+MEMORY_LIMIT_ENV = "HARMONIA_MEMORY_LIMIT"
+
+
+def memory_limit() -> str:
+    """DuckDB's memory limit: :data:`MEMORY_LIMIT_ENV` where set, else :data:`MEMORY_LIMIT`."""
+    return os.environ.get(MEMORY_LIMIT_ENV, "").strip() or MEMORY_LIMIT
 
 
 def duckdb_connection() -> Any:
     """A fresh in-memory DuckDB connection with harmonia's limits."""
     import duckdb
 
-    return duckdb.connect(config={"memory_limit": MEMORY_LIMIT})
+    limit = memory_limit()
+    try:
+        return duckdb.connect(config={"memory_limit": limit})
+    except duckdb.Error as error:  # an in-memory database refuses only a bad setting
+        raise ConfigError(
+            f"{MEMORY_LIMIT_ENV}={limit} is not a memory size ({error})",
+            where="environment",
+            fix=f"set it like 8GB or 512MB, or unset it for the default {MEMORY_LIMIT}",
+        ) from None
+
+
+def out_of_memory_error(error: BaseException) -> ConfigError | None:
+    """The user's view of DuckDB running out of memory during ``error``'s work, else None."""
+    import duckdb
+
+    seen: BaseException | None = error
+    while seen is not None:
+        if isinstance(seen, duckdb.OutOfMemoryException):
+            return ConfigError(
+                f"the embedded engine (DuckDB) ran out of memory at its limit of {memory_limit()}: "
+                "this command stopped and kept nothing of what it was computing",
+                where=MEMORY_LIMIT_ENV,
+                fix=f"set {MEMORY_LIMIT_ENV} to a larger size the machine has free (e.g. 8GB) "
+                "and run the command again",
+            )
+        seen = seen.__cause__ or seen.__context__
+    return None
 
 
 _scratch = threading.local()

@@ -197,11 +197,16 @@ class Harmonia:
 
     def user_error(self, error: BaseException) -> ConfigError | None:
         """``error`` as the user's to fix when the store refused what they asked
-        (a database they may read but not write, a full disk), else None: a bug of harmonia."""
+        (a database they may read but not write, a full disk, DuckDB's memory limit), else None: a bug of harmonia."""
+        from harmonia.compute import out_of_memory_error
         from harmonia.store.database import disk_full_error, read_only_error
 
         # A full disk first: SQLite may then also say it cannot open a file.
-        return disk_full_error(error, self.database) or read_only_error(error, self.database)
+        return (
+            disk_full_error(error, self.database)
+            or read_only_error(error, self.database)
+            or out_of_memory_error(error)
+        )
 
     def with_database(self, database: str) -> Harmonia:
         """The same application over another database."""
