@@ -6,7 +6,7 @@ import os
 import threading
 from typing import Any
 
-from harmonia.errors import ConfigError
+from harmonia.errors import ConfigError, causes
 
 #: DuckDB spills to disk beyond this, so a 10M-customer load or cycle stays
 #: within a few GB however large the universe. ``HARMONIA_MEMORY_LIMIT``
@@ -39,8 +39,7 @@ def out_of_memory_error(error: BaseException) -> ConfigError | None:
     """The user's view of DuckDB running out of memory during ``error``'s work, else None."""
     import duckdb
 
-    seen: BaseException | None = error
-    while seen is not None:
+    for seen in causes(error):
         if isinstance(seen, duckdb.OutOfMemoryException):
             return ConfigError(
                 f"the embedded engine (DuckDB) ran out of memory at its limit of {memory_limit()}: "
@@ -49,7 +48,6 @@ def out_of_memory_error(error: BaseException) -> ConfigError | None:
                 fix=f"set {MEMORY_LIMIT_ENV} to a larger size the machine has free (e.g. 8GB) "
                 "and run the command again",
             )
-        seen = seen.__cause__ or seen.__context__
     return None
 
 

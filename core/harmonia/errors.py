@@ -8,7 +8,7 @@ traceback; anything else is a bug in harmonia and keeps its traceback.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 
 import attrs
 
@@ -137,3 +137,11 @@ class PathError(HarmoniaError):
             fix="give a path whose folders exist (or can be created), that is not an "
             "existing file where a folder is needed, and that you may write to",
         )
+
+
+def causes(error: BaseException) -> Iterator[BaseException]:
+    """``error``, then what caused it, and so on: where a driver's own error hides."""
+    seen: BaseException | None = error
+    while seen is not None:
+        yield seen
+        seen = seen.__cause__ or seen.__context__

@@ -24,7 +24,7 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.pool import NullPool
 from sqlmodel import Session
 
-from harmonia.errors import ConfigError
+from harmonia.errors import ConfigError, causes
 from harmonia.store.url import resolve_url
 
 #: The newest migration's revision. Kept here so that opening a database does
@@ -208,8 +208,7 @@ _READ_ONLY = re.compile(
 
 def read_only_error(error: BaseException, database: Database) -> ConfigError | None:
     """The user's view of a write the store refused because it is read-only, else None."""
-    seen: BaseException | None = error
-    while seen is not None:
+    for seen in causes(error):
         if not isinstance(seen, OSError) and _READ_ONLY.search(str(seen)):
             reason = str(seen).strip().splitlines()[0]
             reason = reason.split(") ", 1)[-1] if reason.startswith("(") else reason
@@ -220,7 +219,6 @@ def read_only_error(error: BaseException, database: Database) -> ConfigError | N
                 "(SQLite writes a journal beside the file), or point --database at a "
                 "writable copy; reading commands (list, show, explain) work as they are",
             )
-        seen = seen.__cause__ or seen.__context__
     return None
 
 
@@ -238,14 +236,12 @@ _ALMOST_FULL = 1 << 20
 
 def disk_full_error(error: BaseException, database: Database) -> ConfigError | None:
     """The user's view of a write that failed because the disk is full, else None."""
-    seen: BaseException | None = error
-    while seen is not None:
+    for seen in causes(error):
         if (isinstance(seen, OSError) and seen.errno in _FULL_ERRNOS) or (
             match := _DISK_FULL.search(str(seen))
         ):
             reason = os.strerror(seen.errno) if isinstance(seen, OSError) else match.group(0)
             return full_disk(database.display_url, reason)
-        seen = seen.__cause__ or seen.__context__
     return None
 
 
