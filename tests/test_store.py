@@ -287,3 +287,21 @@ def test_the_schema_revision_constant_is_alembic_head(harmonia_database: str) ->
     from harmonia.store.database import SCHEMA_REVISION
 
     assert Database(harmonia_database).head_revision() == SCHEMA_REVISION
+
+
+def test_a_bounded_stream_is_typed_by_its_schema(harmonia_database: str) -> None:
+    """SQLite's driver types a stream from its first batch: a column NULL there reads as
+    integers, and a text after it would fail the stream. Its schema types it right."""
+    database = Database(harmonia_database)
+    names = [None, None, "a", "", None]
+    with BulkConnection(database) as bulk:
+        values = " UNION ALL ".join(
+            f"SELECT {i} AS n, {'NULL' if name is None else repr(name)} AS name"
+            for i, name in enumerate(names)
+        )
+        schema = pa.schema([("n", pa.int64()), ("name", pa.string())])
+        stream = bulk.stream(f"SELECT * FROM ({values}) ORDER BY n", batch_rows=2, schema=schema)
+        batches = list(stream)
+    assert stream.schema == schema
+    assert [batch.num_rows for batch in batches] == [1, 2, 2]
+    assert pa.Table.from_batches(batches).column("name").to_pylist() == names

@@ -3,10 +3,12 @@ and gives exactly what the store's own query gives (rows, values and order)."""
 
 from __future__ import annotations
 
+import duckdb
 from field_market import ask
 from sqlalchemy import text
 
 from harmonia import Harmonia
+from harmonia.engine.backends import read_refined
 from harmonia.refinement.snapshot import proposal, proposal_sql
 from harmonia.store.bulk import BulkConnection
 
@@ -54,3 +56,26 @@ def test_the_proposal_is_what_the_store_s_query_gives(feedback: tuple[Harmonia, 
             assert expected  # every case has rows to compare
     t1 = proposal(app.database, record, "T1", None, targeted, goals)
     assert 6 in t1.column("harmonia_id").to_pylist()  # the account accepted onto T1
+
+
+def test_the_store_s_slices_are_read_as_stored(feedback: tuple[Harmonia, int]) -> None:
+    """An empty text and -1 calls stored come back as themselves, a NULL as NULL."""
+    app, cycle = feedback
+    with app.database.engine.begin() as connection:
+        for change, customer_id in (
+            ("needs = '', refined_goal = -1, refined_territory = ''", 1),
+            ("tier = NULL, refined_goal = NULL, refined_territory = NULL", 2),
+            ("refined_target = '', origin = ''", 3),
+        ):
+            connection.execute(
+                text(f"UPDATE assignment SET {change} WHERE customer_id = {customer_id}")
+            )
+    columns = "cycle_id, customer_id, segment, final_segment, origin, needs, tier, "
+    columns += "refined_target, refined_goal, refined_territory"
+    stored = f"SELECT {columns} FROM assignment WHERE cycle_id = {cycle} ORDER BY customer_id"
+    with BulkConnection(app.database, write=False) as bulk:
+        expected = bulk.read(stored).to_pylist()
+        duck = duckdb.connect()
+        read_refined(bulk, duck, cycle)
+    assert duck.sql(stored).to_arrow_table().to_pylist() == expected
+    assert expected[0]["needs"] == "" and expected[0]["refined_goal"] == -1

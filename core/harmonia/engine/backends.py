@@ -589,20 +589,26 @@ def plan_outputs(read: Callable[[str], pa.Table], query: CycleQuery, computed: s
     )
 
 
-#: The stored assignment columns the refined target list and summary read, and their
-#: DuckDB types (SQLite gives each as text or a number, never NULL: see plan_stored).
-_PLANNED_COLUMNS = {
-    "cycle_id": "BIGINT",
-    "customer_id": "BIGINT",
-    "segment": "VARCHAR",
-    "final_segment": "VARCHAR",
-    "origin": "VARCHAR",
-    "needs": "VARCHAR",
-    "tier": "VARCHAR",
-    "refined_target": "VARCHAR",
-    "refined_goal": "BIGINT",
-    "refined_territory": "VARCHAR",
-}
+#: The stored assignment columns the refined target list and summary read, typed.
+_PLANNED = pa.schema(
+    [
+        ("cycle_id", pa.int64()),
+        ("customer_id", pa.int64()),
+        ("segment", pa.string()),
+        ("final_segment", pa.string()),
+        ("origin", pa.string()),
+        ("needs", pa.string()),
+        ("tier", pa.string()),
+        ("refined_target", pa.string()),
+        ("refined_goal", pa.int64()),
+        ("refined_territory", pa.string()),
+    ]
+)
+
+#: What refinement reads of the cycle's scope, typed.
+_SCOPE = pa.schema(
+    [("cycle_id", pa.int64()), ("customer_id", pa.int64()), ("territory", pa.string())]
+)
 
 
 def plan_stored(database: Database, query: CycleQuery) -> tuple[pa.Table, pa.Table]:
@@ -649,38 +655,15 @@ def read_refined(bulk: BulkConnection, connection: Any, cycle_id: int, scope: st
     ``assignment`` and ``refinement_scope``. ``scope``: an SQL condition on the scope's
     rows ``s`` (only those customers are read)."""
     cycle_id = int(cycle_id)
-    # Every value given (an empty text, -1 calls, for NULL) so the driver types the
-    # stream from its first batch; DuckDB puts the NULLs back.
-    given = ", ".join(
-        f"COALESCE({column}, -1) AS {column}"
-        if kind == "BIGINT"
-        else f"COALESCE({column}, '') AS {column}"
-        for column, kind in _PLANNED_COLUMNS.items()
-    )
-    back = ", ".join(
-        f"CAST(NULLIF({column}, {'-1' if kind == 'BIGINT' else chr(39) * 2}) AS {kind}) AS {column}"
-        for column, kind in _PLANNED_COLUMNS.items()
-    )
     scoped = f"cycle_id = {cycle_id}"
     if scope:
         scoped += (
             " AND customer_id IN (SELECT s.customer_id FROM refinement_scope s "
             f"WHERE s.cycle_id = {cycle_id} AND {scope})"
         )
-    for name, sql, types in (
-        ("assignment", f"SELECT {given} FROM assignment", back),
-        (
-            "refinement_scope",
-            "SELECT cycle_id, customer_id, territory FROM refinement_scope",
-            "CAST(cycle_id AS BIGINT) AS cycle_id, "
-            "CAST(customer_id AS BIGINT) AS customer_id, "
-            "CAST(territory AS VARCHAR) AS territory",
-        ),
-    ):
-        reader = bulk.stream(f"{sql} WHERE {scoped}", batch_rows=500_000)
-        connection.register("incoming", reader)
-        connection.execute(f"CREATE TABLE {name} AS SELECT {types} FROM incoming")
-        connection.unregister("incoming")
+    for name, schema in (("assignment", _PLANNED), ("refinement_scope", _SCOPE)):
+        sql = f"SELECT {', '.join(schema.names)} FROM {name} WHERE {scoped}"
+        copy_in(connection, name, bulk.stream(sql, batch_rows=500_000, schema=schema), schema)
 
 
 def _plan_in_database(bulk: BulkConnection, query: CycleQuery, computed: str) -> CycleOutputs:

@@ -14,6 +14,7 @@ numbers, text and NULL, all produced by harmonia itself.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from types import TracebackType
 from typing import Any
@@ -151,26 +152,36 @@ class BulkConnection:
         self._cursor.execute(sql)
         return self._cursor.fetch_arrow_table()
 
-    def stream(self, sql: str, *, batch_rows: int | None = None) -> pa.RecordBatchReader:
+    def stream(
+        self, sql: str, *, batch_rows: int | None = None, schema: pa.Schema | None = None
+    ) -> pa.RecordBatchReader:
         """A query's result as a stream of record batches (read before the next statement).
 
         ``batch_rows`` bounds the memory a large result takes on SQLite, where
-        the driver infers types from a batch's values: give it only for
-        queries whose columns are never NULL.
+        the driver infers types from a batch's values (a column of NULLs only
+        reads as integers, and a text after it fails the stream): give it with
+        ``schema``, the result's Arrow types, unless its columns are never NULL.
         """
         self.wait()
-        if self.dialect == "sqlite" and batch_rows:
+        bounded = self.dialect == "sqlite" and batch_rows
+        typed = bounded and schema is not None
+        if typed:
+            # Why: a first row of the schema's types makes the driver type the stream
+            # right, whatever the first batch holds; it is dropped from the stream.
+            sql = f"SELECT {_typing_row(schema)} UNION ALL SELECT * FROM ({sql})"
+        if bounded:
             self._cursor.adbc_statement.set_options(
                 **{"adbc.sqlite.query.batch_rows": str(batch_rows)}
             )
         try:
             self._cursor.execute(sql)
         finally:
-            if self.dialect == "sqlite" and batch_rows:
+            if bounded:
                 self._cursor.adbc_statement.set_options(
                     **{"adbc.sqlite.query.batch_rows": "1000000000"}
                 )
-        return self._cursor.fetch_record_batch()
+        reader = self._cursor.fetch_record_batch()
+        return _after_first_row(reader) if typed else reader
 
     def scalar(self, sql: str) -> Any:
         self.wait()
@@ -306,3 +317,32 @@ class BulkConnection:
                 f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
                 f"(SELECT COALESCE(MAX(id), 1) FROM {table}))"
             )
+
+
+def _typing_row(schema: pa.Schema) -> str:
+    """A row of SQLite values of ``schema``'s types, named as its columns."""
+    values = []
+    for field in schema:
+        if pa.types.is_integer(field.type):
+            value = "0"
+        elif pa.types.is_floating(field.type):
+            value = "0.0"
+        elif pa.types.is_string(field.type) or pa.types.is_large_string(field.type):
+            value = "''"
+        else:
+            raise TypeError(f"no SQLite value types a stream's column as {field.type}")
+        values.append(f"{value} AS {field.name}")
+    return ", ".join(values)
+
+
+def _after_first_row(reader: pa.RecordBatchReader) -> pa.RecordBatchReader:
+    """``reader``'s stream without its first row (SQLite gives a UNION ALL's rows in order)."""
+
+    def batches() -> Iterator[pa.RecordBatch]:
+        rows = iter(reader)
+        first = next(rows, None)
+        if first is not None:
+            yield first.slice(1)
+        yield from rows
+
+    return pa.RecordBatchReader.from_batches(reader.schema, batches())
