@@ -23,6 +23,7 @@ from harmonia.engine.cycle import SinkChoice, run_cycle
 from harmonia.errors import ConfigError, NotFoundError
 from harmonia.master.merging import merge, unmerge
 from harmonia.master.privacy import (
+    EARLIER_STATES,
     erase,
     hmac_sql,
     object_to_profiling,
@@ -225,7 +226,7 @@ def test_erasure_removes_the_person_everywhere_and_audits_without_personal_data(
     assert record["first_name"] is record["last_name"] is record["postal_code"] is None
     # The row's versions (what --as-of reads) are emptied as the row is.
     versions = query(universe, f"SELECT * FROM customer_version WHERE id = {target}")
-    assert versions and result.removed["customer_version (emptied)"] == len(versions)
+    assert versions and result.removed[EARLIER_STATES] == len(versions)
     assert all(v["first_name"] is v["last_name"] is v["email"] is None for v in versions)
     assert query(universe, f"SELECT last_name FROM customer_version WHERE id <> {target}")[0]
     # The files the cycle wrote no longer hold the person.
@@ -551,6 +552,21 @@ def test_privacy_commands(harmonia_cli, tiny, harmonia_database: str, tmp_path: 
     erased = run("erase", str(known["C01"]), "--yes", "--json")
     assert erased.exit_code == 0, erased.output
     assert json.loads(erased.output)["customers"] == [known["C01"]]
+
+
+def test_the_erasure_report_says_what_its_count_of_versions_is(
+    harmonia_cli, tiny, wide_terminal, harmonia_database: str
+) -> None:
+    """A person whose record never changed has no earlier state (0, labelled so, not a
+    bare "customer_version 0" that reads as a history left behind); help says so too."""
+    load(harmonia_database, tiny_catalog(), tiny_market.DATA / "h1", country="NL")
+    erased = harmonia_cli("--database", harmonia_database, "privacy", "erase",
+                          str(ids(harmonia_database)["C03"]), "--yes")  # fmt: skip
+    assert erased.exit_code == 0, erased.output
+    [row] = [line for line in erased.output.splitlines() if "customer_version" in line]
+    assert "earlier states emptied" in row and row.split()[-2] == "0"
+    helped = harmonia_cli("privacy", "erase", "--help")
+    assert "0 for a person whose record never changed" in " ".join(helped.output.split())
 
 
 def test_erase_says_which_file_it_could_not_rewrite_and_exits_1(

@@ -67,7 +67,12 @@ def list_objections(as_json: bool) -> None:
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 @_json
 def erase(customer_id: int, yes: bool, as_json: bool) -> None:
-    """Erase a person's data everywhere harmonia can reach; an audit entry without it remains."""
+    """Erase a person's data everywhere harmonia can reach; an audit entry without it remains.
+
+    The report counts the rows removed or emptied in each table. "customer_version
+    (earlier states emptied)" counts the record's states a load replaced (what --as-of
+    replays): 0 for a person whose record never changed since its first load.
+    """
     if not yes:
         click.confirm(f"Erase customer {customer_id} and every id merged into it?", abort=True)
     result = app().privacy.erase(customer_id)

@@ -197,6 +197,10 @@ class ErasureResult:
         return attrs.asdict(self)
 
 
+#: The erasure report's count of the customer record's earlier states (``customer_version``:
+#: the states a load replaced, which ``--as-of`` reads) it emptied; 0 when it never changed.
+EARLIER_STATES = "customer_version (earlier states emptied)"
+
 #: Facts and records keyed by customer id, erased with the customer. Each
 #: statement takes ``{ids}``, the erased customers' ids. Refinement requests go
 #: whole: their comments are free text about the person.
@@ -315,7 +319,8 @@ def erase(
             for table in ("customer", "customer_version")
         }
         removed["customer (emptied)"] = emptied["customer"]
-        removed["customer_version (emptied)"] = emptied["customer_version"]
+        # Only the states a load replaced are versions: 0 for a record that never changed.
+        removed[EARLIER_STATES] = emptied["customer_version"]
         # Every id of the person (merged ones too) is marked erased, an earlier
         # objection included: `withdraw` refuses erased ids, so no tombstone is
         # ever profiled again, on either side of a later unmerge.
