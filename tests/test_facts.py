@@ -765,3 +765,20 @@ def test_a_write_without_rows_leaves_the_folders_another_load_made_meanwhile(
     own = root / "metric" / "batch=1"
     assert facts.write_batch_file(duckdb.connect(), own, "metric", f"{rows} WHERE false") == 0
     assert not own.exists() and other.is_dir()
+
+
+def test_a_read_of_no_files_is_typed_or_an_error_naming_the_table() -> None:
+    """Without files only the table's own types type its columns: every kind of fact
+    gives them; one with an untyped column (the cycle's inputs, a struct or a text as
+    its writer gave it) is refused by name, not read as ``CAST(NULL AS None)``."""
+    import duckdb
+
+    from harmonia.store.assignments import INPUTS_TABLE
+    from harmonia.store.facts import FACT_TABLES, ParquetFacts
+
+    for name, fact in FACT_TABLES.items():
+        read = duckdb.sql(ParquetFacts.relation(name, []))
+        assert read.columns == list(fact.column_names) and not read.fetchall()
+        assert [str(kind) for kind in read.types] == [kind for _, kind in fact.columns]
+    with pytest.raises(ValueError, match=r"assignment_input facts .* inputs has no type"):
+        INPUTS_TABLE.no_rows()

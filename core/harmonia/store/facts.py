@@ -74,6 +74,18 @@ class FactTable:
     def column_names(self) -> tuple[str, ...]:
         return tuple(name for name, _ in self.columns)
 
+    def no_rows(self) -> str:
+        """DuckDB SQL of the table's columns, typed, without a row (a read of no files)."""
+        untyped = [name for name, kind in self.columns if kind is None]
+        if untyped:
+            # Only the file's own schema types such a column: without a file, nothing does.
+            raise ValueError(
+                f"the {self.name} facts cannot be read without files: their column "
+                f"{', '.join(untyped)} has no type (give it one in the FactTable)"
+            )
+        nulls = ", ".join(f"CAST(NULL AS {kind}) AS {name}" for name, kind in self.columns)
+        return f"SELECT {nulls} WHERE FALSE"
+
 
 FACT_TABLES = {
     "metric": FactTable(
@@ -429,8 +441,7 @@ class ParquetFacts(Facts):
         """DuckDB SQL of the table's rows in ``files`` (of batches): the newest row per key."""
         fact = FACT_TABLES[table]
         if not files:
-            nulls = ", ".join(f"CAST(NULL AS {kind}) AS {name}" for name, kind in fact.columns)
-            return f"SELECT {nulls} WHERE FALSE"
+            return fact.no_rows()
         listed = ", ".join(_path_literal(path) for path in files)
         source = (
             f"SELECT {_typed(fact)}, batch AS committed_batch FROM read_parquet([{listed}], "
