@@ -358,3 +358,35 @@ def test_0780_keeps_only_the_versions_a_later_batch_replaced(store_url: str) -> 
     ]
     upgraded.upgrade()
     assert versions() == replaced
+
+
+def test_0790_drops_the_assignment_index_by_final_segment(store_url: str) -> None:
+    """An appended assignment costs an entry in the primary key only: the index by final
+    segment (which no query used) goes, rows kept; a downgrade builds it again."""
+    database = Database(store_url)
+    database.upgrade("0780")
+    with database.engine.begin() as connection:
+        connection.exec_driver_sql(
+            "INSERT INTO cycle (id, country, therapy_area, period, status, engine, rule_set, "
+            "rule_set_version, customers, snapshot, summary, actor, started_at) VALUES "
+            "(1, 'FR', 'oncology', '2027-H1', 'draft', 'duckdb', 'r', '1', 1, '{}', '[]', '', "
+            "'2026-01-01')"
+        )
+        connection.exec_driver_sql(
+            "INSERT INTO assignment (cycle_id, customer_id, segment, segment_rule, "
+            "final_segment, origin) VALUES (1, 7, 'grow', 'r1', 'grow', 'rules')"
+        )
+    database.engine.dispose()
+
+    def indexes() -> list[str]:
+        with database.engine.connect() as connection:
+            return [index["name"] for index in sa.inspect(connection).get_indexes("assignment")]
+
+    assert indexes() == ["ix_assignment_cycle_final"]
+    database.upgrade()
+    assert indexes() == []
+    with database.engine.connect() as connection:
+        rows = connection.exec_driver_sql("SELECT cycle_id, customer_id FROM assignment").all()
+    assert [tuple(row) for row in rows] == [(1, 7)]
+    _downgrade(database, "0780")
+    assert indexes() == ["ix_assignment_cycle_final"]

@@ -366,7 +366,6 @@ class Assignment(SQLModel, table=True):
     """
 
     __tablename__ = "assignment"
-    __table_args__ = (Index("ix_assignment_cycle_final", "cycle_id", "final_segment"),)
 
     cycle_id: int = Field(primary_key=True)
     customer_id: int = Field(primary_key=True)
