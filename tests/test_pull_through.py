@@ -27,6 +27,7 @@ from harmonia.engine.cycle import run_cycle
 from harmonia.engine.explain import explain_assignment
 from harmonia.engine.pullthrough import (
     _number_unchanged,
+    _previous_text,
     explain_pull_through,
     number_unchanged,
 )
@@ -175,6 +176,50 @@ def test_the_previous_cycle_is_read_in_the_engine_never_copied_whole_into_python
     assert all(after[c]["final_segment"] == before[c]["final_segment"] for c in kept)
 
 
+@pytest.mark.parametrize("first_engine", ["duckdb", "database"])
+def test_the_embedded_engine_compares_a_struct_file_field_by_field_and_a_text_file_as_json(
+    harmonia_database: str, tmp_path: Path, first_engine: str
+) -> None:
+    """The embedded engine writes a cycle's inputs as a struct, the in-database one as
+    JSON text: the next cycle reads a struct's fields as they are (no JSON text built
+    and parsed back: 1M customers, ~3 s of CPU) and the text as JSON, to the same
+    decisions whichever engine wrote or reads the file."""
+    from harmonia.compute import duckdb_connection
+    from harmonia.engine.backends import read_inputs
+    from harmonia.engine.query import CycleQuery
+    from harmonia.engine.spec import resolve
+
+    url = harmonia_database
+    catalog = catalog_with(OWN_INPUTS)
+    customers, first_metrics, second_metrics = write_market(tmp_path / "data")
+    load(url, catalog, customers, first_metrics, country="NL")
+    options = {"country": "NL", "therapy_area": "cardiology", "directory": tmp_path / "out"}
+    first = run_cycle(Database(url), catalog, period="2027-H1", engine=first_engine, **options)
+    load(url, catalog, second_metrics, country="NL")
+    spec = resolve(catalog, "NL", "cardiology", "2027-H2")
+    connection = duckdb_connection()
+    try:
+        read = read_inputs(Database(url), CycleQuery(spec, 0, first.cycle.id), connection)
+    finally:
+        connection.close()
+    if first_engine == "duckdb":
+        fields = dict(read.previous_inputs or ())
+        assert fields["metric__potential"] == "DOUBLE" and fields["specialty"] == "VARCHAR"
+        assert "AS JSON" not in read.assignments()
+    else:
+        assert read.previous_inputs is None
+    decided = {}
+    for engine in ("duckdb", "database"):
+        second = run_cycle(Database(url), catalog, period="2027-H2", engine=engine, **options)
+        decided[engine] = {
+            customer: (row["origin"], row["final_segment"])
+            for customer, row in assignments(url, second.cycle.id).items()
+        }
+    assert decided["duckdb"] == decided["database"]
+    kept = sorted(c for c, (origin, _) in decided["duckdb"].items() if origin == "pulled-through")
+    assert kept == sorted([c for c in decided["duckdb"] if c.startswith("S")] + ["EDGE9"])
+
+
 def test_comparing_every_feature_re_segments_those_whose_rank_fell(
     harmonia_database: str, tmp_path: Path
 ) -> None:
@@ -274,6 +319,60 @@ def test_sql_and_python_agree_on_a_number(
     assert [bool(answer) for answer, _ in answers] == [
         number_unchanged(before, now, threshold, strict) for before, now in pairs
     ]
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers(-(10**12), 10**12) | st.text(max_size=8),
+    lambda inner: (
+        st.lists(inner, max_size=2) | st.dictionaries(st.text(max_size=3), inner, max_size=2)
+    ),
+    max_leaves=4,
+)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.none() | st.text(max_size=12),
+            st.none() | st.floats(allow_nan=False, allow_infinity=False),
+            st.none() | st.integers(-(2**62), 2**62),
+            st.none() | st.booleans(),
+            st.none() | json_values.map(json.dumps),
+        ),
+        min_size=1,
+        max_size=8,
+    )
+)
+@example([('a "quoted" é\n', 0.1 + 0.2, -3, True, '{"q": [1, "x"]}')])
+@example([(None, 1e300, 0, False, '"text"')])
+def test_a_struct_field_reads_as_the_text_its_json_gives(
+    sql: duckdb.DuckDBPyConnection, rows: list[tuple[Any, ...]]
+) -> None:
+    """A previous cycle's inputs as a struct are compared by their fields, each read as
+    ``->> '$.<key>'`` reads the JSON text older files keep: the same text, NULL for a
+    missing key or a null."""
+    kinds = {"text": "VARCHAR", "number": "DOUBLE", "count": "BIGINT", "flag": "BOOLEAN"}
+    kinds["doc"] = "JSON"
+    fields = tuple(kinds.items())
+    sql.execute(
+        "CREATE OR REPLACE TEMPORARY TABLE previous AS SELECT struct_pack("
+        + ", ".join(f"{name} := CAST(unnest(?::VARCHAR[]) AS {kind})" for name, kind in fields)
+        + ") AS inputs",
+        [[None if row[i] is None else str(row[i]) for row in rows] for i in range(len(fields))],
+    )
+    keys = [*kinds, "absent"]
+
+    def read(forms: str, inputs: str) -> list[tuple[Any, ...]]:
+        return sql.execute(
+            f"SELECT {forms} FROM (SELECT {inputs} AS inputs FROM previous) previous_assignment"
+        ).fetchall()
+
+    as_struct = read(", ".join(_previous_text(key, fields) for key in keys), "inputs")
+    as_json = ", ".join(_previous_text(key, None) for key in keys)
+    assert as_struct == read(as_json, "CAST(to_json(inputs) AS VARCHAR)")
+    assert as_struct == read(as_json, "inputs")
+    assert all(row[-1] is None for row in as_struct)
 
 
 def test_the_assignments_output_names_customers_by_their_source_ids(

@@ -29,6 +29,7 @@ import pyarrow as pa
 from harmonia.compute import duckdb_connection
 from harmonia.engine.coverage import input_coverage_sql
 from harmonia.engine.dialects import transpile
+from harmonia.engine.pullthrough import PreviousInputs
 from harmonia.engine.query import ASSIGNMENT_COLUMNS, CycleQuery
 from harmonia.errors import ConfigError
 from harmonia.store import assignments as stored
@@ -120,7 +121,7 @@ def _run_embedded(
     connection = duckdb_connection()
     try:
         stage("reading inputs")
-        read_inputs(database, query, connection, batches, changed)
+        query = read_inputs(database, query, connection, batches, changed)
         check_inputs(check, query, lambda sql: connection.sql(sql).to_arrow_table())
         stage("segmenting")
         # The inputs' JSON is built only where the assignments are stored, not for planning.
@@ -177,8 +178,10 @@ def read_inputs(
     connection: Any,
     batches: Sequence[int] | None = None,
     changed: pa.Table | None = None,
-) -> None:
+) -> CycleQuery:
     """The one place a cycle reads its inputs: the store's slices as DuckDB tables.
+    Returns ``query`` for the tables as read: with the previous cycle's inputs as
+    a struct where its file keeps them so (:func:`previous_inputs`).
 
     A cycle reads its recorded input snapshot, a current run too: ``batches``
     (the snapshot) restricts the facts read, and the customers ``changed``
@@ -218,6 +221,18 @@ def read_inputs(
         for future in [pool.submit(copy, names) for names in tasks]:
             future.result()
     _customers_as_of(connection, query, changed)
+    if "assignment" not in queries:
+        return query
+    return attrs.evolve(query, previous_inputs=previous_inputs(connection))
+
+
+def previous_inputs(connection: Any) -> PreviousInputs | None:
+    """The fields (name, DuckDB type) of the previous cycle's inputs in the DuckDB
+    ``assignment`` input where they are a struct; None where they are JSON text."""
+    kind = connection.sql(f"SELECT {stored.INPUTS} FROM assignment").types[0]
+    if kind.id != "struct":
+        return None
+    return tuple((name, str(field)) for name, field in kind.children)
 
 
 def _customers_as_of(connection: Any, query: CycleQuery, changed: pa.Table | None) -> None:
@@ -268,7 +283,10 @@ def copy_in(
 def _copy_previous(connection: Any, bulk: BulkConnection, query: CycleQuery) -> None:
     """The previous cycle's assignments (pull-through's ``assignment`` input) where its
     inputs are a file: the rows streamed in, then joined by DuckDB with the file read in
-    place, so that no whole copy of the cycle is built in memory (1M: ~0.5 GB of JSON)."""
+    place, so that no whole copy of the cycle is built in memory (1M: ~0.5 GB of JSON).
+    The inputs stay as the file keeps them: a struct is compared field by field, never
+    turned into JSON text and parsed back (1M: reading it and segmenting took 11.3 s of
+    CPU with the text, 8.0 s with the struct)."""
     assert query.previous_cycle_id is not None
     schema = input_schema("assignment")
     held = pa.schema([field for field in schema if field.name != stored.INPUTS])
@@ -283,7 +301,8 @@ def _copy_previous(connection: Any, bulk: BulkConnection, query: CycleQuery) -> 
     )
     connection.execute(
         f"CREATE TABLE assignment AS SELECT {listed} FROM assignment_rows a LEFT JOIN "
-        f"{stored.inputs_sql(bulk.database, query.previous_cycle_id)} i USING (customer_id)"
+        f"{stored.inputs_sql(bulk.database, query.previous_cycle_id, as_text=False)} i "
+        "USING (customer_id)"
     )
     connection.execute("DROP TABLE assignment_rows")
 

@@ -36,6 +36,9 @@ IDENTIFIERS = "identifiers__"
 #: Relative slack on equality: engines print doubles in JSON with different precision.
 PRECISION = 1e-9
 
+#: The fields of a previous cycle's inputs kept as a struct: (name, DuckDB type) each.
+PreviousInputs = tuple[tuple[str, str], ...]
+
 
 def metric_key(metric: str) -> str:
     return f"metric__{metric}"
@@ -94,23 +97,43 @@ def compared_keys(rule_set: RuleSet) -> list[str]:
     return keys + ([IDENTIFIERS] if test.identifiers else [])
 
 
-def previous_sql(rule_set: RuleSet, assignments: str) -> str:
+def previous_sql(rule_set: RuleSet, assignments: str, fields: PreviousInputs | None = None) -> str:
     """SQL: the previous ``assignments`` (customer_id, final_segment, inputs) with the
-    inputs :func:`carried_sql` compares as columns.
+    inputs :func:`carried_sql` compares as columns, each as the text its JSON holds.
 
+    ``fields``: the inputs are a struct of these fields (name, DuckDB type), as the
+    embedded engine reads an inputs file that keeps them so; else they are JSON text.
     Why: each is read from the JSON text once per customer; compared in place,
     the same document was parsed for every mention of every key (1M customers:
-    about 8 s of CPU, twice the segmentation itself).
+    about 8 s of CPU, twice the segmentation itself). A struct's fields are read
+    as they are, without building and parsing a JSON text at all.
     """
     columns = "".join(
-        f", (CAST(previous_assignment.inputs AS JSON) ->> {quote('$.' + key)}) "
-        f"AS {identifier(_previous_column(key))}"
+        f", {_previous_text(key, fields)} AS {identifier(_previous_column(key))}"
         for key in dict.fromkeys(compared_keys(rule_set))
     )
     return (
         "SELECT previous_assignment.customer_id, previous_assignment.final_segment"
         f"{columns} FROM ({assignments}) previous_assignment"
     )
+
+
+def _previous_text(key: str, fields: PreviousInputs | None) -> str:
+    """SQL: input ``key`` of ``previous_assignment.inputs`` as the text ``->> '$.<key>'``
+    gives of their JSON (a string unquoted, a number or boolean as written, a
+    missing key or null NULL), whether they are that JSON or a struct of ``fields``."""
+    inputs = "previous_assignment.inputs"
+    if fields is None:
+        return f"(CAST({inputs} AS JSON) ->> {quote('$.' + key)})"
+    kind = dict(fields).get(key)
+    value = f"struct_extract({inputs}, {quote(key)})"
+    if kind is None:
+        return "CAST(NULL AS VARCHAR)"
+    if kind == "VARCHAR":
+        return value
+    if kind == "JSON":
+        return f"({value} ->> '$')"
+    return f"CAST(to_json({value}) AS VARCHAR)"
 
 
 def _number_unchanged(current: str, previous_text: str, threshold: float, strict: bool) -> str:

@@ -37,6 +37,7 @@ from harmonia.definitions.ruleset import feature_default
 from harmonia.definitions.strategy import CHANNELS
 from harmonia.engine.pullthrough import (
     IDENTIFIERS,
+    PreviousInputs,
     attribute_key,
     carried_sql,
     identifiers_sql,
@@ -109,6 +110,10 @@ class CycleQuery:
     spec: CycleSpec
     cycle_id: int
     previous_cycle_id: int | None = None
+    #: Where the previous cycle's inputs are read as a struct (the embedded engine, from
+    #: an inputs file that keeps one: :func:`harmonia.engine.backends.read_inputs`), its
+    #: fields and their DuckDB types; else (None) they are JSON text.
+    previous_inputs: PreviousInputs | None = None
 
     # -- the inputs a cycle reads ------------------------------------------------
 
@@ -490,7 +495,9 @@ class CycleQuery:
             carried = f"prev.customer_id IS NOT NULL AND prev.final_segment IN ({declared}) AND {unchanged}"
             final = f"CASE WHEN {carried} THEN prev.final_segment ELSE r.segment__segment END"
             origin = f"CASE WHEN {carried} THEN 'pulled-through' ELSE 'rules' END"
-            previous_rows = previous_sql(self.spec.rule_set, self._previous_assignments())
+            previous_rows = previous_sql(
+                self.spec.rule_set, self._previous_assignments(), self.previous_inputs
+            )
             previous = f"LEFT JOIN ({previous_rows}) prev ON prev.customer_id = r.customer_id"
         else:
             final, origin, previous = "r.segment__segment", "'rules'", ""

@@ -113,15 +113,16 @@ def _files(database: Database, cycle_id: int) -> list[Path]:
     return sorted(inputs_folder(database, cycle_id).glob("part-*.parquet"))
 
 
-def inputs_sql(database: Database, cycle_id: int) -> str:
+def inputs_sql(database: Database, cycle_id: int, *, as_text: bool = True) -> str:
     """DuckDB SQL reading cycle ``cycle_id``'s inputs file in place (``customer_id``,
-    ``inputs`` as JSON text), for a reader joining it with its rows; only where
-    :func:`inputs_apart`."""
+    ``inputs`` as JSON text, or with ``as_text=False`` as the file keeps them: a struct
+    or the text), for a reader joining it with its rows; only where :func:`inputs_apart`."""
     files = _files(database, cycle_id)
     if not files:
         raise _missing(database, cycle_id)
     listed = ", ".join(literal(str(path)) for path in files)
-    return f"(SELECT customer_id, {inputs_text()} AS {INPUTS} FROM read_parquet([{listed}]))"
+    inputs = inputs_text() if as_text else INPUTS
+    return f"(SELECT customer_id, {inputs} AS {INPUTS} FROM read_parquet([{listed}]))"
 
 
 def inputs_text(column: str = INPUTS) -> str:
