@@ -21,6 +21,8 @@ customer_id;country;type;first_name;last_name;specialty;postal_code;city;territo
 C01;NL;HCP;Anna;de Vries;cardiology;1011;Amsterdam;T1
 """
 
+METRICS_HEADER = "customer_id;therapy_area;metric;period;value"
+
 
 @pytest.fixture
 def stored(harmonia_cli: Callable, tmp_path: Path) -> tuple[Callable, Path]:
@@ -82,13 +84,18 @@ def _running_batch(database: Path) -> bool:
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("next_file", [False, True], ids=["one file", "the next read ahead"])
 def test_ctrl_c_during_a_load_exits_130_and_stores_nothing_from_the_file(
-    tmp_path: Path,
+    tmp_path: Path, next_file: bool
 ) -> None:
     rows = "".join(
         f"C{n:06d};NL;HCP;Anna;de Vries;cardiology;1011;Amsterdam;T1\n" for n in range(300_000)
     )
     big = write(tmp_path / "customers.csv", CUSTOMERS.splitlines(keepends=True)[0] + rows)
+    files = [str(big)]
+    if next_file:  # large enough to be still read (in a background thread) at the Ctrl-C
+        metrics = "".join(f"C{n % 300_000:06d};cardiology;trx;{n};1\n" for n in range(1_500_000))
+        files.append(str(write(tmp_path / "metrics.csv", f"{METRICS_HEADER}\n{metrics}")))
     database = tmp_path / "harmonia.db"
     environment = {
         **os.environ,
@@ -96,7 +103,7 @@ def test_ctrl_c_during_a_load_exits_130_and_stores_nothing_from_the_file(
         "HARMONIA_LOAD_PLUGINS": "",  # the built-ins: the test needs no pack
     }
     process = subprocess.Popen(
-        [sys.executable, "-c", "from harmonia.cli import main; main()", "load", str(big)],
+        [sys.executable, "-c", "from harmonia.cli import main; main()", "load", *files],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         env=environment,

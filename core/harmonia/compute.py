@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
+from types import TracebackType
 from typing import Any
 
 from harmonia.errors import ConfigError, causes
@@ -26,13 +28,67 @@ def duckdb_connection() -> Any:
 
     limit = memory_limit()
     try:
-        return duckdb.connect(config={"memory_limit": limit})
+        connection = duckdb.connect(config={"memory_limit": limit})
     except duckdb.Error as error:  # an in-memory database refuses only a bad setting
         raise ConfigError(
             f"{MEMORY_LIMIT_ENV}={limit} is not a memory size ({error})",
             where="environment",
             fix=f"set it like 8GB or 512MB, or unset it for the default {MEMORY_LIMIT}",
         ) from None
+    watching = getattr(_watching, "work", None)
+    if watching is not None:
+        watching.opened(connection)
+    return connection
+
+
+_watching = threading.local()
+
+
+class Interruptible:
+    """Work in a background thread whose DuckDB queries another thread can stop.
+
+    Why: Ctrl-C reaches the main thread only; work a background thread does
+    ahead of time (reading the next file) would otherwise run to its end
+    before the command can exit. Inside ``with Interruptible() as work:``
+    the connections the thread opens are remembered; ``work.interrupt()``
+    (from any thread) stops their queries, which then raise there.
+    """
+
+    def __init__(self) -> None:
+        self._connections: list[Any] = []
+        self._lock = threading.Lock()
+        self.interrupted = False
+
+    def __enter__(self) -> Interruptible:
+        _watching.work = self
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        _watching.work = None
+
+    def opened(self, connection: Any) -> None:
+        with self._lock:
+            self._connections.append(connection)
+            if self.interrupted:
+                self._stop(connection)
+
+    def interrupt(self) -> None:
+        with self._lock:
+            self.interrupted = True
+            for connection in self._connections:
+                self._stop(connection)
+
+    @staticmethod
+    def _stop(connection: Any) -> None:
+        import duckdb
+
+        with contextlib.suppress(duckdb.Error):  # closed meanwhile: nothing runs on it
+            connection.interrupt()
 
 
 def out_of_memory_error(error: BaseException) -> ConfigError | None:

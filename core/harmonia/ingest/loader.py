@@ -15,7 +15,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -103,6 +103,30 @@ class LoadResult:
 
 
 @attrs.define
+class Opened:
+    """A source's read, begun: the content hash of its file and the batches it yields
+    (None: not read yet), the first of them perhaps already read."""
+
+    digest: str | None
+    batches: Iterator[Batch] | None
+    first: Batch | None = None
+
+    def __iter__(self) -> Iterator[Batch]:
+        if self.first is not None:
+            first, self.first = self.first, None
+            yield first
+        if self.batches is not None:
+            yield from self.batches
+
+    def close(self) -> None:
+        """Let the source release what it holds open (its file, its DuckDB connection)."""
+        self.first = None
+        close = getattr(self.batches, "close", None)
+        if close is not None:
+            close()
+
+
+@attrs.define
 class Loader:
     """Loads batches for one market (or none) and one source system."""
 
@@ -141,18 +165,18 @@ class Loader:
             identifier_schemes=tuple(self.catalog.identifier_schemes.values()),
         )
 
-    def run(self, source: DataSource, options: dict[str, str]) -> Iterator[LoadResult]:
-        """Read everything ``source`` yields for ``options`` and load it batch by batch."""
-        profile = self.profile
-        if profile is not None and source.family not in profile.data_sources:
-            raise ConfigError(
-                f"{profile.code} does not use {source.family} data sources "
-                f"(its profile allows: {', '.join(profile.data_sources)})",
-                where=f"source {source.name}",
-                fix="use a source of an allowed family, or change the country profile",
-            )
-        digest = self._content_hash(source, options)
+    def run(
+        self, source: DataSource, options: dict[str, str], opened: Opened | None = None
+    ) -> Iterator[LoadResult]:
+        """Read everything ``source`` yields for ``options`` and load it batch by batch.
+
+        ``opened``: the same source read ahead (:meth:`read_ahead`), else it is read now.
+        """
+        self._check_family(source)
+        digest = self._content_hash(source, options) if opened is None else opened.digest
         if digest is not None and (earlier := self._unchanged_since(digest)):
+            if opened is not None:
+                opened.close()
             with self.database.session() as session:
                 session.add(
                     AuditEvent(
@@ -165,11 +189,59 @@ class Loader:
                 session.commit()
             yield from earlier
             return
+        if opened is None or opened.batches is None:
+            opened = Opened(digest, source.read(self.request(options)))
         try:
-            for batch in source.read(self.request(options)):
+            for batch in opened:
                 yield self.load_batch(batch, source, digest)
         finally:
+            opened.close()
             self._run_first = None
+
+    def read_ahead(
+        self, source: DataSource, options: dict[str, str], loaded: Collection[str]
+    ) -> Opened:
+        """Hash the file and read the source's first batch (a CSV's first pass over
+        the file), without touching the store, so that a background thread does it
+        while the file before it loads.
+
+        A file whose content is among ``loaded`` (the content hashes of loaded
+        batches) may be skipped on its turn: it is only hashed.
+        """
+        self._check_family(source)
+        digest = self._content_hash(source, options)
+        if digest is not None and digest in loaded:
+            return Opened(digest, None)
+        opened = Opened(digest, source.read(self.request(options)))
+        try:
+            opened.first = next(opened.batches, None)  # type: ignore[arg-type]
+        except BaseException:
+            opened.close()
+            raise
+        return opened
+
+    def loaded_contents(self) -> frozenset[str]:
+        """The content hashes of the loaded batches (files that may load unchanged)."""
+        from sqlmodel import select
+
+        with self.database.session() as session:
+            hashes = session.exec(
+                select(LoadBatch.content_hash).where(
+                    LoadBatch.status == "loaded",
+                    LoadBatch.content_hash.is_not(None),  # type: ignore[union-attr]
+                )
+            ).all()
+        return frozenset(digest for digest in hashes if digest)
+
+    def _check_family(self, source: DataSource) -> None:
+        profile = self.profile
+        if profile is not None and source.family not in profile.data_sources:
+            raise ConfigError(
+                f"{profile.code} does not use {source.family} data sources "
+                f"(its profile allows: {', '.join(profile.data_sources)})",
+                where=f"source {source.name}",
+                fix="use a source of an allowed family, or change the country profile",
+            )
 
     def _content_hash(self, source: DataSource, options: dict[str, str]) -> str | None:
         """SHA-256 of the file to load and of everything that decides how it is read."""
