@@ -462,10 +462,14 @@ class CustomerMerger(Merger):
         Returns the ids of the known customers whose identifier changed.
         """
         batch = self.batch_id
+        # In value order, so that SQLite appends to each scheme's part of the key
+        # (scheme, value) in turn (1M identifiers in file order: 3.2 s CPU to
+        # insert, 1.2 s sorted). Not by (scheme, value): DuckDB sorts two text keys
+        # four times slower than one (1M: 1.32 s -> 0.34 s) for the same insert.
         fresh = self._arrow(
             "SELECT id_scheme AS scheme, id_value AS value, harmonia_id AS customer_id, "
             f"{batch} AS batch_id FROM accepted a WHERE is_new AND id_value IS NOT NULL "
-            "ORDER BY id_scheme, id_value"
+            "ORDER BY id_value"
         )
         self.bulk.append("identifier", fresh)
         changed = self._arrow(
