@@ -22,6 +22,16 @@ def memory_limit() -> str:
     return os.environ.get(MEMORY_LIMIT_ENV, "").strip() or MEMORY_LIMIT
 
 
+_UNITS = {"bytes": 1, "KiB": 2**10, "MiB": 2**20, "GiB": 2**30, "TiB": 2**40, "PiB": 2**50}
+
+
+def memory_limit_bytes(connection: Any) -> int:
+    """The memory limit of the DuckDB ``connection``, in bytes."""
+    ((shown,),) = connection.execute("SELECT current_setting('memory_limit')").fetchall()
+    number, unit = str(shown).split()  # as DuckDB shows it: '3.7 GiB', '976.5 KiB'
+    return int(float(number) * _UNITS[unit])
+
+
 def duckdb_connection() -> Any:
     """A fresh in-memory DuckDB connection with harmonia's limits."""
     import duckdb

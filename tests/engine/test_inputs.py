@@ -5,10 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import duckdb
+import pytest
 import tiny_market
 from helpers import load, tiny_catalog, write
 
-from harmonia.engine.backends import read_inputs
+from harmonia.engine import backends
+from harmonia.engine.backends import compute_in_parts, read_inputs
 from harmonia.engine.cycle import run_cycle
 from harmonia.engine.query import CycleQuery
 from harmonia.engine.spec import resolve
@@ -84,3 +86,41 @@ def test_inputs_kept_as_columns_are_stored_as_the_same_json(h1: str, tmp_path: P
     finally:
         connection.close()
     assert ("pulled-through",) in origins
+
+
+def test_assignments_computed_in_parts_are_those_of_one_statement(
+    h1: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The embedded engine computes the per-customer part of a cycle for a part of the
+    customers at a time when the universe is large for its memory limit (one statement
+    ran out of DuckDB's 4 GB at 10M): the same rows as one statement, pull-through too."""
+    catalog = tiny_catalog()
+    run_cycle(
+        Database(h1),
+        catalog,
+        country="NL",
+        therapy_area="cardiology",
+        period="2027-H1",
+        directory=tmp_path / "out",
+    )
+    load(h1, catalog, tiny_market.DATA / "h2", country="NL")
+    query = CycleQuery(resolve(catalog, "NL", "cardiology", "2027-H2"), 2, previous_cycle_id=1)
+    connection = duckdb.connect(config={"memory_limit": "64MB"})
+    try:
+        query = read_inputs(Database(h1), query, connection)
+        whole = query.assignments(inputs_as_columns=True)
+        connection.execute(f"CREATE TABLE whole AS {whole}")
+        assert compute_in_parts(connection, query, "one") == 1
+        monkeypatch.setattr(backends, "CUSTOMERS_PER_MIB", 0.05)  # 3 customers a part
+        assert compute_in_parts(connection, query, "parts") > 2
+        rows = {
+            name: connection.sql(f"SELECT * FROM {name} ORDER BY customer_id").fetchall()
+            for name in ("whole", "one", "parts")
+        }
+        ((pulled,),) = connection.sql(
+            "SELECT COUNT(*) FROM parts WHERE origin = 'pulled-through'"
+        ).fetchall()
+    finally:
+        connection.close()
+    assert rows["whole"] and rows["one"] == rows["whole"] and rows["parts"] == rows["whole"]
+    assert pulled  # the previous cycle's step is read in parts too

@@ -26,7 +26,7 @@ from typing import Any
 import attrs
 import pyarrow as pa
 
-from harmonia.compute import duckdb_connection
+from harmonia.compute import duckdb_connection, memory_limit_bytes
 from harmonia.engine.coverage import input_coverage_sql
 from harmonia.engine.dialects import transpile
 from harmonia.engine.pullthrough import PreviousInputs
@@ -124,9 +124,7 @@ def _run_embedded(
         query = read_inputs(database, query, connection, batches, changed)
         check_inputs(check, query, lambda sql: connection.sql(sql).to_arrow_table())
         stage("segmenting")
-        # The inputs' JSON is built only where the assignments are stored, not for planning.
-        computed = query.assignments(inputs_as_columns=True)
-        connection.execute(f"CREATE TABLE computed_assignments AS {computed}")
+        compute_in_parts(connection, query, "computed_assignments")
         connection.execute(
             f"CREATE VIEW assignments AS {query.with_inputs_json('computed_assignments')}"
         )
@@ -159,17 +157,67 @@ def _run_embedded(
     return CycleOutputs(int(count), *outputs)
 
 
-#: Store tables whose slices have no NULL column: safe to stream in bounded batches.
-_NOT_NULL = {
-    "metric",
-    "response",
-    "answer",
-    "identifier",
-    "crosswalk",
-    "assignment",
-    "customer_redirect",
-    "objection",
-}
+#: Customers whose assignments one DuckDB statement computes, per MiB of its memory
+#: limit (4 GB: 4M customers). Why: the features join each per-customer step to the
+#: population by hash, a chain of a dozen hash tables as large as the universe, which
+#: DuckDB cannot spill: a 10M universe ran out of its 4 GB in that join. 1M customers
+#: at a 400 MB limit took 0.85 GB of the process; at 100 MB they ran out.
+CUSTOMERS_PER_MIB = 1_000
+
+#: The DuckDB schema of a cycle's steps, computed once each before the parts.
+STEP_SCHEMA = "harmonia_steps"
+
+#: Rows per batch of a store table's slice streamed into DuckDB. Why bounded: the
+#: batches are held outside DuckDB's memory limit (10M customers in one: ~2 GB).
+STREAM_ROWS = 500_000
+
+
+def compute_in_parts(connection: Any, query: CycleQuery, computed: str) -> int:
+    """The cycle's assignments as the table ``computed``, inputs as columns (the inputs'
+    JSON is built only where they are stored, not for planning), the customers in parts.
+
+    Each step over the whole universe (scores, ranks) is a table of its own, computed
+    once; then the per-customer part (features, rules, pull-through) runs for one part
+    of the customers at a time, by a hash of their id, over the steps' rows of those
+    customers only: as many parts as the memory limit needs (see
+    :data:`CUSTOMERS_PER_MIB`). The rows are the same whatever the number of parts,
+    which it returns.
+    """
+    steps, body = query.assignment_steps(inputs_as_columns=True)
+    per_customer = {name: steps.pop(name) for name in ("features", "ruled")}
+    connection.execute(f"CREATE SCHEMA {STEP_SCHEMA}")
+    # The steps find the ones before them in their schema, and the inputs in main.
+    connection.execute(f"SET search_path = '{STEP_SCHEMA},main'")
+    try:
+        for name, sql in steps.items():
+            connection.execute(f"CREATE TABLE {STEP_SCHEMA}.{name} AS {sql}")
+        keyed = [
+            name
+            for (name,) in connection.execute(
+                "SELECT table_name FROM duckdb_columns() WHERE schema_name = "
+                f"'{STEP_SCHEMA}' AND column_name = 'customer_id'"
+            ).fetchall()
+        ]
+        ((customers,),) = connection.execute(
+            f"SELECT COUNT(*) FROM {STEP_SCHEMA}.population"
+        ).fetchall()
+        mib = max(1, memory_limit_bytes(connection) // 2**20)
+        per_part = max(1, int(mib * CUSTOMERS_PER_MIB))
+        parts = max(1, -(-int(customers) // per_part))
+        for part in range(parts):
+            mine = f" WHERE hash(customer_id) % {parts} = {part}" if parts > 1 else ""
+            ctes = [f"{name} AS (SELECT * FROM {STEP_SCHEMA}.{name}{mine})" for name in keyed]
+            ctes += [f"{name} AS ({sql})" for name, sql in per_customer.items()]
+            rows = f"WITH {', '.join(ctes)} {body}"
+            connection.execute(
+                f"INSERT INTO main.{computed} {rows}"
+                if part
+                else f"CREATE TABLE main.{computed} AS {rows}"
+            )
+        return parts
+    finally:
+        connection.execute("RESET search_path")
+        connection.execute(f"DROP SCHEMA IF EXISTS {STEP_SCHEMA} CASCADE")
 
 
 def read_inputs(
@@ -209,8 +257,7 @@ def read_inputs(
                     _copy_previous(connection.cursor(), bulk, query)
                     continue
                 sql = transpile(queries[name], database.dialect)
-                batch = 500_000 if name in _NOT_NULL else None
-                copy_in(connection.cursor(), name, bulk.stream(sql, batch_rows=batch))
+                copy_in(connection.cursor(), name, stream_input(bulk, name, sql))
 
     # Facts kept as files are read by one reader, the largest first: their
     # views share one schema, which two DuckDB writers cannot change at once.
@@ -260,6 +307,11 @@ def previous_assignments(bulk: BulkConnection, query: CycleQuery) -> pa.Table:
     return stored.read(bulk, query.previous_cycle_id, input_schema("assignment").names).cast(
         input_schema("assignment")
     )
+
+
+def stream_input(bulk: BulkConnection, name: str, sql: str) -> pa.RecordBatchReader:
+    """The rows of ``sql``, a slice of the store table ``name``, in bounded batches."""
+    return bulk.stream(sql, batch_rows=STREAM_ROWS, schema=input_schema(name))
 
 
 def copy_in(
@@ -653,8 +705,7 @@ def plan_stored(database: Database, query: CycleQuery) -> tuple[pa.Table, pa.Tab
         with BulkConnection(database, write=False) as bulk:
             for name in ("customer", "golden_value", "identifier", "crosswalk"):
                 sql = transpile(inputs[name], database.dialect)
-                batch = 500_000 if name in _NOT_NULL else None
-                copy_in(connection, name, bulk.stream(sql, batch_rows=batch))
+                copy_in(connection, name, stream_input(bulk, name, sql))
             read_refined(bulk, connection, cycle_id)
 
         def read(sql: str) -> pa.Table:

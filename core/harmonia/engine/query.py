@@ -272,9 +272,19 @@ class CycleQuery:
         scans them without an index) runs the steps as indexed temporary tables.
         """
         steps = dict(self._feature_ctes())
+        if self._pulls_through:
+            # A step of its own, keyed by customer like the features' steps, so that an
+            # engine may compute the rest for a part of the customers at a time.
+            steps["previous"] = previous_sql(
+                self.spec.rule_set, self._previous_assignments(), self.previous_inputs
+            )
         steps["features"] = self._features()
         steps["ruled"] = self._ruled()
         return steps, self._final(inputs_as_columns)
+
+    @property
+    def _pulls_through(self) -> bool:
+        return self.spec.country.pull_through.enabled and self.previous_cycle_id is not None
 
     def with_inputs_json(self, computed: str) -> str:
         """SQL: the rows of ``assignments(inputs_as_columns=True)`` kept in the table
@@ -488,17 +498,14 @@ class CycleQuery:
             )
         else:
             inputs = f"{self._inputs_json(lambda name: f'r.{identifier(name)}')} AS inputs"
-        pull = self.spec.country.pull_through
-        if pull.enabled and self.previous_cycle_id is not None:
+        if self._pulls_through:
             declared = ", ".join(quote(s) for s in self.spec.rule_set.segment.outcomes)
-            unchanged = carried_sql(self.spec.rule_set, pull.threshold)
+            threshold = self.spec.country.pull_through.threshold
+            unchanged = carried_sql(self.spec.rule_set, threshold)
             carried = f"prev.customer_id IS NOT NULL AND prev.final_segment IN ({declared}) AND {unchanged}"
             final = f"CASE WHEN {carried} THEN prev.final_segment ELSE r.segment__segment END"
             origin = f"CASE WHEN {carried} THEN 'pulled-through' ELSE 'rules' END"
-            previous_rows = previous_sql(
-                self.spec.rule_set, self._previous_assignments(), self.previous_inputs
-            )
-            previous = f"LEFT JOIN ({previous_rows}) prev ON prev.customer_id = r.customer_id"
+            previous = "LEFT JOIN previous prev ON prev.customer_id = r.customer_id"
         else:
             final, origin, previous = "r.segment__segment", "'rules'", ""
         return (

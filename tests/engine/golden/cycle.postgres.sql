@@ -550,6 +550,70 @@ WITH population AS (
   ) AS response
   WHERE
     questionnaire = 'tiny-profile' AND answered_at < '2025-01-01'
+), previous AS (
+  SELECT
+    previous_assignment.customer_id,
+    previous_assignment.final_segment,
+    (
+      JSON_EXTRACT_PATH_TEXT(CAST(previous_assignment.inputs AS JSON), 'specialty')
+    ) AS "previous__specialty",
+    (
+      JSON_EXTRACT_PATH_TEXT(CAST(previous_assignment.inputs AS JSON), 'potential')
+    ) AS "previous__potential",
+    (
+      JSON_EXTRACT_PATH_TEXT(CAST(previous_assignment.inputs AS JSON), 'potential_q')
+    ) AS "previous__potential_q",
+    (
+      JSON_EXTRACT_PATH_TEXT(CAST(previous_assignment.inputs AS JSON), 'trx_q')
+    ) AS "previous__trx_q",
+    (
+      JSON_EXTRACT_PATH_TEXT(CAST(previous_assignment.inputs AS JSON), 'consistency')
+    ) AS "previous__consistency",
+    (
+      JSON_EXTRACT_PATH_TEXT(CAST(previous_assignment.inputs AS JSON), 'adoption')
+    ) AS "previous__adoption"
+  FROM (
+    SELECT
+      CAST(a.customer_id AS BIGINT) AS customer_id,
+      a.final_segment,
+      a.inputs
+    FROM assignment AS a
+    WHERE
+      a.cycle_id = 1
+      AND NOT EXISTS(
+        SELECT
+          1
+        FROM customer_redirect AS redirect
+        WHERE
+          redirect.merged_id = a.customer_id
+      )
+    UNION ALL
+    SELECT
+      customer_id,
+      final_segment,
+      inputs
+    FROM (
+      SELECT
+        CAST(redirect.survivor_id AS BIGINT) AS customer_id,
+        a.final_segment,
+        a.inputs,
+        ROW_NUMBER() OVER (PARTITION BY redirect.survivor_id ORDER BY a.customer_id) AS pick
+      FROM assignment AS a
+      JOIN customer_redirect AS redirect
+        ON redirect.merged_id = a.customer_id
+      WHERE
+        a.cycle_id = 1
+        AND NOT EXISTS(
+          SELECT
+            1
+          FROM assignment AS own
+          WHERE
+            own.cycle_id = 1 AND own.customer_id = redirect.survivor_id
+        )
+    ) AS previous_merged
+    WHERE
+      pick = 1
+  ) AS previous_assignment
 ), features AS (
   SELECT
     p.customer_id,
@@ -758,69 +822,5 @@ SELECT
   ) AS TEXT) AS inputs,
   r.coverage__0
 FROM ruled AS r
-LEFT JOIN (
-  SELECT
-    previous_assignment.customer_id,
-    previous_assignment.final_segment,
-    (
-      JSON_EXTRACT_PATH_TEXT(CAST(previous_assignment.inputs AS JSON), 'specialty')
-    ) AS "previous__specialty",
-    (
-      JSON_EXTRACT_PATH_TEXT(CAST(previous_assignment.inputs AS JSON), 'potential')
-    ) AS "previous__potential",
-    (
-      JSON_EXTRACT_PATH_TEXT(CAST(previous_assignment.inputs AS JSON), 'potential_q')
-    ) AS "previous__potential_q",
-    (
-      JSON_EXTRACT_PATH_TEXT(CAST(previous_assignment.inputs AS JSON), 'trx_q')
-    ) AS "previous__trx_q",
-    (
-      JSON_EXTRACT_PATH_TEXT(CAST(previous_assignment.inputs AS JSON), 'consistency')
-    ) AS "previous__consistency",
-    (
-      JSON_EXTRACT_PATH_TEXT(CAST(previous_assignment.inputs AS JSON), 'adoption')
-    ) AS "previous__adoption"
-  FROM (
-    SELECT
-      CAST(a.customer_id AS BIGINT) AS customer_id,
-      a.final_segment,
-      a.inputs
-    FROM assignment AS a
-    WHERE
-      a.cycle_id = 1
-      AND NOT EXISTS(
-        SELECT
-          1
-        FROM customer_redirect AS redirect
-        WHERE
-          redirect.merged_id = a.customer_id
-      )
-    UNION ALL
-    SELECT
-      customer_id,
-      final_segment,
-      inputs
-    FROM (
-      SELECT
-        CAST(redirect.survivor_id AS BIGINT) AS customer_id,
-        a.final_segment,
-        a.inputs,
-        ROW_NUMBER() OVER (PARTITION BY redirect.survivor_id ORDER BY a.customer_id) AS pick
-      FROM assignment AS a
-      JOIN customer_redirect AS redirect
-        ON redirect.merged_id = a.customer_id
-      WHERE
-        a.cycle_id = 1
-        AND NOT EXISTS(
-          SELECT
-            1
-          FROM assignment AS own
-          WHERE
-            own.cycle_id = 1 AND own.customer_id = redirect.survivor_id
-        )
-    ) AS previous_merged
-    WHERE
-      pick = 1
-  ) AS previous_assignment
-) AS prev
+LEFT JOIN previous AS prev
   ON prev.customer_id = r.customer_id
