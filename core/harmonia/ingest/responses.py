@@ -92,19 +92,35 @@ class ResponseMerger(Merger):
             "CREATE OR REPLACE TEMP TABLE outcome (response_id BIGINT, outcome VARCHAR, rows BIGINT)"
         )
         self.seen_questionnaires: set[str] = set()
+        self.valid = "valid"  # the chunk's valid rows, as merge is given them
 
     def merge(self, valid: str) -> Rejections:
-        self._resolve(valid, "resolved")
-        rejected = self._unknown_customers("resolved")
+        # A response as the file gives it: its rows share the check's key hashes
+        # (_rk1, _rk2), so rows are grouped and joined on two integers, and only
+        # the responses (a tenth of the rows) are matched to harmonia ids.
+        self.duck.execute(
+            f"""
+            CREATE OR REPLACE TEMP TABLE sourced AS
+            SELECT _rk1, _rk2, {", ".join(f"any_value({column}) AS {column}" for column in RESPONSE)},
+                COUNT(*) AS rows
+            FROM {valid} GROUP BY _rk1, _rk2
+            """
+        )
+        self._resolve("sourced", "given")
+        self.valid = valid
+        rejected = self._unknown_customers(
+            f"(SELECT r._row, r.customer_id, NULL AS harmonia_id FROM {valid} r SEMI JOIN given g "
+            "ON g._rk1 = r._rk1 AND g._rk2 = r._rk2 AND g.harmonia_id IS NULL)"
+        )
         self._load_known()
+        # As the store keeps it, a response is by harmonia id: two source ids of
+        # one merged customer answer one response.
         self.duck.execute(
             f"""
             CREATE OR REPLACE TEMP TABLE heads AS
             SELECT h.*, k.id AS known_id, k.reset AS known_reset FROM (
-                SELECT harmonia_id, questionnaire, version, respondent, answered_at,
-                    COUNT(*) FILTER (WHERE _first_option) AS rows
-                FROM resolved WHERE harmonia_id IS NOT NULL
-                GROUP BY harmonia_id, questionnaire, version, respondent, answered_at) h
+                SELECT {", ".join(self.KEY)}, SUM(rows) AS rows FROM given
+                WHERE harmonia_id IS NOT NULL GROUP BY ALL) h
             LEFT JOIN known k ON {self._same_response("k", "h")}
             """
         )
@@ -120,6 +136,14 @@ class ResponseMerger(Merger):
                      ELSE 'reloaded' END AS state,
                 o.outcome AS earlier
             FROM heads h LEFT JOIN outcome o ON o.response_id = h.known_id
+            """
+        )
+        # Each response of the file, with the response it is stored as.
+        self.duck.execute(
+            f"""
+            CREATE OR REPLACE TEMP TABLE routed AS
+            SELECT g._rk1, g._rk2, h.response_id, h.state, h.earlier
+            FROM given g JOIN heads_ided h ON {self._same_response("h", "g")}
             """
         )
         self._find_unchanged()
@@ -209,10 +233,12 @@ class ResponseMerger(Merger):
         )
 
     def _answers(self) -> str:
-        """This chunk's answers, each with its response's id and state."""
+        """This chunk's answers, each with its response's id and state: a multiple-choice
+        answer is one answer per option."""
         return (
-            "SELECT h.response_id, h.state, h.earlier, r.question, r.value "
-            f"FROM resolved r JOIN heads_ided h ON {self._same_response('h', 'r')}"
+            "SELECT g.response_id, g.state, g.earlier, r.question, unnest(CASE WHEN r.multiple "
+            "THEN string_split(r.answer, '|') ELSE [r.answer] END) AS value "
+            f"FROM {self.valid} r JOIN routed g ON g._rk1 = r._rk1 AND g._rk2 = r._rk2"
         )
 
     def _same_response(self, left: str, right: str) -> str:
@@ -238,7 +264,7 @@ class ResponseMerger(Merger):
 
     def _load_known(self) -> None:
         """The stored responses and answers of each questionnaire this load brings, once each."""
-        names = self.duck.sql("SELECT DISTINCT questionnaire FROM resolved").fetchall()
+        names = self.duck.sql("SELECT DISTINCT questionnaire FROM given").fetchall()
         for (name,) in names:
             if name in self.seen_questionnaires:
                 continue
@@ -289,14 +315,5 @@ KIND = Kind(
         ),
     ),
     whole=RESPONSE,
-    # One stored answer per option of a multiple-choice answer; a row is counted by
-    # its first (a third of the CPU of counting its distinct rows).
-    valid_rows="""
-        SELECT * EXCLUDE (_reasons, answer, multiple, _options), unnest(_options) AS value,
-            generate_subscripts(_options, 1) = 1 AS _first_option
-        FROM (SELECT *, CASE WHEN multiple THEN string_split(answer, '|') ELSE [answer] END
-                  AS _options
-              FROM checked WHERE len(_reasons) = 0)
-    """,
     watch=LateAnswers,
 )

@@ -204,7 +204,9 @@ def _plain(value: float) -> str:
 def responses_sql(
     questionnaires: Iterable[Questionnaire], *, decimal_comma: bool, future_answer: str = "NULL"
 ) -> str:
-    """The check of a ``raw`` batch of responses: typed columns plus ``_reasons``.
+    """The check of a ``raw`` batch of responses: typed columns plus ``_reasons``, and
+    ``_rk1, _rk2``, the two hashes of the row's response key (by which the loader's
+    merger groups a response's rows).
 
     ``future_answer`` is SQL over ``answered_text`` giving why a response's
     date cannot be data (too far ahead), or NULL (see the loader's plausibility).
@@ -308,7 +310,7 @@ def responses_sql(
         FROM usable u LEFT JOIN judged j ON j._rk1 = u._rk1 AND j._rk2 = u._rk2
     )
     SELECT _row, customer_id, questionnaire, version, respondent, answered_at, question,
-        value AS answer, item_type = 'multiple' AS multiple,
+        value AS answer, item_type = 'multiple' AS multiple, _rk1, _rk2,
         CASE WHEN _disabled IS NULL AND _incomplete IS NULL THEN _reasons
              ELSE list_concat(_reasons, list_filter([_disabled, _incomplete],
                                                     lambda r: r IS NOT NULL)) END AS _reasons
