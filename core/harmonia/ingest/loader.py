@@ -356,13 +356,19 @@ class Loader:
                         chunk, batch.kind, first_row=read + 1, decimal=self._decimal(batch)
                     )
                     duck.register("raw", raw)
-                    duck.execute(f"CREATE OR REPLACE TEMP TABLE checked AS {kind.check(context)}")
+                    # One pass over the chunk: the check, its keys' hashes and the
+                    # merger's own columns (a metric's harmonia id), materialized once.
+                    checked = merger.resolving(duplicates.hashing(kind.check(context)))
+                    duck.execute(f"CREATE OR REPLACE TEMP TABLE checked AS {checked}")
                     if "_original_line" in raw.column_names:
                         duck.execute(UNCHECKED_LINES)
                     duplicates.flag("checked")
                     unexpected.count("checked")
-                    # A view: the merger reads it once, into its own resolved table.
-                    duck.execute(f"CREATE OR REPLACE TEMP VIEW valid AS {kind.valid_rows}")
+                    # A view over the checked chunk, without the key hashes: what mergers read.
+                    duck.execute(
+                        "CREATE OR REPLACE TEMP VIEW valid AS "
+                        f"SELECT * EXCLUDE ({duplicates.hash_columns}) FROM ({kind.valid_rows})"
+                    )
                     self._stage(f"storing chunk {number}")
                     refused = merger.merge("valid")
                     quarantined += self._quarantine(
@@ -613,10 +619,11 @@ def _key_hash(kind: str, column: Callable[[str], str]) -> str:
     return _two_hashes([f"lower(trim({column(name)}))" for name in natural])
 
 
-def _two_hashes(values: Iterable[str]) -> str:
-    """``h1, h2``: two independent 64-bit hashes of a key, so a false match needs both to collide."""
+def _two_hashes(values: Iterable[str], prefix: str = "") -> str:
+    """``h1, h2`` (after ``prefix``): two independent 64-bit hashes of a key, so a false
+    match needs both to collide."""
     key = ", ".join(values)
-    return f"hash({key}) AS h1, hash({key}, 'harmonia') AS h2"
+    return f"hash({key}) AS {prefix}h1, hash({key}, 'harmonia') AS {prefix}h2"
 
 
 class _Duplicates:
@@ -627,7 +634,8 @@ class _Duplicates:
 
     Keys are remembered as two independent 64-bit hashes (so a false repeat
     would need both to collide) with the row that first carried them, across
-    all the chunks of a batch.
+    all the chunks of a batch. The hashes are columns of the checked chunk,
+    computed in the check's own pass (:meth:`hashing`).
     """
 
     def __init__(self, duck: duckdb.DuckDBPyConnection, keys: tuple[DuplicateKey, ...]):
@@ -638,35 +646,45 @@ class _Duplicates:
                 f"CREATE OR REPLACE TEMP TABLE seen_{index} (h1 UBIGINT, h2 UBIGINT, first_row BIGINT)"
             )
 
+    @property
+    def hash_columns(self) -> str:
+        """The hash columns :meth:`hashing` adds, as a list of names (never empty)."""
+        return ", ".join(f"_key{index}_h1, _key{index}_h2" for index in range(len(self.keys)))
+
+    def hashing(self, check: str) -> str:
+        """SQL: the rows of the check ``check`` with each key's two hashes."""
+        hashes = ", ".join(
+            _two_hashes(key.columns, prefix=f"_key{index}_") for index, key in enumerate(self.keys)
+        )
+        return f"SELECT *, {hashes} FROM ({check})"
+
     def flag(self, table: str) -> None:
         for index, key in enumerate(self.keys):
             columns = key.columns
             present = " AND ".join(f"{column} IS NOT NULL" for column in columns)
             keyed = (
-                f"SELECT _row, {_two_hashes(columns)} "
+                f"SELECT _row, _key{index}_h1 AS h1, _key{index}_h2 AS h2 "
                 f"FROM {table} WHERE {present} AND len(_reasons) = 0"
             )
             seen = f"seen_{index}"
-            self.duck.execute(
-                "CREATE OR REPLACE TEMP TABLE firsts AS SELECT h1, h2, min(_row) AS first_row, "
-                f"count(*) AS n FROM ({keyed}) GROUP BY h1, h2"
-            )
-            # Most loads repeat nothing: one aggregate and one probe of what
-            # earlier chunks saw prove it, and only a load that does repeat
-            # pays for finding which rows.
+            # Most loads repeat nothing: as many distinct first hashes as rows and
+            # one probe of what earlier chunks saw prove it (no grouping of the
+            # pairs), and only a load that does repeat pays for finding which rows.
             repeated = self.duck.sql(
-                "SELECT COALESCE((SELECT max(n) > 1 FROM firsts), FALSE) "
-                f"OR EXISTS (SELECT 1 FROM firsts JOIN {seen} USING (h1, h2))"
+                f"SELECT (SELECT count(DISTINCT h1) < count(*) FROM ({keyed})) "
+                f"OR EXISTS (SELECT 1 FROM ({keyed}) k JOIN {seen} USING (h1, h2))"
             ).fetchall()[0][0]
-            if repeated:
-                self._flag_repeats(table, keyed, seen, key.message)
+            if not repeated:
+                self.duck.execute(f"INSERT INTO {seen} SELECT h1, h2, _row FROM ({keyed})")
+                continue
             self.duck.execute(
-                f"INSERT INTO {seen} SELECT h1, h2, first_row FROM firsts f"
-                + (
-                    f" WHERE NOT EXISTS (SELECT 1 FROM {seen} s WHERE s.h1 = f.h1 AND s.h2 = f.h2)"
-                    if repeated
-                    else ""
-                )
+                "CREATE OR REPLACE TEMP TABLE firsts AS SELECT h1, h2, min(_row) AS first_row "
+                f"FROM ({keyed}) GROUP BY h1, h2"
+            )
+            self._flag_repeats(table, keyed, seen, key.message)
+            self.duck.execute(
+                f"INSERT INTO {seen} SELECT h1, h2, first_row FROM firsts f "
+                f"WHERE NOT EXISTS (SELECT 1 FROM {seen} s WHERE s.h1 = f.h1 AND s.h2 = f.h2)"
             )
 
     def _flag_repeats(self, table: str, keyed: str, seen: str, message: str) -> None:

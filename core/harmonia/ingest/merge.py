@@ -63,6 +63,12 @@ class Merger:
         """Merge the rows of the DuckDB table ``valid``; returns the store's refusals."""
         raise NotImplementedError
 
+    def resolving(self, check: str) -> str:
+        """SQL: the rows of the chunk's check ``check`` with the columns this merger
+        adds in the same pass (none here; a metric's harmonia id, see
+        :meth:`_resolving_ids`), so that the chunk is read and stored once."""
+        return check
+
     def finish(self) -> None:
         """After the last chunk: let the database catch up (sequences, statistics)."""
 
@@ -97,6 +103,20 @@ class Merger:
             )
             for row, source_id in rows
         ]
+
+    def _resolving_ids(self, check: str) -> str:
+        """SQL: the rows of ``check`` with ``harmonia_id``, the crosswalk's id of their
+        ``customer_id`` (NULL: not a customer of this system).
+
+        The crosswalk is narrowed to the chunk's ids first (``raw``, cleaned as
+        the check cleans them), so that the join hashes those, not a whole side.
+        """
+        return (
+            f"WITH checked AS ({check}), ids AS (SELECT source_id, customer_id FROM xwalk "
+            "WHERE source_id IN (SELECT harmonia_text(customer_id) FROM raw)) "
+            "SELECT checked.*, ids.customer_id AS harmonia_id "
+            "FROM checked LEFT JOIN ids ON ids.source_id = checked.customer_id"
+        )
 
     def _resolve(self, valid: str, into: str) -> None:
         # The crosswalk narrowed to the chunk's ids first, so that the join hashes

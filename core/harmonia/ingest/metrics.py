@@ -136,10 +136,13 @@ class MetricMerger(Merger):
         )
         self.seen_pairs: set[tuple[str, str]] = set()
 
+    def resolving(self, check: str) -> str:
+        # The crosswalk's ids in the check's own pass: no second copy of the chunk.
+        return self._resolving_ids(check)
+
     def merge(self, valid: str) -> Rejections:
-        self._resolve(valid, "resolved")
-        rejected = self._unknown_customers("resolved")
-        self._load_stored()
+        rejected = self._unknown_customers(valid)
+        self._load_stored(valid)
         batch = self.batch_id
         same_key = (
             "s.customer_id = r.harmonia_id AND s.therapy_area = r.therapy_area "
@@ -154,7 +157,7 @@ class MetricMerger(Merger):
             self.duck,
             "metric",
             batch,
-            f"SELECT {fields} FROM resolved r WHERE r.harmonia_id IS NOT NULL "
+            f"SELECT {fields} FROM {valid} r WHERE r.harmonia_id IS NOT NULL "
             f"AND NOT EXISTS (SELECT 1 FROM stored s WHERE {same_key})",
             new=True,
         )
@@ -163,21 +166,21 @@ class MetricMerger(Merger):
             self.duck,
             "metric",
             batch,
-            f"SELECT {fields} FROM resolved r JOIN stored s ON {same_key} "
+            f"SELECT {fields} FROM {valid} r JOIN stored s ON {same_key} "
             "WHERE s.value IS DISTINCT FROM r.value OR s.first_month <> r.first_month",
             new=False,
         )
         merged = self.duck.sql(
-            "SELECT COUNT(*) FROM resolved WHERE harmonia_id IS NOT NULL"
+            f"SELECT COUNT(*) FROM {valid} WHERE harmonia_id IS NOT NULL"
         ).fetchall()[0][0]
         self.new += added
         self.updated += changed
         self.unchanged += merged - added - changed
         return rejected
 
-    def _load_stored(self) -> None:
+    def _load_stored(self, valid: str) -> None:
         """The stored metrics of every (area, metric) this load brings, once each."""
-        pairs = self.duck.sql("SELECT DISTINCT therapy_area, metric FROM resolved").fetchall()
+        pairs = self.duck.sql(f"SELECT DISTINCT therapy_area, metric FROM {valid}").fetchall()
         fresh = sorted(set(pairs) - self.seen_pairs)
         if not fresh:
             return
