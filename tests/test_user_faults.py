@@ -72,15 +72,54 @@ def test_a_folder_sqlite_cannot_write_its_journal_in_is_one_clear_line(
     assert "SQLite keeps its journal (-wal, -shm files) beside the database" in refused.output
 
 
-def _running_batch(database: Path) -> bool:
+def _loading(files: list[str], database: Path) -> subprocess.Popen[str]:
+    """``harmonia load FILES`` in a process of its own (built-ins only: no pack needed)."""
+    environment = {
+        **os.environ,
+        "HARMONIA_DATABASE_URL": f"sqlite:///{database}",
+        "HARMONIA_LOAD_PLUGINS": "",
+    }
+    return subprocess.Popen(
+        [sys.executable, "-c", "from harmonia.cli import main; main()", "load", *files],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=environment,
+        text=True,
+    )
+
+
+def _batches(database: Path, status: str) -> bool:
+    """Whether the store has a load batch of this status yet."""
     if not database.exists():
         return False
     try:
         with sqlite3.connect(f"file:{database}?mode=ro", uri=True, timeout=0.1) as connection:
-            rows = connection.execute("SELECT 1 FROM load_batch WHERE status = 'running'")
+            rows = connection.execute("SELECT 1 FROM load_batch WHERE status = ?", (status,))
             return rows.fetchone() is not None
     except sqlite3.Error:
         return False  # the schema is still being made
+
+
+def _interrupt_once(
+    process: subprocess.Popen[str], database: Path, status: str, after: float = 0.2
+) -> str:
+    """Ctrl-C the load once a batch has ``status``: its exit 130, no traceback; its stderr."""
+    deadline = time.monotonic() + 60
+    while not _batches(database, status) and process.poll() is None:
+        assert time.monotonic() < deadline, f"no batch became {status}"
+        time.sleep(0.02)
+    time.sleep(after)  # inside the load: reading, checking or storing
+    process.send_signal(signal.SIGINT)
+    out, err = process.communicate(timeout=60)
+    assert process.returncode == 130, (out, err)
+    assert "Traceback" not in err and "Query interrupted" not in err, err
+    return err
+
+
+def _metrics(path: Path, rows: int, customers: int) -> Path:
+    """A metrics file of ``rows`` rows for customers C000000.. (large: read for seconds)."""
+    lines = "".join(f"C{n % customers:06d};cardiology;trx;{n};1\n" for n in range(rows))
+    return write(path, f"{METRICS_HEADER}\n{lines}")
 
 
 @pytest.mark.slow
@@ -94,32 +133,33 @@ def test_ctrl_c_during_a_load_exits_130_and_stores_nothing_from_the_file(
     big = write(tmp_path / "customers.csv", CUSTOMERS.splitlines(keepends=True)[0] + rows)
     files = [str(big)]
     if next_file:  # large enough to be still read (in a background thread) at the Ctrl-C
-        metrics = "".join(f"C{n % 300_000:06d};cardiology;trx;{n};1\n" for n in range(1_500_000))
-        files.append(str(write(tmp_path / "metrics.csv", f"{METRICS_HEADER}\n{metrics}")))
+        files.append(str(_metrics(tmp_path / "metrics.csv", 1_500_000, 300_000)))
     database = tmp_path / "harmonia.db"
-    environment = {
-        **os.environ,
-        "HARMONIA_DATABASE_URL": f"sqlite:///{database}",
-        "HARMONIA_LOAD_PLUGINS": "",  # the built-ins: the test needs no pack
-    }
-    process = subprocess.Popen(
-        [sys.executable, "-c", "from harmonia.cli import main; main()", "load", *files],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        env=environment,
-        text=True,
-    )
-    deadline = time.monotonic() + 60
-    while not _running_batch(database) and process.poll() is None:
-        assert time.monotonic() < deadline, "the load never started"
-        time.sleep(0.02)
-    time.sleep(0.2)  # inside the load: reading, checking or storing
-    process.send_signal(signal.SIGINT)
-    out, err = process.communicate(timeout=60)
-    assert process.returncode == 130, (out, err)
-    assert "Traceback" not in err and "Query interrupted" not in err, err
+
+    err = _interrupt_once(_loading(files, database), database, "running")
+
     assert f"interrupted: nothing from {big} was stored" in err
     with sqlite3.connect(database) as connection:
         assert connection.execute("SELECT COUNT(*) FROM customer").fetchone() == (0,)
         statuses = connection.execute("SELECT status FROM load_batch").fetchall()
     assert statuses == [("failed",)]
+
+
+@pytest.mark.slow
+def test_ctrl_c_while_the_next_file_is_read_ahead_says_nothing_of_it_was_stored(
+    tmp_path: Path,
+) -> None:
+    customers = write(tmp_path / "customers.csv", CUSTOMERS)  # stored in a moment
+    # Still read ahead (hashed, its lines counted) seconds after the customers stored.
+    metrics = _metrics(tmp_path / "metrics.csv", 4_000_000, 1)
+    database = tmp_path / "harmonia.db"
+
+    loading = _loading([str(customers), str(metrics)], database)
+    err = _interrupt_once(loading, database, "loaded", after=1.0)  # its golden record made
+
+    # The Ctrl-C came while the load waited for the metrics read ahead: no batch of it began.
+    with sqlite3.connect(database) as connection:
+        batches = connection.execute("SELECT id, kind, status FROM load_batch").fetchall()
+    assert batches == [(1, "customers", "loaded")]
+    said = f"interrupted: nothing from {metrics} was stored (batch(es) 1 of earlier files were)"
+    assert said in err

@@ -171,10 +171,11 @@ class Loads:
             )
             with _ReadAhead(loader, jobs) as ahead:
                 for index, job in enumerate(jobs):
+                    # Before waiting for its read ahead: a Ctrl-C then stored nothing of it.
+                    stored = []
                     opened = ahead.take(index)
                     name = Path(job.location).name
                     loader.on_stage = lambda stage, name=name: report(0, f"{name}: {stage}")
-                    stored = []
                     stored.extend(loader.run(job.source, dict(job.options), opened))
                     results.extend(stored)
                     self._refresh_golden(stored, loader.on_stage)
@@ -396,15 +397,19 @@ def interrupted(error: BaseException) -> bool:
 
 def _interrupted(location: str, stored: list[LoadResult], before: list[LoadResult]) -> Interrupted:
     """What an interrupted load kept: whole batches only (a batch commits at once)."""
-    if stored:
-        ids = ", ".join(str(result.batch_id) for result in stored)
-        what = f"of {location}, batch(es) {ids} were stored; nothing after them"
-    else:
-        what = f"nothing from {location} was stored"
+    what = (
+        f"of {location}, batch(es) {_ids(stored)} were stored; nothing after them"
+        if stored
+        else f"nothing from {location} was stored"
+    )
     before = [result for result in before if result not in stored]
-    earlier = f" ({len(before)} batch(es) of earlier files were)" if before else ""
+    earlier = f" (batch(es) {_ids(before)} of earlier files were)" if before else ""
     return Interrupted(
         f"interrupted: {what}{earlier}",
         fix="load it again when you are ready (rows already stored are not stored twice; "
         "golden records a stored batch still owes are refreshed then)",
     )
+
+
+def _ids(results: list[LoadResult]) -> str:
+    return ", ".join(str(result.batch_id) for result in results)
