@@ -14,7 +14,9 @@ from helpers import count_rows, query, write
 from harmonia.app import Harmonia
 from harmonia.app.loads import LoadJob
 from harmonia.builtin.sources import read_csv
-from harmonia.errors import InputError
+from harmonia.compute import Interruptible, duckdb_connection
+from harmonia.errors import InputError, Interrupted
+from harmonia.ingest import Loader
 from harmonia.plugin.catalog import Catalog
 
 H1 = tiny_market.DATA / "h1"
@@ -110,3 +112,24 @@ def test_a_bad_file_read_ahead_fails_on_its_turn_after_the_files_before_it_store
 
     assert sorted(events) == ["done", "read customers.csv", "read metrics.csv"]
     assert [row["kind"] for row in stored(harmonia_database)["batches"]] == ["customers"]
+
+
+def test_a_read_ahead_interrupted_before_it_starts_reads_nothing(
+    harmonia_database: str, tiny: Catalog
+) -> None:
+    app = Harmonia(harmonia_database, tiny)
+    events: list[str] = []
+    (job,) = logged_jobs(app, [FILES[1]], events)
+    loader = Loader(app.database, app.catalog, country="NL")
+
+    with Interruptible() as work:
+        work.interrupt()  # the load stopped (Ctrl-C) before its read ahead began
+        # DuckDB's interrupt() reaches only a query running then: an idle or new
+        # connection would still run the next one to its end.
+        with pytest.raises(Interrupted):
+            duckdb_connection()
+        with pytest.raises(Interrupted):
+            loader.read_ahead(job.source, dict(job.options), ())
+
+    assert events == []  # the source was never asked to read the file
+    duckdb_connection().close()  # outside the interrupted work, connections open as ever

@@ -8,7 +8,7 @@ import threading
 from types import TracebackType
 from typing import Any
 
-from harmonia.errors import ConfigError, causes
+from harmonia.errors import ConfigError, Interrupted, causes
 
 #: DuckDB spills to disk beyond this, so a 10M-customer load or cycle stays
 #: within a few GB however large the universe. ``HARMONIA_MEMORY_LIMIT``
@@ -55,13 +55,17 @@ _watching = threading.local()
 
 
 class Interruptible:
-    """Work in a background thread whose DuckDB queries another thread can stop.
+    """Work in a background thread that another thread can stop.
 
     Why: Ctrl-C reaches the main thread only; work a background thread does
     ahead of time (reading the next file) would otherwise run to its end
     before the command can exit. Inside ``with Interruptible() as work:``
     the connections the thread opens are remembered; ``work.interrupt()``
-    (from any thread) stops their queries, which then raise there.
+    (from any thread) stops the query running on them, which then raises
+    there. DuckDB forgets an interrupt when the next query starts, so the
+    thread stops itself at its next step: a connection it opens, a block of
+    a file it hashes or scans, a pass over a file (:func:`stop_if_interrupted`)
+    raise :class:`~harmonia.errors.Interrupted`.
     """
 
     def __init__(self) -> None:
@@ -83,9 +87,10 @@ class Interruptible:
 
     def opened(self, connection: Any) -> None:
         with self._lock:
-            self._connections.append(connection)
             if self.interrupted:
-                self._stop(connection)
+                connection.close()
+                raise _stopped()
+            self._connections.append(connection)
 
     def interrupt(self) -> None:
         with self._lock:
@@ -99,6 +104,19 @@ class Interruptible:
 
         with contextlib.suppress(duckdb.Error):  # closed meanwhile: nothing runs on it
             connection.interrupt()
+
+
+def stop_if_interrupted() -> None:
+    """Raise :class:`~harmonia.errors.Interrupted` if this thread's work was
+    interrupted (:class:`Interruptible`); else nothing. Called between the steps
+    of long work, where a DuckDB interrupt does not reach."""
+    work = getattr(_watching, "work", None)
+    if work is not None and work.interrupted:
+        raise _stopped()
+
+
+def _stopped() -> Interrupted:
+    return Interrupted("stopped: the work it was doing ahead is not needed")
 
 
 def out_of_memory_error(error: BaseException) -> ConfigError | None:

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from harmonia.compute import duckdb_connection
+from harmonia.compute import duckdb_connection, stop_if_interrupted
 from harmonia.errors import ConfigError
 from harmonia.ingest import (
     affiliations,
@@ -212,6 +212,7 @@ class Loader:
         digest = self._content_hash(source, options)
         if digest is not None and digest in loaded:
             return Opened(digest, None)
+        stop_if_interrupted()
         opened = Opened(digest, source.read(self.request(options)))
         try:
             opened.first = next(opened.batches, None)  # type: ignore[arg-type]
@@ -256,6 +257,7 @@ class Loader:
         digest.update(repr(settings).encode())
         with path.open("rb") as file:
             while block := file.read(1 << 20):
+                stop_if_interrupted()  # read ahead for a load that stopped: not needed
                 digest.update(block)
         return digest.hexdigest()
 
