@@ -156,33 +156,3 @@ def test_a_spark_cycle_needs_to_know_where_the_data_is(
             sinks=(),
             directory=tmp_path,
         )
-
-
-def test_pull_through_reads_the_previous_inputs_where_spark_wrote_them(
-    spark: Any,
-    market: Catalog,
-    harmonia_database: str,
-    tmp_path: Path,
-    load_universe: Callable[..., Database],
-    run_periods: Callable[..., list[Any]],
-) -> None:
-    """Not built in the driver's memory: Spark reads the previous cycle's inputs from its
-    own output, joined to the rows the store holds now (an objection forgot one)."""
-    from harmonia.engine.lake import export
-    from harmonia.master.privacy import object_to_profiling, withdraw_objection
-
-    database = load_universe(harmonia_database, market, 300, PERIODS[-1])
-    export(database, tmp_path / "lake", country="FR")
-    settings = SparkSettings(lake=str(tmp_path / "lake"), output=str(tmp_path / "results"))
-    run_periods(database, market, "spark", PERIODS[:1], tmp_path, spark=settings)
-    object_to_profiling(database, [5], actor="dpo")
-    withdraw_objection(database, [5], actor="dpo")
-    run_periods(database, market, "spark", PERIODS[1:], tmp_path, spark=settings)
-    previous = spark.table("assignment")  # the view pull-through read
-    assert any("cycle=1/assignments" in name for name in previous.inputFiles())
-    stored = read_assignments(database, 1)
-    assert 5 not in stored.column("customer_id").to_pylist()
-    read = previous.toArrow().sort_by("customer_id")
-    assert read.select(["customer_id", "final_segment", "inputs"]) == stored.sort_by(
-        "customer_id"
-    ).select(["customer_id", "final_segment", "inputs"])

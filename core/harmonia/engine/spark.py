@@ -8,9 +8,8 @@ the target list back to the lake or the catalog, and hands harmonia the
 columns its store keeps, as Arrow (never row by row), so that the cycle is
 recorded like any other: explain, diff and history work on it.
 
-What stays in harmonia: the definitions, the cycle's record and the sinks.
-Pull-through's previous cycle is the store's rows, with their inputs read by
-Spark from that cycle's own output when it ran on Spark.
+What stays in harmonia: the definitions, the cycle's record, the previous
+cycle's assignments (handed to Spark for pull-through) and the sinks.
 
 Spark's errors arrive with a JVM stack trace; the user gets one
 :class:`~harmonia.errors.EngineError` naming the table and column instead.
@@ -18,14 +17,12 @@ Spark's errors arrive with a JVM stack trace; the user gets one
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
-from sqlmodel import select
 
 from harmonia.engine.backends import (
     CycleOutputs,
@@ -46,11 +43,7 @@ from harmonia.sql import quote
 from harmonia.store.assignments import inputs_apart
 from harmonia.store.bulk import BulkConnection
 from harmonia.store.database import Database
-from harmonia.store.models import AuditEvent
 from harmonia.workspace import SparkSettings
-
-#: The name of the assignments a Spark cycle writes (a folder, or in a table's name).
-_ASSIGNMENTS = "assignments"
 
 #: Spark's type names of the Arrow types the cycle reads.
 _SPARK_TYPES = {pa.int64(): "bigint", pa.string(): "string", pa.float64(): "double"}
@@ -87,14 +80,9 @@ def spark_errors(where: str, *, fix: str) -> Iterator[None]:
     try:
         yield
     except Exception as error:
-        if not _from_spark(error):
+        if type(error).__module__.split(".")[0] not in ("pyspark", "py4j", "grpc"):
             raise
         raise EngineError(_first_line(error), where=where, fix=fix) from None
-
-
-def _from_spark(error: Exception) -> bool:
-    """Whether ``error`` is Spark's or the JVM's."""
-    return type(error).__module__.split(".")[0] in ("pyspark", "py4j", "grpc")
 
 
 def _first_line(error: Exception) -> str:
@@ -127,7 +115,7 @@ def run(
     stage("segmenting in Spark")
     with spark_errors(f"cycle {query.cycle_id} in Spark", fix=fix):
         computed = spark.sql(transpile(query.assignments(), "spark"))
-        assignments, stored_at = _write(spark, computed, settings, query.cycle_id, _ASSIGNMENTS)
+        assignments, stored_at = _write(spark, computed, settings, query.cycle_id, "assignments")
         assignments.createOrReplaceTempView("assignments")
         stage("planning")
         target_list, summary, coverage = plan_outputs(
@@ -209,56 +197,13 @@ def _register_inputs(spark: Any, settings: SparkSettings, query: CycleQuery) -> 
 
 
 def _register_previous(spark: Any, database: Database, query: CycleQuery) -> None:
-    """The previous cycle's assignments, which pull-through compares with, as the view
-    ``assignment``: its rows as the store holds them (refinement changes final segments,
-    an objection forgets rows) and their inputs, the bulk of it (1M: ~0.5 GB of JSON),
-    read by Spark where that cycle's Spark run wrote them; from the store when it did
-    not run on Spark or its folder or table is gone."""
+    """The previous cycle's assignments, which pull-through compares with, from the store."""
     if query.previous_cycle_id is None:
         return
-    schema = input_schema("assignment")
-    written = _written_assignments(spark, database, query.previous_cycle_id)
     with BulkConnection(database, write=False) as bulk:
-        if written is None:
-            previous = previous_assignments(bulk, query)
-        else:
-            held = pa.schema([field for field in schema if field.name != "inputs"])
-            previous = bulk.read(
-                f"SELECT {', '.join(held.names)} FROM assignment "
-                f"WHERE cycle_id = {int(query.previous_cycle_id)}"
-            ).cast(held)
+        previous = previous_assignments(bulk, query)
     with spark_errors("the previous cycle's assignments", fix="check the Spark session"):
-        frame = spark.createDataFrame(previous)
-        if written is not None:
-            inputs = written.select("customer_id", "inputs")
-            frame = frame.join(inputs, "customer_id", "left").select(*schema.names)
-        frame.createOrReplaceTempView("assignment")
-
-
-def _written_assignments(spark: Any, database: Database, cycle_id: int) -> Any:
-    """The assignments cycle ``cycle_id``'s Spark run wrote (a frame), where its record
-    names them; None where it did not run on Spark or they cannot be read now."""
-    with database.session() as session:
-        events = session.exec(
-            select(AuditEvent).where(
-                AuditEvent.action == "cycle.run", AuditEvent.subject == f"cycle:{int(cycle_id)}"
-            )
-        ).all()
-    names = (_ASSIGNMENTS, _table_name(_ASSIGNMENTS, cycle_id))
-    for event in events:
-        details = json.loads(event.details)
-        if details.get("engine") != "spark" or "failed" in details:
-            continue
-        for entry in details.get("written", []):
-            location = entry["location"]
-            if location.rsplit("/", 1)[-1].rsplit(".", 1)[-1] not in names:
-                continue
-            try:
-                return spark.read.parquet(location) if "/" in location else spark.table(location)
-            except Exception as error:
-                if not _from_spark(error):
-                    raise
-    return None
+        spark.createDataFrame(previous).createOrReplaceTempView("assignment")
 
 
 def _write(
@@ -275,12 +220,9 @@ def _write(
         frame.write.mode("overwrite").parquet(path)
         return spark.read.parquet(path), path
     table = ".".join(
-        part for part in (settings.catalog, settings.database, _table_name(name, cycle_id)) if part
+        part
+        for part in (settings.catalog, settings.database, f"harmonia_{name}_{cycle_id}")
+        if part
     )
     frame.write.mode("overwrite").saveAsTable(table)
     return spark.table(table), table
-
-
-def _table_name(name: str, cycle_id: int) -> str:
-    """The catalog table of a cycle's result ``name``, where no folder is configured."""
-    return f"harmonia_{name}_{int(cycle_id)}"
