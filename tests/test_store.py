@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pyarrow as pa
 import pytest
+from adbc_driver_manager import ProgrammingError
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import inspect, text
@@ -305,3 +306,16 @@ def test_a_bounded_stream_is_typed_by_its_schema(harmonia_database: str) -> None
     assert stream.schema == schema
     assert [batch.num_rows for batch in batches] == [1, 2, 2]
     assert pa.Table.from_batches(batches).column("name").to_pylist() == names
+
+
+def test_a_typed_stream_takes_its_columns_by_name(harmonia_database: str) -> None:
+    """A query's columns in another order than the schema's keep their values; one the
+    query lacks is refused by name."""
+    database = Database(harmonia_database)
+    schema = pa.schema([("system", pa.string()), ("source_id", pa.string()), ("n", pa.int64())])
+    with BulkConnection(database) as bulk:
+        rows = "SELECT 'A1' AS source_id, 'crm' AS system, 1 AS n"
+        table = bulk.stream(rows, batch_rows=2, schema=schema).read_all()
+        assert table.to_pylist() == [{"system": "crm", "source_id": "A1", "n": 1}]
+        with pytest.raises(ProgrammingError, match=r"no such column: query\.system"):
+            bulk.stream("SELECT 'A1' AS source_id, 1 AS n", batch_rows=2, schema=schema)

@@ -161,14 +161,18 @@ class BulkConnection:
         the driver infers types from a batch's values (a column of NULLs only
         reads as integers, and a text after it fails the stream): give it with
         ``schema``, the result's Arrow types, unless its columns are never NULL.
+        The stream then has ``schema``'s columns, taken from the query's by name.
         """
         self.wait()
         bounded = self.dialect == "sqlite" and batch_rows
         typed = bounded and schema is not None
         if typed:
             # Why: a first row of the schema's types makes the driver type the stream
-            # right, whatever the first batch holds; it is dropped from the stream.
-            sql = f"SELECT {_typing_row(schema)} UNION ALL SELECT * FROM ({sql})"
+            # right, whatever the first batch holds; it is dropped from the stream. The
+            # query's columns are taken by name (qualified: SQLite reads an unknown
+            # "name" alone as a string), in any order, and a missing one fails by name.
+            named = ", ".join(f'query."{name}"' for name in schema.names)
+            sql = f"SELECT {_typing_row(schema)} UNION ALL SELECT {named} FROM ({sql}) query"
         if bounded:
             self._cursor.adbc_statement.set_options(
                 **{"adbc.sqlite.query.batch_rows": str(batch_rows)}
