@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Callable
+from datetime import date, datetime
+from decimal import Decimal
 from pathlib import Path
 
 import pyarrow as pa
@@ -306,6 +308,36 @@ def test_a_bounded_stream_is_typed_by_its_schema(harmonia_database: str) -> None
     assert stream.schema == schema
     assert [batch.num_rows for batch in batches] == [1, 2, 2]
     assert pa.Table.from_batches(batches).column("name").to_pylist() == names
+
+
+def test_a_typed_stream_casts_to_each_kind_of_type(harmonia_database: str) -> None:
+    """SQLite keeps booleans as integers, decimals as reals and dates and timestamps as ISO
+    text: a stream typed as them reads them, NULL in its first batch, as its schema's
+    types. A type SQLite has no value for is refused naming its column."""
+    database = Database(harmonia_database)
+    values = {
+        "flag": ("1", pa.bool_(), True),
+        "count": ("7", pa.int32(), 7),
+        "price": ("2.5", pa.decimal128(10, 2), Decimal("2.50")),
+        "day": ("'2026-12-07'", pa.date32(), date(2026, 12, 7)),
+        "at": ("'2026-12-07 23:01:02'", pa.timestamp("us"), datetime(2026, 12, 7, 23, 1, 2)),
+        "data": ("X'0102'", pa.binary(), b"\x01\x02"),
+        "label": ("'x'", pa.large_string(), "x"),
+    }
+    schema = pa.schema([(name, kind) for name, (_, kind, _) in values.items()])
+    nulls = ", ".join(f"NULL AS {name}" for name in values)
+    given = ", ".join(f"{sql} AS {name}" for name, (sql, _, _) in values.items())
+    with BulkConnection(database) as bulk:
+        rows = f"SELECT 0 AS n, {nulls} UNION ALL SELECT 1, {given} ORDER BY n"
+        stream = bulk.stream(rows, batch_rows=1, schema=schema)
+        table = stream.read_all()
+        assert stream.schema == schema
+        assert table.to_pylist() == [
+            dict.fromkeys(values),
+            {name: value for name, (_, _, value) in values.items()},
+        ]
+        with pytest.raises(TypeError, match="column clock as time64"):
+            bulk.stream("SELECT 1", batch_rows=1, schema=pa.schema([("clock", pa.time64("us"))]))
 
 
 def test_a_typed_stream_takes_its_columns_by_name(harmonia_database: str) -> None:

@@ -161,7 +161,9 @@ class BulkConnection:
         the driver infers types from a batch's values (a column of NULLs only
         reads as integers, and a text after it fails the stream): give it with
         ``schema``, the result's Arrow types, unless its columns are never NULL.
-        The stream then has ``schema``'s columns, taken from the query's by name.
+        The stream then has ``schema``'s columns, taken from the query's by name
+        and cast to its types: integers, booleans, floats, decimals, strings,
+        binaries, and dates and timestamps stored as ISO text.
         """
         self.wait()
         bounded = self.dialect == "sqlite" and batch_rows
@@ -185,7 +187,7 @@ class BulkConnection:
                     **{"adbc.sqlite.query.batch_rows": "1000000000"}
                 )
         reader = self._cursor.fetch_record_batch()
-        return _after_first_row(reader) if typed else reader
+        return _after_first_row(reader, schema) if typed else reader
 
     def scalar(self, sql: str) -> Any:
         self.wait()
@@ -324,29 +326,41 @@ class BulkConnection:
 
 
 def _typing_row(schema: pa.Schema) -> str:
-    """A row of SQLite values of ``schema``'s types, named as its columns."""
-    values = []
-    for field in schema:
-        if pa.types.is_integer(field.type):
-            value = "0"
-        elif pa.types.is_floating(field.type):
-            value = "0.0"
-        elif pa.types.is_string(field.type) or pa.types.is_large_string(field.type):
-            value = "''"
-        else:
-            raise TypeError(f"no SQLite value types a stream's column as {field.type}")
-        values.append(f"{value} AS {field.name}")
-    return ", ".join(values)
+    """A row of the SQLite values the driver reads as ``schema``'s types, or as types
+    cast to them (a boolean is an integer there, a decimal a real, a date or a
+    timestamp ISO text), named as its columns."""
+    return ", ".join(f"{_typing_value(field)} AS {field.name}" for field in schema)
 
 
-def _after_first_row(reader: pa.RecordBatchReader) -> pa.RecordBatchReader:
-    """``reader``'s stream without its first row (SQLite gives a UNION ALL's rows in order)."""
+def _typing_value(field: pa.Field) -> str:
+    kind = field.type
+    if pa.types.is_integer(kind) or pa.types.is_boolean(kind):
+        return "0"
+    if pa.types.is_floating(kind) or pa.types.is_decimal(kind):
+        return "0.0"
+    if pa.types.is_binary(kind) or pa.types.is_large_binary(kind):
+        return "X''"
+    textual = (
+        pa.types.is_string,
+        pa.types.is_large_string,
+        pa.types.is_date,
+        pa.types.is_timestamp,
+    )
+    if any(is_kind(kind) for is_kind in textual):
+        return "''"
+    raise TypeError(f"no SQLite value types a stream's column {field.name} as {kind}")
+
+
+def _after_first_row(reader: pa.RecordBatchReader, schema: pa.Schema) -> pa.RecordBatchReader:
+    """``reader``'s stream without its first row (SQLite gives a UNION ALL's rows in
+    order), cast to ``schema``."""
 
     def batches() -> Iterator[pa.RecordBatch]:
         rows = iter(reader)
         first = next(rows, None)
         if first is not None:
-            yield first.slice(1)
-        yield from rows
+            yield first.slice(1).cast(schema)
+        for batch in rows:
+            yield batch.cast(schema)
 
-    return pa.RecordBatchReader.from_batches(reader.schema, batches())
+    return pa.RecordBatchReader.from_batches(schema, batches())
