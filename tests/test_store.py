@@ -342,12 +342,12 @@ def test_a_typed_stream_casts_to_each_kind_of_type(harmonia_database: str) -> No
 
 def test_a_typed_stream_takes_its_columns_by_name(harmonia_database: str) -> None:
     """A query's columns in another order than the schema's keep their values; one the
-    query lacks is refused by name."""
+    query lacks is refused by name. A keyword is a column name like any other."""
     database = Database(harmonia_database)
-    schema = pa.schema([("system", pa.string()), ("source_id", pa.string()), ("n", pa.int64())])
+    schema = pa.schema([("system", pa.string()), ("source_id", pa.string()), ("order", pa.int64())])
     with BulkConnection(database) as bulk:
-        rows = "SELECT 'A1' AS source_id, 'crm' AS system, 1 AS n"
+        rows = "SELECT 'A1' AS source_id, 'crm' AS system, 1 AS \"order\""
         table = bulk.stream(rows, batch_rows=2, schema=schema).read_all()
-        assert table.to_pylist() == [{"system": "crm", "source_id": "A1", "n": 1}]
+        assert table.to_pylist() == [{"system": "crm", "source_id": "A1", "order": 1}]
         with pytest.raises(ProgrammingError, match=r"no such column: query\.system"):
-            bulk.stream("SELECT 'A1' AS source_id, 1 AS n", batch_rows=2, schema=schema)
+            bulk.stream("SELECT 'A1' AS source_id, 1 AS \"order\"", batch_rows=2, schema=schema)

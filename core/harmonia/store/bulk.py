@@ -163,7 +163,8 @@ class BulkConnection:
         ``schema``, the result's Arrow types, unless its columns are never NULL.
         The stream then has ``schema``'s columns, taken from the query's by name
         and cast to its types: integers, booleans, floats, decimals, strings,
-        binaries, and dates and timestamps stored as ISO text.
+        binaries, and dates and timestamps stored as ISO text. A typed ``sql`` is
+        read as a subquery: it must not end in a ``--`` comment or a ``;``.
         """
         self.wait()
         bounded = self.dialect == "sqlite" and batch_rows
@@ -329,7 +330,7 @@ def _typing_row(schema: pa.Schema) -> str:
     """A row of the SQLite values the driver reads as ``schema``'s types, or as types
     cast to them (a boolean is an integer there, a decimal a real, a date or a
     timestamp ISO text), named as its columns."""
-    return ", ".join(f"{_typing_value(field)} AS {field.name}" for field in schema)
+    return ", ".join(f'{_typing_value(field)} AS "{field.name}"' for field in schema)
 
 
 def _typing_value(field: pa.Field) -> str:
