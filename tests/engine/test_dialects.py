@@ -96,7 +96,8 @@ def test_the_inputs_are_built_and_read_back_as_each_dialect_does_json(
 
 def test_a_dialect_is_built_only_when_sql_is_transpiled_to_it() -> None:
     """A cycle on the embedded store transpiles to SQLite only: the other dialects
-    (whose classes cost ~0.17 s of CPU to build) are neither built nor imported."""
+    (building all seven made import + one transpile 0.10 s of CPU, 0.043 s without)
+    are neither built nor imported."""
     import subprocess
     import sys
 
