@@ -77,6 +77,22 @@ def reasons(*conditions: str) -> str:
     )
 
 
+def key_hashes(values: Iterable[str], first: str, second: str) -> str:
+    """SQL (DuckDB): two independent 64-bit hashes of a key (the ``values``' SQL),
+    as columns ``first`` and ``second``: grouping or joining on them stands for the
+    key, and a false match needs both to collide.
+
+    Not ``hash(key..., 'salt')`` nor ``hash('salt', key...)``: DuckDB combines
+    the hashes of its arguments as ``((a ^ a >> 32) * odd) ^ b``, so either is a
+    bijection of ``hash(key...)`` (the latter for a one-column key), one 64-bit
+    hash counted twice. The second hashes each value's text with a byte
+    appended, so every column is hashed afresh (NULL stays NULL).
+    """
+    values = list(values)
+    salted = ", ".join(f"CAST({value} AS VARCHAR) || '~'" for value in values)
+    return f"hash({', '.join(values)}) AS {first}, hash({salted}) AS {second}"
+
+
 def hmac_sql(column: str, key: bytes) -> str:
     """SQL (DuckDB): HMAC-SHA256 of ``column`` (as text) under ``key``, as 64 hex digits.
 

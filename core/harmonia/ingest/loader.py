@@ -36,7 +36,7 @@ from harmonia.ingest.checks import MACROS, CheckContext
 from harmonia.ingest.kind import DuplicateKey, Kind
 from harmonia.ingest.plausibility import Expectations
 from harmonia.plugin.types import RECORD_KINDS, Batch, DataSource, SourceRequest
-from harmonia.sql import QUOTED_VALUE, literal, quote
+from harmonia.sql import QUOTED_VALUE, key_hashes, literal, quote
 from harmonia.store import assignments as stored
 from harmonia.store import suppression
 from harmonia.store.bulk import BulkConnection
@@ -623,9 +623,8 @@ def _key_hash(kind: str, column: Callable[[str], str]) -> str:
 
 def _two_hashes(values: Iterable[str], prefix: str = "") -> str:
     """``h1, h2`` (after ``prefix``): two independent 64-bit hashes of a key, so a false
-    match needs both to collide."""
-    key = ", ".join(values)
-    return f"hash({key}) AS {prefix}h1, hash({key}, 'harmonia') AS {prefix}h2"
+    match needs both to collide (:func:`~harmonia.sql.key_hashes`)."""
+    return key_hashes(values, f"{prefix}h1", f"{prefix}h2")
 
 
 class _Duplicates:

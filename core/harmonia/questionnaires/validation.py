@@ -47,16 +47,14 @@ from harmonia.questionnaires.model import (
     describe_conditions,
 )
 from harmonia.questionnaires.skiplogic import SkipLogic
-from harmonia.sql import quote, quoted_in_message, reasons, text_list
+from harmonia.sql import key_hashes, quote, quoted_in_message, reasons, text_list
 
 #: The columns that identify a response within a batch (NULLs made comparable).
 RESPONSE_KEY = ("_c", "_qid", "_ver", "respondent", "_at")
 #: Two independent hashes of the response key: grouping and joining a million
 #: rows on two integers is several times faster than on five texts, and a false
-#: match would need both to collide.
-_HASHES = (
-    f"hash({', '.join(RESPONSE_KEY)}) AS _rk1, hash({', '.join(RESPONSE_KEY)}, 'harmonia') AS _rk2"
-)
+#: match would need both to collide (see :func:`~harmonia.sql.key_hashes`).
+_HASHES = key_hashes(RESPONSE_KEY, "_rk1", "_rk2")
 
 
 @attrs.frozen
