@@ -85,7 +85,14 @@ def _loading(files: list[str], database: Path) -> subprocess.Popen[str]:
         stderr=subprocess.PIPE,
         env=environment,
         text=True,
+        # A shell's background job starts with SIGINT ignored, and a child inherits
+        # that: give the load the Ctrl-C a terminal would, wherever pytest runs.
+        preexec_fn=_default_sigint,
     )
+
+
+def _default_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def _batches(database: Path, where: str) -> bool:
