@@ -205,7 +205,11 @@ def compute_in_parts(connection: Any, query: CycleQuery, computed: str) -> int:
         per_part = max(1, int(mib * CUSTOMERS_PER_MIB))
         parts = max(1, -(-int(customers) // per_part))
         for part in range(parts):
-            mine = f" WHERE hash(customer_id) % {parts} = {part}" if parts > 1 else ""
+            # By the id as an integer: hash(5::DOUBLE) and hash('5') differ from hash(5),
+            # so a step keeping its ids in another type would put them in another part.
+            mine = (
+                f" WHERE hash(CAST(customer_id AS BIGINT)) % {parts} = {part}" if parts > 1 else ""
+            )
             ctes = [f"{name} AS (SELECT * FROM {STEP_SCHEMA}.{name}{mine})" for name in keyed]
             ctes += [f"{name} AS ({sql})" for name, sql in per_customer.items()]
             rows = f"WITH {', '.join(ctes)} {body}"
