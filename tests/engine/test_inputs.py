@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
+import hashlib
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import pytest
 import tiny_market
 from helpers import load, tiny_catalog, write
 
+from harmonia import Harmonia
 from harmonia.engine import backends
 from harmonia.engine.backends import compute_in_parts, read_inputs
 from harmonia.engine.cycle import run_cycle
 from harmonia.engine.query import CycleQuery
 from harmonia.engine.spec import resolve
+from harmonia.plugin.manager import PluginManager
 from harmonia.store.bulk import BulkConnection
 from harmonia.store.database import Database
 
@@ -143,3 +148,49 @@ def test_assignments_computed_in_parts_are_those_of_one_statement(
         connection.close()
     assert rows["whole"] and rows["one"] == rows["whole"] and rows["parts"] == rows["whole"]
     assert pulled  # the previous cycle's step is read in parts too
+
+
+def test_a_pack_with_peer_group_quantiles_is_computed_the_same_in_parts(
+    register_pack: Callable[..., Any],
+    harmonia_plugins: PluginManager,
+    harmonia_database: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The demo's FR oncology universe (1,500 customers, quantiles over peer groups, the
+    second half-year pulling the first through): the same assignment rows in one part
+    as in tens of parts (CUSTOMERS_PER_MIB made small, the real compute_in_parts)."""
+    import harmonia_fr
+    import harmonia_oncology
+    import harmonia_synthetic
+
+    for pack in (harmonia_synthetic, harmonia_fr, harmonia_oncology):
+        register_pack(pack)
+    catalog = harmonia_plugins.catalog()
+    result = Harmonia(harmonia_database, catalog).demo(
+        tmp_path, customers=1_500, countries=["FR"], therapy_areas=["oncology"]
+    )
+    first, last = (run.cycle.id for run in result.runs[0].cycles)
+    spec = resolve(catalog, "FR", "oncology", "2027-H1")
+    query = CycleQuery(spec, last, previous_cycle_id=first)
+    connection = duckdb.connect(config={"memory_limit": "256MB"})
+    digests: dict[float | None, str] = {}
+    counts: dict[float | None, int] = {}
+    try:
+        query = read_inputs(Database(harmonia_database), query, connection)
+        for per_mib in (None, 0.5, 0.1):  # None: as set, one part
+            if per_mib:
+                monkeypatch.setattr(backends, "CUSTOMERS_PER_MIB", per_mib)
+            counts[per_mib] = compute_in_parts(connection, query, "computed")
+            rows = connection.sql("SELECT * FROM computed ORDER BY customer_id").fetchall()
+            digests[per_mib] = hashlib.sha256(repr(rows).encode()).hexdigest()
+            if per_mib == 0.1:
+                ((pulled,),) = connection.sql(
+                    "SELECT COUNT(*) FROM computed WHERE origin = 'pulled-through'"
+                ).fetchall()
+            connection.execute("DROP TABLE computed")
+    finally:
+        connection.close()
+    assert counts[None] == 1 and counts[0.5] > 8 and counts[0.1] > 40, counts
+    assert len(rows) > 1_000 and pulled
+    assert len(set(digests.values())) == 1, digests
