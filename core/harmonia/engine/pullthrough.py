@@ -121,7 +121,11 @@ def previous_sql(rule_set: RuleSet, assignments: str, fields: PreviousInputs | N
 def _previous_text(key: str, fields: PreviousInputs | None) -> str:
     """SQL: input ``key`` of ``previous_assignment.inputs`` as the text ``->> '$.<key>'``
     gives of their JSON (a string unquoted, a number or boolean as written, a
-    missing key or null NULL), whether they are that JSON or a struct of ``fields``."""
+    missing key or null NULL), whether they are that JSON or a struct of ``fields``.
+
+    A field other than text is read through its own JSON, by the same ``->>``:
+    the JSON's text itself would keep a date's or a UUID's quotes and a decimal's
+    trailing zeros (``"2027-01-01"``, ``1.500``), which ``->>`` drops."""
     inputs = "previous_assignment.inputs"
     if fields is None:
         return f"(CAST({inputs} AS JSON) ->> {quote('$.' + key)})"
@@ -131,9 +135,7 @@ def _previous_text(key: str, fields: PreviousInputs | None) -> str:
         return "CAST(NULL AS VARCHAR)"
     if kind == "VARCHAR":
         return value
-    if kind == "JSON":
-        return f"({value} ->> '$')"
-    return f"CAST(to_json({value}) AS VARCHAR)"
+    return f"(to_json({value}) ->> '$')"
 
 
 def _number_unchanged(current: str, previous_text: str, threshold: float, strict: bool) -> str:
