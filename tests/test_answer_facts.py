@@ -370,3 +370,39 @@ def test_0700_moves_the_stored_answers_without_losing_one(
     upgraded.engine.dispose()
     Database(url).upgrade()
     assert [tuple(row.values()) for row in query(url, STORED)] == _expected()
+
+
+def test_a_customer_answering_under_two_source_ids_is_stored_as_one_response(
+    h1: str, tiny: Catalog, tmp_path: Path
+) -> None:
+    """AC01 is C01 under a second source id of the same system (a crosswalk row, as a
+    merge of two records leaves): the same response under both ids is one response,
+    stored under C01; an id no crosswalk knows is quarantined."""
+    (c01,) = query(h1, "SELECT customer_id FROM crosswalk WHERE source_id = 'C01'")
+    with Database(h1).engine.begin() as connection:
+        connection.exec_driver_sql(
+            "INSERT INTO crosswalk (system, source_id, customer_id, batch_id) "
+            "SELECT system, 'AC01', customer_id, batch_id FROM crosswalk WHERE source_id = 'C01'"
+        )
+    before = query(h1, "SELECT COUNT(*) AS n FROM response")[0]["n"]
+    responses = write(
+        tmp_path / "responses.csv",
+        f"{RESPONSES_HEADER}\n"
+        "C01;tiny-profile;1;rep1;2026-07-01;usage;some\n"
+        "AC01;tiny-profile;1;rep1;2026-07-01;usage;some\n"
+        "ZC01;tiny-profile;1;rep1;2026-07-01;usage;some\n",
+    )
+    (result,) = load(h1, tiny, responses, country="NL")
+    assert (result.rows_read, result.rows_quarantined, result.rows_new) == (3, 1, 2), result
+    stored = query(
+        h1,
+        "SELECT r.id, r.customer_id, a.value FROM response r "
+        "JOIN answer a ON a.response_id = r.id WHERE r.answered_at >= '2026-07-01'",
+    )
+    # One response, C01's. (Its answer is kept once per source id: 2 equal rows.)
+    assert {(row["id"], row["customer_id"], row["value"]) for row in stored} == {
+        (stored[0]["id"], c01["customer_id"], "some")
+    }
+    assert query(h1, "SELECT COUNT(*) AS n FROM response")[0]["n"] == before + 1
+    ((reason, rows),) = result.reasons
+    assert rows == 1 and "not a customer of system csv" in reason, reason
