@@ -220,6 +220,43 @@ def test_the_embedded_engine_compares_a_struct_file_field_by_field_and_a_text_fi
     assert kept == sorted([c for c in decided["duckdb"] if c.startswith("S")] + ["EDGE9"])
 
 
+def test_a_scenario_segments_again_over_the_previous_struct_field_by_field(
+    harmonia_database: str, tmp_path: Path
+) -> None:
+    """A scenario's re-segmentation of a cycle reads its previous cycle's inputs struct as
+    the cycle did (field by field, no JSON built) and decides as the cycle did (revb
+    SHOULD-2: it used to drop read_inputs' query and parse CAST(struct AS JSON))."""
+    from harmonia.engine.query import CycleQuery
+    from harmonia.strategy.scenario import _Inputs
+    from harmonia.strategy.universe import planned_cycles
+
+    url = harmonia_database
+    catalog = catalog_with(OWN_INPUTS)
+    customers, first_metrics, second_metrics = write_market(tmp_path / "data")
+    load(url, catalog, customers, first_metrics, country="NL")
+    options = {"country": "NL", "therapy_area": "cardiology", "directory": tmp_path / "out"}
+    run_cycle(Database(url), catalog, period="2027-H1", engine="duckdb", **options)
+    load(url, catalog, second_metrics, country="NL")
+    second = run_cycle(Database(url), catalog, period="2027-H2", engine="duckdb", **options)
+    (planned,) = planned_cycles(Database(url), catalog, [second.cycle.id])
+    inputs = _Inputs(Database(url))
+    try:
+        query = CycleQuery(planned.spec, planned.id, planned.cycle.previous_cycle_id)
+        connection, as_read = inputs.of(planned, query)
+        assert dict(as_read.previous_inputs or ())["metric__potential"] == "DOUBLE"
+        assert "AS JSON" not in as_read.assignments()
+        sql = "SELECT customer_id, final_segment, origin FROM ({}) ORDER BY customer_id"
+        decided = connection.sql(sql.format(as_read.assignments())).fetchall()
+        as_json = connection.sql(sql.format(query.assignments())).fetchall()
+    finally:
+        inputs.close()
+    assert decided == as_json
+    stored = assignments(url, second.cycle.id)
+    assert sorted(segment for _, segment, _ in decided) == sorted(
+        row["final_segment"] for row in stored.values()
+    )
+
+
 def test_comparing_every_feature_re_segments_those_whose_rank_fell(
     harmonia_database: str, tmp_path: Path
 ) -> None:

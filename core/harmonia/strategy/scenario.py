@@ -391,20 +391,24 @@ class _Inputs:
 
     def __init__(self, database: Database):
         self.database = database
-        self.connections: dict[int, Any] = {}
+        #: Per cycle: its connection and the previous inputs' fields as read there.
+        self.read: dict[int, tuple[Any, Any]] = {}
 
-    def of(self, planned: PlannedCycle, query: Any) -> Any:
+    def of(self, planned: PlannedCycle, query: Any) -> tuple[Any, Any]:
+        """The connection holding ``planned``'s inputs, and ``query`` for them as read
+        (the previous cycle's inputs compared field by field where a struct keeps them)."""
         from harmonia.compute import duckdb_connection
         from harmonia.engine.backends import read_inputs
 
-        if planned.id not in self.connections:
+        if planned.id not in self.read:
             connection = duckdb_connection()
-            read_inputs(self.database, query, connection)
-            self.connections[planned.id] = connection
-        return self.connections[planned.id]
+            as_read = read_inputs(self.database, query, connection)
+            self.read[planned.id] = (connection, as_read.previous_inputs)
+        connection, previous_inputs = self.read[planned.id]
+        return connection, attrs.evolve(query, previous_inputs=previous_inputs)
 
     def close(self) -> None:
-        for connection in self.connections.values():
+        for connection, _ in self.read.values():
             connection.close()
 
 
@@ -423,16 +427,16 @@ def _resegment(
         if before.spec.rule_set == after.spec.rule_set:
             continue
         kept = kept.filter(pc.not_equal(kept["cycle_id"], before.id))
-        query = CycleQuery(after.spec, before.id, before.cycle.previous_cycle_id)
+        connection, query = inputs.of(
+            before, CycleQuery(after.spec, before.id, before.cycle.previous_cycle_id)
+        )
         tables.append(
-            inputs.of(before, query)
-            .sql(
+            connection.sql(
                 "SELECT CAST(a.cycle_id AS BIGINT) AS cycle_id, "
                 f"{literal(after.spec.therapy_area)} AS therapy_area, a.customer_id, c.territory, "
                 f"a.final_segment AS segment FROM ({query.assignments()}) a "
                 "JOIN customer c ON c.id = a.customer_id"
-            )
-            .to_arrow_table()
+            ).to_arrow_table()
         )
     schema = stored.schema
     return pa.concat_tables([kept, *(t.select(schema.names).cast(schema) for t in tables)])
