@@ -62,9 +62,9 @@ def test_a_cycle_reads_the_identifiers_of_its_market_only(h1: str, tmp_path: Pat
     assert others and read == read_alone
 
 
-def test_inputs_kept_as_columns_are_stored_as_the_same_json(h1: str, tmp_path: Path) -> None:
-    """The embedded engine keeps each input in a column and builds the JSON only to
-    store it: the same rows as the query that builds it, pull-through's raw inputs too."""
+def _second_period(h1: str, tmp_path: Path) -> CycleQuery:
+    """The tiny market's 2027-H2 cycle query, after a 2027-H1 cycle and the H2 load:
+    a cycle with a previous one to pull through."""
     catalog = tiny_catalog()
     run_cycle(
         Database(h1),
@@ -75,8 +75,13 @@ def test_inputs_kept_as_columns_are_stored_as_the_same_json(h1: str, tmp_path: P
         directory=tmp_path / "out",
     )
     load(h1, catalog, tiny_market.DATA / "h2", country="NL")
-    spec = resolve(catalog, "NL", "cardiology", "2027-H2")
-    query = CycleQuery(spec, cycle_id=2, previous_cycle_id=1)
+    return CycleQuery(resolve(catalog, "NL", "cardiology", "2027-H2"), 2, previous_cycle_id=1)
+
+
+def test_inputs_kept_as_columns_are_stored_as_the_same_json(h1: str, tmp_path: Path) -> None:
+    """The embedded engine keeps each input in a column and builds the JSON only to
+    store it: the same rows as the query that builds it, pull-through's raw inputs too."""
+    query = _second_period(h1, tmp_path)
     connection = duckdb.connect()
     try:
         read_inputs(Database(h1), query, connection)
@@ -117,17 +122,7 @@ def test_assignments_computed_in_parts_are_those_of_one_statement(
     customers at a time when the universe is large for its memory limit (one statement
     ran out of DuckDB's 4 GB at 10M): the same rows as one statement, pull-through too,
     and when a step keeps its customer ids in another type than BIGINT."""
-    catalog = tiny_catalog()
-    run_cycle(
-        Database(h1),
-        catalog,
-        country="NL",
-        therapy_area="cardiology",
-        period="2027-H1",
-        directory=tmp_path / "out",
-    )
-    load(h1, catalog, tiny_market.DATA / "h2", country="NL")
-    query = CycleQuery(resolve(catalog, "NL", "cardiology", "2027-H2"), 2, previous_cycle_id=1)
+    query = _second_period(h1, tmp_path)
     connection = duckdb.connect(config={"memory_limit": "64MB"})
     try:
         query = read_inputs(Database(h1), query, connection)
