@@ -372,19 +372,37 @@ def test_0700_moves_the_stored_answers_without_losing_one(
     assert [tuple(row.values()) for row in query(url, STORED)] == _expected()
 
 
-def test_a_customer_answering_under_two_source_ids_is_stored_as_one_response(
-    h1: str, tiny: Catalog, tmp_path: Path
-) -> None:
-    """AC01 is C01 under a second source id of the same system (a crosswalk row, as a
-    merge of two records leaves): the same response under both ids is one response,
-    stored under C01; an id no crosswalk knows is quarantined."""
-    (c01,) = query(h1, "SELECT customer_id FROM crosswalk WHERE source_id = 'C01'")
-    with Database(h1).engine.begin() as connection:
+def _second_source_id(url: str) -> int:
+    """AC01 becomes C01 under a second source id of the same system (a crosswalk
+    row, as a merge of two records leaves); returns C01's harmonia id."""
+    (c01,) = query(url, "SELECT customer_id FROM crosswalk WHERE source_id = 'C01'")
+    with Database(url).engine.begin() as connection:
         connection.exec_driver_sql(
             "INSERT INTO crosswalk (system, source_id, customer_id, batch_id) "
             "SELECT system, 'AC01', customer_id, batch_id FROM crosswalk WHERE source_id = 'C01'"
         )
-    before = query(h1, "SELECT COUNT(*) AS n FROM response")[0]["n"]
+    return c01["customer_id"]
+
+
+def _july_answers(url: str) -> list[tuple[int, str]]:
+    return [
+        (row["customer_id"], row["value"])
+        for row in query(
+            url,
+            "SELECT r.customer_id, a.value FROM response r JOIN answer a "
+            "ON a.response_id = r.id WHERE r.answered_at >= '2026-07-01' ORDER BY a.value",
+        )
+    ]
+
+
+def test_a_customer_answering_under_two_source_ids_is_stored_as_one_response(
+    universe: str, tiny: Catalog, tmp_path: Path
+) -> None:
+    """The same answer under C01 and AC01 (one customer) is one response with one
+    answer: the repeat is quarantined as a duplicate naming both source ids, as a
+    repeat under one source id is; an id no crosswalk knows is quarantined."""
+    c01 = _second_source_id(universe)
+    before = query(universe, "SELECT COUNT(*) AS n FROM response")[0]["n"]
     responses = write(
         tmp_path / "responses.csv",
         f"{RESPONSES_HEADER}\n"
@@ -392,17 +410,53 @@ def test_a_customer_answering_under_two_source_ids_is_stored_as_one_response(
         "AC01;tiny-profile;1;rep1;2026-07-01;usage;some\n"
         "ZC01;tiny-profile;1;rep1;2026-07-01;usage;some\n",
     )
-    (result,) = load(h1, tiny, responses, country="NL")
-    assert (result.rows_read, result.rows_quarantined, result.rows_new) == (3, 1, 2), result
-    stored = query(
-        h1,
-        "SELECT r.id, r.customer_id, a.value FROM response r "
-        "JOIN answer a ON a.response_id = r.id WHERE r.answered_at >= '2026-07-01'",
+    (result,) = load(universe, tiny, responses, country="NL")
+    assert (result.rows_read, result.rows_quarantined, result.rows_new) == (3, 2, 1), result
+    assert _july_answers(universe) == [(c01, "some")]
+    assert query(universe, "SELECT COUNT(*) AS n FROM response")[0]["n"] == before + 1
+    repeat = (
+        "duplicate of row 2 (same response and question: customer_id 'AC01' and 'C01' "
+        "are one customer)"
     )
-    # One response, C01's. (Its answer is kept once per source id: 2 equal rows.)
-    assert {(row["id"], row["customer_id"], row["value"]) for row in stored} == {
-        (stored[0]["id"], c01["customer_id"], "some")
-    }
-    assert query(h1, "SELECT COUNT(*) AS n FROM response")[0]["n"] == before + 1
-    ((reason, rows),) = result.reasons
+    reasons = dict(result.reasons)
+    assert reasons.pop(repeat, 0) == 1, result.reasons
+    ((reason, rows),) = reasons.items()
     assert rows == 1 and "not a customer of system csv" in reason, reason
+    # Loaded again: the stored response is unchanged, the repeat quarantined again.
+    (again,) = load(
+        universe, tiny, write(tmp_path / "again.csv", responses.read_text() + "\n"), country="NL"
+    )
+    assert (again.rows_quarantined, again.rows_new, again.rows_unchanged) == (2, 0, 1), again
+    assert _july_answers(universe) == [(c01, "some")]
+
+
+def test_conflicting_answers_under_two_source_ids_keep_the_first(
+    universe: str, tiny: Catalog, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two source ids of one customer answering one question of one response
+    differently: the first row's answer is kept, as under one source id, and the
+    other is quarantined with a reason that says it differs; also when a chunk
+    boundary falls between the two (each row its own chunk here)."""
+    monkeypatch.setattr("harmonia.ingest.loader.CHUNK_ROWS", 1)
+    c01 = _second_source_id(universe)
+    responses = write(
+        tmp_path / "responses.csv",
+        f"{RESPONSES_HEADER}\n"
+        "AC01;tiny-profile;1;rep1;2026-07-01;usage;lots\n"
+        "C02;tiny-profile;1;rep1;2026-07-01;usage;none\n"
+        "C01;tiny-profile;1;rep1;2026-07-01;usage;some\n"
+        "C01;tiny-profile;1;rep1;2026-07-02;usage;some\n",
+    )
+    (result,) = load(universe, tiny, responses, country="NL")
+    assert (result.rows_read, result.rows_quarantined, result.rows_new) == (4, 1, 3), result
+    assert [answer for answer in _july_answers(universe) if answer[0] == c01] == [
+        (c01, "lots"),
+        (c01, "some"),  # 07-02: another response
+    ]
+    assert result.reasons == (
+        (
+            "another answer than row 2 to the same response and question (customer_id "
+            "'C01' and 'AC01' are one customer): the first is kept",
+            1,
+        ),
+    )

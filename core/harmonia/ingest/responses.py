@@ -2,7 +2,8 @@
 
 Rows are checked against their questionnaire, a response at a time
 (:mod:`harmonia.questionnaires.validation`): its rows stay in one chunk. A
-repeat is the same response and question; answers dated after today are
+repeat is the same response and question, also under two source ids of one
+customer (the first row is kept); answers dated after today are
 counted for the load's warning; a multiple-choice answer is stored as one
 answer per option, and a response loaded again is written again, whole,
 unless its answers are the ones stored. Responses and answers are facts
@@ -91,27 +92,34 @@ class ResponseMerger(Merger):
         self.duck.execute(
             "CREATE OR REPLACE TEMP TABLE outcome (response_id BIGINT, outcome VARCHAR, rows BIGINT)"
         )
+        # Who this system knows under several source ids, and the first answers
+        # of their responses in this load (see _repeats_across_ids).
+        self.duck.execute(
+            "CREATE OR REPLACE TEMP TABLE several_ids AS SELECT customer_id FROM xwalk "
+            "GROUP BY customer_id HAVING count(*) > 1"
+        )
+        self.duck.execute(
+            "CREATE OR REPLACE TEMP TABLE shared_answers (_row BIGINT, customer_id VARCHAR, "
+            "harmonia_id BIGINT, questionnaire VARCHAR, version VARCHAR, respondent VARCHAR, "
+            "answered_at VARCHAR, question VARCHAR, answer VARCHAR)"
+        )
         self.seen_questionnaires: set[str] = set()
         self.valid = "valid"  # the chunk's valid rows, as merge is given them
 
     def merge(self, valid: str) -> Rejections:
-        # A response as the file gives it: its rows share the check's key hashes
-        # (_rk1, _rk2), so rows are grouped and joined on two integers, and only
-        # the responses (a tenth of the rows) are matched to harmonia ids.
-        self.duck.execute(
-            f"""
-            CREATE OR REPLACE TEMP TABLE sourced AS
-            SELECT _rk1, _rk2, {", ".join(f"any_value({column}) AS {column}" for column in RESPONSE)},
-                COUNT(*) AS rows
-            FROM {valid} GROUP BY _rk1, _rk2
-            """
-        )
-        self._resolve("sourced", "given")
-        self.valid = valid
+        self._group(valid)
         rejected = self._unknown_customers(
             f"(SELECT r._row, r.customer_id, NULL AS harmonia_id FROM {valid} r SEMI JOIN given g "
             "ON g._rk1 = r._rk1 AND g._rk2 = r._rk2 AND g.harmonia_id IS NULL)"
         )
+        repeats = self._repeats_across_ids()
+        if repeats:
+            rejected += repeats
+            self.duck.execute(
+                f"CREATE OR REPLACE TEMP TABLE kept AS SELECT * FROM {valid} "
+                "WHERE _row NOT IN (SELECT _row FROM repeats)"
+            )
+            self._group("kept")
         self._load_known()
         # As the store keeps it, a response is by harmonia id: two source ids of
         # one merged customer answer one response.
@@ -160,6 +168,70 @@ class ResponseMerger(Merger):
             "answered_at, TRUE FROM heads_ided WHERE state = 'new'"
         )
         return rejected
+
+    def _group(self, valid: str) -> None:
+        """``given``: the responses of the rows ``valid``, with their harmonia ids.
+
+        A response as the file gives it: its rows share the check's key hashes
+        (_rk1, _rk2), so rows are grouped and joined on two integers, and only
+        the responses (a tenth of the rows) are matched to harmonia ids.
+        """
+        self.duck.execute(
+            f"""
+            CREATE OR REPLACE TEMP TABLE sourced AS
+            SELECT _rk1, _rk2, {", ".join(f"any_value({column}) AS {column}" for column in RESPONSE)},
+                COUNT(*) AS rows
+            FROM {valid} GROUP BY _rk1, _rk2
+            """
+        )
+        self._resolve("sourced", "given")
+        self.valid = valid
+
+    def _repeats_across_ids(self) -> Rejections:
+        """The rows answering a question that a row under another source id of the
+        same customer answered earlier in this load (``repeats``), for the quarantine.
+
+        The loader's duplicate key is the file's own: it cannot see that C01 and
+        AC01 (one customer, two source ids) answer one response. As under one
+        source id, the first row is kept; the reason names both ids and says
+        whether the answer differs. Only customers with several source ids can
+        repeat this way, so only their answers are compared, and remembered for
+        the chunks after this one.
+        """
+        several = "harmonia_id IN (SELECT customer_id FROM several_ids)"
+        if not self.duck.sql(f"SELECT EXISTS (FROM given WHERE {several})").fetchall()[0][0]:
+            return []
+        self.duck.execute(
+            f"""
+            CREATE OR REPLACE TEMP TABLE answering AS
+            SELECT r._row, r.customer_id, g.harmonia_id, r.questionnaire, r.version,
+                r.respondent, r.answered_at, r.question, r.answer
+            FROM {self.valid} r JOIN given g ON g._rk1 = r._rk1 AND g._rk2 = r._rk2
+            WHERE g.{several}
+            """
+        )
+        key = (*self.KEY, "question")
+        self.duck.execute(
+            f"""
+            CREATE OR REPLACE TEMP TABLE repeats AS
+            SELECT a._row, a.customer_id, a.answer, f.first_row, f.first_id, f.first_answer
+            FROM answering a JOIN (
+                SELECT {", ".join(key)}, min(_row) AS first_row,
+                    arg_min(customer_id, _row) AS first_id, arg_min(answer, _row) AS first_answer
+                FROM (FROM shared_answers UNION ALL FROM answering) GROUP BY ALL
+            ) f ON {" AND ".join(f"f.{column} = a.{column}" for column in key)}
+            WHERE a._row <> f.first_row
+            """
+        )
+        self.duck.execute(
+            "INSERT INTO shared_answers FROM answering WHERE _row NOT IN (SELECT _row FROM repeats)"
+        )
+        return [
+            (row, _repeat_reason(first_row, source_id, first_id, answer == first_answer))
+            for row, source_id, answer, first_row, first_id, first_answer in self.duck.sql(
+                "FROM repeats ORDER BY _row"
+            ).fetchall()
+        ]
 
     def _write(self) -> None:
         """This chunk's responses and answers, into the batch.
@@ -302,6 +374,17 @@ class ResponseMerger(Merger):
         if self.next_id > self.first_id:
             self.facts.mark_ids(self.bulk, "response", self.next_id - 1)
         self.bulk.analyze("response", "answer")
+
+
+def _repeat_reason(first_row: int, source_id: str, first_id: str, same: bool) -> str:
+    """Why a row repeats one of the same customer under another source id."""
+    ids = f"customer_id '{source_id}' and '{first_id}' are one customer"
+    if same:
+        return f"duplicate of row {first_row} (same response and question: {ids})"
+    return (
+        f"another answer than row {first_row} to the same response and question ({ids}): "
+        "the first is kept"
+    )
 
 
 KIND = Kind(
