@@ -162,13 +162,19 @@ class Harmonia:
     def database(self) -> Database:
         """The store, its schema created (or checked current) on first use."""
         from harmonia.store.database import Database
-        from harmonia.store.recovery import recover
+        from harmonia.store.recovery import recover, spill_beside
 
         check_required(self.workspace)
         database = Database(self.database_url)
         database.ensure_schema()
-        self.recovered = recover(database)
+        self.recovered = recover(database, self.folder)
+        spill_beside(database, self.folder)
         return database
+
+    @property
+    def folder(self) -> Path:
+        """The workspace's folder (of its ``harmonia.toml``), else the current one."""
+        return Path(self.workspace.path).parent if self.workspace.path else Path.cwd()
 
     @property
     def existing_database(self) -> Database:

@@ -37,7 +37,10 @@ class Schema:
     def upgrade(self) -> tuple[SchemaState, SchemaState]:
         """Migrate the schema to this harmonia's revision; the state before and after."""
         from harmonia.store import Database
+        from harmonia.store.recovery import spill_beside
 
         before = self.current()
-        Database(self.app.database_url).upgrade()
+        database = Database(self.app.database_url)
+        spill_beside(database, self.app.folder)  # moving facts into files may spill
+        database.upgrade()
         return before, self.current()

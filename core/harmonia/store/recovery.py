@@ -9,7 +9,9 @@ owner gone and cleans up: an unfinished load batch becomes ``abandoned`` (its
 facts files are removed: a reader never saw them, since only a ``loaded``
 batch is visible), an unfinished cycle ``failed`` (its assignments removed).
 Files of batches the catalogue does not know as loaded or running are
-removed too. What was cleaned up is returned, for the command to say so.
+removed too, and the folders the embedded engine (DuckDB) spilled into, named
+after their process (:func:`spill_beside`), whose process is gone. What was
+cleaned up is returned, for the command to say so.
 
 An owner on another host cannot be checked from here: its runs are left as
 they are.
@@ -18,12 +20,16 @@ they are.
 from __future__ import annotations
 
 import contextlib
+import glob
 import os
+import shutil
 import socket
+from pathlib import Path
 
 import attrs
 from sqlmodel import func, select
 
+from harmonia.compute import spill_into
 from harmonia.errors import ConfigError
 from harmonia.store import assignments as stored
 from harmonia.store.database import Database
@@ -108,6 +114,8 @@ class Recovered:
     #: Objectors whose assignment rows went but whose inputs were still in files (the
     #: command that recorded the objection died before removing them).
     erased_inputs: tuple[int, ...] = ()
+    #: Folders DuckDB spilled into whose process died (:func:`spill_beside`).
+    removed_spill_folders: tuple[str, ...] = ()
 
     def __bool__(self) -> bool:
         return bool(
@@ -116,6 +124,7 @@ class Recovered:
             or self.removed_batch_files
             or self.removed_cycle_files
             or self.erased_inputs
+            or self.removed_spill_folders
         )
 
     def messages(self) -> list[str]:
@@ -150,11 +159,20 @@ class Recovered:
                 + ", ".join(map(str, self.erased_inputs))
                 + " from the cycles' files (the command that recorded the objection died first)"
             )
+        if self.removed_spill_folders:
+            said.append(
+                "removed the embedded engine's spill folder(s) "
+                + ", ".join(self.removed_spill_folders)
+                + " (their process died)"
+            )
         return said
 
 
-def recover(database: Database) -> Recovered:
-    """Mark the runs whose owner died, and remove what they left; see the module docstring."""
+def recover(database: Database, workspace: Path | None = None) -> Recovered:
+    """Mark the runs whose owner died, and remove what they left; see the module docstring.
+
+    ``workspace``: the folder a store on a server spills into (:func:`spill_beside`).
+    """
     with database.session() as session:
         # The highest id first: a batch that opens while the catalogue is read
         # is above it, and its files are left alone. Then the running batches
@@ -205,4 +223,34 @@ def recover(database: Database) -> Recovered:
         failed_cycles=failed,
         removed_batch_files=tuple(i for i in removed if i not in abandoned),
         removed_cycle_files=tuple(i for i in cycle_files if i not in failed),
+        removed_spill_folders=_sweep_spills(database, workspace),
     )
+
+
+#: The embedded engine's spill folders are named after the store, then this, then
+#: their process's owner and a number: ``harmonia.db.tmp-<host>_<pid>_<start>-<n>``.
+SPILL_SUFFIX = ".tmp-"
+
+
+def spill_beside(database: Database, workspace: Path | None = None) -> None:
+    """Let this process's DuckDB connections spill beside the store: beside its file on
+    SQLite, in ``workspace`` (default: the current folder) for a store on a server."""
+    spill_into(f"{_spill_base(database, workspace)}{this_owner().replace(':', '_')}")
+
+
+def _spill_base(database: Database, workspace: Path | None) -> Path:
+    path = database.sqlite_path
+    beside = path if path and str(path) != ":memory:" else (workspace or Path()) / "harmonia"
+    return beside.absolute().with_name(beside.name + SPILL_SUFFIX)
+
+
+def _sweep_spills(database: Database, workspace: Path | None) -> tuple[str, ...]:
+    """Remove the spill folders beside the store whose process is gone; their names."""
+    base = _spill_base(database, workspace)
+    removed = []
+    for folder in map(Path, sorted(glob.glob(f"{glob.escape(str(base))}*"))):
+        owner, _, number = folder.name.removeprefix(base.name).rpartition("-")
+        if folder.is_dir() and number.isdigit() and owner_alive(owner.replace("_", ":")) is False:
+            shutil.rmtree(folder, ignore_errors=True)
+            removed.append(folder.name)
+    return tuple(removed)
