@@ -315,6 +315,31 @@ def test_catalog_problems_are_one_line_on_the_cli_and_whole_in_plugins_list(
     assert any("the rules server is down" in warning for warning in document["warnings"])
 
 
+@pytest.mark.cli  # runs the console script's entry in a new interpreter
+def test_console_script_collects_cycles_less_often() -> None:
+    # Start-up builds objects that live until exit: the console script runs
+    # the cycle collector after 200,000 new objects (the default is 700), and
+    # gives the interpreter its defaults back when it returns.
+    code = textwrap.dedent(
+        """
+        import gc, sys
+        from harmonia.cli import main
+        seen = []
+        main.command("probe")(lambda: seen.append(gc.get_threshold()))
+        before = gc.get_threshold()
+        sys.argv = ["harmonia", "probe"]
+        try:
+            main()
+        except SystemExit as done:
+            assert done.code in (0, None), done.code
+        print(seen, before == gc.get_threshold())
+        """
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1] == "[(200000, 30, 30)] True"
+
+
 @pytest.mark.cli  # runs `harmonia --help` in a new interpreter, with no fixture to mark it
 @pytest.mark.parametrize("packs", ["none", "installed"])
 def test_help_does_not_import_the_heavy_libraries(packs: str) -> None:
