@@ -18,9 +18,10 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager, suppress
+from pathlib import Path
 from typing import Any
 
 import attrs
@@ -31,6 +32,7 @@ from harmonia.engine.coverage import input_coverage_sql
 from harmonia.engine.dialects import transpile
 from harmonia.engine.pullthrough import PreviousInputs
 from harmonia.engine.query import ASSIGNMENT_COLUMNS, CycleQuery
+from harmonia.engine.reuse import Reuse
 from harmonia.errors import ConfigError
 from harmonia.store import assignments as stored
 from harmonia.store import history
@@ -121,10 +123,19 @@ def _run_embedded(
     connection = duckdb_connection()
     try:
         stage("reading inputs")
-        query = read_inputs(database, query, connection, batches, changed)
-        check_inputs(check, query, lambda sql: connection.sql(sql).to_arrow_table())
+        reuse = Reuse.of(database, query, batches)
+        query, key, kept = _read_unless_kept(database, query, connection, batches, changed, reuse)
+        if reuse is not None and kept is not None:
+            coverage = reuse.coverage(kept)
+        else:
+            coverage = connection.sql(input_coverage_sql(query)).to_arrow_table()
+        if check is not None:
+            check(coverage)
         stage("segmenting")
-        compute_in_parts(connection, query, "computed_assignments")
+        features = reuse.features(kept) if reuse is not None and kept is not None else None
+        compute_in_parts(connection, query, "computed_assignments", features)
+        if reuse is not None and key is not None and kept is None:
+            reuse.save(key, connection, "computed_assignments", coverage)
         connection.execute(
             f"CREATE VIEW assignments AS {query.with_inputs_json('computed_assignments')}"
         )
@@ -157,6 +168,29 @@ def _run_embedded(
     return CycleOutputs(int(count), *outputs)
 
 
+def _read_unless_kept(
+    database: Database,
+    query: CycleQuery,
+    connection: Any,
+    batches: Sequence[int] | None,
+    changed: pa.Table | None,
+    reuse: Reuse | None,
+) -> tuple[CycleQuery, str | None, Path | None]:
+    """The cycle's inputs, read (:func:`read_inputs`) but for the facts where the features
+    computed from the same inputs are kept (:mod:`harmonia.engine.reuse`); returns the
+    query for them, the features' key and their entry if kept."""
+    if reuse is None:
+        return read_inputs(database, query, connection, batches, changed), None, None
+    # The facts wait for the records only where an entry may spare reading them.
+    later = reuse.facts if reuse.likely() else ()
+    query = read_inputs(database, query, connection, batches, changed, skip=later)
+    key = reuse.key(connection)
+    kept = reuse.find(key)
+    if kept is None and later:
+        read_inputs(database, query, connection, batches, only=later)
+    return query, key, kept
+
+
 #: Customers whose assignments one DuckDB statement computes, per MiB of its memory
 #: limit (4 GB: 4M customers). Why: the features join each per-customer step to the
 #: population by hash, a chain of a dozen hash tables as large as the universe, which
@@ -172,7 +206,9 @@ STEP_SCHEMA = "harmonia_steps"
 STREAM_ROWS = 500_000
 
 
-def compute_in_parts(connection: Any, query: CycleQuery, computed: str) -> int:
+def compute_in_parts(
+    connection: Any, query: CycleQuery, computed: str, features: str | None = None
+) -> int:
     """The cycle's assignments as the table ``computed``, inputs as columns (the inputs'
     JSON is built only where they are stored, not for planning), the customers in parts.
 
@@ -182,9 +218,16 @@ def compute_in_parts(connection: Any, query: CycleQuery, computed: str) -> int:
     customers only: as many parts as the memory limit needs (see
     :data:`CUSTOMERS_PER_MIB`). The rows are the same whatever the number of parts,
     which it returns.
+
+    ``features``: SQL of the features computed before (:mod:`harmonia.engine.reuse`),
+    which stand for every step up to them.
     """
     steps, body = query.assignment_steps(inputs_as_columns=True)
-    per_customer = {name: steps.pop(name) for name in ("features", "ruled")}
+    per_customer = {"ruled": steps.pop("ruled")}
+    if features is None:
+        per_customer = {"features": steps.pop("features"), **per_customer}
+    else:
+        steps = {"features": features, **{n: s for n, s in steps.items() if n == "previous"}}
     connection.execute(f"CREATE SCHEMA {STEP_SCHEMA}")
     # The steps find the ones before them in their schema, and the inputs in main.
     connection.execute(f"SET search_path = '{STEP_SCHEMA},main'")
@@ -198,8 +241,9 @@ def compute_in_parts(connection: Any, query: CycleQuery, computed: str) -> int:
                 f"'{STEP_SCHEMA}' AND column_name = 'customer_id'"
             ).fetchall()
         ]
+        # The first step is the whole population: the customers' own, or their features.
         ((customers,),) = connection.execute(
-            f"SELECT COUNT(*) FROM {STEP_SCHEMA}.population"
+            f"SELECT COUNT(*) FROM {STEP_SCHEMA}.{next(iter(steps))}"
         ).fetchall()
         mib = max(1, memory_limit_bytes(connection) // 2**20)
         per_part = max(1, int(mib * CUSTOMERS_PER_MIB))
@@ -230,6 +274,9 @@ def read_inputs(
     connection: Any,
     batches: Sequence[int] | None = None,
     changed: pa.Table | None = None,
+    *,
+    skip: Collection[str] = (),
+    only: Collection[str] | None = None,
 ) -> CycleQuery:
     """The one place a cycle reads its inputs: the store's slices as DuckDB tables.
     Returns ``query`` for the tables as read: with the previous cycle's inputs as
@@ -244,10 +291,16 @@ def read_inputs(
     copied from the store, two tables at a time (one reader per core). Each
     reader has its own store connection and DuckDB cursor; SQLite in WAL mode
     serves concurrent readers, and ADBC releases the GIL while it reads.
+
+    ``skip`` leaves those inputs out, ``only`` reads those alone.
     """
     with BulkConnection(database, write=False) as bulk:
         market_alone = not bulk.exists(query.other_markets())
-    queries = query.input_queries(market_alone=market_alone)
+    queries = {
+        name: sql
+        for name, sql in query.input_queries(market_alone=market_alone).items()
+        if name not in skip and (only is None or name in only)
+    }
     facts = facts_of(database)
 
     def copy(names: Sequence[str]) -> None:
@@ -271,7 +324,8 @@ def read_inputs(
     with ThreadPoolExecutor(max_workers=2, thread_name_prefix="harmonia-read") as pool:
         for future in [pool.submit(copy, names) for names in tasks]:
             future.result()
-    _customers_as_of(connection, query, changed)
+    if "customer" in queries:
+        _customers_as_of(connection, query, changed)
     if "assignment" not in queries:
         return query
     return attrs.evolve(query, previous_inputs=previous_inputs(connection))

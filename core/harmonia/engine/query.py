@@ -294,6 +294,16 @@ class CycleQuery:
         coverage = self._coverage_columns("c")
         return f"SELECT {stored}, {inputs} AS inputs{coverage} FROM {computed} c"
 
+    def features_of(self, computed: str) -> str:
+        """SQL: the rows of the ``features`` step, from the table ``computed`` of
+        ``assignments(inputs_as_columns=True)``, which carries every column of it (the
+        features, the raw inputs and the defaulted ones as inputs, the coverage statuses)."""
+        inputs = ", ".join(
+            f"c.{identifier(_input_column(name))} AS {identifier(name)}"
+            for name in self._input_names()
+        )
+        return f"SELECT c.customer_id, {inputs}{self._coverage_columns('c')} FROM {computed} c"
+
     def inputs_struct(self, computed: str) -> str:
         """SQL: per row of ``computed`` (as :meth:`with_inputs_json` reads it), the
         ``customer_id`` and its inputs as one struct, whose ``to_json`` is the ``inputs``

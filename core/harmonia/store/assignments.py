@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Any
 
 from harmonia.errors import ConfigError
 from harmonia.sql import literal
+from harmonia.store import feature_cache
 from harmonia.store.facts import (
     FactTable,
     facts_folder,
@@ -295,7 +296,9 @@ def files_holding(database: Database, customer_ids: Sequence[int]) -> tuple[list
 
 def erase(database: Database, customer_ids: Sequence[int]) -> int:
     """Every cycle's inputs file holding these customers, rewritten without them;
-    returns the rows removed (0 where the store keeps inputs in its table)."""
+    returns the rows removed (0 where the store keeps inputs in its table). The
+    features kept for later cycles go whole (:mod:`harmonia.store.feature_cache`)."""
+    feature_cache.forget(database)
     paths, theirs = files_holding(database, customer_ids)
     return sum(_rewrite_without(path, theirs) for path in paths)
 

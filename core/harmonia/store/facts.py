@@ -506,6 +506,17 @@ class ParquetFacts(Facts):
                 if self.snapshot(bulk, table, batches) != list(batches)
             ]
 
+    def visible_files(
+        self, bulk: BulkConnection, table: str, batches: Sequence[int] | None = None
+    ) -> list[Path]:
+        """The files of ``table`` a reader sees now, or a snapshot of ``batches`` sees,
+        checked against the counts their batches committed (see :meth:`files`)."""
+        visible = (
+            self.committed(bulk, table) if batches is None else self.snapshot(bulk, table, batches)
+        )
+        expected = self._recounted(bulk, table, self.expected_files(bulk, table, visible))
+        return self.files(table, visible, expected)
+
     def attach(
         self,
         bulk: BulkConnection,
@@ -519,13 +530,7 @@ class ParquetFacts(Facts):
         duck.execute(f"CREATE SCHEMA IF NOT EXISTS {VIEW_SCHEMA}")
         named = set(re.findall(r"\w+", sql.lower())) if sql is not None else set(FACT_TABLES)
         for table in (table for table in FACT_TABLES if table in named):
-            visible = (
-                self.committed(bulk, table)
-                if batches is None
-                else self.snapshot(bulk, table, batches)
-            )
-            expected = self._recounted(bulk, table, self.expected_files(bulk, table, visible))
-            files = self.files(table, visible, expected)
+            files = self.visible_files(bulk, table, batches)
             _check_columns(duck, table, files)
             duck.execute(
                 f"CREATE OR REPLACE VIEW {VIEW_SCHEMA}.{table} AS {self.relation(table, files)}"
