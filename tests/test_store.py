@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import sqlite3
+import subprocess
+import sys
 from collections.abc import Callable
 from datetime import date, datetime
 from decimal import Decimal
@@ -351,3 +353,22 @@ def test_a_typed_stream_takes_its_columns_by_name(harmonia_database: str) -> Non
         assert table.to_pylist() == [{"system": "crm", "source_id": "A1", "order": 1}]
         with pytest.raises(ProgrammingError, match=r"no such column: query\.system"):
             bulk.stream("SELECT 'A1' AS source_id, 1 AS \"order\"", batch_rows=2, schema=schema)
+
+
+def test_a_bulk_connection_imports_no_pandas(harmonia_database: str) -> None:
+    """ADBC's DB-API module imports pyarrow.dataset and with it pandas (about 0.25 s of
+    CPU in every command that reads or writes in bulk, for nothing harmonia uses): bulk
+    connections go through the driver manager's own API (harmonia.store.adbc). (Arrow
+    arrays built from Python lists import pandas too: the rows here come from SQLite.)"""
+    code = (
+        "import sys\n"
+        "from harmonia.store import Database\n"
+        "from harmonia.store.bulk import BulkConnection\n"
+        f"with BulkConnection(Database({harmonia_database!r})) as bulk:\n"
+        "    name = bulk.stage(bulk.read('SELECT 1 AS n UNION ALL SELECT 2'))\n"
+        "    assert bulk.scalar(f'SELECT SUM(n) FROM {name}') == 3\n"
+        "print(sorted({'pandas', 'pyarrow.dataset'} & set(sys.modules)))"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"

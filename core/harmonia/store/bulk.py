@@ -22,6 +22,7 @@ from typing import Any
 import pyarrow as pa
 
 from harmonia.sql import literal
+from harmonia.store import adbc
 from harmonia.store.database import SQLITE_HANDLES, Database
 
 
@@ -72,27 +73,14 @@ class BulkConnection:
 
     def _connect(self) -> Any:
         if self.dialect == "sqlite":
-            import adbc_driver_sqlite.dbapi as adbc
-
             SQLITE_HANDLES.opened(self.database.sqlite_path, "adbc")
             try:
-                # autocommit: harmonia issues BEGIN/COMMIT itself, after the
-                # PRAGMAs that SQLite refuses inside a transaction.
-                return adbc.connect(str(self.database.sqlite_path), autocommit=True)
+                return adbc.connect("sqlite", str(self.database.sqlite_path))
             except Exception:
                 SQLITE_HANDLES.closed(self.database.sqlite_path, "adbc")
                 raise
-        try:
-            import adbc_driver_postgresql.dbapi as adbc
-        except ImportError:
-            from harmonia.errors import ConfigError
-
-            raise ConfigError(
-                "PostgreSQL support is not installed",
-                fix="pip install 'harmonia[postgres]'",
-            ) from None
         url = self.database.parsed.set(drivername="postgresql")
-        return adbc.connect(url.render_as_string(hide_password=False))
+        return adbc.connect("postgresql", url.render_as_string(hide_password=False))
 
     def __enter__(self) -> BulkConnection:
         return self
