@@ -31,27 +31,34 @@ from harmonia.store.database import Database
 from harmonia.testing import module_pack
 
 
+class Segmentations(list[bool]):
+    """Per segmentation: whether it reused features; and in how many parts it ran."""
+
+    parts: list[int]
+
+
 @pytest.fixture
-def reused(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
-    """Per segmentation since the fixture: whether it reused features."""
-    found: list[bool] = []
+def reused(monkeypatch: pytest.MonkeyPatch) -> Segmentations:
+    found = Segmentations()
+    found.parts = []
     compute = backends.compute_in_parts
 
     def spy(connection: Any, query: Any, computed: str, features: str | None = None) -> int:
         found.append(features is not None)
-        return compute(connection, query, computed, features)
+        found.parts.append(compute(connection, query, computed, features))
+        return found.parts[-1]
 
     monkeypatch.setattr(backends, "compute_in_parts", spy)
     return found
 
 
-def _cycle(url: str, catalog: Catalog, tmp_path: Path) -> CycleResult:
+def _cycle(url: str, catalog: Catalog, tmp_path: Path, period: str = "2027-H1") -> CycleResult:
     return run_cycle(
         Database(url),
         catalog,
         country="NL",
         therapy_area="cardiology",
-        period="2027-H1",
+        period=period,
         directory=tmp_path / "out",
     )
 
@@ -101,7 +108,7 @@ def _stricter_develop() -> Catalog:
     return _rule_set_with(version="2", segment=attrs.evolve(rule_set.segment, rules=rules))
 
 
-def _afresh(url: str, catalog: Catalog, tmp_path: Path, reused: list[bool]) -> CycleResult:
+def _afresh(url: str, catalog: Catalog, tmp_path: Path, reused: Segmentations) -> CycleResult:
     """The same cycle with nothing kept to reuse."""
     feature_cache.forget(Database(url))
     result = _cycle(url, catalog, tmp_path)
@@ -110,7 +117,7 @@ def _afresh(url: str, catalog: Catalog, tmp_path: Path, reused: list[bool]) -> C
 
 
 def test_a_changed_rule_reuses_the_features_and_assigns_as_computed_afresh(
-    h1: str, tmp_path: Path, reused: list[bool]
+    h1: str, tmp_path: Path, reused: Segmentations
 ) -> None:
     _cycle(h1, tiny_catalog(), tmp_path)
     (entry,) = feature_cache.folder(Database(h1)).iterdir()
@@ -192,7 +199,7 @@ def _feature_changed(name: str, **changed: Any) -> Catalog:
     "change", [_new_load, _changed_customer, _erased, _objection, _changed_feature]
 )
 def test_a_change_of_what_the_features_come_from_computes_them_again(
-    h1: str, tmp_path: Path, reused: list[bool], change: Callable[[str, Path], Catalog]
+    h1: str, tmp_path: Path, reused: Segmentations, change: Callable[[str, Path], Catalog]
 ) -> None:
     before = _cycle(h1, tiny_catalog(), tmp_path)
     catalog = change(h1, tmp_path)
@@ -211,7 +218,7 @@ def test_an_erasure_forgets_every_kept_feature(h1: str, tmp_path: Path) -> None:
 
 
 def test_only_the_newest_entries_are_kept_and_a_partial_one_is_never_read(
-    h1: str, tmp_path: Path, reused: list[bool]
+    h1: str, tmp_path: Path, reused: Segmentations
 ) -> None:
     database = Database(h1)
     _cycle(h1, tiny_catalog(), tmp_path)
@@ -228,3 +235,20 @@ def test_only_the_newest_entries_are_kept_and_a_partial_one_is_never_read(
         _cycle(h1, _feature_changed("consistency", threshold=threshold), tmp_path)
     assert len(list(root.iterdir())) == feature_cache.KEEP
     assert reused[2:] == [False] * (1 + feature_cache.KEEP)
+
+
+def test_reused_features_pull_through_and_give_the_same_rows_in_parts(
+    h1: str, tmp_path: Path, reused: Segmentations, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The second half-year pulling the first through, run again on the kept features in
+    parts (CUSTOMERS_PER_MIB made small): the rows of the run that computed them."""
+    _cycle(h1, tiny_catalog(), tmp_path)
+    load(h1, tiny_catalog(), tiny_market.DATA / "h2", country="NL")
+    computed = _cycle(h1, tiny_catalog(), tmp_path, "2027-H2")
+    monkeypatch.setenv("HARMONIA_MEMORY_LIMIT", "256MB")
+    monkeypatch.setattr(backends, "CUSTOMERS_PER_MIB", 0.01)  # two customers a part
+    again = _cycle(h1, tiny_catalog(), tmp_path, "2027-H2")
+    assert reused == [False, False, True] and reused.parts == [1, 1, 5]
+    assert again.cycle.previous_cycle_id == computed.cycle.previous_cycle_id
+    assert _assigned(h1, again) == _assigned(h1, computed)
+    assert any(row[8] == "pulled-through" for row in _assigned(h1, again)[:-1])

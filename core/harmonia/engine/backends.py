@@ -233,7 +233,10 @@ def compute_in_parts(
     connection.execute(f"SET search_path = '{STEP_SCHEMA},main'")
     try:
         for name, sql in steps.items():
-            connection.execute(f"CREATE TABLE {STEP_SCHEMA}.{name} AS {sql}")
+            # Kept features are read from their file where they are used: copying them
+            # into a table first costs more than reading them (1M: 0.32 s of CPU, 0.08).
+            kind = "VIEW" if features is not None and name == "features" else "TABLE"
+            connection.execute(f"CREATE {kind} {STEP_SCHEMA}.{name} AS {sql}")
         keyed = [
             name
             for (name,) in connection.execute(
