@@ -261,9 +261,7 @@ class CycleQuery:
         (1M customers: 1.4 of 6 s of CPU), and the target list, summary and
         coverage never read it.
         """
-        steps, body = self.assignment_steps(inputs_as_columns=inputs_as_columns)
-        with_clause = ",\n".join(f"{name} AS (\n{sql}\n)" for name, sql in steps.items())
-        return f"WITH {with_clause}\n{body}"
+        return with_steps(*self.assignment_steps(inputs_as_columns=inputs_as_columns))
 
     def assignment_steps(self, *, inputs_as_columns: bool = False) -> tuple[dict[str, str], str]:
         """The same query as named steps (each a SELECT over the ones before) and a body.
@@ -714,6 +712,13 @@ class CycleQuery:
         GROUP BY plan.segment, plan.strategy, plan.target, plan.segment_rank
         ORDER BY plan.segment_rank
         """
+
+
+def with_steps(steps: dict[str, str], body: str) -> str:
+    """One statement of named steps (:meth:`CycleQuery.assignment_steps`), each a common
+    table expression, and the body over them."""
+    with_clause = ",\n".join(f"{name} AS (\n{sql}\n)" for name, sql in steps.items())
+    return f"WITH {with_clause}\n{body}"
 
 
 def half_up(value: float) -> int:
