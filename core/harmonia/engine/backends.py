@@ -150,9 +150,7 @@ def _run_embedded(
                 .to_arrow_reader(100_000),
             )
             stage("planning")
-            outputs = plan_outputs(
-                lambda sql: connection.sql(sql).to_arrow_table(), query, "assignments"
-            )
+            outputs = plan_outputs(lambda sql: fetch(connection, sql), query, "assignments")
             stage("writing assignments")
             if len(columns) < len(ASSIGNMENT_COLUMNS):  # the inputs go to the cycle's file
                 stored.write_inputs(
@@ -713,6 +711,17 @@ def _store_assignments(bulk: BulkConnection, computed: str, cycle_id: int) -> No
 Planned = tuple[pa.Table, pa.Table, pa.Table | None]
 
 
+def fetch(connection: Any, sql: str) -> pa.Table:
+    """The rows of the DuckDB query ``sql`` as Arrow, streamed out of DuckDB in batches.
+
+    Why not ``to_arrow_table()``: DuckDB first collects that whole result in its own
+    memory, within its limit: the 1M target list (511k rows), planned while the
+    assignments stream to the store, ran out of a 300MB limit that way; streamed, it
+    is planned (and costs the same CPU).
+    """
+    return connection.sql(sql).to_arrow_reader(100_000).read_all()
+
+
 def plan_outputs(read: Callable[[str], pa.Table], query: CycleQuery, computed: str) -> Planned:
     """The target list, summary and coverage, from the computed assignments."""
     coverage = query.coverage(computed)
@@ -771,12 +780,9 @@ def plan_stored(database: Database, query: CycleQuery) -> tuple[pa.Table, pa.Tab
                 copy_in(connection, name, stream_input(bulk, name, sql))
             read_refined(bulk, connection, cycle_id)
 
-        def read(sql: str) -> pa.Table:
-            return connection.sql(sql).to_arrow_table()
-
         return (
-            read(query.target_list("assignment", refined=True)),
-            read(query.summary("assignment", refined=True)),
+            fetch(connection, query.target_list("assignment", refined=True)),
+            fetch(connection, query.summary("assignment", refined=True)),
         )
     finally:
         connection.close()
