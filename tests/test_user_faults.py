@@ -72,15 +72,16 @@ def test_a_folder_sqlite_cannot_write_its_journal_in_is_one_clear_line(
     assert "SQLite keeps its journal (-wal, -shm files) beside the database" in refused.output
 
 
-def _loading(files: list[str], database: Path) -> subprocess.Popen[str]:
-    """``harmonia load FILES`` in a process of its own (built-ins only: no pack needed)."""
+def _loading(files: list[str], database: Path, before: str = "") -> subprocess.Popen[str]:
+    """``harmonia load FILES`` in a process of its own (built-ins only: no pack needed),
+    after the Python code ``before``."""
     environment = {
         **os.environ,
         "HARMONIA_DATABASE_URL": f"sqlite:///{database}",
         "HARMONIA_LOAD_PLUGINS": "",
     }
     return subprocess.Popen(
-        [sys.executable, "-c", "from harmonia.cli import main; main()", "load", *files],
+        [sys.executable, "-c", f"{before}\nfrom harmonia.cli import main; main()", "load", *files],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         env=environment,
@@ -169,4 +170,36 @@ def test_ctrl_c_while_the_next_file_is_read_ahead_says_nothing_of_it_was_stored(
         batches = connection.execute("SELECT id, kind, status FROM load_batch").fetchall()
     assert batches == [(1, "customers", "loaded")]
     said = f"interrupted: nothing from {metrics} was stored (batch(es) 1 of earlier files were)"
+    assert said in err
+
+
+#: Sends the load's process a real SIGINT the instant the batch is marked loaded,
+#: before its result reaches the load: as it closes the batch (finish time, audit).
+SIGINT_AS_THE_BATCH_CLOSES = """
+import os, signal
+from harmonia.ingest.loader import Loader
+close = Loader._close_batch
+def interrupted_closing(loader, result):
+    os.kill(os.getpid(), signal.SIGINT)
+    close(loader, result)
+Loader._close_batch = interrupted_closing
+"""
+
+
+def test_ctrl_c_just_after_a_batch_is_loaded_says_it_was_stored(tmp_path: Path) -> None:
+    customers = write(tmp_path / "customers.csv", CUSTOMERS)
+    metrics = write(tmp_path / "metrics.csv", f"{METRICS_HEADER}\nC01;cardiology;trx;2026;1\n")
+    database = tmp_path / "harmonia.db"
+
+    loading = _loading([str(customers), str(metrics)], database, SIGINT_AS_THE_BATCH_CLOSES)
+    out, err = loading.communicate(timeout=120)
+
+    assert loading.returncode == 130, (out, err)
+    assert "Traceback" not in err, err
+    with sqlite3.connect(database) as connection:
+        batches = connection.execute("SELECT id, kind, status FROM load_batch").fetchall()
+        customers_stored = connection.execute("SELECT COUNT(*) FROM customer").fetchone()
+    assert batches == [(1, "customers", "loaded")]
+    assert customers_stored == (1,)
+    said = f"interrupted: of {customers}, batch(es) 1 were stored; nothing after them"
     assert said in err

@@ -160,6 +160,8 @@ class Loads:
         results: list[LoadResult] = []
         job = jobs[0] if jobs else None
         stored: list[LoadResult] = []
+        loader: Loader | None = None
+        opened_before = 0  # how many batches the loader had opened before this job
         try:
             loader = Loader(
                 self.app.database,
@@ -173,6 +175,7 @@ class Loads:
                 for index, job in enumerate(jobs):
                     # Before waiting for its read ahead: a Ctrl-C then stored nothing of it.
                     stored = []
+                    opened_before = len(loader.batches_opened)
                     opened = ahead.take(index)
                     name = Path(job.location).name
                     loader.on_stage = lambda stage, name=name: report(0, f"{name}: {stage}")
@@ -183,7 +186,16 @@ class Loads:
         except BaseException as error:
             if job is None or not interrupted(error):
                 raise
-            raise _interrupted(job.location, stored, results) from None
+            kept = [result.batch_id for result in stored]
+            if loader is not None:  # committed, its result not yet here: stored all the same
+                kept += [
+                    batch_id
+                    for batch_id in loader.committed(loader.batches_opened[opened_before:])
+                    if batch_id not in kept
+                ]
+            raise _interrupted(
+                job.location, kept, [result.batch_id for result in results]
+            ) from None
         return results
 
     def _refresh_golden(
@@ -395,14 +407,15 @@ def interrupted(error: BaseException) -> bool:
     )
 
 
-def _interrupted(location: str, stored: list[LoadResult], before: list[LoadResult]) -> Interrupted:
-    """What an interrupted load kept: whole batches only (a batch commits at once)."""
+def _interrupted(location: str, stored: list[int], before: list[int]) -> Interrupted:
+    """What an interrupted load kept: whole batches only (a batch commits at once);
+    ``stored``: the ids of the batches of ``location``, ``before``: of earlier files."""
     what = (
         f"of {location}, batch(es) {_ids(stored)} were stored; nothing after them"
         if stored
         else f"nothing from {location} was stored"
     )
-    before = [result for result in before if result not in stored]
+    before = [batch_id for batch_id in before if batch_id not in stored]
     earlier = f" (batch(es) {_ids(before)} of earlier files were)" if before else ""
     return Interrupted(
         f"interrupted: {what}{earlier}",
@@ -411,5 +424,5 @@ def _interrupted(location: str, stored: list[LoadResult], before: list[LoadResul
     )
 
 
-def _ids(results: list[LoadResult]) -> str:
-    return ", ".join(str(result.batch_id) for result in results)
+def _ids(batch_ids: list[int]) -> str:
+    return ", ".join(str(batch_id) for batch_id in batch_ids)

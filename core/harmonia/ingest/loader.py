@@ -140,6 +140,8 @@ class Loader:
     #: The first batch of the run under way: a source may yield several batches
     #: of a kind, and what one of them replaces is what earlier runs stored.
     _run_first: int | None = attrs.field(default=None, init=False, repr=False)
+    #: Every batch this loader opened, in order (:meth:`committed` says which the store kept).
+    batches_opened: list[int] = attrs.field(factory=list, init=False, repr=False)
 
     def __attrs_post_init__(self) -> None:
         if self.decimal not in (None, ".", ","):
@@ -220,6 +222,26 @@ class Loader:
             opened.close()
             raise
         return opened
+
+    def committed(self, batch_ids: Collection[int]) -> list[int]:
+        """Those of ``batch_ids`` the store holds as loaded, in order.
+
+        Why: a batch is loaded at its commit, before its result reaches the caller
+        (closing it, its audit event, the lock's release come after); a Ctrl-C in
+        between must not be told that the batch was not stored.
+        """
+        from sqlmodel import select
+
+        if not batch_ids:
+            return []
+        with self.database.session() as session:
+            loaded = session.exec(
+                select(LoadBatch.id).where(
+                    LoadBatch.id.in_(sorted(batch_ids)),  # type: ignore[union-attr]
+                    LoadBatch.status == "loaded",
+                )
+            ).all()
+        return sorted(batch_id for batch_id in loaded if batch_id is not None)
 
     def loaded_contents(self) -> frozenset[str]:
         """The content hashes of the loaded batches (files that may load unchanged)."""
@@ -322,6 +344,7 @@ class Loader:
         # The lock first, then the batch id: batches commit in the order of their ids.
         with load_lock(self.database, owner=this_owner(), on_wait=self._stage):
             batch_id = self._open_batch(batch, source.name, system, content_hash)
+            self.batches_opened.append(batch_id)
             if self._run_first is None:
                 self._run_first = batch_id
             try:
