@@ -252,5 +252,6 @@ def _sweep_spills(database: Database, workspace: Path | None) -> tuple[str, ...]
         owner, _, number = folder.name.removeprefix(base.name).rpartition("-")
         if folder.is_dir() and number.isdigit() and owner_alive(owner.replace("_", ":")) is False:
             shutil.rmtree(folder, ignore_errors=True)
-            removed.append(folder.name)
+            if not folder.exists():  # a read-only folder keeps it: nothing to say then
+                removed.append(folder.name)
     return tuple(removed)
