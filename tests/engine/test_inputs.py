@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import duckdb
+import pyarrow as pa
 import pytest
 import tiny_market
 from helpers import load, tiny_catalog, write
@@ -19,6 +20,7 @@ from harmonia.engine.cycle import run_cycle
 from harmonia.engine.query import CycleQuery
 from harmonia.engine.spec import resolve
 from harmonia.plugin.manager import PluginManager
+from harmonia.store import assignments as stored
 from harmonia.store.bulk import BulkConnection
 from harmonia.store.database import Database
 
@@ -189,3 +191,35 @@ def test_a_pack_with_peer_group_quantiles_is_computed_the_same_in_parts(
     assert counts[None] == 1 and counts[0.5] > 8 and counts[0.1] > 40, counts
     assert len(rows) > 1_000 and pulled
     assert len(set(digests.values())) == 1, digests
+
+
+def test_the_previous_cycle_is_read_in_bounded_batches(
+    h1: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every slice of the store a cycle reads comes in batches of STREAM_ROWS rows at
+    most, the previous cycle's assignments too (they came in one batch of the whole
+    cycle, held outside DuckDB's memory limit: 10M rows at 10M)."""
+    query = _second_period(h1, tmp_path)
+    database = Database(h1)
+    assert stored.inputs_apart(database)  # the rows from SQLite, the inputs from their file
+    monkeypatch.setattr(backends, "STREAM_ROWS", 2)
+    largest: dict[str, int] = {}
+    copy_in = backends.copy_in
+
+    def counted(connection: Any, name: str, reader: pa.RecordBatchReader, *args: Any, **kw: Any):
+        def batches() -> Iterator[pa.RecordBatch]:
+            for batch in reader:
+                largest[name] = max(largest.get(name, 0), batch.num_rows)
+                yield batch
+
+        counting = pa.RecordBatchReader.from_batches(reader.schema, batches())
+        copy_in(connection, name, counting, *args, **kw)
+
+    monkeypatch.setattr(backends, "copy_in", counted)
+    connection = duckdb.connect()
+    try:
+        read_inputs(database, query, connection)
+        ((rows,),) = connection.sql("SELECT COUNT(*) FROM assignment").fetchall()
+    finally:
+        connection.close()
+    assert rows > 2 and largest["assignment"] == 2

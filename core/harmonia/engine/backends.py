@@ -405,7 +405,9 @@ def _copy_previous(connection: Any, bulk: BulkConnection, query: CycleQuery) -> 
     held = pa.schema([field for field in schema if field.name != stored.INPUTS])
     rows = bulk.stream(
         f"SELECT {', '.join(held.names)} FROM assignment "
-        f"WHERE cycle_id = {int(query.previous_cycle_id)}"
+        f"WHERE cycle_id = {int(query.previous_cycle_id)}",
+        batch_rows=STREAM_ROWS,
+        schema=held,
     )
     copy_in(connection, "assignment", rows, held, table="assignment_rows")
     listed = ", ".join(
