@@ -694,9 +694,14 @@ class _Duplicates:
             # Most loads repeat nothing: as many distinct first hashes as rows and
             # one probe of what earlier chunks saw prove it (no grouping of the
             # pairs), and only a load that does repeat pays for finding which rows.
+            # The probe looks for the first hash alone (a match of both is one of
+            # it; a match of the first only costs the exact search below): the
+            # earlier keys are its probe side, growing with every chunk, and a
+            # semi-join on one column probes them at half the CPU of the join on
+            # both (1M chunk against 30M earlier keys: 0.27 s instead of 0.56 s).
             repeated = self.duck.sql(
                 f"SELECT (SELECT count(DISTINCT h1) < count(*) FROM ({keyed})) "
-                f"OR EXISTS (SELECT 1 FROM ({keyed}) k JOIN {seen} USING (h1, h2))"
+                f"OR EXISTS (SELECT 1 FROM {seen} WHERE h1 IN (SELECT h1 FROM ({keyed})))"
             ).fetchall()[0][0]
             if not repeated:
                 self.duck.execute(f"INSERT INTO {seen} SELECT h1, h2, _row FROM ({keyed})")

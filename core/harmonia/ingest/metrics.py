@@ -142,7 +142,7 @@ class MetricMerger(Merger):
 
     def merge(self, valid: str) -> Rejections:
         rejected = self._unknown_customers(valid)
-        self._load_stored(valid)
+        self._load_stored()
         batch = self.batch_id
         same_key = (
             "s.customer_id = r.harmonia_id AND s.therapy_area = r.therapy_area "
@@ -178,9 +178,14 @@ class MetricMerger(Merger):
         self.unchanged += merged - added - changed
         return rejected
 
-    def _load_stored(self, valid: str) -> None:
-        """The stored metrics of every (area, metric) this load brings, once each."""
-        pairs = self.duck.sql(f"SELECT DISTINCT therapy_area, metric FROM {valid}").fetchall()
+    def _load_stored(self) -> None:
+        """The stored metrics of every (area, metric) this load brings, once each.
+
+        Which pairs it brings, the load's watch (:class:`UnexpectedNames`) has
+        just counted from the same valid rows, this chunk's with the earlier
+        ones': its few rows tell without a second pass over the chunk.
+        """
+        pairs = self.duck.sql("SELECT DISTINCT area, metric FROM loaded_names").fetchall()
         fresh = sorted(set(pairs) - self.seen_pairs)
         if not fresh:
             return
