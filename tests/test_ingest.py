@@ -682,6 +682,123 @@ def test_reloading_a_file_with_the_same_bad_row_keeps_it_quarantined(
     assert [row["resolved_batch_id"] for row in quarantined(database_url)] == [None]
 
 
+# --- refreshes: rows given again as they were ----------------------------------------------
+
+
+def test_a_refresh_checks_and_merges_only_the_rows_that_changed(
+    database_url: str,
+    register_pack: Callable[..., Any],
+    harmonia_plugins: Any,
+    tmp_path: Path,
+    reading: str,
+) -> None:
+    """A row hashing as its record's last row is passed over: not checked (the
+    scheme's validator never sees it), not merged, counted unchanged."""
+    from harmonia import IdentifierScheme
+    from harmonia.testing import module_pack
+
+    seen: list[str] = []
+
+    def counted(value: str) -> str:
+        seen.append(value)
+        return value
+
+    scheme = IdentifierScheme(
+        name="EVEN", country="NL", pattern=r"\d{4}", description="4 digits", validate=counted
+    )
+    register_pack(tiny_market, name="tiny", version="1.0")
+    register_pack(module_pack("even", harmonia_identifier_schemes=lambda: [scheme]))
+    catalog = harmonia_plugins.catalog()
+    rows = [
+        "C01;NL;HCP;Anna;de Vries;cardiology;1011;Amsterdam;T1;EVEN;1234",
+        "C02;NL;HCP;Bram;Jansen;cardiology;1012;Amsterdam;T1;EVEN;1236",
+        "C03;NL;HCP;Cor;Bakker;cardiology;3011;Rotterdam;T1;EVEN;1238",
+        "C04;NL;HCP;Dirk;Visser;cardiology;3012;Rotterdam;T1;EVEN;1240",
+    ]
+    load(database_url, catalog, customers_file(tmp_path, *rows), country="NL")
+    assert sorted(seen) == ["1234", "1236", "1238", "1240"]
+    seen.clear()
+    rows[2] = rows[2].replace("Rotterdam", "Delft")
+    refresh = customers_file(tmp_path, *rows, "C05;NL;HCP;Eva;Smit;cardiology;;;;EVEN;1242")
+    (result,) = load(database_url, catalog, refresh, country="NL")
+    assert sorted(seen) == ["1238", "1242"]  # the changed row and the new one
+    assert (result.rows_new, result.rows_updated, result.rows_unchanged) == (1, 1, 3)
+    hashes = query(database_url, "SELECT source_id, row_hash FROM crosswalk ORDER BY source_id")
+    assert [row["source_id"] for row in hashes] == ["C01", "C02", "C03", "C04", "C05"]
+    assert all(row["row_hash"] is not None for row in hashes)
+    assert query(database_url, "SELECT city FROM customer ORDER BY id") == [
+        {"city": city} for city in ("Amsterdam", "Amsterdam", "Delft", "Rotterdam", None)
+    ]
+
+
+def test_a_row_passed_over_still_counts_for_the_loads_repeats(
+    database_url: str, tiny: Catalog, tmp_path: Path, reading: str
+) -> None:
+    """An unchanged row is still the first of its key: a later row repeating its id
+    is a duplicate; and a row repeating an earlier row's identifier is one too."""
+    load(database_url, tiny, good_customers(tmp_path), country="NL")
+    refresh = customers_file(
+        tmp_path,
+        "C09;NL;HCP;Bram;Jansen;cardiology;1012;Amsterdam;T1;TINY;10000024",
+        "C01;NL;HCP;Anna;de Vries;cardiology;1011;Amsterdam;T1;TINY;10000016",
+        "C02;NL;HCP;Bram;Jansen;cardiology;1012;Amsterdam;T1;TINY;10000024",
+        "C01;NL;HCP;Anna;de Vries;cardiology;2011;Haarlem;T1;TINY;10000016",
+    )
+    (result,) = load(database_url, tiny, refresh, country="NL")
+    assert (result.rows_new, result.rows_updated, result.rows_unchanged) == (0, 0, 1)
+    reasons = {row["row_number"]: row["reasons"] for row in quarantined(database_url)}
+    assert reasons == {  # rows are lines: the header is line 1
+        2: ["identifier 'TINY 10000024' already belongs to another customer_id of this system"],
+        4: ["identifier 'TINY 10000024' is also given at row 2"],
+        5: ["duplicate customer_id 'C01', first given at row 3"],
+    }
+    assert query(database_url, "SELECT city FROM customer ORDER BY id") == [
+        {"city": "Amsterdam"},
+        {"city": "Amsterdam"},
+    ]
+
+
+def test_a_row_unchanged_since_another_system_changed_its_customer_is_merged_again(
+    database_url: str, tiny: Catalog, tmp_path: Path
+) -> None:
+    """The last row loaded gives a customer's values: the CRM's row, the same as
+    before, takes back the name a vendor's row changed."""
+    load(database_url, tiny, good_customers(tmp_path), country="NL", system="crm")
+    vendor = customers_file(
+        tmp_path, "V-777;NL;HCP;A.;de Vries;cardiology;;;;TINY;10000016", name="vendor.csv"
+    )
+    load(database_url, tiny, vendor, country="NL", system="vendor")
+    first_name = "SELECT first_name FROM customer WHERE id = 1"
+    assert query(database_url, first_name) == [{"first_name": "A."}]
+    crm = customers_file(
+        tmp_path,
+        "C01;NL;HCP;Anna;de Vries;cardiology;1011;Amsterdam;T1;TINY;10000016",
+        "C02;NL;HCP;Bram;Jansen;cardiology;1012;Haarlem;T1;TINY;10000024",
+        name="crm.csv",
+    )
+    (result,) = load(database_url, tiny, crm, country="NL", system="crm")
+    assert (result.rows_new, result.rows_updated, result.rows_unchanged) == (0, 2, 0)
+    assert query(database_url, first_name) == [{"first_name": "Anna"}]
+
+
+def test_a_row_given_again_as_it_was_before_it_was_quarantined_resolves_it(
+    database_url: str, tiny: Catalog, tmp_path: Path
+) -> None:
+    """A record's bad row is quarantined; its good row again (unchanged since it was
+    stored) loads, unchanged, and resolves the entry, as any row with its key does."""
+    good = "C01;NL;HCP;Anna;de Vries;cardiology;1011;Amsterdam;T1;TINY;10000016"
+    load(database_url, tiny, customers_file(tmp_path, good), country="NL")
+    bad = good.replace(";NL;HCP;", ";NL;VET;")
+    (rejected,) = load(database_url, tiny, customers_file(tmp_path, bad), country="NL")
+    assert rejected.rows_quarantined == 1
+    (again,) = load(database_url, tiny, customers_file(tmp_path, bad), country="NL")
+    assert (again.rows_quarantined, again.rows_unchanged) == (1, 0)
+    extra = "C02;NL;HCP;Bram;Jansen;cardiology;1012;Amsterdam;T1;TINY;10000024"
+    (fixed,) = load(database_url, tiny, customers_file(tmp_path, good, extra), country="NL")
+    assert (fixed.rows_new, fixed.rows_updated, fixed.rows_unchanged) == (1, 0, 1)
+    assert [row["resolved_batch_id"] for row in quarantined(database_url)] == [fixed.batch_id]
+
+
 # --- identity --------------------------------------------------------------------------------
 
 

@@ -390,3 +390,30 @@ def test_0790_drops_the_assignment_index_by_final_segment(store_url: str) -> Non
     assert [tuple(row) for row in rows] == [(1, 7)]
     _downgrade(database, "0780")
     assert indexes() == ["ix_assignment_cycle_final"]
+
+
+def test_0800_gives_the_crosswalk_a_row_hash_keeping_its_rows(store_url: str) -> None:
+    """Records loaded before have no row hash (their next row is compared in full);
+    a downgrade drops the column and keeps the rows."""
+    database = Database(store_url)
+    database.upgrade("0790")
+    with database.engine.begin() as connection:
+        connection.exec_driver_sql(
+            "INSERT INTO crosswalk (system, source_id, customer_id, batch_id) "
+            "VALUES ('crm', 'C01', 1, 1), ('crm', 'C02', 2, 1)"
+        )
+    database.engine.dispose()
+    database.upgrade()
+
+    def rows(columns: str) -> list[tuple]:
+        with database.engine.connect() as connection:
+            return [
+                tuple(row)
+                for row in connection.exec_driver_sql(
+                    f"SELECT {columns} FROM crosswalk ORDER BY source_id"
+                )
+            ]
+
+    assert rows("source_id, customer_id, row_hash") == [("C01", 1, None), ("C02", 2, None)]
+    _downgrade(database, "0790")
+    assert rows("*") == [("crm", "C01", 1, 1), ("crm", "C02", 2, 1)]

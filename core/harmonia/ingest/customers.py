@@ -9,6 +9,7 @@ system knows by the same national identifier, else a new customer.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -17,10 +18,10 @@ import pyarrow.compute as pc
 
 from harmonia.definitions.country import GOLDEN_ATTRIBUTES
 from harmonia.errors import ConfigError
-from harmonia.ingest.checks import CheckContext
+from harmonia.ingest.checks import MACROS, CheckContext
 from harmonia.ingest.kind import DuplicateKey, Kind
 from harmonia.ingest.merge import Merger, Rejections
-from harmonia.plugin.types import IdentifierScheme, InvalidIdentifier
+from harmonia.plugin.types import RECORD_KINDS, IdentifierScheme, InvalidIdentifier
 from harmonia.sql import literal, quote, quoted_in_message, reasons, text_list
 from harmonia.store import history, suppression
 from harmonia.store.identity import record_objections
@@ -31,6 +32,31 @@ if TYPE_CHECKING:
 #: How a customers file says a customer objects to profiling, or does not.
 OBJECTION_YES = ("yes", "y", "true", "1", "x", "oui", "ja", "si", "はい")
 OBJECTION_NO = ("no", "n", "false", "0", "non", "nein", "いいえ")
+
+
+#: How the check reads each column of a raw row: trimmed, NULL when empty, case folded.
+CLEAN = {
+    "customer_id": "harmonia_text(customer_id)",
+    "country": "upper(harmonia_text(country))",
+    "type": "upper(harmonia_text(type))",
+    "first_name": "harmonia_text(first_name)",
+    "last_name": "harmonia_text(last_name)",
+    "specialty": "harmonia_text(specialty)",
+    "postal_code": "harmonia_text(postal_code)",
+    "city": "harmonia_text(city)",
+    "territory": "harmonia_text(territory)",
+    "address": "harmonia_text(address)",
+    # a cell of junk only ('-', 'n/a') gives no phone: NULL, never ''
+    "phone": "NULLIF(regexp_replace(harmonia_text(phone), '[^0-9+]', '', 'g'), '')",
+    "email": "lower(harmonia_text(email))",
+    "objection": "lower(harmonia_text(objection))",
+    "id_scheme": "upper(harmonia_text(id_scheme))",
+    "id_value": "regexp_replace(harmonia_text(id_value), '[\\s.\\-]', '', 'g')",
+}
+
+
+def _cleaned(columns: dict[str, str]) -> str:
+    return ", ".join(f"{sql} AS {name}" for name, sql in columns.items())
 
 
 def customers_sql(context: CheckContext) -> str:
@@ -47,24 +73,7 @@ def customers_sql(context: CheckContext) -> str:
     installed = ", ".join(sorted(schemes)) or "none"
     return f"""
     WITH clean AS (
-        SELECT _row,
-            harmonia_text(customer_id) AS customer_id,
-            upper(harmonia_text(country)) AS country,
-            upper(harmonia_text(type)) AS type,
-            harmonia_text(first_name) AS first_name,
-            harmonia_text(last_name) AS last_name,
-            harmonia_text(specialty) AS specialty,
-            harmonia_text(postal_code) AS postal_code,
-            harmonia_text(city) AS city,
-            harmonia_text(territory) AS territory,
-            harmonia_text(address) AS address,
-            -- a cell of junk only ('-', 'n/a') gives no phone: NULL, never ''
-            NULLIF(regexp_replace(harmonia_text(phone), '[^0-9+]', '', 'g'), '') AS phone,
-            lower(harmonia_text(email)) AS email,
-            lower(harmonia_text(objection)) AS objection,
-            upper(harmonia_text(id_scheme)) AS id_scheme,
-            regexp_replace(harmonia_text(id_value), '[\\s.\\-]', '', 'g') AS id_value
-        FROM raw
+        SELECT _row, {_cleaned(CLEAN)} FROM raw
     ), iso(code) AS (VALUES {iso}),
     known AS (
         SELECT clean.*, iso.code IS NOT NULL AS _known_country
@@ -152,6 +161,37 @@ def _specialty_check(scheme: IdentifierScheme) -> str:
     )
 
 
+def row_hash_sql(context: CheckContext) -> str:
+    """SQL over a raw row (its columns as text): a 64-bit hash of the row, as stored in
+    ``crosswalk.row_hash``.
+
+    Salted with everything that decides what checking and merging the row gives
+    (the check's SQL, the macros, the versions of harmonia and DuckDB, the packs
+    of Python validators), so that a row checked otherwise now never passes for
+    unchanged. DuckDB's hash combines the columns in order, NULL included: no
+    two rows share a text for it, as a joined string could. A changed row is
+    taken for unchanged only if its hash equals the one of its record's last
+    row: one chance in 2**64.
+    """
+    from importlib.metadata import version
+
+    import duckdb
+
+    validators = sorted(
+        (scheme.name, repr(scheme.provenance))
+        for scheme in context.identifier_schemes.values()
+        if scheme.validate is not None
+    )
+    salt = hashlib.sha256(
+        repr(
+            (customers_sql(context), MACROS, version("harmonia"), duckdb.__version__, validators)
+        ).encode()
+    ).hexdigest()
+    columns = ", ".join(RECORD_KINDS["customers"].column_names)
+    # UBIGINT to BIGINT, all 64 bits kept: SQLite and PostgreSQL store signed integers.
+    return f"CAST(CAST(hash({quote(salt)}, {columns}) AS HUGEINT) - 9223372036854775808 AS BIGINT)"
+
+
 def python_check_name(scheme: IdentifierScheme) -> str:
     return "harmonia_check_" + "".join(ch if ch.isalnum() else "_" for ch in scheme.name.lower())
 
@@ -219,6 +259,57 @@ class CustomerMerger(Merger):
         self._into_duck("redirects", redirects, "merged_id BIGINT, survivor_id BIGINT")
         self.erased = self._suppressed()
         self._last_values()
+        self._stored_hashes()
+
+    def _stored_hashes(self) -> None:
+        """``stored_hashes``: this system's records with the hash of their row as last
+        loaded, and whether a row hashing the same may be passed over (see
+        :meth:`unchanged_sql`): not when the customer was ever merged or unmerged,
+        which may make the same row a conflict now."""
+        hashes = self.bulk.read(
+            "SELECT source_id, row_hash, customer_id NOT IN ("
+            "SELECT survivor_id FROM customer_merge UNION SELECT merged_id FROM customer_merge"
+            f") AS passable FROM crosswalk WHERE system = {literal(self.system)} "
+            "AND row_hash IS NOT NULL"
+        )
+        self._into_duck(
+            "stored_hashes", hashes, "source_id VARCHAR, row_hash BIGINT, passable BOOLEAN"
+        )
+        self.hashes_stored = hashes.num_rows > 0
+        self._row_hash: str | None = None
+
+    def unchanged_sql(self, raw: str, context: CheckContext) -> str | None:
+        """SQL: the rows of ``raw`` that this system gave last exactly as they are, as
+        the check would read their keys (for the load's repeats); the loader counts
+        them unchanged without checking or merging them.
+
+        A row is its record's when its hash (:func:`row_hash_sql`) is the one the
+        crosswalk keeps. Nothing else of the store can have changed what merging
+        it would do: another system's row changing its customer forgets the hash
+        (:meth:`_forget_hashes`), an erasure deletes the record, a merge makes it
+        unpassable (:meth:`_stored_hashes`). Rows saying the customer objects
+        are merged in full: an objection withdrawn since is recorded again.
+        """
+        if self._row_hash is None:
+            self._row_hash = row_hash_sql(context)
+        self.duck.execute(
+            "CREATE OR REPLACE TEMP TABLE chunk_hashes AS SELECT _row, "
+            f"{CLEAN['customer_id']} AS source_id, {self._row_hash} AS row_hash FROM {raw}"
+        )
+        if not self.hashes_stored:
+            return None
+        yes = ", ".join(literal(word) for word in OBJECTION_YES)
+        columns = self.duck.sql(f"SELECT * FROM {raw} LIMIT 0").columns
+        read = "AND _original_line IS NULL" if "_original_line" in columns else ""
+        keys = {name: CLEAN[name] for name in ("customer_id", "id_scheme", "id_value")}
+        return f"""
+            SELECT _row, {_cleaned(keys)} FROM {raw}
+            WHERE _row IN (
+                SELECT h._row FROM chunk_hashes h
+                JOIN stored_hashes s ON s.source_id = h.source_id AND s.row_hash = h.row_hash
+                WHERE s.passable
+            ) AND COALESCE({CLEAN["objection"]} NOT IN ({yes}), true) {read}
+        """
 
     def _suppressed(self) -> str:
         """SQL over a row: whether it names an erased person (see :mod:`harmonia.store.suppression`)."""
@@ -333,6 +424,8 @@ class CustomerMerger(Merger):
         changed = pa.concat_arrays([self._update_known(), self._identifiers(), _ids(linked)])
         self._attribute_history()
         self._objections()
+        self._record_hashes()
+        self._forget_hashes(changed)
         self.duck.execute(
             "INSERT INTO xwalk SELECT customer_id, harmonia_id FROM accepted WHERE by_source IS NULL"
         )
@@ -360,10 +453,41 @@ class CustomerMerger(Merger):
         self.bulk.append(
             "crosswalk",
             self._arrow(
-                f"SELECT {literal(self.system)} AS system, customer_id AS source_id, "
-                f"harmonia_id AS customer_id, {batch} AS batch_id "
-                "FROM accepted WHERE by_source IS NULL ORDER BY customer_id"
+                f"SELECT {literal(self.system)} AS system, a.customer_id AS source_id, "
+                f"a.harmonia_id AS customer_id, {batch} AS batch_id, h.row_hash "
+                "FROM accepted a JOIN chunk_hashes h ON h._row = a._row "
+                "WHERE a.by_source IS NULL ORDER BY a.customer_id"
             ),
+        )
+
+    def _record_hashes(self) -> None:
+        """The hash of each known record's row, where it is not the one stored (the row
+        changed, or the record had none)."""
+        rows = self._arrow(
+            "SELECT a.customer_id AS source_id, h.row_hash FROM accepted a "
+            "JOIN chunk_hashes h ON h._row = a._row "
+            "LEFT JOIN stored_hashes s ON s.source_id = a.customer_id "
+            "WHERE a.by_source IS NOT NULL AND s.row_hash IS DISTINCT FROM h.row_hash"
+        )
+        if not rows.num_rows:
+            return
+        stage = self.bulk.stage(rows, "row_hashes", key="source_id")
+        self.bulk.execute(
+            f"UPDATE crosswalk SET row_hash = (SELECT s.row_hash FROM {stage} s "
+            "WHERE s.source_id = crosswalk.source_id) "
+            f"WHERE system = {literal(self.system)} AND source_id IN (SELECT source_id FROM {stage})"
+        )
+
+    def _forget_hashes(self, changed: pa.Array) -> None:
+        """Other systems' records of the customers this batch changed are compared in
+        full next time: a row of theirs, the same as before, now changes the customer
+        back (the last row loaded gives its values)."""
+        if not len(changed):
+            return
+        stage = self.bulk.stage(pa.table({"id": pc.unique(changed)}), "changed")
+        self.bulk.execute(
+            f"UPDATE crosswalk SET row_hash = NULL WHERE customer_id IN (SELECT id FROM {stage}) "
+            f"AND system <> {literal(self.system)} AND row_hash IS NOT NULL"
         )
 
     def _update_known(self) -> pa.Array:

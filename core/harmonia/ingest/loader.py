@@ -34,6 +34,7 @@ from harmonia.ingest import (
 )
 from harmonia.ingest.checks import MACROS, CheckContext
 from harmonia.ingest.kind import DuplicateKey, Kind
+from harmonia.ingest.merge import Merger
 from harmonia.ingest.plausibility import Expectations
 from harmonia.plugin.types import RECORD_KINDS, Batch, DataSource, SourceRequest
 from harmonia.sql import QUOTED_VALUE, key_hashes, literal, quote
@@ -381,19 +382,35 @@ class Loader:
                         chunk, batch.kind, first_row=read + 1, decimal=self._decimal(batch)
                     )
                     duck.register("raw", raw)
+                    passed = self._pass_over(duck, merger, raw, context)
                     # One pass over the chunk: the check, its keys' hashes and the
                     # merger's own columns (a metric's harmonia id), materialized once.
                     checked = merger.resolving(duplicates.hashing(kind.check(context)))
                     duck.execute(f"CREATE OR REPLACE TEMP TABLE checked AS {checked}")
+                    if passed:
+                        # The rows passed over join the checked ones as valid, with
+                        # their keys: a repeat of one of them is still a repeat.
+                        duck.register("raw", raw)
+                        duck.execute(
+                            "INSERT INTO checked BY NAME "
+                            + duplicates.hashing("SELECT *, [] AS _reasons FROM unchanged")
+                        )
                     if "_original_line" in raw.column_names:
                         duck.execute(UNCHECKED_LINES)
                     duplicates.flag("checked")
                     unexpected.count("checked")
                     # A view over the checked chunk, without the key hashes: what mergers read.
+                    changed = "WHERE _row NOT IN (SELECT _row FROM unchanged)" if passed else ""
                     duck.execute(
                         "CREATE OR REPLACE TEMP VIEW valid AS "
-                        f"SELECT * EXCLUDE ({duplicates.hash_columns}) FROM ({kind.valid_rows})"
+                        f"SELECT * EXCLUDE ({duplicates.hash_columns}) FROM ({kind.valid_rows}) "
+                        + changed
                     )
+                    if passed:
+                        merger.unchanged += duck.sql(
+                            "SELECT count(*) FROM checked WHERE len(_reasons) = 0 "
+                            "AND _row IN (SELECT _row FROM unchanged)"
+                        ).fetchall()[0][0]
                     self._stage(f"storing chunk {number}")
                     refused = merger.merge("valid")
                     quarantined += self._quarantine(
@@ -449,6 +466,27 @@ class Loader:
             warnings=tuple(warnings),
         )
         return result
+
+    def _pass_over(
+        self,
+        duck: duckdb.DuckDBPyConnection,
+        merger: Merger,
+        raw: pa.Table,
+        context: CheckContext,
+    ) -> int:
+        """Take the rows the merger finds unchanged (``unchanged``) out of the chunk
+        the check reads (``raw``); returns how many there are."""
+        import pyarrow.compute as pc
+
+        unchanged = merger.unchanged_sql("raw", context)
+        if unchanged is None:
+            return 0
+        duck.execute(f"CREATE OR REPLACE TEMP TABLE unchanged AS {unchanged}")
+        rows = duck.sql("SELECT _row FROM unchanged").to_arrow_table().column(0)
+        if not len(rows):
+            return 0
+        duck.register("raw", raw.filter(pc.invert(pc.is_in(raw.column("_row"), rows))))
+        return len(rows)
 
     def _stage(self, name: str) -> None:
         if self.on_stage is not None:

@@ -32,6 +32,8 @@ from harmonia.store.bulk import BulkConnection
 if TYPE_CHECKING:
     import duckdb
 
+    from harmonia.ingest.checks import CheckContext
+
 Rejections = list[tuple[int, str]]
 
 
@@ -58,6 +60,13 @@ class Merger:
         self.updated = 0  # rows that changed facts it held
         self.unchanged = 0  # rows whose facts it held already
         self._load_crosswalk()
+
+    def unchanged_sql(self, raw: str, context: CheckContext) -> str | None:
+        """SQL: the rows of the chunk ``raw`` that the store holds exactly as they are,
+        to pass over unchecked and unmerged (counted unchanged), with ``_row`` and
+        the kind's key columns as the check gives them, so that the load's repeats
+        are still found. None (this kind): every row is checked and merged."""
+        return None
 
     def merge(self, valid: str) -> Rejections:
         """Merge the rows of the DuckDB table ``valid``; returns the store's refusals."""

@@ -30,7 +30,7 @@ from harmonia.store.url import resolve_url
 #: The newest migration's revision. Kept here so that opening a database does
 #: not import alembic and read every migration script (a test holds it equal
 #: to alembic's head).
-SCHEMA_REVISION = "0790"
+SCHEMA_REVISION = "0800"
 SUPPORTED = ("sqlite", "postgresql")
 
 

@@ -135,7 +135,14 @@ HARMONIA_IDS = "harmonia"
 
 
 class Crosswalk(SQLModel, table=True):
-    """(system, source id) -> harmonia id: how each source knows a customer."""
+    """(system, source id) -> harmonia id: how each source knows a customer.
+
+    ``row_hash`` fingerprints the source record's row as last loaded, so that
+    a refresh passes over the rows it gives again as they were, without
+    checking and merging them (:mod:`harmonia.ingest.customers`). NULL: compare
+    the next row in full (loaded before 0800, or its customer changed since
+    by another system's row).
+    """
 
     __tablename__ = "crosswalk"
     __table_args__ = ({"sqlite_with_rowid": False},)
@@ -144,6 +151,7 @@ class Crosswalk(SQLModel, table=True):
     source_id: str = Field(primary_key=True)
     customer_id: int = Field(index=True)
     batch_id: int
+    row_hash: int | None = Field(default=None, sa_type=BigInteger)
 
 
 class CustomerAttributeHistory(SQLModel, table=True):
