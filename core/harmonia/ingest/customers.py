@@ -242,6 +242,7 @@ class CustomerMerger(Merger):
 
     def __init__(self, *args: object, **kwargs: object):
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self._row_hash: str | None = None  # the SQL of a row's hash, made on first use
         self.bulk.lock("customer", "identifier", "crosswalk")
         self.next_id = self.bulk.next_id("customer")
         if self.next_id == 1:  # a first load fills the tables: their indexes come after
@@ -258,25 +259,30 @@ class CustomerMerger(Merger):
         redirects = self.bulk.read("SELECT merged_id, survivor_id FROM customer_redirect")
         self._into_duck("redirects", redirects, "merged_id BIGINT, survivor_id BIGINT")
         self.erased = self._suppressed()
-        self._last_values()
-        self._stored_hashes()
 
-    def _stored_hashes(self) -> None:
-        """``stored_hashes``: this system's records with the hash of their row as last
+    def _load_crosswalk(self) -> None:
+        """This system's crosswalk (``xwalk``, kept current across chunks) and, in the
+        same read, ``stored_hashes``: its records with the hash of their row as last
         loaded, and whether a row hashing the same may be passed over (see
         :meth:`unchanged_sql`): not when the customer was ever merged or unmerged,
         which may make the same row a conflict now."""
-        hashes = self.bulk.read(
-            "SELECT source_id, row_hash, customer_id NOT IN ("
+        table = self.bulk.read(
+            "SELECT source_id, customer_id, row_hash, customer_id NOT IN ("
             "SELECT survivor_id FROM customer_merge UNION SELECT merged_id FROM customer_merge"
-            f") AS passable FROM crosswalk WHERE system = {literal(self.system)} "
-            "AND row_hash IS NOT NULL"
+            f") AS passable FROM crosswalk WHERE system = {literal(self.system)}"
         )
         self._into_duck(
-            "stored_hashes", hashes, "source_id VARCHAR, row_hash BIGINT, passable BOOLEAN"
+            "xwalk",
+            table.select(["source_id", "customer_id"]),
+            "source_id VARCHAR, customer_id BIGINT",
         )
-        self.hashes_stored = hashes.num_rows > 0
-        self._row_hash: str | None = None
+        hashed = table.filter(pc.is_valid(table.column("row_hash")))
+        self._into_duck(
+            "stored_hashes",
+            hashed.select(["source_id", "row_hash", "passable"]),
+            "source_id VARCHAR, row_hash BIGINT, passable BOOLEAN",
+        )
+        self.hashes_stored = hashed.num_rows > 0
 
     def unchanged_sql(self, raw: str, context: CheckContext) -> str | None:
         """SQL: the rows of ``raw`` that this system gave last exactly as they are, as
@@ -287,7 +293,7 @@ class CustomerMerger(Merger):
         crosswalk keeps. Nothing else of the store can have changed what merging
         it would do: another system's row changing its customer forgets the hash
         (:meth:`_forget_hashes`), an erasure deletes the record, a merge makes it
-        unpassable (:meth:`_stored_hashes`). Rows saying the customer objects
+        unpassable (:meth:`_load_crosswalk`). Rows saying the customer objects
         are merged in full: an objection withdrawn since is recorded again.
         """
         if self._row_hash is None:
@@ -552,6 +558,7 @@ class CustomerMerger(Merger):
         nothing, a blank cell changes nothing (see
         :class:`~harmonia.store.models.CustomerAttributeHistory`).
         """
+        self._last_values()
         changes = " OR ".join(
             f"(a.{a} IS NOT NULL AND a.{a} IS DISTINCT FROM k.{a})" for a in GOLDEN_ATTRIBUTES
         )
@@ -568,10 +575,17 @@ class CustomerMerger(Merger):
         self.bulk.append("customer_attribute_history", rows)
 
     def _last_values(self) -> None:
-        """``last_values``: this system's source records with their last value of each
-        attribute, read once per load (nothing to read for a system new to the store)."""
-        known = self.duck.sql("SELECT count(*) FROM xwalk").fetchall()[0][0]
-        recorded = history.of_system(self.bulk, self.system) if known else pa.table({})
+        """``last_values``: the chunk's known source records (of this system) with their
+        last value of each attribute. Read for those records only: a refresh reads
+        the history of the rows that changed, a first load none. Earlier chunks of the
+        batch wrote other records' history (a record loads once per batch)."""
+        known = self._arrow(
+            "SELECT customer_id AS source_id FROM accepted WHERE by_source IS NOT NULL"
+        )
+        recorded = pa.table({})
+        if known.num_rows:
+            stage = self.bulk.stage(known, "records", key="source_id")
+            recorded = history.of_system(self.bulk, self.system, f"SELECT source_id FROM {stage}")
         typed = ", ".join(f"{a} VARCHAR" for a in GOLDEN_ATTRIBUTES)
         self._into_duck("history", recorded, f"source_id VARCHAR, batch_id BIGINT, {typed}")
         self.duck.execute(

@@ -52,13 +52,14 @@ def records_history(
     )
 
 
-def of_system(bulk: BulkConnection, system: str) -> pa.Table:
-    """The history rows of one system's source records: ``source_id``, ``batch_id``
-    and the attributes."""
+def of_system(bulk: BulkConnection, system: str, source_ids: str | None = None) -> pa.Table:
+    """The history rows of one system's source records (those whose ids the SQL
+    ``source_ids`` selects, else all): ``source_id``, ``batch_id`` and the attributes."""
     columns = ", ".join(GOLDEN_ATTRIBUTES)
+    some = f" AND source_id IN ({source_ids})" if source_ids is not None else ""
     return bulk.read(
         f"SELECT source_id, batch_id, {columns} FROM customer_attribute_history "
-        f"WHERE system = {literal(system)}"
+        f"WHERE system = {literal(system)}{some}"
     )
 
 
