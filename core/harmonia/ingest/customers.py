@@ -243,6 +243,7 @@ class CustomerMerger(Merger):
     def __init__(self, *args: object, **kwargs: object):
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
         self._row_hash: str | None = None  # the SQL of a row's hash, made on first use
+        self.chunks_merged = 0
         self.bulk.lock("customer", "identifier", "crosswalk")
         self.next_id = self.bulk.next_id("customer")
         if self.next_id == 1:  # a first load fills the tables: their indexes come after
@@ -342,6 +343,8 @@ class CustomerMerger(Merger):
         )
 
     def merge(self, valid: str) -> Rejections:
+        if self.chunks_merged:
+            self._remember_previous_chunk()
         # Every checked row, invalid ones too: an erased person's row is refused as
         # such, so that the quarantine keeps nothing of it (see the loader). Their
         # source ids left the crosswalk: only the rows new to it are hashed (a
@@ -432,9 +435,7 @@ class CustomerMerger(Merger):
         self._objections()
         self._record_hashes()
         self._forget_hashes(changed)
-        self.duck.execute(
-            "INSERT INTO xwalk SELECT customer_id, harmonia_id FROM accepted WHERE by_source IS NULL"
-        )
+        self.chunks_merged += 1
         added, known = self.duck.sql(
             "SELECT COUNT(*) FILTER (is_new), COUNT(*) FILTER (NOT is_new) FROM accepted"
         ).fetchall()[0]
@@ -444,6 +445,19 @@ class CustomerMerger(Merger):
         self.updated += updated
         self.unchanged += known - updated
         return [(row, reason) for row, reason in rejected]
+
+    def _remember_previous_chunk(self) -> None:
+        """The crosswalk entries and identifiers the previous chunk (``accepted``) added,
+        for this chunk's matching. Only when a chunk follows: a load of one chunk
+        (up to 1M rows) would copy 2M rows that nothing reads."""
+        self.duck.execute(
+            "INSERT INTO xwalk SELECT customer_id, harmonia_id FROM accepted WHERE by_source IS NULL"
+        )
+        self.duck.execute(
+            "INSERT INTO ids SELECT id_scheme, id_value, harmonia_id FROM accepted a "
+            "WHERE id_value IS NOT NULL AND NOT EXISTS ("
+            "SELECT 1 FROM ids i WHERE i.scheme = a.id_scheme AND i.value = a.id_value)"
+        )
 
     def _append_new(self) -> None:
         batch = self.batch_id
@@ -628,11 +642,6 @@ class CustomerMerger(Merger):
                 f"INSERT INTO identifier (scheme, value, customer_id, batch_id) "
                 f"SELECT scheme, value, customer_id, {batch} FROM {stage}"
             )
-        self.duck.execute(
-            "INSERT INTO ids SELECT id_scheme, id_value, harmonia_id FROM accepted a "
-            "WHERE id_value IS NOT NULL AND NOT EXISTS ("
-            "SELECT 1 FROM ids i WHERE i.scheme = a.id_scheme AND i.value = a.id_value)"
-        )
         return _ids(changed.column("customer_id"))
 
     def _objections(self) -> None:
