@@ -318,11 +318,12 @@ def test_catalog_problems_are_one_line_on_the_cli_and_whole_in_plugins_list(
 @pytest.mark.cli  # runs the console script's entry in a new interpreter
 def test_console_script_collects_cycles_less_often() -> None:
     # Start-up builds objects that live until exit: the console script runs
-    # the cycle collector after 200,000 new objects (the default is 700), and
-    # gives the interpreter its defaults back when it returns.
+    # the cycle collector after 200,000 new objects (the default is 700), gives
+    # the interpreter its defaults back when it returns, and at exit leaves the
+    # live objects out of the teardown's collections (frozen).
     code = textwrap.dedent(
         """
-        import gc, sys
+        import atexit, gc, sys
         from harmonia.cli import main
         seen = []
         main.command("probe")(lambda: seen.append(gc.get_threshold()))
@@ -332,12 +333,14 @@ def test_console_script_collects_cycles_less_often() -> None:
             main()
         except SystemExit as done:
             assert done.code in (0, None), done.code
-        print(seen, before == gc.get_threshold())
+        frozen = gc.get_freeze_count()
+        atexit._run_exitfuncs()
+        print(seen, before == gc.get_threshold(), frozen == 0 < gc.get_freeze_count())
         """
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
-    assert result.stdout.strip().splitlines()[-1] == "[(200000, 30, 30)] True"
+    assert result.stdout.strip().splitlines()[-1] == "[(200000, 30, 30)] True True"
 
 
 @pytest.mark.cli  # runs `harmonia --help` in a new interpreter, with no fixture to mark it

@@ -8,6 +8,7 @@ printed as one clear message, never a traceback.
 
 from __future__ import annotations
 
+import atexit
 import gc
 import json
 import sys
@@ -139,7 +140,8 @@ def _is_builtin(key: tuple[str, str]) -> bool:
 
 @contextmanager
 def _fewer_collections() -> Iterator[None]:
-    """Python's cycle collector run after 200,000 new objects instead of 700.
+    """Python's cycle collector run after 200,000 new objects instead of 700,
+    and kept off the interpreter's teardown at exit.
 
     Why: a command starts by importing its libraries (SQLAlchemy, pyarrow,
     DuckDB, sqlglot), harmonia and the installed packs: about a quarter of a
@@ -147,13 +149,30 @@ def _fewer_collections() -> Iterator[None]:
     traverses them again and again and frees next to nothing: ~0.2 s of CPU of
     a cycle run at 1M (one collection instead of 440), the rows themselves
     being Arrow buffers it never sees. mypy tunes its collector the same way.
+    At exit, tearing the interpreter down then frees every module's objects
+    through the collector: ~0.5 s more (see :func:`_quick_teardown`).
     """
     thresholds = gc.get_threshold()
     gc.set_threshold(200_000, 30, 30)
+    atexit.unregister(_quick_teardown)  # once, however often the script is called
+    atexit.register(_quick_teardown)
     try:
         yield
     finally:
         gc.set_threshold(*thresholds)
+
+
+def _quick_teardown() -> None:
+    """At exit: collect what is garbage now, then keep every live object out of
+    the collector, so the interpreter's teardown does not traverse and free them
+    one by one (the process ends; its memory goes back whole).
+
+    Whatever the command dropped is finalized as usual, since it is collected
+    first; objects still alive at exit were never promised finalizers by Python.
+    The other exit handlers, registered before, still run after this one.
+    """
+    gc.collect()
+    gc.freeze()
 
 
 class HarmoniaGroup(LazyGroup):
