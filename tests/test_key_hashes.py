@@ -58,3 +58,31 @@ def test_second_hash_is_not_the_first_combined_with_a_salt() -> None:
     single = duck.execute(f"SELECT {_two_hashes(['x'])}, hash('~') FROM (SELECT 'x' AS x)")
     one, two, tilde = single.fetchone()
     assert two != one and two != _combine(one, tilde)
+
+
+def test_a_response_rows_key_hashes_tell_every_key_column_apart() -> None:
+    """The duplicate key of responses is hashed from the check's response key
+    hashes and the question: keys differing in any one column (or swapping two
+    columns' texts) get different first and second hashes."""
+    from harmonia.ingest.responses import KIND
+
+    (key,) = KIND.keys
+    assert key.hashes is not None
+    first, second = key.hashes
+    base = ("C1", "Q", "1", "r", "2026-01-01", "q1")
+    keys = {base} | {
+        tuple(f"{value}x" if index == changed else value for index, value in enumerate(base))
+        for changed in range(len(base))
+    }
+    keys |= {("Q", "C1", *base[2:]), (*base[:4], "q1", "2026-01-01")}
+    duck = duckdb.connect()
+    duck.execute(
+        "CREATE TABLE k (_c VARCHAR, _qid VARCHAR, _ver VARCHAR, respondent VARCHAR, "
+        "_at VARCHAR, question VARCHAR)"
+    )
+    duck.executemany("INSERT INTO k VALUES (?, ?, ?, ?, ?, ?)", sorted(keys))
+    counts = duck.execute(
+        f"SELECT count(DISTINCT h1), count(DISTINCT h2), count(*) FROM "
+        f"(SELECT {first} AS h1, {second} AS h2 FROM (SELECT *, {_HASHES} FROM k))"
+    ).fetchone()
+    assert counts == (len(keys),) * 3

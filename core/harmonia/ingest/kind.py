@@ -44,6 +44,12 @@ class DuplicateKey:
 
     columns: tuple[str, ...]
     message: str
+    #: SQL over the checked row for the key's two hashes (``h1``, ``h2``: see
+    #: :func:`harmonia.sql.key_hashes`), where the check has already hashed most
+    #: of the key (a response's rows, its response key): cheaper than hashing
+    #: the columns again. They must tell keys apart as the columns do on every
+    #: row with the whole key. None: the columns are hashed.
+    hashes: tuple[str, str] | None = None
 
 
 class Watch:

@@ -716,7 +716,10 @@ class _Duplicates:
     def hashing(self, check: str) -> str:
         """SQL: the rows of the check ``check`` with each key's two hashes."""
         hashes = ", ".join(
-            _two_hashes(key.columns, prefix=f"_key{index}_") for index, key in enumerate(self.keys)
+            _two_hashes(key.columns, prefix=f"_key{index}_")
+            if key.hashes is None
+            else f"{key.hashes[0]} AS _key{index}_h1, {key.hashes[1]} AS _key{index}_h2"
+            for index, key in enumerate(self.keys)
         )
         return f"SELECT *, {hashes} FROM ({check})"
 

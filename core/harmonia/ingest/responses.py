@@ -154,11 +154,12 @@ class ResponseMerger(Merger):
             FROM given g JOIN heads_ided h ON {self._same_response("h", "g")}
             """
         )
+        states = dict(
+            self.duck.sql("SELECT state, COUNT(*) FROM heads_ided GROUP BY state").fetchall()
+        )
         self._find_unchanged()
-        self._write()
-        self.next_id += self.duck.sql(
-            "SELECT COUNT(*) FROM heads_ided WHERE state = 'new'"
-        ).fetchall()[0][0]
+        self._write(states)
+        self.next_id += states.get("new", 0)
         self._record_outcomes()
         self.duck.execute(
             "UPDATE known SET reset = TRUE WHERE id IN (SELECT known_id FROM heads_ided)"
@@ -233,13 +234,16 @@ class ResponseMerger(Merger):
             ).fetchall()
         ]
 
-    def _write(self) -> None:
+    def _write(self, states: dict[str, int]) -> None:
         """This chunk's responses and answers, into the batch.
 
         New responses add keys. A changed one replaces its stored row and
         answers; one left unchanged by an earlier chunk that gains answers now
         is written whole (its stored answers and these); answers of a response
-        this batch already wrote are added to it.
+        this batch already wrote are added to it. ``states`` counts the chunk's
+        responses by state: a write that can hold no row is not asked for (a
+        first load's are all new, a reload's all stored), as each reads the
+        whole chunk.
         """
         written = (
             "(state = 'new' OR (state = 'reloaded' AND response_id NOT IN "
@@ -249,15 +253,21 @@ class ResponseMerger(Merger):
             "SELECT response_id AS id, harmonia_id AS customer_id, questionnaire, version, "
             f"respondent, answered_at, {self.batch_id} AS batch_id FROM heads_ided"
         )
-        self._facts("response", f"{heads} WHERE state = 'new'", new=True)
-        self._facts("response", f"{heads} WHERE {written} AND state <> 'new'", new=False)
+        stored = bool(states.keys() - {"new"})
+        if "new" in states:
+            self._facts("response", f"{heads} WHERE state = 'new'", new=True)
+        if stored:
+            self._facts("response", f"{heads} WHERE {written} AND state <> 'new'", new=False)
         answers = self._answers()
-        self._facts(
-            "answer",
-            f"SELECT response_id, question, value FROM ({answers}) "
-            "WHERE state = 'new' OR (state = 'again' AND earlier <> 'unchanged')",
-            new=True,
-        )
+        if states.keys() & {"new", "again"}:
+            self._facts(
+                "answer",
+                f"SELECT response_id, question, value FROM ({answers}) "
+                "WHERE state = 'new' OR (state = 'again' AND earlier <> 'unchanged')",
+                new=True,
+            )
+        if not stored:
+            return
         self._facts(
             "answer",
             f"""
@@ -395,6 +405,9 @@ KIND = Kind(
         DuplicateKey(
             (*RESPONSE, "question"),
             "'duplicate of row ' || first_row || ' (same response and question)'",
+            # The check's response key hashes (_rk1, _rk2) and the question: on a row
+            # with the whole key they hash RESPONSE as it is (see responses_sql).
+            hashes=("hash(_rk1, question)", "hash(_rk2, CAST(question AS VARCHAR) || '~')"),
         ),
     ),
     whole=RESPONSE,

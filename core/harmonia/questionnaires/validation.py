@@ -55,6 +55,8 @@ RESPONSE_KEY = ("_c", "_qid", "_ver", "respondent", "_at")
 #: rows on two integers is several times faster than on five texts, and a false
 #: match would need both to collide (see :func:`~harmonia.sql.key_hashes`).
 _HASHES = key_hashes(RESPONSE_KEY, "_rk1", "_rk2")
+#: What an answer's checks depend on: they run once per distinct combination.
+_ANSWERED = ("questionnaire", "version", "question", "answer")
 
 
 @attrs.frozen
@@ -211,7 +213,9 @@ def responses_sql(
 
     Answer checks depend only on (questionnaire, version, question, answer),
     and a batch repeats few of those (codes, yes/no, small numbers): they run
-    once per distinct answer and are joined back, not once per row.
+    once per distinct answer and are joined back, not once per row. So do the
+    dates; both are joined back on the text as the file gives it, so that only
+    who answered is cleaned row by row.
     """
     comma = "TRUE" if decimal_comma else "FALSE"
     questionnaires = list(questionnaires)
@@ -220,25 +224,15 @@ def responses_sql(
     missing = _missing_checks(logic, questionnaires)
     bits = _FlagBits.of(logic)
     same_answer = " AND ".join(
-        f"a.{column} IS NOT DISTINCT FROM clean.{column}"
-        for column in ("questionnaire", "version", "question", "answer")
+        f"a._{column}_raw IS NOT DISTINCT FROM raw.{column}" for column in _ANSWERED
     )
     return f"""
-    WITH clean AS (
-        SELECT _row,
-            harmonia_text(customer_id) AS customer_id,
-            harmonia_text(questionnaire) AS questionnaire,
-            harmonia_text(version) AS version,
-            COALESCE(harmonia_text(respondent), '') AS respondent,
-            harmonia_text(answered_at) AS answered_text,
-            harmonia_text(question) AS question,
-            harmonia_text(answer) AS answer
-        FROM raw
-    ), stamps AS (
-        SELECT answered_text, strftime(harmonia_timestamp(answered_text, {comma}),
-                                       '%Y-%m-%dT%H:%M:%S') AS answered_at,
+    WITH stamps AS (
+        SELECT _at_raw, answered_text,
+            strftime(harmonia_timestamp(answered_text, {comma}), '%Y-%m-%dT%H:%M:%S') AS answered_at,
             {future_answer} AS _future
-        FROM (SELECT DISTINCT answered_text FROM clean)
+        FROM (SELECT _at_raw, harmonia_text(_at_raw) AS answered_text
+              FROM (SELECT DISTINCT answered_at AS _at_raw FROM raw))
     ), items AS (
         SELECT * FROM {items_table(questionnaires)}
     ), known AS (
@@ -251,29 +245,34 @@ def responses_sql(
             CASE WHEN i.item_type IN ({text_list(CHOICE_TYPES)}) THEN list_sort(list_distinct(
                 list_transform(list_filter(string_split(answer, '|'), lambda o: trim(o) <> ''),
                                lambda o: trim(o)))) END AS codes
-        FROM (SELECT DISTINCT questionnaire, version, question, answer FROM clean) d
+        FROM (
+            SELECT *, {", ".join(f"harmonia_text(_{c}_raw) AS {c}" for c in _ANSWERED)}
+            FROM (SELECT DISTINCT {", ".join(f"{c} AS _{c}_raw" for c in _ANSWERED)} FROM raw)
+        ) d
         LEFT JOIN known AS k ON k.questionnaire = d.questionnaire AND k.version = d.version
         LEFT JOIN items AS i ON i.questionnaire = d.questionnaire
             AND i.version = d.version AND i.question = d.question
     ), valued AS (
         SELECT *, {_normalized_value(comma)} AS value FROM typed
     ), answers AS (
-        SELECT questionnaire, version, question, answer, item_number, item_type, value,
-            {_answer_reasons(questionnaires)}, {bits.of_answer()}
+        SELECT {", ".join(f"_{c}_raw" for c in _ANSWERED)}, questionnaire, version, question,
+            item_number, item_type, value, {_answer_reasons(questionnaires)}, {bits.of_answer()}
         FROM (SELECT *, COALESCE(questionnaire, '') AS _qid, COALESCE(version, '') AS _ver
               FROM valued)
     ), keyed AS (
-        SELECT clean._row, clean.customer_id, clean.questionnaire, clean.version,
-            clean.respondent, clean.answered_text, stamps.answered_at, stamps._future,
-            clean.question,
+        -- Only who answered is cleaned row by row: the rest comes cleaned from the
+        -- distinct answers and dates, joined back on the text as the file gives it.
+        SELECT raw._row, harmonia_text(raw.customer_id) AS customer_id, a.questionnaire,
+            a.version, COALESCE(harmonia_text(raw.respondent), '') AS respondent,
+            stamps.answered_text, stamps.answered_at, stamps._future, a.question,
             a.item_number, a.item_type, a.value, a._reasons AS _answer_reasons,
             {bits.names("a.{w}")}, {bits.names("a.{w}", "_p")},
-            COALESCE(clean.customer_id, '') AS _c, COALESCE(clean.questionnaire, '') AS _qid,
-            COALESCE(clean.version, '') AS _ver,
-            COALESCE(stamps.answered_at, clean.answered_text, '') AS _at
-        FROM clean
-        LEFT JOIN stamps ON stamps.answered_text = clean.answered_text
-        LEFT JOIN answers a ON {same_answer}
+            COALESCE(harmonia_text(raw.customer_id), '') AS _c,
+            COALESCE(a.questionnaire, '') AS _qid, COALESCE(a.version, '') AS _ver,
+            COALESCE(stamps.answered_at, stamps.answered_text, '') AS _at
+        FROM raw
+        JOIN stamps ON stamps._at_raw IS NOT DISTINCT FROM raw.answered_at
+        JOIN answers a ON {same_answer}
     ), usable AS MATERIALIZED (
         -- read by the per-response aggregates and by the final rows: computed once
         SELECT * EXCLUDE (answered_text, _c, _at, _answer_reasons, _future, {bits.names("{w}")}),
