@@ -60,6 +60,11 @@ def _cleaned(columns: dict[str, str]) -> str:
 
 
 def customers_sql(context: CheckContext) -> str:
+    """The check, with ``_row_hash``: each row's hash as stored in the crosswalk."""
+    return _check_sql(context, row_hash_sql(context))
+
+
+def _check_sql(context: CheckContext, row_hash: str) -> str:
     schemes = context.identifier_schemes
     scheme_checks = [_scheme_check(scheme) for scheme in schemes.values()]
     country_check = (
@@ -73,7 +78,7 @@ def customers_sql(context: CheckContext) -> str:
     installed = ", ".join(sorted(schemes)) or "none"
     return f"""
     WITH clean AS (
-        SELECT _row, {_cleaned(CLEAN)} FROM raw
+        SELECT _row, {_cleaned(CLEAN)}, {row_hash} AS _row_hash FROM raw
     ), iso(code) AS (VALUES {iso}),
     known AS (
         SELECT clean.*, iso.code IS NOT NULL AS _known_country
@@ -184,7 +189,13 @@ def row_hash_sql(context: CheckContext) -> str:
     )
     salt = hashlib.sha256(
         repr(
-            (customers_sql(context), MACROS, version("harmonia"), duckdb.__version__, validators)
+            (
+                _check_sql(context, "NULL"),
+                MACROS,
+                version("harmonia"),
+                duckdb.__version__,
+                validators,
+            )
         ).encode()
     ).hexdigest()
     columns = ", ".join(RECORD_KINDS["customers"].column_names)
@@ -297,14 +308,14 @@ class CustomerMerger(Merger):
         unpassable (:meth:`_load_crosswalk`). Rows saying the customer objects
         are merged in full: an objection withdrawn since is recorded again.
         """
+        if not self.hashes_stored:
+            return None
         if self._row_hash is None:
             self._row_hash = row_hash_sql(context)
         self.duck.execute(
             "CREATE OR REPLACE TEMP TABLE chunk_hashes AS SELECT _row, "
             f"{CLEAN['customer_id']} AS source_id, {self._row_hash} AS row_hash FROM {raw}"
         )
-        if not self.hashes_stored:
-            return None
         yes = ", ".join(literal(word) for word in OBJECTION_YES)
         columns = self.duck.sql(f"SELECT * FROM {raw} LIMIT 0").columns
         read = "AND _original_line IS NULL" if "_original_line" in columns else ""
@@ -474,9 +485,8 @@ class CustomerMerger(Merger):
             "crosswalk",
             self._arrow(
                 f"SELECT {literal(self.system)} AS system, a.customer_id AS source_id, "
-                f"a.harmonia_id AS customer_id, {batch} AS batch_id, h.row_hash "
-                "FROM accepted a JOIN chunk_hashes h ON h._row = a._row "
-                "WHERE a.by_source IS NULL ORDER BY a.customer_id"
+                f"a.harmonia_id AS customer_id, {batch} AS batch_id, a._row_hash AS row_hash "
+                "FROM accepted a WHERE a.by_source IS NULL ORDER BY a.customer_id"
             ),
         )
 
@@ -484,10 +494,9 @@ class CustomerMerger(Merger):
         """The hash of each known record's row, where it is not the one stored (the row
         changed, or the record had none)."""
         rows = self._arrow(
-            "SELECT a.customer_id AS source_id, h.row_hash FROM accepted a "
-            "JOIN chunk_hashes h ON h._row = a._row "
+            "SELECT a.customer_id AS source_id, a._row_hash AS row_hash FROM accepted a "
             "LEFT JOIN stored_hashes s ON s.source_id = a.customer_id "
-            "WHERE a.by_source IS NOT NULL AND s.row_hash IS DISTINCT FROM h.row_hash"
+            "WHERE a.by_source IS NOT NULL AND s.row_hash IS DISTINCT FROM a._row_hash"
         )
         if not rows.num_rows:
             return
@@ -661,7 +670,11 @@ class CustomerMerger(Merger):
     def finish(self) -> None:
         self.bulk.sync_sequence("customer")
         self.bulk.analyze(
-            "customer", "crosswalk", "identifier", "customer_attribute_history", "customer_version"
+            "customer",
+            "crosswalk",
+            "identifier",
+            "customer_attribute_history",
+            "customer_version",
         )
 
 
