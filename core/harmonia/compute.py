@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 import atexit
-import contextlib
 import glob
 import itertools
 import os
 import shutil
 import threading
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 
-from harmonia.errors import ConfigError, Interrupted, causes
+from harmonia.errors import ConfigError, causes
 
 #: DuckDB spills to disk beyond this, so a 10M-customer load or cycle stays
 #: within a few GB however large the universe. ``HARMONIA_MEMORY_LIMIT``
@@ -91,78 +89,7 @@ def duckdb_connection() -> Any:
             where="environment",
             fix=f"set it like 8GB or 512MB, or unset it for the default {MEMORY_LIMIT}",
         ) from None
-    watching = getattr(_watching, "work", None)
-    if watching is not None:
-        watching.opened(connection)
     return connection
-
-
-_watching = threading.local()
-
-
-class Interruptible:
-    """Work in a background thread that another thread can stop.
-
-    Why: Ctrl-C reaches the main thread only; work a background thread does
-    ahead of time (reading the next file) would otherwise run to its end
-    before the command can exit. Inside ``with Interruptible() as work:``
-    the connections the thread opens are remembered; ``work.interrupt()``
-    (from any thread) stops the query running on them, which then raises
-    there. DuckDB forgets an interrupt when the next query starts, so the
-    thread stops itself at its next step: a connection it opens, a block of
-    a file it hashes or scans, a pass over a file (:func:`stop_if_interrupted`)
-    raise :class:`~harmonia.errors.Interrupted`.
-    """
-
-    def __init__(self) -> None:
-        self._connections: list[Any] = []
-        self._lock = threading.Lock()
-        self.interrupted = False
-
-    def __enter__(self) -> Interruptible:
-        _watching.work = self
-        return self
-
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        error: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        _watching.work = None
-
-    def opened(self, connection: Any) -> None:
-        with self._lock:
-            if self.interrupted:
-                connection.close()
-                raise _stopped()
-            self._connections.append(connection)
-
-    def interrupt(self) -> None:
-        with self._lock:
-            self.interrupted = True
-            for connection in self._connections:
-                self._stop(connection)
-
-    @staticmethod
-    def _stop(connection: Any) -> None:
-        import duckdb
-
-        with contextlib.suppress(duckdb.Error):  # closed meanwhile: nothing runs on it
-            connection.interrupt()
-
-
-def stop_if_interrupted() -> None:
-    """Raise :class:`~harmonia.errors.Interrupted` if this thread's work was
-    interrupted (:class:`Interruptible`); else nothing. Called between the steps
-    of long work, where a DuckDB interrupt does not reach."""
-    work = getattr(_watching, "work", None)
-    if work is not None and work.interrupted:
-        raise _stopped()
-
-
-def _stopped() -> Interrupted:
-    return Interrupted("stopped: the work it was doing ahead is not needed")
 
 
 def out_of_memory_error(error: BaseException) -> ConfigError | None:

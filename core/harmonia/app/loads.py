@@ -5,19 +5,17 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from harmonia.compute import Interruptible
 from harmonia.errors import ConfigError, Interrupted
 
 if TYPE_CHECKING:
     from harmonia.app.core import Harmonia
     from harmonia.ingest import LoadResult
-    from harmonia.ingest.loader import Loader, Opened
+    from harmonia.ingest.loader import Loader
     from harmonia.plugin.types import DataSource
     from harmonia.store.models import LoadBatch
 
@@ -171,18 +169,15 @@ class Loads:
                 decimal=decimal,
                 actor=self.app.actor,
             )
-            with _ReadAhead(loader, jobs) as ahead:
-                for index, job in enumerate(jobs):
-                    # Before waiting for its read ahead: a Ctrl-C then stored nothing of it.
-                    stored = []
-                    opened_before = len(loader.batches_opened)
-                    opened = ahead.take(index)
-                    name = Path(job.location).name
-                    loader.on_stage = lambda stage, name=name: report(0, f"{name}: {stage}")
-                    stored.extend(loader.run(job.source, dict(job.options), opened))
-                    results.extend(stored)
-                    self._refresh_golden(stored, loader.on_stage)
-                    report(1, "")
+            for job in jobs:
+                stored = []
+                opened_before = len(loader.batches_opened)
+                name = Path(job.location).name
+                loader.on_stage = lambda stage, name=name: report(0, f"{name}: {stage}")
+                stored.extend(loader.run(job.source, dict(job.options)))
+                results.extend(stored)
+                self._refresh_golden(stored, loader.on_stage)
+                report(1, "")
         except BaseException as error:
             if job is None or not interrupted(error):
                 raise
@@ -335,69 +330,6 @@ class Loads:
             country.upper(), fix="install the country's pack, or export without --country"
         )
         return profile.csv.delimiter
-
-
-class _ReadAhead:
-    """Reads the next file while the one before it loads (its hash, and its source's
-    first pass over it), on a second core that would otherwise wait.
-
-    Files only, and only while the store is not touched: the store is written by
-    one batch at a time, from this thread. What the next file holds does not depend
-    on what the previous one stored (metrics and responses need the customers'
-    ids only when they are merged, under the load's lock), so reading it ahead
-    changes nothing but when the work is done. Its errors are raised on its turn.
-    """
-
-    def __init__(self, loader: Loader, jobs: Sequence[LoadJob]) -> None:
-        self.loader = loader
-        self.jobs = jobs
-        self._loaded: frozenset[str] | None = None
-        self._pending: tuple[int, Future[Opened], Interruptible] | None = None
-        self._threads: ThreadPoolExecutor | None = None
-
-    def __enter__(self) -> _ReadAhead:
-        return self
-
-    def __exit__(self, kind: object, error: object, traceback: object) -> None:
-        self._cancel()
-        if self._threads is not None:
-            self._threads.shutdown(wait=True)
-
-    def take(self, index: int) -> Opened | None:
-        """Job ``index`` as read ahead (None: to read on its turn); the next one starts."""
-        opened = None
-        if self._pending is not None and self._pending[0] == index:
-            opened = self._pending[1].result()
-            self._pending = None
-        self._start(index + 1)
-        return opened
-
-    def _start(self, index: int) -> None:
-        if index >= len(self.jobs) or "path" not in self.jobs[index].options:
-            return
-        if self._loaded is None:  # asked once, before any batch opens the store for writing
-            self._loaded = self.loader.loaded_contents()
-        if self._threads is None:
-            self._threads = ThreadPoolExecutor(1, thread_name_prefix="harmonia-read-ahead")
-        job, work = self.jobs[index], Interruptible()
-
-        def read() -> Opened:
-            with work:
-                return self.loader.read_ahead(job.source, dict(job.options), self._loaded or ())
-
-        self._pending = (index, self._threads.submit(read), work)
-
-    def _cancel(self) -> None:
-        """Stop a read ahead nobody will take (the load stopped), and release what it opened."""
-        if self._pending is None:
-            return
-        _, future, work = self._pending
-        self._pending = None
-        work.interrupt()
-        try:
-            future.result().close()
-        except Exception:  # its own error is not the load's: the load had stopped
-            return
 
 
 def interrupted(error: BaseException) -> bool:

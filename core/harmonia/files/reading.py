@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 import attrs
 
-from harmonia.compute import duckdb_connection, stop_if_interrupted
+from harmonia.compute import duckdb_connection
 from harmonia.errors import InputError
 from harmonia.plugin.types import RECORD_KINDS, Batch
 from harmonia.sql import identifier, quote
@@ -384,7 +384,6 @@ def _read_csv_once(
             ) from None
         columns = [normalize_header(name) for name in names]
         kind = detect_kind(columns, location, kind)
-        stop_if_interrupted()  # before the pass over the whole file
         try:
             if path.stat().st_size <= STREAM_ABOVE_BYTES:
                 table = _fetch(connection, source, names)
@@ -549,7 +548,6 @@ def _scan_utf8(path: Path) -> _Utf8Scan:
     with path.open("rb") as handle:
         while True:
             chunk = handle.read(UTF8_CHUNK_BYTES)
-            stop_if_interrupted()  # a background thread's read ahead, no longer needed
             if chunk and chunk.isascii() and not decoder.getstate()[0]:
                 offset += len(chunk)
                 continue

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from harmonia.compute import duckdb_connection, stop_if_interrupted
+from harmonia.compute import duckdb_connection
 from harmonia.errors import ConfigError
 from harmonia.ingest import (
     affiliations,
@@ -104,30 +104,6 @@ class LoadResult:
 
 
 @attrs.define
-class Opened:
-    """A source's read, begun: the content hash of its file and the batches it yields
-    (None: not read yet), the first of them perhaps already read."""
-
-    digest: str | None
-    batches: Iterator[Batch] | None
-    first: Batch | None = None
-
-    def __iter__(self) -> Iterator[Batch]:
-        if self.first is not None:
-            first, self.first = self.first, None
-            yield first
-        if self.batches is not None:
-            yield from self.batches
-
-    def close(self) -> None:
-        """Let the source release what it holds open (its file, its DuckDB connection)."""
-        self.first = None
-        close = getattr(self.batches, "close", None)
-        if close is not None:
-            close()
-
-
-@attrs.define
 class Loader:
     """Loads batches for one market (or none) and one source system."""
 
@@ -168,18 +144,11 @@ class Loader:
             identifier_schemes=tuple(self.catalog.identifier_schemes.values()),
         )
 
-    def run(
-        self, source: DataSource, options: dict[str, str], opened: Opened | None = None
-    ) -> Iterator[LoadResult]:
-        """Read everything ``source`` yields for ``options`` and load it batch by batch.
-
-        ``opened``: the same source read ahead (:meth:`read_ahead`), else it is read now.
-        """
+    def run(self, source: DataSource, options: dict[str, str]) -> Iterator[LoadResult]:
+        """Read everything ``source`` yields for ``options`` and load it batch by batch."""
         self._check_family(source)
-        digest = self._content_hash(source, options) if opened is None else opened.digest
+        digest = self._content_hash(source, options)
         if digest is not None and (earlier := self._unchanged_since(digest)):
-            if opened is not None:
-                opened.close()
             with self.database.session() as session:
                 session.add(
                     AuditEvent(
@@ -192,37 +161,16 @@ class Loader:
                 session.commit()
             yield from earlier
             return
-        if opened is None or opened.batches is None:
-            opened = Opened(digest, source.read(self.request(options)))
+        batches = source.read(self.request(options))
         try:
-            for batch in opened:
+            for batch in batches:
                 yield self.load_batch(batch, source, digest)
         finally:
-            opened.close()
+            # Its file and DuckDB connection released now, not when collected (a Ctrl-C).
+            close = getattr(batches, "close", None)
+            if close is not None:
+                close()
             self._run_first = None
-
-    def read_ahead(
-        self, source: DataSource, options: dict[str, str], loaded: Collection[str]
-    ) -> Opened:
-        """Hash the file and read the source's first batch (a CSV's first pass over
-        the file), without touching the store, so that a background thread does it
-        while the file before it loads.
-
-        A file whose content is among ``loaded`` (the content hashes of loaded
-        batches) may be skipped on its turn: it is only hashed.
-        """
-        self._check_family(source)
-        digest = self._content_hash(source, options)
-        if digest is not None and digest in loaded:
-            return Opened(digest, None)
-        stop_if_interrupted()
-        opened = Opened(digest, source.read(self.request(options)))
-        try:
-            opened.first = next(opened.batches, None)  # type: ignore[arg-type]
-        except BaseException:
-            opened.close()
-            raise
-        return opened
 
     def committed(self, batch_ids: Collection[int]) -> list[int]:
         """Those of ``batch_ids`` the store holds as loaded, in order.
@@ -243,19 +191,6 @@ class Loader:
                 )
             ).all()
         return sorted(batch_id for batch_id in loaded if batch_id is not None)
-
-    def loaded_contents(self) -> frozenset[str]:
-        """The content hashes of the loaded batches (files that may load unchanged)."""
-        from sqlmodel import select
-
-        with self.database.session() as session:
-            hashes = session.exec(
-                select(LoadBatch.content_hash).where(
-                    LoadBatch.status == "loaded",
-                    LoadBatch.content_hash.is_not(None),  # type: ignore[union-attr]
-                )
-            ).all()
-        return frozenset(digest for digest in hashes if digest)
 
     def _check_family(self, source: DataSource) -> None:
         profile = self.profile
@@ -280,7 +215,6 @@ class Loader:
         digest.update(repr(settings).encode())
         with path.open("rb") as file:
             while block := file.read(1 << 20):
-                stop_if_interrupted()  # read ahead for a load that stopped: not needed
                 digest.update(block)
         return digest.hexdigest()
 
