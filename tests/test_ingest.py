@@ -685,19 +685,22 @@ def test_reloading_a_file_with_the_same_bad_row_keeps_it_quarantined(
 # --- refreshes: rows given again as they were ----------------------------------------------
 
 
-def test_a_refresh_checks_and_merges_only_the_rows_that_changed(
-    database_url: str,
-    register_pack: Callable[..., Any],
-    harmonia_plugins: Any,
-    tmp_path: Path,
-    reading: str,
-) -> None:
-    """A row hashing as its record's last row is passed over: not checked (the
-    scheme's validator never sees it), not merged, counted unchanged."""
+#: Four customers with identifiers of the scheme EVEN (:func:`_counting_catalog`).
+EVEN_ROWS = (
+    "C01;NL;HCP;Anna;de Vries;cardiology;1011;Amsterdam;T1;EVEN;1234",
+    "C02;NL;HCP;Bram;Jansen;cardiology;1012;Amsterdam;T1;EVEN;1236",
+    "C03;NL;HCP;Cor;Bakker;cardiology;3011;Rotterdam;T1;EVEN;1238",
+    "C04;NL;HCP;Dirk;Visser;cardiology;3012;Rotterdam;T1;EVEN;1240",
+)
+
+
+def _counting_catalog(
+    register_pack: Callable[..., Any], harmonia_plugins: Any, seen: list[str]
+) -> Catalog:
+    """The tiny market with a scheme EVEN whose validator notes in ``seen`` every
+    value it checks: which rows were checked in full."""
     from harmonia import IdentifierScheme
     from harmonia.testing import module_pack
-
-    seen: list[str] = []
 
     def counted(value: str) -> str:
         seen.append(value)
@@ -708,13 +711,21 @@ def test_a_refresh_checks_and_merges_only_the_rows_that_changed(
     )
     register_pack(tiny_market, name="tiny", version="1.0")
     register_pack(module_pack("even", harmonia_identifier_schemes=lambda: [scheme]))
-    catalog = harmonia_plugins.catalog()
-    rows = [
-        "C01;NL;HCP;Anna;de Vries;cardiology;1011;Amsterdam;T1;EVEN;1234",
-        "C02;NL;HCP;Bram;Jansen;cardiology;1012;Amsterdam;T1;EVEN;1236",
-        "C03;NL;HCP;Cor;Bakker;cardiology;3011;Rotterdam;T1;EVEN;1238",
-        "C04;NL;HCP;Dirk;Visser;cardiology;3012;Rotterdam;T1;EVEN;1240",
-    ]
+    return harmonia_plugins.catalog()
+
+
+def test_a_refresh_checks_and_merges_only_the_rows_that_changed(
+    database_url: str,
+    register_pack: Callable[..., Any],
+    harmonia_plugins: Any,
+    tmp_path: Path,
+    reading: str,
+) -> None:
+    """A row hashing as its record's last row is passed over: not checked (the
+    scheme's validator never sees it), not merged, counted unchanged."""
+    seen: list[str] = []
+    catalog = _counting_catalog(register_pack, harmonia_plugins, seen)
+    rows = list(EVEN_ROWS)
     load(database_url, catalog, customers_file(tmp_path, *rows), country="NL")
     assert sorted(seen) == ["1234", "1236", "1238", "1240"]
     seen.clear()
@@ -729,6 +740,32 @@ def test_a_refresh_checks_and_merges_only_the_rows_that_changed(
     assert query(database_url, "SELECT city FROM customer ORDER BY id") == [
         {"city": city} for city in ("Amsterdam", "Amsterdam", "Delft", "Rotterdam", None)
     ]
+
+
+def test_rows_hashed_under_other_merge_rules_are_checked_and_merged_in_full(
+    database_url: str,
+    register_pack: Callable[..., Any],
+    harmonia_plugins: Any,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The merge rules' source salts the row hash: after a change to how a row
+    merges (a new commit of a dev install, same version), the same file is
+    checked and merged again row by row, not passed over as unchanged."""
+    from harmonia.ingest import customers
+
+    seen: list[str] = []
+    catalog = _counting_catalog(register_pack, harmonia_plugins, seen)
+    # The rows in another order each time: a file loaded before is skipped whole.
+    load(database_url, catalog, customers_file(tmp_path, *EVEN_ROWS), country="NL")
+    seen.clear()
+    load(database_url, catalog, customers_file(tmp_path, *EVEN_ROWS[::-1]), country="NL")
+    assert seen == []  # same rules: every row passed over
+    monkeypatch.setattr(customers, "_merge_rules_digest", lambda: "other merge rules")
+    refresh = customers_file(tmp_path, *EVEN_ROWS[1:], EVEN_ROWS[0])
+    (result,) = load(database_url, catalog, refresh, country="NL")
+    assert sorted(seen) == ["1234", "1236", "1238", "1240"]
+    assert (result.rows_new, result.rows_updated, result.rows_unchanged) == (0, 0, 4)
 
 
 def test_a_row_passed_over_still_counts_for_the_loads_repeats(

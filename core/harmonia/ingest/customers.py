@@ -9,7 +9,10 @@ system knows by the same national identifier, else a new customer.
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import inspect
+import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -172,8 +175,8 @@ def row_hash_sql(context: CheckContext) -> str:
 
     Salted with everything that decides what checking and merging the row gives
     (the check's SQL, the macros, the versions of harmonia and DuckDB, the packs
-    of Python validators), so that a row checked otherwise now never passes for
-    unchanged. DuckDB's hash combines the columns in order, NULL included: no
+    of Python validators, the merge rules' source: :func:`_merge_rules_digest`),
+    so that a row checked or merged otherwise now never passes for unchanged. DuckDB's hash combines the columns in order, NULL included: no
     two rows share a text for it, as a joined string could. A changed row is
     taken for unchanged only if its hash equals the one of its record's last
     row: one chance in 2**64.
@@ -195,12 +198,29 @@ def row_hash_sql(context: CheckContext) -> str:
                 version("harmonia"),
                 duckdb.__version__,
                 validators,
+                _merge_rules_digest(),
             )
         ).encode()
     ).hexdigest()
     columns = ", ".join(RECORD_KINDS["customers"].column_names)
     # UBIGINT to BIGINT, all 64 bits kept: SQLite and PostgreSQL store signed integers.
     return f"CAST(CAST(hash({quote(salt)}, {columns}) AS HUGEINT) - 9223372036854775808 AS BIGINT)"
+
+
+@functools.cache
+def _merge_rules_digest() -> str:
+    """A digest of the source of the modules deciding how a customers row merges:
+    this one (CustomerMerger), the merger's base, and the history, suppression and
+    objection code it calls. A dev or editable install keeps version("harmonia")
+    across commits: a change to the merge rules alone must still change the salt."""
+    from harmonia.ingest import merge
+    from harmonia.store import identity
+
+    modules = (sys.modules[__name__], merge, history, identity, suppression)
+    digest = hashlib.sha256()
+    for module in modules:
+        digest.update(inspect.getsource(module).encode())
+    return digest.hexdigest()
 
 
 def python_check_name(scheme: IdentifierScheme) -> str:
