@@ -197,3 +197,25 @@ def test_ctrl_c_just_after_a_batch_is_loaded_says_it_was_stored(tmp_path: Path) 
     assert customers_stored == (1,)
     said = f"interrupted: of {customers}, batch(es) 1 were stored; nothing after them"
     assert said in err
+
+
+def test_ctrl_c_when_the_store_cannot_say_what_committed_still_says_interrupted(
+    tmp_path: Path,
+) -> None:
+    """Asking the store which batches committed fails (locked, unreachable): the
+    load still says it was interrupted, and names the batch it cannot vouch for."""
+    customers = write(tmp_path / "customers.csv", CUSTOMERS)
+    database = tmp_path / "harmonia.db"
+    store_unreachable = """
+from sqlalchemy.exc import OperationalError
+def unreachable(loader, batch_ids):
+    raise OperationalError("SELECT", {}, Exception("database is locked"))
+Loader.committed = unreachable
+"""
+    loading = _loading([str(customers)], database, SIGINT_AS_THE_BATCH_CLOSES + store_unreachable)
+    out, err = loading.communicate(timeout=120)
+
+    assert loading.returncode == 130, (out, err)
+    assert "Traceback" not in err and "database is locked" not in err, err
+    said = f"interrupted: of {customers}, batch(es) 1 may have been stored (the store could not be asked)"
+    assert said in err

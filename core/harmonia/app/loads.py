@@ -182,14 +182,17 @@ class Loads:
             if job is None or not interrupted(error):
                 raise
             kept = [result.batch_id for result in stored]
+            unsure: list[int] = []
             if loader is not None:  # committed, its result not yet here: stored all the same
-                kept += [
-                    batch_id
-                    for batch_id in loader.committed(loader.batches_opened[opened_before:])
-                    if batch_id not in kept
-                ]
+                from sqlalchemy.exc import SQLAlchemyError
+
+                opened = [b for b in loader.batches_opened[opened_before:] if b not in kept]
+                try:
+                    kept += loader.committed(opened)
+                except SQLAlchemyError:  # unreachable, locked: the interruption is the news
+                    unsure = opened
             raise _interrupted(
-                job.location, kept, [result.batch_id for result in results]
+                job.location, kept, [result.batch_id for result in results], unsure
             ) from None
         return results
 
@@ -339,12 +342,18 @@ def interrupted(error: BaseException) -> bool:
     )
 
 
-def _interrupted(location: str, stored: list[int], before: list[int]) -> Interrupted:
+def _interrupted(
+    location: str, stored: list[int], before: list[int], unsure: list[int]
+) -> Interrupted:
     """What an interrupted load kept: whole batches only (a batch commits at once);
-    ``stored``: the ids of the batches of ``location``, ``before``: of earlier files."""
+    ``stored``: the ids of the batches of ``location``, ``before``: of earlier files,
+    ``unsure``: of batches of ``location`` the store could not say it committed."""
+    said = [f"batch(es) {_ids(stored)} were stored"] if stored else []
+    if unsure:
+        said.append(f"batch(es) {_ids(unsure)} may have been stored (the store could not be asked)")
     what = (
-        f"of {location}, batch(es) {_ids(stored)} were stored; nothing after them"
-        if stored
+        f"of {location}, {' and '.join(said)}; nothing after them"
+        if said
         else f"nothing from {location} was stored"
     )
     before = [batch_id for batch_id in before if batch_id not in stored]
