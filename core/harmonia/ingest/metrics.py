@@ -96,7 +96,14 @@ def metrics_sql(context: CheckContext) -> str:
 
 class UnexpectedNames(Watch):
     """Counts the valid rows per therapy area and metric, for the warning on names
-    no installed pack segments, reads or bounds."""
+    no installed pack segments, reads or bounds.
+
+    Its table ``loaded_names`` is also the merger's list of the pairs the load
+    brings (:meth:`MetricMerger._load_stored`): it must keep counting every
+    valid row, and the loader counts a chunk before merging it. Without the
+    pairs, a reload would write every fact again (the reload tests of
+    tests/test_ingest.py fail then).
+    """
 
     def __init__(self, *args: object):
         super().__init__(*args)  # type: ignore[arg-type]
@@ -182,8 +189,9 @@ class MetricMerger(Merger):
         """The stored metrics of every (area, metric) this load brings, once each.
 
         Which pairs it brings, the load's watch (:class:`UnexpectedNames`) has
-        just counted from the same valid rows, this chunk's with the earlier
-        ones': its few rows tell without a second pass over the chunk.
+        just counted from the same valid rows into ``loaded_names``, this
+        chunk's with the earlier ones': its few rows tell without a second pass
+        over the chunk. The loader counts a chunk before merging it.
         """
         pairs = self.duck.sql("SELECT DISTINCT area, metric FROM loaded_names").fetchall()
         fresh = sorted(set(pairs) - self.seen_pairs)
