@@ -373,8 +373,16 @@ def test_0700_moves_the_stored_answers_without_losing_one(
 
 
 def _second_source_id(url: str) -> int:
-    """AC01 becomes C01 under a second source id of the same system (a crosswalk
-    row, as a merge of two records leaves); returns C01's harmonia id."""
+    """AC01 becomes C01 under a second source id of the same system: a second
+    crosswalk row on C01's harmonia id, written here by hand; returns C01's
+    harmonia id.
+
+    No harmonia command is known to write such a row: ``master merge`` keeps each
+    source id on its own harmonia id behind a redirect (merged customers' repeats
+    are left out where facts are read, :func:`harmonia.store.identity.resolved_facts`),
+    and a customers load quarantines a new source id whose identifier belongs to a
+    customer this system already knows. A store written otherwise (by hand, another
+    tool) can hold one, and the responses load must not keep its answers twice."""
     (c01,) = query(url, "SELECT customer_id FROM crosswalk WHERE source_id = 'C01'")
     with Database(url).engine.begin() as connection:
         connection.exec_driver_sql(

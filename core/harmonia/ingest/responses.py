@@ -121,8 +121,8 @@ class ResponseMerger(Merger):
             )
             self._group("kept")
         self._load_known()
-        # As the store keeps it, a response is by harmonia id: two source ids of
-        # one merged customer answer one response.
+        # As the store keeps it, a response is by harmonia id: two source ids on
+        # one harmonia id (two crosswalk rows) answer one response.
         self.duck.execute(
             f"""
             CREATE OR REPLACE TEMP TABLE heads AS
