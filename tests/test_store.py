@@ -372,3 +372,20 @@ def test_a_bulk_connection_imports_no_pandas(harmonia_database: str) -> None:
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "[]"
+
+
+def test_a_bulk_connection_that_fails_to_open_leaves_no_file_open(tmp_path: Path) -> None:
+    """ADBC handles have no finalizer: a BulkConnection failing after it connected
+    (here: the file is not a database) must close what it opened, and say so."""
+    from harmonia.store.database import SQLITE_HANDLES
+
+    garbage = tmp_path / "garbage.db"
+    garbage.write_bytes(b"not a database at all" * 500)
+    database = Database(str(garbage))
+    for _ in range(3):
+        with pytest.raises(Exception, match="not a database"):
+            BulkConnection(database)
+    fds = Path("/proc/self/fd")
+    still_open = [fd for fd in fds.iterdir() if fd.resolve() == garbage.resolve()]
+    assert still_open == []
+    assert SQLITE_HANDLES._open.get((str(garbage.resolve()), "adbc"), 0) == 0

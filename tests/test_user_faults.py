@@ -219,3 +219,38 @@ Loader.committed = unreachable
     assert "Traceback" not in err and "database is locked" not in err, err
     said = f"interrupted: of {customers}, batch(es) 1 may have been stored (the store could not be asked)"
     assert said in err
+
+
+def test_ctrl_c_during_a_sqlite_bulk_statement_is_a_keyboard_interrupt(tmp_path: Path) -> None:
+    """SQLite's ADBC driver cannot cancel a statement: it runs to its end and the
+    driver reports the Ctrl-C as NotSupportedError. The store's connection turns it
+    back into the KeyboardInterrupt the CLI answers with exit 130, not a traceback."""
+    script = f"""
+import sys
+from harmonia.store import adbc
+connection = adbc.connect("sqlite", {str(tmp_path / "s.db")!r})
+cursor = connection.cursor()
+print("ready", flush=True)
+try:
+    cursor.execute("WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c "
+                   "WHERE x < 10000000) SELECT count(*) FROM c")
+    print("finished before the Ctrl-C", flush=True)
+    sys.exit(2)
+except KeyboardInterrupt:
+    print("interrupted", flush=True)
+finally:
+    connection.close()
+"""
+    process = subprocess.Popen(
+        [sys.executable, "-c", script],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=_default_sigint,
+    )
+    assert process.stdout is not None
+    assert process.stdout.readline() == "ready\n"
+    time.sleep(0.3)  # inside the statement
+    process.send_signal(signal.SIGINT)
+    out, err = process.communicate(timeout=120)
+    assert (process.returncode, out) == (0, "interrupted\n"), err

@@ -22,7 +22,10 @@ import pyarrow as pa
 from harmonia.errors import ConfigError
 
 try:
-    # Runs a blocking call so that Ctrl-C cancels it (the DB-API module's way).
+    # Runs a blocking call so that Ctrl-C asks the driver to cancel it (the DB-API
+    # module's way). PostgreSQL's driver cancels; SQLite's cannot, so there the
+    # statement runs to its end and the driver's NotSupportedError carries the
+    # Ctrl-C as its cause.
     from adbc_driver_manager._lib import _blocking_call
 except ImportError:  # pragma: no cover - a driver manager without it: Ctrl-C waits
 
@@ -30,6 +33,17 @@ except ImportError:  # pragma: no cover - a driver manager without it: Ctrl-C wa
         func: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any], cancel: Any
     ) -> Any:
         return func(*args, **kwargs)
+
+
+def _interruptible(func: Callable[[], Any], cancel: Callable[[], None]) -> Any:
+    """``func()``, where a Ctrl-C during it raises KeyboardInterrupt, whatever the
+    driver made of the cancel (so the CLI exits 130 "interrupted", not a traceback)."""
+    try:
+        return _blocking_call(func, (), {}, cancel)
+    except adbc.Error as error:
+        if isinstance(error.__cause__, KeyboardInterrupt):
+            raise KeyboardInterrupt from error
+        raise
 
 
 def connect(dialect: str, uri: str) -> Connection:
@@ -84,10 +98,14 @@ class Connection:
 
     def close(self) -> None:
         """Close the cursors, then the connection and its database handle."""
+        # Each handle in its own finally: a cursor that fails to close must not
+        # leave the connection open, whose close error would mask the first one.
         try:
-            for cursor in self._cursors:
-                cursor.close()
-            self._connection.close()
+            try:
+                for cursor in self._cursors:
+                    cursor.close()
+            finally:
+                self._connection.close()
         finally:
             self._database.close()
 
@@ -106,7 +124,7 @@ class Cursor:
         self._release()
         statement = self.adbc_statement
         statement.set_sql_query(sql)
-        handle, self.rowcount = _blocking_call(statement.execute_query, (), {}, statement.cancel)
+        handle, self.rowcount = _interruptible(statement.execute_query, statement.cancel)
         self._result = handle
 
     def fetch_record_batch(self) -> pa.RecordBatchReader:
@@ -121,7 +139,7 @@ class Cursor:
 
     def fetch_arrow_table(self) -> pa.Table:
         reader = self.fetch_record_batch()
-        return _blocking_call(reader.read_all, (), {}, self.adbc_statement.cancel)
+        return _interruptible(reader.read_all, self.adbc_statement.cancel)
 
     def fetchall(self) -> list[tuple[Any, ...]]:
         """The last statement's rows as tuples (for small results)."""
@@ -155,7 +173,7 @@ class Cursor:
             with suppress(adbc.NotSupportedError):
                 statement.set_options(**{temporary_option: "false"})
         statement.bind_stream(data)
-        return _blocking_call(statement.execute_update, (), {}, statement.cancel)
+        return _interruptible(statement.execute_update, statement.cancel)
 
     def close(self) -> None:
         if not self._closed:

@@ -39,37 +39,44 @@ class BulkConnection:
         #: Whether this transaction may write (on SQLite: holds the write lock).
         self.writes = write
         self._connection = self._connect()
-        self._cursor = self._connection.cursor()
-        # Appends run on one background thread, so the caller checks the next
-        # chunk (in DuckDB) while this one is written; every other statement
-        # waits for them first, which keeps the order of writes.
-        self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="harmonia-bulk")
-        self._pending: list[Future[None]] = []
-        #: Indexes dropped for the length of a bulk write, created again at the commit.
-        self._deferred: list[str] = []
-        if self.dialect == "sqlite":
-            # Infer column types from the whole result, not the first 1024 rows,
-            # so a column whose first values are NULL still reads as text.
-            self._cursor.adbc_statement.set_options(
-                **{"adbc.sqlite.query.batch_rows": "1000000000"}
-            )
-            # A bulk job touches millions of index entries: give it a page cache
-            # that holds them and keep temporary tables in memory. WAL makes
-            # synchronous=NORMAL safe. The write lock is taken up front (BEGIN
-            # IMMEDIATE) so ids allocated from MAX(id) cannot race another writer.
-            for pragma in (
-                "busy_timeout = 60000",
-                "cache_size = -524288",
-                "temp_store = MEMORY",
-                "synchronous = NORMAL",
-            ):
-                self._cursor.execute(f"PRAGMA {pragma}")
-            self._cursor.execute("BEGIN IMMEDIATE" if write else "BEGIN")
-        else:
-            # Why: the cycle is one large query whose cost estimate trips
-            # PostgreSQL's JIT, which then spends seconds compiling a plan
-            # that runs in milliseconds.
-            self._cursor.execute("SET jit = off")
+        # Why: ADBC handles have no finalizer, so a failure from here on (a locked
+        # or read-only store, a file that is not a database) would leak the
+        # connection and its files for the life of the process.
+        try:
+            self._cursor = self._connection.cursor()
+            # Appends run on one background thread, so the caller checks the next
+            # chunk (in DuckDB) while this one is written; every other statement
+            # waits for them first, which keeps the order of writes.
+            self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="harmonia-bulk")
+            self._pending: list[Future[None]] = []
+            #: Indexes dropped for the length of a bulk write, created again at the commit.
+            self._deferred: list[str] = []
+            if self.dialect == "sqlite":
+                # Infer column types from the whole result, not the first 1024 rows,
+                # so a column whose first values are NULL still reads as text.
+                self._cursor.adbc_statement.set_options(
+                    **{"adbc.sqlite.query.batch_rows": "1000000000"}
+                )
+                # A bulk job touches millions of index entries: give it a page cache
+                # that holds them and keep temporary tables in memory. WAL makes
+                # synchronous=NORMAL safe. The write lock is taken up front (BEGIN
+                # IMMEDIATE) so ids allocated from MAX(id) cannot race another writer.
+                for pragma in (
+                    "busy_timeout = 60000",
+                    "cache_size = -524288",
+                    "temp_store = MEMORY",
+                    "synchronous = NORMAL",
+                ):
+                    self._cursor.execute(f"PRAGMA {pragma}")
+                self._cursor.execute("BEGIN IMMEDIATE" if write else "BEGIN")
+            else:
+                # Why: the cycle is one large query whose cost estimate trips
+                # PostgreSQL's JIT, which then spends seconds compiling a plan
+                # that runs in milliseconds.
+                self._cursor.execute("SET jit = off")
+        except BaseException:
+            self._close()
+            raise
 
     def _connect(self) -> Any:
         if self.dialect == "sqlite":
@@ -94,8 +101,13 @@ class BulkConnection:
         try:
             self._end(commit=kind is None)
         finally:
-            self._cursor.close()
+            self._close()
+
+    def _close(self) -> None:
+        """Close the connection (with its cursor) and count its SQLite handle closed."""
+        try:
             self._connection.close()
+        finally:
             if self.dialect == "sqlite":
                 SQLITE_HANDLES.closed(self.database.sqlite_path, "adbc")
 
