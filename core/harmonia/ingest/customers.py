@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import inspect
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pyarrow as pa
@@ -212,14 +212,16 @@ def _merge_rules_digest() -> str:
     """A digest of the source of the modules deciding how a customers row merges:
     this one (CustomerMerger), the merger's base, and the history, suppression and
     objection code it calls. A dev or editable install keeps version("harmonia")
-    across commits: a change to the merge rules alone must still change the salt."""
+    across commits: a change to the merge rules alone must still change the salt.
+    The files' bytes, not inspect.getsource: an install shipped as bytecode only
+    has no source, and its .pyc files change with the rules just as well."""
     from harmonia.ingest import merge
     from harmonia.store import identity
 
     modules = (sys.modules[__name__], merge, history, identity, suppression)
     digest = hashlib.sha256()
     for module in modules:
-        digest.update(inspect.getsource(module).encode())
+        digest.update(Path(module.__file__).read_bytes())
     return digest.hexdigest()
 
 
