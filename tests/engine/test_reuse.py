@@ -214,7 +214,31 @@ def test_an_erasure_forgets_every_kept_feature(h1: str, tmp_path: Path) -> None:
     kept = feature_cache.folder(Database(h1))
     assert kept is not None and any(kept.iterdir())
     erase(Database(h1), _customer_id(h1, "C05"), actor="test")
-    assert not kept.exists()
+    assert not [path for path in kept.iterdir() if path.is_dir()]
+
+
+@pytest.mark.parametrize("act", ["objection", "erasure"])
+def test_a_cycle_keeps_nothing_it_read_before_an_erasure_or_objection(
+    h1: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, act: str
+) -> None:
+    """Another process forgets every entry while this cycle segments: what this cycle
+    read may hold the person concerned, so it keeps no entry (review rev-reuse SHOULD 2)."""
+    from harmonia.engine.reuse import Reuse
+
+    database, save = Database(h1), Reuse.save
+    person = _customer_id(h1, "C01")
+
+    def meanwhile(self: Reuse, *args: Any) -> None:
+        if act == "objection":
+            object_to_profiling(database, [person], actor="test")
+        else:
+            erase(database, person, actor="test")
+        save(self, *args)
+
+    monkeypatch.setattr(Reuse, "save", meanwhile)
+    _cycle(h1, tiny_catalog(), tmp_path)
+    root = feature_cache.folder(database)
+    assert root is not None and not [path for path in root.iterdir() if path.is_dir()]
 
 
 def test_only_the_newest_entries_are_kept_and_a_partial_one_is_never_read(

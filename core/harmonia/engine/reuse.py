@@ -68,6 +68,9 @@ class Reuse:
     #: The fact files read, each by path, size, modification time and inode.
     files: str
     inputs: str
+    #: The entries' generation when the key was made: an erasure or an objection
+    #: meanwhile starts a new one, and then nothing read before it is kept.
+    generation: str = ""
 
     @classmethod
     def of(
@@ -94,7 +97,10 @@ class Reuse:
         files = _files(database, facts, snapshot)
         digest = hashlib.sha256(f"{FORMAT} duckdb {duckdb.__version__}\n".encode())
         digest.update("\n".join([*read, files]).encode())
-        return cls(database, query, snapshot, facts, records, files, digest.hexdigest()[:32])
+        generation = feature_cache.generation(database)
+        return cls(
+            database, query, snapshot, facts, records, files, digest.hexdigest()[:32], generation
+        )
 
     def likely(self) -> bool:
         """Whether an entry has these inputs (only the records can still differ)."""
@@ -138,7 +144,7 @@ class Reuse:
             )
             pq.write_table(coverage, folder / feature_cache.COVERAGE)
 
-        feature_cache.save(self.database, key, write)
+        feature_cache.save(self.database, key, write, self.generation)
 
 
 def _files(database: Database, facts: Sequence[str], batches: Sequence[int] | None) -> str:

@@ -28,6 +28,7 @@ from harmonia.files import remove_rows
 from harmonia.plugin.types import Erasure, OutputSink
 from harmonia.sql import hmac_sql, literal
 from harmonia.store import assignments as stored
+from harmonia.store import feature_cache
 from harmonia.store.bulk import BulkConnection
 from harmonia.store.database import Database
 from harmonia.store.identity import forget_profiling, person_ids, resolve
@@ -86,6 +87,8 @@ def object_to_profiling(
         session.commit()
     # Their rows are gone: no reader finds their inputs any more, and they go too.
     stored.finish_erasures(database)
+    if added:  # so do the features kept for later cycles (a cycle running now keeps none)
+        feature_cache.forget(database)
     return ObjectionResult(tuple(added), tuple(sorted(already)))
 
 

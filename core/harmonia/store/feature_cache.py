@@ -12,13 +12,15 @@ An entry is written in a folder of its own beside its place and renamed there
 once complete, so a reader finds it whole or not at all; a process killed while
 writing leaves a partial folder that a later save removes. Only the newest
 :data:`KEEP` entries stay. An erasure or an objection forgets every entry:
-they hold profiling results of the persons concerned.
+they hold profiling results of the persons concerned, and starts a new
+generation: a cycle that read its inputs before then keeps nothing.
 """
 
 from __future__ import annotations
 
 import os
 import shutil
+import uuid
 from collections.abc import Callable
 from contextlib import suppress
 from pathlib import Path
@@ -36,6 +38,7 @@ FEATURES = "features.parquet"
 COVERAGE = "coverage.parquet"
 
 _PARTIAL = ".partial-"
+_GENERATION = ".generation"
 
 
 def folder(database: Database) -> Path | None:
@@ -48,7 +51,7 @@ def find(database: Database, key: str) -> Path | None:
     """The complete entry of ``key``, if kept; marked as used (pruning keeps the newest)."""
     root = folder(database)
     entry = root / key if root is not None else None
-    if entry is None or not (entry / COVERAGE).is_file():
+    if entry is None or not all((entry / name).is_file() for name in (FEATURES, COVERAGE)):
         return None
     with suppress(OSError):  # a workspace we may only read keeps its order
         os.utime(entry)
@@ -61,10 +64,22 @@ def any_starting(database: Database, prefix: str) -> bool:
     return root is not None and any(root.glob(f"{prefix}*"))
 
 
-def save(database: Database, key: str, write: Callable[[Path], None]) -> None:
-    """Keep the entry ``write`` writes into the folder it is given, as ``key``."""
+def generation(database: Database) -> str:
+    """The entries' generation: a new one each time :func:`forget` removes them all
+    ('' before the first)."""
     root = folder(database)
-    if root is None:
+    try:
+        return (root / _GENERATION).read_text() if root is not None else ""
+    except FileNotFoundError:
+        return ""
+
+
+def save(database: Database, key: str, write: Callable[[Path], None], since: str = "") -> None:
+    """Keep the entry ``write`` writes into the folder it is given, as ``key``, unless
+    the entries were forgotten since generation ``since`` (what was read before an
+    erasure or objection may hold the persons concerned)."""
+    root = folder(database)
+    if root is None or generation(database) != since:
         return
     partial = root / f".{key}{_PARTIAL}{os.getpid()}"
     shutil.rmtree(partial, ignore_errors=True)
@@ -81,16 +96,21 @@ def save(database: Database, key: str, write: Callable[[Path], None]) -> None:
             if find(database, key) is None:  # not the same entry saved by another process
                 raise
         sync(root)
+        if generation(database) != since:  # forgotten while this entry was written
+            shutil.rmtree(root / key, ignore_errors=True)
     finally:
         shutil.rmtree(partial, ignore_errors=True)
     _prune(root)
 
 
 def forget(database: Database) -> None:
-    """Remove every entry (an erasure, an objection)."""
+    """Remove every entry (an erasure, an objection), and start a new generation."""
     root = folder(database)
     if root is not None:
         shutil.rmtree(root, ignore_errors=True)
+        with suppress(OSError):  # a workspace we may only read has nothing to forget
+            root.mkdir(parents=True, exist_ok=True)
+            (root / _GENERATION).write_text(uuid.uuid4().hex)
 
 
 def _prune(root: Path) -> None:
