@@ -37,7 +37,7 @@ import duckdb
 import pytest
 import sqlglot
 import tiny_market
-from helpers import load, query, tiny_catalog
+from helpers import load, query, tiny_catalog, tiny_catalog_with
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -501,7 +501,7 @@ def test_pull_through_keeps_the_previous_final_segment_when_the_rules_now_disagr
     stricter = attrs.evolve(
         rule_set, version="2", segment=attrs.evolve(rule_set.segment, rules=rules)
     )
-    plugins = _plugins_with(tiny_market, harmonia_segmentation_rules=lambda: [stricter])
+    plugins = tiny_catalog_with(harmonia_segmentation_rules=lambda: [stricter])
     second = run(universe, plugins, "2027-H2", tmp_path)
     found = assignments(universe, second.cycle.id)
     for customer in ("C03", "C04"):  # unchanged: the rules say maintain, the cycle keeps develop
@@ -523,25 +523,12 @@ def test_pull_through_disabled_by_the_country_profile_re_rules_everyone(
     from harmonia import PullThrough
 
     profile = attrs.evolve(tiny.country_profiles["NL"], pull_through=PullThrough(enabled=False))
-    plugins = _plugins_with(tiny_market, harmonia_country_profiles=lambda: [profile])
+    plugins = tiny_catalog_with(harmonia_country_profiles=lambda: [profile])
     _, second = _second_cycle(universe, plugins, tmp_path)
     found = assignments(universe, second.cycle.id)
     assert {row["origin"] for row in found.values()} == {"rules"}
     assert all(row["final_segment"] == row["segment"] for row in found.values())
     assert {c: row["final_segment"] for c, row in found.items()} == EXPECTED_H2
-
-
-def _plugins_with(pack: Any, **replaced: Callable) -> Catalog:
-    """Built-ins plus ``pack`` with some of its hooks replaced."""
-    hooks = {
-        name: getattr(pack, name)
-        for name in dir(pack)
-        if name.startswith("harmonia_") and name not in replaced
-    }
-    manager = PluginManager(strict=True)
-    manager.load_builtins()
-    manager.register(module_pack("tiny", **hooks, **replaced), distribution="test-tiny")
-    return manager.catalog()
 
 
 def test_a_cycle_for_an_earlier_period_has_no_previous_cycle(

@@ -17,18 +17,16 @@ from typing import Any
 import attrs
 import pytest
 import tiny_market
-from helpers import load, tiny_catalog, write
+from helpers import load, tiny_catalog, tiny_catalog_with, write
 
 from harmonia.engine import backends
 from harmonia.engine.cycle import CycleResult, run_cycle
 from harmonia.engine.query import ASSIGNMENT_COLUMNS
 from harmonia.master.privacy import erase, object_to_profiling
 from harmonia.plugin.catalog import Catalog
-from harmonia.plugin.manager import PluginManager
 from harmonia.store import feature_cache
 from harmonia.store.bulk import BulkConnection
 from harmonia.store.database import Database
-from harmonia.testing import module_pack
 
 
 class Segmentations(list[bool]):
@@ -78,22 +76,11 @@ def _assigned(url: str, result: CycleResult) -> list[tuple[Any, ...]]:
     ]
 
 
-def _catalog(**replaced: Callable[[], Any]) -> Catalog:
-    """The tiny market's catalog with some of its hooks replaced."""
-    hooks = {
-        name: getattr(tiny_market, name)
-        for name in dir(tiny_market)
-        if name.startswith("harmonia_") and name not in replaced
-    }
-    manager = PluginManager(strict=True)
-    manager.load_builtins()
-    manager.register(module_pack("tiny", **hooks, **replaced), distribution="test-tiny")
-    return manager.catalog()
-
-
 def _rule_set_with(**changed: Any) -> Catalog:
     (rule_set,) = tiny_market.harmonia_segmentation_rules()
-    return _catalog(harmonia_segmentation_rules=lambda: [attrs.evolve(rule_set, **changed)])
+    return tiny_catalog_with(
+        harmonia_segmentation_rules=lambda: [attrs.evolve(rule_set, **changed)]
+    )
 
 
 def _stricter_develop() -> Catalog:
