@@ -111,3 +111,12 @@ def test_a_store_on_a_server_spills_in_the_workspace(tmp_path: Path) -> None:
         spill_into(None)
     assert Path(folder).parent == tmp_path
     assert Path(folder).name.startswith("harmonia.tmp-")
+
+
+def test_a_spill_folders_owner_reads_back_from_the_right() -> None:
+    """A host name may hold ``_`` (review rev-reuse NIT 6): the owner is read from the right."""
+    from harmonia.store.recovery import _spill_owner
+
+    assert _spill_owner("build_host_4242_98765") == "build_host:4242:98765"
+    assert _spill_owner("host_4242_98765") == "host:4242:98765"
+    assert _spill_owner("build_host_4242") == "build_host:4242"

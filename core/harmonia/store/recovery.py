@@ -250,8 +250,16 @@ def _sweep_spills(database: Database, workspace: Path | None) -> tuple[str, ...]
     removed = []
     for folder in map(Path, sorted(glob.glob(f"{glob.escape(str(base))}*"))):
         owner, _, number = folder.name.removeprefix(base.name).rpartition("-")
-        if folder.is_dir() and number.isdigit() and owner_alive(owner.replace("_", ":")) is False:
+        if folder.is_dir() and number.isdigit() and owner_alive(_spill_owner(owner)) is False:
             shutil.rmtree(folder, ignore_errors=True)
             if not folder.exists():  # a read-only folder keeps it: nothing to say then
                 removed.append(folder.name)
     return tuple(removed)
+
+
+def _spill_owner(encoded: str) -> str:
+    """``host:pid:start`` (or ``host:pid``) back from a spill folder's ``host_pid_start``:
+    read from the right, since a host name may itself hold ``_``."""
+    head, _, last = encoded.rpartition("_")
+    host, _, pid = head.rpartition("_")
+    return f"{host}:{pid}:{last}" if host and pid.isdigit() else f"{head}:{last}"
