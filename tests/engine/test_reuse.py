@@ -263,3 +263,24 @@ def test_reused_features_pull_through_and_give_the_same_rows_in_parts(
     assert again.cycle.previous_cycle_id == computed.cycle.previous_cycle_id
     assert _assigned(h1, again) == _assigned(h1, computed)
     assert any(row[8] == "pulled-through" for row in _assigned(h1, again)[:-1])
+
+
+def test_an_entry_removed_while_a_cycle_reads_it_is_computed_afresh(
+    h1: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, reused: Segmentations
+) -> None:
+    """Another process forgets the entry this cycle found (review rev-reuse SHOULD 1):
+    the cycle reads the facts and computes the features instead of failing."""
+    from harmonia.engine.reuse import Reuse
+
+    first = _cycle(h1, tiny_catalog(), tmp_path)
+    coverage = Reuse.coverage
+
+    def then_forgotten(self: Reuse, entry: Path) -> Any:
+        found = coverage(self, entry)
+        feature_cache.forget(Database(h1))
+        return found
+
+    monkeypatch.setattr(Reuse, "coverage", then_forgotten)
+    again = _cycle(h1, tiny_catalog(), tmp_path)
+    assert reused == [False, True, False]
+    assert _assigned(h1, again) == _assigned(h1, first)

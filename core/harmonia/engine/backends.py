@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import attrs
+import duckdb
 import pyarrow as pa
 
 from harmonia.compute import duckdb_connection, memory_limit_bytes
@@ -133,7 +134,16 @@ def _run_embedded(
             check(coverage)
         stage("segmenting")
         features = reuse.features(kept) if reuse is not None and kept is not None else None
-        compute_in_parts(connection, query, "computed_assignments", features)
+        try:
+            compute_in_parts(connection, query, "computed_assignments", features)
+        except duckdb.IOException:
+            if reuse is None or key is None or features is None or reuse.find(key) is not None:
+                raise
+            # The entry went while read (an erasure, an objection, another process's
+            # pruning): the facts it stood for are read, and the features computed.
+            connection.execute("DROP TABLE IF EXISTS main.computed_assignments")
+            read_inputs(database, query, connection, batches, only=reuse.facts)
+            compute_in_parts(connection, query, "computed_assignments")
         if reuse is not None and key is not None and kept is None:
             reuse.save(key, connection, "computed_assignments", coverage)
         connection.execute(
