@@ -37,7 +37,7 @@ import duckdb
 import pytest
 import sqlglot
 import tiny_market
-from helpers import load, query, tiny_catalog, tiny_catalog_with
+from helpers import load, query, run_tiny_cycle, tiny_catalog, tiny_catalog_with
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -84,16 +84,7 @@ EXPECTED_SUMMARY_H1 = [
 ]
 
 
-def run(url: str, plugins: Catalog, period: str, tmp_path: Path, **options: Any) -> Any:
-    return run_cycle(
-        Database(url),
-        plugins,
-        country="NL",
-        therapy_area="cardiology",
-        period=period,
-        directory=tmp_path / "out",
-        **options,
-    )
+run = run_tiny_cycle
 
 
 def assignments(url: str, cycle_id: int) -> dict[str, dict[str, Any]]:

@@ -17,10 +17,10 @@ from typing import Any
 import attrs
 import pytest
 import tiny_market
-from helpers import load, tiny_catalog, tiny_catalog_with, write
+from helpers import load, run_tiny_cycle, tiny_catalog, tiny_catalog_with, write
 
 from harmonia.engine import backends
-from harmonia.engine.cycle import CycleResult, run_cycle
+from harmonia.engine.cycle import CycleResult
 from harmonia.engine.query import ASSIGNMENT_COLUMNS
 from harmonia.master.privacy import erase, object_to_profiling
 from harmonia.plugin.catalog import Catalog
@@ -51,14 +51,7 @@ def reused(monkeypatch: pytest.MonkeyPatch) -> Segmentations:
 
 
 def _cycle(url: str, catalog: Catalog, tmp_path: Path, period: str = "2027-H1") -> CycleResult:
-    return run_cycle(
-        Database(url),
-        catalog,
-        country="NL",
-        therapy_area="cardiology",
-        period=period,
-        directory=tmp_path / "out",
-    )
+    return run_tiny_cycle(url, catalog, period, tmp_path)
 
 
 def _assigned(url: str, result: CycleResult) -> list[tuple[Any, ...]]:

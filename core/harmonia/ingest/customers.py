@@ -176,8 +176,9 @@ def row_hash_sql(context: CheckContext) -> str:
     Salted with everything that decides what checking and merging the row gives
     (the check's SQL, the macros, the versions of harmonia and DuckDB, the packs
     of Python validators, the merge rules' source: :func:`_merge_rules_digest`),
-    so that a row checked or merged otherwise now never passes for unchanged. DuckDB's hash combines the columns in order, NULL included: no
-    two rows share a text for it, as a joined string could. A changed row is
+    so that a row checked or merged otherwise now never passes for unchanged.
+    DuckDB's hash combines the columns in order, NULL included: no two rows
+    share a text for it, as a joined string could. A changed row is
     taken for unchanged only if its hash equals the one of its record's last
     row: one chance in 2**64.
     """
